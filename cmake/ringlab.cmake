@@ -1,0 +1,91 @@
+# Shared CMake for ringlab: dependencies, warnings, and helpers every folder uses.
+include_guard(GLOBAL)
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+
+# --- required dependencies (Debian packages installed by ./lab) ---
+find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)          # libasio-dev: standalone Asio
+find_package(Boost 1.74 REQUIRED)                      # libboost-dev: Lockfree only (header-only)
+pkg_check_modules(PCAP REQUIRED IMPORTED_TARGET libpcap)
+pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+find_package(GTest REQUIRED)
+find_package(benchmark REQUIRED)
+
+add_library(ringlab_asio INTERFACE)
+target_include_directories(ringlab_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
+target_compile_definitions(ringlab_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+target_link_libraries(ringlab_asio INTERFACE Threads::Threads PkgConfig::URING)
+
+add_library(ringlab_boost INTERFACE)
+target_include_directories(ringlab_boost SYSTEM INTERFACE ${Boost_INCLUDE_DIRS})
+
+# --- optional dependencies: one clear line when missing, the build goes on without them ---
+pkg_check_modules(DPDK QUIET IMPORTED_TARGET libdpdk)
+if(DPDK_FOUND)
+  set(RINGLAB_HAVE_DPDK ON)
+  message(STATUS "ringlab: DPDK ${DPDK_VERSION} found: rte_ring adapter and DPDK backend enabled")
+else()
+  set(RINGLAB_HAVE_DPDK OFF)
+  message(STATUS "ringlab: DPDK not found (apt-get install libdpdk-dev): rte_ring adapter and DPDK backend left out")
+endif()
+pkg_check_modules(XDP QUIET IMPORTED_TARGET libxdp libbpf)
+find_program(CLANG_BPF clang)
+if(XDP_FOUND AND CLANG_BPF)
+  set(RINGLAB_HAVE_XDP ON)
+  message(STATUS "ringlab: libxdp ${XDP_libxdp_VERSION} found: AF_XDP backend enabled")
+else()
+  set(RINGLAB_HAVE_XDP OFF)
+  message(STATUS "ringlab: libxdp/libbpf or clang not found (apt-get install libxdp-dev libbpf-dev clang): AF_XDP backend left out")
+endif()
+
+# --- our warnings: -Wall -Wextra -Werror on our own code only ---
+add_library(ringlab_warnings INTERFACE)
+target_compile_options(ringlab_warnings INTERFACE -Wall -Wextra -Werror -Wno-missing-field-initializers)
+
+# ringlab_library(NAME [INTERFACE] SOURCES ... DEPS ...)
+function(ringlab_library name)
+  cmake_parse_arguments(A "INTERFACE" "" "SOURCES;DEPS" ${ARGN})
+  if(A_INTERFACE)
+    add_library(${name} INTERFACE)
+    target_include_directories(${name} INTERFACE ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${name} INTERFACE ${A_DEPS})
+  else()
+    add_library(${name} STATIC ${A_SOURCES})
+    target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${name} PUBLIC ${A_DEPS} PRIVATE ringlab_warnings)
+  endif()
+endfunction()
+
+# ringlab_test(NAME SOURCES ... DEPS ... [LABELS ...] [TIMEOUT s] [ARGS ...])
+# A GoogleTest binary; each of its test cases becomes one ctest test, so a GTEST_SKIP() with its reason
+# shows in ctest as skipped (never as passed). Labels: unit, netsim, threads (also run under TSan in CI),
+# netns (needs root and network namespaces), slow (left out of the default suite), fuzz.
+include(GoogleTest)
+function(ringlab_test name)
+  cmake_parse_arguments(A "" "TIMEOUT" "SOURCES;DEPS;LABELS;ARGS" ${ARGN})
+  add_executable(${name} ${A_SOURCES})
+  target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gtest_main GTest::gmock ringlab_warnings)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 300)
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST EXTRA_ARGS ${A_ARGS}
+    PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
+      SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\]"
+      ENVIRONMENT "RINGLAB_SOURCE_DIR=${PROJECT_SOURCE_DIR};RINGLAB_BINARY_DIR=${PROJECT_BINARY_DIR}")
+endfunction()
+
+# ringlab_bench(NAME SOURCES ... DEPS ... [SMOKE_ARGS ...])
+# A Google Benchmark program; a short smoke run of it is a test (label bench-smoke).
+function(ringlab_bench name)
+  cmake_parse_arguments(A "" "" "SOURCES;DEPS;SMOKE_ARGS" ${ARGN})
+  add_executable(${name} ${A_SOURCES})
+  target_link_libraries(${name} PRIVATE ${A_DEPS} benchmark::benchmark ringlab_warnings)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  set_property(GLOBAL APPEND PROPERTY RINGLAB_BENCHES ${name})
+  if(NOT A_SMOKE_ARGS)
+    set(A_SMOKE_ARGS --benchmark_min_time=0.01)
+  endif()
+  add_test(NAME ${name}_smoke COMMAND ${name} ${A_SMOKE_ARGS})
+  set_tests_properties(${name}_smoke PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
+endfunction()

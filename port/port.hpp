@@ -1,0 +1,127 @@
+#pragma once
+// The device seam. A port moves bursts of frames between a device (simulated NIC, AF_XDP socket,
+// DPDK ethdev, a decorator around any of those) and the stack:
+//
+//   rx_burst(out)      -> up to out.size() received frames, lent to the caller
+//   rx_release(frames) -> the caller gives received frames back (they return to the device's pool)
+//   tx_reserve(n)      -> a tx_batch of up to n empty frames; fill them, commit(k) sends the first k,
+//                         the rest go back to the pool when the batch ends
+//   caps()             -> mtu, queues, checksum offloads
+//
+// Two forms of the same contract: the `port_like` concept, for decorators and code templated over a
+// device, and `any_port`, a virtual interface chosen at run time (a backend by name). The virtual call
+// is paid once per burst, as DPDK pays its ethdev function pointers.
+#include <array>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "port/frame_pool.hpp"
+#include "port/frame_ref.hpp"
+
+namespace ringlab::port {
+
+struct port_caps {
+  std::string name;                 // "sim_nic", "afxdp:veth0/0", "dpdk:net_pcap0", ...
+  std::uint32_t mtu = 1500;         // largest L3 packet; frames are mtu + 14 (+4 with a VLAN tag)
+  std::uint16_t rx_queues = 1;
+  std::uint16_t tx_queues = 1;
+  bool rx_ip_csum = false;          // the device checks IPv4 header checksums (rx_meta flags say the result)
+  bool rx_l4_csum = false;
+  bool tx_ip_csum = false;          // the device fills checksums on transmit
+  bool tx_l4_csum = false;
+  int wait_fd = -1;                 // an fd that turns readable when frames arrive, or -1 (busy-poll only)
+};
+
+// Where a tx_batch sends its committed frames, and gives back the rest.
+class tx_sink {
+ public:
+  virtual void tx_commit(std::span<frame_ref> frames) noexcept = 0;   // takes ownership of the frames
+  virtual void tx_cancel(std::span<frame_ref> frames) noexcept = 0;   // frames go back unsent
+ protected:
+  ~tx_sink() = default;
+};
+
+// Frames reserved for transmit. Each frame's bytes span its whole room; shrink bytes to the frame's
+// length before commit. Move-only; ending a batch cancels whatever was not committed.
+class tx_batch {
+ public:
+  static constexpr std::size_t max_frames = 64;
+
+  tx_batch() = default;
+  tx_batch(tx_sink* sink, std::span<const frame_ref> frames) noexcept : sink_(sink), n_(frames.size()) {
+    for (std::size_t i = 0; i < n_; ++i) frames_[i] = frames[i];
+  }
+  tx_batch(tx_batch&& o) noexcept : sink_(o.sink_), frames_(o.frames_), n_(o.n_) { o.n_ = 0; }
+  tx_batch& operator=(tx_batch&& o) noexcept {
+    if (this != &o) { cancel(); sink_ = o.sink_; frames_ = o.frames_; n_ = o.n_; o.n_ = 0; }
+    return *this;
+  }
+  ~tx_batch() { cancel(); }
+
+  std::span<frame_ref> frames() noexcept { return {frames_.data(), n_}; }
+  std::size_t size() const noexcept { return n_; }
+  frame_ref& operator[](std::size_t i) noexcept { return frames_[i]; }
+
+  // Sends frames [0, k) and cancels [k, size()).
+  void commit(std::size_t k) noexcept {
+    if (k > n_) k = n_;
+    if (k) sink_->tx_commit({frames_.data(), k});
+    if (n_ > k) sink_->tx_cancel({frames_.data() + k, n_ - k});
+    n_ = 0;
+  }
+  void cancel() noexcept {
+    if (n_) sink_->tx_cancel({frames_.data(), n_});
+    n_ = 0;
+  }
+
+ private:
+  tx_sink* sink_ = nullptr;
+  std::array<frame_ref, max_frames> frames_{};
+  std::size_t n_ = 0;
+};
+
+template <class P>
+concept port_like = requires(P& p, std::span<frame_ref> out, std::span<const frame_ref> in, std::size_t n) {
+  { p.rx_burst(out) } -> std::same_as<std::size_t>;
+  { p.rx_release(in) } -> std::same_as<void>;
+  { p.tx_reserve(n) } -> std::same_as<tx_batch>;
+  { p.caps() } -> std::convertible_to<port_caps>;
+  { p.pool() } -> std::same_as<frame_pool&>;
+};
+
+// The run-time form. Implementations: sim_nic's queue ports, backends, and erased<P> for any port_like.
+class any_port : public tx_sink {
+ public:
+  virtual ~any_port() = default;
+  virtual std::size_t rx_burst(std::span<frame_ref> out) noexcept = 0;
+  virtual void rx_release(std::span<const frame_ref> frames) noexcept = 0;
+  virtual tx_batch tx_reserve(std::size_t n) noexcept = 0;
+  virtual port_caps caps() const = 0;
+  virtual frame_pool& pool() noexcept = 0;
+};
+static_assert(port_like<any_port>);
+
+// Wraps a concrete port_like (a decorator stack, say) as an any_port.
+template <port_like P>
+class erased final : public any_port {
+ public:
+  template <class... A>
+  explicit erased(A&&... a) : p_(std::forward<A>(a)...) {}
+  std::size_t rx_burst(std::span<frame_ref> out) noexcept override { return p_.rx_burst(out); }
+  void rx_release(std::span<const frame_ref> f) noexcept override { p_.rx_release(f); }
+  tx_batch tx_reserve(std::size_t n) noexcept override { return p_.tx_reserve(n); }
+  port_caps caps() const override { return p_.caps(); }
+  frame_pool& pool() noexcept override { return p_.pool(); }
+  void tx_commit(std::span<frame_ref>) noexcept override {}   // batches go to p_'s own sink
+  void tx_cancel(std::span<frame_ref>) noexcept override {}
+  P& inner() noexcept { return p_; }
+
+ private:
+  P p_;
+};
+
+}  // namespace ringlab::port

@@ -1,0 +1,117 @@
+#include "port/trace.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <sched.h>
+
+namespace ringlab::trace {
+namespace {
+
+struct tagged { std::uint64_t seq; event e; };
+
+// A thread's buffer. Its own mutex is uncontended except while drain() runs.
+struct buffer {
+  std::mutex mu;
+  std::vector<tagged> events;
+};
+
+struct registry {
+  std::mutex mu;
+  std::vector<std::shared_ptr<buffer>> buffers;   // kept after a thread ends so its events are not lost
+  std::atomic<std::uint64_t> seq{0};
+};
+
+registry& reg() {
+  static registry r;
+  return r;
+}
+
+buffer& my_buffer() {
+  thread_local std::shared_ptr<buffer> b = [] {
+    auto nb = std::make_shared<buffer>();
+    nb->events.reserve(4096);
+    std::lock_guard lk(reg().mu);
+    reg().buffers.push_back(nb);
+    return nb;
+  }();
+  return *b;
+}
+
+}  // namespace
+
+void enable(bool on) noexcept { detail::enabled_flag.store(on, std::memory_order_relaxed); }
+
+void detail::record(const event& e) {
+  buffer& b = my_buffer();
+  event ev = e;
+  if (ev.cpu == 0) {
+    const int c = sched_getcpu();
+    ev.cpu = static_cast<std::uint16_t>(c < 0 ? 0 : c);
+  }
+  const std::uint64_t s = reg().seq.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard lk(b.mu);
+  b.events.push_back({s, ev});
+}
+
+std::vector<event> drain() {
+  std::vector<tagged> all;
+  {
+    std::lock_guard lk(reg().mu);
+    for (auto& b : reg().buffers) {
+      std::lock_guard bl(b->mu);
+      all.insert(all.end(), b->events.begin(), b->events.end());
+      b->events.clear();
+    }
+  }
+  std::sort(all.begin(), all.end(), [](const tagged& a, const tagged& b) {
+    return a.e.t_ns != b.e.t_ns ? a.e.t_ns < b.e.t_ns : a.seq < b.seq;
+  });
+  std::vector<event> out;
+  out.reserve(all.size());
+  for (auto& t : all) out.push_back(t.e);
+  return out;
+}
+
+std::uint64_t hash(const std::vector<event>& events) noexcept {
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&](std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) { h ^= (v >> (8 * i)) & 0xff; h *= 1099511628211ull; }
+  };
+  for (const auto& e : events) {
+    mix(e.packet_id); mix(e.t_ns); mix(e.ring_slot); mix(e.frame); mix(e.queue);
+    mix(static_cast<std::uint64_t>(e.stage) | static_cast<std::uint64_t>(e.v) << 8 |
+        static_cast<std::uint64_t>(e.reason) << 16);
+  }
+  return h;
+}
+
+std::string_view to_string(hop h) noexcept {
+  static constexpr std::string_view names[] = {
+      "nic_rx", "rss", "ring_enqueue", "ring_dequeue", "pool", "fault", "pcap_tap", "port_rx",
+      "eth", "arp", "ipv4", "ipv4_reassembly", "icmp", "igmp", "udp", "tcp", "socket_queue",
+      "deliver", "release", "tx", "nic_tx", "wire"};
+  static_assert(std::size(names) == static_cast<std::size_t>(hop::count_));
+  const auto i = static_cast<std::size_t>(h);
+  return i < std::size(names) ? names[i] : "?";
+}
+
+std::string_view to_string(verdict v) noexcept {
+  static constexpr std::string_view names[] = {"pass", "drop", "deliver", "tx"};
+  const auto i = static_cast<std::size_t>(v);
+  return i < std::size(names) ? names[i] : "?";
+}
+
+std::string_view to_string(drop_reason r) noexcept {
+  static constexpr std::string_view names[] = {
+      "none", "ring_full", "pool_empty", "runt", "oversize", "snap_truncated", "fault_injected",
+      "bad_ethertype", "truncated", "bad_ip_version", "bad_ip_header_len", "bad_ip_total_len",
+      "bad_ip_checksum", "fragment", "fragment_timeout", "fragment_overflow", "ttl_expired", "not_ours",
+      "bad_l4_checksum", "bad_l4_length", "unsupported", "not_joined", "no_socket", "socket_queue_full",
+      "arp_unresolved"};
+  static_assert(std::size(names) == static_cast<std::size_t>(drop_reason::count_));
+  const auto i = static_cast<std::size_t>(r);
+  return i < std::size(names) ? names[i] : "?";
+}
+
+}  // namespace ringlab::trace
