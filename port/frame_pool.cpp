@@ -11,7 +11,9 @@ frame_pool::frame_pool(frame_pool_config cfg) : cfg_(cfg) {
   if (cfg_.frames == 0 || !std::has_single_bit(cfg_.frame_size) || cfg_.headroom >= cfg_.frame_size)
     throw std::invalid_argument("frame_pool: frames must be > 0, frame_size a power of two, headroom < frame_size");
   // Page alignment: the area could be registered as a real UMEM.
-  area_ = static_cast<std::byte*>(std::aligned_alloc(4096, std::size_t{cfg_.frames} * cfg_.frame_size));
+  // aligned_alloc wants the size to be a multiple of the alignment (ASan enforces it): round up.
+  const std::size_t bytes = (std::size_t{cfg_.frames} * cfg_.frame_size + 4095) & ~std::size_t{4095};
+  area_ = static_cast<std::byte*>(std::aligned_alloc(4096, bytes));
   if (!area_) throw std::bad_alloc();
   free_.reserve(cfg_.frames);
   for (std::uint32_t i = cfg_.frames; i-- > 0;) free_.push_back(i);  // frame 0 is handed out first

@@ -1,0 +1,148 @@
+#include "asio_bypass/bypass_service.hpp"
+
+#include <asio/post.hpp>
+#include <ctime>
+
+#include "asio_bypass/udp_socket.hpp"
+
+namespace ringlab::bypass {
+
+asio::execution_context::id bypass_service::id;
+
+std::string_view to_string(drive_mode m) noexcept {
+  switch (m) {
+    case drive_mode::busy_poll: return "busy_poll";
+    case drive_mode::wait_fd: return "wait_fd";
+    case drive_mode::manual: return "manual";
+  }
+  return "?";
+}
+
+std::optional<drive_mode> parse_drive_mode(std::string_view s) noexcept {
+  if (s == "busy_poll" || s == "busy" || s == "poll") return drive_mode::busy_poll;
+  if (s == "wait_fd" || s == "fd") return drive_mode::wait_fd;
+  if (s == "manual") return drive_mode::manual;
+  return std::nullopt;
+}
+
+namespace {
+stack::time_ns monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<stack::time_ns>(ts.tv_sec) * stack::sec + static_cast<stack::time_ns>(ts.tv_nsec);
+}
+}  // namespace
+
+bypass_service::bypass_service(asio::io_context& ctx) : asio::execution_context::service(ctx), ctx_(ctx) {}
+
+bypass_service::~bypass_service() { shutdown(); }
+
+std::error_code bypass_service::attach(port::any_port& port, lane_config cfg) {
+  if (ifc_) return std::make_error_code(std::errc::already_connected);
+  port_ = &port;
+  cfg_ = std::move(cfg);
+  ifc_ = std::make_unique<stack::interface>(port, cfg_.iface);
+  return {};
+}
+
+stack::time_ns bypass_service::now() const noexcept { return cfg_.clock ? cfg_.clock() : monotonic_ns(); }
+
+void bypass_service::start() {
+  if (running_ || !ifc_ || shut_down_) return;
+  running_ = true;
+  if (cfg_.drive == drive_mode::manual) return;
+  if (cfg_.drive == drive_mode::wait_fd) {
+    const int fd = port_->caps().wait_fd;
+    if (fd < 0) {
+      fallback_ = "port '" + port_->caps().name + "' has no wait_fd: busy-polling instead";
+      cfg_.drive = drive_mode::busy_poll;
+    } else {
+      // The fd belongs to the port: released (never closed) in shutdown().
+      fd_.emplace(ctx_, fd);
+      timer_.emplace(ctx_);
+    }
+  }
+  post_poll();
+}
+
+void bypass_service::stop() noexcept {
+  running_ = false;
+  if (fd_) {
+    std::error_code ec;
+    fd_->cancel(ec);
+  }
+  if (timer_) timer_->cancel();
+}
+
+stack::time_ns bypass_service::poll_once() noexcept {
+  if (!ifc_) return stack::never;
+  const stack::time_ns t = now();
+  std::size_t moved = 0;
+  if (cfg_.ingest) moved = cfg_.ingest(t);
+  const auto before = ifc_->counters().rx_frames;
+  const stack::time_ns next = ifc_->poll(cfg_.ingest ? now() : t);
+  ++ctr_.polls;
+  if (moved == 0 && ifc_->counters().rx_frames == before) ++ctr_.busy_polls;
+  return next;
+}
+
+void bypass_service::post_poll() {
+  if (poll_posted_) return;
+  poll_posted_ = true;
+  asio::post(ctx_, [this] { on_poll(); });
+}
+
+void bypass_service::on_poll() {
+  poll_posted_ = false;
+  if (!running_ || shut_down_) return;
+  const auto busy_before = ctr_.busy_polls;
+  const stack::time_ns next = poll_once();
+  if (cfg_.drive == drive_mode::busy_poll || ctr_.busy_polls == busy_before) return post_poll();
+  // wait_fd and the poll found nothing: sleep until the port's fd turns readable or a stack timer is due.
+  (void)next;
+  wait_ready();
+}
+
+void bypass_service::wait_ready() {
+  ++ctr_.fd_waits;
+  const stack::time_ns next = ifc_->next_deadline();
+  if (next != stack::never) {
+    const stack::time_ns t = now();
+    timer_->expires_after(std::chrono::nanoseconds(next > t ? next - t : 0));
+    timer_->async_wait([this](std::error_code ec) {
+      if (!ec && running_) {
+        std::error_code ignored;
+        fd_->cancel(ignored);   // the fd wait's handler re-arms through post_poll
+      }
+    });
+  }
+  fd_->async_wait(asio::posix::stream_descriptor::wait_read, [this](std::error_code ec) {
+    if (timer_) timer_->cancel();
+    if (running_ && !shut_down_ && (!ec || ec == asio::error::operation_aborted)) post_poll();
+  });
+}
+
+void bypass_service::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  running_ = false;
+  // Pending socket operations are destroyed without being invoked (Asio's rule for shutdown).
+  for (auto* s : sockets_) s->shutdown_ops();
+  if (fd_) {
+    (void)fd_->release();   // the port owns the fd
+    fd_.reset();
+  }
+  timer_.reset();
+}
+
+void bypass_service::add_socket(socket_hooks* s) { sockets_.push_back(s); }
+void bypass_service::remove_socket(socket_hooks* s) noexcept {
+  for (auto& p : sockets_)
+    if (p == s) {
+      p = sockets_.back();
+      sockets_.pop_back();
+      return;
+    }
+}
+
+}  // namespace ringlab::bypass

@@ -1,0 +1,130 @@
+#pragma once
+// bypass_service: one user-space stack (stack::interface) on one port queue, driven from an Asio
+// io_context, through Asio's public extension points only: it is an asio::execution_context::service
+// found by its static id (asio::use_service<bypass_service>(ctx)); it posts ordinary handlers; sockets
+// (asio_bypass/udp_socket.hpp) start their operations with asio::async_initiate.
+//
+//   io_context ──► poll handler ──► ingest(now) (sim_nic: move due frames into the RX rings)
+//                                   interface::poll(now) ──► rx_burst ─► eth/ip/udp ─► udp_socket queue
+//                                                         └► on_readable ─► bypass socket completes a
+//                                                            pending op and posts its handler
+//              ◄── re-posts itself (busy_poll) | waits on caps().wait_fd (wait_fd) | you call poll_once()
+//
+// Share-nothing (as mTCP and Seastar): one io_context, one bypass_service, one interface and one port
+// queue per core. Nothing here locks; every call is made on the thread that runs the io_context.
+//
+// Drive modes:
+//   busy_poll  the poll handler re-posts itself while the service is started: lowest latency, one core
+//              at 100%. Other handlers interleave fairly (Asio runs posted handlers in FIFO order).
+//   wait_fd    poll until nothing is left to do, then asio::posix::stream_descriptor::async_wait on the
+//              port's caps().wait_fd (readable), with a steady_timer for the stack's next deadline.
+//              A port without a wait_fd falls back to busy_poll (said once in fallback_reason()).
+//   manual     nothing is posted; the owner calls poll_once() (deterministic tests on a virtual clock).
+#include <asio/execution_context.hpp>
+#include <asio/io_context.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "port/port.hpp"
+#include "stack/iface/interface.hpp"
+#include "stack/iface/time.hpp"
+
+namespace ringlab::bypass {
+
+enum class drive_mode : std::uint8_t { busy_poll, wait_fd, manual };
+std::string_view to_string(drive_mode m) noexcept;
+std::optional<drive_mode> parse_drive_mode(std::string_view s) noexcept;
+
+struct lane_config {
+  stack::interface_config iface;
+  drive_mode drive = drive_mode::busy_poll;
+  // The port's clock in ns. Empty: CLOCK_MONOTONIC (real ports). sim_nic: its virtual clock.
+  std::function<stack::time_ns()> clock;
+  // Runs before each poll with the time it will poll at: sim_nic's ingest (step / advance_to). Returns
+  // how many frames it moved; empty for real devices (they DMA on their own).
+  std::function<std::size_t(stack::time_ns now)> ingest;
+};
+
+// What the service needs from each socket opened on it: at shutdown, pending operations are destroyed
+// without their handlers being invoked.
+class socket_hooks {
+ public:
+  virtual void shutdown_ops() noexcept = 0;
+ protected:
+  ~socket_hooks() = default;
+};
+
+struct lane_counters {
+  std::uint64_t polls = 0;          // interface::poll calls
+  std::uint64_t busy_polls = 0;     // of them, with nothing received and nothing ingested
+  std::uint64_t fd_waits = 0;       // async_wait calls on the port's wait_fd
+  std::uint64_t completions = 0;    // socket operations completed (posted handlers)
+};
+
+class bypass_service : public asio::execution_context::service {
+ public:
+  // The key Asio finds the service by: asio::use_service<bypass_service>(io_context).
+  static asio::execution_context::id id;
+
+  explicit bypass_service(asio::io_context& ctx);
+  ~bypass_service() override;
+
+  // Puts the stack on `port` (one queue of a device). Once per service; the port must outlive the
+  // service (or the io_context). Errors: already_connected (attached before).
+  std::error_code attach(port::any_port& port, lane_config cfg);
+  bool attached() const noexcept { return ifc_ != nullptr; }
+
+  // Starts driving as configured (busy_poll / wait_fd); manual: nothing. Idempotent.
+  void start();
+  // Stops re-posting / waiting; pending socket operations stay pending. Idempotent.
+  void stop() noexcept;
+  bool running() const noexcept { return running_; }
+
+  // One ingest + poll at clock(); returns the stack's next deadline. Any mode, loop thread only.
+  stack::time_ns poll_once() noexcept;
+
+  stack::interface& iface() noexcept { return *ifc_; }
+  port::any_port& port() noexcept { return *port_; }
+  stack::time_ns now() const noexcept;
+  asio::io_context& context() noexcept { return ctx_; }
+  const lane_config& config() const noexcept { return cfg_; }
+  const lane_counters& counters() const noexcept { return ctr_; }
+  lane_counters& counters_mut() noexcept { return ctr_; }
+  // Why the drive mode asked for is not the one running ("" when it is).
+  const std::string& fallback_reason() const noexcept { return fallback_; }
+
+  // What io_context destruction does first (Asio's service shutdown); for tests.
+  void shutdown_for_test() { shutdown(); }
+
+  // Sockets register themselves (udp_socket.hpp).
+  void add_socket(socket_hooks* s);
+  void remove_socket(socket_hooks* s) noexcept;
+
+ private:
+  void shutdown() override;
+  void post_poll();
+  void wait_ready();
+  void on_poll();
+
+  asio::io_context& ctx_;
+  port::any_port* port_ = nullptr;
+  lane_config cfg_;
+  std::unique_ptr<stack::interface> ifc_;
+  std::optional<asio::posix::stream_descriptor> fd_;
+  std::optional<asio::steady_timer> timer_;
+  bool running_ = false;
+  bool poll_posted_ = false;   // one poll handler in flight at a time
+  bool shut_down_ = false;
+  std::string fallback_;
+  lane_counters ctr_;
+  std::vector<socket_hooks*> sockets_;
+};
+
+}  // namespace ringlab::bypass

@@ -1,0 +1,157 @@
+#pragma once
+// An AF_XDP port: one XSK socket on one (interface, queue), its UMEM the area of the port's own
+// frame_pool, and ringlab's XDP program (xdp/xsk_redirect.bpf.c) choosing what reaches the socket.
+//
+//   frame_pool area = UMEM ──────────────────────────────────────────────────────────────────┐
+//   │ frame id i ⇔ UMEM chunk address i * frame_size; packet at + headroom (>= 256, see below) │
+//   └────────────────────────────────────────────────────────────────────────────────────────┘
+//      fill ring  (user → kernel): empty frames for RX        ◄─ rx_burst() tops it up from the pool
+//      rx ring    (kernel → user): received frames            ─► rx_burst() lends them as frame_refs
+//      tx ring    (user → kernel): frames to send             ◄─ tx_batch::commit()
+//      completion (kernel → user): sent frames                ─► back to the pool (tx_reserve/rx_burst)
+//
+// Who owns a frame: the pool (free), the kernel (on the fill ring or the tx ring, until it comes back
+// on the rx or completion ring), or the caller (lent by rx_burst until rx_release, reserved by
+// tx_reserve until commit/cancel). pool().out() == kernel_held() + what the caller holds.
+//
+// Headroom: the kernel puts a received packet at chunk + umem frame_headroom + XDP_PACKET_HEADROOM (256),
+// in copy and zero-copy mode alike, and reports that address in the rx descriptor. The port registers
+// frame_headroom = pool headroom - 256, so the packet lands exactly where frame_pool::data(id) says.
+// The pool's headroom must therefore be >= 256 (the default is 256).
+//
+// One thread drives a port (rx_burst, rx_release, tx_reserve, commit): the XSK rings are
+// single-producer/single-consumer on the user side, as libxdp's inline ring functions assume.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/result.hpp"
+#include "port/port.hpp"
+
+struct xsk_umem;
+struct xsk_socket;
+struct xdp_program;
+
+namespace ringlab::backends::afxdp {
+
+enum class attach_mode { automatic, native, skb };     // automatic: native first, then skb (generic)
+enum class bind_mode { automatic, zero_copy, copy };   // automatic: zero-copy first, then copy
+
+struct config {
+  std::string ifname;
+  std::uint32_t queue = 0;                             // this machine: only queue 0 (ENVIRONMENT.md)
+  port::frame_pool_config pool{4096, 2048, 256};       // UMEM = frames * frame_size (8 MiB by default)
+  std::uint32_t fill_size = 2048, comp_size = 2048, rx_size = 2048, tx_size = 2048;  // powers of two
+  std::uint32_t fill_frames = 0;       // frames kept posted for RX; 0: fill_size, capped at pool frames / 2
+  std::uint32_t fill_low_water = 0;    // top the fill ring up when fewer are posted; 0: fill_frames / 2
+
+  // What the XDP program sends to the socket. Everything else goes to the kernel.
+  std::vector<std::uint16_t> udp_ports;
+  std::vector<std::uint16_t> tcp_ports;
+  bool all_ipv4 = false;
+  bool icmp_to_xsk = false;
+  // ARP to the socket (the user-space stack owns the IP address and answers ARP itself; the kernel's
+  // interface must then have no address) or to the kernel (the kernel owns the address too and
+  // answers ARP for both; only the chosen ports bypass it). See backends/README.md.
+  bool arp_to_xsk = false;
+
+  attach_mode attach = attach_mode::automatic;
+  bind_mode bind = bind_mode::automatic;
+  bool need_wakeup = true;
+  std::string bpf_object;              // empty: the object built with the library (or $RINGLAB_AFXDP_BPF_OBJ)
+  bool detach_on_signal = true;        // SIGINT/SIGTERM/SIGHUP detach the program, then the old handler runs
+  std::chrono::milliseconds busy_retry{250};   // EBUSY after a recent close: retry this long
+};
+
+// XDP_STATISTICS, as the kernel counts them for this socket.
+struct xdp_stats {
+  std::uint64_t rx_dropped = 0;
+  std::uint64_t rx_invalid_descs = 0;
+  std::uint64_t tx_invalid_descs = 0;
+  std::uint64_t rx_ring_full = 0;
+  std::uint64_t rx_fill_ring_empty_descs = 0;
+  std::uint64_t tx_ring_empty_descs = 0;
+};
+
+// The XDP program's verdicts, summed over CPUs (xsk_redirect.h: rl_verdict).
+struct xdp_verdicts {
+  std::uint64_t to_xsk = 0, no_xsk = 0, pass_arp = 0, pass_other = 0;
+};
+
+// The port's own counters (user side).
+struct counters {
+  std::uint64_t rx_packets = 0, rx_bytes = 0;
+  std::uint64_t tx_packets = 0, tx_bytes = 0;
+  std::uint64_t tx_ring_full = 0;        // committed frames that found no tx ring slot: freed, not sent
+  std::uint64_t tx_invalid = 0;          // committed frames empty or with bytes outside their chunk: freed, not sent
+  std::uint64_t tx_kick_errors = 0;      // sendto() wakeups that failed other than EAGAIN/EBUSY/ENOBUFS
+  std::uint64_t completions = 0;
+  std::uint64_t fill_refills = 0;        // times the fill ring was topped up
+  std::uint64_t fill_low_water = 0;      // times it was found below the low-water mark
+  std::uint64_t fill_frames_short = 0;   // frames a refill wanted but the pool had none (caller holds them)
+  std::uint64_t rx_wakeups = 0, tx_wakeups = 0;   // syscalls made because need_wakeup asked
+};
+
+class port final : public ringlab::port::any_port {
+ public:
+  // Opens the socket, loads and attaches the program. Errors name the interface, the step and what
+  // to do (memlock, capabilities, a program already attached, ...).
+  static result<std::unique_ptr<port>> open(const config& cfg);
+  ~port() override;
+  port(const port&) = delete;
+  port& operator=(const port&) = delete;
+
+  std::size_t rx_burst(std::span<ringlab::port::frame_ref> out) noexcept override;
+  void rx_release(std::span<const ringlab::port::frame_ref> frames) noexcept override;
+  ringlab::port::tx_batch tx_reserve(std::size_t n) noexcept override;
+  ringlab::port::port_caps caps() const override;
+  ringlab::port::frame_pool& pool() noexcept override { return *pool_; }
+  void tx_commit(std::span<ringlab::port::frame_ref> frames) noexcept override;
+  void tx_cancel(std::span<ringlab::port::frame_ref> frames) noexcept override;
+
+  // Sends what is still on the tx ring and takes back completions; returns frames still in flight.
+  std::uint32_t tx_flush() noexcept;
+
+  std::error_code statistics(xdp_stats& out) const noexcept;
+  std::error_code verdicts(xdp_verdicts& out) const noexcept;
+  const counters& stats() const noexcept { return c_; }
+  std::uint32_t kernel_held() const noexcept { return rx_posted_ + tx_outstanding_; }
+  int fd() const noexcept;
+  int ifindex() const noexcept { return ifindex_; }
+  bool zero_copy() const noexcept { return zero_copy_; }
+  attach_mode attached_mode() const noexcept { return attached_; }
+  const config& cfg() const noexcept { return cfg_; }
+
+ private:
+  explicit port(const config& cfg);
+  std::error_code setup(std::string& why);
+  std::error_code create_socket(std::string& why);
+  std::error_code write_program_config(std::string& why);
+  void refill() noexcept;
+  void reap_completions() noexcept;
+  void kick_tx() noexcept;
+
+  config cfg_;
+  std::unique_ptr<ringlab::port::frame_pool> pool_;   // declared first: outlives the UMEM registered over it
+  struct rings;                                       // the four xsk rings (libxdp structs), kept out of this header
+  std::unique_ptr<rings> r_;
+  xsk_umem* umem_ = nullptr;
+  xsk_socket* xsk_ = nullptr;
+  xdp_program* prog_ = nullptr;
+  int ifindex_ = 0;
+  attach_mode attached_ = attach_mode::automatic;     // the mode the program really got
+  bool zero_copy_ = false;
+  int verdicts_fd_ = -1, xsks_map_fd_ = -1;
+  std::uint32_t fill_target_ = 0, low_water_ = 0;
+  std::uint32_t rx_posted_ = 0;        // frames on the fill ring or being filled by the kernel
+  std::uint32_t tx_outstanding_ = 0;   // frames on the tx ring or being sent
+  std::uint64_t next_packet_id_ = 1;
+  counters c_;
+};
+
+// The libxdp/libbpf warnings of the last failed step on this thread (empty if none): error messages add it.
+std::string last_library_message();
+
+}  // namespace ringlab::backends::afxdp

@@ -1,0 +1,244 @@
+#include "backends/dpdk/dpdk_port.hpp"
+
+#include <rte_bus_vdev.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+
+#include "backends/dpdk/eal.hpp"
+#include "port/trace.hpp"
+
+namespace ringlab::backends::dpdk {
+namespace {
+
+using ringlab::port::frame_ref;
+constexpr std::size_t burst = ringlab::port::tx_batch::max_frames;
+
+std::uint64_t now_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
+}
+
+std::error_code errc(int e) { return std::error_code(e < 0 ? -e : e, std::generic_category()); }
+
+}  // namespace
+
+result<std::unique_ptr<port>> port::open(const config& cfg) {
+  const std::string name = cfg.device.substr(0, cfg.device.find(','));
+  const std::string who = "dpdk: " + (name.empty() ? std::string("?") : name) + ": ";
+  if (name.empty()) return make_error(EINVAL, "dpdk: no device given (a vdev such as net_pcap0,rx_pcap=x.pcap)");
+  std::string why;
+  if (auto ec = eal_init(cfg.eal_args, why)) return open_error{ec, "dpdk: " + why};
+  std::unique_ptr<port> p(new port(cfg));
+  p->name_ = name;
+  if (auto ec = p->setup(why)) return open_error{ec, who + why};
+  return p;
+}
+
+std::error_code port::setup(std::string& why) {
+  try {
+    pool_ = std::make_unique<ringlab::port::frame_pool>(cfg_.pool);
+  } catch (const std::exception& e) {
+    why = std::string("frame pool: ") + e.what();
+    return errc(EINVAL);
+  }
+  if (rte_eth_dev_get_port_by_name(name_.c_str(), &port_id_) != 0) {
+    const auto comma = cfg_.device.find(',');
+    const std::string args = comma == std::string::npos ? "" : cfg_.device.substr(comma + 1);
+    if (int rc = rte_vdev_init(name_.c_str(), args.c_str()); rc != 0) {
+      why = "vdev init failed: " + std::string(rte_strerror(rc < 0 ? -rc : rc)) +
+            " (is the driver linked? check the devargs; net_af_xdp needs the interface up and CAP_NET_ADMIN)";
+      return errc(rc ? rc : EINVAL);
+    }
+    created_vdev_ = true;
+    if (rte_eth_dev_get_port_by_name(name_.c_str(), &port_id_) != 0) {
+      why = "vdev created but no ethdev of that name";
+      return errc(ENODEV);
+    }
+  }
+  const std::string mp_name = "rl_mb_" + std::to_string(port_id_);
+  mp_ = rte_pktmbuf_pool_create(mp_name.c_str(), cfg_.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+  if (!mp_) {
+    why = "mbuf pool (" + std::to_string(cfg_.mbufs) + " mbufs) failed: " + rte_strerror(rte_errno) + " (EAL -m too small?)";
+    return errc(rte_errno ? rte_errno : ENOMEM);
+  }
+  rte_eth_conf conf{};
+  if (int rc = rte_eth_dev_configure(port_id_, 1, 1, &conf); rc < 0) {
+    why = std::string("configure failed: ") + rte_strerror(-rc);
+    return errc(rc);
+  }
+  configured_ = true;
+  std::uint16_t nrx = cfg_.rx_desc, ntx = cfg_.tx_desc;
+  rte_eth_dev_adjust_nb_rx_tx_desc(port_id_, &nrx, &ntx);
+  const int sock = rte_eth_dev_socket_id(port_id_);
+  const unsigned socket_id = sock < 0 ? 0u : static_cast<unsigned>(sock);
+  // net_af_xdp binds its AF_XDP socket here; within ~50 ms of a previous socket on that queue closing
+  // the kernel answers EBUSY (the PMD reports EINVAL): retry for a while, as the afxdp port does.
+  const bool af_xdp = name_.rfind("net_af_xdp", 0) == 0;
+  for (int attempt = 0;; ++attempt) {
+    const int rc = rte_eth_rx_queue_setup(port_id_, 0, nrx, socket_id, nullptr, mp_);
+    if (rc >= 0) break;
+    if (af_xdp && attempt < 25) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    why = std::string("rx queue setup failed: ") + rte_strerror(-rc) +
+          (af_xdp ? " (net_af_xdp: is another AF_XDP socket or XDP program on that interface and queue?)" : "");
+    return errc(rc);
+  }
+  if (int rc = rte_eth_tx_queue_setup(port_id_, 0, ntx, socket_id, nullptr); rc < 0) {
+    why = std::string("tx queue setup failed: ") + rte_strerror(-rc);
+    return errc(rc);
+  }
+  if (int rc = rte_eth_dev_start(port_id_); rc < 0) {
+    why = std::string("start failed: ") + rte_strerror(-rc);
+    return errc(rc);
+  }
+  started_ = true;
+  if (cfg_.promiscuous) rte_eth_promiscuous_enable(port_id_);   // not every PMD can; harmless when not
+  std::uint16_t mtu = 0;
+  if (rte_eth_dev_get_mtu(port_id_, &mtu) == 0 && mtu) mtu_ = mtu;
+  return {};
+}
+
+port::~port() {
+  if (started_) rte_eth_dev_stop(port_id_);
+  if (configured_ || started_) rte_eth_dev_close(port_id_);
+  if (created_vdev_) rte_vdev_uninit(name_.c_str());
+  if (mp_) rte_mempool_free(mp_);
+  cfg_.keep_alive.reset();
+}
+
+std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
+  std::array<rte_mbuf*, burst> m;
+  const auto want = static_cast<std::uint16_t>(std::min(out.size(), burst));
+  const std::uint16_t n = rte_eth_rx_burst(port_id_, 0, m.data(), want);
+  if (!n) return 0;
+  const std::size_t got = pool_->alloc_burst(out.first(n));
+  const std::uint64_t t = now_ns();
+  const std::size_t room = pool_->room();
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < got; ++i) {
+    const std::uint32_t len = rte_pktmbuf_pkt_len(m[i]);
+    if (len > room) {
+      ++c_.rx_oversize;
+      continue;
+    }
+    frame_ref& f = out[k];
+    if (k != i) std::swap(out[k].id, out[i].id), std::swap(out[k].bytes, out[i].bytes);
+    // The copy: one segment (the common case) by memcpy, chains through rte_pktmbuf_read.
+    const void* src = rte_pktmbuf_read(m[i], 0, len, f.bytes.data());
+    if (src != f.bytes.data()) std::memcpy(f.bytes.data(), src, len);
+    f.bytes = f.bytes.first(len);
+    f.meta = {};
+    f.meta.packet_id = next_packet_id_++;
+    f.meta.t_ns = t;
+    f.meta.rss_hash = m[i]->hash.rss;
+    c_.rx_bytes += len;
+    if (trace::enabled())
+      trace::emit({.packet_id = f.meta.packet_id, .t_ns = t, .frame = f.id, .stage = trace::hop::nic_rx});
+    ++k;
+  }
+  if (k < got) pool_->free_burst(out.subspan(k, got - k));   // oversize frames' pool frames go back
+  c_.rx_pool_empty += n - got;
+  rte_pktmbuf_free_bulk(m.data(), n);
+  c_.rx_packets += k;
+  return k;
+}
+
+void port::rx_release(std::span<const frame_ref> frames) noexcept { pool_->free_burst(frames); }
+
+ringlab::port::tx_batch port::tx_reserve(std::size_t n) noexcept {
+  std::array<frame_ref, burst> tmp;
+  const std::size_t got = pool_->alloc_burst({tmp.data(), std::min(n, burst)});
+  return ringlab::port::tx_batch(this, {tmp.data(), got});
+}
+
+void port::tx_commit(std::span<frame_ref> frames) noexcept {
+  std::array<rte_mbuf*, burst> m;
+  const auto k = static_cast<unsigned>(frames.size());
+  if (rte_pktmbuf_alloc_bulk(mp_, m.data(), k) != 0) {
+    c_.tx_no_mbuf += k;
+    pool_->free_burst(frames);
+    return;
+  }
+  for (unsigned i = 0; i < k; ++i) {
+    const auto len = static_cast<std::uint16_t>(std::min<std::size_t>(frames[i].bytes.size(), rte_pktmbuf_tailroom(m[i])));
+    char* dst = rte_pktmbuf_append(m[i], len);
+    std::memcpy(dst, frames[i].bytes.data(), len);
+    c_.tx_bytes += len;
+    if (trace::enabled())
+      trace::emit({.packet_id = frames[i].meta.packet_id, .t_ns = now_ns(), .frame = frames[i].id,
+                   .stage = trace::hop::nic_tx, .v = trace::verdict::tx});
+  }
+  pool_->free_burst(frames);   // copied: the frames go back at once
+  const std::uint16_t sent = rte_eth_tx_burst(port_id_, 0, m.data(), static_cast<std::uint16_t>(k));
+  c_.tx_packets += sent;
+  if (sent < k) {
+    c_.tx_ring_full += k - sent;
+    rte_pktmbuf_free_bulk(m.data() + sent, k - sent);
+  }
+}
+
+void port::tx_cancel(std::span<frame_ref> frames) noexcept { pool_->free_burst(frames); }
+
+ringlab::port::port_caps port::caps() const {
+  ringlab::port::port_caps c;
+  c.name = "dpdk:" + name_;
+  c.mtu = std::min<std::uint32_t>(mtu_, static_cast<std::uint32_t>(pool_->room() - 18));
+  return c;
+}
+
+std::error_code port::stats(eth_stats& out) const noexcept {
+  rte_eth_stats s{};
+  if (int rc = rte_eth_stats_get(port_id_, &s); rc != 0) return errc(rc);
+  out = {s.ipackets, s.opackets, s.ibytes, s.obytes, s.imissed, s.ierrors, s.oerrors, s.rx_nombuf};
+  return {};
+}
+
+result<ring_pair> make_ring_pair(const std::string& name_a, const std::string& name_b, config base) {
+  std::string why;
+  if (auto ec = eal_init(base.eal_args, why)) return open_error{ec, "dpdk: " + why};
+  static std::atomic<unsigned> seq{0};
+  const unsigned s = seq.fetch_add(1);
+  const std::string ra = "rl_a2b_" + std::to_string(s), rb = "rl_b2a_" + std::to_string(s);
+  rte_ring* a2b = rte_ring_create(ra.c_str(), 1024, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_ring* b2a = rte_ring_create(rb.c_str(), 1024, static_cast<int>(rte_socket_id()), RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (!a2b || !b2a) {
+    rte_ring_free(a2b);
+    rte_ring_free(b2a);
+    return make_error(rte_errno ? rte_errno : ENOMEM, "dpdk: net_ring pair: rte_ring_create failed: " + std::string(rte_strerror(rte_errno)));
+  }
+  // Both ports hold the rings; they are freed after the second ethdev closes.
+  std::shared_ptr<void> rings(nullptr, [a2b, b2a](void*) {
+    rte_ring_free(a2b);
+    rte_ring_free(b2a);
+  });
+  if (rte_eth_from_rings(name_a.c_str(), &b2a, 1, &a2b, 1, rte_socket_id()) < 0 ||
+      rte_eth_from_rings(name_b.c_str(), &a2b, 1, &b2a, 1, rte_socket_id()) < 0)
+    return make_error(rte_errno ? rte_errno : EINVAL, "dpdk: net_ring pair " + name_a + "/" + name_b + ": rte_eth_from_rings failed: " + rte_strerror(rte_errno));
+  config ca = base, cb = base;
+  ca.device = "net_ring_" + name_a;   // rte_eth_from_rings names the ethdev net_ring_<name>
+  cb.device = "net_ring_" + name_b;
+  ca.keep_alive = cb.keep_alive = rings;
+  auto pa = port::open(ca);
+  if (!pa) return pa.error();
+  auto pb = port::open(cb);
+  if (!pb) return pb.error();
+  return ring_pair{std::move(pa).value(), std::move(pb).value()};
+}
+
+}  // namespace ringlab::backends::dpdk

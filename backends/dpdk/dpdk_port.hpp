@@ -1,0 +1,98 @@
+#pragma once
+// A DPDK port: one ethdev (a vdev such as net_pcap, net_ring, net_af_xdp, or a PCI NIC where the EAL
+// may probe one) moved through rte_eth_rx_burst / rte_eth_tx_burst, under the port seam.
+//
+// Frames and mbufs: received packets are COPIED out of their mbufs into frames of the port's
+// frame_pool, and the mbufs are freed inside rx_burst; transmitted frames are copied into fresh mbufs
+// inside commit. One copy each way, as sim_nic's ingress makes. Why not lend mbuf data as frame_refs
+// (ids into a side table of mbuf pointers, freed by rx_release)? Because the seam promises that every
+// frame is an id of pool(): decorators (pcap_tap, faulty_port), the stack's queues and the leak check
+// (pool().out() back to zero) all rely on it, and a mbuf's bytes live in rte_malloc memory that the
+// pool cannot own or count (and ASan cannot see). The copy costs ~20-60 ns for small frames (see
+// ENVIRONMENT.md: net_pcap itself copies each frame into an mbuf); a zero-copy variant would build
+// the mempool over the pool's area (rte_extmem_register + rte_pktmbuf_attach_extbuf), not done here.
+//
+// EAL: rte_eal_init runs once per process (eal.hpp); every test that uses DPDK runs as its own process.
+// One thread drives a port.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/result.hpp"
+#include "port/port.hpp"
+
+struct rte_mempool;
+struct rte_mbuf;
+
+namespace ringlab::backends::dpdk {
+
+struct config {
+  // A vdev to create ("net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap", "net_af_xdp0,iface=veth0"),
+  // or the name of an ethdev that exists already (made by make_ring_pair, or a probed PCI port).
+  std::string device;
+  std::vector<std::string> eal_args;          // empty: default_eal_args() (or $RINGLAB_DPDK_EAL_ARGS)
+  port::frame_pool_config pool{4096, 2048, 256};
+  std::uint32_t mbufs = 4095;                 // mbuf pool size (2^n - 1 is the mempool sweet spot)
+  std::uint16_t rx_desc = 1024, tx_desc = 1024;
+  bool promiscuous = true;
+  std::shared_ptr<void> keep_alive;           // released after the ethdev closes (make_ring_pair's rings)
+};
+
+// rte_eth_stats, the fields a test or a report reads.
+struct eth_stats {
+  std::uint64_t ipackets = 0, opackets = 0, ibytes = 0, obytes = 0;
+  std::uint64_t imissed = 0, ierrors = 0, oerrors = 0, rx_nombuf = 0;
+};
+
+struct counters {
+  std::uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+  std::uint64_t rx_pool_empty = 0;     // received mbufs dropped: the frame pool had no frame (caller holds them)
+  std::uint64_t rx_oversize = 0;       // received packets longer than a frame's room: dropped
+  std::uint64_t tx_no_mbuf = 0;        // committed frames dropped: the mbuf pool was empty
+  std::uint64_t tx_ring_full = 0;      // committed frames the PMD did not take (rte_eth_tx_burst < n)
+};
+
+class port final : public ringlab::port::any_port {
+ public:
+  static result<std::unique_ptr<port>> open(const config& cfg);
+  ~port() override;
+  port(const port&) = delete;
+  port& operator=(const port&) = delete;
+
+  std::size_t rx_burst(std::span<ringlab::port::frame_ref> out) noexcept override;
+  void rx_release(std::span<const ringlab::port::frame_ref> frames) noexcept override;
+  ringlab::port::tx_batch tx_reserve(std::size_t n) noexcept override;
+  ringlab::port::port_caps caps() const override;
+  ringlab::port::frame_pool& pool() noexcept override { return *pool_; }
+  void tx_commit(std::span<ringlab::port::frame_ref> frames) noexcept override;
+  void tx_cancel(std::span<ringlab::port::frame_ref> frames) noexcept override;
+
+  std::error_code stats(eth_stats& out) const noexcept;
+  const counters& port_counters() const noexcept { return c_; }
+  std::uint16_t port_id() const noexcept { return port_id_; }
+  const std::string& name() const noexcept { return name_; }
+
+ private:
+  explicit port(const config& cfg) : cfg_(cfg) {}
+  std::error_code setup(std::string& why);
+
+  config cfg_;
+  std::unique_ptr<ringlab::port::frame_pool> pool_;
+  rte_mempool* mp_ = nullptr;
+  std::uint16_t port_id_ = 0;
+  std::string name_;
+  bool created_vdev_ = false, started_ = false, configured_ = false;
+  std::uint32_t mtu_ = 1500;
+  std::uint64_t next_packet_id_ = 1;
+  counters c_;
+};
+
+// Two net_ring ethdevs wired back to back in this process: what a sends, b receives, and back.
+// The ethdevs are named net_ring_<name_a> and net_ring_<name_b> (rte_eth_from_rings adds the prefix).
+struct ring_pair {
+  std::unique_ptr<port> a, b;
+};
+result<ring_pair> make_ring_pair(const std::string& name_a, const std::string& name_b, config base = {});
+
+}  // namespace ringlab::backends::dpdk

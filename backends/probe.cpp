@@ -1,0 +1,116 @@
+#include "backends/probe.hpp"
+
+#include <cerrno>
+
+#ifdef RINGLAB_HAVE_XDP
+#include "backends/afxdp/afxdp_port.hpp"
+#endif
+#ifdef RINGLAB_HAVE_DPDK
+#include "backends/dpdk/dpdk_port.hpp"
+#endif
+
+namespace ringlab::backends {
+
+std::vector<std::string> built_backends() {
+  std::vector<std::string> v;
+#ifdef RINGLAB_HAVE_XDP
+  v.push_back("afxdp");
+#endif
+#ifdef RINGLAB_HAVE_DPDK
+  v.push_back("dpdk");
+#endif
+  return v;
+}
+
+namespace {
+bool parse_ports(std::string_view list, std::vector<std::uint16_t>& out) {
+  while (!list.empty()) {
+    const auto plus = list.find('+');
+    const std::string_view one = list.substr(0, plus);
+    if (one.empty() || one.size() > 5) return false;
+    unsigned v = 0;
+    for (char c : one) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + unsigned(c - '0');
+    }
+    if (v == 0 || v > 65535) return false;
+    out.push_back(static_cast<std::uint16_t>(v));
+    list = plus == std::string_view::npos ? std::string_view{} : list.substr(plus + 1);
+  }
+  return true;
+}
+}  // namespace
+
+result<port_spec> parse_spec(std::string_view text) {
+  port_spec s;
+  const auto colon = text.find(':');
+  s.backend = std::string(text.substr(0, colon));
+  if (s.backend.empty()) return make_error(EINVAL, "port spec '" + std::string(text) + "': no backend name");
+  if (colon == std::string_view::npos) return s;
+  std::string_view rest = text.substr(colon + 1);
+  if (s.backend != "afxdp") {   // dpdk: the rest is a vdev string, commas and all
+    s.device = std::string(rest);
+    return s;
+  }
+  const auto c2 = rest.find(':');
+  s.device = std::string(rest.substr(0, c2));
+  std::string_view opts = c2 == std::string_view::npos ? std::string_view{} : rest.substr(c2 + 1);
+  while (!opts.empty()) {
+    const auto comma = opts.find(',');
+    const std::string_view o = opts.substr(0, comma);
+    bool ok = true;
+    if (o.starts_with("udp=")) ok = parse_ports(o.substr(4), s.udp_ports);
+    else if (o.starts_with("tcp=")) ok = parse_ports(o.substr(4), s.tcp_ports);
+    else if (o == "icmp") s.icmp = true;
+    else if (o == "all") s.all_ipv4 = true;
+    else if (o == "arp=kernel") s.arp_to_us = false;
+    else if (o == "arp=us") s.arp_to_us = true;
+    else if (o.starts_with("queue=")) {
+      std::vector<std::uint16_t> q;
+      ok = parse_ports(o.substr(6), q) || o.substr(6) == "0";
+      s.queue = q.empty() ? 0 : q[0];
+    } else ok = false;
+    if (!ok)
+      return make_error(EINVAL, "port spec '" + std::string(text) + "': bad option '" + std::string(o) +
+                                    "' (udp=P[+P..], tcp=P[+P..], icmp, all, arp=us|kernel, queue=N)");
+    opts = comma == std::string_view::npos ? std::string_view{} : opts.substr(comma + 1);
+  }
+  return s;
+}
+
+result<std::unique_ptr<port::any_port>> probe(const port_spec& spec) {
+  if (spec.backend == "kernel")
+    return make_error(ENOTSUP, "kernel: not a port; kernel sockets are chosen above the stack (AsioService)");
+  if (spec.backend == "afxdp") {
+#ifdef RINGLAB_HAVE_XDP
+    afxdp::config c;
+    c.ifname = spec.device;
+    c.queue = spec.queue;
+    c.udp_ports = spec.udp_ports;
+    c.tcp_ports = spec.tcp_ports;
+    c.all_ipv4 = spec.all_ipv4;
+    c.icmp_to_xsk = spec.icmp;
+    c.arp_to_xsk = spec.arp_to_us;
+    auto p = afxdp::port::open(c);
+    if (!p) return p.error();
+    return std::unique_ptr<port::any_port>(std::move(p).value());
+#else
+    return make_error(ENOTSUP, "afxdp: not built: libxdp-dev, libbpf-dev or clang was missing at configure time");
+#endif
+  }
+  if (spec.backend == "dpdk") {
+#ifdef RINGLAB_HAVE_DPDK
+    dpdk::config c;
+    c.device = spec.device;
+    c.eal_args = spec.eal_args;
+    auto p = dpdk::port::open(c);
+    if (!p) return p.error();
+    return std::unique_ptr<port::any_port>(std::move(p).value());
+#else
+    return make_error(ENOTSUP, "dpdk: not built: libdpdk-dev was missing at configure time");
+#endif
+  }
+  return make_error(EINVAL, "unknown backend '" + spec.backend + "' (afxdp, dpdk, kernel)");
+}
+
+}  // namespace ringlab::backends

@@ -1,0 +1,45 @@
+#pragma once
+// Opening a real port by backend name, with the reason when it cannot be opened. asio_bypass's
+// AsioService calls this, falls back to kernel sockets on an error and prints the reason once:
+//
+//   auto p = backends::probe({.backend = "afxdp", .device = "veth0", .udp_ports = {5000}});
+//   if (!p) std::fprintf(stderr, "%s; using kernel sockets\n", p.error().reason.c_str());
+//
+// "kernel" is not a port (kernel sockets sit above the stack, not under it): probing it answers
+// errc::not_supported with a reason saying so, so a caller can treat it like any failed backend.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "backends/result.hpp"
+#include "port/port.hpp"
+
+namespace ringlab::backends {
+
+struct port_spec {
+  std::string backend;                   // "afxdp", "dpdk", "kernel"
+  std::string device;                    // afxdp: interface name; dpdk: vdev "net_pcap0,rx_pcap=a.pcap"
+                                         //   or "net_af_xdp0,iface=veth0"; a PCI address with pci EAL flags
+  std::uint32_t queue = 0;
+  std::vector<std::uint16_t> udp_ports;  // afxdp: what the XDP program sends to us
+  std::vector<std::uint16_t> tcp_ports;
+  bool all_ipv4 = false;
+  bool icmp = false;                     // afxdp: ICMP to us (our stack answers ping)
+  bool arp_to_us = true;                 // afxdp: ARP to us (our stack answers ARP); false: to the kernel
+  std::vector<std::string> eal_args;     // dpdk: EAL arguments; empty: dpdk::default_eal_args()
+};
+
+// Which backends this build has ("afxdp", "dpdk"), in the order a fallback should try them.
+std::vector<std::string> built_backends();
+
+// Parses "afxdp:veth0", "afxdp:veth0:udp=5000+5001,tcp=80,icmp,arp=kernel,all",
+// "dpdk:net_pcap0,rx_pcap=x.pcap". A malformed option is an EINVAL error naming it.
+result<port_spec> parse_spec(std::string_view text);
+
+// Opens the port or says why not ("afxdp: veth0: XDP attach failed: Operation not permitted (need
+// CAP_NET_ADMIN ...)", "dpdk: not built: libdpdk-dev was missing at configure time").
+result<std::unique_ptr<port::any_port>> probe(const port_spec& spec);
+
+}  // namespace ringlab::backends

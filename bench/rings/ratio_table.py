@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Turn rings_bench's JSON (--benchmark_out=FILE --benchmark_out_format=json) into the Markdown ratio
+table of rings/README.md. With repetitions, the median of each benchmark is used.
+
+usage: ratio_table.py RESULTS.json [> table.md]
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+BASELINES = ["boost-spsc", "rte-sp-sc", "rte-mp-mc", "boost-mpmc"]
+# (design, baseline, mode, burst, target ratio) - the issue's targets
+TARGETS = [("spsc", "boost-spsc", "cross", 1, 1.5), ("spsc", "rte-sp-sc", "cross", 32, 1.2),
+           ("mpmc-mp-mc", "rte-mp-mc", "cross", 32, 1.0)]
+
+
+def load(path):
+    with open(path) as f:
+        doc = json.load(f)
+    runs = defaultdict(list)
+    floor = []
+    for b in doc["benchmarks"]:
+        if b.get("run_type") == "aggregate" or b.get("error_occurred"):
+            continue
+        name = b.get("run_name", b["name"])
+        if name.startswith("floor/"):
+            floor.append(b["ns_per_round_trip"])
+            continue
+        mode, design, esize, burst = name.split("/")
+        runs[(mode, design, esize, int(burst.split(":")[1]))].append(b["items_per_second"])
+    return doc.get("context", {}), {k: statistics.median(v) for k, v in runs.items()}, floor
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    ctx, r, floor = load(sys.argv[1])
+    designs = sorted({k[1] for k in r}, key=lambda d: (d not in ("spsc", "mpmc-mp-mc", "mpmc-sp-sc"), d))
+    out = []
+    out.append(f"Run: {ctx.get('date', '?')}, {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
+               f"load average {', '.join(f'{x:.1f}' for x in ctx.get('load_avg', []))} (other builds running).")
+    if floor:
+        out.append(f"Core-to-core cache-line round trip: {statistics.median(floor):.0f} ns (median of {len(floor)}).")
+    out.append("")
+    out.append("### Targets")
+    out.append("| target | measured | met |")
+    out.append("|---|---|---|")
+    for d, base, mode, burst, want in TARGETS:
+        for esize in ("8B", "64B"):
+            a, b = r.get((mode, d, esize, burst)), r.get((mode, base, esize, burst))
+            if a and b:
+                out.append(f"| {d} / {base}, {mode}-core, burst {burst}, {esize}: >= {want}x | {a / b:.2f}x | "
+                           f"{'yes' if a / b >= want else 'NO'} |")
+    for mode in ("cross", "single"):
+        for esize in ("8B", "64B"):
+            out.append("")
+            out.append(f"### {'Producer -> consumer across cores' if mode == 'cross' else 'Single thread, enqueue+dequeue'}, {esize} elements")
+            bursts = sorted({k[3] for k in r if k[0] == mode and k[2] == esize})
+            head = "| design | " + " | ".join(f"burst {b}: Mitems/s (ns/item)" for b in bursts) + " | ratio at burst 32 vs " + \
+                   ", ".join(BASELINES) + " |"
+            out.append(head)
+            out.append("|---" * (len(bursts) + 2) + "|")
+            for d in designs:
+                cells = []
+                for b in bursts:
+                    v = r.get((mode, d, esize, b))
+                    cells.append(f"{v / 1e6:.0f} ({1e9 / v:.1f})" if v else "-")
+                ratios = []
+                for base in BASELINES:
+                    a, c = r.get((mode, d, esize, 32)), r.get((mode, base, esize, 32))
+                    ratios.append(f"{a / c:.2f}" if a and c else "-")
+                out.append(f"| {d} | " + " | ".join(cells) + " | " + " / ".join(ratios) + " |")
+            out.append("")
+            out.append(f"Ratio to baseline at every burst ({mode}, {esize}):")
+            out.append("")
+            out.append("| design | baseline | " + " | ".join(f"b{b}" for b in bursts) + " |")
+            out.append("|---|---" + "|---" * len(bursts) + "|")
+            for d in ("spsc", "mpmc-sp-sc", "mpmc-mp-mc", "netmap", "umem"):
+                for base in BASELINES:
+                    row = []
+                    for b in bursts:
+                        a, c = r.get((mode, d, esize, b)), r.get((mode, base, esize, b))
+                        row.append(f"{a / c:.2f}" if a and c else "-")
+                    if any(x != "-" for x in row):
+                        out.append(f"| {d} | {base} | " + " | ".join(row) + " |")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

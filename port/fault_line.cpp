@@ -1,0 +1,115 @@
+#include "port/fault_line.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+
+namespace ringlab::port {
+
+namespace {
+std::uint64_t splitmix64(std::uint64_t& x) noexcept {
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+
+bool parse_prob(std::string_view v, double& out) {
+  if (v.empty()) return false;
+  std::string s(v);
+  char* end = nullptr;
+  const double x = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || !(x >= 0.0 && x <= 1.0)) return false;
+  out = x;
+  return true;
+}
+}  // namespace
+
+rng::rng(std::uint64_t seed) noexcept {
+  for (auto& w : s_) w = splitmix64(seed);
+}
+
+std::uint64_t rng::next() noexcept {
+  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+  const std::uint64_t t = s_[1] << 17;
+  s_[2] ^= s_[0]; s_[3] ^= s_[1]; s_[1] ^= s_[2]; s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = rotl(s_[3], 45);
+  return result;
+}
+
+std::optional<std::uint64_t> parse_duration_ns(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+  if (i == 0) return std::nullopt;
+  std::string num(text.substr(0, i));
+  char* end = nullptr;
+  const double x = std::strtod(num.c_str(), &end);
+  if (end != num.c_str() + num.size() || x < 0) return std::nullopt;
+  const std::string_view unit = text.substr(i);
+  double mul = 0;
+  if (unit.empty() || unit == "ns") mul = 1;
+  else if (unit == "us") mul = 1e3;
+  else if (unit == "ms") mul = 1e6;
+  else if (unit == "s") mul = 1e9;
+  else return std::nullopt;
+  const double ns = x * mul;
+  if (ns > 1e15) return std::nullopt;   // > 11 days is a typo, not a delay
+  return static_cast<std::uint64_t>(ns + 0.5);
+}
+
+std::optional<fault_spec> parse_fault_spec(std::string_view text, std::string* error) {
+  fault_spec s;
+  auto fail = [&](std::string_view field, std::string_view value, std::string_view why) {
+    if (error) {
+      std::ostringstream os;
+      os << "fault spec field '" << field << "': '" << value << "' " << why;
+      *error = os.str();
+    }
+    return std::nullopt;
+  };
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    if (item.empty()) continue;
+    const std::size_t eq = item.find('=');
+    const std::string_view key = item.substr(0, eq);
+    if (eq == std::string_view::npos)
+      return fail(key, "", "has no value (expected FIELD=VALUE; fields drop, dup, reorder, corrupt, delay, jitter)");
+    const std::string_view val = item.substr(eq + 1);
+    if (key == "drop" || key == "dup" || key == "corrupt") {
+      double& d = key == "drop" ? s.drop : key == "dup" ? s.dup : s.corrupt;
+      if (!parse_prob(val, d)) return fail(key, val, "is not a probability in 0..1");
+    } else if (key == "reorder") {
+      const std::size_t colon = val.find(':');
+      if (!parse_prob(val.substr(0, colon), s.reorder))
+        return fail(key, val, "is not P or P:W with a probability P in 0..1");
+      if (colon != std::string_view::npos) {
+        const std::string_view w = val.substr(colon + 1);
+        std::uint32_t x = 0;
+        auto [p, ec] = std::from_chars(w.data(), w.data() + w.size(), x);
+        if (ec != std::errc{} || p != w.data() + w.size() || x < 1 || x > 1024)
+          return fail(key, val, "has a window that is not a whole number in 1..1024");
+        s.reorder_window = x;
+      }
+    } else if (key == "delay" || key == "jitter") {
+      auto d = parse_duration_ns(val);
+      if (!d) return fail(key, val, "is not a duration (e.g. 50us, 2ms, 100ns)");
+      (key == "delay" ? s.delay_ns : s.jitter_ns) = *d;
+    } else {
+      return fail(key, val, "is not a field (drop, dup, reorder, corrupt, delay, jitter)");
+    }
+  }
+  return s;
+}
+
+std::string fault_spec::to_string() const {
+  std::ostringstream os;
+  os << "drop=" << drop << ",dup=" << dup << ",reorder=" << reorder << ':' << reorder_window
+     << ",corrupt=" << corrupt << ",delay=" << delay_ns << "ns,jitter=" << jitter_ns << "ns";
+  return os.str();
+}
+
+}  // namespace ringlab::port

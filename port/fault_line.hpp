@@ -1,0 +1,208 @@
+#pragma once
+// Seeded fault injection, one instance per direction (sim_nic ingress, each wire direction,
+// faulty_port rx and tx). The spec is a comma-separated list, every field optional:
+//
+//   drop=0.01,dup=0.001,reorder=0.01:8,corrupt=0.001,delay=50us,jitter=10us
+//
+//   drop=P       lose a frame with probability P
+//   dup=P        deliver a frame twice
+//   reorder=P:W  hold a frame back until 1..W later frames have passed it (W defaults to 4), or until
+//                it has been held reorder_limit (1 ms) past its due time, so a stream's last frames
+//                do not wait forever
+//   corrupt=P    flip the bits of one byte (offset and mask drawn from the generator)
+//   delay=D      add D to every frame's due time (units ns, us, ms, s)
+//   jitter=J     add a further uniform 0..J
+//
+// fault_line<T> applies a spec to a stream of items with times: push() items in arrival order,
+// pop_ready(now) takes them out in due-time order. Every decision comes from one xoshiro256**
+// generator seeded once, in push order, so the same seed and input give the same output.
+#include <cstddef>
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringlab::port {
+
+struct fault_spec {
+  double drop = 0, dup = 0, reorder = 0, corrupt = 0;
+  std::uint32_t reorder_window = 4;
+  std::uint64_t delay_ns = 0, jitter_ns = 0;
+  std::uint64_t reorder_limit_ns = 1'000'000;
+
+  bool any() const noexcept {
+    return drop > 0 || dup > 0 || reorder > 0 || corrupt > 0 || delay_ns || jitter_ns;
+  }
+  std::string to_string() const;
+};
+
+// Parses a spec; on failure returns nullopt and sets *error to one line naming the field
+// ("fault spec field 'drop': '1.5' is not a probability in 0..1").
+std::optional<fault_spec> parse_fault_spec(std::string_view text, std::string* error);
+// Parses "50us", "2ms", "100" (ns); nullopt when malformed.
+std::optional<std::uint64_t> parse_duration_ns(std::string_view text);
+
+// xoshiro256** seeded through splitmix64: small, fast, and the same on every platform.
+class rng {
+ public:
+  explicit rng(std::uint64_t seed = 1) noexcept;
+  std::uint64_t next() noexcept;
+  double uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }   // [0, 1)
+  std::uint64_t below(std::uint64_t n) noexcept { return n ? next() % n : 0; }
+  bool chance(double p) noexcept { return p > 0 && uniform() < p; }
+
+ private:
+  std::uint64_t s_[4];
+};
+
+struct fault_counters {
+  std::uint64_t in = 0, out = 0, dropped = 0, duplicated = 0, reordered = 0, corrupted = 0, delayed = 0;
+};
+
+// What the line decided for one item that comes out: corrupt it at `offset % len` with `mask`.
+struct fault_mark {
+  bool corrupt = false;
+  bool duplicate = false;   // this is the second copy
+  std::uint32_t offset = 0;
+  std::uint8_t mask = 0;
+};
+
+template <class T>
+class fault_line {
+ public:
+  struct out_item {
+    T item;
+    std::uint64_t due_ns;
+    fault_mark mark;
+  };
+
+  fault_line(fault_spec spec, std::uint64_t seed) : spec_(spec), rng_(seed) {}
+
+  // Feeds one item that reached this point at t_ns. Returns false when the item was dropped
+  // (the caller still owns it and must dispose of it).
+  bool push(const T& item, std::uint64_t t_ns) {
+    ++c_.in;
+    if (rng_.chance(spec_.drop)) { ++c_.dropped; return false; }
+    const std::size_t held_before = held_.size();
+    std::uint64_t due = t_ns + spec_.delay_ns;
+    if (spec_.jitter_ns) due += rng_.below(spec_.jitter_ns + 1);
+    if (due != t_ns) ++c_.delayed;
+    fault_mark m = draw_corrupt();
+    const bool dup = rng_.chance(spec_.dup);
+    const bool hold = rng_.chance(spec_.reorder);
+    if (hold) {
+      ++c_.reordered;
+      held_.push_back({{item, due, m}, 1 + rng_.below(spec_.reorder_window ? spec_.reorder_window : 1), seq_++});
+    } else {
+      ready_.push({{item, due, m}, 0, seq_++});
+    }
+    if (dup) {
+      ++c_.duplicated;
+      fault_mark m2 = draw_corrupt();
+      m2.duplicate = true;
+      ready_.push({{item, due, m2}, 0, seq_++});
+    }
+    release_held(held_before, due);
+    return true;
+  }
+
+  // Next due time of an item (ready, or held until its reorder limit), if any.
+  std::optional<std::uint64_t> next_due() const {
+    std::optional<std::uint64_t> d;
+    if (!ready_.empty()) d = ready_.top().o.due_ns;
+    for (const auto& h : held_)
+      if (!d || h.o.due_ns + spec_.reorder_limit_ns < *d) d = h.o.due_ns + spec_.reorder_limit_ns;
+    return d;
+  }
+  // Takes the earliest item due by now.
+  std::optional<out_item> pop_ready(std::uint64_t now_ns) {
+    expire_held(now_ns);
+    if (ready_.empty() || ready_.top().o.due_ns > now_ns) return std::nullopt;
+    out_item o = ready_.top().o;
+    ready_.pop();
+    ++c_.out;
+    return o;
+  }
+  // End of stream: held items are released (they had nothing left to wait for).
+  void flush(std::uint64_t now_ns) {
+    for (auto& h : held_) { h.o.due_ns = std::max(h.o.due_ns, now_ns); h.seq = seq_++; ready_.push(h); }
+    held_.clear();
+  }
+  std::size_t pending() const noexcept { return ready_.size() + held_.size(); }
+  const fault_counters& counters() const noexcept { return c_; }
+  const fault_spec& spec() const noexcept { return spec_; }
+
+  // Everything still inside (held or ready), for disposal when the owner ends.
+  template <class F>
+  void drain_all(F&& f) {
+    for (auto& h : held_) f(h.o.item);
+    held_.clear();
+    while (!ready_.empty()) { f(ready_.top().o.item); ready_.pop(); }
+  }
+
+ private:
+  struct entry {
+    out_item o;
+    std::uint64_t wait;   // held: frames still to let pass
+    std::uint64_t seq;
+  };
+  struct later {
+    bool operator()(const entry& a, const entry& b) const noexcept {
+      return a.o.due_ns != b.o.due_ns ? a.o.due_ns > b.o.due_ns : a.seq > b.seq;
+    }
+  };
+
+  fault_mark draw_corrupt() {
+    fault_mark m;
+    if (rng_.chance(spec_.corrupt)) {
+      ++c_.corrupted;
+      m.corrupt = true;
+      m.offset = static_cast<std::uint32_t>(rng_.next());
+      m.mask = static_cast<std::uint8_t>(1 + rng_.below(255));
+    }
+    return m;
+  }
+  // Held frames past their limit go out at the limit.
+  void expire_held(std::uint64_t now_ns) {
+    for (std::size_t i = 0; i < held_.size();) {
+      const std::uint64_t limit = held_[i].o.due_ns + spec_.reorder_limit_ns;
+      if (limit <= now_ns) {
+        entry e = held_[i];
+        e.o.due_ns = limit;
+        e.seq = seq_++;
+        ready_.push(e);
+        held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
+  }
+  // One more frame (due at `due`) passed the first n held frames: each waits for one fewer; those
+  // done go out after it (no earlier than its due time, and after it in sequence).
+  void release_held(std::size_t n, std::uint64_t due) {
+    for (std::size_t i = 0; i < n && i < held_.size();) {
+      if (--held_[i].wait == 0) {
+        entry e = held_[i];
+        e.o.due_ns = std::max(e.o.due_ns, due);
+        e.seq = seq_++;
+        ready_.push(e);
+        held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(i));
+        --n;
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  fault_spec spec_;
+  rng rng_;
+  fault_counters c_;
+  std::vector<entry> held_;
+  std::priority_queue<entry, std::vector<entry>, later> ready_;
+  std::uint64_t seq_ = 0;
+};
+
+}  // namespace ringlab::port

@@ -1,0 +1,77 @@
+#pragma once
+// What every ring here shares: free-running indices, the block layout constants, the two-segment window.
+//
+// Indices are free-running std::uint32_t counters masked by a power-of-two size: slot = index & mask.
+// "count = head - tail" is exact modulo 2^32 as long as size <= 2^31, so a full ring and an empty ring
+// are told apart without wasting a slot, and an index crossing 2^32 needs no special case (the tests
+// start every ring near 2^32 to prove it). Every design takes an initial index for that reason.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <span>
+#include <stdexcept>
+
+namespace ringlab::rings {
+
+// Producer and consumer blocks sit this far apart: two 64-byte lines, because the adjacent-line
+// prefetcher on x86 pulls lines in pairs and would otherwise couple the two sides.
+inline constexpr std::size_t block_bytes = 128;
+inline constexpr std::size_t cache_line_bytes = 64;
+
+enum class sync_mode : std::uint8_t { single, multi };
+
+// Smallest power of two >= capacity; rejects 0 and anything above 2^31 (the modulo-2^32 limit).
+inline std::uint32_t ring_size_for(std::size_t capacity) {
+  if (capacity == 0 || capacity > (std::size_t{1} << 31))
+    throw std::invalid_argument("ring capacity must be 1..2^31");
+  std::uint32_t s = 1;
+  while (s < capacity) s <<= 1;
+  return s;
+}
+
+// A zero-copy window onto ring slots: two segments because a run of slots may wrap past the array end.
+// `index` is the free-running index of first[0].
+template <class T>
+struct window {
+  std::span<T> first;
+  std::span<T> second;
+  std::uint32_t index = 0;
+  std::size_t size() const noexcept { return first.size() + second.size(); }
+  bool empty() const noexcept { return size() == 0; }
+  T& operator[](std::size_t i) const noexcept { return i < first.size() ? first[i] : second[i - first.size()]; }
+};
+
+// Splits n slots starting at index over an array of `size` slots.
+template <class T>
+window<T> make_window(T* slots, std::uint32_t mask, std::uint32_t index, std::uint32_t n) noexcept {
+  const std::uint32_t at = index & mask;
+  const std::uint32_t first = (mask + 1 - at) < n ? (mask + 1 - at) : n;
+  return {std::span<T>(slots + at, first), std::span<T>(slots, n - first), index};
+}
+
+// Raw slot storage, aligned to a cache line; objects are constructed in it only while in the ring.
+template <class T>
+class slot_storage {
+ public:
+  explicit slot_storage(std::uint32_t size)
+      : p_(static_cast<T*>(::operator new(sizeof(T) * size, std::align_val_t{align}))) {}
+  ~slot_storage() { ::operator delete(p_, std::align_val_t{align}); }
+  slot_storage(const slot_storage&) = delete;
+  slot_storage& operator=(const slot_storage&) = delete;
+  T* get() const noexcept { return p_; }
+
+ private:
+  static constexpr std::size_t align = alignof(T) > cache_line_bytes ? alignof(T) : cache_line_bytes;
+  T* p_;
+};
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace ringlab::rings

@@ -1,0 +1,82 @@
+#include "sim_nic/rss.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace ringlab::sim {
+
+std::uint32_t toeplitz_hash(std::span<const std::uint8_t> key, std::span<const std::uint8_t> input) noexcept {
+  // The key is a bit string; for input bit b (msb first) the window is key bits [b, b + 32).
+  auto key_bit = [&](std::size_t i) -> std::uint32_t {
+    return i / 8 < key.size() ? (key[i / 8] >> (7 - i % 8)) & 1u : 0u;
+  };
+  std::uint32_t window = 0;
+  for (std::size_t i = 0; i < 32; ++i) window = window << 1 | key_bit(i);
+  std::uint32_t h = 0;
+  for (std::size_t byte = 0; byte < input.size(); ++byte) {
+    for (int bit = 7; bit >= 0; --bit) {
+      if (input[byte] >> bit & 1u) h ^= window;
+      window = window << 1 | key_bit(byte * 8 + (7 - bit) + 32);
+    }
+  }
+  return h;
+}
+
+rss_hasher::rss_hasher(std::uint16_t queues, std::span<const std::uint8_t> key) noexcept
+    : queues_(queues ? queues : 1) {
+  // window[p]: the key's 32 bits starting at bit p, i.e. what input bit p contributes when set.
+  std::uint32_t window[96];
+  for (std::size_t p = 0; p < 96; ++p) {
+    std::uint32_t w = 0;
+    for (std::size_t b = p; b < p + 32; ++b)
+      w = w << 1 | (b / 8 < key.size() ? (key[b / 8] >> (7 - b % 8)) & 1u : 0u);
+    window[p] = w;
+  }
+  for (std::size_t i = 0; i < 12; ++i) {
+    table_[i][0] = 0;
+    for (unsigned v = 1; v < 256; ++v) {
+      const unsigned low = v & (0u - v);                          // lowest set bit of v
+      const unsigned bit = 7 - static_cast<unsigned>(std::countr_zero(low));   // its position, msb first
+      table_[i][v] = table_[i][v ^ low] ^ window[i * 8 + bit];
+    }
+  }
+  for (std::size_t i = 0; i < reta_size; ++i) reta_[i] = static_cast<std::uint16_t>(i % queues_);
+}
+
+void rss_hasher::set_reta(std::span<const std::uint16_t> reta) noexcept {
+  for (std::size_t i = 0; i < reta_size; ++i) {
+    const std::uint16_t q = reta.empty() ? 0 : reta[i % reta.size()];
+    reta_[i] = std::min<std::uint16_t>(q, queues_ - 1);
+  }
+}
+
+rss_tuple extract_rss_tuple(std::span<const std::byte> frame, bool l4) noexcept {
+  rss_tuple t;
+  auto u8 = [&](std::size_t i) { return std::to_integer<std::uint8_t>(frame[i]); };
+  auto be16 = [&](std::size_t i) { return static_cast<std::uint16_t>(u8(i) << 8 | u8(i + 1)); };
+  if (frame.size() < 14) return t;
+  std::size_t off = 12;
+  std::uint16_t type = be16(off);
+  if (type == 0x8100 || type == 0x88a8) {   // one VLAN tag
+    if (frame.size() < 18) return t;
+    off += 4;
+    type = be16(off);
+  }
+  off += 2;
+  if (type != 0x0800 || frame.size() < off + 20) return t;
+  const std::uint8_t vihl = u8(off);
+  const std::size_t ihl = std::size_t{vihl & 0x0fu} * 4;
+  if ((vihl >> 4) != 4 || ihl < 20 || frame.size() < off + ihl) return t;
+  std::memcpy(t.bytes.data(), frame.data() + off + 12, 8);
+  t.len = 8;
+  const std::uint8_t proto = u8(off + 9);
+  const bool fragment = (be16(off + 6) & 0x3fff) != 0;   // MF set or a non-zero offset
+  if (l4 && !fragment && (proto == 6 || proto == 17) && frame.size() >= off + ihl + 4) {
+    std::memcpy(t.bytes.data() + 8, frame.data() + off + ihl, 4);
+    t.len = 12;
+  }
+  return t;
+}
+
+}  // namespace ringlab::sim

@@ -1,0 +1,501 @@
+#include "sim_nic/sim_nic.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#if defined(RINGLAB_HAVE_RING_REGISTRY)
+#include "rings/registry.hpp"
+#endif
+
+namespace ringlab::sim {
+
+namespace {
+constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
+constexpr std::uint64_t wire_id_bit = 1ull << 62;   // packet ids of frames that came over a wire
+
+// Single-writer counters: a load and a store, no read-modify-write on the per-packet path.
+inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+}  // namespace
+
+ring_factory registry_ring_factory() {
+#if defined(RINGLAB_HAVE_RING_REGISTRY)
+  return [](std::string_view name, std::size_t capacity) -> std::unique_ptr<rx_ring> {
+    return rings::make_ring<rx_desc>(name, capacity);
+  };
+#else
+  return [](std::string_view, std::size_t) -> std::unique_ptr<rx_ring> { return nullptr; };
+#endif
+}
+
+std::string drop_record::to_string() const {
+  std::ostringstream os;
+  if (packet_number)
+    os << "packet " << packet_number << " at byte offset " << file_offset << " (replay id " << packet_id << ")";
+  else
+    os << "wire frame " << (packet_id & ~wire_id_bit);
+  os << ": " << trace::to_string(reason) << " (" << caplen << " bytes captured, " << wirelen << " on the wire";
+  if (reason == trace::drop_reason::ring_full || reason == trace::drop_reason::pool_empty) os << ", queue " << queue;
+  os << ')';
+  return os.str();
+}
+
+struct sim_nic::wire_dir {
+  explicit wire_dir(link_config c) : cfg(c), line(c.faults, c.seed) {}
+  mutable std::mutex mu;
+  link_config cfg;
+  port::fault_line<wire_frame> line;   // guarded by mu
+  std::uint64_t link_free = 0;         // guarded by mu: when the sender's last frame finished serialising
+};
+
+// ---------------------------------------------------------------- queue_port
+
+queue_port::queue_port(sim_nic& nic, std::uint16_t q, std::unique_ptr<rx_ring> ring)
+    : nic_(nic), q_(q), ring_(std::move(ring)) {
+  const std::size_t cap = ring_->capacity();
+  slot_mask_ = std::has_single_bit(cap) ? static_cast<std::uint32_t>(cap - 1) : 0;
+}
+
+std::size_t queue_port::rx_burst(std::span<port::frame_ref> out) noexcept {
+  rx_desc d[64];
+  std::size_t total = 0;
+  const bool tracing = trace::enabled();
+  const std::size_t cap = ring_->capacity();
+  while (total < out.size()) {
+    const std::size_t want = std::min<std::size_t>(std::size(d), out.size() - total);
+    std::uint32_t slot = 0;
+    const std::size_t n = ring_->dequeue_burst({d, want}, &slot);
+    for (std::size_t i = 0; i < n; ++i) {
+      port::frame_ref& f = out[total + i];
+      f = nic_.pool_.ref(d[i].frame, d[i].len);
+      f.meta.packet_id = d[i].packet_id;
+      f.meta.t_ns = d[i].t_ns;
+      f.meta.rss_hash = d[i].rss_hash;
+      f.meta.queue = d[i].queue;
+      f.meta.flags = d[i].flags;
+      f.meta.ring_slot = slot_mask_ ? (slot + static_cast<std::uint32_t>(i)) & slot_mask_
+                                    : static_cast<std::uint32_t>((slot + i) % (cap ? cap : 1));
+      if (tracing) [[unlikely]]
+        trace::emit({.packet_id = f.meta.packet_id, .t_ns = f.meta.t_ns, .ring_slot = f.meta.ring_slot,
+                     .frame = f.id, .queue = q_, .stage = trace::hop::ring_dequeue});
+    }
+    total += n;
+    if (n < want) break;
+  }
+  return total;
+}
+
+void queue_port::rx_release(std::span<const port::frame_ref> frames) noexcept { nic_.pool_.free_burst(frames); }
+
+port::tx_batch queue_port::tx_reserve(std::size_t n) noexcept {
+  port::frame_ref f[port::tx_batch::max_frames];
+  n = std::min(n, std::size(f));
+  const std::size_t k = nic_.pool_.alloc_burst({f, n});
+  return port::tx_batch(this, {f, k});
+}
+
+port::port_caps queue_port::caps() const {
+  port::port_caps c;
+  c.name = nic_.cfg_.name + "/" + std::to_string(q_);
+  c.mtu = nic_.cfg_.mtu;
+  c.rx_queues = nic_.cfg_.queues;
+  c.tx_queues = nic_.cfg_.queues;
+  return c;
+}
+
+port::frame_pool& queue_port::pool() noexcept { return nic_.pool_; }
+void queue_port::tx_commit(std::span<port::frame_ref> frames) noexcept { nic_.transmit(q_, frames); }
+void queue_port::tx_cancel(std::span<port::frame_ref> frames) noexcept {
+  nic_.pool_.free_burst(std::span<const port::frame_ref>(frames.data(), frames.size()));
+}
+
+// ---------------------------------------------------------------- sim_nic
+
+sim_nic::sim_nic(sim_nic_config cfg) : cfg_(std::move(cfg)), pool_(cfg_.pool), rss_(cfg_.queues ? cfg_.queues : 1, cfg_.rss_key) {
+  if (cfg_.queues == 0 || cfg_.queues > 256) throw std::invalid_argument("sim_nic: queues must be 1..256");
+  if (cfg_.ring_size < 2) throw std::invalid_argument("sim_nic: ring size must be at least 2");
+  cfg_.ingest_burst = std::clamp<std::size_t>(cfg_.ingest_burst, 1, 64);
+  ring_factory make = cfg_.make_ring ? cfg_.make_ring : registry_ring_factory();
+  for (std::uint16_t q = 0; q < cfg_.queues; ++q) {
+    std::unique_ptr<rx_ring> r;
+    try {
+      r = make(cfg_.ring, cfg_.ring_size);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument("sim_nic: ring '" + cfg_.ring + "': " + e.what());
+    }
+    if (!r) {
+      std::string names;
+#if defined(RINGLAB_HAVE_RING_REGISTRY)
+      for (const auto& d : rings::designs()) names += (names.empty() ? "" : ", ") + std::string(d.name);
+#else
+      names = "none: the rings registry is not built";
+#endif
+      throw std::invalid_argument("unknown ring '" + cfg_.ring + "' (rings: " + names + ")");
+    }
+    queues_.push_back(std::unique_ptr<queue_port>(new queue_port(*this, q, std::move(r))));
+  }
+  qc_ = std::make_unique<q_counters[]>(cfg_.queues);
+  staged_.resize(cfg_.queues);
+  cache_.reserve(128);
+  if (cfg_.rx_faults.any()) rx_faults_ = std::make_unique<port::fault_line<ingress_item>>(cfg_.rx_faults, cfg_.seed);
+  if (!cfg_.tx_pcap.empty()) {
+    std::string err;
+    if (!tx_pcap_.open(cfg_.tx_pcap, &err)) throw std::runtime_error(err);
+  }
+}
+
+sim_nic::~sim_nic() { tx_pcap_.close(); }   // the pool is ours: frames still in rings go with it
+
+void sim_nic::load(const pcap_trace& trace) {
+  trace_ = &trace;
+  next_index_ = next_rec_ = next_loop_ = 0;
+  bits_so_far_ = 0;
+  faults_flushed_ = false;
+  total_ = trace_frames_total();
+  const std::uint64_t n = trace.records().size(), dur = trace.duration_ns();
+  loop_period_ = dur + (n > 1 ? dur / (n - 1) : 1000);   // one mean gap between loops
+  if (total_) next_time_ = schedule_next();
+}
+
+std::uint64_t sim_nic::trace_frames_total() const noexcept {
+  return trace_ ? trace_->records().size() * std::uint64_t{cfg_.timing.loops ? cfg_.timing.loops : 1} : 0;
+}
+
+std::uint64_t sim_nic::schedule_next() noexcept {
+  const trace_record& r = trace_->records()[next_rec_];
+  const std::uint64_t base = trace_->first_ts();
+  const replay_timing& tm = cfg_.timing;
+  switch (tm.mode) {
+    case pacing::pps:
+      return base + static_cast<std::uint64_t>(static_cast<double>(next_index_) * (1e9 / tm.pps));
+    case pacing::mbps: {
+      // bits before this frame / rate; then this frame's bits count for the next one.
+      const auto t = base + static_cast<std::uint64_t>(static_cast<double>(bits_so_far_) * 1e3 / tm.mbps);
+      bits_so_far_ += std::uint64_t{r.wirelen} * 8;
+      return t;
+    }
+    case pacing::afap:
+    case pacing::recorded:
+    default: {
+      const std::uint64_t off = next_loop_ * loop_period_ + (r.ts_ns >= base ? r.ts_ns - base : 0);
+      if (tm.mode == pacing::afap || tm.speed == 1.0 || !(tm.speed > 0)) return base + off;
+      return base + static_cast<std::uint64_t>(static_cast<double>(off) / tm.speed);
+    }
+  }
+}
+
+bool sim_nic::next_trace_time(std::uint64_t& t) const noexcept {
+  if (!trace_ || next_index_ >= total_) return false;
+  t = next_time_;
+  return true;
+}
+
+std::uint64_t sim_nic::wire_next_due() const noexcept {
+  if (!rx_wire_) return never;
+  std::lock_guard lk(rx_wire_->mu);
+  auto d = rx_wire_->line.next_due();
+  return d ? *d : never;
+}
+
+std::optional<std::uint64_t> sim_nic::next_due() const {
+  std::uint64_t best = never, t = 0;
+  if (next_trace_time(t)) best = t;
+  if (rx_faults_)
+    if (auto d = rx_faults_->next_due(); d && *d < best) best = *d;
+  best = std::min(best, wire_next_due());
+  if (best == never) return std::nullopt;
+  return best;
+}
+
+bool sim_nic::done() const {
+  std::uint64_t t = 0;
+  return !next_trace_time(t) && (!rx_faults_ || rx_faults_->pending() == 0) && wire_next_due() == never;
+}
+
+void sim_nic::set_clock(std::uint64_t t) noexcept {
+  if (t > clock_.load(std::memory_order_relaxed)) clock_.store(t, std::memory_order_release);   // R1: pairs with A1
+}
+
+std::size_t sim_nic::advance_to(std::uint64_t t_ns) noexcept {
+  const std::size_t n = run(t_ns, never);
+  set_clock(t_ns);
+  return n;
+}
+
+std::size_t sim_nic::step(std::size_t budget) noexcept { return run(never, budget); }
+
+std::size_t sim_nic::run(std::uint64_t limit, std::size_t budget) noexcept {
+  std::size_t handled = 0;
+  const std::uint64_t total = total_;
+  const bool tracing = trace::enabled();
+  std::uint64_t trace_frames = 0;
+  while (handled < budget) {
+    std::uint64_t best = never, t = 0;
+    int src = -1;
+    if (next_trace_time(t) && t <= limit) { best = t; src = 0; }
+    if (rx_faults_)
+      if (auto d = rx_faults_->next_due(); d && *d <= limit && *d < best) { best = *d; src = 1; }
+    if (rx_wire_)
+      if (const std::uint64_t w = wire_next_due(); w <= limit && w < best) { best = w; src = 2; }
+    if (src < 0) break;
+    set_clock(best);
+    if (src == 0) {
+      const std::uint64_t idx = next_index_++;
+      const trace_record& rec = trace_->records()[next_rec_];
+      ++trace_frames;
+      if (++next_rec_ == trace_->records().size()) { next_rec_ = 0; ++next_loop_; }
+      if (next_index_ < total) next_time_ = schedule_next();
+      if (tracing) [[unlikely]] trace::emit({.packet_id = idx + 1, .t_ns = now(), .stage = trace::hop::nic_rx});
+      if (!rx_faults_) {
+        receive(trace_->bytes(rec), rec.wirelen, idx + 1, &rec, nullptr, tracing);
+        ++handled;
+      } else {
+        if (!rx_faults_->push({idx}, now())) {
+          trace::emit({.packet_id = idx + 1, .t_ns = now(), .stage = trace::hop::fault,
+                       .v = trace::verdict::drop, .reason = trace::drop_reason::fault_injected});
+          ++handled;
+        }
+        if (next_index_ >= total && !faults_flushed_) {
+          rx_faults_->flush(now());
+          faults_flushed_ = true;
+        }
+      }
+    } else if (src == 1) {
+      auto o = rx_faults_->pop_ready(best);
+      if (!o) break;   // cannot happen: next_due() said one is due by best
+      const trace_record& rec = trace_->records()[o->item.index % trace_->records().size()];
+      receive(trace_->bytes(rec), rec.wirelen, o->item.index + 1, &rec, &o->mark, tracing);
+      ++handled;
+    } else {
+      std::optional<port::fault_line<wire_frame>::out_item> o;
+      {
+        std::lock_guard lk(rx_wire_->mu);
+        o = rx_wire_->line.pop_ready(best);
+      }
+      if (o) {
+        bump(wire_rx_);
+        const std::uint64_t id = wire_id_bit | ++wire_ids_;
+        trace::emit({.packet_id = id, .t_ns = now(), .stage = trace::hop::nic_rx});
+        const auto& b = *o->item.bytes;
+        receive(b, static_cast<std::uint32_t>(b.size()), id, nullptr, &o->mark, tracing);
+      }
+      ++handled;
+    }
+  }
+  flush_staged();
+  if (trace_frames) bump(trace_frames_, trace_frames);
+  if (rx_faults_) {
+    std::lock_guard lk(fault_mu_);
+    fault_copy_ = rx_faults_->counters();
+  }
+  if (!next_due()) return_cache();
+  return handled;
+}
+
+port::frame_ref sim_nic::take_frame() noexcept {
+  if (cache_.empty()) {
+    cache_.resize(32);
+    cache_.resize(pool_.alloc_burst(cache_));
+    if (cache_.empty()) return {};
+  }
+  port::frame_ref f = cache_.back();
+  cache_.pop_back();
+  return f;
+}
+
+void sim_nic::return_cache() noexcept {
+  if (cache_.empty()) return;
+  pool_.free_burst(cache_);
+  cache_.clear();
+}
+
+void sim_nic::log_drop(const drop_record& d) {
+  std::lock_guard lk(log_mu_);
+  if (drops_.size() < cfg_.drop_log_max) drops_.push_back(d);
+}
+
+void sim_nic::receive(std::span<const std::byte> bytes, std::uint32_t wirelen, std::uint64_t packet_id,
+                      const trace_record* rec, const port::fault_mark* mark, bool tracing) noexcept {
+  const std::uint64_t t = clock_.load(std::memory_order_relaxed);   // (P): our own store
+  auto drop = [&](trace::drop_reason why, trace::hop at, std::uint16_t q) {
+    trace::emit({.packet_id = packet_id, .t_ns = t, .queue = q, .stage = at, .v = trace::verdict::drop, .reason = why});
+    drop_record d;
+    d.packet_id = packet_id;
+    d.packet_number = rec ? rec->number : 0;
+    d.file_offset = rec ? rec->file_offset : 0;
+    d.caplen = static_cast<std::uint32_t>(bytes.size());
+    d.wirelen = wirelen;
+    d.queue = q;
+    d.reason = why;
+    log_drop(d);
+  };
+  if (rec && rec->caplen < rec->wirelen) {
+    bump(rx_snap_);
+    return drop(trace::drop_reason::snap_truncated, trace::hop::nic_rx, 0);
+  }
+  if (bytes.size() < cfg_.runt_len) {
+    bump(rx_runt_);
+    return drop(trace::drop_reason::runt, trace::hop::nic_rx, 0);
+  }
+  if (bytes.size() > std::size_t{cfg_.mtu} + 18 || bytes.size() > pool_.room()) {
+    bump(rx_oversize_);
+    return drop(trace::drop_reason::oversize, trace::hop::nic_rx, 0);
+  }
+  const rss_tuple tuple = extract_rss_tuple(bytes, cfg_.rss_l4);
+  const std::uint32_t hash = tuple.len ? rss_.hash(tuple) : 0;
+  const std::uint16_t q = rss_.queue_of(hash);
+  if (tracing) [[unlikely]] trace::emit({.packet_id = packet_id, .t_ns = t, .queue = q, .stage = trace::hop::rss});
+  port::frame_ref f = take_frame();
+  if (!f.valid()) {
+    bump(qc_[q].rx_nombuf);
+    return drop(trace::drop_reason::pool_empty, trace::hop::pool, q);
+  }
+  std::memcpy(f.bytes.data(), bytes.data(), bytes.size());   // the one copy on the receive path
+  if (mark && mark->corrupt && !bytes.empty()) f.bytes[mark->offset % bytes.size()] ^= std::byte{mark->mask};
+  if (tracing) [[unlikely]]
+    trace::emit({.packet_id = packet_id, .t_ns = t, .frame = f.id, .queue = q, .stage = trace::hop::pool});
+  staged& s = staged_[q];
+  s.d[s.n++] = rx_desc{f.id, static_cast<std::uint32_t>(bytes.size()), packet_id, t, hash, q, 0};
+  if (s.n >= cfg_.ingest_burst) flush_queue(q);
+}
+
+void sim_nic::flush_staged() noexcept {
+  for (std::uint16_t q = 0; q < cfg_.queues; ++q)
+    if (staged_[q].n) flush_queue(q);
+}
+
+void sim_nic::flush_queue(std::uint16_t q) noexcept {
+  staged& s = staged_[q];
+  queue_port& qp = *queues_[q];
+  std::uint32_t slot = 0;
+  const std::size_t k = qp.ring_->enqueue_burst({s.d.data(), s.n}, &slot);
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < k; ++i) bytes += s.d[i].len;
+  bump(qc_[q].ipackets, k);
+  bump(qc_[q].ibytes, bytes);
+  if (trace::enabled()) [[unlikely]] {
+    const std::size_t cap = qp.ring_->capacity();
+    for (std::size_t i = 0; i < k; ++i)
+      trace::emit({.packet_id = s.d[i].packet_id, .t_ns = s.d[i].t_ns,
+                   .ring_slot = qp.slot_mask_ ? (slot + static_cast<std::uint32_t>(i)) & qp.slot_mask_
+                                              : static_cast<std::uint32_t>((slot + i) % (cap ? cap : 1)),
+                   .frame = s.d[i].frame, .queue = q, .stage = trace::hop::ring_enqueue});
+  }
+  if (k < s.n) {
+    bump(qc_[q].imissed, s.n - k);
+    const std::uint64_t n_rec = trace_ ? trace_->records().size() : 0;
+    for (std::size_t i = k; i < s.n; ++i) {
+      const rx_desc& d = s.d[i];
+      trace::emit({.packet_id = d.packet_id, .t_ns = d.t_ns, .frame = d.frame, .queue = q,
+                   .stage = trace::hop::ring_enqueue, .v = trace::verdict::drop,
+                   .reason = trace::drop_reason::ring_full});
+      drop_record r;
+      r.packet_id = d.packet_id;
+      if (!(d.packet_id & wire_id_bit) && n_rec) {
+        const trace_record& rec = trace_->records()[(d.packet_id - 1) % n_rec];
+        r.packet_number = rec.number;
+        r.file_offset = rec.file_offset;
+        r.wirelen = rec.wirelen;
+      }
+      r.caplen = d.len;
+      r.queue = q;
+      r.reason = trace::drop_reason::ring_full;
+      log_drop(r);
+      cache_.push_back(pool_.ref(d.frame, pool_.room()));
+    }
+  }
+  s.n = 0;
+}
+
+void sim_nic::transmit(std::uint16_t q, std::span<port::frame_ref> frames) noexcept {
+  const std::uint64_t t = now();
+  std::uint64_t bytes = 0;
+  for (const auto& f : frames) {
+    bytes += f.bytes.size();
+    if (tx_pcap_.is_open()) tx_pcap_.write(t, f.bytes);
+    trace::emit({.packet_id = f.meta.packet_id, .t_ns = t, .frame = f.id, .queue = q,
+                 .stage = trace::hop::nic_tx, .v = trace::verdict::tx});
+    if (tx_wire_) {
+      wire_frame w{std::make_shared<const std::vector<std::byte>>(f.bytes.begin(), f.bytes.end()), f.meta.packet_id};
+      std::lock_guard lk(tx_wire_->mu);
+      const std::uint64_t depart = std::max(t, tx_wire_->link_free);
+      const std::uint64_t ser = tx_wire_->cfg.bandwidth_bps > 0
+          ? static_cast<std::uint64_t>(static_cast<long double>(f.bytes.size()) * 8e9L / tx_wire_->cfg.bandwidth_bps)
+          : 0;
+      tx_wire_->link_free = depart + ser;
+      const std::uint64_t arrival = tx_wire_->link_free + tx_wire_->cfg.latency_ns;
+      const bool kept = tx_wire_->line.push(w, arrival);
+      trace::emit({.packet_id = f.meta.packet_id, .t_ns = arrival, .frame = f.id, .queue = q, .stage = trace::hop::wire,
+                   .v = kept ? trace::verdict::pass : trace::verdict::drop,
+                   .reason = kept ? trace::drop_reason::none : trace::drop_reason::fault_injected});
+      bump(wire_tx_);
+    }
+  }
+  qc_[q].opackets.fetch_add(frames.size(), std::memory_order_relaxed);
+  qc_[q].obytes.fetch_add(bytes, std::memory_order_relaxed);
+  pool_.free_burst(std::span<const port::frame_ref>(frames.data(), frames.size()));
+}
+
+nic_counters sim_nic::counters() const {
+  nic_counters c;
+  c.queue.resize(cfg_.queues);
+  for (std::uint16_t q = 0; q < cfg_.queues; ++q) {
+    auto& s = qc_[q];
+    auto& o = c.queue[q];
+    o.ipackets = s.ipackets.load(std::memory_order_relaxed);
+    o.ibytes = s.ibytes.load(std::memory_order_relaxed);
+    o.imissed = s.imissed.load(std::memory_order_relaxed);
+    o.rx_nombuf = s.rx_nombuf.load(std::memory_order_relaxed);
+    o.opackets = s.opackets.load(std::memory_order_relaxed);
+    o.obytes = s.obytes.load(std::memory_order_relaxed);
+    c.total.ipackets += o.ipackets; c.total.ibytes += o.ibytes; c.total.imissed += o.imissed;
+    c.total.rx_nombuf += o.rx_nombuf; c.total.opackets += o.opackets; c.total.obytes += o.obytes;
+  }
+  c.rx_runt = rx_runt_.load(std::memory_order_relaxed);
+  c.rx_oversize = rx_oversize_.load(std::memory_order_relaxed);
+  c.rx_snap_truncated = rx_snap_.load(std::memory_order_relaxed);
+  c.trace_frames = trace_frames_.load(std::memory_order_relaxed);
+  c.wire_rx = wire_rx_.load(std::memory_order_relaxed);
+  c.wire_tx = wire_tx_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lk(fault_mu_);
+    c.rx_faults = fault_copy_;
+  }
+  return c;
+}
+
+std::vector<drop_record> sim_nic::drop_log() const {
+  std::lock_guard lk(log_mu_);
+  return drops_;
+}
+
+// ---------------------------------------------------------------- wire
+
+wire::wire(sim_nic& a, sim_nic& b, link_config a_to_b, link_config b_to_a)
+    : a_(a), b_(b), ab_(std::make_unique<sim_nic::wire_dir>(a_to_b)), ba_(std::make_unique<sim_nic::wire_dir>(b_to_a)) {
+  a_.tx_wire_ = ab_.get();
+  b_.rx_wire_ = ab_.get();
+  b_.tx_wire_ = ba_.get();
+  a_.rx_wire_ = ba_.get();
+}
+
+wire::~wire() {
+  a_.tx_wire_ = a_.rx_wire_ = nullptr;
+  b_.tx_wire_ = b_.rx_wire_ = nullptr;
+}
+
+port::fault_counters wire::counters_a_to_b() const {
+  std::lock_guard lk(ab_->mu);
+  return ab_->line.counters();
+}
+port::fault_counters wire::counters_b_to_a() const {
+  std::lock_guard lk(ba_->mu);
+  return ba_->line.counters();
+}
+
+}  // namespace ringlab::sim

@@ -1,0 +1,70 @@
+#include "stack/iface/arp_cache.hpp"
+
+namespace ringlab::stack {
+
+arp_cache::arp_cache(const arp_config& cfg) : cfg_(cfg), table_(cfg.entries ? cfg.entries : 1) {}
+
+arp_cache::entry* arp_cache::find(wire::ipv4_addr ip) noexcept {
+  for (auto& e : table_)
+    if (e.st != state::empty && e.ip == ip) return &e;
+  return nullptr;
+}
+
+const arp_cache::entry* arp_cache::find(wire::ipv4_addr ip) const noexcept {
+  return const_cast<arp_cache*>(this)->find(ip);
+}
+
+arp_cache::entry* arp_cache::room(time_ns now) noexcept {
+  entry* victim = nullptr;
+  for (auto& e : table_) {
+    if (e.st == state::empty) return &e;
+    if (e.st == state::reachable && e.expires <= now) return &e;
+    if (e.st == state::reachable && (!victim || e.expires < victim->expires)) victim = &e;
+  }
+  return victim;
+}
+
+std::optional<wire::mac_addr> arp_cache::lookup(wire::ipv4_addr ip, time_ns now) const noexcept {
+  const entry* e = find(ip);
+  if (!e || e->st != state::reachable || e->expires <= now) return std::nullopt;
+  return e->mac;
+}
+
+bool arp_cache::insert(wire::ipv4_addr ip, wire::mac_addr mac, time_ns now) noexcept {
+  entry* e = find(ip);
+  if (!e) e = room(now);
+  if (!e) return false;
+  *e = entry{state::reachable, 0, ip, mac, now + cfg_.reachable_for, never};
+  return true;
+}
+
+bool arp_cache::update(wire::ipv4_addr ip, wire::mac_addr mac, time_ns now) noexcept {
+  entry* e = find(ip);
+  if (!e) return false;
+  *e = entry{state::reachable, 0, ip, mac, now + cfg_.reachable_for, never};
+  return true;
+}
+
+arp_cache::start_result arp_cache::start(wire::ipv4_addr ip, time_ns now) noexcept {
+  entry* e = find(ip);
+  if (e && e->st == state::incomplete) return start_result::in_progress;
+  if (!e) e = room(now);
+  if (!e) return start_result::no_room;
+  *e = entry{state::incomplete, 1, ip, {}, 0, now + cfg_.retry};
+  return start_result::send_request;
+}
+
+time_ns arp_cache::next_deadline() const noexcept {
+  time_ns t = never;
+  for (const auto& e : table_)
+    if (e.st == state::incomplete) t = earliest(t, e.next_retry);
+  return t;
+}
+
+std::size_t arp_cache::size() const noexcept {
+  std::size_t n = 0;
+  for (const auto& e : table_) n += e.st != state::empty;
+  return n;
+}
+
+}  // namespace ringlab::stack

@@ -1,0 +1,147 @@
+#include "stack/socket/udp_socket.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "stack/iface/interface.hpp"
+#include "stack/wire/udp.hpp"
+
+namespace ringlab::stack {
+
+namespace {
+std::error_code errc(std::errc e) noexcept { return std::make_error_code(e); }
+}  // namespace
+
+udp_socket::udp_socket(interface& ifc, std::size_t queue_depth)
+    : ifc_(&ifc), ttl_(ifc.config().default_ttl) {
+  queue_.resize(queue_depth ? queue_depth : std::max<std::size_t>(ifc.config().socket_queue_depth, 1));
+}
+
+udp_socket::~udp_socket() { close(); }
+
+std::error_code udp_socket::bind(endpoint local) noexcept {
+  if (!open_) return errc(std::errc::bad_file_descriptor);
+  if (bound()) return errc(std::errc::invalid_argument);   // as bind(2) on a bound socket
+  return ifc_->bind_udp(*this, local);
+}
+
+std::error_code udp_socket::connect(endpoint remote) noexcept {
+  if (!open_) return errc(std::errc::bad_file_descriptor);
+  if (remote.port == 0 || remote.addr.is_unspecified()) return errc(std::errc::invalid_argument);
+  if (!bound())
+    if (auto ec = ifc_->bind_udp(*this, {}); ec) return ec;
+  remote_ = remote;
+  return {};
+}
+
+void udp_socket::close() noexcept {
+  if (!open_) return;
+  while (count_) {
+    const datagram& d = queue_[head_];
+    ifc_->release(d.frame, d.from_port);
+    head_ = (head_ + 1) % queue_.size();
+    --count_;
+  }
+  for (const auto g : groups_) (void)ifc_->leave(g, ifc_->now_);
+  groups_.clear();
+  ifc_->unbind_udp(*this);
+  local_ = remote_ = {};
+  open_ = false;
+}
+
+std::error_code udp_socket::join_group(wire::ipv4_addr group, time_ns now) noexcept {
+  if (!open_) return errc(std::errc::bad_file_descriptor);
+  if (std::find(groups_.begin(), groups_.end(), group) != groups_.end()) return errc(std::errc::address_in_use);
+  if (auto ec = ifc_->join(group, now); ec) return ec;
+  groups_.push_back(group);
+  return {};
+}
+
+std::error_code udp_socket::leave_group(wire::ipv4_addr group, time_ns now) noexcept {
+  if (!open_) return errc(std::errc::bad_file_descriptor);
+  const auto it = std::find(groups_.begin(), groups_.end(), group);
+  if (it == groups_.end()) return errc(std::errc::address_not_available);
+  groups_.erase(it);
+  return ifc_->leave(group, now);
+}
+
+std::error_code udp_socket::send_to(std::span<const std::byte> payload, endpoint destination, time_ns now) noexcept {
+  if (!open_) return errc(std::errc::bad_file_descriptor);
+  if (destination.port == 0 || destination.addr.is_unspecified()) return errc(std::errc::invalid_argument);
+  if (!bound())
+    if (auto ec = ifc_->bind_udp(*this, {}); ec) return ec;
+  const bool mcast = destination.addr.is_multicast();
+  interface::ip_out o;
+  o.src = ifc_->config().addr;
+  o.dst = destination.addr;
+  o.proto = wire::udp::ip_protocol;
+  o.ttl = mcast ? mcast_ttl_ : ttl_;
+  o.loop = mcast && mcast_loop_ && ifc_->joined(destination.addr);
+  const wire::udp::repr r{local_.port, destination.port, payload};
+  const auto ec = ifc_->send_ip(o, r.buffer_len(),
+                                [&](std::span<std::byte> out) { return r.emit(out, o.src, o.dst); }, now);
+  if (ec) {
+    ++counters_.send_errors;
+    return ec;
+  }
+  ++counters_.sent;
+  ++ifc_->ctr_.udp_sent;
+  return {};
+}
+
+std::error_code udp_socket::send(std::span<const std::byte> payload, time_ns now) noexcept {
+  if (!connected()) return errc(std::errc::not_connected);
+  return send_to(payload, remote_, now);
+}
+
+bool udp_socket::deliver(const datagram& d) noexcept {
+  if (count_ == queue_.size()) {
+    ++counters_.queue_full;
+    return false;
+  }
+  queue_[(head_ + count_) % queue_.size()] = d;
+  ++count_;
+  ++counters_.received;
+  return true;
+}
+
+udp_socket::received udp_socket::try_receive_from(std::span<std::byte> buf, std::error_code& ec) noexcept {
+  if (!open_) {
+    ec = errc(std::errc::bad_file_descriptor);
+    return {};
+  }
+  if (count_ == 0) {
+    ec = errc(std::errc::operation_would_block);
+    return {};
+  }
+  const datagram d = queue_[head_];
+  head_ = (head_ + 1) % queue_.size();
+  --count_;
+  received r;
+  r.datagram_size = d.payload.size();
+  r.bytes = std::min(buf.size(), d.payload.size());
+  r.truncated = r.bytes < d.payload.size();
+  r.source = d.source;
+  if (r.bytes) std::memcpy(buf.data(), d.payload.data(), r.bytes);
+  ifc_->release(d.frame, d.from_port);
+  ec = {};
+  return r;
+}
+
+lent_frame udp_socket::try_receive_frame(std::error_code& ec) noexcept {
+  if (!open_) {
+    ec = errc(std::errc::bad_file_descriptor);
+    return {};
+  }
+  if (count_ == 0) {
+    ec = errc(std::errc::operation_would_block);
+    return {};
+  }
+  const datagram d = queue_[head_];
+  head_ = (head_ + 1) % queue_.size();
+  --count_;
+  ec = {};
+  return lent_frame(ifc_, d);
+}
+
+}  // namespace ringlab::stack

@@ -1,0 +1,117 @@
+#pragma once
+// A UDP socket on one stack::interface: non-blocking, completion-driven, zero-copy on receive.
+//
+// Receive: the interface hands a matching datagram to the socket as {frame, source, payload span};
+// nothing is copied. The queue is bounded (receive_queue_depth); a datagram that finds it full is
+// dropped as socket_queue_full. After each datagram is queued, the readiness callback runs (from
+// inside interface::poll), so an Asio layer can complete a pending async_receive_from. A reader then
+// either copies (try_receive_from: copy into the user's buffer, release the frame at once) or
+// borrows (try_receive_frame: a move-only lent_frame that releases the frame when it ends).
+//
+// Send: send_to builds the whole frame in a pool frame from the port's tx_reserve: the payload is
+// copied once into place and the UDP, IPv4 and Ethernet headers are emitted in front of it.
+//
+// Threading: a socket lives on its interface's thread (share-nothing, one interface per RX queue).
+// Errors are std::error_code values (std::errc), the ones asio::ip::udp::socket reports:
+//   would_block (nothing queued), address_in_use, address_not_available, not_connected,
+//   message_size (payload over the MTU: no fragmentation on send), network_unreachable (no route),
+//   no_buffer_space (no TX frame, or the ARP pending queue is full), bad_file_descriptor (closed).
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <system_error>
+#include <vector>
+
+#include "stack/iface/time.hpp"
+#include "stack/socket/endpoint.hpp"
+#include "stack/socket/lent_frame.hpp"
+
+namespace ringlab::stack {
+
+class interface;
+
+struct udp_socket_counters {
+  std::uint64_t received = 0;          // datagrams queued
+  std::uint64_t queue_full = 0;        // dropped: the queue was full (drop_reason::socket_queue_full)
+  std::uint64_t sent = 0;
+  std::uint64_t send_errors = 0;
+};
+
+class udp_socket {
+ public:
+  // queue_depth 0: the interface's default (interface_config::socket_queue_depth).
+  explicit udp_socket(interface& ifc, std::size_t queue_depth = 0);
+  udp_socket(const udp_socket&) = delete;
+  udp_socket& operator=(const udp_socket&) = delete;
+  ~udp_socket();
+
+  // Port 0 picks an ephemeral port; address any() receives on every local address.
+  std::error_code bind(endpoint local) noexcept;
+  // Sets the default destination and receives only from it; binds an ephemeral port first if needed.
+  std::error_code connect(endpoint remote) noexcept;
+  // Releases every queued frame, leaves every group this socket joined, unbinds. Idempotent.
+  void close() noexcept;
+  bool is_open() const noexcept { return open_; }
+
+  std::error_code join_group(wire::ipv4_addr group, time_ns now) noexcept;
+  std::error_code leave_group(wire::ipv4_addr group, time_ns now) noexcept;
+
+  void set_ttl(std::uint8_t ttl) noexcept { ttl_ = ttl; }
+  void set_multicast_ttl(std::uint8_t ttl) noexcept { mcast_ttl_ = ttl; }
+  // On (the default, as on Linux): a datagram we send to a group we joined is also delivered here.
+  void set_multicast_loop(bool on) noexcept { mcast_loop_ = on; }
+  std::uint8_t ttl() const noexcept { return ttl_; }
+  std::uint8_t multicast_ttl() const noexcept { return mcast_ttl_; }
+  bool multicast_loop() const noexcept { return mcast_loop_; }
+
+  std::error_code send_to(std::span<const std::byte> payload, endpoint destination, time_ns now) noexcept;
+  std::error_code send(std::span<const std::byte> payload, time_ns now) noexcept;   // connected
+
+  // Copies the next datagram into buf (cut to buf's size, as recvfrom does; `truncated` says so) and
+  // releases its frame. would_block when the queue is empty.
+  struct received {
+    std::size_t bytes = 0;            // copied
+    std::size_t datagram_size = 0;    // the whole payload
+    endpoint source;
+    bool truncated = false;
+  };
+  received try_receive_from(std::span<std::byte> buf, std::error_code& ec) noexcept;
+  // Lends the next datagram's frame; an empty lent_frame and would_block when the queue is empty.
+  lent_frame try_receive_frame(std::error_code& ec) noexcept;
+
+  std::size_t available() const noexcept { return count_; }
+  std::size_t next_size() const noexcept { return count_ ? queue_[head_].payload.size() : 0; }
+  std::size_t queue_depth() const noexcept { return queue_.size(); }
+
+  // Runs after each datagram is queued, from inside interface::poll (or inside send_to for a looped
+  // multicast). It may call try_receive_* and send_to; it must not destroy the socket.
+  void on_readable(std::function<void(udp_socket&)> f) { readable_ = std::move(f); }
+
+  endpoint local_endpoint() const noexcept { return local_; }
+  endpoint remote_endpoint() const noexcept { return remote_; }
+  bool bound() const noexcept { return local_.port != 0; }
+  bool connected() const noexcept { return remote_.port != 0; }
+  const udp_socket_counters& counters() const noexcept { return counters_; }
+  interface& owner() noexcept { return *ifc_; }
+
+ private:
+  friend class interface;
+  // Called by the interface: true when the socket took the frame (it owns it from then on).
+  bool deliver(const datagram& d) noexcept;
+
+  interface* ifc_;
+  bool open_ = true;
+  endpoint local_;
+  endpoint remote_;
+  std::uint8_t ttl_ = 64;
+  std::uint8_t mcast_ttl_ = 1;
+  bool mcast_loop_ = true;
+  std::vector<wire::ipv4_addr> groups_;      // joined through this socket
+  std::vector<datagram> queue_;              // a ring: head_ and count_
+  std::size_t head_ = 0, count_ = 0;
+  std::function<void(udp_socket&)> readable_;
+  udp_socket_counters counters_;
+};
+
+}  // namespace ringlab::stack

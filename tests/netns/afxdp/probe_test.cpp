@@ -1,0 +1,55 @@
+// backends::parse_spec and backends::probe: the reasons AsioService prints when it falls back.
+#include <gtest/gtest.h>
+
+#include "backends/probe.hpp"
+
+namespace rb = ringlab::backends;
+
+TEST(probe, parses_afxdp_spec_with_options) {
+  auto s = rb::parse_spec("afxdp:veth0:udp=5000+5001,tcp=80,icmp,arp=kernel");
+  ASSERT_TRUE(s) << s.error().reason;
+  EXPECT_EQ(s->backend, "afxdp");
+  EXPECT_EQ(s->device, "veth0");
+  EXPECT_EQ(s->udp_ports, (std::vector<std::uint16_t>{5000, 5001}));
+  EXPECT_EQ(s->tcp_ports, (std::vector<std::uint16_t>{80}));
+  EXPECT_TRUE(s->icmp);
+  EXPECT_FALSE(s->arp_to_us);
+  EXPECT_FALSE(s->all_ipv4);
+}
+
+TEST(probe, dpdk_spec_keeps_the_vdev_string_whole) {
+  auto s = rb::parse_spec("dpdk:net_pcap0,rx_pcap=a.pcap,tx_pcap=b.pcap");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->backend, "dpdk");
+  EXPECT_EQ(s->device, "net_pcap0,rx_pcap=a.pcap,tx_pcap=b.pcap");
+}
+
+TEST(probe, bad_option_names_itself) {
+  auto s = rb::parse_spec("afxdp:veth0:udp=70000");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, std::errc::invalid_argument);
+  EXPECT_NE(s.error().reason.find("bad option 'udp=70000'"), std::string::npos) << s.error().reason;
+}
+
+TEST(probe, kernel_is_not_a_port_and_says_so) {
+  auto p = rb::probe({.backend = "kernel"});
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, std::errc::not_supported);
+  EXPECT_EQ(p.error().reason.rfind("kernel: ", 0), 0u) << p.error().reason;
+}
+
+TEST(probe, unknown_backend) {
+  auto p = rb::probe({.backend = "netmap"});
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, std::errc::invalid_argument);
+  EXPECT_NE(p.error().reason.find("unknown backend 'netmap'"), std::string::npos);
+}
+
+TEST(probe, afxdp_on_a_missing_interface_names_it) {
+  auto p = rb::probe({.backend = "afxdp", .device = "rlnosuchif0"});
+  ASSERT_FALSE(p);
+  const auto& r = p.error().reason;
+  if (p.error().code == std::errc::not_supported) GTEST_SKIP() << r;   // AF_XDP not built
+  EXPECT_EQ(p.error().code, std::errc::no_such_device) << r;
+  EXPECT_EQ(r, "afxdp: rlnosuchif0: no such interface in this network namespace");
+}

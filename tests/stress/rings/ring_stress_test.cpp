@@ -1,0 +1,125 @@
+// The validation matrix, threaded part: tagged items through every design and mode it claims, every
+// sequence checked (per producer, in order at each consumer; across consumers, each exactly once).
+// Item count: RINGLAB_STRESS_ITEMS (default 1,000,000; the `slow` ctest entry runs 10,000,000).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/unit/rings/designs.hpp"
+
+namespace ringlab::rings::test {
+namespace {
+
+std::uint64_t total_items() {
+  if (const char* e = std::getenv("RINGLAB_STRESS_ITEMS")) return std::strtoull(e, nullptr, 10);
+#if defined(__SANITIZE_THREAD__)
+  return 200'000;  // TSan runs ~20x slower; the ordering checks do not need more to bite
+#else
+  return 1'000'000;
+#endif
+}
+
+template <class D>
+class ring_stress : public ::testing::Test {};
+using all_designs = ::testing::Types<RINGLAB_ALL_DESIGNS>;
+TYPED_TEST_SUITE(ring_stress, all_designs, design_names);
+
+// producers x consumers threads through one ring; `noise` extra threads spin to take cores away, so the
+// ring's threads are preempted in the middle of their operations.
+template <class D>
+void run(unsigned producers, unsigned consumers, unsigned noise, std::size_t burst) {
+  const std::uint64_t total = total_items();
+  const std::uint64_t per_producer = total / producers;
+  auto ring = D::make(1024);
+  std::vector<std::unique_ptr<std::atomic<std::uint8_t>[]>> seen(producers);
+  for (auto& s : seen) s = std::make_unique<std::atomic<std::uint8_t>[]>(per_producer);
+  std::atomic<std::uint64_t> consumed{0}, duplicates{0}, disorder{0}, torn{0};
+  std::atomic<bool> stop_noise{false};
+  std::vector<std::thread> threads;
+  for (unsigned n = 0; n < noise; ++n)
+    threads.emplace_back([&] {
+      while (!stop_noise.load(std::memory_order_relaxed)) std::this_thread::yield();
+    });
+  for (unsigned p = 0; p < producers; ++p)
+    threads.emplace_back([&, p] {
+      std::vector<item> buf(burst);
+      std::uint64_t seq = 0;
+      while (seq < per_producer) {
+        const std::size_t n = std::min<std::uint64_t>(burst, per_producer - seq);
+        for (std::size_t i = 0; i < n; ++i) buf[i] = item::make(p, seq + i);
+        // alternate burst and bulk so both paths race
+        const std::size_t put = (seq / burst) % 2 ? ring->enqueue_burst(std::span<const item>(buf.data(), n))
+                                                  : (ring->enqueue_bulk(std::span<const item>(buf.data(), n)) ? n : 0);
+        seq += put;
+        if (put == 0) std::this_thread::yield();
+      }
+    });
+  for (unsigned c = 0; c < consumers; ++c)
+    threads.emplace_back([&] {
+      std::vector<item> buf(burst);
+      std::vector<std::int64_t> last(producers, -1);
+      std::uint64_t calls = 0;
+      while (consumed.load(std::memory_order_relaxed) < per_producer * producers) {
+        const std::size_t got = ++calls % 2 ? ring->dequeue_burst(std::span<item>(buf))
+                                            : (ring->dequeue_bulk(std::span<item>(buf)) ? buf.size() : 0);
+        if (got == 0) {
+          std::this_thread::yield();
+          continue;
+        }
+        for (std::size_t i = 0; i < got; ++i) {
+          const item& it = buf[i];
+          if (!it.valid() || it.producer >= producers || it.seq >= per_producer) {
+            torn.fetch_add(1);
+            continue;
+          }
+          if (static_cast<std::int64_t>(it.seq) <= last[it.producer]) disorder.fetch_add(1);
+          last[it.producer] = static_cast<std::int64_t>(it.seq);
+          if (seen[it.producer][it.seq].exchange(1, std::memory_order_relaxed)) duplicates.fetch_add(1);
+        }
+        consumed.fetch_add(got, std::memory_order_relaxed);
+      }
+    });
+  for (std::size_t t = noise; t < threads.size(); ++t) threads[t].join();
+  stop_noise = true;
+  for (std::size_t t = 0; t < noise; ++t) threads[t].join();
+
+  EXPECT_EQ(torn.load(), 0u) << "items damaged in the ring";
+  EXPECT_EQ(duplicates.load(), 0u);
+  EXPECT_EQ(disorder.load(), 0u) << "a consumer saw a producer's items out of order";
+  EXPECT_EQ(consumed.load(), per_producer * producers);
+  std::uint64_t missing = 0;
+  for (unsigned p = 0; p < producers; ++p)
+    for (std::uint64_t s = 0; s < per_producer; ++s) missing += seen[p][s].load(std::memory_order_relaxed) == 0;
+  EXPECT_EQ(missing, 0u) << "items lost";
+  EXPECT_EQ(ring->size(), 0u);
+}
+
+TYPED_TEST(ring_stress, one_producer_one_consumer_burst_1) { run<TypeParam>(1, 1, 0, 1); }
+TYPED_TEST(ring_stress, one_producer_one_consumer_burst_32) { run<TypeParam>(1, 1, 0, 32); }
+
+TYPED_TEST(ring_stress, two_producers_two_consumers) {
+  if constexpr (!(TypeParam::multi_producer && TypeParam::multi_consumer))
+    GTEST_SKIP() << TypeParam::name << " is not multi-producer and multi-consumer";
+  else
+    run<TypeParam>(2, 2, 0, 8);
+}
+
+TYPED_TEST(ring_stress, more_threads_than_cores) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if constexpr (TypeParam::multi_producer && TypeParam::multi_consumer)
+    run<TypeParam>(cores + 1, cores + 1, 0, 16);
+  else if constexpr (TypeParam::multi_producer)
+    run<TypeParam>(cores + 1, 1, 1, 16);
+  else if constexpr (TypeParam::multi_consumer)
+    run<TypeParam>(1, cores + 1, 1, 16);
+  else
+    run<TypeParam>(1, 1, cores, 16);  // one of each plus spinners: preempted mid-operation
+}
+
+}  // namespace
+}  // namespace ringlab::rings::test

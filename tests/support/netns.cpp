@@ -1,0 +1,214 @@
+#include "tests/support/netns.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace ringlab::test {
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream os;
+  os << f.rdbuf();
+  return os.str();
+}
+
+std::string temp_file(const char* what) {
+  std::string tmpl = "/tmp/ringlab-test-" + std::to_string(::getpid()) + "-" + what + "-XXXXXX";
+  const int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) throw setup_error("mkstemp " + tmpl + ": " + std::strerror(errno));
+  ::close(fd);
+  return tmpl;
+}
+
+int decode_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+void must(const std::vector<std::string>& argv) {
+  auto r = run(argv);
+  if (r.exit_code != 0) throw setup_error("'" + joined(argv) + "' failed (" + std::to_string(r.exit_code) + "): " + r.err);
+}
+
+}  // namespace
+
+command_result run(const std::vector<std::string>& argv) {
+  background_process p(argv);
+  command_result r;
+  r.exit_code = *p.wait_for(std::chrono::hours(1));
+  r.out = p.out();
+  r.err = p.err();
+  return r;
+}
+
+std::string unique_name(std::string_view prefix) {
+  static std::atomic<unsigned> n{0};
+  const unsigned k = n.fetch_add(1, std::memory_order_relaxed);
+  std::string s = std::string(prefix) + std::to_string(::getpid());
+  if (k != 0) s += "x" + std::to_string(k);
+  if (s.size() > 15) throw setup_error("name '" + s + "' is longer than 15 characters: use a shorter prefix");
+  return s;
+}
+
+std::string netns_unavailable() {
+  if (::geteuid() != 0) return "needs root to make network namespaces (run as root, or in CI)";
+  auto v = run({"ip", "-V"});
+  if (v.exit_code != 0) return "iproute2 ('ip') is not installed: " + v.err;
+  const std::string probe = unique_name("rlp");
+  auto r = run({"ip", "netns", "add", probe});
+  if (r.exit_code != 0) return "'ip netns add' fails here: " + r.err;
+  run({"ip", "netns", "del", probe});
+  return {};
+}
+
+std::string igmp_hex(std::string_view dotted) {
+  in_addr a{};
+  if (inet_pton(AF_INET, std::string(dotted).c_str(), &a) != 1) throw setup_error("not an IPv4 address: " + std::string(dotted));
+  const auto* b = reinterpret_cast<const unsigned char*>(&a.s_addr);   // network order: b[0] is the first octet
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%02X%02X%02X%02X", b[3], b[2], b[1], b[0]);
+  return buf;
+}
+
+// --- background_process ---
+
+background_process::background_process(const std::vector<std::string>& argv)
+    : out_path_(temp_file("out")), err_path_(temp_file("err")) {
+  // Everything the child needs is made before fork(): after it, only async-signal-safe calls.
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  const int out_fd = ::open(out_path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  const int err_fd = ::open(err_path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (out_fd < 0 || err_fd < 0 || null_fd < 0) throw setup_error("cannot open output files for " + joined(argv));
+  const pid_t parent = ::getpid();
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);   // a crashed test takes its children along
+    if (::getppid() != parent) ::_exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::dup2(null_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    ::execvp(cargv[0], cargv.data());
+    const char msg[] = "background_process: exec failed\n";
+    (void)!::write(2, msg, sizeof msg - 1);
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(out_fd);
+  ::close(err_fd);
+  ::close(null_fd);
+  if (pid_ < 0) throw setup_error(std::string("fork: ") + std::strerror(fork_errno));
+}
+
+background_process::background_process(background_process&& o) noexcept
+    : pid_(o.pid_), exit_code_(o.exit_code_), out_path_(std::move(o.out_path_)), err_path_(std::move(o.err_path_)) {
+  o.pid_ = -1;
+  o.out_path_.clear();
+  o.err_path_.clear();
+}
+
+background_process::~background_process() {
+  if (pid_ > 0 && !exit_code_) kill_and_wait();
+  if (!out_path_.empty()) ::unlink(out_path_.c_str());
+  if (!err_path_.empty()) ::unlink(err_path_.c_str());
+}
+
+bool background_process::running() { return !wait_for(std::chrono::milliseconds(0)).has_value(); }
+
+void background_process::signal(int signo) {
+  if (pid_ > 0 && !exit_code_) ::kill(pid_, signo);
+}
+
+std::optional<int> background_process::wait_for(std::chrono::milliseconds timeout) {
+  if (exit_code_ || pid_ <= 0) return exit_code_;
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) return exit_code_ = decode_status(status);
+    if (r < 0 && errno != EINTR) return exit_code_ = -1;
+    if (std::chrono::steady_clock::now() >= end) return std::nullopt;
+    timespec ts{0, 5'000'000};
+    ::nanosleep(&ts, nullptr);
+  }
+}
+
+int background_process::kill_and_wait() {
+  signal(SIGKILL);
+  return wait_for(std::chrono::hours(1)).value_or(-1);
+}
+
+std::string background_process::out() const { return slurp(out_path_); }
+std::string background_process::err() const { return slurp(err_path_); }
+
+// --- netns ---
+
+netns::netns(std::string_view prefix) : name_(unique_name(prefix)) {
+  must({"ip", "netns", "add", name_});
+  try {
+    must({"ip", "-n", name_, "link", "set", "lo", "up"});
+  } catch (...) {
+    run({"ip", "netns", "del", name_});
+    throw;
+  }
+}
+
+netns::~netns() { run({"ip", "netns", "del", name_}); }
+
+std::vector<std::string> netns::wrap(const std::vector<std::string>& argv) const {
+  std::vector<std::string> v{"ip", "netns", "exec", name_};
+  v.insert(v.end(), argv.begin(), argv.end());
+  return v;
+}
+
+command_result netns::exec(const std::vector<std::string>& argv) const { return run(wrap(argv)); }
+
+background_process netns::spawn(const std::vector<std::string>& argv) const { return background_process(wrap(argv)); }
+
+// --- veth_pair ---
+
+veth_pair::veth_pair(const netns& a, std::string a_cidr, const netns& b, std::string b_cidr)
+    : a_(a), a_if_(unique_name("va")), b_if_(unique_name("vb")), a_cidr_(std::move(a_cidr)), b_cidr_(std::move(b_cidr)) {
+  // Made directly inside the namespaces: nothing appears in this process's namespace.
+  must({"ip", "link", "add", a_if_, "netns", a.name(), "type", "veth", "peer", "name", b_if_, "netns", b.name()});
+  try {
+    must({"ip", "-n", a.name(), "addr", "add", a_cidr_, "dev", a_if_});
+    must({"ip", "-n", b.name(), "addr", "add", b_cidr_, "dev", b_if_});
+    must({"ip", "-n", a.name(), "link", "set", a_if_, "up"});
+    must({"ip", "-n", b.name(), "link", "set", b_if_, "up"});
+  } catch (...) {
+    run({"ip", "-n", a.name(), "link", "del", a_if_});
+    throw;
+  }
+}
+
+veth_pair::~veth_pair() { run({"ip", "-n", a_.name(), "link", "del", a_if_}); }
+
+std::string veth_pair::a_addr() const { return a_cidr_.substr(0, a_cidr_.find('/')); }
+std::string veth_pair::b_addr() const { return b_cidr_.substr(0, b_cidr_.find('/')); }
+
+}  // namespace ringlab::test

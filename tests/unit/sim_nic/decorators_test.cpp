@@ -1,0 +1,220 @@
+// traced_port, faulty_port and pcap_tap around a sim_nic queue, stacked, as port_like and as any_port.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "port/faulty_port.hpp"
+#include "port/pcap_tap.hpp"
+#include "port/traced_port.hpp"
+#include "sim_nic/sim_nic.hpp"
+#include "tests/unit/sim_nic/frames.hpp"
+
+using namespace ringlab;
+using namespace ringlab::simtest;
+
+namespace {
+sim::pcap_trace trace_of(std::size_t n) {
+  std::vector<bytes> frames;
+  std::vector<std::uint64_t> ts;
+  for (std::size_t i = 0; i < n; ++i) {
+    frames.push_back(flow_frame(static_cast<std::uint32_t>(i)));
+    ts.push_back(1'000'000 + i * 100);
+  }
+  return sim::pcap_trace::from_frames(frames, ts);
+}
+
+template <class P>
+std::vector<bytes> drain(P& p, std::vector<std::uint64_t>* ids = nullptr) {
+  std::vector<bytes> out;
+  port::frame_ref f[8];
+  for (int idle = 0; idle < 2;) {
+    const std::size_t n = p.rx_burst(f);
+    idle = n ? 0 : idle + 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      out.emplace_back(f[i].bytes.begin(), f[i].bytes.end());
+      if (ids) ids->push_back(f[i].meta.packet_id);
+    }
+    p.rx_release({f, n});
+  }
+  return out;
+}
+
+template <class P>
+void send(P& p, const std::vector<bytes>& frames) {
+  auto b = p.tx_reserve(frames.size());
+  ASSERT_EQ(b.size(), frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    std::memcpy(b[i].bytes.data(), frames[i].data(), frames[i].size());
+    b[i].bytes = b[i].bytes.first(frames[i].size());
+  }
+  b.commit(frames.size());
+}
+}  // namespace
+
+static_assert(port::port_like<port::traced_port<port::any_port&>>);
+static_assert(port::port_like<port::faulty_port<port::any_port&>>);
+static_assert(port::port_like<port::pcap_tap<port::any_port&>>);
+static_assert(port::port_like<port::traced_port<port::pcap_tap<port::any_port&>&>>);
+
+TEST(traced_port, emits_port_rx_release_and_tx_events_and_passes_frames_through) {
+  temp_file out("traced");
+  sim::sim_nic nic(sim::sim_nic_config{.tx_pcap = out.path});
+  const auto t = trace_of(5);
+  nic.load(t);
+  trace::drain();
+  trace::enable(true);
+  nic.advance_to(2'000'000);
+  port::traced_port<port::any_port&> tp(nic.queue(0));
+  EXPECT_EQ(drain(tp).size(), 5u);
+  send(tp, {flow_frame(42)});
+  trace::enable(false);
+  const auto ev = trace::drain();
+  std::map<trace::hop, int> count;
+  for (const auto& e : ev) ++count[e.stage];
+  EXPECT_EQ(count[trace::hop::nic_rx], 5);
+  EXPECT_EQ(count[trace::hop::rss], 5);
+  EXPECT_EQ(count[trace::hop::pool], 5);
+  EXPECT_EQ(count[trace::hop::ring_enqueue], 5);
+  EXPECT_EQ(count[trace::hop::ring_dequeue], 5);
+  EXPECT_EQ(count[trace::hop::port_rx], 5);
+  EXPECT_EQ(count[trace::hop::release], 5);
+  EXPECT_EQ(count[trace::hop::tx], 1);
+  EXPECT_EQ(count[trace::hop::nic_tx], 1);
+  // One packet's route, in order, with the same frame and slot on its ring hops.
+  std::vector<trace::event> p3;
+  for (const auto& e : ev)
+    if (e.packet_id == 3) p3.push_back(e);
+  ASSERT_GE(p3.size(), 7u);
+  EXPECT_EQ(p3[0].stage, trace::hop::nic_rx);
+  EXPECT_EQ(p3[1].stage, trace::hop::rss);
+  EXPECT_EQ(p3[2].stage, trace::hop::pool);
+  EXPECT_EQ(p3[3].stage, trace::hop::ring_enqueue);
+  EXPECT_EQ(p3[3].ring_slot, 2u);
+  EXPECT_EQ(p3[4].stage, trace::hop::ring_dequeue);
+  EXPECT_EQ(p3[4].ring_slot, 2u);
+  EXPECT_EQ(p3[2].frame, p3[5].frame);
+  EXPECT_EQ(nic.pool().out(), 0u);
+  nic.flush_tx();
+  EXPECT_EQ(read_pcap(out.path).size(), 1u);
+}
+
+TEST(pcap_tap, writes_rx_and_tx_frames_with_their_times) {
+  temp_file cap("tap");
+  temp_file out("tapout");
+  sim::sim_nic nic(sim::sim_nic_config{.tx_pcap = out.path});
+  const auto t = trace_of(3);
+  nic.load(t);
+  nic.advance_to(2'000'000);
+  {
+    port::pcap_tap<port::any_port&> tap(nic.queue(0), cap.path, port::tap_dir::both, [&] { return nic.now(); });
+    EXPECT_EQ(drain(tap).size(), 3u);
+    send(tap, {flow_frame(77), flow_frame(78)});
+    tap.writer().flush();
+  }
+  const auto w = read_pcap(cap.path);
+  ASSERT_EQ(w.size(), 5u);
+  EXPECT_EQ(w[0].ts_ns, 1'000'000u);
+  EXPECT_EQ(w[2].ts_ns, 1'000'200u);
+  EXPECT_EQ(w[2].data, flow_frame(2));
+  EXPECT_EQ(w[3].ts_ns, 2'000'000u);
+  EXPECT_EQ(w[4].data, flow_frame(78));
+  EXPECT_EQ(nic.counters().queue[0].opackets, 2u);
+  EXPECT_EQ(nic.pool().out(), 0u);
+}
+
+TEST(pcap_tap, unwritable_path_throws_naming_the_file) {
+  sim::sim_nic nic(sim::sim_nic_config{});
+  try {
+    port::pcap_tap<port::any_port&> tap(nic.queue(0), "/nonexistent/dir/x.pcap");
+    FAIL();
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/x.pcap: cannot write pcap"), std::string::npos) << e.what();
+  }
+}
+
+TEST(faulty_port, rx_drop_dup_corrupt_reorder_with_no_leak) {
+  const auto t = trace_of(100);
+  std::string err;
+  struct row { const char* spec; std::size_t want; };
+  for (auto r : {row{"drop=1", 0}, row{"dup=1", 200}, row{"corrupt=1", 100}, row{"reorder=0.5:4", 100}, row{"", 100}}) {
+    SCOPED_TRACE(r.spec);
+    sim::sim_nic nic(sim::sim_nic_config{});
+    nic.load(t);
+    nic.advance_to(100'000'000);
+    {
+      port::faulty_port<port::any_port&> fp(nic.queue(0), *port::parse_fault_spec(r.spec, &err), {}, 5);
+      std::vector<std::uint64_t> ids;
+      const auto got = drain(fp, &ids);
+      ASSERT_EQ(got.size(), r.want);
+      if (std::string(r.spec) == "corrupt=1") {
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          int diff = 0;
+          const auto orig = flow_frame(static_cast<std::uint32_t>(ids[i] - 1));
+          for (std::size_t j = 0; j < orig.size(); ++j) diff += got[i][j] != orig[j];
+          EXPECT_EQ(diff, 1);
+        }
+      }
+      if (std::string(r.spec) == "reorder=0.5:4") {
+        EXPECT_FALSE(std::is_sorted(ids.begin(), ids.end()));
+        std::sort(ids.begin(), ids.end());
+        for (std::size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(ids[i], i + 1);
+        EXPECT_GT(fp.rx_counters().reordered, 20u);
+      }
+      if (std::string(r.spec) == "dup=1") {
+        EXPECT_EQ(got[0], got[1]);
+      }
+    }
+    EXPECT_EQ(nic.pool().out(), 0u);
+  }
+}
+
+TEST(faulty_port, tx_faults_act_within_the_batch) {
+  std::string err;
+  struct row { const char* spec; std::size_t want; };
+  for (auto r : {row{"drop=1", 0}, row{"dup=1", 8}, row{"", 4}, row{"corrupt=1", 4}}) {
+    SCOPED_TRACE(r.spec);
+    temp_file out("ftx");
+    sim::sim_nic nic(sim::sim_nic_config{.tx_pcap = out.path});
+    {
+      port::faulty_port<port::any_port&> fp(nic.queue(0), {}, *port::parse_fault_spec(r.spec, &err), 3);
+      send(fp, {flow_frame(1), flow_frame(2), flow_frame(3), flow_frame(4)});
+    }
+    nic.flush_tx();
+    const auto w = read_pcap(out.path);
+    ASSERT_EQ(w.size(), r.want);
+    if (std::string(r.spec) == "dup=1") {
+      EXPECT_EQ(w[0].data, flow_frame(1));
+      EXPECT_EQ(w[1].data, flow_frame(1));
+      EXPECT_EQ(w[7].data, flow_frame(4));
+    }
+    if (std::string(r.spec) == "corrupt=1") {
+      EXPECT_NE(w[0].data, flow_frame(1));
+    }
+    if (std::string(r.spec).empty()) {
+      EXPECT_EQ(w[3].data, flow_frame(4));
+    }
+    EXPECT_EQ(nic.pool().out(), 0u);
+  }
+}
+
+TEST(decorators, stack_and_erase_to_any_port) {
+  temp_file cap("stack");
+  sim::sim_nic nic(sim::sim_nic_config{});
+  const auto t = trace_of(10);
+  nic.load(t);
+  nic.advance_to(100'000'000);
+  std::string err;
+  using tap_t = port::pcap_tap<port::any_port&>;
+  using faulty_t = port::faulty_port<tap_t&>;
+  tap_t tap(nic.queue(0), cap.path, port::tap_dir::rx);
+  faulty_t fp(tap, *port::parse_fault_spec("drop=0.5", &err), {}, 11);
+  port::erased<port::traced_port<faulty_t&>> stack(fp);
+  port::any_port& any = stack;
+  const auto got = drain(any);
+  EXPECT_EQ(got.size(), 10u - fp.rx_counters().dropped);
+  EXPECT_GT(fp.rx_counters().dropped, 0u);
+  EXPECT_LT(got.size(), 10u);
+  tap.writer().flush();
+  EXPECT_EQ(read_pcap(cap.path).size(), 10u);   // the tap sits below the faults
+  EXPECT_EQ(nic.pool().out(), 0u);
+}

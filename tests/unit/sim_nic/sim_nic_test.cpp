@@ -1,0 +1,288 @@
+// sim_nic: RSS to queues, counters, pool accounting, pacing, loops, TX to pcap, wire between two NICs.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+
+#include "sim_nic/sim_nic.hpp"
+#include "tests/unit/sim_nic/frames.hpp"
+
+using namespace ringlab;
+using namespace ringlab::simtest;
+
+namespace {
+struct got {
+  bytes data;
+  port::rx_meta meta;
+};
+
+std::vector<got> drain(sim::sim_nic& nic, std::uint16_t q) {
+  std::vector<got> out;
+  port::frame_ref f[16];
+  for (;;) {
+    const std::size_t n = nic.queue(q).rx_burst(f);
+    for (std::size_t i = 0; i < n; ++i) out.push_back({bytes(f[i].bytes.begin(), f[i].bytes.end()), f[i].meta});
+    nic.queue(q).rx_release({f, n});
+    if (n == 0) break;
+  }
+  return out;
+}
+
+sim::pcap_trace trace_of(std::size_t n, std::uint64_t gap_ns = 1000, std::size_t payload = 18) {
+  std::vector<bytes> frames;
+  std::vector<std::uint64_t> ts;
+  for (std::size_t i = 0; i < n; ++i) {
+    frames.push_back(flow_frame(static_cast<std::uint32_t>(i), payload));
+    ts.push_back(5'000'000'000ull + i * gap_ns);
+  }
+  return sim::pcap_trace::from_frames(frames, ts);
+}
+}  // namespace
+
+TEST(sim_nic, unknown_ring_name_is_refused_with_the_list) {
+  sim::sim_nic_config c;
+  c.ring = "nosuch";
+  try {
+    sim::sim_nic nic(c);
+    FAIL() << "no throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown ring 'nosuch' (rings: spsc, mpmc"), std::string::npos) << e.what();
+  }
+}
+
+TEST(sim_nic, rss_spreads_frames_over_queues_byte_exact_with_counters) {
+  for (const char* ring : {"spsc", "mpmc", "netmap", "umem", "boost-spsc", "boost-mpmc", "rte-ring"}) {
+    SCOPED_TRACE(ring);
+    sim::sim_nic_config c;
+    c.queues = 4;
+    c.ring = ring;
+    c.ring_size = 256;
+    sim::sim_nic nic(c);
+    const auto t = trace_of(200);
+    nic.load(t);
+    while (nic.step(64)) {}
+    EXPECT_TRUE(nic.done());
+    const auto k = nic.counters();
+    std::uint64_t total = 0;
+    for (std::uint16_t q = 0; q < 4; ++q) {
+      const auto frames = drain(nic, q);
+      EXPECT_EQ(k.queue[q].ipackets, frames.size());
+      EXPECT_GT(frames.size(), 20u);
+      std::uint64_t last = 0;
+      for (const auto& g : frames) {
+        const auto& rec = t.records()[g.meta.packet_id - 1];
+        ASSERT_EQ(g.data.size(), rec.caplen);
+        EXPECT_EQ(std::memcmp(g.data.data(), t.bytes(rec).data(), rec.caplen), 0);
+        EXPECT_EQ(g.meta.queue, q);
+        EXPECT_EQ(g.meta.t_ns, rec.ts_ns);   // afap on the virtual clock keeps recorded times
+        EXPECT_EQ(nic.rss().queue_of(g.meta.rss_hash), q);
+        EXPECT_EQ(g.meta.rss_hash, nic.rss().hash(sim::extract_rss_tuple(t.bytes(rec))));
+        EXPECT_GT(g.meta.packet_id, last);   // per-queue order is trace order
+        last = g.meta.packet_id;
+      }
+      total += frames.size();
+    }
+    EXPECT_EQ(total, 200u);
+    EXPECT_EQ(k.total.ipackets, 200u);
+    EXPECT_EQ(k.total.ibytes, 200u * 60);
+    EXPECT_EQ(k.total.imissed + k.total.rx_nombuf + k.ierrors(), 0u);
+    EXPECT_EQ(nic.pool().out(), 0u);
+  }
+}
+
+TEST(sim_nic, full_ring_counts_imissed_and_empty_pool_counts_rx_nombuf) {
+  {
+    sim::sim_nic_config c;
+    c.ring_size = 16;   // registry rounds to a power of two; capacity may be 15 or 16
+    sim::sim_nic nic(c);
+    const auto t = trace_of(100);
+    nic.load(t);
+    while (nic.step(64)) {}
+    const auto k = nic.counters();
+    const auto cap = nic.queue(0).ring().capacity();
+    EXPECT_EQ(k.queue[0].ipackets, cap);
+    EXPECT_EQ(k.queue[0].imissed, 100 - cap);
+    const auto log = nic.drop_log();
+    ASSERT_FALSE(log.empty());
+    EXPECT_EQ(log[0].reason, trace::drop_reason::ring_full);
+    EXPECT_EQ(log[0].packet_number, cap + 1);
+    EXPECT_EQ(drain(nic, 0).size(), cap);
+    EXPECT_EQ(nic.pool().out(), 0u);
+  }
+  {
+    sim::sim_nic_config c;
+    c.ring_size = 1024;
+    c.pool.frames = 40;
+    sim::sim_nic nic(c);
+    const auto t = trace_of(100);
+    nic.load(t);
+    while (nic.step(64)) {}
+    const auto k = nic.counters();
+    EXPECT_EQ(k.queue[0].ipackets, 40u);
+    EXPECT_EQ(k.queue[0].rx_nombuf, 60u);
+    EXPECT_EQ(nic.drop_log()[0].reason, trace::drop_reason::pool_empty);
+    EXPECT_EQ(drain(nic, 0).size(), 40u);
+    EXPECT_EQ(nic.pool().out(), 0u);
+  }
+}
+
+TEST(sim_nic, runt_oversize_and_snaplen_cut_frames_are_counted_drops_with_their_place) {
+  temp_file f("bad");
+  auto big = flow_frame(1, 1600);   // 1642 bytes > 1500 + 18
+  auto cut = flow_frame(2, 200);
+  cut.resize(60);
+  write_pcap(f.path, {{flow_frame(0), 1}, {bytes(10), 2}, {big, 3}, {cut, 4, 242}, {flow_frame(3), 5}});
+  auto t = sim::pcap_trace::open(f.path);
+  ASSERT_TRUE(t) << t.error;
+  sim::sim_nic nic(sim::sim_nic_config{});
+  nic.load(*t);
+  while (nic.step(64)) {}
+  const auto k = nic.counters();
+  EXPECT_EQ(k.total.ipackets, 2u);
+  EXPECT_EQ(k.rx_runt, 1u);
+  EXPECT_EQ(k.rx_oversize, 1u);
+  EXPECT_EQ(k.rx_snap_truncated, 1u);
+  const auto log = nic.drop_log();
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0].to_string(), "packet 2 at byte offset 100 (replay id 2): runt (10 bytes captured, 10 on the wire)");
+  EXPECT_EQ(log[1].reason, trace::drop_reason::oversize);
+  EXPECT_EQ(log[1].packet_number, 3u);
+  EXPECT_EQ(log[1].file_offset, 100u + 16 + 10);
+  EXPECT_EQ(log[2].reason, trace::drop_reason::snap_truncated);
+  EXPECT_EQ(log[2].packet_number, 4u);
+  EXPECT_EQ(drain(nic, 0).size(), 2u);
+}
+
+TEST(sim_nic, pacing_modes_and_loops_set_virtual_times) {
+  auto times = [](sim::replay_timing tm, std::size_t n = 4) {
+    sim::sim_nic_config c;
+    c.timing = tm;
+    sim::sim_nic nic(c);
+    const auto t = trace_of(n, 1000, 18);
+    nic.load(t);
+    std::vector<std::uint64_t> out;
+    while (nic.step(1))
+      for (auto& g : drain(nic, 0)) out.push_back(g.meta.t_ns - 5'000'000'000ull);
+    return out;
+  };
+  using v = std::vector<std::uint64_t>;
+  EXPECT_EQ(times({}), (v{0, 1000, 2000, 3000}));
+  EXPECT_EQ(times({.mode = sim::pacing::recorded, .speed = 2.0}), (v{0, 500, 1000, 1500}));
+  EXPECT_EQ(times({.mode = sim::pacing::recorded, .speed = 0.5}), (v{0, 2000, 4000, 6000}));
+  EXPECT_EQ(times({.mode = sim::pacing::pps, .pps = 1e6}), (v{0, 1000, 2000, 3000}));
+  EXPECT_EQ(times({.mode = sim::pacing::pps, .pps = 4e6}), (v{0, 250, 500, 750}));
+  // 60-byte frames = 480 bits; at 480 Mbit/s each takes 1000 ns.
+  EXPECT_EQ(times({.mode = sim::pacing::mbps, .mbps = 480}), (v{0, 1000, 2000, 3000}));
+  // Two loops: the second starts one mean gap after the first ends.
+  EXPECT_EQ(times({.loops = 2}), (v{0, 1000, 2000, 3000, 4000, 5000, 6000, 7000}));
+}
+
+TEST(sim_nic, advance_to_moves_only_frames_that_are_due) {
+  sim::sim_nic_config c;
+  c.timing = {.mode = sim::pacing::pps, .pps = 1000};   // one frame per ms
+  sim::sim_nic nic(c);
+  const auto t = trace_of(10);
+  nic.load(t);
+  const std::uint64_t base = 5'000'000'000ull;
+  EXPECT_EQ(*nic.next_due(), base);
+  EXPECT_EQ(nic.advance_to(base + 2'500'000), 3u);
+  EXPECT_EQ(nic.now(), base + 2'500'000);
+  EXPECT_EQ(*nic.next_due(), base + 3'000'000);
+  EXPECT_EQ(drain(nic, 0).size(), 3u);
+  EXPECT_EQ(nic.advance_to(base + 100'000'000), 7u);
+  EXPECT_TRUE(nic.done());
+  EXPECT_FALSE(nic.next_due());
+}
+
+TEST(sim_nic, committed_frames_go_to_the_tx_pcap_with_virtual_timestamps) {
+  temp_file out("tx");
+  sim::sim_nic_config c;
+  c.tx_pcap = out.path;
+  {
+    sim::sim_nic nic(c);
+    const auto t = trace_of(3);
+    nic.load(t);
+    nic.advance_to(5'000'001'500ull);   // two frames in; the clock at ...1500
+    auto b = nic.queue(0).tx_reserve(3);
+    ASSERT_EQ(b.size(), 3u);
+    for (std::size_t i = 0; i < 2; ++i) {
+      const auto fr = flow_frame(100 + static_cast<std::uint32_t>(i));
+      std::memcpy(b[i].bytes.data(), fr.data(), fr.size());
+      b[i].bytes = b[i].bytes.first(fr.size());
+    }
+    b.commit(2);
+    EXPECT_EQ(nic.counters().queue[0].opackets, 2u);
+    EXPECT_EQ(nic.counters().queue[0].obytes, 120u);
+    drain(nic, 0);
+    EXPECT_GT(nic.pool().out(), 0u);   // the ingest side's frame cache: frame 3 is still due
+    nic.return_cache();
+    EXPECT_EQ(nic.pool().out(), 0u);
+  }
+  const auto w = read_pcap(out.path);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].ts_ns, 5'000'001'500ull);
+  EXPECT_EQ(w[1].data, flow_frame(101));
+}
+
+TEST(sim_nic, wire_delivers_to_the_peer_after_serialisation_and_latency) {
+  sim::sim_nic a(sim::sim_nic_config{.name = "a"}), b(sim::sim_nic_config{.name = "b", .queues = 2});
+  // 1 Gbit/s: a 60-byte frame takes 480 ns; latency 10 us.
+  sim::wire w(a, b, {.latency_ns = 10'000, .bandwidth_bps = 1e9}, {.latency_ns = 1'000});
+  a.advance_to(1'000'000);
+  auto batch = a.queue(0).tx_reserve(2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto fr = flow_frame(7 + static_cast<std::uint32_t>(i));
+    std::memcpy(batch[i].bytes.data(), fr.data(), fr.size());
+    batch[i].bytes = batch[i].bytes.first(fr.size());
+  }
+  batch.commit(2);
+  EXPECT_EQ(*b.next_due(), 1'000'000u + 480 + 10'000);
+  EXPECT_EQ(b.advance_to(1'010'479), 0u);
+  EXPECT_EQ(b.advance_to(1'020'000), 2u);
+  std::vector<got> all;
+  for (std::uint16_t q = 0; q < 2; ++q)
+    for (auto& g : drain(b, q)) all.push_back(g);
+  ASSERT_EQ(all.size(), 2u);
+  std::map<std::uint64_t, bytes> by_time;
+  for (auto& g : all) by_time[g.meta.t_ns] = g.data;
+  EXPECT_EQ(by_time.begin()->first, 1'010'480u);
+  EXPECT_EQ(by_time.rbegin()->first, 1'010'960u);   // queued behind the first on the link
+  EXPECT_EQ(by_time.begin()->second, flow_frame(7));
+  EXPECT_EQ(b.counters().wire_rx, 2u);
+  EXPECT_EQ(a.counters().wire_tx, 2u);
+  EXPECT_EQ(a.pool().out(), 0u);
+  EXPECT_EQ(b.pool().out(), 0u);
+}
+
+TEST(sim_nic, rx_faults_drop_everything_or_duplicate_everything) {
+  for (const char* spec : {"drop=1", "dup=1", "corrupt=1"}) {
+    SCOPED_TRACE(spec);
+    std::string err;
+    sim::sim_nic_config c;
+    c.rx_faults = *port::parse_fault_spec(spec, &err);
+    c.seed = 9;
+    sim::sim_nic nic(c);
+    const auto t = trace_of(50);
+    nic.load(t);
+    while (nic.step(64)) {}
+    const auto got_frames = drain(nic, 0);
+    const auto k = nic.counters();
+    if (std::string(spec) == "drop=1") {
+      EXPECT_EQ(got_frames.size(), 0u);
+      EXPECT_EQ(k.rx_faults.dropped, 50u);
+    } else if (std::string(spec) == "dup=1") {
+      ASSERT_EQ(got_frames.size(), 100u);
+      EXPECT_EQ(got_frames[0].meta.packet_id, got_frames[1].meta.packet_id);
+      EXPECT_EQ(got_frames[0].data, got_frames[1].data);
+    } else {
+      ASSERT_EQ(got_frames.size(), 50u);
+      for (const auto& g : got_frames) {
+        const auto orig = t.bytes(t.records()[g.meta.packet_id - 1]);
+        int diff = 0;
+        for (std::size_t i = 0; i < orig.size(); ++i) diff += g.data[i] != orig[i];
+        EXPECT_EQ(diff, 1);
+      }
+    }
+    EXPECT_EQ(nic.pool().out(), 0u);
+  }
+}

@@ -1,0 +1,348 @@
+#include "tools/gen_trace/gen_trace.hpp"
+
+#include <pcap/pcap.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <set>
+#include <tuple>
+
+#include "stack/wire/wire.hpp"
+#include "tools/mcast/datagram.hpp"   // the datagram header's constants only (no link dependency)
+
+namespace ringlab::gen_trace {
+namespace {
+
+using wire::ipv4_addr;
+using wire::mac_addr;
+using trace::drop_reason;
+
+constexpr std::size_t min_frame = wire::ethernet::min_frame_len;
+
+std::uint64_t stamp(const options& o, std::uint64_t i) {
+  return start_ns + static_cast<std::uint64_t>(std::llround(static_cast<double>(i) * 1e9 / o.pps));
+}
+
+// The lab's datagram header (tools/mcast/datagram.hpp): magic, version, header length, seq, send_ns.
+void put_mcast_header(std::byte* p, std::uint64_t seq, std::uint64_t send_ns) {
+  wire::store_be32(p, mcast::datagram_magic);
+  wire::store_be16(p + 4, mcast::datagram_version);
+  wire::store_be16(p + 6, static_cast<std::uint16_t>(mcast::header_size));
+  wire::store_be64(p + 8, seq);
+  wire::store_be64(p + 16, send_ns);
+}
+
+struct udp_spec {
+  mac_addr src_mac = peer_mac;
+  mac_addr dst_mac = host_mac;
+  ipv4_addr src = peer_ip;
+  ipv4_addr dst = host_ip;
+  std::uint16_t sport = 40000;
+  std::uint16_t dport = first_port;
+  std::uint16_t ident = 0;
+  std::uint8_t ttl = 64;
+  std::optional<std::uint16_t> vlan;
+  bool pad = true;   // to the 60-byte Ethernet minimum
+};
+
+// An Ethernet + IPv4 + UDP frame with correct checksums around the payload.
+std::vector<std::byte> udp_frame(const udp_spec& s, std::span<const std::byte> payload) {
+  const wire::ethernet::repr eth{s.src_mac, s.dst_mac, wire::ethernet::ethertype::ipv4, s.vlan, 0};
+  const wire::udp::repr u{s.sport, s.dport, payload};
+  wire::ipv4::repr ip{s.src, s.dst, wire::udp::ip_protocol, static_cast<std::uint16_t>(u.buffer_len())};
+  ip.ttl = s.ttl;
+  ip.ident = s.ident;
+  const std::size_t len = eth.buffer_len() + ip.buffer_len() + u.buffer_len();
+  std::vector<std::byte> f(s.pad ? std::max(len, min_frame) : len);
+  std::size_t at = eth.emit(f);
+  at += ip.emit(std::span(f).subspan(at));
+  u.emit(std::span(f).subspan(at), s.src, s.dst);
+  return f;
+}
+
+std::vector<std::byte> frame_of(const wire::ethernet::repr& eth, const wire::ipv4::repr& ip,
+                                std::span<const std::byte> l4) {
+  std::vector<std::byte> f(std::max(eth.buffer_len() + ip.buffer_len() + l4.size(), min_frame));
+  std::size_t at = eth.emit(f);
+  at += ip.emit(std::span(f).subspan(at));
+  std::ranges::copy(l4, f.begin() + static_cast<std::ptrdiff_t>(at));
+  return f;
+}
+
+packet make_packet(std::vector<std::byte> bytes, std::uint64_t t_ns) {
+  packet p;
+  p.wire_len = static_cast<std::uint32_t>(bytes.size());
+  p.bytes = std::move(bytes);
+  p.t_ns = t_ns;
+  return p;
+}
+
+// Quote-like text after the header: "px=101.25 q=300 " repeated, cut to fit.
+void put_quote_text(std::span<std::byte> out, std::mt19937_64& rng) {
+  char text[48];
+  const int n = std::snprintf(text, sizeof text, "px=%u.%02u q=%u ", static_cast<unsigned>(100 + rng() % 50),
+                              static_cast<unsigned>(rng() % 100), static_cast<unsigned>(100 * (1 + rng() % 20)));
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>(text[i % static_cast<std::size_t>(n)]);
+}
+
+std::vector<packet> mcast_feed(const options& o) {
+  std::mt19937_64 rng(o.seed);
+  std::vector<std::uint64_t> seq(o.groups, 0);
+  std::vector<std::byte> payload(o.size);
+  std::vector<packet> out;
+  out.reserve(o.count);
+  for (std::uint64_t i = 0; i < o.count; ++i) {
+    const auto g = static_cast<std::uint32_t>(rng() % o.groups);
+    const std::uint64_t t = stamp(o, i);
+    put_mcast_header(payload.data(), seq[g]++, t);
+    put_quote_text(std::span(payload).subspan(mcast::header_size), rng);
+    udp_spec s;
+    s.dst = ipv4_addr{first_group.value + g};
+    s.dst_mac = wire::multicast_mac(s.dst);
+    s.dport = static_cast<std::uint16_t>(first_port + g);
+    s.sport = 40000;
+    s.ident = static_cast<std::uint16_t>(i);
+    s.ttl = 16;
+    out.push_back(make_packet(udp_frame(s, payload), t));
+  }
+  return out;
+}
+
+std::vector<packet> flows(const options& o) {
+  std::mt19937_64 rng(o.seed);
+  struct flow {
+    ipv4_addr src;
+    std::uint16_t sport, dport;
+    std::uint64_t seq = 0;
+  };
+  std::vector<flow> fl;
+  std::set<std::tuple<std::uint32_t, std::uint16_t, std::uint16_t>> seen;
+  while (fl.size() < o.flows) {
+    const ipv4_addr src{10, 1, static_cast<std::uint8_t>(rng() % 256), static_cast<std::uint8_t>(1 + rng() % 254)};
+    const auto sport = static_cast<std::uint16_t>(1024 + rng() % 64000);
+    const auto dport = static_cast<std::uint16_t>(first_port + rng() % 4);
+    if (seen.emplace(src.value, sport, dport).second) fl.push_back({src, sport, dport});
+  }
+  std::vector<std::byte> payload(o.size);
+  std::vector<packet> out;
+  out.reserve(o.count);
+  for (std::uint64_t i = 0; i < o.count; ++i) {
+    flow& f = fl[rng() % fl.size()];
+    const std::uint64_t t = stamp(o, i);
+    put_mcast_header(payload.data(), f.seq++, t);
+    std::fill(payload.begin() + mcast::header_size, payload.end(), std::byte{0});
+    udp_spec s;
+    s.src = f.src;
+    s.sport = f.sport;
+    s.dport = f.dport;
+    s.ident = static_cast<std::uint16_t>(f.seq);
+    out.push_back(make_packet(udp_frame(s, payload), t));
+  }
+  return out;
+}
+
+constexpr std::array<malformed_case, 15> cases{{
+    {"valid", "UDP 10.0.0.1:40000 -> 10.0.0.2:5001, 32-byte mcast datagram: the frame the others are made from",
+     drop_reason::none, false},
+    {"runt_header", "the first 10 bytes of a frame (< 14: not even an Ethernet header)", drop_reason::runt, true},
+    {"runt_frame", "a whole UDP frame of 46 bytes, not padded to the 60-byte minimum", drop_reason::runt, false},
+    {"bad_ethertype", "ethertype 0x88b5 (IEEE local experimental) around an IPv4 packet", drop_reason::bad_ethertype,
+     false},
+    {"vlan_udp", "valid UDP inside an 802.1Q tag, VLAN 100 (accepted, tag skipped)", drop_reason::none, false},
+    {"bad_ip_version", "ethertype IPv4 but version 6 in the header", drop_reason::bad_ip_version, true},
+    {"ihl_lt_5", "IPv4 IHL 4 (16-byte header), header checksum correct over 20 bytes", drop_reason::bad_ip_header_len,
+     true},
+    {"ihl_gt_total", "IPv4 IHL 15 (60 bytes) but total length 40", drop_reason::bad_ip_header_len, true},
+    {"total_len_gt_frame", "IPv4 total length 200 in a 74-byte frame", drop_reason::bad_ip_total_len, true},
+    {"bad_ip_checksum", "IPv4 header checksum off by one", drop_reason::bad_ip_checksum, true},
+    {"ipv4_fragment", "first fragment (MF set, offset 0) of a UDP datagram", drop_reason::fragment, false},
+    {"bad_udp_length", "UDP length 100 > the 40 bytes of IPv4 payload (checksum 0)", drop_reason::bad_l4_length, true},
+    {"bad_udp_checksum", "UDP checksum wrong (0x0101 flipped)", drop_reason::bad_l4_checksum, true},
+    {"udp_zero_checksum", "UDP checksum 0 (none): valid over IPv4", drop_reason::none, false},
+    {"truncated_capture", "caplen 42 < len 74: the capture cut the frame", drop_reason::snap_truncated, false},
+}};
+
+void fix_ip_checksum(std::span<std::byte> f, std::size_t hl = 20) {
+  wire::store_be16(f.data() + 24, 0);
+  wire::store_be16(f.data() + 24, wire::checksum::compute(f.subspan(14, hl)));
+}
+
+std::vector<packet> malformed(const options& o) {
+  std::vector<std::byte> payload(32);
+  std::vector<packet> out;
+  auto base = [&](std::uint64_t n) {
+    put_mcast_header(payload.data(), n, stamp(o, n - 1));
+    std::ranges::copy(std::as_bytes(std::span("malforme", 8)), payload.begin() + 24);
+    udp_spec s;
+    s.ident = static_cast<std::uint16_t>(n);
+    return std::pair{s, udp_frame(s, payload)};
+  };
+  for (std::uint64_t n = 1; n <= cases.size(); ++n) {
+    auto [spec, f] = base(n);
+    std::uint32_t wire_len = 0;
+    const std::string_view name = cases[n - 1].name;
+    if (name == "runt_header") {
+      f.resize(10);
+    } else if (name == "runt_frame") {
+      spec.pad = false;
+      f = udp_frame(spec, std::span(payload).first(4));
+    } else if (name == "bad_ethertype") {
+      wire::store_be16(f.data() + 12, 0x88b5);
+    } else if (name == "vlan_udp") {
+      spec.vlan = 100;
+      f = udp_frame(spec, payload);
+    } else if (name == "bad_ip_version") {
+      f[14] = std::byte{0x65};
+      fix_ip_checksum(f);
+    } else if (name == "ihl_lt_5") {
+      f[14] = std::byte{0x44};
+      fix_ip_checksum(f);
+    } else if (name == "ihl_gt_total") {
+      f[14] = std::byte{0x4f};
+      wire::store_be16(f.data() + 16, 40);
+      fix_ip_checksum(f, 60);
+    } else if (name == "total_len_gt_frame") {
+      wire::store_be16(f.data() + 16, 200);
+      fix_ip_checksum(f);
+    } else if (name == "bad_ip_checksum") {
+      wire::store_be16(f.data() + 24, static_cast<std::uint16_t>(wire::load_be16(f.data() + 24) + 1));
+    } else if (name == "ipv4_fragment") {
+      wire::store_be16(f.data() + 20, 0x2000);
+      fix_ip_checksum(f);
+    } else if (name == "bad_udp_length") {
+      wire::store_be16(f.data() + 38, 100);
+      wire::store_be16(f.data() + 40, 0);
+    } else if (name == "bad_udp_checksum") {
+      wire::store_be16(f.data() + 40, wire::load_be16(f.data() + 40) ^ 0x0101);
+    } else if (name == "udp_zero_checksum") {
+      wire::store_be16(f.data() + 40, 0);
+    } else if (name == "truncated_capture") {
+      wire_len = static_cast<std::uint32_t>(f.size());
+      f.resize(42);
+    }
+    packet p = make_packet(std::move(f), stamp(o, n - 1));
+    if (wire_len) p.wire_len = wire_len;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::vector<packet> arp_icmp_igmp(const options& o) {
+  std::vector<packet> out;
+  auto add = [&](std::vector<std::byte> f) { out.push_back(make_packet(std::move(f), stamp(o, out.size()))); };
+  using wire::ethernet::ethertype;
+
+  auto arp_request = [&](ipv4_addr target) {
+    const wire::ethernet::repr eth{peer_mac, mac_addr::broadcast(), ethertype::arp, std::nullopt, 0};
+    const wire::arp::repr a{wire::arp::operation::request, peer_mac, peer_ip, mac_addr{}, target};
+    std::vector<std::byte> f(min_frame);
+    a.emit(std::span(f).subspan(eth.emit(f)));
+    return f;
+  };
+  auto ping = [&](std::uint16_t seq) {
+    std::array<std::byte, 56> data{};
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = std::byte(i);
+    const wire::icmp::repr e{wire::icmp::type::echo_request, 0x524c, seq, data};
+    std::vector<std::byte> l4(e.buffer_len());
+    e.emit(l4);
+    wire::ipv4::repr ip{peer_ip, host_ip, wire::icmp::ip_protocol, static_cast<std::uint16_t>(l4.size())};
+    ip.ident = seq;
+    return frame_of({peer_mac, host_mac, ethertype::ipv4, std::nullopt, 0}, ip, l4);
+  };
+  auto igmp_query = [&](const wire::igmp::repr& q, ipv4_addr dst) {
+    std::vector<std::byte> l4(q.buffer_len());
+    q.emit(l4);
+    wire::ipv4::repr ip{peer_ip, dst, wire::igmp::ip_protocol, static_cast<std::uint16_t>(l4.size())};
+    ip.ttl = 1;
+    ip.tos = 0xc0;
+    ip.router_alert = true;
+    return frame_of({peer_mac, wire::multicast_mac(dst), ethertype::ipv4, std::nullopt, 0}, ip, l4);
+  };
+
+  add(arp_request(host_ip));
+  add(ping(1));
+  wire::igmp::repr v2;
+  v2.max_resp_code = 100;
+  add(igmp_query(v2, ipv4_addr::all_systems()));
+  wire::igmp::repr v3 = v2;
+  v3.version = 3;
+  v3.qrv = 2;
+  v3.qqic = 125;
+  add(igmp_query(v3, ipv4_addr::all_systems()));
+  wire::igmp::repr specific = v2;
+  specific.max_resp_code = 10;
+  specific.group = first_group;
+  add(igmp_query(specific, first_group));
+  add(arp_request({10, 0, 0, 3}));
+  add(ping(2));
+  return out;
+}
+
+}  // namespace
+
+std::optional<kind> parse_kind(std::string_view s) noexcept {
+  for (kind k : {kind::mcast_feed, kind::flows, kind::malformed, kind::arp_icmp_igmp})
+    if (s == to_string(k)) return k;
+  return std::nullopt;
+}
+
+std::string_view to_string(kind k) noexcept {
+  switch (k) {
+    case kind::mcast_feed: return "mcast-feed";
+    case kind::flows: return "flows";
+    case kind::malformed: return "malformed";
+    case kind::arp_icmp_igmp: return "arp-icmp-igmp";
+  }
+  return "?";
+}
+
+std::string check(const options& o) {
+  if (o.groups < 1 || o.groups > 254) return "--groups: " + std::to_string(o.groups) + " is not in 1..254";
+  if (o.flows < 1 || o.flows > 100000) return "--flows: " + std::to_string(o.flows) + " is not in 1..100000";
+  if (!(o.pps > 0) || o.pps > 1e9) return "--pps: must be in (0, 1e9]";
+  if (o.size < mcast::header_size || o.size > 1472)
+    return "--size: " + std::to_string(o.size) + " is not in " + std::to_string(mcast::header_size) +
+           "..1472 (UDP payload bytes: the 24-byte datagram header fits, the frame fits a 1500 MTU)";
+  if (o.count > 10'000'000) return "--count: " + std::to_string(o.count) + " is more than 10000000";
+  return {};
+}
+
+std::span<const malformed_case> malformed_cases() noexcept { return cases; }
+
+std::vector<packet> generate(const options& o) {
+  switch (o.what) {
+    case kind::mcast_feed: return mcast_feed(o);
+    case kind::flows: return flows(o);
+    case kind::malformed: return malformed(o);
+    case kind::arp_icmp_igmp: return arp_icmp_igmp(o);
+  }
+  return {};
+}
+
+std::string write_pcap(const std::string& path, std::span<const packet> packets) {
+  pcap_t* dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
+  if (!dead) return "pcap_open_dead failed";
+  pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
+  if (!d) {
+    std::string e = std::string(path) + ": " + pcap_geterr(dead);
+    pcap_close(dead);
+    return e;
+  }
+  for (const packet& p : packets) {
+    pcap_pkthdr h{};
+    h.ts.tv_sec = static_cast<time_t>(p.t_ns / 1'000'000'000u);
+    h.ts.tv_usec = static_cast<suseconds_t>(p.t_ns % 1'000'000'000u);   // nanoseconds in a nano pcap
+    h.caplen = static_cast<bpf_u_int32>(p.bytes.size());
+    h.len = p.wire_len;
+    pcap_dump(reinterpret_cast<u_char*>(d), &h, reinterpret_cast<const u_char*>(p.bytes.data()));
+  }
+  const bool ok = pcap_dump_flush(d) == 0 && !std::ferror(pcap_dump_file(d));
+  pcap_dump_close(d);
+  pcap_close(dead);
+  return ok ? std::string{} : path + ": write failed";
+}
+
+}  // namespace ringlab::gen_trace

@@ -1,0 +1,75 @@
+#pragma once
+// The trace generator behind `ringlab gen-trace`: deterministic, checksum-correct pcaps (the same
+// options and seed give the same bytes on every machine: only std::mt19937_64's raw output is used,
+// never a std:: distribution, whose results differ between standard libraries).
+//
+//   mcast-feed     a market-data-style feed: --groups groups 239.1.1.1.., UDP port 5001 + group
+//                  index, messages spread over the groups at random, each datagram the lab's mcast
+//                  header (tools/mcast/datagram.hpp, "RLMC", seq per group, send_ns = the frame's
+//                  timestamp) then quote-like text padded to --size
+//   flows          --flows unicast UDP flows to 10.0.0.2 with varied 4-tuples (for RSS), the same
+//                  header with seq per flow
+//   malformed      one frame per case of malformed_cases(), in that order (packet number = index + 1)
+//   arp-icmp-igmp  what a host 10.0.0.2 / 02:00:00:00:00:02 must answer or act on: ARP, ping, IGMP queries
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "port/trace.hpp"
+#include "stack/wire/ipv4_addr.hpp"
+#include "stack/wire/mac_addr.hpp"
+
+namespace ringlab::gen_trace {
+
+enum class kind : std::uint8_t { mcast_feed, flows, malformed, arp_icmp_igmp };
+std::optional<kind> parse_kind(std::string_view s) noexcept;
+std::string_view to_string(kind k) noexcept;
+
+// The lab's addresses: a sender (the "exchange" / the peer) and the host under test.
+inline constexpr wire::ipv4_addr peer_ip{10, 0, 0, 1};
+inline constexpr wire::mac_addr peer_mac{0x02, 0, 0, 0, 0, 0x01};
+inline constexpr wire::ipv4_addr host_ip{10, 0, 0, 2};
+inline constexpr wire::mac_addr host_mac{0x02, 0, 0, 0, 0, 0x02};
+inline constexpr wire::ipv4_addr first_group{239, 1, 1, 1};
+inline constexpr std::uint16_t first_port = 5001;
+inline constexpr std::uint64_t start_ns = 1'700'000'000'000'000'000ull;   // 2023-11-14 22:13:20 UTC
+
+struct options {
+  kind what = kind::mcast_feed;
+  std::uint64_t count = 1000;   // messages (mcast-feed) or packets (flows); fixed lists ignore it
+  std::uint32_t groups = 4;     // mcast-feed
+  std::uint32_t flows = 64;     // flows
+  std::uint64_t seed = 1;
+  double pps = 100000;          // timestamp spacing: packet i at start_ns + i * 1e9 / pps
+  std::uint32_t size = 32;      // UDP payload bytes (mcast-feed, flows), at least the 24-byte header
+};
+
+// Returns an empty string when the options are usable, else one line naming the option and value.
+std::string check(const options& o);
+
+struct packet {
+  std::vector<std::byte> bytes;   // what the capture holds
+  std::uint32_t wire_len = 0;     // the frame's length on the wire (> bytes.size(): truncated capture)
+  std::uint64_t t_ns = 0;
+};
+
+// One frame of the malformed trace and what the lab should do with it.
+struct malformed_case {
+  std::string_view name;
+  std::string_view what;
+  trace::drop_reason reason;   // none: a valid frame the stack must accept
+  bool tshark_flags;           // tshark -V (checksums checked) shows an error/warning for it
+};
+std::span<const malformed_case> malformed_cases() noexcept;
+
+// Precondition: check(o) is empty.
+std::vector<packet> generate(const options& o);
+
+// Writes a nanosecond pcap (DLT_EN10MB) through libpcap; returns an empty string or the error.
+std::string write_pcap(const std::string& path, std::span<const packet> packets);
+
+}  // namespace ringlab::gen_trace

@@ -1,0 +1,258 @@
+// ringlab trace: follow packets hop by hop.
+//   replay FILE     the lab path: FILE (pcap) through sim_nic, rings, the stack; or --events FILE
+//   kernel FILE     the kernel path: FILE's UDP datagrams through a veth pair into kernel sockets
+//   compare FILE    both, in one Perfetto file and one diagram
+//   tracepoints     which kernel tracepoints the tool uses, where the kernel emits them, which exist here
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "tools/ringlab/cli.hpp"
+#include "tools/trace_packet_flow/kernel_run.hpp"
+#include "tools/trace_packet_flow/kernel_trace.hpp"
+#include "tools/trace_packet_flow/lab_replay.hpp"
+#include "tools/trace_packet_flow/netns_pair.hpp"
+#include "tools/trace_packet_flow/outputs.hpp"
+#include "tools/trace_packet_flow/packet_filter.hpp"
+#include "tools/trace_packet_flow/route.hpp"
+#include "tools/trace_packet_flow/tracefs.hpp"
+
+namespace tf = ringlab::trace_flow;
+namespace cli = ringlab::cli;
+
+namespace {
+
+const std::vector<cli::option>& options() {
+  static const std::vector<cli::option> o = {
+      {"filter", "EXPR", "pcap filter (libpcap syntax, as tcpdump) selecting the packets to follow"},
+      {"packets", "N", "follow at most N selected packets (0: all)", "10"},
+      {"json", "FILE", "write Chrome trace-event JSON (open in ui.perfetto.dev or chrome://tracing)"},
+      {"dot", "FILE", "write a Graphviz route diagram"},
+      {"svg", "FILE", "render the route diagram to SVG with Graphviz's dot"},
+      {"quiet", "", "no per-packet timeline (summary and latency table only)"},
+      {"events", "FILE", "replay: read lab trace events from FILE instead of replaying a pcap"},
+      {"save-events", "FILE", "replay: write the lab trace events to FILE"},
+      {"queues", "N", "replay: sim_nic RX queues", "1"},
+      {"ring", "NAME", "replay: RX ring design (rings/ registry name)", "spsc"},
+      {"addr", "IPV4", "replay: the stack's address (default: the first UDP packet's destination)"},
+      {"listen", "PORT", "UDP ports with a receiving socket (default: every destination port)", "", true},
+      {"no-listen", "", "no receiving socket at all: every datagram finds no socket"},
+      {"raw", "FILE", "kernel: keep the tracefs text the routes were built from"},
+      {"gap-us", "N", "kernel: microseconds between datagrams", "2000"},
+  };
+  return o;
+}
+
+constexpr const char* description =
+    "Follows packets hop by hop and prints each selected packet's route as a timeline: hop, source file\n"
+    "and function, queue, ring slot, frame, time since NIC arrival, verdict or drop reason; then per-hop\n"
+    "latency percentiles (p50, p99, max). --json, --dot, --svg write the same routes for Perfetto and Graphviz.\n\n"
+    "  ringlab trace replay FILE.pcap [--filter EXPR] [--packets N]   lab path: sim_nic -> rings -> stack\n"
+    "  ringlab trace replay --events FILE                             lab path from saved trace events\n"
+    "  ringlab trace kernel FILE.pcap [--filter EXPR] [--packets N]   kernel path over a veth pair (root)\n"
+    "  ringlab trace compare FILE.pcap [--filter EXPR] --json F --dot F   both paths, side by side\n"
+    "  ringlab trace tracepoints                                      kernel tracepoints and their sources\n\n"
+    "The kernel path makes its own network namespaces and veth pair (rlt<pid>a/b, 10.x addresses inside\n"
+    "them only), traces in a private tracefs instance (instances/ringlab-<pid>), and removes all of it on\n"
+    "exit and on SIGINT/SIGTERM/SIGHUP.";
+
+std::vector<std::uint16_t> ports_of(const cli::args& a) {
+  std::vector<std::uint16_t> out;
+  for (const auto& v : a.all("listen")) {
+    unsigned long p = 0;
+    char* end = nullptr;
+    p = std::strtoul(v.c_str(), &end, 10);
+    if (v.empty() || *end || p == 0 || p > 65535) throw cli::usage_error{"--listen: '" + v + "' is not a port (1-65535)"};
+    out.push_back(static_cast<std::uint16_t>(p));
+  }
+  return out;
+}
+
+void write_outputs(const cli::args& a, const std::vector<tf::route>& routes, const std::string& title) {
+  if (!a.has("quiet")) tf::write_timeline(std::cout, routes);
+  std::cout << "per-hop latency (time from the previous hop of the same packet):\n";
+  tf::write_stats(std::cout, routes);
+  if (a.has("json")) {
+    std::ofstream f(a.str("json"));
+    if (!f) throw std::runtime_error("cannot write " + a.str("json"));
+    tf::write_chrome_json(f, routes);
+    std::cout << "wrote " << a.str("json") << " (Chrome trace-event JSON: ui.perfetto.dev opens it)\n";
+  }
+  std::string dot_text;
+  if (a.has("dot") || a.has("svg")) {
+    std::ostringstream os;
+    tf::write_dot(os, routes, title);
+    dot_text = os.str();
+  }
+  if (a.has("dot")) {
+    std::ofstream f(a.str("dot"));
+    if (!f) throw std::runtime_error("cannot write " + a.str("dot"));
+    f << dot_text;
+    std::cout << "wrote " << a.str("dot") << " (Graphviz: dot -Tsvg " << a.str("dot") << " -o route.svg)\n";
+  }
+  if (a.has("svg")) {
+    const std::string tmp = a.str("svg") + ".dot";
+    { std::ofstream f(tmp); f << dot_text; }
+    std::string out;
+    const int rc = tf::run_command({"dot", "-Tsvg", tmp, "-o", a.str("svg")}, &out);
+    std::remove(tmp.c_str());
+    if (rc != 0) throw std::runtime_error("dot -Tsvg failed (" + std::to_string(rc) + "): " + out);
+    std::cout << "wrote " << a.str("svg") << '\n';
+  }
+}
+
+tf::pcap_selection select(const cli::args& a, const std::string& file) {
+  try {
+    return tf::select_packets(file, a.str("filter"), a.u64("packets"));
+  } catch (const tf::input_error& e) {
+    throw cli::usage_error{e.what()};
+  }
+}
+
+std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, std::string* notes,
+                                  const tf::pcap_selection* sel) {
+  std::vector<tf::lab_event> events;
+  if (a.has("events")) {
+    std::ifstream f(a.str("events"));
+    if (!f) throw cli::usage_error{"--events: cannot read '" + a.str("events") + "'"};
+    try {
+      events = tf::read_events(f, a.str("events"));
+    } catch (const tf::input_error& e) {
+      throw cli::usage_error{e.what()};
+    }
+    if (notes) *notes = "events from " + a.str("events");
+  } else {
+    tf::lab_replay_options o;
+    o.queues = static_cast<std::uint16_t>(a.u64("queues", 1, 64));
+    o.ring = a.str("ring");
+    o.addr = a.str("addr");
+    o.listen_ports = ports_of(a);
+    o.listen_none = a.has("no-listen");
+    try {
+      auto r = tf::run_lab_replay(file, o);
+      events = std::move(r.events);
+      if (notes) *notes = r.notes;
+    } catch (const tf::input_error& e) {
+      throw cli::usage_error{e.what()};
+    }
+  }
+  if (a.has("save-events")) {
+    std::ofstream f(a.str("save-events"));
+    if (!f) throw std::runtime_error("cannot write " + a.str("save-events"));
+    tf::write_events(f, events);
+  }
+  std::vector<std::uint64_t> ids;
+  if (sel) for (const auto& p : sel->packets) ids.push_back(p.id);
+  // A filter that matched nothing selects nothing (not everything).
+  if (sel && ids.empty()) return {};
+  auto routes = tf::build_lab_routes(events, ids, sel ? 0 : a.u64("packets"));
+  if (sel)
+    for (auto& r : routes)
+      for (const auto& p : sel->packets)
+        if (p.id == r.packet_id) r.summary = p.summary;
+  return routes;
+}
+
+tf::kernel_run_result kernel_routes(const cli::args& a, const tf::pcap_selection& sel) {
+  std::vector<tf::kernel_datagram> dg;
+  std::size_t skipped = 0;
+  for (const auto& p : sel.packets) {
+    if (!p.udp) { ++skipped; continue; }
+    if (p.udp->payload.size() > 1472) { ++skipped; continue; }   // would fragment on the veth
+    dg.push_back({p.id, p.udp->dst_port, p.udp->payload, p.summary});
+  }
+  if (skipped) std::cout << "kernel path: " << skipped << " selected packet(s) are not unfragmented UDP/IPv4 (<= 1472 B payload): not replayed\n";
+  if (dg.empty()) throw cli::usage_error{"no selected packet is a UDP/IPv4 datagram the kernel path can replay"};
+  if (auto why = tf::tracefs_instance::unavailable_reason(); !why.empty())
+    throw std::runtime_error("kernel path unavailable: " + why);
+  tf::kernel_run_options o;
+  o.listen_ports = ports_of(a);
+  o.listen_none = a.has("no-listen");
+  o.gap = std::chrono::microseconds(a.u64("gap-us", 0, 1'000'000));
+  auto res = tf::run_kernel_path(dg, o);
+  if (a.has("raw")) {
+    std::ofstream f(a.str("raw"));
+    f << res.raw_trace;
+  }
+  std::cout << "kernel path: " << dg.size() << " datagrams over veth " << res.rx_dev << ", trace clock " << res.clock
+            << ", " << res.enabled.size() << " tracepoints on";
+  if (!res.missing.empty()) {
+    std::cout << " (absent here:";
+    for (const auto& m : res.missing) std::cout << ' ' << m;
+    std::cout << ')';
+  }
+  std::cout << ", receiver got " << res.received << "\n\n";
+  return res;
+}
+
+int run_tracepoints() {
+  const std::string why = tf::tracefs_instance::unavailable_reason();
+  std::optional<tf::tracefs_instance> inst;   // a private instance: its events/ lists what this kernel has
+  if (why.empty()) inst.emplace();
+  std::set<std::string> wanted(tf::kernel_path_tracepoints().begin(), tf::kernel_path_tracepoints().end());
+  std::cout << "tracepoint                        used  here  emitted by (linux-source-6.1 unless noted)\n";
+  for (const auto& [ev, src] : tf::all_tracepoint_sources()) {
+    std::string here = "?";
+    if (inst) here = ev.starts_with("user:") ? "-" : (inst->has_event(ev) ? "yes" : "no");
+    char line[256];
+    std::snprintf(line, sizeof line, "%-33s %-5s %-5s %s: %s\n", ev.c_str(), wanted.count(ev) ? "yes" : "no",
+                  here.c_str(), src.file.c_str(), src.function.c_str());
+    std::cout << line;
+  }
+  if (!why.empty()) std::cout << "(tracefs: " << why << ")\n";
+  return cli::exit_ok;
+}
+
+int run(int argc, char** argv) {
+  const std::string synopsis = "{replay|kernel|compare|tracepoints} [FILE] [options]";
+  if (argc < 2) throw cli::usage_error{"which one: replay, kernel, compare or tracepoints (see --help)"};
+  const std::string sub = argv[1];
+  cli::args a("trace " + sub, options(), argc - 1, argv + 1);
+  if (a.help() || sub == "--help" || sub == "-h") {
+    std::cout << cli::usage_text("trace", synopsis, description, options());
+    return cli::exit_ok;
+  }
+  if (sub == "tracepoints") return run_tracepoints();
+  if (sub != "replay" && sub != "kernel" && sub != "compare")
+    throw cli::usage_error{"unknown subcommand '" + sub + "' (replay, kernel, compare, tracepoints)"};
+  const auto& pos = a.positional();
+  if (pos.size() > 1) throw cli::usage_error{"one FILE only, got '" + pos[1] + "' too"};
+  const std::string file = pos.empty() ? "" : pos[0];
+  if (file.empty() && !(sub == "replay" && a.has("events"))) throw cli::usage_error{"FILE (a pcap) is missing"};
+  (void)a.u64("packets");   // checked early: a bad number is a usage error before any work
+
+  if (sub == "replay") {
+    std::optional<tf::pcap_selection> sel;
+    if (!file.empty()) sel = select(a, file);
+    else if (a.has("filter")) throw cli::usage_error{"--filter needs the pcap FILE the events came from"};
+    std::string notes;
+    auto routes = lab_routes(a, file, &notes, sel ? &*sel : nullptr);
+    std::cout << "lab path: " << notes;
+    if (sel) std::cout << "; " << sel->packets.size() << " of " << sel->total << " packets selected";
+    std::cout << ", " << routes.size() << " routes\n\n";
+    write_outputs(a, routes, "lab path: " + file);
+    return cli::exit_ok;
+  }
+  auto sel = select(a, file);
+  if (sub == "kernel") {
+    auto res = kernel_routes(a, sel);
+    write_outputs(a, res.routes, "kernel path: " + file);
+    return cli::exit_ok;
+  }
+  // compare
+  std::string notes;
+  auto lab = lab_routes(a, file, &notes, &sel);
+  auto res = kernel_routes(a, sel);
+  std::vector<tf::route> both = lab;
+  both.insert(both.end(), res.routes.begin(), res.routes.end());
+  std::cout << "lab path: " << notes << "\n\n";
+  write_outputs(a, both, "lab path vs kernel path: " + file);
+  return cli::exit_ok;
+}
+
+const cli::registration reg{{"trace", "follow packets hop by hop: lab path, kernel path, side by side", run}};
+
+}  // namespace

@@ -1,0 +1,117 @@
+#include "tools/trace_packet_flow/cleanup.hpp"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+
+namespace ringlab::trace_flow::cleanup {
+namespace {
+
+constexpr int k_path = 256;
+constexpr int k_ns = 4;
+
+// Written by the main thread before the resource exists, read by the handler: a slot is live when
+// its first byte is non-zero. std::atomic<bool> flags order the writes (release) before the handler's
+// read (acquire).
+char instance_dir[k_path];
+std::atomic<bool> instance_live{false};
+std::atomic<int> marker_fd{-1};
+char mount_root[k_path];
+std::atomic<bool> mount_live{false};
+char ns_names[k_ns][64];
+std::atomic<bool> ns_live[k_ns];
+std::atomic<bool> installed{false};
+
+void write_str(const char* dir, const char* file, const char* value) {
+  char p[k_path + 64];
+  std::size_t n = std::strlen(dir);
+  std::memcpy(p, dir, n);
+  std::size_t m = std::strlen(file);
+  std::memcpy(p + n, file, m + 1);
+  const int fd = ::open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) return;
+  [[maybe_unused]] auto w = ::write(fd, value, std::strlen(value));
+  ::close(fd);
+}
+
+void do_remove_instance() {
+  if (!instance_live.exchange(false, std::memory_order_acq_rel)) return;
+  write_str(instance_dir, "/tracing_on", "0");
+  write_str(instance_dir, "/events/enable", "0");
+  const int fd = marker_fd.exchange(-1, std::memory_order_acq_rel);
+  if (fd >= 0) ::close(fd);
+  // An open reader makes rmdir fail with EBUSY for a moment: retry briefly.
+  for (int i = 0; i < 50 && ::rmdir(instance_dir) != 0 && errno == EBUSY; ++i) ::usleep(2000);
+}
+
+void do_remove_ns(int i) {
+  if (!ns_live[i].exchange(false, std::memory_order_acq_rel)) return;
+  char p[128] = "/run/netns/";
+  std::strncat(p, ns_names[i], sizeof p - std::strlen(p) - 1);
+  ::umount2(p, MNT_DETACH);
+  ::unlink(p);
+}
+
+void do_unmount() {
+  if (!mount_live.exchange(false, std::memory_order_acq_rel)) return;
+  ::umount2(mount_root, MNT_DETACH);
+  ::rmdir(mount_root);   // our own mount point under /tmp
+}
+
+void on_signal(int sig) {
+  run_all();
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+}  // namespace
+
+void install_signal_handlers() {
+  if (installed.exchange(true)) return;
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::sigaction(s, &sa, nullptr);
+}
+
+void set_tracefs_instance(const char* dir) {
+  std::strncpy(instance_dir, dir, k_path - 1);
+  instance_live.store(true, std::memory_order_release);
+  install_signal_handlers();
+}
+void set_marker_fd(int fd) { marker_fd.store(fd, std::memory_order_release); }
+void remove_tracefs_instance() { do_remove_instance(); }
+
+void set_tracefs_mount(const char* root) {
+  std::strncpy(mount_root, root, k_path - 1);
+  mount_live.store(true, std::memory_order_release);
+  install_signal_handlers();
+}
+void unmount_tracefs() { do_unmount(); }
+
+void add_netns(const char* name) {
+  for (int i = 0; i < k_ns; ++i) {
+    if (ns_live[i].load(std::memory_order_acquire)) continue;
+    std::strncpy(ns_names[i], name, sizeof ns_names[i] - 1);
+    ns_live[i].store(true, std::memory_order_release);
+    break;
+  }
+  install_signal_handlers();
+}
+
+void remove_netns(const char* name) {
+  for (int i = 0; i < k_ns; ++i)
+    if (ns_live[i].load(std::memory_order_acquire) && std::strcmp(ns_names[i], name) == 0) do_remove_ns(i);
+}
+
+void run_all() noexcept {
+  do_remove_instance();
+  for (int i = 0; i < k_ns; ++i) do_remove_ns(i);
+  do_unmount();
+}
+
+}  // namespace ringlab::trace_flow::cleanup

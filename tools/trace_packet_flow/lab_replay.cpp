@@ -1,0 +1,161 @@
+#include "tools/trace_packet_flow/lab_replay.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <set>
+#include <stdexcept>
+
+#include "port/trace.hpp"
+#include "tools/trace_packet_flow/packet_filter.hpp"
+
+#ifdef RINGLAB_TRACE_FLOW_HAVE_SIM_NIC
+#include "sim_nic/sim_nic.hpp"
+#endif
+#ifdef RINGLAB_TRACE_FLOW_HAVE_STACK
+#include <memory>
+
+#include "stack/iface/interface.hpp"
+#include "stack/socket/udp_socket.hpp"
+#endif
+
+namespace ringlab::trace_flow {
+
+bool lab_replay_available() noexcept {
+#ifdef RINGLAB_TRACE_FLOW_HAVE_SIM_NIC
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool lab_stack_available() noexcept {
+#if defined(RINGLAB_TRACE_FLOW_HAVE_SIM_NIC) && defined(RINGLAB_TRACE_FLOW_HAVE_STACK)
+  return true;
+#else
+  return false;
+#endif
+}
+
+#ifndef RINGLAB_TRACE_FLOW_HAVE_SIM_NIC
+lab_replay_result run_lab_replay(const std::string&, const lab_replay_options&) {
+  throw std::runtime_error("sim_nic is not built into this ringlab: replay an events file (--events FILE) instead");
+}
+#else
+
+namespace {
+std::uint32_t parse_ipv4(const std::string& s) {
+  unsigned a, b, c, d;
+  char tail;
+  if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 || c > 255 || d > 255)
+    throw input_error("--addr: '" + s + "' is not an IPv4 address");
+  return a << 24 | b << 16 | c << 8 | d;
+}
+}  // namespace
+
+lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_options& o) {
+  auto tr = sim::pcap_trace::open(pcap);
+  if (!tr) throw input_error(tr.error);
+  lab_replay_result res;
+
+  // The stack's identity and sockets, from the file unless given.
+  std::set<std::uint16_t> ports(o.listen_ports.begin(), o.listen_ports.end());
+  std::uint32_t addr = o.addr.empty() ? 0 : parse_ipv4(o.addr);
+  std::array<std::uint8_t, 6> mac{};
+  bool have_mac = false;
+  for (const auto& r : tr->records()) {
+    auto b = tr->bytes(r);
+    const auto* p = reinterpret_cast<const std::uint8_t*>(b.data());
+    auto d = parse_udp(1, p, b.size());
+    if (!d) continue;
+    if (!addr) addr = d->dst_ip;
+    if (d->dst_ip == addr && !have_mac) { std::copy(p, p + 6, mac.begin()); have_mac = true; }
+    if (o.listen_ports.empty() && !o.listen_none && d->dst_ip == addr) ports.insert(d->dst_port);
+  }
+  if (!o.mac.empty()) {
+    unsigned m[6];
+    char tail;
+    if (std::sscanf(o.mac.c_str(), "%x:%x:%x:%x:%x:%x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &tail) != 6)
+      throw input_error("--mac: '" + o.mac + "' is not a MAC address");
+    for (int i = 0; i < 6; ++i) mac[i] = static_cast<std::uint8_t>(m[i]);
+  }
+
+  sim::sim_nic_config cfg;
+  cfg.queues = o.queues;
+  cfg.ring = o.ring;
+  cfg.ring_size = o.ring_size;
+  cfg.seed = o.seed;
+  std::unique_ptr<sim::sim_nic> nic;
+  try {
+    nic = std::make_unique<sim::sim_nic>(cfg);
+  } catch (const std::exception& e) {
+    throw input_error(std::string("sim_nic: ") + e.what());
+  }
+  nic->load(*tr);
+
+  const bool was_on = trace::enabled();
+  trace::drain();   // start clean: earlier events in this process are not ours
+  trace::enable(true);
+  res.notes = "sim_nic " + std::to_string(o.queues) + " queue(s), ring " + o.ring;
+
+#ifdef RINGLAB_TRACE_FLOW_HAVE_STACK
+  res.with_stack = true;
+  std::vector<std::unique_ptr<stack::interface>> ifs;
+  std::vector<std::vector<std::unique_ptr<stack::udp_socket>>> socks(o.queues);
+  for (std::uint16_t q = 0; q < o.queues; ++q) {
+    stack::interface_config ic;
+    ic.addr = wire::ipv4_addr{addr};
+    ic.mac = wire::mac_addr{mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]};
+    ic.prefix_len = 24;
+    ic.seed = o.seed;
+    ifs.push_back(std::make_unique<stack::interface>(nic->queue(q), ic));
+    for (auto port : ports) {
+      auto s = std::make_unique<stack::udp_socket>(*ifs.back());
+      if (!s->bind({wire::ipv4_addr{addr}, port})) socks[q].push_back(std::move(s));
+    }
+  }
+  res.notes += " + stack " + ipv4_to_string(addr) + ", UDP sockets on";
+  for (auto p : ports) res.notes += " " + std::to_string(p);
+  if (ports.empty()) res.notes += " none";
+  std::vector<std::byte> buf(65536);
+  auto drain_sockets = [&] {
+    for (auto& qs : socks)
+      for (auto& s : qs) {
+        std::error_code ec;
+        while (true) {
+          s->try_receive_from(buf, ec);   // the direct reader: copies and releases the frame
+          if (ec) break;
+        }
+      }
+  };
+  // Frames due at the same virtual time arrive together and are polled at that time, so a hop's
+  // time is when the stack would see it, not when this loop got round to it.
+  while (auto due = nic->next_due()) {
+    nic->advance_to(*due);
+    for (std::uint16_t q = 0; q < o.queues; ++q) ifs[q]->poll(nic->now());
+    drain_sockets();
+  }
+  for (std::uint16_t q = 0; q < o.queues; ++q) ifs[q]->poll(nic->now());
+  drain_sockets();
+  socks.clear();
+  ifs.clear();
+#else
+  res.notes += " (stack not built: routes end at the ring)";
+  std::vector<port::frame_ref> burst(32);
+  while (auto due = nic->next_due()) {
+    nic->advance_to(*due);
+    for (std::uint16_t q = 0; q < o.queues; ++q) {
+      auto& qp = nic->queue(q);
+      std::size_t n;
+      while ((n = qp.rx_burst(burst)) > 0) qp.rx_release(std::span(burst.data(), n));
+    }
+  }
+#endif
+  auto ev = trace::drain();
+  trace::enable(was_on);
+  res.events = from_trace(ev);
+  return res;
+}
+#endif
+
+}  // namespace ringlab::trace_flow

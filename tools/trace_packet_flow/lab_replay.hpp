@@ -1,0 +1,36 @@
+#pragma once
+// The lab path: replays a pcap through sim_nic (and, when the stack is built, one stack::interface
+// per queue with UDP sockets read by a direct reader) with tracing on, and returns the trace events.
+// Without sim_nic in the build, it says so; an events file (route.hpp's format) works either way.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tools/trace_packet_flow/route.hpp"
+
+namespace ringlab::trace_flow {
+
+struct lab_replay_options {
+  std::uint16_t queues = 1;
+  std::string ring = "spsc";
+  std::uint32_t ring_size = 1024;
+  std::vector<std::uint16_t> listen_ports;   // stack sockets; empty: every UDP destination port in the file
+  bool listen_none = false;
+  std::string addr;                          // stack address; empty: the first UDP frame's destination
+  std::string mac;                           // stack MAC; empty: the first UDP frame's Ethernet destination
+  std::uint64_t seed = 1;
+};
+
+struct lab_replay_result {
+  std::vector<lab_event> events;
+  bool with_stack = false;
+  std::string notes;                         // what ran ("sim_nic 1 queue spsc + stack 10.0.0.2 ports 9000")
+};
+
+bool lab_replay_available() noexcept;        // sim_nic is in the build
+bool lab_stack_available() noexcept;         // stack is in the build
+
+// Throws input_error (unreadable pcap, bad option) or std::runtime_error (sim_nic not built).
+lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_options& o);
+
+}  // namespace ringlab::trace_flow

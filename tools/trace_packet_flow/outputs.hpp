@@ -1,0 +1,43 @@
+#pragma once
+// The four views of a set of routes: a text timeline, Chrome trace-event JSON (opens in Perfetto and
+// chrome://tracing), a Graphviz route diagram, and per-hop latency percentiles.
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tools/trace_packet_flow/route.hpp"
+
+namespace ringlab::trace_flow {
+
+// Latency of a hop = time from the previous step of the same route to this step.
+struct hop_stats {
+  std::string path;
+  std::string hop;
+  std::size_t count = 0;
+  std::uint64_t p50_ns = 0, p99_ns = 0, max_ns = 0;
+  std::size_t order = 0;         // first position the hop was seen at (keeps route order in tables)
+};
+
+// Nearest-rank percentile of sorted values: p in (0, 100].
+std::uint64_t percentile(const std::vector<std::uint64_t>& sorted, double p);
+
+// One entry per (path, hop) in route order; the first hop of a route has latency 0 (arrival).
+std::vector<hop_stats> compute_hop_stats(const std::vector<route>& routes);
+
+void write_timeline(std::ostream& os, const std::vector<route>& routes);
+void write_stats(std::ostream& os, const std::vector<route>& routes);
+
+// Chrome trace-event JSON: one process per path, one thread (track) per hop, an "X" slice per step
+// lasting until the packet's next step, and an "s"/"f" flow pair linking each step to the next.
+// Each path's times are shifted so its first arrival is at 0 (the two clocks are unrelated).
+void write_chrome_json(std::ostream& os, const std::vector<route>& routes);
+
+// Graphviz: one node per (path, hop) labelled with its source, edges with packet counts and p50
+// latency, drops as red end nodes with their reason.
+void write_dot(std::ostream& os, const std::vector<route>& routes, const std::string& title);
+
+std::string json_escape(const std::string& s);
+
+}  // namespace ringlab::trace_flow

@@ -1,0 +1,91 @@
+#pragma once
+// The route of one packet: the ordered hops it took, on the lab path (trace::event from sim_nic, the
+// rings, the port decorators, the stack and bypass_service) or on the kernel path (tracefs events
+// followed by skbaddr). Both paths end up in the same model so that every output (timeline, Perfetto
+// JSON, Graphviz, latency percentiles) serves both, and `ringlab trace compare` can put them side by side.
+#include <cstdint>
+#include <iosfwd>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "port/trace.hpp"
+
+namespace ringlab::trace_flow {
+
+inline constexpr std::int64_t none = -1;
+
+// Bad input (an events file, a filter, a pcap): the tool turns it into a usage error (exit 2).
+struct input_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct step {
+  std::string hop;            // lab: trace::to_string(hop); kernel: "subsystem:tracepoint"
+  std::string file;           // source file that emits the event, relative to its tree
+  std::string function;       // emitting function (kernel drops: the function that dropped it)
+  std::uint32_t line = 0;     // 0: unknown
+  std::uint64_t t_ns = 0;     // on the path's clock (virtual for sim_nic, TSC-derived for the kernel)
+  std::int64_t queue = none;
+  std::int64_t ring_slot = none;
+  std::int64_t frame = none;
+  std::uint16_t cpu = 0;
+  std::string verdict;        // pass, drop, deliver, tx
+  std::string reason;         // drop reason, "" when none
+  std::string detail;         // free text for the reader (dev=, len=, location=); never parsed back
+};
+
+struct route {
+  std::string path;           // "lab" or "kernel"
+  std::uint64_t packet_id = 0;  // 1-based position in the pcap the packet came from
+  std::string summary;        // "10.0.0.1:5000 > 10.0.0.2:9000 udp 64 B", empty when unknown
+  std::vector<step> steps;
+
+  std::uint64_t arrival_ns() const noexcept { return steps.empty() ? 0 : steps.front().t_ns; }
+  std::uint64_t total_ns() const noexcept { return steps.empty() ? 0 : steps.back().t_ns - arrival_ns(); }
+  // The first step with a drop verdict (steps after it, such as the frame's release, may follow).
+  const step* drop_step() const noexcept {
+    for (const auto& s : steps)
+      if (s.verdict == "drop") return &s;
+    return nullptr;
+  }
+  bool dropped() const noexcept { return drop_step() != nullptr; }
+  // "drop: <reason>", "deliver", or the last verdict.
+  std::string outcome() const;
+  std::vector<std::string> hops() const;
+};
+
+// A lab trace event with its source location as strings, so events can be saved and read back
+// (std::source_location cannot be built from a file).
+struct lab_event {
+  trace::event e;
+  std::string file;
+  std::string function;
+  std::uint32_t line = 0;
+};
+
+// Keeps the file relative to the ringlab tree and the function as "ns::name" (return type and
+// parameters dropped): what a reader looks up.
+std::string short_file(std::string_view path);
+std::string short_function(std::string_view pretty);
+
+std::vector<lab_event> from_trace(std::span<const trace::event> events);
+
+// Groups events by packet id (in the order given, which trace::drain() sorts by time) into routes.
+// packet_ids: keep only these (empty: all); max_packets: keep at most this many routes (0: all).
+std::vector<route> build_lab_routes(std::span<const lab_event> events,
+                                    std::span<const std::uint64_t> packet_ids = {},
+                                    std::size_t max_packets = 0);
+
+// Events file: a tab-separated text format, one event a line after a "#ringlab-trace-events v1" header:
+//   packet_id t_ns hop verdict reason queue ring_slot frame cpu line file function
+void write_events(std::ostream& os, std::span<const lab_event> events);
+// Throws input_error naming the file, the line and the field.
+std::vector<lab_event> read_events(std::istream& is, const std::string& name);
+
+bool hop_from_string(std::string_view s, trace::hop& out) noexcept;
+bool verdict_from_string(std::string_view s, trace::verdict& out) noexcept;
+bool reason_from_string(std::string_view s, trace::drop_reason& out) noexcept;
+
+}  // namespace ringlab::trace_flow
