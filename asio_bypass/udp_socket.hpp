@@ -59,6 +59,10 @@ inline std::error_code as_system(std::error_code ec) noexcept {
   return ec;
 }
 
+inline bool would_block(const std::error_code& ec) noexcept {
+  return ec == asio::error::would_block || ec == std::errc::operation_would_block;
+}
+
 class socket final : private socket_hooks {
  public:
   using executor_type = asio::io_context::executor_type;
@@ -275,7 +279,7 @@ class socket final : private socket_hooks {
     static bool do_perform(op_base* base) noexcept {
       auto* o = static_cast<recv_op*>(base);
       o->n = o->owner->receive_from(o->buffers, *o->from, o->ec);
-      return o->ec != std::errc::operation_would_block;
+      return !would_block(o->ec);
     }
     static void do_complete(op_base* base, const std::error_code* abort) {
       auto* o = static_cast<recv_op*>(base);
@@ -305,7 +309,7 @@ class socket final : private socket_hooks {
     static bool do_perform(op_base* base) noexcept {
       auto* o = static_cast<frame_op*>(base);
       o->frame = o->owner->receive_frame(o->ec);
-      return o->ec != std::errc::operation_would_block;
+      return !would_block(o->ec);
     }
     static void do_complete(op_base* base, const std::error_code* abort) {
       auto* o = static_cast<frame_op*>(base);

@@ -346,9 +346,12 @@ void sim_nic::receive(std::span<const std::byte> bytes, std::uint32_t wirelen, s
     bump(rx_oversize_);
     return drop(trace::drop_reason::oversize, trace::hop::nic_rx, 0);
   }
-  const rss_tuple tuple = extract_rss_tuple(bytes, cfg_.rss_l4);
-  const std::uint32_t hash = tuple.len ? rss_.hash(tuple) : 0;
-  const std::uint16_t q = rss_.queue_of(hash);
+  std::uint32_t hash = 0;
+  std::uint16_t q = 0;
+  if (cfg_.queues > 1 || cfg_.rss_one_queue) {
+    hash = rss_.hash(extract_rss_tuple(bytes, cfg_.rss_l4));
+    q = rss_.queue_of(hash);
+  }
   if (tracing) [[unlikely]] trace::emit({.packet_id = packet_id, .t_ns = t, .queue = q, .stage = trace::hop::rss});
   port::frame_ref f = take_frame();
   if (!f.valid()) {

@@ -81,6 +81,8 @@ struct sim_nic_config {
   port::frame_pool_config pool{};
   std::array<std::uint8_t, rss_key_size> rss_key = default_rss_key;
   bool rss_l4 = true;                   // hash TCP/UDP ports (4-tuple); false: IPv4 2-tuple only
+  bool rss_one_queue = false;           // hash even with one queue (rx_meta.rss_hash); off: hash 0, as a
+                                        // NIC with RSS disabled, and the parse is skipped
   std::uint32_t mtu = 1500;             // frames longer than mtu + 18 (Ethernet + one VLAN tag) are oversize
   std::uint32_t runt_len = 14;          // frames shorter than an Ethernet header are runts
   replay_timing timing;

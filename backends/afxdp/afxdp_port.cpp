@@ -494,10 +494,11 @@ void port::tx_commit(std::span<frame_ref> frames) noexcept {
     frames = frames.first(ok);
   }
   const auto k = static_cast<std::uint32_t>(frames.size());
+  if (k == 0) return;
   std::uint32_t idx = 0;
   std::uint32_t got = xsk_ring_prod__reserve(&r_->tx, k, &idx);   // all or nothing
   if (got == 0) {
-    got = xsk_prod_nb_free(&r_->tx, k);
+    got = std::min(xsk_prod_nb_free(&r_->tx, k), k);   // as many as fit (nb_free may exceed k only when k fit)
     if (got) got = xsk_ring_prod__reserve(&r_->tx, got, &idx);
   }
   std::byte* base = pool_->area().data();

@@ -38,9 +38,10 @@ const sim::pcap_trace& trace_file() {
   return t;
 }
 
-void sim_nic_rx(benchmark::State& state, const char* ring, bool tracing) {
+void sim_nic_rx(benchmark::State& state, const char* ring, bool tracing, std::uint16_t queues = 1) {
   sim::sim_nic_config c;
   c.ring = ring;
+  c.queues = queues;
   c.ring_size = 1024;
   sim::sim_nic nic(c);
   nic.load(trace_file());
@@ -58,10 +59,12 @@ void sim_nic_rx(benchmark::State& state, const char* ring, bool tracing) {
       }
       continue;
     }
-    const std::size_t n = nic.queue(0).rx_burst(f);
-    for (std::size_t i = 0; i < n; ++i) bytes += f[i].bytes.size();
-    nic.queue(0).rx_release({f, n});
-    frames += n;
+    for (std::uint16_t q = 0; q < queues; ++q) {
+      const std::size_t n = nic.queue(q).rx_burst(f);
+      for (std::size_t i = 0; i < n; ++i) bytes += f[i].bytes.size();
+      nic.queue(q).rx_release({f, n});
+      frames += n;
+    }
   }
   trace::enable(false);
   trace::drain();
@@ -74,6 +77,8 @@ void sim_nic_rx(benchmark::State& state, const char* ring, bool tracing) {
 void BM_sim_nic_rx_spsc(benchmark::State& s) { sim_nic_rx(s, "spsc", false); }
 void BM_sim_nic_rx_spsc_traced(benchmark::State& s) { sim_nic_rx(s, "spsc", true); }
 void BM_sim_nic_rx_rte_ring(benchmark::State& s) { sim_nic_rx(s, "rte-ring", false); }
+// Four queues with Toeplitz RSS, all drained on this one core: the cost of parsing and hashing.
+void BM_sim_nic_rx_spsc_rss4(benchmark::State& s) { sim_nic_rx(s, "spsc", false, 4); }
 
 bool eal_started(std::string& why) {
   static int state = -1;
@@ -117,6 +122,7 @@ void BM_dpdk_net_pcap_rx(benchmark::State& state) {
 BENCHMARK(BM_dpdk_net_pcap_rx);
 BENCHMARK(BM_sim_nic_rx_spsc);
 BENCHMARK(BM_sim_nic_rx_rte_ring);
+BENCHMARK(BM_sim_nic_rx_spsc_rss4);
 BENCHMARK(BM_sim_nic_rx_spsc_traced);
 
 // Prints the ratios after the usual console output.

@@ -24,6 +24,12 @@ arp_cache::entry* arp_cache::room(time_ns now) noexcept {
   return victim;
 }
 
+void arp_cache::set(entry& e, const entry& v) noexcept {
+  incomplete_ -= e.st == state::incomplete;
+  incomplete_ += v.st == state::incomplete;
+  e = v;
+}
+
 std::optional<wire::mac_addr> arp_cache::lookup(wire::ipv4_addr ip, time_ns now) const noexcept {
   const entry* e = find(ip);
   if (!e || e->st != state::reachable || e->expires <= now) return std::nullopt;
@@ -34,14 +40,14 @@ bool arp_cache::insert(wire::ipv4_addr ip, wire::mac_addr mac, time_ns now) noex
   entry* e = find(ip);
   if (!e) e = room(now);
   if (!e) return false;
-  *e = entry{state::reachable, 0, ip, mac, now + cfg_.reachable_for, never};
+  set(*e, entry{state::reachable, 0, ip, mac, now + cfg_.reachable_for, never});
   return true;
 }
 
 bool arp_cache::update(wire::ipv4_addr ip, wire::mac_addr mac, time_ns now) noexcept {
   entry* e = find(ip);
   if (!e) return false;
-  *e = entry{state::reachable, 0, ip, mac, now + cfg_.reachable_for, never};
+  set(*e, entry{state::reachable, 0, ip, mac, now + cfg_.reachable_for, never});
   return true;
 }
 
@@ -50,12 +56,13 @@ arp_cache::start_result arp_cache::start(wire::ipv4_addr ip, time_ns now) noexce
   if (e && e->st == state::incomplete) return start_result::in_progress;
   if (!e) e = room(now);
   if (!e) return start_result::no_room;
-  *e = entry{state::incomplete, 1, ip, {}, 0, now + cfg_.retry};
+  set(*e, entry{state::incomplete, 1, ip, {}, 0, now + cfg_.retry});
   return start_result::send_request;
 }
 
 time_ns arp_cache::next_deadline() const noexcept {
   time_ns t = never;
+  if (incomplete_ == 0) return t;
   for (const auto& e : table_)
     if (e.st == state::incomplete) t = earliest(t, e.next_retry);
   return t;

@@ -48,11 +48,13 @@ class arp_cache {
   // `give_up(ip)` for those out of tries (the entry is gone when it is called).
   template <class Retry, class GiveUp>
   void on_timer(time_ns now, Retry&& retry, GiveUp&& give_up) {
+    if (incomplete_ == 0) return;
     for (auto& e : table_) {
       if (e.st != state::incomplete || e.next_retry > now) continue;
       if (e.requests >= cfg_.max_requests) {
         const wire::ipv4_addr ip = e.ip;
         e = entry{};
+        --incomplete_;
         give_up(ip);
       } else {
         ++e.requests;
@@ -79,8 +81,11 @@ class arp_cache {
   const entry* find(wire::ipv4_addr ip) const noexcept;
   entry* room(time_ns now) noexcept;
 
+  void set(entry& e, const entry& v) noexcept;   // keeps incomplete_ right
+
   arp_config cfg_;
   std::vector<entry> table_;
+  std::size_t incomplete_ = 0;   // an idle cache costs one compare per poll
 };
 
 }  // namespace ringlab::stack

@@ -146,6 +146,7 @@ class interface {
   class l4_writer {
    public:
     template <class F>
+      requires(!std::is_same_v<std::remove_cvref_t<F>, l4_writer>)
     l4_writer(F&& f) noexcept   // NOLINT: implicit on purpose, from a lambda at the call
         : obj_(&f), fn_([](void* o, std::span<std::byte> out) { return (*static_cast<std::remove_reference_t<F>*>(o))(out); }) {}
     std::size_t operator()(std::span<std::byte> out) const noexcept { return fn_(obj_, out); }

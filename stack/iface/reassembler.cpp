@@ -14,9 +14,11 @@ reassembler::~reassembler() {
     if (s.used) drop(s);
 }
 
+
 void reassembler::drop(slot& s) noexcept {
   if (s.frame.valid()) pool_.free(s.frame);
   s = slot{};
+  --used_;
 }
 
 bool reassembler::complete(const slot& s) noexcept {
@@ -52,6 +54,7 @@ reassembler::outcome reassembler::add(const key& k, std::size_t offset, bool mor
     s->k = k;
     s->frame = f;
     s->deadline = now + cfg_.timeout;   // RFC 791: the timer starts with the first fragment
+    ++used_;
   }
   const std::size_t end = offset + payload.size();
   // Every fragment but the last carries a multiple of 8 bytes (RFC 791); an empty one adds nothing.
@@ -94,28 +97,31 @@ reassembler::outcome reassembler::add(const key& k, std::size_t offset, bool mor
   outcome out{status::complete, drop_reason::none, s->frame, s->total};
   out.frame.bytes = out.frame.bytes.first(s->total);
   *s = slot{};   // the frame now belongs to the caller
+  --used_;
   return out;
 }
 
 std::size_t reassembler::expire(time_ns now) noexcept {
   std::size_t n = 0;
-  for (auto& s : slots_)
+  if (used_ == 0) return 0;
+  for (std::size_t i = 0; i < cfg_.max_datagrams; ++i) {
+    slot& s = slots_[i];
     if (s.used && s.deadline <= now) {
       drop(s);
       ++n;
     }
+  }
   return n;
 }
 
 time_ns reassembler::next_deadline() const noexcept {
   time_ns t = never;
+  if (used_ == 0) return t;
   for (const auto& s : slots_)
     if (s.used) t = earliest(t, s.deadline);
   return t;
 }
 
-std::size_t reassembler::in_flight() const noexcept {
-  return static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), [](const slot& s) { return s.used; }));
-}
+std::size_t reassembler::in_flight() const noexcept { return used_; }
 
 }  // namespace ringlab::stack

@@ -75,7 +75,8 @@ class reassembler {
 
   port::frame_pool& pool_;
   reassembler_config cfg_;
-  std::array<slot, max_slots> slots_{};
+  std::array<slot, max_slots> slots_{};   // the first cfg_.max_datagrams are used
+  std::size_t used_ = 0;                   // so that an idle reassembler costs one compare per poll
 };
 
 }  // namespace ringlab::stack

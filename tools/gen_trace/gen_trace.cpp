@@ -327,7 +327,7 @@ std::string write_pcap(const std::string& path, std::span<const packet> packets)
   if (!dead) return "pcap_open_dead failed";
   pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
   if (!d) {
-    std::string e = std::string(path) + ": " + pcap_geterr(dead);
+    std::string e = pcap_geterr(dead);   // names the file already
     pcap_close(dead);
     return e;
   }

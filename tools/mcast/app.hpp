@@ -106,8 +106,9 @@ class receiver {
 
   receiver(Socket& socket, sequence_tracker tracker) : socket_(socket), tracker_(std::move(tracker)) {}
 
-  void start(std::function<bool(const message&)> on_message) {
+  void start(std::function<bool(const message&)> on_message, std::function<void(std::string_view)> on_error) {
     on_message_ = std::move(on_message);
+    on_error_ = std::move(on_error);
     asio::post(socket_.get_executor(), [this] { receive_next(); });
   }
 
@@ -124,6 +125,7 @@ class receiver {
         if (ec == asio::error::operation_aborted) return;
         ++stats_.errors;
         stats_.last_error = ec.message();
+        if (on_error_) on_error_(stats_.last_error);
         return;   // a receive error on a UDP socket is not transient: stop here, counted
       }
       const auto d = parse_datagram(std::span<const std::byte>(buf_.data(), n));
@@ -141,6 +143,7 @@ class receiver {
   Socket& socket_;
   sequence_tracker tracker_;
   std::function<bool(const message&)> on_message_;
+  std::function<void(std::string_view)> on_error_;
   std::vector<std::byte> buf_ = std::vector<std::byte>(65536);
   endpoint_type from_;
   receive_stats stats_;

@@ -76,8 +76,9 @@ class group_receiver {
  public:
   virtual ~group_receiver() = default;
   // Starts receiving; on_message runs on the loop for each valid datagram and returns false to stop
-  // receiving (the loop goes on). Call once.
-  virtual void start(std::function<bool(const message&)> on_message) = 0;
+  // receiving (the loop goes on). on_error runs once if a receive fails (receiving stops). Call once.
+  virtual void start(std::function<bool(const message&)> on_message,
+                     std::function<void(std::string_view error)> on_error) = 0;
   virtual receive_stats stats() const = 0;
 };
 

@@ -71,7 +71,9 @@ class kernel_receiver final : public group_receiver {
     set_raw(socket_, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m,
             "join " + ipv4_to_string(o.group) + " (IP_ADD_MEMBERSHIP, ifindex " + std::to_string(o.ifindex) + ")");
   }
-  void start(std::function<bool(const message&)> on_message) override { app_.start(std::move(on_message)); }
+  void start(std::function<bool(const message&)> on_message, std::function<void(std::string_view)> on_error) override {
+    app_.start(std::move(on_message), std::move(on_error));
+  }
   receive_stats stats() const override { return app_.stats(); }
 
  private:

@@ -77,7 +77,7 @@ int run(int argc, char** argv) {
       return false;
     }
     return true;
-  });
+  }, [&](std::string_view) { svc->stop(); });
   svc->start();
   bool timed_out = false;
   if (timeout_s > 0) {

@@ -134,7 +134,16 @@ std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, s
     try {
       auto r = tf::run_lab_replay(file, o);
       events = std::move(r.events);
-      if (notes) *notes = r.notes;
+      if (notes) {
+        *notes = r.notes;
+        if (r.frames) {
+          char b[160];
+          std::snprintf(b, sizeof b, "; replay loop %.0f ns/frame wall time with tracing on (%llu frames; hop times "
+                        "below are sim_nic's virtual clock)", static_cast<double>(r.wall_ns) / static_cast<double>(r.frames),
+                        static_cast<unsigned long long>(r.frames));
+          *notes += b;
+        }
+      }
     } catch (const tf::input_error& e) {
       throw cli::usage_error{e.what()};
     }
@@ -186,6 +195,28 @@ tf::kernel_run_result kernel_routes(const cli::args& a, const tf::pcap_selection
   }
   std::cout << ", receiver got " << res.received << "\n\n";
   return res;
+}
+
+// Where the two paths do the same work, for reading a compare run's tables side by side.
+void print_stage_map(std::ostream& os) {
+  static const char* rows[][3] = {
+      {"frame arrives", "nic_rx, rss, pool", "net:netif_rx (veth_xmit hands the skb to the peer's backlog)"},
+      {"queued for the receiver", "ring_enqueue", "(per-CPU backlog queue, no tracepoint)"},
+      {"taken by the receive loop", "ring_dequeue, port_rx", "net:netif_receive_skb (process_backlog, softirq)"},
+      {"L2 / L3", "eth, ipv4", "fib:fib_table_lookup (ip_rcv -> ip_route_input)"},
+      {"L4 demux", "udp", "(__udp4_lib_rcv: no tracepoint unless it drops: skb:kfree_skb)"},
+      {"socket queue", "socket_queue", "sock:sk_data_ready (sock_def_readable)"},
+      {"application reads", "deliver (bypass_service)", "syscalls:sys_enter_recvfrom .. user:recvfrom_returned"},
+      {"buffer back", "release", "skb:consume_skb (not on this kernel's UDP recv path: see docs)"},
+  };
+  os << "\nthe same work on both paths:\n";
+  char b[256];
+  std::snprintf(b, sizeof b, "  %-26s %-26s %s\n", "stage", "lab hops", "kernel tracepoints");
+  os << b;
+  for (const auto& r : rows) {
+    std::snprintf(b, sizeof b, "  %-26s %-26s %s\n", r[0], r[1], r[2]);
+    os << b;
+  }
 }
 
 int run_tracepoints() {
@@ -250,6 +281,7 @@ int run(int argc, char** argv) {
   both.insert(both.end(), res.routes.begin(), res.routes.end());
   std::cout << "lab path: " << notes << "\n\n";
   write_outputs(a, both, "lab path vs kernel path: " + file);
+  print_stage_map(std::cout);
   return cli::exit_ok;
 }
 

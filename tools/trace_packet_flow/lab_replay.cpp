@@ -1,6 +1,7 @@
 #include "tools/trace_packet_flow/lab_replay.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <array>
 #include <cstdio>
 #include <set>
@@ -93,6 +94,7 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   }
   nic->load(*tr);
 
+  const auto t0 = std::chrono::steady_clock::now();
   const bool was_on = trace::enabled();
   trace::drain();   // start clean: earlier events in this process are not ours
   trace::enable(true);
@@ -151,6 +153,9 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
     }
   }
 #endif
+  res.wall_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  res.frames = tr->records().size();
   auto ev = trace::drain();
   trace::enable(was_on);
   res.events = from_trace(ev);

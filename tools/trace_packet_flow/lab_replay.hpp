@@ -25,6 +25,10 @@ struct lab_replay_result {
   std::vector<lab_event> events;
   bool with_stack = false;
   std::string notes;                         // what ran ("sim_nic 1 queue spsc + stack 10.0.0.2 ports 9000")
+  // Real time the replay loop took (tracing on), and frames replayed: the lab path's hop times are
+  // on sim_nic's virtual clock (arrival times, not CPU cost), so this is its measured cost.
+  std::uint64_t wall_ns = 0;
+  std::uint64_t frames = 0;
 };
 
 bool lab_replay_available() noexcept;        // sim_nic is in the build

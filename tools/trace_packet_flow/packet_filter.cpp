@@ -102,7 +102,10 @@ pcap_selection select_packets(const std::string& file, const std::string& filter
   char err[PCAP_ERRBUF_SIZE] = {};
   std::unique_ptr<pcap_t, decltype(&pcap_close)> pc(
       pcap_open_offline_with_tstamp_precision(file.c_str(), PCAP_TSTAMP_PRECISION_NANO, err), &pcap_close);
-  if (!pc) throw input_error(file + ": " + err);
+  if (!pc) {   // libpcap's message usually names the file already
+    const std::string e = err;
+    throw input_error(e.rfind(file, 0) == 0 ? e : file + ": " + e);
+  }
   pcap_selection sel;
   sel.linktype = pcap_datalink(pc.get());
   std::optional<packet_filter> filter;

@@ -62,6 +62,7 @@ class veth_pair {
   static constexpr const char* addr_b = "10.66.0.2";
 
   explicit veth_pair(const std::string& tag, veth_options o = {}) {
+    reap_stale(tag);
     const std::string pid = std::to_string(getpid());
     ns_a = "rl" + tag + "a" + pid;
     ns_b = "rl" + tag + "b" + pid;
@@ -132,6 +133,26 @@ class veth_pair {
   std::string error;
 
  private:
+  // A test process that crashed (no destructor) leaves its namespaces behind: delete ours (this tag,
+  // "a"/"b", a pid that no longer runs) before making new ones.
+  static void reap_stale(const std::string& tag) {
+    const std::string prefix = "rl" + tag;
+    std::string list = run_out("ip netns list");
+    std::size_t pos = 0;
+    while (pos < list.size()) {
+      const std::size_t eol = list.find('\n', pos);
+      std::string line = list.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+      pos = eol == std::string::npos ? list.size() : eol + 1;
+      line = line.substr(0, line.find(' '));
+      if (line.rfind(prefix, 0) != 0 || line.size() < prefix.size() + 2) continue;
+      const char side = line[prefix.size()];
+      const std::string pid = line.substr(prefix.size() + 1);
+      if ((side != 'a' && side != 'b') || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      if (::access(("/proc/" + pid).c_str(), F_OK) == 0) continue;   // its owner still runs
+      run("ip netns del " + line);
+    }
+  }
+
   int orig_fd_ = -1, ns_a_fd_ = -1, ns_b_fd_ = -1;
 };
 
