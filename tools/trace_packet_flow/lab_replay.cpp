@@ -59,19 +59,32 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   if (!tr) throw input_error(tr.error);
   lab_replay_result res;
 
-  // The stack's identity and sockets, from the file unless given.
+  // The stack's identity and sockets, from the file unless given: the first unicast UDP destination
+  // (the host under test), else 10.0.0.2 / 02:00:00:00:00:02 as traces/README.md names it; sockets on
+  // every UDP port sent to that host or to a multicast group, which the sockets join.
   std::set<std::uint16_t> ports(o.listen_ports.begin(), o.listen_ports.end());
+  std::set<std::uint32_t> groups;
   std::uint32_t addr = o.addr.empty() ? 0 : parse_ipv4(o.addr);
-  std::array<std::uint8_t, 6> mac{};
+  std::array<std::uint8_t, 6> mac{0x02, 0, 0, 0, 0, 0x02};
   bool have_mac = false;
+  auto multicast = [](std::uint32_t a) { return (a >> 28) == 0xe; };
   for (const auto& r : tr->records()) {
     auto b = tr->bytes(r);
     const auto* p = reinterpret_cast<const std::uint8_t*>(b.data());
     auto d = parse_udp(1, p, b.size());
     if (!d) continue;
-    if (!addr) addr = d->dst_ip;
+    if (!addr && !multicast(d->dst_ip)) addr = d->dst_ip;
+  }
+  if (!addr) addr = 0x0a000002;
+  for (const auto& r : tr->records()) {
+    auto b = tr->bytes(r);
+    const auto* p = reinterpret_cast<const std::uint8_t*>(b.data());
+    auto d = parse_udp(1, p, b.size());
+    if (!d) continue;
     if (d->dst_ip == addr && !have_mac) { std::copy(p, p + 6, mac.begin()); have_mac = true; }
-    if (o.listen_ports.empty() && !o.listen_none && d->dst_ip == addr) ports.insert(d->dst_port);
+    if (multicast(d->dst_ip)) groups.insert(d->dst_ip);
+    if (o.listen_ports.empty() && !o.listen_none && (d->dst_ip == addr || multicast(d->dst_ip)))
+      ports.insert(d->dst_port);
   }
   if (!o.mac.empty()) {
     unsigned m[6];
@@ -86,6 +99,10 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   cfg.ring = o.ring;
   cfg.ring_size = o.ring_size;
   cfg.seed = o.seed;
+  const bool was_on = trace::enabled();
+  res.notes = "sim_nic " + std::to_string(o.queues) + " queue(s), ring " + o.ring;
+  // One replay: a fresh NIC, stack and sockets; traced or not. Returns the loop's wall time.
+  auto replay = [&](bool traced) -> std::uint64_t {
   std::unique_ptr<sim::sim_nic> nic;
   try {
     nic = std::make_unique<sim::sim_nic>(cfg);
@@ -93,12 +110,9 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
     throw input_error(std::string("sim_nic: ") + e.what());
   }
   nic->load(*tr);
-
-  const auto t0 = std::chrono::steady_clock::now();
-  const bool was_on = trace::enabled();
   trace::drain();   // start clean: earlier events in this process are not ours
-  trace::enable(true);
-  res.notes = "sim_nic " + std::to_string(o.queues) + " queue(s), ring " + o.ring;
+  trace::enable(traced);
+  const auto t0 = std::chrono::steady_clock::now();
 
 #ifdef RINGLAB_TRACE_FLOW_HAVE_STACK
   res.with_stack = true;
@@ -113,12 +127,18 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
     ifs.push_back(std::make_unique<stack::interface>(nic->queue(q), ic));
     for (auto port : ports) {
       auto s = std::make_unique<stack::udp_socket>(*ifs.back());
-      if (!s->bind({wire::ipv4_addr{addr}, port})) socks[q].push_back(std::move(s));
+      // Bound to any address: unicast to us and the multicast groups it joins.
+      if (s->bind({wire::ipv4_addr::any(), port})) continue;
+      for (auto g : groups) s->join_group(wire::ipv4_addr{g}, 0);
+      socks[q].push_back(std::move(s));
     }
   }
-  res.notes += " + stack " + ipv4_to_string(addr) + ", UDP sockets on";
-  for (auto p : ports) res.notes += " " + std::to_string(p);
-  if (ports.empty()) res.notes += " none";
+  if (traced) {
+    res.notes += " + stack " + ipv4_to_string(addr) + ", UDP sockets on";
+    for (auto p : ports) res.notes += " " + std::to_string(p);
+    if (ports.empty()) res.notes += " none";
+    if (!groups.empty()) res.notes += ", joined " + std::to_string(groups.size()) + " group(s)";
+  }
   std::vector<std::byte> buf(65536);
   auto drain_sockets = [&] {
     for (auto& qs : socks)
@@ -142,7 +162,7 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   socks.clear();
   ifs.clear();
 #else
-  res.notes += " (stack not built: routes end at the ring)";
+  if (traced) res.notes += " (stack not built: routes end at the ring)";
   std::vector<port::frame_ref> burst(32);
   while (auto due = nic->next_due()) {
     nic->advance_to(*due);
@@ -153,8 +173,13 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
     }
   }
 #endif
-  res.wall_ns = static_cast<std::uint64_t>(
+  const auto wall = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  trace::enable(false);
+  return wall;
+  };
+  res.wall_ns_untraced = replay(false);
+  res.wall_ns = replay(true);
   res.frames = tr->records().size();
   auto ev = trace::drain();
   trace::enable(was_on);

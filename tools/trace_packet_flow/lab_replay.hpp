@@ -28,6 +28,7 @@ struct lab_replay_result {
   // Real time the replay loop took (tracing on), and frames replayed: the lab path's hop times are
   // on sim_nic's virtual clock (arrival times, not CPU cost), so this is its measured cost.
   std::uint64_t wall_ns = 0;
+  std::uint64_t wall_ns_untraced = 0;        // the same replay once more with tracing off
   std::uint64_t frames = 0;
 };
 

@@ -164,7 +164,7 @@ void write_chrome_json(std::ostream& os, const std::vector<route>& routes) {
   bool first = true;
   auto sep = [&]() -> std::ostream& { if (!first) os << ",\n"; first = false; return os; };
   for (const auto& p : paths) {
-    const std::string pname = p == "lab" ? "lab path (sim_nic -> rings -> stack -> bypass)" :
+    const std::string pname = p == "lab" ? "lab path (sim_nic -> rings -> stack)" :
                               p == "kernel" ? "kernel path (veth -> kernel stack -> socket)" : p + " path";
     sep() << "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":" << pid_of(p) << ",\"tid\":0,\"args\":{\"name\":\""
           << json_escape(pname) << "\"}}";

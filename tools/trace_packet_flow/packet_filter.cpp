@@ -115,6 +115,7 @@ pcap_selection select_packets(const std::string& file, const std::string& filter
   int rc;
   while ((rc = pcap_next_ex(pc.get(), &h, &data)) == 1) {
     ++sel.total;
+    if (max && sel.packets.size() == max) continue;   // keep counting: "N of TOTAL selected"
     if (filter && !filter->matches(data, h->caplen, h->len)) continue;
     selected_packet sp;
     sp.id = sel.total;
@@ -124,7 +125,6 @@ pcap_selection select_packets(const std::string& file, const std::string& filter
     sp.summary = describe(sel.linktype, data, h->caplen);
     sp.udp = parse_udp(sel.linktype, data, h->caplen);
     sel.packets.push_back(std::move(sp));
-    if (max && sel.packets.size() == max) break;
   }
   if (rc == PCAP_ERROR) {
     std::ostringstream os;

@@ -33,6 +33,12 @@ TYPED_TEST_SUITE(ring_stress, all_designs, design_names);
 // ring's threads are preempted in the middle of their operations.
 template <class D>
 void run(unsigned producers, unsigned consumers, unsigned noise, std::size_t burst) {
+#if defined(__SANITIZE_THREAD__)
+  if (D::name == std::string_view("boost-mpmc"))
+    GTEST_SKIP() << "boost::lockfree::queue's freelist writes a freed node's next pointer with a plain store "
+                    "while a pop may still load it atomically (by design: tagged pointers catch it); TSan "
+                    "reports that race inside Boost, so this baseline is stressed in the non-TSan build only";
+#endif
   const std::uint64_t total = total_items();
   const std::uint64_t per_producer = total / producers;
   auto ring = D::make(1024);
