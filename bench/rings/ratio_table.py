@@ -27,7 +27,7 @@ def load(path):
         if name.startswith("floor/"):
             floor.append(b["ns_per_round_trip"])
             continue
-        mode, design, esize, burst = name.split("/")
+        mode, design, esize, burst = name.split("/")[:4]
         runs[(mode, design, esize, int(burst.split(":")[1]))].append(b["items_per_second"])
     return doc.get("context", {}), {k: statistics.median(v) for k, v in runs.items()}, floor
 

@@ -151,7 +151,9 @@ int run(int argc, char** argv) {
       s->bind(asio::ip::udp::endpoint(asio::ip::udp::v4(), g.port));
       s->join_group(asio::ip::address_v4(g.addr));
       auto app = std::make_unique<mcast::receiver<bypass::udp::socket>>(*s, mcast::sequence_tracker(0));
-      app->start([](const mcast::message&) { return true; });
+      app->start([](const mcast::message&) { return true; }, [](std::string_view e) {
+        std::fprintf(stderr, "ringlab demo: receive error: %.*s\n", static_cast<int>(e.size()), e.data());
+      });
       l->sockets.push_back(std::move(s));
       l->apps.push_back(std::move(app));
     }

@@ -271,3 +271,30 @@ TEST_F(stack_test, a_full_burst_asks_to_be_polled_again_now) {
   EXPECT_EQ(ifc.poll(78), never);
   EXPECT_EQ(port.sent.size(), 3u);
 }
+
+TEST_F(stack_test, every_hop_is_traced_with_the_frames_packet_id) {
+  interface ifc(port, config());
+  udp_socket s(ifc);
+  ASSERT_FALSE(s.bind({{}, 9000}));
+  trace::enable(true);
+  (void)trace::drain();
+  port.inject(udp(peer_ip, me_ip, 1, 9000, text("traced")), {.packet_id = 41, .queue = 3});
+  port.inject(udp(peer_ip, me_ip, 1, 9001, text("dropped")), {.packet_id = 42, .queue = 3});
+  ifc.poll(500);
+  std::error_code ec;
+  s.try_receive_frame(ec).release();
+  const auto ev = trace::drain();
+  trace::enable(false);
+  std::vector<std::string> got;
+  for (const auto& e : ev) {
+    EXPECT_EQ(e.queue, 3u);
+    EXPECT_EQ(e.t_ns, 500u);
+    got.push_back(std::to_string(e.packet_id) + ":" + std::string(trace::to_string(e.stage)) + ":" +
+                  std::string(trace::to_string(e.v)) +
+                  (e.reason == drop_reason::none ? "" : ":" + std::string(trace::to_string(e.reason))));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "41:port_rx:pass", "41:eth:pass", "41:ipv4:pass", "41:udp:pass", "41:socket_queue:deliver",
+                     "42:port_rx:pass", "42:eth:pass", "42:ipv4:pass", "42:udp:drop:no_socket",
+                     "42:release:pass", "41:release:pass"}));
+}

@@ -1,0 +1,108 @@
+#pragma once
+// The set-up every interop test shares: two namespaces the test makes (tests/support/netns.hpp, names
+// with the pid, removed by destructors even when an ASSERT leaves early), one veth pair between them,
+// and this thread moved into ns "us" so a port opened here binds to our end.
+//
+//   ns us (rlu<pid>)                               ns peer (rlk<pid>)
+//   ┌──────────────────────────────────┐           ┌────────────────────────────────────┐
+//   │ va<pid>  NO kernel address        │◄═ veth ═►│ vb<pid>  10.77.0.2/24               │
+//   │ AF_XDP / DPDK port + our stack:   │           │ the Linux kernel: ping, arping,     │
+//   │ 10.77.0.1, the veth's own MAC     │           │ UDP sockets, mcast_peer, IGMP       │
+//   └──────────────────────────────────┘           │ route 224.0.0.0/4 dev vb<pid>       │
+//                                                  └────────────────────────────────────┘
+// Our end has no kernel address: our stack owns 10.77.0.1 and answers ARP for it (arp=us), so the
+// kernel never answers for it too (backends/README.md, "ARP: which mode the interop needs").
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "stack/iface/time.hpp"
+#include "stack/wire/ipv4_addr.hpp"
+#include "stack/wire/mac_addr.hpp"
+#include "tests/support/netns.hpp"
+
+namespace ringlab::test_interop {
+
+inline constexpr const char* our_ip = "10.77.0.1";
+inline constexpr const char* peer_ip = "10.77.0.2";
+inline constexpr wire::ipv4_addr our_addr{10, 77, 0, 1};
+inline constexpr wire::ipv4_addr peer_addr{10, 77, 0, 2};
+
+// The real clock the stack runs on over a real port.
+inline stack::time_ns monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<stack::time_ns>(ts.tv_sec) * stack::sec + static_cast<stack::time_ns>(ts.tv_nsec);
+}
+
+// Moves the calling thread into a namespace; the destructor moves it back.
+class enter_netns {
+ public:
+  explicit enter_netns(const std::string& name) {
+    orig_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+    ok_ = orig_ >= 0 && fd >= 0 && ::setns(fd, CLONE_NEWNET) == 0;
+    if (fd >= 0) ::close(fd);
+  }
+  ~enter_netns() {
+    if (orig_ >= 0) {
+      ::setns(orig_, CLONE_NEWNET);
+      ::close(orig_);
+    }
+  }
+  enter_netns(const enter_netns&) = delete;
+  enter_netns& operator=(const enter_netns&) = delete;
+  bool ok() const noexcept { return ok_; }
+
+ private:
+  int orig_ = -1;
+  bool ok_ = false;
+};
+
+class interop_link {
+ public:
+  interop_link()
+      : us("rlu"), peer("rlk"), link(us, std::string(our_ip) + "/24", peer, std::string(peer_ip) + "/24") {
+    // veth_pair gives both ends an address; ours must have none (our stack owns it).
+    must(us.exec({"ip", "addr", "flush", "dev", link.a_name()}), "flush our end's address");
+    must(peer.exec({"ip", "route", "add", "224.0.0.0/4", "dev", link.b_name()}), "multicast route in the peer");
+    // Less chatter on the wire: IPv6 autoconfiguration and MLD would only be counted as drops.
+    us.exec({"sysctl", "-qw", "net.ipv6.conf." + link.a_name() + ".disable_ipv6=1"});
+    peer.exec({"sysctl", "-qw", "net.ipv6.conf." + link.b_name() + ".disable_ipv6=1"});
+    peer_mac = parse_mac(peer.exec({"cat", "/sys/class/net/" + link.b_name() + "/address"}).out);
+    our_mac = parse_mac(us.exec({"cat", "/sys/class/net/" + link.a_name() + "/address"}).out);
+  }
+
+  // A kernel socket made inside the peer namespace (it stays there; the thread comes back).
+  int peer_socket(int type) const {
+    enter_netns in(peer.name());
+    return in.ok() ? ::socket(AF_INET, type | SOCK_CLOEXEC, 0) : -1;
+  }
+
+  // The peer kernel's neighbour entry for our address ("" when none): "10.77.0.1 dev vb.. lladdr .. STATE".
+  std::string peer_neigh() const { return peer.exec({"ip", "neigh", "show", our_ip, "dev", link.b_name()}).out; }
+
+  test::netns us, peer;
+  test::veth_pair link;
+  wire::mac_addr our_mac, peer_mac;
+
+ private:
+  static void must(const test::command_result& r, const char* what) {
+    if (r.exit_code != 0) throw test::setup_error(std::string(what) + " failed: " + r.err);
+  }
+  static wire::mac_addr parse_mac(const std::string& text) {
+    const auto m = wire::mac_addr::parse(text.substr(0, 17));
+    if (!m) throw test::setup_error("cannot read a MAC address from '" + text + "'");
+    return *m;
+  }
+};
+
+}  // namespace ringlab::test_interop
