@@ -1,6 +1,10 @@
 #include "asio_bypass/backend.hpp"
 
+#include <time.h>
+
 #include <exception>
+
+#include "backends/probe.hpp"
 
 namespace ringlab::bypass {
 namespace {
@@ -32,9 +36,41 @@ class sim_device final : public device {
   std::size_t budget_;
 };
 
+// A real port (AF_XDP, DPDK) opened by backends::probe: one queue, the real clock, no ingest step
+// (the NIC, or the kernel in copy mode, fills the rings by itself).
+class real_device final : public device {
+ public:
+  real_device(std::string backend, std::unique_ptr<port::any_port> p) : backend_(std::move(backend)), port_(std::move(p)) {}
+  std::string_view backend() const noexcept override { return backend_; }
+  std::uint16_t queues() const noexcept override { return 1; }
+  port::any_port& queue(std::uint16_t) noexcept override { return *port_; }
+  port::frame_pool& pool() noexcept override { return port_->pool(); }
+  std::function<stack::time_ns()> clock() override {
+    return [] {
+      timespec ts{};
+      ::clock_gettime(CLOCK_MONOTONIC, &ts);
+      return static_cast<stack::time_ns>(ts.tv_sec) * stack::sec + static_cast<stack::time_ns>(ts.tv_nsec);
+    };
+  }
+  std::function<std::size_t(stack::time_ns)> ingest() override { return {}; }
+  bool exhausted() const override { return false; }
+
+ private:
+  std::string backend_;
+  std::unique_ptr<port::any_port> port_;
+};
+
 }  // namespace
 
-bool bypass_backend_built(std::string_view name) noexcept { return name == "sim"; }
+bool bypass_backend_built(std::string_view name) noexcept {
+  if (name == "sim") return true;
+  try {
+    for (const auto& b : backends::built_backends())
+      if (b == name) return true;
+  } catch (...) {
+  }
+  return false;
+}
 
 std::unique_ptr<device> open_device(const device_options& o, std::string& why) {
   why.clear();
@@ -50,10 +86,28 @@ std::unique_ptr<device> open_device(const device_options& o, std::string& why) {
       return nullptr;
     }
   }
-  // "afxdp", "dpdk": their ports (backends/) plug in here as open_afxdp() / open_dpdk().
+  // "afxdp", "dpdk": the ports of backends/, opened by probe (it says why not: not built, no device,
+  // XDP attach refused, memlock, EAL ...).
   if (o.backend == "afxdp" || o.backend == "dpdk") {
-    why = "backend '" + o.backend + "' is not plugged into asio_bypass yet";
-    return nullptr;
+    if (o.queues != 1) {
+      why = "backend '" + o.backend + "' drives one queue here (asked for " + std::to_string(o.queues) + ")";
+      return nullptr;
+    }
+    if (o.device.empty()) {
+      why = "backend '" + o.backend + "' needs a device (an interface or a vdev)";
+      return nullptr;
+    }
+    auto spec = backends::parse_spec(o.backend + ":" + o.device);
+    if (!spec) {
+      why = spec.error().reason;
+      return nullptr;
+    }
+    auto p = backends::probe(*spec);
+    if (!p) {
+      why = p.error().reason;
+      return nullptr;
+    }
+    return std::make_unique<real_device>(o.backend, std::move(*p));
   }
   why = "unknown backend '" + o.backend + "'";
   return nullptr;

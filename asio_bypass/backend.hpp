@@ -23,6 +23,9 @@ struct device_options {
   sim::sim_nic_config sim;
   const sim::pcap_trace* trace = nullptr;
   std::size_t ingest_budget = 32;   // frames per ingest step (one RX burst's worth)
+  // afxdp, dpdk: the rest of a backends::parse_spec text after "NAME:" (backends/probe.hpp), e.g.
+  // "veth0:udp=5000,icmp,arp=us" or "net_af_xdp0,iface=veth0". One queue; the clock is CLOCK_MONOTONIC.
+  std::string device;
 };
 
 class device {

@@ -95,6 +95,10 @@ void bypass_service::post_poll() {
 void bypass_service::on_poll() {
   poll_posted_ = false;
   if (!running_ || shut_down_) return;
+  if (waiting_ > 0) {
+    ++ctr_.yields;
+    return post_poll();
+  }
   const auto busy_before = ctr_.busy_polls;
   const stack::time_ns next = poll_once();
   if (cfg_.drive == drive_mode::busy_poll || ctr_.busy_polls == busy_before) return post_poll();

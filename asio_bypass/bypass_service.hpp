@@ -66,6 +66,7 @@ struct lane_counters {
   std::uint64_t busy_polls = 0;     // of them, with nothing received and nothing ingested
   std::uint64_t fd_waits = 0;       // async_wait calls on the port's wait_fd
   std::uint64_t completions = 0;    // socket operations completed (posted handlers)
+  std::uint64_t yields = 0;         // poll handler turns skipped: completions were still waiting to run
 };
 
 class bypass_service : public asio::execution_context::service {
@@ -103,6 +104,14 @@ class bypass_service : public asio::execution_context::service {
   // What io_context destruction does first (Asio's service shutdown); for tests.
   void shutdown_for_test() { shutdown(); }
 
+  // Completions posted and not yet run (udp_socket.hpp counts them). While any wait, a busy-poll turn
+  // yields instead of polling: the application drains what it was given before the stack takes more
+  // frames from the port (NAPI's budget idea), so a slow reader backs up into the NIC's ring (imissed)
+  // rather than holding every pool frame in socket queues.
+  void completion_posted() noexcept { ++waiting_; ++ctr_.completions; }
+  void completion_ran() noexcept { --waiting_; }
+  std::uint64_t completions_waiting() const noexcept { return waiting_; }
+
   // Sockets register themselves (udp_socket.hpp).
   void add_socket(socket_hooks* s);
   void remove_socket(socket_hooks* s) noexcept;
@@ -122,6 +131,7 @@ class bypass_service : public asio::execution_context::service {
   bool running_ = false;
   bool poll_posted_ = false;   // one poll handler in flight at a time
   bool shut_down_ = false;
+  std::uint64_t waiting_ = 0;
   std::string fallback_;
   lane_counters ctr_;
   std::vector<socket_hooks*> sockets_;

@@ -240,9 +240,10 @@ class socket final : private socket_hooks {
   template <class Handler, class... Args>
   void complete_later(Handler&& h, Args&&... args) {
     auto hex = asio::get_associated_executor(h, ex_);
-    ++svc_->counters_mut().completions;
-    asio::post(ex_, [hex, b = bound<std::decay_t<Handler>, std::decay_t<Args>...>{
+    svc_->completion_posted();
+    asio::post(ex_, [svc = svc_, hex, b = bound<std::decay_t<Handler>, std::decay_t<Args>...>{
                               std::move(h), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)}]() mutable {
+      svc->completion_ran();
       asio::dispatch(hex, std::move(b));
     });
   }

@@ -1,6 +1,13 @@
 # Shared CMake for ringlab: dependencies, warnings, and helpers every folder uses.
 include_guard(GLOBAL)
 find_package(PkgConfig REQUIRED)
+
+# ccache (installed by ./lab) makes the three CI builds of the same sources cheap on a warm machine.
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  set(CMAKE_C_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+endif()
 find_package(Threads REQUIRED)
 
 # --- required dependencies (Debian packages installed by ./lab) ---

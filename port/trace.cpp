@@ -10,10 +10,22 @@ namespace {
 
 struct tagged { std::uint64_t seq; event e; };
 
-// A thread's buffer. Its own mutex is uncontended except while drain() runs.
+// A thread's buffer: fixed-size chunks, so recording never copies what is already recorded (a
+// growing vector would move every event at each doubling). Its own mutex is uncontended except
+// while drain() runs.
 struct buffer {
+  static constexpr std::size_t chunk_events = 4096;
+  using chunk = std::vector<tagged>;
   std::mutex mu;
-  std::vector<tagged> events;
+  std::vector<chunk> chunks;
+
+  void push(const tagged& t) {
+    if (chunks.empty() || chunks.back().size() == chunk_events) {
+      chunks.emplace_back();
+      chunks.back().reserve(chunk_events);
+    }
+    chunks.back().push_back(t);
+  }
 };
 
 struct registry {
@@ -30,7 +42,6 @@ registry& reg() {
 buffer& my_buffer() {
   thread_local std::shared_ptr<buffer> b = [] {
     auto nb = std::make_shared<buffer>();
-    nb->events.reserve(4096);
     std::lock_guard lk(reg().mu);
     reg().buffers.push_back(nb);
     return nb;
@@ -51,7 +62,7 @@ void detail::record(const event& e) {
   }
   const std::uint64_t s = reg().seq.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lk(b.mu);
-  b.events.push_back({s, ev});
+  b.push({s, ev});
 }
 
 std::vector<event> drain() {
@@ -60,8 +71,8 @@ std::vector<event> drain() {
     std::lock_guard lk(reg().mu);
     for (auto& b : reg().buffers) {
       std::lock_guard bl(b->mu);
-      all.insert(all.end(), b->events.begin(), b->events.end());
-      b->events.clear();
+      for (auto& c : b->chunks) all.insert(all.end(), c.begin(), c.end());
+      b->chunks.clear();
     }
   }
   std::sort(all.begin(), all.end(), [](const tagged& a, const tagged& b) {

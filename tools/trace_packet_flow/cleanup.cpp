@@ -4,6 +4,8 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -107,6 +109,17 @@ void remove_netns(const char* name) {
   for (int i = 0; i < k_ns; ++i)
     if (ns_live[i].load(std::memory_order_acquire) && std::strcmp(ns_names[i], name) == 0) do_remove_ns(i);
 }
+
+static_assert(sizeof(sigset_t) <= sizeof(unsigned long[16]));
+
+defer_signals::defer_signals() noexcept {
+  sigset_t block;
+  sigemptyset(&block);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&block, sig);
+  pthread_sigmask(SIG_BLOCK, &block, reinterpret_cast<sigset_t*>(old_));
+}
+
+defer_signals::~defer_signals() { pthread_sigmask(SIG_SETMASK, reinterpret_cast<sigset_t*>(old_), nullptr); }
 
 void run_all() noexcept {
   do_remove_instance();

@@ -19,4 +19,18 @@ void remove_netns(const char* name);       // umount2 + unlink, like `ip netns d
 
 void run_all() noexcept;                   // everything still registered
 
+// Holds SIGINT/SIGTERM/SIGHUP/SIGQUIT back in this thread while a resource is being made (an `ip netns
+// add` child half done when the handler runs would create the namespace after the cleanup): a signal
+// that comes meanwhile is handled when the guard ends, with everything registered.
+class defer_signals {
+ public:
+  defer_signals() noexcept;
+  ~defer_signals();
+  defer_signals(const defer_signals&) = delete;
+  defer_signals& operator=(const defer_signals&) = delete;
+
+ private:
+  unsigned long old_[16];   // a sigset_t, kept opaque here
+};
+
 }  // namespace ringlab::trace_flow::cleanup

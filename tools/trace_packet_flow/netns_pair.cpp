@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <stdexcept>
 
@@ -21,6 +22,9 @@ int run_command(const std::vector<std::string>& argv, std::string* output) {
   const pid_t pid = ::fork();
   if (pid < 0) { ::close(pipefd[0]); ::close(pipefd[1]); return -1; }
   if (pid == 0) {
+    sigset_t none;   // the child does not inherit a defer_signals block
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::dup2(pipefd[1], 1);
     ::dup2(pipefd[1], 2);
     std::vector<char*> a;
@@ -55,6 +59,7 @@ void netns_pair::ip(const std::vector<std::string>& args) {
 }
 
 netns_pair::netns_pair(const std::string& tag) {
+  cleanup::defer_signals hold;   // a signal during setup is handled once both namespaces are registered
   const std::string id = tag.empty() ? std::to_string(::getpid()) : tag;
   ns_[0] = "rlt" + id + "a";
   ns_[1] = "rlt" + id + "b";

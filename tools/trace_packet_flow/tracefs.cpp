@@ -61,6 +61,7 @@ std::string tracefs_instance::unavailable_reason() {
 // instances are the kernel's, whichever mount shows them) and take it away at the end, so the
 // machine's mount table is as it was; another tool mounting the usual place meanwhile is not affected.
 tracefs_instance::tracefs_instance(const std::string& name) : root_(k_root) {
+  cleanup::defer_signals hold;   // mount, mkdir and their registration as one step for the handler
   if (::geteuid() != 0) throw std::runtime_error("tracefs needs root (run as root)");
   if (!exists(root_ + "/instances")) {
     root_ = "/tmp/ringlab-tracefs-" + std::to_string(::getpid());

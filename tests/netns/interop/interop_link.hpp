@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "stack/iface/time.hpp"
 #include "stack/wire/ipv4_addr.hpp"
@@ -42,6 +43,10 @@ inline stack::time_ns monotonic_ns() {
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<stack::time_ns>(ts.tv_sec) * stack::sec + static_cast<stack::time_ns>(ts.tv_nsec);
 }
+
+inline constexpr std::string_view checksum_skip_reason =
+    "ethtool is missing (Debian package ethtool): cannot turn the peer veth's TX checksum offload off, and "
+    "the kernel's UDP frames would reach XDP with partial checksums";
 
 // Moves the calling thread into a namespace; the destructor moves it back.
 class enter_netns {
@@ -74,6 +79,10 @@ class interop_link {
     // veth_pair gives both ends an address; ours must have none (our stack owns it).
     must(us.exec({"ip", "addr", "flush", "dev", link.a_name()}), "flush our end's address");
     must(peer.exec({"ip", "route", "add", "224.0.0.0/4", "dev", link.b_name()}), "multicast route in the peer");
+    // A veth hands the kernel's UDP frames over with the checksum still partial (CHECKSUM_PARTIAL: only
+    // the pseudo-header sum, "the device will finish it"), and XDP sees them so: our stack would drop
+    // every one as bad_l4_checksum. A real wire carries finished checksums: make the peer compute them.
+    peer_checksums = peer.exec({"ethtool", "-K", link.b_name(), "tx-checksumming", "off"}).exit_code == 0;
     // Less chatter on the wire: IPv6 autoconfiguration and MLD would only be counted as drops.
     us.exec({"sysctl", "-qw", "net.ipv6.conf." + link.a_name() + ".disable_ipv6=1"});
     peer.exec({"sysctl", "-qw", "net.ipv6.conf." + link.b_name() + ".disable_ipv6=1"});
@@ -92,6 +101,7 @@ class interop_link {
 
   test::netns us, peer;
   test::veth_pair link;
+  bool peer_checksums = false;   // ethtool turned the peer's TX checksum offload off (see the constructor)
   wire::mac_addr our_mac, peer_mac;
 
  private:

@@ -155,9 +155,11 @@ TEST(TraceFlowKernelPath, SigtermRemovesTheTracefsInstanceAndTheNamespaces) {
   const std::string inst = (usual ? std::string("/sys/kernel/tracing") : own_mount) + "/instances/ringlab-" +
                            std::to_string(pid);
   const std::string ns = "/run/netns/rlt" + std::to_string(pid) + "a";
+  // Up: both namespaces made and tracing on in the instance (its last setup step). Killing earlier
+  // would race with an `ip netns add` child the tool is still waiting for.
   bool up = false;
-  for (int i = 0; i < 300 && !up; ++i) {   // up to 3 s for the tool to set up
-    up = exists(inst) && exists(ns);
+  for (int i = 0; i < 500 && !up; ++i) {   // up to 5 s for the tool to set up
+    up = exists(inst) && exists(ns) && slurp(inst + "/tracing_on").starts_with("1");
     if (!up) std::this_thread::sleep_for(10ms);
   }
   EXPECT_TRUE(up) << "the tool never made " << inst << " and " << ns;
