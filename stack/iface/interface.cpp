@@ -89,15 +89,16 @@ time_ns interface::next_deadline() const noexcept {
   return earliest(earliest(arp_.next_deadline(), frags_.next_deadline()), groups_.next_deadline());
 }
 
-void interface::hop(const rx_ctx& c, trace::hop where, verdict v) noexcept {
+void interface::hop(const rx_ctx& c, trace::hop where, verdict v, std::source_location loc) noexcept {
+  if (!trace::enabled()) return;   // before building the event: this runs several times per frame
   trace::emit({.packet_id = c.frame.meta.packet_id, .t_ns = c.now, .frame = c.frame.id,
-               .queue = c.frame.meta.queue, .stage = where, .v = v});
+               .queue = c.frame.meta.queue, .stage = where, .v = v}, loc);
 }
 
-void interface::drop(const rx_ctx& c, trace::hop where, drop_reason why) noexcept {
+void interface::drop(const rx_ctx& c, trace::hop where, drop_reason why, std::source_location loc) noexcept {
   ++ctr_.drops[static_cast<std::size_t>(why)];
   trace::emit({.packet_id = c.frame.meta.packet_id, .t_ns = c.now, .frame = c.frame.id,
-               .queue = c.frame.meta.queue, .stage = where, .v = verdict::drop, .reason = why});
+               .queue = c.frame.meta.queue, .stage = where, .v = verdict::drop, .reason = why}, loc);
 }
 
 void interface::receive(rx_ctx& c) noexcept {

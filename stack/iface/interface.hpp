@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <source_location>
 #include <span>
 #include <system_error>
 #include <type_traits>
@@ -125,8 +126,11 @@ class interface {
   void on_icmp(rx_ctx& c, const ip_values& ip, std::span<const std::byte> payload) noexcept;
   void on_igmp(rx_ctx& c, const ip_values& ip, std::span<const std::byte> payload) noexcept;
   void on_udp(rx_ctx& c, const ip_values& ip, std::span<const std::byte> payload) noexcept;
-  void drop(const rx_ctx& c, trace::hop where, trace::drop_reason why) noexcept;
-  void hop(const rx_ctx& c, trace::hop where, trace::verdict v = trace::verdict::pass) noexcept;
+  // Both keep their caller's source location, so a route names the code that decided, not these helpers.
+  void drop(const rx_ctx& c, trace::hop where, trace::drop_reason why,
+            std::source_location loc = std::source_location::current()) noexcept;
+  void hop(const rx_ctx& c, trace::hop where, trace::verdict v = trace::verdict::pass,
+           std::source_location loc = std::source_location::current()) noexcept;
   void run_timers(time_ns now) noexcept;
 
   // --- transmit ---

@@ -38,7 +38,7 @@ namespace ringlab::mcast {
 std::string check_backend(std::string_view text) {
   for (std::string_view b : {"kernel", "sim", "afxdp", "dpdk"})
     if (text == b) return {};
-  return "--backend: unknown backend '" + std::string(text) + "' (kernel; sim, afxdp, dpdk fall back to kernel for now)";
+  return "--backend: unknown backend '" + std::string(text) + "' (kernel, sim, afxdp, dpdk)";
 }
 
 std::string check_io(std::string_view text) {

@@ -2,6 +2,12 @@
 // The asynchronous pattern of the seed: this thread reads lines and calls async_send(), which returns
 // at once; the AsioService's loop thread sends them in order. At the end of the input async_finish()
 // stops the loop once the queue is empty.
+//
+// --backend sim|afxdp|dpdk: the same mcast::sender template runs over ringlab::bypass::udp::socket on
+// the user-space stack (tools/mcast/bypass_host.hpp). sim has no wire: the frames the stack sends go
+// to --out FILE.pcap (sim_nic's TX capture). afxdp / dpdk open a real port; when it cannot open, one
+// line says why and the run goes on over kernel sockets.
+#include <asio/signal_set.hpp>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -11,8 +17,12 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "asio_bypass/asio_service.hpp"
+#include "sim_nic/pcap_trace.hpp"
+#include "tools/mcast/app.hpp"
+#include "tools/mcast/bypass_host.hpp"
 #include "tools/mcast/endpoints.hpp"
 #include "tools/mcast/options.hpp"
 #include "tools/ringlab/cli.hpp"
@@ -26,9 +36,13 @@ const std::vector<cli::option> opts = {
     {"file", "PATH", "read lines from PATH instead of standard input"},
     {"ttl", "N", "multicast TTL (0-255)", "1"},
     {"loopback", "on|off", "local receivers on this host get a copy", "on"},
-    {"iface", "NAME", "outgoing interface (default: the routing table's choice)"},
+    {"iface", "NAME", "outgoing interface (default: the routing table's choice); afxdp: the interface"},
     {"io", "epoll|uring", "the kernel backend's reactor", "epoll"},
-    {"backend", "NAME", "kernel (sim, afxdp, dpdk: not built yet, fall back to kernel)", "kernel"},
+    {"backend", "NAME", "kernel, sim (frames to --out), afxdp (--iface), dpdk (--vdev)", "kernel"},
+    {"out", "FILE", "sim: write the frames the stack sends to this pcap"},
+    {"vdev", "SPEC", "dpdk: the device, e.g. net_af_xdp0,iface=veth0 or net_pcap0,tx_pcap=out.pcap"},
+    {"mac", "MAC", "bypass backends: the stack's MAC address", "02:00:00:00:00:01"},
+    {"addr", "A.B.C.D/P", "bypass backends: the stack's IPv4 address and prefix length", "10.0.0.1/24"},
     {"json", "", "print the summary as one JSON object"},
 };
 
@@ -59,6 +73,90 @@ void read_lines(int fd, OnLine on_line, Stop stop) {
   if (!pending.empty() && !stop()) on_line(std::move(pending));
 }
 
+void print_summary(const cli::args& a, const mcast::send_stats& s, const mcast::send_options& o, std::string_view io,
+                   std::string_view backend) {
+  const std::string group = mcast::ipv4_to_string(o.group);
+  if (a.has("json")) {
+    std::printf("{\"group\":\"%s\",\"port\":%u,\"queued\":%lu,\"sent\":%lu,\"payload_bytes\":%lu,\"bytes\":%lu,"
+                "\"errors\":%lu,\"io\":\"%.*s\",\"backend\":\"%.*s\"}\n",
+                group.c_str(), o.port, s.queued, s.sent, s.payload_bytes, s.bytes, s.errors,
+                static_cast<int>(io.size()), io.data(), static_cast<int>(backend.size()), backend.data());
+  } else {
+    std::printf("mcast-send: sent %lu of %lu datagrams (%lu payload bytes, %lu UDP bytes) to %s:%u, %lu errors%s%s\n",
+                s.sent, s.queued, s.payload_bytes, s.bytes, group.c_str(), o.port, s.errors,
+                s.errors ? ": " : "", s.last_error.c_str());
+  }
+}
+
+// --backend sim|afxdp|dpdk. Returns the exit code; a real device that does not open returns nullopt
+// after saying why once (the caller goes on over kernel sockets). Closes fd when it runs.
+std::optional<int> run_bypass(const cli::args& a, const std::string& backend, const mcast::send_options& o, int fd) {
+  mcast::host_config host;
+  check(mcast::parse_host(a.str("mac"), a.str("addr"), host));
+  bypass::device_options d;
+  d.backend = backend;
+  // sim: nothing to replay (an empty trace); what the stack sends is the point.
+  const sim::pcap_trace nothing = sim::pcap_trace::from_frames({}, {});
+  if (backend == "sim") {
+    if (!a.has("out")) throw cli::usage_error{"--backend sim needs --out FILE.pcap (where the sent frames go)"};
+    d.trace = &nothing;
+    d.sim.pool = {.frames = 2048, .frame_size = 2048, .headroom = 256};
+    d.sim.tx_pcap = a.str("out");
+  } else if (backend == "afxdp") {
+    if (!a.has("iface")) throw cli::usage_error{"--backend afxdp needs --iface NAME"};
+    d.device = a.str("iface");
+  } else {
+    if (!a.has("vdev")) throw cli::usage_error{"--backend dpdk needs --vdev SPEC (e.g. net_af_xdp0,iface=veth0)"};
+    d.device = a.str("vdev");
+  }
+  std::string why;
+  auto dev = bypass::open_device(d, why);
+  if (!dev) {
+    if (backend == "sim") throw cli::usage_error{why};
+    std::fprintf(stderr, "mcast-send: backend '%s' cannot start (%s): falling back to 'kernel'\n", backend.c_str(),
+                 why.c_str());
+    return std::nullopt;
+  }
+  mcast::bypass_lane lane;
+  if (auto ec = mcast::attach_lane(lane, *dev, 0, host, 1)) throw std::system_error(ec, "attach");
+  std::optional<int> rc;
+  {
+    bypass::udp::socket sock(lane.ctx);
+    sock.bind(asio::ip::udp::endpoint(asio::ip::address_v4(host.addr.value), 0));
+    sock.set_multicast_ttl(static_cast<std::uint8_t>(o.ttl));
+    sock.set_multicast_loop(o.loopback);
+    mcast::sender<bypass::udp::socket> sender(sock, {asio::ip::address_v4(o.group), o.port});
+    bool finished = false;
+    if (auto* nic = dev->sim_nic()) {
+      // Virtual time: read everything, then let the loop send it (the queue is in memory either way).
+      read_lines(fd, [&](std::string line) { sender.async_send(std::move(line)); }, [] { return false; });
+      sender.async_finish([&] { finished = true; });
+      std::vector<mcast::bypass_lane*> lanes{&lane};
+      mcast::run_replay(*nic, lanes, 32, 0, [&] { return finished; });
+      nic->flush_tx();
+    } else {
+      // A real port: this thread runs the loop (busy-polling the port), a reader thread feeds the sender.
+      asio::signal_set signals(lane.ctx, SIGINT, SIGTERM);
+      std::atomic<bool> stop{false};
+      signals.async_wait([&](const std::error_code& ec, int) {
+        if (!ec) stop = true, lane.ctx.stop();
+      });
+      std::thread reader([&] {
+        read_lines(fd, [&](std::string line) { sender.async_send(std::move(line)); }, [&] { return stop.load(); });
+        sender.async_finish([&] { finished = true, lane.ctx.stop(); });
+      });
+      lane.ctx.run();
+      stop = true;
+      reader.join();
+    }
+    if (fd != STDIN_FILENO) ::close(fd);
+    const auto s = sender.stats();
+    print_summary(a, s, o, "-", dev->backend());
+    rc = s.errors == 0 && s.sent == s.queued && finished ? cli::exit_ok : cli::exit_failure;
+  }
+  return rc;
+}
+
 int run(int argc, char** argv) {
   cli::args a("mcast-send", opts, argc, argv);
   if (a.help()) {
@@ -74,9 +172,11 @@ int run(int argc, char** argv) {
   o.port = static_cast<std::uint16_t>(a.u64("port", 1, 65535));
   o.ttl = static_cast<unsigned>(a.u64("ttl", 0, 255));
   check(mcast::parse_on_off("loopback", a.str("loopback"), o.loopback));
-  check(mcast::parse_iface(a.str("iface"), o.ifindex));
+  check(mcast::parse_iface(a.str("iface"), o.ifindex));   // a missing interface is exit 2, no fallback
   check(mcast::check_io(a.str("io")));
   check(mcast::check_backend(a.str("backend")));
+  const std::string backend = a.str("backend");
+  if (backend == "sim" && a.has("iface")) throw cli::usage_error{"--iface is for the kernel and afxdp backends"};
   int fd = STDIN_FILENO;
   if (a.has("file")) {
     fd = ::open(a.str("file").c_str(), O_RDONLY | O_CLOEXEC);
@@ -88,8 +188,10 @@ int run(int argc, char** argv) {
     }
   }
 
+  if (backend != "kernel")
+    if (auto rc = run_bypass(a, backend, o, fd)) return *rc;
   auto svc = bypass::AsioService::create(
-      {.backend = a.str("backend"), .io = *bypass::parse_io_mode(a.str("io")), .threads = 1});
+      {.backend = "kernel", .io = *bypass::parse_io_mode(a.str("io")), .threads = 1});
   auto sender = mcast::make_kernel_sender(*svc, o);
   svc->start();
   read_lines(fd, [&](std::string line) { sender->async_send(std::move(line)); },
@@ -99,17 +201,7 @@ int run(int argc, char** argv) {
   svc->join();
 
   const auto s = sender->stats();
-  const std::string group = mcast::ipv4_to_string(o.group);
-  if (a.has("json")) {
-    std::printf("{\"group\":\"%s\",\"port\":%u,\"queued\":%lu,\"sent\":%lu,\"payload_bytes\":%lu,\"bytes\":%lu,"
-                "\"errors\":%lu,\"io\":\"%s\",\"backend\":\"%.*s\"}\n",
-                group.c_str(), o.port, s.queued, s.sent, s.payload_bytes, s.bytes, s.errors, a.str("io").c_str(),
-                static_cast<int>(svc->backend().size()), svc->backend().data());
-  } else {
-    std::printf("mcast-send: sent %lu of %lu datagrams (%lu payload bytes, %lu UDP bytes) to %s:%u, %lu errors%s%s\n",
-                s.sent, s.queued, s.payload_bytes, s.bytes, group.c_str(), o.port, s.errors,
-                s.errors ? ": " : "", s.last_error.c_str());
-  }
+  print_summary(a, s, o, a.str("io"), svc->backend());
   return s.errors == 0 && s.sent == s.queued ? cli::exit_ok : cli::exit_failure;
 }
 

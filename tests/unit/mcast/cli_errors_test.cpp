@@ -50,7 +50,7 @@ TEST(mcast_cli, send_rejects_bad_values_with_one_line_and_exit_2) {
       {{"mcast-send", "--group", "239.1.1.1", "--io", "kqueue"},
        "ringlab mcast-send: --io: 'kqueue' is not epoll or uring"},
       {{"mcast-send", "--group", "239.1.1.1", "--backend", "warp"},
-       "ringlab mcast-send: --backend: unknown backend 'warp' (kernel; sim, afxdp, dpdk fall back to kernel for now)"},
+       "ringlab mcast-send: --backend: unknown backend 'warp' (kernel, sim, afxdp, dpdk)"},
       {{"mcast-send", "--port", "5000"}, "ringlab mcast-send: --group is required (an IPv4 multicast address)"},
   };
   for (const auto& c : cases) expect_usage_error(c);

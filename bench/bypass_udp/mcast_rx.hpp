@@ -1,0 +1,13 @@
+#pragma once
+// The receiver application (mcast::receiver, tools/mcast/app.hpp) on a kernel UDP socket bound to
+// 127.0.0.1, behind bench/kernel_udp's Asio-free udp_rx interface; mcast_rx_io.cpp is compiled once
+// per io mode. The datagrams must carry mcast headers (mcast::write_header), else they are counted as
+// malformed and not received.
+#include <memory>
+
+#include "bench/kernel_udp/udp_rx.hpp"
+
+namespace ringlab::bench {
+namespace epoll { std::unique_ptr<udp_rx> make_mcast_rx(); }
+namespace uring { std::unique_ptr<udp_rx> make_mcast_rx(); }
+}  // namespace ringlab::bench

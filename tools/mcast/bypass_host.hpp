@@ -1,0 +1,129 @@
+#pragma once
+// The multicast tools over the bypass path: one device queue (sim_nic replaying a pcap, or an AF_XDP /
+// DPDK port), one user-space stack on one io_context, and app.hpp's templates or a datagram tap over
+// ringlab::bypass::udp::socket. `ringlab mcast-recv` / `mcast-send` (--backend sim|afxdp|dpdk) and
+// `ringlab demo` share this.
+//
+// Include only from code built with the default Asio (not the io_uring-renamed build): it names
+// asio::io_context through the bypass socket types.
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <asio/io_context.hpp>
+
+#include "asio_bypass/backend.hpp"
+#include "asio_bypass/bypass_service.hpp"
+#include "asio_bypass/udp_socket.hpp"
+#include "sim_nic/sim_nic.hpp"
+#include "stack/wire/ipv4_addr.hpp"
+#include "stack/wire/mac_addr.hpp"
+
+namespace ringlab::mcast {
+
+// The host the user-space stack plays: --mac and --addr A.B.C.D/PREFIX.
+struct host_config {
+  wire::mac_addr mac;
+  wire::ipv4_addr addr;
+  int prefix_len = 24;
+};
+
+// Empty when both parse, else one line naming the option and the value.
+inline std::string parse_host(std::string_view mac, std::string_view addr, host_config& h) {
+  const auto m = wire::mac_addr::parse(mac);
+  if (!m) return "--mac: '" + std::string(mac) + "' is not a MAC address (aa:bb:cc:dd:ee:ff)";
+  h.mac = *m;
+  std::string_view ip = addr;
+  int prefix = 24;
+  if (const auto slash = addr.find('/'); slash != std::string_view::npos) {
+    ip = addr.substr(0, slash);
+    const auto p = addr.substr(slash + 1);
+    prefix = 0;
+    if (p.empty() || p.size() > 2) prefix = -1;
+    for (char c : p) prefix = (c < '0' || c > '9' || prefix < 0) ? -1 : prefix * 10 + (c - '0');
+    if (prefix < 1 || prefix > 32)
+      return "--addr: '" + std::string(addr) + "' has no prefix length in 1..32 after '/'";
+  }
+  const auto a = wire::ipv4_addr::parse(ip);
+  if (!a || a->is_multicast() || a->is_unspecified() || a->is_broadcast())
+    return "--addr: '" + std::string(addr) + "' is not a unicast IPv4 address (A.B.C.D/PREFIX)";
+  h.addr = *a;
+  h.prefix_len = prefix;
+  return {};
+}
+
+inline std::string ipv4_text(wire::ipv4_addr a) {
+  return std::to_string(a.octet(0)) + "." + std::to_string(a.octet(1)) + "." + std::to_string(a.octet(2)) + "." +
+         std::to_string(a.octet(3));
+}
+
+// One queue of a device with its stack: sockets open on `ctx`.
+struct bypass_lane {
+  asio::io_context ctx{1};
+  bypass::bypass_service* svc = nullptr;
+};
+
+// Attaches the stack of `lane` to queue q of dev. A sim device is driven by hand (run_replay), a real
+// one busy-polls on the lane's loop with the real clock.
+inline std::error_code attach_lane(bypass_lane& lane, bypass::device& dev, std::uint16_t q, const host_config& h,
+                                   std::uint64_t seed) {
+  lane.svc = &asio::use_service<bypass::bypass_service>(lane.ctx);
+  bypass::lane_config c;
+  c.iface.mac = h.mac;
+  c.iface.addr = h.addr;
+  c.iface.prefix_len = h.prefix_len;
+  c.iface.seed = seed;
+  c.iface.socket_queue_depth = 1024;
+  const bool sim = dev.sim_nic() != nullptr;
+  c.drive = sim ? bypass::drive_mode::manual : bypass::drive_mode::busy_poll;
+  c.clock = dev.clock();
+  if (!sim) c.ingest = dev.ingest();
+  return lane.svc->attach(dev.queue(q), c);
+}
+
+// Runs lanes over a sim_nic on its virtual clock until the replay is over, then runs the stacks'
+// timers (delayed IGMP reports, ARP retries) up to `tail_ns` of virtual time past the last frame, so
+// what the stack would still send is sent. `frames_per_step` 1 gives handlers the datagrams in wire
+// order across sockets (one frame, then every handler it made ready); more is faster. Stops early
+// when stop() says so (checked after each step's handlers).
+template <class LaneRange>
+void run_replay(sim::sim_nic& nic, LaneRange& lanes, std::size_t frames_per_step, std::uint64_t tail_ns,
+                const std::function<bool()>& stop = {}) {
+  auto poll_all = [&] {
+    stack::time_ns next = stack::never;
+    std::size_t ran = 0;
+    for (auto& l : lanes) {
+      const auto t = l->svc->poll_once();
+      next = t < next ? t : next;
+      l->ctx.restart();
+      ran += l->ctx.poll();
+    }
+    return std::pair{next, ran};
+  };
+  int idle_rounds = 0;
+  for (;;) {
+    const std::size_t moved = nic.step(frames_per_step);
+    const auto [next, ran] = poll_all();
+    if (stop && stop()) return;
+    if (moved == 0 && ran == 0 && nic.done()) {
+      if (++idle_rounds > 2) break;
+    } else {
+      idle_rounds = 0;
+    }
+  }
+  // The tail: jump the virtual clock from timer to timer.
+  const std::uint64_t end = nic.now() + tail_ns;
+  for (int guard = 0; guard < 100000; ++guard) {
+    auto [next, ran] = poll_all();
+    if (stop && stop()) return;
+    if (ran != 0) continue;
+    if (next == stack::never || next > end) break;
+    nic.advance_to(next > nic.now() ? next : nic.now() + 1);
+  }
+  nic.flush_tx();
+}
+
+}  // namespace ringlab::mcast
