@@ -20,7 +20,11 @@ find_package(benchmark REQUIRED)
 
 add_library(ringlab_asio INTERFACE)
 target_include_directories(ringlab_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
-target_compile_definitions(ringlab_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+# ASIO_DISABLE_STD_ALIGNED_ALLOC: Asio 1.22 decides between aligned_alloc/free and aligned operator
+# new/delete from _GLIBCXX_HAVE_ALIGNED_ALLOC, which is defined only when a standard header came before
+# Asio's. Translation units that include in different orders then disagree inside the same inline
+# function (ASan: alloc-dealloc-mismatch). One fixed choice for all of them.
+target_compile_definitions(ringlab_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED ASIO_DISABLE_STD_ALIGNED_ALLOC)
 target_link_libraries(ringlab_asio INTERFACE Threads::Threads PkgConfig::URING)
 # GCC 12 under -fsanitize=thread warns (-Wtsan, an error with -Werror) that TSan does not model the
 # std::atomic_thread_fence Asio inlines into our handlers (std_fenced_block, atomic_count).

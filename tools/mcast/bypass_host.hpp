@@ -81,14 +81,16 @@ inline std::error_code attach_lane(bypass_lane& lane, bypass::device& dev, std::
   c.drive = sim ? bypass::drive_mode::manual : bypass::drive_mode::busy_poll;
   c.clock = dev.clock();
   if (!sim) c.ingest = dev.ingest();
-  return lane.svc->attach(dev.queue(q), c);
+  if (auto ec = lane.svc->attach(dev.queue(q), c)) return ec;
+  if (!sim) lane.svc->start();   // busy-polls from the lane's loop once it runs
+  return {};
 }
 
 // Runs lanes over a sim_nic on its virtual clock until the replay is over, then runs the stacks'
 // timers (delayed IGMP reports, ARP retries) up to `tail_ns` of virtual time past the last frame, so
 // what the stack would still send is sent. `frames_per_step` 1 gives handlers the datagrams in wire
 // order across sockets (one frame, then every handler it made ready); more is faster. Stops early
-// when stop() says so (checked after each step's handlers).
+// when stop() says so (checked after each step's handlers). The TX pcap is flushed on the way out.
 template <class LaneRange>
 void run_replay(sim::sim_nic& nic, LaneRange& lanes, std::size_t frames_per_step, std::uint64_t tail_ns,
                 const std::function<bool()>& stop = {}) {
@@ -107,7 +109,7 @@ void run_replay(sim::sim_nic& nic, LaneRange& lanes, std::size_t frames_per_step
   for (;;) {
     const std::size_t moved = nic.step(frames_per_step);
     const auto [next, ran] = poll_all();
-    if (stop && stop()) return;
+    if (stop && stop()) return nic.flush_tx();
     if (moved == 0 && ran == 0 && nic.done()) {
       if (++idle_rounds > 2) break;
     } else {
@@ -118,7 +120,7 @@ void run_replay(sim::sim_nic& nic, LaneRange& lanes, std::size_t frames_per_step
   const std::uint64_t end = nic.now() + tail_ns;
   for (int guard = 0; guard < 100000; ++guard) {
     auto [next, ran] = poll_all();
-    if (stop && stop()) return;
+    if (stop && stop()) return nic.flush_tx();
     if (ran != 0) continue;
     if (next == stack::never || next > end) break;
     nic.advance_to(next > nic.now() ? next : nic.now() + 1);

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "asio_bypass/asio_service.hpp"
+#include "port/trace.hpp"
 #include "sim_nic/pcap_trace.hpp"
 #include "tools/mcast/bypass_host.hpp"
 #include "tools/mcast/endpoints.hpp"
@@ -243,6 +244,11 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
                " frames sent (%" PRIu64 " ARP replies, %" PRIu64 " echo replies, %" PRIu64 " IGMP reports)\n",
                c.rx_frames, c.udp_delivered, c.tx_frames, c.arp_requests_answered, c.icmp_echo_answered,
                c.igmp_reports_sent);
+  std::string drops;
+  for (std::size_t i = 0; i < c.drops.size(); ++i)
+    if (c.drops[i]) drops += " " + std::string(trace::to_string(static_cast<trace::drop_reason>(i))) + "=" +
+                             std::to_string(c.drops[i]);
+  std::fprintf(stderr, "mcast-recv: stack drops:%s\n", drops.empty() ? " none" : drops.c_str());
   const char* ended = count_reached ? "count" : by_signal ? "signal" : timed_out ? "timeout"
                       : dev->sim_nic()                    ? "end of replay"
                                                           : "error";
@@ -264,10 +270,17 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
 int run(int argc, char** argv) {
   cli::args a("mcast-recv", opts, argc, argv);
   if (a.help()) {
-    std::fputs(cli::usage_text("mcast-recv", "--group ADDR [options]",
+    std::fputs(cli::usage_text("mcast-recv", "--group ADDR [options]\n"
+                               "       ringlab mcast-recv --backend sim --replay FILE --group ADDR... [--port N...]"
+                               " [--out FILE.pcap]",
                                "Joins a multicast group and prints each ringlab datagram's payload, one per line;\n"
                                "the summary (standard error) counts received, lost, reordered and duplicate\n"
-                               "messages from their sequence numbers. Exit 1 when --count was not reached.",
+                               "messages from their sequence numbers. Exit 1 when --count was not reached.\n"
+                               "--backend sim|afxdp|dpdk runs the same receive on the user-space stack (host\n"
+                               "--mac, --addr): each delivered datagram prints as 'SRC:PORT > DST:PORT seq=N\n"
+                               "PAYLOAD'; sim replays --replay through sim_nic and writes what the stack sent\n"
+                               "(ARP/echo replies, IGMP reports) to --out. An afxdp/dpdk device that does not\n"
+                               "open says why in one line and the run falls back to kernel sockets.",
                                opts).c_str(), stdout);
     return cli::exit_ok;
   }

@@ -162,7 +162,10 @@ int run(int argc, char** argv) {
   if (a.help()) {
     std::fputs(cli::usage_text("mcast-send", "--group ADDR [options] [< lines]",
                                "Sends each input line as one UDP datagram to a multicast group, with a sequence\n"
-                               "number and a send time in front (tools/mcast/README.md has the format).",
+                               "number and a send time in front (tools/mcast/README.md has the format).\n"
+                               "--backend sim|afxdp|dpdk sends from the user-space stack (--mac, --addr); sim\n"
+                               "writes the frames to --out FILE.pcap. An afxdp/dpdk device that does not open\n"
+                               "says why in one line and the run falls back to kernel sockets.",
                                opts).c_str(), stdout);
     return cli::exit_ok;
   }
