@@ -29,28 +29,37 @@ def load(path):
             continue
         mode, design, esize, burst = name.split("/")[:4]
         runs[(mode, design, esize, int(burst.split(":")[1]))].append(b["items_per_second"])
-    return doc.get("context", {}), {k: statistics.median(v) for k, v in runs.items()}, floor
+    return doc.get("context", {}), {k: statistics.median(v) for k, v in runs.items()}, floor, runs
+
+
+def cv(v):
+    return statistics.stdev(v) / statistics.mean(v) * 100 if len(v) > 1 else 0.0
 
 
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    ctx, r, floor = load(sys.argv[1])
+    ctx, r, floor, runs = load(sys.argv[1])
     designs = sorted({k[1] for k in r}, key=lambda d: (d not in ("spsc", "mpmc-mp-mc", "mpmc-sp-sc"), d))
     out = []
     out.append(f"Run: {ctx.get('date', '?')}, {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
-               f"load average {', '.join(f'{x:.1f}' for x in ctx.get('load_avg', []))} (other builds running).")
+               f"load average {', '.join(f'{x:.1f}' for x in ctx.get('load_avg', []))}.")
     if floor:
         out.append(f"Core-to-core cache-line round trip: {statistics.median(floor):.0f} ns (median of {len(floor)}).")
     out.append("")
     out.append("### Targets")
-    out.append("| target | measured | met |")
-    out.append("|---|---|---|")
+    out.append("The range pairs the design's slowest repetition with the baseline's fastest and the other way round; "
+               "cv is the coefficient of variation of items/s over the repetitions (design / baseline).")
+    out.append("")
+    out.append("| target | measured (median / median) | range | cv | met |")
+    out.append("|---|---|---|---|---|")
     for d, base, mode, burst, want in TARGETS:
         for esize in ("8B", "64B"):
             a, b = r.get((mode, d, esize, burst)), r.get((mode, base, esize, burst))
             if a and b:
+                ra, rb = runs[(mode, d, esize, burst)], runs[(mode, base, esize, burst)]
                 out.append(f"| {d} / {base}, {mode}-core, burst {burst}, {esize}: >= {want}x | {a / b:.2f}x | "
+                           f"{min(ra) / max(rb):.2f}-{max(ra) / min(rb):.2f}x | {cv(ra):.0f}% / {cv(rb):.0f}% | "
                            f"{'yes' if a / b >= want else 'NO'} |")
     for mode in ("cross", "single"):
         for esize in ("8B", "64B"):

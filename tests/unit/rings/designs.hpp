@@ -67,14 +67,18 @@ RINGLAB_DESIGN(rte_sp_sc_d, "rte-ring SP/SC", false, false, true, true,
 RINGLAB_DESIGN(rte_mp_mc_d, "rte-ring MP/MC", true, true, true, true,
                std::make_unique<rte_ring_adapter<item>>(capacity, sync_mode::multi, sync_mode::multi, initial));
 #define RINGLAB_RTE_DESIGNS , rte_sp_sc_d, rte_mp_mc_d
+#define RINGLAB_RTE_MULTI_DESIGNS , rte_mp_mc_d
 #else
 #define RINGLAB_RTE_DESIGNS
+#define RINGLAB_RTE_MULTI_DESIGNS
 #endif
 #undef RINGLAB_DESIGN
 
 #define RINGLAB_ALL_DESIGNS                                                                              \
   spsc_d, mpmc_sp_sc_d, mpmc_mp_sc_d, mpmc_sp_mc_d, mpmc_mp_mc_d, netmap_d, umem_d, boost_spsc_d, boost_mpmc_d \
       RINGLAB_RTE_DESIGNS
+// The designs and modes that take several producers and several consumers at once.
+#define RINGLAB_MULTI_DESIGNS mpmc_mp_mc_d, boost_mpmc_d RINGLAB_RTE_MULTI_DESIGNS
 
 struct design_names {
   template <class D>
