@@ -53,9 +53,8 @@ class mpmc_ring {
     idx_.cons.mode = consumers;
   }
   ~mpmc_ring() {
-    const std::uint32_t end = idx_.prod.tail.load(std::memory_order_acquire);
-    for (std::uint32_t i = idx_.cons.tail.load(std::memory_order_acquire); i != end; ++i)
-      std::destroy_at(slot(i));
+    slots_.destroy(mask_, idx_.cons.tail.load(std::memory_order_acquire),
+                   idx_.prod.tail.load(std::memory_order_acquire));
   }
   mpmc_ring(const mpmc_ring&) = delete;
   mpmc_ring& operator=(const mpmc_ring&) = delete;
@@ -99,8 +98,6 @@ class mpmc_ring {
                 "producer and consumer blocks must sit 128 bytes apart");
 
  private:
-  T* slot(std::uint32_t i) const noexcept { return slots_.get() + (i & mask_); }
-
   // Step 1 for either side. `room` is what the other side's tail leaves me: for (P) size + cons.tail -
   // head, for (C) prod.tail - head.
   static std::uint32_t move_head(headtail& mine, const headtail& other, std::uint32_t bias, std::uint32_t n,
@@ -142,13 +139,7 @@ class mpmc_ring {
     const auto n = move_head(idx_.prod, idx_.cons, size_, static_cast<std::uint32_t>(items.size()), bulk, head);
     if (n == 0) return 0;
     if (first_slot) *first_slot = head & mask_;
-    if constexpr (std::is_trivially_copyable_v<T>) {
-      const auto w = make_window(slots_.get(), mask_, head, n);
-      std::copy_n(items.data(), w.first.size(), w.first.data());
-      std::copy_n(items.data() + w.first.size(), w.second.size(), w.second.data());
-    } else {
-      for (std::uint32_t k = 0; k < n; ++k) std::construct_at(slot(head + k), items[k]);
-    }
+    slots_.put(mask_, head, items.data(), n);
     update_tail(idx_.prod, head, head + n);
     return n;
   }
@@ -161,16 +152,7 @@ class mpmc_ring {
     const auto n = move_head(idx_.cons, idx_.prod, 0, static_cast<std::uint32_t>(out.size()), bulk, head);
     if (n == 0) return 0;
     if (first_slot) *first_slot = head & mask_;
-    if constexpr (std::is_trivially_copyable_v<T>) {
-      const auto w = make_window<const T>(slots_.get(), mask_, head, n);
-      std::copy_n(w.first.data(), w.first.size(), out.data());
-      std::copy_n(w.second.data(), w.second.size(), out.data() + w.first.size());
-    } else {
-      for (std::uint32_t k = 0; k < n; ++k) {
-        out[k] = std::move(*slot(head + k));
-        std::destroy_at(slot(head + k));
-      }
-    }
+    slots_.take(mask_, head, out.data(), n);
     update_tail(idx_.cons, head, head + n);
     return n;
   }

@@ -5,12 +5,16 @@
 // "count = head - tail" is exact modulo 2^32 as long as size <= 2^31, so a full ring and an empty ring
 // are told apart without wasting a slot, and an index crossing 2^32 needs no special case (the tests
 // start every ring near 2^32 to prove it). Every design takes an initial index for that reason.
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <span>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 
 namespace ringlab::rings {
 
@@ -60,6 +64,36 @@ class slot_storage {
   slot_storage(const slot_storage&) = delete;
   slot_storage& operator=(const slot_storage&) = delete;
   T* get() const noexcept { return p_; }
+
+  // Copies items[0, n) into the slots of indices index .. index + n - 1 (two runs at the wrap); a
+  // non-trivial T is constructed in place, so its lifetime starts here.
+  void put(std::uint32_t mask, std::uint32_t index, const T* items, std::uint32_t n) noexcept {
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      const auto w = make_window(p_, mask, index, n);
+      std::copy_n(items, w.first.size(), w.first.data());
+      std::copy_n(items + w.first.size(), w.second.size(), w.second.data());
+    } else {
+      for (std::uint32_t k = 0; k < n; ++k) std::construct_at(p_ + ((index + k) & mask), items[k]);
+    }
+  }
+  // Moves the slots of indices index .. index + n - 1 into out[0, n) and ends their lifetime.
+  void take(std::uint32_t mask, std::uint32_t index, T* out, std::uint32_t n) noexcept {
+    if constexpr (std::is_trivially_copyable_v<T>) {
+      const auto w = make_window<const T>(p_, mask, index, n);
+      std::copy_n(w.first.data(), w.first.size(), out);
+      std::copy_n(w.second.data(), w.second.size(), out + w.first.size());
+    } else {
+      for (std::uint32_t k = 0; k < n; ++k) {
+        T* s = p_ + ((index + k) & mask);
+        out[k] = std::move(*s);
+        std::destroy_at(s);
+      }
+    }
+  }
+  // Ends the lifetime of the objects in indices [from, to): what a ring still holds when destroyed.
+  void destroy(std::uint32_t mask, std::uint32_t from, std::uint32_t to) noexcept {
+    for (std::uint32_t i = from; i != to; ++i) std::destroy_at(p_ + (i & mask));
+  }
 
  private:
   static constexpr std::size_t align = alignof(T) > cache_line_bytes ? alignof(T) : cache_line_bytes;

@@ -41,9 +41,8 @@ class spsc_ring {
     idx_.cons.cached_head = initial_index;
   }
   ~spsc_ring() {
-    const std::uint32_t head = idx_.prod.head.load(std::memory_order_acquire);
-    for (std::uint32_t i = idx_.cons.tail.load(std::memory_order_relaxed); i != head; ++i)
-      std::destroy_at(slot(i));
+    slots_.destroy(mask_, idx_.cons.tail.load(std::memory_order_relaxed),
+                   idx_.prod.head.load(std::memory_order_acquire));
   }
   spsc_ring(const spsc_ring&) = delete;
   spsc_ring& operator=(const spsc_ring&) = delete;
@@ -147,13 +146,7 @@ class spsc_ring {
     std::uint32_t n = std::min(want, free_from(head, want));
     if (Bulk && n != want) return 0;
     if (first_slot) *first_slot = head & mask_;
-    if constexpr (std::is_trivially_copyable_v<T>) {
-      const auto w = make_window(slots_.get(), mask_, head, n);
-      std::copy_n(items.data(), w.first.size(), w.first.data());
-      std::copy_n(items.data() + w.first.size(), w.second.size(), w.second.data());
-    } else {
-      for (std::uint32_t k = 0; k < n; ++k) std::construct_at(slot(head + k), items[k]);
-    }
+    slots_.put(mask_, head, items.data(), n);
     if (n) publish(head + n);
     return n;
   }
@@ -165,16 +158,7 @@ class spsc_ring {
     std::uint32_t n = std::min(want, avail_from(tail, want));
     if (Bulk && n != want) return 0;
     if (first_slot) *first_slot = tail & mask_;
-    if constexpr (std::is_trivially_copyable_v<T>) {
-      const auto w = make_window<const T>(slots_.get(), mask_, tail, n);
-      std::copy_n(w.first.data(), w.first.size(), out.data());
-      std::copy_n(w.second.data(), w.second.size(), out.data() + w.first.size());
-    } else {
-      for (std::uint32_t k = 0; k < n; ++k) {
-        out[k] = std::move(*slot(tail + k));
-        std::destroy_at(slot(tail + k));
-      }
-    }
+    slots_.take(mask_, tail, out.data(), n);
     if (n) retire(tail + n);
     return n;
   }
