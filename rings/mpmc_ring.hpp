@@ -38,7 +38,9 @@
 namespace ringlab::rings {
 
 template <class T>
-class mpmc_ring {
+class mpmc_ring : public burst_and_bulk<mpmc_ring<T>, T> {
+  friend class burst_and_bulk<mpmc_ring<T>, T>;
+
  public:
   using value_type = T;
 
@@ -59,18 +61,6 @@ class mpmc_ring {
   mpmc_ring(const mpmc_ring&) = delete;
   mpmc_ring& operator=(const mpmc_ring&) = delete;
 
-  std::size_t enqueue_burst(std::span<const T> items, std::uint32_t* first_slot = nullptr) noexcept {
-    return enqueue(items, false, first_slot);
-  }
-  bool enqueue_bulk(std::span<const T> items, std::uint32_t* first_slot = nullptr) noexcept {
-    return items.empty() || enqueue(items, true, first_slot) != 0;
-  }
-  std::size_t dequeue_burst(std::span<T> out, std::uint32_t* first_slot = nullptr) noexcept {
-    return dequeue(out, false, first_slot);
-  }
-  bool dequeue_bulk(std::span<T> out, std::uint32_t* first_slot = nullptr) noexcept {
-    return out.empty() || dequeue(out, true, first_slot) != 0;
-  }
 
   std::size_t capacity() const noexcept { return size_; }
   std::size_t size() const noexcept {
@@ -130,7 +120,7 @@ class mpmc_ring {
     mine.tail.store(new_head, std::memory_order_release);
   }
 
-  std::size_t enqueue(std::span<const T> items, bool bulk, std::uint32_t* first_slot) noexcept {
+  std::size_t put(std::span<const T> items, bool bulk, std::uint32_t* first_slot) noexcept {
     if (items.size() > size_) {
       if (bulk) return 0;
       items = items.first(size_);
@@ -143,7 +133,7 @@ class mpmc_ring {
     update_tail(idx_.prod, head, head + n);
     return n;
   }
-  std::size_t dequeue(std::span<T> out, bool bulk, std::uint32_t* first_slot) noexcept {
+  std::size_t get(std::span<T> out, bool bulk, std::uint32_t* first_slot) noexcept {
     if (out.size() > size_) {
       if (bulk) return 0;
       out = out.first(size_);

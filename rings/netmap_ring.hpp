@@ -231,7 +231,8 @@ inline void swap_buffers(netmap_slot& a, netmap_slot& b) noexcept {
 // fewer than it wants, reads [head, tail), moves head and syncs again to hand the slots back (one
 // "ioctl" per burst, where real netmap pays a system call). Used by the registry as "netmap".
 template <class T>
-class netmap_queue {
+class netmap_queue : public burst_and_bulk<netmap_queue<T>, T> {
+  friend class burst_and_bulk<netmap_queue<T>, T>;
   static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= 65535);
 
  public:
@@ -239,18 +240,6 @@ class netmap_queue {
       : pool_(ring_size_for(capacity), buf_size()), ring_(pool_, static_cast<std::uint32_t>(capacity), netmap_dir::rx,
                                                           initial_index) {}
 
-  std::size_t enqueue_burst(std::span<const T> items, std::uint32_t* first_slot = nullptr) noexcept {
-    return put(items, false, first_slot);
-  }
-  bool enqueue_bulk(std::span<const T> items, std::uint32_t* first_slot = nullptr) noexcept {
-    return items.empty() || put(items, true, first_slot) != 0;
-  }
-  std::size_t dequeue_burst(std::span<T> out, std::uint32_t* first_slot = nullptr) noexcept {
-    return get(out, false, first_slot);
-  }
-  bool dequeue_bulk(std::span<T> out, std::uint32_t* first_slot = nullptr) noexcept {
-    return out.empty() || get(out, true, first_slot) != 0;
-  }
   std::size_t capacity() const noexcept { return ring_.num_slots(); }
   // Packets the NIC has written and the user has not consumed yet (exact when quiescent).
   std::size_t size() const noexcept { return ring_.nic_done() - ring_.head(); }

@@ -100,6 +100,30 @@ class slot_storage {
   T* p_;
 };
 
+// The four calls every design offers, written once over the design's
+//   put(items, bulk, first_slot) / get(out, bulk, first_slot)
+// (both return how many moved): a burst moves what fits, a bulk all or nothing. Empty spans succeed.
+// Derived makes this base a friend when its put/get are private.
+template <class Derived, class T>
+class burst_and_bulk {
+ public:
+  std::size_t enqueue_burst(std::span<const T> items, std::uint32_t* first_slot = nullptr) noexcept {
+    return self().put(items, false, first_slot);
+  }
+  bool enqueue_bulk(std::span<const T> items, std::uint32_t* first_slot = nullptr) noexcept {
+    return items.empty() || self().put(items, true, first_slot) != 0;
+  }
+  std::size_t dequeue_burst(std::span<T> out, std::uint32_t* first_slot = nullptr) noexcept {
+    return self().get(out, false, first_slot);
+  }
+  bool dequeue_bulk(std::span<T> out, std::uint32_t* first_slot = nullptr) noexcept {
+    return out.empty() || self().get(out, true, first_slot) != 0;
+  }
+
+ private:
+  Derived& self() noexcept { return static_cast<Derived&>(*this); }
+};
+
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();

@@ -29,7 +29,8 @@
 namespace ringlab::rings {
 
 template <class T>
-class spsc_ring {
+class spsc_ring : public burst_and_bulk<spsc_ring<T>, T> {
+  friend class burst_and_bulk<spsc_ring<T>, T>;
  public:
   using value_type = T;
 
@@ -48,12 +49,6 @@ class spsc_ring {
   spsc_ring& operator=(const spsc_ring&) = delete;
 
   // ---- producer side (one thread) ----
-  std::size_t enqueue_burst(std::span<const T> items, std::uint32_t* first_slot = nullptr) noexcept {
-    return enqueue<false>(items, first_slot);
-  }
-  bool enqueue_bulk(std::span<const T> items, std::uint32_t* first_slot = nullptr) noexcept {
-    return enqueue<true>(items, first_slot) != 0 || items.empty();
-  }
   template <class U>
   bool try_push(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     const std::uint32_t head = idx_.prod.head.load(std::memory_order_relaxed);
@@ -77,12 +72,6 @@ class spsc_ring {
   }
 
   // ---- consumer side (one thread) ----
-  std::size_t dequeue_burst(std::span<T> out, std::uint32_t* first_slot = nullptr) noexcept {
-    return dequeue<false>(out, first_slot);
-  }
-  bool dequeue_bulk(std::span<T> out, std::uint32_t* first_slot = nullptr) noexcept {
-    return dequeue<true>(out, first_slot) != 0 || out.empty();
-  }
   bool try_pop(T& out) noexcept(std::is_nothrow_move_assignable_v<T>) {
     const std::uint32_t tail = idx_.cons.tail.load(std::memory_order_relaxed);
     if (avail_from(tail, 1) == 0) return false;
@@ -138,25 +127,23 @@ class spsc_ring {
   // R2 release: pairs with A2 in free_from() (reserve/enqueue).
   void retire(std::uint32_t tail) noexcept { idx_.cons.tail.store(tail, std::memory_order_release); }
 
-  template <bool Bulk>
-  std::size_t enqueue(std::span<const T> items, std::uint32_t* first_slot) noexcept {
+  std::size_t put(std::span<const T> items, bool bulk, std::uint32_t* first_slot) noexcept {
     const std::uint32_t head = idx_.prod.head.load(std::memory_order_relaxed);
     const auto want = static_cast<std::uint32_t>(std::min<std::size_t>(items.size(), size_));
-    if (Bulk && want != items.size()) return 0;
+    if (bulk && want != items.size()) return 0;
     std::uint32_t n = std::min(want, free_from(head, want));
-    if (Bulk && n != want) return 0;
+    if (bulk && n != want) return 0;
     if (first_slot) *first_slot = head & mask_;
     slots_.put(mask_, head, items.data(), n);
     if (n) publish(head + n);
     return n;
   }
-  template <bool Bulk>
-  std::size_t dequeue(std::span<T> out, std::uint32_t* first_slot) noexcept {
+  std::size_t get(std::span<T> out, bool bulk, std::uint32_t* first_slot) noexcept {
     const std::uint32_t tail = idx_.cons.tail.load(std::memory_order_relaxed);
     const auto want = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), size_));
-    if (Bulk && want != out.size()) return 0;
+    if (bulk && want != out.size()) return 0;
     std::uint32_t n = std::min(want, avail_from(tail, want));
-    if (Bulk && n != want) return 0;
+    if (bulk && n != want) return 0;
     if (first_slot) *first_slot = tail & mask_;
     slots_.take(mask_, tail, out.data(), n);
     if (n) retire(tail + n);

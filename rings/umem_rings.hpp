@@ -292,25 +292,14 @@ class umem_rings {
 // bytes written into a frame), the consumer is the application, which copies the item out and puts
 // the frame straight back on FILL. frames = ring size, so RX can never overflow. Registry: "umem".
 template <class T>
-class umem_queue {
+class umem_queue : public burst_and_bulk<umem_queue<T>, T> {
+  friend class burst_and_bulk<umem_queue<T>, T>;
   static_assert(std::is_trivially_copyable_v<T>);
 
  public:
   explicit umem_queue(std::size_t capacity, std::uint32_t initial_index = 0)
       : u_(config(capacity, initial_index)) {
     u_.fill_frames(0, u_.config().frames);
-  }
-  std::size_t enqueue_burst(std::span<const T> items, std::uint32_t* first_slot = nullptr) noexcept {
-    return put(items, false, first_slot);
-  }
-  bool enqueue_bulk(std::span<const T> items, std::uint32_t* first_slot = nullptr) noexcept {
-    return items.empty() || put(items, true, first_slot) != 0;
-  }
-  std::size_t dequeue_burst(std::span<T> out, std::uint32_t* first_slot = nullptr) noexcept {
-    return get(out, false, first_slot);
-  }
-  bool dequeue_bulk(std::span<T> out, std::uint32_t* first_slot = nullptr) noexcept {
-    return out.empty() || get(out, true, first_slot) != 0;
   }
   std::size_t capacity() const noexcept { return u_.config().ring_size; }
   std::size_t size() const noexcept {
