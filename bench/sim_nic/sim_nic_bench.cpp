@@ -80,8 +80,10 @@ void BM_sim_nic_rx_rte_ring(benchmark::State& s) { sim_nic_rx(s, "rte-ring", fal
 // Four queues with Toeplitz RSS, all drained on this one core: the cost of parsing and hashing.
 void BM_sim_nic_rx_spsc_rss4(benchmark::State& s) { sim_nic_rx(s, "spsc", false, 4); }
 
+int eal_state = -1;  // -1 not tried, 0 failed, 1 up
+
 bool eal_started(std::string& why) {
-  static int state = -1;
+  int& state = eal_state;
   static std::string err;
   if (state < 0) {
     std::vector<std::string> args = {"sim_nic_bench", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "-l", "0",
@@ -95,17 +97,31 @@ bool eal_started(std::string& why) {
   return state == 1;
 }
 
+// The net_pcap port and its mbuf pool, made on first use and torn down (port closed, pool freed, EAL
+// cleaned up) by eal_stop() at exit, so a leak checker sees nothing left behind.
+rte_mempool* net_pcap_pool = nullptr;
+int net_pcap_port_state = -1;  // -1 not tried, 0 failed, 1 started
+
+void eal_stop() {
+  if (net_pcap_port_state == 1) {
+    rte_eth_dev_stop(0);
+    rte_eth_dev_close(0);
+  }
+  if (net_pcap_pool) rte_mempool_free(net_pcap_pool);
+  if (eal_state == 1) rte_eal_cleanup();
+}
+
 void BM_dpdk_net_pcap_rx(benchmark::State& state) {
   std::string why;
   if (!eal_started(why)) { state.SkipWithError(why.c_str()); return; }
-  static rte_mempool* mp = rte_pktmbuf_pool_create("bench_mp", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  static bool started = [] {
+  if (net_pcap_port_state < 0) {
+    net_pcap_pool = rte_pktmbuf_pool_create("bench_mp", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
     rte_eth_conf conf{};
-    return mp && rte_eth_dev_configure(0, 1, 1, &conf) == 0 &&
-           rte_eth_rx_queue_setup(0, 0, 1024, SOCKET_ID_ANY, nullptr, mp) == 0 &&
-           rte_eth_tx_queue_setup(0, 0, 1024, SOCKET_ID_ANY, nullptr) == 0 && rte_eth_dev_start(0) == 0;
-  }();
-  if (!started) { state.SkipWithError("net_pcap port did not start"); return; }
+    net_pcap_port_state = net_pcap_pool && rte_eth_dev_configure(0, 1, 1, &conf) == 0 &&
+                          rte_eth_rx_queue_setup(0, 0, 1024, SOCKET_ID_ANY, nullptr, net_pcap_pool) == 0 &&
+                          rte_eth_tx_queue_setup(0, 0, 1024, SOCKET_ID_ANY, nullptr) == 0 && rte_eth_dev_start(0) == 0;
+  }
+  if (net_pcap_port_state != 1) { state.SkipWithError("net_pcap port did not start"); return; }
   rte_mbuf* m[32];
   std::uint64_t frames = 0, bytes = 0;
   for (auto _ : state) {
@@ -153,6 +169,7 @@ int main(int argc, char** argv) {
   ratio_reporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
   benchmark::Shutdown();
+  eal_stop();
   std::remove(pcap_path().c_str());
   return 0;
 }
