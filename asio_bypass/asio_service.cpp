@@ -15,12 +15,6 @@ std::optional<io_mode> parse_io_mode(std::string_view s) noexcept {
   return std::nullopt;
 }
 
-namespace {
-// The backends later issues add. Named here so that asking for one says "not built yet" rather than
-// "unknown"; each moves out of this list when its issue lands.
-constexpr std::array<std::string_view, 3> planned_backends{"sim", "afxdp", "dpdk"};
-}  // namespace
-
 std::shared_ptr<AsioService> AsioService::create(asio_service_config config) {
   return std::make_shared<AsioService>(passkey{}, std::move(config));
 }
@@ -28,11 +22,19 @@ std::shared_ptr<AsioService> AsioService::create(asio_service_config config) {
 AsioService::AsioService(passkey, asio_service_config config) : cfg_(std::move(config)) {
   if (cfg_.threads == 0) cfg_.threads = 1;
   if (cfg_.backend != "kernel") {
-    bool planned = false;
-    for (auto b : planned_backends) planned |= (b == cfg_.backend);
-    fallback_ = planned ? "backend '" + cfg_.backend + "' is not built yet: falling back to 'kernel'"
+    device_options d = cfg_.device;
+    d.backend = cfg_.backend;
+    std::string why;
+    const bool known = cfg_.backend == "sim" || cfg_.backend == "afxdp" || cfg_.backend == "dpdk";
+    if (known) device_ = open_device(d, why);
+    if (device_) {
+      backend_ = cfg_.backend;
+    } else {
+      if (!cfg_.fall_back_to_kernel) throw std::runtime_error(known ? why : "unknown backend '" + cfg_.backend + "'");
+      fallback_ = known ? "backend '" + cfg_.backend + "' cannot start (" + why + "): falling back to 'kernel'"
                         : "unknown backend '" + cfg_.backend + "': falling back to 'kernel'";
-    log(fallback_);   // the one time the reason is told
+      log(fallback_);   // the one time the reason is told
+    }
   }
   engine_ = cfg_.io == io_mode::uring ? kernel::uring::make_engine() : kernel::epoll::make_engine();
 }

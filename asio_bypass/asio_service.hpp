@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "asio_bypass/backend.hpp"
 #include "asio_bypass/io_engine.hpp"
 
 namespace ringlab::bypass {
@@ -42,10 +43,18 @@ enum class on_handler_exception : std::uint8_t {
 };
 
 struct asio_service_config {
-  // Which device carries the sockets: "kernel", "sim", "afxdp", "dpdk". Only "kernel" is built yet;
-  // any other name falls back to "kernel" and the reason is logged ONCE, at create()
-  // (tests/unit/asio_bypass checks the single line). Later issues add the bypass backends here.
+  // Which device carries the sockets: "kernel", "sim", "afxdp", "dpdk". For a bypass name create()
+  // opens the device (backend.hpp's open_device with `device` below); when it cannot start, or the
+  // name is unknown, the service falls back to "kernel" and logs the reason ONCE, at create()
+  // (tests/unit/asio_bypass checks the single line).
   std::string backend = "kernel";
+  // What a bypass backend opens: the trace for "sim", the interface spec for "afxdp", the vdev for
+  // "dpdk" (device_options; its .backend is taken from `backend` above).
+  device_options device = {};
+  // When the asked backend cannot start: true falls back to "kernel" (logged once); false makes
+  // create() throw std::runtime_error with the reason, for a tool whose input is at fault (a replay
+  // file that does not open) and that wants the error, not a fallback.
+  bool fall_back_to_kernel = true;
   io_mode io = io_mode::epoll;   // the kernel backend's reactor: epoll or io_uring
   unsigned threads = 1;          // threads running the loop; 0 is taken as 1
   bool stop_on_signals = true;   // SIGINT / SIGTERM stop the service
@@ -87,6 +96,9 @@ class AsioService : public std::enable_shared_from_this<AsioService> {
   io_mode io() const noexcept { return cfg_.io; }
   std::string_view backend() const noexcept { return backend_; }          // the one in use
   std::string_view fallback_reason() const noexcept { return fallback_; } // empty: the asked one runs
+  // The bypass device when backend() is not "kernel" (nullptr otherwise). Its queues carry the stacks
+  // (bypass_service, one per queue and io_context); it lives as long as the service.
+  device* bypass_device() noexcept { return device_.get(); }
   state current_state() const noexcept { return state_.load(std::memory_order_acquire); }
   bool stop_requested() const noexcept;
   std::optional<int> stop_signal() const noexcept;        // the signal that stopped it, if one did
@@ -103,6 +115,7 @@ class AsioService : public std::enable_shared_from_this<AsioService> {
   asio_service_config cfg_;
   std::string backend_ = "kernel";
   std::string fallback_;
+  std::unique_ptr<device> device_;
   std::unique_ptr<io_engine> engine_;
   std::vector<std::thread> threads_;
   std::atomic<state> state_{state::created};

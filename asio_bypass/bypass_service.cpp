@@ -100,11 +100,54 @@ void bypass_service::on_poll() {
     return post_poll();
   }
   const auto busy_before = ctr_.busy_polls;
-  const stack::time_ns next = poll_once();
-  if (cfg_.drive == drive_mode::busy_poll || ctr_.busy_polls == busy_before) return post_poll();
-  // wait_fd and the poll found nothing: sleep until the port's fd turns readable or a stack timer is due.
-  (void)next;
-  wait_ready();
+  in_poll_handler_ = true;
+  (void)poll_once();
+  in_poll_handler_ = false;
+  if (cfg_.drive == drive_mode::busy_poll || ctr_.busy_polls == busy_before) {
+    post_poll();
+  } else {
+    // wait_fd and the poll found nothing: sleep until the port's fd turns readable or a stack timer is due.
+    wait_ready();
+  }
+  // The handlers of the operations this poll completed, here on the loop thread outside any initiating
+  // function. The next poll is already posted, so a handler that throws ends only this turn.
+  run_ready();
+}
+
+void bypass_service::run_ready() {
+  if (!ready_head_ && deferred_.empty()) return;
+  // Frames the readers are done with go back to the port in one rx_release when the turn ends.
+  ifc_->hold_releases();
+  struct rest_later {   // a handler threw: the ones after it run from a posted handler
+    bypass_service* s;
+    ~rest_later() {
+      s->running_ready_ = false;
+      s->ifc_->flush_releases();
+      if ((s->ready_head_ || !s->deferred_.empty()) && !s->shut_down_)
+        asio::post(s->ctx_, [svc = s] { svc->run_ready(); });
+    }
+  } guard{this};
+  running_ready_ = true;
+  const auto io = ctx_.get_executor();
+  for (;;) {
+    if (ready_op* o = ready_head_) {
+      ready_head_ = o->next_ready;
+      if (!ready_head_) ready_tail_ = &ready_head_;
+      o->next_ready = nullptr;
+      o->run(o, io);
+      continue;
+    }
+    if (deferred_.empty()) break;
+    // Operations the handlers started: performed here, outside their initiating functions; the ones
+    // that complete go on the ready list.
+    in_poll_handler_ = true;
+    while (!deferred_.empty()) {
+      socket_hooks* s = deferred_.back();
+      deferred_.pop_back();
+      s->perform_deferred();
+    }
+    in_poll_handler_ = false;
+  }
 }
 
 void bypass_service::wait_ready() {
@@ -132,6 +175,12 @@ void bypass_service::shutdown() {
   running_ = false;
   // Pending socket operations are destroyed without being invoked (Asio's rule for shutdown).
   for (auto* s : sockets_) s->shutdown_ops();
+  deferred_.clear();
+  while (ready_op* o = ready_head_) {
+    ready_head_ = o->next_ready;
+    o->discard(o);
+  }
+  ready_tail_ = &ready_head_;
   if (fd_) {
     (void)fd_->release();   // the port owns the fd
     fd_.reset();
@@ -141,6 +190,7 @@ void bypass_service::shutdown() {
 
 void bypass_service::add_socket(socket_hooks* s) { sockets_.push_back(s); }
 void bypass_service::remove_socket(socket_hooks* s) noexcept {
+  std::erase(deferred_, s);
   for (auto& p : sockets_)
     if (p == s) {
       p = sockets_.back();

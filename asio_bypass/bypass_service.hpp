@@ -5,9 +5,10 @@
 // (asio_bypass/udp_socket.hpp) start their operations with asio::async_initiate.
 //
 //   io_context ──► poll handler ──► ingest(now) (sim_nic: move due frames into the RX rings)
-//                                   interface::poll(now) ──► rx_burst ─► eth/ip/udp ─► udp_socket queue
-//                                                         └► on_readable ─► bypass socket completes a
-//                                                            pending op and posts its handler
+//                                   interface::poll(now) ──► rx_burst ─► eth/ip/udp ─► udp_socket
+//                                                         └► a waiting bypass socket op takes the
+//                                                            datagram (or on_readable performs it)
+//                                   then runs the handlers of the ops done in that poll (ready_op)
 //              ◄── re-posts itself (busy_poll) | waits on caps().wait_fd (wait_fd) | you call poll_once()
 //
 // Share-nothing (as mTCP and Seastar): one io_context, one bypass_service, one interface and one port
@@ -39,6 +40,30 @@
 namespace ringlab::bypass {
 
 enum class drive_mode : std::uint8_t { busy_poll, wait_fd, manual };
+
+// Who runs the io_context a lane lives on. one_thread: ONE thread runs it and nothing is posted to it
+// from any other thread (the share-nothing lane: one io_context per queue per core); Asio then needs
+// no locks (ASIO_CONCURRENCY_HINT_UNSAFE: no mutex in the scheduler or the reactor). shared: any
+// other use, e.g. AsioService's context run by N threads, or stop()/post from another thread (the
+// default; TSan-clean). A choice made where the io_context is built:
+//   asio::io_context ctx{bypass::concurrency_hint(bypass::lane_threading::one_thread)};
+enum class lane_threading : std::uint8_t { shared, one_thread };
+constexpr int concurrency_hint(lane_threading t) noexcept {
+  return t == lane_threading::one_thread ? ASIO_CONCURRENCY_HINT_UNSAFE : ASIO_CONCURRENCY_HINT_DEFAULT;
+}
+
+// An operation completed inside the poll handler (interface::poll found its datagram). It waits on
+// the service's ready list and runs its handler right after interface::poll returns, still inside the
+// poll handler on the io_context's thread: no post, no second trip through the scheduler (as Asio's
+// reactor queues the ops it completed during its run and the scheduler runs them next).
+struct ready_op {
+  ready_op* next_ready = nullptr;
+  // Frees the op and invokes its handler through the handler's associated executor (asio::dispatch:
+  // inline when that is the io_context's own executor). `io` is the service's io_context executor.
+  void (*run)(ready_op*, const asio::io_context::executor_type& io) = nullptr;
+  // Frees the op without invoking its handler (shutdown).
+  void (*discard)(ready_op*) noexcept = nullptr;
+};
 std::string_view to_string(drive_mode m) noexcept;
 std::optional<drive_mode> parse_drive_mode(std::string_view s) noexcept;
 
@@ -57,6 +82,8 @@ struct lane_config {
 class socket_hooks {
  public:
   virtual void shutdown_ops() noexcept = 0;
+  // Performs the socket's queued operations now (see defer_perform()).
+  virtual void perform_deferred() noexcept = 0;
  protected:
   ~socket_hooks() = default;
 };
@@ -65,7 +92,8 @@ struct lane_counters {
   std::uint64_t polls = 0;          // interface::poll calls
   std::uint64_t busy_polls = 0;     // of them, with nothing received and nothing ingested
   std::uint64_t fd_waits = 0;       // async_wait calls on the port's wait_fd
-  std::uint64_t completions = 0;    // socket operations completed (posted handlers)
+  std::uint64_t completions = 0;    // socket operations completed (handlers posted or run)
+  std::uint64_t ran_inline = 0;     // of them, run straight from the poll handler (ready_op)
   std::uint64_t yields = 0;         // poll handler turns skipped: completions were still waiting to run
 };
 
@@ -112,6 +140,27 @@ class bypass_service : public asio::execution_context::service {
   void completion_ran() noexcept { --waiting_; }
   std::uint64_t completions_waiting() const noexcept { return waiting_; }
 
+  // True inside the poll handler's interface::poll (busy_poll / wait_fd drive; never in manual mode,
+  // where poll_once() may be called from outside the io_context). Sockets then hand done operations
+  // to completed_in_poll() instead of posting them.
+  bool in_poll_handler() const noexcept { return in_poll_handler_; }
+  // True while the poll handler runs the handlers of ready ops. An operation a handler starts then
+  // (a receive re-armed from its own handler) is queued, not tried at once, and performed right after
+  // that handler returns, still inside the poll handler: it is done outside its initiating function,
+  // so it too runs from the ready list instead of being posted. Until the socket's data is used up.
+  bool running_ready() const noexcept { return running_ready_; }
+  void defer_perform(socket_hooks* s) {
+    for (auto* p : deferred_)
+      if (p == s) return;
+    deferred_.push_back(s);
+  }
+  void completed_in_poll(ready_op* o) noexcept {
+    *ready_tail_ = o;
+    ready_tail_ = &o->next_ready;
+    ++ctr_.completions;
+    ++ctr_.ran_inline;
+  }
+
   // Sockets register themselves (udp_socket.hpp).
   void add_socket(socket_hooks* s);
   void remove_socket(socket_hooks* s) noexcept;
@@ -121,6 +170,7 @@ class bypass_service : public asio::execution_context::service {
   void post_poll();
   void wait_ready();
   void on_poll();
+  void run_ready();
 
   asio::io_context& ctx_;
   port::any_port* port_ = nullptr;
@@ -132,6 +182,11 @@ class bypass_service : public asio::execution_context::service {
   bool poll_posted_ = false;   // one poll handler in flight at a time
   bool shut_down_ = false;
   std::uint64_t waiting_ = 0;
+  bool in_poll_handler_ = false;
+  bool running_ready_ = false;
+  std::vector<socket_hooks*> deferred_;   // sockets with ops queued by a ready op's handler
+  ready_op* ready_head_ = nullptr;
+  ready_op** ready_tail_ = &ready_head_;
   std::string fallback_;
   lane_counters ctr_;
   std::vector<socket_hooks*> sockets_;

@@ -9,10 +9,17 @@
 //
 // Operations follow Asio's detail/io_uring_service.hpp (read, not derived from): an initiation
 // TRIES the operation at once; only if it would block is it queued, behind any already queued, and
-// the stack's readiness callback (inside interface::poll) performs queued ones in order. A done
-// operation's handler is never invoked inside the initiating function or inside poll: it is posted to
-// the socket's io_context and from there dispatched to the handler's associated executor (Asio's
-// handler_work rule), with work counted on that executor until then. Operation storage comes from the
+// the stack's readiness callback (inside interface::poll) performs queued ones in order; while the
+// stack's queue is empty, the first queued receive takes an arriving datagram straight from the stack
+// (udp_socket::set_taker), never queued. A done operation's handler is never invoked inside the
+// initiating function or inside interface::poll:
+//   - done inside the initiating function (tried at once), or from poll_once() in manual mode, or by
+//     cancel/close: posted to the socket's io_context, from there dispatched to the handler's
+//     associated executor (Asio's handler_work rule);
+//   - done inside the service's poll handler: put on the service's ready list and run right after
+//     interface::poll returns, dispatched to the handler's associated executor (inline when that is
+//     the io_context's executor: we are in one of its handlers, on its thread), no post.
+// Work is counted on the handler's executor until the handler ran. Operation storage comes from the
 // handler's associated allocator (default: asio::recycling_allocator, so a steady state allocates
 // nothing). Cancellation: the handler's associated cancellation slot (terminal/partial/total all
 // cancel a queued receive), cancel(), and close(), each completing queued operations with
@@ -37,6 +44,8 @@
 #include <cstddef>
 #include <memory>
 #include <system_error>
+#include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "asio_bypass/bypass_service.hpp"
@@ -74,7 +83,8 @@ class socket final : private socket_hooks {
       : svc_(&asio::use_service<bypass_service>(ctx)), ex_(ctx.get_executor()),
         s_(std::make_unique<stack::udp_socket>(svc_->iface(), queue_depth)) {
     svc_->add_socket(this);
-    s_->on_readable([this](stack::udp_socket&) { perform_queued(); });
+    s_->on_readable([](void* me, stack::udp_socket&) noexcept { static_cast<socket*>(me)->perform_queued(); }, this);
+    s_->set_taker([](void* me, const stack::datagram& d) noexcept { return static_cast<socket*>(me)->take(d); }, this);
   }
   socket(asio::io_context& ctx, const endpoint_type& local) : socket(ctx) { bind(local); }
   socket(const socket&) = delete;
@@ -117,13 +127,20 @@ class socket final : private socket_hooks {
   // ---- non-blocking forms ----
   template <class MutableBufferSequence>
   std::size_t receive_from(const MutableBufferSequence& buffers, endpoint_type& from, std::error_code& ec) noexcept {
-    stack::lent_frame f = s_->try_receive_frame(ec);
-    if (ec) {
-      ec = as_system(ec);
+    if (!s_->is_open()) {
+      ec = asio::error::bad_descriptor;
       return 0;
     }
-    from = to_asio(f.source());
-    return asio::buffer_copy(buffers, asio::const_buffer(f.payload().data(), f.payload().size()));
+    const stack::datagram* d = s_->front();   // copied straight out of the queue slot
+    if (!d) {
+      ec = asio::error::would_block;
+      return 0;
+    }
+    from = to_asio(d->source);
+    const std::size_t n = asio::buffer_copy(buffers, asio::const_buffer(d->payload.data(), d->payload.size()));
+    s_->pop_front();
+    ec = {};
+    return n;
   }
   stack::lent_frame receive_frame(std::error_code& ec) noexcept {
     stack::lent_frame f = s_->try_receive_frame(ec);
@@ -188,12 +205,15 @@ class socket final : private socket_hooks {
 
  private:
   // ---- operations: a queue of type-erased ops, each TRIED before it is queued ----
-  struct op_base {
+  struct op_base : ready_op {
     op_base* next = nullptr;
-    socket* owner = nullptr;
-    // perform: try once; true when done (result stored). complete: post the handler with the stored
-    // result (or with `abort` as the error) and free the op. destroy: free without invoking.
+    socket* owner = nullptr;   // only until the op is done: the socket may be gone when a ready op runs
+    // perform: try once; true when done (result stored). take: the stack hands it a datagram (the
+    // queue was empty); returns what it did with the frame. complete: post the handler with the
+    // stored result (or with `abort` as the error) and free the op. destroy: free without invoking.
+    // ready_op::run: the same as complete, but dispatched from the poll handler instead of posted.
     bool (*perform)(op_base*) noexcept;
+    stack::udp_socket::taken (*take)(op_base*, const stack::datagram& d) noexcept;
     void (*complete)(op_base*, const std::error_code* abort);
     void (*destroy)(op_base*) noexcept;
   };
@@ -248,6 +268,20 @@ class socket final : private socket_hooks {
     });
   }
 
+  // From the poll handler: dispatch through the handler's executor. When that is the io_context's own
+  // executor (no other properties), asio::dispatch would run it inline (we run inside one of the
+  // context's handlers, on its thread): call it directly and skip the call-stack lookup.
+  template <class Handler, class... Args>
+  static void complete_now(Handler& h, const executor_type& io, Args&&... args) {
+    using hex_t = asio::associated_executor_t<Handler, executor_type>;
+    if constexpr (std::is_same_v<hex_t, executor_type>) {
+      if (asio::get_associated_executor(h, io) == io) return std::move(h)(std::forward<Args>(args)...);
+    }
+    auto hex = asio::get_associated_executor(h, io);
+    asio::dispatch(hex, bound<Handler, std::decay_t<Args>...>{std::move(h), std::tuple<std::decay_t<Args>...>(
+                                                                                   std::forward<Args>(args)...)});
+  }
+
   // The cancellation slot's handler: removes a queued op and completes it as aborted.
   struct cancel_handler {
     socket* s;
@@ -274,14 +308,48 @@ class socket final : private socket_hooks {
     recv_op(Handler&& h, executor_type io_ex, const MutableBufferSequence& b, endpoint_type* f)
         : op_storage<Handler>(std::move(h), io_ex), buffers(b), from(f) {
       this->perform = &do_perform;
+      this->take = &do_take;
       this->complete = &do_complete;
       this->destroy = &do_destroy;
+      this->run = &do_run;
+      this->discard = &do_discard;
     }
     static bool do_perform(op_base* base) noexcept {
       auto* o = static_cast<recv_op*>(base);
-      o->n = o->owner->receive_from(o->buffers, *o->from, o->ec);
-      return !would_block(o->ec);
+      stack::udp_socket& s = *o->owner->s_;
+      // receive_from without its would_block error_code (comparing categories costs more than the copy)
+      const stack::datagram* d = s.front();
+      if (!d) {
+        if (s.is_open()) return false;   // would block: stays queued
+        o->ec = asio::error::bad_descriptor;
+        o->n = 0;
+        return true;
+      }
+      *o->from = to_asio(d->source);
+      o->n = asio::buffer_copy(o->buffers, asio::const_buffer(d->payload.data(), d->payload.size()));
+      s.pop_front();
+      o->ec = {};
+      return true;
     }
+    // As receive_from on a queue holding d: copy out, and the frame is done with.
+    static stack::udp_socket::taken do_take(op_base* base, const stack::datagram& d) noexcept {
+      auto* o = static_cast<recv_op*>(base);
+      *o->from = to_asio(d.source);
+      o->n = asio::buffer_copy(o->buffers, asio::const_buffer(d.payload.data(), d.payload.size()));
+      o->ec = {};
+      return stack::udp_socket::taken::copied;
+    }
+    static void do_run(ready_op* base, const executor_type& io) {
+      auto* o = static_cast<recv_op*>(static_cast<op_base*>(base));
+      Handler h(std::move(o->handler));
+      const std::error_code ec = o->ec;
+      const std::size_t n = o->n;
+      auto work = std::move(o->work);   // until the handler ran
+      free_op(o);   // before the upcall: the handler's next op may reuse the memory
+      slot_clearer<Handler>::clear(h);
+      complete_now(h, io, ec, n);
+    }
+    static void do_discard(ready_op* base) noexcept { free_op(static_cast<recv_op*>(static_cast<op_base*>(base))); }
     static void do_complete(op_base* base, const std::error_code* abort) {
       auto* o = static_cast<recv_op*>(base);
       socket* s = o->owner;
@@ -304,14 +372,35 @@ class socket final : private socket_hooks {
     stack::lent_frame frame;
     frame_op(Handler&& h, executor_type io_ex) : op_storage<Handler>(std::move(h), io_ex) {
       this->perform = &do_perform;
+      this->take = &do_take;
       this->complete = &do_complete;
       this->destroy = &do_destroy;
+      this->run = &do_run;
+      this->discard = &do_discard;
     }
     static bool do_perform(op_base* base) noexcept {
       auto* o = static_cast<frame_op*>(base);
       o->frame = o->owner->receive_frame(o->ec);
       return !would_block(o->ec);
     }
+    // As receive_frame on a queue holding d: the op holds the frame (lent) from here on.
+    static stack::udp_socket::taken do_take(op_base* base, const stack::datagram& d) noexcept {
+      auto* o = static_cast<frame_op*>(base);
+      o->frame = stack::lent_frame(&o->owner->s_->owner(), d);
+      o->ec = {};
+      return stack::udp_socket::taken::kept;
+    }
+    static void do_run(ready_op* base, const executor_type& io) {
+      auto* o = static_cast<frame_op*>(static_cast<op_base*>(base));
+      Handler h(std::move(o->handler));
+      const std::error_code ec = o->ec;
+      stack::lent_frame f = std::move(o->frame);
+      auto work = std::move(o->work);
+      free_op(o);
+      slot_clearer<Handler>::clear(h);
+      complete_now(h, io, ec, std::move(f));
+    }
+    static void do_discard(ready_op* base) noexcept { free_op(static_cast<frame_op*>(static_cast<op_base*>(base))); }
     static void do_complete(op_base* base, const std::error_code* abort) {
       auto* o = static_cast<frame_op*>(base);
       socket* s = o->owner;
@@ -334,7 +423,13 @@ class socket final : private socket_hooks {
       o->ec = asio::error::bad_descriptor;
       return o->complete(o, &o->ec);
     }
-    if (!head_ && o->perform(o)) return o->complete(o, nullptr);
+    if (svc_->running_ready()) {
+      // Started by a handler the poll handler runs: performed right after that handler returns
+      // (bypass_service::defer_perform), so it can complete without a post.
+      svc_->defer_perform(this);
+    } else if (!head_ && o->perform(o)) {
+      return o->complete(o, nullptr);
+    }
     auto slot = asio::get_associated_cancellation_slot(o->handler);
     if (slot.is_connected()) slot.template emplace<cancel_handler>(cancel_handler{this, o});
     *tail_ = o;
@@ -342,8 +437,27 @@ class socket final : private socket_hooks {
   }
 
   // The stack's readiness callback: performs queued ops in order while they complete.
-  void perform_queued() {
-    while (head_ && head_->perform(head_)) complete(pop_front(), nullptr);
+  void perform_queued() noexcept {
+    while (head_ && head_->perform(head_)) done(pop_front());
+  }
+
+  // The stack's taker: the first queued op takes a datagram that arrives while the queue is empty.
+  stack::udp_socket::taken take(const stack::datagram& d) noexcept {
+    if (!head_) return stack::udp_socket::taken::declined;
+    const auto t = head_->take(head_, d);
+    done(pop_front());
+    return t;
+  }
+
+  // An op done from inside interface::poll: run from the poll handler when the service polls from
+  // one, else posted (manual mode's poll_once(), a looped-back send outside the poll handler).
+  void done(op_base* o) noexcept {
+    if (svc_->in_poll_handler()) return svc_->completed_in_poll(o);
+    try {
+      o->complete(o, nullptr);
+    } catch (...) {
+      // Only a failed post (out of memory) throws: the handler is lost, as Asio would lose it.
+    }
   }
 
   op_base* pop_front() noexcept {
@@ -378,6 +492,8 @@ class socket final : private socket_hooks {
       }
     }
   }
+
+  void perform_deferred() noexcept override { perform_queued(); }
 
   void shutdown_ops() noexcept override {
     while (head_) {

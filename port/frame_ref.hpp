@@ -23,6 +23,8 @@ struct rx_meta {
 enum rx_flags : std::uint16_t {
   rx_ip_csum_good = 1u << 0,     // the device verified the IPv4 header checksum
   rx_l4_csum_good = 1u << 1,     // the device verified the UDP/TCP checksum
+  rx_ip_csum_bad = 1u << 2,      // the device found the IPv4 header checksum wrong (the stack drops it)
+  rx_l4_csum_bad = 1u << 3,      // the device found the UDP/TCP checksum wrong (the stack drops it)
 };
 
 struct frame_ref {

@@ -10,6 +10,7 @@
 #if defined(RINGLAB_HAVE_RING_REGISTRY)
 #include "rings/registry.hpp"
 #endif
+#include "sim_nic/rx_csum.hpp"
 
 namespace ringlab::sim {
 
@@ -362,8 +363,10 @@ void sim_nic::receive(std::span<const std::byte> bytes, std::uint32_t wirelen, s
   if (mark && mark->corrupt && !bytes.empty()) f.bytes[mark->offset % bytes.size()] ^= std::byte{mark->mask};
   if (tracing) [[unlikely]]
     trace::emit({.packet_id = packet_id, .t_ns = t, .frame = f.id, .queue = q, .stage = trace::hop::pool});
+  // RX checksum offload: the NIC checks the frame as it lands (after a fault corrupted it, as the wire would).
+  const std::uint16_t flags = cfg_.rx_csum_offload ? rx_checksum_flags(f.bytes.first(bytes.size())) : 0;
   staged& s = staged_[q];
-  s.d[s.n++] = rx_desc{f.id, static_cast<std::uint32_t>(bytes.size()), packet_id, t, hash, q, 0};
+  s.d[s.n++] = rx_desc{f.id, static_cast<std::uint32_t>(bytes.size()), packet_id, t, hash, q, flags};
   if (s.n >= cfg_.ingest_burst) flush_queue(q);
 }
 

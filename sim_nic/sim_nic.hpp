@@ -92,6 +92,10 @@ struct sim_nic_config {
   ring_factory make_ring;               // empty: registry_ring_factory()
   std::size_t drop_log_max = 64;        // keep the first N drop records (packet number, offset, reason)
   std::size_t ingest_burst = 32;        // descriptors staged per queue before an enqueue_burst
+  // RX checksum offload (sim_nic/rx_csum.hpp): check IPv4 header and UDP/TCP checksums at ingest and
+  // set rx_meta flags good/bad. Off by default, as `ethtool -K rx off`: the stack's software checks
+  // are then what is exercised (and a trace replays identically either way).
+  bool rx_csum_offload = false;
 };
 
 struct queue_counters {

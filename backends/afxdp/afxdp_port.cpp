@@ -395,7 +395,7 @@ port::~port() {
     xdp_program__close(prog_);
   }
   if (umem_) xsk_umem__delete(umem_);
-  // pool_ goes last (declared first): the kernel no longer references its area.
+  // pool_ goes last (pooled_port, the base): the kernel no longer references its area.
 }
 
 int port::fd() const noexcept { return xsk_ ? xsk_socket__fd(xsk_) : -1; }
@@ -452,7 +452,7 @@ std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
     f.id = id;
     f.bytes = {base + addr, d->len};
     f.meta = {};
-    f.meta.packet_id = next_packet_id_++;
+    f.meta.packet_id = next_packet_id();
     f.meta.t_ns = t;
     f.meta.ring_slot = (idx + i) & r_->rx.mask;
     f.meta.queue = static_cast<std::uint16_t>(cfg_.queue);
@@ -466,8 +466,6 @@ std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
   c_.rx_packets += n;
   return n;
 }
-
-void port::rx_release(std::span<const frame_ref> frames) noexcept { pool_->free_burst(frames); }
 
 ringlab::port::tx_batch port::tx_reserve(std::size_t n) noexcept {
   if (tx_outstanding_) reap_completions();
@@ -527,8 +525,6 @@ void port::tx_commit(std::span<frame_ref> frames) noexcept {
   reap_completions();
 }
 
-void port::tx_cancel(std::span<frame_ref> frames) noexcept { pool_->free_burst(frames); }
-
 void port::kick_tx() noexcept {
   if (!tx_outstanding_) return;
   if (cfg_.need_wakeup && !xsk_ring_prod__needs_wakeup(&r_->tx)) return;
@@ -581,8 +577,7 @@ ringlab::port::port_caps port::caps() const {
     if (ioctl(s, SIOCGIFMTU, &ifr) == 0) mtu = static_cast<std::uint32_t>(ifr.ifr_mtu);
     close(s);
   }
-  const std::uint32_t room = cfg_.pool.frame_size - cfg_.pool.headroom;
-  c.mtu = std::min(mtu, room > 18 ? room - 18 : 0);
+  c.mtu = frame_mtu(mtu);
   c.rx_queues = 1;
   c.tx_queues = 1;
   c.wait_fd = fd();

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/pooled_port.hpp"
 #include "backends/result.hpp"
 #include "port/port.hpp"
 
@@ -80,10 +81,8 @@ struct xdp_verdicts {
   std::uint64_t to_xsk = 0, no_xsk = 0, pass_arp = 0, pass_other = 0;
 };
 
-// The port's own counters (user side).
-struct counters {
-  std::uint64_t rx_packets = 0, rx_bytes = 0;
-  std::uint64_t tx_packets = 0, tx_bytes = 0;
+// The port's own counters (user side): the four every port keeps, and AF_XDP's reasons.
+struct counters : traffic_counters {
   std::uint64_t tx_ring_full = 0;        // committed frames that found no tx ring slot: freed, not sent
   std::uint64_t tx_invalid = 0;          // committed frames empty or with bytes outside their chunk: freed, not sent
   std::uint64_t tx_kick_errors = 0;      // sendto() wakeups that failed other than EAGAIN/EBUSY/ENOBUFS
@@ -94,22 +93,18 @@ struct counters {
   std::uint64_t rx_wakeups = 0, tx_wakeups = 0;   // syscalls made because need_wakeup asked
 };
 
-class port final : public ringlab::port::any_port {
+class port final : public pooled_port {
  public:
   // Opens the socket, loads and attaches the program. Errors name the interface, the step and what
   // to do (memlock, capabilities, a program already attached, ...).
   static result<std::unique_ptr<port>> open(const config& cfg);
-  ~port() override;
-  port(const port&) = delete;
-  port& operator=(const port&) = delete;
+  ~port() override;   // not copyable (pooled_port)
 
+  // rx_release, tx_cancel and pool() are pooled_port's.
   std::size_t rx_burst(std::span<ringlab::port::frame_ref> out) noexcept override;
-  void rx_release(std::span<const ringlab::port::frame_ref> frames) noexcept override;
   ringlab::port::tx_batch tx_reserve(std::size_t n) noexcept override;
   ringlab::port::port_caps caps() const override;
-  ringlab::port::frame_pool& pool() noexcept override { return *pool_; }
   void tx_commit(std::span<ringlab::port::frame_ref> frames) noexcept override;
-  void tx_cancel(std::span<ringlab::port::frame_ref> frames) noexcept override;
 
   // Sends what is still on the tx ring and takes back completions; returns frames still in flight.
   std::uint32_t tx_flush() noexcept;
@@ -133,8 +128,7 @@ class port final : public ringlab::port::any_port {
   void reap_completions() noexcept;
   void kick_tx() noexcept;
 
-  config cfg_;
-  std::unique_ptr<ringlab::port::frame_pool> pool_;   // declared first: outlives the UMEM registered over it
+  config cfg_;                                        // pool_ (pooled_port's) outlives the UMEM registered over it
   struct rings;                                       // the four xsk rings (libxdp structs), kept out of this header
   std::unique_ptr<rings> r_;
   xsk_umem* umem_ = nullptr;
@@ -147,7 +141,6 @@ class port final : public ringlab::port::any_port {
   std::uint32_t fill_target_ = 0, low_water_ = 0;
   std::uint32_t rx_posted_ = 0;        // frames on the fill ring or being filled by the kernel
   std::uint32_t tx_outstanding_ = 0;   // frames on the tx ring or being sent
-  std::uint64_t next_packet_id_ = 1;
   counters c_;
 };
 

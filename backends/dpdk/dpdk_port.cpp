@@ -144,7 +144,7 @@ std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
     if (src != f.bytes.data()) std::memcpy(f.bytes.data(), src, len);
     f.bytes = f.bytes.first(len);
     f.meta = {};
-    f.meta.packet_id = next_packet_id_++;
+    f.meta.packet_id = next_packet_id();
     f.meta.t_ns = t;
     f.meta.rss_hash = m[i]->hash.rss;
     c_.rx_bytes += len;
@@ -158,8 +158,6 @@ std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
   c_.rx_packets += k;
   return k;
 }
-
-void port::rx_release(std::span<const frame_ref> frames) noexcept { pool_->free_burst(frames); }
 
 ringlab::port::tx_batch port::tx_reserve(std::size_t n) noexcept {
   std::array<frame_ref, burst> tmp;
@@ -193,12 +191,10 @@ void port::tx_commit(std::span<frame_ref> frames) noexcept {
   }
 }
 
-void port::tx_cancel(std::span<frame_ref> frames) noexcept { pool_->free_burst(frames); }
-
 ringlab::port::port_caps port::caps() const {
   ringlab::port::port_caps c;
   c.name = "dpdk:" + name_;
-  c.mtu = std::min<std::uint32_t>(mtu_, static_cast<std::uint32_t>(pool_->room() - 18));
+  c.mtu = frame_mtu(mtu_);
   return c;
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/pooled_port.hpp"
 #include "backends/result.hpp"
 #include "port/port.hpp"
 
@@ -45,28 +46,24 @@ struct eth_stats {
   std::uint64_t imissed = 0, ierrors = 0, oerrors = 0, rx_nombuf = 0;
 };
 
-struct counters {
-  std::uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+// The four every port keeps, and DPDK's reasons.
+struct counters : traffic_counters {
   std::uint64_t rx_pool_empty = 0;     // received mbufs dropped: the frame pool had no frame (caller holds them)
   std::uint64_t rx_oversize = 0;       // received packets longer than a frame's room: dropped
   std::uint64_t tx_no_mbuf = 0;        // committed frames dropped: the mbuf pool was empty
   std::uint64_t tx_ring_full = 0;      // committed frames the PMD did not take (rte_eth_tx_burst < n)
 };
 
-class port final : public ringlab::port::any_port {
+class port final : public pooled_port {
  public:
   static result<std::unique_ptr<port>> open(const config& cfg);
-  ~port() override;
-  port(const port&) = delete;
-  port& operator=(const port&) = delete;
+  ~port() override;   // not copyable (pooled_port)
 
+  // rx_release, tx_cancel and pool() are pooled_port's.
   std::size_t rx_burst(std::span<ringlab::port::frame_ref> out) noexcept override;
-  void rx_release(std::span<const ringlab::port::frame_ref> frames) noexcept override;
   ringlab::port::tx_batch tx_reserve(std::size_t n) noexcept override;
   ringlab::port::port_caps caps() const override;
-  ringlab::port::frame_pool& pool() noexcept override { return *pool_; }
   void tx_commit(std::span<ringlab::port::frame_ref> frames) noexcept override;
-  void tx_cancel(std::span<ringlab::port::frame_ref> frames) noexcept override;
 
   std::error_code stats(eth_stats& out) const noexcept;
   const counters& port_counters() const noexcept { return c_; }
@@ -78,13 +75,11 @@ class port final : public ringlab::port::any_port {
   std::error_code setup(std::string& why);
 
   config cfg_;
-  std::unique_ptr<ringlab::port::frame_pool> pool_;
   rte_mempool* mp_ = nullptr;
   std::uint16_t port_id_ = 0;
   std::string name_;
   bool created_vdev_ = false, started_ = false, configured_ = false;
   std::uint32_t mtu_ = 1500;
-  std::uint64_t next_packet_id_ = 1;
   counters c_;
 };
 

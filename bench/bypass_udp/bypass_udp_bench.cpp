@@ -3,9 +3,10 @@
 //                             asio::ip::udp::socket, 127.0.0.1), compiled once per io mode
 //   kernel_app/{epoll,uring}  the receiver application (mcast::receiver, tools/mcast/app.hpp) on the
 //                             same kernel socket, once per io mode (mcast_rx_io.cpp)
-//   bypass_sim                the same mcast::receiver over ringlab::bypass::udp::socket on sim_nic
-//                             replaying a preloaded trace, looped, from memory; ingest + stack poll +
-//                             handler all on this one core
+//   bypass_sim/csum_offload:{0,1}  the same mcast::receiver over ringlab::bypass::udp::socket on
+//                             sim_nic replaying a preloaded trace, looped, from memory (sim_feed.hpp,
+//                             shared with callgrind_rx); ingest + stack poll + handler all on this one
+//                             core; 1: sim_nic checks the checksums at ingest (RX offload)
 // The kernel rows get their datagrams from a sender thread (sendmmsg, 32 a call) on 127.0.0.1.
 // Counters: items/s, ns/packet, heap allocations per packet (global operator new is replaced by a
 // counting one in this binary, so it counts the per-mode kernel objects too), and on bypass_sim the
@@ -25,14 +26,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <new>
+#include <optional>
 #include <thread>
 
-#include "asio_bypass/backend.hpp"
-#include "bench/bypass_udp/mcast_rx.hpp"
-#include "bench/kernel_udp/udp_rx.hpp"
 #include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/udp_socket.hpp"
-#include "tools/gen_trace/gen_trace.hpp"
+#include "bench/bypass_udp/mcast_rx.hpp"
+#include "bench/bypass_udp/sim_feed.hpp"
+#include "bench/kernel_udp/udp_rx.hpp"
 #include "tools/mcast/app.hpp"
 
 // ---- counting allocator for the whole binary ----
@@ -125,34 +126,15 @@ void BM_kernel(benchmark::State& st) {
 }
 
 void BM_bypass_sim(benchmark::State& st) {
-  gen_trace::options g;
-  g.count = 4096;
-  g.groups = 1;
-  g.size = 64;
-  auto pk = gen_trace::generate(g);
-  std::vector<std::vector<std::byte>> frames;
-  std::vector<std::uint64_t> ts;
-  for (auto& p : pk) frames.push_back(std::move(p.bytes)), ts.push_back(p.t_ns);
-  const auto trace = sim::pcap_trace::from_frames(frames, ts);
-  bypass::device_options d;
-  d.trace = &trace;
-  d.sim.timing.loops = 1'000'000;   // a preloaded trace, looped
-  d.sim.pool = {.frames = 1024, .frame_size = 2048, .headroom = 256};
-  std::string why;
-  auto dev = bypass::open_device(d, why);
-  if (!dev) return st.SkipWithError(why.c_str());
-  asio::io_context ctx{1};
-  auto& svc = asio::use_service<bypass::bypass_service>(ctx);
-  bypass::lane_config c;
-  c.iface.mac = gen_trace::host_mac;
-  c.iface.addr = gen_trace::host_ip;
-  c.drive = bypass::drive_mode::busy_poll;
-  c.clock = dev->clock();
-  c.ingest = dev->ingest();
-  (void)svc.attach(dev->queue(0), c);
-  bypass::udp::socket s(ctx, 1024);
-  s.bind(asio::ip::udp::endpoint(asio::ip::udp::v4(), gen_trace::first_port));
-  s.join_group(asio::ip::address_v4(gen_trace::first_group.value));
+  std::optional<bench::sim_feed> feed;   // the same lane callgrind_rx counts instructions on
+  try {
+    feed.emplace(bench::sim_feed_options{.rx_csum_offload = st.range(0) != 0});
+  } catch (const std::exception& e) {
+    return st.SkipWithError(e.what());
+  }
+  auto& ctx = feed->ctx;
+  auto& svc = feed->svc;
+  auto& s = *feed->sock;
   mcast::receiver<bypass::udp::socket> app(s, mcast::sequence_tracker(0));
   std::uint64_t got = 0;
   app.start([&](const mcast::message&) { return ++got, true; }, [](std::string_view) {});
@@ -181,7 +163,7 @@ BENCHMARK(BM_kernel<false, false>)->Name("kernel_rx/epoll")->UseRealTime()->Unit
 BENCHMARK(BM_kernel<true, false>)->Name("kernel_rx/uring")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_kernel<false, true>)->Name("kernel_app/epoll")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_kernel<true, true>)->Name("kernel_app/uring")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_bypass_sim)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_bypass_sim)->ArgName("csum_offload")->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -2,11 +2,13 @@
 //   sim_nic queue port rx_burst -> stack::interface (eth/ipv4/udp) -> stack udp_socket queue
 //   -> bypass::udp::socket (op performed, handler posted) -> io_context runs the handler -> re-arm
 // The feed (64-byte UDP payloads to one multicast group) is generated and loaded into sim_nic before
-// anything is measured. The service runs in manual drive mode: this loop calls poll_once() and then
-// io_context::poll(). sim_nic's ingest step (what DMA does on a real NIC) runs with callgrind's
-// collection toggled off, so it is not counted. Instrumentation starts in the handler of packet
-// `warmup` and stops in the handler of packet `warmup + measured`: exactly `measured` handler runs.
-//   usage: callgrind_rx [warmup=20000] [measured=10000]
+// anything is measured (bench/bypass_udp/sim_feed.hpp, shared with the benchmark). The service runs
+// in busy_poll drive on a one-thread io_context (ASIO_CONCURRENCY_HINT_UNSAFE), as the benchmark and
+// `ringlab mcast-recv --backend sim` do: this loop calls io_context::run_one(). sim_nic's ingest step
+// (what DMA does on a real NIC, and with `offload` its checksum check) runs with callgrind's collection
+// toggled off, so it is not counted. Instrumentation starts in the handler of packet `warmup` and stops
+// in the handler of packet `warmup + measured`: exactly `measured` handler runs.
+//   usage: callgrind_rx [warmup=20000] [measured=10000] [sw|offload]   (RX checksums: software or NIC)
 #include <valgrind/callgrind.h>
 
 #include <array>
@@ -14,14 +16,14 @@
 #include <asio/ip/udp.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
-#include "asio_bypass/backend.hpp"
-#include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/udp_socket.hpp"
-#include "tools/gen_trace/gen_trace.hpp"
+#include "bench/bypass_udp/sim_feed.hpp"
 
 namespace {
 
@@ -72,69 +74,52 @@ std::uint64_t arg(int argc, char** argv, int i, std::uint64_t def) {
 int main(int argc, char** argv) {
   const std::uint64_t warmup = arg(argc, argv, 1, 20000);
   const std::uint64_t measured = arg(argc, argv, 2, 10000);
-
-  gen_trace::options g;
-  g.count = 4096;
-  g.groups = 1;
-  g.size = 64;
-  auto pk = gen_trace::generate(g);
-  std::vector<std::vector<std::byte>> frames;
-  std::vector<std::uint64_t> ts;
-  for (auto& p : pk) frames.push_back(std::move(p.bytes)), ts.push_back(p.t_ns);
-  const auto trace = sim::pcap_trace::from_frames(frames, ts);
-
-  bypass::device_options d;
-  d.trace = &trace;
-  d.sim.timing.loops = 1'000'000;   // the preloaded trace, looped
-  d.sim.pool = {.frames = 1024, .frame_size = 2048, .headroom = 256};
-  std::string why;
-  auto dev = bypass::open_device(d, why);
-  if (!dev) {
-    std::fprintf(stderr, "callgrind_rx: cannot open the sim device: %s\n", why.c_str());
-    return 1;
+  const std::string csum = argc > 3 ? argv[3] : "sw";
+  if (csum != "sw" && csum != "offload") {
+    std::fprintf(stderr, "callgrind_rx: argument 3 '%s' is not a checksum mode (sw or offload)\n", csum.c_str());
+    return 2;
   }
-  asio::io_context ctx{1};
-  auto& svc = asio::use_service<bypass::bypass_service>(ctx);
-  bypass::lane_config c;
-  c.iface.mac = gen_trace::host_mac;
-  c.iface.addr = gen_trace::host_ip;
-  c.drive = bypass::drive_mode::manual;
-  c.clock = dev->clock();
+
   receiver* rp = nullptr;
-  c.ingest = [ingest = dev->ingest(), &rp](stack::time_ns now) {
-    // The simulated DMA is not part of the receive path: do not count it.
-    const bool hide = rp && rp->measuring;
-    if (hide) CALLGRIND_TOGGLE_COLLECT;
-    const auto n = ingest(now);
-    if (hide) CALLGRIND_TOGGLE_COLLECT;
-    return n;
+  bench::sim_feed_options o;
+  o.rx_csum_offload = csum == "offload";
+  o.wrap_ingest = [&rp](std::function<std::size_t(stack::time_ns)> ingest) {
+    return [ingest = std::move(ingest), &rp](stack::time_ns now) {
+      // The simulated DMA (and the NIC's checksum offload) is not part of the receive path: not counted.
+      const bool hide = rp && rp->measuring;
+      if (hide) CALLGRIND_TOGGLE_COLLECT;
+      const auto n = ingest(now);
+      if (hide) CALLGRIND_TOGGLE_COLLECT;
+      return n;
+    };
   };
-  if (auto ec = svc.attach(dev->queue(0), c)) {
-    std::fprintf(stderr, "callgrind_rx: attach: %s\n", ec.message().c_str());
+  std::optional<bench::sim_feed> feed;
+  try {
+    feed.emplace(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "callgrind_rx: %s\n", e.what());
     return 1;
   }
-  bypass::udp::socket s(ctx, 1024);
-  s.bind(asio::ip::udp::endpoint(asio::ip::udp::v4(), gen_trace::first_port));
-  s.join_group(asio::ip::address_v4(gen_trace::first_group.value));
 
-  receiver r{.socket = s, .warmup = warmup, .stop_at = warmup + measured};
+  receiver r{.socket = *feed->sock, .warmup = warmup, .stop_at = warmup + measured};
   rp = &r;
   r.arm();
+  feed->svc.start();   // busy_poll: the poll handler re-posts itself; completions run from it
   std::uint64_t idle = 0;
-  while (r.got < r.stop_at && r.errors == 0 && idle < 1000) {
+  while (r.got < r.stop_at && r.errors == 0 && idle < 100000) {
     const auto before = r.got;
-    svc.poll_once();
-    ctx.poll();
+    feed->ctx.run_one();
     idle = r.got == before ? idle + 1 : 0;
   }
+  feed->svc.stop();
   if (r.got != r.stop_at || r.errors) {
     std::fprintf(stderr, "callgrind_rx: got %llu of %llu packets, %llu errors\n",
                  static_cast<unsigned long long>(r.got), static_cast<unsigned long long>(r.stop_at),
                  static_cast<unsigned long long>(r.errors));
     return 1;
   }
-  std::printf("warmup packets: %llu\nmeasured packets: %llu\npayload bytes/packet: %llu\n",
+  std::printf("warmup packets: %llu\nmeasured packets: %llu\npayload bytes/packet: %llu\nchecksums: %s\n",
               static_cast<unsigned long long>(warmup), static_cast<unsigned long long>(measured),
-              static_cast<unsigned long long>(r.bytes / r.got));
+              static_cast<unsigned long long>(r.bytes / r.got), csum.c_str());
   return 0;
 }

@@ -1,7 +1,10 @@
 #pragma once
 // The measured receiver, behind an interface with no Asio type (one build per io mode).
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace ringlab::bench {
 
@@ -10,18 +13,35 @@ struct rx_result {
   std::uint64_t bytes = 0;
   std::uint64_t cpu_ns = 0;     // this thread's CPU time while receiving
   bool timed_out = false;
+  std::chrono::steady_clock::time_point last_packet{};   // receive_until only: within 64 packets of the last
+};
+
+// Where the receiver binds: 127.0.0.1 on a free port unless told (bench/veth_rx binds a veth address).
+struct rx_where {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;
 };
 
 class udp_rx {
  public:
   virtual ~udp_rx() = default;
-  virtual std::uint16_t port() const = 0;   // bound on 127.0.0.1
+  virtual std::uint16_t port() const = 0;   // bound on rx_where (127.0.0.1 by default)
   // Receives n datagrams with a chain of async_receive (one in flight, re-armed from its handler) on
   // its own io_context run by the calling thread; gives up after 5 s without traffic.
   virtual rx_result receive(std::uint64_t n) = 0;
+  // The same chain, for a sender that may lose datagrams on the way (bench/veth_rx): stops at n, or
+  // once source_done is set and nothing arrived for `quiet`, or after 5 s without traffic (timed_out).
+  // A timer checks every quiet / 2, and every 64th handler reads the clock for last_packet. This
+  // default (for receivers that cannot stop early, e.g. bench/bypass_udp's) is receive(n).
+  virtual rx_result receive_until(std::uint64_t n, const std::atomic<bool>& /*source_done*/,
+                                  std::chrono::milliseconds /*quiet*/) {
+    rx_result r = receive(n);
+    r.last_packet = std::chrono::steady_clock::now();
+    return r;
+  }
 };
 
-namespace epoll { std::unique_ptr<udp_rx> make_udp_rx(); }
-namespace uring { std::unique_ptr<udp_rx> make_udp_rx(); }
+namespace epoll { std::unique_ptr<udp_rx> make_udp_rx(const rx_where& where = {}); }
+namespace uring { std::unique_ptr<udp_rx> make_udp_rx(const rx_where& where = {}); }
 
 }  // namespace ringlab::bench

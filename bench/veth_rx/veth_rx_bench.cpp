@@ -1,12 +1,16 @@
-// One offered load, three receivers, one run. A sender thread in namespace b pushes 64-byte UDP
+// One offered load, six receivers, one run. A sender thread in namespace b pushes 64-byte UDP
 // datagrams (sendmmsg, 64 per call) across a veth pair as fast as its core allows; in namespace a we
 // receive them with
 //   kernel_recvmmsg  a UDP socket, recvmmsg(64, MSG_WAITFORONE)          (no XDP program attached)
+//   asio_epoll       the same socket path through Asio (epoll reactor): bench/kernel_udp's udp_rx,
+//   asio_uring       ... and its io_uring build; one async_receive in flight, re-armed from its handler
 //   afxdp_port       backends::afxdp::port, rx_burst(64) + poll when empty  (our program, copy mode)
 //   afxdp_port_busy  the same, busy polling (as DPDK does)
 //   dpdk_af_xdp      backends::dpdk::port over net_af_xdp, rx_burst(64)    (busy poll, as DPDK does)
 // and report packets/s received, drops (sent - received) and the receiver thread's CPU time per
-// packet (CLOCK_THREAD_CPUTIME_ID). Sender on CPU 1, receiver on CPU 0, for every peer alike.
+// packet (CLOCK_THREAD_CPUTIME_ID), and both as ratios to the kernel_recvmmsg rows of the same run
+// (pps_vs_mmsg, cpu_vs_mmsg). Sender on CPU 1, receiver on CPU 0, for every peer alike. Every kernel
+// socket gets an 8 MiB receive buffer (SO_RCVBUFFORCE), as bench/kernel_udp's udp_rx sets itself.
 //
 // What it cannot show on a veth: the kernel's receive work for a veth runs in the SENDER's softirq
 // (veth_xmit -> netif_rx / veth NAPI), so "receiver CPU" is the user-side cost plus syscalls; and veth
@@ -23,6 +27,7 @@
 
 #include "backends/afxdp/afxdp_port.hpp"
 #include "backends/dpdk/dpdk_port.hpp"
+#include "bench/kernel_udp/udp_rx.hpp"
 #include "tests/netns/afxdp/veth_pair.hpp"
 
 namespace tv = ringlab::test_veth;
@@ -60,7 +65,7 @@ tv::veth_pair& world() {
 }
 
 struct sender {
-  std::atomic<bool> done{false};
+  std::atomic<bool> done{false};   // (S) set once the sender thread has sent everything
   std::uint64_t sent = 0;
   std::thread t;
 
@@ -87,11 +92,35 @@ struct sender {
         else if (errno != ENOBUFS && errno != EAGAIN) break;
       }
       ::close(s);
+      // R1 release: `sent` is final; pairs with the receivers' acquire (trial, udp_rx::receive_until).
       done.store(true, std::memory_order_release);
     });
   }
   void join() { if (t.joinable()) t.join(); }
 };
+
+// The kernel_recvmmsg rows' means (all its repetitions), for the ratios of the rows after them
+// (registered first, so run first).
+struct {
+  double pps = 0, cpu = 0;
+  int n = 0;
+} mmsg_baseline;
+
+void report(benchmark::State& state, std::uint64_t sent, std::uint64_t got, double secs, std::uint64_t cpu) {
+  const double pps = secs > 0 ? double(got) / secs : 0;
+  const double cpu_per = got ? double(cpu) / double(got) : 0;
+  state.SetIterationTime(secs > 0 ? secs : 1e-9);
+  state.SetItemsProcessed(std::int64_t(got));
+  state.counters["offered"] = double(sent);
+  state.counters["received"] = double(got);
+  state.counters["drops"] = double(sent - std::min(got, sent));
+  state.counters["rx_pps"] = pps;
+  state.counters["cpu_ns_per_pkt"] = cpu_per;
+  if (mmsg_baseline.n > 0 && mmsg_baseline.pps > 0 && mmsg_baseline.cpu > 0) {
+    state.counters["pps_vs_mmsg"] = pps / (mmsg_baseline.pps / mmsg_baseline.n);
+    state.counters["cpu_vs_mmsg"] = cpu_per / (mmsg_baseline.cpu / mmsg_baseline.n);
+  }
+}
 
 // Runs one trial: `poll_once` returns packets received (0 when idle); stops 50 ms after the sender ends.
 template <class Poll>
@@ -114,13 +143,22 @@ void trial(benchmark::State& state, Poll poll_once) {
   const double secs = std::chrono::duration<double>(last_rx - t0).count();
   const std::uint64_t cpu = thread_cpu_ns() - cpu0;
   snd.join();
-  state.SetIterationTime(secs);
-  state.SetItemsProcessed(std::int64_t(got));
-  state.counters["offered"] = double(snd.sent);
-  state.counters["received"] = double(got);
-  state.counters["drops"] = double(snd.sent - std::min(got, snd.sent));
-  state.counters["rx_pps"] = secs > 0 ? double(got) / secs : 0;
-  state.counters["cpu_ns_per_pkt"] = got ? double(cpu) / double(got) : 0;
+  report(state, snd.sent, got, secs, cpu);
+}
+
+// The same trial for a receiver that runs its own loop (Asio's io_context): it returns once the
+// sender is done and nothing came for 50 ms, with the time of its last packet.
+void trial_asio(benchmark::State& state, ringlab::bench::udp_rx& rx) {
+  const std::uint64_t n = packets_per_run();
+  pin(0);
+  sender snd;
+  const auto t0 = std::chrono::steady_clock::now();
+  snd.start(n);
+  const auto r = rx.receive_until(n, snd.done, std::chrono::milliseconds(50));
+  snd.join();
+  const double secs = r.packets ? std::chrono::duration<double>(r.last_packet - t0).count() : 0;
+  report(state, snd.sent, r.packets, secs, r.cpu_ns);
+  if (r.timed_out) state.SkipWithError("no traffic for 5 s");
 }
 
 // Buffering depth: 8192 frames posted (32 MiB UMEM, root passes memlock with CAP_IPC_LOCK), about what
@@ -142,8 +180,9 @@ ringlab::backends::afxdp::config deep_config() {
 void kernel_recvmmsg(benchmark::State& state) {
   REQUIRE_WORLD(state);
   const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  int rcvbuf = 4 << 20;
-  setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  int rcvbuf = 8 << 20;   // as udp_rx (the Asio rows): FORCE passes net.core.rmem_max as root
+  if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+    setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   timeval tmo{0, 20000};
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
   const auto a = tv::ipv4(tv::veth_pair::addr_a, 5000);
@@ -163,6 +202,27 @@ void kernel_recvmmsg(benchmark::State& state) {
     });
   }
   ::close(s);
+  state.counters.erase("pps_vs_mmsg");   // the baseline itself: no ratio to its own earlier repetitions
+  state.counters.erase("cpu_vs_mmsg");
+  mmsg_baseline.pps += state.counters["rx_pps"];
+  mmsg_baseline.cpu += state.counters["cpu_ns_per_pkt"];
+  ++mmsg_baseline.n;
+}
+
+// Asio on the kernel socket, one build per io mode (bench/kernel_udp/udp_rx_io.cpp, compiled twice).
+template <bool Uring>
+void asio_udp(benchmark::State& state) {
+  REQUIRE_WORLD(state);
+  const ringlab::bench::rx_where where{tv::veth_pair::addr_a, 5000};
+  std::unique_ptr<ringlab::bench::udp_rx> rx;
+  try {
+    rx = Uring ? ringlab::bench::uring::make_udp_rx(where) : ringlab::bench::epoll::make_udp_rx(where);
+  } catch (const std::exception& e) {   // bind failed (Asio throws at set-up, never per packet)
+    state.SkipWithError(e.what());
+    return;
+  }
+  for (auto _ : state) trial_asio(state, *rx);
+  state.SetLabel(Uring ? "asio io_uring" : "asio epoll");
 }
 
 void afxdp_port(benchmark::State& state) {
@@ -240,6 +300,8 @@ void dpdk_af_xdp(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(kernel_recvmmsg)->Iterations(1)->Repetitions(3)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(asio_udp<false>)->Name("asio_epoll")->Iterations(1)->Repetitions(3)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(asio_udp<true>)->Name("asio_uring")->Iterations(1)->Repetitions(3)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(afxdp_port)->Iterations(1)->Repetitions(3)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(afxdp_port_busy)->Iterations(1)->Repetitions(3)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(dpdk_af_xdp)->Iterations(1)->Repetitions(3)->UseManualTime()->Unit(benchmark::kMillisecond);

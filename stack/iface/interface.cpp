@@ -36,7 +36,8 @@ drop_reason ipv4_reason(wire::error e) noexcept {
 struct interface::ip_values {
   wire::ipv4_addr src, dst;
   std::uint8_t proto = 0;
-  bool l4_csum_good = false;   // the device vouched for the L4 checksum
+  bool l4_csum_good = false;   // the device vouched for the UDP/TCP checksum
+  bool l4_csum_bad = false;    // the device found it wrong
   wire::mac_addr l2_src;       // who handed us the packet: replies go back there without ARP
 };
 
@@ -51,7 +52,7 @@ interface::interface(port::any_port& port, const interface_config& cfg)
   if (cfg_.ephemeral_last < cfg_.ephemeral_first) cfg_.ephemeral_last = cfg_.ephemeral_first;
   mtu_ = port_.caps().mtu;
   rx_.resize(cfg_.rx_burst);
-  done_.reserve(cfg_.rx_burst);
+  done_.reserve(std::max<std::size_t>(cfg_.rx_burst, 256));
   pending_.reserve(cfg_.arp.pending_total);
 }
 
@@ -66,12 +67,14 @@ interface::~interface() {
 time_ns interface::poll(time_ns now) noexcept {
   now_ = now;
   const std::size_t n = port_.rx_burst(rx_);
+  // With tracing on every frame takes the general path, so routes name the same hops as always.
+  const bool fast = !trace::enabled();
   for (std::size_t i = 0; i < n; ++i) {
     rx_ctx c{rx_[i], true, false, now};
     ++ctr_.rx_frames;
     ctr_.rx_bytes += c.frame.bytes.size();
     hop(c, trace::hop::port_rx);
-    receive(c);
+    if (!fast || !fast_udp(c)) receive(c);
     if (!c.kept) done_.push_back(c.frame);
   }
   if (!done_.empty()) {
@@ -89,8 +92,7 @@ time_ns interface::next_deadline() const noexcept {
   return earliest(earliest(arp_.next_deadline(), frags_.next_deadline()), groups_.next_deadline());
 }
 
-void interface::hop(const rx_ctx& c, trace::hop where, verdict v, std::source_location loc) noexcept {
-  if (!trace::enabled()) return;   // before building the event: this runs several times per frame
+void interface::hop_traced(const rx_ctx& c, trace::hop where, verdict v, std::source_location loc) noexcept {
   trace::emit({.packet_id = c.frame.meta.packet_id, .t_ns = c.now, .frame = c.frame.id,
                .queue = c.frame.meta.queue, .stage = where, .v = v}, loc);
 }
@@ -99,6 +101,63 @@ void interface::drop(const rx_ctx& c, trace::hop where, drop_reason why, std::so
   ++ctr_.drops[static_cast<std::size_t>(why)];
   trace::emit({.packet_id = c.frame.meta.packet_id, .t_ns = c.now, .frame = c.frame.id,
                .queue = c.frame.meta.queue, .stage = where, .v = verdict::drop, .reason = why}, loc);
+}
+
+// Inlined into both callers (the fast path and on_udp): one call less per datagram.
+[[gnu::always_inline]] inline void interface::deliver_udp(rx_ctx& c, udp_socket* s, endpoint source,
+                                                         wire::ipv4_addr dst,
+                                                         std::span<const std::byte> payload) noexcept {
+  const datagram d{c.frame, c.from_port, source, dst, payload};
+  const auto r = s->deliver(d);   // may hand it straight to a waiting reader (the socket's taker)
+  if (r == udp_socket::delivery::full) return drop(c, trace::hop::socket_queue, drop_reason::socket_queue_full);
+  c.kept = r != udp_socket::delivery::copied;   // copied: the frame goes back with the burst
+  ++ctr_.udp_delivered;
+  hop(c, trace::hop::socket_queue, verdict::deliver);
+  if (r == udp_socket::delivery::queued && s->readable_) s->readable_(s->readable_ctx_, *s);
+}
+
+// Ethernet II (no 802.1Q tag) / IPv4 without options, not a fragment / UDP, to a joined group or one
+// of our addresses, length fields consistent, checksums good (the device's flags or ours), and a
+// socket for it: delivered from fixed offsets, the socket found through the one-flow memo. Anything
+// else (and every frame that would be dropped) returns false with nothing changed, and the general
+// path below decides, with its drop reasons and counters.
+bool interface::fast_udp(rx_ctx& c) noexcept {
+  constexpr std::size_t ip_off = l2_len, udp_off = l2_len + wire::ipv4::min_header_len;
+  const std::span<const std::byte> b = c.frame.bytes;
+  if (b.size() < udp_off + wire::udp::header_len) return false;
+  const std::byte* p = b.data();
+  if (wire::load_be16(p + 12) != static_cast<std::uint16_t>(eth::ethertype::ipv4)) return false;
+  if (wire::load_u8(p + ip_off) != 0x45) return false;                      // version 4, IHL 5: no options
+  if (wire::load_u8(p + ip_off + 9) != wire::udp::ip_protocol) return false;
+  if ((wire::load_be16(p + ip_off + 6) & 0x3fff) != 0) return false;         // MF or an offset: a fragment
+  const std::uint16_t total = wire::load_be16(p + ip_off + 2);
+  if (total < wire::ipv4::min_header_len + wire::udp::header_len || total > b.size() - l2_len) return false;
+  if (!(wire::load_u8(p) & 1u) && std::memcmp(p, cfg_.mac.octets.data(), 6) != 0) return false;   // not ours, not a group
+  const std::uint16_t flags = c.frame.meta.flags;
+  if (flags & (port::rx_ip_csum_bad | port::rx_l4_csum_bad)) return false;
+  if (!(flags & port::rx_ip_csum_good) && !wire::checksum::verify({p + ip_off, wire::ipv4::min_header_len}))
+    return false;
+  const wire::ipv4_addr src = wire::ipv4_addr::load(p + ip_off + 12), dst = wire::ipv4_addr::load(p + ip_off + 16);
+  const std::uint16_t udp_len = wire::load_be16(p + udp_off + 4);
+  if (udp_len < wire::udp::header_len || udp_len > total - wire::ipv4::min_header_len) return false;
+  const auto u = wire::udp::view::unchecked(b.subspan(udp_off, total - wire::ipv4::min_header_len));
+  const endpoint source{src, u.src_port()}, destination{dst, u.dst_port()};
+  udp_socket* s = nullptr;
+  if (flow_.socket && flow_.source == source && flow_.destination == destination) {
+    s = flow_.socket;   // a flow seen before: its address was ours / a joined group, nothing changed since
+  } else {
+    if (dst.is_multicast() ? !groups_.joined(dst)
+                           : dst != cfg_.addr && !dst.is_broadcast() && dst != directed_broadcast())
+      return false;
+    s = find_udp(source, destination);
+    if (!s) return false;
+    flow_ = {source, destination, s};
+  }
+  if (!(flags & port::rx_l4_csum_good) && !u.verify_checksum(src, dst)) return false;
+  ++ctr_.udp_received;
+  ++ctr_.udp_fast_path;
+  deliver_udp(c, s, source, dst, u.payload());
+  return true;
 }
 
 void interface::receive(rx_ctx& c) noexcept {
@@ -145,7 +204,9 @@ void interface::on_arp(rx_ctx& c, std::span<const std::byte> bytes) noexcept {
 void interface::on_ipv4(rx_ctx& c, std::span<const std::byte> bytes, wire::mac_addr l2_src) noexcept {
   const auto v = wire::ipv4::view::check(bytes);
   if (!v) return drop(c, trace::hop::ipv4, ipv4_reason(v.error_code()));
-  if (!(c.frame.meta.flags & port::rx_ip_csum_good) && !v->verify_checksum())
+  // The device's verdict when it gave one (RX checksum offload), else ours.
+  const std::uint16_t flags = c.frame.meta.flags;
+  if ((flags & port::rx_ip_csum_bad) || (!(flags & port::rx_ip_csum_good) && !v->verify_checksum()))
     return drop(c, trace::hop::ipv4, drop_reason::bad_ip_checksum);
   const wire::ipv4_addr dst = v->dst();
   if (dst.is_multicast()) {
@@ -153,7 +214,8 @@ void interface::on_ipv4(rx_ctx& c, std::span<const std::byte> bytes, wire::mac_a
   } else if (dst != cfg_.addr && !dst.is_broadcast() && dst != directed_broadcast()) {
     return drop(c, trace::hop::ipv4, drop_reason::not_ours);
   }
-  ip_values ip{v->src(), dst, v->proto(), (c.frame.meta.flags & port::rx_l4_csum_good) != 0, l2_src};
+  ip_values ip{v->src(), dst, v->proto(), (flags & port::rx_l4_csum_good) != 0, (flags & port::rx_l4_csum_bad) != 0,
+               l2_src};
   if (!v->is_fragment()) {
     hop(c, trace::hop::ipv4);
     return on_l4(c, ip, v->payload());
@@ -169,7 +231,7 @@ void interface::on_ipv4(rx_ctx& c, std::span<const std::byte> bytes, wire::mac_a
   // The whole datagram now lives in a frame of our own; it carries the last fragment's metadata.
   out.frame.meta = c.frame.meta;
   rx_ctx whole{out.frame, false, false, c.now};
-  ip.l4_csum_good = false;   // a device checks fragments one by one, never the datagram
+  ip.l4_csum_good = ip.l4_csum_bad = false;   // a device checks fragments one by one, never the datagram
   on_l4(whole, ip, out.frame.bytes);
   if (!whole.kept) release(whole.frame, false);
 }
@@ -235,27 +297,37 @@ void interface::on_udp(rx_ctx& c, const ip_values& ip, std::span<const std::byte
   if (!v)
     return drop(c, trace::hop::udp,
                 v.error_code() == wire::error::bad_length ? drop_reason::bad_l4_length : drop_reason::truncated);
-  if (!ip.l4_csum_good && !v->verify_checksum(ip.src, ip.dst))
+  if (!ip.l4_csum_good && (ip.l4_csum_bad || !v->verify_checksum(ip.src, ip.dst)))
     return drop(c, trace::hop::udp, drop_reason::bad_l4_checksum);
   ++ctr_.udp_received;
   const endpoint source{ip.src, v->src_port()};
   udp_socket* s = find_udp(source, {ip.dst, v->dst_port()});
   if (!s) return drop(c, trace::hop::udp, drop_reason::no_socket);
   hop(c, trace::hop::udp);
-  const datagram d{c.frame, c.from_port, source, ip.dst, v->payload()};
-  if (!s->deliver(d)) return drop(c, trace::hop::socket_queue, drop_reason::socket_queue_full);
-  c.kept = true;
-  ++ctr_.udp_delivered;
-  hop(c, trace::hop::socket_queue, verdict::deliver);
-  if (s->readable_) s->readable_(*s);
+  deliver_udp(c, s, source, ip.dst, v->payload());
 }
 
 void interface::release(const port::frame_ref& f, bool from_port) noexcept {
-  hop({f, from_port, false, now_}, trace::hop::release);
-  if (from_port)
+  if (trace::enabled()) [[unlikely]] hop_traced({f, from_port, false, now_}, trace::hop::release, verdict::pass,
+                                               std::source_location::current());
+  if (from_port && hold_) {
+    done_.push_back(f);   // reserved for a burst plus a socket queue's worth: no allocation in steady state
+    if (done_.size() >= done_.capacity()) flush_now();
+  } else if (from_port) {
     port_.rx_release({&f, 1});
-  else
+  } else {
     port_.pool().free(f);
+  }
+}
+
+void interface::flush_releases() noexcept {
+  if (hold_ && --hold_ == 0) flush_now();
+}
+
+void interface::flush_now() noexcept {
+  if (done_.empty()) return;
+  port_.rx_release(done_);
+  done_.clear();
 }
 
 void lent_frame::release() noexcept {
@@ -333,7 +405,7 @@ bool interface::next_hop(wire::ipv4_addr dst, wire::ipv4_addr& hop_ip, wire::mac
 }
 
 std::error_code interface::send_ip(const ip_out& o, std::size_t l4_max, l4_writer fill, time_ns now) noexcept {
-  const std::size_t ip_len = o.router_alert ? wire::ipv4::min_header_len + 4 : wire::ipv4::min_header_len;
+  const std::size_t ip_len = wire::ipv4::repr{.router_alert = o.router_alert}.buffer_len();
   if (ip_len + l4_max > mtu_) return errc(std::errc::message_size);
   wire::ipv4_addr hop_ip;
   wire::mac_addr mac;
@@ -354,21 +426,11 @@ std::error_code interface::send_ip(const ip_out& o, std::size_t l4_max, l4_write
   // L4 first (it may checksum its own bytes), then IPv4 and Ethernet in front of it, all in place.
   const std::size_t l4_len = fill(room.subspan(l2_len + ip_len));
   if (l4_len == 0) return errc(std::errc::message_size);
-  const wire::ipv4::repr ip{o.src,  o.dst, o.proto, static_cast<std::uint16_t>(l4_len), o.ttl, o.tos,
-                            next_ident_++, true};
-  const std::span<std::byte> l3 = room.subspan(l2_len, ip_len);
-  if (!o.router_alert) {
-    ip.emit(l3);
-  } else {
-    // RFC 2113 Router Alert (IGMP, RFC 2236 2 / RFC 3376 4): wire emits no options, so widen its
-    // header by the one 4-byte option and checksum the 24 bytes.
-    ip.emit(l3, wire::csum::offload);
-    wire::store_u8(l3.data(), 0x46);
-    wire::store_be16(l3.data() + 2, static_cast<std::uint16_t>(ip_len + l4_len));
-    const std::byte ra[4] = {std::byte{0x94}, std::byte{0x04}, std::byte{0}, std::byte{0}};
-    std::memcpy(l3.data() + wire::ipv4::min_header_len, ra, sizeof ra);
-    wire::store_be16(l3.data() + 10, wire::checksum::compute(l3));
-  }
+  // RFC 2113 Router Alert (IGMP, RFC 2236 2 / RFC 3376 4) is wire's to write: a 24-byte header.
+  wire::ipv4::repr ip{o.src,  o.dst, o.proto, static_cast<std::uint16_t>(l4_len), o.ttl, o.tos,
+                      next_ident_++, true};
+  ip.router_alert = o.router_alert;
+  ip.emit(room.subspan(l2_len, ip_len));
   eth::repr{cfg_.mac, mac, eth::ethertype::ipv4, {}, 0}.emit(room);
   const std::size_t len = l2_len + ip_len + l4_len;
 
@@ -480,6 +542,7 @@ void interface::send_igmp_v3(wire::igmp::record_type kind, std::span<const wire:
 
 std::error_code interface::join(wire::ipv4_addr group, time_ns now) noexcept {
   if (!group.is_multicast()) return errc(std::errc::invalid_argument);
+  sockets_changed();
   now_ = std::max(now_, now);
   switch (groups_.join(group)) {
     case igmp_membership::change::no_room: return errc(std::errc::no_buffer_space);
@@ -496,6 +559,7 @@ std::error_code interface::join(wire::ipv4_addr group, time_ns now) noexcept {
 }
 
 std::error_code interface::leave(wire::ipv4_addr group, time_ns now) noexcept {
+  sockets_changed();   // the fast path's flow memo vouches for membership too
   now_ = std::max(now_, now);
   switch (groups_.leave(group)) {
     case igmp_membership::change::not_member: return errc(std::errc::address_not_available);
@@ -555,9 +619,13 @@ std::error_code interface::bind_udp(udp_socket& s, endpoint local) noexcept {
   }
   s.local_ = local;
   if (std::find(udp_.begin(), udp_.end(), &s) == udp_.end()) udp_.push_back(&s);
+  sockets_changed();
   return {};
 }
 
-void interface::unbind_udp(udp_socket& s) noexcept { std::erase(udp_, &s); }
+void interface::unbind_udp(udp_socket& s) noexcept {
+  std::erase(udp_, &s);
+  sockets_changed();
+}
 
 }  // namespace ringlab::stack

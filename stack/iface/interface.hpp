@@ -68,6 +68,7 @@ struct interface_counters {
   std::uint64_t tx_frames = 0, tx_bytes = 0, tx_no_frame = 0;
   std::uint64_t arp_requests_sent = 0, igmp_reports_sent = 0, igmp_leaves_sent = 0;
   std::uint64_t udp_sent = 0, looped_back = 0;
+  std::uint64_t udp_fast_path = 0;   // of udp_delivered, how many took the UDP fast path
   std::array<std::uint64_t, static_cast<std::size_t>(trace::drop_reason::count_)> drops{};
 
   std::uint64_t dropped(trace::drop_reason r) const noexcept { return drops[static_cast<std::size_t>(r)]; }
@@ -106,13 +107,18 @@ class interface {
 
   // Gives a frame back: to the port if it came from rx_burst, else to the pool.
   void release(const port::frame_ref& f, bool from_port) noexcept;
+  // Between hold_releases() and the matching flush_releases(), port frames released one by one (a
+  // reader done with a datagram) are collected and go back in one rx_release at the flush, as the
+  // frames nobody kept do at the end of a poll. Nests; the Asio layer holds while it runs handlers.
+  void hold_releases() noexcept { ++hold_; }
+  void flush_releases() noexcept;
 
  private:
   friend class udp_socket;
 
   // One received frame on its way through the layers.
   struct rx_ctx {
-    port::frame_ref frame;
+    const port::frame_ref& frame;   // the burst's slot (or a frame of ours): outlives the context
     bool from_port = true;
     bool kept = false;     // a socket took it
     time_ns now = 0;
@@ -120,6 +126,11 @@ class interface {
   struct ip_values;        // the parsed IPv4 header, as the upper layers see it
 
   void receive(rx_ctx& c) noexcept;
+  // The UDP fast path: true when it delivered the frame; false sends it down the general path, which
+  // then reaches the same verdict it always did (the fast path changes nothing before it says true).
+  bool fast_udp(rx_ctx& c) noexcept;
+  void deliver_udp(rx_ctx& c, udp_socket* s, endpoint source, wire::ipv4_addr dst,
+                   std::span<const std::byte> payload) noexcept;
   void on_arp(rx_ctx& c, std::span<const std::byte> bytes) noexcept;
   void on_ipv4(rx_ctx& c, std::span<const std::byte> bytes, wire::mac_addr l2_src) noexcept;
   void on_l4(rx_ctx& c, const ip_values& ip, std::span<const std::byte> payload) noexcept;
@@ -129,9 +140,14 @@ class interface {
   // Both keep their caller's source location, so a route names the code that decided, not these helpers.
   void drop(const rx_ctx& c, trace::hop where, trace::drop_reason why,
             std::source_location loc = std::source_location::current()) noexcept;
+  // Inline: with tracing off a hop is one relaxed load and a branch (it runs several times per frame).
   void hop(const rx_ctx& c, trace::hop where, trace::verdict v = trace::verdict::pass,
-           std::source_location loc = std::source_location::current()) noexcept;
+           std::source_location loc = std::source_location::current()) noexcept {
+    if (trace::enabled()) [[unlikely]] hop_traced(c, where, v, loc);
+  }
+  void hop_traced(const rx_ctx& c, trace::hop where, trace::verdict v, std::source_location loc) noexcept;
   void run_timers(time_ns now) noexcept;
+  void flush_now() noexcept;
 
   // --- transmit ---
   struct ip_out {
@@ -175,6 +191,9 @@ class interface {
   std::error_code bind_udp(udp_socket& s, endpoint local) noexcept;
   void unbind_udp(udp_socket& s) noexcept;
   udp_socket* find_udp(endpoint source, endpoint destination) noexcept;
+  // The fast path's one-flow memo (a flow that passed the address check and found this socket);
+  // any bind, connect, close, join or leave forgets it.
+  void sockets_changed() noexcept { flow_ = {}; }
   std::uint16_t ephemeral_port() noexcept;
 
   port::any_port& port_;
@@ -187,6 +206,7 @@ class interface {
   std::uint16_t next_ident_ = 1;
   std::uint16_t next_ephemeral_;
   time_ns now_ = 0;                         // the latest `now` seen (for releases between polls)
+  unsigned hold_ = 0;                       // hold_releases() depth
 
   struct pending_tx {
     wire::ipv4_addr hop;
@@ -195,6 +215,10 @@ class interface {
   };
   std::vector<pending_tx> pending_;         // bounded by cfg_.arp.pending_total
   std::vector<udp_socket*> udp_;            // a linear table: few sockets per queue; TCP gets a flow table
+  struct flow_memo {
+    endpoint source, destination;
+    udp_socket* socket = nullptr;           // nullptr: nothing remembered
+  } flow_;
   std::vector<port::frame_ref> done_;       // frames to give back at the end of the burst
   std::vector<port::frame_ref> rx_;         // the burst being worked on
 };

@@ -31,6 +31,7 @@ std::error_code udp_socket::connect(endpoint remote) noexcept {
   if (!bound())
     if (auto ec = ifc_->bind_udp(*this, {}); ec) return ec;
   remote_ = remote;
+  ifc_->sockets_changed();   // the fast path's flow memo: a connected socket now wins its flows
   return {};
 }
 
@@ -94,15 +95,25 @@ std::error_code udp_socket::send(std::span<const std::byte> payload, time_ns now
   return send_to(payload, remote_, now);
 }
 
-bool udp_socket::deliver(const datagram& d) noexcept {
+udp_socket::delivery udp_socket::deliver(const datagram& d) noexcept {
+  if (count_ == 0 && taker_) {
+    // A reader is waiting: hand the datagram over instead of queueing and dequeueing it.
+    const taken t = taker_(taker_ctx_, d);
+    if (t != taken::declined) {
+      ++counters_.received;
+      return t == taken::copied ? delivery::copied : delivery::kept;
+    }
+  }
   if (count_ == queue_.size()) {
     ++counters_.queue_full;
-    return false;
+    return delivery::full;
   }
-  queue_[(head_ + count_) % queue_.size()] = d;
+  std::size_t tail = head_ + count_;
+  if (tail >= queue_.size()) tail -= queue_.size();
+  queue_[tail] = d;
   ++count_;
   ++counters_.received;
-  return true;
+  return delivery::queued;   // the interface runs the readiness callback once it has traced the delivery
 }
 
 udp_socket::received udp_socket::try_receive_from(std::span<std::byte> buf, std::error_code& ec) noexcept {
@@ -126,6 +137,14 @@ udp_socket::received udp_socket::try_receive_from(std::span<std::byte> buf, std:
   ifc_->release(d.frame, d.from_port);
   ec = {};
   return r;
+}
+
+void udp_socket::pop_front() noexcept {
+  if (count_ == 0) return;
+  const datagram& d = queue_[head_];
+  ifc_->release(d.frame, d.from_port);
+  if (++head_ == queue_.size()) head_ = 0;
+  --count_;
 }
 
 lent_frame udp_socket::try_receive_frame(std::error_code& ec) noexcept {

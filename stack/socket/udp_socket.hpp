@@ -4,7 +4,8 @@
 // Receive: the interface hands a matching datagram to the socket as {frame, source, payload span};
 // nothing is copied. The queue is bounded (receive_queue_depth); a datagram that finds it full is
 // dropped as socket_queue_full. After each datagram is queued, the readiness callback runs (from
-// inside interface::poll), so an Asio layer can complete a pending async_receive_from. A reader then
+// inside interface::poll), so an Asio layer can complete a pending async_receive_from; a reader that
+// is already waiting while the queue is empty can take the datagram before it is queued (set_taker). A reader then
 // either copies (try_receive_from: copy into the user's buffer, release the frame at once) or
 // borrows (try_receive_frame: a move-only lent_frame that releases the frame when it ends).
 //
@@ -18,7 +19,6 @@
 //   no_buffer_space (no TX frame, or the ARP pending queue is full), bad_file_descriptor (closed).
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <span>
 #include <system_error>
 #include <vector>
@@ -80,13 +80,29 @@ class udp_socket {
   // Lends the next datagram's frame; an empty lent_frame and would_block when the queue is empty.
   lent_frame try_receive_frame(std::error_code& ec) noexcept;
 
+  // The next datagram in place (nullptr when the queue is empty), and dropping it: pop_front() gives
+  // its frame back. For readers that copy straight out of the queue slot (the Asio layer).
+  const datagram* front() const noexcept { return count_ ? &queue_[head_] : nullptr; }
+  void pop_front() noexcept;
+
   std::size_t available() const noexcept { return count_; }
   std::size_t next_size() const noexcept { return count_ ? queue_[head_].payload.size() : 0; }
   std::size_t queue_depth() const noexcept { return queue_.size(); }
 
   // Runs after each datagram is queued, from inside interface::poll (or inside send_to for a looped
-  // multicast). It may call try_receive_* and send_to; it must not destroy the socket.
-  void on_readable(std::function<void(udp_socket&)> f) { readable_ = std::move(f); }
+  // multicast). It may call try_receive_* and send_to; it must not destroy the socket. A plain
+  // function and its context (one indirect call, nothing allocated); nullptr turns it off.
+  using readable_fn = void (*)(void* ctx, udp_socket& s) noexcept;
+  void on_readable(readable_fn f, void* ctx) noexcept { readable_ = f, readable_ctx_ = ctx; }
+
+  // A reader already waiting when a datagram arrives (an Asio receive queued on an empty queue):
+  // while the queue is empty, deliver() offers the datagram to it first, so it never enters the queue.
+  // The taker runs inside interface::poll (or send_to), must not call back into the socket, and says
+  // what it did: declined (queue it as usual), copied (done with the frame: it goes back with the
+  // burst) or kept (it holds the frame now and releases it through the interface, as a lent_frame).
+  enum class taken : std::uint8_t { declined, copied, kept };
+  using taker_fn = taken (*)(void* ctx, const datagram& d) noexcept;
+  void set_taker(taker_fn f, void* ctx) noexcept { taker_ = f, taker_ctx_ = ctx; }
 
   endpoint local_endpoint() const noexcept { return local_; }
   endpoint remote_endpoint() const noexcept { return remote_; }
@@ -97,8 +113,10 @@ class udp_socket {
 
  private:
   friend class interface;
-  // Called by the interface: true when the socket took the frame (it owns it from then on).
-  bool deliver(const datagram& d) noexcept;
+  // Called by the interface. queued / kept: the socket (or its taker) owns the frame from then on;
+  // copied: a waiting reader copied the payload, the frame goes back with the burst; full: dropped.
+  enum class delivery : std::uint8_t { queued, copied, kept, full };
+  delivery deliver(const datagram& d) noexcept;
 
   interface* ifc_;
   bool open_ = true;
@@ -110,7 +128,10 @@ class udp_socket {
   std::vector<wire::ipv4_addr> groups_;      // joined through this socket
   std::vector<datagram> queue_;              // a ring: head_ and count_
   std::size_t head_ = 0, count_ = 0;
-  std::function<void(udp_socket&)> readable_;
+  readable_fn readable_ = nullptr;
+  void* readable_ctx_ = nullptr;
+  taker_fn taker_ = nullptr;
+  void* taker_ctx_ = nullptr;
   udp_socket_counters counters_;
 };
 

@@ -15,6 +15,7 @@
 
 #include <asio/io_context.hpp>
 
+#include "asio_bypass/asio_service.hpp"
 #include "asio_bypass/backend.hpp"
 #include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/udp_socket.hpp"
@@ -58,6 +59,18 @@ inline std::string parse_host(std::string_view mac, std::string_view addr, host_
 inline std::string ipv4_text(wire::ipv4_addr a) {
   return std::to_string(a.octet(0)) + "." + std::to_string(a.octet(1)) + "." + std::to_string(a.octet(2)) + "." +
          std::to_string(a.octet(3));
+}
+
+// Opens the device of d.backend through AsioService. A bypass backend that cannot start falls back to
+// kernel sockets (bypass_device() is then nullptr; the reason is logged once as "TOOL: ..."), except
+// sim, whose failures are the user's input (a file, a path): those throw std::runtime_error.
+inline std::shared_ptr<bypass::AsioService> open_backend(const bypass::device_options& d, const char* tool) {
+  return bypass::AsioService::create({.backend = d.backend,
+                                      .device = d,
+                                      .fall_back_to_kernel = d.backend != "sim",
+                                      .log = [tool](std::string_view l) {
+                                        std::fprintf(stderr, "%s: %.*s\n", tool, static_cast<int>(l.size()), l.data());
+                                      }});
 }
 
 // One queue of a device with its stack: sockets open on `ctx`.

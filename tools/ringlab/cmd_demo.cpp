@@ -15,6 +15,7 @@
 
 #include <asio/io_context.hpp>
 
+#include "asio_bypass/asio_service.hpp"
 #include "asio_bypass/backend.hpp"
 #include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/udp_socket.hpp"
@@ -23,6 +24,7 @@
 #include "sim_nic/pcap_trace.hpp"
 #include "tools/gen_trace/gen_trace.hpp"
 #include "tools/mcast/app.hpp"
+#include "tools/mcast/bypass_host.hpp"
 #include "tools/ringlab/cli.hpp"
 
 namespace {
@@ -124,9 +126,13 @@ int run(int argc, char** argv) {
     if (!spec) throw cli::usage_error{"--faults: " + err};
     d.sim.rx_faults = *spec;
   }
-  std::string why;
-  auto dev = bypass::open_device(d, why);
-  if (!dev) throw cli::usage_error{why};
+  std::shared_ptr<bypass::AsioService> svc;
+  try {
+    svc = mcast::open_backend(d, "demo");
+  } catch (const std::runtime_error& e) {
+    throw cli::usage_error{e.what()};
+  }
+  bypass::device* dev = svc->bypass_device();
   auto* nic = dev->sim_nic();
 
   if (event_hash) {

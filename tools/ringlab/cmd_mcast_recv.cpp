@@ -141,14 +141,16 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
   }
   if (backend != "sim" && a.has("replay")) throw cli::usage_error{"--replay is for --backend sim"};
   if (backend == "sim" && a.has("vdev")) throw cli::usage_error{"--vdev is for --backend dpdk"};
-  std::string why;
-  auto dev = bypass::open_device(d, why);
-  if (!dev) {
-    if (backend == "sim") throw cli::usage_error{why};
-    std::fprintf(stderr, "mcast-recv: backend '%s' cannot start (%s): falling back to 'kernel'\n", backend.c_str(),
-                 why.c_str());
-    return std::nullopt;
+  // AsioService opens the device; a bypass backend that cannot start falls back to kernel sockets
+  // (the reason logged once), except sim, whose failures are the user's input (a file, a path).
+  std::shared_ptr<bypass::AsioService> svc;
+  try {
+    svc = mcast::open_backend(d, "mcast-recv");
+  } catch (const std::runtime_error& e) {
+    throw cli::usage_error{e.what()};
   }
+  bypass::device* dev = svc->bypass_device();
+  if (!dev) return std::nullopt;
 
   // The virtual clock starts just before the first frame, so the joins' reports carry trace time.
   if (auto* nic = dev->sim_nic(); nic && !trace.records().empty() && trace.records().front().ts_ns > 0)

@@ -109,14 +109,16 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     if (!a.has("vdev")) throw cli::usage_error{"--backend dpdk needs --vdev SPEC (e.g. net_af_xdp0,iface=veth0)"};
     d.device = a.str("vdev");
   }
-  std::string why;
-  auto dev = bypass::open_device(d, why);
-  if (!dev) {
-    if (backend == "sim") throw cli::usage_error{why};
-    std::fprintf(stderr, "mcast-send: backend '%s' cannot start (%s): falling back to 'kernel'\n", backend.c_str(),
-                 why.c_str());
-    return std::nullopt;
+  // AsioService opens the device; a bypass backend that cannot start falls back to kernel sockets
+  // (the reason logged once), except sim, whose failures are the user's input (a file, a path).
+  std::shared_ptr<bypass::AsioService> svc;
+  try {
+    svc = mcast::open_backend(d, "mcast-send");
+  } catch (const std::runtime_error& e) {
+    throw cli::usage_error{e.what()};
   }
+  bypass::device* dev = svc->bypass_device();
+  if (!dev) return std::nullopt;
   mcast::bypass_lane lane;
   if (auto ec = mcast::attach_lane(lane, *dev, 0, host, 1)) throw std::system_error(ec, "attach");
   std::optional<int> rc;

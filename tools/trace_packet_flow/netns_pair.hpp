@@ -1,15 +1,19 @@
 #pragma once
-// Two network namespaces joined by a veth pair, made and removed by the tool itself (tests may reuse
-// it). Names carry the pid: namespaces "rlt<pid>a"/"rlt<pid>b", interfaces "rlt<pid>a"/"rlt<pid>b"
+// Two network namespaces joined by a veth pair, made and removed by the tool itself, put together from
+// the lab's one fixture (tools/netns/netns.hpp) with this tool's signal-safe clean-up list
+// (cleanup.hpp) as its hooks, so SIGINT/SIGTERM during a run still delete them. Names carry the pid: namespaces "rlt<pid>a"/"rlt<pid>b", interfaces "rlt<pid>a"/"rlt<pid>b"
 // (at most 15 characters), addresses 10.<x>.<y>.1/30 and .2 from the pid. Static neighbour entries
 // and IPv6 turned off keep the trace quiet: no ARP, no MLD/ND between the datagrams.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "tools/netns/netns.hpp"
+
 namespace ringlab::trace_flow {
 
-// Runs argv (no shell); returns the exit status, stderr+stdout into *output when given.
+// Runs argv (no shell); returns the exit status, stderr+stdout into *output when given (netlab::run).
 int run_command(const std::vector<std::string>& argv, std::string* output = nullptr);
 
 class netns_pair {
@@ -20,10 +24,10 @@ class netns_pair {
   netns_pair(const netns_pair&) = delete;
   netns_pair& operator=(const netns_pair&) = delete;
 
-  const std::string& ns_a() const noexcept { return ns_[0]; }
-  const std::string& ns_b() const noexcept { return ns_[1]; }
-  const std::string& dev_a() const noexcept { return dev_[0]; }
-  const std::string& dev_b() const noexcept { return dev_[1]; }
+  const std::string& ns_a() const noexcept { return a_->name(); }
+  const std::string& ns_b() const noexcept { return b_->name(); }
+  const std::string& dev_a() const noexcept { return link_->a_name(); }
+  const std::string& dev_b() const noexcept { return link_->b_name(); }
   std::uint32_t ip_a() const noexcept { return ip_[0]; }   // host order
   std::uint32_t ip_b() const noexcept { return ip_[1]; }
 
@@ -33,10 +37,9 @@ class netns_pair {
   static int socket_in(const std::string& ns, int domain, int type, int protocol);
 
  private:
-  void ip(const std::vector<std::string>& args);
-  std::string ns_[2], dev_[2];
   std::uint32_t ip_[2] = {0, 0};
-  bool made_[2] = {false, false};
+  std::optional<netlab::netns> a_, b_;
+  std::optional<netlab::veth_pair> link_;
 };
 
 }  // namespace ringlab::trace_flow

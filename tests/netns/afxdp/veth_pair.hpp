@@ -1,8 +1,8 @@
 #pragma once
-// A minimal fixture for the backend netns tests: two network namespaces joined by one veth pair,
-// created in the constructor and deleted in the destructor (deleting a namespace deletes its veth
-// end), named with the pid so parallel test processes never meet. tests/support/netns (ringlab_test_netns)
-// did not exist when these tests were written; when it lands, this header can give way to it.
+// The backend netns tests' world: two network namespaces joined by one veth pair, put together from
+// the lab's one fixture (tools/netns/netns.hpp), plus a tiny frame builder/parser. Everything is
+// removed by destructors; names carry the pid (netlab::unique_name), and namespaces a crashed run
+// of the same tag left behind are reaped first.
 //
 //   ns "rl<tag>a<pid>"                     ns "rl<tag>b<pid>"
 //   ┌───────────────────────┐              ┌───────────────────────┐
@@ -13,43 +13,35 @@
 // made inside ns b (socket_in_b) and keeps working from any namespace (a socket stays in the netns it
 // was made in). Addresses are 10.66.0.0/24 inside these namespaces only.
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
-#include <vector>
+
+#include "tools/netns/netns.hpp"
 
 namespace ringlab::test_veth {
 
-inline int run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+namespace nl = ringlab::netlab;
 
+// A shell command's exit code.
+inline int run(const std::string& cmd) { return nl::run({"/bin/sh", "-c", cmd}).exit_code; }
+
+// A command's stdout and stderr together (for "ip ... show" checks).
 inline std::string run_out(const std::string& cmd) {
-  std::string out;
-  if (FILE* f = popen((cmd + " 2>&1").c_str(), "r")) {
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, f)) out += buf;
-    pclose(f);
-  }
-  return out;
+  auto r = nl::run({"/bin/sh", "-c", cmd}, nl::output::merged);
+  return r.out;
 }
 
 // Why this test cannot run here, or empty when it can.
-inline std::string netns_skip_reason() {
-  if (geteuid() != 0) return "needs root (network namespaces and veth pairs)";
-  if (run("ip -V") != 0) return "needs iproute2 (ip)";
-  return {};
-}
+inline std::string netns_skip_reason() { return nl::netns_unavailable(); }
 
 struct veth_options {
   bool a_address = true;   // give if_a the kernel address 10.66.0.1/24 (the kernel answers ARP for it)
@@ -62,98 +54,50 @@ class veth_pair {
   static constexpr const char* addr_b = "10.66.0.2";
 
   explicit veth_pair(const std::string& tag, veth_options o = {}) {
-    reap_stale(tag);
-    const std::string pid = std::to_string(getpid());
-    ns_a = "rl" + tag + "a" + pid;
-    ns_b = "rl" + tag + "b" + pid;
-    if_a = ("rl" + tag + "a" + pid).substr(0, 15);
-    if_b = ("rl" + tag + "b" + pid).substr(0, 15);
-    orig_fd_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    const std::string m = std::to_string(o.mtu);
-    const std::vector<std::string> steps = {
-        "ip netns add " + ns_a,
-        "ip netns add " + ns_b,
-        "ip link add " + if_a + " netns " + ns_a + " mtu " + m + " type veth peer name " + if_b + " netns " + ns_b + " mtu " + m,
-        "ip -n " + ns_a + " link set lo up",
-        "ip -n " + ns_b + " link set lo up",
-        "ip -n " + ns_b + " addr add " + addr_b + "/24 dev " + if_b,
-        "ip -n " + ns_b + " link set " + if_b + " up",
-        "ip -n " + ns_a + " link set " + if_a + " up",
-    };
-    for (const auto& s : steps)
-      if (run(s) != 0) { error = "setup step failed: " + s; return; }
-    if (o.a_address && run("ip -n " + ns_a + " addr add " + std::string(addr_a) + "/24 dev " + if_a) != 0) {
-      error = "could not add the address on " + if_a;
-      return;
+    try {
+      nl::reap_stale("rl" + tag + "a");
+      nl::reap_stale("rl" + tag + "b");
+      a_.emplace("rl" + tag + "a");
+      b_.emplace("rl" + tag + "b");
+      link_.emplace(*a_, o.a_address ? std::string(addr_a) + "/24" : std::string(), *b_, std::string(addr_b) + "/24",
+                    nl::veth_options{.mtu = o.mtu});
+      ns_a = a_->name();
+      ns_b = b_->name();
+      if_a = link_->a_name();
+      if_b = link_->b_name();
+    } catch (const std::exception& e) {
+      error = e.what();
     }
-    ns_a_fd_ = ::open(("/run/netns/" + ns_a).c_str(), O_RDONLY | O_CLOEXEC);
-    ns_b_fd_ = ::open(("/run/netns/" + ns_b).c_str(), O_RDONLY | O_CLOEXEC);
-    if (ns_a_fd_ < 0 || ns_b_fd_ < 0 || orig_fd_ < 0) error = "cannot open the namespace files";
   }
-
-  ~veth_pair() {
-    if (orig_fd_ >= 0) { setns(orig_fd_, CLONE_NEWNET); ::close(orig_fd_); }
-    if (ns_a_fd_ >= 0) ::close(ns_a_fd_);
-    if (ns_b_fd_ >= 0) ::close(ns_b_fd_);
-    run("ip netns del " + ns_a);
-    run("ip netns del " + ns_b);
-  }
+  ~veth_pair() { in_a_.reset(); }   // the thread leaves ns a before it is deleted
   veth_pair(const veth_pair&) = delete;
   veth_pair& operator=(const veth_pair&) = delete;
 
   bool ok() const { return error.empty(); }
-  bool enter_a() { return setns(ns_a_fd_, CLONE_NEWNET) == 0; }
-  bool leave() { return setns(orig_fd_, CLONE_NEWNET) == 0; }
-
-  // A socket made inside ns b (the calling thread comes back to ns a afterwards, if it was there).
-  int socket_in_b(int type) {
-    const int back = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    setns(ns_b_fd_, CLONE_NEWNET);
-    const int s = ::socket(AF_INET, type | SOCK_CLOEXEC, 0);
-    setns(back, CLONE_NEWNET);
-    ::close(back);
-    return s;
+  bool enter_a() {
+    if (!a_) return false;
+    in_a_.reset();
+    in_a_.emplace(*a_);
+    return in_a_->ok();
   }
+  bool leave() {
+    in_a_.reset();
+    return true;
+  }
+  // A socket made inside ns b (the calling thread comes back to where it was).
+  int socket_in_b(int type) { return b_ ? nl::socket_in(*b_, AF_INET, type) : -1; }
 
   std::array<std::uint8_t, 6> mac(bool side_a) {
-    std::array<std::uint8_t, 6> m{};
-    const int back = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    setns(side_a ? ns_a_fd_ : ns_b_fd_, CLONE_NEWNET);
-    const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    ifreq ifr{};
-    std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", (side_a ? if_a : if_b).c_str());
-    if (ioctl(s, SIOCGIFHWADDR, &ifr) == 0) std::memcpy(m.data(), ifr.ifr_hwaddr.sa_data, 6);
-    ::close(s);
-    setns(back, CLONE_NEWNET);
-    ::close(back);
-    return m;
+    return nl::parse_mac(side_a ? link_->a_mac() : link_->b_mac()).value_or(std::array<std::uint8_t, 6>{});
   }
 
   std::string ns_a, ns_b, if_a, if_b;
   std::string error;
 
  private:
-  // A test process that crashed (no destructor) leaves its namespaces behind: delete ours (this tag,
-  // "a"/"b", a pid that no longer runs) before making new ones.
-  static void reap_stale(const std::string& tag) {
-    const std::string prefix = "rl" + tag;
-    std::string list = run_out("ip netns list");
-    std::size_t pos = 0;
-    while (pos < list.size()) {
-      const std::size_t eol = list.find('\n', pos);
-      std::string line = list.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
-      pos = eol == std::string::npos ? list.size() : eol + 1;
-      line = line.substr(0, line.find(' '));
-      if (line.rfind(prefix, 0) != 0 || line.size() < prefix.size() + 2) continue;
-      const char side = line[prefix.size()];
-      const std::string pid = line.substr(prefix.size() + 1);
-      if ((side != 'a' && side != 'b') || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-      if (::access(("/proc/" + pid).c_str(), F_OK) == 0) continue;   // its owner still runs
-      run("ip netns del " + line);
-    }
-  }
-
-  int orig_fd_ = -1, ns_a_fd_ = -1, ns_b_fd_ = -1;
+  std::optional<nl::netns> a_, b_;
+  std::optional<nl::veth_pair> link_;
+  std::optional<nl::enter> in_a_;
 };
 
 inline sockaddr_in ipv4(const char* a, std::uint16_t port) {

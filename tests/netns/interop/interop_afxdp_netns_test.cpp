@@ -63,10 +63,7 @@ class interop_afxdp : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto why = ringlab::test::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
-    net_ = std::make_unique<ti::interop_link>();
-    in_ = std::make_unique<ti::enter_netns>(net_->us.name());
-    ASSERT_TRUE(in_->ok()) << "cannot enter " << net_->us.name();
-    ::setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);
+    net_ = std::make_unique<ti::interop_link>();   // this thread is in ns us until net_ goes
     const std::string text = "afxdp:" + net_->link.a_name() + ":udp=" + std::to_string(mcast_in_port) + ",icmp,arp=us";
     auto spec = ringlab::backends::parse_spec(text);
     ASSERT_TRUE(spec) << spec.error().reason;
@@ -87,7 +84,6 @@ class interop_afxdp : public ::testing::Test {
     }
     ifc_.reset();
     port_.reset();
-    in_.reset();
     net_.reset();
   }
 
@@ -104,7 +100,6 @@ class interop_afxdp : public ::testing::Test {
   std::string peer_mcast_tool() const { return RINGLAB_INTEROP_MCAST_PEER; }
 
   std::unique_ptr<ti::interop_link> net_;
-  std::unique_ptr<ti::enter_netns> in_;
   std::unique_ptr<ringlab::port::any_port> port_;
   ringlab::backends::afxdp::port* xsk_ = nullptr;
   std::unique_ptr<stack::interface> ifc_;

@@ -34,10 +34,7 @@ class interop_bypass : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto why = ringlab::test::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
-    net_ = std::make_unique<ti::interop_link>();
-    in_ = std::make_unique<ti::enter_netns>(net_->us.name());
-    ASSERT_TRUE(in_->ok()) << "cannot enter " << net_->us.name();
-    ::setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);
+    net_ = std::make_unique<ti::interop_link>();   // this thread is in ns us until net_ goes
     bypass::device_options o;
     o.backend = "afxdp";
     o.device = net_->link.a_name() + ":udp=5001,icmp,arp=us";
@@ -61,7 +58,6 @@ class interop_bypass : public ::testing::Test {
   void TearDown() override {
     ctx_.reset();   // sockets first (in the test body), then the service with its stack, then the port
     dev_.reset();
-    in_.reset();
     net_.reset();
   }
 
@@ -77,7 +73,6 @@ class interop_bypass : public ::testing::Test {
   }
 
   std::unique_ptr<ti::interop_link> net_;
-  std::unique_ptr<ti::enter_netns> in_;
   std::unique_ptr<bypass::device> dev_;
   std::unique_ptr<asio::io_context> ctx_;
   bypass::bypass_service* svc_ = nullptr;

@@ -37,10 +37,7 @@ class interop_dpdk : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto why = ringlab::test::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
-    net_ = std::make_unique<ti::interop_link>();
-    in_ = std::make_unique<ti::enter_netns>(net_->us.name());
-    ASSERT_TRUE(in_->ok()) << "cannot enter " << net_->us.name();
-    ::setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);
+    net_ = std::make_unique<ti::interop_link>();   // this thread is in ns us until net_ goes
     auto p = dp::port::open({.device = "net_af_xdp0,iface=" + net_->link.a_name() + ",start_queue=0,queue_count=1"});
     if (!p) {
       // Is XDP itself refused here? Ask our own AF_XDP port, whose reason says so plainly.
@@ -61,7 +58,6 @@ class interop_dpdk : public ::testing::Test {
     }
     ifc_.reset();
     port_.reset();
-    in_.reset();
     net_.reset();
   }
 
@@ -71,7 +67,6 @@ class interop_dpdk : public ::testing::Test {
   }
 
   std::unique_ptr<ti::interop_link> net_;
-  std::unique_ptr<ti::enter_netns> in_;
   std::unique_ptr<dp::port> port_;
   std::unique_ptr<stack::interface> ifc_;
 };

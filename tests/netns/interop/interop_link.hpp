@@ -1,7 +1,7 @@
 #pragma once
 // The set-up every interop test shares: two namespaces the test makes (tests/support/netns.hpp, names
-// with the pid, removed by destructors even when an ASSERT leaves early), one veth pair between them,
-// and this thread moved into ns "us" so a port opened here binds to our end.
+// with the pid, removed by destructors even when an ASSERT leaves early), one veth pair between them;
+// each test moves its thread into ns "us" (test::enter) so a port opened there binds to our end.
 //
 //   ns us (rlu<pid>)                               ns peer (rlk<pid>)
 //   ┌──────────────────────────────────┐           ┌────────────────────────────────────┐
@@ -12,15 +12,12 @@
 //                                                  └────────────────────────────────────┘
 // Our end has no kernel address: our stack owns 10.77.0.1 and answers ARP for it (arp=us), so the
 // kernel never answers for it too (backends/README.md, "ARP: which mode the interop needs").
-#include <fcntl.h>
-#include <net/if.h>
-#include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -48,36 +45,12 @@ inline constexpr std::string_view checksum_skip_reason =
     "ethtool is missing (Debian package ethtool): cannot turn the peer veth's TX checksum offload off, and "
     "the kernel's UDP frames would reach XDP with partial checksums";
 
-// Moves the calling thread into a namespace; the destructor moves it back.
-class enter_netns {
- public:
-  explicit enter_netns(const std::string& name) {
-    orig_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    const int fd = ::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-    ok_ = orig_ >= 0 && fd >= 0 && ::setns(fd, CLONE_NEWNET) == 0;
-    if (fd >= 0) ::close(fd);
-  }
-  ~enter_netns() {
-    if (orig_ >= 0) {
-      ::setns(orig_, CLONE_NEWNET);
-      ::close(orig_);
-    }
-  }
-  enter_netns(const enter_netns&) = delete;
-  enter_netns& operator=(const enter_netns&) = delete;
-  bool ok() const noexcept { return ok_; }
-
- private:
-  int orig_ = -1;
-  bool ok_ = false;
-};
-
 class interop_link {
  public:
-  interop_link()
-      : us("rlu"), peer("rlk"), link(us, std::string(our_ip) + "/24", peer, std::string(peer_ip) + "/24") {
-    // veth_pair gives both ends an address; ours must have none (our stack owns it).
-    must(us.exec({"ip", "addr", "flush", "dev", link.a_name()}), "flush our end's address");
+  // Makes the namespaces and the link (our end without a kernel address: our stack owns it), then
+  // moves the calling thread into ns us until the link goes, so a port opened meanwhile binds to our
+  // end. Throws test::setup_error.
+  interop_link() : us("rlu"), peer("rlk"), link(us, "", peer, std::string(peer_ip) + "/24") {
     must(peer.exec({"ip", "route", "add", "224.0.0.0/4", "dev", link.b_name()}), "multicast route in the peer");
     // A veth hands the kernel's UDP frames over with the checksum still partial (CHECKSUM_PARTIAL: only
     // the pseudo-header sum, "the device will finish it"), and XDP sees them so: our stack would drop
@@ -86,15 +59,15 @@ class interop_link {
     // Less chatter on the wire: IPv6 autoconfiguration and MLD would only be counted as drops.
     us.exec({"sysctl", "-qw", "net.ipv6.conf." + link.a_name() + ".disable_ipv6=1"});
     peer.exec({"sysctl", "-qw", "net.ipv6.conf." + link.b_name() + ".disable_ipv6=1"});
-    peer_mac = parse_mac(peer.exec({"cat", "/sys/class/net/" + link.b_name() + "/address"}).out);
-    our_mac = parse_mac(us.exec({"cat", "/sys/class/net/" + link.a_name() + "/address"}).out);
+    peer_mac = parse_mac(link.b_mac());
+    our_mac = parse_mac(link.a_mac());
+    ::setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);   // one XDP program per interface here (ENVIRONMENT.md)
+    in_us_.emplace(us);
+    if (!in_us_->ok()) throw test::setup_error("cannot enter " + us.name());
   }
 
   // A kernel socket made inside the peer namespace (it stays there; the thread comes back).
-  int peer_socket(int type) const {
-    enter_netns in(peer.name());
-    return in.ok() ? ::socket(AF_INET, type | SOCK_CLOEXEC, 0) : -1;
-  }
+  int peer_socket(int type) const { return test::socket_in(peer, AF_INET, type); }
 
   // The peer kernel's neighbour entry for our address ("" when none): "10.77.0.1 dev vb.. lladdr .. STATE".
   std::string peer_neigh() const { return peer.exec({"ip", "neigh", "show", our_ip, "dev", link.b_name()}).out; }
@@ -105,6 +78,7 @@ class interop_link {
   wire::mac_addr our_mac, peer_mac;
 
  private:
+  std::optional<test::enter> in_us_;   // last member: the thread leaves ns us before the link goes
   static void must(const test::command_result& r, const char* what) {
     if (r.exit_code != 0) throw test::setup_error(std::string(what) + " failed: " + r.err);
   }

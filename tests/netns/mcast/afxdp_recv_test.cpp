@@ -11,17 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/netns/mcast/cli_run.hpp"
 #include "tests/support/netns.hpp"
 
 using namespace std::chrono_literals;
 namespace t = ringlab::test;
+using ringlab::test::ringlab_binary;
 
 namespace {
-
-std::string ringlab_binary() {
-  const char* d = std::getenv("RINGLAB_BINARY_DIR");
-  return std::string(d ? d : ".") + "/tools/ringlab";
-}
 
 TEST(mcast_afxdp, kernel_sender_to_bypass_receiver_over_veth) {
   if (auto why = t::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;

@@ -11,24 +11,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/netns/mcast/cli_run.hpp"
 #include "tests/support/netns.hpp"
 
 using namespace std::chrono_literals;
 namespace t = ringlab::test;
+using ringlab::test::lines_of;
+using ringlab::test::ringlab_binary;
 
 namespace {
-
-std::string ringlab_binary() {
-  const char* d = std::getenv("RINGLAB_BINARY_DIR");
-  return std::string(d ? d : ".") + "/tools/ringlab";
-}
-
-std::vector<std::string> lines_of(const std::string& s) {
-  std::vector<std::string> v;
-  std::istringstream is(s);
-  for (std::string l; std::getline(is, l);) v.push_back(l);
-  return v;
-}
 
 // The value of "key":N in a one-line JSON object (the summary line), or -2 when missing.
 long long json_number(const std::string& json, const std::string& key) {

@@ -1,5 +1,5 @@
 // AsioService's life cycle in both io modes: threads, signals, handler exceptions, no restart, and the
-// backend fallback line.
+// backend choice (a bypass device opened by name, or the fallback line).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,6 +15,7 @@
 
 #include "asio_bypass/asio_service.hpp"
 #include "asio_bypass/kernel_context.hpp"
+#include "sim_nic/pcap_trace.hpp"
 
 using namespace std::chrono_literals;
 using ringlab::bypass::AsioService;
@@ -203,18 +204,31 @@ TEST_P(asio_service, stop_on_signals_off_installs_no_handler) {
   svc->join();
 }
 
-TEST_P(asio_service, unbuilt_backend_falls_back_to_kernel_and_says_so_once) {
+TEST_P(asio_service, backend_that_cannot_start_falls_back_to_kernel_and_says_so_once) {
   auto c = cfg(1);
-  c.backend = "afxdp";
+  c.backend = "afxdp";   // no interface named: the device cannot open
   auto svc = AsioService::create(c);
   EXPECT_EQ(svc->backend(), "kernel");
-  EXPECT_EQ(svc->fallback_reason(), "backend 'afxdp' is not built yet: falling back to 'kernel'");
+  EXPECT_EQ(svc->bypass_device(), nullptr);
+  const std::string line =
+      "backend 'afxdp' cannot start (backend 'afxdp' needs a device (an interface or a vdev)): falling back to "
+      "'kernel'";
+  EXPECT_EQ(svc->fallback_reason(), line);
   svc->start();
   svc->stop();
   svc->join();
   const auto l = log_lines();
   ASSERT_EQ(l.size(), 1u);
-  EXPECT_EQ(l[0], "backend 'afxdp' is not built yet: falling back to 'kernel'");
+  EXPECT_EQ(l[0], line);
+
+  lines.clear();
+  c.backend = "dpdk";
+  c.device.device = "net_nonesuch0";   // DPDK has no such driver (or is not built): not startable
+  auto dpdk = AsioService::create(c);
+  EXPECT_EQ(dpdk->backend(), "kernel");
+  ASSERT_EQ(log_lines().size(), 1u);
+  EXPECT_TRUE(log_lines()[0].starts_with("backend 'dpdk' cannot start (")) << log_lines()[0];
+  EXPECT_TRUE(log_lines()[0].ends_with("): falling back to 'kernel'")) << log_lines()[0];
 
   lines.clear();
   c.backend = "warp-drive";
@@ -227,7 +241,44 @@ TEST_P(asio_service, unbuilt_backend_falls_back_to_kernel_and_says_so_once) {
   c.backend = "kernel";
   auto k = AsioService::create(c);
   EXPECT_TRUE(k->fallback_reason().empty());
+  EXPECT_EQ(k->bypass_device(), nullptr);
   EXPECT_TRUE(log_lines().empty());
+}
+
+TEST_P(asio_service, sim_backend_opens_its_device_and_says_nothing) {
+  // Two frames to replay; the device is sim_nic with the queues asked for.
+  const std::vector<std::vector<std::byte>> frames{std::vector<std::byte>(60, std::byte{0xab}),
+                                                   std::vector<std::byte>(64, std::byte{0xcd})};
+  const auto trace = ringlab::sim::pcap_trace::from_frames(frames, {1000, 2000});
+  auto c = cfg(1);
+  c.backend = "sim";
+  c.device.trace = &trace;
+  c.device.queues = 2;
+  auto svc = AsioService::create(c);
+  EXPECT_EQ(svc->backend(), "sim");
+  EXPECT_TRUE(svc->fallback_reason().empty());
+  EXPECT_TRUE(log_lines().empty());
+  ASSERT_NE(svc->bypass_device(), nullptr);
+  EXPECT_EQ(svc->bypass_device()->backend(), "sim");
+  EXPECT_EQ(svc->bypass_device()->queues(), 2);
+  ASSERT_NE(svc->bypass_device()->sim_nic(), nullptr);
+  // The replay moves both frames into the RX rings on the virtual clock.
+  EXPECT_EQ(svc->bypass_device()->sim_nic()->step(8), 2u);
+}
+
+TEST_P(asio_service, no_fallback_asked_makes_create_throw_with_the_reason) {
+  auto c = cfg(1);
+  c.backend = "sim";   // no trace given
+  c.fall_back_to_kernel = false;
+  try {
+    AsioService::create(c);
+    FAIL() << "create() should have thrown";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "backend 'sim' needs a trace to replay");
+  }
+  EXPECT_TRUE(log_lines().empty());
+  c.backend = "warp-drive";
+  EXPECT_THROW(AsioService::create(c), std::runtime_error);
 }
 
 TEST_P(asio_service, engine_runs_the_mode_asked_for) {

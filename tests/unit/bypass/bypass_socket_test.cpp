@@ -16,6 +16,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 #include <future>
+#include <stdexcept>
 #include <string>
 
 #include "asio_bypass/bypass_service.hpp"
@@ -339,6 +340,75 @@ TEST(bypass_drive, busy_poll_runs_the_stack_from_the_io_context) {
   ASSERT_EQ(got.size(), 10u);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(got[i], "m" + std::to_string(i));
   EXPECT_GE(svc.counters().polls, 1u);
+}
+
+// Ops done inside the poll handler run from it (bypass_service's ready list): no post, never inside
+// their own initiating function, and a receive re-armed from such a handler completes there too.
+TEST(bypass_drive, completions_from_the_poll_handler_run_there_without_a_post) {
+  asio::io_context ctx{bypass::concurrency_hint(bypass::lane_threading::one_thread)};
+  test_port port;
+  auto& svc = asio::use_service<bypass::bypass_service>(ctx);
+  bypass::lane_config c;
+  c.iface.mac = me_mac;
+  c.iface.addr = me_ip;
+  c.drive = bypass::drive_mode::busy_poll;
+  ASSERT_FALSE(svc.attach(port, c));
+  bypass::udp::socket s(ctx, audp::endpoint(audp::v4(), 9000));
+  std::vector<std::string> got;
+  std::array<char, 16> buf{};
+  audp::endpoint from;
+  bool initiating = false, ran_inside_initiation = false;
+  std::function<void()> next = [&] {
+    initiating = true;
+    s.async_receive_from(asio::buffer(buf), from, [&](std::error_code ec, std::size_t n) {
+      ran_inside_initiation |= initiating;
+      ASSERT_FALSE(ec);
+      got.emplace_back(buf.data(), n);
+      if (got.size() == 10) return ctx.stop();
+      next();
+    });
+    initiating = false;
+  };
+  next();   // queued: nothing has arrived yet
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(port.inject(udp(peer_ip, me_ip, 7000, 9000, text("m" + std::to_string(i)))));
+  svc.start();
+  ctx.run_for(std::chrono::seconds(5));
+  ASSERT_EQ(got.size(), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(got[i], "m" + std::to_string(i));
+  EXPECT_FALSE(ran_inside_initiation);
+  EXPECT_EQ(svc.counters().completions, 10u);
+  EXPECT_EQ(svc.counters().ran_inline, 10u);   // the first taken from the stack, nine re-armed and performed
+  EXPECT_EQ(svc.counters().polls, 1u);         // one burst brought all ten
+  EXPECT_EQ(port.pool().out(), 0u);            // every copied frame went back
+}
+
+TEST(bypass_drive, a_handler_that_throws_from_the_poll_handler_does_not_lose_the_others) {
+  asio::io_context ctx{1};
+  test_port port;
+  auto& svc = asio::use_service<bypass::bypass_service>(ctx);
+  bypass::lane_config c;
+  c.iface.mac = me_mac;
+  c.iface.addr = me_ip;
+  c.drive = bypass::drive_mode::busy_poll;
+  ASSERT_FALSE(svc.attach(port, c));
+  bypass::udp::socket a(ctx, audp::endpoint(audp::v4(), 9000)), b(ctx, audp::endpoint(audp::v4(), 9001));
+  std::array<char, 16> ba{}, bb{};
+  audp::endpoint fa, fb;
+  std::string got_b;
+  a.async_receive_from(asio::buffer(ba), fa, [](std::error_code, std::size_t) { throw std::runtime_error("boom"); });
+  b.async_receive_from(asio::buffer(bb), fb, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    got_b.assign(bb.data(), n);
+    ctx.stop();
+  });
+  ASSERT_TRUE(port.inject(udp(peer_ip, me_ip, 7000, 9000, text("to a"))));
+  ASSERT_TRUE(port.inject(udp(peer_ip, me_ip, 7000, 9001, text("to b"))));
+  svc.start();
+  EXPECT_THROW(ctx.run_for(std::chrono::seconds(5)), std::runtime_error);
+  EXPECT_EQ(got_b, "");
+  ctx.run_for(std::chrono::seconds(5));   // Asio's rule: run() again goes on with the remaining work
+  EXPECT_EQ(got_b, "to b");
+  EXPECT_EQ(svc.counters().ran_inline, 2u);
 }
 
 // A port with a wait_fd: an eventfd the test signals when it injects, drained by rx_burst.

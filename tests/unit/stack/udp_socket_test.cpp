@@ -55,8 +55,15 @@ TEST_F(stack_udp, datagrams_of_bound_ports_arrive_in_order_byte_for_byte_without
   interface ifc(port, config());
   udp_socket s(ifc);
   ASSERT_FALSE(s.bind({{}, 9000}));
-  int ready = 0;
-  s.on_readable([&](udp_socket& me) { ready += &me == &s; });
+  struct seen {
+    udp_socket* expected;
+    int ready = 0;
+  } ready_ctx{&s};
+  s.on_readable([](void* ctx, udp_socket& me) noexcept {
+    auto* r = static_cast<seen*>(ctx);
+    r->ready += &me == r->expected;
+  }, &ready_ctx);
+  int& ready = ready_ctx.ready;
   for (int i = 0; i < 5; ++i)
     port.inject(udp(peer_ip, me_ip, 1234, 9000, text("datagram-" + std::to_string(i))));
   port.inject(udp(peer_ip, me_ip, 1234, 9001, text("other port")));

@@ -1,20 +1,24 @@
-#include "tests/support/netns.hpp"
+#include "tools/netns/netns.hpp"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
-namespace ringlab::test {
+namespace ringlab::netlab {
 namespace {
 
 std::string slurp(const std::string& path) {
@@ -51,8 +55,8 @@ void must(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-command_result run(const std::vector<std::string>& argv) {
-  background_process p(argv);
+command_result run(const std::vector<std::string>& argv, output o) {
+  background_process p(argv, o);
   command_result r;
   r.exit_code = *p.wait_for(std::chrono::hours(1));
   r.out = p.out();
@@ -91,14 +95,14 @@ std::string igmp_hex(std::string_view dotted) {
 
 // --- background_process ---
 
-background_process::background_process(const std::vector<std::string>& argv)
-    : out_path_(temp_file("out")), err_path_(temp_file("err")) {
+background_process::background_process(const std::vector<std::string>& argv, output o)
+    : out_path_(temp_file("out")), err_path_(o == output::separate ? temp_file("err") : std::string()) {
   // Everything the child needs is made before fork(): after it, only async-signal-safe calls.
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
   const int out_fd = ::open(out_path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  const int err_fd = ::open(err_path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  const int err_fd = err_path_.empty() ? ::fcntl(out_fd, F_DUPFD_CLOEXEC, 0) : ::open(err_path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (out_fd < 0 || err_fd < 0 || null_fd < 0) throw setup_error("cannot open output files for " + joined(argv));
   const pid_t parent = ::getpid();
@@ -163,21 +167,35 @@ int background_process::kill_and_wait() {
 }
 
 std::string background_process::out() const { return slurp(out_path_); }
-std::string background_process::err() const { return slurp(err_path_); }
+std::string background_process::err() const { return err_path_.empty() ? std::string() : slurp(err_path_); }
 
 // --- netns ---
 
-netns::netns(std::string_view prefix) : name_(unique_name(prefix)) {
-  must({"ip", "netns", "add", name_});
+netns::netns(std::string_view prefix) : name_(unique_name(prefix)) { create(); }
+
+netns::netns(exact_name e) : name_(std::move(e.name)), hooks_(e.hooks) { create(); }
+
+void netns::create() {
+  if (hooks_.before_add) hooks_.before_add(name_.c_str());
+  try {
+    must({"ip", "netns", "add", name_});
+  } catch (...) {
+    if (hooks_.after_del) hooks_.after_del(name_.c_str());
+    throw;
+  }
   try {
     must({"ip", "-n", name_, "link", "set", "lo", "up"});
   } catch (...) {
     run({"ip", "netns", "del", name_});
+    if (hooks_.after_del) hooks_.after_del(name_.c_str());
     throw;
   }
 }
 
-netns::~netns() { run({"ip", "netns", "del", name_}); }
+netns::~netns() {
+  run({"ip", "netns", "del", name_});
+  if (hooks_.after_del) hooks_.after_del(name_.c_str());
+}
 
 std::vector<std::string> netns::wrap(const std::vector<std::string>& argv) const {
   std::vector<std::string> v{"ip", "netns", "exec", name_};
@@ -185,19 +203,85 @@ std::vector<std::string> netns::wrap(const std::vector<std::string>& argv) const
   return v;
 }
 
-command_result netns::exec(const std::vector<std::string>& argv) const { return run(wrap(argv)); }
+command_result netns::exec(const std::vector<std::string>& argv, output o) const { return run(wrap(argv), o); }
 
 background_process netns::spawn(const std::vector<std::string>& argv) const { return background_process(wrap(argv)); }
 
+void netns::disable_ipv6() const {
+  must(wrap({"sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"}));
+  must(wrap({"sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"}));
+}
+
+std::string netns::mac(const std::string& ifname) const {
+  auto r = exec({"cat", "/sys/class/net/" + ifname + "/address"});
+  if (r.exit_code != 0) throw setup_error("no MAC address for " + ifname + " in " + name_ + ": " + r.err);
+  while (!r.out.empty() && (r.out.back() == '\n' || r.out.back() == ' ')) r.out.pop_back();
+  return r.out;
+}
+
+int reap_stale(std::string_view prefix) {
+  int n = 0;
+  DIR* d = ::opendir("/run/netns");
+  if (!d) return 0;
+  std::vector<std::string> stale;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) continue;
+    const std::string_view rest = name.substr(prefix.size());
+    const std::string pid(rest.substr(0, rest.find('x')));
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (::access(("/proc/" + pid).c_str(), F_OK) == 0) continue;   // its owner still runs
+    stale.emplace_back(name);
+  }
+  ::closedir(d);
+  for (const auto& s : stale)
+    if (run({"ip", "netns", "del", s}).exit_code == 0) ++n;
+  return n;
+}
+
+// --- enter, socket_in ---
+
+enter::enter(const std::string& name) {
+  orig_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  ok_ = orig_ >= 0 && fd >= 0 && ::setns(fd, CLONE_NEWNET) == 0;
+  if (fd >= 0) ::close(fd);
+}
+
+enter::~enter() {
+  if (orig_ < 0) return;
+  if (::setns(orig_, CLONE_NEWNET) != 0) std::abort();   // a thread stuck in a namespace about to vanish is worse
+  ::close(orig_);
+}
+
+int socket_in(const std::string& ns, int domain, int type, int protocol) {
+  int fd = -1, e = 0;
+  {
+    enter in(ns);
+    if (!in.ok()) e = errno ? errno : ENOENT;
+    else {
+      fd = ::socket(domain, type | SOCK_CLOEXEC, protocol);
+      e = errno;
+    }
+  }
+  if (fd < 0) errno = e;
+  return fd;
+}
+
 // --- veth_pair ---
 
-veth_pair::veth_pair(const netns& a, std::string a_cidr, const netns& b, std::string b_cidr)
-    : a_(a), a_if_(unique_name("va")), b_if_(unique_name("vb")), a_cidr_(std::move(a_cidr)), b_cidr_(std::move(b_cidr)) {
+veth_pair::veth_pair(const netns& a, std::string a_cidr, const netns& b, std::string b_cidr, veth_options o)
+    : a_(a), b_(b), a_if_(o.a_name.empty() ? unique_name("va") : o.a_name),
+      b_if_(o.b_name.empty() ? unique_name("vb") : o.b_name), a_cidr_(std::move(a_cidr)), b_cidr_(std::move(b_cidr)) {
   // Made directly inside the namespaces: nothing appears in this process's namespace.
-  must({"ip", "link", "add", a_if_, "netns", a.name(), "type", "veth", "peer", "name", b_if_, "netns", b.name()});
+  std::vector<std::string> add{"ip", "link", "add", a_if_, "netns", a.name()};
+  if (o.mtu) add.insert(add.end(), {"mtu", std::to_string(o.mtu)});
+  add.insert(add.end(), {"type", "veth", "peer", "name", b_if_, "netns", b.name()});
+  if (o.mtu) add.insert(add.end(), {"mtu", std::to_string(o.mtu)});
+  must(add);
   try {
-    must({"ip", "-n", a.name(), "addr", "add", a_cidr_, "dev", a_if_});
-    must({"ip", "-n", b.name(), "addr", "add", b_cidr_, "dev", b_if_});
+    if (!a_cidr_.empty()) must({"ip", "-n", a.name(), "addr", "add", a_cidr_, "dev", a_if_});
+    if (!b_cidr_.empty()) must({"ip", "-n", b.name(), "addr", "add", b_cidr_, "dev", b_if_});
     must({"ip", "-n", a.name(), "link", "set", a_if_, "up"});
     must({"ip", "-n", b.name(), "link", "set", b_if_, "up"});
   } catch (...) {
@@ -211,4 +295,28 @@ veth_pair::~veth_pair() { run({"ip", "-n", a_.name(), "link", "del", a_if_}); }
 std::string veth_pair::a_addr() const { return a_cidr_.substr(0, a_cidr_.find('/')); }
 std::string veth_pair::b_addr() const { return b_cidr_.substr(0, b_cidr_.find('/')); }
 
-}  // namespace ringlab::test
+void veth_pair::static_neighbours() const {
+  if (a_cidr_.empty() || b_cidr_.empty()) throw setup_error("static_neighbours: both veth ends need an address");
+  must({"ip", "-n", a_.name(), "neigh", "replace", b_addr(), "lladdr", b_mac(), "dev", a_if_, "nud", "permanent"});
+  must({"ip", "-n", b_.name(), "neigh", "replace", a_addr(), "lladdr", a_mac(), "dev", b_if_, "nud", "permanent"});
+}
+
+std::optional<std::array<std::uint8_t, 6>> parse_mac(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  std::array<std::uint8_t, 6> m{};
+  if (text.size() != 17) return std::nullopt;
+  for (std::size_t i = 0; i < 6; ++i) {
+    unsigned v = 0;
+    for (std::size_t k = 0; k < 2; ++k) {
+      const char c = text[i * 3 + k];
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return std::nullopt;
+      v = v * 16 + unsigned(d);
+    }
+    if (i < 5 && text[i * 3 + 2] != ':') return std::nullopt;
+    m[i] = std::uint8_t(v);
+  }
+  return m;
+}
+
+}  // namespace ringlab::netlab
