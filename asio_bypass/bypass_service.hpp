@@ -149,7 +149,9 @@ class bypass_service : public asio::execution_context::service {
   // that handler returns, still inside the poll handler: it is done outside its initiating function,
   // so it too runs from the ready list instead of being posted. Until the socket's data is used up.
   bool running_ready() const noexcept { return running_ready_; }
-  void defer_perform(socket_hooks* s) {
+  // always_inline: inlined at each caller (a re-armed receive's start, a batch's first take), as it
+  // was with one caller; an out-of-line call here costs ~11 instructions per re-armed receive.
+  [[gnu::always_inline]] void defer_perform(socket_hooks* s) {
     for (auto* p : deferred_)
       if (p == s) return;
     deferred_.push_back(s);

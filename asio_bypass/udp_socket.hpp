@@ -5,6 +5,8 @@
 //   async_receive_from(MutableBufferSequence, endpoint&, void(error_code, size_t))
 //   async_send_to(ConstBufferSequence, const endpoint&, void(error_code, size_t))
 //   async_receive_frame(void(error_code, stack::lent_frame))       zero-copy: the frame is lent
+//   async_receive_batch(span<receive_slot>, void(error_code, size_t n))   up to span.size() datagrams
+//                                                                  per operation, one handler call
 //   receive_from / send_to (error_code&): the non-blocking forms (would_block when nothing is queued)
 //
 // Operations follow Asio's detail/io_uring_service.hpp (read, not derived from): an initiation
@@ -42,7 +44,9 @@
 #include <asio/recycling_allocator.hpp>
 #include <array>
 #include <cstddef>
+#include <cstring>
 #include <memory>
+#include <span>
 #include <system_error>
 #include <tuple>
 #include <type_traits>
@@ -71,6 +75,17 @@ inline std::error_code as_system(std::error_code ec) noexcept {
 inline bool would_block(const std::error_code& ec) noexcept {
   return ec == asio::error::would_block || ec == std::errc::operation_would_block;
 }
+
+// One datagram of a batch receive (socket::async_receive_batch). The caller owns the slots and their
+// buffers; they must stay valid until the handler runs. The payload is COPIED into `buffer` (cut to
+// its size, as recvfrom does) and the frame goes back to the port with the burst, so the handler has
+// nothing to release. Copying was chosen over lending frames: for a 64-byte datagram the copy costs
+// less than a lent_frame per datagram and its release, and the pool cannot be drained by a slow handler.
+struct receive_slot {
+  asio::mutable_buffer buffer;          // in: where the payload goes
+  asio::ip::udp::endpoint source;       // out: who sent it
+  std::size_t bytes = 0;                // out: bytes copied into buffer
+};
 
 class socket final : private socket_hooks {
  public:
@@ -185,6 +200,24 @@ class socket final : private socket_hooks {
         token);
   }
 
+  // Batch receive: completes with void(error_code, size_t n), n datagrams in out[0..n), in arrival
+  // order, one handler invocation per batch. It completes as soon as at least one datagram is there:
+  //   - tried at once (nothing queued ahead): takes up to out.size() from the socket's queue;
+  //   - waiting, driven from the poll handler (busy_poll / wait_fd): takes the datagrams that arrive
+  //     in that poll (up to out.size()), and completes when the slots are full or the poll is over;
+  //   - waiting, anything else (manual poll_once(), a looped-back send): completes with the first.
+  // An empty span completes with n = 0 at once. cancel()/close()/the cancellation slot: as
+  // async_receive_from, operation_aborted; n is then the datagrams already copied into out (0 unless
+  // the op was cancelled by a handler run between its poll and the end of that poll handler).
+  template <class Token>
+  auto async_receive_batch(std::span<receive_slot> out, Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
+        [this](auto handler, std::span<receive_slot> o) {
+          start(new_op<batch_op<std::decay_t<decltype(handler)>>>(std::move(handler), o));
+        },
+        token, out);
+  }
+
   template <class ConstBufferSequence, class Token>
   auto async_send_to(const ConstBufferSequence& buffers, const endpoint_type& to, Token&& token) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
@@ -208,6 +241,7 @@ class socket final : private socket_hooks {
   struct op_base : ready_op {
     op_base* next = nullptr;
     socket* owner = nullptr;   // only until the op is done: the socket may be gone when a ready op runs
+    bool filling = false;      // set by take(): a batch with room left stays at the head (see take())
     // perform: try once; true when done (result stored). take: the stack hands it a datagram (the
     // queue was empty); returns what it did with the frame. complete: post the handler with the
     // stored result (or with `abort` as the error) and free the op. destroy: free without invoking.
@@ -299,20 +333,55 @@ class socket final : private socket_hooks {
     }
   };
 
+  // How every op ends, written once. Derived supplies do_perform, do_take and
+  //   results(abort) -> std::tuple<std::error_code, X>
+  // (the handler's arguments; abort != nullptr when the op was cancelled or its socket closed).
+  // run: from the poll handler, dispatched through the handler's executor; complete: posted.
+  // Both free the op BEFORE the upcall (the handler's next op may reuse its memory) and keep the
+  // work guard alive until the handler ran or the post counted its own work.
+  template <class Derived, class Handler>
+  struct typed_op : op_storage<Handler> {
+    typed_op(Handler&& h, executor_type io_ex) : op_storage<Handler>(std::move(h), io_ex) {
+      this->perform = &Derived::do_perform;
+      this->take = &Derived::do_take;
+      this->complete = &do_complete;
+      this->destroy = &do_destroy;
+      this->run = &do_run;
+      this->discard = &do_discard;
+    }
+    static void do_run(ready_op* base, const executor_type& io) {
+      auto* o = static_cast<Derived*>(static_cast<op_base*>(base));
+      Handler h(std::move(o->handler));
+      auto args = o->results(nullptr);
+      auto work = std::move(o->work);   // until the handler ran
+      free_op(o);
+      slot_clearer<Handler>::clear(h);
+      std::apply([&](auto&&... a) { complete_now(h, io, std::move(a)...); }, std::move(args));
+    }
+    static void do_complete(op_base* base, const std::error_code* abort) {
+      auto* o = static_cast<Derived*>(base);
+      socket* s = o->owner;
+      Handler h(std::move(o->handler));
+      auto args = o->results(abort);
+      auto work = std::move(o->work);   // until the post counted its own work (a zero would stop the context)
+      free_op(o);
+      slot_clearer<Handler>::clear(h);
+      std::apply([&](auto&&... a) { s->complete_later(std::move(h), std::move(a)...); }, std::move(args));
+    }
+    static void do_discard(ready_op* base) noexcept { free_op(static_cast<Derived*>(static_cast<op_base*>(base))); }
+    static void do_destroy(op_base* base) noexcept { free_op(static_cast<Derived*>(base)); }
+  };
+
   template <class MutableBufferSequence, class Handler>
-  struct recv_op : op_storage<Handler> {
+  struct recv_op : typed_op<recv_op<MutableBufferSequence, Handler>, Handler> {
     MutableBufferSequence buffers;
     endpoint_type* from;
     std::error_code ec;
     std::size_t n = 0;
     recv_op(Handler&& h, executor_type io_ex, const MutableBufferSequence& b, endpoint_type* f)
-        : op_storage<Handler>(std::move(h), io_ex), buffers(b), from(f) {
-      this->perform = &do_perform;
-      this->take = &do_take;
-      this->complete = &do_complete;
-      this->destroy = &do_destroy;
-      this->run = &do_run;
-      this->discard = &do_discard;
+        : typed_op<recv_op, Handler>(std::move(h), io_ex), buffers(b), from(f) {}
+    std::tuple<std::error_code, std::size_t> results(const std::error_code* abort) const noexcept {
+      return {abort ? *abort : ec, abort ? 0 : n};
     }
     static bool do_perform(op_base* base) noexcept {
       auto* o = static_cast<recv_op*>(base);
@@ -339,44 +408,18 @@ class socket final : private socket_hooks {
       o->ec = {};
       return stack::udp_socket::taken::copied;
     }
-    static void do_run(ready_op* base, const executor_type& io) {
-      auto* o = static_cast<recv_op*>(static_cast<op_base*>(base));
-      Handler h(std::move(o->handler));
-      const std::error_code ec = o->ec;
-      const std::size_t n = o->n;
-      auto work = std::move(o->work);   // until the handler ran
-      free_op(o);   // before the upcall: the handler's next op may reuse the memory
-      slot_clearer<Handler>::clear(h);
-      complete_now(h, io, ec, n);
-    }
-    static void do_discard(ready_op* base) noexcept { free_op(static_cast<recv_op*>(static_cast<op_base*>(base))); }
-    static void do_complete(op_base* base, const std::error_code* abort) {
-      auto* o = static_cast<recv_op*>(base);
-      socket* s = o->owner;
-      Handler h(std::move(o->handler));
-      const std::error_code ec = abort ? *abort : o->ec;
-      const std::size_t n = abort ? 0 : o->n;
-      // The work guard lives until the post counts its own work: a count that touched zero in
-      // between would stop the io_context.
-      auto work = std::move(o->work);
-      free_op(o);   // before the post: its memory may be reused by the handler's own next op
-      slot_clearer<Handler>::clear(h);
-      s->complete_later(std::move(h), ec, n);
-    }
-    static void do_destroy(op_base* base) noexcept { free_op(static_cast<recv_op*>(base)); }
   };
 
   template <class Handler>
-  struct frame_op : op_storage<Handler> {
+  struct frame_op : typed_op<frame_op<Handler>, Handler> {
     std::error_code ec;
     stack::lent_frame frame;
-    frame_op(Handler&& h, executor_type io_ex) : op_storage<Handler>(std::move(h), io_ex) {
-      this->perform = &do_perform;
-      this->take = &do_take;
-      this->complete = &do_complete;
-      this->destroy = &do_destroy;
-      this->run = &do_run;
-      this->discard = &do_discard;
+    frame_op(Handler&& h, executor_type io_ex) : typed_op<frame_op, Handler>(std::move(h), io_ex) {}
+    // On abort the frame goes back at once: the handler gets an empty one.
+    std::tuple<std::error_code, stack::lent_frame> results(const std::error_code* abort) noexcept {
+      stack::lent_frame f = std::move(frame);
+      if (abort) f.release();
+      return {abort ? *abort : ec, std::move(f)};
     }
     static bool do_perform(op_base* base) noexcept {
       auto* o = static_cast<frame_op*>(base);
@@ -390,30 +433,66 @@ class socket final : private socket_hooks {
       o->ec = {};
       return stack::udp_socket::taken::kept;
     }
-    static void do_run(ready_op* base, const executor_type& io) {
-      auto* o = static_cast<frame_op*>(static_cast<op_base*>(base));
-      Handler h(std::move(o->handler));
-      const std::error_code ec = o->ec;
-      stack::lent_frame f = std::move(o->frame);
-      auto work = std::move(o->work);
-      free_op(o);
-      slot_clearer<Handler>::clear(h);
-      complete_now(h, io, ec, std::move(f));
+  };
+
+  // A batch of datagrams copied into the caller's slots (async_receive_batch).
+  template <class Handler>
+  struct batch_op : typed_op<batch_op<Handler>, Handler> {
+    std::span<receive_slot> slots;
+    std::error_code ec;
+    std::size_t n = 0;
+    batch_op(Handler&& h, executor_type io_ex, std::span<receive_slot> s)
+        : typed_op<batch_op, Handler>(std::move(h), io_ex), slots(s) {}
+    // On abort n stays: what was already copied (see async_receive_batch).
+    std::tuple<std::error_code, std::size_t> results(const std::error_code* abort) const noexcept {
+      return {abort ? *abort : ec, n};
     }
-    static void do_discard(ready_op* base) noexcept { free_op(static_cast<frame_op*>(static_cast<op_base*>(base))); }
-    static void do_complete(op_base* base, const std::error_code* abort) {
-      auto* o = static_cast<frame_op*>(base);
+    // One datagram into one slot: the source, and the payload cut to the buffer (as recvfrom does).
+    static void fill(receive_slot& slot, const stack::datagram& d) noexcept {
+      slot.source = to_asio(d.source);
+      const std::size_t k = d.payload.size() < slot.buffer.size() ? d.payload.size() : slot.buffer.size();
+      if (k) std::memcpy(slot.buffer.data(), d.payload.data(), k);
+      slot.bytes = k;
+    }
+    // Copies straight out of the queue slots while there is room; done with at least one datagram.
+    static bool do_perform(op_base* base) noexcept {
+      auto* o = static_cast<batch_op*>(base);
+      stack::udp_socket& s = *o->owner->s_;
+      const std::size_t room = o->slots.size();
+      while (o->n < room) {
+        const stack::datagram* d = s.front();
+        if (!d) break;
+        fill(o->slots[o->n++], *d);
+        s.pop_front();
+      }
+      o->ec = {};
+      if (o->n > 0 || room == 0) return true;
+      if (s.is_open()) return false;   // would block: stays queued
+      o->ec = asio::error::bad_descriptor;
+      return true;
+    }
+    // A datagram arriving while the queue is empty: copied into the next slot. Inside the poll handler
+    // the op stays at the head while it has room (`filling`) and asks to be performed right after the
+    // poll (bypass_service::defer_perform), which completes it with what it took; the rest of the
+    // burst is handed to it the same way, so nothing is queued and dequeued. Outside the poll handler
+    // it completes with the first datagram. A second take only happens while filling (otherwise the
+    // op was popped after its first), so the poll-handler test is made once, on the first.
+    static stack::udp_socket::taken do_take(op_base* base, const stack::datagram& d) noexcept {
+      auto* o = static_cast<batch_op*>(base);
+      const std::size_t i = o->n;
+      if (i == o->slots.size()) [[unlikely]] return stack::udp_socket::taken::declined;   // no slots at all
+      fill(o->slots[i], d);
+      o->n = i + 1;
+      if (i == 0) [[unlikely]] return first_take(o);
+      o->filling = i + 1 < o->slots.size();
+      return stack::udp_socket::taken::copied;
+    }
+    [[gnu::noinline]] static stack::udp_socket::taken first_take(batch_op* o) noexcept {
       socket* s = o->owner;
-      Handler h(std::move(o->handler));
-      const std::error_code ec = abort ? *abort : o->ec;
-      stack::lent_frame f = std::move(o->frame);
-      if (abort) f.release();
-      auto work = std::move(o->work);
-      free_op(o);
-      slot_clearer<Handler>::clear(h);
-      s->complete_later(std::move(h), ec, std::move(f));
+      o->filling = o->slots.size() > 1 && s->svc_->in_poll_handler();
+      if (o->filling) s->svc_->defer_perform(s);
+      return stack::udp_socket::taken::copied;
     }
-    static void do_destroy(op_base* base) noexcept { free_op(static_cast<frame_op*>(base)); }
   };
 
   // Asio's start_op: try at once if nothing is queued ahead; queue only when it would block.
@@ -445,6 +524,7 @@ class socket final : private socket_hooks {
   stack::udp_socket::taken take(const stack::datagram& d) noexcept {
     if (!head_) return stack::udp_socket::taken::declined;
     const auto t = head_->take(head_, d);
+    if (head_->filling) return t;   // a batch with room left: completed after the poll (batch_op::do_take)
     done(pop_front());
     return t;
   }

@@ -1,16 +1,18 @@
 #!/bin/sh
 # Instructions per packet on the bypass receive path (rx_burst -> stack -> bypass socket -> handler).
-#   callgrind_rx.sh [PATH/TO/callgrind_rx] [MEASURED=10000] [WARMUP=20000] [TOP=15] [CSUM=sw|offload]
+#   callgrind_rx.sh [PATH/TO/callgrind_rx] [MEASURED=10000] [WARMUP=20000] [TOP=15] [CSUM=sw|offload] [RECV=single|batch]
+# RECV batch: the handler re-arms async_receive_batch with 32 slots instead of async_receive_from.
 # CSUM offload: sim_nic checks the IPv4/UDP checksums at ingest (outside the count), the stack skips them.
 # Runs callgrind_rx under `valgrind --tool=callgrind --instr-atstart=no`; the program switches
 # instrumentation on for exactly MEASURED packets. Prints total Ir / MEASURED and the top functions by
 # exclusive Ir (callgrind_annotate). Exit 77 (ctest: skipped) without valgrind.
 set -eu
-prog=${1:-build/h-bench2/bench/bypass_udp/callgrind_rx}
+prog=${1:-build/default/bench/bypass_udp/callgrind_rx}
 measured=${2:-10000}
 warmup=${3:-20000}
 top=${4:-15}
 csum=${5:-sw}
+recv=${6:-single}
 if ! command -v valgrind >/dev/null 2>&1 || ! command -v callgrind_annotate >/dev/null 2>&1; then
   echo "SKIPPED: valgrind / callgrind_annotate not installed (Debian package valgrind)"
   exit 77
@@ -19,12 +21,13 @@ fi
 out=$(mktemp /tmp/callgrind_rx.XXXXXX)
 trap 'rm -f "$out" "$out.log" "$out.ann"' EXIT
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
-  "$prog" "$warmup" "$measured" "$csum" >"$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
+  "$prog" "$warmup" "$measured" "$csum" "$recv" >"$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
 grep -q "^measured packets: $measured\$" "$out.log" || { cat "$out.log" >&2; exit 1; }
 callgrind_annotate --threshold=100 "$out" >"$out.ann" 2>/dev/null
 ir=$(sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' "$out.ann" | tr -d , | head -n1)
 [ -n "$ir" ] && [ "$ir" -gt 0 ] || { echo "callgrind_rx.sh: no PROGRAM TOTALS in callgrind_annotate's output" >&2; exit 1; }
 echo "measured packets: $measured (after $warmup warm-up), 64-byte UDP payload, RX checksums: $csum"
+echo "receive: $recv"
 echo "total Ir: $ir"
 awk -v ir="$ir" -v m="$measured" 'BEGIN { printf "instructions/packet: %.1f\n", ir / m }'
 echo "top functions (exclusive Ir over all measured packets; file is where the inlined code came from):"

@@ -13,6 +13,7 @@
 #include "asio_bypass/backend.hpp"
 #include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/udp_socket.hpp"
+#include "tests/unit/bypass/test_lane.hpp"
 #include "tests/unit/stack/frames.hpp"
 
 using namespace ringlab;
@@ -79,10 +80,7 @@ TEST(bypass_netsim, exactly_the_joined_and_bound_datagrams_arrive_in_order_throu
   {
     asio::io_context ctx{1};
     auto& svc = asio::use_service<bypass::bypass_service>(ctx);
-    bypass::lane_config c;
-    c.iface.mac = me_mac;
-    c.iface.addr = me_ip;
-    c.drive = bypass::drive_mode::busy_poll;   // ingest + poll from a re-posted handler
+    bypass::lane_config c = test_lane(bypass::drive_mode::busy_poll);   // ingest + poll from a re-posted handler
     c.clock = dev->clock();
     c.ingest = dev->ingest();
     ASSERT_FALSE(svc.attach(dev->queue(0), c));
@@ -144,10 +142,7 @@ TEST(bypass_netsim, sent_frames_dissect_cleanly_in_tshark_with_checksums_checked
   {
     asio::io_context ctx{1};
     auto& svc = asio::use_service<bypass::bypass_service>(ctx);
-    bypass::lane_config c;
-    c.iface.mac = me_mac;
-    c.iface.addr = me_ip;
-    c.drive = bypass::drive_mode::manual;
+    bypass::lane_config c = test_lane(bypass::drive_mode::manual);
     c.clock = dev->clock();
     ASSERT_FALSE(svc.attach(dev->queue(0), c));
     bypass::udp::socket tx(ctx);

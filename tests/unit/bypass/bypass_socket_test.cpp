@@ -22,6 +22,7 @@
 #include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/udp_socket.hpp"
 #include "tests/unit/stack/frames.hpp"
+#include "tests/unit/bypass/test_lane.hpp"
 #include "tests/unit/stack/test_port.hpp"
 
 using namespace ringlab;
@@ -42,10 +43,7 @@ struct fixture : ::testing::Test {
 
   void SetUp() override {
     svc = &asio::use_service<bypass::bypass_service>(ctx);
-    bypass::lane_config c;
-    c.iface.mac = me_mac;
-    c.iface.addr = me_ip;
-    c.drive = bypass::drive_mode::manual;
+    bypass::lane_config c = test_lane(bypass::drive_mode::manual);
     c.clock = [this] { return clock; };
     ASSERT_FALSE(svc->attach(port, c));
   }
@@ -272,10 +270,7 @@ TEST_F(fixture, shutdown_destroys_pending_handlers_without_invoking_them) {
     asio::io_context ctx2;
     test_port port2;
     auto& svc2 = asio::use_service<bypass::bypass_service>(ctx2);
-    bypass::lane_config c;
-    c.iface.mac = me_mac;
-    c.iface.addr = me_ip;
-    c.drive = bypass::drive_mode::manual;
+    bypass::lane_config c = test_lane(bypass::drive_mode::manual);
     ASSERT_FALSE(svc2.attach(port2, c));
     auto s = std::make_unique<bypass::udp::socket>(ctx2, audp::endpoint(audp::v4(), 9000));
     std::array<char, 16> buf{};
@@ -316,10 +311,7 @@ TEST(bypass_drive, busy_poll_runs_the_stack_from_the_io_context) {
   asio::io_context ctx{1};
   test_port port;
   auto& svc = asio::use_service<bypass::bypass_service>(ctx);
-  bypass::lane_config c;
-  c.iface.mac = me_mac;
-  c.iface.addr = me_ip;
-  c.drive = bypass::drive_mode::busy_poll;
+  bypass::lane_config c = test_lane(bypass::drive_mode::busy_poll);
   ASSERT_FALSE(svc.attach(port, c));
   bypass::udp::socket s(ctx, audp::endpoint(audp::v4(), 9000));
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(port.inject(udp(peer_ip, me_ip, 7000, 9000, text("m" + std::to_string(i)))));
@@ -348,10 +340,7 @@ TEST(bypass_drive, completions_from_the_poll_handler_run_there_without_a_post) {
   asio::io_context ctx{bypass::concurrency_hint(bypass::lane_threading::one_thread)};
   test_port port;
   auto& svc = asio::use_service<bypass::bypass_service>(ctx);
-  bypass::lane_config c;
-  c.iface.mac = me_mac;
-  c.iface.addr = me_ip;
-  c.drive = bypass::drive_mode::busy_poll;
+  bypass::lane_config c = test_lane(bypass::drive_mode::busy_poll);
   ASSERT_FALSE(svc.attach(port, c));
   bypass::udp::socket s(ctx, audp::endpoint(audp::v4(), 9000));
   std::vector<std::string> got;
@@ -386,10 +375,7 @@ TEST(bypass_drive, a_handler_that_throws_from_the_poll_handler_does_not_lose_the
   asio::io_context ctx{1};
   test_port port;
   auto& svc = asio::use_service<bypass::bypass_service>(ctx);
-  bypass::lane_config c;
-  c.iface.mac = me_mac;
-  c.iface.addr = me_ip;
-  c.drive = bypass::drive_mode::busy_poll;
+  bypass::lane_config c = test_lane(bypass::drive_mode::busy_poll);
   ASSERT_FALSE(svc.attach(port, c));
   bypass::udp::socket a(ctx, audp::endpoint(audp::v4(), 9000)), b(ctx, audp::endpoint(audp::v4(), 9001));
   std::array<char, 16> ba{}, bb{};
@@ -446,10 +432,7 @@ TEST(bypass_drive, wait_fd_sleeps_on_the_port_fd_until_frames_arrive) {
   asio::io_context ctx{1};
   fd_port port;
   auto& svc = asio::use_service<bypass::bypass_service>(ctx);
-  bypass::lane_config c;
-  c.iface.mac = me_mac;
-  c.iface.addr = me_ip;
-  c.drive = bypass::drive_mode::wait_fd;
+  bypass::lane_config c = test_lane(bypass::drive_mode::wait_fd);
   ASSERT_FALSE(svc.attach(port, c));
   bypass::udp::socket s(ctx, audp::endpoint(audp::v4(), 9000));
   std::array<char, 16> buf{};
@@ -477,10 +460,7 @@ TEST(bypass_drive, wait_fd_without_an_fd_falls_back_to_busy_poll_and_says_so) {
   asio::io_context ctx{1};
   test_port port;
   auto& svc = asio::use_service<bypass::bypass_service>(ctx);
-  bypass::lane_config c;
-  c.iface.mac = me_mac;
-  c.iface.addr = me_ip;
-  c.drive = bypass::drive_mode::wait_fd;
+  bypass::lane_config c = test_lane(bypass::drive_mode::wait_fd);
   ASSERT_FALSE(svc.attach(port, c));
   svc.start();
   EXPECT_EQ(svc.fallback_reason(), "port 'test_port' has no wait_fd: busy-polling instead");
