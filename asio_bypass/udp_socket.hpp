@@ -43,6 +43,7 @@
 #include <asio/post.hpp>
 #include <asio/recycling_allocator.hpp>
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -61,8 +62,25 @@ namespace ringlab::bypass::udp {
 inline stack::endpoint to_stack(const asio::ip::udp::endpoint& e) noexcept {
   return {wire::ipv4_addr{e.address().is_v4() ? e.address().to_v4().to_uint() : 0u}, e.port()};
 }
+// Writes e into out exactly as asio::ip::udp::endpoint(address_v4, port) leaves it (the whole sockaddr
+// storage zeroed, then family, port and address in network order), without building an
+// asio::ip::address on the way. Written through data(), as Asio's own receive_from lets the kernel
+// write the sender's address.
+inline void to_asio(const stack::endpoint& e, asio::ip::udp::endpoint& out) noexcept {
+  static_assert(sizeof(asio::ip::udp::endpoint) == sizeof(sockaddr_in6), "Asio's endpoint: one sockaddr union");
+  static_assert(offsetof(sockaddr_in, sin_port) == 2 && offsetof(sockaddr_in, sin_addr) == 4);
+  // sin_family, sin_port, sin_addr: the first 8 bytes, as one store (little-endian host)
+  static_assert(std::endian::native == std::endian::little);
+  const std::uint64_t head = std::uint64_t{AF_INET} | std::uint64_t{htons(e.port)} << 16 |
+                             std::uint64_t{htonl(e.addr.value)} << 32;
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  std::memcpy(p, &head, sizeof head);
+  std::memset(p + sizeof head, 0, sizeof(sockaddr_in6) - sizeof head);
+}
 inline asio::ip::udp::endpoint to_asio(const stack::endpoint& e) noexcept {
-  return {asio::ip::address_v4(e.addr.value), e.port};
+  asio::ip::udp::endpoint out;
+  to_asio(e, out);
+  return out;
 }
 
 // The stack reports std::errc values (generic category); Asio reports the same numbers in its own system
@@ -151,7 +169,7 @@ class socket final : private socket_hooks {
       ec = asio::error::would_block;
       return 0;
     }
-    from = to_asio(d->source);
+    to_asio(d->source, from);
     const std::size_t n = asio::buffer_copy(buffers, asio::const_buffer(d->payload.data(), d->payload.size()));
     s_->pop_front();
     ec = {};
@@ -241,9 +259,10 @@ class socket final : private socket_hooks {
   struct op_base : ready_op {
     op_base* next = nullptr;
     socket* owner = nullptr;   // only until the op is done: the socket may be gone when a ready op runs
-    bool filling = false;      // set by take(): a batch with room left stays at the head (see take())
     // perform: try once; true when done (result stored). take: the stack hands it a datagram (the
-    // queue was empty); returns what it did with the frame. complete: post the handler with the
+    // queue was empty); returns what it did with the frame, and when that finished the op, takes it
+    // off the queue itself (socket::took(): one indirect call less per datagram than a check in
+    // socket::take after it returns). complete: post the handler with the
     // stored result (or with `abort` as the error) and free the op. destroy: free without invoking.
     // ready_op::run: the same as complete, but dispatched from the poll handler instead of posted.
     bool (*perform)(op_base*) noexcept;
@@ -394,7 +413,7 @@ class socket final : private socket_hooks {
         o->n = 0;
         return true;
       }
-      *o->from = to_asio(d->source);
+      to_asio(d->source, *o->from);
       o->n = asio::buffer_copy(o->buffers, asio::const_buffer(d->payload.data(), d->payload.size()));
       s.pop_front();
       o->ec = {};
@@ -403,9 +422,10 @@ class socket final : private socket_hooks {
     // As receive_from on a queue holding d: copy out, and the frame is done with.
     static stack::udp_socket::taken do_take(op_base* base, const stack::datagram& d) noexcept {
       auto* o = static_cast<recv_op*>(base);
-      *o->from = to_asio(d.source);
+      to_asio(d.source, *o->from);
       o->n = asio::buffer_copy(o->buffers, asio::const_buffer(d.payload.data(), d.payload.size()));
       o->ec = {};
+      o->owner->took();   // o may be gone from here on
       return stack::udp_socket::taken::copied;
     }
   };
@@ -431,6 +451,7 @@ class socket final : private socket_hooks {
       auto* o = static_cast<frame_op*>(base);
       o->frame = stack::lent_frame(&o->owner->s_->owner(), d);
       o->ec = {};
+      o->owner->took();   // o may be gone from here on
       return stack::udp_socket::taken::kept;
     }
   };
@@ -449,7 +470,7 @@ class socket final : private socket_hooks {
     }
     // One datagram into one slot: the source, and the payload cut to the buffer (as recvfrom does).
     static void fill(receive_slot& slot, const stack::datagram& d) noexcept {
-      slot.source = to_asio(d.source);
+      to_asio(d.source, slot.source);
       const std::size_t k = d.payload.size() < slot.buffer.size() ? d.payload.size() : slot.buffer.size();
       if (k) std::memcpy(slot.buffer.data(), d.payload.data(), k);
       slot.bytes = k;
@@ -472,25 +493,30 @@ class socket final : private socket_hooks {
       return true;
     }
     // A datagram arriving while the queue is empty: copied into the next slot. Inside the poll handler
-    // the op stays at the head while it has room (`filling`) and asks to be performed right after the
+    // the op stays at the head while it has room (filling) and asks to be performed right after the
     // poll (bypass_service::defer_perform), which completes it with what it took; the rest of the
     // burst is handed to it the same way, so nothing is queued and dequeued. Outside the poll handler
     // it completes with the first datagram. A second take only happens while filling (otherwise the
-    // op was popped after its first), so the poll-handler test is made once, on the first.
+    // op was done after its first), so the poll-handler test is made once, on the first.
     static stack::udp_socket::taken do_take(op_base* base, const stack::datagram& d) noexcept {
       auto* o = static_cast<batch_op*>(base);
       const std::size_t i = o->n;
-      if (i == o->slots.size()) [[unlikely]] return stack::udp_socket::taken::declined;   // no slots at all
+      if (i == o->slots.size()) [[unlikely]] {   // no slots at all: done with none, the datagram is queued
+        o->owner->took();
+        return stack::udp_socket::taken::declined;
+      }
       fill(o->slots[i], d);
       o->n = i + 1;
       if (i == 0) [[unlikely]] return first_take(o);
-      o->filling = i + 1 < o->slots.size();
+      if (i + 1 == o->slots.size()) o->owner->took();   // full: done (o may be gone from here on)
       return stack::udp_socket::taken::copied;
     }
     [[gnu::noinline]] static stack::udp_socket::taken first_take(batch_op* o) noexcept {
       socket* s = o->owner;
-      o->filling = o->slots.size() > 1 && s->svc_->in_poll_handler();
-      if (o->filling) s->svc_->defer_perform(s);
+      if (o->slots.size() > 1 && s->svc_->in_poll_handler())
+        s->svc_->defer_perform(s);   // filling: stays at the head
+      else
+        s->took();
       return stack::udp_socket::taken::copied;
     }
   };
@@ -520,14 +546,15 @@ class socket final : private socket_hooks {
     while (head_ && head_->perform(head_)) done(pop_front());
   }
 
-  // The stack's taker: the first queued op takes a datagram that arrives while the queue is empty.
+  // The stack's taker: the first queued op takes a datagram that arrives while the queue is empty
+  // (and is done then, unless it is a batch with room left: batch_op::do_take).
   stack::udp_socket::taken take(const stack::datagram& d) noexcept {
-    if (!head_) return stack::udp_socket::taken::declined;
-    const auto t = head_->take(head_, d);
-    if (head_->filling) return t;   // a batch with room left: completed after the poll (batch_op::do_take)
-    done(pop_front());
-    return t;
+    op_base* o = head_;
+    if (!o) return stack::udp_socket::taken::declined;
+    return o->take(o, d);
   }
+  // The head op's take finished it: off the queue and done (it may be freed here).
+  void took() noexcept { done(pop_front()); }
 
   // An op done from inside interface::poll: run from the poll handler when the service polls from
   // one, else posted (manual mode's poll_once(), a looped-back send outside the poll handler).

@@ -129,6 +129,13 @@ class interface {
   // The UDP fast path: true when it delivered the frame; false sends it down the general path, which
   // then reaches the same verdict it always did (the fast path changes nothing before it says true).
   bool fast_udp(rx_ctx& c) noexcept;
+  // A flow as the fast path's memo keeps it: the IPv4 source and destination address and the UDP
+  // source and destination port, as on the wire (network order).
+  struct flow_key {
+    std::uint64_t addrs = 0;
+    std::uint32_t ports = 0;
+  };
+  [[gnu::noinline]] udp_socket* fast_udp_flow(const std::byte* p, flow_key key) noexcept;
   void deliver_udp(rx_ctx& c, udp_socket* s, endpoint source, wire::ipv4_addr dst,
                    std::span<const std::byte> payload) noexcept;
   void on_arp(rx_ctx& c, std::span<const std::byte> bytes) noexcept;
@@ -216,7 +223,7 @@ class interface {
   std::vector<pending_tx> pending_;         // bounded by cfg_.arp.pending_total
   std::vector<udp_socket*> udp_;            // a linear table: few sockets per queue; TCP gets a flow table
   struct flow_memo {
-    endpoint source, destination;
+    flow_key key;
     udp_socket* socket = nullptr;           // nullptr: nothing remembered
   } flow_;
   std::vector<port::frame_ref> done_;       // frames to give back at the end of the burst

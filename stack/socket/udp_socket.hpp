@@ -135,4 +135,26 @@ class udp_socket {
   udp_socket_counters counters_;
 };
 
+// Inline: it runs once per datagram inside interface::poll, and a call cost more than its body.
+inline udp_socket::delivery udp_socket::deliver(const datagram& d) noexcept {
+  if (count_ == 0 && taker_) {
+    // A reader is waiting: hand the datagram over instead of queueing and dequeueing it.
+    const taken t = taker_(taker_ctx_, d);
+    if (t != taken::declined) {
+      ++counters_.received;
+      return t == taken::copied ? delivery::copied : delivery::kept;
+    }
+  }
+  if (count_ == queue_.size()) {
+    ++counters_.queue_full;
+    return delivery::full;
+  }
+  std::size_t tail = head_ + count_;
+  if (tail >= queue_.size()) tail -= queue_.size();
+  queue_[tail] = d;
+  ++count_;
+  ++counters_.received;
+  return delivery::queued;   // the interface runs the readiness callback once it has traced the delivery
+}
+
 }  // namespace ringlab::stack

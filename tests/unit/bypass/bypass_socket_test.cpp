@@ -199,6 +199,46 @@ TEST_F(fixture, lent_frame_stays_out_of_the_pool_until_released) {
   EXPECT_EQ(port.pool().out(), 0u);
 }
 
+// One burst mixing frames a socket keeps (lent, queued) with frames that are done at once (copied by a
+// waiting receive, or dropped): the poll hands back exactly the done ones, in one release, and the kept
+// ones stay out of the pool until their owners are done with them.
+TEST_F(fixture, one_burst_of_kept_copied_and_dropped_frames_balances_the_pool) {
+  bypass::udp::socket a(ctx, audp::endpoint(audp::v4(), 9000));
+  bypass::udp::socket b(ctx, audp::endpoint(audp::v4(), 9001));
+  stack::lent_frame held;
+  a.async_receive_frame([&](std::error_code ec, stack::lent_frame f) {
+    EXPECT_FALSE(ec);
+    held = std::move(f);
+  });
+  std::array<char, 16> buf{};
+  audp::endpoint from;
+  std::string first;
+  b.async_receive_from(asio::buffer(buf), from, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    first.assign(buf.data(), n);
+  });
+  inject(9001, "b1");     // copied by b's waiting receive: done at once
+  inject(9000, "a-lent"); // kept: lent to a's frame op
+  inject(9002, "nobody"); // no socket: dropped, done at once
+  inject(9001, "b2");     // queued on b (kept until read)
+  inject(9001, "b3");     // queued on b
+  inject(9002, "nobody2");
+  EXPECT_EQ(port.pool().out(), 6u);
+  svc->poll_once();   // one burst: all six
+  drain();
+  EXPECT_EQ(first, "b1");
+  ASSERT_TRUE(held);
+  EXPECT_EQ(str(held.payload()), "a-lent");
+  EXPECT_EQ(port.pool().out(), 3u);   // the lent frame and the two queued on b
+  std::error_code ec;
+  std::vector<std::string> rest;
+  for (std::size_t n; (n = b.receive_from(asio::buffer(buf), from, ec)), !ec;) rest.emplace_back(buf.data(), n);
+  EXPECT_EQ(rest, (std::vector<std::string>{"b2", "b3"}));
+  EXPECT_EQ(port.pool().out(), 1u);
+  held.release();
+  EXPECT_EQ(port.pool().out(), 0u);
+}
+
 TEST_F(fixture, cancellation_slot_aborts_one_queued_op) {
   bypass::udp::socket s(ctx, audp::endpoint(audp::v4(), 9000));
   asio::cancellation_signal sig;
