@@ -46,20 +46,26 @@ struct receiver {
   asio::ip::udp::endpoint from;
   std::array<std::byte, 2048> buf{};
 
+  // Counts k more datagrams; instrumentation goes on at `warmup` and off at `stop_at` (both modes land
+  // exactly on the edges). false: stop_at reached, do not re-arm (the loop below ends).
+  [[gnu::always_inline]] bool counted(std::uint64_t k) {
+    got += k;
+    if (got == warmup) {
+      measuring = true;
+      CALLGRIND_START_INSTRUMENTATION;
+    } else if (got == stop_at) {
+      CALLGRIND_STOP_INSTRUMENTATION;
+      measuring = false;
+      return false;
+    }
+    return true;
+  }
+
   void arm() {
     socket.async_receive_from(asio::buffer(buf), from, [this](const std::error_code& ec, std::size_t n) {
       if (ec) return void(++errors);
-      ++got;
       bytes += n;
-      if (got == warmup) {
-        measuring = true;
-        CALLGRIND_START_INSTRUMENTATION;
-      } else if (got == stop_at) {
-        CALLGRIND_STOP_INSTRUMENTATION;
-        measuring = false;
-        return;   // not re-armed: the loop below ends
-      }
-      arm();
+      if (counted(1)) arm();
     });
   }
 
@@ -74,16 +80,7 @@ struct receiver {
     socket.async_receive_batch(std::span(slots.data(), k), [this](const std::error_code& ec, std::size_t n) {
       if (ec || n == 0) return void(++errors);
       for (std::size_t i = 0; i < n; ++i) bytes += slots[i].bytes;
-      got += n;
-      if (got == warmup) {
-        measuring = true;
-        CALLGRIND_START_INSTRUMENTATION;
-      } else if (got == stop_at) {
-        CALLGRIND_STOP_INSTRUMENTATION;
-        measuring = false;
-        return;
-      }
-      arm_batch();
+      if (counted(n)) arm_batch();
     });
   }
 };

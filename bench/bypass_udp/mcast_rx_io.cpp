@@ -16,18 +16,10 @@
 namespace ringlab::bench::RINGLAB_KERNEL_IO {
 namespace {
 
-std::uint64_t thread_cpu_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 class mcast_rx final : public udp_rx {
  public:
   mcast_rx() : socket_(ctx_, asio::ip::udp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0)), timer_(ctx_) {
-    int bytes = 8 << 20;   // as bench/kernel_udp: a deep queue; FORCE needs root
-    if (::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
-      ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    deep_receive_buffer(socket_.native_handle());
     // The sender starts before us: number from the first datagram seen.
     app_.start([this](const mcast::message& m) {
       ++result_.packets;

@@ -1,5 +1,8 @@
 #pragma once
 // The measured receiver, behind an interface with no Asio type (one build per io mode).
+#include <sys/socket.h>
+#include <time.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -7,6 +10,21 @@
 #include <string>
 
 namespace ringlab::bench {
+
+// This thread's CPU time: what a receiver spent, whatever the machine's other load.
+inline std::uint64_t thread_cpu_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Every receiver measured against another gets the same deep socket queue (8 MiB), so that a
+// scheduling hiccup drops less. SO_RCVBUFFORCE passes net.core.rmem_max as root; else SO_RCVBUF.
+inline void deep_receive_buffer(int fd) noexcept {
+  int bytes = 8 << 20;
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
 
 struct rx_result {
   std::uint64_t packets = 0;

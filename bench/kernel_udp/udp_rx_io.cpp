@@ -15,20 +15,11 @@
 namespace ringlab::bench::RINGLAB_KERNEL_IO {
 namespace {
 
-std::uint64_t thread_cpu_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 class rx final : public udp_rx {
  public:
   explicit rx(const rx_where& w)
       : socket_(ctx_, asio::ip::udp::endpoint(asio::ip::make_address_v4(w.address), w.port)), timer_(ctx_) {
-    // A deep socket queue so that a scheduling hiccup of the receiver drops less; FORCE needs root.
-    int bytes = 8 << 20;
-    if (::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
-      ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    deep_receive_buffer(socket_.native_handle());
   }
   std::uint16_t port() const override { return socket_.local_endpoint().port(); }
 

@@ -31,6 +31,7 @@
 #include "tests/netns/afxdp/veth_pair.hpp"
 
 namespace tv = ringlab::test_veth;
+using ringlab::bench::thread_cpu_ns;
 using ringlab::port::frame_ref;
 
 namespace {
@@ -46,12 +47,6 @@ void pin(int cpu) {
   CPU_ZERO(&set);
   CPU_SET(n > 1 ? cpu % n : 0, &set);
   pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-std::uint64_t thread_cpu_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
 }
 
 // The shared world: one veth pair for the whole run (made on first use, removed at exit).
@@ -180,9 +175,7 @@ ringlab::backends::afxdp::config deep_config() {
 void kernel_recvmmsg(benchmark::State& state) {
   REQUIRE_WORLD(state);
   const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  int rcvbuf = 8 << 20;   // as udp_rx (the Asio rows): FORCE passes net.core.rmem_max as root
-  if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
-    setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  ringlab::bench::deep_receive_buffer(s);   // as udp_rx (the Asio rows)
   timeval tmo{0, 20000};
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
   const auto a = tv::ipv4(tv::veth_pair::addr_a, 5000);
