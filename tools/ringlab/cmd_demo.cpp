@@ -166,22 +166,9 @@ int run(int argc, char** argv) {
     lanes.push_back(std::move(l));
   }
 
-  // The loop: ingest one burst on the virtual clock, then each queue polls its stack and runs its handlers.
-  int idle_rounds = 0;
-  for (;;) {
-    const std::size_t moved = nic->step(32);
-    std::size_t ran = 0;
-    for (auto& l : lanes) {
-      l->svc->poll_once();
-      l->ctx.restart();
-      ran += l->ctx.poll();
-    }
-    if (moved == 0 && ran == 0 && nic->done()) {
-      if (++idle_rounds > 2) break;
-    } else {
-      idle_rounds = 0;
-    }
-  }
+  // The loop (sim_nic/event_loop.hpp): the virtual clock jumps to the next frame or the next stack
+  // timer, whichever is first; a burst of frames in, then each queue polls its stack and runs its handlers.
+  mcast::run_replay(*nic, lanes, 32, 60 * stack::sec);
 
   // Report.
   std::printf("ringlab demo: %s\n", source.c_str());
