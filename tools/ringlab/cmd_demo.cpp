@@ -104,8 +104,7 @@ int run(int argc, char** argv) {
     trace = std::move(*t);
     source = path;
   } else {
-    gen_trace::options g;   // the recipe of traces/mcast-feed.pcap (traces/README.md)
-    auto pk = gen_trace::generate(g);
+    auto pk = gen_trace::generate(gen_trace::mcast_feed_recipe());
     std::vector<std::vector<std::byte>> frames;
     std::vector<std::uint64_t> ts;
     for (auto& p : pk) frames.push_back(std::move(p.bytes)), ts.push_back(p.t_ns);
