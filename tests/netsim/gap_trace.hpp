@@ -1,7 +1,7 @@
 #pragma once
 // A replay with gaps, for the tests that sim time honours timers (tests/netsim/stack/timers_in_gaps_test
 // drives the stack through sim::event_loop; tests/netsim/bypass runs `ringlab mcast-recv --backend sim`
-// on it). Written with the lab's own wire code (tests/unit/stack/frames.hpp) and gen_trace's pcap writer:
+// on it; tests/unit/trace_flow replays it as `ringlab trace replay` does). Written with the lab's own wire code (tests/unit/stack/frames.hpp) and gen_trace's pcap writer:
 //
 //   t0              UDP to 239.1.1.1:5000 "first"
 //   Q = t0+1ms      IGMPv2 general query, max response time 1.0 s: each joined group's report is due
@@ -57,10 +57,11 @@ inline std::string write_gap_trace(const std::string& path) {
 }
 
 // What the IGMP timers draw for this seed after the query, asked of the stack's own membership table
-// (groups joined in this order): "<virtual ns><what><group>" per report, in time order.
-inline std::vector<std::string> igmp_oracle(std::uint64_t seed, const std::string& what) {
+// (these groups joined in this order): "<virtual ns><what><group>" per report, in time order.
+inline std::vector<std::string> igmp_oracle(std::uint64_t seed, const std::string& what,
+                                            const std::vector<wire::ipv4_addr>& joined = groups) {
   stack::igmp_membership m(seed);
-  for (auto g : groups) m.join(g);
+  for (auto g : joined) m.join(g);
   m.on_query({}, max_resp, false, query_at);
   std::vector<std::string> out;
   for (time_ns t; (t = m.next_deadline()) != stack::never;)
