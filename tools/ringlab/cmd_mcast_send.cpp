@@ -86,10 +86,12 @@ void print_summary(const cli::args& a, const mcast::send_stats& s, const mcast::
                    std::string_view backend) {
   const std::string group = mcast::ipv4_to_string(o.group);
   if (a.has("json")) {
+    // As mcast-recv's: what does not apply is null (io on the bypass backends).
+    const std::string io_json = io.empty() ? "null" : "\"" + std::string(io) + "\"";
     std::printf("{\"group\":\"%s\",\"port\":%u,\"queued\":%lu,\"sent\":%lu,\"payload_bytes\":%lu,\"bytes\":%lu,"
-                "\"errors\":%lu,\"io\":\"%.*s\",\"backend\":\"%.*s\"}\n",
-                group.c_str(), o.port, s.queued, s.sent, s.payload_bytes, s.bytes, s.errors,
-                static_cast<int>(io.size()), io.data(), static_cast<int>(backend.size()), backend.data());
+                "\"errors\":%lu,\"io\":%s,\"backend\":\"%.*s\"}\n",
+                group.c_str(), o.port, s.queued, s.sent, s.payload_bytes, s.bytes, s.errors, io_json.c_str(),
+                static_cast<int>(backend.size()), backend.data());
   } else {
     std::printf("mcast-send: sent %lu of %lu datagrams (%lu payload bytes, %lu UDP bytes) to %s:%u, %lu errors%s%s\n",
                 s.sent, s.queued, s.payload_bytes, s.bytes, group.c_str(), o.port, s.errors,
@@ -171,7 +173,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     }
     if (fd != STDIN_FILENO) ::close(fd);
     const auto s = sender.stats();
-    print_summary(a, s, o, "-", dev->backend());
+    print_summary(a, s, o, "", dev->backend());
     rc = s.errors == 0 && s.sent == s.queued && finished ? cli::exit_ok : cli::exit_failure;
     if (signo != 0) rc = report_interrupt(signo, lines_read, s);
   }
