@@ -94,6 +94,8 @@ std::error_code port::setup(std::string& why) {
     why = std::string("frame pool: ") + e.what();
     return errc(EINVAL);
   }
+  const bool af_xdp = name_.rfind("net_af_xdp", 0) == 0;
+  const auto kernel_promisc = af_xdp ? kernel_promiscuous(cfg_.device) : std::nullopt;
   if (rte_eth_dev_get_port_by_name(name_.c_str(), &port_id_) != 0) {
     const auto comma = cfg_.device.find(',');
     const std::string args = comma == std::string::npos ? "" : cfg_.device.substr(comma + 1);
@@ -126,7 +128,6 @@ std::error_code port::setup(std::string& why) {
   const unsigned socket_id = sock < 0 ? 0u : static_cast<unsigned>(sock);
   // net_af_xdp binds its AF_XDP socket here; within ~50 ms of a previous socket on that queue closing
   // the kernel answers EBUSY (the PMD reports EINVAL): retry for a while, as the afxdp port does.
-  const bool af_xdp = name_.rfind("net_af_xdp", 0) == 0;
   for (int attempt = 0;; ++attempt) {
     const int rc = rte_eth_rx_queue_setup(port_id_, 0, nrx, socket_id, nullptr, mp_);
     if (rc >= 0) break;
@@ -148,10 +149,9 @@ std::error_code port::setup(std::string& why) {
   }
   started_ = true;
   if (cfg_.promiscuous) {
-    // What to restore at close: net_af_xdp changes the kernel interface's flag, so ask the kernel;
-    // other PMDs keep the state in the ethdev.
-    const auto kernel = af_xdp ? kernel_promiscuous(cfg_.device) : std::nullopt;
-    const bool before = kernel ? *kernel : rte_eth_promiscuous_get(port_id_) == 1;
+    // What to restore at close: net_af_xdp changes the kernel interface's flag, so the kernel's
+    // (read before the start, which already clears it); other PMDs keep the state in the ethdev.
+    const bool before = kernel_promisc ? *kernel_promisc : rte_eth_promiscuous_get(port_id_) == 1;
     rte_eth_promiscuous_enable(port_id_);   // not every PMD can; harmless when not
     restore_promiscuous_ = !before && rte_eth_promiscuous_get(port_id_) == 1;
   }
