@@ -301,6 +301,14 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     print_json({.groups = groups, .ports = ports, .seq = seq_total, .malformed = total.malformed_total(),
                 .bytes = total.bytes, .errors = total.errors, .ended = ended, .io = "", .backend = dev->backend()});
   std::fflush(stdout);
+  // sim: every frame back in the pool once the sockets closed (a leak fails the run, as in demo).
+  if (auto* nic = dev->sim_nic()) {
+    nic->return_cache();
+    if (const auto out = nic->pool().out(); out != 0) {
+      std::fprintf(stderr, "mcast-recv: %u pool frames not returned after the run (a leak)\n", out);
+      return cli::exit_failure;
+    }
+  }
   return (count != 0 && !count_reached) || total.errors ? cli::exit_failure : cli::exit_ok;
 }
 
