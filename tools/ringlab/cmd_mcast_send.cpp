@@ -177,6 +177,14 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     rc = s.errors == 0 && s.sent == s.queued && finished ? cli::exit_ok : cli::exit_failure;
     if (signo != 0) rc = report_interrupt(signo, lines_read, s);
   }
+  // sim: every frame back in the pool once the socket closed (a leak fails the run, as in demo).
+  if (auto* nic = dev->sim_nic()) {
+    nic->return_cache();
+    if (const auto out = nic->pool().out(); out != 0) {
+      std::fprintf(stderr, "mcast-send: %u pool frames not returned after the run (a leak)\n", out);
+      rc = cli::exit_failure;
+    }
+  }
   return rc;
 }
 

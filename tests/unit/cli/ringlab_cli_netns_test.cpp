@@ -13,17 +13,12 @@
 #include <vector>
 
 #include "tests/support/netns.hpp"
+#include "tests/support/ringlab_cli.hpp"
 
 namespace {
 
-std::string ringlab_binary() {
-  const char* d = std::getenv("RINGLAB_BINARY_DIR");
-  return std::string(d ? d : ".") + "/tools/ringlab";
-}
-std::string source_file(const std::string& rel) {
-  const char* d = std::getenv("RINGLAB_SOURCE_DIR");
-  return std::string(d ? d : ".") + "/" + rel;
-}
+using ringlab::test::ringlab_binary;
+using ringlab::test::source_file;
 
 // tracefs, probed apart from our code: mounted with an instances/ directory, or mountable (as the
 // tool mounts a private one when it is not mounted).
@@ -50,7 +45,7 @@ TEST(ringlab_cli_netns, trace_kernel_reports_a_raw_write_that_failed) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_EQ(r.err, "ringlab trace: --raw: writing '/dev/full' failed: No space left on device\n");
   // The same run with a file that can be written succeeds and keeps the tracefs text.
-  const std::string raw = ::testing::TempDir() + "ringlab-cli-raw-" + std::to_string(::getpid()) + ".txt";
+  const std::string raw = ringlab::test::temp_path("cli", "raw.txt");
   auto ok = ringlab::test::run({"timeout", "60", ringlab_binary(), "trace", "kernel",
                                 source_file("traces/mcast-feed.pcap"), "--packets", "2", "--quiet", "--raw", raw});
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;

@@ -19,22 +19,15 @@
 #include <vector>
 
 #include "tests/support/netns.hpp"
+#include "tests/support/ringlab_cli.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-std::string ringlab_binary() {
-  const char* d = std::getenv("RINGLAB_BINARY_DIR");
-  return std::string(d ? d : ".") + "/tools/ringlab";
-}
-std::string source_file(const std::string& rel) {
-  const char* d = std::getenv("RINGLAB_SOURCE_DIR");
-  return std::string(d ? d : ".") + "/" + rel;
-}
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "ringlab-cli-" + std::to_string(::getpid()) + "-" + name;
-}
+using ringlab::test::ringlab_binary;
+using ringlab::test::source_file;
+std::string temp_path(const std::string& name) { return ringlab::test::temp_path("cli", name); }
 
 // Under timeout(1): a binary that ignored a stray argument and waited (for a datagram, say) fails
 // the test in 30 s instead of hanging it.
@@ -240,6 +233,29 @@ TEST(ringlab_cli_exit, mcast_send_interrupted_says_what_was_not_sent) {
   EXPECT_EQ(*code, 1) << p.err();
   EXPECT_EQ(p.err(), "mcast-send: interrupted by SIGINT: 3 lines read, 0 sent, 3 read but not sent\n");
   for (const auto& f : {fifo, out}) std::remove(f.c_str());
+}
+
+// The kernel backend too: every line was sent before the signal, and the run still failed (the
+// input was cut short).
+TEST(ringlab_cli_exit, mcast_send_kernel_interrupted_fails_the_run) {
+  const std::string fifo = temp_path("klines.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int w = ::open(fifo.c_str(), O_RDWR);
+  ASSERT_GE(w, 0);
+  ASSERT_EQ(::write(w, "one\ntwo\n", 8), 8);
+  ringlab::test::background_process p({ringlab_binary(), "mcast-send", "--group", "239.1.1.7", "--port", "47099",
+                                       "--iface", "lo", "--file", fifo});
+  std::this_thread::sleep_for(300ms);
+  p.signal(SIGINT);
+  const auto code = p.wait_for(10s);
+  ::close(w);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 1) << p.err();
+  EXPECT_EQ(p.out(), "mcast-send: sent 2 of 2 datagrams (6 payload bytes, 54 UDP bytes) to 239.1.1.7:47099, 0 errors\n");
+  EXPECT_NE(p.err().find("mcast-send: interrupted by SIGINT: 2 lines read, 2 sent, 0 read but not sent\n"),
+            std::string::npos)
+      << p.err();
+  std::remove(fifo.c_str());
 }
 
 TEST(ringlab_cli_exit, mcast_recv) {

@@ -15,20 +15,13 @@
 #include <vector>
 
 #include "tests/support/netns.hpp"
+#include "tests/support/ringlab_cli.hpp"
 
 namespace {
 
-std::string ringlab_binary() {
-  const char* d = std::getenv("RINGLAB_BINARY_DIR");
-  return std::string(d ? d : ".") + "/tools/ringlab";
-}
-std::string source_file(const std::string& rel) {
-  const char* d = std::getenv("RINGLAB_SOURCE_DIR");
-  return std::string(d ? d : ".") + "/" + rel;
-}
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "ringlab-mcast-bypass-" + std::to_string(::getpid()) + "-" + name;
-}
+using ringlab::test::ringlab_binary;
+using ringlab::test::source_file;
+std::string temp_path(const std::string& name) { return ringlab::test::temp_path("mcast-bypass", name); }
 
 using frame = std::vector<std::uint8_t>;
 
@@ -63,12 +56,7 @@ std::string tshark_problems(const std::string& path) {
   return r.out;
 }
 
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
+using ringlab::test::lines_of;
 
 // The oracle: every UDP frame of the feed to 239.1.1.2:5002 as mcast-recv prints it, from libpcap.
 std::vector<std::string> feed_lines(const std::string& trace) {
@@ -93,7 +81,7 @@ TEST(mcast_bypass, recv_sim_prints_exactly_the_groups_datagrams_of_the_feed_in_o
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto expected = feed_lines(trace);
   ASSERT_GT(expected.size(), 100u);
-  EXPECT_EQ(lines(r.out), expected);
+  EXPECT_EQ(lines_of(r.out), expected);
   const auto n = std::to_string(expected.size());
   EXPECT_NE(r.err.find("mcast-recv: 239.1.1.2:5002: " + n + " received (" + n + " unique), 0 lost, 0 reordered, "
                        "0 duplicates, 0 stale, 0 malformed"),
@@ -218,7 +206,7 @@ TEST(mcast_bypass, recv_dpdk_net_pcap_prints_the_first_datagrams_of_the_group) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto expected = feed_lines(trace);
   expected.resize(5);
-  EXPECT_EQ(lines(r.out), expected);
+  EXPECT_EQ(lines_of(r.out), expected);
   EXPECT_NE(r.err.find("(backend dpdk)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("ended by count"), std::string::npos) << r.err;
   std::remove(tx.c_str());
@@ -247,7 +235,7 @@ TEST(mcast_bypass, send_dpdk_net_pcap_writes_the_datagrams) {
 TEST(mcast_bypass, unopenable_dpdk_device_says_why_once_then_runs_on_kernel) {
   auto r = ringlab::test::run({ringlab_binary(), "mcast-recv", "--backend", "dpdk", "--vdev", "net_rlnosuch0",
                                "--group", "239.1.1.7", "--iface", "lo", "--timeout", "0.2", "--json"});
-  const auto e = lines(r.err);
+  const auto e = lines_of(r.err);
   ASSERT_GE(e.size(), 2u) << r.err;
   EXPECT_EQ(e[0].rfind("mcast-recv: backend 'dpdk' cannot start (", 0), 0u) << e[0];
   EXPECT_NE(e[0].find("net_rlnosuch0"), std::string::npos) << e[0];
