@@ -8,7 +8,14 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <optional>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -34,12 +41,44 @@ std::uint64_t now_ns() noexcept {
 
 std::error_code errc(int e) { return std::error_code(e < 0 ? -e : e, std::generic_category()); }
 
+// net_af_xdp needs an AF_XDP socket, which the kernel gives only with CAP_NET_RAW. Asked first, so
+// that a user without it reads that, once, and not the PMD's retries blaming another socket.
+std::string af_xdp_privilege_problem() {
+  const int fd = ::socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    ::close(fd);
+    return {};
+  }
+  if (errno != EPERM && errno != EACCES) return {};   // e.g. no AF_XDP in this kernel: the PMD says so
+  return std::string("no privileges for AF_XDP sockets (socket(AF_XDP): ") + std::strerror(errno) +
+         "): run as root or with CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF";
+}
+
+// The kernel's IFF_PROMISC of net_af_xdp's interface ("iface=NAME" in the devargs); nullopt when
+// unknown. The PMD sets the flag on the interface and never clears it: we restore what we found.
+std::optional<bool> kernel_promiscuous(const std::string& devargs) {
+  const auto at = devargs.find("iface=");
+  if (at == std::string::npos) return std::nullopt;
+  const std::string name = devargs.substr(at + 6, devargs.find(',', at) - (at + 6));
+  ifreq r{};
+  if (name.empty() || name.size() >= sizeof r.ifr_name) return std::nullopt;
+  std::memcpy(r.ifr_name, name.data(), name.size());
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  const bool ok = ::ioctl(fd, SIOCGIFFLAGS, &r) == 0;
+  ::close(fd);
+  if (!ok) return std::nullopt;
+  return (r.ifr_flags & IFF_PROMISC) != 0;
+}
+
 }  // namespace
 
 result<std::unique_ptr<port>> port::open(const config& cfg) {
   const std::string name = cfg.device.substr(0, cfg.device.find(','));
   const std::string who = "dpdk: " + (name.empty() ? std::string("?") : name) + ": ";
   if (name.empty()) return make_error(EINVAL, "dpdk: no device given (a vdev such as net_pcap0,rx_pcap=x.pcap)");
+  if (name.rfind("net_af_xdp", 0) == 0)
+    if (auto p = af_xdp_privilege_problem(); !p.empty()) return make_error(EPERM, who + p);
   std::string why;
   if (auto ec = eal_init(cfg.eal_args, why)) return open_error{ec, "dpdk: " + why};
   std::unique_ptr<port> p(new port(cfg));
@@ -55,6 +94,8 @@ std::error_code port::setup(std::string& why) {
     why = std::string("frame pool: ") + e.what();
     return errc(EINVAL);
   }
+  const bool af_xdp = name_.rfind("net_af_xdp", 0) == 0;
+  const auto kernel_promisc = af_xdp ? kernel_promiscuous(cfg_.device) : std::nullopt;
   if (rte_eth_dev_get_port_by_name(name_.c_str(), &port_id_) != 0) {
     const auto comma = cfg_.device.find(',');
     const std::string args = comma == std::string::npos ? "" : cfg_.device.substr(comma + 1);
@@ -87,7 +128,6 @@ std::error_code port::setup(std::string& why) {
   const unsigned socket_id = sock < 0 ? 0u : static_cast<unsigned>(sock);
   // net_af_xdp binds its AF_XDP socket here; within ~50 ms of a previous socket on that queue closing
   // the kernel answers EBUSY (the PMD reports EINVAL): retry for a while, as the afxdp port does.
-  const bool af_xdp = name_.rfind("net_af_xdp", 0) == 0;
   for (int attempt = 0;; ++attempt) {
     const int rc = rte_eth_rx_queue_setup(port_id_, 0, nrx, socket_id, nullptr, mp_);
     if (rc >= 0) break;
@@ -108,13 +148,20 @@ std::error_code port::setup(std::string& why) {
     return errc(rc);
   }
   started_ = true;
-  if (cfg_.promiscuous) rte_eth_promiscuous_enable(port_id_);   // not every PMD can; harmless when not
+  if (cfg_.promiscuous) {
+    // What to restore at close: net_af_xdp changes the kernel interface's flag, so the kernel's
+    // (read before the start, which already clears it); other PMDs keep the state in the ethdev.
+    const bool before = kernel_promisc ? *kernel_promisc : rte_eth_promiscuous_get(port_id_) == 1;
+    rte_eth_promiscuous_enable(port_id_);   // not every PMD can; harmless when not
+    restore_promiscuous_ = !before && rte_eth_promiscuous_get(port_id_) == 1;
+  }
   std::uint16_t mtu = 0;
   if (rte_eth_dev_get_mtu(port_id_, &mtu) == 0 && mtu) mtu_ = mtu;
   return {};
 }
 
 port::~port() {
+  if (restore_promiscuous_) rte_eth_promiscuous_disable(port_id_);
   if (started_) rte_eth_dev_stop(port_id_);
   if (configured_ || started_) rte_eth_dev_close(port_id_);
   if (created_vdev_) rte_vdev_uninit(name_.c_str());

@@ -79,6 +79,7 @@ class port final : public pooled_port {
   std::uint16_t port_id_ = 0;
   std::string name_;
   bool created_vdev_ = false, started_ = false, configured_ = false;
+  bool restore_promiscuous_ = false;   // we turned promiscuous mode on: off again at close
   std::uint32_t mtu_ = 1500;
   counters c_;
 };

@@ -1,8 +1,17 @@
 #include "tools/ringlab/cli.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <sstream>
+#include <stdexcept>
 
 namespace ringlab::cli {
 
@@ -12,6 +21,14 @@ std::map<std::string, command, std::less<>>& table() {
   return t;
 }
 }  // namespace
+
+const char* const exit_codes_help =
+    "exit status (every command):\n"
+    "  0  done\n"
+    "  1  the run failed: a send, receive or write failed (a full disk), frames leaked, --count not\n"
+    "     reached, a signal cut the input short\n"
+    "  2  usage or bad input, nothing was run: an unknown option, a bad value, a stray argument, an\n"
+    "     option that does not apply, an input file that cannot be read, an output that cannot be created\n";
 
 registration::registration(command c) { table().emplace(c.name, std::move(c)); }
 const std::map<std::string, command, std::less<>>& commands() { return table(); }
@@ -91,6 +108,69 @@ double args::real(std::string_view name, double lo, double hi) const {
   return x;
 }
 
+void args::expect_positional(std::size_t max, std::string_view what) const {
+  if (pos_.size() <= max) return;
+  std::string extra;
+  for (std::size_t i = max; i < pos_.size(); ++i) extra += (extra.empty() ? "'" : " '") + pos_[i] + "'";
+  throw usage_error{(pos_.size() - max == 1 ? "unexpected argument " : "unexpected arguments ") + extra + " (" +
+                    (what.empty() ? std::string("options only") : std::string(what)) + "; see --help)"};
+}
+
+void args::refuse(std::initializer_list<std::string_view> names, std::string_view context) const {
+  for (auto n : names)
+    if (has(n)) throw usage_error{"--" + std::string(n) + " does not apply to " + std::string(context)};
+}
+
+void check_output(std::string_view option, const std::string& path) {
+  const std::string where = "--" + std::string(option) + ": cannot create '" + path + "': ";
+  if (path.empty()) throw usage_error{"--" + std::string(option) + " needs a file name"};
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (std::filesystem::is_directory(st)) throw usage_error{where + std::strerror(EISDIR)};
+  if (std::filesystem::exists(st)) {
+    if (::access(path.c_str(), W_OK) != 0) throw usage_error{where + std::strerror(errno)};
+    return;
+  }
+  auto dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!std::filesystem::is_directory(dir, ec)) throw usage_error{where + "no directory '" + dir.string() + "'"};
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) throw usage_error{where + std::strerror(errno)};
+}
+
+void write_output(std::string_view option, const std::string& path, std::string_view text) {
+  auto fail = [&](int err) {
+    return std::runtime_error("--" + std::string(option) + ": writing '" + path + "' failed: " + std::strerror(err));
+  };
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw fail(errno);
+  for (std::size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int e = n < 0 ? errno : EIO;
+      ::close(fd);
+      throw fail(e);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) throw fail(errno);   // NFS and friends report late
+}
+
+namespace {
+std::atomic<int> caught_signal{0};
+extern "C" void on_interrupt(int signo) { caught_signal.store(signo, std::memory_order_relaxed); }
+}  // namespace
+
+void catch_interrupts() {
+  struct sigaction sa{};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;   // no SA_RESTART: poll()/read() return EINTR and the loop looks at the flag
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(s, &sa, nullptr);
+}
+
+int interrupted() noexcept { return caught_signal.load(std::memory_order_relaxed); }
+
 std::string usage_text(std::string_view command, std::string_view synopsis, std::string_view description,
                        const std::vector<option>& opts) {
   std::ostringstream os;
@@ -104,7 +184,7 @@ std::string usage_text(std::string_view command, std::string_view synopsis, std:
     if (o.repeatable) os << " (repeatable)";
     os << '\n';
   }
-  os << "  --help                  this text\n";
+  os << "  --help                  this text\n\n" << exit_codes_help;
   return os.str();
 }
 

@@ -4,6 +4,7 @@
 //   ringlab SUBCOMMAND: --port: '70000' is not a port (1-65535)       -> exit 2
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,8 +13,10 @@
 
 namespace ringlab::cli {
 
-// Exit codes: 0 ok, 1 a run that failed (I/O, a peer), 2 bad input from the user.
+// Exit codes, one convention for every subcommand (exit_codes_help says it to the user):
+// 0 done, 1 the run started and failed, 2 usage or bad input (nothing was run).
 inline constexpr int exit_ok = 0, exit_failure = 1, exit_usage = 2;
+extern const char* const exit_codes_help;   // the paragraph `ringlab help` and every --help print
 
 struct option {
   std::string name;        // without the leading "--"
@@ -42,6 +45,13 @@ class args {
   std::uint64_t u64(std::string_view name, std::uint64_t lo = 0, std::uint64_t hi = UINT64_MAX) const;
   double real(std::string_view name, double lo, double hi) const;
   const std::vector<std::string>& positional() const noexcept { return pos_; }
+  // At most `max` positional arguments: the ones past it are a usage_error naming each of them and
+  // saying what the command takes (`hint`, default "options only"). A stray word is never ignored:
+  // `mcast-send --group G lines.txt` must not read standard input.
+  void expect_positional(std::size_t max, std::string_view hint = "") const;
+  // Options that do not apply in this run: any of `names` given is a usage_error
+  // "--NAME does not apply to CONTEXT" (an option is never ignored silently).
+  void refuse(std::initializer_list<std::string_view> names, std::string_view context) const;
 
  private:
   std::string cmd_;
@@ -50,6 +60,17 @@ class args {
   std::vector<std::string> pos_;
   bool help_ = false;
 };
+
+// An output file named by --OPTION: checks up front that it can be created (bad input, exit 2,
+// before any work), and writes it checking every step (a failed write, e.g. a full disk: the run
+// failed, exit 1). Both throw, naming the option, the path and the reason.
+void check_output(std::string_view option, const std::string& path);
+void write_output(std::string_view option, const std::string& path, std::string_view text);
+
+// SIGINT/SIGTERM/SIGHUP set a flag instead of ending the process (no SA_RESTART: a blocking poll or
+// read returns EINTR). For loops that have no event loop of their own to watch signals.
+void catch_interrupts();
+int interrupted() noexcept;   // the signal that came, 0 if none
 
 std::string usage_text(std::string_view command, std::string_view synopsis, std::string_view description,
                        const std::vector<option>& opts);

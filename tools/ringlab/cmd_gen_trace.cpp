@@ -34,8 +34,9 @@ int run(int argc, char** argv) {
                stdout);
     return cli::exit_ok;
   }
-  if (!a.positional().empty()) throw cli::usage_error{"unexpected argument '" + a.positional().front() + "'"};
+  a.expect_positional(0);
   if (a.has("list")) {
+    a.refuse({"kind", "out", "count", "groups", "flows", "seed", "pps", "size"}, "--list (it prints a table and exits)");
     std::printf("%-4s %-20s %-18s %-7s %s\n", "pkt", "name", "drop reason", "tshark", "what");
     int n = 0;
     for (const auto& c : gt::malformed_cases())
@@ -50,6 +51,7 @@ int run(int argc, char** argv) {
   if (!kind) throw cli::usage_error{"--kind: '" + k + "' is not one of mcast-feed, flows, malformed, arp-icmp-igmp"};
   o.what = *kind;
   if (!a.has("out")) throw cli::usage_error{"--out FILE is required"};
+  cli::check_output("out", a.str("out"));
   o.count = a.u64("count", 1, 10'000'000);
   o.groups = static_cast<std::uint32_t>(a.u64("groups", 1, 254));
   o.flows = static_cast<std::uint32_t>(a.u64("flows", 1, 100000));

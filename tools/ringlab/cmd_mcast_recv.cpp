@@ -59,6 +59,36 @@ std::uint16_t parse_port(const std::string& v) {
   return static_cast<std::uint16_t>(n);
 }
 
+// The --json summary: ONE schema for every backend (tools/mcast/README.md), so a script reads a
+// kernel run and a bypass run alike. Lists are JSON arrays; what does not apply is null ("io" on
+// the bypass backends, "first"/"highest" before any datagram); "ended" is one of count, signal,
+// timeout, end-of-replay (sim), error.
+struct json_summary {
+  std::vector<std::uint32_t> groups;
+  std::vector<std::uint16_t> ports;
+  mcast::sequence_stats seq;
+  std::uint64_t malformed = 0, bytes = 0, errors = 0;
+  std::string_view ended;
+  std::string_view io;   // "" prints null
+  std::string_view backend;
+};
+
+void print_json(const json_summary& j) {
+  std::string g, p;
+  for (auto x : j.groups) g += (g.empty() ? "\"" : ",\"") + mcast::ipv4_to_string(x) + "\"";
+  for (auto x : j.ports) p += (p.empty() ? "" : ",") + std::to_string(x);
+  auto opt = [](const std::optional<std::uint64_t>& v) { return v ? std::to_string(*v) : std::string("null"); };
+  const std::string io = j.io.empty() ? "null" : "\"" + std::string(j.io) + "\"";
+  std::printf("{\"groups\":[%s],\"ports\":[%s],\"received\":%" PRIu64 ",\"unique\":%" PRIu64 ",\"lost\":%" PRIu64
+              ",\"reordered\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"stale\":%" PRIu64 ",\"malformed\":%" PRIu64
+              ",\"bytes\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"first\":%s,\"highest\":%s,\"ended\":\"%.*s\","
+              "\"io\":%s,\"backend\":\"%.*s\"}\n",
+              g.c_str(), p.c_str(), j.seq.received, j.seq.unique, j.seq.lost, j.seq.reordered, j.seq.duplicates,
+              j.seq.stale, j.malformed, j.bytes, j.errors, opt(j.seq.first).c_str(), opt(j.seq.highest).c_str(),
+              static_cast<int>(j.ended.size()), j.ended.data(), io.c_str(), static_cast<int>(j.backend.size()),
+              j.backend.data());
+}
+
 // A payload as one printable line: bytes outside ' '..'~' and the backslash as \xNN.
 std::string printable(std::span<const std::byte> b) {
   std::string out;
@@ -229,6 +259,8 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     const auto s = t.tracker.stats();
     seq_total.received += s.received, seq_total.unique += s.unique, seq_total.lost += s.lost;
     seq_total.reordered += s.reordered, seq_total.duplicates += s.duplicates, seq_total.stale += s.stale;
+    if (s.first && s.received) seq_total.first = std::min(seq_total.first.value_or(*s.first), *s.first);
+    if (s.highest) seq_total.highest = std::max(seq_total.highest.value_or(*s.highest), *s.highest);
     for (std::size_t k = 0; k < total.malformed.size(); ++k) total.malformed[k] += t.stats.malformed[k];
     total.bytes += t.stats.bytes, total.errors += t.stats.errors;
     if (!t.stats.last_error.empty()) total.last_error = t.stats.last_error;
@@ -239,32 +271,43 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
                  mcast::ipv4_text(t.dst).c_str(), t.port, s.received, s.unique, s.lost, s.reordered, s.duplicates,
                  s.stale, t.stats.malformed_total(), t.stats.bytes);
   }
+  // The sockets close before the stack's counters are read: their IGMP leave is one of the frames
+  // sent (and in --out), so the count says what the capture holds.
+  taps.clear();
+  if (auto* nic = dev->sim_nic()) {
+    lane.svc->poll_once();
+    nic->flush_tx();
+  }
   const auto& c = lane.svc->iface().counters();
   std::fprintf(stderr,
                "mcast-recv: stack: %" PRIu64 " frames in, %" PRIu64 " datagrams delivered, %" PRIu64
-               " frames sent (%" PRIu64 " ARP replies, %" PRIu64 " echo replies, %" PRIu64 " IGMP reports)\n",
+               " frames sent (%" PRIu64 " ARP replies, %" PRIu64 " echo replies, %" PRIu64 " IGMP reports, %" PRIu64
+               " IGMP leaves)\n",
                c.rx_frames, c.udp_delivered, c.tx_frames, c.arp_requests_answered, c.icmp_echo_answered,
-               c.igmp_reports_sent);
+               c.igmp_reports_sent, c.igmp_leaves_sent);
   std::string drops;
   for (std::size_t i = 0; i < c.drops.size(); ++i)
     if (c.drops[i]) drops += " " + std::string(trace::to_string(static_cast<trace::drop_reason>(i))) + "=" +
                              std::to_string(c.drops[i]);
   std::fprintf(stderr, "mcast-recv: stack drops:%s\n", drops.empty() ? " none" : drops.c_str());
   const char* ended = count_reached ? "count" : by_signal ? "signal" : timed_out ? "timeout"
-                      : dev->sim_nic()                    ? "end of replay"
+                      : dev->sim_nic()                    ? "end-of-replay"
                                                           : "error";
   std::fprintf(stderr, "mcast-recv: %" PRIu64 " received in all, %" PRIu64 " errors%s%s; ended by %s\n",
-               seq_total.received, total.errors, total.errors ? ": " : "", total.last_error.c_str(), ended);
-  if (json) {
-    std::printf("{\"groups\":\"%s\",\"ports\":\"%s\",\"received\":%" PRIu64 ",\"unique\":%" PRIu64 ",\"lost\":%" PRIu64
-                ",\"reordered\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"stale\":%" PRIu64 ",\"malformed\":%" PRIu64
-                ",\"bytes\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"ended\":\"%s\",\"backend\":\"%.*s\"}\n",
-                list.c_str(), plist.c_str(), seq_total.received, seq_total.unique, seq_total.lost,
-                seq_total.reordered, seq_total.duplicates, seq_total.stale, total.malformed_total(), total.bytes,
-                total.errors, ended, static_cast<int>(dev->backend().size()), dev->backend().data());
-  }
+               seq_total.received, total.errors, total.errors ? ": " : "", total.last_error.c_str(),
+               ended == std::string_view("end-of-replay") ? "end of replay" : ended);
+  if (json)
+    print_json({.groups = groups, .ports = ports, .seq = seq_total, .malformed = total.malformed_total(),
+                .bytes = total.bytes, .errors = total.errors, .ended = ended, .io = "", .backend = dev->backend()});
   std::fflush(stdout);
-  taps.clear();   // sockets close before the stack goes
+  // sim: every frame back in the pool once the sockets closed (a leak fails the run, as in demo).
+  if (auto* nic = dev->sim_nic()) {
+    nic->return_cache();
+    if (const auto out = nic->pool().out(); out != 0) {
+      std::fprintf(stderr, "mcast-recv: %u pool frames not returned after the run (a leak)\n", out);
+      return cli::exit_failure;
+    }
+  }
   return (count != 0 && !count_reached) || total.errors ? cli::exit_failure : cli::exit_ok;
 }
 
@@ -285,6 +328,7 @@ int run(int argc, char** argv) {
                                opts).c_str(), stdout);
     return cli::exit_ok;
   }
+  a.expect_positional(0);
   if (!a.has("group")) throw cli::usage_error{"--group is required (an IPv4 multicast address)"};
   std::vector<std::uint32_t> groups;
   for (const auto& g : a.all("group")) check(mcast::parse_group(g, groups.emplace_back()));
@@ -298,6 +342,17 @@ int run(int argc, char** argv) {
   // would only fail the same way on kernel sockets.
   unsigned ifindex = 0;
   check(mcast::parse_iface(a.str("iface"), ifindex));
+  // Options of another backend are refused, never ignored. afxdp/dpdk keep --io: it is the kernel
+  // fallback's reactor.
+  if (backend == "kernel")
+    a.refuse({"replay", "out", "vdev", "mac", "addr", "seed"}, "--backend kernel (bypass backends only)");
+  if (backend != "kernel") a.refuse({"show-seq"}, "--backend " + backend + " (its lines always carry seq=N)");
+  if (backend == "sim") {
+    a.refuse({"io"}, "--backend sim (the user-space stack, no kernel socket to fall back to)");
+    a.refuse({"timeout"}, "--backend sim (the replay runs on virtual time; --count N stops it)");
+  } else if (backend != "kernel") {
+    a.refuse({"out"}, "--backend " + backend + " (sim only: a real device sends on its wire)");
+  }
   if (backend != "kernel") {
     if (backend == "sim" && a.has("iface")) throw cli::usage_error{"--iface is for the kernel and afxdp backends"};
     if (auto rc = run_bypass(a, backend, groups, ports)) return *rc;
@@ -356,14 +411,10 @@ int run(int argc, char** argv) {
                s.seq.received, s.seq.unique, s.seq.lost, s.seq.reordered, s.seq.duplicates, s.seq.stale,
                s.malformed_total(), s.bytes, s.errors, s.errors ? ": " : "", s.last_error.c_str(), ended);
   if (a.has("json")) {
-    std::printf("{\"group\":\"%s\",\"port\":%u,\"received\":%lu,\"unique\":%lu,\"lost\":%lu,\"reordered\":%lu,"
-                "\"duplicates\":%lu,\"stale\":%lu,\"malformed\":%lu,\"bytes\":%lu,\"errors\":%lu,"
-                "\"first\":%lld,\"highest\":%lld,\"ended\":\"%s\",\"io\":\"%s\",\"backend\":\"%.*s\"}\n",
-                group.c_str(), o.port, s.seq.received, s.seq.unique, s.seq.lost, s.seq.reordered,
-                s.seq.duplicates, s.seq.stale, s.malformed_total(), s.bytes, s.errors,
-                s.seq.first ? static_cast<long long>(*s.seq.first) : -1LL,
-                s.seq.highest ? static_cast<long long>(*s.seq.highest) : -1LL, ended, a.str("io").c_str(),
-                static_cast<int>(svc->backend().size()), svc->backend().data());
+    auto seq = s.seq;
+    if (seq.received == 0) seq.first.reset();   // null until a datagram came, as on the bypass backends
+    print_json({.groups = groups, .ports = ports, .seq = seq, .malformed = s.malformed_total(), .bytes = s.bytes,
+                .errors = s.errors, .ended = ended, .io = a.str("io"), .backend = svc->backend()});
   }
   std::fflush(stdout);
   return (count != 0 && !count_reached) || s.errors ? cli::exit_failure : cli::exit_ok;

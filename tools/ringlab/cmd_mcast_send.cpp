@@ -73,14 +73,25 @@ void read_lines(int fd, OnLine on_line, Stop stop) {
   if (!pending.empty() && !stop()) on_line(std::move(pending));
 }
 
+// Interrupted by a signal: says how much of the input never left, and the run fails (exit 1).
+int report_interrupt(int signo, std::uint64_t lines_read, const mcast::send_stats& s) {
+  const char* abbrev = sigabbrev_np(signo);
+  const std::uint64_t done = s.sent + s.errors;
+  std::fprintf(stderr, "mcast-send: interrupted by SIG%s: %lu lines read, %lu sent, %lu read but not sent\n",
+               abbrev ? abbrev : "?", lines_read, s.sent, lines_read > done ? lines_read - done : 0);
+  return cli::exit_failure;
+}
+
 void print_summary(const cli::args& a, const mcast::send_stats& s, const mcast::send_options& o, std::string_view io,
                    std::string_view backend) {
   const std::string group = mcast::ipv4_to_string(o.group);
   if (a.has("json")) {
+    // As mcast-recv's: what does not apply is null (io on the bypass backends).
+    const std::string io_json = io.empty() ? "null" : "\"" + std::string(io) + "\"";
     std::printf("{\"group\":\"%s\",\"port\":%u,\"queued\":%lu,\"sent\":%lu,\"payload_bytes\":%lu,\"bytes\":%lu,"
-                "\"errors\":%lu,\"io\":\"%.*s\",\"backend\":\"%.*s\"}\n",
-                group.c_str(), o.port, s.queued, s.sent, s.payload_bytes, s.bytes, s.errors,
-                static_cast<int>(io.size()), io.data(), static_cast<int>(backend.size()), backend.data());
+                "\"errors\":%lu,\"io\":%s,\"backend\":\"%.*s\"}\n",
+                group.c_str(), o.port, s.queued, s.sent, s.payload_bytes, s.bytes, s.errors, io_json.c_str(),
+                static_cast<int>(backend.size()), backend.data());
   } else {
     std::printf("mcast-send: sent %lu of %lu datagrams (%lu payload bytes, %lu UDP bytes) to %s:%u, %lu errors%s%s\n",
                 s.sent, s.queued, s.payload_bytes, s.bytes, group.c_str(), o.port, s.errors,
@@ -129,22 +140,31 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     sock.set_multicast_loop(o.loopback);
     mcast::sender<bypass::udp::socket> sender(sock, {asio::ip::address_v4(o.group), o.port});
     bool finished = false;
+    std::uint64_t lines_read = 0;
+    int signo = 0;
     if (auto* nic = dev->sim_nic()) {
       // Virtual time: read everything, then let the loop send it (the queue is in memory either way).
-      read_lines(fd, [&](std::string line) { sender.async_send(std::move(line)); }, [] { return false; });
-      sender.async_finish([&] { finished = true; });
-      std::vector<mcast::bypass_lane*> lanes{&lane};
-      mcast::run_replay(*nic, lanes, 32, 0, [&] { return finished; });
+      // A signal while reading stops the run before anything is sent.
+      cli::catch_interrupts();
+      read_lines(fd, [&](std::string line) { ++lines_read, sender.async_send(std::move(line)); },
+                 [] { return cli::interrupted() != 0; });
+      signo = cli::interrupted();
+      if (signo == 0) {
+        sender.async_finish([&] { finished = true; });
+        std::vector<mcast::bypass_lane*> lanes{&lane};
+        mcast::run_replay(*nic, lanes, 32, 0, [&] { return finished; });
+      }
       nic->flush_tx();
     } else {
       // A real port: this thread runs the loop (busy-polling the port), a reader thread feeds the sender.
       asio::signal_set signals(lane.ctx, SIGINT, SIGTERM);
       std::atomic<bool> stop{false};
-      signals.async_wait([&](const std::error_code& ec, int) {
-        if (!ec) stop = true, lane.ctx.stop();
+      signals.async_wait([&](const std::error_code& ec, int s) {
+        if (!ec) signo = s, stop = true, lane.ctx.stop();
       });
       std::thread reader([&] {
-        read_lines(fd, [&](std::string line) { sender.async_send(std::move(line)); }, [&] { return stop.load(); });
+        read_lines(fd, [&](std::string line) { ++lines_read, sender.async_send(std::move(line)); },
+                   [&] { return stop.load(); });
         sender.async_finish([&] { finished = true, lane.ctx.stop(); });
       });
       lane.ctx.run();
@@ -153,8 +173,17 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     }
     if (fd != STDIN_FILENO) ::close(fd);
     const auto s = sender.stats();
-    print_summary(a, s, o, "-", dev->backend());
+    print_summary(a, s, o, "", dev->backend());
     rc = s.errors == 0 && s.sent == s.queued && finished ? cli::exit_ok : cli::exit_failure;
+    if (signo != 0) rc = report_interrupt(signo, lines_read, s);
+  }
+  // sim: every frame back in the pool once the socket closed (a leak fails the run, as in demo).
+  if (auto* nic = dev->sim_nic()) {
+    nic->return_cache();
+    if (const auto out = nic->pool().out(); out != 0) {
+      std::fprintf(stderr, "mcast-send: %u pool frames not returned after the run (a leak)\n", out);
+      rc = cli::exit_failure;
+    }
   }
   return rc;
 }
@@ -167,10 +196,12 @@ int run(int argc, char** argv) {
                                "number and a send time in front (tools/mcast/README.md has the format).\n"
                                "--backend sim|afxdp|dpdk sends from the user-space stack (--mac, --addr); sim\n"
                                "writes the frames to --out FILE.pcap. An afxdp/dpdk device that does not open\n"
-                               "says why in one line and the run falls back to kernel sockets.",
+                               "says why in one line and the run falls back to kernel sockets. SIGINT/SIGTERM stop\n"
+                               "the run: it says how many lines were read but not sent, and exits 1.",
                                opts).c_str(), stdout);
     return cli::exit_ok;
   }
+  a.expect_positional(0, "the lines come from standard input or --file FILE");
   if (!a.has("group")) throw cli::usage_error{"--group is required (an IPv4 multicast address)"};
   mcast::send_options o;
   check(mcast::parse_group(a.str("group"), o.group));
@@ -182,6 +213,10 @@ int run(int argc, char** argv) {
   check(mcast::check_backend(a.str("backend")));
   const std::string backend = a.str("backend");
   if (backend == "sim" && a.has("iface")) throw cli::usage_error{"--iface is for the kernel and afxdp backends"};
+  if (backend == "kernel") a.refuse({"out", "vdev", "mac", "addr"}, "--backend kernel (bypass backends only)");
+  if (backend == "sim") a.refuse({"io"}, "--backend sim (the user-space stack, no kernel socket to fall back to)");
+  if (backend == "sim" || backend == "afxdp") a.refuse({"vdev"}, "--backend " + backend + " (dpdk only)");
+  if (backend != "sim") a.refuse({"out"}, "--backend " + backend + " (sim only: a real device sends on its wire)");
   int fd = STDIN_FILENO;
   if (a.has("file")) {
     fd = ::open(a.str("file").c_str(), O_RDONLY | O_CLOEXEC);
@@ -199,7 +234,8 @@ int run(int argc, char** argv) {
       {.backend = "kernel", .io = *bypass::parse_io_mode(a.str("io")), .threads = 1});
   auto sender = mcast::make_kernel_sender(*svc, o);
   svc->start();
-  read_lines(fd, [&](std::string line) { sender->async_send(std::move(line)); },
+  std::uint64_t lines_read = 0;
+  read_lines(fd, [&](std::string line) { ++lines_read, sender->async_send(std::move(line)); },
              [&] { return svc->stop_requested(); });
   if (fd != STDIN_FILENO) ::close(fd);
   sender->async_finish([&svc] { svc->stop(); });
@@ -207,6 +243,7 @@ int run(int argc, char** argv) {
 
   const auto s = sender->stats();
   print_summary(a, s, o, a.str("io"), svc->backend());
+  if (auto signo = svc->stop_signal()) return report_interrupt(*signo, lines_read, s);
   return s.errors == 0 && s.sent == s.queued ? cli::exit_ok : cli::exit_failure;
 }
 

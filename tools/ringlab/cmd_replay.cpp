@@ -34,9 +34,10 @@ const std::vector<cli::option> opts = {
                        "corrupt=0.001,delay=50us,jitter=10us"},
     {"seed", "S", "seed for the fault generator (same seed + trace = same output)", "1"},
     {"out", "FILE", "forward every received frame out of its queue (testpmd io-forward style) into this pcap, "
-                    "with virtual timestamps"},
+                    "each stamped with its own arrival time on the virtual clock"},
     {"clock", "KIND", "virtual: deterministic, one thread, ingest then poll, as fast as the CPU allows; real: "
-                      "frames arrive at wall-clock pace on an ingest thread, one consumer thread per queue", "virtual"},
+                      "frames arrive at wall-clock pace (the recorded spacing, or --speed/--pps/--mbps) on an "
+                      "ingest thread, one consumer thread per queue", "virtual"},
     {"mtu", "N", "largest L3 packet; longer frames count as oversize errors", "1500"},
     {"trace", "", "record trace events at every hop and print their count and hash"},
     {"hash", "", "print an FNV-1a hash over every delivered frame (queue, packet id, time, bytes)"},
@@ -52,9 +53,9 @@ constexpr const char* description =
     "Ethernet) through the simulated NIC: each frame is copied once into a pool frame, hashed to a queue\n"
     "by RSS and written to that queue's RX descriptor ring. Without a stack, each queue's consumer drains\n"
     "and releases its frames. Without --speed/--pps/--mbps frames go as fast as possible, stamped with\n"
-    "their recorded times. At the end a per-queue counter summary: ipackets, ibytes, imissed (ring full),\n"
-    "rx_nombuf (pool empty), opackets; errors runt, oversize, snaplen-truncated; fault counts.\n"
-    "Exit status: 0 done, 2 bad option or input file.";
+    "their recorded times (--clock real: at the recorded spacing). At the end a per-queue counter\n"
+    "summary: ipackets, ibytes, imissed (ring full), rx_nombuf (pool empty), opackets; errors runt,\n"
+    "oversize, snaplen-truncated; fault counts. Pool frames not returned at the end fail the run (exit 1).";
 
 struct fnv {
   std::uint64_t h = 1469598103934665603ull;
@@ -155,7 +156,8 @@ int run(int argc, char** argv) {
     std::fputs(cli::usage_text("replay", synopsis, description, opts).c_str(), stdout);
     return cli::exit_ok;
   }
-  if (a.positional().size() != 1) throw cli::usage_error{"needs exactly one FILE (see --help)"};
+  a.expect_positional(1, "one FILE, the pcap");
+  if (a.positional().empty()) throw cli::usage_error{"FILE (the pcap to replay) is missing (see --help)"};
   const std::string file = a.positional()[0];
 
   sim::sim_nic_config cfg;
@@ -180,6 +182,9 @@ int run(int argc, char** argv) {
   }
   const std::string clock = a.str("clock");
   if (clock != "virtual" && clock != "real") throw cli::usage_error{"--clock: '" + clock + "' is not virtual or real"};
+  // Wall-clock pace means the recorded spacing unless a rate was given (as-fast-as-possible is the
+  // virtual clock's job).
+  if (clock == "real" && pacing_opts == 0) { cfg.timing.mode = sim::pacing::recorded; cfg.timing.speed = 1; }
   const bool forward = a.has("out");
   if (forward) cfg.tx_pcap = a.str("out");
   const std::size_t max_drops = a.u64("drops", 0, 1u << 20);
@@ -211,7 +216,9 @@ int run(int argc, char** argv) {
 
   if (clock == "virtual") {
     // Ingest a ring's worth, then poll every queue: deterministic and loss-free when the rings keep up.
-    const std::size_t budget = std::max<std::size_t>(1, std::min<std::size_t>(cfg.ring_size, 256));
+    // With --out, one frame a step: a forwarded frame leaves at the virtual time it arrived (its own
+    // paced timestamp), not at the time of the last frame of a 256-frame burst.
+    const std::size_t budget = forward ? 1 : std::max<std::size_t>(1, std::min<std::size_t>(cfg.ring_size, 256));
     while (nic->step(budget)) {
       for (auto& c : cons) while (c.poll()) {}
       bar.update(nic->counters().trace_frames);
@@ -267,8 +274,10 @@ int run(int argc, char** argv) {
     const auto ev = trace::drain();
     std::printf("trace events %zu, hash %016" PRIx64 "\n", ev.size(), trace::hash(ev));
   }
-  if (nic->pool().out() != 0)
-    std::printf("warning: %u pool frames not returned\n", nic->pool().out());
+  if (nic->pool().out() != 0) {
+    std::fprintf(stderr, "ringlab replay: %u pool frames not returned (a leak)\n", nic->pool().out());
+    return cli::exit_failure;
+  }
   return cli::exit_ok;
 }
 

@@ -53,7 +53,7 @@ int run(int argc, char** argv) {
                stdout);
     return cli::exit_ok;
   }
-  if (!a.positional().empty()) throw cli::usage_error{"unexpected argument '" + a.positional().front() + "'"};
+  a.expect_positional(0);
   if (a.has("check")) return check(a.str("check"), a.u64("capacity", 1, std::uint64_t{1} << 24));
   std::printf("%-11s %-5s %s\n", "name", "P/C", "mirrors");
   for (const auto& d : rings::designs())

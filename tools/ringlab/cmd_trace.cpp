@@ -76,9 +76,9 @@ void write_outputs(const cli::args& a, const std::vector<tf::route>& routes, con
   std::cout << "per-hop latency (time from the previous hop of the same packet):\n";
   tf::write_stats(std::cout, routes);
   if (a.has("json")) {
-    std::ofstream f(a.str("json"));
-    if (!f) throw std::runtime_error("cannot write " + a.str("json"));
+    std::ostringstream f;
     tf::write_chrome_json(f, routes);
+    cli::write_output("json", a.str("json"), f.str());
     std::cout << "wrote " << a.str("json") << " (Chrome trace-event JSON: ui.perfetto.dev opens it)\n";
   }
   std::string dot_text;
@@ -88,14 +88,12 @@ void write_outputs(const cli::args& a, const std::vector<tf::route>& routes, con
     dot_text = os.str();
   }
   if (a.has("dot")) {
-    std::ofstream f(a.str("dot"));
-    if (!f) throw std::runtime_error("cannot write " + a.str("dot"));
-    f << dot_text;
+    cli::write_output("dot", a.str("dot"), dot_text);
     std::cout << "wrote " << a.str("dot") << " (Graphviz: dot -Tsvg " << a.str("dot") << " -o route.svg)\n";
   }
   if (a.has("svg")) {
     const std::string tmp = a.str("svg") + ".dot";
-    { std::ofstream f(tmp); f << dot_text; }
+    cli::write_output("svg", tmp, dot_text);
     std::string out;
     const int rc = tf::run_command({"dot", "-Tsvg", tmp, "-o", a.str("svg")}, &out);
     std::remove(tmp.c_str());
@@ -151,9 +149,9 @@ std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, s
     }
   }
   if (a.has("save-events")) {
-    std::ofstream f(a.str("save-events"));
-    if (!f) throw std::runtime_error("cannot write " + a.str("save-events"));
+    std::ostringstream f;
     tf::write_events(f, events);
+    cli::write_output("save-events", a.str("save-events"), f.str());
   }
   std::vector<std::uint64_t> ids;
   if (sel) for (const auto& p : sel->packets) ids.push_back(p.id);
@@ -184,10 +182,7 @@ tf::kernel_run_result kernel_routes(const cli::args& a, const tf::pcap_selection
   o.listen_none = a.has("no-listen");
   o.gap = std::chrono::microseconds(a.u64("gap-us", 0, 1'000'000));
   auto res = tf::run_kernel_path(dg, o);
-  if (a.has("raw")) {
-    std::ofstream f(a.str("raw"));
-    f << res.raw_trace;
-  }
+  if (a.has("raw")) cli::write_output("raw", a.str("raw"), res.raw_trace);
   std::cout << "kernel path: " << dg.size() << " datagrams over veth " << res.rx_dev << ", trace clock " << res.clock
             << ", " << res.enabled.size() << " tracepoints on";
   if (!res.missing.empty()) {
@@ -248,11 +243,24 @@ int run(int argc, char** argv) {
     std::cout << cli::usage_text("trace", synopsis, description, options());
     return cli::exit_ok;
   }
-  if (sub == "tracepoints") return run_tracepoints();
+  if (sub == "tracepoints") {
+    a.expect_positional(0);
+    a.refuse({"filter", "packets", "json", "dot", "svg", "quiet", "events", "save-events", "queues", "ring", "addr",
+              "listen", "no-listen", "raw", "gap-us"},
+             "'trace tracepoints' (it takes no options)");
+    return run_tracepoints();
+  }
   if (sub != "replay" && sub != "kernel" && sub != "compare")
     throw cli::usage_error{"unknown subcommand '" + sub + "' (replay, kernel, compare, tracepoints)"};
+  a.expect_positional(1, "one FILE, the pcap");
+  // An option of the other path is refused, never ignored.
+  if (sub == "replay") a.refuse({"raw", "gap-us"}, "'trace replay' (kernel path only: trace kernel, trace compare)");
+  if (sub == "kernel")
+    a.refuse({"events", "save-events", "queues", "ring", "addr"},
+             "'trace kernel' (lab path only: trace replay, trace compare)");
+  for (const char* o : {"json", "dot", "svg", "raw", "save-events"})
+    if (a.has(o)) cli::check_output(o, a.str(o));
   const auto& pos = a.positional();
-  if (pos.size() > 1) throw cli::usage_error{"one FILE only, got '" + pos[1] + "' too"};
   const std::string file = pos.empty() ? "" : pos[0];
   if (file.empty() && !(sub == "replay" && a.has("events"))) throw cli::usage_error{"FILE (a pcap) is missing"};
   (void)a.u64("packets");   // checked early: a bad number is a usage error before any work

@@ -85,7 +85,7 @@ TEST(mcast_afxdp_send, json_summary_names_the_afxdp_backend) {
   SKIP_IF_NO_AFXDP(r);
   EXPECT_EQ(r.tx.exit_code, 0) << r.tx.err;
   EXPECT_EQ(r.tx.out, "{\"group\":\"239.77.5.1\",\"port\":47006,\"queued\":3,\"sent\":3,\"payload_bytes\":14,"
-                      "\"bytes\":86,\"errors\":0,\"io\":\"-\",\"backend\":\"afxdp\"}\n");
+                      "\"bytes\":86,\"errors\":0,\"io\":null,\"backend\":\"afxdp\"}\n");
   EXPECT_EQ(r.rx_code, 0) << r.rx_err;
   EXPECT_EQ(lines_of(r.rx_out), sent);
 }

@@ -15,20 +15,13 @@
 #include <vector>
 
 #include "tests/support/netns.hpp"
+#include "tests/support/ringlab_cli.hpp"
 
 namespace {
 
-std::string ringlab_binary() {
-  const char* d = std::getenv("RINGLAB_BINARY_DIR");
-  return std::string(d ? d : ".") + "/tools/ringlab";
-}
-std::string source_file(const std::string& rel) {
-  const char* d = std::getenv("RINGLAB_SOURCE_DIR");
-  return std::string(d ? d : ".") + "/" + rel;
-}
-std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "ringlab-mcast-bypass-" + std::to_string(::getpid()) + "-" + name;
-}
+using ringlab::test::ringlab_binary;
+using ringlab::test::source_file;
+std::string temp_path(const std::string& name) { return ringlab::test::temp_path("mcast-bypass", name); }
 
 using frame = std::vector<std::uint8_t>;
 
@@ -63,12 +56,7 @@ std::string tshark_problems(const std::string& path) {
   return r.out;
 }
 
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
+using ringlab::test::lines_of;
 
 // The oracle: every UDP frame of the feed to 239.1.1.2:5002 as mcast-recv prints it, from libpcap.
 std::vector<std::string> feed_lines(const std::string& trace) {
@@ -93,13 +81,18 @@ TEST(mcast_bypass, recv_sim_prints_exactly_the_groups_datagrams_of_the_feed_in_o
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto expected = feed_lines(trace);
   ASSERT_GT(expected.size(), 100u);
-  EXPECT_EQ(lines(r.out), expected);
+  EXPECT_EQ(lines_of(r.out), expected);
   const auto n = std::to_string(expected.size());
   EXPECT_NE(r.err.find("mcast-recv: 239.1.1.2:5002: " + n + " received (" + n + " unique), 0 lost, 0 reordered, "
                        "0 duplicates, 0 stale, 0 malformed"),
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("ended by end of replay"), std::string::npos) << r.err;
+  // The summary counts what --out holds: the join's report and the leave.
+  EXPECT_NE(r.err.find("mcast-recv: stack: 12000 frames in, " + n + " datagrams delivered, 2 frames sent (0 ARP "
+                       "replies, 0 echo replies, 1 IGMP reports, 1 IGMP leaves)"),
+            std::string::npos)
+      << r.err;
 
   // What the stack sent: the join's IGMPv3 report, and the leave when the socket closed.
   const auto tx = read_pcap(out);
@@ -127,8 +120,9 @@ TEST(mcast_bypass, recv_sim_answers_arp_ping_and_igmp_queries_into_the_out_pcap)
                                "10.0.0.2/24", "--group", "239.1.1.1", "--port", "5001", "--out", out});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "");   // the trace carries no UDP
-  EXPECT_NE(r.err.find("mcast-recv: stack: 7 frames in, 0 datagrams delivered, 6 frames sent (1 ARP replies, "
-                       "2 echo replies, 3 IGMP reports)"),
+  // The count is read after the sockets closed: the leave is counted, as the --out pcap holds it.
+  EXPECT_NE(r.err.find("mcast-recv: stack: 7 frames in, 0 datagrams delivered, 7 frames sent (1 ARP replies, "
+                       "2 echo replies, 3 IGMP reports, 1 IGMP leaves)"),
             std::string::npos)
       << r.err;
   const auto tx = read_pcap(out);
@@ -212,7 +206,7 @@ TEST(mcast_bypass, recv_dpdk_net_pcap_prints_the_first_datagrams_of_the_group) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto expected = feed_lines(trace);
   expected.resize(5);
-  EXPECT_EQ(lines(r.out), expected);
+  EXPECT_EQ(lines_of(r.out), expected);
   EXPECT_NE(r.err.find("(backend dpdk)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("ended by count"), std::string::npos) << r.err;
   std::remove(tx.c_str());
@@ -241,7 +235,7 @@ TEST(mcast_bypass, send_dpdk_net_pcap_writes_the_datagrams) {
 TEST(mcast_bypass, unopenable_dpdk_device_says_why_once_then_runs_on_kernel) {
   auto r = ringlab::test::run({ringlab_binary(), "mcast-recv", "--backend", "dpdk", "--vdev", "net_rlnosuch0",
                                "--group", "239.1.1.7", "--iface", "lo", "--timeout", "0.2", "--json"});
-  const auto e = lines(r.err);
+  const auto e = lines_of(r.err);
   ASSERT_GE(e.size(), 2u) << r.err;
   EXPECT_EQ(e[0].rfind("mcast-recv: backend 'dpdk' cannot start (", 0), 0u) << e[0];
   EXPECT_NE(e[0].find("net_rlnosuch0"), std::string::npos) << e[0];
@@ -253,6 +247,66 @@ TEST(mcast_bypass, unopenable_dpdk_device_says_why_once_then_runs_on_kernel) {
   EXPECT_NE(r.out.find("\"ended\":\"timeout\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"backend\":\"kernel\""), std::string::npos) << r.out;
   EXPECT_EQ(r.exit_code, 0);
+}
+
+// The --json summary's keys, in order, each with its JSON type, read by Python's json module.
+std::string json_shape(const std::string& line) {
+  auto r = ringlab::test::run(
+      {"/usr/bin/python3", "-c",
+       "import json, sys\n"
+       "def kind(v):\n"
+       "    if v is None: return 'null'\n"
+       "    if isinstance(v, bool): return 'bool'\n"
+       "    if isinstance(v, int): return 'number'\n"
+       "    if isinstance(v, str): return 'string'\n"
+       "    if isinstance(v, list): return 'array<' + ','.join(sorted({kind(x) for x in v})) + '>'\n"
+       "    return type(v).__name__\n"
+       "print(' '.join(k + ':' + kind(v) for k, v in json.loads(sys.argv[1]).items()))\n",
+       line});
+  EXPECT_EQ(r.exit_code, 0) << line << r.err;
+  return r.out;
+}
+
+std::string json_field(const std::string& line, const std::string& key) {
+  const auto p = line.find("\"" + key + "\":");
+  return p == std::string::npos ? "" : line.substr(p + key.size() + 3, line.find_first_of(",}", p + key.size() + 3) -
+                                                                           (p + key.size() + 3));
+}
+
+// One schema on every backend: the same keys in the same order with the same types; a value that
+// does not apply is null (io on the bypass backends, first/highest before any datagram).
+TEST(mcast_bypass, json_summary_has_one_schema_on_kernel_and_bypass_backends) {
+  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "/usr/bin/python3 missing (it reads the JSON)";
+  const std::string counts = "received:number unique:number lost:number reordered:number duplicates:number "
+                             "stale:number malformed:number bytes:number errors:number ";
+  auto k = ringlab::test::run({ringlab_binary(), "mcast-recv", "--group", "239.1.1.7", "--iface", "lo", "--timeout",
+                               "0.2", "--json"});
+  ASSERT_EQ(k.exit_code, 0) << k.err;
+  EXPECT_EQ(json_shape(k.out), "groups:array<string> ports:array<number> " + counts +
+                                   "first:null highest:null ended:string io:string backend:string\n");
+  EXPECT_EQ(k.out, "{\"groups\":[\"239.1.1.7\"],\"ports\":[5000],\"received\":0,\"unique\":0,\"lost\":0,"
+                   "\"reordered\":0,\"duplicates\":0,\"stale\":0,\"malformed\":0,\"bytes\":0,\"errors\":0,"
+                   "\"first\":null,\"highest\":null,\"ended\":\"timeout\",\"io\":\"epoll\",\"backend\":\"kernel\"}\n");
+
+  auto s = ringlab::test::run({ringlab_binary(), "mcast-recv", "--backend", "sim", "--replay",
+                               source_file("traces/mcast-feed.pcap"), "--group", "239.1.1.2", "--group", "239.1.1.3",
+                               "--port", "5002", "--port", "5003", "--quiet", "--json"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(json_shape(s.out), "groups:array<string> ports:array<number> " + counts +
+                                   "first:number highest:number ended:string io:null backend:string\n");
+  EXPECT_EQ(s.out.substr(0, s.out.find(",\"received\"")), "{\"groups\":[\"239.1.1.2\",\"239.1.1.3\"],\"ports\":[5002,5003]");
+  EXPECT_EQ(json_field(s.out, "ended"), "\"end-of-replay\"");
+  EXPECT_EQ(json_field(s.out, "first"), "0");
+  EXPECT_EQ(json_field(s.out, "backend"), "\"sim\"");
+  EXPECT_EQ(json_field(s.out, "lost"), "0");
+  // Received: every datagram of the feed to 239.1.1.2:5002 or 239.1.1.3:5003 (read with libpcap).
+  std::size_t expected = 0;
+  for (const auto& f : read_pcap(source_file("traces/mcast-feed.pcap")))
+    if (be16(f, 12) == 0x0800 && f[23] == 17 && (be32(f, 30) == 0xEF010102 || be32(f, 30) == 0xEF010103))
+      expected += be16(f, l4(f) + 2) == 5000 + (be32(f, 30) & 0xff);
+  ASSERT_GT(expected, 1000u);
+  EXPECT_EQ(json_field(s.out, "received"), std::to_string(expected));
+  EXPECT_EQ(json_field(s.out, "unique"), std::to_string(expected));
 }
 
 TEST(mcast_bypass, afxdp_on_a_missing_interface_is_a_usage_error) {

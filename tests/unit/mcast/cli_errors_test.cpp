@@ -6,13 +6,11 @@
 #include <vector>
 
 #include "tests/support/netns.hpp"
+#include "tests/support/ringlab_cli.hpp"
 
 namespace {
 
-std::string ringlab_binary() {
-  const char* d = std::getenv("RINGLAB_BINARY_DIR");
-  return std::string(d ? d : ".") + "/tools/ringlab";
-}
+using ringlab::test::ringlab_binary;
 
 struct bad_case {
   std::vector<std::string> args;

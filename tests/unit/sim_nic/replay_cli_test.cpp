@@ -103,7 +103,8 @@ TEST_F(replay_cli, bad_input_is_one_line_and_exit_2) {
            {in + " --pps 10 --mbps 3", "ringlab replay: --speed, --pps and --mbps exclude each other: give one\n"},
            {in + " --queues 0", "ringlab replay: --queues: '0' is not a whole number in 1..256\n"},
            {cut.path, "ringlab replay: " + cut.path + ": packet 501 at byte offset " + cut_offset + ": truncated dump file"},
-           {"", "ringlab replay: needs exactly one FILE (see --help)\n"}}) {
+           {"", "ringlab replay: FILE (the pcap to replay) is missing (see --help)\n"},
+           {in + " " + in, "ringlab replay: unexpected argument '" + in + "' (one FILE, the pcap; see --help)\n"}}) {
     const auto res = run(r.args);
     EXPECT_EQ(res.code, 2) << r.args << "\n" << res.out;
     EXPECT_EQ(res.out.rfind(r.want, 0), 0u) << r.args << "\n" << res.out;

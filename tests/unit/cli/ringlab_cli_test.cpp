@@ -1,0 +1,359 @@
+// The `ringlab` binary, one subcommand at a time, as a user runs it: one exit-code convention for all
+// (0 done, 1 the run failed, 2 usage or bad input, with one line naming what), stated by `ringlab
+// help` and every --help; stray arguments and options that do not apply are refused, never ignored;
+// what the help texts promise (replay's pacing, demo's feed) is what happens.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "tests/support/netns.hpp"
+#include "tests/support/ringlab_cli.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using ringlab::test::ringlab_binary;
+using ringlab::test::source_file;
+std::string temp_path(const std::string& name) { return ringlab::test::temp_path("cli", name); }
+
+// Under timeout(1): a binary that ignored a stray argument and waited (for a datagram, say) fails
+// the test in 30 s instead of hanging it.
+ringlab::test::command_result ringlab(std::vector<std::string> args) {
+  args.insert(args.begin(), {"timeout", "30", ringlab_binary()});
+  return ringlab::test::run(args);
+}
+
+// Exit 2, nothing on stdout, exactly one line on stderr.
+void expect_usage(const std::vector<std::string>& args, const std::string& line) {
+  const auto r = ringlab(args);
+  std::string cmd;
+  for (const auto& a : args) cmd += a + " ";
+  EXPECT_EQ(r.exit_code, 2) << cmd << r.err;
+  EXPECT_EQ(r.err, line + "\n") << cmd;
+  EXPECT_EQ(r.out, "") << cmd;
+}
+
+const char* const exit_codes =
+    "exit status (every command):\n"
+    "  0  done\n"
+    "  1  the run failed: a send, receive or write failed (a full disk), frames leaked, --count not\n"
+    "     reached, a signal cut the input short\n"
+    "  2  usage or bad input, nothing was run: an unknown option, a bad value, a stray argument, an\n"
+    "     option that does not apply, an input file that cannot be read, an output that cannot be created\n";
+
+const std::vector<std::string> subcommands = {"demo", "gen-trace", "mcast-recv", "mcast-send", "replay", "rings",
+                                              "trace"};
+
+TEST(ringlab_cli, help_states_the_exit_codes_for_every_command) {
+  auto r = ringlab({"help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(r.out.ends_with(std::string("\n") + exit_codes)) << r.out;
+  for (const auto& c : subcommands) {
+    EXPECT_NE(r.out.find("  " + c + " "), std::string::npos) << c;
+    auto h = ringlab({c, "--help"});
+    EXPECT_EQ(h.exit_code, 0) << c;
+    EXPECT_TRUE(h.out.ends_with(std::string("this text\n\n") + exit_codes)) << c << ":\n" << h.out;
+    EXPECT_EQ(h.err, "") << c;
+    auto via_help = ringlab({"help", c});
+    EXPECT_EQ(via_help.exit_code, 0) << c;
+    EXPECT_EQ(via_help.out, h.out) << c;
+  }
+  expect_usage({"help", "nosuch"}, "ringlab help: unknown command 'nosuch' (ringlab help lists them)");
+  expect_usage({"nosuch"}, "ringlab: unknown command 'nosuch' (ringlab help lists them)");
+}
+
+TEST(ringlab_cli, every_command_refuses_stray_arguments_naming_them) {
+  const std::string feed = source_file("traces/mcast-feed.pcap");
+  expect_usage({"mcast-send", "--group", "239.1.1.1", "lines.txt"},
+               "ringlab mcast-send: unexpected argument 'lines.txt' (the lines come from standard input or "
+               "--file FILE; see --help)");
+  expect_usage({"mcast-recv", "--group", "239.1.1.1", "5000"},
+               "ringlab mcast-recv: unexpected argument '5000' (options only; see --help)");
+  expect_usage({"demo", "fast"}, "ringlab demo: unexpected argument 'fast' (options only; see --help)");
+  expect_usage({"gen-trace", "--out", "x.pcap", "flows"},
+               "ringlab gen-trace: unexpected argument 'flows' (options only; see --help)");
+  expect_usage({"rings", "spsc", "mpmc"}, "ringlab rings: unexpected arguments 'spsc' 'mpmc' (options only; see --help)");
+  expect_usage({"replay", feed, "extra.pcap"},
+               "ringlab replay: unexpected argument 'extra.pcap' (one FILE, the pcap; see --help)");
+  expect_usage({"trace", "replay", feed, "b.pcap", "c.pcap"},
+               "ringlab trace: unexpected arguments 'b.pcap' 'c.pcap' (one FILE, the pcap; see --help)");
+  expect_usage({"trace", "kernel", feed, "b.pcap"},
+               "ringlab trace: unexpected argument 'b.pcap' (one FILE, the pcap; see --help)");
+  expect_usage({"trace", "tracepoints", "udp"},
+               "ringlab trace: unexpected argument 'udp' (options only; see --help)");
+}
+
+TEST(ringlab_cli, options_that_do_not_apply_are_refused) {
+  const std::string feed = source_file("traces/mcast-feed.pcap");
+  expect_usage({"trace", "kernel", feed, "--save-events", "ev.txt"},
+               "ringlab trace: --save-events does not apply to 'trace kernel' (lab path only: trace replay, "
+               "trace compare)");
+  expect_usage({"trace", "replay", feed, "--raw", "raw.txt"},
+               "ringlab trace: --raw does not apply to 'trace replay' (kernel path only: trace kernel, trace compare)");
+  expect_usage({"trace", "tracepoints", "--json", "x.json"},
+               "ringlab trace: --json does not apply to 'trace tracepoints' (it takes no options)");
+  const std::vector<std::string> sim = {"mcast-recv", "--backend", "sim", "--replay", feed, "--group", "239.1.1.2"};
+  auto with = [](std::vector<std::string> v, std::vector<std::string> more) {
+    v.insert(v.end(), more.begin(), more.end());
+    return v;
+  };
+  expect_usage(with(sim, {"--show-seq"}),
+               "ringlab mcast-recv: --show-seq does not apply to --backend sim (its lines always carry seq=N)");
+  expect_usage(with(sim, {"--io", "uring"}),
+               "ringlab mcast-recv: --io does not apply to --backend sim (the user-space stack, no kernel socket "
+               "to fall back to)");
+  expect_usage(with(sim, {"--timeout", "5"}),
+               "ringlab mcast-recv: --timeout does not apply to --backend sim (the replay runs on virtual time; "
+               "--count N stops it)");
+  expect_usage({"mcast-recv", "--group", "239.1.1.2", "--replay", feed},
+               "ringlab mcast-recv: --replay does not apply to --backend kernel (bypass backends only)");
+  expect_usage({"mcast-recv", "--backend", "dpdk", "--vdev", "net_null0", "--group", "239.1.1.2", "--out", "x.pcap"},
+               "ringlab mcast-recv: --out does not apply to --backend dpdk (sim only: a real device sends on its wire)");
+  expect_usage({"mcast-send", "--group", "239.1.1.2", "--out", "x.pcap"},
+               "ringlab mcast-send: --out does not apply to --backend kernel (bypass backends only)");
+  expect_usage({"mcast-send", "--backend", "sim", "--group", "239.1.1.2", "--out", "x.pcap", "--io", "uring"},
+               "ringlab mcast-send: --io does not apply to --backend sim (the user-space stack, no kernel socket to "
+               "fall back to)");
+  expect_usage({"gen-trace", "--list", "--out", "x.pcap"},
+               "ringlab gen-trace: --out does not apply to --list (it prints a table and exits)");
+}
+
+// ---- exit codes, one subcommand at a time ---------------------------------------------------------
+
+TEST(ringlab_cli_exit, rings) {
+  auto r = ringlab({"rings", "--check", "spsc", "--capacity", "64"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "spsc: capacity 64, moved 192 items in 3 full rounds, FIFO and full/empty edges ok\n");
+  EXPECT_EQ(ringlab({"rings"}).exit_code, 0);
+  const auto e = ringlab({"rings", "--check", "nosuch"});
+  EXPECT_EQ(e.exit_code, 2);
+  EXPECT_EQ(e.err.rfind("ringlab rings: --check: unknown ring design 'nosuch' (known: spsc, ", 0), 0u) << e.err;
+  // 1 (a ring that fails its round trip) needs a broken ring: not reachable from the command line.
+}
+
+TEST(ringlab_cli_exit, gen_trace) {
+  const std::string out = temp_path("gen.pcap");
+  auto r = ringlab({"gen-trace", "--kind", "flows", "--count", "5", "--out", out});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, out + ": 5 packets (flows)\n");
+  std::remove(out.c_str());
+  // The output can be created but a write fails (a full disk): the run failed.
+  auto full = ringlab({"gen-trace", "--out", "/dev/full"});
+  EXPECT_EQ(full.exit_code, 1);
+  EXPECT_EQ(full.err, "ringlab gen-trace: /dev/full: write failed\n");
+  expect_usage({"gen-trace", "--out", "/nonexistent-dir/x.pcap"},
+               "ringlab gen-trace: --out: cannot create '/nonexistent-dir/x.pcap': no directory '/nonexistent-dir'");
+  expect_usage({"gen-trace", "--kind", "jumbo", "--out", out},
+               "ringlab gen-trace: --kind: 'jumbo' is not one of mcast-feed, flows, malformed, arp-icmp-igmp");
+}
+
+TEST(ringlab_cli_exit, replay) {
+  auto r = ringlab({"replay", source_file("traces/arp-icmp-igmp.pcap")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("trace frames 7, ierrors 0"), std::string::npos) << r.out;
+  expect_usage({"replay"}, "ringlab replay: FILE (the pcap to replay) is missing (see --help)");
+  expect_usage({"replay", "--clock", "sundial", source_file("traces/arp-icmp-igmp.pcap")},
+               "ringlab replay: --clock: 'sundial' is not virtual or real");
+  const auto missing = ringlab({"replay", "/nonexistent.pcap"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(missing.err.rfind("ringlab replay: ", 0), 0u);
+  EXPECT_NE(missing.err.find("/nonexistent.pcap"), std::string::npos) << missing.err;
+  // 1 (pool frames not returned) needs a leaking consumer: not reachable from the command line.
+}
+
+TEST(ringlab_cli_exit, demo) {
+  auto r = ringlab({"demo", "--queues", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("frame pool: 0 out after the run (balanced)"), std::string::npos) << r.out;
+  expect_usage({"demo", "--queues", "0"}, "ringlab demo: --queues: '0' is not a whole number in 1..16");
+  const auto bad = ringlab({"demo", "--trace", "/nonexistent.pcap"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err.rfind("ringlab demo: --trace: ", 0), 0u) << bad.err;
+  // 1 (a frame leaked) needs a leaking stack: not reachable from the command line.
+}
+
+TEST(ringlab_cli_exit, trace) {
+  const std::string feed = source_file("traces/mcast-feed.pcap");
+  auto r = ringlab({"trace", "replay", feed, "--packets", "2", "--quiet"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(", 2 routes"), std::string::npos) << r.out;
+  // Each output is written checking every step: a write that fails is the run failing.
+  for (const char* opt : {"--json", "--dot", "--save-events"}) {
+    auto full = ringlab({"trace", "replay", feed, "--packets", "2", "--quiet", opt, "/dev/full"});
+    EXPECT_EQ(full.exit_code, 1) << opt;
+    EXPECT_EQ(full.err, std::string("ringlab trace: ") + opt + ": writing '/dev/full' failed: No space left on device\n")
+        << opt;
+  }
+  expect_usage({"trace", "replay", feed, "--json", "/nonexistent-dir/r.json"},
+               "ringlab trace: --json: cannot create '/nonexistent-dir/r.json': no directory '/nonexistent-dir'");
+  expect_usage({"trace", "kernel", feed, "--raw", "/nonexistent-dir/raw.txt"},
+               "ringlab trace: --raw: cannot create '/nonexistent-dir/raw.txt': no directory '/nonexistent-dir'");
+  expect_usage({"trace", "kernel"}, "ringlab trace: FILE (a pcap) is missing");
+  expect_usage({"trace", "sideways"}, "ringlab trace: unknown subcommand 'sideways' (replay, kernel, compare, tracepoints)");
+}
+
+TEST(ringlab_cli_exit, mcast_send) {
+  const std::string in = temp_path("send.txt"), out = temp_path("send.pcap");
+  std::ofstream(in) << "a\nbc\n";
+  auto r = ringlab({"mcast-send", "--backend", "sim", "--group", "239.1.1.7", "--file", in, "--out", out});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "mcast-send: sent 2 of 2 datagrams (3 payload bytes, 51 UDP bytes) to 239.1.1.7:5000, 0 errors\n");
+  expect_usage({"mcast-send", "--group", "239.1.1.7", "--ttl", "300"},
+               "ringlab mcast-send: --ttl: '300' is not a whole number in 0..255");
+  for (const auto& p : {in, out}) std::remove(p.c_str());
+}
+
+// SIGINT while reading: the lines read but not sent are counted, and the run failed (exit 1).
+TEST(ringlab_cli_exit, mcast_send_interrupted_says_what_was_not_sent) {
+  const std::string fifo = temp_path("lines.fifo"), out = temp_path("int.pcap");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int w = ::open(fifo.c_str(), O_RDWR);   // keeps the fifo open: the reader sees no end of input
+  ASSERT_GE(w, 0);
+  ASSERT_EQ(::write(w, "one\ntwo\nthree\n", 14), 14);
+  ringlab::test::background_process p({ringlab_binary(), "mcast-send", "--backend", "sim", "--group", "239.1.1.7",
+                                       "--file", fifo, "--out", out});
+  std::this_thread::sleep_for(300ms);   // the three lines are read; the sim backend sends at the end of input
+  p.signal(SIGINT);
+  const auto code = p.wait_for(10s);
+  ::close(w);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 1) << p.err();
+  EXPECT_EQ(p.err(), "mcast-send: interrupted by SIGINT: 3 lines read, 0 sent, 3 read but not sent\n");
+  for (const auto& f : {fifo, out}) std::remove(f.c_str());
+}
+
+// The kernel backend too: every line was sent before the signal, and the run still failed (the
+// input was cut short).
+TEST(ringlab_cli_exit, mcast_send_kernel_interrupted_fails_the_run) {
+  const std::string fifo = temp_path("klines.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const int w = ::open(fifo.c_str(), O_RDWR);
+  ASSERT_GE(w, 0);
+  ASSERT_EQ(::write(w, "one\ntwo\n", 8), 8);
+  ringlab::test::background_process p({ringlab_binary(), "mcast-send", "--group", "239.1.1.7", "--port", "47099",
+                                       "--iface", "lo", "--file", fifo});
+  std::this_thread::sleep_for(300ms);
+  p.signal(SIGINT);
+  const auto code = p.wait_for(10s);
+  ::close(w);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 1) << p.err();
+  EXPECT_EQ(p.out(), "mcast-send: sent 2 of 2 datagrams (6 payload bytes, 54 UDP bytes) to 239.1.1.7:47099, 0 errors\n");
+  EXPECT_NE(p.err().find("mcast-send: interrupted by SIGINT: 2 lines read, 2 sent, 0 read but not sent\n"),
+            std::string::npos)
+      << p.err();
+  std::remove(fifo.c_str());
+}
+
+TEST(ringlab_cli_exit, mcast_recv) {
+  const std::string feed = source_file("traces/mcast-feed.pcap");
+  auto r = ringlab({"mcast-recv", "--backend", "sim", "--replay", feed, "--group", "239.1.1.2", "--port", "5002",
+                    "--quiet", "--count", "10"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("ended by count"), std::string::npos) << r.err;
+  // The replay ends before --count is reached: the run failed.
+  auto short_run = ringlab({"mcast-recv", "--backend", "sim", "--replay", feed, "--group", "239.1.1.2", "--port",
+                            "5002", "--quiet", "--count", "100000"});
+  EXPECT_EQ(short_run.exit_code, 1) << short_run.err;
+  EXPECT_NE(short_run.err.find("mcast-recv: 2980 received in all, 0 errors; ended by end of replay"), std::string::npos)
+      << short_run.err;
+  expect_usage({"mcast-recv", "--group", "239.1.1.2", "--backend", "warp"},
+               "ringlab mcast-recv: --backend: unknown backend 'warp' (kernel, sim, afxdp, dpdk)");
+}
+
+// ---- what the help texts promise ----------------------------------------------------------------
+
+struct stamped {
+  std::uint64_t t_ns;
+  std::size_t len;
+};
+std::vector<stamped> read_times(const std::string& path) {
+  char err[PCAP_ERRBUF_SIZE];
+  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+  EXPECT_NE(p, nullptr) << err;
+  std::vector<stamped> out;
+  if (!p) return out;
+  pcap_pkthdr* h;
+  const u_char* d;
+  while (pcap_next_ex(p, &h, &d) == 1)
+    out.push_back({std::uint64_t(h->ts.tv_sec) * 1'000'000'000u + std::uint64_t(h->ts.tv_usec), h->caplen});
+  pcap_close(p);
+  return out;
+}
+
+// --pps 1000: frame i leaves at first + i ms, each with its own timestamp (not 256 to a timestamp).
+TEST(ringlab_cli, replay_pps_out_stamps_every_frame_at_its_paced_time) {
+  const std::string out = temp_path("pps.pcap");
+  auto r = ringlab({"replay", "--pps", "1000", "--out", out, source_file("traces/mcast-feed.pcap")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto t = read_times(out);
+  ASSERT_EQ(t.size(), 12000u);
+  for (std::size_t i = 1; i < t.size(); ++i) ASSERT_EQ(t[i].t_ns - t[0].t_ns, i * 1'000'000u) << "frame " << i;
+  std::remove(out.c_str());
+}
+
+// Without a rate, --out stamps each frame with its recorded time (the feed: 10 us apart).
+TEST(ringlab_cli, replay_out_keeps_the_recorded_spacing) {
+  const std::string out = temp_path("afap.pcap");
+  const std::string feed = source_file("traces/mcast-feed.pcap");
+  auto r = ringlab({"replay", "--out", out, feed});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto in = read_times(feed), got = read_times(out);
+  ASSERT_EQ(got.size(), in.size());
+  for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i].t_ns - got[0].t_ns, in[i].t_ns - in[0].t_ns) << i;
+  std::remove(out.c_str());
+}
+
+double wall_seconds(const std::string& out) {
+  const auto at = out.find("wall time ");
+  return at == std::string::npos ? -1 : std::strtod(out.c_str() + at + 10, nullptr);
+}
+
+// --clock real without a rate paces at the recorded spacing: the feed spans 119.99 ms, so the run
+// cannot take less (without pacing it took a few ms). A lower bound only: slow machines pass too.
+TEST(ringlab_cli, replay_clock_real_paces_at_the_recorded_spacing) {
+  const std::string feed = source_file("traces/mcast-feed.pcap");
+  const auto in = read_times(feed);
+  ASSERT_EQ(in.size(), 12000u);
+  const double span = static_cast<double>(in.back().t_ns - in.front().t_ns) / 1e9;
+  auto r = ringlab({"replay", "--clock", "real", feed});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(wall_seconds(r.out), span) << r.out;
+  auto fast = ringlab({"replay", "--clock", "real", "--speed", "4", feed});
+  ASSERT_EQ(fast.exit_code, 0) << fast.err;
+  EXPECT_GE(wall_seconds(fast.out), span / 4) << fast.out;
+}
+
+// Run outside the checkout, demo replays the same feed as traces/mcast-feed.pcap (generated from its
+// recipe) and says so: the report and the event hash are those of the file.
+TEST(ringlab_cli, demo_outside_the_checkout_replays_the_same_feed_and_says_which) {
+  const std::string feed = source_file("traces/mcast-feed.pcap");
+  auto from_file = ringlab({"demo", "--trace", feed, "--event-hash"});
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  auto elsewhere = ringlab::test::run({"env", "-u", "RINGLAB_SOURCE_DIR", "-C", "/", ringlab_binary(), "demo",
+                                       "--event-hash"});
+  ASSERT_EQ(elsewhere.exit_code, 0) << elsewhere.err;
+  const auto first_nl = [](const std::string& s) { return s.find('\n'); };
+  EXPECT_EQ(from_file.out.substr(0, first_nl(from_file.out)), "ringlab demo: " + feed);
+  EXPECT_EQ(elsewhere.out.substr(0, first_nl(elsewhere.out)),
+            "ringlab demo: traces/mcast-feed.pcap not found here (nor under $RINGLAB_SOURCE_DIR): the same feed "
+            "generated in memory from its recipe (gen-trace --kind mcast-feed --groups 4 --count 12000 --size 32 "
+            "--pps 100000 --seed 1)");
+  EXPECT_EQ(from_file.out.substr(first_nl(from_file.out)), elsewhere.out.substr(first_nl(elsewhere.out)));
+  EXPECT_NE(elsewhere.out.find("12000 frames replayed, 4 groups"), std::string::npos) << elsewhere.out;
+}
+
+}  // namespace
