@@ -10,7 +10,8 @@
  * (the planted bug, RINGLAB_PLANT_RING_BUG: R1 relaxed) the store comes first and the writes after,
  * which is one of the orders a relaxed store allows; spin then finds a consumer that reads a slot
  * before it is written. -DEARLY_RELEASE is the mirror mutation on the consumer (R2 before the reads):
- * spin finds the producer overwriting a slot the consumer has not read.
+ * spin finds the producer overwriting a slot the consumer has not read. -DNO_RELOAD (the producer never
+ * refreshes its cached tail) must fail the progress check: both sides spin forever, nothing moves.
  *
  * Labels are the C++ labels (spsc_ring.hpp, rings/README.md):
  *   R1 release head in publish()  pairs with A1 in avail_from()
@@ -57,12 +58,14 @@ active proctype producer() {
      od;
      /* free_from(h, want) */
      free = IDX(cached_tail - h);
+#ifndef NO_RELOAD
      if
      :: free < want ->
 A2:     cached_tail = IDX(tail + N);  /* A2 acquire tail: pairs with R2 in retire() */
         free = IDX(cached_tail - h)
      :: else
      fi;
+#endif
      n = MIN(want, free);
      if
      :: n == 0 -> skip  /* looks full after the reload: try again */

@@ -13,11 +13,13 @@
 #              labelled lines named by --order must appear in the replay in that order (how the test
 #              shows WHICH reordering breaks the protocol); --expect TEXT must occur in the text of
 #              the failed assertion (which check caught it).
+#   livelock   the non-progress search (as liveness) must FAIL with a non-progress cycle, and
+#              `spin -t -p` must replay it to the start of the cycle.
 # -D options go to spin's preprocessor (model bounds, variants such as -DWEAK). --opt: how to compile
 # spin's verifier (default -O0: for the small bounds compiling costs more than searching).
 # Exit: 0 as expected, 1 otherwise, 77 when spin or a C compiler is missing (ctest SKIP_RETURN_CODE).
 set -uo pipefail
-[ $# -ge 2 ] || { echo "usage: $0 MODEL.pml safety|liveness|violation [-D...] [--order 'L1 L2']" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: $0 MODEL.pml safety|liveness|violation|livelock [-D...] [--order 'L1 L2']" >&2; exit 2; }
 model="$1"; mode="$2"; shift 2
 defs=(); order=""; expect=""; opt=-O0
 while [ $# -gt 0 ]; do
@@ -44,7 +46,7 @@ fail() { echo "FAIL: $name $mode ${defs[*]}: $*"; exit 1; }
 spin "${defs[@]}" -a "$name" > spin.out 2>&1 || { cat spin.out; fail "spin -a rejected the model"; }
 case "$mode" in
   safety|violation) cflags=(-DSAFETY); panargs=(-m200000) ;;
-  liveness) cflags=(-DNP); panargs=(-m200000 -l -f) ;;
+  liveness|livelock) cflags=(-DNP); panargs=(-m200000 -l -f) ;;
   *) echo "spin_check: unknown mode '$mode'" >&2; exit 2 ;;
 esac
 # -DMEMLIM: stop at 4 GiB with a message rather than swap the machine.
@@ -56,6 +58,14 @@ errors="$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.out | head -1)"
 grep -qE 'max search depth too small|out of memory|Search not completed' pan.out && [ "$errors" = 0 ] &&
   { cat pan.out; fail "the search did not complete"; }
 
+if [ "$mode" = livelock ]; then
+  grep -q 'non-progress cycle' pan.out && [ -f "$name.trail" ] || { cat pan.out; fail "expected a non-progress cycle and its trail"; }
+  spin "${defs[@]}" -t -p "$name" > replay.out 2>&1
+  grep -q 'START OF CYCLE' replay.out || { tail -40 replay.out; fail "spin -t did not replay the cycle"; }
+  echo "trail: the cycle: $(sed -n '/START OF CYCLE/,$p' replay.out | grep -cE '^ *[0-9]+:.*proc .*\[') steps repeat forever without progress"
+  echo "OK: $name livelock ${defs[*]}: spin found a non-progress cycle and spin -t replays it; $summary"
+  exit 0
+fi
 if [ "$mode" != violation ]; then
   if [ "$errors" != 0 ]; then
     cat pan.out
