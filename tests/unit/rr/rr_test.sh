@@ -47,7 +47,8 @@ case "$case_" in
     rc=$?
     one_refusal "$work/stdout" "$rc" "itself: "
     # rr's own message, quoted without its [FATAL file:line] prefix.
-    rrmsg="$(grep -m1 -E 'FATAL|ERROR' "$work/truth.log" | sed -E 's/^\[(FATAL|ERROR) [^]]*\] *//')"
+    rrmsg="$(grep -m1 -E 'FATAL|ERROR|rr needs|unknown|not supported' "$work/truth.log" |
+             sed -E 's/^\[(FATAL|ERROR) [^]]*\] *//' | tr -s ' \t' ' ')"
     [ -z "$rrmsg" ] || grep -qF -- "$rrmsg" "$work/stdout" || fail "the line does not quote rr's message '$rrmsg'"
     ;;
   paranoid)
