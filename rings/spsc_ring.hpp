@@ -123,7 +123,16 @@ class spsc_ring : public burst_and_bulk<spsc_ring<T>, T> {
     return avail;
   }
   // R1 release: pairs with A1 in avail_from() (peek/dequeue).
-  void publish(std::uint32_t head) noexcept { idx_.prod.head.store(head, std::memory_order_release); }
+  void publish(std::uint32_t head) noexcept {
+#if defined(RINGLAB_PLANT_RING_BUG) && RINGLAB_PLANT_RING_BUG
+    // The planted bug (CMake option RINGLAB_PLANT_RING_BUG, off by default): R1 relaxed, so nothing
+    // orders the item writes before the index. TSan names the race; rings/models/spsc.pml -DWEAK is
+    // the same bug in the model, with spin's counterexample.
+    idx_.prod.head.store(head, std::memory_order_relaxed);
+#else
+    idx_.prod.head.store(head, std::memory_order_release);
+#endif
+  }
   // R2 release: pairs with A2 in free_from() (reserve/enqueue).
   void retire(std::uint32_t tail) noexcept { idx_.cons.tail.store(tail, std::memory_order_release); }
 
