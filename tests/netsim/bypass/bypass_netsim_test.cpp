@@ -15,6 +15,7 @@
 #include "asio_bypass/udp_socket.hpp"
 #include "tests/unit/bypass/test_lane.hpp"
 #include "tests/unit/stack/frames.hpp"
+#include "tests/support/preconditions.hpp"
 
 using namespace ringlab;
 using namespace ringlab::stack::testing;
@@ -157,10 +158,9 @@ TEST(bypass_netsim, sent_frames_dissect_cleanly_in_tshark_with_checksums_checked
   dev->sim_nic()->flush_tx();
   EXPECT_EQ(dev->sim_nic()->counters().total.opackets, 20u);
   EXPECT_EQ(dev->pool().out(), 0u);
-  if (std::system("tshark --version >/dev/null 2>&1") != 0) {
-    std::filesystem::remove(pcap);
-    GTEST_SKIP() << "tshark not installed";
-  }
+  const std::string no_tshark = ringlab::netlab::program_missing("tshark", "tshark");
+  if (!no_tshark.empty()) std::filesystem::remove(pcap);
+  RINGLAB_REQUIRE(no_tshark);
   const std::string out = run_cmd("tshark -n -r " + pcap +
                                   " -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -T fields -e frame.protocols"
                                   " -e ip.checksum.status -e udp.checksum.status -e _ws.expert.severity -e udp.length 2>/dev/null");
@@ -174,7 +174,7 @@ TEST(bypass_netsim, sent_frames_dissect_cleanly_in_tshark_with_checksums_checked
 TEST(bypass_netsim, demo_is_deterministic_for_a_seed_and_fault_spec) {
   const char* bin = std::getenv("RINGLAB_BINARY_DIR");
   const std::string ringlab = std::string(bin ? bin : ".") + "/tools/ringlab";
-  if (!std::filesystem::exists(ringlab)) GTEST_SKIP() << ringlab << " not built (build target ringlab)";
+  ASSERT_TRUE(std::filesystem::exists(ringlab)) << ringlab << " not built (the test depends on target ringlab)";
   const std::string cmd = ringlab + " demo --seed 11 --faults drop=0.02,reorder=0.05:8,dup=0.01 --queues 2 --event-hash 2>&1";
   int st1 = -1, st2 = -1;
   const std::string a = run_cmd(cmd, &st1), b = run_cmd(cmd, &st2);
