@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Every skipped test of a `./lab test` run, with its reason, from ctest's JUnit files.
 
-Usage: skip_summary.py [--ci] PRESET=BUILD_DIR ...
-Reads BUILD_DIR/ctest-junit.xml (written by `ctest --output-junit`) for each preset and prints one line
+Usage: skip_summary.py [--ci] PRESET=BUILD_DIR[=JUNIT] ...
+Reads JUNIT (default BUILD_DIR/ctest-junit.xml, written by `ctest --output-junit`) for each preset and prints one line
 per skipped test: the preset, the test's name, and the reason the test printed (the text after
 GoogleTest's "Skipped" line, or a script's "skipped: ..." line). With --ci (CI=true) the run fails, exit
 1, when a test labelled `netns` skipped: on the lab's CI machines those must run. Exit 2 when a JUnit
@@ -61,8 +61,9 @@ def main(argv):
         return 2
     skipped, counts, unreadable = [], [], []
     for run in runs:
-        preset, _, build_dir = run.partition("=")
-        junit = os.path.join(build_dir, "ctest-junit.xml")
+        preset, _, rest = run.partition("=")
+        build_dir, _, junit = rest.partition("=")
+        junit = junit or os.path.join(build_dir, "ctest-junit.xml")
         try:
             cases = ET.parse(junit).getroot().iter("testcase")
         except (OSError, ET.ParseError) as e:

@@ -180,6 +180,13 @@ std::string bind_afxdp_copy_mode() {
   return why;
 }
 
+// `before` when it is a reason; else what probe says, run inside a throwaway veth's namespace.
+std::string then_on_a_throwaway_veth(const std::string& before, std::string (*probe)()) {
+  if (!before.empty()) return before;
+  throwaway_veth v;
+  return v.why.empty() ? v.inside(probe) : v.why;
+}
+
 }  // namespace
 
 std::string capability_missing(int cap) {
@@ -202,22 +209,12 @@ std::string netns_unavailable() {
 }
 
 std::string xdp_on_veth_unavailable() {
-  static const std::string why = [] {
-    if (auto w = netns_unavailable(); !w.empty()) return w;
-    throwaway_veth v;
-    if (!v.why.empty()) return v.why;
-    return v.inside(attach_xdp_pass);
-  }();
+  static const std::string why = then_on_a_throwaway_veth(netns_unavailable(), attach_xdp_pass);
   return why;
 }
 
 std::string afxdp_unavailable() {
-  static const std::string why = [] {
-    if (auto w = xdp_on_veth_unavailable(); !w.empty()) return w;
-    throwaway_veth v;
-    if (!v.why.empty()) return v.why;
-    return v.inside(bind_afxdp_copy_mode);
-  }();
+  static const std::string why = then_on_a_throwaway_veth(xdp_on_veth_unavailable(), bind_afxdp_copy_mode);
   return why;
 }
 
