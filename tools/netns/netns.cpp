@@ -78,17 +78,6 @@ std::string unique_name(std::string_view prefix) {
   return s;
 }
 
-std::string netns_unavailable() {
-  if (::geteuid() != 0) return "needs root to make network namespaces (run as root, or in CI)";
-  auto v = run({"ip", "-V"});
-  if (v.exit_code != 0) return "iproute2 ('ip') is not installed: " + v.err;
-  const std::string probe = unique_name("rlp");
-  auto r = run({"ip", "netns", "add", probe});
-  if (r.exit_code != 0) return "'ip netns add' fails here: " + r.err;
-  run({"ip", "netns", "del", probe});
-  return {};
-}
-
 std::string igmp_hex(std::string_view dotted) {
   in_addr a{};
   if (inet_pton(AF_INET, std::string(dotted).c_str(), &a) != 1) throw setup_error("not an IPv4 address: " + std::string(dotted));

@@ -6,8 +6,8 @@
 // so parallel processes never collide (interface names <= 15 chars), and reap_stale() deletes what a
 // crashed process of ours left behind.
 //
-//   auto why = ringlab::netlab::netns_unavailable();   // "" when root and `ip netns` work
-//   if (!why.empty()) GTEST_SKIP() << why;
+//   RINGLAB_REQUIRE(netlab::netns_unavailable());        // tests/support/preconditions.hpp: skip
+//                                                        // with the reason ("" when root and `ip netns` work)
 //   netlab::netns a("rla"), b("rlb");                     // "rla<pid>", "rlb<pid>"
 //   netlab::veth_pair link(a, "10.200.0.1/24", b, "10.200.0.2/24");
 //   auto r = a.exec({"ping", "-c1", "10.200.0.2"});       // exit code, stdout, stderr
@@ -27,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tools/netns/preconditions.hpp"   // netns_unavailable() and the other probes
+
 namespace ringlab::netlab {
 
 struct command_result {
@@ -39,10 +41,6 @@ enum class output { separate, merged };   // merged: stderr goes to the same fil
 // Runs argv (PATH is searched) and waits; stdout and stderr are captured. A program that cannot be
 // started gives exit code 127 and says why in err.
 command_result run(const std::vector<std::string>& argv, output o = output::separate);
-
-// "" when this process can make network namespaces (root, `ip netns add` works), else the reason:
-// the text for GTEST_SKIP() or for a tool's error line.
-std::string netns_unavailable();
 
 // "PREFIX<pid>[x<n>]": unique in this machine while this process lives, at most 15 characters.
 std::string unique_name(std::string_view prefix);

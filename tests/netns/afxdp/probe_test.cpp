@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "backends/probe.hpp"
+#include "tests/support/preconditions.hpp"
 
 namespace rb = ringlab::backends;
 
@@ -49,7 +50,9 @@ TEST(probe, afxdp_on_a_missing_interface_names_it) {
   auto p = rb::probe({.backend = "afxdp", .device = "rlnosuchif0"});
   ASSERT_FALSE(p);
   const auto& r = p.error().reason;
-  if (p.error().code == std::errc::not_supported) GTEST_SKIP() << r;   // AF_XDP not built
+#ifndef RINGLAB_HAVE_XDP
+  RINGLAB_REQUIRE(ringlab::netlab::not_built("the AF_XDP backend", "libxdp-dev, libbpf-dev, clang"));
+#endif
   EXPECT_EQ(p.error().code, std::errc::no_such_device) << r;
   EXPECT_EQ(r, "afxdp: rlnosuchif0: no such interface in this network namespace");
 }

@@ -40,7 +40,8 @@ inline std::string run_out(const std::string& cmd) {
   return r.out;
 }
 
-// Why this test cannot run here, or empty when it can.
+// Why this test cannot run here, or empty when it can (tools/netns/preconditions.hpp; tests skip on it
+// through RINGLAB_REQUIRE, tests/support/preconditions.hpp).
 inline std::string netns_skip_reason() { return nl::netns_unavailable(); }
 
 struct veth_options {

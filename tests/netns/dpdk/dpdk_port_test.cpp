@@ -11,6 +11,7 @@
 
 #include "backends/dpdk/dpdk_port.hpp"
 #include "tests/netns/afxdp/veth_pair.hpp"
+#include "tests/support/preconditions.hpp"
 
 // DPDK 22.11's net_af_xdp leaves libxdp's 80-byte umem struct behind when the ethdev closes, and with
 // xdp_prog= never closes the bpf_object it opened (libbpf allocations). Not ours to fix, and only this
@@ -67,13 +68,21 @@ std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("ringlab_" + std::to_string(getpid()) + "_" + name)).string();
 }
 
-#define REQUIRE_ROOT() \
-  if (geteuid() != 0) GTEST_SKIP() << "the EAL needs root here (--no-huge still maps memory it must lock)"
+// What the EAL needs without hugepages (no privilege here, a writable runtime directory), probed
+// apart from DPDK (tools/netns/preconditions.hpp): past this, an EAL or a port that does not start is
+// a failure.
+#define REQUIRE_EAL() RINGLAB_REQUIRE(ringlab::netlab::dpdk_eal_unavailable())
+// net_af_xdp's ground too: AF_XDP sockets on a veth.
+#define REQUIRE_EAL_AND_AFXDP()                              \
+  do {                                                       \
+    REQUIRE_EAL();                                           \
+    RINGLAB_REQUIRE(ringlab::netlab::afxdp_unavailable());   \
+  } while (0)
 
 }  // namespace
 
 TEST(dpdk_port, net_ring_pair_loops_exact_frames_both_ways) {
-  REQUIRE_ROOT();
+  REQUIRE_EAL();
   auto pair = dp::make_ring_pair("rla", "rlb");
   ASSERT_TRUE(pair) << pair.error().reason;
   auto& a = *pair->a;
@@ -106,7 +115,7 @@ TEST(dpdk_port, net_ring_pair_loops_exact_frames_both_ways) {
 }
 
 TEST(dpdk_port, net_pcap_replays_a_pcap_in_order_and_writes_what_we_send) {
-  REQUIRE_ROOT();
+  REQUIRE_EAL();
   const std::string in = temp_path("in.pcap"), out = temp_path("out.pcap");
   constexpr int n = 64;
   {
@@ -150,14 +159,14 @@ TEST(dpdk_port, net_pcap_replays_a_pcap_in_order_and_writes_what_we_send) {
 }
 
 TEST(dpdk_port, bad_vdev_is_an_error_not_a_crash) {
-  REQUIRE_ROOT();
+  REQUIRE_EAL();
   auto p = dp::port::open({.device = "net_pcap9,rx_pcap=/nonexistent/x.pcap"});
   ASSERT_FALSE(p);
   EXPECT_EQ(p.error().reason.rfind("dpdk: net_pcap9: vdev init failed", 0), 0u) << p.error().reason;
 }
 
 TEST(dpdk_port, net_af_xdp_on_a_veth_receives_kernel_datagrams) {
-  if (auto why = tv::netns_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  REQUIRE_EAL_AND_AFXDP();
   tv::veth_pair v("d1", {.a_address = false});
   ASSERT_TRUE(v.ok()) << v.error;
   // net_af_xdp loads libxdp's default program, which sends ARP to the socket too: nobody would answer
@@ -198,9 +207,9 @@ TEST(dpdk_port, net_af_xdp_on_a_veth_receives_kernel_datagrams) {
 
 TEST(dpdk_port, net_af_xdp_with_our_program_leaves_arp_to_the_kernel) {
 #ifndef RINGLAB_AFXDP_BPF_OBJ_IPV4
-  GTEST_SKIP() << "AF_XDP backend not built: no XDP program to hand to net_af_xdp";
+  RINGLAB_REQUIRE(ringlab::netlab::not_built("the AF_XDP backend's XDP program", "libxdp-dev, libbpf-dev, clang"));
 #else
-  if (auto why = tv::netns_skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  REQUIRE_EAL_AND_AFXDP();
   tv::veth_pair v("d2");   // the kernel in ns a owns 10.66.0.1 and answers ARP: no static neighbour
   ASSERT_TRUE(v.ok()) << v.error;
   ASSERT_TRUE(v.enter_a());

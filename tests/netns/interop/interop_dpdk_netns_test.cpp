@@ -16,6 +16,7 @@
 #include "tests/netns/interop/interop_link.hpp"
 #include "tests/netns/interop/interop_payloads.hpp"
 #include "tests/netns/interop/stack_pump.hpp"
+#include "tests/support/preconditions.hpp"
 
 // DPDK 22.11's net_af_xdp leaves libxdp's umem struct and libbpf allocations behind when the ethdev
 // closes (tests/netns/dpdk says the same): not ours, and only this binary opens net_af_xdp.
@@ -36,16 +37,11 @@ constexpr int datagrams = 32;
 class interop_dpdk : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (auto why = ringlab::test::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    // AF_XDP on veth (net_af_xdp's ground) and the EAL's needs, probed apart from DPDK and our ports.
+    RINGLAB_REQUIRE(ringlab::netlab::afxdp_unavailable());
+    RINGLAB_REQUIRE(ringlab::netlab::dpdk_eal_unavailable());
     net_ = std::make_unique<ti::interop_link>();   // this thread is in ns us until net_ goes
     auto p = dp::port::open({.device = "net_af_xdp0,iface=" + net_->link.a_name() + ",start_queue=0,queue_count=1"});
-    if (!p) {
-      // Is XDP itself refused here? Ask our own AF_XDP port, whose reason says so plainly.
-      auto x = ringlab::backends::afxdp::port::open({.ifname = net_->link.a_name()});
-      if (!x && x.error().reason.find("XDP attach failed") != std::string::npos) {
-        GTEST_SKIP() << p.error().reason << "; " << x.error().reason;
-      }
-    }
     ASSERT_TRUE(p) << p.error().reason;
     port_ = std::move(*p);
     ifc_ = std::make_unique<stack::interface>(
@@ -74,7 +70,8 @@ class interop_dpdk : public ::testing::Test {
 }  // namespace
 
 TEST_F(interop_dpdk, kernel_multicast_sender_reaches_our_receiver_over_net_af_xdp_exactly) {
-  if (!net_->peer_checksums) GTEST_SKIP() << ti::checksum_skip_reason;
+  RINGLAB_REQUIRE(ti::peer_checksums_unavailable());
+  ASSERT_TRUE(net_->peer_checksums) << "ethtool is there, but turning the peer's TX checksum offload off failed";
   stack::udp_socket s(*ifc_, 64);
   ASSERT_FALSE(s.bind({wire::ipv4_addr::any(), mcast_in_port}));
   ASSERT_FALSE(s.join_group(group_in, ti::monotonic_ns()));
@@ -108,8 +105,7 @@ TEST_F(interop_dpdk, kernel_multicast_sender_reaches_our_receiver_over_net_af_xd
 }
 
 TEST_F(interop_dpdk, kernel_ping_gets_our_echo_replies_over_net_af_xdp) {
-  if (ringlab::test::run({"sh", "-c", "command -v ping"}).exit_code != 0)
-    GTEST_SKIP() << "ping is not installed (Debian package iputils-ping)";
+  RINGLAB_REQUIRE(ringlab::netlab::program_missing("ping", "iputils-ping"));
   auto ping = net_->peer.spawn({"ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", ti::our_ip});
   std::optional<int> code;
   pump([&] { return (code = ping.wait_for(0ms)).has_value(); }, 15s);

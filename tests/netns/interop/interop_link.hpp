@@ -41,9 +41,12 @@ inline stack::time_ns monotonic_ns() {
   return static_cast<stack::time_ns>(ts.tv_sec) * stack::sec + static_cast<stack::time_ns>(ts.tv_nsec);
 }
 
-inline constexpr std::string_view checksum_skip_reason =
-    "ethtool is missing (Debian package ethtool): cannot turn the peer veth's TX checksum offload off, and "
-    "the kernel's UDP frames would reach XDP with partial checksums";
+// Without ethtool the peer veth's TX checksum offload stays on, and the kernel's UDP frames reach XDP
+// with partial checksums: the tests that need finished ones skip with this reason.
+inline std::string peer_checksums_unavailable() {
+  auto why = netlab::program_missing("ethtool", "ethtool");
+  return why.empty() ? why : why + ": cannot turn the peer veth's TX checksum offload off";
+}
 
 class interop_link {
  public:

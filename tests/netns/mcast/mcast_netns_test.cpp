@@ -13,6 +13,7 @@
 
 #include "tests/netns/mcast/cli_run.hpp"
 #include "tests/support/netns.hpp"
+#include "tests/support/preconditions.hpp"
 
 using namespace std::chrono_literals;
 namespace t = ringlab::test;
@@ -36,7 +37,7 @@ std::string json_string(const std::string& json, const std::string& key) {
 }
 
 void run_end_to_end(const std::string& io) {
-  if (auto why = t::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  RINGLAB_REQUIRE(t::netns_unavailable());
   t::netns tx_ns("rls"), rx_ns("rlr");
   t::veth_pair link(tx_ns, "10.201.0.1/24", rx_ns, "10.201.0.2/24");
 
@@ -120,7 +121,7 @@ TEST(mcast_netns, lines_arrive_in_order_at_the_joined_receiver_only_epoll) { run
 TEST(mcast_netns, lines_arrive_in_order_at_the_joined_receiver_only_io_uring) { run_end_to_end("uring"); }
 
 TEST(mcast_netns, helper_removes_what_it_made) {
-  if (auto why = t::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  RINGLAB_REQUIRE(t::netns_unavailable());
   std::string a_name, b_name, veth;
   {
     t::netns a("rlh"), b("rlh");

@@ -19,6 +19,7 @@
 #include "tools/trace_packet_flow/netns_pair.hpp"
 #include "tools/trace_packet_flow/packet_filter.hpp"
 #include "tools/trace_packet_flow/tracefs.hpp"
+#include "tests/support/preconditions.hpp"
 
 namespace tf = ringlab::trace_flow;
 using namespace std::chrono_literals;
@@ -44,12 +45,12 @@ std::string slurp(const std::string& p) {
   return os.str();
 }
 
-std::string skip_reason() {
-  if (::geteuid() != 0) return "needs root (network namespaces, tracefs)";
-  if (auto why = tf::tracefs_instance::unavailable_reason(); !why.empty()) return "tracefs unavailable: " + why;
-  if (tf::run_command({"ip", "netns", "list"}) != 0) return "`ip netns` does not work here";
-  return "";
-}
+// Namespaces and a private tracefs instance, probed apart from trace_flow (tools/netns/preconditions.hpp).
+#define REQUIRE_NETNS_AND_TRACEFS()                            \
+  do {                                                         \
+    RINGLAB_REQUIRE(ringlab::netlab::netns_unavailable());     \
+    RINGLAB_REQUIRE(ringlab::netlab::tracefs_unavailable());   \
+  } while (0)
 
 std::vector<std::uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
@@ -67,7 +68,7 @@ std::string write_test_pcap() {
 }  // namespace
 
 TEST(TraceFlowKernelPath, UdpDatagramRunsFromNetifReceiveSkbToTheSocketOrToNoSocket) {
-  if (auto why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  REQUIRE_NETNS_AND_TRACEFS();
   std::vector<tf::kernel_datagram> dg = {{1, 9000, bytes("first datagram"), ""},
                                          {2, 9001, bytes("to a closed port"), ""},
                                          {3, 9000, bytes("third"), ""}};
@@ -108,9 +109,9 @@ TEST(TraceFlowKernelPath, UdpDatagramRunsFromNetifReceiveSkbToTheSocketOrToNoSoc
 }
 
 TEST(TraceFlowKernelPath, CompareWritesOnePerfettoFileAndOneDiagramWithBothRoutes) {
-  if (auto why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
-  if (!tf::lab_replay_available()) GTEST_SKIP() << "sim_nic not built";
-  if (!exists(ringlab_bin())) GTEST_SKIP() << ringlab_bin() << " not built";
+  REQUIRE_NETNS_AND_TRACEFS();
+  ASSERT_TRUE(tf::lab_replay_available()) << "trace_flow was built without sim_nic";
+  ASSERT_TRUE(exists(ringlab_bin())) << ringlab_bin() << " not built (the test depends on target ringlab)";
   const std::string pcap = write_test_pcap(), json = tmp("cmp.json"), dot = tmp("cmp.dot"), svg = tmp("cmp.svg");
   std::string out;
   const int rc = tf::run_command({ringlab_bin(), "trace", "compare", pcap, "--filter", "udp", "--listen", "9000",
@@ -137,8 +138,8 @@ TEST(TraceFlowKernelPath, CompareWritesOnePerfettoFileAndOneDiagramWithBothRoute
 }
 
 TEST(TraceFlowKernelPath, SigtermRemovesTheTracefsInstanceAndTheNamespaces) {
-  if (auto why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
-  if (!exists(ringlab_bin())) GTEST_SKIP() << ringlab_bin() << " not built";
+  REQUIRE_NETNS_AND_TRACEFS();
+  ASSERT_TRUE(exists(ringlab_bin())) << ringlab_bin() << " not built (the test depends on target ringlab)";
   const std::string pcap = write_test_pcap();
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);

@@ -22,6 +22,7 @@
 #include "tests/unit/bypass/test_lane.hpp"
 #include "tests/unit/stack/frames.hpp"
 #include "tools/gen_trace/gen_trace.hpp"
+#include "tests/support/preconditions.hpp"
 
 using namespace ringlab;
 using namespace ringlab::stack::testing;
@@ -164,10 +165,9 @@ TEST(bypass_netsim, sent_frames_dissect_cleanly_in_tshark_with_checksums_checked
   dev->sim_nic()->flush_tx();
   EXPECT_EQ(dev->sim_nic()->counters().total.opackets, 20u);
   EXPECT_EQ(dev->pool().out(), 0u);
-  if (std::system("tshark --version >/dev/null 2>&1") != 0) {
-    std::filesystem::remove(pcap);
-    GTEST_SKIP() << "tshark not installed";
-  }
+  const std::string no_tshark = ringlab::netlab::program_missing("tshark", "tshark");
+  if (!no_tshark.empty()) std::filesystem::remove(pcap);
+  RINGLAB_REQUIRE(no_tshark);
   const std::string out = run_cmd("tshark -n -r " + pcap +
                                   " -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -T fields -e frame.protocols"
                                   " -e ip.checksum.status -e udp.checksum.status -e _ws.expert.severity -e udp.length 2>/dev/null");

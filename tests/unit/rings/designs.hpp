@@ -77,6 +77,9 @@ RINGLAB_DESIGN(rte_mp_mc_d, "rte-ring MP/MC", true, true, true, true,
 #define RINGLAB_ALL_DESIGNS                                                                              \
   spsc_d, mpmc_sp_sc_d, mpmc_mp_sc_d, mpmc_sp_mc_d, mpmc_mp_mc_d, netmap_d, umem_d, boost_spsc_d, boost_mpmc_d \
       RINGLAB_RTE_DESIGNS
+// The designs that take an initial index (index_hook): every one but boost's two adapters.
+#define RINGLAB_INDEX_HOOK_DESIGNS \
+  spsc_d, mpmc_sp_sc_d, mpmc_mp_sc_d, mpmc_sp_mc_d, mpmc_mp_mc_d, netmap_d, umem_d RINGLAB_RTE_DESIGNS
 // The designs and modes that take several producers and several consumers at once.
 #define RINGLAB_MULTI_DESIGNS mpmc_mp_mc_d, boost_mpmc_d RINGLAB_RTE_MULTI_DESIGNS
 

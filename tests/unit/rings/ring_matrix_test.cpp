@@ -100,38 +100,42 @@ TYPED_TEST(ring_matrix, burst_is_partial) {
   EXPECT_EQ(r->enqueue_burst(items(0, 40)), 16u);  // more than capacity: what fits
 }
 
-TYPED_TEST(ring_matrix, wraparound_at_2_pow_32_and_first_slot) {
-  if constexpr (!TypeParam::index_hook) {
-    GTEST_SKIP() << TypeParam::name << " keeps its indices private: no initial-index hook to start near 2^32";
-  } else {
-    constexpr std::uint32_t cap = 32, mask = TypeParam::mask_for(cap);
-    for (std::uint32_t start : {std::numeric_limits<std::uint32_t>::max() - 4u,
-                                std::numeric_limits<std::uint32_t>::max() - cap / 2 + 1}) {
-      auto r = TypeParam::make(cap, start);
-      std::uint32_t index = start;  // free-running index of the next item
-      std::uint64_t seq = 0, out_seq = 0;
-      std::uint32_t out_index = start;
-      for (int round = 0; round < 40; ++round) {  // crosses 2^32 early, then wraps the array many times
-        const std::size_t n = 1 + (round * 7) % 23;
-        std::uint32_t slot = 99;
-        const std::size_t put = r->enqueue_burst(items(seq, n), &slot);
-        if (put) {
-          EXPECT_EQ(slot, index & mask) << "start " << start << " round " << round;
-        }
-        index += static_cast<std::uint32_t>(put);
-        seq += put;
-        std::vector<item> out(1 + (round * 5) % 19);
-        slot = 99;
-        const std::size_t got = r->dequeue_burst(out, &slot);
-        if (got) {
-          EXPECT_EQ(slot, out_index & mask);
-        }
-        out_index += static_cast<std::uint32_t>(got);
-        for (std::size_t i = 0; i < got; ++i) ASSERT_EQ(out[i], item::make(7, out_seq++));
-        ASSERT_EQ(r->size(), seq - out_seq);
+// Only the designs that take an initial index can be started near 2^32 (boost keeps its indices
+// private): a suite of their own, so no design is listed as skipped for what it cannot be asked.
+template <class D>
+class ring_wraparound : public ::testing::Test {};
+using hook_designs = ::testing::Types<RINGLAB_INDEX_HOOK_DESIGNS>;
+TYPED_TEST_SUITE(ring_wraparound, hook_designs, design_names);
+
+TYPED_TEST(ring_wraparound, at_2_pow_32_and_first_slot) {
+  static_assert(TypeParam::index_hook);
+  constexpr std::uint32_t cap = 32, mask = TypeParam::mask_for(cap);
+  for (std::uint32_t start : {std::numeric_limits<std::uint32_t>::max() - 4u,
+                              std::numeric_limits<std::uint32_t>::max() - cap / 2 + 1}) {
+    auto r = TypeParam::make(cap, start);
+    std::uint32_t index = start;  // free-running index of the next item
+    std::uint64_t seq = 0, out_seq = 0;
+    std::uint32_t out_index = start;
+    for (int round = 0; round < 40; ++round) {  // crosses 2^32 early, then wraps the array many times
+      const std::size_t n = 1 + (round * 7) % 23;
+      std::uint32_t slot = 99;
+      const std::size_t put = r->enqueue_burst(items(seq, n), &slot);
+      if (put) {
+        EXPECT_EQ(slot, index & mask) << "start " << start << " round " << round;
       }
-      EXPECT_LT(index, start) << "the index must have crossed 2^32";
+      index += static_cast<std::uint32_t>(put);
+      seq += put;
+      std::vector<item> out(1 + (round * 5) % 19);
+      slot = 99;
+      const std::size_t got = r->dequeue_burst(out, &slot);
+      if (got) {
+        EXPECT_EQ(slot, out_index & mask);
+      }
+      out_index += static_cast<std::uint32_t>(got);
+      for (std::size_t i = 0; i < got; ++i) ASSERT_EQ(out[i], item::make(7, out_seq++));
+      ASSERT_EQ(r->size(), seq - out_seq);
     }
+    EXPECT_LT(index, start) << "the index must have crossed 2^32";
   }
 }
 

@@ -14,6 +14,7 @@
 #include "stack/socket/udp_socket.hpp"
 #include "tests/unit/stack/frames.hpp"
 #include "tests/unit/stack/test_port.hpp"
+#include "tests/support/preconditions.hpp"
 
 using namespace ringlab;
 using namespace ringlab::stack;
@@ -21,7 +22,6 @@ using namespace ringlab::stack::testing;
 
 namespace {
 
-bool have_tshark() { return std::system("tshark --version >/dev/null 2>&1") == 0; }
 
 std::string run(const std::string& cmd) {
   std::string out;
@@ -53,7 +53,7 @@ void write_pcap(const std::string& path, const std::vector<bytes>& frames) {
 }  // namespace
 
 TEST(stack_pcap, everything_we_send_dissects_cleanly_in_tshark) {
-  if (!have_tshark()) GTEST_SKIP() << "tshark not installed (apt-get install tshark)";
+  RINGLAB_REQUIRE(ringlab::netlab::program_missing("tshark", "tshark"));
   test_port port;
   for (int v : {2, 3}) {
     interface_config c;

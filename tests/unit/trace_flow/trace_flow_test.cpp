@@ -15,6 +15,7 @@
 #include "tools/trace_packet_flow/outputs.hpp"
 #include "tools/trace_packet_flow/packet_filter.hpp"
 #include "tools/trace_packet_flow/route.hpp"
+#include "tests/support/preconditions.hpp"
 
 namespace tf = ringlab::trace_flow;
 namespace trace = ringlab::trace;
@@ -202,7 +203,7 @@ TEST(TraceFlowOutputs, TimelineShowsHopsSourcesAndVerdicts) {
 }
 
 TEST(TraceFlowOutputs, ChromeJsonPassesTheTraceEventCheck) {
-  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "/usr/bin/python3 missing";
+  RINGLAB_REQUIRE(ringlab::netlab::program_missing("/usr/bin/python3", "python3"));
   auto events = hand_made();
   auto routes = tf::build_lab_routes(events);
   // A kernel route too: both paths in one file, as `trace compare` writes it.
@@ -242,7 +243,7 @@ TEST(TraceFlowOutputs, ChromeJsonPassesTheTraceEventCheck) {
 }
 
 TEST(TraceFlowOutputs, DotRendersToSvgWithGraphviz) {
-  if (run_sh("command -v dot >/dev/null") != 0) GTEST_SKIP() << "Graphviz dot missing (apt-get install graphviz)";
+  RINGLAB_REQUIRE(ringlab::netlab::program_missing("dot", "graphviz"));
   auto events = hand_made();
   const std::string path = tmp_path("route.dot");
   {
@@ -317,7 +318,11 @@ TEST(TraceFlowKernel, RecordedVethTraceGivesRoutesToSocketAndToDrop) {
   o.rx_dev = "rlt23184b";
   o.receiver_tid = 23206;
   o.ns_per_tick = 1.0 / 2.096;
-  auto routes = tf::build_kernel_routes(tf::parse_trace_text(text), o);
+  // Committed, so every line must parse: a line our reader drops is a failure, not a shorter route.
+  std::size_t unparsed = 0;
+  const auto records = tf::parse_trace_text(text, &unparsed);
+  EXPECT_EQ(unparsed, 0u) << "lines of veth_udp_x86tsc.trace our reader cannot parse";
+  auto routes = tf::build_kernel_routes(records, o);
   ASSERT_EQ(routes.size(), 4u);
   EXPECT_EQ(routes[0].hops(), (hv{"net:netif_rx", "net:netif_receive_skb", "fib:fib_table_lookup", "sock:sk_data_ready",
                                   "syscalls:sys_enter_recvfrom", "sock:sock_recv_length", "syscalls:sys_exit_recvfrom",
@@ -354,7 +359,7 @@ std::string lab_pcap() {
 }  // namespace
 
 TEST(TraceFlowLab, KnownPacketFollowsTheExpectedHops) {
-  if (!tf::lab_replay_available()) GTEST_SKIP() << "sim_nic not built";
+  ASSERT_TRUE(tf::lab_replay_available()) << "trace_flow was built without sim_nic";
   const std::string pcap = lab_pcap();
   tf::lab_replay_options o;
   o.listen_ports = {9000};
@@ -386,7 +391,7 @@ TEST(TraceFlowLab, KnownPacketFollowsTheExpectedHops) {
 }
 
 TEST(TraceFlowLab, BadChecksumShowsItsDropReasonAtTheUdpHop) {
-  if (!tf::lab_stack_available()) GTEST_SKIP() << "stack not built yet";
+  ASSERT_TRUE(tf::lab_stack_available()) << "trace_flow was built without the stack";
   const std::string pcap = lab_pcap();
   tf::lab_replay_options o;
   o.listen_ports = {9000};

@@ -19,6 +19,7 @@
 #include "stack/wire/wire.hpp"
 #include "tools/gen_trace/gen_trace.hpp"
 #include "tools/mcast/datagram.hpp"
+#include "tests/support/preconditions.hpp"
 
 namespace ringlab {
 namespace {
@@ -340,13 +341,12 @@ TEST(Traces, ReadmeTableMatchesTheGenerator) {
   }
 }
 
-bool have_tshark() { return run("command -v tshark >/dev/null 2>&1").first == 0; }
 const std::string tshark_opts = " -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE";
 
 // One tshark run per file, fields only (-V on 12000 frames takes far longer and says the same):
 // per frame the checksum statuses (1 = good, 0 = bad; empty = no such header) and every expert item.
 TEST(Traces, TsharkFindsNothingWrongInTheValidTraces) {
-  if (!have_tshark()) GTEST_SKIP() << "tshark is not installed (apt-get install tshark)";
+  RINGLAB_REQUIRE(ringlab::netlab::program_missing("tshark", "tshark"));
   for (const char* f : {"mcast-feed.pcap", "flows.pcap", "arp-icmp-igmp.pcap"}) {
     SCOPED_TRACE(f);
     const std::string path = (traces() / f).string();
@@ -379,7 +379,7 @@ TEST(Traces, TsharkFindsNothingWrongInTheValidTraces) {
 }
 
 TEST(Traces, TsharkFlagsExactlyTheFramesMeantToBeBad) {
-  if (!have_tshark()) GTEST_SKIP() << "tshark is not installed (apt-get install tshark)";
+  RINGLAB_REQUIRE(ringlab::netlab::program_missing("tshark", "tshark"));
   auto [rc, out] = run("tshark -r '" + (traces() / "malformed.pcap").string() + "'" + tshark_opts +
                        " -Y '_ws.expert.severity >= \"Warning\"' -T fields -e frame.number 2>/dev/null");
   ASSERT_EQ(rc, 0);
