@@ -79,6 +79,7 @@ class port final : public pooled_port {
   std::uint16_t port_id_ = 0;
   std::string name_;
   bool created_vdev_ = false, started_ = false, configured_ = false;
+  bool rx_setup_failed_ = false;   // open() retries this step (net_af_xdp's EBUSY window) from a fresh vdev
   std::uint32_t mtu_ = 1500;
   counters c_;
 };
