@@ -69,6 +69,25 @@ std::uint64_t packets_per_run() {
   return e ? std::strtoull(e, nullptr, 10) : 500000;
 }
 
+// RINGLAB_VETH_RX_STALL_MS: the receiver stops for this long each time another quarter of the run has
+// arrived (three stalls a repetition): a receiver descheduled or woken late, as on a loaded or
+// overcommitted VM, made repeatable. Each receiver must then hold stall x offered load datagrams in its
+// buffer (socket queue or posted fill frames). 0 (default): no stalls. Not applied to the Asio rows
+// (their loop is udp_rx's).
+std::chrono::milliseconds stall_per_quarter() {
+  const char* e = std::getenv("RINGLAB_VETH_RX_STALL_MS");
+  return std::chrono::milliseconds(e ? std::strtoull(e, nullptr, 10) : 0);
+}
+
+// RINGLAB_VETH_RX_PPS: the sender paces itself to at most this many datagrams/s (one sendmmsg of 64
+// every 64/pps s), so that every row gets the same offered load. A sender that fell behind by more
+// than 5 ms (its core taken) does not catch up in a burst: the schedule restarts from now. 0
+// (default): as fast as it can.
+double paced_pps() {
+  const char* e = std::getenv("RINGLAB_VETH_RX_PPS");
+  return e ? std::strtod(e, nullptr) : 0;
+}
+
 void pin(int cpu) {
   const int n = int(std::thread::hardware_concurrency());
   cpu_set_t set;
@@ -110,8 +129,18 @@ struct sender {
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
       }
+      const double pps = paced_pps();
       const auto t0 = std::chrono::steady_clock::now();
+      const auto gap = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(pps > 0 ? 64.0 / pps : 0));
+      auto next = t0;
       while (sent < n) {
+        if (pps > 0) {
+          std::this_thread::sleep_until(next);
+          const auto now = std::chrono::steady_clock::now();
+          if (now - next > std::chrono::milliseconds(5)) next = now;   // late by more than 5 ms: no burst
+          next += gap;
+        }
         const int k = sendmmsg(s, msgs.data(), unsigned(std::min<std::uint64_t>(64, n - sent)), 0);
         if (k > 0) sent += std::uint64_t(k);
         else if (errno != ENOBUFS && errno != EAGAIN) break;
@@ -149,6 +178,8 @@ void report(benchmark::State& state, const trial_result& r) {
 template <class Poll>
 trial_result run_trial(Poll poll_once) {
   const std::uint64_t n = packets_per_run();
+  const auto stall = stall_per_quarter();
+  std::uint64_t next_stall = n / 4;
   trial_result r;
   pin(0);
   sender snd;
@@ -160,7 +191,20 @@ trial_result run_trial(Poll poll_once) {
     const std::uint64_t k = poll_once();
     const auto now = std::chrono::steady_clock::now();
     if (k) { r.got += k; last_rx = now; }
-    if (snd.done.load(std::memory_order_acquire) && (r.got >= snd.sent || now - last_rx > std::chrono::milliseconds(50))) break;
+    if (stall.count() && r.got >= next_stall && next_stall < n) {
+      std::this_thread::sleep_for(stall);
+      next_stall += n / 4;
+    }
+    if (snd.done.load(std::memory_order_acquire) && (r.got >= snd.sent || now - last_rx > std::chrono::milliseconds(50))) {
+      // 50 ms idle may be 50 ms off the core on a loaded machine: stop only after one more empty poll.
+      if (r.got >= snd.sent) break;
+      if (const std::uint64_t more = poll_once()) {
+        r.got += more;
+        last_rx = std::chrono::steady_clock::now();
+        continue;
+      }
+      break;
+    }
     if (now - t0 > std::chrono::seconds(30)) break;
   }
   r.secs = std::chrono::duration<double>(last_rx - t0).count();
@@ -311,6 +355,9 @@ void afxdp(benchmark::State& state) {
   state.counters["xsk_rx_dropped"] = double(st.rx_dropped);
   state.counters["xsk_rx_ring_full"] = double(st.rx_ring_full);
   state.counters["xsk_fill_empty"] = double(st.rx_fill_ring_empty_descs);
+  state.counters["xsk_rx_invalid"] = double(st.rx_invalid_descs);
+  state.counters["fill_short"] = double(port.stats().fill_frames_short + port.stats().fill_no_room);
+  state.counters["kernel_held"] = double(port.kernel_held());
   if (Style == style::poll) state.counters["sleeps"] = double(sleeps);
   if (Style == style::busy_poll) state.counters["busy_polls"] = double(port.stats().rx_busy_polls);
   state.SetLabel(port.caps().name + (Style == style::poll ? " poll()" : Style == style::spin ? " spin" : " busy poll"));
