@@ -298,12 +298,38 @@ std::error_code port::setup(std::string& why) {
   if (auto ec = create_socket(why)) return ec;
   if (int rc = xsk_socket__update_xskmap(xsk_, xsks_map_fd_); rc != 0)
     return fail(-rc, "XSKMAP update failed: " + err_text(-rc));
+  if (cfg_.busy_poll_budget)
+    if (auto ec = set_busy_poll(why)) return ec;
 
-  // 4. Post frames for RX.
+  // 4. Post frames for RX. The low-water mark sits one burst below the target: a refill costs one pool
+  // lock and one producer store per burst, and the ring stays within a burst of full, so a receiver
+  // that stalls (descheduled, or busy elsewhere) has the whole depth to absorb the gap, not half of it.
   fill_target_ = cfg_.fill_frames ? cfg_.fill_frames : std::min(cfg_.fill_size, cfg_.pool.frames / 2);
   fill_target_ = std::min(fill_target_, cfg_.fill_size);
-  low_water_ = cfg_.fill_low_water ? std::min(cfg_.fill_low_water, fill_target_) : fill_target_ / 2;
+  low_water_ = cfg_.fill_low_water ? std::min(cfg_.fill_low_water, fill_target_)
+                                   : fill_target_ - std::min<std::uint32_t>(chunk, fill_target_ / 2);
   refill();
+  return {};
+}
+
+std::error_code port::set_busy_poll(std::string& why) {
+  const int fd = xsk_socket__fd(xsk_);
+  const int prefer = 1, usecs = static_cast<int>(cfg_.busy_poll_usecs), budget = static_cast<int>(cfg_.busy_poll_budget);
+  const struct {
+    int opt;
+    const int* v;
+    const char* name;
+  } opts[] = {{SO_PREFER_BUSY_POLL, &prefer, "SO_PREFER_BUSY_POLL"},
+              {SO_BUSY_POLL, &usecs, "SO_BUSY_POLL"},
+              {SO_BUSY_POLL_BUDGET, &budget, "SO_BUSY_POLL_BUDGET"}};
+  for (const auto& o : opts) {
+    if (setsockopt(fd, SOL_SOCKET, o.opt, o.v, sizeof(int)) != 0) {
+      const int e = errno;
+      why = std::string("busy polling: setsockopt ") + o.name + " failed: " + err_text(e) +
+            (e == EPERM ? " (need CAP_NET_ADMIN)" : "");
+      return std::error_code(e, std::generic_category());
+    }
+  }
   return {};
 }
 
@@ -400,8 +426,8 @@ port::~port() {
 
 int port::fd() const noexcept { return xsk_ ? xsk_socket__fd(xsk_) : -1; }
 
-// Refill policy: keep fill_target_ frames posted; top up only when fewer than low_water_ remain, so
-// the pool lock and the fill ring's producer index are touched once per many packets.
+// Refill policy: keep fill_target_ frames posted; top up when fewer than low_water_ remain (by default
+// one burst below the target) and whenever rx_burst finds the rx ring empty.
 void port::refill() noexcept {
   if (rx_posted_ >= fill_target_) return;
   std::uint32_t want = fill_target_ - rx_posted_;
@@ -413,8 +439,11 @@ void port::refill() noexcept {
     if (got == 0) break;
     std::uint32_t idx = 0;
     if (xsk_ring_prod__reserve(&r_->fq, static_cast<std::uint32_t>(got), &idx) != got) {
-      pool_->free_burst({tmp.data(), got});   // cannot happen while fill_target_ <= fill_size
-      break;
+      // Not expected while fill_target_ <= fill_size: the kernel publishes its fill-ring consumer
+      // index with every rx flush, before we can see (and subtract) the frames it took.
+      pool_->free_burst({tmp.data(), got});
+      c_.fill_no_room += want;
+      return;
     }
     for (std::size_t i = 0; i < got; ++i)
       *xsk_ring_prod__fill_addr(&r_->fq, idx + static_cast<std::uint32_t>(i)) = std::uint64_t{tmp[i].id} * cfg_.pool.frame_size;
@@ -427,7 +456,8 @@ void port::refill() noexcept {
 }
 
 std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
-  if (rx_posted_ < low_water_) {
+  const bool low = rx_posted_ < low_water_;
+  if (low) {
     ++c_.fill_low_water;
     refill();
   }
@@ -435,7 +465,12 @@ std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
   std::uint32_t idx = 0;
   const std::uint32_t n = xsk_ring_cons__peek(&r_->rx, static_cast<std::uint32_t>(out.size()), &idx);
   if (n == 0) {
-    if (cfg_.need_wakeup && xsk_ring_prod__needs_wakeup(&r_->fq)) {
+    // Idle: go to sleep (or spin) with every frame posted. A drop for lack of fill frames wakes nobody.
+    if (!low) refill();
+    if (cfg_.busy_poll_budget) {
+      ++c_.rx_busy_polls;
+      recvfrom(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+    } else if (cfg_.need_wakeup && xsk_ring_prod__needs_wakeup(&r_->fq)) {
       ++c_.rx_wakeups;
       recvfrom(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
     }

@@ -46,7 +46,11 @@ struct config {
   port::frame_pool_config pool{4096, 2048, 256};       // UMEM = frames * frame_size (8 MiB by default)
   std::uint32_t fill_size = 2048, comp_size = 2048, rx_size = 2048, tx_size = 2048;  // powers of two
   std::uint32_t fill_frames = 0;       // frames kept posted for RX; 0: fill_size, capped at pool frames / 2
-  std::uint32_t fill_low_water = 0;    // top the fill ring up when fewer are posted; 0: fill_frames / 2
+  // Top the fill ring up when fewer are posted; 0: fill_frames less one burst (64, or half of a
+  // smaller fill_frames). Whatever the mark, rx_burst tops up completely when it finds the rx ring
+  // empty: the caller is about to sleep or spin, and nothing wakes it when the fill ring runs dry
+  // (a drop for lack of fill frames puts nothing on the rx ring), so it goes idle with every frame posted.
+  std::uint32_t fill_low_water = 0;
 
   // What the XDP program sends to the socket. Everything else goes to the kernel.
   std::vector<std::uint16_t> udp_ports;
@@ -61,6 +65,12 @@ struct config {
   attach_mode attach = attach_mode::automatic;
   bind_mode bind = bind_mode::automatic;
   bool need_wakeup = true;
+  // Kernel busy polling, as DPDK's net_af_xdp sets it up by default (busy_budget=64): SO_PREFER_BUSY_POLL,
+  // SO_BUSY_POLL = busy_poll_usecs, SO_BUSY_POLL_BUDGET = busy_poll_budget, and a recvfrom() from
+  // rx_burst whenever the rx ring is empty, which runs the device's NAPI poll on the caller's core.
+  // 0: off (rx_burst makes no syscall on an empty ring in copy mode). Needs CAP_NET_ADMIN.
+  std::uint32_t busy_poll_budget = 0;
+  std::uint32_t busy_poll_usecs = 20;
   std::string bpf_object;              // empty: the object built with the library (or $RINGLAB_AFXDP_BPF_OBJ)
   bool detach_on_signal = true;        // SIGINT/SIGTERM/SIGHUP detach the program, then the old handler runs
   std::chrono::milliseconds busy_retry{250};   // EBUSY after a recent close: retry this long
@@ -90,7 +100,9 @@ struct counters : traffic_counters {
   std::uint64_t fill_refills = 0;        // times the fill ring was topped up
   std::uint64_t fill_low_water = 0;      // times it was found below the low-water mark
   std::uint64_t fill_frames_short = 0;   // frames a refill wanted but the pool had none (caller holds them)
+  std::uint64_t fill_no_room = 0;        // frames a refill had but the fill ring had no free slot for
   std::uint64_t rx_wakeups = 0, tx_wakeups = 0;   // syscalls made because need_wakeup asked
+  std::uint64_t rx_busy_polls = 0;       // recvfrom() calls made on an empty rx ring for kernel busy polling
 };
 
 class port final : public pooled_port {
@@ -124,6 +136,7 @@ class port final : public pooled_port {
   std::error_code setup(std::string& why);
   std::error_code create_socket(std::string& why);
   std::error_code write_program_config(std::string& why);
+  std::error_code set_busy_poll(std::string& why);
   void refill() noexcept;
   void reap_completions() noexcept;
   void kick_tx() noexcept;

@@ -81,10 +81,22 @@ result<std::unique_ptr<port>> port::open(const config& cfg) {
     if (auto p = af_xdp_privilege_problem(); !p.empty()) return make_error(EPERM, who + p);
   std::string why;
   if (auto ec = eal_init(cfg.eal_args, why)) return open_error{ec, "dpdk: " + why};
-  std::unique_ptr<port> p(new port(cfg));
-  p->name_ = name;
-  if (auto ec = p->setup(why)) return open_error{ec, who + why};
-  return p;
+  // net_af_xdp binds its AF_XDP socket in rx queue setup; within ~50 ms of a previous socket on that
+  // queue closing, the kernel answers EBUSY (the PMD reports EINVAL). A second rx_queue_setup on the
+  // same half-made queue does not recover (the PMD's UMEM keeps the first attempt's fill frames and
+  // the next reserve fails): retry from nothing, a new vdev each time, for up to 500 ms.
+  const bool af_xdp = name.rfind("net_af_xdp", 0) == 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  for (;;) {
+    std::unique_ptr<port> p(new port(cfg));
+    p->name_ = name;
+    const auto ec = p->setup(why);
+    if (!ec) return p;
+    const bool retry = af_xdp && p->rx_setup_failed_ && p->created_vdev_ && std::chrono::steady_clock::now() < deadline;
+    if (!retry) return open_error{ec, who + why};
+    p.reset();   // closes the ethdev, removes the vdev, frees the mbuf pool
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 std::error_code port::setup(std::string& why) {
@@ -126,15 +138,9 @@ std::error_code port::setup(std::string& why) {
   rte_eth_dev_adjust_nb_rx_tx_desc(port_id_, &nrx, &ntx);
   const int sock = rte_eth_dev_socket_id(port_id_);
   const unsigned socket_id = sock < 0 ? 0u : static_cast<unsigned>(sock);
-  // net_af_xdp binds its AF_XDP socket here; within ~50 ms of a previous socket on that queue closing
-  // the kernel answers EBUSY (the PMD reports EINVAL): retry for a while, as the afxdp port does.
-  for (int attempt = 0;; ++attempt) {
-    const int rc = rte_eth_rx_queue_setup(port_id_, 0, nrx, socket_id, nullptr, mp_);
-    if (rc >= 0) break;
-    if (af_xdp && attempt < 25) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      continue;
-    }
+  // net_af_xdp binds its AF_XDP socket here (open() retries a failure from a fresh vdev).
+  if (const int rc = rte_eth_rx_queue_setup(port_id_, 0, nrx, socket_id, nullptr, mp_); rc < 0) {
+    rx_setup_failed_ = true;
     why = std::string("rx queue setup failed: ") + rte_strerror(-rc) +
           (af_xdp ? " (net_af_xdp: is another AF_XDP socket or XDP program on that interface and queue?)" : "");
     return errc(rc);

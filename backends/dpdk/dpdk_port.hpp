@@ -80,6 +80,7 @@ class port final : public pooled_port {
   std::string name_;
   bool created_vdev_ = false, started_ = false, configured_ = false;
   bool restore_promiscuous_ = false;   // we turned promiscuous mode on: off again at close
+  bool rx_setup_failed_ = false;   // open() retries this step (net_af_xdp's EBUSY window) from a fresh vdev
   std::uint32_t mtu_ = 1500;
   counters c_;
 };

@@ -351,6 +351,95 @@ TEST(afxdp_netns, refill_reports_frames_short_when_the_caller_holds_the_pool) {
   ::close(s);
 }
 
+// The starvation bench/veth_rx saw (issue 10): a receiver that stalls while the sender goes on loses
+// exactly what its posted fill frames cannot hold, and nothing else. Before the stall it received 40
+// and found the rx ring empty, as a receiver does just before it sleeps: the port must then have topped
+// the fill ring up to all 128 frames (the old policy refilled only below half, so it went to sleep with
+// 88 posted and lost 40 more here). Then 200 arrive with nobody reading: 128 land, 72 are dropped for an
+// empty fill ring, counted by the kernel exactly, and the 128 come out in order afterwards.
+TEST(afxdp_netns, stalled_receiver_loses_exactly_what_the_fill_ring_cannot_hold) {
+  REQUIRE_NETNS();
+  tv::veth_pair v("x8");
+  ASSERT_TRUE(v.ok()) << v.error;
+  ASSERT_TRUE(v.enter_a());
+  auto cfg = base_config(v);
+  cfg.pool = {512, 2048, 256};
+  cfg.fill_size = cfg.comp_size = cfg.rx_size = cfg.tx_size = 256;
+  cfg.fill_frames = 128;   // low water: 128 - 64 = 64
+  OPEN_PORT_OR_SKIP(p, cfg);
+  ASSERT_EQ(p.kernel_held(), 128u);
+  const int s = v.socket_in_b(SOCK_DGRAM);
+  ASSERT_GE(s, 0);
+
+  send_from_b(s, 40, 5000);
+  auto first = receive(p, 40);
+  ASSERT_EQ(first.size(), 40u);
+  for (int i = 0; i < 40; ++i)
+    EXPECT_EQ(tv::parse_udp(first[i].bytes.data(), first[i].bytes.size()).payload, tv::payload_for(i)) << i;
+  p.rx_release(first);
+  EXPECT_EQ(p.kernel_held(), 88u);      // 88 >= low water: no refill on the way
+  EXPECT_EQ(p.stats().fill_low_water, 0u);
+  std::array<frame_ref, 64> buf;
+  ASSERT_EQ(p.rx_burst(buf), 0u);       // idle: the receiver would sleep now ...
+  EXPECT_EQ(p.kernel_held(), 128u);     // ... with every frame posted
+
+  // The stall: 200 more, nobody reading until the kernel has accounted for all of them.
+  send_from_b(s, 200, 5000, 40);
+  ax::xdp_stats st;
+  ax::xdp_verdicts vd;
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_FALSE(p.verdicts(vd));
+    if (vd.to_xsk >= 240) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(vd.to_xsk, 240u) << "the XDP program did not see every datagram";
+  ASSERT_FALSE(p.statistics(st));
+  std::printf("stall: rx_dropped %llu rx_fill_ring_empty_descs %llu rx_ring_full %llu\n",
+              (unsigned long long)st.rx_dropped, (unsigned long long)st.rx_fill_ring_empty_descs,
+              (unsigned long long)st.rx_ring_full);
+  EXPECT_EQ(st.rx_dropped, 72u);
+  EXPECT_EQ(st.rx_fill_ring_empty_descs, 72u);   // one failed fill-ring read per dropped frame (copy mode)
+  EXPECT_EQ(st.rx_ring_full, 0u);
+  EXPECT_EQ(st.rx_invalid_descs, 0u);
+
+  auto second = receive(p, 200, 500);
+  ASSERT_EQ(second.size(), 128u);
+  for (int i = 0; i < 128; ++i)
+    EXPECT_EQ(tv::parse_udp(second[i].bytes.data(), second[i].bytes.size()).payload, tv::payload_for(40 + i)) << i;
+  p.rx_release(second);
+  EXPECT_EQ(p.stats().rx_packets, 168u);
+  EXPECT_EQ(p.stats().fill_frames_short, 0u);
+  EXPECT_EQ(p.stats().fill_no_room, 0u);
+  ASSERT_EQ(p.rx_burst(buf), 0u);
+  EXPECT_EQ(p.kernel_held(), 128u);
+  EXPECT_EQ(p.pool().out(), 128u);
+  ::close(s);
+}
+
+// Kernel busy polling (DPDK net_af_xdp's default style): the options are set and every empty rx_burst
+// makes the recvfrom() that drives it; datagrams still arrive exactly.
+TEST(afxdp_netns, busy_poll_mode_receives_exactly_and_counts_its_syscalls) {
+  REQUIRE_NETNS();
+  tv::veth_pair v("x9");
+  ASSERT_TRUE(v.ok()) << v.error;
+  ASSERT_TRUE(v.enter_a());
+  auto cfg = base_config(v);
+  cfg.busy_poll_budget = 64;
+  OPEN_PORT_OR_SKIP(p, cfg);
+  std::array<frame_ref, 8> buf;
+  ASSERT_EQ(p.rx_burst(buf), 0u);
+  EXPECT_EQ(p.stats().rx_busy_polls, 1u);
+  const int s = v.socket_in_b(SOCK_DGRAM);
+  send_from_b(s, 20, 5000);
+  auto frames = receive(p, 20);
+  ASSERT_EQ(frames.size(), 20u);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(tv::parse_udp(frames[i].bytes.data(), frames[i].bytes.size()).payload, tv::payload_for(i)) << i;
+  p.rx_release(frames);
+  EXPECT_EQ(p.stats().rx_wakeups, 0u);
+  ::close(s);
+}
+
 TEST(afxdp_netns, detaches_cleanly_and_reopens_at_once) {
   REQUIRE_AFXDP();
   tv::veth_pair v("x8");
