@@ -358,7 +358,7 @@ TEST(afxdp_netns, refill_reports_frames_short_when_the_caller_holds_the_pool) {
 // 88 posted and lost 40 more here). Then 200 arrive with nobody reading: 128 land, 72 are dropped for an
 // empty fill ring, counted by the kernel exactly, and the 128 come out in order afterwards.
 TEST(afxdp_netns, stalled_receiver_loses_exactly_what_the_fill_ring_cannot_hold) {
-  REQUIRE_NETNS();
+  REQUIRE_AFXDP();
   tv::veth_pair v("x8");
   ASSERT_TRUE(v.ok()) << v.error;
   ASSERT_TRUE(v.enter_a());
@@ -366,7 +366,7 @@ TEST(afxdp_netns, stalled_receiver_loses_exactly_what_the_fill_ring_cannot_hold)
   cfg.pool = {512, 2048, 256};
   cfg.fill_size = cfg.comp_size = cfg.rx_size = cfg.tx_size = 256;
   cfg.fill_frames = 128;   // low water: 128 - 64 = 64
-  OPEN_PORT_OR_SKIP(p, cfg);
+  OPEN_PORT(p, cfg);
   ASSERT_EQ(p.kernel_held(), 128u);
   const int s = v.socket_in_b(SOCK_DGRAM);
   ASSERT_GE(s, 0);
@@ -419,13 +419,13 @@ TEST(afxdp_netns, stalled_receiver_loses_exactly_what_the_fill_ring_cannot_hold)
 // Kernel busy polling (DPDK net_af_xdp's default style): the options are set and every empty rx_burst
 // makes the recvfrom() that drives it; datagrams still arrive exactly.
 TEST(afxdp_netns, busy_poll_mode_receives_exactly_and_counts_its_syscalls) {
-  REQUIRE_NETNS();
+  REQUIRE_AFXDP();
   tv::veth_pair v("x9");
   ASSERT_TRUE(v.ok()) << v.error;
   ASSERT_TRUE(v.enter_a());
   auto cfg = base_config(v);
   cfg.busy_poll_budget = 64;
-  OPEN_PORT_OR_SKIP(p, cfg);
+  OPEN_PORT(p, cfg);
   std::array<frame_ref, 8> buf;
   ASSERT_EQ(p.rx_burst(buf), 0u);
   EXPECT_EQ(p.stats().rx_busy_polls, 1u);
