@@ -127,6 +127,10 @@ TEST(ringlab_cli, options_that_do_not_apply_are_refused) {
   expect_usage({"mcast-send", "--backend", "sim", "--group", "239.1.1.2", "--out", "x.pcap", "--io", "uring"},
                "ringlab mcast-send: --io does not apply to --backend sim (the user-space stack, no kernel socket to "
                "fall back to)");
+  expect_usage({"gen-trace", "--kind", "flows", "--groups", "8", "--out", "x.pcap"},
+               "ringlab gen-trace: --groups does not apply to --kind flows (mcast-feed only)");
+  expect_usage({"gen-trace", "--kind", "malformed", "--count", "8", "--out", "x.pcap"},
+               "ringlab gen-trace: --count does not apply to --kind malformed (a fixed list of frames)");
   expect_usage({"gen-trace", "--list", "--out", "x.pcap"},
                "ringlab gen-trace: --out does not apply to --list (it prints a table and exits)");
 }
