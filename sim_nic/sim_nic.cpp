@@ -242,6 +242,12 @@ std::size_t sim_nic::advance_to(std::uint64_t t_ns) noexcept {
   return n;
 }
 
+std::size_t sim_nic::advance_to(std::uint64_t t_ns, std::size_t budget) noexcept {
+  const std::size_t n = run(t_ns, budget);
+  if (const auto d = next_due(); !d || *d > t_ns) set_clock(t_ns);
+  return n;
+}
+
 std::size_t sim_nic::step(std::size_t budget) noexcept { return run(never, budget); }
 
 std::size_t sim_nic::run(std::uint64_t limit, std::size_t budget) noexcept {

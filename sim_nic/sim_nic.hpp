@@ -168,6 +168,9 @@ class sim_nic {
   std::optional<std::uint64_t> next_due() const;
   // Advances the virtual clock to t and moves every frame due by then into the rings. Returns frames handled.
   std::size_t advance_to(std::uint64_t t_ns) noexcept;
+  // The same with at most `budget` frames: the clock stops at the last frame moved while frames due by
+  // t remain, else reaches t (event_loop's step: the stacks poll between bursts at each burst's time).
+  std::size_t advance_to(std::uint64_t t_ns, std::size_t budget) noexcept;
   // Moves up to `budget` frames in time order, advancing the clock to each one's time (AFAP on the
   // virtual clock). Returns frames handled (0: nothing is due).
   std::size_t step(std::size_t budget) noexcept;

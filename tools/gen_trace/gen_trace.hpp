@@ -48,6 +48,13 @@ struct options {
   std::uint32_t size = 32;      // UDP payload bytes (mcast-feed, flows), at least the 24-byte header
 };
 
+// The recipe of traces/mcast-feed.pcap (traces/README.md), the feed `ringlab demo` replays.
+inline options mcast_feed_recipe() {
+  options o;
+  o.count = 12000;
+  return o;
+}
+
 // Returns an empty string when the options are usable, else one line naming the option and value.
 std::string check(const options& o);
 

@@ -19,6 +19,7 @@
 #include "asio_bypass/backend.hpp"
 #include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/udp_socket.hpp"
+#include "sim_nic/event_loop.hpp"
 #include "sim_nic/sim_nic.hpp"
 #include "stack/wire/ipv4_addr.hpp"
 #include "stack/wire/mac_addr.hpp"
@@ -79,7 +80,7 @@ struct bypass_lane {
   bypass::bypass_service* svc = nullptr;
 };
 
-// Attaches the stack of `lane` to queue q of dev. A sim device is driven by hand (run_replay), a real
+// Attaches the stack of `lane` to queue q of dev. A sim device is driven by run_replay (event_loop), a real
 // one busy-polls on the lane's loop with the real clock.
 inline std::error_code attach_lane(bypass_lane& lane, bypass::device& dev, std::uint16_t q, const host_config& h,
                                    std::uint64_t seed) {
@@ -99,46 +100,33 @@ inline std::error_code attach_lane(bypass_lane& lane, bypass::device& dev, std::
   return {};
 }
 
-// Runs lanes over a sim_nic on its virtual clock until the replay is over, then runs the stacks'
-// timers (delayed IGMP reports, ARP retries) up to `tail_ns` of virtual time past the last frame, so
-// what the stack would still send is sent. `frames_per_step` 1 gives handlers the datagrams in wire
-// order across sockets (one frame, then every handler it made ready); more is faster. Stops early
-// when stop() says so (checked after each step's handlers). The TX pcap is flushed on the way out.
-template <class LaneRange>
-void run_replay(sim::sim_nic& nic, LaneRange& lanes, std::size_t frames_per_step, std::uint64_t tail_ns,
-                const std::function<bool()>& stop = {}) {
-  auto poll_all = [&] {
-    stack::time_ns next = stack::never;
-    std::size_t ran = 0;
-    for (auto& l : lanes) {
-      const auto t = l->svc->poll_once();
-      next = t < next ? t : next;
-      l->ctx.restart();
-      ran += l->ctx.poll();
-    }
-    return std::pair{next, ran};
+// The poll of one bypass lane for sim::event_loop: the stack's ingest + poll at the virtual time, then
+// the handlers it made ready (manual drive posts them); returns when the stack next needs polling.
+// A handler may have started work with a timer of its own (a send waiting for ARP), hence the second
+// look at the deadline.
+template <class Lane>
+sim::lane_poll event_loop_lane(Lane& l) {
+  return [&l](std::uint64_t) -> std::uint64_t {
+    const stack::time_ns next = l.svc->poll_once();
+    l.ctx.restart();
+    if (l.ctx.poll() == 0) return next;
+    return stack::earliest(next, l.svc->iface().next_deadline());
   };
-  int idle_rounds = 0;
-  for (;;) {
-    const std::size_t moved = nic.step(frames_per_step);
-    const auto [next, ran] = poll_all();
-    if (stop && stop()) return nic.flush_tx();
-    if (moved == 0 && ran == 0 && nic.done()) {
-      if (++idle_rounds > 2) break;
-    } else {
-      idle_rounds = 0;
-    }
-  }
-  // The tail: jump the virtual clock from timer to timer.
-  const std::uint64_t end = nic.now() + tail_ns;
-  for (int guard = 0; guard < 100000; ++guard) {
-    auto [next, ran] = poll_all();
-    if (stop && stop()) return nic.flush_tx();
-    if (ran != 0) continue;
-    if (next == stack::never || next > end) break;
-    nic.advance_to(next > nic.now() ? next : nic.now() + 1);
-  }
-  nic.flush_tx();
+}
+
+// Runs lanes over a sim_nic through the one discrete-event driver (sim_nic/event_loop.hpp): each
+// round jumps the virtual clock to the earliest of the next frame and every stack's next deadline, so
+// delayed IGMP reports, ARP retries and reassembly timeouts fire at their own times, also in a gap
+// between frames; after the last frame, timers run up to `tail_ns` further. `frames_per_step` 1 gives
+// handlers the datagrams in wire order across sockets (one frame, then every handler it made ready);
+// more is faster. Stops early when stop() says so (checked after each round). The TX pcap is flushed
+// on the way out.
+template <class LaneRange>
+sim::event_loop_stats run_replay(sim::sim_nic& nic, LaneRange& lanes, std::size_t frames_per_step,
+                                 std::uint64_t tail_ns, std::function<bool()> stop = {}) {
+  sim::event_loop loop(nic, {.frames_per_step = frames_per_step, .tail_ns = tail_ns, .stop = std::move(stop)});
+  for (auto& l : lanes) loop.add_lane(event_loop_lane(*l));
+  return loop.run();
 }
 
 }  // namespace ringlab::mcast

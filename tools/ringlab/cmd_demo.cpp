@@ -109,11 +109,7 @@ int run(int argc, char** argv) {
     trace = std::move(*t);
     source = path;
   } else {
-    // The recipe of traces/mcast-feed.pcap (traces/README.md), so the frames are the file's, byte
-    // for byte: gen-trace --kind mcast-feed --groups 4 --count 12000 --size 32 --pps 100000 --seed 1.
-    gen_trace::options g{.what = gen_trace::kind::mcast_feed, .count = 12000, .groups = 4, .seed = 1,
-                         .pps = 100000, .size = 32};
-    auto pk = gen_trace::generate(g);
+    auto pk = gen_trace::generate(gen_trace::mcast_feed_recipe());
     std::vector<std::vector<std::byte>> frames;
     std::vector<std::uint64_t> ts;
     for (auto& p : pk) frames.push_back(std::move(p.bytes)), ts.push_back(p.t_ns);
@@ -176,22 +172,9 @@ int run(int argc, char** argv) {
     lanes.push_back(std::move(l));
   }
 
-  // The loop: ingest one burst on the virtual clock, then each queue polls its stack and runs its handlers.
-  int idle_rounds = 0;
-  for (;;) {
-    const std::size_t moved = nic->step(32);
-    std::size_t ran = 0;
-    for (auto& l : lanes) {
-      l->svc->poll_once();
-      l->ctx.restart();
-      ran += l->ctx.poll();
-    }
-    if (moved == 0 && ran == 0 && nic->done()) {
-      if (++idle_rounds > 2) break;
-    } else {
-      idle_rounds = 0;
-    }
-  }
+  // The loop (sim_nic/event_loop.hpp): the virtual clock jumps to the next frame or the next stack
+  // timer, whichever is first; a burst of frames in, then each queue polls its stack and runs its handlers.
+  mcast::run_replay(*nic, lanes, 32, 60 * stack::sec);
 
   // Report.
   std::printf("ringlab demo: %s\n", source.c_str());

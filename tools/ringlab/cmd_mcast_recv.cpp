@@ -183,8 +183,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
   if (!dev) return std::nullopt;
 
   // The virtual clock starts just before the first frame, so the joins' reports carry trace time.
-  if (auto* nic = dev->sim_nic(); nic && !trace.records().empty() && trace.records().front().ts_ns > 0)
-    nic->advance_to(trace.records().front().ts_ns - 1);
+  if (auto* nic = dev->sim_nic()) sim::event_loop::start_before_first_frame(*nic);
   mcast::bypass_lane lane;
   if (auto ec = mcast::attach_lane(lane, *dev, 0, host, seed)) throw std::system_error(ec, "attach");
   // One socket per (group, port), bound to the group; one per port on the host's own address.
@@ -234,8 +233,8 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
   bool by_signal = false, timed_out = false;
   if (auto* nic = dev->sim_nic()) {
     std::vector<mcast::bypass_lane*> lanes{&lane};
-    // One frame per step: the lines come out in the trace's order. The tail runs the stack's timers
-    // 30 s past the last frame, long enough for the delayed IGMP reports (max response time 10 s).
+    // One frame per step: the lines come out in the trace's order. Timers fire at their own virtual
+    // times, in gaps too; after the last frame they run up to 30 s on (an IGMPv2 max response time is <= 25.5 s).
     mcast::run_replay(*nic, lanes, 1, 30 * stack::sec, [&] { return count_reached; });
   } else {
     asio::signal_set signals(lane.ctx, SIGINT, SIGTERM);

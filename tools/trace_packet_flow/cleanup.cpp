@@ -28,6 +28,15 @@ char ns_names[k_ns][64];
 std::atomic<bool> ns_live[k_ns];
 std::atomic<bool> installed{false};
 
+// Copies src into dst[0, cap), cut to fit and always terminated (async-signal-safe: strnlen, memcpy).
+// Returns the bytes copied.
+std::size_t copy_cut(char* dst, std::size_t cap, const char* src) noexcept {
+  const std::size_t n = ::strnlen(src, cap - 1);
+  std::memcpy(dst, src, n);
+  dst[n] = '\0';
+  return n;
+}
+
 void write_str(const char* dir, const char* file, const char* value) {
   char p[k_path + 64];
   std::size_t n = std::strlen(dir);
@@ -53,7 +62,8 @@ void do_remove_instance() {
 void do_remove_ns(int i) {
   if (!ns_live[i].exchange(false, std::memory_order_acq_rel)) return;
   char p[128] = "/run/netns/";
-  std::strncat(p, ns_names[i], sizeof p - std::strlen(p) - 1);
+  const std::size_t prefix = std::strlen(p);
+  copy_cut(p + prefix, sizeof p - prefix, ns_names[i]);
   ::umount2(p, MNT_DETACH);
   ::unlink(p);
 }
@@ -98,7 +108,7 @@ void unmount_tracefs() { do_unmount(); }
 void add_netns(const char* name) {
   for (int i = 0; i < k_ns; ++i) {
     if (ns_live[i].load(std::memory_order_acquire)) continue;
-    std::strncpy(ns_names[i], name, sizeof ns_names[i] - 1);
+    copy_cut(ns_names[i], sizeof ns_names[i], name);
     ns_live[i].store(true, std::memory_order_release);
     break;
   }

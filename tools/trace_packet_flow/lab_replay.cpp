@@ -11,6 +11,9 @@
 #include "tools/trace_packet_flow/packet_filter.hpp"
 
 #ifdef RINGLAB_TRACE_FLOW_HAVE_SIM_NIC
+#include <limits>
+
+#include "sim_nic/event_loop.hpp"
 #include "sim_nic/sim_nic.hpp"
 #endif
 #ifdef RINGLAB_TRACE_FLOW_HAVE_STACK
@@ -140,38 +143,35 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
     if (!groups.empty()) res.notes += ", joined " + std::to_string(groups.size()) + " group(s)";
   }
   std::vector<std::byte> buf(65536);
-  auto drain_sockets = [&] {
-    for (auto& qs : socks)
-      for (auto& s : qs) {
+  // The one discrete-event loop (sim_nic/event_loop.hpp): frames due at the same virtual time arrive
+  // together and are polled at that time, and the stack's timers (IGMP reports, ARP retries,
+  // reassembly timeouts) fire at their own times, in gaps and up to 60 s past the last frame, so a
+  // hop's time is when the stack would act, not when this loop got round to it.
+  sim::event_loop loop(*nic, {.frames_per_step = std::numeric_limits<std::size_t>::max()});
+  for (std::uint16_t q = 0; q < o.queues; ++q)
+    loop.add_lane([&, q](std::uint64_t now) {
+      const auto next = ifs[q]->poll(now);
+      for (auto& s : socks[q]) {
         std::error_code ec;
-        while (true) {
-          s->try_receive_from(buf, ec);   // the direct reader: copies and releases the frame
-          if (ec) break;
-        }
+        while (!ec) s->try_receive_from(buf, ec);   // the direct reader: copies and releases the frame
       }
-  };
-  // Frames due at the same virtual time arrive together and are polled at that time, so a hop's
-  // time is when the stack would see it, not when this loop got round to it.
-  while (auto due = nic->next_due()) {
-    nic->advance_to(*due);
-    for (std::uint16_t q = 0; q < o.queues; ++q) ifs[q]->poll(nic->now());
-    drain_sockets();
-  }
-  for (std::uint16_t q = 0; q < o.queues; ++q) ifs[q]->poll(nic->now());
-  drain_sockets();
+      return next;
+    });
+  (void)loop.run();
   socks.clear();
   ifs.clear();
 #else
   if (traced) res.notes += " (stack not built: routes end at the ring)";
   std::vector<port::frame_ref> burst(32);
-  while (auto due = nic->next_due()) {
-    nic->advance_to(*due);
-    for (std::uint16_t q = 0; q < o.queues; ++q) {
+  sim::event_loop loop(*nic, {.frames_per_step = std::numeric_limits<std::size_t>::max()});
+  for (std::uint16_t q = 0; q < o.queues; ++q)
+    loop.add_lane([&, q](std::uint64_t now) {
       auto& qp = nic->queue(q);
-      std::size_t n;
-      while ((n = qp.rx_burst(burst)) > 0) qp.rx_release(std::span(burst.data(), n));
-    }
-  }
+      const std::size_t n = qp.rx_burst(burst);
+      qp.rx_release(std::span(burst.data(), n));
+      return n == burst.size() ? now : sim::event_loop::no_deadline;
+    });
+  (void)loop.run();
 #endif
   const auto wall = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());

@@ -13,6 +13,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "sim_nic/event_loop.hpp"
 #include "sim_nic/sim_nic.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/socket/udp_socket.hpp"
@@ -55,19 +56,17 @@ interface_config host(int igmp_version = 3) {
   return c;
 }
 
-// Replays the whole trace, polling the interface at every due time and every timer it asks for,
-// until `until` (absolute, on the trace clock); after_poll runs after each poll.
+// Replays the whole trace through sim::event_loop, polling the interface at every due time and every
+// timer it asks for, until `until` (absolute, on the trace clock); after_poll runs after each poll.
 template <class After>
 void run(sim::sim_nic& nic, interface& ifc, time_ns until, After&& after_poll) {
-  time_ns wake = never;
-  for (;;) {
-    const auto due = nic.next_due();
-    const time_ns t = earliest(due ? *due : never, wake);
-    if (t == never || t > until) break;
-    nic.advance_to(t);
-    wake = ifc.poll(t);
+  sim::event_loop loop(nic, {.until_ns = until});
+  loop.add_lane([&](std::uint64_t now) {
+    const time_ns next = ifc.poll(now);
     after_poll();
-  }
+    return next;
+  });
+  (void)loop.run();
 }
 
 std::span<const std::byte> udp_payload(std::span<const std::byte> frame) {

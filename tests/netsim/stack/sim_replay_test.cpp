@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "port/trace.hpp"
+#include "sim_nic/event_loop.hpp"
 #include "sim_nic/sim_nic.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/socket/udp_socket.hpp"
@@ -126,15 +127,13 @@ run_result replay(const sim::pcap_trace& trace, const std::string& tx_pcap) {
     };
     trace::enable(true);
     (void)trace::drain();
-    time_ns wake = never;
-    while (!nic.done() || wake != never) {
-      const auto due = nic.next_due();
-      const time_ns t = earliest(due ? *due : never, wake);
-      if (t == never) break;
-      nic.advance_to(t);
-      wake = ifc.poll(t);
+    sim::event_loop loop(nic);
+    loop.add_lane([&](std::uint64_t now) {
+      const time_ns next = ifc.poll(now);
       drain();
-    }
+      return next;
+    });
+    EXPECT_EQ(loop.run().ended, sim::loop_end::idle);
     out.trace_hash = trace::hash(trace::drain());
     trace::enable(false);
     mc.close();   // leaves the group: the last report
