@@ -50,6 +50,11 @@ int run(int argc, char** argv) {
   auto kind = gt::parse_kind(k);
   if (!kind) throw cli::usage_error{"--kind: '" + k + "' is not one of mcast-feed, flows, malformed, arp-icmp-igmp"};
   o.what = *kind;
+  // Options of another kind are refused, never ignored.
+  if (o.what != gt::kind::mcast_feed) a.refuse({"groups"}, "--kind " + k + " (mcast-feed only)");
+  if (o.what != gt::kind::flows) a.refuse({"flows"}, "--kind " + k + " (flows only)");
+  if (o.what != gt::kind::mcast_feed && o.what != gt::kind::flows)
+    a.refuse({"count", "size", "seed"}, "--kind " + k + " (a fixed list of frames)");
   if (!a.has("out")) throw cli::usage_error{"--out FILE is required"};
   cli::check_output("out", a.str("out"));
   o.count = a.u64("count", 1, 10'000'000);
