@@ -249,7 +249,7 @@ parse_run_opts() {
       --timeout) tmo="$2"; shift 2 ;;
       --bin) bins+=("$(readlink -f "$2")"); shift 2 ;;
       --on-signal) on_signal["${2%%=*}"]="${2#*=}"; shift 2 ;;
-      --) shift; rest=("$@"); return ;;
+      --) shift; rest=("$@"); break ;;
       *) die "unknown option '$1' (see the top of $0)" ;;
     esac
   done
