@@ -98,7 +98,7 @@ void expect_receive_order(const route_result& res, const std::string& poll) {
   ASSERT_TRUE(res.error.empty()) << res.error;
   const auto& r = res.route;
   EXPECT_EQ(res.driver_poll, poll);
-  EXPECT_EQ(r.path, "guest-kernel");
+  EXPECT_EQ(r.path, "guest_kernel");
   EXPECT_EQ(r.outcome(), "deliver");
   const std::size_t p = index_of(r, poll);
   ASSERT_EQ(p, 0u);

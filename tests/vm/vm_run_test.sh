@@ -20,6 +20,13 @@ expect_usage 1 "run: no command" run
 expect_usage 1 "--nic: 'tulip' is not virtio, e1000 or none" run --nic tulip -- true
 expect_usage 1 "--timeout: 'soon' is not a number of seconds" run --timeout soon -- true
 expect_usage 1 "no route in the guest's trace" trace --from /dev/null
+# A saved guest trace renders through trace_packet_flow's writers: valid trace-event JSON and dot.
+"$ringlab" vm trace --from "$src/tests/vm/data/virtio-mcast.ftrace.txt" --json "$out/r.json" --dot "$out/r.dot" > "$out/o" 2> "$out/e" ||
+  fail "vm trace --from a recorded trace"
+grep -q '^guest kernel route (ftrace function_graph; driver poll virtnet_poll): 32 calls on the route of 63 traced$' "$out/o" ||
+  fail "vm trace --from: wrong summary line"
+/usr/bin/python3 "$src/tests/unit/trace_flow/check_trace_json.py" "$out/r.json" > /dev/null || fail "r.json is not valid trace-event JSON"
+if command -v dot > /dev/null; then dot -Tsvg "$out/r.dot" -o "$out/r.svg" 2> "$out/e" || fail "dot could not render r.dot"; fi
 [ "${3:-}" = --cli-only ] && { echo PASS; exit 0; }
 
 probe="$("$src/tools/vm/ringlab-vm.sh" probe 2>&1)"; rc=$?

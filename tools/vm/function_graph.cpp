@@ -201,7 +201,7 @@ route_result build_function_route(const std::vector<fgraph_tree>& trees) {
     return res;
   }
   res.driver_poll = base_name(rx->root().function);
-  res.route.path = "guest-kernel";
+  res.route.path = "guest_kernel";   // an identifier: write_dot names its nodes after the path
   res.route.packet_id = 1;
   for (const fgraph_tree* t : {rx, rcv}) {
     res.traced_calls += t->calls.size();
