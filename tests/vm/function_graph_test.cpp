@@ -119,12 +119,18 @@ void expect_receive_order(const route_result& res, const std::string& poll) {
   for (const auto& s : r.steps) EXPECT_FALSE(s.file.empty()) << s.hop;
 }
 
-TEST(function_graph, virtio_route_from_a_recorded_guest_trace) {
-  const std::string text = data("virtio-mcast.ftrace.txt");
+// A recorded `ringlab vm trace --raw` file: the trace text after its "#ringlab-ftrace" line parses
+// without a skipped line.
+route_result recorded_route(const std::string& name) {
+  const std::string text = data(name);
   std::size_t skipped = 0;
   const auto trees = parse_function_graph(text.substr(text.find("#ringlab-ftrace")), &skipped);
   EXPECT_EQ(skipped, 0u);
-  const auto res = build_function_route(trees);
+  return build_function_route(trees);
+}
+
+TEST(function_graph, virtio_route_from_a_recorded_guest_trace) {
+  const auto res = recorded_route("virtio-mcast.ftrace.txt");
   expect_receive_order(res, "virtnet_poll");
   EXPECT_EQ(res.traced_calls, 63u);
   EXPECT_EQ(res.route.steps.size(), 32u);
@@ -141,15 +147,8 @@ TEST(function_graph, no_route_without_a_poll_reaching_udp) {
   EXPECT_TRUE(res.route.steps.empty());
 }
 
-}  // namespace
-
-namespace {
 TEST(function_graph, e1000_route_from_a_recorded_guest_trace) {
-  const std::string text = data("e1000-mcast.ftrace.txt");
-  std::size_t skipped = 0;
-  const auto trees = parse_function_graph(text.substr(text.find("#ringlab-ftrace")), &skipped);
-  EXPECT_EQ(skipped, 0u);
-  const auto res = build_function_route(trees);
+  const auto res = recorded_route("e1000-mcast.ftrace.txt");
   expect_receive_order(res, "e1000_clean");
   EXPECT_EQ(res.route.steps[1].hop, "e1000_clean_rx_irq");
   EXPECT_EQ(res.route.steps[1].file, "drivers/net/ethernet/intel/e1000/e1000_main.c");

@@ -40,7 +40,8 @@ constexpr const char* description =
     "  ringlab vm image                    fetch the Debian kernel, build the initramfs (cached in build/vm)\n"
     "  ringlab vm run [OPTS] -- CMD...     boot, run CMD in the guest, print its output, exit with its status\n"
     "  ringlab vm shell [--nic N]          boot to a busybox shell on this terminal (Ctrl-A X quits)\n"
-    "  ringlab vm trace [OPTIONS]          the guest kernel's function-level route of one datagram\n\n"
+    "  ringlab vm trace [OPTIONS]          the guest kernel's function-level route of one datagram\n"
+    "  ringlab vm afxdp [--nic N]          one datagram through AF_XDP in the guest; the XDP mode it got\n\n"
     "run/shell options: --nic virtio|e1000|none, --accel tcg|kvm|auto, --timeout S, --bin FILE,\n"
     "--on-signal NAME=CMD (tools/vm/README.md). The guest is 10.77.0.2 on a tap (host side 10.77.0.1)\n"
     "inside a network namespace made for the run and removed after it; nothing leaves the machine.\n\n"
@@ -86,35 +87,55 @@ guest_output split_sections(const std::string& out) {
   return g;
 }
 
+// What `trace` and `afxdp` share: the guest's NIC, the group and port its receiver uses, and a run in
+// which the host sends one datagram (payload unique to this process) when the guest signals "send".
+struct guest_datagram {
+  std::string nic, group, port, timeout, payload;
+};
+
+guest_datagram datagram_options(const cli::args& a, const std::string& tag) {
+  guest_datagram d;
+  d.nic = a.str("nic");
+  if (d.nic != "virtio" && d.nic != "e1000") throw cli::usage_error{"--nic: '" + d.nic + "' is not virtio or e1000"};
+  d.port = std::to_string(a.u64("port", 1, 65535));
+  d.timeout = std::to_string(a.u64("timeout", 10, 3600));
+  d.group = a.str("group");
+  d.payload = "ringlab-vm-" + tag + "-" + std::to_string(getpid());
+  return d;
+}
+
+ringlab::vm::captured run_with_datagram(const guest_datagram& d, const std::vector<std::string>& files,
+                                        const std::string& guest_cmd) {
+  const std::string self = self_exe();
+  // Runs on the host, inside the run's namespace, when the guest's receiver is bound.
+  const std::string send = "echo " + d.payload + " | '" + self + "' mcast-send --group " + d.group + " --port " +
+                           d.port + " --iface rlvmtap0";
+  std::vector<std::string> argv{ringlab::vm::script_path(), "run", "--nic", d.nic, "--timeout", d.timeout, "--bin", self};
+  for (const auto& f : files) argv.insert(argv.end(), {"--file", f});
+  argv.insert(argv.end(), {"--on-signal", "send=" + send, "--", guest_cmd + " " + d.group + " " + d.port});
+  auto c = ringlab::vm::run_capture(argv);
+  if (c.status == 77) throw std::runtime_error("the VM cannot run here (ringlab vm probe says why)");
+  return c;
+}
+
 int run_trace(int argc, char** argv) {
   cli::args a("vm trace", trace_opts, argc, argv);
   if (a.help()) {
     std::cout << cli::usage_text("vm", "trace [options]", description, trace_opts);
     return cli::exit_ok;
   }
-  const std::string nic = a.str("nic");
-  if (nic != "virtio" && nic != "e1000") throw cli::usage_error{"--nic: '" + nic + "' is not virtio or e1000"};
-  const auto port = a.u64("port", 1, 65535);
-  const auto timeout = a.u64("timeout", 10, 3600);
-  const std::string group = a.str("group");
+  const auto d = datagram_options(a, "trace");
   std::string text, payload;
   if (a.has("from")) {
     text = read_file(a.str("from"));
   } else {
-    const std::string self = self_exe();
-    payload = "ringlab-vm-trace-" + std::to_string(getpid());
-    // Runs on the host, inside the run's namespace, when the guest's receiver is bound.
-    const std::string send = "echo " + payload + " | '" + self + "' mcast-send --group " + group + " --port " +
-                             std::to_string(port) + " --iface rlvmtap0";
-    auto c = ringlab::vm::run_capture({ringlab::vm::script_path(), "run", "--nic", nic, "--timeout",
-                                       std::to_string(timeout), "--bin", self, "--on-signal", "send=" + send, "--",
-                                       "ringlab-trace-rx " + group + " " + std::to_string(port)});
-    if (c.status == 77) throw std::runtime_error("the VM cannot run here (ringlab vm probe says why)");
+    auto c = run_with_datagram(d, {}, "ringlab-trace-rx");
     if (c.status != 0) {
       std::cerr << c.out;
       throw std::runtime_error("the guest's trace run failed (exit " + std::to_string(c.status) + ")");
     }
     text = std::move(c.out);
+    payload = d.payload;
   }
   const auto g = split_sections(text);
   if (!payload.empty() && g.app.find(payload) == std::string::npos)
@@ -124,8 +145,8 @@ int run_trace(int argc, char** argv) {
   const auto trees = ringlab::vm::parse_function_graph(g.ftrace, &skipped);
   auto res = ringlab::vm::build_function_route(trees);
   if (!res.error.empty()) throw std::runtime_error("no route in the guest's trace: " + res.error);
-  res.route.summary = "host 10.77.0.1 > " + group + ":" + std::to_string(port) + " udp, nic " +
-                      (a.has("from") ? std::string("(saved trace)") : nic);
+  res.route.summary = "host 10.77.0.1 > " + d.group + ":" + d.port + " udp, nic " +
+                      (a.has("from") ? std::string("(saved trace)") : d.nic);
   std::cout << "guest kernel route (ftrace function_graph; driver poll " << res.driver_poll << "): "
             << res.route.steps.size() << " calls on the route of " << res.traced_calls << " traced";
   if (skipped) std::cout << ", " << skipped << " unparsed lines";
@@ -148,15 +169,42 @@ int run_trace(int argc, char** argv) {
   return cli::exit_ok;
 }
 
+// One datagram through AF_XDP in the guest (ringlab mcast-recv --backend afxdp on eth0, our XDP program),
+// and the XDP attach mode: the guest's dmesg line from the driver's ndo_bpf shows a native attach.
+int run_afxdp(int argc, char** argv) {
+  const std::vector<cli::option> opts = {trace_opts[0], trace_opts[1], trace_opts[2], trace_opts[3]};
+  cli::args a("vm afxdp", opts, argc, argv);
+  if (a.help()) {
+    std::cout << cli::usage_text("vm", "afxdp [options]", description, opts);
+    return cli::exit_ok;
+  }
+  const auto d = datagram_options(a, "afxdp");
+  const std::string bpf = ringlab::vm::afxdp_bpf_object(), &nic = d.nic, &payload = d.payload;
+  if (bpf.empty()) throw std::runtime_error("this build has no AF_XDP backend (libxdp, clang): nothing to try");
+  auto c = run_with_datagram(d, {bpf}, "ringlab-afxdp-rx");
+  std::cout << c.out;
+  if (c.status != 0) throw std::runtime_error("AF_XDP in the guest failed (exit " + std::to_string(c.status) + ")");
+  if (c.out.find(" " + payload + "\n") == std::string::npos)
+    throw std::runtime_error("the guest's AF_XDP receiver did not print the datagram sent (" + payload + ")");
+  const bool native = c.out.find("XDP request") != std::string::npos || c.out.find("ip link: xdpdrv") != std::string::npos;
+  std::cout << "AF_XDP in the guest (" << nic << "): received " << payload << "; XDP attach: "
+            << (native ? "native (the driver's ndo_bpf took the program)" : "generic (skb)") << "; bind: "
+            << (nic == "virtio" ? "copy (virtio_net in 6.1 has no AF_XDP zero-copy: no ndo_xsk_wakeup)"
+                                : "copy (e1000 has no AF_XDP zero-copy)")
+            << "\n";
+  return cli::exit_ok;
+}
+
 int run(int argc, char** argv) {
   const std::string sub = argc >= 2 ? argv[1] : "";
   if (sub.empty() || sub == "--help" || sub == "-h" || sub == "help") {
-    std::cout << "usage: ringlab vm {probe|image|run|shell|trace} [options]\n\n" << description << "\n";
+    std::cout << "usage: ringlab vm {probe|image|run|shell|trace|afxdp} [options]\n\n" << description << "\n";
     return sub.empty() ? cli::exit_usage : cli::exit_ok;
   }
   if (sub == "trace") return run_trace(argc - 1, argv + 1);
+  if (sub == "afxdp") return run_afxdp(argc - 1, argv + 1);
   if (sub != "probe" && sub != "image" && sub != "run" && sub != "shell")
-    throw cli::usage_error{"unknown subcommand '" + sub + "' (probe, image, run, shell, trace)"};
+    throw cli::usage_error{"unknown subcommand '" + sub + "' (probe, image, run, shell, trace, afxdp)"};
   std::vector<std::string> args{sub};
   if (sub != "probe") {   // the guest gets this binary (and its libraries) in /bin
     args.push_back("--bin");

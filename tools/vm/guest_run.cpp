@@ -27,6 +27,14 @@ std::string script_path() {
   return RINGLAB_VM_SCRIPT;
 }
 
+std::string afxdp_bpf_object() {
+#ifdef RINGLAB_VM_AFXDP_BPF_OBJ
+  return RINGLAB_VM_AFXDP_BPF_OBJ;
+#else
+  return {};
+#endif
+}
+
 captured run_capture(const std::vector<std::string>& argv) {
   int fd[2];
   if (pipe(fd) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));

@@ -8,6 +8,8 @@ namespace ringlab::vm {
 
 // The script in the source tree this binary was built from (RINGLAB_VM_SCRIPT overrides it).
 std::string script_path();
+// The AF_XDP backend's XDP object in this build ("" when the build has no AF_XDP backend).
+std::string afxdp_bpf_object();
 
 struct captured {
   int status = -1;       // the script's exit status (the guest command's), 128+N for a signal

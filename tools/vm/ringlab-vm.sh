@@ -14,6 +14,7 @@
 #   --on-signal NAME=CMD      when the guest runs `ringlab-signal NAME`, run CMD on the host inside the
 #                             run's netns (the tap is RINGLAB_VM_TAP, host 10.77.0.1, guest 10.77.0.2)
 #   --bin FILE                also put FILE (and its shared libraries, from ldd) into the image's /bin
+#   --file FILE               also put FILE into the image at the same absolute path (BPF objects, data)
 #
 # Nothing here reaches outside the machine at run time: the kernel .deb is fetched once by
 # `apt-get download` into build/vm, and the guest's only link is a tap inside a namespace this script
@@ -110,14 +111,14 @@ add_binary() {
 # The base initramfs: busybox, the NIC modules, /init, the guest helpers and the lab binaries given.
 # Rebuilt when an input is newer than the cached archive.
 build_image() {
-  local k ver root img stamp_inputs=("$here/guest/init" "$here/guest/ringlab-trace-rx" "$here/ringlab-vm.sh" /bin/busybox)
+  local k ver root img stamp_inputs=("$here/guest/init" "$here/guest/ringlab-trace-rx" "$here/guest/ringlab-afxdp-rx" "$here/ringlab-vm.sh" /bin/busybox)
   k="$(ensure_kernel)"; ver="$(basename "$k")"
   img="$vm_dir/initramfs.cpio"
-  local want_bins="${bins[*]-}"
+  local want_bins="${bins[*]-} ${files[*]-}"
   local newer=0 f
   [ -f "$img" ] || newer=1
   [ "$(cat "$img.bins" 2>/dev/null || true)" = "$want_bins" ] || newer=1
-  for f in "${stamp_inputs[@]}" ${bins[@]+"${bins[@]}"}; do
+  for f in "${stamp_inputs[@]}" ${bins[@]+"${bins[@]}"} ${files[@]+"${files[@]}"}; do
     [ "$newer" = 1 ] && break
     [ "$f" -nt "$img" ] && newer=1
   done
@@ -127,7 +128,7 @@ build_image() {
   rm -rf "$root"; mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,lib/modules/"$ver"}
   cp /bin/busybox "$root/bin/busybox"
   install -m 755 "$here/guest/init" "$root/init"
-  install -m 755 "$here/guest/ringlab-trace-rx" "$root/bin/ringlab-trace-rx"
+  install -m 755 "$here/guest/ringlab-trace-rx" "$here/guest/ringlab-afxdp-rx" "$root/bin/"
   local m
   for m in "${virtio_modules[@]}" "${e1000_modules[@]}"; do
     f="$(find "$k/lib/modules/$ver" -name "$m.ko*" | head -1)"
@@ -137,6 +138,7 @@ build_image() {
   printf '%s\n' "${virtio_modules[@]}" > "$root/etc/modules.virtio"
   printf '%s\n' "${e1000_modules[@]}" > "$root/etc/modules.e1000"
   for f in ${bins[@]+"${bins[@]}"}; do add_binary "$root" "$f"; done
+  for f in ${files[@]+"${files[@]}"}; do mkdir -p "$root$(dirname "$f")"; cp "$f" "$root$f"; done
   (cd "$root" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) > "$img.tmp"
   mv "$img.tmp" "$img"
   echo "$want_bins" > "$img.bins"
@@ -238,7 +240,7 @@ run_guest() {
 }
 
 declare -A on_signal=()
-bins=()
+bins=() files=()
 nic=virtio accel=tcg tmo=60
 parse_run_opts() {
   rest=()
@@ -248,6 +250,7 @@ parse_run_opts() {
       --accel) accel="$2"; shift 2 ;;
       --timeout) tmo="$2"; shift 2 ;;
       --bin) bins+=("$(readlink -f "$2")"); shift 2 ;;
+      --file) [ -f "$2" ] || die "--file $2: no such file"; files+=("$(readlink -f "$2")"); shift 2 ;;
       --on-signal) on_signal["${2%%=*}"]="${2#*=}"; shift 2 ;;
       --) shift; rest=("$@"); break ;;
       *) die "unknown option '$1' (see the top of $0)" ;;
