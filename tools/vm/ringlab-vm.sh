@@ -178,15 +178,22 @@ make_netns() {
 # returns its exit status. Signals from the guest trigger the --on-signal commands.
 run_guest() {
   local accel="$1" nic="$2" tmo="$3" cmd="$4" k
-  k="$(build_image)"
   run_dir="$(mktemp -d "${TMPDIR:-/tmp}/ringlab-vm.XXXXXX")"
+  # One builder of build/vm at a time (two presets' tests, two users); the run keeps its own copy.
+  mkdir -p "$vm_dir"
+  exec 9> "$vm_dir/.lock"
+  flock 9
+  k="$(build_image)"
+  cp "$vm_dir/initramfs.cpio" "$run_dir/base.cpio"
+  exec 9>&-
   trap cleanup EXIT
   trap 'exit 130' INT TERM
   # The command travels as a second cpio archive appended to the first: the kernel unpacks both.
   mkdir -p "$run_dir/extra/etc"
   printf '%s\n' "$cmd" > "$run_dir/extra/etc/ringlab-cmd"
   (cd "$run_dir/extra" && find . | cpio --quiet -o -H newc -R 0:0) > "$run_dir/extra.cpio"
-  cat "$vm_dir/initramfs.cpio" "$run_dir/extra.cpio" > "$run_dir/initrd"
+  cat "$run_dir/base.cpio" "$run_dir/extra.cpio" > "$run_dir/initrd"
+  rm -f "$run_dir/base.cpio"
   : > "$run_dir/out"; : > "$run_dir/err"; : > "$run_dir/ctl"
   local netargs=(-nic none) pre=()
   if [ "$nic" != none ]; then
@@ -277,6 +284,7 @@ case "$sub" in
     ;;
   image)
     parse_run_opts "$@"
+    mkdir -p "$vm_dir"; exec 9> "$vm_dir/.lock"; flock 9
     k="$(build_image)"
     echo "kernel: $k/vmlinuz"
     echo "initramfs: $vm_dir/initramfs.cpio"
