@@ -197,10 +197,11 @@ int run_afxdp(int argc, char** argv) {
 
 int run(int argc, char** argv) {
   const std::string sub = argc >= 2 ? argv[1] : "";
-  if (sub.empty() || sub == "--help" || sub == "-h" || sub == "help") {
-    std::cout << "usage: ringlab vm {probe|image|run|shell|trace|afxdp} [options]\n\n" << description << "\n";
-    return sub.empty() ? cli::exit_usage : cli::exit_ok;
+  if (sub == "--help" || sub == "-h" || sub == "help") {
+    std::cout << cli::usage_text("vm", "{probe|image|run|shell|trace|afxdp} [options]", description, trace_opts);
+    return cli::exit_ok;
   }
+  if (sub.empty()) throw cli::usage_error{"which one: probe, image, run, shell, trace or afxdp (see --help)"};
   if (sub == "trace") return run_trace(argc - 1, argv + 1);
   if (sub == "afxdp") return run_afxdp(argc - 1, argv + 1);
   if (sub != "probe" && sub != "image" && sub != "run" && sub != "shell")

@@ -10,7 +10,7 @@
 # run/shell options:
 #   --nic virtio|e1000|none   the guest's NIC (default virtio), attached to a tap in a netns made for the run
 #   --accel tcg|kvm|auto      default tcg; auto uses KVM only when `probe-kvm` showed a guest really boots
-#   --timeout S               kill the guest after S seconds (default 60)
+#   --timeout S               kill the guest after S seconds (default 180: TCG on a loaded machine is slow)
 #   --on-signal NAME=CMD      when the guest runs `ringlab-signal NAME`, run CMD on the host inside the
 #                             run's netns (the tap is RINGLAB_VM_TAP, host 10.77.0.1, guest 10.77.0.2)
 #   --bin FILE                also put FILE (and its shared libraries, from ldd) into the image's /bin
@@ -27,6 +27,7 @@ skip=77
 
 log() { printf '[vm] %s\n' "$*" >&2; }
 die() { printf 'ringlab vm: %s\n' "$*" >&2; exit 1; }
+usage() { printf 'ringlab vm: %s\n' "$*" >&2; exit 2; }   # bad input, nothing was run (the CLI's exit 2)
 
 # The modules the guest loads, in dependency order (Debian builds virtio and e1000 as modules).
 virtio_modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net)
@@ -156,6 +157,15 @@ probe_kvm() {
   echo "kvm boots"
 }
 
+# ", qemu CPU N ms": user+system time of the QEMU process (its -pidfile is $1), the figure that a
+# loaded machine does not inflate the way it inflates the host clock.
+qemu_cpu() {
+  local q t
+  q="$(cat "$1" 2>/dev/null)" || return 0
+  t="$(awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$q/stat" 2>/dev/null)" || return 0
+  [ -n "$t" ] && printf ', qemu CPU %s ms' "$t"
+}
+
 ns="" qpid="" run_dir=""
 cleanup() {
   [ -n "$qpid" ] && kill "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null || true
@@ -207,7 +217,7 @@ run_guest() {
   [ "$accel" = kvm ] && accel_args=(-accel kvm -cpu host)
   local t0; t0="$(date +%s%N)"
   ${pre[@]+"${pre[@]}"} timeout -s KILL "$tmo" "$(qemu_bin)" "${accel_args[@]}" -m 512 -smp 1 -nodefaults -no-reboot \
-    -display none -kernel "$(boot_image "$k")" -initrd "$run_dir/initrd" -append "$kernel_args ringlab.nic=$nic" \
+    -display none -pidfile "$run_dir/qemu.pid" -kernel "$(boot_image "$k")" -initrd "$run_dir/initrd" -append "$kernel_args ringlab.nic=$nic" \
     -serial "file:$run_dir/console" -serial "file:$run_dir/out" -serial "file:$run_dir/err" \
     -serial "file:$run_dir/ctl" "${netargs[@]}" </dev/null >"$run_dir/qemu.log" 2>&1 &
   qpid=$!
@@ -216,7 +226,7 @@ run_guest() {
     if [ "$seen_ready" = 0 ] && grep -q '^RINGLAB-READY' "$run_dir/ctl"; then
       seen_ready=1
       local t1; t1="$(date +%s%N)"
-      log "boot to prompt: $(( (t1 - t0) / 1000000 )) ms on the host clock, guest uptime $(awk '/^RINGLAB-READY/ {print $2; exit}' "$run_dir/ctl") s ($accel, nic $nic)"
+      log "boot to prompt: $(( (t1 - t0) / 1000000 )) ms on the host clock, guest uptime $(awk '/^RINGLAB-READY/ {print $2; exit}' "$run_dir/ctl") s ($accel, nic $nic)$(qemu_cpu "$run_dir/qemu.pid")"
     fi
     while read -r line; do
       name="${line#RINGLAB-SIGNAL }"
@@ -233,6 +243,11 @@ run_guest() {
   done
   wait "$qpid" 2>/dev/null || true
   qpid=""
+  # A short command on a starved host: the guest reached its prompt, ran and powered off between two
+  # polls. The host clock then bounds the boot from above; QEMU's CPU time is gone with it.
+  if [ "$seen_ready" = 0 ] && grep -q '^RINGLAB-READY' "$run_dir/ctl"; then
+    log "boot to prompt: $(( ($(date +%s%N) - t0) / 1000000 )) ms on the host clock (at most), guest uptime $(awk '/^RINGLAB-READY/ {print $2; exit}' "$run_dir/ctl") s ($accel, nic $nic)"
+  fi
   cat "$run_dir/out"
   cat "$run_dir/err" >&2
   local rc
@@ -248,7 +263,7 @@ run_guest() {
 
 declare -A on_signal=()
 bins=() files=()
-nic=virtio accel=tcg tmo=60
+nic=virtio accel=tcg tmo=180
 parse_run_opts() {
   rest=()
   while [ $# -gt 0 ]; do
@@ -257,15 +272,15 @@ parse_run_opts() {
       --accel) accel="$2"; shift 2 ;;
       --timeout) tmo="$2"; shift 2 ;;
       --bin) bins+=("$(readlink -f "$2")"); shift 2 ;;
-      --file) [ -f "$2" ] || die "--file $2: no such file"; files+=("$(readlink -f "$2")"); shift 2 ;;
+      --file) [ -f "$2" ] || usage "--file $2: no such file"; files+=("$(readlink -f "$2")"); shift 2 ;;
       --on-signal) on_signal["${2%%=*}"]="${2#*=}"; shift 2 ;;
       --) shift; rest=("$@"); break ;;
-      *) die "unknown option '$1' (see the top of $0)" ;;
+      *) usage "unknown option '$1' (ringlab vm --help)" ;;
     esac
   done
-  case "$nic" in virtio|e1000|none) ;; *) die "--nic: '$nic' is not virtio, e1000 or none" ;; esac
-  case "$accel" in tcg|kvm|auto) ;; *) die "--accel: '$accel' is not tcg, kvm or auto" ;; esac
-  [[ "$tmo" =~ ^[0-9]+$ ]] || die "--timeout: '$tmo' is not a number of seconds"
+  case "$nic" in virtio|e1000|none) ;; *) usage "--nic: '$nic' is not virtio, e1000 or none" ;; esac
+  case "$accel" in tcg|kvm|auto) ;; *) usage "--accel: '$accel' is not tcg, kvm or auto" ;; esac
+  [[ "$tmo" =~ ^[0-9]+$ ]] || usage "--timeout: '$tmo' is not a number of seconds"
 }
 
 resolve_accel() {
@@ -291,7 +306,7 @@ case "$sub" in
     ;;
   run)
     parse_run_opts "$@"
-    [ ${#rest[@]} -gt 0 ] || die "run: no command (ringlab vm run -- CMD...)"
+    [ ${#rest[@]} -gt 0 ] || usage "run: no command (ringlab vm run -- CMD...)"
     resolve_accel
     printf -v cmdline '%q ' "${rest[@]}"
     [ ${#rest[@]} -eq 1 ] && cmdline="${rest[0]}"   # one word: a shell command line, as `sh -c` takes it
@@ -314,5 +329,5 @@ case "$sub" in
     ;;
   probe-kvm) probe_kvm ;;
   help|-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown subcommand '$sub' (probe, image, run, shell)" ;;
+  *) usage "unknown subcommand '$sub' (probe, image, run, shell)" ;;
 esac
