@@ -197,7 +197,7 @@ run_guest() {
   cp "$vm_dir/initramfs.cpio" "$run_dir/base.cpio"
   exec 9>&-
   trap cleanup EXIT
-  trap 'exit 130' INT TERM
+  trap 'exit 130' INT TERM HUP
   # The command travels as a second cpio archive appended to the first: the kernel unpacks both.
   mkdir -p "$run_dir/extra/etc"
   printf '%s\n' "$cmd" > "$run_dir/extra/etc/ringlab-cmd"
@@ -317,7 +317,7 @@ case "$sub" in
     parse_run_opts "$@"
     resolve_accel
     k="$(build_image)"
-    make_netns; trap cleanup EXIT
+    trap cleanup EXIT; trap 'exit 130' INT TERM HUP; make_netns
     model=virtio-net-pci; [ "$nic" = e1000 ] && model=e1000
     netargs=(-nic none)
     [ "$nic" != none ] && netargs=(-netdev tap,id=n0,ifname=rlvmtap0,script=no,downscript=no -device "$model,netdev=n0")
