@@ -15,6 +15,8 @@ expect_usage() {   # expect_usage EXIT MESSAGE ARGS...
 expect_usage 2 "unknown subcommand 'boot'" boot
 expect_usage 2 "--nic: 'tulip' is not virtio or e1000" trace --nic tulip
 expect_usage 2 "--port: '70000'" trace --port 70000
+expect_usage 2 "--group: '239.1.1.1;id' is not an IPv4 multicast address (224.0.0.0/4)" trace --group '239.1.1.1;id'
+expect_usage 2 "--group: '10.0.0.1' is not an IPv4 multicast address" afxdp --group 10.0.0.1
 expect_usage 2 "--from: cannot read '/nonexistent/x'" trace --from /nonexistent/x
 expect_usage 2 "which one: probe, image, run, shell, trace or afxdp" ""
 expect_usage 2 "run: no command" run

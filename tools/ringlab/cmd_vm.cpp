@@ -5,6 +5,7 @@
 // `trace` is what the host kernel cannot show (no function tracer here): the guest's function-level
 // route of one datagram, from the driver's NAPI poll through GRO, IP, UDP and the socket to recvmsg,
 // parsed by tools/vm/function_graph and rendered by trace_packet_flow's writers.
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -99,7 +100,12 @@ guest_datagram datagram_options(const cli::args& a, const std::string& tag) {
   if (d.nic != "virtio" && d.nic != "e1000") throw cli::usage_error{"--nic: '" + d.nic + "' is not virtio or e1000"};
   d.port = std::to_string(a.u64("port", 1, 65535));
   d.timeout = std::to_string(a.u64("timeout", 10, 3600));
+  // The group goes into shell command lines (the host's sender, the guest's command): only a dotted
+  // IPv4 multicast address is let through.
   d.group = a.str("group");
+  in_addr g{};
+  if (inet_pton(AF_INET, d.group.c_str(), &g) != 1 || (ntohl(g.s_addr) >> 28) != 0xe)
+    throw cli::usage_error{"--group: '" + d.group + "' is not an IPv4 multicast address (224.0.0.0/4)"};
   d.payload = "ringlab-vm-" + tag + "-" + std::to_string(getpid());
   return d;
 }
