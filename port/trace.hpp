@@ -49,7 +49,8 @@ std::string_view to_string(drop_reason r) noexcept;
 
 struct event {
   std::uint64_t packet_id = 0;
-  std::uint64_t t_ns = 0;
+  std::uint64_t t_ns = 0;          // the emitter's clock: virtual for sim_nic, real for real ports
+  std::uint64_t real_ns = 0;       // CLOCK_MONOTONIC when the event was recorded (set by record())
   std::uint32_t ring_slot = ~0u;   // ~0u: no ring slot at this hop
   std::uint32_t frame = ~0u;       // ~0u: no pool frame at this hop
   std::uint16_t queue = 0;

@@ -152,10 +152,22 @@ TEST(TraceFlowKernelPath, CompareWritesOnePerfettoFileAndOneDiagramWithBothRoute
   const std::string j = slurp(json);
   EXPECT_NE(j.find("lab path (sim_nic"), std::string::npos);
   EXPECT_NE(j.find("kernel path (veth"), std::string::npos);
+  // Like with like: the lab's hops on a real clock too, each clock named; the stage table after.
+  EXPECT_NE(out.find("lab path: 3 packets, 1 dropped"), std::string::npos) << out;
+  EXPECT_NE(out.find("(clock: real: CLOCK_MONOTONIC when each hop was recorded)"), std::string::npos) << out;
+  EXPECT_NE(out.find("(clock: real: tracefs clock "), std::string::npos) << out;
+  EXPECT_EQ(out.find("lab path: 3 packets, 1 dropped, hops per packet p50 12 (max 12), arrival to last hop p50 0 ns"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("  lab clock: real: CLOCK_MONOTONIC"), std::string::npos) << out;
+  EXPECT_NE(out.find("  application reads          deliver"), std::string::npos) << out;
+  EXPECT_NE(out.find("kernel drops at L4 demux: SKB_DROP_REASON_NO_SOCKET x1"), std::string::npos) << out;
+  EXPECT_NE(out.find("lab drops at L4 demux: no_socket x1"), std::string::npos) << out;
+  // The diagram: both paths top to bottom, one row per stage.
   const std::string d = slurp(dot);
-  EXPECT_NE(d.find("cluster_lab"), std::string::npos);
-  EXPECT_NE(d.find("cluster_kernel"), std::string::npos);
-  EXPECT_NE(d.find("kernel_drop_SKB_DROP_REASON_NO_SOCKET"), std::string::npos);
+  EXPECT_NE(d.find("rankdir=TB"), std::string::npos);
+  EXPECT_NE(d.find("{ rank=same; stage_6; lab_6; kernel_6; }"), std::string::npos) << d;
+  EXPECT_NE(d.find("drop: SKB_DROP_REASON_NO_SOCKET x1"), std::string::npos) << d;
+  EXPECT_NE(d.find("drop: no_socket x1"), std::string::npos) << d;
   std::string rendered;
   EXPECT_EQ(tf::run_command({"dot", "-Tsvg", dot}, &rendered), 0);
   EXPECT_NE(rendered.find("<svg"), std::string::npos);
