@@ -1,5 +1,5 @@
 #pragma once
-// One trace event format for every hop of the lab's path (DESIGN.md):
+// One trace event format for every hop of the lab's path (README.md's picture):
 //   {packet id, stage, t_ns, cpu, queue, ring slot, frame, verdict/reason, source location}
 // Each thread writes into its own buffer; when tracing is off an emit costs one relaxed load and a
 // branch (bench/trace shows it). Drop reasons are an enum, never free text.

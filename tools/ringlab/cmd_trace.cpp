@@ -140,11 +140,13 @@ std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, s
       if (notes) {
         *notes = r.notes;
         if (r.frames) {
-          char b[256];
-          std::snprintf(b, sizeof b, "\nlab path cost: replay loop (sim_nic + stack + reader) %.0f ns/frame wall time, "
-                        "%.0f ns/frame with tracing on (%llu frames); hop times below: ",
-                        static_cast<double>(r.wall_ns_untraced) / static_cast<double>(r.frames),
-                        static_cast<double>(r.wall_ns) / static_cast<double>(r.frames),
+          char b[320];
+          const double f = static_cast<double>(r.frames);
+          std::snprintf(b, sizeof b, "\nlab path cost: replay loop (sim_nic + stack + reader), CPU time per frame: "
+                        "%.0f ns, %.0f ns with tracing on (%.1fx; wall time %.0f / %.0f ns; %llu frames); hop times below: ",
+                        static_cast<double>(r.cpu_ns_untraced) / f, static_cast<double>(r.cpu_ns) / f,
+                        r.cpu_ns_untraced ? static_cast<double>(r.cpu_ns) / static_cast<double>(r.cpu_ns_untraced) : 0.0,
+                        static_cast<double>(r.wall_ns_untraced) / f, static_cast<double>(r.wall_ns) / f,
                         static_cast<unsigned long long>(r.frames));
           *notes += b + tf::lab_clock_name(clock);
         }
