@@ -130,8 +130,12 @@ void write_compare_table(std::ostream& os, const std::vector<route>& routes) {
         p50 = ns_text(pf.stages[i].p50_ns);
         p99 = ns_text(pf.stages[i].p99_ns);
       } else {
-        hops = mapped.empty() || kernel ? "(" + (kernel ? st[i].kernel_note : std::string("none")) + ")"
-                                        : "(" + joined(mapped, ", ") + ": not reached)";
+        // Appended piece by piece: GCC 12 at -O3 misreads "(" + string + ")" (-Wrestrict, PR 105329).
+        hops = "(";
+        if (kernel) hops += st[i].kernel_note;
+        else if (mapped.empty()) hops += "none";
+        else hops.append(joined(mapped, ", ")).append(": not reached");
+        hops += ')';
       }
       return std::array<std::string, 3>{hops, p50, p99};
     };
@@ -196,8 +200,9 @@ void write_compare_dot(std::ostream& os, const std::vector<route>& routes, const
         const auto b = a == std::string::npos || a == 0 ? std::string::npos : f.rfind('/', a - 1);
         files.push_back(b == std::string::npos ? f : f.substr(b + 1));
       }
-      label += "<" + dot_escape(joined(files, ", ")) + ">\\n+" + ns_text(sf->p50_ns) + "  (p99 " + ns_text(sf->p99_ns) + ")";
-      if (!sf->drops.empty()) label += "\\ndrop: " + dot_escape(drops_text(sf->drops));
+      label.append("<").append(dot_escape(joined(files, ", "))).append(">\\n+").append(ns_text(sf->p50_ns));
+      label.append("  (p99 ").append(ns_text(sf->p99_ns)).append(")");
+      if (!sf->drops.empty()) label.append("\\ndrop: ").append(dot_escape(drops_text(sf->drops)));
       os << "fillcolor=\"" << fill[p] << "\", color=\"" << (sf->drops.empty() ? colour[p] : "red")
          << "\", label=\"" << label << "\"];\n";
     }

@@ -57,6 +57,34 @@ std::vector<std::uint8_t> bytes(const std::string& s) { return {s.begin(), s.end
 
 std::string tmp(const std::string& name) { return "/tmp/trace_flow_netns_" + std::to_string(::getpid()) + "_" + name; }
 
+// Starts `ringlab ARGS...` with its output to /dev/null; the child's pid (-1 when fork failed).
+pid_t start_ringlab(std::vector<std::string> args) {
+  args.insert(args.begin(), "ringlab");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string bin = ringlab_bin();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Up: the tool made its tracefs instance and namespace and turned tracing on (its last setup step).
+// Signalling earlier would race with an `ip netns add` child it is still waiting for. Up to 5 s.
+bool wait_until_up(const std::string& inst, const std::string& ns) {
+  for (int i = 0; i < 500; ++i) {
+    if (exists(inst) && exists(ns) && slurp(inst + "/tracing_on").starts_with("1")) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
 // Where this test sees tracefs instances: /sys/kernel/tracing when tracefs is mounted there, else a
 // mount of its own (instances are the kernel's, whichever mount shows them; the tool's own mount is
 // gone after it ends, so looking through it would find nothing whatever was left behind).
@@ -179,29 +207,15 @@ TEST(TraceFlowKernelPath, SigtermRemovesTheTracefsInstanceAndTheNamespaces) {
   if (auto why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
   if (!exists(ringlab_bin())) GTEST_SKIP() << ringlab_bin() << " not built";
   const std::string pcap = write_test_pcap();
-  const pid_t pid = ::fork();
+  const pid_t pid = start_ringlab({"trace", "kernel", pcap, "--gap-us", "500000"});
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 1);
-    ::dup2(devnull, 2);
-    ::execl(ringlab_bin().c_str(), "ringlab", "trace", "kernel", pcap.c_str(), "--gap-us", "500000", nullptr);
-    ::_exit(127);
-  }
   // tracefs at its usual place, or (not mounted there) the tool's own mount under /tmp.
   const bool usual = exists("/sys/kernel/tracing/instances");
   const std::string own_mount = "/tmp/ringlab-tracefs-" + std::to_string(pid);
   const std::string inst = (usual ? std::string("/sys/kernel/tracing") : own_mount) + "/instances/ringlab-" +
                            std::to_string(pid);
   const std::string ns = "/run/netns/rlt" + std::to_string(pid) + "a";
-  // Up: both namespaces made and tracing on in the instance (its last setup step). Killing earlier
-  // would race with an `ip netns add` child the tool is still waiting for.
-  bool up = false;
-  for (int i = 0; i < 500 && !up; ++i) {   // up to 5 s for the tool to set up
-    up = exists(inst) && exists(ns) && slurp(inst + "/tracing_on").starts_with("1");
-    if (!up) std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_TRUE(up) << "the tool never made " << inst << " and " << ns;
+  EXPECT_TRUE(wait_until_up(inst, ns)) << "the tool never made " << inst << " and " << ns;
   ::kill(pid, SIGTERM);
   int st = 0;
   ::waitpid(pid, &st, 0);
@@ -229,24 +243,11 @@ TEST(TraceFlowKernelPath, TwoQuickSignalsLeaveNothingBehindInAnyRun) {
                             {SIGINT, SIGINT, 1500ms}, {SIGINT, SIGTERM, 2100ms}, {SIGINT, SIGINT, 2700ms}};
   int ended_by_signal = 0;
   for (const auto& c : cases) {
-    const pid_t pid = ::fork();
+    const pid_t pid = start_ringlab({"trace", "kernel", pcap, "--packets", "0", "--gap-us", "100", "--quiet"});
     ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      const int devnull = ::open("/dev/null", O_WRONLY);
-      ::dup2(devnull, 1);
-      ::dup2(devnull, 2);
-      ::execl(ringlab_bin().c_str(), "ringlab", "trace", "kernel", pcap.c_str(), "--packets", "0", "--gap-us", "100",
-              "--quiet", nullptr);
-      ::_exit(127);
-    }
     const std::string inst = view.instance(pid), own_mount = "/tmp/ringlab-tracefs-" + std::to_string(pid);
     const std::string ns_a = "/run/netns/rlt" + std::to_string(pid) + "a", ns_b = "/run/netns/rlt" + std::to_string(pid) + "b";
-    bool up = false;
-    for (int i = 0; i < 500 && !up; ++i) {
-      up = exists(inst) && exists(ns_b) && slurp(inst + "/tracing_on").starts_with("1");
-      if (!up) std::this_thread::sleep_for(10ms);
-    }
-    EXPECT_TRUE(up) << "the tool never made " << inst;
+    EXPECT_TRUE(wait_until_up(inst, ns_b)) << "the tool never made " << inst;
     std::this_thread::sleep_for(c.after_up);
     ::kill(pid, c.first);
     ::kill(pid, c.second);
