@@ -483,17 +483,23 @@ tf::route kernel_route(std::uint64_t id, std::initializer_list<std::pair<const c
   }
   return k;
 }
-}  // namespace
-
-// Stage times: from arrival to the stage's last step, p50 over the routes that reached it; each
-// path's hops land in the stage the text table names; a kernel drop in the UDP demux is L4's.
-TEST(TraceFlowCompare, StagesAlignBothPathsAndTimeEachOnItsOwnClock) {
+// The hand-made lab routes on the real clock (equal to their virtual times here) and one delivered
+// kernel route.
+std::vector<tf::route> both_paths() {
   auto events = hand_made();
   for (auto& e : events) e.e.real_ns = e.e.t_ns;
   auto routes = tf::build_lab_routes(events, {}, 0, tf::lab_clock::real);
   routes.push_back(kernel_route(1, {{"net:netif_rx", 1000}, {"net:netif_receive_skb", 3000}, {"fib:fib_table_lookup", 4000},
                                     {"sock:sk_data_ready", 9000}, {"syscalls:sys_enter_recvfrom", 20000},
                                     {"user:recvfrom_returned", 31000}}));
+  return routes;
+}
+}  // namespace
+
+// Stage times: from arrival to the stage's last step, p50 over the routes that reached it; each
+// path's hops land in the stage the text table names; a kernel drop in the UDP demux is L4's.
+TEST(TraceFlowCompare, StagesAlignBothPathsAndTimeEachOnItsOwnClock) {
+  auto routes = both_paths();
   routes.push_back(kernel_route(2, {{"net:netif_rx", 50000}, {"net:netif_receive_skb", 52000},
                                     {"fib:fib_table_lookup", 53000}, {"skb:kfree_skb", 54000}}, "__udp4_lib_rcv"));
   const auto figs = tf::compute_compare(routes);
@@ -534,12 +540,7 @@ TEST(TraceFlowCompare, StagesAlignBothPathsAndTimeEachOnItsOwnClock) {
 // wide that fits a browser window without scrolling sideways.
 TEST(TraceFlowCompare, DiagramIsOneRowPerStageAndFitsAWindow) {
   if (run_sh("command -v dot >/dev/null") != 0) GTEST_SKIP() << "Graphviz dot missing (apt-get install graphviz)";
-  auto events = hand_made();
-  for (auto& e : events) e.e.real_ns = e.e.t_ns;
-  auto routes = tf::build_lab_routes(events, {}, 0, tf::lab_clock::real);
-  routes.push_back(kernel_route(1, {{"net:netif_rx", 1000}, {"net:netif_receive_skb", 3000}, {"fib:fib_table_lookup", 4000},
-                                    {"sock:sk_data_ready", 9000}, {"syscalls:sys_enter_recvfrom", 20000},
-                                    {"user:recvfrom_returned", 31000}}));
+  auto routes = both_paths();
   std::ostringstream os;
   tf::write_compare_dot(os, routes, "lab path vs kernel path: test");
   const std::string d = os.str();
