@@ -227,8 +227,8 @@ TEST(TraceFlowKernelPath, SigtermRemovesTheTracefsInstanceAndTheNamespaces) {
   std::remove(pcap.c_str());
 }
 
-// Ctrl-C twice, or `timeout` signalling while Ctrl-C is handled: two signals in quick succession, at
-// moments spread over the whole run (sending, settling, reading the trace back, building routes).
+// Ctrl-C twice, or `timeout` signalling while Ctrl-C is handled: two signals in quick succession, while
+// the datagrams are sent and while the trace is read back and routes are built.
 // Every run ends by the first signal and leaves no tracefs instance, namespace or tracefs mount. Before
 // the handler was made idempotent, a second signal's handler found the first one's removal in progress
 // and ended the process under it: the instance was left behind in 4 runs of 10 like these.
@@ -238,23 +238,28 @@ TEST(TraceFlowKernelPath, TwoQuickSignalsLeaveNothingBehindInAnyRun) {
   tracefs_view view;
   ASSERT_TRUE(view.ok()) << "cannot see tracefs instances";
   const std::string pcap = source_dir() + "/traces/flows.pcap";   // 4096 UDP datagrams: a run of seconds
-  struct run_case { int first, second; std::chrono::milliseconds after_up; };
-  const run_case cases[] = {{SIGINT, SIGINT, 0ms},     {SIGINT, SIGTERM, 300ms}, {SIGTERM, SIGINT, 900ms},
-                            {SIGINT, SIGINT, 1500ms}, {SIGINT, SIGTERM, 2100ms}, {SIGINT, SIGINT, 2700ms}};
+  // Three while datagrams are sent (4096 at >= 300 us each: over a second), three once tracing is off
+  // and the tool reads the trace back and builds routes (where the old handler lost the race).
+  struct run_case { int first, second; bool reading; std::chrono::milliseconds after; };
+  const run_case cases[] = {{SIGINT, SIGINT, false, 0ms},  {SIGINT, SIGTERM, false, 300ms}, {SIGTERM, SIGINT, false, 900ms},
+                            {SIGINT, SIGINT, true, 0ms},   {SIGINT, SIGTERM, true, 20ms},    {SIGINT, SIGINT, true, 60ms}};
   int ended_by_signal = 0;
   for (const auto& c : cases) {
-    const pid_t pid = start_ringlab({"trace", "kernel", pcap, "--packets", "0", "--gap-us", "100", "--quiet"});
+    const pid_t pid = start_ringlab({"trace", "kernel", pcap, "--packets", "0", "--gap-us", "300", "--quiet"});
     ASSERT_GE(pid, 0);
     const std::string inst = view.instance(pid), own_mount = "/tmp/ringlab-tracefs-" + std::to_string(pid);
     const std::string ns_a = "/run/netns/rlt" + std::to_string(pid) + "a", ns_b = "/run/netns/rlt" + std::to_string(pid) + "b";
     EXPECT_TRUE(wait_until_up(inst, ns_b)) << "the tool never made " << inst;
-    std::this_thread::sleep_for(c.after_up);
+    if (c.reading) {   // tracing_on back to 0: sending and settling are over, reading begins
+      for (int i = 0; i < 15000 && slurp(inst + "/tracing_on").starts_with("1"); ++i) std::this_thread::sleep_for(2ms);
+    }
+    std::this_thread::sleep_for(c.after);
     ::kill(pid, c.first);
     ::kill(pid, c.second);
     int st = 0;
     ::waitpid(pid, &st, 0);
     const std::string what = "signals " + std::to_string(c.first) + "," + std::to_string(c.second) + " " +
-                             std::to_string(c.after_up.count()) + " ms after tracing began";
+                             std::to_string(c.after.count()) + " ms after tracing " + (c.reading ? "ended" : "began");
     // Ended by one of the two signals (the second one may be the one that ends it, once the first
     // handler is done), or finished already when the signals came: never any other way.
     const bool by_signal = WIFSIGNALED(st) && (WTERMSIG(st) == c.first || WTERMSIG(st) == c.second);
