@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <sched.h>
+#include <time.h>
 
 namespace ringlab::trace {
 namespace {
@@ -56,6 +57,11 @@ void enable(bool on) noexcept { detail::enabled_flag.store(on, std::memory_order
 void detail::record(const event& e) {
   buffer& b = my_buffer();
   event ev = e;
+  // A real clock beside the emitter's own: on sim_nic t_ns is virtual (hops of one frame share it),
+  // and `ringlab trace compare` sets the lab's hops beside the kernel's real ones.
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  ev.real_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
   if (ev.cpu == 0) {
     const int c = sched_getcpu();
     ev.cpu = static_cast<std::uint16_t>(c < 0 ? 0 : c);

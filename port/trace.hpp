@@ -1,5 +1,5 @@
 #pragma once
-// One trace event format for every hop of the lab's path (DESIGN.md):
+// One trace event format for every hop of the lab's path (README.md's picture):
 //   {packet id, stage, t_ns, cpu, queue, ring slot, frame, verdict/reason, source location}
 // Each thread writes into its own buffer; when tracing is off an emit costs one relaxed load and a
 // branch (bench/trace shows it). Drop reasons are an enum, never free text.
@@ -49,7 +49,8 @@ std::string_view to_string(drop_reason r) noexcept;
 
 struct event {
   std::uint64_t packet_id = 0;
-  std::uint64_t t_ns = 0;
+  std::uint64_t t_ns = 0;          // the emitter's clock: virtual for sim_nic, real for real ports
+  std::uint64_t real_ns = 0;       // CLOCK_MONOTONIC when the event was recorded (set by record())
   std::uint32_t ring_slot = ~0u;   // ~0u: no ring slot at this hop
   std::uint32_t frame = ~0u;       // ~0u: no pool frame at this hop
   std::uint16_t queue = 0;

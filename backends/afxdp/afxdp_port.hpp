@@ -42,7 +42,7 @@ enum class bind_mode { automatic, zero_copy, copy };   // automatic: zero-copy f
 
 struct config {
   std::string ifname;
-  std::uint32_t queue = 0;                             // this machine: only queue 0 (ENVIRONMENT.md)
+  std::uint32_t queue = 0;                             // this machine: only queue 0 (docs/machine-findings.md)
   port::frame_pool_config pool{4096, 2048, 256};       // UMEM = frames * frame_size (8 MiB by default)
   std::uint32_t fill_size = 2048, comp_size = 2048, rx_size = 2048, tx_size = 2048;  // powers of two
   std::uint32_t fill_frames = 0;       // frames kept posted for RX; 0: fill_size, capped at pool frames / 2

@@ -9,7 +9,7 @@
 // frame is an id of pool(): decorators (pcap_tap, faulty_port), the stack's queues and the leak check
 // (pool().out() back to zero) all rely on it, and a mbuf's bytes live in rte_malloc memory that the
 // pool cannot own or count (and ASan cannot see). The copy costs ~20-60 ns for small frames (see
-// ENVIRONMENT.md: net_pcap itself copies each frame into an mbuf); a zero-copy variant would build
+// docs/machine-findings.md: net_pcap itself copies each frame into an mbuf); a zero-copy variant would build
 // the mempool over the pool's area (rte_extmem_register + rte_pktmbuf_attach_extbuf), not done here.
 //
 // EAL: rte_eal_init runs once per process (eal.hpp); every test that uses DPDK runs as its own process.

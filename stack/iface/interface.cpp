@@ -132,7 +132,12 @@ void interface::drop(const rx_ctx& c, trace::hop where, drop_reason why, std::so
   if (r == udp_socket::delivery::full) return drop(c, trace::hop::socket_queue, drop_reason::socket_queue_full);
   c.kept = r != udp_socket::delivery::copied;   // copied: the frame goes back with the burst
   ++ctr_.udp_delivered;
-  hop(c, trace::hop::socket_queue, verdict::deliver);
+  if (trace::enabled()) [[unlikely]] {
+    hop_traced(c, trace::hop::socket_queue, verdict::deliver, std::source_location::current());
+    // A reader already waiting took it (the socket's taker): delivered to the application here.
+    if (r != udp_socket::delivery::queued)
+      hop_traced(c, trace::hop::deliver, verdict::deliver, std::source_location::current());
+  }
   if (r == udp_socket::delivery::queued && s->readable_) s->readable_(s->readable_ctx_, *s);
 }
 

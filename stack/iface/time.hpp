@@ -1,6 +1,6 @@
 #pragma once
-// Time in the stack is a number the caller passes in (DESIGN.md: "time is passed in"): nanoseconds on
-// the port's clock, virtual for sim_nic, real for real ports. Nothing in stack/ reads a clock.
+// Time in the stack is a number the caller passes in (`poll(now)`, stack/README.md): nanoseconds on the
+// port's clock, virtual for sim_nic, real for real ports. Nothing in stack/ reads a clock.
 #include <cstdint>
 
 namespace ringlab::stack {

@@ -113,6 +113,7 @@ udp_socket::received udp_socket::try_receive_from(std::span<std::byte> buf, std:
   r.truncated = r.bytes < d.payload.size();
   r.source = d.source;
   if (r.bytes) std::memcpy(buf.data(), d.payload.data(), r.bytes);
+  hop_taken(d);
   ifc_->release(d.frame, d.from_port);
   ec = {};
   return r;
@@ -121,6 +122,7 @@ udp_socket::received udp_socket::try_receive_from(std::span<std::byte> buf, std:
 void udp_socket::pop_front() noexcept {
   if (count_ == 0) return;
   const datagram& d = queue_[head_];
+  hop_taken(d);   // the reader (the Asio layer) copied it out of the slot
   ifc_->release(d.frame, d.from_port);
   if (++head_ == queue_.size()) head_ = 0;
   --count_;
@@ -139,7 +141,13 @@ lent_frame udp_socket::try_receive_frame(std::error_code& ec) noexcept {
   head_ = (head_ + 1) % queue_.size();
   --count_;
   ec = {};
+  hop_taken(d);
   return lent_frame(ifc_, d);
+}
+
+void udp_socket::hop_taken_traced(const datagram& d, std::source_location loc) const noexcept {
+  trace::emit({.packet_id = d.frame.meta.packet_id, .t_ns = ifc_->now_, .frame = d.frame.id,
+               .queue = d.frame.meta.queue, .stage = trace::hop::deliver, .v = trace::verdict::deliver}, loc);
 }
 
 }  // namespace ringlab::stack

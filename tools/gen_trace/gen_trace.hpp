@@ -68,8 +68,12 @@ struct packet {
 struct malformed_case {
   std::string_view name;
   std::string_view what;
-  trace::drop_reason reason;   // none: a valid frame the stack must accept
+  trace::drop_reason reason;   // none: a valid frame the stack must accept (device checks as a real NIC's)
   bool tshark_flags;           // tshark -V (checksums checked) shows an error/warning for it
+  // What `ringlab trace replay traces/malformed.pcap` does with it (sim_nic's defaults, then the
+  // stack), as the route's outcome: "deliver", "drop: REASON", or "held" (kept for reassembly).
+  // It differs from `reason` where sim_nic's defaults differ from a real NIC (runt_len 14, not 60).
+  std::string_view lab;
 };
 std::span<const malformed_case> malformed_cases() noexcept;
 

@@ -37,12 +37,14 @@ int run(int argc, char** argv) {
   a.expect_positional(0);
   if (a.has("list")) {
     a.refuse({"kind", "out", "count", "groups", "flows", "seed", "pps", "size"}, "--list (it prints a table and exits)");
-    std::printf("%-4s %-20s %-18s %-7s %s\n", "pkt", "name", "drop reason", "tshark", "what");
+    // "drop reason": a NIC that enforces the Ethernet minimum; "trace replay": sim_nic's defaults + the stack.
+    std::printf("%-4s %-20s %-18s %-24s %-7s %s\n", "pkt", "name", "drop reason", "trace replay", "tshark", "what");
     int n = 0;
     for (const auto& c : gt::malformed_cases())
-      std::printf("%-4d %-20.*s %-18.*s %-7s %.*s\n", ++n, static_cast<int>(c.name.size()), c.name.data(),
+      std::printf("%-4d %-20.*s %-18.*s %-24.*s %-7s %.*s\n", ++n, static_cast<int>(c.name.size()), c.name.data(),
                   static_cast<int>(ringlab::trace::to_string(c.reason).size()), ringlab::trace::to_string(c.reason).data(),
-                  c.tshark_flags ? "flags" : "-", static_cast<int>(c.what.size()), c.what.data());
+                  static_cast<int>(c.lab.size()), c.lab.data(), c.tshark_flags ? "flags" : "-",
+                  static_cast<int>(c.what.size()), c.what.data());
     return cli::exit_ok;
   }
   gt::options o;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "tools/ringlab/cli.hpp"
+#include "tools/trace_packet_flow/compare.hpp"
 #include "tools/trace_packet_flow/kernel_run.hpp"
 #include "tools/trace_packet_flow/kernel_trace.hpp"
 #include "tools/trace_packet_flow/lab_replay.hpp"
@@ -53,7 +54,9 @@ constexpr const char* description =
     "  ringlab trace replay FILE.pcap [--filter EXPR] [--packets N]   lab path: sim_nic -> rings -> stack\n"
     "  ringlab trace replay --events FILE                             lab path from saved trace events\n"
     "  ringlab trace kernel FILE.pcap [--filter EXPR] [--packets N]   kernel path over a veth pair (root)\n"
-    "  ringlab trace compare FILE.pcap [--filter EXPR] --json F --dot F   both paths, side by side\n"
+    "  ringlab trace compare FILE.pcap [--filter EXPR] --json F --dot F   both paths stage by stage, each hop on a\n"
+    "                                                                 real clock (the lab's CLOCK_MONOTONIC, the kernel's\n"
+    "                                                                 trace clock); replay keeps sim_nic's virtual clock\n"
     "  ringlab trace tracepoints                                      kernel tracepoints and their sources\n\n"
     "The kernel path makes its own network namespaces and veth pair (rlt<pid>a/b, 10.x addresses inside\n"
     "them only), traces in a private tracefs instance (instances/ringlab-<pid>), and removes all of it on\n"
@@ -71,7 +74,8 @@ std::vector<std::uint16_t> ports_of(const cli::args& a) {
   return out;
 }
 
-void write_outputs(const cli::args& a, const std::vector<tf::route>& routes, const std::string& title) {
+void write_outputs(const cli::args& a, const std::vector<tf::route>& routes, const std::string& title,
+                   bool compare = false) {
   if (!a.has("quiet")) tf::write_timeline(std::cout, routes);
   std::cout << "per-hop latency (time from the previous hop of the same packet):\n";
   tf::write_stats(std::cout, routes);
@@ -84,7 +88,8 @@ void write_outputs(const cli::args& a, const std::vector<tf::route>& routes, con
   std::string dot_text;
   if (a.has("dot") || a.has("svg")) {
     std::ostringstream os;
-    tf::write_dot(os, routes, title);
+    if (compare) tf::write_compare_dot(os, routes, title);   // both paths, stage by stage
+    else tf::write_dot(os, routes, title);
     dot_text = os.str();
   }
   if (a.has("dot")) {
@@ -111,7 +116,7 @@ tf::pcap_selection select(const cli::args& a, const std::string& file) {
 }
 
 std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, std::string* notes,
-                                  const tf::pcap_selection* sel) {
+                                  const tf::pcap_selection* sel, tf::lab_clock clock = tf::lab_clock::emitter) {
   std::vector<tf::lab_event> events;
   if (a.has("events")) {
     std::ifstream f(a.str("events"));
@@ -135,13 +140,15 @@ std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, s
       if (notes) {
         *notes = r.notes;
         if (r.frames) {
-          char b[256];
-          std::snprintf(b, sizeof b, "\nlab path cost: replay loop (sim_nic + stack + reader) %.0f ns/frame wall time, "
-                        "%.0f ns/frame with tracing on (%llu frames); hop times below are sim_nic's virtual clock",
-                        static_cast<double>(r.wall_ns_untraced) / static_cast<double>(r.frames),
-                        static_cast<double>(r.wall_ns) / static_cast<double>(r.frames),
+          char b[320];
+          const double f = static_cast<double>(r.frames);
+          std::snprintf(b, sizeof b, "\nlab path cost: replay loop (sim_nic + stack + reader), CPU time per frame: "
+                        "%.0f ns, %.0f ns with tracing on (%.1fx; wall time %.0f / %.0f ns; %llu frames); hop times below: ",
+                        static_cast<double>(r.cpu_ns_untraced) / f, static_cast<double>(r.cpu_ns) / f,
+                        r.cpu_ns_untraced ? static_cast<double>(r.cpu_ns) / static_cast<double>(r.cpu_ns_untraced) : 0.0,
+                        static_cast<double>(r.wall_ns_untraced) / f, static_cast<double>(r.wall_ns) / f,
                         static_cast<unsigned long long>(r.frames));
-          *notes += b;
+          *notes += b + tf::lab_clock_name(clock);
         }
       }
     } catch (const tf::input_error& e) {
@@ -157,7 +164,7 @@ std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, s
   if (sel) for (const auto& p : sel->packets) ids.push_back(p.id);
   // A filter that matched nothing selects nothing (not everything).
   if (sel && ids.empty()) return {};
-  auto routes = tf::build_lab_routes(events, ids, sel ? 0 : a.u64("packets"));
+  auto routes = tf::build_lab_routes(events, ids, sel ? 0 : a.u64("packets"), clock);
   if (sel)
     for (auto& r : routes)
       for (const auto& p : sel->packets)
@@ -192,28 +199,6 @@ tf::kernel_run_result kernel_routes(const cli::args& a, const tf::pcap_selection
   }
   std::cout << ", receiver got " << res.received << "\n\n";
   return res;
-}
-
-// Where the two paths do the same work, for reading a compare run's tables side by side.
-void print_stage_map(std::ostream& os) {
-  static const char* rows[][3] = {
-      {"frame arrives", "nic_rx, rss, pool", "net:netif_rx (veth_xmit hands the skb to the peer's backlog)"},
-      {"queued for the receiver", "ring_enqueue", "(per-CPU backlog queue, no tracepoint)"},
-      {"taken by the receive loop", "ring_dequeue, port_rx", "net:netif_receive_skb (process_backlog, softirq)"},
-      {"L2 / L3", "eth, ipv4", "fib:fib_table_lookup (ip_rcv -> ip_route_input)"},
-      {"L4 demux", "udp", "(__udp4_lib_rcv: no tracepoint unless it drops: skb:kfree_skb)"},
-      {"socket queue", "socket_queue", "sock:sk_data_ready (sock_def_readable)"},
-      {"application reads", "deliver (bypass_service)", "syscalls:sys_enter_recvfrom .. user:recvfrom_returned"},
-      {"buffer back", "release", "skb:consume_skb (not on this kernel's UDP recv path: see docs)"},
-  };
-  os << "\nthe same work on both paths:\n";
-  char b[256];
-  std::snprintf(b, sizeof b, "  %-26s %-26s %s\n", "stage", "lab hops", "kernel tracepoints");
-  os << b;
-  for (const auto& r : rows) {
-    std::snprintf(b, sizeof b, "  %-26s %-26s %s\n", r[0], r[1], r[2]);
-    os << b;
-  }
 }
 
 int run_tracepoints() {
@@ -283,15 +268,16 @@ int run(int argc, char** argv) {
     write_outputs(a, res.routes, "kernel path: " + file);
     return cli::exit_ok;
   }
-  // compare
+  // compare: the lab's hops on a real clock too (each hop's CLOCK_MONOTONIC time when recorded), like
+  // the kernel's; sim_nic's virtual clock would give every hop of a frame the same time.
   std::string notes;
-  auto lab = lab_routes(a, file, &notes, &sel);
+  auto lab = lab_routes(a, file, &notes, &sel, a.has("events") ? tf::lab_clock::emitter : tf::lab_clock::real);
   auto res = kernel_routes(a, sel);
   std::vector<tf::route> both = lab;
   both.insert(both.end(), res.routes.begin(), res.routes.end());
   std::cout << "lab path: " << notes << "\n\n";
-  write_outputs(a, both, "lab path vs kernel path: " + file);
-  print_stage_map(std::cout);
+  write_outputs(a, both, "lab path vs kernel path: " + file, true);
+  tf::write_compare_table(std::cout, both);
   return cli::exit_ok;
 }
 

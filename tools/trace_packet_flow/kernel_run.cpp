@@ -167,9 +167,11 @@ kernel_run_result run_kernel_path(const std::vector<kernel_datagram>& datagrams,
   ko.receiver_tid = res.receiver_tid;
   ko.ns_per_tick = res.ns_per_tick;
   res.routes = build_kernel_routes(parse_trace_text(res.raw_trace), ko);
-  for (auto& r : res.routes)
+  for (auto& r : res.routes) {
+    r.clock = "real: tracefs clock " + res.clock + (res.clock == "x86-tsc" ? " (TSC ticks scaled to ns)" : "");
     for (const auto& d : datagrams)
       if (d.packet_id == r.packet_id) r.summary = d.summary;
+  }
   return res;
 }
 

@@ -29,6 +29,7 @@ struct lab_replay_result {
   // on sim_nic's virtual clock (arrival times, not CPU cost), so this is its measured cost.
   std::uint64_t wall_ns = 0;
   std::uint64_t wall_ns_untraced = 0;        // the same replay once more with tracing off
+  std::uint64_t cpu_ns = 0, cpu_ns_untraced = 0;   // the same two as this thread's CPU time (load-proof)
   std::uint64_t frames = 0;
 };
 

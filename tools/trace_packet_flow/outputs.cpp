@@ -100,13 +100,18 @@ void write_stats(std::ostream& os, const std::vector<route>& routes) {
     hops[r.path].push_back(r.steps.size());
     if (r.dropped()) ++drops[r.path];
   }
+  std::map<std::string, std::string> clocks;
+  for (const auto& r : routes)
+    if (!r.clock.empty()) clocks.emplace(r.path, r.clock);
   for (auto& [path, t] : totals) {
     std::sort(t.begin(), t.end());
     auto& h = hops[path];
     std::sort(h.begin(), h.end());
     os << path << " path: " << t.size() << " packets, " << drops[path] << " dropped, hops per packet p50 "
        << percentile(h, 50) << " (max " << h.back() << "), arrival to last hop p50 " << percentile(t, 50)
-       << " ns, p99 " << percentile(t, 99) << " ns, max " << t.back() << " ns\n";
+       << " ns, p99 " << percentile(t, 99) << " ns, max " << t.back() << " ns";
+    if (clocks.count(path)) os << " (clock: " << clocks[path] << ')';
+    os << '\n';
   }
 }
 
@@ -209,7 +214,6 @@ void write_chrome_json(std::ostream& os, const std::vector<route>& routes) {
   os << "\n]}\n";
 }
 
-namespace {
 std::string dot_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
@@ -218,13 +222,16 @@ std::string dot_escape(const std::string& s) {
   }
   return o;
 }
-std::string node_id(const std::string& path, std::size_t i) { return path + "_" + std::to_string(i); }
+
 std::string ns_text(std::uint64_t ns) {
   char b[32];
   if (ns >= 10'000) std::snprintf(b, sizeof b, "%.1f us", static_cast<double>(ns) / 1000.0);
   else std::snprintf(b, sizeof b, "%llu ns", static_cast<unsigned long long>(ns));
   return b;
 }
+
+namespace {
+std::string node_id(const std::string& path, std::size_t i) { return path + "_" + std::to_string(i); }
 }  // namespace
 
 void write_dot(std::ostream& os, const std::vector<route>& routes, const std::string& title) {
@@ -250,7 +257,8 @@ void write_dot(std::ostream& os, const std::vector<route>& routes, const std::st
     std::string prev;
     for (std::size_t i = 0; i < r.steps.size(); ++i) {
       const std::string id = node_id(r.path, index(r.path, r.steps[i]));
-      if (i > 0) edges[{prev, id}].d.push_back(r.steps[i].t_ns - r.steps[i - 1].t_ns);
+      // A hop seen twice in a row is one node, not a loop back to itself.
+      if (i > 0 && prev != id) edges[{prev, id}].d.push_back(r.steps[i].t_ns - r.steps[i - 1].t_ns);
       prev = id;
       if (r.steps[i].verdict == "drop") {   // the drop leaves from the hop that dropped it
         const std::string reason = r.steps[i].reason.empty() ? "?" : r.steps[i].reason;
@@ -262,9 +270,11 @@ void write_dot(std::ostream& os, const std::vector<route>& routes, const std::st
       ++delivered[r.path];
     }
   }
-  os << "digraph route {\n  rankdir=LR;\n  labelloc=t;\n  label=\"" << dot_escape(title) << "\";\n"
-     << "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f4f4f4\", fontname=\"Helvetica\", fontsize=10];\n"
-     << "  edge [fontname=\"Helvetica\", fontsize=9];\n";
+  // Top to bottom: a route is a column a screen can show (left to right it was one strip of boxes).
+  os << "digraph route {\n  rankdir=TB;\n  nodesep=0.3;\n  ranksep=0.3;\n  labelloc=t;\n  fontname=\"Helvetica\";\n"
+     << "  fontsize=14;\n  label=\"" << dot_escape(title) << "\";\n"
+     << "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f4f4f4\", fontname=\"Helvetica\", fontsize=12];\n"
+     << "  edge [fontname=\"Helvetica\", fontsize=11];\n";
   const auto stats = compute_hop_stats(routes);
   for (const auto& path : paths) {
     auto& hc = hop_counts[path];

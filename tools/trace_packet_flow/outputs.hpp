@@ -34,10 +34,14 @@ void write_stats(std::ostream& os, const std::vector<route>& routes);
 // Each path's times are shifted so its first arrival is at 0 (the two clocks are unrelated).
 void write_chrome_json(std::ostream& os, const std::vector<route>& routes);
 
-// Graphviz: one node per (path, hop) labelled with its source, edges with packet counts and p50
-// latency, drops as red end nodes with their reason.
+// Graphviz, drawn top to bottom: one node per (path, hop) labelled with its source, edges with packet
+// counts and p50 latency, drops as red end nodes with their reason. (`compare` draws its two paths
+// stage by stage instead: compare.hpp.)
 void write_dot(std::ostream& os, const std::vector<route>& routes, const std::string& title);
 
 std::string json_escape(const std::string& s);
+std::string dot_escape(const std::string& s);
+// "850 ns", "27.3 us": nanoseconds below 10 us, else microseconds.
+std::string ns_text(std::uint64_t ns);
 
 }  // namespace ringlab::trace_flow

@@ -64,15 +64,19 @@ std::vector<lab_event> from_trace(std::span<const trace::event> events) {
   return out;
 }
 
+std::string lab_clock_name(lab_clock c) {
+  return c == lab_clock::real ? "real: CLOCK_MONOTONIC when each hop was recorded" : "sim_nic's virtual clock";
+}
+
 namespace {
-step to_step(const lab_event& le) {
+step to_step(const lab_event& le, lab_clock clock) {
   const trace::event& e = le.e;
   step s;
   s.hop = std::string(trace::to_string(e.stage));
   s.file = le.file;
   s.function = le.function;
   s.line = le.line;
-  s.t_ns = e.t_ns;
+  s.t_ns = clock == lab_clock::real ? e.real_ns : e.t_ns;
   s.queue = e.queue;
   s.ring_slot = e.ring_slot == ~0u ? none : static_cast<std::int64_t>(e.ring_slot);
   s.frame = e.frame == ~0u ? none : static_cast<std::int64_t>(e.frame);
@@ -84,20 +88,31 @@ step to_step(const lab_event& le) {
 }  // namespace
 
 std::vector<route> build_lab_routes(std::span<const lab_event> events, std::span<const std::uint64_t> packet_ids,
-                                    std::size_t max_packets) {
+                                    std::size_t max_packets, lab_clock clock) {
   std::unordered_set<std::uint64_t> wanted(packet_ids.begin(), packet_ids.end());
   std::map<std::uint64_t, route> by_id;
   for (const auto& le : events) {
     const std::uint64_t id = le.e.packet_id;
     if (!wanted.empty() && !wanted.count(id)) continue;
     route& r = by_id[id];
-    if (r.steps.empty()) { r.path = "lab"; r.packet_id = id; }
-    r.steps.push_back(to_step(le));
+    if (r.steps.empty()) { r.path = "lab"; r.packet_id = id; r.clock = lab_clock_name(clock); }
+    r.steps.push_back(to_step(le, clock));
   }
   std::vector<route> out;
   for (auto& [id, r] : by_id) {
     // Events arrive ordered by time; a stable sort keeps emit order among equal times.
     std::stable_sort(r.steps.begin(), r.steps.end(), [](const step& a, const step& b) { return a.t_ns < b.t_ns; });
+    // The same hop twice in a row, entry `pass` then its verdict: one step.
+    std::vector<step> merged;
+    for (auto& st : r.steps) {
+      if (!merged.empty() && merged.back().hop == st.hop && merged.back().verdict == "pass" && st.verdict != "pass") {
+        st.t_ns = merged.back().t_ns;
+        merged.back() = std::move(st);
+        continue;
+      }
+      merged.push_back(std::move(st));
+    }
+    r.steps = std::move(merged);
     out.push_back(std::move(r));
     if (max_packets && out.size() == max_packets) break;
   }

@@ -26,7 +26,7 @@ struct step {
   std::string file;           // source file that emits the event, relative to its tree
   std::string function;       // emitting function (kernel drops: the function that dropped it)
   std::uint32_t line = 0;     // 0: unknown
-  std::uint64_t t_ns = 0;     // on the path's clock (virtual for sim_nic, TSC-derived for the kernel)
+  std::uint64_t t_ns = 0;     // on the route's clock (route::clock says which)
   std::int64_t queue = none;
   std::int64_t ring_slot = none;
   std::int64_t frame = none;
@@ -40,6 +40,7 @@ struct route {
   std::string path;           // "lab" or "kernel"
   std::uint64_t packet_id = 0;  // 1-based position in the pcap the packet came from
   std::string summary;        // "10.0.0.1:5000 > 10.0.0.2:9000 udp 64 B", empty when unknown
+  std::string clock;          // what the steps' t_ns are measured with (lab_clock_name, kernel_run)
   std::vector<step> steps;
 
   std::uint64_t arrival_ns() const noexcept { return steps.empty() ? 0 : steps.front().t_ns; }
@@ -72,11 +73,19 @@ std::string short_function(std::string_view pretty);
 
 std::vector<lab_event> from_trace(std::span<const trace::event> events);
 
+// Which of a lab event's two times a lab route's steps carry: the emitter's (sim_nic's virtual clock:
+// deterministic, the same for every hop of one frame) or the real time each hop was recorded
+// (CLOCK_MONOTONIC; includes the tracing's own cost), which `trace compare` sets beside the kernel's.
+enum class lab_clock { emitter, real };
+std::string lab_clock_name(lab_clock c);
+
 // Groups events by packet id (in the order given, which trace::drain() sorts by time) into routes.
 // packet_ids: keep only these (empty: all); max_packets: keep at most this many routes (0: all).
+// A hop that emits `pass` on entry and then its verdict (sim_nic's runt check after nic_rx, the
+// stack's ethertype check after eth) is one step: the verdict, its source, the entry time.
 std::vector<route> build_lab_routes(std::span<const lab_event> events,
                                     std::span<const std::uint64_t> packet_ids = {},
-                                    std::size_t max_packets = 0);
+                                    std::size_t max_packets = 0, lab_clock clock = lab_clock::emitter);
 
 // Events file: a tab-separated text format, one event a line after a "#ringlab-trace-events v1" header:
 //   packet_id t_ns hop verdict reason queue ring_slot frame cpu line file function

@@ -64,7 +64,7 @@ class interop_link {
     peer.exec({"sysctl", "-qw", "net.ipv6.conf." + link.b_name() + ".disable_ipv6=1"});
     peer_mac = parse_mac(link.b_mac());
     our_mac = parse_mac(link.a_mac());
-    ::setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);   // one XDP program per interface here (ENVIRONMENT.md)
+    ::setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);   // one XDP program per interface here (docs/machine-findings.md)
     in_us_.emplace(us);
     if (!in_us_->ok()) throw test::setup_error("cannot enter " + us.name());
   }

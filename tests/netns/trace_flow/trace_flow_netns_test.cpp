@@ -1,9 +1,11 @@
 // The kernel path for real: UDP datagrams from a kernel socket in one namespace to kernel sockets in
 // another over a veth pair, followed by skbaddr through tracefs tracepoints; and the `ringlab trace`
-// command end to end (compare: one Perfetto file, one diagram; SIGTERM leaves nothing behind).
+// command end to end (compare: one Perfetto file, one diagram; SIGTERM, and two signals in quick
+// succession, leave nothing behind).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +58,57 @@ std::vector<std::uint8_t> bytes(const std::string& s) { return {s.begin(), s.end
 
 std::string tmp(const std::string& name) { return "/tmp/trace_flow_netns_" + std::to_string(::getpid()) + "_" + name; }
 
+// Starts `ringlab ARGS...` with its output to /dev/null; the child's pid (-1 when fork failed).
+pid_t start_ringlab(std::vector<std::string> args) {
+  args.insert(args.begin(), "ringlab");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string bin = ringlab_bin();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Up: the tool made its tracefs instance and namespace and turned tracing on (its last setup step).
+// Signalling earlier would race with an `ip netns add` child it is still waiting for. Up to 5 s.
+bool wait_until_up(const std::string& inst, const std::string& ns) {
+  for (int i = 0; i < 500; ++i) {
+    if (exists(inst) && exists(ns) && slurp(inst + "/tracing_on").starts_with("1")) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+// Where this test sees tracefs instances: /sys/kernel/tracing when tracefs is mounted there, else a
+// mount of its own (instances are the kernel's, whichever mount shows them; the tool's own mount is
+// gone after it ends, so looking through it would find nothing whatever was left behind).
+class tracefs_view {
+ public:
+  tracefs_view() {
+    if (exists("/sys/kernel/tracing/instances")) { root_ = "/sys/kernel/tracing"; return; }
+    root_ = tmp("tracefs");
+    ::mkdir(root_.c_str(), 0700);
+    mounted_ = ::mount("nodev", root_.c_str(), "tracefs", 0, nullptr) == 0;
+  }
+  ~tracefs_view() {
+    if (mounted_) ::umount2(root_.c_str(), MNT_DETACH);
+    if (root_ != "/sys/kernel/tracing") ::rmdir(root_.c_str());
+  }
+  bool ok() const { return exists(root_ + "/instances"); }
+  std::string instance(pid_t pid) const { return root_ + "/instances/ringlab-" + std::to_string(pid); }
+
+ private:
+  std::string root_;
+  bool mounted_ = false;
+};
+
 // Datagrams 1 and 3 to a listening port, 2 to a closed one.
 std::string write_test_pcap() {
   const std::string p = tmp("in.pcap");
@@ -103,7 +156,9 @@ TEST(TraceFlowKernelPath, UdpDatagramRunsFromNetifReceiveSkbToTheSocketOrToNoSoc
   EXPECT_EQ(res.routes[2].steps.back().detail, "ringlab recv port=9000 len=5");
 
   // Nothing left behind: the tracefs instance and both namespaces are gone.
-  EXPECT_FALSE(exists("/sys/kernel/tracing/instances/ringlab-" + std::to_string(::getpid())));
+  tracefs_view view;
+  ASSERT_TRUE(view.ok());
+  EXPECT_FALSE(exists(view.instance(::getpid())));
   EXPECT_FALSE(exists("/run/netns/rlt" + std::to_string(::getpid()) + "a"));
   EXPECT_FALSE(exists("/run/netns/rlt" + std::to_string(::getpid()) + "b"));
 }
@@ -126,10 +181,22 @@ TEST(TraceFlowKernelPath, CompareWritesOnePerfettoFileAndOneDiagramWithBothRoute
   const std::string j = slurp(json);
   EXPECT_NE(j.find("lab path (sim_nic"), std::string::npos);
   EXPECT_NE(j.find("kernel path (veth"), std::string::npos);
+  // Like with like: the lab's hops on a real clock too, each clock named; the stage table after.
+  EXPECT_NE(out.find("lab path: 3 packets, 1 dropped"), std::string::npos) << out;
+  EXPECT_NE(out.find("(clock: real: CLOCK_MONOTONIC when each hop was recorded)"), std::string::npos) << out;
+  EXPECT_NE(out.find("(clock: real: tracefs clock "), std::string::npos) << out;
+  EXPECT_EQ(out.find("lab path: 3 packets, 1 dropped, hops per packet p50 12 (max 12), arrival to last hop p50 0 ns"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("  lab clock: real: CLOCK_MONOTONIC"), std::string::npos) << out;
+  EXPECT_NE(out.find("  application reads          deliver"), std::string::npos) << out;
+  EXPECT_NE(out.find("kernel drops at L4 demux: SKB_DROP_REASON_NO_SOCKET x1"), std::string::npos) << out;
+  EXPECT_NE(out.find("lab drops at L4 demux: no_socket x1"), std::string::npos) << out;
+  // The diagram: both paths top to bottom, one row per stage.
   const std::string d = slurp(dot);
-  EXPECT_NE(d.find("cluster_lab"), std::string::npos);
-  EXPECT_NE(d.find("cluster_kernel"), std::string::npos);
-  EXPECT_NE(d.find("kernel_drop_SKB_DROP_REASON_NO_SOCKET"), std::string::npos);
+  EXPECT_NE(d.find("rankdir=TB"), std::string::npos);
+  EXPECT_NE(d.find("{ rank=same; stage_6; lab_6; kernel_6; }"), std::string::npos) << d;
+  EXPECT_NE(d.find("drop: SKB_DROP_REASON_NO_SOCKET x1"), std::string::npos) << d;
+  EXPECT_NE(d.find("drop: no_socket x1"), std::string::npos) << d;
   std::string rendered;
   EXPECT_EQ(tf::run_command({"dot", "-Tsvg", dot}, &rendered), 0);
   EXPECT_NE(rendered.find("<svg"), std::string::npos);
@@ -141,29 +208,15 @@ TEST(TraceFlowKernelPath, SigtermRemovesTheTracefsInstanceAndTheNamespaces) {
   REQUIRE_NETNS_AND_TRACEFS();
   ASSERT_TRUE(exists(ringlab_bin())) << ringlab_bin() << " not built (the test depends on target ringlab)";
   const std::string pcap = write_test_pcap();
-  const pid_t pid = ::fork();
+  const pid_t pid = start_ringlab({"trace", "kernel", pcap, "--gap-us", "500000"});
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 1);
-    ::dup2(devnull, 2);
-    ::execl(ringlab_bin().c_str(), "ringlab", "trace", "kernel", pcap.c_str(), "--gap-us", "500000", nullptr);
-    ::_exit(127);
-  }
   // tracefs at its usual place, or (not mounted there) the tool's own mount under /tmp.
   const bool usual = exists("/sys/kernel/tracing/instances");
   const std::string own_mount = "/tmp/ringlab-tracefs-" + std::to_string(pid);
   const std::string inst = (usual ? std::string("/sys/kernel/tracing") : own_mount) + "/instances/ringlab-" +
                            std::to_string(pid);
   const std::string ns = "/run/netns/rlt" + std::to_string(pid) + "a";
-  // Up: both namespaces made and tracing on in the instance (its last setup step). Killing earlier
-  // would race with an `ip netns add` child the tool is still waiting for.
-  bool up = false;
-  for (int i = 0; i < 500 && !up; ++i) {   // up to 5 s for the tool to set up
-    up = exists(inst) && exists(ns) && slurp(inst + "/tracing_on").starts_with("1");
-    if (!up) std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_TRUE(up) << "the tool never made " << inst << " and " << ns;
+  EXPECT_TRUE(wait_until_up(inst, ns)) << "the tool never made " << inst << " and " << ns;
   ::kill(pid, SIGTERM);
   int st = 0;
   ::waitpid(pid, &st, 0);
@@ -173,4 +226,51 @@ TEST(TraceFlowKernelPath, SigtermRemovesTheTracefsInstanceAndTheNamespaces) {
   EXPECT_FALSE(exists(ns));
   EXPECT_FALSE(exists("/run/netns/rlt" + std::to_string(pid) + "b"));
   std::remove(pcap.c_str());
+}
+
+// Ctrl-C twice, or `timeout` signalling while Ctrl-C is handled: two signals in quick succession, while
+// the datagrams are sent and while the trace is read back and routes are built.
+// Every run ends by the first signal and leaves no tracefs instance, namespace or tracefs mount. Before
+// the handler was made idempotent, a second signal's handler found the first one's removal in progress
+// and ended the process under it: the instance was left behind in 4 runs of 10 like these.
+TEST(TraceFlowKernelPath, TwoQuickSignalsLeaveNothingBehindInAnyRun) {
+  if (auto why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
+  if (!exists(ringlab_bin())) GTEST_SKIP() << ringlab_bin() << " not built";
+  tracefs_view view;
+  ASSERT_TRUE(view.ok()) << "cannot see tracefs instances";
+  const std::string pcap = source_dir() + "/traces/flows.pcap";   // 4096 UDP datagrams: a run of seconds
+  // Three while datagrams are sent (4096 at >= 300 us each: over a second), three once tracing is off
+  // and the tool reads the trace back and builds routes (where the old handler lost the race).
+  struct run_case { int first, second; bool reading; std::chrono::milliseconds after; };
+  const run_case cases[] = {{SIGINT, SIGINT, false, 0ms},  {SIGINT, SIGTERM, false, 300ms}, {SIGTERM, SIGINT, false, 900ms},
+                            {SIGINT, SIGINT, true, 0ms},   {SIGINT, SIGTERM, true, 20ms},    {SIGINT, SIGINT, true, 60ms}};
+  int ended_by_signal = 0;
+  for (const auto& c : cases) {
+    const pid_t pid = start_ringlab({"trace", "kernel", pcap, "--packets", "0", "--gap-us", "300", "--quiet"});
+    ASSERT_GE(pid, 0);
+    const std::string inst = view.instance(pid), own_mount = "/tmp/ringlab-tracefs-" + std::to_string(pid);
+    const std::string ns_a = "/run/netns/rlt" + std::to_string(pid) + "a", ns_b = "/run/netns/rlt" + std::to_string(pid) + "b";
+    EXPECT_TRUE(wait_until_up(inst, ns_b)) << "the tool never made " << inst;
+    if (c.reading) {   // tracing_on back to 0: sending and settling are over, reading begins
+      for (int i = 0; i < 15000 && slurp(inst + "/tracing_on").starts_with("1"); ++i) std::this_thread::sleep_for(2ms);
+    }
+    std::this_thread::sleep_for(c.after);
+    ::kill(pid, c.first);
+    ::kill(pid, c.second);
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    const std::string what = "signals " + std::to_string(c.first) + "," + std::to_string(c.second) + " " +
+                             std::to_string(c.after.count()) + " ms after tracing " + (c.reading ? "ended" : "began");
+    // Ended by one of the two signals (the second one may be the one that ends it, once the first
+    // handler is done), or finished already when the signals came: never any other way.
+    const bool by_signal = WIFSIGNALED(st) && (WTERMSIG(st) == c.first || WTERMSIG(st) == c.second);
+    EXPECT_TRUE(by_signal || (WIFEXITED(st) && WEXITSTATUS(st) == 0)) << what << ": status " << st;
+    ended_by_signal += by_signal;
+    EXPECT_FALSE(exists(inst)) << what << ": tracefs instance left behind";
+    if (exists(inst)) ::rmdir(inst.c_str());
+    EXPECT_FALSE(exists(ns_a)) << what;
+    EXPECT_FALSE(exists(ns_b)) << what;
+    EXPECT_FALSE(exists(own_mount)) << what;
+  }
+  EXPECT_GE(ended_by_signal, 4) << "most runs should still be going when their signals come";
 }

@@ -1,5 +1,5 @@
 // A real peer: DPDK's net_pcap vdev reads the same pcap as sim_nic; both must deliver the same frames,
-// byte for byte, in the same order (one queue on each side). EAL flags from ENVIRONMENT.md.
+// byte for byte, in the same order (one queue on each side). EAL flags from docs/machine-findings.md.
 #include <gtest/gtest.h>
 
 #include <rte_eal.h>

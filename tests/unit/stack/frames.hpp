@@ -1,5 +1,5 @@
 #pragma once
-// Frames for the stack tests, written with the lab's own wire code (DESIGN.md: no scapy). Header
+// Frames for the stack tests, written with the lab's own wire code (docs/machine-findings.md: no scapy). Header
 // fields wire's reprs do not cover (fragment offsets, broken checksums) are patched by hand here.
 #include <cstddef>
 #include <cstdint>

@@ -296,5 +296,46 @@ TEST_F(stack_test, every_hop_is_traced_with_the_frames_packet_id) {
   EXPECT_EQ(got, (std::vector<std::string>{
                      "41:port_rx:pass", "41:eth:pass", "41:ipv4:pass", "41:udp:pass", "41:socket_queue:deliver",
                      "42:port_rx:pass", "42:eth:pass", "42:ipv4:pass", "42:udp:drop:no_socket",
-                     "42:release:pass", "41:release:pass"}));
+                     "42:release:pass", "41:deliver:deliver", "41:release:pass"}));
+}
+
+// The `deliver` hop: the application took the datagram, through each of the socket's reader doors
+// (copy, lent frame, copy out of the slot as the Asio layer does, a reader already waiting), each
+// at the datagram's own packet id, before its frame goes back.
+TEST_F(stack_test, every_reader_door_emits_the_deliver_hop) {
+  interface ifc(port, config());
+  udp_socket s(ifc);
+  ASSERT_FALSE(s.bind({{}, 9000}));
+  trace::enable(true);
+  (void)trace::drain();
+  for (std::uint64_t id : {51, 52, 53}) port.inject(udp(peer_ip, me_ip, 1, 9000, text("door")), {.packet_id = id});
+  ifc.poll(700);
+  std::byte buf[16];
+  std::error_code ec;
+  EXPECT_EQ(s.try_receive_from(buf, ec).bytes, 4u);   // 51
+  s.try_receive_frame(ec).release();                  // 52
+  ASSERT_NE(s.front(), nullptr);
+  s.pop_front();                                      // 53
+  // A reader waiting on an empty queue takes the next one as it arrives (copied: back with the burst).
+  s.set_taker([](void*, const datagram&) noexcept { return udp_socket::taken::copied; }, nullptr);
+  port.inject(udp(peer_ip, me_ip, 1, 9000, text("door")), {.packet_id = 54});
+  ifc.poll(800);
+  s.set_taker(nullptr, nullptr);
+  const auto ev = trace::drain();
+  trace::enable(false);
+  std::vector<std::string> got;
+  for (const auto& e : ev)
+    if (e.stage == trace::hop::deliver || e.stage == trace::hop::release || e.stage == trace::hop::socket_queue)
+      got.push_back(std::to_string(e.packet_id) + ":" + std::string(trace::to_string(e.stage)) + "@" +
+                    std::to_string(e.t_ns));
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "51:socket_queue@700", "52:socket_queue@700", "53:socket_queue@700",
+                     "51:deliver@700", "51:release@700", "52:deliver@700", "52:release@700", "53:deliver@700",
+                     "53:release@700", "54:socket_queue@800", "54:deliver@800", "54:release@800"}));
+  for (const auto& e : ev) {
+    if (e.stage == trace::hop::deliver) {
+      EXPECT_EQ(e.v, trace::verdict::deliver);
+    }
+  }
+  EXPECT_EQ(port.pool().out(), 0u);
 }

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "tools/gen_trace/gen_trace.hpp"
+#include "tools/trace_packet_flow/compare.hpp"
 #include "tools/trace_packet_flow/kernel_trace.hpp"
 #include "tools/trace_packet_flow/lab_replay.hpp"
 #include "tools/trace_packet_flow/netns_pair.hpp"
@@ -92,6 +94,59 @@ TEST(TraceFlowRoute, HandMadeEventsGiveOrderedHopLists) {
   EXPECT_TRUE(routes[1].dropped());
   EXPECT_EQ(routes[1].outcome(), "drop: bad_l4_checksum");
   EXPECT_EQ(routes[1].drop_step()->hop, "udp");
+}
+
+// A hop that emits pass on entry and its drop a moment later (sim_nic's runt check after nic_rx, the
+// stack's ethertype check after eth) is one step with the drop's verdict and source, at the entry time;
+// the diagram has no edge from the hop to itself.
+TEST(TraceFlowRoute, AHopThatDropsIsOneStepAndNoSelfLoop) {
+  using H = trace::hop;
+  auto drop_here = [](tf::lab_event e, std::uint32_t line) {
+    e.e.v = trace::verdict::drop;
+    e.line = line;
+    return e;
+  };
+  std::vector<tf::lab_event> events = {
+      ev(1, 100, H::nic_rx), drop_here(ev(1, 105, H::nic_rx, {}, trace::drop_reason::runt), 341),
+      ev(2, 200, H::nic_rx), ev(2, 201, H::rss), ev(2, 210, H::eth),
+      drop_here(ev(2, 215, H::eth, {}, trace::drop_reason::bad_ethertype), 207), ev(2, 220, H::release)};
+  const auto routes = tf::build_lab_routes(events);
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].hops(), (hv{"nic_rx"}));
+  EXPECT_EQ(routes[0].outcome(), "drop: runt");
+  EXPECT_EQ(routes[0].steps[0].line, 341u);
+  EXPECT_EQ(routes[0].steps[0].t_ns, 100u);
+  EXPECT_EQ(routes[1].hops(), (hv{"nic_rx", "rss", "eth", "release"}));
+  EXPECT_EQ(routes[1].steps[2].verdict, "drop");
+  EXPECT_EQ(routes[1].steps[2].reason, "bad_ethertype");
+  EXPECT_EQ(routes[1].steps[3].t_ns - routes[1].steps[2].t_ns, 10u);
+  std::ostringstream os;
+  tf::write_dot(os, routes, "drops");
+  const std::string d = os.str();
+  for (std::size_t i = 0; i < 4; ++i) {
+    const std::string self = "lab_" + std::to_string(i) + " -> lab_" + std::to_string(i) + " ";
+    EXPECT_EQ(d.find(self), std::string::npos) << self << "in\n" << d;
+  }
+  EXPECT_NE(d.find("rankdir=TB"), std::string::npos);
+  EXPECT_NE(d.find("lab_0 -> lab_drop_runt"), std::string::npos) << d;
+}
+
+// The lab routes on either clock: sim_nic's virtual one (deterministic) or the real time each hop was
+// recorded, which `trace compare` sets beside the kernel's; each route names its clock.
+TEST(TraceFlowRoute, LabRoutesUseTheClockAskedFor) {
+  auto events = hand_made();
+  for (auto& e : events) e.e.real_ns = 5000 + e.e.t_ns * 3;
+  const auto virt = tf::build_lab_routes(events);
+  const auto real = tf::build_lab_routes(events, {}, 0, tf::lab_clock::real);
+  ASSERT_EQ(real.size(), 2u);
+  EXPECT_EQ(virt[0].total_ns(), 200u);
+  EXPECT_EQ(real[0].total_ns(), 600u);
+  EXPECT_EQ(real[0].arrival_ns(), 5300u);
+  EXPECT_EQ(virt[0].clock, "sim_nic's virtual clock");
+  EXPECT_EQ(real[0].clock, "real: CLOCK_MONOTONIC when each hop was recorded");
+  std::ostringstream os;
+  tf::write_stats(os, real);
+  EXPECT_NE(os.str().find("(clock: real: CLOCK_MONOTONIC when each hop was recorded)"), std::string::npos) << os.str();
 }
 
 TEST(TraceFlowRoute, SelectsPacketIdsAndLimitsCount) {
@@ -371,8 +426,10 @@ TEST(TraceFlowLab, KnownPacketFollowsTheExpectedHops) {
     EXPECT_EQ(routes[0].hops(), nic);
   } else {
     EXPECT_EQ(routes[0].hops(), (hv{"nic_rx", "rss", "pool", "ring_enqueue", "ring_dequeue", "port_rx", "eth", "ipv4",
-                                    "udp", "socket_queue", "release"}));
+                                    "udp", "socket_queue", "deliver", "release"}));
     EXPECT_EQ(routes[0].outcome(), "deliver");
+    EXPECT_EQ(routes[0].steps[10].file, "stack/socket/udp_socket.cpp");   // the reader took it
+    EXPECT_EQ(routes[0].steps[10].function, "ringlab::stack::udp_socket::try_receive_from");
     EXPECT_EQ(routes[1].outcome(), "drop: no_socket");
   }
   EXPECT_EQ(routes[0].steps[0].file, "sim_nic/sim_nic.cpp");
@@ -405,4 +462,136 @@ TEST(TraceFlowLab, BadChecksumShowsItsDropReasonAtTheUdpHop) {
   EXPECT_EQ(routes[0].outcome(), "drop: bad_l4_checksum");
   EXPECT_EQ(routes[0].drop_step()->file, "stack/iface/interface.cpp");
   std::remove(pcap.c_str());
+}
+
+// ---- compare: both paths stage by stage ----
+
+namespace {
+tf::route kernel_route(std::uint64_t id, std::initializer_list<std::pair<const char*, std::uint64_t>> hops,
+                       const char* drop_function = nullptr) {
+  tf::route k;
+  k.path = "kernel";
+  k.packet_id = id;
+  k.clock = "real: tracefs clock x86-tsc";
+  for (auto [h, t] : hops) {
+    tf::step s;
+    s.hop = h;
+    s.t_ns = t;
+    s.verdict = std::string(h) == "user:recvfrom_returned" ? "deliver" : "pass";
+    s.file = "net/core/dev.c";
+    k.steps.push_back(s);
+  }
+  if (drop_function) {
+    k.steps.back().verdict = "drop";
+    k.steps.back().reason = "SKB_DROP_REASON_NO_SOCKET";
+    k.steps.back().function = drop_function;
+  }
+  return k;
+}
+// The hand-made lab routes on the real clock (equal to their virtual times here) and one delivered
+// kernel route.
+std::vector<tf::route> both_paths() {
+  auto events = hand_made();
+  for (auto& e : events) e.e.real_ns = e.e.t_ns;
+  auto routes = tf::build_lab_routes(events, {}, 0, tf::lab_clock::real);
+  routes.push_back(kernel_route(1, {{"net:netif_rx", 1000}, {"net:netif_receive_skb", 3000}, {"fib:fib_table_lookup", 4000},
+                                    {"sock:sk_data_ready", 9000}, {"syscalls:sys_enter_recvfrom", 20000},
+                                    {"user:recvfrom_returned", 31000}}));
+  return routes;
+}
+}  // namespace
+
+// Stage times: from arrival to the stage's last step, p50 over the routes that reached it; each
+// path's hops land in the stage the text table names; a kernel drop in the UDP demux is L4's.
+TEST(TraceFlowCompare, StagesAlignBothPathsAndTimeEachOnItsOwnClock) {
+  auto routes = both_paths();
+  routes.push_back(kernel_route(2, {{"net:netif_rx", 50000}, {"net:netif_receive_skb", 52000},
+                                    {"fib:fib_table_lookup", 53000}, {"skb:kfree_skb", 54000}}, "__udp4_lib_rcv"));
+  const auto figs = tf::compute_compare(routes);
+  ASSERT_EQ(figs.size(), 2u);
+  const auto& lab = figs.at("lab");
+  const auto& ker = figs.at("kernel");
+  ASSERT_EQ(lab.stages.size(), 8u);
+  EXPECT_EQ(lab.clock, "real: CLOCK_MONOTONIC when each hop was recorded");
+  EXPECT_EQ(lab.routes, 2u);
+  EXPECT_EQ(lab.delivered, 1u);
+  EXPECT_EQ(lab.stages[0].hops, (hv{"nic_rx", "rss", "pool"}));
+  EXPECT_EQ(lab.stages[1].hops, (hv{"ring_enqueue"}));
+  // Packet 1: arrival 100, ring_enqueue 130; packet 2: 120, 140: 30 and 20 ns, p50 (nearest rank) 20.
+  EXPECT_EQ(lab.stages[1].p50_ns, 20u);
+  EXPECT_EQ(lab.stages[1].p99_ns, 30u);
+  EXPECT_EQ(lab.stages[4].drops.at("bad_l4_checksum"), 1u);
+  EXPECT_EQ(lab.stages[5].routes, 1u);   // only packet 1 reached its socket
+  EXPECT_EQ(lab.stages[5].p50_ns, 200u);
+  EXPECT_EQ(lab.stages[7].hops, (hv{"release"}));
+  EXPECT_EQ(ker.stages[1].routes, 0u);   // the backlog queue has no tracepoint
+  EXPECT_EQ(ker.stages[2].p50_ns, 2000u);
+  EXPECT_EQ(ker.stages[4].drops.at("SKB_DROP_REASON_NO_SOCKET"), 1u);
+  EXPECT_EQ(ker.stages[6].hops, (hv{"syscalls:sys_enter_recvfrom", "user:recvfrom_returned"}));
+  EXPECT_EQ(ker.stages[6].p50_ns, 30000u);
+  EXPECT_EQ(ker.stages[6].step_p50_ns, 22000u);
+
+  std::ostringstream table;
+  tf::write_compare_table(table, routes);
+  const std::string t = table.str();
+  EXPECT_NE(t.find("lab clock: real: CLOCK_MONOTONIC when each hop was recorded"), std::string::npos) << t;
+  EXPECT_NE(t.find("kernel clock: real: tracefs clock x86-tsc"), std::string::npos) << t;
+  EXPECT_NE(t.find("kernel drops at L4 demux: SKB_DROP_REASON_NO_SOCKET x1"), std::string::npos) << t;
+  EXPECT_NE(t.find("application reads          (deliver: not reached)"), std::string::npos) << t;
+}
+
+// The compare diagram: top to bottom, one row per stage (rank=same: the stage name, the lab cell and
+// the kernel cell), each path's column linked downwards; rendered by Graphviz to an image taller than
+// wide that fits a browser window without scrolling sideways.
+TEST(TraceFlowCompare, DiagramIsOneRowPerStageAndFitsAWindow) {
+  if (run_sh("command -v dot >/dev/null") != 0) GTEST_SKIP() << "Graphviz dot missing (apt-get install graphviz)";
+  auto routes = both_paths();
+  std::ostringstream os;
+  tf::write_compare_dot(os, routes, "lab path vs kernel path: test");
+  const std::string d = os.str();
+  EXPECT_NE(d.find("rankdir=TB"), std::string::npos);
+  for (std::size_t i = 0; i < 8; ++i)
+    EXPECT_NE(d.find("{ rank=same; stage_" + std::to_string(i) + "; lab_" + std::to_string(i) + "; kernel_" +
+                     std::to_string(i) + "; }"), std::string::npos) << i;
+  EXPECT_NE(d.find("lab_0 -> lab_1"), std::string::npos);
+  EXPECT_NE(d.find("kernel_6 -> kernel_7 [color=\"#d8833b\", style=dashed]"), std::string::npos) << d;
+  EXPECT_NE(d.find("clock: real: CLOCK_MONOTONIC when each hop was recorded"), std::string::npos);
+  EXPECT_NE(d.find("nic_rx\\nrss\\npool\\n"), std::string::npos) << d;   // one hop a line, not "\\n" text
+  const std::string path = tmp_path("compare.dot");
+  { std::ofstream f(path); f << d; }
+  std::string svg;
+  ASSERT_EQ(run_sh("dot -Tsvg " + path, &svg), 0) << svg;
+  std::remove(path.c_str());
+  // <svg width="NNNpt" height="MMMpt": a column of 9 rows, at most ~1100 pt wide (1470 px at 96 dpi).
+  const auto w = svg.find("width=\""), h = svg.find("height=\"");
+  ASSERT_NE(w, std::string::npos);
+  const double width = std::stod(svg.substr(w + 7)), height = std::stod(svg.substr(h + 8));
+  EXPECT_LT(width, 1100.0) << svg.substr(0, 400);
+  EXPECT_GT(height, width * 0.5);
+  EXPECT_NE(svg.find("8. buffer back"), std::string::npos);
+}
+
+// traces/malformed.pcap through `trace replay`'s lab path (sim_nic's defaults, then the stack): every
+// frame ends as the generator's table says in its "trace replay" column (gen-trace --list,
+// traces/README.md), including packet 3, the unpadded 46-byte frame sim_nic's default runt_len (14)
+// lets through, and packet 11, the first fragment the stack holds for reassembly.
+TEST(TraceFlowLab, MalformedTraceEndsAsTheGeneratorsTableSays) {
+  if (!tf::lab_stack_available()) GTEST_SKIP() << "stack not built";
+  const std::string pcap = source_dir() + "/traces/malformed.pcap";
+  auto res = tf::run_lab_replay(pcap, {});
+  const auto routes = tf::build_lab_routes(res.events);
+  const auto cases = ringlab::gen_trace::malformed_cases();
+  ASSERT_EQ(routes.size(), cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto& r = routes[i];
+    ASSERT_EQ(r.packet_id, i + 1);
+    std::string got = r.outcome();
+    // Held: its last hop before the frame went back was reassembly, and no verdict came (yet); a run
+    // that goes on to the reassembly timer drops it as fragment_timeout.
+    if (got == "pass" && r.steps.size() >= 2 && r.steps[r.steps.size() - 2].hop == "ipv4_reassembly") got = "held";
+    if (got == "drop: fragment_timeout") got = "held";
+    EXPECT_EQ(got, cases[i].lab) << "packet " << i + 1 << " " << cases[i].name;
+  }
+  EXPECT_EQ(routes[2].hops().back(), "release");
+  EXPECT_EQ(routes[2].outcome(), "deliver");   // the runt_frame, delivered by default
 }

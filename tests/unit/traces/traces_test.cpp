@@ -335,8 +335,8 @@ TEST(Traces, ReadmeTableMatchesTheGenerator) {
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
     const std::string expect = "| " + std::to_string(i + 1) + " | " + std::string(c.name) + " | " +
-                               std::string(trace::to_string(c.reason)) + " | " + (c.tshark_flags ? "flags" : "–") +
-                               " | " + std::string(c.what) + " |";
+                               std::string(trace::to_string(c.reason)) + " | " + std::string(c.lab) + " | " +
+                               (c.tshark_flags ? "flags" : "–") + " | " + std::string(c.what) + " |";
     EXPECT_EQ(rows[i], expect);
   }
 }
