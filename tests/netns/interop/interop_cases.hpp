@@ -142,7 +142,8 @@ inline void we_resolve_the_kernel_and_our_unicast_reaches_a_kernel_socket(intero
 // from the kernel's address. First 5 to a group nobody here joined: dropped as not_joined.
 inline void kernel_multicast_reaches_us(interop_link& net, stack::interface& ifc, const std::string& peer_tool) {
   using trace::drop_reason;
-  RINGLAB_REQUIRE(ti::peer_checksums_unavailable());
+  RINGLAB_REQUIRE(peer_checksums_unavailable());
+  ASSERT_TRUE(net.peer_checksums) << "ethtool -K " << net.link.b_name() << " tx-checksumming off failed";
   stack::udp_socket s(ifc, 64);
   ASSERT_FALSE(s.bind({wire::ipv4_addr::any(), mcast_in_port}));
   ASSERT_FALSE(s.join_group(group_in, monotonic_ns()));

@@ -10,6 +10,7 @@
 
 #include "tests/netns/mcast/cli_run.hpp"
 #include "tests/support/netns.hpp"
+#include "tests/support/preconditions.hpp"
 
 using namespace std::chrono_literals;
 namespace t = ringlab::test;
@@ -59,7 +60,7 @@ run_result run_af_xdp(const t::netns& ns, const std::string& ifname) {
 }
 
 TEST(mcast_dpdk_af_xdp, the_interface_is_not_left_promiscuous) {
-  if (auto why = t::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  RINGLAB_REQUIRE(ringlab::netlab::netns_unavailable());
   t::netns a("rlpa"), b("rlpb");
   t::veth_pair link(a, "10.204.0.1/24", b, "10.204.0.2/24");
   const auto before = promisc_of(b, link.b_name());
@@ -75,7 +76,7 @@ TEST(mcast_dpdk_af_xdp, the_interface_is_not_left_promiscuous) {
 }
 
 TEST(mcast_dpdk_af_xdp, an_interface_promiscuous_before_stays_promiscuous) {
-  if (auto why = t::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  RINGLAB_REQUIRE(ringlab::netlab::netns_unavailable());
   t::netns a("rlpa"), b("rlpb");
   t::veth_pair link(a, "10.204.1.1/24", b, "10.204.1.2/24");
   auto on = b.exec({"ip", "link", "set", link.b_name(), "promisc", "on"});
@@ -89,8 +90,8 @@ TEST(mcast_dpdk_af_xdp, an_interface_promiscuous_before_stays_promiscuous) {
 }
 
 TEST(mcast_dpdk_af_xdp, without_privileges_one_line_names_them_and_the_run_goes_on_over_kernel) {
-  if (auto why = t::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
-  if (t::run({"setpriv", "--version"}).exit_code != 0) GTEST_SKIP() << "setpriv (util-linux) missing";
+  RINGLAB_REQUIRE(ringlab::netlab::netns_unavailable());
+  RINGLAB_REQUIRE(ringlab::netlab::program_missing("setpriv", "util-linux"));
   if (t::run({"id", "-u", "nobody"}).exit_code != 0) GTEST_SKIP() << "no user 'nobody' here";
   t::netns a("rlpa"), b("rlpb");
   t::veth_pair link(a, "10.204.2.1/24", b, "10.204.2.2/24");

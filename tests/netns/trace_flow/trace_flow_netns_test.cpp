@@ -234,8 +234,8 @@ TEST(TraceFlowKernelPath, SigtermRemovesTheTracefsInstanceAndTheNamespaces) {
 // the handler was made idempotent, a second signal's handler found the first one's removal in progress
 // and ended the process under it: the instance was left behind in 4 runs of 10 like these.
 TEST(TraceFlowKernelPath, TwoQuickSignalsLeaveNothingBehindInAnyRun) {
-  if (auto why = skip_reason(); !why.empty()) GTEST_SKIP() << why;
-  if (!exists(ringlab_bin())) GTEST_SKIP() << ringlab_bin() << " not built";
+  REQUIRE_NETNS_AND_TRACEFS();
+  ASSERT_TRUE(exists(ringlab_bin())) << ringlab_bin() << " not built";
   tracefs_view view;
   ASSERT_TRUE(view.ok()) << "cannot see tracefs instances";
   const std::string pcap = source_dir() + "/traces/flows.pcap";   // 4096 UDP datagrams: a run of seconds

@@ -14,6 +14,7 @@
 
 #include "tests/support/netns.hpp"
 #include "tests/support/ringlab_cli.hpp"
+#include "tests/support/preconditions.hpp"
 
 namespace {
 
@@ -22,24 +23,9 @@ using ringlab::test::source_file;
 
 // tracefs, probed apart from our code: mounted with an instances/ directory, or mountable (as the
 // tool mounts a private one when it is not mounted).
-std::string tracefs_unavailable() {
-  if (::access("/sys/kernel/tracing/instances", W_OK) == 0) return {};
-  char dir[] = "/tmp/ringlab-cli-tracefs-XXXXXX";
-  if (!::mkdtemp(dir)) return std::string("mkdtemp: ") + std::strerror(errno);
-  std::string why;
-  if (::mount("nodev", dir, "tracefs", 0, nullptr) != 0) {
-    why = std::string("tracefs is not mounted and cannot be: ") + std::strerror(errno);
-  } else {
-    if (::access((std::string(dir) + "/instances").c_str(), W_OK) != 0) why = "tracefs has no instances/ directory";
-    ::umount2(dir, MNT_DETACH);
-  }
-  ::rmdir(dir);
-  return why;
-}
-
 TEST(ringlab_cli_netns, trace_kernel_reports_a_raw_write_that_failed) {
-  if (auto why = ringlab::test::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
-  if (auto why = tracefs_unavailable(); !why.empty()) GTEST_SKIP() << why;
+  RINGLAB_REQUIRE(ringlab::netlab::netns_unavailable());
+  RINGLAB_REQUIRE(ringlab::netlab::tracefs_unavailable());
   auto r = ringlab::test::run({"timeout", "60", ringlab_binary(), "trace", "kernel",
                                source_file("traces/mcast-feed.pcap"), "--packets", "2", "--quiet", "--raw", "/dev/full"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;

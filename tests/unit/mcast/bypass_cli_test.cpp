@@ -283,7 +283,7 @@ std::string json_field(const std::string& line, const std::string& key) {
 // One schema on every backend: the same keys in the same order with the same types; a value that
 // does not apply is null (io on the bypass backends, first/highest before any datagram).
 TEST(mcast_bypass, json_summary_has_one_schema_on_kernel_and_bypass_backends) {
-  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "/usr/bin/python3 missing (it reads the JSON)";
+  RINGLAB_REQUIRE(ringlab::netlab::program_missing("/usr/bin/python3", "python3"));
   const std::string counts = "received:number unique:number lost:number reordered:number duplicates:number "
                              "stale:number malformed:number bytes:number errors:number ";
   auto k = ringlab::test::run({ringlab_binary(), "mcast-recv", "--group", "239.1.1.7", "--iface", "lo", "--timeout",

@@ -544,7 +544,7 @@ TEST(TraceFlowCompare, StagesAlignBothPathsAndTimeEachOnItsOwnClock) {
 // the kernel cell), each path's column linked downwards; rendered by Graphviz to an image taller than
 // wide that fits a browser window without scrolling sideways.
 TEST(TraceFlowCompare, DiagramIsOneRowPerStageAndFitsAWindow) {
-  if (run_sh("command -v dot >/dev/null") != 0) GTEST_SKIP() << "Graphviz dot missing (apt-get install graphviz)";
+  RINGLAB_REQUIRE(ringlab::netlab::program_missing("dot", "graphviz"));
   auto routes = both_paths();
   std::ostringstream os;
   tf::write_compare_dot(os, routes, "lab path vs kernel path: test");
@@ -576,7 +576,7 @@ TEST(TraceFlowCompare, DiagramIsOneRowPerStageAndFitsAWindow) {
 // traces/README.md), including packet 3, the unpadded 46-byte frame sim_nic's default runt_len (14)
 // lets through, and packet 11, the first fragment the stack holds for reassembly.
 TEST(TraceFlowLab, MalformedTraceEndsAsTheGeneratorsTableSays) {
-  if (!tf::lab_stack_available()) GTEST_SKIP() << "stack not built";
+  ASSERT_TRUE(tf::lab_stack_available()) << "stack not built";
   const std::string pcap = source_dir() + "/traces/malformed.pcap";
   auto res = tf::run_lab_replay(pcap, {});
   const auto routes = tf::build_lab_routes(res.events);
