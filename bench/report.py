@@ -499,6 +499,12 @@ def render(out, readme, note):
     for g in groups_json:
         if os.path.exists(os.path.join(out, g["group"] + ".svg")):
             md.append(f"![{g['group']}]({g['group']}.svg)")
+    rings_json = os.path.join(raw, "rings_bench.json")
+    if os.path.exists(rings_json):   # every ring design measured, as rings/README.md shows them
+        r = subprocess.run([sys.executable, os.path.join(HERE, "rings", "ratio_table.py"), rings_json],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            md += ["", "## Rings: every design measured (bench/rings/ratio_table.py, medians)", "", r.stdout]
     md += ["", "Raw results (Google Benchmark JSON and console logs, callgrind samples): `raw/`. "
            "Commands: `raw/run.json`."]
     open(os.path.join(out, "report.md"), "w").write("\n".join(md) + "\n")
