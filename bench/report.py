@@ -313,7 +313,8 @@ def ratio(a, b):
 
 
 def group_rows(g, quick, raw):
-    """[(row, stats, second stats, baseline row, target, error, extra text)] for one group."""
+    """One dict per row of a group: its stats (m: headline, s: second column), baseline row, target,
+    error (the benchmark's own, or nothing measured), extra text, samples."""
     rows, _ = runs_of(raw, g["program"])
     if rows is None:
         return None
@@ -393,7 +394,7 @@ def callgrind_table(groups):
         out.append(f"| {'per datagram (async_receive_from)' if recv == 'single' else 'batch of 32 (async_receive_batch)'} "
                    f"| {'software' if csum == 'sw' else 'offload'} | {fmt(r['m']['median'], 'Ir')} | "
                    f"{fmt(r['nic']['median'], 'Ir')} | {fmt(r['host']['median'], 'Ir')} | "
-                   f"{rat:.3g}× | {'met' if r['host']['median'] <= HOST_TARGET else '**MISS**'} |")
+                   f"{f'{rat:.3g}×' if rat else '-'} | {'met' if r['host']['median'] <= HOST_TARGET else '**MISS**'} |")
     return out
 
 
