@@ -17,6 +17,7 @@ pkg_check_modules(PCAP REQUIRED IMPORTED_TARGET libpcap)
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
 find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)
+find_package(Python3 REQUIRED COMPONENTS Interpreter)   # python3: bench/smoke.py, bench/report.py
 
 add_library(ringlab_asio INTERFACE)
 target_include_directories(ringlab_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
@@ -113,10 +114,14 @@ endif()
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${props_file})
 endfunction()
 
-# ringlab_bench(NAME SOURCES ... DEPS ... [SMOKE_ARGS ...])
-# A Google Benchmark program; a short smoke run of it is a test (label bench-smoke).
+# ringlab_bench(NAME SOURCES ... DEPS ... [SMOKE_ARGS ...] [SMOKE_REQUIRES root])
+# A Google Benchmark program; a short smoke run of it is a test (label bench-smoke), through
+# bench/smoke.py: it fails when a benchmark reports an error (SkipWithError) or measured nothing.
+# Every smoke run shuffles the benchmarks' order over two repetitions (random interleaving), so a
+# benchmark that leans on another having run first fails here. SMOKE_REQUIRES root: skipped (77,
+# reason printed) when not root.
 function(ringlab_bench name)
-  cmake_parse_arguments(A "" "" "SOURCES;DEPS;SMOKE_ARGS" ${ARGN})
+  cmake_parse_arguments(A "" "SMOKE_REQUIRES" "SOURCES;DEPS;SMOKE_ARGS" ${ARGN})
   add_executable(${name} ${A_SOURCES})
   target_link_libraries(${name} PRIVATE ${A_DEPS} benchmark::benchmark ringlab_warnings)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
@@ -124,6 +129,11 @@ function(ringlab_bench name)
   if(NOT A_SMOKE_ARGS)
     set(A_SMOKE_ARGS --benchmark_min_time=0.01)
   endif()
-  add_test(NAME ${name}_smoke COMMAND ${name} ${A_SMOKE_ARGS})
-  set_tests_properties(${name}_smoke PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
+  set(requires "")
+  if(A_SMOKE_REQUIRES)
+    set(requires --requires ${A_SMOKE_REQUIRES})
+  endif()
+  add_test(NAME ${name}_smoke COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/bench/smoke.py ${requires}
+    $<TARGET_FILE:${name}> --benchmark_enable_random_interleaving=true --benchmark_repetitions=2 ${A_SMOKE_ARGS})
+  set_tests_properties(${name}_smoke PROPERTIES LABELS "bench-smoke" TIMEOUT 300 SKIP_RETURN_CODE 77)
 endfunction()

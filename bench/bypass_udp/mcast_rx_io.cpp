@@ -1,5 +1,7 @@
 // Compiled once per io mode (bench/bypass_udp/CMakeLists.txt): the same mcast::receiver template as the
-// bypass row of bypass_udp_bench.cpp, on asio::ip::udp::socket (epoll or io_uring).
+// bypass rows of bypass_udp_bench.cpp, on asio::ip::udp::socket (epoll or io_uring), with the same
+// tracker (numbered from the first datagram received) and the same concurrency hint (one thread, no
+// locks: ASIO_CONCURRENCY_HINT_UNSAFE).
 #include "asio_bypass/kernel_io_mode.hpp"
 
 #include <sys/socket.h>
@@ -24,9 +26,21 @@ class mcast_rx final : public udp_rx {
     app_.start([this](const mcast::message& m) {
       ++result_.packets;
       result_.bytes += m.payload.size() + mcast::header_size;
+      count_verdict(result_, m.verdict);
       if (result_.packets == want_) ctx_.stop();   // the next receive stays pending for the next call
       return true;
     }, [this](std::string_view) { result_.timed_out = true, ctx_.stop(); });
+  }
+  // The receiver keeps one receive in flight (re-armed before the handler stops the loop), and with
+  // io_uring the kernel writes into its buffer whenever a datagram arrives: close the socket and run
+  // the cancelled operation's handler here, while app_ and its buffer still exist (destroying app_
+  // first let io_uring write into freed memory: the SIGSEGV of kernel_app/uring).
+  ~mcast_rx() override {
+    asio::error_code ec;
+    timer_.cancel();
+    socket_.close(ec);
+    ctx_.restart();
+    ctx_.run();
   }
   std::uint16_t port() const override { return socket_.local_endpoint().port(); }
 
@@ -45,7 +59,7 @@ class mcast_rx final : public udp_rx {
   }
 
  private:
-  asio::io_context ctx_{1};
+  asio::io_context ctx_{ASIO_CONCURRENCY_HINT_UNSAFE};   // as the bypass rows' (bypass::concurrency_hint)
   asio::ip::udp::socket socket_;
   asio::steady_timer timer_;
   mcast::receiver<asio::ip::udp::socket> app_{socket_, mcast::sequence_tracker::from_first_received()};

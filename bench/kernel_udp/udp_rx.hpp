@@ -1,7 +1,6 @@
 #pragma once
 // The measured receiver, behind an interface with no Asio type (one build per io mode).
 #include <sys/socket.h>
-#include <time.h>
 
 #include <atomic>
 #include <chrono>
@@ -9,14 +8,9 @@
 #include <memory>
 #include <string>
 
-namespace ringlab::bench {
+#include "bench/cpu.hpp"   // thread_cpu_ns, pin_to_cpu
 
-// This thread's CPU time: what a receiver spent, whatever the machine's other load.
-inline std::uint64_t thread_cpu_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
+namespace ringlab::bench {
 
 // Every receiver measured against another gets the same deep socket queue (8 MiB), so that a
 // scheduling hiccup drops less. SO_RCVBUFFORCE passes net.core.rmem_max as root; else SO_RCVBUF.
@@ -30,6 +24,8 @@ struct rx_result {
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
   std::uint64_t cpu_ns = 0;     // this thread's CPU time while receiving
+  std::uint64_t in_order = 0;   // mcast receivers: datagrams whose number was the next one expected
+  std::uint64_t repeated = 0;   // mcast receivers: numbers seen before (duplicate or stale)
   bool timed_out = false;
   std::chrono::steady_clock::time_point last_packet{};   // receive_until only: within 64 packets of the last
 };

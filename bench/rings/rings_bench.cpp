@@ -2,12 +2,10 @@
 // the two cores, bursts 1/8/32/256, elements of 8 B and 64 B, plus the core-to-core cache-line round trip
 // that bounds any cross-core handoff. Each design is called through its concrete class (no virtual
 // call) with its natural API: a burst of 1 uses the single-item call where a design has one.
-// Output: items/s (items_per_second) and ns_per_item; bench/rings/ratio_table.py turns the JSON into the
-// ratio table of rings/README.md.
+// Output: items/s (items_per_second); the floor's time per iteration is one round trip.
+// bench/rings/ratio_table.py turns the JSON into the ratio table of rings/README.md; bench/report.py
+// puts the target rows in the benchmark report.
 #include <benchmark/benchmark.h>
-#include <pthread.h>
-#include <sched.h>
-
 #include <array>
 #include <atomic>
 #include <boost/lockfree/queue.hpp>
@@ -16,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/cpu.hpp"
 #include "rings/boost_spsc_adapter.hpp"
 #include "rings/mpmc_ring.hpp"
 #include "rings/netmap_ring.hpp"
@@ -106,18 +105,12 @@ struct rte_ops {
 };
 #endif
 
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu % std::max(1u, std::thread::hardware_concurrency()), &set);
-  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
+using ringlab::bench::pin_to_cpu;
 
+// items/s only: ns per item is 1e9 / items_per_second (bench/report.py and ratio_table.py show it); a
+// rate counter inverted would print in seconds.
 void finish(benchmark::State& state, std::uint64_t items) {
   state.SetItemsProcessed(static_cast<std::int64_t>(items));
-  // items / 1e9 per second, inverted: nanoseconds per item (the printer appends "s" to every rate).
-  state.counters["ns_per_item"] = benchmark::Counter(
-      static_cast<double>(items) / 1e9, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 // Single thread: a burst in, the same burst out.
@@ -127,7 +120,7 @@ void single_thread(benchmark::State& state) {
   auto ops = std::make_unique<Ops>();
   std::vector<T> in(burst), out(burst);
   for (std::size_t i = 0; i < burst; ++i) in[i] = make<T>(i);
-  pin(0);
+  pin_to_cpu(0);
   std::uint64_t items = 0, sum = 0;
   for (auto _ : state) {
     const std::size_t k = ops->put(in.data(), burst);
@@ -147,7 +140,7 @@ void cross_core(benchmark::State& state) {
   auto ops = std::make_unique<Ops>();
   std::atomic<bool> stop{false}, ready{false};
   std::thread producer([&] {
-    pin(1);
+    pin_to_cpu(1);
     std::vector<T> buf(burst);
     std::uint64_t seq = 0;
     ready.store(true, std::memory_order_release);
@@ -158,7 +151,7 @@ void cross_core(benchmark::State& state) {
       if (k == 0) cpu_relax();
     }
   });
-  pin(0);
+  pin_to_cpu(0);
   while (!ready.load(std::memory_order_acquire)) cpu_relax();
   std::vector<T> out(burst);
   std::uint64_t items = 0, expect = 0, bad = 0;
@@ -184,7 +177,7 @@ void cache_line_round_trip(benchmark::State& state) {
   line.store(0);
   std::atomic<bool> stop{false};
   std::thread echo([&] {
-    pin(1);
+    pin_to_cpu(1);
     std::uint64_t seen = 0;
     while (!stop.load(std::memory_order_relaxed)) {
       const std::uint64_t v = line.load(std::memory_order_acquire);
@@ -194,7 +187,7 @@ void cache_line_round_trip(benchmark::State& state) {
       }
     }
   });
-  pin(0);
+  pin_to_cpu(0);
   std::uint64_t v = 0, trips = 0;
   for (auto _ : state) {
     line.store(++v, std::memory_order_release);  // odd: ping
@@ -204,8 +197,7 @@ void cache_line_round_trip(benchmark::State& state) {
   }
   stop.store(true);
   echo.join();
-  state.counters["ns_per_round_trip"] =
-      benchmark::Counter(static_cast<double>(trips) / 1e9, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.SetItemsProcessed(static_cast<std::int64_t>(trips));   // one iteration, one trip: real_time is ns per trip
 }
 
 template <template <class> class Ops>

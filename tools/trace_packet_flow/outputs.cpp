@@ -45,7 +45,10 @@ std::string opt(std::int64_t v) { return v == none ? "-" : std::to_string(v); }
 
 std::string where(const step& s) {
   std::string w = s.file;
-  if (s.line) w += ":" + std::to_string(s.line);
+  if (s.line) {   // appended piece by piece: GCC 12 -O3 warns (-Wrestrict, a false positive) on ":" + string
+    w += ':';
+    w += std::to_string(s.line);
+  }
   if (!s.function.empty()) w += (w.empty() ? "" : " ") + s.function;
   return w;
 }

@@ -1,0 +1,591 @@
+#!/usr/bin/env python3
+"""ringlab's benchmark report (`./lab bench`): runs every benchmark program of a release build with
+interleaved repetitions and the callgrind instruction counts of the bypass receive path, then writes
+one table: every row's median and min-max over its repetitions and its ratio to a baseline measured
+in the same run, misses as rows.
+
+usage:
+  report.py run BUILD_DIR [--quick] [--out DIR] [--readme [README.md]] [--note TEXT] [--only NAME,...]
+  report.py render DIR [--readme [README.md]] [--note TEXT]
+
+run     runs the programs listed in BUILD_DIR/bench/benches.txt (each with --benchmark_repetitions=5
+        --benchmark_enable_random_interleaving=true: the repetitions of its benchmarks in random
+        order) and callgrind_rx.sh in its four modes (five repetitions, interleaved), then renders.
+        --quick: shorter repetitions and the target rows only (the same table, noisier).
+        --only: these programs (and 'callgrind') only.
+render  writes the report again from DIR's raw results (after editing this script, or to add --note).
+Output in DIR (default: bench-results/ beside this checkout's README): report.md, report.json (every
+sample), one SVG chart per group, raw/ (each program's Google Benchmark JSON and console log).
+--readme [FILE] (default: the root README.md): replaces the part of FILE between the lines '<!-- bench-report:begin -->' and
+'<!-- bench-report:end -->' with the report's header and table.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+REPS = 5                      # repetitions per row, full and quick alike (the issue's minimum)
+BEGIN, END = "<!-- bench-report:begin -->", "<!-- bench-report:end -->"
+LOWER, HIGHER = "lower", "higher"
+
+
+# ---------------------------------------------------------------- what each program runs and shows
+def first_counter(*names):
+    """A metric: the first of these counters a run reports."""
+    def get(b):
+        for n in names:
+            if isinstance(b.get(n), (int, float)):
+                return float(b[n])
+        return None
+    get.names = names
+    return get
+
+
+def ns_per_item(b):
+    v = b.get("items_per_second")
+    return 1e9 / v if v else None
+
+
+RING_TARGETS = [  # (design, baseline, burst, at least this many times the baseline's items/s)
+    ("spsc", "boost-spsc", 1, 1.5), ("spsc", "rte-sp-sc", 32, 1.2), ("mpmc-mp-mc", "rte-mp-mc", 32, 1.0)]
+
+
+def ring_rows(quick):
+    rows = []
+    for esize in ("8B", "64B"):
+        for design, base, burst, want in RING_TARGETS:
+            for d in (base, design):
+                name = f"cross/{d}/{esize}/burst:{burst}"
+                if name not in [r[0] for r in rows]:
+                    rows.append((name, f"cross/{base}/{esize}/burst:{burst}" if d == design else None,
+                                 (want, f">= {want}x {base}") if d == design else None))
+    return rows
+
+
+GROUPS = [
+    {"key": "bypass", "program": "bench_bypass_udp",
+     "title": "Bypass vs kernel: the same app (mcast receiver, fresh sequence numbers), 64 B datagrams",
+     "measure": ("receiving thread CPU ns per datagram", first_counter("rx_cpu_ns_per_pkt"), LOWER, "ns"),
+     "second": ("wall datagrams/s", first_counter("items_per_second"), HIGHER, "/s"),
+     "baseline": lambda row: "kernel_app/epoll", "baseline_text": "kernel_app/epoll",
+     "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]},
+    {"key": "callgrind", "program": "callgrind",
+     "title": "Bypass receive path, instructions per datagram (callgrind): sim_nic ingest to handler",
+     "measure": ("instructions/datagram, ingest to handler", None, LOWER, "Ir"),
+     "second": ("NIC share (sim_nic copy + checksum offload) + host share", None, LOWER, ""),
+     "baseline_text": "per-datagram, sw checksums"},
+    {"key": "kernel_udp", "program": "bench_kernel_udp",
+     "title": "Kernel UDP receive over loopback, bare async_receive loop (Asio), epoll vs io_uring",
+     "measure": ("receiving thread CPU ns per datagram", first_counter("rx_cpu_ns_per_pkt"), LOWER, "ns"),
+     "second": ("wall datagrams/s", first_counter("items_per_second"), HIGHER, "/s"),
+     "baseline": lambda row: re.sub(r"^kernel_udp_rx/\w+/", "kernel_udp_rx/epoll/", row),
+     "baseline_text": "the epoll row of each size",
+     "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]},
+    {"key": "rings", "program": "rings_bench",
+     "title": "Rings, producer on CPU 1 -> consumer on CPU 0 (the target rows)",
+     "measure": ("items/s", first_counter("items_per_second"), HIGHER, "/s"),
+     "second": ("ns per item", ns_per_item, LOWER, "ns"),
+     "rows": ring_rows, "baseline_text": "the target's baseline ring, same element size and burst",
+     "full": ["--benchmark_min_time=0.2", r"--benchmark_filter=^(floor/|cross/.*/burst:(1|32)(/|$))"],
+     "quick": ["--benchmark_min_time=0.05",
+               r"--benchmark_filter=^cross/(spsc|boost-spsc|rte-sp-sc|mpmc-mp-mc|rte-mp-mc)/.*/burst:(1|32)(/|$)"]},
+    {"key": "sim_nic", "program": "bench_sim_nic",
+     "title": "sim_nic receive per core (ingest + one queue drained) vs DPDK net_pcap from the same pcap",
+     "measure": ("ns per frame", ns_per_item, LOWER, "ns"),
+     "second": ("frames/s", first_counter("items_per_second"), HIGHER, "/s"),
+     "baseline": lambda row: "BM_dpdk_net_pcap_rx", "baseline_text": "BM_dpdk_net_pcap_rx",
+     "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]},
+    {"key": "veth", "program": "bench_veth_rx",
+     "title": "veth pair, 64 B UDP, one offered load (sender on CPU 1), each receiver",
+     "measure": ("receiver CPU ns per packet", first_counter("cpu_ns_per_pkt", "rx_cpu_ns_per_pkt"), LOWER, "ns"),
+     "second": ("received packets/s", first_counter("rx_pps", "items_per_second"), HIGHER, "/s"),
+     "extra": first_counter("offered_pps"),
+     "baseline": lambda row: "kernel_recvmmsg", "baseline_text": "kernel_recvmmsg",
+     "full": [], "quick": [], "quick_env": {"RINGLAB_VETH_RX_PACKETS": "50000"}},
+]
+GENERIC = {"measure": ("items/s", first_counter("items_per_second"), HIGHER, "/s"),
+           "second": ("ns per item", ns_per_item, LOWER, "ns"), "baseline": lambda row: None,
+           "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]}
+
+CALLGRIND_MODES = [  # (row, csum, recv); the first is the baseline
+    ("per-datagram, sw checksums", "sw", "single"), ("per-datagram, offload", "offload", "single"),
+    ("batch of 32, sw checksums", "sw", "batch"), ("batch of 32, offload", "offload", "batch")]
+HOST_TARGET = 300   # instructions/packet, rx_burst to handler (the bypass issue's goal)
+
+
+# ---------------------------------------------------------------- running
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def loadavg():
+    try:
+        return [float(x) for x in open("/proc/loadavg").read().split()[:3]]
+    except OSError:
+        return []
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def build_info(build):
+    cache = {}
+    try:
+        for line in open(os.path.join(build, "CMakeCache.txt")):
+            m = re.match(r"^([A-Za-z_]+):\w+=(.*)$", line.strip())
+            if m:
+                cache[m.group(1)] = m.group(2)
+    except OSError:
+        pass
+    cxx = cache.get("CMAKE_CXX_COMPILER", "c++")
+    try:
+        version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        version = cxx
+    bt = cache.get("CMAKE_BUILD_TYPE", "?")
+    flags = " ".join(x for x in (cache.get("CMAKE_CXX_FLAGS", ""), cache.get(f"CMAKE_CXX_FLAGS_{bt.upper()}", "")) if x)
+    git = lambda *a: subprocess.run(["git", "-C", ROOT, *a], capture_output=True, text=True).stdout.strip()
+    commit = git("rev-parse", "--short=12", "HEAD") or "?"
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {"dir": os.path.relpath(os.path.abspath(build), ROOT), "build_type": bt, "flags": flags,
+            "compiler": version, "commit": commit + ("+local changes" if dirty else "")}
+
+
+def run_program(path, args, env_extra, raw):
+    name = os.path.basename(path)
+    out = os.path.join(raw, name + ".json")
+    cmd = [path, f"--benchmark_repetitions={REPS}", "--benchmark_enable_random_interleaving=true",
+           *args, f"--benchmark_out={out}", "--benchmark_out_format=json"]
+    env = dict(os.environ, **env_extra)
+    log(" ".join(f"{k}={v}" for k, v in env_extra.items()) + (" " if env_extra else "") + " ".join(cmd[:-2]))
+    t0 = time.monotonic()
+    with open(os.path.join(raw, name + ".log"), "w") as console:
+        rc = subprocess.run(cmd, env=env, stdout=console, stderr=subprocess.STDOUT).returncode
+    status = {"program": name, "command": " ".join(cmd[:-2]), "env": env_extra, "exit": rc,
+              "seconds": round(time.monotonic() - t0, 1)}
+    if rc != 0:
+        log(f"{name} exited with status {rc} (its log: {os.path.join(raw, name + '.log')})")
+    return status
+
+
+def run_callgrind(build, quick, raw):
+    # valgrind 3.19 cannot decode AVX-512, which -march=native emits here: the counts come from the
+    # default preset's build (RelWithDebInfo, -O2, no -march), built by `./lab bench` for this.
+    prog = os.path.join(build, "bench", "bypass_udp", "callgrind_rx")
+    script = os.path.join(HERE, "bypass_udp", "callgrind_rx.sh")
+    measured, warmup = (1000, 3000) if quick else (10000, 20000)
+    status = {"program": "callgrind", "command": f"{script} {prog} {measured} {warmup} 0 CSUM RECV",
+              "env": {}, "exit": 0}
+    if not os.access(prog, os.X_OK) or not shutil.which("valgrind"):
+        status.update(exit=77, why="callgrind_rx not built or valgrind missing")
+        return status, []
+    t0 = time.monotonic()
+    samples = []
+    order = [(rep, m) for rep in range(REPS) for m in random.sample(CALLGRIND_MODES, len(CALLGRIND_MODES))]
+    log(f"callgrind_rx.sh: {len(CALLGRIND_MODES)} modes x {REPS}, {measured} datagrams each after {warmup}")
+    for rep, (row, csum, recv) in order:
+        r = subprocess.run(["sh", script, prog, str(measured), str(warmup), "0", csum, recv],
+                           capture_output=True, text=True)
+        vals = dict(re.findall(r"^(nic |host |)instructions/packet: ([0-9.]+)$", r.stdout, re.M))
+        if r.returncode != 0 or len(vals) != 3:
+            samples.append({"row": row, "rep": rep, "error": (r.stderr or r.stdout).strip()[-300:] or f"exit {r.returncode}"})
+            status["exit"] = 1
+            continue
+        samples.append({"row": row, "rep": rep, "total": float(vals[""]), "nic": float(vals["nic "]),
+                        "host": float(vals["host "])})
+    status["seconds"] = round(time.monotonic() - t0, 1)
+    json.dump(samples, open(os.path.join(raw, "callgrind.json"), "w"), indent=1)
+    return status, samples
+
+
+def cmd_run(a):
+    build = a.build
+    listing = os.path.join(build, "bench", "benches.txt")
+    if not os.path.isfile(listing):
+        sys.exit(f"report.py: {listing} not found: configure and build {build} first (cmake --preset release)")
+    out = a.out
+    raw = os.path.join(out, "raw")
+    os.makedirs(raw, exist_ok=True)
+    for f in os.listdir(raw):
+        os.remove(os.path.join(raw, f))
+    only = set(a.only.split(",")) if a.only else None
+    meta = {"started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            # ./lab names itself; run directly, the command is this script's
+            "command": os.environ.get("RINGLAB_BENCH_COMMAND") or " ".join(["python3 bench/report.py"] + sys.argv[1:]),
+            "quick": a.quick, "reps": REPS,
+            "machine": {"cpu": cpu_model(), "cpus": os.cpu_count(), "kernel": platform.release(),
+                        "host": platform.node()},
+            "load_start": loadavg(), "build": build_info(build), "programs": []}
+    t0 = time.monotonic()
+    programs = [p for p in open(listing).read().split() if p]
+    for path in programs:
+        name = os.path.basename(path)
+        if only and name not in only:
+            continue
+        g = next((g for g in GROUPS if g["program"] == name), GENERIC)
+        if not os.access(path, os.X_OK):
+            log(f"{path} is not built: left out")
+            meta["programs"].append({"program": name, "exit": 127, "why": "not built"})
+            continue
+        env = g.get("quick_env", {}) if a.quick else g.get("full_env", {})
+        meta["programs"].append(run_program(path, g["quick" if a.quick else "full"], env, raw))
+    if not only or "callgrind" in only:
+        status, _ = run_callgrind(a.callgrind_build, a.quick, raw)
+        status["build"] = build_info(a.callgrind_build)
+        meta["programs"].append(status)
+    meta["load_end"] = loadavg()
+    meta["seconds"] = round(time.monotonic() - t0)
+    json.dump(meta, open(os.path.join(raw, "run.json"), "w"), indent=1)
+    failed = render(out, a.readme, a.note)
+    bad = [p["program"] for p in meta["programs"] if p.get("exit") not in (0, 77)]
+    if bad:
+        log("these failed: " + ", ".join(bad))
+    return 1 if bad or failed else 0
+
+
+# ---------------------------------------------------------------- the report
+def row_name(name):
+    """A benchmark's row: its name without what Google Benchmark appends (time kind, fixed counts)."""
+    return re.sub(r"/(iterations:\d+|repeats:\d+|real_time|manual_time|process_time)(?=/|$)", "", name)
+
+
+def runs_of(raw, program):
+    """{row: [run dict per repetition]} in the order rows first appear, plus the JSON's context."""
+    path = os.path.join(raw, program + ".json")
+    try:
+        doc = json.load(open(path))
+    except (OSError, ValueError):
+        return None, {}
+    rows = {}
+    runs = [b for b in doc.get("benchmarks", []) if b.get("run_type", "iteration") == "iteration"]
+    # In registration order (the runs came in random order: interleaved).
+    runs.sort(key=lambda b: (b.get("family_index", 0), b.get("per_family_instance_index", 0)))
+    for b in runs:
+        rows.setdefault(row_name(b.get("run_name", b["name"])), []).append(b)
+    return rows, doc.get("context", {})
+
+
+def stats(values):
+    v = [x for x in values if x is not None]
+    if not v:
+        return None
+    return {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
+
+
+def fmt(x, unit=""):
+    """ns: whole nanoseconds from 100 up; /s and plain counts: three digits with k, M, G."""
+    if x is None:
+        return "-"
+    a = abs(x)
+    if unit == "ns":
+        return (f"{x:,.0f}" if a >= 100 else f"{x:.3g}") + " ns"
+    if unit == "Ir":
+        return f"{x:,.1f}"
+    for f, p in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if a >= f:
+            return f"{x / f:.3g}{p}{unit}"
+    return f"{x:.3g}" + (f" {unit}" if unit and unit != "/s" else unit)
+
+
+def fmt_range(s, unit=""):
+    return f"{fmt(s['min'], unit)} – {fmt(s['max'], unit)}" if s else "-"
+
+
+def ratio(a, b):
+    return a["median"] / b["median"] if a and b and b["median"] else None
+
+
+def group_rows(g, quick, raw):
+    """One dict per row of a group: its stats (m: headline, s: second column), baseline row, target,
+    error (the benchmark's own, or nothing measured), extra text, samples."""
+    rows, _ = runs_of(raw, g["program"])
+    if rows is None:
+        return None
+    spec = g["rows"](quick) if "rows" in g else [(r, None, None) for r in rows]
+    out = []
+    for name, base, target in spec:
+        runs = rows.get(name, [])
+        errors = [b.get("error_message", "error") for b in runs if b.get("error_occurred")]
+        ok = [b for b in runs if not b.get("error_occurred")]
+        empty = [b for b in ok if "items_per_second" in b and not b["items_per_second"] > 0]
+        if empty:   # a repetition that received nothing measured nothing: the row is not a figure
+            errors.append(f"measured nothing (0 items/s) in {len(empty)} of {len(runs)} repetitions")
+        m = stats([g["measure"][1](b) for b in ok])
+        s = stats([g["second"][1](b) for b in ok])
+        extra = ""
+        if "extra" in g:   # veth: the drops of the offered load, and the sender's offered rate
+            d, o = stats([first_counter("drops")(b) for b in ok]), stats([first_counter("offered")(b) for b in ok])
+            if d and o:
+                extra = f"; drops {fmt(d['median'])} of {fmt(o['median'])} offered (max {fmt(d['max'])})"
+            op = stats([g["extra"](b) for b in ok])
+            if op:
+                extra += f"; sender offered {fmt(op['median'], '/s')}"
+        if base is None and "rows" not in g:
+            base = g["baseline"](name)
+        if not runs:
+            errors = ["not run (no such benchmark in this run)"]
+        out.append({"row": name, "m": m, "s": s, "base": base if base != name else None, "target": target,
+                    "error": "; ".join(sorted(set(errors))) if errors else None, "extra": extra,
+                    "samples": [g["measure"][1](b) for b in ok]})
+    if g["key"] == "rings" and "floor/cache_line_round_trip" in rows:
+        ok = [b for b in rows["floor/cache_line_round_trip"] if not b.get("error_occurred")]
+        out.append({"row": "floor: core-to-core cache-line round trip", "m": None,
+                    "s": stats([b["real_time"] for b in ok]), "base": None, "target": None, "error": None,
+                    "extra": "", "samples": [], "note": "ns per round trip (second column)"})
+    return out
+
+
+def callgrind_rows(raw):
+    try:
+        samples = json.load(open(os.path.join(raw, "callgrind.json")))
+    except (OSError, ValueError):
+        return None
+    out = []
+    for row, csum, recv in CALLGRIND_MODES:
+        mine = [s for s in samples if s["row"] == row]
+        ok = [s for s in mine if "error" not in s]
+        m, nic, host = (stats([s[k] for s in ok]) for k in ("total", "nic", "host"))
+        errors = sorted({s["error"] for s in mine if "error" in s})
+        target = None
+        if host:
+            target = (None, f"host <= {HOST_TARGET}: " + ("met" if host["median"] <= HOST_TARGET else "**MISS**"))
+        out.append({"row": row, "m": m, "s": None, "nic": nic, "host": host, "base": CALLGRIND_MODES[0][0],
+                    "target": target, "error": "; ".join(errors) if errors else None, "extra": "",
+                    "samples": [s["total"] for s in ok]})
+    out[0]["base"] = None
+    return out
+
+
+def callgrind_table(groups):
+    """The four callgrind rows side by side, the NIC's share in its own column."""
+    g = next((g for g in groups if g.get("group") == "callgrind" and g.get("rows")), None)
+    if not g:
+        return []
+    exact = all(r.get("m") and r["m"]["min"] == r["m"]["max"] for r in g["rows"])
+    out = ["", "Instructions per datagram, sim_nic ingest to handler (callgrind, medians; "
+           + ("every repetition gave the same count" if exact else "min–max in the table above")
+           + "). A real NIC's copy and checksum offload cost the host CPU nothing; sim_nic "
+           "does them on the receiving CPU, so they are counted, in a column of their own.", "",
+           "| receive | checksums | total | NIC: sim_nic ingest (copy, offload checks) | host: rx_burst to handler | total vs per-datagram sw | host <= %d |" % HOST_TARGET,
+           "|---|---|---:|---:|---:|---:|---|"]
+    base = g["rows"][0].get("m")
+    for (row, csum, recv), r in zip(CALLGRIND_MODES, g["rows"]):
+        if r.get("error") or not r.get("m"):
+            out.append(f"| {recv} | {csum} | **error**: {r.get('error')} | | | | |")
+            continue
+        rat = ratio(r["m"], base)
+        out.append(f"| {'per datagram (async_receive_from)' if recv == 'single' else 'batch of 32 (async_receive_batch)'} "
+                   f"| {'software' if csum == 'sw' else 'offload'} | {fmt(r['m']['median'], 'Ir')} | "
+                   f"{fmt(r['nic']['median'], 'Ir')} | {fmt(r['host']['median'], 'Ir')} | "
+                   f"{f'{rat:.3g}×' if rat else '-'} | {'met' if r['host']['median'] <= HOST_TARGET else '**MISS**'} |")
+    return out
+
+
+def target_cell(r, rat):
+    t = r.get("target")
+    if not t:
+        return ""
+    want, text = t
+    if want is None:
+        return text
+    if rat is None:
+        return f"{text}: -"
+    return f"{text}: " + ("met" if rat >= want else "**MISS**")
+
+
+def render(out, readme, note):
+    raw = os.path.join(out, "raw")
+    try:
+        meta = json.load(open(os.path.join(raw, "run.json")))
+    except (OSError, ValueError) as e:
+        sys.exit(f"report.py: no run in {raw} ({e}): run first")
+    quick = meta.get("quick", False)
+    status = {p["program"]: p for p in meta["programs"]}
+    lines, groups_json, failed = [], [], False
+    for g in GROUPS + [dict(GENERIC, key=p, program=p, title=p) for p in status
+                       if p not in [g["program"] for g in GROUPS]]:
+        st = status.get(g["program"])
+        if st is None:
+            continue
+        rows = callgrind_rows(raw) if g["program"] == "callgrind" else group_rows(g, quick, raw)
+        mname, _, better, unit = g["measure"]
+        sname, _, sbetter, sunit = g["second"]
+        head = f"**{g['title']}** — {mname}, {better} is better; second column: {sname}"
+        if g.get("baseline_text"):
+            head += f"; baseline: {g['baseline_text']}"
+        lines.append(f"| {head} | | | | | |")
+        if st.get("exit") not in (0, None) or not rows:
+            why = st.get("why") or (f"exit status {st.get('exit')}" if st.get("exit") not in (0, None) else "no results")
+            if st.get("exit") != 77:
+                failed = True
+            lines.append(f"| {g['program']}: not measured ({why}) | | | | | |")
+            if not rows:
+                groups_json.append({"group": g["key"], "error": why})
+                continue
+        by_name = {r["row"]: r for r in rows}
+        for r in rows:
+            if r["error"]:
+                failed = True
+                lines.append(f"| {r['row']} | **error**: {r['error']} | | | | |")
+                continue
+            base = by_name.get(r["base"]) if r["base"] else None
+            rat = ratio(r["m"], base["m"]) if base else None
+            if r.get("note"):
+                lines.append(f"| {r['row']} | | | | {fmt(r['s']['median'], 'ns')} ({fmt_range(r['s'], 'ns')}), n={r['s']['n']} | |")
+                continue
+            m = r["m"]
+            if r["base"] is None:
+                rcell = "baseline" if g.get("baseline_text") else ""
+            elif rat is not None and better == LOWER and 0 < rat < 1:
+                rcell = f"{rat:.3g}× {r['base']} ({1 / rat:.3g}× less)"
+            else:
+                rcell = f"{rat:.3g}× {r['base']}" if rat is not None else \
+                    (f"- ({r['base']}: error)" if r["base"] in by_name else f"- (no {r['base']} in this run)")
+            if g["key"] == "callgrind":
+                second = f"NIC {fmt(r['nic']['median'], 'Ir')} + host {fmt(r['host']['median'], 'Ir')}"
+            else:
+                s = r["s"]
+                srat = ratio(s, base["s"]) if base and s else None
+                second = f"{fmt(s['median'], sunit)} ({fmt_range(s, sunit)})" if s else "-"
+                if srat is not None:
+                    second += f", {srat:.3g}×"
+                second += r["extra"]
+            lines.append(f"| {r['row']} | {fmt(m['median'], unit)} | {fmt_range(m, unit)}, n={m['n']} | {rcell} | "
+                         f"{second} | {target_cell(r, rat)} |")
+        groups_json.append({"group": g["key"], "title": g["title"], "measure": mname, "better": better,
+                            "second": sname, "rows": rows})
+        chart(out, g, rows)
+    b, mach = meta["build"], meta["machine"]
+    cb = status.get("callgrind", {}).get("build")
+    ls, le = meta.get("load_start", []), meta.get("load_end", [])
+    header = [
+        f"Measured {meta['started']} with `{meta['command']}` ({meta.get('seconds', '?')} s): "
+        f"{mach['cpus']} CPUs ({mach['cpu']}), Linux {mach['kernel']}; load average (1/5/15 min) "
+        f"{'/'.join(f'{x:.1f}' for x in ls)} at the start, {'/'.join(f'{x:.1f}' for x in le)} at the end. "
+        f"Build `{b['dir']}` ({b['build_type']}, `{b['flags']}`, {b['compiler']}) at {b['commit']}"
+        + (f"; the callgrind rows from `{cb['dir']}` ({cb['build_type']}, `{cb['flags']}`: valgrind 3.19 cannot "
+           "decode the AVX-512 that -march=native emits here)." if cb else "."),
+        "",
+        f"Each row: the median over {meta['reps']} repetitions run in random order among the other rows of "
+        "its program (Google Benchmark's random interleaving; callgrind modes shuffled the same way), "
+        "the min–max of those repetitions, and the ratio of its median to the median of the baseline row "
+        "measured in the same program run (headline column; the second column's ratio follows it). "
+        "Wall-clock rows on this shared 2-vCPU VM move with the load; instruction counts do not.",
+    ]
+    if quick:
+        header.append("")
+        header.append("**Quick run** (`--quick`): shorter repetitions and the target rows only; noisier than a full run.")
+    if note:
+        header += ["", note]
+    table = ["| row | median | min – max, n | ratio to baseline (same run) | second column: median (min – max), ratio | target |",
+             "|---|---:|---:|---|---|---|"] + lines + callgrind_table(groups_json)
+    md = ["# ringlab benchmark report", ""] + header + [""] + table + [""]
+    for g in groups_json:
+        if os.path.exists(os.path.join(out, g["group"] + ".svg")):
+            md.append(f"![{g['group']}]({g['group']}.svg)")
+    rings_json = os.path.join(raw, "rings_bench.json")
+    if os.path.exists(rings_json):   # every ring design measured, as rings/README.md shows them
+        r = subprocess.run([sys.executable, os.path.join(HERE, "rings", "ratio_table.py"), rings_json],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            md += ["", "## Rings: every design measured (bench/rings/ratio_table.py, medians)", "", r.stdout]
+    md += ["", "Raw results (Google Benchmark JSON and console logs, callgrind samples): `raw/`. "
+           "Commands: `raw/run.json`."]
+    open(os.path.join(out, "report.md"), "w").write("\n".join(md) + "\n")
+    json.dump({"meta": meta, "note": note, "groups": groups_json}, open(os.path.join(out, "report.json"), "w"),
+              indent=1, default=str)
+    log(f"report: {os.path.join(out, 'report.md')}")
+    if readme:
+        update_readme(readme, header, table)
+    return failed
+
+
+def update_readme(path, header, table):
+    text = open(path).read()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"report.py: {path} has no '{BEGIN}' ... '{END}' lines to replace")
+    a, rest = text.split(BEGIN, 1)
+    _, z = rest.split(END, 1)
+    body = "\n".join(["", "Generated by `./lab bench` (bench/report.py); regenerate this section with "
+                      "`./lab bench --readme`.", ""] + header + [""] + table + [""])
+    open(path, "w").write(a + BEGIN + "\n" + body + END + z)
+    log(f"README section replaced: {path}")
+
+
+def chart(out, g, rows):
+    """One SVG per group: each row's median with its min-max as an error bar (no per-repetition bars)."""
+    if not shutil.which("gnuplot"):
+        return
+    pts = [(r["row"], r["m"]) for r in rows if r.get("m") and not r.get("error")]
+    if not pts:
+        return
+    lo = min(s["min"] for _, s in pts)
+    spread = max(s["max"] for _, s in pts) / lo if lo > 0 else 0
+    scale = "set logscale y\nset yrange [*:*]" if spread > 50 else "set yrange [0:*]"   # one wild repetition
+    dat = os.path.join(out, g["key"] + ".dat")
+    with open(dat, "w") as f:
+        for i, (name, s) in enumerate(pts):
+            f.write(f"{i} \"{name}\" {s['median']} {s['min']} {s['max']}\n")
+    script = f"""
+set terminal svg size 1000,520 dynamic font "sans,11" noenhanced
+set output "{os.path.join(out, g['key'] + '.svg')}"
+set title "{g['title']}"
+set ylabel "{g['measure'][0]} (median, bar: min-max)"
+set style fill solid 0.7 border -1
+set boxwidth 0.7
+set xtics rotate by -30 left
+set format y "%.3s %c"
+set grid ytics
+{scale}
+set rmargin 14
+set xrange [-0.6:{len(pts) - 0.4}]
+set key off
+set bmargin 9
+plot "{dat}" using 1:3:xtic(2) with boxes linecolor rgb "#3465a4", "" using 1:3:4:5 with yerrorbars linecolor rgb "#000000" pointtype 0
+"""
+    r = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
+    if r.returncode != 0:
+        log(f"gnuplot failed for {g['key']}: {r.stderr.strip()[:200]}")
+    os.remove(dat)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("build")
+    r.add_argument("--quick", action="store_true")
+    r.add_argument("--only")
+    r.add_argument("--callgrind-build", default=os.path.join(ROOT, "build", "default"),
+                   help="the build whose callgrind_rx runs under valgrind (default: build/default)")
+    for q in (r, sub.add_parser("render")):
+        if q is not r:
+            q.add_argument("out")
+        q.add_argument("--readme", nargs="?", const=os.path.join(ROOT, "README.md"))
+        q.add_argument("--note")
+    r.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
+    a = p.parse_args()
+    if a.cmd == "run":
+        sys.exit(cmd_run(a))
+    sys.exit(1 if render(a.out, a.readme, a.note) else 0)
+
+
+if __name__ == "__main__":
+    main()
