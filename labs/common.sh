@@ -2,6 +2,7 @@
 # repository root (the labs name traces/ by relative path, as the traces README does).
 # RINGLAB=/path/to/ringlab overrides the binary (the suite passes its own build's).
 set -euo pipefail
+export LC_ALL=C   # sort and uniq order bytes the same everywhere
 src="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ringlab="${RINGLAB:-$src/build/default/tools/ringlab}"
 [ -x "$ringlab" ] || { echo "run.sh: $ringlab is not built (./lab build)" >&2; exit 1; }
