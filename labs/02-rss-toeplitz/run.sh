@@ -4,7 +4,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 queues=4
 case "${1:-}" in
-  --queues) queues="$2" ;;
+  --queues) queues="${2:-}"
+            [[ "$queues" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --queues: '$queues' is not a queue count" >&2; exit 2; } ;;
   "") ;;
   *) echo "run.sh: unknown option '$1' (--queues N)" >&2; exit 2 ;;
 esac

@@ -2,13 +2,7 @@
 # Lab 03: deterministic faults: the same seed gives the same drops, reorders and output bytes.
 #   labs/03-deterministic-faults/run.sh [--out DIR]
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
-out="${TMPDIR:-/tmp}/ringlab-lab03"
-case "${1:-}" in
-  --out) out="$2" ;;
-  "") ;;
-  *) echo "run.sh: unknown option '$1' (--out DIR)" >&2; exit 2 ;;
-esac
-mkdir -p "$out"
+out_dir lab03 "$@"
 faults=drop=0.01,dup=0.005,reorder=0.01:8,corrupt=0.002,delay=50us,jitter=10us
 
 for run in "1 a" "1 b" "2 c"; do

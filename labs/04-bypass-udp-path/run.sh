@@ -2,13 +2,7 @@
 # Lab 04: the bypass UDP path end to end: sim_nic -> RX ring -> user-space stack -> UDP socket -> app.
 #   labs/04-bypass-udp-path/run.sh [--out DIR]
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
-out="${TMPDIR:-/tmp}/ringlab-lab04"
-case "${1:-}" in
-  --out) out="$2" ;;
-  "") ;;
-  *) echo "run.sh: unknown option '$1' (--out DIR)" >&2; exit 2 ;;
-esac
-mkdir -p "$out"
+out_dir lab04 "$@"
 # mcast-recv prints datagrams on standard output and its summary on standard error: show the one,
 # then the other (interleaved through one pipe, their order would depend on stdio buffering).
 recv() {
