@@ -4,6 +4,7 @@
 //   compare FILE    both, in one Perfetto file and one diagram
 //   tracepoints     which kernel tracepoints the tool uses, where the kernel emits them, which exist here
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -121,10 +122,21 @@ std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, s
   if (a.has("events")) {
     std::ifstream f(a.str("events"));
     if (!f) throw cli::usage_error{"--events: cannot read '" + a.str("events") + "'"};
+    tf::events_source src;
     try {
-      events = tf::read_events(f, a.str("events"));
+      events = tf::read_events(f, a.str("events"), &src);
     } catch (const tf::input_error& e) {
       throw cli::usage_error{e.what()};
+    }
+    // The packet headers printed come from FILE: it must be the pcap the events were saved from.
+    if (!file.empty() && src.known()) {
+      std::error_code ec;
+      const auto bytes = std::filesystem::file_size(file, ec);
+      if (ec || bytes != src.bytes)
+        throw cli::usage_error{"--events " + a.str("events") + " came from '" + src.name + "' (" +
+                               std::to_string(src.bytes) + " bytes), not from '" + file + "'" +
+                               (ec ? "" : " (" + std::to_string(bytes) + " bytes)") +
+                               ": give that pcap, or none"};
     }
     if (notes) *notes = "events from " + a.str("events");
   } else {
@@ -157,13 +169,22 @@ std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, s
   }
   if (a.has("save-events")) {
     std::ostringstream f;
-    tf::write_events(f, events);
+    tf::events_source src;
+    if (!file.empty()) {
+      std::error_code ec;
+      src = {file, std::filesystem::file_size(file, ec)};
+      if (ec) src = {};
+    }
+    tf::write_events(f, events, src);
     cli::write_output("save-events", a.str("save-events"), f.str());
   }
   std::vector<std::uint64_t> ids;
   if (sel) for (const auto& p : sel->packets) ids.push_back(p.id);
   // A filter that matched nothing selects nothing (not everything).
   if (sel && ids.empty()) return {};
+  // Frames the stack made itself carry packet id 0: no packet of the trace, so not a route (a run
+  // from the pcap selects the trace's ids and leaves them out the same way).
+  if (!sel) std::erase_if(events, [](const tf::lab_event& le) { return le.e.packet_id == 0; });
   auto routes = tf::build_lab_routes(events, ids, sel ? 0 : a.u64("packets"), clock);
   if (sel)
     for (auto& r : routes)

@@ -138,9 +138,10 @@ bool reason_from_string(std::string_view s, trace::drop_reason& out) noexcept {
   return false;
 }
 
-void write_events(std::ostream& os, std::span<const lab_event> events) {
-  os << "#ringlab-trace-events v1\n"
-        "#packet_id\tt_ns\thop\tverdict\treason\tqueue\tring_slot\tframe\tcpu\tline\tfile\tfunction\n";
+void write_events(std::ostream& os, std::span<const lab_event> events, const events_source& source) {
+  os << "#ringlab-trace-events v1\n";
+  if (source.known()) os << "#source\t" << source.name << '\t' << source.bytes << '\n';
+  os << "#packet_id\tt_ns\thop\tverdict\treason\tqueue\tring_slot\tframe\tcpu\tline\tfile\tfunction\n";
   for (const auto& le : events) {
     const auto& e = le.e;
     os << e.packet_id << '\t' << e.t_ns << '\t' << trace::to_string(e.stage) << '\t' << trace::to_string(e.v)
@@ -160,15 +161,29 @@ bool parse_uint(std::string_view s, T& out) {
 }
 }  // namespace
 
-std::vector<lab_event> read_events(std::istream& is, const std::string& name) {
+std::vector<lab_event> read_events(std::istream& is, const std::string& name, events_source* source) {
   std::vector<lab_event> out;
   std::string line;
   std::size_t n = 0;
   bool header = false;
   while (std::getline(is, line)) {
     ++n;
+    if (is.eof() && !line.empty()) {   // getline hit the end before a newline: the file was cut
+      std::ostringstream os;
+      os << name << ':' << n << ": the line is cut (no newline at the end): the file is incomplete";
+      throw input_error(os.str());
+    }
     if (line.empty()) continue;
     if (line[0] == '#') {
+      if (source && line.rfind("#source\t", 0) == 0) {
+        const auto tab = line.rfind('\t');
+        source->name = line.substr(8, tab - 8);
+        if (tab <= 8 || !parse_uint(std::string_view(line).substr(tab + 1), source->bytes)) {
+          std::ostringstream os;
+          os << name << ':' << n << ": field source: '" << line.substr(8) << "' is not NAME<TAB>BYTES";
+          throw input_error(os.str());
+        }
+      }
       if (n == 1) {
         if (line != "#ringlab-trace-events v1")
           throw input_error(name + ":1: not a ringlab events file (expected '#ringlab-trace-events v1')");

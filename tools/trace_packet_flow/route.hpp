@@ -89,9 +89,17 @@ std::vector<route> build_lab_routes(std::span<const lab_event> events,
 
 // Events file: a tab-separated text format, one event a line after a "#ringlab-trace-events v1" header:
 //   packet_id t_ns hop verdict reason queue ring_slot frame cpu line file function
-void write_events(std::ostream& os, std::span<const lab_event> events);
-// Throws input_error naming the file, the line and the field.
-std::vector<lab_event> read_events(std::istream& is, const std::string& name);
+// A "#source NAME BYTES" comment names the pcap the events came from, so that a reader given a pcap
+// beside the events can refuse one that is not it (the headers it prints come from that pcap).
+struct events_source {
+  std::string name;          // the pcap's file name, as given
+  std::uint64_t bytes = 0;   // its size
+  bool known() const noexcept { return !name.empty(); }
+};
+void write_events(std::ostream& os, std::span<const lab_event> events, const events_source& source = {});
+// Throws input_error naming the file, the line and the field; a last line without its newline is a
+// cut file, refused.
+std::vector<lab_event> read_events(std::istream& is, const std::string& name, events_source* source = nullptr);
 
 bool hop_from_string(std::string_view s, trace::hop& out) noexcept;
 bool verdict_from_string(std::string_view s, trace::verdict& out) noexcept;

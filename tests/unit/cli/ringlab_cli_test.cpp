@@ -4,6 +4,8 @@
 // what the help texts promise (replay's pacing, demo's feed) is what happens.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <pcap/pcap.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -208,6 +210,27 @@ TEST(ringlab_cli_exit, trace) {
                "ringlab trace: --raw: cannot create '/nonexistent-dir/raw.txt': no directory '/nonexistent-dir'");
   expect_usage({"trace", "kernel"}, "ringlab trace: FILE (a pcap) is missing");
   expect_usage({"trace", "sideways"}, "ringlab trace: unknown subcommand 'sideways' (replay, kernel, compare, tracepoints)");
+}
+
+// Saved events replay to the same routes without the pcap; with a pcap, only the one they came from
+// (its headers are printed above the routes), else exit 2 naming both.
+TEST(ringlab_cli_exit, trace_events_belong_to_their_pcap) {
+  const std::string pcap = source_file("traces/arp-icmp-igmp.pcap");
+  const std::string ev = temp_path("arp.events");
+  auto direct = ringlab({"trace", "replay", pcap, "--save-events", ev});
+  ASSERT_EQ(direct.exit_code, 0) << direct.err;
+  auto alone = ringlab({"trace", "replay", "--events", ev});
+  EXPECT_EQ(alone.exit_code, 0) << alone.err;
+  const auto summary = [](const std::string& out) { return out.substr(out.rfind("lab path: ")); };
+  EXPECT_EQ(summary(alone.out), summary(direct.out));
+  auto same = ringlab({"trace", "replay", pcap, "--events", ev});
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+  const std::string other = source_file("traces/flows.pcap");
+  expect_usage({"trace", "replay", other, "--events", ev},
+               "ringlab trace: --events " + ev + " came from '" + pcap + "' (" +
+                   std::to_string(std::filesystem::file_size(pcap)) + " bytes), not from '" + other + "' (" +
+                   std::to_string(std::filesystem::file_size(other)) + " bytes): give that pcap, or none");
+  std::filesystem::remove(ev);
 }
 
 TEST(ringlab_cli_exit, mcast_send) {

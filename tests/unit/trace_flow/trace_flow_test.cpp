@@ -3,6 +3,8 @@
 // dot file is rendered by Graphviz), the kernel trace parser on a trace recorded on this kind of machine,
 // and the lab path (sim_nic + stack) on a small deterministic pcap.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -198,6 +200,31 @@ TEST(TraceFlowEventsFile, RoundTripsAndNamesBadFields) {
   }
   std::istringstream notours("hello\n");
   EXPECT_THROW(tf::read_events(notours, "n"), tf::input_error);
+}
+
+// The events file names the pcap it came from (so a reader given another pcap can refuse it), and a
+// file cut in the middle of a line is refused, naming the line, never half-parsed.
+TEST(TraceFlowEventsFile, NamesItsSourceAndRefusesACutFile) {
+  auto events = hand_made();
+  std::stringstream ss;
+  tf::write_events(ss, events, {"traces/x.pcap", 632});
+  const std::string text = ss.str();
+  tf::events_source src;
+  std::istringstream whole(text);
+  EXPECT_EQ(tf::read_events(whole, "x.events", &src).size(), events.size());
+  EXPECT_EQ(src.name, "traces/x.pcap");
+  EXPECT_EQ(src.bytes, 632u);
+  ASSERT_GT(text.size(), 10u);
+  const std::size_t cut = text.size() - 5;   // inside the last event line
+  const std::size_t line_no = static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(cut), '\n')) + 1;
+  std::istringstream part(text.substr(0, cut));
+  try {
+    tf::read_events(part, "cut.events");
+    FAIL() << "a cut file was accepted";
+  } catch (const tf::input_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cut.events:" + std::to_string(line_no) + ": the line is cut (no newline at the end): the file is incomplete");
+  }
 }
 
 TEST(TraceFlowFilter, LibpcapSelectsByExpressionAndRejectsBadOnes) {
