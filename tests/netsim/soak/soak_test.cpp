@@ -10,6 +10,8 @@
 //   - the counters add up: the NIC's fault counters against the injector's decisions, NIC ipackets
 //     against the stack's rx_frames, the stack's drops by reason plus delivered against rx_frames;
 //   - the frame pool balances to zero.
+//   - (short grid) the cell run twice in one process delivers the same payloads in the same order
+//     and drops the same counts by reason.
 // What the injector decided comes from fault_line itself: the same spec and seed pushed the same
 // datagrams in the same order draw the same decisions (port/fault_line.hpp: every draw is made in push
 // order), so a shadow line reports each datagram's drop, duplicate and corruption (offset and mask);
