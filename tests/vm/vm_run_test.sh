@@ -24,7 +24,10 @@ expect_usage 2 "--nic: 'tulip' is not virtio, e1000 or none" run --nic tulip -- 
 expect_usage 2 "--timeout: 'soon' is not a number of seconds" run --timeout soon -- true
 expect_usage 2 "--file /nonexistent/x: no such file" run --file /nonexistent/x -- true
 expect_usage 2 "unknown option '--fast'" run --fast -- true
-expect_usage 1 "no route in the guest's trace" trace --from /dev/null
+expect_usage 2 "--from /dev/null: no ftrace function_graph call in it" trace --from /dev/null
+expect_usage 2 "--bin /nonexistent/x: no such file" run --bin /nonexistent/x -- true
+expect_usage 2 "probe takes no arguments: 'extra'" probe extra
+if [ ! -w /dev/kvm ]; then expect_usage 2 "--accel kvm: /dev/kvm is missing or not writable here" run --accel kvm -- true; fi
 # A saved guest trace renders through trace_packet_flow's writers: valid trace-event JSON and dot.
 "$ringlab" vm trace --from "$src/tests/vm/data/virtio-mcast.ftrace.txt" --json "$out/r.json" --dot "$out/r.dot" > "$out/o" 2> "$out/e" ||
   fail "vm trace --from a recorded trace"

@@ -149,6 +149,10 @@ int run_trace(int argc, char** argv) {
   if (a.has("raw")) write_file(a.str("raw"), text);
   std::size_t skipped = 0;
   const auto trees = ringlab::vm::parse_function_graph(g.ftrace, &skipped);
+  // A saved file with no function_graph call in it is the wrong file (bad input), not a run that failed.
+  if (a.has("from") && trees.empty())
+    throw cli::usage_error{"--from " + a.str("from") + ": no ftrace function_graph call in it (" +
+                           std::to_string(skipped) + " lines not parsed): not a saved 'vm trace --raw' file"};
   auto res = ringlab::vm::build_function_route(trees);
   if (!res.error.empty()) throw std::runtime_error("no route in the guest's trace: " + res.error);
   res.route.summary = "host 10.77.0.1 > " + d.group + ":" + d.port + " udp, nic " +

@@ -271,7 +271,7 @@ parse_run_opts() {
       --nic) nic="$2"; shift 2 ;;
       --accel) accel="$2"; shift 2 ;;
       --timeout) tmo="$2"; shift 2 ;;
-      --bin) bins+=("$(readlink -f "$2")"); shift 2 ;;
+      --bin) [ -f "$2" ] || usage "--bin $2: no such file"; bins+=("$(readlink -f "$2")"); shift 2 ;;
       --file) [ -f "$2" ] || usage "--file $2: no such file"; files+=("$(readlink -f "$2")"); shift 2 ;;
       --on-signal) on_signal["${2%%=*}"]="${2#*=}"; shift 2 ;;
       --) shift; rest=("$@"); break ;;
@@ -281,6 +281,9 @@ parse_run_opts() {
   case "$nic" in virtio|e1000|none) ;; *) usage "--nic: '$nic' is not virtio, e1000 or none" ;; esac
   case "$accel" in tcg|kvm|auto) ;; *) usage "--accel: '$accel' is not tcg, kvm or auto" ;; esac
   [[ "$tmo" =~ ^[0-9]+$ ]] || usage "--timeout: '$tmo' is not a number of seconds"
+  if [ "$accel" = kvm ] && [ ! -w /dev/kvm ]; then
+    usage "--accel kvm: /dev/kvm is missing or not writable here (ringlab vm probe says what works; --accel auto falls back to tcg)"
+  fi
 }
 
 resolve_accel() {
@@ -292,6 +295,7 @@ resolve_accel() {
 sub="${1:-help}"; [ $# -gt 0 ] && shift
 case "$sub" in
   probe)
+    [ $# -eq 0 ] || usage "probe takes no arguments: '$*'"
     why="$(missing_reason)"
     if [ -n "$why" ]; then echo "vm: unavailable: $why"; exit $skip; fi
     echo "vm: qemu $("$(qemu_bin)" --version | head -1 | awk '{print $4}'), kernel $(basename "$(kernel_dir)")"
