@@ -182,9 +182,6 @@ std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, s
   if (sel) for (const auto& p : sel->packets) ids.push_back(p.id);
   // A filter that matched nothing selects nothing (not everything).
   if (sel && ids.empty()) return {};
-  // Frames the stack made itself carry packet id 0: no packet of the trace, so not a route (a run
-  // from the pcap selects the trace's ids and leaves them out the same way).
-  if (!sel) std::erase_if(events, [](const tf::lab_event& le) { return le.e.packet_id == 0; });
   auto routes = tf::build_lab_routes(events, ids, sel ? 0 : a.u64("packets"), clock);
   if (sel)
     for (auto& r : routes)

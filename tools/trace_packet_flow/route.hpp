@@ -80,7 +80,8 @@ enum class lab_clock { emitter, real };
 std::string lab_clock_name(lab_clock c);
 
 // Groups events by packet id (in the order given, which trace::drain() sorts by time) into routes.
-// packet_ids: keep only these (empty: all); max_packets: keep at most this many routes (0: all).
+// packet_ids: keep only these (empty: every packet of the trace, not the stack-made frames of packet id 0);
+// max_packets: keep at most this many routes (0: all).
 // A hop that emits `pass` on entry and then its verdict (sim_nic's runt check after nic_rx, the
 // stack's ethertype check after eth) is one step: the verdict, its source, the entry time.
 std::vector<route> build_lab_routes(std::span<const lab_event> events,
