@@ -6,8 +6,8 @@
 //
 //   io_context ──► poll handler ──► ingest(now) (sim_nic: move due frames into the RX rings)
 //                                   interface::poll(now) ──► rx_burst ─► eth/ip/udp ─► udp_socket
-//                                                         └► a waiting bypass socket op takes the
-//                                                            datagram (or on_readable performs it)
+//                                                         └► the socket's reader hook: a waiting
+//                                                            bypass socket op takes the datagram
 //                                   then runs the handlers of the ops done in that poll (ready_op)
 //              ◄── re-posts itself (busy_poll) | waits on caps().wait_fd (wait_fd) | you call poll_once()
 //

@@ -10,10 +10,10 @@
 //   receive_from / send_to (error_code&): the non-blocking forms (would_block when nothing is queued)
 //
 // Operations follow Asio's detail/io_uring_service.hpp (read, not derived from): an initiation
-// TRIES the operation at once; only if it would block is it queued, behind any already queued, and
-// the stack's readiness callback (inside interface::poll) performs queued ones in order; while the
-// stack's queue is empty, the first queued receive takes an arriving datagram straight from the stack
-// (udp_socket::set_taker), never queued. A done operation's handler is never invoked inside the
+// TRIES the operation at once; only if it would block is it queued, behind any already queued. The
+// stack offers a datagram that arrives while its queue is empty to the socket's one reader hook
+// (udp_socket::set_reader, inside interface::poll): the first queued receive takes it straight from
+// the stack, never queued. A done operation's handler is never invoked inside the
 // initiating function or inside interface::poll:
 //   - done inside the initiating function (tried at once), or from poll_once() in manual mode, or by
 //     cancel/close: posted to the socket's io_context, from there dispatched to the handler's
@@ -116,8 +116,9 @@ class socket final : private socket_hooks {
       : svc_(&asio::use_service<bypass_service>(ctx)), ex_(ctx.get_executor()),
         s_(std::make_unique<stack::udp_socket>(svc_->iface(), queue_depth)) {
     svc_->add_socket(this);
-    s_->on_readable([](void* me, stack::udp_socket&) noexcept { static_cast<socket*>(me)->perform_queued(); }, this);
-    s_->set_taker([](void* me, const stack::datagram& d) noexcept { return static_cast<socket*>(me)->take(d); }, this);
+    s_->set_reader([](void* me, stack::udp_socket&, const stack::datagram& d) noexcept {
+      return static_cast<socket*>(me)->take(d);
+    }, this);
   }
   socket(asio::io_context& ctx, const endpoint_type& local) : socket(ctx) { bind(local); }
   socket(const socket&) = delete;
@@ -541,13 +542,13 @@ class socket final : private socket_hooks {
     tail_ = &o->next;
   }
 
-  // The stack's readiness callback: performs queued ops in order while they complete.
+  // Performs queued ops in order while they complete.
   void perform_queued() noexcept {
     while (head_ && head_->perform(head_)) done(pop_front());
   }
 
-  // The stack's taker: the first queued op takes a datagram that arrives while the queue is empty
-  // (and is done then, unless it is a batch with room left: batch_op::do_take).
+  // The stack's reader hook (offered a datagram only while the stack's queue is empty): the first
+  // queued op takes it (and is done then, unless it is a batch with room left: batch_op::do_take).
   stack::udp_socket::taken take(const stack::datagram& d) noexcept {
     op_base* o = head_;
     if (!o) return stack::udp_socket::taken::declined;

@@ -14,7 +14,7 @@
 
 #include "port/decorator.hpp"
 #include "port/fault_line.hpp"
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 
 namespace ringlab::port {
 

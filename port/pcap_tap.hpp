@@ -16,7 +16,7 @@
 #include <system_error>
 
 #include "port/decorator.hpp"
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 
 namespace ringlab::port {
 

@@ -4,7 +4,7 @@
 // Events carry the frame's packet id, rx time, queue and ring slot (from rx_meta). Tracing off costs
 // one relaxed load per burst (bench/sim_nic measures it).
 #include "port/decorator.hpp"
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 
 namespace ringlab::port {
 

@@ -26,7 +26,7 @@
 #include "port/frame_pool.hpp"
 #include "port/pcap_tap.hpp"
 #include "port/port.hpp"
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "rings/any_ring.hpp"
 #include "sim_nic/pcap_trace.hpp"
 #include "sim_nic/rss.hpp"

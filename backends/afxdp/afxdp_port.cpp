@@ -28,7 +28,7 @@
 #include <thread>
 
 #include "backends/afxdp/xdp/xsk_redirect.h"
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 
 #ifndef RINGLAB_AFXDP_BPF_OBJ_DEFAULT
 #define RINGLAB_AFXDP_BPF_OBJ_DEFAULT "xsk_redirect.bpf.o"

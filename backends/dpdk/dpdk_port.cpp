@@ -25,7 +25,7 @@
 #include <stdexcept>
 
 #include "backends/dpdk/eal.hpp"
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 
 namespace ringlab::backends::dpdk {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "sim_nic/sim_nic.hpp"
 #include "tests/unit/sim_nic/frames.hpp"
 

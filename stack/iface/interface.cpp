@@ -128,17 +128,16 @@ void interface::drop(const rx_ctx& c, trace::hop where, drop_reason why, std::so
                                                          wire::ipv4_addr dst,
                                                          std::span<const std::byte> payload) noexcept {
   const datagram d{c.frame, c.from_port, source, dst, payload};
-  const auto r = s->deliver(d);   // may hand it straight to a waiting reader (the socket's taker)
+  const auto r = s->deliver(d);   // may hand it straight to a waiting reader (the socket's reader hook)
   if (r == udp_socket::delivery::full) return drop(c, trace::hop::socket_queue, drop_reason::socket_queue_full);
   c.kept = r != udp_socket::delivery::copied;   // copied: the frame goes back with the burst
   ++ctr_.udp_delivered;
   if (trace::enabled()) [[unlikely]] {
     hop_traced(c, trace::hop::socket_queue, verdict::deliver, std::source_location::current());
-    // A reader already waiting took it (the socket's taker): delivered to the application here.
+    // A reader already waiting took it (the socket's reader hook): delivered to the application here.
     if (r != udp_socket::delivery::queued)
       hop_traced(c, trace::hop::deliver, verdict::deliver, std::source_location::current());
   }
-  if (r == udp_socket::delivery::queued && s->readable_) s->readable_(s->readable_ctx_, *s);
 }
 
 // Ethernet II (no 802.1Q tag) / IPv4 without options, not a fragment / UDP, to a joined group or one

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "port/port.hpp"
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "stack/iface/arp_cache.hpp"
 #include "stack/iface/igmp_membership.hpp"
 #include "stack/iface/reassembler.hpp"

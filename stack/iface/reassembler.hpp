@@ -14,7 +14,7 @@
 #include <span>
 
 #include "port/frame_pool.hpp"
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "stack/iface/time.hpp"
 
 namespace ringlab::stack {

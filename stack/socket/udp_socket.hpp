@@ -2,10 +2,9 @@
 // A UDP socket on one stack::interface: non-blocking, completion-driven, zero-copy on receive.
 //
 // Receive: the interface hands a matching datagram to the socket as {frame, source, payload span};
-// nothing is copied. The queue is bounded (receive_queue_depth); a datagram that finds it full is
-// dropped as socket_queue_full. After each datagram is queued, the readiness callback runs (from
-// inside interface::poll), so an Asio layer can complete a pending async_receive_from; a reader that
-// is already waiting while the queue is empty can take the datagram before it is queued (set_taker). A reader then
+// nothing is copied. While its queue is empty the socket offers it to its reader hook first
+// (set_reader: an Asio socket with a receive waiting takes it there, never queued); else it is queued. The queue is bounded
+// (queue_depth); a datagram that finds it full is dropped as socket_queue_full. A reader then
 // either copies (try_receive_from: copy into the user's buffer, release the frame at once) or
 // borrows (try_receive_frame: a move-only lent_frame that releases the frame when it ends).
 //
@@ -24,7 +23,7 @@
 #include <system_error>
 #include <vector>
 
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "stack/iface/time.hpp"
 #include "stack/socket/endpoint.hpp"
 #include "stack/socket/lent_frame.hpp"
@@ -91,20 +90,18 @@ class udp_socket {
   std::size_t next_size() const noexcept { return count_ ? queue_[head_].payload.size() : 0; }
   std::size_t queue_depth() const noexcept { return queue_.size(); }
 
-  // Runs after each datagram is queued, from inside interface::poll (or inside send_to for a looped
-  // multicast). It may call try_receive_* and send_to; it must not destroy the socket. A plain
-  // function and its context (one indirect call, nothing allocated); nullptr turns it off.
-  using readable_fn = void (*)(void* ctx, udp_socket& s) noexcept;
-  void on_readable(readable_fn f, void* ctx) noexcept { readable_ = f, readable_ctx_ = ctx; }
-
-  // A reader already waiting when a datagram arrives (an Asio receive queued on an empty queue):
-  // while the queue is empty, deliver() offers the datagram to it first, so it never enters the queue.
-  // The taker runs inside interface::poll (or send_to), must not call back into the socket, and says
-  // what it did: declined (queue it as usual), copied (done with the frame: it goes back with the
-  // burst) or kept (it holds the frame now and releases it through the interface, as a lent_frame).
+  // The one reader hook between this socket and whoever reads it (the Asio layer): a datagram that
+  // arrives while the queue is empty is offered to it first, inside interface::poll (or inside send_to
+  // for a looped multicast), and it says what it did: declined (queue it as usual), copied (done with
+  // the frame: it goes back with the burst) or kept (it holds the frame now and releases it through
+  // the interface, as a lent_frame). While the queue holds datagrams a new one joins them behind the
+  // others, never offered: order holds by construction, and a reader drains the queue itself when it
+  // next starts (front/pop_front/try_receive_*). The hook may send; it must not call back into the
+  // socket's queue or destroy the socket. A plain function and its context (one indirect call,
+  // nothing allocated); nullptr turns it off: every datagram is queued.
   enum class taken : std::uint8_t { declined, copied, kept };
-  using taker_fn = taken (*)(void* ctx, const datagram& d) noexcept;
-  void set_taker(taker_fn f, void* ctx) noexcept { taker_ = f, taker_ctx_ = ctx; }
+  using reader_fn = taken (*)(void* ctx, udp_socket& s, const datagram& d) noexcept;
+  void set_reader(reader_fn f, void* ctx) noexcept { reader_ = f, reader_ctx_ = ctx; }
 
   endpoint local_endpoint() const noexcept { return local_; }
   endpoint remote_endpoint() const noexcept { return remote_; }
@@ -115,7 +112,7 @@ class udp_socket {
 
  private:
   friend class interface;
-  // Called by the interface. queued / kept: the socket (or its taker) owns the frame from then on;
+  // Called by the interface. queued / kept: the socket (or its reader) owns the frame from then on;
   // copied: a waiting reader copied the payload, the frame goes back with the burst; full: dropped.
   enum class delivery : std::uint8_t { queued, copied, kept, full };
   delivery deliver(const datagram& d) noexcept;
@@ -136,18 +133,16 @@ class udp_socket {
   std::vector<wire::ipv4_addr> groups_;      // joined through this socket
   std::vector<datagram> queue_;              // a ring: head_ and count_
   std::size_t head_ = 0, count_ = 0;
-  readable_fn readable_ = nullptr;
-  void* readable_ctx_ = nullptr;
-  taker_fn taker_ = nullptr;
-  void* taker_ctx_ = nullptr;
+  reader_fn reader_ = nullptr;
+  void* reader_ctx_ = nullptr;
   udp_socket_counters counters_;
 };
 
 // Inline: it runs once per datagram inside interface::poll, and a call cost more than its body.
 inline udp_socket::delivery udp_socket::deliver(const datagram& d) noexcept {
-  if (count_ == 0 && taker_) {
-    // A reader is waiting: hand the datagram over instead of queueing and dequeueing it.
-    const taken t = taker_(taker_ctx_, d);
+  if (count_ == 0 && reader_) {
+    // Offered to the reader first: a waiting one takes it instead of queueing and dequeueing it.
+    const taken t = reader_(reader_ctx_, *this, d);
     if (t != taken::declined) {
       ++counters_.received;
       return t == taken::copied ? delivery::copied : delivery::kept;
@@ -162,7 +157,7 @@ inline udp_socket::delivery udp_socket::deliver(const datagram& d) noexcept {
   queue_[tail] = d;
   ++count_;
   ++counters_.received;
-  return delivery::queued;   // the interface runs the readiness callback once it has traced the delivery
+  return delivery::queued;
 }
 
 }  // namespace ringlab::stack

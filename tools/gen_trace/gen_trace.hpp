@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "stack/wire/ipv4_addr.hpp"
 #include "stack/wire/mac_addr.hpp"
 

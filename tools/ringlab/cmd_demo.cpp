@@ -20,7 +20,7 @@
 #include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/udp_socket.hpp"
 #include "port/fault_line.hpp"
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "sim_nic/pcap_trace.hpp"
 #include "tools/gen_trace/gen_trace.hpp"
 #include "tools/mcast/app.hpp"

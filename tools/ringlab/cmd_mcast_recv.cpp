@@ -17,7 +17,7 @@
 #include <string>
 
 #include "asio_bypass/asio_service.hpp"
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "sim_nic/pcap_trace.hpp"
 #include "tools/mcast/bypass_host.hpp"
 #include "tools/mcast/endpoints.hpp"

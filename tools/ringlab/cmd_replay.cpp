@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "sim_nic/sim_nic.hpp"
 #include "tools/ringlab/cli.hpp"
 

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <tuple>
 
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "tools/trace_packet_flow/packet_filter.hpp"
 
 #ifdef RINGLAB_TRACE_FLOW_HAVE_SIM_NIC

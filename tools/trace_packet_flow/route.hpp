@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 
 namespace ringlab::trace_flow {
 

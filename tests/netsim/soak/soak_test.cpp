@@ -38,7 +38,7 @@
 #include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/udp_socket.hpp"
 #include "port/fault_line.hpp"
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "tests/unit/bypass/test_lane.hpp"
 #include "tests/unit/stack/frames.hpp"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "sim_nic/event_loop.hpp"
 #include "sim_nic/sim_nic.hpp"
 #include "stack/iface/interface.hpp"

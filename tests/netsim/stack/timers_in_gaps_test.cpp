@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "sim_nic/event_loop.hpp"
 #include "sim_nic/pcap_trace.hpp"
 #include "sim_nic/sim_nic.hpp"

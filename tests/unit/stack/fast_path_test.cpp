@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/socket/udp_socket.hpp"
 #include "tests/unit/stack/frames.hpp"

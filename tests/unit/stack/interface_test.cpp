@@ -319,10 +319,10 @@ TEST_F(stack_test, every_reader_door_emits_the_deliver_hop) {
   ASSERT_NE(s.front(), nullptr);
   s.pop_front();                                      // 53
   // A reader waiting on an empty queue takes the next one as it arrives (copied: back with the burst).
-  s.set_taker([](void*, const datagram&) noexcept { return udp_socket::taken::copied; }, nullptr);
+  s.set_reader([](void*, udp_socket&, const datagram&) noexcept { return udp_socket::taken::copied; }, nullptr);
   port.inject(udp(peer_ip, me_ip, 1, 9000, text("door")), {.packet_id = 54});
   ifc.poll(800);
-  s.set_taker(nullptr, nullptr);
+  s.set_reader(nullptr, nullptr);
   const auto ev = trace::drain();
   trace::enable(false);
   std::vector<std::string> got;

@@ -3,7 +3,7 @@
 #include <string>
 #include <thread>
 
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 
 using namespace ringlab::trace;
 

@@ -1,4 +1,4 @@
-#include "port/trace.hpp"
+#include "trace/trace.hpp"
 
 #include <algorithm>
 #include <memory>
