@@ -261,6 +261,8 @@ int run(int argc, char** argv) {
   if (sub == "kernel")
     a.refuse({"events", "save-events", "queues", "ring", "addr"},
              "'trace kernel' (lab path only: trace replay, trace compare)");
+  if (a.has("no-listen") && a.has("listen"))
+    throw cli::usage_error{"--listen and --no-listen contradict each other: give one"};
   for (const char* o : {"json", "dot", "svg", "raw", "save-events"})
     if (a.has(o)) cli::check_output(o, a.str(o));
   const auto& pos = a.positional();

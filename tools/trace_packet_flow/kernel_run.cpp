@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "stack/wire/ipv4_addr.hpp"
 #include "tools/trace_packet_flow/kernel_trace.hpp"
 #include "tools/trace_packet_flow/netns_pair.hpp"
 #include "tools/trace_packet_flow/tracefs.hpp"
@@ -65,6 +66,8 @@ kernel_run_result run_kernel_path(const std::vector<kernel_datagram>& datagrams,
   tracefs_instance inst;
   netns_pair pair;
   res.rx_dev = pair.dev_b();
+  res.ip_a = pair.ip_a();
+  res.ip_b = pair.ip_b();
 
   // Clock: raw TSC gives nanosecond resolution in the text output (the ns clocks print microseconds).
   if (inst.set_clock("x86-tsc")) {
@@ -169,8 +172,13 @@ kernel_run_result run_kernel_path(const std::vector<kernel_datagram>& datagrams,
   res.routes = build_kernel_routes(parse_trace_text(res.raw_trace), ko);
   for (auto& r : res.routes) {
     r.clock = "real: tracefs clock " + res.clock + (res.clock == "x86-tsc" ? " (TSC ticks scaled to ns)" : "");
+    // The header names the packet as the pcap holds it; the kernel path sent its payload as a unicast
+    // datagram between the veth's two addresses (whatever the pcap's addresses were, a multicast group
+    // included), and says so, so the route below is read as what it is.
     for (const auto& d : datagrams)
-      if (d.packet_id == r.packet_id) r.summary = d.summary;
+      if (d.packet_id == r.packet_id)
+        r.summary = d.summary + " (kernel path: replayed as unicast " + wire::ipv4_addr{pair.ip_a()}.to_string() + " -> " +
+                    wire::ipv4_addr{pair.ip_b()}.to_string() + ":" + std::to_string(d.dst_port) + ")";
   }
   return res;
 }

@@ -33,6 +33,7 @@ struct kernel_run_result {
   std::string clock;                         // x86-tsc or mono
   double ns_per_tick = 1.0;
   std::string rx_dev;
+  std::uint32_t ip_a = 0, ip_b = 0;         // the veth pair's addresses (host order): sender, receiver
   int receiver_tid = 0;
   std::size_t received = 0;
 };

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "stack/wire/ipv4_addr.hpp"
 #include "tools/trace_packet_flow/kernel_run.hpp"
 #include "tools/trace_packet_flow/lab_replay.hpp"
 #include "tools/trace_packet_flow/netns_pair.hpp"
@@ -122,7 +123,7 @@ std::string write_test_pcap() {
 
 TEST(TraceFlowKernelPath, UdpDatagramRunsFromNetifReceiveSkbToTheSocketOrToNoSocket) {
   REQUIRE_NETNS_AND_TRACEFS();
-  std::vector<tf::kernel_datagram> dg = {{1, 9000, bytes("first datagram"), ""},
+  std::vector<tf::kernel_datagram> dg = {{1, 9000, bytes("first datagram"), "239.1.1.2:9000 (from the pcap)"},
                                          {2, 9001, bytes("to a closed port"), ""},
                                          {3, 9000, bytes("third"), ""}};
   tf::kernel_run_options o;
@@ -133,6 +134,11 @@ TEST(TraceFlowKernelPath, UdpDatagramRunsFromNetifReceiveSkbToTheSocketOrToNoSoc
 
   const auto& ok = res.routes[0];
   EXPECT_EQ(ok.packet_id, 1u);
+  // The header keeps the pcap's words and says what the kernel path really sent.
+  EXPECT_EQ(ok.summary, "239.1.1.2:9000 (from the pcap) (kernel path: replayed as unicast " +
+                            ringlab::wire::ipv4_addr{res.ip_a}.to_string() + " -> " +
+                            ringlab::wire::ipv4_addr{res.ip_b}.to_string() +
+                            ":9000)");
   const auto hops = ok.hops();
   // Arrival on the receiving veth, then the receive softirq, then the socket, then the user's call.
   ASSERT_GE(hops.size(), 3u) << res.raw_trace;

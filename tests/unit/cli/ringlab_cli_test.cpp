@@ -106,6 +106,8 @@ TEST(ringlab_cli, options_that_do_not_apply_are_refused) {
                "trace compare)");
   expect_usage({"trace", "replay", feed, "--raw", "raw.txt"},
                "ringlab trace: --raw does not apply to 'trace replay' (kernel path only: trace kernel, trace compare)");
+  expect_usage({"trace", "replay", feed, "--listen", "5000", "--no-listen"},
+               "ringlab trace: --listen and --no-listen contradict each other: give one");
   expect_usage({"trace", "tracepoints", "--json", "x.json"},
                "ringlab trace: --json does not apply to 'trace tracepoints' (it takes no options)");
   const std::vector<std::string> sim = {"mcast-recv", "--backend", "sim", "--replay", feed, "--group", "239.1.1.2"};
