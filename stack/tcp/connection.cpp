@@ -1,0 +1,635 @@
+#include "stack/tcp/connection.hpp"
+
+#include <algorithm>
+
+#include "stack/tcp/seq.hpp"
+
+namespace ringlab::tcp {
+
+namespace flag = wire::tcp::flag;
+
+const char* to_string(state s) noexcept {
+  constexpr const char* names[] = {"CLOSED",     "LISTEN",     "SYN_SENT",   "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
+                                   "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",    "LAST_ACK",     "TIME_WAIT"};
+  return names[static_cast<std::size_t>(s)];
+}
+
+const char* to_string(close_reason r) noexcept {
+  constexpr const char* names[] = {"none", "refused", "reset", "timed out", "aborted"};
+  return names[static_cast<std::size_t>(r)];
+}
+
+connection::connection(const connection_config& cfg, std::uint16_t local_port, std::uint16_t remote_port)
+    : cfg_(cfg),
+      local_port_(local_port),
+      remote_port_(remote_port),
+      snd_buf_(cfg.send_buffer),
+      rcv_(cfg.recv_buffer),
+      rto_(cfg.rto_initial) {
+  // RFC 7323 2.2: the smallest shift that lets the whole receive buffer be announced.
+  while (rcv_scale_ < wire::tcp::option::max_window_shift && (cfg_.recv_buffer >> rcv_scale_) > 0xffff) ++rcv_scale_;
+}
+
+// ---------------------------------------------------------------- opening
+
+void connection::connect(std::uint32_t iss, time_ns now, segment_sink out) {
+  if (st_ != state::closed) return;
+  iss_ = snd_una_ = iss;
+  snd_nxt_ = snd_max_ = iss + 1;
+  ts_offset_ = iss * 2654435761u;   // RFC 7323 5.4: a per-connection offset (deterministic from ISS)
+  recover_ = iss;
+  st_ = state::syn_sent;
+  send_segment(iss, flag::syn, {}, now, out);
+  arm_rto(now);
+  last_heard_ = now;
+}
+
+void connection::accept(const wire::tcp::repr& syn, std::uint32_t iss, time_ns now, segment_sink out) {
+  if (st_ != state::closed) return;
+  ++ctr_.in_segs;
+  iss_ = snd_una_ = iss;
+  snd_nxt_ = snd_max_ = iss + 1;
+  ts_offset_ = iss * 2654435761u;
+  recover_ = iss;
+  irs_ = syn.seq;
+  rcv_nxt_ = syn.seq + 1;
+  take_options(syn);
+  snd_wnd_ = max_snd_wnd_ = syn.window;   // RFC 7323 2.2: a SYN's window is never scaled
+  snd_wl1_ = syn.seq;
+  st_ = state::syn_received;
+  send_segment(iss, flag::syn | flag::ack, {}, now, out);
+  arm_rto(now);
+  last_heard_ = now;
+}
+
+// Options of the peer's SYN: what both sides offered is on (RFC 7323 1.3, 2.2; RFC 2018 2).
+void connection::take_options(const wire::tcp::repr& syn) noexcept {
+  if (syn.opts.mss) smss_ = std::min<std::uint16_t>(*syn.opts.mss, cfg_.mss);
+  else smss_ = std::min<std::uint16_t>(536, cfg_.mss);
+  ws_ok_ = cfg_.window_scaling && syn.opts.window_scale.has_value();
+  if (ws_ok_) {
+    // RFC 7323 2.3: a shift over 14 is used as 14.
+    snd_scale_ = std::min<std::uint8_t>(*syn.opts.window_scale, wire::tcp::option::max_window_shift);
+  } else {
+    snd_scale_ = rcv_scale_ = 0;
+  }
+  ts_ok_ = cfg_.timestamps && syn.opts.ts.has_value();
+  if (ts_ok_) ts_recent_ = syn.opts.ts->value;
+  sack_ok_ = cfg_.sack && syn.opts.sack_permitted;
+  // RFC 7323 3.2 / Linux: the timestamp option's 12 bytes come out of every segment's payload room.
+  if (ts_ok_) smss_ = static_cast<std::uint16_t>(smss_ - 12);
+  // RFC 6928: IW = min(10*MSS, max(2*MSS, 14600)), with the configured segment count.
+  cwnd_ = std::min<std::uint32_t>(cfg_.initial_window_segments * smss_, std::max<std::uint32_t>(2u * smss_, 14600u));
+}
+
+// ---------------------------------------------------------------- arriving segments
+
+void connection::on_segment(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
+  ++ctr_.in_segs;
+  if (seg.has(flag::rst)) ++ctr_.rsts_in;
+  switch (st_) {
+    case state::closed:
+    case state::listen: return;   // the socket table answers segments for no connection
+    case state::syn_sent: return on_syn_sent(seg, now, out);
+    default: break;
+  }
+  last_heard_ = now;
+  keepalive_sent_ = 0;
+
+  // RFC 7323 5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate (never for RST).
+  if (ts_ok_ && seg.opts.ts && !seg.has(flag::rst) && seq_lt(seg.opts.ts->value, ts_recent_)) {
+    ++ctr_.paws_rejected;
+    return send_ack(now, out);
+  }
+  // Our SYN-ACK was lost: the peer's SYN again gets the SYN-ACK again (not a challenge ACK).
+  if (st_ == state::syn_received && seg.has(flag::syn) && !seg.has(flag::ack) && seg.seq == irs_) {
+    ++ctr_.syn_retrans;
+    ++ctr_.retrans_segs;
+    return send_segment(iss_, flag::syn | flag::ack, {}, now, out);
+  }
+  // RFC 9293 3.10.7.4 first: is the segment acceptable (any part of it inside the receive window)?
+  if (!acceptable(seg)) {
+    ++ctr_.out_of_window;
+    if (seg.has(flag::rst)) return;                              // never answered (RFC 9293, RFC 5961 3.2)
+    if (seg.has(flag::syn)) return challenge_ack(now, out);      // RFC 5961 4.2: whatever its sequence number
+    if (st_ == state::time_wait && seg.has(flag::fin)) time_wait_at_ = now + 2 * cfg_.msl;   // a FIN again
+    return send_ack(now, out);
+  }
+  // RFC 7323 4.3: TS.Recent follows the segment that covers Last.ACK.sent.
+  if (ts_ok_ && seg.opts.ts && seq_le(seg.seq, last_ack_sent_) && seq_ge(seg.opts.ts->value, ts_recent_))
+    ts_recent_ = seg.opts.ts->value;
+
+  // Second, RST (RFC 5961 3.2): exactly RCV.NXT resets; elsewhere in the window gets a challenge ACK.
+  if (seg.has(flag::rst)) {
+    if (seg.seq != rcv_nxt_) return challenge_ack(now, out);
+    if (st_ == state::syn_received) return enter_closed(close_reason::refused);
+    if (st_ == state::closing || st_ == state::last_ack || st_ == state::time_wait)
+      return enter_closed(close_reason::none);
+    return enter_closed(close_reason::reset);
+  }
+  // Fourth, SYN in a synchronized state (RFC 5961 4.2): challenge ACK, whatever its sequence number.
+  if (seg.has(flag::syn)) return challenge_ack(now, out);
+  // Fifth, ACK: a segment without one is dropped.
+  if (!seg.has(flag::ack)) return;
+  if (!on_ack(seg, now, out)) return;
+
+  // Seventh, the text; eighth, FIN.
+  if (!seg.payload.empty() || seg.has(flag::fin)) on_data(seg, now);
+  output(now, out);
+}
+
+// RFC 9293 3.10.7.3, SYN-SENT.
+void connection::on_syn_sent(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
+  const bool has_ack = seg.has(flag::ack);
+  if (has_ack && (seq_le(seg.ack, iss_) || seq_gt(seg.ack, snd_nxt_))) {
+    if (!seg.has(flag::rst)) send_rst(seg.ack, now, out);
+    return;
+  }
+  if (seg.has(flag::rst)) {
+    if (has_ack) enter_closed(close_reason::refused);   // RFC 5961 3.2: only with an acceptable ACK
+    return;
+  }
+  if (!seg.has(flag::syn)) return;
+  irs_ = seg.seq;
+  rcv_nxt_ = seg.seq + 1;
+  take_options(seg);
+  last_heard_ = now;
+  if (has_ack) {
+    // Our SYN is acknowledged: ESTABLISHED. The SYN-ACK's window is not scaled (RFC 7323 2.2).
+    snd_una_ = seg.ack;
+    snd_wnd_ = max_snd_wnd_ = seg.window;
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = seg.ack;
+    if (!backoffs_) rtt_sample(now - rtt_start_);   // Karn: only a SYN sent once gives a sample
+    backoffs_ = 0;
+    rto_at_ = never;
+    st_ = state::established;
+    ack_now_ = true;
+    output(now, out);
+    return;
+  }
+  // Simultaneous open (RFC 9293 3.5, figure 8): SYN_RECEIVED, our SYN again with an ACK.
+  snd_wnd_ = max_snd_wnd_ = seg.window;
+  snd_wl1_ = seg.seq;
+  st_ = state::syn_received;
+  send_segment(iss_, flag::syn | flag::ack, {}, now, out);
+}
+
+// RFC 9293 3.10.7.4 "first": the four cases of segment length and receive window.
+bool connection::acceptable(const wire::tcp::repr& seg) const noexcept {
+  const std::uint32_t len = seg.segment_len();
+  const std::uint32_t wnd = seq_gt(rcv_adv_, rcv_nxt_) ? rcv_adv_ - rcv_nxt_ : 0;   // RCV.WND: what we announced
+  if (len == 0) return wnd == 0 ? seg.seq == rcv_nxt_ : seq_in(seg.seq, rcv_nxt_, rcv_nxt_ + wnd);
+  if (wnd == 0) return false;
+  return seq_in(seg.seq, rcv_nxt_, rcv_nxt_ + wnd) || seq_in(seg.seq + len - 1, rcv_nxt_, rcv_nxt_ + wnd);
+}
+
+// Fifth step: the ACK field. False when the segment is to be dropped here.
+bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
+  if (st_ == state::syn_received) {
+    if (!(seq_lt(snd_una_, seg.ack) && seq_le(seg.ack, snd_nxt_))) {
+      send_rst(seg.ack, now, out);
+      return false;
+    }
+    st_ = state::established;
+    snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_scale_;
+    max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = seg.ack;
+    if (!backoffs_) rtt_sample(now - rtt_start_);
+    backoffs_ = 0;
+    snd_una_ = seg.ack;
+    rto_at_ = never;
+  }
+  // RFC 5961 5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
+  if (seq_gt(seg.ack, snd_max_) || seq_lt(seg.ack, snd_una_ - max_snd_wnd_)) {
+    challenge_ack(now, out);
+    return false;
+  }
+  if (seq_gt(seg.ack, snd_nxt_)) snd_nxt_ = seg.ack;   // acks what an RTO made us resend from the start
+
+  const std::uint32_t acked = seg.ack - snd_una_;
+  const bool window_changed = (static_cast<std::uint32_t>(seg.window) << snd_scale_) != snd_wnd_;
+  if (seq_gt(seg.ack, snd_una_)) {
+    // New data acknowledged.
+    std::uint32_t data_acked = acked;
+    if (fin_sent_ && seq_gt(seg.ack, fin_seq_)) --data_acked;   // the FIN's sequence number is no byte
+    snd_buf_.consume(data_acked);
+    ctr_.bytes_acked += data_acked;
+    snd_una_ = seg.ack;
+    // RTT: from the echoed timestamp (RFC 7323 4.1), else the one timed segment (Karn, RFC 6298 3).
+    if (ts_ok_ && seg.opts.ts && seg.opts.ts->echo != 0) {
+      rtt_sample(static_cast<time_ns>(ts_now(now) - seg.opts.ts->echo) * stack::ms);
+    } else if (rtt_timing_ && seq_gt(seg.ack, rtt_seq_)) {
+      rtt_sample(now - rtt_start_);
+    }
+    if (rtt_timing_ && seq_gt(seg.ack, rtt_seq_)) rtt_timing_ = false;
+    backoffs_ = 0;
+    // Congestion control.
+    if (in_recovery_) {
+      if (seq_ge(seg.ack, recover_)) {   // RFC 6582 3.2 step 3: full acknowledgment
+        cwnd_ = std::min(ssthresh_, std::max(flight(), std::uint32_t{smss_}) + smss_);
+        in_recovery_ = false;
+      } else {                           // partial: retransmit the next hole, deflate
+        retransmit_first(now, out);
+        cwnd_ = cwnd_ > acked ? cwnd_ - acked : 0;
+        if (acked >= smss_) cwnd_ += smss_;
+      }
+    } else if (cwnd_ < ssthresh_) {
+      cwnd_ += std::min<std::uint32_t>(acked, smss_);   // RFC 5681 3.1 (ABC with L = 1 SMSS)
+    } else {
+      bytes_acked_ca_ += acked;                         // RFC 5681 3.1 byte counting in avoidance
+      if (bytes_acked_ca_ >= cwnd_) {
+        bytes_acked_ca_ -= cwnd_;
+        cwnd_ += smss_;
+      }
+    }
+    dupacks_ = 0;
+    rto_at_ = snd_una_ == snd_max_ ? never : now + rto_;   // RFC 6298 5.3
+    persist_at_ = never;
+  } else if (seg.ack == snd_una_ && seg.payload.empty() && !seg.has(flag::fin) && !window_changed &&
+             snd_una_ != snd_max_) {
+    // RFC 5681 2: a duplicate ACK.
+    ++ctr_.dup_acks_in;
+    ++dupacks_;
+    if (in_recovery_) {
+      cwnd_ += smss_;   // RFC 6582 3.2 step 4: inflate
+    } else if (dupacks_ == 3 && seq_ge(snd_una_, recover_)) {
+      // RFC 6582 3.2 step 2: fast retransmit, unless the ACK does not cover `recover` (a loss inside
+      // the window of the last recovery or RTO: not a new congestion event).
+      ssthresh_ = std::max(flight() / 2, 2u * smss_);
+      recover_ = snd_max_;
+      in_recovery_ = true;
+      ++ctr_.recoveries;
+      ++ctr_.fast_retrans;
+      retransmit_first(now, out);
+      cwnd_ = ssthresh_ + 3u * smss_;
+    }
+  }
+  // Window update (RFC 9293 3.10.7.4: SND.WL1/WL2 keep an old segment from shrinking it).
+  if (seq_lt(snd_wl1_, seg.seq) || (snd_wl1_ == seg.seq && seq_le(snd_wl2_, seg.ack))) {
+    snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_scale_;
+    max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = seg.ack;
+    if (snd_wnd_ > 0) persist_at_ = never, probes_ = 0;
+  }
+
+  // Our FIN acknowledged?
+  const bool fin_acked = fin_sent_ && seq_gt(snd_una_, fin_seq_);
+  switch (st_) {
+    case state::fin_wait_1:
+      if (fin_acked) st_ = state::fin_wait_2;
+      break;
+    case state::closing:
+      if (fin_acked) enter_time_wait(now);
+      return false;
+    case state::last_ack:
+      if (fin_acked) enter_closed(close_reason::none);
+      return false;
+    case state::time_wait:
+      return false;   // only a FIN again matters here: handled as unacceptable (its sequence is old)
+    default: break;
+  }
+  return true;
+}
+
+void connection::on_data(const wire::tcp::repr& seg, time_ns now) {
+  if (st_ != state::established && st_ != state::fin_wait_1 && st_ != state::fin_wait_2) return;
+  // Trim what lies before RCV.NXT (already received); the buffer cuts what lies past the window.
+  std::span<const std::byte> data = seg.payload;
+  std::uint32_t seq = seg.seq;
+  if (seq_lt(seq, rcv_nxt_)) {
+    const std::uint32_t skip = std::min<std::uint32_t>(rcv_nxt_ - seq, static_cast<std::uint32_t>(data.size()));
+    data = data.subspan(skip);
+    seq += skip;
+  }
+  const std::size_t offset = seq - rcv_nxt_;
+  bool filled_hole = false;
+  if (!data.empty()) {
+    const bool had_ooo = !rcv_.out_of_order().empty();
+    const auto r = rcv_.place(offset, data);
+    if (r.out_of_order) {
+      ++(r.dropped ? ctr_.ofo_dropped : ctr_.ofo_queued);
+      ack_now_ = true;   // RFC 5681 4.2: an out-of-order segment is acknowledged at once (a dup ACK)
+    }
+    rcv_nxt_ += static_cast<std::uint32_t>(r.advanced);
+    ctr_.bytes_received += r.advanced;
+    unacked_rcv_bytes_ += r.advanced;
+    filled_hole = had_ooo && r.advanced > data.size();
+  }
+  // The FIN counts once every byte before it arrived.
+  if (seg.has(flag::fin)) {
+    const std::uint32_t fin_at = seg.seq + static_cast<std::uint32_t>(seg.payload.size());
+    if (fin_at == rcv_nxt_ && rcv_.out_of_order().empty()) return on_fin(now);
+    ack_now_ = true;   // a FIN past a gap: wait for the gap, acknowledge what we have
+  }
+  schedule_ack(now, filled_hole || unacked_rcv_bytes_ >= 2u * smss_);
+}
+
+void connection::on_fin(time_ns now) {
+  if (fin_received_) return;
+  fin_received_ = true;
+  rcv_nxt_ += 1;
+  ack_now_ = true;
+  switch (st_) {
+    case state::established: st_ = state::close_wait; break;
+    case state::fin_wait_1:
+      if (fin_sent_ && seq_gt(snd_una_, fin_seq_)) enter_time_wait(now);
+      else st_ = state::closing;   // simultaneous close (RFC 9293 figure 13)
+      break;
+    case state::fin_wait_2: enter_time_wait(now); break;
+    default: break;
+  }
+}
+
+void connection::schedule_ack(time_ns now, bool at_once) noexcept {
+  if (at_once) ack_now_ = true;
+  else if (delack_at_ == never) delack_at_ = now + cfg_.delayed_ack;
+}
+
+void connection::rtt_sample(time_ns r) noexcept {
+  // RFC 6298 2.2 / 2.3, with K = 4 and a clock granularity of 1 ms.
+  if (srtt_ == 0) {
+    srtt_ = r == 0 ? 1 : r;
+    rttvar_ = r / 2;
+  } else {
+    const time_ns diff = srtt_ > r ? srtt_ - r : r - srtt_;
+    rttvar_ = (3 * rttvar_ + diff) / 4;
+    srtt_ = (7 * srtt_ + r) / 8;
+  }
+  rto_ = std::clamp(srtt_ + std::max<time_ns>(stack::ms, 4 * rttvar_), cfg_.rto_min, cfg_.rto_max);
+}
+
+void connection::enter_closed(close_reason why) noexcept {
+  st_ = state::closed;
+  reason_ = why;
+  rto_at_ = delack_at_ = persist_at_ = keepalive_at_ = time_wait_at_ = never;
+}
+
+void connection::enter_time_wait(time_ns now) noexcept {
+  st_ = state::time_wait;
+  rto_at_ = delack_at_ = persist_at_ = keepalive_at_ = never;
+  time_wait_at_ = now + 2 * cfg_.msl;
+}
+
+bool connection::accepts_reuse(const wire::tcp::repr& syn) const noexcept {
+  if (st_ != state::time_wait || !syn.has(flag::syn) || syn.has(flag::ack)) return false;
+  if (ts_ok_ && syn.opts.ts) return seq_gt(syn.opts.ts->value, ts_recent_);   // RFC 6191 2
+  return seq_gt(syn.seq, rcv_nxt_);                                            // RFC 1122 4.2.2.13
+}
+
+// ---------------------------------------------------------------- the application's side
+
+std::size_t connection::send(std::span<const std::byte> data, time_ns now, segment_sink out) {
+  if (sending_closed_ || (st_ != state::established && st_ != state::close_wait && st_ != state::syn_sent &&
+                          st_ != state::syn_received))
+    return 0;
+  const std::size_t n = snd_buf_.write(data);
+  if (st_ == state::established || st_ == state::close_wait) output(now, out);
+  return n;
+}
+
+std::size_t connection::receive(std::span<std::byte> buf, time_ns now, segment_sink out) {
+  const std::size_t n = rcv_.read(buf);
+  if (n == 0 || !synchronized() || st_ == state::time_wait) return n;
+  // Receiver SWS avoidance (RFC 9293 3.8.6.2.2): announce the opened window once it grew by
+  // min(buffer / 2, MSS) past the edge already announced.
+  const std::uint32_t edge = rcv_nxt_ + static_cast<std::uint32_t>(rcv_.window());
+  if (seq_ge(edge - std::min<std::uint32_t>(static_cast<std::uint32_t>(rcv_.capacity() / 2), smss_), rcv_adv_))
+    ack_now_ = true;
+  output(now, out);
+  return n;
+}
+
+void connection::close(time_ns now, segment_sink out) {
+  switch (st_) {
+    case state::syn_sent:
+    case state::listen: return enter_closed(close_reason::none);
+    case state::syn_received:
+    case state::established:
+    case state::close_wait:
+      if (sending_closed_) return;
+      sending_closed_ = true;
+      output(now, out);
+      return;
+    default: return;
+  }
+}
+
+void connection::abort(time_ns now, segment_sink out) {
+  if (synchronized() && st_ != state::time_wait) send_rst(snd_nxt_, now, out);
+  enter_closed(close_reason::aborted);
+}
+
+// ---------------------------------------------------------------- timers
+
+time_ns connection::next_deadline() const noexcept {
+  return std::min({rto_at_, delack_at_, persist_at_, keepalive_at_, time_wait_at_});
+}
+
+void connection::on_timer(time_ns now, segment_sink out) {
+  if (time_wait_at_ <= now) return enter_closed(close_reason::none);
+  if (rto_at_ <= now) {
+    ++ctr_.timeouts;
+    const unsigned limit = st_ == state::syn_sent || st_ == state::syn_received ? cfg_.syn_retries : cfg_.data_retries;
+    if (backoffs_ >= limit) return enter_closed(close_reason::timed_out);
+    ++backoffs_;
+    rto_ = std::min(rto_ * 2, cfg_.rto_max);   // RFC 6298 5.5
+    rtt_timing_ = false;                       // Karn
+    if (st_ == state::syn_sent || st_ == state::syn_received) {
+      ++ctr_.syn_retrans;
+      ++ctr_.retrans_segs;
+      send_segment(iss_, st_ == state::syn_sent ? flag::syn : flag::syn | flag::ack, {}, now, out);
+    } else {
+      // RFC 5681 3.1 (4): one segment's loss window; everything in flight is sent again (go-back-N).
+      ssthresh_ = std::max(flight() / 2, 2u * smss_);
+      cwnd_ = smss_;
+      in_recovery_ = false;
+      dupacks_ = 0;
+      recover_ = snd_max_;
+      snd_nxt_ = snd_una_;
+      output(now, out);
+    }
+    arm_rto(now);
+  }
+  if (delack_at_ <= now) {
+    delack_at_ = never;
+    ++ctr_.delayed_acks;
+    ack_now_ = true;
+    output(now, out);
+  }
+  if (persist_at_ <= now) {
+    persist_at_ = never;
+    if (snd_wnd_ == 0) {
+      // Zero-window probe: an ACK one byte below SND.UNA makes the peer answer with its window.
+      ++ctr_.window_probes;
+      send_segment(snd_una_ - 1, flag::ack, {}, now, out);
+      ++probes_;
+      persist_at_ = now + std::min(rto_ << std::min(probes_, 10u), cfg_.rto_max);
+    } else {
+      // RFC 9293 3.8.6.2.1 (4): the override timeout: send what the window allows, small or not.
+      force_ = true;
+      output(now, out);
+      force_ = false;
+    }
+  }
+  if (keepalive_at_ <= now) {
+    if (keepalive_sent_ >= cfg_.keepalive_probes) return enter_closed(close_reason::timed_out);
+    ++keepalive_sent_;
+    ++ctr_.keepalive_probes;
+    send_segment(snd_una_ - 1, flag::ack, {}, now, out);
+    keepalive_at_ = now + cfg_.keepalive_interval;
+  }
+}
+
+// ---------------------------------------------------------------- output
+
+std::uint16_t connection::window_to_announce() noexcept {
+  // Never move the right edge back (RFC 9293 3.8.6.2.2 "the window is never shrunk").
+  const std::uint32_t room = static_cast<std::uint32_t>(rcv_.window());
+  std::uint32_t edge = rcv_nxt_ + room;
+  if (seq_lt(edge, rcv_adv_)) edge = rcv_adv_;
+  std::uint32_t wnd = edge - rcv_nxt_;
+  wnd = std::min<std::uint32_t>(wnd >> rcv_scale_, 0xffff);
+  rcv_adv_ = rcv_nxt_ + (wnd << rcv_scale_);
+  return static_cast<std::uint16_t>(wnd);
+}
+
+void connection::send_segment(std::uint32_t seq, std::uint8_t flags, std::span<const std::byte> payload, time_ns now,
+                              segment_sink out) {
+  wire::tcp::repr r;
+  r.src_port = local_port_;
+  r.dst_port = remote_port_;
+  r.seq = seq;
+  r.flags = flags;
+  r.payload = payload;
+  const bool syn = (flags & flag::syn) != 0;
+  if (flags & flag::ack) r.ack = rcv_nxt_;
+  if (syn) {
+    r.opts.mss = cfg_.mss;
+    r.window = static_cast<std::uint16_t>(std::min<std::size_t>(rcv_.window(), 0xffff));   // unscaled in a SYN
+    rcv_adv_ = rcv_nxt_ + r.window;
+    const bool syn_ack = (flags & flag::ack) != 0;
+    // A SYN offers what we do; a SYN-ACK answers only what the peer offered (RFC 7323 1.3, RFC 2018 2).
+    if (syn_ack ? ws_ok_ : cfg_.window_scaling) r.opts.window_scale = rcv_scale_;
+    if (syn_ack ? sack_ok_ : cfg_.sack) r.opts.sack_permitted = true;
+    if (syn_ack ? ts_ok_ : cfg_.timestamps) r.opts.ts = wire::tcp::timestamps{ts_now(now), syn_ack ? ts_recent_ : 0};
+    if (!rtt_timing_) {   // a retransmitted SYN gives no sample anyway (backoffs_ > 0: Karn)
+      rtt_timing_ = true;
+      rtt_seq_ = seq;
+      rtt_start_ = now;
+    }
+  } else {
+    r.window = window_to_announce();
+    if (ts_ok_) r.opts.ts = wire::tcp::timestamps{ts_now(now), ts_recent_};
+    // SACK blocks (RFC 2018 4): the most recent range first, then the others; 3 beside timestamps.
+    if (sack_ok_ && (flags & flag::ack) && !(flags & flag::rst)) {
+      const auto ooo = rcv_.out_of_order();
+      const std::size_t max_blocks = ts_ok_ ? 3 : 4;
+      auto add = [&](const recv_buffer::range& g) {
+        if (r.opts.sack_count < max_blocks)
+          r.opts.sack[r.opts.sack_count++] = {rcv_nxt_ + static_cast<std::uint32_t>(g.begin),
+                                              rcv_nxt_ + static_cast<std::uint32_t>(g.end)};
+      };
+      if (!ooo.empty()) add(ooo[rcv_.latest()]);
+      for (std::size_t i = 0; i < ooo.size(); ++i)
+        if (i != rcv_.latest()) add(ooo[i]);
+    }
+  }
+  if (flags & flag::ack) {
+    last_ack_sent_ = rcv_nxt_;
+    ack_now_ = false;
+    delack_at_ = never;
+    unacked_rcv_bytes_ = 0;
+  }
+  ++ctr_.out_segs;
+  if (flags & flag::rst) ++ctr_.rsts_out;
+  out(r);
+}
+
+void connection::send_rst(std::uint32_t seq, time_ns now, segment_sink out) {
+  send_segment(seq, flag::rst, {}, now, out);
+}
+
+void connection::challenge_ack(time_ns now, segment_sink out) {
+  ++ctr_.challenge_acks;
+  send_ack(now, out);
+}
+
+void connection::retransmit_first(time_ns now, segment_sink out) {
+  const std::span<const std::byte> p = snd_buf_.at(0, smss_);
+  ++ctr_.retrans_segs;
+  rtt_timing_ = false;   // Karn: the timed segment may be this one
+  if (!p.empty()) {
+    send_segment(snd_una_, flag::ack | (fin_sent_ && snd_una_ + p.size() == fin_seq_ ? flag::fin : 0), p, now, out);
+  } else if (fin_sent_) {
+    send_segment(fin_seq_, flag::ack | flag::fin, {}, now, out);
+  }
+  if (rto_at_ == never) arm_rto(now);
+}
+
+void connection::output(time_ns now, segment_sink out) {
+  if (st_ == state::syn_received) {
+    if (ack_now_) send_segment(iss_, flag::syn | flag::ack, {}, now, out);
+    return;
+  }
+  if (st_ != state::established && st_ != state::close_wait && st_ != state::fin_wait_1 && st_ != state::closing &&
+      st_ != state::last_ack && st_ != state::fin_wait_2) {
+    if (ack_now_ && st_ == state::time_wait) send_ack(now, out);
+    return;
+  }
+  bool sent = false;
+  // Bytes of the buffer not yet sent (after a FIN nothing is: the FIN follows the last byte).
+  auto unsent_bytes = [&]() -> std::size_t {
+    const std::uint32_t sent_off = snd_nxt_ - snd_una_;
+    return snd_buf_.size() > sent_off ? snd_buf_.size() - sent_off : 0;
+  };
+  for (;;) {
+    const std::uint32_t sent_off = snd_nxt_ - snd_una_;
+    const std::size_t unsent = unsent_bytes();
+    const std::uint32_t wnd = std::min(snd_wnd_, cwnd_);
+    const std::uint32_t usable = wnd > flight() ? wnd - flight() : 0;
+    std::size_t len = std::min<std::size_t>({unsent, usable, smss_});
+    const bool fin_due = sending_closed_ && !fin_sent_ && len == unsent;
+    const bool fin_again = sending_closed_ && fin_sent_ && snd_nxt_ == fin_seq_;   // after an RTO rewound snd_nxt
+    if (len == 0 && !(fin_due || fin_again)) break;
+    // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1): a full segment, or all that is queued when
+    // nothing is in flight (or Nagle is off), or half the largest window the peer ever offered.
+    if (len > 0 && len < smss_ && !(fin_due || fin_again) && !force_) {
+      const bool all = len == unsent;
+      if (!(all && (!cfg_.nagle || flight() == 0)) && len < max_snd_wnd_ / 2) break;
+    }
+    force_ = false;   // one segment per override
+    std::uint8_t f = flag::ack;
+    if (fin_due || fin_again) f |= flag::fin;
+    if (len > 0 && len == unsent) f |= flag::psh;
+    const std::uint32_t seq = snd_nxt_;
+    if (seq_lt(seq, snd_max_)) ++ctr_.retrans_segs;
+    if (!rtt_timing_ && len > 0 && !seq_lt(seq, snd_max_)) {
+      rtt_timing_ = true;
+      rtt_seq_ = seq;
+      rtt_start_ = now;
+    }
+    send_segment(seq, f, snd_buf_.at(sent_off, len), now, out);
+    snd_nxt_ += static_cast<std::uint32_t>(len) + ((f & flag::fin) ? 1 : 0);
+    if (f & flag::fin) {
+      fin_sent_ = true;
+      fin_seq_ = seq + static_cast<std::uint32_t>(len);
+      if (st_ == state::established) st_ = state::fin_wait_1;
+      else if (st_ == state::close_wait) st_ = state::last_ack;
+    }
+    snd_max_ = seq_max(snd_max_, snd_nxt_);
+    if (rto_at_ == never) arm_rto(now);
+    sent = true;
+    if (f & flag::fin) break;
+  }
+  // A zero window with bytes waiting and nothing in flight: probe it (RFC 9293 3.8.6.1).
+  // Bytes waiting, nothing in flight to bring an ACK: a zero window is probed, a window too small
+  // for sender SWS avoidance is used anyway when the override timer fires (both: the persist timer).
+  if (unsent_bytes() > 0 && flight() == 0 && persist_at_ == never) persist_at_ = now + rto_;
+  if (!sent && ack_now_) send_ack(now, out);
+  if (cfg_.keepalive_idle && st_ == state::established) keepalive_at_ = last_heard_ + cfg_.keepalive_idle;
+}
+
+}  // namespace ringlab::tcp

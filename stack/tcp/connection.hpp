@@ -1,0 +1,229 @@
+#pragma once
+// tcp::connection: one TCP connection's state machine (RFC 9293), as a pure engine. Segments come in
+// as reprs (wire::tcp::repr: header, options, payload) with the time; segments go out through a sink
+// the caller gives (the IP output, a test's list); next_deadline() says when it next needs on_timer().
+// No I/O, no clock, no allocation after construction: every behaviour is a script of segments and
+// times (tests/unit/tcp).
+//
+//   connect()/accept() ──► on_segment(seg, now) ──► sink(seg) ...    on_timer(now) when now >= next_deadline()
+//   send(bytes) / receive(buf) / close() / abort(): the application's side, each may emit segments
+//
+// What it does (RFC numbers in the code where each rule lives):
+//   states      all eleven of RFC 9293 3.3.2, simultaneous open and close, TIME_WAIT for 2*MSL
+//   checks      sequence acceptability (3.10.7.4), RFC 5961 RST/SYN/ACK challenge ACKs, PAWS (RFC 7323)
+//   options     MSS, window scale, timestamps (RTT and PAWS), SACK permitted; SACK blocks in our ACKs
+//               from the out-of-order ranges (RFC 2018 receiver side)
+//   timers      RTO (RFC 6298: SRTT/RTTVAR, Karn, backoff, min/max), delayed ACK, zero-window probe,
+//               keepalive (off unless asked), TIME_WAIT
+//   congestion  NewReno (RFC 5681 slow start and avoidance, RFC 6582 fast retransmit and recovery),
+//               initial window 10 (RFC 6928), Nagle (switchable), receiver and sender SWS avoidance
+// What it does not do yet (issue 12): the SACK scoreboard and RFC 6675 loss recovery on the sending
+// side, CUBIC, SYN cookies (a listener's job), RFC 6191 reuse is offered (accepts_reuse) but applied by
+// the socket table.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+
+#include "stack/iface/time.hpp"
+#include "stack/tcp/buffers.hpp"
+#include "stack/wire/tcp.hpp"
+
+namespace ringlab::tcp {
+
+using stack::time_ns;
+using stack::never;
+
+enum class state : std::uint8_t {
+  closed, listen, syn_sent, syn_received, established, fin_wait_1, fin_wait_2, close_wait, closing, last_ack,
+  time_wait,
+};
+const char* to_string(state s) noexcept;
+
+// Why a connection ended (closed() with one of these; none while it lives or after a clean close).
+enum class close_reason : std::uint8_t { none, refused, reset, timed_out, aborted };
+const char* to_string(close_reason r) noexcept;
+
+struct connection_config {
+  std::uint16_t mss = 1460;                 // what we announce: the MTU less 40
+  std::size_t send_buffer = 256 * 1024;
+  std::size_t recv_buffer = 256 * 1024;
+  bool window_scaling = true;               // RFC 7323
+  bool timestamps = true;                   // RFC 7323
+  bool sack = true;                         // RFC 2018 (we send SACK blocks; the scoreboard is issue 12)
+  bool nagle = true;
+  std::uint32_t initial_window_segments = 10;   // RFC 6928
+  time_ns rto_initial = 1 * stack::sec;     // RFC 6298 2.1
+  time_ns rto_min = 200 * stack::ms;        // Linux's; RFC 6298 says 1 s
+  time_ns rto_max = 120 * stack::sec;
+  time_ns msl = 30 * stack::sec;            // TIME_WAIT lasts 2*MSL (Linux: 60 s)
+  time_ns delayed_ack = 40 * stack::ms;     // Linux's minimum; RFC 9293 3.8.6.3: < 0.5 s
+  unsigned syn_retries = 6;                 // SYNs after the first before giving up (Linux's tcp_syn_retries)
+  unsigned data_retries = 15;               // RTO expiries in a row before giving up (tcp_retries2)
+  time_ns keepalive_idle = 0;               // 0: no keepalive (RFC 1122 4.2.3.6: off by default)
+  time_ns keepalive_interval = 75 * stack::sec;
+  unsigned keepalive_probes = 9;
+};
+
+// Per connection, named as Linux's `ss -ti` and nstat name them.
+struct connection_counters {
+  std::uint64_t in_segs = 0, out_segs = 0;                 // InSegs, OutSegs
+  std::uint64_t retrans_segs = 0;                          // RetransSegs
+  std::uint64_t timeouts = 0;                              // TCPTimeouts
+  std::uint64_t syn_retrans = 0;                           // TCPSynRetrans
+  std::uint64_t fast_retrans = 0;                          // TCPFastRetrans
+  std::uint64_t recoveries = 0;                            // TCPRenoRecovery
+  std::uint64_t challenge_acks = 0;                        // TCPChallengeACK
+  std::uint64_t paws_rejected = 0;                         // PAWSEstab
+  std::uint64_t out_of_window = 0;                         // segments failing the acceptability test
+  std::uint64_t ofo_queued = 0, ofo_dropped = 0;           // TCPOFOQueue, TCPOFODrop
+  std::uint64_t dup_acks_in = 0;
+  std::uint64_t delayed_acks = 0;                          // DelayedACKs: ACKs sent by the timer
+  std::uint64_t window_probes = 0;
+  std::uint64_t keepalive_probes = 0;
+  std::uint64_t bytes_acked = 0, bytes_received = 0;       // ss: bytes_acked, bytes_received
+  std::uint64_t rsts_in = 0, rsts_out = 0;
+};
+
+// A non-owning reference to where segments go; valid for the call it is passed to. The repr's payload
+// points into the connection's send buffer: the sink copies it out before it returns.
+class segment_sink {
+ public:
+  template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, segment_sink>)
+  segment_sink(F&& f) noexcept   // NOLINT: implicit on purpose, from a lambda at the call
+      : obj_(&f), fn_([](void* o, const wire::tcp::repr& s) { (*static_cast<std::remove_reference_t<F>*>(o))(s); }) {}
+  void operator()(const wire::tcp::repr& s) const { fn_(obj_, s); }
+
+ private:
+  void* obj_;
+  void (*fn_)(void*, const wire::tcp::repr&);
+};
+
+class connection {
+ public:
+  connection(const connection_config& cfg, std::uint16_t local_port, std::uint16_t remote_port);
+
+  // Active open: CLOSED -> SYN_SENT, the SYN goes out with ISS = iss.
+  void connect(std::uint32_t iss, time_ns now, segment_sink out);
+  // Passive open: a listener's SYN (already checked by the listener) -> SYN_RECEIVED, SYN-ACK out.
+  void accept(const wire::tcp::repr& syn, std::uint32_t iss, time_ns now, segment_sink out);
+
+  // One segment for this connection (its 4-tuple matched; checksum verified by the caller).
+  void on_segment(const wire::tcp::repr& seg, time_ns now, segment_sink out);
+  // Runs the timers due at `now` (call when now >= next_deadline()).
+  void on_timer(time_ns now, segment_sink out);
+  time_ns next_deadline() const noexcept;
+
+  // Queues bytes to send (what fits in the send buffer; 0 once the sending side is closed) and sends
+  // what the windows allow.
+  std::size_t send(std::span<const std::byte> data, time_ns now, segment_sink out);
+  // Copies received in-order bytes out; a window update goes out when reading opened it enough.
+  std::size_t receive(std::span<std::byte> buf, time_ns now, segment_sink out);
+  // Sends FIN after the queued bytes (ESTABLISHED -> FIN_WAIT_1, CLOSE_WAIT -> LAST_ACK); idempotent.
+  void close(time_ns now, segment_sink out);
+  // Sends RST (in a synchronized state) and goes to CLOSED with close_reason::aborted.
+  void abort(time_ns now, segment_sink out);
+
+  // RFC 6191: whether a new SYN for this TIME_WAIT connection's 4-tuple may reuse it (its timestamp,
+  // or without timestamps its sequence number, is past what this incarnation saw).
+  bool accepts_reuse(const wire::tcp::repr& syn) const noexcept;
+
+  state current() const noexcept { return st_; }
+  bool closed() const noexcept { return st_ == state::closed; }
+  close_reason reason() const noexcept { return reason_; }
+  std::size_t readable() const noexcept { return rcv_.readable(); }
+  bool peer_closed() const noexcept { return fin_received_; }   // the peer's FIN arrived: no more bytes
+  std::size_t send_room() const noexcept { return sending_closed_ ? 0 : snd_buf_.room(); }
+  std::size_t unacked() const noexcept { return snd_buf_.size(); }
+  const connection_counters& counters() const noexcept { return ctr_; }
+
+  // Congestion and RTT state, as `ss -ti` shows it.
+  std::uint32_t cwnd() const noexcept { return cwnd_; }
+  std::uint32_t ssthresh() const noexcept { return ssthresh_; }
+  time_ns srtt() const noexcept { return srtt_; }
+  time_ns rttvar() const noexcept { return rttvar_; }
+  time_ns rto() const noexcept { return rto_; }
+  std::uint16_t send_mss() const noexcept { return smss_; }
+  std::uint32_t send_window() const noexcept { return snd_wnd_; }
+  std::uint8_t send_scale() const noexcept { return snd_scale_; }
+  std::uint8_t recv_scale() const noexcept { return rcv_scale_; }
+  bool timestamps_on() const noexcept { return ts_ok_; }
+  bool sack_on() const noexcept { return sack_ok_; }
+  std::uint32_t snd_una() const noexcept { return snd_una_; }
+  std::uint32_t snd_nxt() const noexcept { return snd_nxt_; }
+  std::uint32_t rcv_nxt() const noexcept { return rcv_nxt_; }
+
+ private:
+  bool synchronized() const noexcept { return st_ >= state::established || st_ == state::syn_received; }
+  void on_syn_sent(const wire::tcp::repr& seg, time_ns now, segment_sink out);
+  bool acceptable(const wire::tcp::repr& seg) const noexcept;
+  void take_options(const wire::tcp::repr& syn) noexcept;
+  bool on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink out);   // false: stop processing
+  void on_data(const wire::tcp::repr& seg, time_ns now);
+  void on_fin(time_ns now);
+  void rtt_sample(time_ns r) noexcept;
+  void enter_closed(close_reason why) noexcept;
+  void enter_time_wait(time_ns now) noexcept;
+
+  // Output. output() sends what may go now (data, FIN, a pending ACK); the others send one segment.
+  void output(time_ns now, segment_sink out);
+  void send_segment(std::uint32_t seq, std::uint8_t flags, std::span<const std::byte> payload, time_ns now,
+                    segment_sink out);
+  void send_ack(time_ns now, segment_sink out) { send_segment(snd_nxt_, wire::tcp::flag::ack, {}, now, out); }
+  void send_rst(std::uint32_t seq, time_ns now, segment_sink out);
+  void challenge_ack(time_ns now, segment_sink out);
+  void retransmit_first(time_ns now, segment_sink out);
+  std::uint16_t window_to_announce() noexcept;
+  std::uint32_t ts_now(time_ns now) const noexcept { return static_cast<std::uint32_t>(now / stack::ms) + ts_offset_; }
+  std::uint32_t flight() const noexcept { return snd_nxt_ - snd_una_; }
+  void arm_rto(time_ns now) noexcept { rto_at_ = now + rto_; }
+  void schedule_ack(time_ns now, bool at_once) noexcept;
+
+  connection_config cfg_;
+  std::uint16_t local_port_, remote_port_;
+  state st_ = state::closed;
+  close_reason reason_ = close_reason::none;
+
+  // Send sequence space (RFC 9293 3.3.1).
+  std::uint32_t iss_ = 0, snd_una_ = 0, snd_nxt_ = 0, snd_max_ = 0;   // snd_max: highest ever sent
+  std::uint32_t snd_wnd_ = 0, snd_wl1_ = 0, snd_wl2_ = 0, max_snd_wnd_ = 0;
+  std::uint8_t snd_scale_ = 0;
+  std::uint16_t smss_ = 536;   // RFC 9293 3.7.1: without an MSS option, 536
+  // Receive sequence space.
+  std::uint32_t irs_ = 0, rcv_nxt_ = 0, rcv_adv_ = 0;   // rcv_adv: the right edge we announced
+  std::uint8_t rcv_scale_ = 0;
+  bool ws_ok_ = false, ts_ok_ = false, sack_ok_ = false;
+  std::uint32_t ts_recent_ = 0, last_ack_sent_ = 0, ts_offset_ = 0;
+  bool fin_received_ = false, sending_closed_ = false, fin_sent_ = false;
+  std::uint32_t fin_seq_ = 0;   // our FIN's sequence number once sent
+
+  send_buffer snd_buf_;
+  recv_buffer rcv_;
+
+  // RTT and retransmission (RFC 6298).
+  time_ns srtt_ = 0, rttvar_ = 0, rto_;
+  bool rtt_timing_ = false;
+  std::uint32_t rtt_seq_ = 0;
+  time_ns rtt_start_ = 0;
+  unsigned backoffs_ = 0;
+  time_ns rto_at_ = never, delack_at_ = never, persist_at_ = never, keepalive_at_ = never, time_wait_at_ = never;
+  unsigned keepalive_sent_ = 0;
+  unsigned probes_ = 0;   // zero-window probes sent in a row
+  bool force_ = false;    // the override timer fired: the next segment ignores sender SWS avoidance
+  time_ns last_heard_ = 0;
+
+  // Congestion control (RFC 5681, RFC 6582).
+  std::uint32_t cwnd_ = 0, ssthresh_ = 0xffffffffu, bytes_acked_ca_ = 0;
+  unsigned dupacks_ = 0;
+  bool in_recovery_ = false;
+  std::uint32_t recover_ = 0;
+
+  // Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2).
+  bool ack_now_ = false;
+  std::size_t unacked_rcv_bytes_ = 0;
+
+  connection_counters ctr_;
+};
+
+}  // namespace ringlab::tcp

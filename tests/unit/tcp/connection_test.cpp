@@ -1,0 +1,389 @@
+// tcp::connection as scripts of segments on virtual time (tests/unit/tcp/harness.hpp): each test names
+// the RFC rule it holds the engine to, and checks exact sequence numbers, states, bytes and counters.
+#include <gtest/gtest.h>
+
+#include "tests/unit/tcp/harness.hpp"
+
+namespace ringlab::tcp {
+namespace {
+
+using namespace testing;
+using stack::ms;
+using stack::sec;
+namespace flag = wire::tcp::flag;
+
+TEST(TcpConnection, ThreeWayHandshakeNegotiatesEveryOption) {
+  connection_config big;
+  big.recv_buffer = 1 << 20;   // needs a shift of 5 to announce
+  pair p(big, {});
+  p.open(1000, 5000);
+  p.run_for(1 * sec);
+  ASSERT_EQ(p.log.size(), 3u);
+  const auto syn = p.log[0].repr();
+  EXPECT_EQ(p.log[0].flags(), "S");
+  EXPECT_EQ(syn.seq, 1000u);
+  EXPECT_EQ(syn.opts.mss, 1460);
+  EXPECT_EQ(syn.opts.window_scale, 5);
+  EXPECT_TRUE(syn.opts.sack_permitted);
+  ASSERT_TRUE(syn.opts.ts);
+  EXPECT_EQ(syn.opts.ts->echo, 0u);
+  EXPECT_EQ(syn.window, 65535);   // a SYN's window is never scaled (RFC 7323 2.2)
+  const auto synack = p.log[1].repr();
+  EXPECT_EQ(p.log[1].flags(), "S.");
+  EXPECT_EQ(synack.seq, 5000u);
+  EXPECT_EQ(synack.ack, 1001u);
+  EXPECT_EQ(synack.opts.window_scale, 3);   // 256 KiB needs 3
+  EXPECT_EQ(synack.opts.ts->echo, syn.opts.ts->value);
+  const auto ack = p.log[2].repr();
+  EXPECT_EQ(p.log[2].flags(), ".");
+  EXPECT_EQ(ack.seq, 1001u);
+  EXPECT_EQ(ack.ack, 5001u);
+  EXPECT_EQ(ack.window, (1u << 20) >> 5);
+  EXPECT_EQ(p.a.current(), state::established);
+  EXPECT_EQ(p.b.current(), state::established);
+  EXPECT_EQ(p.a.send_scale(), 3);
+  EXPECT_EQ(p.b.send_scale(), 5);
+  EXPECT_EQ(p.a.send_mss(), 1460 - 12);   // timestamps take 12 bytes of every segment
+  EXPECT_EQ(p.a.cwnd(), 10u * (1460 - 12));
+  EXPECT_TRUE(p.a.sack_on() && p.a.timestamps_on());
+  EXPECT_EQ(p.a.srtt(), 20 * ms);   // SYN -> SYN-ACK: one round trip of 2 x 10 ms
+  EXPECT_EQ(p.a.rto(), 200 * ms);   // 20 + 4 * 10 = 60 ms, raised to rto_min
+}
+
+TEST(TcpConnection, WithoutOptionsFromThePeerNoneIsUsed) {
+  connection_config plain;
+  plain.window_scaling = plain.timestamps = plain.sack = false;
+  plain.mss = 536;
+  pair p({}, plain);
+  p.open();
+  p.run_for(1 * sec);
+  const auto synack = p.log[1].repr();
+  EXPECT_FALSE(synack.opts.window_scale);
+  EXPECT_FALSE(synack.opts.ts);
+  EXPECT_FALSE(synack.opts.sack_permitted);
+  EXPECT_EQ(synack.opts.mss, 536);
+  EXPECT_EQ(p.a.send_scale(), 0);
+  EXPECT_EQ(p.a.recv_scale(), 0);   // offered in our SYN, not taken: unscaled both ways
+  EXPECT_FALSE(p.a.timestamps_on() || p.a.sack_on());
+  EXPECT_EQ(p.a.send_mss(), 536);
+  EXPECT_FALSE(p.log[2].repr().opts.ts);
+}
+
+TEST(TcpConnection, BytesArriveExactlyBothWaysAcrossSequenceWraparound) {
+  pair p;
+  p.open(0xffffff00u, 0xfffff000u);   // both directions wrap within the first kilobytes
+  p.run_for(1 * sec);
+  const auto up = pattern(300'000, 1), down = pattern(123'457, 2);
+  std::size_t sent_up = 0, sent_down = 0;
+  std::vector<std::byte> got_up, got_down;
+  while (got_up.size() < up.size() || got_down.size() < down.size()) {
+    sent_up += p.a.send(std::span(up).subspan(sent_up), p.now, p.sink_a());
+    sent_down += p.b.send(std::span(down).subspan(sent_down), p.now, p.sink_b());
+    p.run_for(5 * ms);
+    auto u = p.drain_b(), d = p.drain_a();
+    got_up.insert(got_up.end(), u.begin(), u.end());
+    got_down.insert(got_down.end(), d.begin(), d.end());
+    ASSERT_LT(p.now, 60 * sec);
+  }
+  p.run_for(1 * sec);   // the last ACKs
+  EXPECT_EQ(got_up, up);
+  EXPECT_EQ(got_down, down);
+  EXPECT_EQ(p.a.counters().retrans_segs, 0u);
+  EXPECT_EQ(p.a.counters().bytes_acked, up.size());
+  EXPECT_EQ(p.b.counters().bytes_received, up.size());
+  EXPECT_EQ(p.a.snd_una(), 0xffffff00u + 1 + 300'000);   // wrapped
+}
+
+TEST(TcpConnection, OneLostSegmentIsFastRetransmittedAfterThreeDupAcksWithSackBlocks) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  const auto data = pattern(20 * 1448, 3);
+  const std::uint32_t lost_seq = 1001 + 2 * 1448;   // the third segment
+  int drops = 0;
+  p.pass = [&](const segment& s) {
+    if (s.from_a && s.repr().seq == lost_seq && drops == 0) return ++drops, false;
+    return true;
+  };
+  ASSERT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+  p.run_for(2 * sec);
+  EXPECT_EQ(p.drain_b(), data);
+  EXPECT_EQ(p.a.counters().fast_retrans, 1u);
+  EXPECT_EQ(p.a.counters().recoveries, 1u);
+  EXPECT_EQ(p.a.counters().timeouts, 0u);
+  // Segments 4..10 of the initial window of 10 come early; so do 11..13, which B's ACK of 1 and 2
+  // released (slow start: cwnd 11 segments, 8 in flight) before the third duplicate ACK arrived.
+  EXPECT_EQ(p.b.counters().ofo_queued, 10u);
+  // B's duplicate ACKs name what it holds past the hole (RFC 2018): first block starts after it.
+  bool saw_sack = false;
+  for (const auto& s : p.sent_by(false)) {
+    const auto r = s.repr();
+    if (r.opts.sack_count && r.ack == lost_seq) {
+      saw_sack = true;
+      EXPECT_EQ(r.opts.sack[0].left, lost_seq + 1448);
+    }
+  }
+  EXPECT_TRUE(saw_sack);
+  EXPECT_EQ(p.a.ssthresh(), 11u * 1448 / 2);   // FlightSize (segments 3..13) halved (RFC 5681 3.2)
+}
+
+TEST(TcpConnection, RetransmissionTimeoutBacksOffAndRecovers) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  const stack::time_ns rto0 = p.a.rto();
+  const stack::time_ns blackout_end = p.now + 3 * sec;
+  p.pass = [&](const segment&) { return p.now >= blackout_end; };
+  const auto data = to_bytes("one small request");
+  p.a.send(data, p.now, p.sink_a());
+  p.run(blackout_end + 10 * sec);
+  EXPECT_EQ(p.drain_b(), data);
+  // Sent at t, t + rto, t + 3 rto, t + 7 rto, ... until one falls after the blackout.
+  std::vector<stack::time_ns> tx;
+  for (const auto& s : p.sent_by(true))
+    if (!s.repr().payload.empty()) tx.push_back(s.sent_at);
+  ASSERT_GE(tx.size(), 4u);
+  EXPECT_EQ(tx[1] - tx[0], rto0);
+  EXPECT_EQ(tx[2] - tx[1], 2 * rto0);
+  EXPECT_EQ(tx[3] - tx[2], 4 * rto0);
+  EXPECT_EQ(p.a.counters().timeouts, tx.size() - 1);
+  // The loss window of one segment, then slow start: + min(bytes acked, SMSS) (RFC 5681 3.1).
+  EXPECT_EQ(p.a.cwnd(), 1448u + data.size());
+}
+
+TEST(TcpConnection, SynIsRetriedWithBackoffThenTheConnectTimesOut) {
+  connection_config c;
+  c.syn_retries = 3;
+  pair p(c, {});
+  p.pass = [](const segment&) { return false; };
+  p.open();
+  p.run(100 * sec);
+  const auto syns = p.sent_by(true);
+  ASSERT_EQ(syns.size(), 4u);   // the first and three retries
+  EXPECT_EQ(syns[1].sent_at, 1 * sec);
+  EXPECT_EQ(syns[2].sent_at, 3 * sec);
+  EXPECT_EQ(syns[3].sent_at, 7 * sec);
+  EXPECT_EQ(p.a.current(), state::closed);
+  EXPECT_EQ(p.a.reason(), close_reason::timed_out);
+  EXPECT_EQ(p.a.counters().syn_retrans, 3u);
+}
+
+TEST(TcpConnection, LostSynAckAndLostFinalAckAreBothRepaired) {
+  // The first SYN-ACK is lost: A's SYN retry draws a second one at once (not a challenge ACK).
+  pair p;
+  int synacks = 0;
+  p.pass = [&](const segment& s) { return s.from_a || s.flags() != "S." || ++synacks > 1; };
+  p.open();
+  p.run_for(2 * sec);
+  EXPECT_EQ(p.a.current(), state::established);
+  EXPECT_EQ(p.b.current(), state::established);
+  EXPECT_EQ(p.a.counters().syn_retrans, 1u);
+  EXPECT_EQ(p.b.counters().challenge_acks, 0u);
+  const auto b_log = p.sent_by(false);
+  ASSERT_GE(b_log.size(), 2u);
+  EXPECT_EQ(b_log[1].flags(), "S.");
+  EXPECT_EQ(b_log[1].sent_at, 1 * sec + 10 * ms);   // A's retry arrived: answered in the same instant
+  // The final ACK is lost: B's SYN-ACK retry reaches an established A, whose ACK completes B.
+  pair q;
+  int acks = 0;
+  q.pass = [&](const segment& s) { return !s.from_a || s.flags() != "." || ++acks > 1; };
+  q.open();
+  q.run_for(2 * sec);
+  EXPECT_EQ(q.a.current(), state::established);
+  EXPECT_EQ(q.b.current(), state::established);
+  EXPECT_EQ(q.b.counters().syn_retrans, 1u);
+}
+
+TEST(TcpConnection, OrderlyCloseGoesThroughEveryStateAndTimeWaitLastsTwoMsl) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  p.a.send(to_bytes("bye"), p.now, p.sink_a());
+  p.a.close(p.now, p.sink_a());
+  EXPECT_EQ(p.a.current(), state::fin_wait_1);
+  EXPECT_EQ(p.log.back().flags(), "F.");   // "bye" left at once (nothing in flight); the FIN follows it
+  EXPECT_EQ(p.log.back().repr().seq, 1001u + 3);
+  p.run_for(100 * ms);
+  EXPECT_EQ(p.a.current(), state::fin_wait_2);
+  EXPECT_EQ(p.b.current(), state::close_wait);
+  EXPECT_TRUE(p.b.peer_closed());
+  EXPECT_EQ(p.drain_b(), to_bytes("bye"));
+  p.b.close(p.now, p.sink_b());
+  EXPECT_EQ(p.b.current(), state::last_ack);
+  p.run_for(15 * ms);
+  EXPECT_EQ(p.a.current(), state::time_wait);
+  const stack::time_ns tw_start = p.now - 5 * ms;   // the FIN arrived 10 ms after it left
+  p.run_for(100 * ms);
+  EXPECT_EQ(p.b.current(), state::closed);
+  EXPECT_EQ(p.b.reason(), close_reason::none);
+  EXPECT_EQ(p.a.next_deadline(), tw_start + 60 * sec);
+  p.run(tw_start + 60 * sec - 1);
+  EXPECT_EQ(p.a.current(), state::time_wait);
+  p.run(tw_start + 60 * sec);
+  EXPECT_EQ(p.a.current(), state::closed);
+  EXPECT_EQ(p.a.reason(), close_reason::none);
+}
+
+TEST(TcpConnection, SimultaneousCloseGoesThroughClosing) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  p.a.close(p.now, p.sink_a());
+  p.b.close(p.now, p.sink_b());
+  EXPECT_EQ(p.a.current(), state::fin_wait_1);
+  EXPECT_EQ(p.b.current(), state::fin_wait_1);
+  p.run_for(10 * ms);   // each FIN arrives before the other's ACK
+  EXPECT_EQ(p.a.current(), state::closing);
+  EXPECT_EQ(p.b.current(), state::closing);
+  p.run_for(10 * ms);
+  EXPECT_EQ(p.a.current(), state::time_wait);
+  EXPECT_EQ(p.b.current(), state::time_wait);
+}
+
+TEST(TcpConnection, SimultaneousOpenGoesThroughSynReceived) {
+  pair p;
+  // Both connect; the harness hands B's SYN to A and A's to B without a listener.
+  p.a.connect(1000, 0, p.sink_a());
+  p.b.connect(5000, 0, p.sink_b());
+  p.run_for(1 * sec);
+  EXPECT_EQ(p.a.current(), state::established);
+  EXPECT_EQ(p.b.current(), state::established);
+  EXPECT_EQ(p.log[2].flags(), "S.");   // each answers the other's SYN with SYN-ACK (RFC 9293 figure 8)
+  EXPECT_EQ(p.a.snd_una(), 1001u);
+  EXPECT_EQ(p.b.rcv_nxt(), 1001u);
+}
+
+// RFC 5961: a RST exactly at RCV.NXT resets; one elsewhere in the window draws a challenge ACK; a SYN
+// on an established connection draws one too; an ACK for data never sent is answered, not taken.
+TEST(TcpConnection, BlindResetAndSynAndAckAttacksDrawChallengeAcks) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  auto forged = [&](std::uint32_t seq, std::uint8_t flags, std::uint32_t ack = 0) {
+    wire::tcp::repr r;
+    r.src_port = 80, r.dst_port = 40000, r.seq = seq, r.ack = ack, r.flags = flags, r.window = 100;
+    return r;
+  };
+  const std::size_t before = p.log.size();
+  p.a.on_segment(forged(p.a.rcv_nxt() + 1000, flag::rst), p.now, p.sink_a());
+  EXPECT_EQ(p.a.current(), state::established);
+  p.a.on_segment(forged(p.a.rcv_nxt() - 50, flag::syn), p.now, p.sink_a());
+  EXPECT_EQ(p.a.current(), state::established);
+  p.a.on_segment(forged(p.a.rcv_nxt(), flag::ack, p.a.snd_nxt() + 100000), p.now, p.sink_a());
+  EXPECT_EQ(p.a.counters().challenge_acks, 3u);
+  ASSERT_EQ(p.log.size(), before + 3);
+  for (std::size_t i = before; i < p.log.size(); ++i) {
+    EXPECT_EQ(p.log[i].flags(), ".");
+    EXPECT_EQ(p.log[i].repr().seq, p.a.snd_nxt());
+    EXPECT_EQ(p.log[i].repr().ack, p.a.rcv_nxt());
+  }
+  // Outside the window: dropped with a plain ACK (not a challenge).
+  p.a.on_segment(forged(p.a.rcv_nxt() + (1u << 30), flag::rst), p.now, p.sink_a());
+  EXPECT_EQ(p.a.counters().out_of_window, 2u);   // the SYN was outside it too (and challenged all the same)
+  EXPECT_EQ(p.log.size(), before + 3);   // a RST outside the window is never answered
+  p.a.on_segment(forged(p.a.rcv_nxt(), flag::rst), p.now, p.sink_a());
+  EXPECT_EQ(p.a.current(), state::closed);
+  EXPECT_EQ(p.a.reason(), close_reason::reset);
+}
+
+TEST(TcpConnection, PawsDropsASegmentWithAnOldTimestamp) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  p.b.send(to_bytes("fresh"), p.now, p.sink_b());
+  p.run_for(100 * ms);
+  const auto last_b = p.sent_by(false).back().repr();
+  wire::tcp::repr old = last_b;
+  std::vector<std::byte> payload = to_bytes("stale");
+  old.seq = p.a.rcv_nxt();
+  old.payload = payload;
+  old.opts.ts->value -= 1000;   // an old duplicate from an earlier incarnation
+  p.a.on_segment(old, p.now, p.sink_a());
+  EXPECT_EQ(p.a.counters().paws_rejected, 1u);
+  EXPECT_EQ(p.drain_a(), to_bytes("fresh"));   // "stale" never reached the reader
+}
+
+TEST(TcpConnection, ZeroWindowIsProbedUntilTheReaderMakesRoom) {
+  connection_config small;
+  small.recv_buffer = 4096;
+  pair p({}, small);
+  p.open();
+  p.run_for(1 * sec);
+  const auto data = pattern(10000, 9);
+  std::size_t sent = p.a.send(data, p.now, p.sink_a());
+  p.run_for(5 * sec);
+  EXPECT_EQ(p.a.send_window(), 0u);
+  EXPECT_GE(p.a.counters().window_probes, 2u);
+  std::vector<std::byte> got;
+  while (got.size() < data.size()) {
+    auto d = p.drain_b();
+    got.insert(got.end(), d.begin(), d.end());
+    sent += p.a.send(std::span(data).subspan(sent), p.now, p.sink_a());
+    p.run_for(50 * ms);
+    ASSERT_LT(p.now, 120 * sec);
+  }
+  EXPECT_EQ(got, data);
+}
+
+TEST(TcpConnection, DelayedAckWaitsFortyMillisecondsOrTwoSegments) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  p.a.send(to_bytes("x"), p.now, p.sink_a());
+  const stack::time_ns t0 = p.now;
+  p.run_for(200 * ms);
+  const auto acks = p.sent_by(false);
+  EXPECT_EQ(acks.back().sent_at, t0 + 10 * ms + 40 * ms);   // arrival + the delayed-ACK timer
+  EXPECT_EQ(p.b.counters().delayed_acks, 1u);
+  // Two full segments: the second is acknowledged at once (RFC 5681 4.2).
+  const auto two = pattern(2 * 1448, 4);
+  p.a.send(two, p.now, p.sink_a());
+  const stack::time_ns t1 = p.now;
+  p.run_for(200 * ms);
+  EXPECT_EQ(p.sent_by(false).back().sent_at, t1 + 10 * ms);
+  EXPECT_EQ(p.b.counters().delayed_acks, 1u);
+}
+
+TEST(TcpConnection, TimeWaitAcceptsANewSynOnlyWithANewerTimestamp) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  p.b.close(p.now, p.sink_b());   // B closes first: A ends in CLOSE_WAIT -> LAST_ACK, B in TIME_WAIT
+  p.run_for(100 * ms);
+  p.a.close(p.now, p.sink_a());
+  p.run_for(100 * ms);
+  ASSERT_EQ(p.b.current(), state::time_wait);
+  const auto last_a = p.sent_by(true).back().repr();
+  wire::tcp::repr syn;
+  syn.src_port = 40000, syn.dst_port = 80, syn.flags = flag::syn, syn.seq = 7;
+  syn.opts.ts = wire::tcp::timestamps{last_a.opts.ts->value + 1, 0};
+  EXPECT_TRUE(p.b.accepts_reuse(syn));
+  syn.opts.ts->value = last_a.opts.ts->value - 1;
+  EXPECT_FALSE(p.b.accepts_reuse(syn));
+}
+
+TEST(TcpConnection, AbortSendsResetAndThePeerSeesIt) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  p.a.abort(p.now, p.sink_a());
+  EXPECT_EQ(p.log.back().flags(), "R");
+  EXPECT_EQ(p.a.reason(), close_reason::aborted);
+  p.run_for(100 * ms);
+  EXPECT_EQ(p.b.current(), state::closed);
+  EXPECT_EQ(p.b.reason(), close_reason::reset);
+}
+
+TEST(TcpConnection, ResetAnswerToOurSynRefusesTheConnect) {
+  pair p;
+  p.open();
+  wire::tcp::repr rst;
+  rst.src_port = 80, rst.dst_port = 40000, rst.flags = flag::rst | flag::ack, rst.ack = 1001;
+  p.in_flight.clear();
+  p.a.on_segment(rst, 5 * ms, p.sink_a());
+  EXPECT_EQ(p.a.current(), state::closed);
+  EXPECT_EQ(p.a.reason(), close_reason::refused);
+}
+
+}  // namespace
+}  // namespace ringlab::tcp
