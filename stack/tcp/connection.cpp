@@ -25,7 +25,8 @@ connection::connection(const connection_config& cfg, std::uint16_t local_port, s
       remote_port_(remote_port),
       snd_buf_(cfg.send_buffer),
       rcv_(cfg.recv_buffer),
-      rto_(cfg.rto_initial) {
+      rto_(cfg.rto_initial),
+      cc_(cfg.congestion) {
   // RFC 7323 2.2: the smallest shift that lets the whole receive buffer be announced.
   while (rcv_scale_ < wire::tcp::option::max_window_shift && (cfg_.recv_buffer >> rcv_scale_) > 0xffff) ++rcv_scale_;
 }
@@ -238,11 +239,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
     } else if (cwnd_ < ssthresh_) {
       cwnd_ += std::min<std::uint32_t>(acked, smss_);   // RFC 5681 3.1 (ABC with L = 1 SMSS)
     } else {
-      bytes_acked_ca_ += acked;                         // RFC 5681 3.1 byte counting in avoidance
-      if (bytes_acked_ca_ >= cwnd_) {
-        bytes_acked_ca_ -= cwnd_;
-        cwnd_ += smss_;
-      }
+      cwnd_ = cc_.on_ack(cwnd_, acked, smss_, now, srtt_);   // avoidance: NewReno or CUBIC
     }
     dupacks_ = 0;
     rto_at_ = snd_una_ == snd_max_ ? never : now + rto_;   // RFC 6298 5.3
@@ -257,7 +254,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
     } else if (dupacks_ == 3 && seq_ge(snd_una_, recover_)) {
       // RFC 6582 3.2 step 2: fast retransmit, unless the ACK does not cover `recover` (a loss inside
       // the window of the last recovery or RTO: not a new congestion event).
-      ssthresh_ = std::max(flight() / 2, 2u * smss_);
+      ssthresh_ = cc_.on_loss(cwnd_, flight(), smss_);
       recover_ = snd_max_;
       in_recovery_ = true;
       ++ctr_.recoveries;
@@ -443,7 +440,7 @@ void connection::on_timer(time_ns now, segment_sink out) {
       send_segment(iss_, st_ == state::syn_sent ? flag::syn : flag::syn | flag::ack, {}, now, out);
     } else {
       // RFC 5681 3.1 (4): one segment's loss window; everything in flight is sent again (go-back-N).
-      ssthresh_ = std::max(flight() / 2, 2u * smss_);
+      ssthresh_ = cc_.on_loss(cwnd_, flight(), smss_);
       cwnd_ = smss_;
       in_recovery_ = false;
       dupacks_ = 0;

@@ -15,10 +15,11 @@
 //               from the out-of-order ranges (RFC 2018 receiver side)
 //   timers      RTO (RFC 6298: SRTT/RTTVAR, Karn, backoff, min/max), delayed ACK, zero-window probe,
 //               keepalive (off unless asked), TIME_WAIT
-//   congestion  NewReno (RFC 5681 slow start and avoidance, RFC 6582 fast retransmit and recovery),
-//               initial window 10 (RFC 6928), Nagle (switchable), receiver and sender SWS avoidance
+//   congestion  CUBIC (RFC 9438, the default) or NewReno (RFC 5681) in avoidance; slow start, RFC 6582
+//               fast retransmit and recovery, initial window 10 (RFC 6928) for both; Nagle
+//               (switchable), receiver and sender SWS avoidance
 // What it does not do yet (issue 12): the SACK scoreboard and RFC 6675 loss recovery on the sending
-// side, CUBIC, SYN cookies (a listener's job), RFC 6191 reuse is offered (accepts_reuse) but applied by
+// side, SYN cookies (a listener's job), RFC 6191 reuse is offered (accepts_reuse) but applied by
 // the socket table.
 #include <cstddef>
 #include <cstdint>
@@ -27,6 +28,7 @@
 
 #include "stack/iface/time.hpp"
 #include "stack/tcp/buffers.hpp"
+#include "stack/tcp/congestion.hpp"
 #include "stack/wire/tcp.hpp"
 
 namespace ringlab::tcp {
@@ -53,6 +55,7 @@ struct connection_config {
   bool sack = true;                         // RFC 2018 (we send SACK blocks; the scoreboard is issue 12)
   bool nagle = true;
   std::uint32_t initial_window_segments = 10;   // RFC 6928
+  congestion_control congestion = congestion_control::cubic;   // RFC 9438 (Linux's default too)
   time_ns rto_initial = 1 * stack::sec;     // RFC 6298 2.1
   time_ns rto_min = 200 * stack::ms;        // Linux's; RFC 6298 says 1 s
   time_ns rto_max = 120 * stack::sec;
@@ -137,6 +140,7 @@ class connection {
   std::size_t send_room() const noexcept { return sending_closed_ ? 0 : snd_buf_.room(); }
   std::size_t unacked() const noexcept { return snd_buf_.size(); }
   const connection_counters& counters() const noexcept { return ctr_; }
+  const congestion& congestion_state() const noexcept { return cc_; }
 
   // Congestion and RTT state, as `ss -ti` shows it.
   std::uint32_t cwnd() const noexcept { return cwnd_; }
@@ -214,7 +218,8 @@ class connection {
   time_ns last_heard_ = 0;
 
   // Congestion control (RFC 5681, RFC 6582).
-  std::uint32_t cwnd_ = 0, ssthresh_ = 0xffffffffu, bytes_acked_ca_ = 0;
+  std::uint32_t cwnd_ = 0, ssthresh_ = 0xffffffffu;
+  congestion cc_;
   unsigned dupacks_ = 0;
   bool in_recovery_ = false;
   std::uint32_t recover_ = 0;

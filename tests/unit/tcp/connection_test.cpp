@@ -2,6 +2,8 @@
 // the RFC rule it holds the engine to, and checks exact sequence numbers, states, bytes and counters.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "tests/unit/tcp/harness.hpp"
 
 namespace ringlab::tcp {
@@ -95,7 +97,9 @@ TEST(TcpConnection, BytesArriveExactlyBothWaysAcrossSequenceWraparound) {
 }
 
 TEST(TcpConnection, OneLostSegmentIsFastRetransmittedAfterThreeDupAcksWithSackBlocks) {
-  pair p;
+  connection_config reno;
+  reno.congestion = congestion_control::newreno;
+  pair p(reno, {});
   p.open();
   p.run_for(1 * sec);
   const auto data = pattern(20 * 1448, 3);
@@ -125,6 +129,67 @@ TEST(TcpConnection, OneLostSegmentIsFastRetransmittedAfterThreeDupAcksWithSackBl
   }
   EXPECT_TRUE(saw_sack);
   EXPECT_EQ(p.a.ssthresh(), 11u * 1448 / 2);   // FlightSize (segments 3..13) halved (RFC 5681 3.2)
+}
+
+TEST(TcpConnection, CubicCutsToSeventyPercentAndRegrowsAlongTheCubicCurve) {
+  pair p;   // CUBIC is the default
+  p.open();
+  p.run_for(1 * sec);
+  const auto data = pattern(20 * 1448, 3);
+  int drops = 0;
+  p.pass = [&](const segment& s) { return !(s.from_a && s.repr().seq == 1001 + 2 * 1448 && drops++ == 0); };
+  p.a.send(data, p.now, p.sink_a());
+  p.run_for(2 * sec);
+  EXPECT_EQ(p.drain_b(), data);
+  EXPECT_EQ(p.a.counters().fast_retrans, 1u);
+  // cwnd was 11 segments at the third duplicate ACK (as in the NewReno test): beta = 0.7 of it.
+  EXPECT_EQ(p.a.ssthresh(), static_cast<std::uint32_t>(11 * 0.7 * 1448));
+  EXPECT_DOUBLE_EQ(p.a.congestion_state().w_max(), 11.0);
+}
+
+TEST(TcpCongestion, CubicFunctionReachesWmaxAtK) {
+  congestion c;
+  const std::uint32_t smss = 1000;
+  EXPECT_EQ(c.on_loss(100 * smss, 100 * smss, smss), 70u * smss);
+  // The first ACK in avoidance starts the epoch: K = cbrt(100 * 0.3 / 0.4) = cbrt(75) s.
+  std::uint32_t cwnd = c.on_ack(70 * smss, smss, smss, 0, 0);
+  EXPECT_DOUBLE_EQ(c.k(), std::cbrt(75.0));
+  EXPECT_DOUBLE_EQ(c.w_cubic(0), 70.0);                      // W_max * beta at the start
+  EXPECT_NEAR(c.w_cubic(c.k()), 100.0, 1e-9);                // the plateau at W_max
+  EXPECT_GT(c.w_cubic(2 * c.k()), 100.0);                    // then probing above it
+  // One cwnd of ACKs per 1 s RTT. Below W_max the growth per RTT shrinks (concave), cwnd is near W_max
+  // around K (~4.2 s), and past it the growth per RTT rises again (convex).
+  std::vector<std::int64_t> per_rtt;
+  stack::time_ns t = 0;
+  std::uint32_t at_k = 0;
+  for (int r = 0; r < 9; ++r) {
+    const std::uint32_t start = cwnd;
+    const std::uint32_t n = start / smss;   // ACKs spread evenly over the RTT
+    for (std::uint32_t a = 0; a < n; ++a) cwnd = c.on_ack(cwnd, smss, smss, t + a * (1 * sec / n), 1 * sec);
+    per_rtt.push_back(static_cast<std::int64_t>(cwnd) - start);
+    t += 1 * sec;
+    if (r == 3) at_k = cwnd;   // acknowledged by t = 4 s, aiming at W_cubic(4 s + RTT)
+  }
+  EXPECT_GT(per_rtt[0], per_rtt[1]);
+  EXPECT_GT(per_rtt[1], per_rtt[2]);
+  EXPECT_GT(per_rtt[2], per_rtt[3]);
+  EXPECT_GE(at_k, 97u * smss);
+  EXPECT_LE(at_k, 101u * smss);
+  EXPECT_LT(per_rtt[4], per_rtt[6]);
+  EXPECT_LT(per_rtt[6], per_rtt[8]);
+  // Fast convergence: a second loss below the last W_max remembers (1 + beta) / 2 of it.
+  c.on_loss(90 * smss, 90 * smss, smss);
+  EXPECT_DOUBLE_EQ(c.w_max(), 90.0 * 1.7 / 2);
+}
+
+TEST(TcpCongestion, NewRenoAddsOneSegmentPerWindowAcknowledged) {
+  congestion c(congestion_control::newreno);
+  std::uint32_t cwnd = 10 * 1000;
+  for (int i = 0; i < 9; ++i) cwnd = c.on_ack(cwnd, 1000, 1000, 0, 0);
+  EXPECT_EQ(cwnd, 10'000u);
+  cwnd = c.on_ack(cwnd, 1000, 1000, 0, 0);
+  EXPECT_EQ(cwnd, 11'000u);
+  EXPECT_EQ(c.on_loss(cwnd, 8000, 1000), 4000u);   // FlightSize / 2
 }
 
 TEST(TcpConnection, RetransmissionTimeoutBacksOffAndRecovers) {
