@@ -211,6 +211,8 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
 
   const std::uint32_t acked = seg.ack - snd_una_;
   const bool window_changed = (static_cast<std::uint32_t>(seg.window) << snd_scale_) != snd_wnd_;
+  // RFC 6675 2: with SACK a duplicate ACK is one that brings new SACK information.
+  const bool new_sack = sack_ok_ && sb_.update(seg.ack, snd_max_, seg.opts.sack_blocks());
   if (seq_gt(seg.ack, snd_una_)) {
     // New data acknowledged.
     std::uint32_t data_acked = acked;
@@ -227,7 +229,14 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
     if (rtt_timing_ && seq_gt(seg.ack, rtt_seq_)) rtt_timing_ = false;
     backoffs_ = 0;
     // Congestion control.
-    if (in_recovery_) {
+    if (in_recovery_ && sack_ok_) {
+      if (seq_ge(seg.ack, recover_)) {   // RFC 6675 5: the recovery point is acknowledged
+        in_recovery_ = false;
+        sb_.clear();
+      } else {
+        sack_retransmit(now, out);
+      }
+    } else if (in_recovery_) {
       if (seq_ge(seg.ack, recover_)) {   // RFC 6582 3.2 step 3: full acknowledgment
         cwnd_ = std::min(ssthresh_, std::max(flight(), std::uint32_t{smss_}) + smss_);
         in_recovery_ = false;
@@ -244,6 +253,24 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
     dupacks_ = 0;
     rto_at_ = snd_una_ == snd_max_ ? never : now + rto_;   // RFC 6298 5.3
     persist_at_ = never;
+  } else if (sack_ok_ && seg.ack == snd_una_ && snd_una_ != snd_max_ && (new_sack || (!window_changed &&
+             seg.payload.empty() && !seg.has(flag::fin) && seg.opts.sack_count == 0))) {
+    // RFC 6675 5: a duplicate ACK; recovery starts at DupThresh of them or once SND.UNA is lost.
+    ++ctr_.dup_acks_in;
+    ++dupacks_;
+    if (in_recovery_) {
+      sack_retransmit(now, out);
+    } else if ((dupacks_ >= 3 || sb_.is_lost(snd_una_, smss_)) && seq_ge(snd_una_, recover_)) {
+      ssthresh_ = cc_.on_loss(cwnd_, flight(), smss_);
+      cwnd_ = ssthresh_;
+      recover_ = snd_max_;
+      in_recovery_ = true;
+      ++ctr_.recoveries;
+      ++ctr_.fast_retrans;
+      retransmit_first(now, out);   // (C.1) SND.UNA's segment at once, whatever the pipe
+      sb_.retransmitted(snd_una_, std::min<std::uint32_t>(smss_, static_cast<std::uint32_t>(snd_buf_.size())));
+      sack_retransmit(now, out);
+    }
   } else if (seg.ack == snd_una_ && seg.payload.empty() && !seg.has(flag::fin) && !window_changed &&
              snd_una_ != snd_max_) {
     // RFC 5681 2: a duplicate ACK.
@@ -443,6 +470,7 @@ void connection::on_timer(time_ns now, segment_sink out) {
       ssthresh_ = cc_.on_loss(cwnd_, flight(), smss_);
       cwnd_ = smss_;
       in_recovery_ = false;
+      sb_.clear();   // RFC 6675 5.1: after an RTO the scoreboard is not trusted
       dupacks_ = 0;
       recover_ = snd_max_;
       snd_nxt_ = snd_una_;
@@ -566,6 +594,20 @@ void connection::retransmit_first(time_ns now, segment_sink out) {
   if (rto_at_ == never) arm_rto(now);
 }
 
+void connection::sack_retransmit(time_ns now, segment_sink out) {
+  while (cwnd_ > in_flight() && cwnd_ - in_flight() >= smss_) {
+    const auto s = sb_.next_lost(snd_una_, snd_max_, smss_);
+    if (!s) return;   // nothing lost left: new data, if any, goes out from output() by the same pipe
+    const std::uint32_t off = s->seq - snd_una_;
+    const std::span<const std::byte> p = snd_buf_.at(off, s->len);
+    if (p.empty()) return;
+    ++ctr_.retrans_segs;
+    rtt_timing_ = false;
+    send_segment(s->seq, flag::ack, p, now, out);
+    sb_.retransmitted(s->seq, static_cast<std::uint32_t>(p.size()));
+  }
+}
+
 void connection::output(time_ns now, segment_sink out) {
   if (st_ == state::syn_received) {
     if (ack_now_) send_segment(iss_, flag::syn | flag::ack, {}, now, out);
@@ -585,8 +627,10 @@ void connection::output(time_ns now, segment_sink out) {
   for (;;) {
     const std::uint32_t sent_off = snd_nxt_ - snd_una_;
     const std::size_t unsent = unsent_bytes();
-    const std::uint32_t wnd = std::min(snd_wnd_, cwnd_);
-    const std::uint32_t usable = wnd > flight() ? wnd - flight() : 0;
+    // The peer's window bounds what is outstanding; cwnd bounds what is in the network (in SACK
+    // recovery RFC 6675's pipe, without what the peer holds), else everything outstanding.
+    const std::uint32_t pipe = in_flight();
+    const std::uint32_t usable = std::min(snd_wnd_ > flight() ? snd_wnd_ - flight() : 0u, cwnd_ > pipe ? cwnd_ - pipe : 0u);
     std::size_t len = std::min<std::size_t>({unsent, usable, smss_});
     const bool fin_due = sending_closed_ && !fin_sent_ && len == unsent;
     const bool fin_again = sending_closed_ && fin_sent_ && snd_nxt_ == fin_seq_;   // after an RTO rewound snd_nxt

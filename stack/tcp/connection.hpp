@@ -16,10 +16,11 @@
 //   timers      RTO (RFC 6298: SRTT/RTTVAR, Karn, backoff, min/max), delayed ACK, zero-window probe,
 //               keepalive (off unless asked), TIME_WAIT
 //   congestion  CUBIC (RFC 9438, the default) or NewReno (RFC 5681) in avoidance; slow start, RFC 6582
-//               fast retransmit and recovery, initial window 10 (RFC 6928) for both; Nagle
+//               fast retransmit and recovery (with SACK: RFC 6675's scoreboard, pipe and NextSeg),
+//               initial window 10 (RFC 6928) for both; Nagle
 //               (switchable), receiver and sender SWS avoidance
-// What it does not do yet (issue 12): the SACK scoreboard and RFC 6675 loss recovery on the sending
-// side, SYN cookies (a listener's job), RFC 6191 reuse is offered (accepts_reuse) but applied by
+// What it does not do yet (issue 12): RFC 6675's NextSeg rules 3 and 4 (rescue retransmissions),
+// SYN cookies (a listener's job), RFC 6191 reuse is offered (accepts_reuse) but applied by
 // the socket table.
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +30,7 @@
 #include "stack/iface/time.hpp"
 #include "stack/tcp/buffers.hpp"
 #include "stack/tcp/congestion.hpp"
+#include "stack/tcp/sack_scoreboard.hpp"
 #include "stack/wire/tcp.hpp"
 
 namespace ringlab::tcp {
@@ -141,6 +143,7 @@ class connection {
   std::size_t unacked() const noexcept { return snd_buf_.size(); }
   const connection_counters& counters() const noexcept { return ctr_; }
   const congestion& congestion_state() const noexcept { return cc_; }
+  const sack_scoreboard& scoreboard() const noexcept { return sb_; }
 
   // Congestion and RTT state, as `ss -ti` shows it.
   std::uint32_t cwnd() const noexcept { return cwnd_; }
@@ -178,6 +181,10 @@ class connection {
   void send_rst(std::uint32_t seq, time_ns now, segment_sink out);
   void challenge_ack(time_ns now, segment_sink out);
   void retransmit_first(time_ns now, segment_sink out);
+  void sack_retransmit(time_ns now, segment_sink out);   // RFC 6675 5 (C): lost segments while cwnd - pipe >= SMSS
+  std::uint32_t in_flight() const noexcept {
+    return sack_ok_ && in_recovery_ ? sb_.pipe(snd_una_, snd_max_, smss_) : flight();
+  }
   std::uint16_t window_to_announce() noexcept;
   std::uint32_t ts_now(time_ns now) const noexcept { return static_cast<std::uint32_t>(now / stack::ms) + ts_offset_; }
   std::uint32_t flight() const noexcept { return snd_nxt_ - snd_una_; }
@@ -222,6 +229,7 @@ class connection {
   congestion cc_;
   unsigned dupacks_ = 0;
   bool in_recovery_ = false;
+  sack_scoreboard sb_;   // with SACK on: recovery by RFC 6675 (pipe) instead of RFC 6582
   std::uint32_t recover_ = 0;
 
   // Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2).

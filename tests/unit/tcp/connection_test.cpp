@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
+#include "stack/tcp/seq.hpp"
 #include "tests/unit/tcp/harness.hpp"
 
 namespace ringlab::tcp {
@@ -145,6 +147,82 @@ TEST(TcpConnection, CubicCutsToSeventyPercentAndRegrowsAlongTheCubicCurve) {
   // cwnd was 11 segments at the third duplicate ACK (as in the NewReno test): beta = 0.7 of it.
   EXPECT_EQ(p.a.ssthresh(), static_cast<std::uint32_t>(11 * 0.7 * 1448));
   EXPECT_DOUBLE_EQ(p.a.congestion_state().w_max(), 11.0);
+}
+
+// Two segments of one window lost: NewReno repairs one per round trip (RFC 6582's partial ACK);
+// with SACK both go out in the first round trip of the recovery (RFC 6675's NextSeg).
+stack::time_ns time_to_repair_two_losses(bool sack, connection_counters* ctr) {
+  connection_config c;
+  c.sack = sack;
+  c.congestion = congestion_control::newreno;
+  pair p(c, c);
+  p.open();
+  p.run_for(1 * sec);
+  const auto data = pattern(20 * 1448, 5);
+  std::set<std::uint32_t> lose = {1001 + 2 * 1448, 1001 + 5 * 1448};
+  p.pass = [&](const segment& s) { return !(s.from_a && lose.erase(s.repr().seq)); };
+  const stack::time_ns t0 = p.now;
+  p.a.send(data, p.now, p.sink_a());
+  // Until B holds every byte up to the end of the second lost segment (both holes repaired).
+  stack::time_ns repaired = 0;
+  std::vector<std::byte> got;
+  while (got.size() < data.size() && p.now < t0 + 10 * sec) {
+    p.run_for(1 * ms);
+    if (!repaired && seq_ge(p.b.rcv_nxt(), 1001 + 6 * 1448)) repaired = p.now - t0;
+    auto d = p.drain_b();
+    got.insert(got.end(), d.begin(), d.end());
+  }
+  EXPECT_EQ(got, data);
+  *ctr = p.a.counters();
+  return repaired;
+}
+
+TEST(TcpConnection, SackRecoveryRepairsTwoLossesInOneRoundTripNewRenoNeedsTwo) {
+  connection_counters reno, sack;
+  const stack::time_ns t_reno = time_to_repair_two_losses(false, &reno);
+  const stack::time_ns t_sack = time_to_repair_two_losses(true, &sack);
+  EXPECT_EQ(reno.recoveries, 1u);
+  EXPECT_EQ(sack.recoveries, 1u);
+  EXPECT_EQ(reno.timeouts, 0u);
+  EXPECT_EQ(sack.timeouts, 0u);
+  EXPECT_EQ(sack.retrans_segs, 2u);   // exactly the two lost segments
+  EXPECT_EQ(reno.retrans_segs, 2u);
+  // The burst leaves at 0, B's duplicate ACKs are back at 20 ms. NewReno retransmits the first loss
+  // then (B has it at 30 ms), the partial ACK brings the second at 40 ms (B at 50 ms). With SACK both
+  // leave at 20 ms, once the pipe falls below cwnd (B at 30 ms): one round trip less.
+  EXPECT_EQ(t_reno, 50 * ms);
+  EXPECT_EQ(t_sack, 30 * ms);
+}
+
+TEST(TcpSackScoreboard, PipeAndLossFollowRfc6675) {
+  sack_scoreboard sb;
+  const std::uint32_t una = 1000, smss = 100, high = 2000;   // ten segments out
+  // Segments 2..4 (1200-1500) and 6 (1600-1700) SACKed: 1000-1200 lost (300+100 > 2 SMSS above),
+  // 1500-1600 not lost (only 100 above it), 1700-2000 in flight above the highest SACK.
+  const wire::tcp::sack_block b[] = {{1600, 1700}, {1200, 1500}};
+  EXPECT_TRUE(sb.update(una, high, b));
+  EXPECT_FALSE(sb.update(una, high, b));   // nothing new the second time
+  EXPECT_EQ(sb.sacked_bytes(), 400u);
+  EXPECT_TRUE(sb.is_lost(1000, smss));
+  EXPECT_FALSE(sb.is_lost(1500, smss));
+  EXPECT_EQ(sb.pipe(una, high, smss), 100u + 300u);   // 1500-1600 and 1700-2000
+  auto n = sb.next_lost(una, high, smss);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->seq, 1000u);
+  EXPECT_EQ(n->len, 100u);
+  sb.retransmitted(1000, 100);
+  EXPECT_EQ(sb.pipe(una, high, smss), 500u);   // the retransmission is in flight now
+  n = sb.next_lost(una, high, smss);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->seq, 1100u);
+  sb.retransmitted(1100, 100);
+  EXPECT_FALSE(sb.next_lost(una, high, smss));   // 1500-1600 is not lost (yet)
+  // A block outside (una, high] is ignored; SND.UNA passing a range drops it.
+  const wire::tcp::sack_block bad[] = {{2500, 2600}, {900, 950}};
+  EXPECT_FALSE(sb.update(una, high, bad));
+  sb.drop_below(1550);
+  ASSERT_EQ(sb.ranges().size(), 1u);
+  EXPECT_EQ(sb.ranges()[0].left, 1600u);
 }
 
 TEST(TcpCongestion, CubicFunctionReachesWmaxAtK) {
