@@ -253,9 +253,9 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
     dupacks_ = 0;
     rto_at_ = snd_una_ == snd_max_ ? never : now + rto_;   // RFC 6298 5.3
     persist_at_ = never;
-  } else if (sack_ok_ && seg.ack == snd_una_ && snd_una_ != snd_max_ && (new_sack || (!window_changed &&
-             seg.payload.empty() && !seg.has(flag::fin) && seg.opts.sack_count == 0))) {
-    // RFC 6675 5: a duplicate ACK; recovery starts at DupThresh of them or once SND.UNA is lost.
+  } else if (sack_ok_ && seg.ack == snd_una_ && snd_una_ != snd_max_ && new_sack) {
+    // RFC 6675 2, 5: with SACK a duplicate ACK is one with new SACK information (a copy of an ACK the
+    // network duplicated is not); recovery starts at DupThresh of them or once SND.UNA is lost.
     ++ctr_.dup_acks_in;
     ++dupacks_;
     if (in_recovery_) {
@@ -271,7 +271,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       sb_.retransmitted(snd_una_, std::min<std::uint32_t>(smss_, static_cast<std::uint32_t>(snd_buf_.size())));
       sack_retransmit(now, out);
     }
-  } else if (seg.ack == snd_una_ && seg.payload.empty() && !seg.has(flag::fin) && !window_changed &&
+  } else if (!sack_ok_ && seg.ack == snd_una_ && seg.payload.empty() && !seg.has(flag::fin) && !window_changed &&
              snd_una_ != snd_max_) {
     // RFC 5681 2: a duplicate ACK.
     ++ctr_.dup_acks_in;

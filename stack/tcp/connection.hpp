@@ -177,7 +177,10 @@ class connection {
   void output(time_ns now, segment_sink out);
   void send_segment(std::uint32_t seq, std::uint8_t flags, std::span<const std::byte> payload, time_ns now,
                     segment_sink out);
-  void send_ack(time_ns now, segment_sink out) { send_segment(snd_nxt_, wire::tcp::flag::ack, {}, now, out); }
+  // A segment without data carries SND.MAX, not SND.NXT (as BSD's tcp_output does): after an RTO
+  // rewound SND.NXT, an ACK numbered below what the peer already received would fail its
+  // acceptability test and never be read.
+  void send_ack(time_ns now, segment_sink out) { send_segment(snd_max_, wire::tcp::flag::ack, {}, now, out); }
   void send_rst(std::uint32_t seq, time_ns now, segment_sink out);
   void challenge_ack(time_ns now, segment_sink out);
   void retransmit_first(time_ns now, segment_sink out);

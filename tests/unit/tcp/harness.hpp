@@ -4,6 +4,8 @@
 // through the real wire format. A test can drop, hold or rewrite segments, and inspects them as
 // they pass (`log`).
 #include <deque>
+#include <map>
+#include <stdexcept>
 #include <functional>
 #include <string>
 #include <vector>
@@ -56,10 +58,17 @@ class pair {
   connection a, b;
   stack::time_ns now = 0;
   stack::time_ns delay = 10 * stack::ms;   // one-way
-  std::deque<segment> in_flight;           // ordered by arrival
+  std::multimap<stack::time_ns, segment> in_flight;   // by arrival time; equal times in send order
   std::vector<segment> log;                // everything sent, in order
   // Decides each segment's fate as it is sent: false drops it.
   std::function<bool(const segment&)> pass = [](const segment&) { return true; };
+  // Extra one-way delay of a segment (reordering), and how many copies arrive (duplication).
+  std::function<stack::time_ns(const segment&)> extra_delay = [](const segment&) { return stack::time_ns{0}; };
+  std::function<int(const segment&)> copies = [](const segment&) { return 1; };
+  // Damages a segment on the wire (its checksum then fails and the receiver drops it).
+  std::function<void(segment&)> damage = [](segment&) {};
+  std::uint64_t bad_checksums = 0;   // damaged segments the receiving side refused
+  std::uint64_t resets_from_closed = 0;   // segments for a side that had closed, answered with RST
 
   auto sink_a() {
     return [this](const wire::tcp::repr& r) { put(true, r); };
@@ -77,7 +86,7 @@ class pair {
   // Runs until nothing is in flight and no timer is due before `until`.
   void run(stack::time_ns until) {
     for (;;) {
-      const stack::time_ns next_arrival = in_flight.empty() ? stack::never : in_flight.front().sent_at + delay;
+      const stack::time_ns next_arrival = in_flight.empty() ? stack::never : in_flight.begin()->first;
       const stack::time_ns next_timer = std::min(a.next_deadline(), b.next_deadline());
       const stack::time_ns t = std::min(next_arrival, next_timer);
       if (t == stack::never || t > until) {
@@ -86,8 +95,8 @@ class pair {
       }
       now = std::max(now, t);
       if (next_arrival <= next_timer) {
-        segment s = std::move(in_flight.front());
-        in_flight.pop_front();
+        segment s = std::move(in_flight.begin()->second);
+        in_flight.erase(in_flight.begin());
         deliver(s);
       } else {
         if (a.next_deadline() <= now) a.on_timer(now, sink_a());
@@ -119,19 +128,41 @@ class pair {
     if (r.emit(s.bytes, from_a ? a_ip : b_ip, from_a ? b_ip : a_ip) != s.bytes.size())
       throw std::runtime_error("harness: a segment did not emit");
     log.push_back(s);
-    if (pass(s)) in_flight.push_back(std::move(s));
+    if (!pass(s)) return;
+    const stack::time_ns at = now + delay + extra_delay(s);
+    damage(s);
+    for (int k = copies(s); k > 0; --k) in_flight.emplace(at, s);
   }
   void deliver(const segment& s) {
     const auto v = wire::tcp::view::check(s.bytes);
     const auto r = wire::tcp::repr::parse(*v, s.from_a ? a_ip : b_ip, s.from_a ? b_ip : a_ip);
+    if (!r && r.error_code() == wire::error::bad_checksum) return void(++bad_checksums);   // as a stack drops it
     if (!r) throw std::runtime_error("harness: a segment did not parse back");
     connection& to = s.from_a ? b : a;
+    const bool syn_for_b = s.from_a && r->has(wire::tcp::flag::syn) && !r->has(wire::tcp::flag::ack) && !accepted_;
+    if (to.closed() && !syn_for_b) return reset_from_closed(!s.from_a, *r);
     if (!s.from_a) return to.on_segment(*r, now, sink_a());
     if (b.current() == state::closed && r->has(wire::tcp::flag::syn) && !r->has(wire::tcp::flag::ack) && !accepted_) {
       accepted_ = true;
       return b.accept(*r, iss_b_, now, sink_b());
     }
     b.on_segment(*r, now, sink_b());
+  }
+  // What a host answers for a connection it no longer has (RFC 9293 3.10.7.1, CLOSED): a RST.
+  void reset_from_closed(bool from_a, const wire::tcp::repr& r) {
+    if (r.has(wire::tcp::flag::rst)) return;
+    ++resets_from_closed;
+    wire::tcp::repr rst;
+    rst.src_port = r.dst_port;
+    rst.dst_port = r.src_port;
+    if (r.has(wire::tcp::flag::ack)) {
+      rst.seq = r.ack;
+      rst.flags = wire::tcp::flag::rst;
+    } else {
+      rst.ack = r.seq + r.segment_len();
+      rst.flags = wire::tcp::flag::rst | wire::tcp::flag::ack;
+    }
+    put(from_a, rst);
   }
   std::vector<std::byte> drain(connection& c, bool is_a) {
     std::vector<std::byte> out;
