@@ -7,6 +7,11 @@
 #include <cstring>
 #include <sstream>
 
+#include "stack/wire/ethernet.hpp"
+#include "stack/wire/ipv4.hpp"
+#include "stack/wire/ipv4_addr.hpp"
+#include "stack/wire/mac_addr.hpp"
+
 namespace ringlab::sim {
 
 namespace {
@@ -18,16 +23,14 @@ constexpr int dlt_ipv4 = 228, dlt_ipv6 = 229;
 // (01:00:5e + low 23 bits), so a stack's multicast filter sees what a real wire would carry.
 void write_eth(std::byte* out, const std::uint8_t* src_mac, std::uint16_t type, const std::uint8_t* l3,
                std::size_t l3_len) {
-  std::uint8_t dst[6] = {0x02, 0, 0, 0, 0, 0x02};
-  if (type == 0x0800 && l3_len >= 20 && (l3[16] & 0xf0) == 0xe0) {
-    dst[0] = 0x01; dst[1] = 0x00; dst[2] = 0x5e;
-    dst[3] = l3[17] & 0x7f; dst[4] = l3[18]; dst[5] = l3[19];
+  namespace eth = wire::ethernet;
+  eth::repr e{src_mac ? wire::mac_addr::load(reinterpret_cast<const std::byte*>(src_mac)) : wire::mac_addr{0x02, 0, 0, 0, 0, 0x01},
+              wire::mac_addr{0x02, 0, 0, 0, 0, 0x02}, static_cast<eth::ethertype>(type), std::nullopt, 0};
+  if (e.type == eth::ethertype::ipv4 && l3_len >= wire::ipv4::min_header_len) {
+    const auto dst = wire::ipv4::view::unchecked({reinterpret_cast<const std::byte*>(l3), l3_len}).dst();
+    if (dst.is_multicast()) e.dst = wire::multicast_mac(dst);
   }
-  static constexpr std::uint8_t default_src[6] = {0x02, 0, 0, 0, 0, 0x01};
-  std::memcpy(out, dst, 6);
-  std::memcpy(out + 6, src_mac ? src_mac : default_src, 6);
-  out[12] = std::byte(type >> 8);
-  out[13] = std::byte(type & 0xff);
+  e.emit({out, eth::header_len});
 }
 }  // namespace
 
@@ -84,7 +87,7 @@ struct pcap_trace_loader {
         if (halen == 6) src_mac = sll ? data + 6 : data + 12;
       } else if (raw) {
         const std::uint8_t v = h->caplen ? data[0] >> 4 : 0;
-        type = v == 6 || dlt == dlt_ipv6 ? 0x86dd : 0x0800;
+        type = static_cast<std::uint16_t>(v == 6 || dlt == dlt_ipv6 ? wire::ethernet::ethertype::ipv6 : wire::ethernet::ethertype::ipv4);
       }
       if (eth) {
         t.blob_.insert(t.blob_.end(), reinterpret_cast<const std::byte*>(data),
@@ -94,11 +97,12 @@ struct pcap_trace_loader {
       } else {
         const std::size_t l3_len = h->caplen - hdr;
         const std::size_t at = t.blob_.size();
-        t.blob_.resize(at + 14 + l3_len);
+        constexpr std::size_t l2 = wire::ethernet::header_len;
+        t.blob_.resize(at + l2 + l3_len);
         write_eth(t.blob_.data() + at, src_mac, type, data + hdr, l3_len);
-        std::memcpy(t.blob_.data() + at + 14, data + hdr, l3_len);
-        rec.caplen = static_cast<std::uint32_t>(14 + l3_len);
-        rec.wirelen = static_cast<std::uint32_t>(h->len >= hdr ? h->len - hdr + 14 : rec.caplen);
+        std::memcpy(t.blob_.data() + at + l2, data + hdr, l3_len);
+        rec.caplen = static_cast<std::uint32_t>(l2 + l3_len);
+        rec.wirelen = static_cast<std::uint32_t>(h->len >= hdr ? h->len - hdr + l2 : rec.caplen);
       }
       t.records_.push_back(rec);
     }

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
+
+#include "stack/wire/endian.hpp"
+#include "stack/wire/ipv4_flow.hpp"
 
 namespace ringlab::sim {
 
@@ -53,27 +55,15 @@ void rss_hasher::set_reta(std::span<const std::uint16_t> reta) noexcept {
 
 rss_tuple extract_rss_tuple(std::span<const std::byte> frame, bool l4) noexcept {
   rss_tuple t;
-  auto u8 = [&](std::size_t i) { return std::to_integer<std::uint8_t>(frame[i]); };
-  auto be16 = [&](std::size_t i) { return static_cast<std::uint16_t>(u8(i) << 8 | u8(i + 1)); };
-  if (frame.size() < 14) return t;
-  std::size_t off = 12;
-  std::uint16_t type = be16(off);
-  if (type == 0x8100 || type == 0x88a8) {   // one VLAN tag
-    if (frame.size() < 18) return t;
-    off += 4;
-    type = be16(off);
-  }
-  off += 2;
-  if (type != 0x0800 || frame.size() < off + 20) return t;
-  const std::uint8_t vihl = u8(off);
-  const std::size_t ihl = std::size_t{vihl & 0x0fu} * 4;
-  if ((vihl >> 4) != 4 || ihl < 20 || frame.size() < off + ihl) return t;
-  std::memcpy(t.bytes.data(), frame.data() + off + 12, 8);
+  const auto f = wire::ipv4_flow::find(frame);
+  if (!f) return t;
+  // The hash input is the fields in network order, as they sit in the packet.
+  f->src.store(reinterpret_cast<std::byte*>(t.bytes.data()));
+  f->dst.store(reinterpret_cast<std::byte*>(t.bytes.data() + 4));
   t.len = 8;
-  const std::uint8_t proto = u8(off + 9);
-  const bool fragment = (be16(off + 6) & 0x3fff) != 0;   // MF set or a non-zero offset
-  if (l4 && !fragment && (proto == 6 || proto == 17) && frame.size() >= off + ihl + 4) {
-    std::memcpy(t.bytes.data() + 8, frame.data() + off + ihl, 4);
+  if (l4 && f->has_ports) {
+    wire::store_be16(reinterpret_cast<std::byte*>(t.bytes.data() + 8), f->src_port);
+    wire::store_be16(reinterpret_cast<std::byte*>(t.bytes.data() + 10), f->dst_port);
     t.len = 12;
   }
   return t;

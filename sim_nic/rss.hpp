@@ -31,8 +31,9 @@ struct rss_tuple {
   std::uint8_t len = 0;                    // 0: not IPv4 (hash 0), 8: 2-tuple, 12: 4-tuple
 };
 
-// Finds the tuple in an Ethernet frame (one optional 802.1Q tag). `l4` chooses whether TCP/UDP ports
-// are hashed. Short or malformed frames give len 0. Replace with stack/wire views once they land.
+// Finds the tuple in an Ethernet frame through wire::ipv4_flow (one 802.1Q or 802.1ad tag skipped;
+// IPv4 total length not checked, as a NIC hashes before it validates). `l4` chooses whether TCP/UDP
+// ports are hashed. Frames without a whole IPv4 header give len 0.
 rss_tuple extract_rss_tuple(std::span<const std::byte> frame, bool l4 = true) noexcept;
 
 class rss_hasher {

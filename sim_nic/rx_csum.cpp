@@ -4,6 +4,7 @@
 #include "stack/wire/checksum.hpp"
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv4.hpp"
+#include "stack/wire/tcp.hpp"
 #include "stack/wire/udp.hpp"
 
 namespace ringlab::sim {
@@ -23,10 +24,10 @@ std::uint16_t rx_checksum_flags(std::span<const std::byte> frame) noexcept {
     if (!u) return flags;
     return flags | (u->verify_checksum(ip->src(), ip->dst()) ? port::rx_l4_csum_good : port::rx_l4_csum_bad);
   }
-  if (ip->proto() == static_cast<std::uint8_t>(wire::ipv4::protocol::tcp)) {
-    if (l4.size() < 20) return flags;
-    const auto ph = wire::checksum::pseudo_header(ip->src(), ip->dst(), ip->proto(), static_cast<std::uint16_t>(l4.size()));
-    return flags | (wire::checksum::verify(l4, ph) ? port::rx_l4_csum_good : port::rx_l4_csum_bad);
+  if (ip->proto() == wire::tcp::ip_protocol) {
+    const auto t = wire::tcp::view::check(l4);
+    if (!t) return flags;
+    return flags | (t->verify_checksum(ip->src(), ip->dst()) ? port::rx_l4_csum_good : port::rx_l4_csum_bad);
   }
   return flags;
 }

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -32,6 +33,9 @@
 #include "sim_nic/pcap_trace.hpp"
 #include "stack/wire/checksum.hpp"
 #include "stack/wire/endian.hpp"
+#include "stack/wire/ethernet.hpp"
+#include "stack/wire/ipv4.hpp"
+#include "stack/wire/udp.hpp"
 #include "tools/gen_trace/gen_trace.hpp"
 #include "tools/mcast/datagram.hpp"
 
@@ -55,6 +59,18 @@ inline sim::pcap_trace make_feed_trace() {
   return sim::pcap_trace::from_frames(frames, ts);
 }
 
+// The UDP datagram of an untagged IPv4 frame whose payload starts with an mcast header, else nullopt.
+inline std::optional<wire::udp::view> mcast_udp(std::span<const std::byte> frame) noexcept {
+  const auto e = wire::ethernet::view::check(frame);
+  if (!e || e->has_vlan() || e->type() != wire::ethernet::ethertype::ipv4) return std::nullopt;
+  const auto ip = wire::ipv4::view::check(e->payload());
+  if (!ip || ip->proto() != wire::udp::ip_protocol) return std::nullopt;
+  const auto u = wire::udp::view::check(ip->payload());
+  if (!u || u->payload().size() < mcast::header_size || wire::load_be32(u->payload().data()) != mcast::datagram_magic)
+    return std::nullopt;
+  return *u;
+}
+
 // Raises the mcast sequence number of each record as sim_nic copies it (see the top of this file).
 class fresh_numbers {
  public:
@@ -63,12 +79,12 @@ class fresh_numbers {
     for (const auto& r : trace.records()) {
       // The trace is ours and not const: its blob may be written between ingest steps (sim_nic reads
       // it only inside them, on this same thread).
-      auto* f = const_cast<std::byte*>(trace.bytes(r).data());
-      const std::size_t ip = 14, udp = ip + 4 * (wire::load_u8(f + ip) & 0x0f), hdr = udp + 8;
-      if (r.caplen < hdr + mcast::header_size || wire::load_be16(f + 12) != 0x0800 || wire::load_u8(f + ip + 9) != 17 ||
-          wire::load_be32(f + hdr) != mcast::datagram_magic)
-        throw std::runtime_error("sim_feed: trace record " + std::to_string(r.number) + " is not an mcast datagram");
-      at_.push_back({f + hdr + 8, f + udp + 6});
+      const auto b = trace.bytes(r);
+      const auto u = mcast_udp(b);
+      if (!u) throw std::runtime_error("sim_feed: trace record " + std::to_string(r.number) + " is not an mcast datagram");
+      auto* f = const_cast<std::byte*>(b.data());
+      const auto at_of = [&](const std::byte* p) { return f + (p - b.data()); };
+      at_.push_back({at_of(u->payload().data()) + 8, at_of(u->bytes().data()) + wire::udp::field::checksum});
     }
     std::vector<bool> seen(at_.size());
     for (const auto& a : at_) {

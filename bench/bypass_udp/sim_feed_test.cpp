@@ -14,15 +14,17 @@ namespace {
 using namespace ringlab;
 
 std::uint64_t seq_of(const sim::pcap_trace& t, std::size_t i) {
-  const auto b = t.bytes(t.records()[i]);
-  return wire::load_be64(b.data() + 14 + 20 + 8 + 8);
+  const auto u = bench::mcast_udp(t.bytes(t.records()[i]));
+  return u ? wire::load_be64(u->payload().data() + 8) : ~std::uint64_t{0};   // the mcast header's seq
 }
 
 bool udp_checksum_ok(const sim::pcap_trace& t, std::size_t i) {
-  const auto b = t.bytes(t.records()[i]);
-  const wire::ipv4_addr src{wire::load_be32(b.data() + 26)}, dst{wire::load_be32(b.data() + 30)};
-  const auto v = wire::udp::view::unchecked(b.subspan(34));
-  return v.checksum() != 0 && v.verify_checksum(src, dst);
+  const auto e = wire::ethernet::view::check(t.bytes(t.records()[i]));
+  if (!e) return false;
+  const auto ip = wire::ipv4::view::check(e->payload());
+  if (!ip) return false;
+  const auto u = wire::udp::view::check(ip->payload());
+  return u && u->checksum() != 0 && u->verify_checksum(ip->src(), ip->dst());
 }
 
 TEST(SimFeedFreshNumbers, EachCopiedRecordMovesOnOneTraceLengthWithItsChecksumPatched) {

@@ -23,7 +23,17 @@ enum class type : std::uint8_t {
   time_exceeded = 11,
 };
 
-inline constexpr std::size_t header_len = 8;
+// Byte offsets within the message (as smoltcp's wire::icmpv4::field).
+namespace field {
+inline constexpr std::size_t type = 0;
+inline constexpr std::size_t code = 1;
+inline constexpr std::size_t checksum = 2;   // 2 bytes, over the whole message
+inline constexpr std::size_t ident = 4;      // 2 bytes (echo)
+inline constexpr std::size_t seq_no = 6;     // 2 bytes (echo)
+inline constexpr std::size_t data = 8;
+}  // namespace field
+
+inline constexpr std::size_t header_len = field::data;
 inline constexpr std::uint8_t ip_protocol = 1;
 
 class view {
@@ -36,11 +46,11 @@ class view {
   }
   static constexpr view unchecked(std::span<const std::byte> b) noexcept { return view{b}; }
 
-  constexpr std::uint8_t msg_type() const noexcept { return load_u8(b_.data()); }
-  constexpr std::uint8_t code() const noexcept { return load_u8(b_.data() + 1); }
-  constexpr std::uint16_t checksum() const noexcept { return load_be16(b_.data() + 2); }
-  constexpr std::uint16_t ident() const noexcept { return load_be16(b_.data() + 4); }    // echo only
-  constexpr std::uint16_t seq_no() const noexcept { return load_be16(b_.data() + 6); }   // echo only
+  constexpr std::uint8_t msg_type() const noexcept { return load_u8(b_.data() + field::type); }
+  constexpr std::uint8_t code() const noexcept { return load_u8(b_.data() + field::code); }
+  constexpr std::uint16_t checksum() const noexcept { return load_be16(b_.data() + field::checksum); }
+  constexpr std::uint16_t ident() const noexcept { return load_be16(b_.data() + field::ident); }    // echo only
+  constexpr std::uint16_t seq_no() const noexcept { return load_be16(b_.data() + field::seq_no); }   // echo only
   constexpr std::span<const std::byte> data() const noexcept { return b_.subspan(header_len); }
   constexpr std::span<const std::byte> bytes() const noexcept { return b_; }
   constexpr bool verify_checksum() const noexcept { return checksum::verify(b_); }
@@ -64,18 +74,18 @@ struct repr {
 
   constexpr std::size_t buffer_len() const noexcept { return header_len + data.size(); }
 
-  // Writes the message (data copied unless already at out + 8); returns buffer_len() or 0.
+  // Writes the message (data copied unless already at field::data); returns buffer_len() or 0.
   std::size_t emit(std::span<std::byte> out, csum mode = csum::full) const noexcept {
     const std::size_t len = buffer_len();
     if (out.size() < len) return 0;
     std::byte* p = out.data();
-    if (!data.empty() && data.data() != p + header_len) std::memmove(p + header_len, data.data(), data.size());
-    store_u8(p, static_cast<std::uint8_t>(kind));
-    store_u8(p + 1, 0);
-    store_be16(p + 2, 0);
-    store_be16(p + 4, ident);
-    store_be16(p + 6, seq_no);
-    if (mode == csum::full) store_be16(p + 2, checksum::compute(out.first(len)));
+    if (!data.empty() && data.data() != p + field::data) std::memmove(p + field::data, data.data(), data.size());
+    store_u8(p + field::type, static_cast<std::uint8_t>(kind));
+    store_u8(p + field::code, 0);
+    store_be16(p + field::checksum, 0);
+    store_be16(p + field::ident, ident);
+    store_be16(p + field::seq_no, seq_no);
+    if (mode == csum::full) store_be16(p + field::checksum, checksum::compute(out.first(len)));
     return len;
   }
 

@@ -40,9 +40,39 @@ enum class record_type : std::uint8_t {
   block_old_sources = 6,
 };
 
-inline constexpr std::size_t header_len = 8;
-inline constexpr std::size_t v3_query_len = 12;
-inline constexpr std::size_t record_header_len = 8;
+// Byte offsets within the message (as smoltcp's wire::igmp::field).
+namespace field {
+inline constexpr std::size_t type = 0;
+inline constexpr std::size_t max_resp = 1;      // max resp time (v2) or code (v3 query); reserved in reports
+inline constexpr std::size_t checksum = 2;      // 2 bytes, over the whole message
+inline constexpr std::size_t group = 4;         // ipv4_addr::size bytes (queries, v1/v2 reports, leave)
+inline constexpr std::size_t end_v2 = 8;
+// v3 query (RFC 3376 4.1)
+inline constexpr std::size_t s_qrv = 8;         // reserved (4 bits), S flag (0x08), QRV (low 3 bits)
+inline constexpr std::size_t qqic = 9;
+inline constexpr std::size_t num_sources = 10;  // 2 bytes
+inline constexpr std::size_t sources = 12;      // num_sources addresses
+// v3 report (RFC 3376 4.2)
+inline constexpr std::size_t report_reserved = 4;   // 2 bytes
+inline constexpr std::size_t num_records = 6;       // 2 bytes
+inline constexpr std::size_t records = 8;
+}  // namespace field
+
+// Byte offsets within one v3 group record.
+namespace record_field {
+inline constexpr std::size_t type = 0;
+inline constexpr std::size_t aux_words = 1;     // aux data length in 32-bit words
+inline constexpr std::size_t num_sources = 2;   // 2 bytes
+inline constexpr std::size_t group = 4;         // ipv4_addr::size bytes
+inline constexpr std::size_t sources = 8;       // num_sources addresses, then the aux data
+}  // namespace record_field
+
+inline constexpr std::uint8_t s_flag_bit = 0x08;   // in the byte at field::s_qrv
+inline constexpr std::uint8_t qrv_mask = 0x07;
+
+inline constexpr std::size_t header_len = field::end_v2;
+inline constexpr std::size_t v3_query_len = field::sources;
+inline constexpr std::size_t record_header_len = record_field::sources;
 inline constexpr std::uint8_t ip_protocol = 2;
 
 // RFC 3376 4.1.1 / 4.1.7: codes >= 128 are a floating point value (mantissa 4 bits, exponent 3 bits).
@@ -99,21 +129,22 @@ class group_record {
   constexpr group_record() noexcept = default;
   static constexpr group_record unchecked(std::span<const std::byte> b) noexcept { return group_record{b}; }
 
-  constexpr std::uint8_t record_type_value() const noexcept { return load_u8(b_.data()); }
+  constexpr std::uint8_t record_type_value() const noexcept { return load_u8(b_.data() + record_field::type); }
   constexpr record_type kind() const noexcept { return static_cast<record_type>(record_type_value()); }
-  constexpr std::uint8_t aux_words() const noexcept { return load_u8(b_.data() + 1); }
-  constexpr std::uint16_t source_count() const noexcept { return load_be16(b_.data() + 2); }
-  constexpr ipv4_addr group() const noexcept { return ipv4_addr::load(b_.data() + 4); }
+  constexpr std::uint8_t aux_words() const noexcept { return load_u8(b_.data() + record_field::aux_words); }
+  constexpr std::uint16_t source_count() const noexcept { return load_be16(b_.data() + record_field::num_sources); }
+  constexpr ipv4_addr group() const noexcept { return ipv4_addr::load(b_.data() + record_field::group); }
   constexpr address_list sources() const noexcept {
-    return address_list::unchecked(b_.subspan(record_header_len, std::size_t{source_count()} * 4));
+    return address_list::unchecked(b_.subspan(record_field::sources, std::size_t{source_count()} * 4));
   }
   constexpr std::span<const std::byte> aux_data() const noexcept {
-    return b_.subspan(record_header_len + std::size_t{source_count()} * 4, std::size_t{aux_words()} * 4);
+    return b_.subspan(record_field::sources + std::size_t{source_count()} * 4, std::size_t{aux_words()} * 4);
   }
   constexpr std::span<const std::byte> bytes() const noexcept { return b_; }
   // Length of the record starting at p (its header must be readable).
   static constexpr std::size_t length_at(const std::byte* p) noexcept {
-    return record_header_len + std::size_t{load_be16(p + 2)} * 4 + std::size_t{load_u8(p + 1)} * 4;
+    return record_field::sources + std::size_t{load_be16(p + record_field::num_sources)} * 4 +
+           std::size_t{load_u8(p + record_field::aux_words)} * 4;
   }
 
  private:
@@ -176,13 +207,13 @@ class view {
       if (b.size() < v3_query_len) return error::truncated;
       if (b.size() < v3_query_len + std::size_t{v.source_count()} * 4) return error::truncated;
     } else if (v.msg_type() == static_cast<std::uint8_t>(type::v3_report)) {
-      std::size_t at = header_len;
+      std::size_t at = field::records;
       for (std::uint16_t i = 0; i < v.record_count(); ++i) {
         if (b.size() < at + record_header_len) return error::truncated;
         at += group_record::length_at(b.data() + at);
         if (b.size() < at) return error::truncated;
       }
-      v.records_len_ = at - header_len;
+      v.records_len_ = at - field::records;
     }
     return v;
   }
@@ -191,25 +222,25 @@ class view {
     return r ? *r : view{b};
   }
 
-  constexpr std::uint8_t msg_type() const noexcept { return load_u8(b_.data()); }
-  constexpr std::uint8_t max_resp_code() const noexcept { return load_u8(b_.data() + 1); }
-  constexpr std::uint16_t checksum() const noexcept { return load_be16(b_.data() + 2); }
-  constexpr ipv4_addr group() const noexcept { return ipv4_addr::load(b_.data() + 4); }   // not in v3 reports
+  constexpr std::uint8_t msg_type() const noexcept { return load_u8(b_.data() + field::type); }
+  constexpr std::uint8_t max_resp_code() const noexcept { return load_u8(b_.data() + field::max_resp); }
+  constexpr std::uint16_t checksum() const noexcept { return load_be16(b_.data() + field::checksum); }
+  constexpr ipv4_addr group() const noexcept { return ipv4_addr::load(b_.data() + field::group); }   // not in v3 reports
   constexpr bool is_v3_query() const noexcept {
     return msg_type() == static_cast<std::uint8_t>(type::membership_query) && b_.size() >= v3_query_len;
   }
   // v3 query fields (valid when is_v3_query()).
-  constexpr bool s_flag() const noexcept { return (load_u8(b_.data() + 8) & 0x08) != 0; }
-  constexpr std::uint8_t qrv() const noexcept { return load_u8(b_.data() + 8) & 0x07; }
-  constexpr std::uint8_t qqic() const noexcept { return load_u8(b_.data() + 9); }
-  constexpr std::uint16_t source_count() const noexcept { return load_be16(b_.data() + 10); }
+  constexpr bool s_flag() const noexcept { return (load_u8(b_.data() + field::s_qrv) & s_flag_bit) != 0; }
+  constexpr std::uint8_t qrv() const noexcept { return load_u8(b_.data() + field::s_qrv) & qrv_mask; }
+  constexpr std::uint8_t qqic() const noexcept { return load_u8(b_.data() + field::qqic); }
+  constexpr std::uint16_t source_count() const noexcept { return load_be16(b_.data() + field::num_sources); }
   constexpr address_list sources() const noexcept {
-    return address_list::unchecked(b_.subspan(v3_query_len, std::size_t{source_count()} * 4));
+    return address_list::unchecked(b_.subspan(field::sources, std::size_t{source_count()} * 4));
   }
   // v3 report fields.
-  constexpr std::uint16_t record_count() const noexcept { return load_be16(b_.data() + 6); }
+  constexpr std::uint16_t record_count() const noexcept { return load_be16(b_.data() + field::num_records); }
   constexpr record_list records() const noexcept {
-    return record_list::unchecked(b_.subspan(header_len, records_len_), record_count());
+    return record_list::unchecked(b_.subspan(field::records, records_len_), record_count());
   }
   constexpr std::span<const std::byte> bytes() const noexcept { return b_; }
   constexpr bool verify_checksum() const noexcept { return checksum::verify(b_); }
@@ -281,23 +312,23 @@ struct repr {
     const std::size_t len = buffer_len();
     if (out.size() < len) return 0;
     std::byte* p = out.data();
-    store_u8(p, static_cast<std::uint8_t>(kind));
-    store_u8(p + 1, kind == type::v3_report || kind == type::v1_report ? 0 : max_resp_code);
-    store_be16(p + 2, 0);
+    store_u8(p + field::type, static_cast<std::uint8_t>(kind));
+    store_u8(p + field::max_resp, kind == type::v3_report || kind == type::v1_report ? 0 : max_resp_code);
+    store_be16(p + field::checksum, 0);
     if (kind == type::v3_report) {
-      store_be16(p + 4, 0);
-      store_be16(p + 6, static_cast<std::uint16_t>(records.size()));
-      std::ranges::copy(records.bytes(), p + header_len);
+      store_be16(p + field::report_reserved, 0);
+      store_be16(p + field::num_records, static_cast<std::uint16_t>(records.size()));
+      std::ranges::copy(records.bytes(), p + field::records);
     } else {
-      group.store(p + 4);
+      group.store(p + field::group);
       if (kind == type::membership_query && version == 3) {
-        store_u8(p + 8, static_cast<std::uint8_t>((s_flag ? 0x08 : 0) | (qrv & 0x07)));
-        store_u8(p + 9, qqic);
-        store_be16(p + 10, static_cast<std::uint16_t>(sources.size()));
-        std::ranges::copy(sources.bytes(), p + v3_query_len);
+        store_u8(p + field::s_qrv, static_cast<std::uint8_t>((s_flag ? s_flag_bit : 0) | (qrv & qrv_mask)));
+        store_u8(p + field::qqic, qqic);
+        store_be16(p + field::num_sources, static_cast<std::uint16_t>(sources.size()));
+        std::ranges::copy(sources.bytes(), p + field::sources);
       }
     }
-    if (mode == csum::full) store_be16(p + 2, checksum::compute(out.first(len)));
+    if (mode == csum::full) store_be16(p + field::checksum, checksum::compute(out.first(len)));
     return len;
   }
 
@@ -323,24 +354,24 @@ constexpr std::size_t emit_v3_report(std::span<const record_repr> recs, std::spa
   const std::size_t len = v3_report_len(recs);
   if (out.size() < len || recs.size() > 0xffff) return 0;
   std::byte* p = out.data();
-  store_u8(p, static_cast<std::uint8_t>(type::v3_report));
-  store_u8(p + 1, 0);
-  store_be16(p + 2, 0);
-  store_be16(p + 4, 0);
-  store_be16(p + 6, static_cast<std::uint16_t>(recs.size()));
-  std::size_t at = header_len;
+  store_u8(p + field::type, static_cast<std::uint8_t>(type::v3_report));
+  store_u8(p + field::max_resp, 0);
+  store_be16(p + field::checksum, 0);
+  store_be16(p + field::report_reserved, 0);
+  store_be16(p + field::num_records, static_cast<std::uint16_t>(recs.size()));
+  std::size_t at = field::records;
   for (const auto& r : recs) {
-    store_u8(p + at, static_cast<std::uint8_t>(r.kind));
-    store_u8(p + at + 1, 0);
-    store_be16(p + at + 2, static_cast<std::uint16_t>(r.sources.size()));
-    r.group.store(p + at + 4);
-    at += record_header_len;
+    store_u8(p + at + record_field::type, static_cast<std::uint8_t>(r.kind));
+    store_u8(p + at + record_field::aux_words, 0);
+    store_be16(p + at + record_field::num_sources, static_cast<std::uint16_t>(r.sources.size()));
+    r.group.store(p + at + record_field::group);
+    at += record_field::sources;
     for (const auto& s : r.sources) {
       s.store(p + at);
       at += 4;
     }
   }
-  if (mode == csum::full) store_be16(p + 2, checksum::compute(out.first(len)));
+  if (mode == csum::full) store_be16(p + field::checksum, checksum::compute(out.first(len)));
   return len;
 }
 

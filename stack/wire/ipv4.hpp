@@ -27,7 +27,29 @@ namespace ringlab::wire::ipv4 {
 
 enum class protocol : std::uint8_t { icmp = 1, igmp = 2, tcp = 6, udp = 17 };
 
-inline constexpr std::size_t min_header_len = 20;
+// Byte offsets within the header (as smoltcp's wire::ipv4::field).
+namespace field {
+inline constexpr std::size_t ver_ihl = 0;      // version (high 4 bits), IHL in 32-bit words (low 4)
+inline constexpr std::size_t tos = 1;          // DSCP (high 6 bits), ECN (low 2)
+inline constexpr std::size_t total_len = 2;    // 2 bytes
+inline constexpr std::size_t ident = 4;        // 2 bytes
+inline constexpr std::size_t flags_frag = 6;   // 2 bytes: flags (3 bits) and fragment offset (13 bits, 8-byte units)
+inline constexpr std::size_t ttl = 8;
+inline constexpr std::size_t proto = 9;
+inline constexpr std::size_t checksum = 10;    // 2 bytes
+inline constexpr std::size_t src = 12;         // ipv4_addr::size bytes
+inline constexpr std::size_t dst = 16;         // ipv4_addr::size bytes
+inline constexpr std::size_t options = 20;     // up to IHL * 4
+}  // namespace field
+
+// The 16-bit word at field::flags_frag.
+inline constexpr std::uint16_t flag_dont_frag = 0x4000;
+inline constexpr std::uint16_t flag_more_frags = 0x2000;
+inline constexpr std::uint16_t frag_offset_mask = 0x1fff;
+// Set bits here make a packet a fragment (more to come, or not the first).
+inline constexpr std::uint16_t fragment_mask = flag_more_frags | frag_offset_mask;
+
+inline constexpr std::size_t min_header_len = field::options;
 inline constexpr std::size_t max_header_len = 60;
 
 class view {
@@ -46,24 +68,24 @@ class view {
   }
   static constexpr view unchecked(std::span<const std::byte> b) noexcept { return view{b}; }
 
-  constexpr std::uint8_t version() const noexcept { return load_u8(b_.data()) >> 4; }
-  constexpr std::uint8_t ihl() const noexcept { return load_u8(b_.data()) & 0x0f; }   // in 32-bit words
+  constexpr std::uint8_t version() const noexcept { return load_u8(b_.data() + field::ver_ihl) >> 4; }
+  constexpr std::uint8_t ihl() const noexcept { return load_u8(b_.data() + field::ver_ihl) & 0x0f; }   // in 32-bit words
   constexpr std::size_t header_len() const noexcept { return std::size_t{ihl()} * 4; }
-  constexpr std::uint8_t tos() const noexcept { return load_u8(b_.data() + 1); }
+  constexpr std::uint8_t tos() const noexcept { return load_u8(b_.data() + field::tos); }
   constexpr std::uint8_t dscp() const noexcept { return tos() >> 2; }
   constexpr std::uint8_t ecn() const noexcept { return tos() & 3; }
-  constexpr std::uint16_t total_len() const noexcept { return load_be16(b_.data() + 2); }
-  constexpr std::uint16_t ident() const noexcept { return load_be16(b_.data() + 4); }
-  constexpr bool dont_frag() const noexcept { return (load_u8(b_.data() + 6) & 0x40) != 0; }
-  constexpr bool more_frags() const noexcept { return (load_u8(b_.data() + 6) & 0x20) != 0; }
+  constexpr std::uint16_t total_len() const noexcept { return load_be16(b_.data() + field::total_len); }
+  constexpr std::uint16_t ident() const noexcept { return load_be16(b_.data() + field::ident); }
+  constexpr bool dont_frag() const noexcept { return (load_be16(b_.data() + field::flags_frag) & flag_dont_frag) != 0; }
+  constexpr bool more_frags() const noexcept { return (load_be16(b_.data() + field::flags_frag) & flag_more_frags) != 0; }
   // In bytes (the field counts 8-byte units).
-  constexpr std::uint32_t frag_offset() const noexcept { return std::uint32_t{load_be16(b_.data() + 6) & 0x1fffu} * 8; }
+  constexpr std::uint32_t frag_offset() const noexcept { return (std::uint32_t{load_be16(b_.data() + field::flags_frag)} & frag_offset_mask) * 8; }
   constexpr bool is_fragment() const noexcept { return more_frags() || frag_offset() != 0; }
-  constexpr std::uint8_t ttl() const noexcept { return load_u8(b_.data() + 8); }
-  constexpr std::uint8_t proto() const noexcept { return load_u8(b_.data() + 9); }
-  constexpr std::uint16_t header_checksum() const noexcept { return load_be16(b_.data() + 10); }
-  constexpr ipv4_addr src() const noexcept { return ipv4_addr::load(b_.data() + 12); }
-  constexpr ipv4_addr dst() const noexcept { return ipv4_addr::load(b_.data() + 16); }
+  constexpr std::uint8_t ttl() const noexcept { return load_u8(b_.data() + field::ttl); }
+  constexpr std::uint8_t proto() const noexcept { return load_u8(b_.data() + field::proto); }
+  constexpr std::uint16_t header_checksum() const noexcept { return load_be16(b_.data() + field::checksum); }
+  constexpr ipv4_addr src() const noexcept { return ipv4_addr::load(b_.data() + field::src); }
+  constexpr ipv4_addr dst() const noexcept { return ipv4_addr::load(b_.data() + field::dst); }
 
   constexpr std::span<const std::byte> header() const noexcept { return b_.first(header_len()); }
   constexpr std::span<const std::byte> options() const noexcept {
@@ -85,10 +107,11 @@ class view {
 // A checked header's TTL rewritten in place, its checksum updated incrementally (RFC 1624), as a
 // router does on forwarding. TTL shares a 16-bit word with the protocol.
 constexpr void set_ttl(std::span<std::byte> header, std::uint8_t ttl) noexcept {
-  const std::uint16_t old_word = load_be16(header.data() + 8);
+  const std::uint16_t old_word = load_be16(header.data() + field::ttl);
   const std::uint16_t new_word = static_cast<std::uint16_t>(ttl << 8 | (old_word & 0xff));
-  store_be16(header.data() + 8, new_word);
-  store_be16(header.data() + 10, checksum::update(load_be16(header.data() + 10), old_word, new_word));
+  store_be16(header.data() + field::ttl, new_word);
+  store_be16(header.data() + field::checksum,
+             checksum::update(load_be16(header.data() + field::checksum), old_word, new_word));
 }
 
 struct repr {
@@ -126,18 +149,18 @@ struct repr {
     const std::size_t hl = buffer_len();
     if (out.size() < hl) return 0;
     std::byte* p = out.data();
-    store_u8(p, static_cast<std::uint8_t>(0x40 | hl / 4));
-    store_u8(p + 1, tos);
-    store_be16(p + 2, static_cast<std::uint16_t>(hl + payload_len));
-    store_be16(p + 4, ident);
-    store_be16(p + 6, dont_frag ? 0x4000 : 0);
-    store_u8(p + 8, ttl);
-    store_u8(p + 9, proto);
-    store_be16(p + 10, 0);
-    src.store(p + 12);
-    dst.store(p + 16);
-    if (hl > min_header_len) store_be32(p + 20, 0x94040000);   // Router Alert: "examine this packet"
-    if (mode == csum::full) store_be16(p + 10, checksum::compute(out.first(hl)));
+    store_u8(p + field::ver_ihl, static_cast<std::uint8_t>(0x40 | hl / 4));
+    store_u8(p + field::tos, tos);
+    store_be16(p + field::total_len, static_cast<std::uint16_t>(hl + payload_len));
+    store_be16(p + field::ident, ident);
+    store_be16(p + field::flags_frag, dont_frag ? flag_dont_frag : 0);
+    store_u8(p + field::ttl, ttl);
+    store_u8(p + field::proto, proto);
+    store_be16(p + field::checksum, 0);
+    src.store(p + field::src);
+    dst.store(p + field::dst);
+    if (hl > min_header_len) store_be32(p + field::options, 0x94040000);   // Router Alert: "examine this packet"
+    if (mode == csum::full) store_be16(p + field::checksum, checksum::compute(out.first(hl)));
     return hl;
   }
 

@@ -19,7 +19,17 @@
 
 namespace ringlab::wire::udp {
 
-inline constexpr std::size_t header_len = 8;
+// Byte offsets within the header (as smoltcp's wire::udp::field); 2 bytes each. TCP's ports sit at
+// the same offsets (src_port, dst_port), which is what a NIC's flow hash relies on.
+namespace field {
+inline constexpr std::size_t src_port = 0;
+inline constexpr std::size_t dst_port = 2;
+inline constexpr std::size_t length = 4;
+inline constexpr std::size_t checksum = 6;
+inline constexpr std::size_t payload = 8;
+}  // namespace field
+
+inline constexpr std::size_t header_len = field::payload;
 inline constexpr std::uint8_t ip_protocol = 17;
 
 class view {
@@ -34,10 +44,10 @@ class view {
   }
   static constexpr view unchecked(std::span<const std::byte> b) noexcept { return view{b}; }
 
-  constexpr std::uint16_t src_port() const noexcept { return load_be16(b_.data()); }
-  constexpr std::uint16_t dst_port() const noexcept { return load_be16(b_.data() + 2); }
-  constexpr std::uint16_t length() const noexcept { return load_be16(b_.data() + 4); }
-  constexpr std::uint16_t checksum() const noexcept { return load_be16(b_.data() + 6); }
+  constexpr std::uint16_t src_port() const noexcept { return load_be16(b_.data() + field::src_port); }
+  constexpr std::uint16_t dst_port() const noexcept { return load_be16(b_.data() + field::dst_port); }
+  constexpr std::uint16_t length() const noexcept { return load_be16(b_.data() + field::length); }
+  constexpr std::uint16_t checksum() const noexcept { return load_be16(b_.data() + field::checksum); }
   constexpr std::span<const std::byte> payload() const noexcept {
     return b_.subspan(header_len, length() - header_len);
   }
@@ -66,23 +76,23 @@ struct repr {
 
   constexpr std::size_t buffer_len() const noexcept { return header_len + payload.size(); }
 
-  // Writes header and payload (the copy is skipped when the payload already sits at out + 8, as
+  // Writes header and payload (the copy is skipped when the payload already sits at field::payload, as
   // when a socket wrote it into the frame). Returns buffer_len(), or 0 if out is too small or the
   // datagram would not fit the 16-bit length. mode offload leaves the checksum zero.
   std::size_t emit(std::span<std::byte> out, ipv4_addr src, ipv4_addr dst, csum mode = csum::full) const noexcept {
     const std::size_t len = buffer_len();
     if (out.size() < len || len > 0xffff) return 0;
     std::byte* p = out.data();
-    if (!payload.empty() && payload.data() != p + header_len)
-      std::memmove(p + header_len, payload.data(), payload.size());
-    store_be16(p, src_port);
-    store_be16(p + 2, dst_port);
-    store_be16(p + 4, static_cast<std::uint16_t>(len));
-    store_be16(p + 6, 0);
+    if (!payload.empty() && payload.data() != p + field::payload)
+      std::memmove(p + field::payload, payload.data(), payload.size());
+    store_be16(p + field::src_port, src_port);
+    store_be16(p + field::dst_port, dst_port);
+    store_be16(p + field::length, static_cast<std::uint16_t>(len));
+    store_be16(p + field::checksum, 0);
     if (mode == csum::full) {
       std::uint16_t c =
           checksum::compute(out.first(len), checksum::pseudo_header(src, dst, ip_protocol, static_cast<std::uint16_t>(len)));
-      store_be16(p + 6, c == 0 ? 0xffff : c);
+      store_be16(p + field::checksum, c == 0 ? 0xffff : c);
     }
     return len;
   }

@@ -180,9 +180,15 @@ constexpr std::array<malformed_case, 15> cases{{
      "drop: snap_truncated"},
 }};
 
-void fix_ip_checksum(std::span<std::byte> f, std::size_t hl = 20) {
-  wire::store_be16(f.data() + 24, 0);
-  wire::store_be16(f.data() + 24, wire::checksum::compute(f.subspan(14, hl)));
+// Where the malformed cases write: an untagged frame, IPv4 without options.
+constexpr std::size_t ip_at = wire::ethernet::header_len;
+constexpr std::size_t udp_at = ip_at + wire::ipv4::min_header_len;
+namespace ipf = wire::ipv4::field;
+namespace udpf = wire::udp::field;
+
+void fix_ip_checksum(std::span<std::byte> f, std::size_t hl = wire::ipv4::min_header_len) {
+  wire::store_be16(f.data() + ip_at + ipf::checksum, 0);
+  wire::store_be16(f.data() + ip_at + ipf::checksum, wire::checksum::compute(f.subspan(ip_at, hl)));
 }
 
 std::vector<packet> malformed(const options& o) {
@@ -205,35 +211,37 @@ std::vector<packet> malformed(const options& o) {
       spec.pad = false;
       f = udp_frame(spec, std::span(payload).first(4));
     } else if (name == "bad_ethertype") {
-      wire::store_be16(f.data() + 12, 0x88b5);
+      wire::store_be16(f.data() + wire::ethernet::field::type, 0x88b5);
     } else if (name == "vlan_udp") {
       spec.vlan = 100;
       f = udp_frame(spec, payload);
     } else if (name == "bad_ip_version") {
-      f[14] = std::byte{0x65};
+      f[ip_at + ipf::ver_ihl] = std::byte{0x65};
       fix_ip_checksum(f);
     } else if (name == "ihl_lt_5") {
-      f[14] = std::byte{0x44};
+      f[ip_at + ipf::ver_ihl] = std::byte{0x44};
       fix_ip_checksum(f);
     } else if (name == "ihl_gt_total") {
-      f[14] = std::byte{0x4f};
-      wire::store_be16(f.data() + 16, 40);
+      f[ip_at + ipf::ver_ihl] = std::byte{0x4f};
+      wire::store_be16(f.data() + ip_at + ipf::total_len, 40);
       fix_ip_checksum(f, 60);
     } else if (name == "total_len_gt_frame") {
-      wire::store_be16(f.data() + 16, 200);
+      wire::store_be16(f.data() + ip_at + ipf::total_len, 200);
       fix_ip_checksum(f);
     } else if (name == "bad_ip_checksum") {
-      wire::store_be16(f.data() + 24, static_cast<std::uint16_t>(wire::load_be16(f.data() + 24) + 1));
+      std::byte* c = f.data() + ip_at + ipf::checksum;
+      wire::store_be16(c, static_cast<std::uint16_t>(wire::load_be16(c) + 1));
     } else if (name == "ipv4_fragment") {
-      wire::store_be16(f.data() + 20, 0x2000);
+      wire::store_be16(f.data() + ip_at + ipf::flags_frag, wire::ipv4::flag_more_frags);
       fix_ip_checksum(f);
     } else if (name == "bad_udp_length") {
-      wire::store_be16(f.data() + 38, 100);
-      wire::store_be16(f.data() + 40, 0);
+      wire::store_be16(f.data() + udp_at + udpf::length, 100);
+      wire::store_be16(f.data() + udp_at + udpf::checksum, 0);
     } else if (name == "bad_udp_checksum") {
-      wire::store_be16(f.data() + 40, wire::load_be16(f.data() + 40) ^ 0x0101);
+      std::byte* c = f.data() + udp_at + udpf::checksum;
+      wire::store_be16(c, wire::load_be16(c) ^ 0x0101);
     } else if (name == "udp_zero_checksum") {
-      wire::store_be16(f.data() + 40, 0);
+      wire::store_be16(f.data() + udp_at + udpf::checksum, 0);
     } else if (name == "truncated_capture") {
       wire_len = static_cast<std::uint32_t>(f.size());
       f.resize(42);

@@ -57,10 +57,7 @@ inline std::string parse_host(std::string_view mac, std::string_view addr, host_
   return {};
 }
 
-inline std::string ipv4_text(wire::ipv4_addr a) {
-  return std::to_string(a.octet(0)) + "." + std::to_string(a.octet(1)) + "." + std::to_string(a.octet(2)) + "." +
-         std::to_string(a.octet(3));
-}
+inline std::string ipv4_text(wire::ipv4_addr a) { return a.to_string(); }
 
 // Opens the device of d.backend through AsioService. A bypass backend that cannot start falls back to
 // kernel sockets (bypass_device() is then nullptr; the reason is logged once as "TOOL: ..."), except

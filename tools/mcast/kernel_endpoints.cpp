@@ -1,6 +1,5 @@
-#include <arpa/inet.h>
-
 #include "asio_bypass/asio_service.hpp"
+#include "stack/wire/ipv4_addr.hpp"
 #include "tools/mcast/kernel_endpoints_io.hpp"
 
 namespace ringlab::mcast {
@@ -14,11 +13,6 @@ std::unique_ptr<group_receiver> make_kernel_receiver(bypass::AsioService& svc, c
                                             : kernel::epoll::make_receiver(svc, o);
 }
 
-std::string ipv4_to_string(std::uint32_t host_order) {
-  in_addr a{htonl(host_order)};
-  char buf[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
+std::string ipv4_to_string(std::uint32_t host_order) { return wire::ipv4_addr{host_order}.to_string(); }
 
 }  // namespace ringlab::mcast

@@ -1,17 +1,17 @@
 #include "tools/mcast/options.hpp"
 
-#include <arpa/inet.h>
 #include <net/if.h>
+
+#include "stack/wire/ipv4_addr.hpp"
 
 namespace ringlab::mcast {
 
 std::string parse_group(std::string_view text, std::uint32_t& group) {
   const std::string s(text);
-  in_addr a{};
-  if (inet_pton(AF_INET, s.c_str(), &a) != 1) return "--group: '" + s + "' is not an IPv4 address";
-  const std::uint32_t h = ntohl(a.s_addr);
-  if ((h >> 28) != 0xE) return "--group: '" + s + "' is not an IPv4 multicast address (224.0.0.0/4)";
-  group = h;
+  const auto a = wire::ipv4_addr::parse(text);
+  if (!a) return "--group: '" + s + "' is not an IPv4 address";
+  if (!a->is_multicast()) return "--group: '" + s + "' is not an IPv4 multicast address (224.0.0.0/4)";
+  group = a->value;
   return {};
 }
 

@@ -1,6 +1,5 @@
 #include "tools/netns/netns.hpp"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -17,6 +16,9 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "stack/wire/ipv4_addr.hpp"
+#include "stack/wire/mac_addr.hpp"
 
 namespace ringlab::netlab {
 namespace {
@@ -79,11 +81,11 @@ std::string unique_name(std::string_view prefix) {
 }
 
 std::string igmp_hex(std::string_view dotted) {
-  in_addr a{};
-  if (inet_pton(AF_INET, std::string(dotted).c_str(), &a) != 1) throw setup_error("not an IPv4 address: " + std::string(dotted));
-  const auto* b = reinterpret_cast<const unsigned char*>(&a.s_addr);   // network order: b[0] is the first octet
+  const auto a = wire::ipv4_addr::parse(dotted);
+  if (!a) throw setup_error("not an IPv4 address: " + std::string(dotted));
+  // /proc/net/igmp prints the address as the kernel's 32-bit word in host (little-endian) order.
   char buf[9];
-  std::snprintf(buf, sizeof buf, "%02X%02X%02X%02X", b[3], b[2], b[1], b[0]);
+  std::snprintf(buf, sizeof buf, "%02X%02X%02X%02X", a->octet(3), a->octet(2), a->octet(1), a->octet(0));
   return buf;
 }
 
@@ -297,20 +299,11 @@ void veth_pair::static_neighbours() const {
 
 std::optional<std::array<std::uint8_t, 6>> parse_mac(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  std::array<std::uint8_t, 6> m{};
-  if (text.size() != 17) return std::nullopt;
-  for (std::size_t i = 0; i < 6; ++i) {
-    unsigned v = 0;
-    for (std::size_t k = 0; k < 2; ++k) {
-      const char c = text[i * 3 + k];
-      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      if (d < 0) return std::nullopt;
-      v = v * 16 + unsigned(d);
-    }
-    if (i < 5 && text[i * 3 + 2] != ':') return std::nullopt;
-    m[i] = std::uint8_t(v);
-  }
-  return m;
+  // The kernel's text only (colons); wire's parser also takes the dashed form users type.
+  if (text.find('-') != std::string_view::npos) return std::nullopt;
+  const auto m = wire::mac_addr::parse(text);
+  if (!m) return std::nullopt;
+  return m->octets;
 }
 
 }  // namespace ringlab::netlab

@@ -22,6 +22,9 @@
 #include "port/fault_line.hpp"
 #include "trace/trace.hpp"
 #include "sim_nic/pcap_trace.hpp"
+#include "stack/wire/ethernet.hpp"
+#include "stack/wire/ipv4.hpp"
+#include "stack/wire/udp.hpp"
 #include "tools/gen_trace/gen_trace.hpp"
 #include "tools/mcast/app.hpp"
 #include "tools/mcast/bypass_host.hpp"
@@ -46,19 +49,17 @@ struct group_key {
   auto operator<=>(const group_key&) const = default;
 };
 
-// The multicast (group, port) pairs the trace carries: Ethernet + IPv4 (no options) + UDP.
+// The multicast (group, port) pairs the trace carries, read through stack/wire's views.
 std::vector<group_key> groups_in(const sim::pcap_trace& t) {
   std::map<group_key, int> seen;
   for (const auto& r : t.records()) {
-    auto b = t.bytes(r);
-    if (b.size() < 42) continue;
-    auto u8 = [&](std::size_t i) { return std::to_integer<std::uint32_t>(b[i]); };
-    if (u8(12) != 0x08 || u8(13) != 0x00 || u8(23) != 17) continue;
-    const std::size_t l4 = 14 + (u8(14) & 0xf) * 4;
-    if (b.size() < l4 + 8) continue;
-    const std::uint32_t dst = u8(30) << 24 | u8(31) << 16 | u8(32) << 8 | u8(33);
-    if ((dst >> 28) != 0xe) continue;
-    seen[{dst, static_cast<std::uint16_t>(u8(l4 + 2) << 8 | u8(l4 + 3))}]++;
+    const auto e = wire::ethernet::view::check(t.bytes(r));
+    if (!e || e->type() != wire::ethernet::ethertype::ipv4) continue;
+    const auto ip = wire::ipv4::view::check(e->payload());
+    if (!ip || ip->proto() != wire::udp::ip_protocol || !ip->dst().is_multicast()) continue;
+    const auto u = wire::udp::view::check(ip->payload());
+    if (!u) continue;
+    seen[{ip->dst().value, u->dst_port()}]++;
   }
   std::vector<group_key> out;
   for (auto& [k, n] : seen) out.push_back(k);

@@ -9,6 +9,9 @@
 #include <time.h>
 #include <tuple>
 
+#include "stack/wire/ethernet.hpp"
+#include "stack/wire/ipv4_addr.hpp"
+#include "stack/wire/mac_addr.hpp"
 #include "trace/trace.hpp"
 #include "tools/trace_packet_flow/packet_filter.hpp"
 
@@ -51,11 +54,9 @@ lab_replay_result run_lab_replay(const std::string&, const lab_replay_options&) 
 
 namespace {
 std::uint32_t parse_ipv4(const std::string& s) {
-  unsigned a, b, c, d;
-  char tail;
-  if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 || c > 255 || d > 255)
-    throw input_error("--addr: '" + s + "' is not an IPv4 address");
-  return a << 24 | b << 16 | c << 8 | d;
+  const auto a = wire::ipv4_addr::parse(s);
+  if (!a) throw input_error("--addr: '" + s + "' is not an IPv4 address");
+  return a->value;
 }
 }  // namespace
 
@@ -70,9 +71,9 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   std::set<std::uint16_t> ports(o.listen_ports.begin(), o.listen_ports.end());
   std::set<std::uint32_t> groups;
   std::uint32_t addr = o.addr.empty() ? 0 : parse_ipv4(o.addr);
-  std::array<std::uint8_t, 6> mac{0x02, 0, 0, 0, 0, 0x02};
+  wire::mac_addr mac{0x02, 0, 0, 0, 0, 0x02};
   bool have_mac = false;
-  auto multicast = [](std::uint32_t a) { return (a >> 28) == 0xe; };
+  auto multicast = [](std::uint32_t a) { return wire::ipv4_addr{a}.is_multicast(); };
   for (const auto& r : tr->records()) {
     auto b = tr->bytes(r);
     const auto* p = reinterpret_cast<const std::uint8_t*>(b.data());
@@ -86,17 +87,15 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
     const auto* p = reinterpret_cast<const std::uint8_t*>(b.data());
     auto d = parse_udp(1, p, b.size());
     if (!d) continue;
-    if (d->dst_ip == addr && !have_mac) { std::copy(p, p + 6, mac.begin()); have_mac = true; }
+    if (d->dst_ip == addr && !have_mac) { mac = wire::ethernet::view::unchecked(b).dst(); have_mac = true; }
     if (multicast(d->dst_ip)) groups.insert(d->dst_ip);
     if (o.listen_ports.empty() && !o.listen_none && (d->dst_ip == addr || multicast(d->dst_ip)))
       ports.insert(d->dst_port);
   }
   if (!o.mac.empty()) {
-    unsigned m[6];
-    char tail;
-    if (std::sscanf(o.mac.c_str(), "%x:%x:%x:%x:%x:%x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5], &tail) != 6)
-      throw input_error("--mac: '" + o.mac + "' is not a MAC address");
-    for (int i = 0; i < 6; ++i) mac[i] = static_cast<std::uint8_t>(m[i]);
+    const auto m = wire::mac_addr::parse(o.mac);
+    if (!m) throw input_error("--mac: '" + o.mac + "' is not a MAC address");
+    mac = *m;
   }
 
   sim::sim_nic_config cfg;
@@ -133,7 +132,7 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   for (std::uint16_t q = 0; q < o.queues; ++q) {
     stack::interface_config ic;
     ic.addr = wire::ipv4_addr{addr};
-    ic.mac = wire::mac_addr{mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]};
+    ic.mac = mac;
     ic.prefix_len = 24;
     ic.seed = o.seed;
     ifs.push_back(std::make_unique<stack::interface>(nic->queue(q), ic));

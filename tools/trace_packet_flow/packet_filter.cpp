@@ -2,10 +2,16 @@
 
 #include <pcap/pcap.h>
 
-#include <cstring>
 #include <memory>
+#include <span>
 #include <sstream>
 
+#include "stack/wire/endian.hpp"
+#include "stack/wire/ethernet.hpp"
+#include "stack/wire/ipv4.hpp"
+#include "stack/wire/ipv4_flow.hpp"
+#include "stack/wire/ipv4_addr.hpp"
+#include "stack/wire/udp.hpp"
 #include "tools/trace_packet_flow/route.hpp"
 
 namespace ringlab::trace_flow {
@@ -34,45 +40,42 @@ bool packet_filter::matches(const std::uint8_t* bytes, std::uint32_t caplen, std
 }
 
 namespace {
-std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
-std::uint32_t be32(const std::uint8_t* p) {
-  return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
+// The IPv4 packet in a frame of this link type (Ethernet with at most one 802.1Q tag, or raw IPv4),
+// checked by stack/wire; nullopt for anything else.
+std::optional<wire::ipv4::view> ipv4_in(int linktype, std::span<const std::byte> b) {
+  std::span<const std::byte> l3;
+  if (linktype == DLT_RAW || linktype == 12 /* LINKTYPE_RAW on some systems */ || linktype == 228 /* IPV4 */) {
+    l3 = b;
+  } else if (linktype == DLT_EN10MB) {
+    const auto e = wire::ethernet::view::check(b);
+    if (!e || e->type() != wire::ethernet::ethertype::ipv4) return std::nullopt;
+    l3 = e->payload();
+  } else {
+    return std::nullopt;
+  }
+  const auto ip = wire::ipv4::view::check(l3);
+  if (!ip) return std::nullopt;
+  return *ip;
 }
 
-// Returns the IPv4 header offset, or npos.
-std::size_t ipv4_offset(int linktype, const std::uint8_t* p, std::size_t n) {
-  constexpr std::size_t npos = ~std::size_t{0};
-  if (linktype == DLT_RAW || linktype == 12 /* LINKTYPE_RAW on some systems */ || linktype == 228 /* IPV4 */)
-    return n >= 1 && (p[0] >> 4) == 4 ? 0 : npos;
-  if (linktype != DLT_EN10MB || n < 14) return npos;
-  std::size_t off = 12;
-  std::uint16_t type = be16(p + off);
-  if (type == 0x8100 && n >= 18) { off += 4; type = be16(p + off); }
-  return type == 0x0800 ? off + 2 : npos;
-}
+std::span<const std::byte> as_bytes(const std::uint8_t* p, std::size_t n) { return {reinterpret_cast<const std::byte*>(p), n}; }
 }  // namespace
 
-std::string ipv4_to_string(std::uint32_t a) {
-  std::ostringstream os;
-  os << (a >> 24) << '.' << (a >> 16 & 255) << '.' << (a >> 8 & 255) << '.' << (a & 255);
-  return os.str();
-}
+std::string ipv4_to_string(std::uint32_t a) { return wire::ipv4_addr{a}.to_string(); }
 
 std::optional<udp_datagram> parse_udp(int linktype, const std::uint8_t* p, std::size_t n) {
-  const std::size_t ip = ipv4_offset(linktype, p, n);
-  if (ip == ~std::size_t{0} || n < ip + 20) return std::nullopt;
-  const std::size_t ihl = (p[ip] & 15u) * 4u;
-  if (ihl < 20 || n < ip + ihl + 8 || p[ip + 9] != 17) return std::nullopt;
-  if ((be16(p + ip + 6) & 0x3fff) != 0) return std::nullopt;   // a fragment: not replayable alone
-  const std::size_t udp = ip + ihl;
-  const std::size_t ulen = be16(p + udp + 4);
-  if (ulen < 8 || n < udp + ulen) return std::nullopt;
+  const auto ip = ipv4_in(linktype, as_bytes(p, n));
+  // A fragment is not replayable alone; checksums are not looked at (the kernel path sends the payload).
+  if (!ip || ip->proto() != wire::udp::ip_protocol || ip->is_fragment()) return std::nullopt;
+  const auto u = wire::udp::view::check(ip->payload());
+  if (!u) return std::nullopt;
   udp_datagram d;
-  d.src_ip = be32(p + ip + 12);
-  d.dst_ip = be32(p + ip + 16);
-  d.src_port = be16(p + udp);
-  d.dst_port = be16(p + udp + 2);
-  d.payload.assign(p + udp + 8, p + udp + ulen);
+  d.src_ip = ip->src().value;
+  d.dst_ip = ip->dst().value;
+  d.src_port = u->src_port();
+  d.dst_port = u->dst_port();
+  const auto pl = u->payload();
+  d.payload.assign(reinterpret_cast<const std::uint8_t*>(pl.data()), reinterpret_cast<const std::uint8_t*>(pl.data()) + pl.size());
   return d;
 }
 
@@ -83,18 +86,38 @@ std::string describe(int linktype, const std::uint8_t* p, std::size_t n) {
        << d->dst_port << " udp " << d->payload.size() << " B";
     return os.str();
   }
-  const std::size_t ip = ipv4_offset(linktype, p, n);
-  if (ip != ~std::size_t{0} && n >= ip + 20) {
+  if (const auto ip = ipv4_in(linktype, as_bytes(p, n))) {
     std::ostringstream os;
-    os << ipv4_to_string(be32(p + ip + 12)) << " > " << ipv4_to_string(be32(p + ip + 16)) << " proto "
-       << unsigned{p[ip + 9]} << ' ' << n << " B";
+    os << ip->src().to_string() << " > " << ip->dst().to_string() << " proto " << unsigned{ip->proto()} << ' ' << n << " B";
     return os.str();
   }
-  if (linktype == DLT_EN10MB && n >= 14) {
-    std::ostringstream os;
-    os << "ethertype 0x" << std::hex << be16(p + 12) << std::dec << ' ' << n << " B";
-    return os.str();
-  }
+  // A frame the strict views refuse is still named by its flow (read as leniently as a NIC's RSS does),
+  // with what is wrong with it, so a route of a malformed packet says which packet it was.
+  if (linktype == DLT_EN10MB)
+    if (const auto f = wire::ipv4_flow::find(as_bytes(p, n))) {
+      std::ostringstream os;
+      os << f->src.to_string();
+      if (f->has_ports) os << ':' << f->src_port;
+      os << " > " << f->dst.to_string();
+      if (f->has_ports) os << ':' << f->dst_port;
+      os << " proto " << unsigned{f->proto} << ' ' << n << " B, malformed: ";
+      const auto e = wire::ethernet::view::check(as_bytes(p, n));
+      const auto ip = e ? wire::ipv4::view::check(e->payload()) : wire::result<wire::ipv4::view>(wire::error::unsupported);
+      if (!e || e->type() != wire::ethernet::ethertype::ipv4) os << "tagged twice";
+      else if (!ip) os << wire::to_string(ip.error_code());
+      else if (const auto u = wire::udp::view::check(ip->payload()); !u) os << "udp " << wire::to_string(u.error_code());
+      else os << "not replayable";
+      return os.str();
+    }
+  if (linktype == DLT_EN10MB)
+    if (const auto e = wire::ethernet::view::check(as_bytes(p, n))) {
+      std::ostringstream os;
+      os << "ethertype 0x" << std::hex << static_cast<unsigned>(e->type()) << std::dec << ' ' << n << " B";
+      if (e->type() == wire::ethernet::ethertype::ipv4)
+        if (const auto ip = wire::ipv4::view::check(e->payload()); !ip)
+          os << ", malformed IPv4: " << wire::to_string(ip.error_code());
+      return os.str();
+    }
   return std::to_string(n) + " B";
 }
 
@@ -150,49 +173,25 @@ void write_pcap(const std::string& file, const std::vector<std::vector<std::uint
   pcap_dump_close(d);
 }
 
-namespace {
-std::uint32_t sum16(const std::uint8_t* p, std::size_t n, std::uint32_t acc = 0) {
-  for (std::size_t i = 0; i + 1 < n; i += 2) acc += be16(p + i);
-  if (n & 1) acc += std::uint32_t{p[n - 1]} << 8;
-  return acc;
-}
-std::uint16_t fold(std::uint32_t acc) {
-  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-  return static_cast<std::uint16_t>(~acc & 0xffff);
-}
-void put16(std::uint8_t* p, std::uint16_t v) { p[0] = static_cast<std::uint8_t>(v >> 8); p[1] = static_cast<std::uint8_t>(v); }
-void put32(std::uint8_t* p, std::uint32_t v) { put16(p, static_cast<std::uint16_t>(v >> 16)); put16(p + 2, static_cast<std::uint16_t>(v)); }
-}  // namespace
-
 std::vector<std::uint8_t> make_udp_frame(std::uint32_t src_ip, std::uint32_t dst_ip, std::uint16_t sport,
                                          std::uint16_t dport, const std::vector<std::uint8_t>& payload,
                                          bool udp_checksum_ok) {
-  const std::size_t ulen = 8 + payload.size();
-  std::vector<std::uint8_t> f(14 + 20 + ulen, 0);
-  const std::uint8_t dmac[6] = {0x02, 0, 0, 0, 0, 2}, smac[6] = {0x02, 0, 0, 0, 0, 1};
-  std::memcpy(f.data(), dmac, 6);
-  std::memcpy(f.data() + 6, smac, 6);
-  put16(f.data() + 12, 0x0800);
-  std::uint8_t* ip = f.data() + 14;
-  ip[0] = 0x45;
-  put16(ip + 2, static_cast<std::uint16_t>(20 + ulen));
-  ip[8] = 64;
-  ip[9] = 17;
-  put32(ip + 12, src_ip);
-  put32(ip + 16, dst_ip);
-  put16(ip + 10, fold(sum16(ip, 20)));
-  std::uint8_t* u = ip + 20;
-  put16(u, sport);
-  put16(u + 2, dport);
-  put16(u + 4, static_cast<std::uint16_t>(ulen));
-  std::memcpy(u + 8, payload.data(), payload.size());
-  std::uint32_t acc = sum16(ip + 12, 8);
-  acc += 17 + static_cast<std::uint32_t>(ulen);
-  std::uint16_t c = fold(sum16(u, ulen, acc));
-  if (c == 0) c = 0xffff;
-  if (!udp_checksum_ok) c = static_cast<std::uint16_t>(c ^ 0x5a5a);
-  put16(u + 6, c);
-  return f;
+  const wire::ipv4_addr src{src_ip}, dst{dst_ip};
+  const wire::ethernet::repr eth{{0x02, 0, 0, 0, 0, 1}, {0x02, 0, 0, 0, 0, 2}, wire::ethernet::ethertype::ipv4, std::nullopt, 0};
+  const wire::udp::repr u{sport, dport, std::as_bytes(std::span(payload))};
+  wire::ipv4::repr ip{src, dst, wire::udp::ip_protocol, static_cast<std::uint16_t>(u.buffer_len())};
+  ip.dont_frag = false;
+  ip.ident = 0;
+  std::vector<std::byte> f(eth.buffer_len() + ip.buffer_len() + u.buffer_len());
+  std::size_t at = eth.emit(f);
+  at += ip.emit(std::span(f).subspan(at));
+  u.emit(std::span(f).subspan(at), src, dst);
+  if (!udp_checksum_ok) {
+    std::byte* c = f.data() + at + wire::udp::field::checksum;
+    wire::store_be16(c, wire::load_be16(c) ^ 0x5a5a);
+  }
+  const auto* b = reinterpret_cast<const std::uint8_t*>(f.data());
+  return {b, b + f.size()};
 }
 
 }  // namespace ringlab::trace_flow
