@@ -8,6 +8,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -104,6 +106,26 @@ result<std::unique_ptr<port>> port::open(const config& cfg) {
   return std::move(ports.value().front());
 }
 
+// The interface's combined channel count (ETHTOOL_GCHANNELS), 0 when it reports none. DPDK 22.11's
+// net_af_xdp allows queue_count up to this and takes a device without combined channels (a veth has
+// separate rx and tx channels) as one queue.
+static int combined_channels(const std::string& devargs) {
+  const auto at = devargs.find("iface=");
+  if (at == std::string::npos) return 0;
+  const std::string name = devargs.substr(at + 6, devargs.find(',', at) - (at + 6));
+  ifreq r{};
+  if (name.empty() || name.size() >= sizeof r.ifr_name) return 0;
+  std::memcpy(r.ifr_name, name.data(), name.size());
+  ethtool_channels ch{};
+  ch.cmd = ETHTOOL_GCHANNELS;
+  r.ifr_data = reinterpret_cast<char*>(&ch);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  const bool ok = ::ioctl(fd, SIOCETHTOOL, &r) == 0;
+  ::close(fd);
+  return ok ? static_cast<int>(ch.combined_count) : 0;
+}
+
 result<std::vector<std::unique_ptr<port>>> port::open_queues(const config& cfg, std::uint16_t queues) {
   const std::string name = cfg.device.substr(0, cfg.device.find(','));
   const std::string who = "dpdk: " + (name.empty() ? std::string("?") : name) + ": ";
@@ -112,42 +134,67 @@ result<std::vector<std::unique_ptr<port>>> port::open_queues(const config& cfg, 
   const bool af_xdp = name.rfind("net_af_xdp", 0) == 0;
   if (af_xdp)
     if (auto p = af_xdp_privilege_problem(); !p.empty()) return make_error(EPERM, who + p);
-  config c = cfg;
-  if (af_xdp && queues > 1 && c.device.find("queue_count=") == std::string::npos)
-    c.device += ",queue_count=" + std::to_string(queues);
   std::string why;
-  if (auto ec = eal_init(c.eal_args, why)) return open_error{ec, "dpdk: " + why};
-  // net_af_xdp binds its AF_XDP socket in rx queue setup; within ~50 ms of a previous socket on that
-  // queue closing, the kernel answers EBUSY (the PMD reports EINVAL). A second rx_queue_setup on the
-  // same half-made queue does not recover (the PMD's UMEM keeps the first attempt's fill frames and
-  // the next reserve fails): retry from nothing, a new vdev each time, for up to 500 ms.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-  for (;;) {
-    auto dev = std::make_shared<ethdev>(c, queues, name);
-    const auto ec = dev->setup(why);
-    if (!ec) {
-      std::vector<std::unique_ptr<port>> ports;
-      for (std::uint16_t q = 0; q < queues; ++q) {
-        std::unique_ptr<port> p(new port(dev, q));
-        p->number_packets(q + 1u, queues);
-        try {
-          p->pool_ = std::make_unique<ringlab::port::frame_pool>(cfg.pool);
-        } catch (const std::exception& e) {
-          return make_error(EINVAL, who + "frame pool: " + e.what());
-        }
-        ports.push_back(std::move(p));
-      }
-      return ports;
+  if (auto ec = eal_init(cfg.eal_args, why)) return open_error{ec, "dpdk: " + why};
+
+  // Which ethdevs: one with N queue pairs, or (net_af_xdp on an interface without N combined
+  // channels, such as a veth) one single-queue vdev per queue, "NAMEqI,...,start_queue=I".
+  std::vector<std::pair<config, std::uint16_t>> devs;   // config, queue pairs
+  const bool args_name_queues = cfg.device.find("queue_count=") != std::string::npos ||
+                                cfg.device.find("start_queue=") != std::string::npos;
+  if (af_xdp && queues > 1 && !args_name_queues && combined_channels(cfg.device) < queues) {
+    if (cfg.device.find("xdp_prog=") != std::string::npos)
+      return make_error(EINVAL, who + "one vdev per queue here (the interface has fewer than " + std::to_string(queues) +
+                                    " combined channels), and DPDK 22.11's net_af_xdp attaches xdp_prog= once per vdev: "
+                                    "the second would replace the first. Leave xdp_prog= out (libxdp's default program "
+                                    "is shared by the queues' sockets)");
+    const std::string args = cfg.device.substr(name.size());
+    for (std::uint16_t q = 0; q < queues; ++q) {
+      config c = cfg;
+      c.device = name + "q" + std::to_string(q) + args + ",start_queue=" + std::to_string(q) + ",queue_count=1";
+      devs.emplace_back(c, 1);
     }
-    const bool retry = af_xdp && dev->rx_setup_failed && dev->created_vdev && std::chrono::steady_clock::now() < deadline;
-    if (!retry) return open_error{ec, who + why};
-    dev.reset();   // closes the ethdev, removes the vdev, frees the mbuf pools
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } else {
+    config c = cfg;
+    if (af_xdp && queues > 1 && !args_name_queues) c.device += ",queue_count=" + std::to_string(queues);
+    devs.emplace_back(c, queues);
   }
+
+  std::vector<std::unique_ptr<port>> ports;
+  std::uint16_t label = 0;
+  for (const auto& [c, n] : devs) {
+    const std::string dev_name = c.device.substr(0, c.device.find(','));
+    // net_af_xdp binds its AF_XDP socket in rx queue setup; within ~50 ms of a previous socket on that
+    // queue closing, the kernel answers EBUSY (the PMD reports EINVAL). A second rx_queue_setup on the
+    // same half-made queue does not recover (the PMD's UMEM keeps the first attempt's fill frames and
+    // the next reserve fails): retry from nothing, a new vdev each time, for up to 500 ms.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    std::shared_ptr<ethdev> dev;
+    for (;;) {
+      dev = std::make_shared<ethdev>(c, n, dev_name);
+      const auto ec = dev->setup(why);
+      if (!ec) break;
+      const bool retry = af_xdp && dev->rx_setup_failed && dev->created_vdev && std::chrono::steady_clock::now() < deadline;
+      if (!retry) return open_error{ec, who + why};
+      dev.reset();   // closes the ethdev, removes the vdev, frees the mbuf pools
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (std::uint16_t q = 0; q < n; ++q, ++label) {
+      std::unique_ptr<port> p(new port(dev, q, label));
+      p->number_packets(label + 1u, queues);
+      try {
+        p->pool_ = std::make_unique<ringlab::port::frame_pool>(cfg.pool);
+      } catch (const std::exception& e) {
+        return make_error(EINVAL, who + "frame pool: " + e.what());
+      }
+      ports.push_back(std::move(p));
+    }
+  }
+  return ports;
 }
 
-port::port(std::shared_ptr<ethdev> dev, std::uint16_t queue)
-    : dev_(std::move(dev)), queue_(queue), port_id_(dev_->port_id), mp_(dev_->mps[queue]) {}
+port::port(std::shared_ptr<ethdev> dev, std::uint16_t queue, std::uint16_t label)
+    : dev_(std::move(dev)), queue_(queue), label_(label), port_id_(dev_->port_id), mp_(dev_->mps[queue]) {}
 
 std::uint16_t port::port_id() const noexcept { return port_id_; }
 const std::string& port::name() const noexcept { return dev_->name; }
@@ -253,10 +300,10 @@ std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
     f.meta.packet_id = next_packet_id();
     f.meta.t_ns = t;
     f.meta.rss_hash = m[i]->hash.rss;
-    f.meta.queue = queue_;
+    f.meta.queue = label_;
     c_.rx_bytes += len;
     if (trace::enabled())
-      trace::emit({.packet_id = f.meta.packet_id, .t_ns = t, .frame = f.id, .queue = queue_, .stage = trace::hop::nic_rx});
+      trace::emit({.packet_id = f.meta.packet_id, .t_ns = t, .frame = f.id, .queue = label_, .stage = trace::hop::nic_rx});
     ++k;
   }
   if (k < got) pool_->free_burst(out.subspan(k, got - k));   // oversize frames' pool frames go back
@@ -286,7 +333,7 @@ void port::tx_commit(std::span<frame_ref> frames) noexcept {
     std::memcpy(dst, frames[i].bytes.data(), len);
     c_.tx_bytes += len;
     if (trace::enabled())
-      trace::emit({.packet_id = frames[i].meta.packet_id, .t_ns = now_ns(), .frame = frames[i].id, .queue = queue_,
+      trace::emit({.packet_id = frames[i].meta.packet_id, .t_ns = now_ns(), .frame = frames[i].id, .queue = label_,
                    .stage = trace::hop::nic_tx, .v = trace::verdict::tx});
   }
   pool_->free_burst(frames);   // copied: the frames go back at once
@@ -301,6 +348,7 @@ void port::tx_commit(std::span<frame_ref> frames) noexcept {
 ringlab::port::port_caps port::caps() const {
   ringlab::port::port_caps c;
   c.name = "dpdk:" + dev_->name + (dev_->queues > 1 ? "/" + std::to_string(queue_) : std::string());
+  c.rx_queues = c.tx_queues = 1;
   c.mtu = frame_mtu(dev_->mtu);
   return c;
 }

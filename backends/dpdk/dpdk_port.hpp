@@ -20,7 +20,10 @@
 // thread each) share nothing but the ethdev, whose per-queue burst functions DPDK allows on different
 // threads at once. For net_af_xdp the vdev gets `queue_count=N` (one AF_XDP socket and UMEM per queue,
 // from `start_queue`, default 0) unless the devargs name it; the kernel's RSS (on a veth: the sender's
-// tx queue) picks the queue.
+// tx queue) picks the queue. DPDK 22.11's net_af_xdp refuses queue_count above the interface's
+// combined channel count, and a veth reports none (separate rx and tx channels): there the port opens
+// one single-queue vdev per queue instead (NAMEq0 ... with start_queue=I), sharing libxdp's default
+// program (xdp_prog= would be attached once per vdev, the second replacing the first: refused).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -78,15 +81,16 @@ class port final : public pooled_port {
   std::uint64_t queue_ipackets() const noexcept;         // the ethdev's count for this port's queue
   const counters& port_counters() const noexcept { return c_; }
   std::uint16_t port_id() const noexcept;
-  std::uint16_t queue() const noexcept { return queue_; }
+  std::uint16_t queue() const noexcept { return label_; }
   const std::string& name() const noexcept;
 
  private:
   struct ethdev;                       // the device the queues share: vdev, mbuf pools, start/stop
-  port(std::shared_ptr<ethdev> dev, std::uint16_t queue);
+  port(std::shared_ptr<ethdev> dev, std::uint16_t queue, std::uint16_t label);
 
   std::shared_ptr<ethdev> dev_;
-  std::uint16_t queue_ = 0;
+  std::uint16_t queue_ = 0;            // the ethdev's queue this port drives
+  std::uint16_t label_ = 0;            // the device queue it stands for (rx_meta.queue, traces)
   std::uint16_t port_id_ = 0;          // dev_'s, kept here for the burst calls
   rte_mempool* mp_ = nullptr;          // this queue's mbuf pool (the ethdev owns it)
   counters c_;
