@@ -285,15 +285,15 @@ std::uint64_t udp_rcvbuf_errors() {
 // AF_XDP receiver absorbs exactly the frames it left posted (measured: a 1 s stall at ~28 kpps, 20 480
 // posted, 20 288 absorbed, 64 of them already waiting when it stopped); the kernel's queue is a byte
 // budget whose datagram count moves with truesize. 26 624 frames x 2 KiB = a 52 MiB UMEM (root passes
-// memlock with CAP_IPC_LOCK).
-ringlab::backends::afxdp::config deep_config() {
+// memlock with CAP_IPC_LOCK). Over `queues` queues, each queue's port gets its share of that depth.
+ringlab::backends::afxdp::config deep_config(tv::veth_pair& w = world(), std::uint32_t queues = 1) {
   ringlab::backends::afxdp::config c;
-  c.ifname = world().if_a;
+  c.ifname = w.if_a;
   c.all_ipv4 = true;
   c.bpf_object = RINGLAB_AFXDP_BPF_OBJ_IPV4;
-  c.pool = {26624, 2048, 256};
-  c.fill_size = c.rx_size = 32768;
-  c.fill_frames = 22528;
+  c.pool = {26624 / queues, 2048, 256};
+  c.fill_size = c.rx_size = 32768 / queues;
+  c.fill_frames = 22528 / queues;
   return c;
 }
 
@@ -475,20 +475,25 @@ void dpdk_af_xdp(benchmark::State& state) {
 // (CPU 0 and CPU 1, where the sender also runs: this VM has two cores). The same total depth as the
 // other AF_XDP rows: 11 264 frames posted on each of the two queues. Headline: the lanes' CPU time
 // together per datagram; second column: received/s (the pair's ratio is the scaling).
+// Frames the veth itself dropped (the sender's tx_dropped plus the receiver's rx_dropped): a veth
+// with XDP queues frames for its NAPI on a 256-entry ring per queue and drops when it is full, before
+// any socket counts them. Read through `ip netns exec`, which mounts the namespace's own /sys.
+std::uint64_t veth_dropped(tv::veth_pair& w) {
+  auto read = [](const std::string& ns, const std::string& dev, const char* what) {
+    return std::strtoull(
+        tv::run_out("ip netns exec " + ns + " cat /sys/class/net/" + dev + "/statistics/" + what).c_str(), nullptr, 10);
+  };
+  return read(w.ns_b, w.if_b, "tx_dropped") + read(w.ns_a, w.if_a, "rx_dropped");
+}
+
 template <int Lanes>
 void afxdp_2q_lanes(benchmark::State& state) {
   REQUIRE_WORLD_OF(state, world_2q());
-  ringlab::backends::afxdp::config c;
-  c.ifname = world_2q().if_a;
-  c.all_ipv4 = true;
-  c.bpf_object = RINGLAB_AFXDP_BPF_OBJ_IPV4;
-  c.pool = {13312, 2048, 256};
-  c.fill_size = c.rx_size = 16384;
-  c.fill_frames = 11264;
-  auto opened = ringlab::backends::afxdp::port::open_queues(c, 2);
+  auto opened = ringlab::backends::afxdp::port::open_queues(deep_config(world_2q(), 2), 2);
   if (!opened) { state.SkipWithError(opened.error().reason.c_str()); return; }
   auto& ports = opened.value();
   std::uint64_t per_queue[2] = {0, 0};
+  const std::uint64_t veth_dropped0 = veth_dropped(world_2q());
   for (auto _ : state) {
     const std::uint64_t n = packets_per_run();
     std::atomic<std::uint64_t> total{0};          // (L) lanes add per burst; the watcher reads
@@ -567,6 +572,7 @@ void afxdp_2q_lanes(benchmark::State& state) {
   state.counters["xsk_fill_empty"] = double(fill_empty);
   state.counters["xsk_rx_ring_full"] = double(ring_full);
   state.counters["xsk_rx_dropped"] = double(dropped);
+  state.counters["veth_dropped"] = double(veth_dropped(world_2q()) - veth_dropped0);
   state.counters["queue0_received"] = double(per_queue[0]);
   state.counters["queue1_received"] = double(per_queue[1]);
   state.SetLabel(std::string("afxdp:") + world_2q().if_a + " 2 queues, " + std::to_string(Lanes) +
