@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,8 +37,12 @@
 #include "asio_bypass/backend.hpp"
 #include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/udp_socket.hpp"
+#include "backends/afxdp/afxdp_port.hpp"
+#include "stack/wire/ethernet.hpp"
+#include "stack/wire/ipv4.hpp"
 #include "stack/wire/ipv4_addr.hpp"
 #include "stack/wire/mac_addr.hpp"
+#include "stack/wire/udp.hpp"
 #include "tests/support/netns.hpp"
 #include "tests/support/preconditions.hpp"
 #include "tools/netns/preconditions.hpp"
@@ -66,6 +71,19 @@ ringlab::wire::mac_addr parse_mac(const std::string& s) {
   ringlab::wire::mac_addr m;
   m.octets = ringlab::netlab::parse_mac(s).value_or(std::array<std::uint8_t, 6>{});
   return m;
+}
+
+// A received frame's UDP payload and source port, through stack/wire's checked views.
+std::optional<std::pair<std::string, std::uint16_t>> udp_of(std::span<const std::byte> frame) {
+  namespace w = ringlab::wire;
+  const auto eth = w::ethernet::view::check(frame);
+  if (!eth) return std::nullopt;
+  const auto ip = w::ipv4::view::check(eth->payload());
+  if (!ip) return std::nullopt;
+  const auto udp = w::udp::view::check(ip->payload());
+  if (!udp) return std::nullopt;
+  const auto p = udp->payload();
+  return std::pair{std::string(reinterpret_cast<const char*>(p.data()), p.size()), udp->src_port()};
 }
 
 // One queue's lane: an io_context with its own stack on dev->queue(q), a socket, a thread.
@@ -166,23 +184,23 @@ class multiqueue : public ::testing::Test {
   }
 
   // The kernel in ns peer sends flows x per_flow datagrams, round-robin over the flows, paced so that
-  // no veth ring (256 frames per queue) overflows; then waits for them all and a little longer.
-  void send_and_check() {
+  // no veth ring (256 frames per queue) overflows. Returns flow number by source port.
+  std::map<std::uint16_t, int> send_flows() {
     std::vector<int> fds;
     std::map<std::uint16_t, int> flow_of_port;
     for (int f = 0; f < flows; ++f) {
       const int fd = test::socket_in(*peer_, AF_INET, SOCK_DGRAM);
-      ASSERT_GE(fd, 0);
+      EXPECT_GE(fd, 0);
       sockaddr_in any{};
       any.sin_family = AF_INET;
-      ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&any), sizeof any), 0);
+      EXPECT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&any), sizeof any), 0);
       sockaddr_in me{};
       socklen_t len = sizeof me;
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&me), &len);
       flow_of_port[ntohs(me.sin_port)] = f;
       fds.push_back(fd);
     }
-    ASSERT_EQ(flow_of_port.size(), std::size_t(flows));
+    EXPECT_EQ(flow_of_port.size(), std::size_t(flows));
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(our_port);
@@ -190,13 +208,20 @@ class multiqueue : public ::testing::Test {
     for (int s = 0; s < per_flow; ++s) {
       for (int f = 0; f < flows; ++f) {
         const std::string p = payload(f, s);
-        ASSERT_EQ(::sendto(fds[f], p.data(), p.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to),
+        EXPECT_EQ(::sendto(fds[f], p.data(), p.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to),
                   static_cast<ssize_t>(p.size()))
             << "flow " << f << " seq " << s << ": " << std::strerror(errno);
       }
       std::this_thread::sleep_for(1ms);
     }
     for (int fd : fds) ::close(fd);
+    return flow_of_port;
+  }
+
+  // send_flows(), then: every datagram once, exact bytes, in order within a flow, each flow on one
+  // lane, both lanes used.
+  void send_and_check() {
+    auto flow_of_port = send_flows();
     const std::size_t total = std::size_t(flows) * per_flow;
     const auto end = std::chrono::steady_clock::now() + 10s;
     while (received() < total && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(5ms);
@@ -237,6 +262,62 @@ class multiqueue : public ::testing::Test {
 };
 
 }  // namespace
+
+// The ports themselves: one XDP program for both (a port going leaves it to the other; the last one
+// detaches it), each port stamps its own queue and numbers its packet ids apart from the other's.
+TEST_F(multiqueue, afxdp_ports_stamp_their_queue_number_apart_and_share_one_program) {
+  namespace ax = ringlab::backends::afxdp;
+  ax::config c;
+  c.ifname = link_->a_name();
+  c.udp_ports = {our_port};
+  auto opened = ax::port::open_queues(c, queues);
+  ASSERT_TRUE(opened) << opened.error().reason;
+  auto ports = std::move(opened).value();
+  ASSERT_EQ(ports.size(), std::size_t(queues));
+  for (std::uint32_t q = 0; q < queues; ++q) EXPECT_EQ(ports[q]->cfg().queue, q);
+  EXPECT_NE(&ports[0]->pool(), &ports[1]->pool());
+  EXPECT_EQ(ports[1]->caps().name.rfind("afxdp:" + link_->a_name() + "/1 (", 0), 0u) << ports[1]->caps().name;
+
+  const auto flow_of_port = send_flows();
+  const std::size_t total = std::size_t(flows) * per_flow;
+  std::map<std::string, int> seen;
+  std::set<std::uint64_t> ids;
+  std::size_t per_port[2] = {0, 0};
+  std::array<ringlab::port::frame_ref, 64> buf;
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (seen.size() < total && std::chrono::steady_clock::now() < end) {
+    for (std::uint16_t q = 0; q < queues; ++q) {
+      const std::size_t n = ports[q]->rx_burst(buf);
+      for (std::size_t i = 0; i < n; ++i) {
+        EXPECT_EQ(buf[i].meta.queue, q);
+        EXPECT_EQ((buf[i].meta.packet_id - 1) % queues, q) << "packet id " << buf[i].meta.packet_id;
+        EXPECT_TRUE(ids.insert(buf[i].meta.packet_id).second) << "packet id " << buf[i].meta.packet_id << " twice";
+        const auto d = udp_of(buf[i].bytes);
+        ASSERT_TRUE(d) << "not a UDP/IPv4 frame";
+        ASSERT_TRUE(flow_of_port.count(d->second));
+        ++seen[d->first];
+      }
+      per_port[q] += n;
+      ports[q]->rx_release(std::span(buf).first(n));
+    }
+  }
+  EXPECT_EQ(seen.size(), total);
+  for (const auto& [bytes, times] : seen) EXPECT_EQ(times, 1) << bytes.substr(0, 24);
+  EXPECT_GT(per_port[0], 0u);
+  EXPECT_GT(per_port[1], 0u);
+  ax::xdp_verdicts v;
+  ASSERT_FALSE(ports[0]->verdicts(v));
+  EXPECT_EQ(v.to_xsk, total) << "the program counts for both queues";
+  EXPECT_EQ(v.no_xsk, 0u);
+
+  // Queue 0's port goes: the program stays for queue 1 (its socket leaves the XSKMAP with it).
+  ports[0].reset();
+  EXPECT_NE(us_->exec({"ip", "link", "show", "dev", link_->a_name()}).out.find("prog/xdp"), std::string::npos)
+      << "the program went with the first port";
+  ports[1].reset();
+  EXPECT_EQ(us_->exec({"ip", "link", "show", "dev", link_->a_name()}).out.find("prog/xdp"), std::string::npos)
+      << "the last port detaches the program";
+}
 
 TEST_F(multiqueue, afxdp_two_queues_two_lanes_every_datagram_once_exactly) {
   ASSERT_NO_FATAL_FAILURE(start_lanes("afxdp", link_->a_name() + ":udp=" + std::to_string(our_port) + ",arp=kernel"));
