@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <exception>
+#include <vector>
 
 #include "backends/probe.hpp"
 
@@ -36,15 +37,16 @@ class sim_device final : public device {
   std::size_t budget_;
 };
 
-// A real port (AF_XDP, DPDK) opened by backends::probe: one queue, the real clock, no ingest step
-// (the NIC, or the kernel in copy mode, fills the rings by itself).
+// A real port (AF_XDP, DPDK) opened by backends::probe_queues: one port per queue (each with its own
+// frame pool), the real clock, no ingest step (the NIC, or the kernel in copy mode, fills the rings).
 class real_device final : public device {
  public:
-  real_device(std::string backend, std::unique_ptr<port::any_port> p) : backend_(std::move(backend)), port_(std::move(p)) {}
+  real_device(std::string backend, std::vector<std::unique_ptr<port::any_port>> p)
+      : backend_(std::move(backend)), ports_(std::move(p)) {}
   std::string_view backend() const noexcept override { return backend_; }
-  std::uint16_t queues() const noexcept override { return 1; }
-  port::any_port& queue(std::uint16_t) noexcept override { return *port_; }
-  port::frame_pool& pool() noexcept override { return port_->pool(); }
+  std::uint16_t queues() const noexcept override { return static_cast<std::uint16_t>(ports_.size()); }
+  port::any_port& queue(std::uint16_t q) noexcept override { return *ports_[q]; }
+  port::frame_pool& pool() noexcept override { return ports_.front()->pool(); }
   std::function<stack::time_ns()> clock() override {
     return [] {
       timespec ts{};
@@ -57,7 +59,7 @@ class real_device final : public device {
 
  private:
   std::string backend_;
-  std::unique_ptr<port::any_port> port_;
+  std::vector<std::unique_ptr<port::any_port>> ports_;
 };
 
 }  // namespace
@@ -89,10 +91,6 @@ std::unique_ptr<device> open_device(const device_options& o, std::string& why) {
   // "afxdp", "dpdk": the ports of backends/, opened by probe (it says why not: not built, no device,
   // XDP attach refused, memlock, EAL ...).
   if (o.backend == "afxdp" || o.backend == "dpdk") {
-    if (o.queues != 1) {
-      why = "backend '" + o.backend + "' drives one queue here (asked for " + std::to_string(o.queues) + ")";
-      return nullptr;
-    }
     if (o.device.empty()) {
       why = "backend '" + o.backend + "' needs a device (an interface or a vdev)";
       return nullptr;
@@ -102,7 +100,8 @@ std::unique_ptr<device> open_device(const device_options& o, std::string& why) {
       why = spec.error().reason;
       return nullptr;
     }
-    auto p = backends::probe(*spec);
+    spec->queues = o.queues;
+    auto p = backends::probe_queues(*spec);
     if (!p) {
       why = p.error().reason;
       return nullptr;

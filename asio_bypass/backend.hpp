@@ -24,7 +24,8 @@ struct device_options {
   const sim::pcap_trace* trace = nullptr;
   std::size_t ingest_budget = 32;   // frames per ingest step (one RX burst's worth)
   // afxdp, dpdk: the rest of a backends::parse_spec text after "NAME:" (backends/probe.hpp), e.g.
-  // "veth0:udp=5000,icmp,arp=us" or "net_af_xdp0,iface=veth0". One queue; the clock is CLOCK_MONOTONIC.
+  // "veth0:udp=5000,icmp,arp=us" or "net_af_xdp0,iface=veth0". `queues` ports (one per queue, each
+  // with its own frame pool); the clock is CLOCK_MONOTONIC.
   std::string device;
 };
 
@@ -34,6 +35,7 @@ class device {
   virtual std::string_view backend() const noexcept = 0;
   virtual std::uint16_t queues() const noexcept = 0;
   virtual port::any_port& queue(std::uint16_t q) noexcept = 0;
+  // sim: the one pool of every queue; afxdp, dpdk: queue 0's (each queue has its own: queue(q).pool()).
   virtual port::frame_pool& pool() noexcept = 0;
   virtual std::function<stack::time_ns()> clock() = 0;
   // Single-queue devices that need an ingest step return it here (run it on the queue's loop);

@@ -35,7 +35,17 @@ class pooled_port : public ringlab::port::any_port {
     const std::size_t room = pool_->room();
     return std::min<std::uint32_t>(device_mtu, room > 18 ? static_cast<std::uint32_t>(room - 18) : 0);
   }
-  std::uint64_t next_packet_id() noexcept { return next_packet_id_++; }
+  std::uint64_t next_packet_id() noexcept {
+    const std::uint64_t id = next_packet_id_;
+    next_packet_id_ += packet_id_stride_;
+    return id;
+  }
+  // The ports of one multi-queue device number apart: queue i of N stamps i+1, i+1+N, i+1+2N, ...
+  // so a packet id names one packet of the device (trace events correlate hops by it).
+  void number_packets(std::uint64_t first, std::uint64_t stride) noexcept {
+    next_packet_id_ = first;
+    packet_id_stride_ = stride ? stride : 1;
+  }
 
   // Made by the derived port's setup; a base member, so it outlives whatever the derived port
   // registers over its memory (the AF_XDP UMEM).
@@ -43,6 +53,7 @@ class pooled_port : public ringlab::port::any_port {
 
  private:
   std::uint64_t next_packet_id_ = 1;
+  std::uint64_t packet_id_stride_ = 1;
 };
 
 }  // namespace ringlab::backends

@@ -65,22 +65,41 @@ result<port_spec> parse_spec(std::string_view text) {
     else if (o == "all") s.all_ipv4 = true;
     else if (o == "arp=kernel") s.arp_to_us = false;
     else if (o == "arp=us") s.arp_to_us = true;
-    else if (o.starts_with("queue=")) {
+    else if (o.starts_with("queues=")) {
+      std::vector<std::uint16_t> q;
+      ok = parse_ports(o.substr(7), q) && q.size() == 1;
+      s.queues = ok ? q[0] : 1;
+    } else if (o.starts_with("queue=")) {
       std::vector<std::uint16_t> q;
       ok = parse_ports(o.substr(6), q) || o.substr(6) == "0";
       s.queue = q.empty() ? 0 : q[0];
     } else ok = false;
     if (!ok)
       return make_error(EINVAL, "port spec '" + std::string(text) + "': bad option '" + std::string(o) +
-                                    "' (udp=P[+P..], tcp=P[+P..], icmp, all, arp=us|kernel, queue=N)");
+                                    "' (udp=P[+P..], tcp=P[+P..], icmp, all, arp=us|kernel, queue=N, queues=N)");
     opts = comma == std::string_view::npos ? std::string_view{} : opts.substr(comma + 1);
   }
   return s;
 }
 
 result<std::unique_ptr<port::any_port>> probe(const port_spec& spec) {
+  if (spec.queues != 1)
+    return make_error(EINVAL, spec.backend + ": " + spec.device + ": probe() opens one queue (" +
+                                  std::to_string(spec.queues) + " asked for): use probe_queues()");
+  auto ports = probe_queues(spec);
+  if (!ports) return ports.error();
+  return std::move(ports.value().front());
+}
+
+result<std::vector<std::unique_ptr<port::any_port>>> probe_queues(const port_spec& spec) {
   if (spec.backend == "kernel")
     return make_error(ENOTSUP, "kernel: not a port; kernel sockets are chosen above the stack (AsioService)");
+  if (spec.queues == 0) return make_error(EINVAL, spec.backend + ": " + spec.device + ": 0 queues asked for");
+  [[maybe_unused]] auto as_any = [](auto ports) {
+    std::vector<std::unique_ptr<port::any_port>> out;
+    for (auto& p : ports) out.push_back(std::move(p));
+    return out;
+  };
   if (spec.backend == "afxdp") {
 #ifdef RINGLAB_HAVE_XDP
     afxdp::config c;
@@ -91,9 +110,9 @@ result<std::unique_ptr<port::any_port>> probe(const port_spec& spec) {
     c.all_ipv4 = spec.all_ipv4;
     c.icmp_to_xsk = spec.icmp;
     c.arp_to_xsk = spec.arp_to_us;
-    auto p = afxdp::port::open(c);
+    auto p = afxdp::port::open_queues(c, spec.queues);
     if (!p) return p.error();
-    return std::unique_ptr<port::any_port>(std::move(p).value());
+    return as_any(std::move(p).value());
 #else
     return make_error(ENOTSUP, "afxdp: not built: libxdp-dev, libbpf-dev or clang was missing at configure time");
 #endif
@@ -103,9 +122,9 @@ result<std::unique_ptr<port::any_port>> probe(const port_spec& spec) {
     dpdk::config c;
     c.device = spec.device;
     c.eal_args = spec.eal_args;
-    auto p = dpdk::port::open(c);
+    auto p = dpdk::port::open_queues(c, spec.queues);
     if (!p) return p.error();
-    return std::unique_ptr<port::any_port>(std::move(p).value());
+    return as_any(std::move(p).value());
 #else
     return make_error(ENOTSUP, "dpdk: not built: libdpdk-dev was missing at configure time");
 #endif

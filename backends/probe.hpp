@@ -22,7 +22,8 @@ struct port_spec {
   std::string backend;                   // "afxdp", "dpdk", "kernel"
   std::string device;                    // afxdp: interface name; dpdk: vdev "net_pcap0,rx_pcap=a.pcap"
                                          //   or "net_af_xdp0,iface=veth0"; a PCI address with pci EAL flags
-  std::uint32_t queue = 0;
+  std::uint32_t queue = 0;               // afxdp: the (first) queue
+  std::uint16_t queues = 1;              // afxdp, dpdk: how many queues (probe_queues: one port each)
   std::vector<std::uint16_t> udp_ports;  // afxdp: what the XDP program sends to us
   std::vector<std::uint16_t> tcp_ports;
   bool all_ipv4 = false;
@@ -34,12 +35,16 @@ struct port_spec {
 // Which backends this build has ("afxdp", "dpdk"), in the order a fallback should try them.
 std::vector<std::string> built_backends();
 
-// Parses "afxdp:veth0", "afxdp:veth0:udp=5000+5001,tcp=80,icmp,arp=kernel,all",
+// Parses "afxdp:veth0", "afxdp:veth0:udp=5000+5001,tcp=80,icmp,arp=kernel,all,queues=2",
 // "dpdk:net_pcap0,rx_pcap=x.pcap". A malformed option is an EINVAL error naming it.
 result<port_spec> parse_spec(std::string_view text);
 
 // Opens the port or says why not ("afxdp: veth0: XDP attach failed: Operation not permitted (need
 // CAP_NET_ADMIN ...)", "dpdk: not built: libdpdk-dev was missing at configure time").
 result<std::unique_ptr<port::any_port>> probe(const port_spec& spec);
+
+// spec.queues ports, one per queue of one device (afxdp: queue .. queue + queues - 1 with one XDP
+// program; dpdk: queues 0 .. queues - 1 of one ethdev). Each is driven by its own thread (lane).
+result<std::vector<std::unique_ptr<port::any_port>>> probe_queues(const port_spec& spec);
 
 }  // namespace ringlab::backends

@@ -196,32 +196,127 @@ struct port::rings {
   xsk_ring_prod tx{};
 };
 
-port::port(const config& cfg) : cfg_(cfg), r_(std::make_unique<rings>()) {}
+// Our XDP program on one interface: attached once for all of a device's queues, configured through
+// its maps, detached when the last port of the device lets go of it.
+struct port::program {
+  xdp_program* prog = nullptr;
+  int ifindex = 0;
+  attach_mode attached = attach_mode::automatic;   // the mode the program really got
+  int verdicts_fd = -1, xsks_map_fd = -1;
+
+  program() = default;
+  program(const program&) = delete;
+  program& operator=(const program&) = delete;
+  ~program() {
+    if (!prog) return;
+    forget_attached(ifindex);
+    xdp_program__detach(prog, ifindex, attached == attach_mode::native ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
+    xdp_program__close(prog);
+  }
+
+  std::error_code attach(const config& cfg, std::string& why);
+  std::error_code write_config(const config& cfg, std::string& why);
+};
+
+port::port(const config& cfg, std::shared_ptr<program> prog)
+    : cfg_(cfg), r_(std::make_unique<rings>()), prog_(std::move(prog)), ifindex_(prog_->ifindex) {}
 
 result<std::unique_ptr<port>> port::open(const config& cfg) {
+  auto ports = open_queues(cfg, 1);
+  if (!ports) return ports.error();
+  return std::move(ports.value().front());
+}
+
+result<std::vector<std::unique_ptr<port>>> port::open_queues(const config& cfg, std::uint32_t queues) {
   const std::string who = "afxdp: " + cfg.ifname + ": ";
   if (cfg.ifname.empty()) return make_error(EINVAL, "afxdp: no interface name given");
+  if (queues == 0 || queues > 64)
+    return make_error(EINVAL, who + std::to_string(queues) + " queues asked for: 1 to 64 (the XSKMAP's size)");
   if (cfg.pool.headroom < xdp_packet_headroom)
     return make_error(EINVAL, who + "frame_pool headroom " + std::to_string(cfg.pool.headroom) +
                                   " < 256: the kernel puts XDP_PACKET_HEADROOM (256 B) in front of every packet");
   for (std::uint32_t s : {cfg.fill_size, cfg.comp_size, cfg.rx_size, cfg.tx_size})
     if (!std::has_single_bit(s)) return make_error(EINVAL, who + "ring sizes must be powers of two");
-  std::unique_ptr<port> p(new port(cfg));
+  install_printers();
+  last_msg.clear();
+  auto prog = std::make_shared<program>();
+  prog->ifindex = static_cast<int>(if_nametoindex(cfg.ifname.c_str()));
+  if (!prog->ifindex) return make_error(ENODEV, who + "no such interface in this network namespace");
   std::string why;
-  if (auto ec = p->setup(why)) return open_error{ec, who + why};
-  return p;
+  if (auto ec = prog->attach(cfg, why)) return open_error{ec, who + why};
+  if (auto ec = prog->write_config(cfg, why)) return open_error{ec, who + why};
+  raise_memlock(std::uint64_t{cfg.pool.frames} * cfg.pool.frame_size * queues);   // every queue's UMEM
+  std::vector<std::unique_ptr<port>> ports;
+  for (std::uint32_t q = 0; q < queues; ++q) {
+    config c = cfg;
+    c.queue = cfg.queue + q;
+    std::unique_ptr<port> p(new port(c, prog));
+    p->number_packets(q + 1, queues);
+    if (auto ec = p->setup(why)) return open_error{ec, who + why};
+    ports.push_back(std::move(p));
+  }
+  return ports;
+}
+
+// Open, attach (native first, then generic).
+std::error_code port::program::attach(const config& cfg, std::string& why) {
+  auto fail = [&](int e, std::string text) {
+    why = std::move(text);
+    return std::error_code(e, std::generic_category());
+  };
+  setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);   // one program per interface here; no freplace dispatcher
+  std::string path = cfg.bpf_object;
+  if (path.empty()) {
+    const char* env = std::getenv("RINGLAB_AFXDP_BPF_OBJ");
+    path = env ? env : RINGLAB_AFXDP_BPF_OBJ_DEFAULT;
+  }
+  prog = xdp_program__open_file(path.c_str(), "xdp", nullptr);
+  if (long e = libxdp_get_error(prog); e || !prog) {
+    prog = nullptr;
+    return fail(int(e ? -e : ENOENT), with_library("XDP program " + path + ": open failed: " + err_text(int(e ? -e : ENOENT))));
+  }
+  std::vector<attach_mode> modes;
+  if (cfg.attach != attach_mode::skb) modes.push_back(attach_mode::native);
+  if (cfg.attach != attach_mode::native) modes.push_back(attach_mode::skb);
+  int attach_err = 0;
+  std::string attach_notes;
+  for (attach_mode m : modes) {
+    last_msg.clear();
+    const int rc = xdp_program__attach(prog, ifindex, m == attach_mode::native ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
+    if (rc == 0) {
+      attached = m;
+      attach_err = 0;
+      break;
+    }
+    attach_err = -rc;
+    attach_notes += std::string(attach_notes.empty() ? "" : "; ") + mode_name(m) + ": " + err_text(attach_err);
+    if (!last_msg.empty()) attach_notes += " [" + last_msg + "]";
+    if (attach_err == EPERM || attach_err == EEXIST || attach_err == EBUSY) break;   // skb mode would fail alike
+  }
+  if (attach_err) {
+    xdp_program__close(prog);
+    prog = nullptr;
+    std::string t = "XDP attach failed: " + attach_notes;
+    if (attach_err == EPERM) t += " (need CAP_NET_ADMIN and CAP_BPF or CAP_SYS_ADMIN)";
+    if (attach_err == EEXIST || attach_err == EBUSY)
+      t += " (another XDP program is attached: see `ip link show dev " + cfg.ifname + "`, remove it with `ip link set dev " +
+           cfg.ifname + " xdp off`)";
+    if (attach_err == ERANGE || attach_err == EINVAL)
+      t += " (native XDP on veth needs MTU <= 3506 on both ends, and as many rx queues as the peer has tx queues)";
+    return fail(attach_err, t);
+  }
+  const unsigned xdp_flags = attached == attach_mode::native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+  if (cfg.detach_on_signal) install_signal_handlers();
+  remember_attached(ifindex, xdp_flags);
+  return {};
 }
 
 std::error_code port::setup(std::string& why) {
-  install_printers();
   last_msg.clear();
   auto fail = [&](int e, std::string text) {
     why = std::move(text);
     return std::error_code(e, std::generic_category());
   };
-
-  ifindex_ = static_cast<int>(if_nametoindex(cfg_.ifname.c_str()));
-  if (!ifindex_) return fail(ENODEV, "no such interface in this network namespace");
 
   try {
     pool_ = std::make_unique<ringlab::port::frame_pool>(cfg_.pool);
@@ -229,7 +324,7 @@ std::error_code port::setup(std::string& why) {
     return fail(EINVAL, std::string("frame pool: ") + e.what());
   }
 
-  // 1. UMEM over the pool's area.
+  // 1. UMEM over the pool's area (one per queue: see the header).
   const auto area = pool_->area();
   raise_memlock(area.size());
   xsk_umem_config ucfg{};
@@ -247,61 +342,15 @@ std::error_code port::setup(std::string& why) {
     return fail(e, with_library(t));
   }
 
-  // 2. Our XDP program: open, attach (native first, then generic), configure its maps.
-  setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);   // one program per interface here; no freplace dispatcher
-  std::string path = cfg_.bpf_object;
-  if (path.empty()) {
-    const char* env = std::getenv("RINGLAB_AFXDP_BPF_OBJ");
-    path = env ? env : RINGLAB_AFXDP_BPF_OBJ_DEFAULT;
-  }
-  prog_ = xdp_program__open_file(path.c_str(), "xdp", nullptr);
-  if (long e = libxdp_get_error(prog_); e || !prog_) {
-    prog_ = nullptr;
-    return fail(int(e ? -e : ENOENT), with_library("XDP program " + path + ": open failed: " + err_text(int(e ? -e : ENOENT))));
-  }
-  std::vector<attach_mode> modes;
-  if (cfg_.attach != attach_mode::skb) modes.push_back(attach_mode::native);
-  if (cfg_.attach != attach_mode::native) modes.push_back(attach_mode::skb);
-  int attach_err = 0;
-  std::string attach_notes;
-  for (attach_mode m : modes) {
-    last_msg.clear();
-    const int rc = xdp_program__attach(prog_, ifindex_, m == attach_mode::native ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
-    if (rc == 0) {
-      attached_ = m;
-      attach_err = 0;
-      break;
-    }
-    attach_err = -rc;
-    attach_notes += std::string(attach_notes.empty() ? "" : "; ") + mode_name(m) + ": " + err_text(attach_err);
-    if (!last_msg.empty()) attach_notes += " [" + last_msg + "]";
-    if (attach_err == EPERM || attach_err == EEXIST || attach_err == EBUSY) break;   // skb mode would fail alike
-  }
-  if (attach_err) {
-    xdp_program__close(prog_);
-    prog_ = nullptr;
-    std::string t = "XDP attach failed: " + attach_notes;
-    if (attach_err == EPERM) t += " (need CAP_NET_ADMIN and CAP_BPF or CAP_SYS_ADMIN)";
-    if (attach_err == EEXIST || attach_err == EBUSY)
-      t += " (another XDP program is attached: see `ip link show dev " + cfg_.ifname + "`, remove it with `ip link set dev " +
-           cfg_.ifname + " xdp off`)";
-    if (attach_err == ERANGE || attach_err == EINVAL) t += " (native XDP on veth needs MTU <= 3506 on both ends)";
-    return fail(attach_err, t);
-  }
-  const unsigned xdp_flags = attached_ == attach_mode::native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
-  if (cfg_.detach_on_signal) install_signal_handlers();
-  remember_attached(ifindex_, xdp_flags);
-
-  if (auto ec = write_program_config(why)) return ec;
-
-  // 3. The socket: zero-copy if the driver can, else copy; EBUSY right after a close: retry.
+  // 2. The socket on this queue (zero-copy if the driver can, else copy; EBUSY right after a close:
+  // retry), entered into the program's XSKMAP at its queue index.
   if (auto ec = create_socket(why)) return ec;
-  if (int rc = xsk_socket__update_xskmap(xsk_, xsks_map_fd_); rc != 0)
-    return fail(-rc, "XSKMAP update failed: " + err_text(-rc));
+  if (int rc = xsk_socket__update_xskmap(xsk_, prog_->xsks_map_fd); rc != 0)
+    return fail(-rc, "XSKMAP update (queue " + std::to_string(cfg_.queue) + ") failed: " + err_text(-rc));
   if (cfg_.busy_poll_budget)
     if (auto ec = set_busy_poll(why)) return ec;
 
-  // 4. Post frames for RX. The low-water mark sits one burst below the target: a refill costs one pool
+  // 3. Post frames for RX. The low-water mark sits one burst below the target: a refill costs one pool
   // lock and one producer store per burst, and the ring stays within a burst of full, so a receiver
   // that stalls (descheduled, or busy elsewhere) has the whole depth to absorb the gap, not half of it.
   fill_target_ = cfg_.fill_frames ? cfg_.fill_frames : std::min(cfg_.fill_size, cfg_.pool.frames / 2);
@@ -333,16 +382,16 @@ std::error_code port::set_busy_poll(std::string& why) {
   return {};
 }
 
-std::error_code port::write_program_config(std::string& why) {
-  bpf_object* obj = xdp_program__bpf_obj(prog_);
+std::error_code port::program::write_config(const config& cfg_, std::string& why) {
+  bpf_object* obj = xdp_program__bpf_obj(prog);
   auto map_fd = [&](const char* name) {
     bpf_map* m = obj ? bpf_object__find_map_by_name(obj, name) : nullptr;
     return m ? bpf_map__fd(m) : -1;
   };
-  xsks_map_fd_ = map_fd("xsks_map");
-  verdicts_fd_ = map_fd("rl_verdicts");
+  xsks_map_fd = map_fd("xsks_map");
+  verdicts_fd = map_fd("rl_verdicts");
   const int cfg_fd = map_fd("rl_config"), udp_fd = map_fd("rl_udp_ports"), tcp_fd = map_fd("rl_tcp_ports");
-  if (xsks_map_fd_ < 0 || verdicts_fd_ < 0 || cfg_fd < 0 || udp_fd < 0 || tcp_fd < 0) {
+  if (xsks_map_fd < 0 || verdicts_fd < 0 || cfg_fd < 0 || udp_fd < 0 || tcp_fd < 0) {
     why = "XDP program lacks ringlab's maps (xsks_map, rl_config, rl_udp_ports, rl_tcp_ports, rl_verdicts)";
     return std::error_code(EINVAL, std::generic_category());
   }
@@ -407,7 +456,7 @@ std::error_code port::create_socket(std::string& why) {
   }
   why = "AF_XDP socket on queue " + std::to_string(cfg_.queue) + " failed: " + notes;
   if (err == EPERM) why += " (need CAP_NET_RAW)";
-  if (err == EINVAL) why += " (does the interface have that queue? this machine has queue 0 only)";
+  if (err == EINVAL) why += " (does the interface have that queue? `ethtool -l " + cfg_.ifname + "`; a veth has the queues it was made with: numrxqueues N numtxqueues N)";
   if (err == EBUSY) why += " (another AF_XDP socket is bound to that queue)";
   why = with_library(why);
   return std::error_code(err, std::generic_category());
@@ -415,14 +464,12 @@ std::error_code port::create_socket(std::string& why) {
 
 port::~port() {
   if (xsk_) xsk_socket__delete(xsk_);
-  if (prog_) {
-    forget_attached(ifindex_);
-    xdp_program__detach(prog_, ifindex_, attached_ == attach_mode::native ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
-    xdp_program__close(prog_);
-  }
   if (umem_) xsk_umem__delete(umem_);
-  // pool_ goes last (pooled_port, the base): the kernel no longer references its area.
+  // prog_ goes next (the last port of a device detaches the program), pool_ last (pooled_port, the
+  // base): the kernel no longer references its area.
 }
+
+attach_mode port::attached_mode() const noexcept { return prog_->attached; }
 
 int port::fd() const noexcept { return xsk_ ? xsk_socket__fd(xsk_) : -1; }
 
@@ -603,7 +650,7 @@ std::uint32_t port::tx_flush() noexcept {
 
 ringlab::port::port_caps port::caps() const {
   ringlab::port::port_caps c;
-  c.name = "afxdp:" + cfg_.ifname + "/" + std::to_string(cfg_.queue) + " (" + mode_name(attached_) + ", " +
+  c.name = "afxdp:" + cfg_.ifname + "/" + std::to_string(cfg_.queue) + " (" + mode_name(prog_->attached) + ", " +
            (zero_copy_ ? "zero-copy" : "copy") + ")";
   std::uint32_t mtu = 1500;
   if (int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); s >= 0) {
@@ -638,7 +685,7 @@ std::error_code port::verdicts(xdp_verdicts& out) const noexcept {
   std::uint64_t vals[1024];
   std::uint64_t sum[RL_V_COUNT] = {};
   for (std::uint32_t k = 0; k < RL_V_COUNT; ++k) {
-    if (bpf_map_lookup_elem(verdicts_fd_, &k, vals) != 0) return {errno, std::generic_category()};
+    if (bpf_map_lookup_elem(prog_->verdicts_fd, &k, vals) != 0) return {errno, std::generic_category()};
     for (int c = 0; c < ncpu; ++c) sum[k] += vals[c];
   }
   out = {sum[RL_V_TO_XSK], sum[RL_V_NO_XSK], sum[RL_V_PASS_ARP], sum[RL_V_PASS_OTHER]};

@@ -21,6 +21,14 @@
 //
 // One thread drives a port (rx_burst, rx_release, tx_reserve, commit): the XSK rings are
 // single-producer/single-consumer on the user side, as libxdp's inline ring functions assume.
+//
+// Several queues: open_queues() gives one port per queue of one interface, each with its own XSK and
+// its own UMEM (its own frame_pool), all fed by one XDP program that redirects by rx_queue_index into
+// its XSKMAP. One UMEM per queue rather than one shared (XDP_SHARED_UMEM): each queue is driven by its
+// own lane on its own thread, and a shared UMEM would make every lane allocate and free frames in one
+// pool (one lock per burst, the cross-core traffic the lanes exist to avoid) and let a frame received
+// on one queue be released by another lane. The price is memory: N UMEMs, N x frames x frame_size
+// locked (root passes through CAP_IPC_LOCK). See backends/README.md.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -42,7 +50,7 @@ enum class bind_mode { automatic, zero_copy, copy };   // automatic: zero-copy f
 
 struct config {
   std::string ifname;
-  std::uint32_t queue = 0;                             // this machine: only queue 0 (docs/machine-findings.md)
+  std::uint32_t queue = 0;                             // open_queues(): the first of the queues
   port::frame_pool_config pool{4096, 2048, 256};       // UMEM = frames * frame_size (8 MiB by default)
   std::uint32_t fill_size = 2048, comp_size = 2048, rx_size = 2048, tx_size = 2048;  // powers of two
   std::uint32_t fill_frames = 0;       // frames kept posted for RX; 0: fill_size, capped at pool frames / 2
@@ -110,6 +118,10 @@ class port final : public pooled_port {
   // Opens the socket, loads and attaches the program. Errors name the interface, the step and what
   // to do (memlock, capabilities, a program already attached, ...).
   static result<std::unique_ptr<port>> open(const config& cfg);
+  // One port per queue cfg.queue .. cfg.queue + queues - 1 of cfg.ifname, one XDP program for all of
+  // them (attached once, detached with the last port). Each port is driven by one thread; different
+  // ports by different threads. Packet ids stay unique across the ports (queue i numbers i+1, i+1+N, ...).
+  static result<std::vector<std::unique_ptr<port>>> open_queues(const config& cfg, std::uint32_t queues);
   ~port() override;   // not copyable (pooled_port)
 
   // rx_release, tx_cancel and pool() are pooled_port's.
@@ -122,20 +134,20 @@ class port final : public pooled_port {
   std::uint32_t tx_flush() noexcept;
 
   std::error_code statistics(xdp_stats& out) const noexcept;
-  std::error_code verdicts(xdp_verdicts& out) const noexcept;
+  std::error_code verdicts(xdp_verdicts& out) const noexcept;   // the program's: all queues together
   const counters& stats() const noexcept { return c_; }
   std::uint32_t kernel_held() const noexcept { return rx_posted_ + tx_outstanding_; }
   int fd() const noexcept;
   int ifindex() const noexcept { return ifindex_; }
   bool zero_copy() const noexcept { return zero_copy_; }
-  attach_mode attached_mode() const noexcept { return attached_; }
+  attach_mode attached_mode() const noexcept;
   const config& cfg() const noexcept { return cfg_; }
 
  private:
-  explicit port(const config& cfg);
+  struct program;                                     // the attached XDP program, shared by a device's queues
+  port(const config& cfg, std::shared_ptr<program> prog);
   std::error_code setup(std::string& why);
   std::error_code create_socket(std::string& why);
-  std::error_code write_program_config(std::string& why);
   std::error_code set_busy_poll(std::string& why);
   void refill() noexcept;
   void reap_completions() noexcept;
@@ -146,11 +158,9 @@ class port final : public pooled_port {
   std::unique_ptr<rings> r_;
   xsk_umem* umem_ = nullptr;
   xsk_socket* xsk_ = nullptr;
-  xdp_program* prog_ = nullptr;
+  std::shared_ptr<program> prog_;                     // after the socket goes, the last port detaches it
   int ifindex_ = 0;
-  attach_mode attached_ = attach_mode::automatic;     // the mode the program really got
   bool zero_copy_ = false;
-  int verdicts_fd_ = -1, xsks_map_fd_ = -1;
   std::uint32_t fill_target_ = 0, low_water_ = 0;
   std::uint32_t rx_posted_ = 0;        // frames on the fill ring or being filled by the kernel
   std::uint32_t tx_outstanding_ = 0;   // frames on the tx ring or being sent

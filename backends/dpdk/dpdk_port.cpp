@@ -8,6 +8,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -73,112 +75,210 @@ std::optional<bool> kernel_promiscuous(const std::string& devargs) {
 
 }  // namespace
 
+struct port::ethdev {
+  config cfg;
+  std::uint16_t queues = 1;
+  std::uint16_t port_id = 0;
+  std::string name;
+  std::vector<rte_mempool*> mps;       // one mbuf pool per queue
+  bool created_vdev = false, started = false, configured = false;
+  bool restore_promiscuous = false;    // we turned promiscuous mode on: off again at close
+  bool rx_setup_failed = false;        // open_queues() retries this step (net_af_xdp's EBUSY window) from a fresh vdev
+  std::uint32_t mtu = 1500;
+
+  ethdev(const config& c, std::uint16_t n, std::string nm) : cfg(c), queues(n), name(std::move(nm)) {}
+  ethdev(const ethdev&) = delete;
+  ethdev& operator=(const ethdev&) = delete;
+  ~ethdev() {
+    if (restore_promiscuous) rte_eth_promiscuous_disable(port_id);
+    if (started) rte_eth_dev_stop(port_id);
+    if (configured || started) rte_eth_dev_close(port_id);
+    if (created_vdev) rte_vdev_uninit(name.c_str());
+    for (rte_mempool* mp : mps) rte_mempool_free(mp);
+    cfg.keep_alive.reset();
+  }
+  std::error_code setup(std::string& why);
+};
+
 result<std::unique_ptr<port>> port::open(const config& cfg) {
+  auto ports = open_queues(cfg, 1);
+  if (!ports) return ports.error();
+  return std::move(ports.value().front());
+}
+
+// The interface's combined channel count (ETHTOOL_GCHANNELS), 0 when it reports none. DPDK 22.11's
+// net_af_xdp allows queue_count up to this and takes a device without combined channels (a veth has
+// separate rx and tx channels) as one queue.
+static int combined_channels(const std::string& devargs) {
+  const auto at = devargs.find("iface=");
+  if (at == std::string::npos) return 0;
+  const std::string name = devargs.substr(at + 6, devargs.find(',', at) - (at + 6));
+  ifreq r{};
+  if (name.empty() || name.size() >= sizeof r.ifr_name) return 0;
+  std::memcpy(r.ifr_name, name.data(), name.size());
+  ethtool_channels ch{};
+  ch.cmd = ETHTOOL_GCHANNELS;
+  r.ifr_data = reinterpret_cast<char*>(&ch);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  const bool ok = ::ioctl(fd, SIOCETHTOOL, &r) == 0;
+  ::close(fd);
+  return ok ? static_cast<int>(ch.combined_count) : 0;
+}
+
+result<std::vector<std::unique_ptr<port>>> port::open_queues(const config& cfg, std::uint16_t queues) {
   const std::string name = cfg.device.substr(0, cfg.device.find(','));
   const std::string who = "dpdk: " + (name.empty() ? std::string("?") : name) + ": ";
   if (name.empty()) return make_error(EINVAL, "dpdk: no device given (a vdev such as net_pcap0,rx_pcap=x.pcap)");
-  if (name.rfind("net_af_xdp", 0) == 0)
+  if (queues == 0) return make_error(EINVAL, who + "0 queues asked for");
+  const bool af_xdp = name.rfind("net_af_xdp", 0) == 0;
+  if (af_xdp)
     if (auto p = af_xdp_privilege_problem(); !p.empty()) return make_error(EPERM, who + p);
   std::string why;
   if (auto ec = eal_init(cfg.eal_args, why)) return open_error{ec, "dpdk: " + why};
-  // net_af_xdp binds its AF_XDP socket in rx queue setup; within ~50 ms of a previous socket on that
-  // queue closing, the kernel answers EBUSY (the PMD reports EINVAL). A second rx_queue_setup on the
-  // same half-made queue does not recover (the PMD's UMEM keeps the first attempt's fill frames and
-  // the next reserve fails): retry from nothing, a new vdev each time, for up to 500 ms.
-  const bool af_xdp = name.rfind("net_af_xdp", 0) == 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-  for (;;) {
-    std::unique_ptr<port> p(new port(cfg));
-    p->name_ = name;
-    const auto ec = p->setup(why);
-    if (!ec) return p;
-    const bool retry = af_xdp && p->rx_setup_failed_ && p->created_vdev_ && std::chrono::steady_clock::now() < deadline;
-    if (!retry) return open_error{ec, who + why};
-    p.reset();   // closes the ethdev, removes the vdev, frees the mbuf pool
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+
+  // Which ethdevs: one with N queue pairs, or (net_af_xdp on an interface without N combined
+  // channels, such as a veth) one single-queue vdev per queue, "NAMEqI,...,start_queue=I".
+  std::vector<std::pair<config, std::uint16_t>> devs;   // config, queue pairs
+  const bool args_name_queues = cfg.device.find("queue_count=") != std::string::npos ||
+                                cfg.device.find("start_queue=") != std::string::npos;
+  if (af_xdp && queues > 1 && !args_name_queues && combined_channels(cfg.device) < queues) {
+    if (cfg.device.find("xdp_prog=") != std::string::npos)
+      return make_error(EINVAL, who + "one vdev per queue here (the interface has fewer than " + std::to_string(queues) +
+                                    " combined channels), and DPDK 22.11's net_af_xdp attaches xdp_prog= once per vdev: "
+                                    "the second would replace the first. Leave xdp_prog= out (libxdp's default program "
+                                    "is shared by the queues' sockets)");
+    const std::string args = cfg.device.substr(name.size());
+    for (std::uint16_t q = 0; q < queues; ++q) {
+      config c = cfg;
+      c.device = name + "q" + std::to_string(q) + args + ",start_queue=" + std::to_string(q) + ",queue_count=1";
+      devs.emplace_back(c, 1);
+    }
+  } else {
+    config c = cfg;
+    if (af_xdp && queues > 1 && !args_name_queues) c.device += ",queue_count=" + std::to_string(queues);
+    devs.emplace_back(c, queues);
   }
+
+  std::vector<std::unique_ptr<port>> ports;
+  std::uint16_t label = 0;
+  for (const auto& [c, n] : devs) {
+    const std::string dev_name = c.device.substr(0, c.device.find(','));
+    // net_af_xdp binds its AF_XDP socket in rx queue setup; within ~50 ms of a previous socket on that
+    // queue closing, the kernel answers EBUSY (the PMD reports EINVAL). A second rx_queue_setup on the
+    // same half-made queue does not recover (the PMD's UMEM keeps the first attempt's fill frames and
+    // the next reserve fails): retry from nothing, a new vdev each time, for up to 500 ms.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    std::shared_ptr<ethdev> dev;
+    for (;;) {
+      dev = std::make_shared<ethdev>(c, n, dev_name);
+      const auto ec = dev->setup(why);
+      if (!ec) break;
+      const bool retry = af_xdp && dev->rx_setup_failed && dev->created_vdev && std::chrono::steady_clock::now() < deadline;
+      if (!retry) return open_error{ec, who + why};
+      dev.reset();   // closes the ethdev, removes the vdev, frees the mbuf pools
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (std::uint16_t q = 0; q < n; ++q, ++label) {
+      std::unique_ptr<port> p(new port(dev, q, label));
+      p->number_packets(label + 1u, queues);
+      try {
+        p->pool_ = std::make_unique<ringlab::port::frame_pool>(cfg.pool);
+      } catch (const std::exception& e) {
+        return make_error(EINVAL, who + "frame pool: " + e.what());
+      }
+      ports.push_back(std::move(p));
+    }
+  }
+  return ports;
 }
 
-std::error_code port::setup(std::string& why) {
-  try {
-    pool_ = std::make_unique<ringlab::port::frame_pool>(cfg_.pool);
-  } catch (const std::exception& e) {
-    why = std::string("frame pool: ") + e.what();
-    return errc(EINVAL);
-  }
-  const bool af_xdp = name_.rfind("net_af_xdp", 0) == 0;
-  const auto kernel_promisc = af_xdp ? kernel_promiscuous(cfg_.device) : std::nullopt;
-  if (rte_eth_dev_get_port_by_name(name_.c_str(), &port_id_) != 0) {
-    const auto comma = cfg_.device.find(',');
-    const std::string args = comma == std::string::npos ? "" : cfg_.device.substr(comma + 1);
-    if (int rc = rte_vdev_init(name_.c_str(), args.c_str()); rc != 0) {
+port::port(std::shared_ptr<ethdev> dev, std::uint16_t queue, std::uint16_t label)
+    : dev_(std::move(dev)), queue_(queue), label_(label), port_id_(dev_->port_id), mp_(dev_->mps[queue]) {}
+
+std::uint16_t port::port_id() const noexcept { return port_id_; }
+const std::string& port::name() const noexcept { return dev_->name; }
+
+std::error_code port::ethdev::setup(std::string& why) {
+  const bool af_xdp = name.rfind("net_af_xdp", 0) == 0;
+  const auto kernel_promisc = af_xdp ? kernel_promiscuous(cfg.device) : std::nullopt;
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) {
+    const auto comma = cfg.device.find(',');
+    const std::string args = comma == std::string::npos ? "" : cfg.device.substr(comma + 1);
+    if (int rc = rte_vdev_init(name.c_str(), args.c_str()); rc != 0) {
       why = "vdev init failed: " + std::string(rte_strerror(rc < 0 ? -rc : rc)) +
-            " (is the driver linked? check the devargs; net_af_xdp needs the interface up and CAP_NET_ADMIN)";
+            " (is the driver linked? check the devargs; net_af_xdp needs the interface up and CAP_NET_ADMIN" +
+            (queues > 1 ? ", and queue_count=" + std::to_string(queues) + " queues on it" : std::string()) + ")";
       return errc(rc ? rc : EINVAL);
     }
-    created_vdev_ = true;
-    if (rte_eth_dev_get_port_by_name(name_.c_str(), &port_id_) != 0) {
+    created_vdev = true;
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &port_id) != 0) {
       why = "vdev created but no ethdev of that name";
       return errc(ENODEV);
     }
   }
-  const std::string mp_name = "rl_mb_" + std::to_string(port_id_);
-  mp_ = rte_pktmbuf_pool_create(mp_name.c_str(), cfg_.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
-  if (!mp_) {
-    why = "mbuf pool (" + std::to_string(cfg_.mbufs) + " mbufs) failed: " + rte_strerror(rte_errno) + " (EAL -m too small?)";
-    return errc(rte_errno ? rte_errno : ENOMEM);
+  for (std::uint16_t q = 0; q < queues; ++q) {
+    const std::string mp_name = "rl_mb_" + std::to_string(port_id) + "_" + std::to_string(q);
+    rte_mempool* mp = rte_pktmbuf_pool_create(mp_name.c_str(), cfg.mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+    if (!mp) {
+      why = "mbuf pool (" + std::to_string(cfg.mbufs) + " mbufs, queue " + std::to_string(q) + ") failed: " +
+            rte_strerror(rte_errno) + " (EAL -m too small?)";
+      return errc(rte_errno ? rte_errno : ENOMEM);
+    }
+    mps.push_back(mp);
+  }
+  rte_eth_dev_info info{};
+  if (rte_eth_dev_info_get(port_id, &info) == 0 && (info.max_rx_queues < queues || info.max_tx_queues < queues)) {
+    why = std::to_string(queues) + " queues asked for, the device has " + std::to_string(info.max_rx_queues) + " rx / " +
+          std::to_string(info.max_tx_queues) + " tx" + (af_xdp ? " (net_af_xdp: queue_count= in the devargs)" : "");
+    return errc(EINVAL);
   }
   rte_eth_conf conf{};
-  if (int rc = rte_eth_dev_configure(port_id_, 1, 1, &conf); rc < 0) {
-    why = std::string("configure failed: ") + rte_strerror(-rc);
+  if (int rc = rte_eth_dev_configure(port_id, queues, queues, &conf); rc < 0) {
+    why = std::string("configure (") + std::to_string(queues) + " queues) failed: " + rte_strerror(-rc);
     return errc(rc);
   }
-  configured_ = true;
-  std::uint16_t nrx = cfg_.rx_desc, ntx = cfg_.tx_desc;
-  rte_eth_dev_adjust_nb_rx_tx_desc(port_id_, &nrx, &ntx);
-  const int sock = rte_eth_dev_socket_id(port_id_);
+  configured = true;
+  std::uint16_t nrx = cfg.rx_desc, ntx = cfg.tx_desc;
+  rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &nrx, &ntx);
+  const int sock = rte_eth_dev_socket_id(port_id);
   const unsigned socket_id = sock < 0 ? 0u : static_cast<unsigned>(sock);
-  // net_af_xdp binds its AF_XDP socket here (open() retries a failure from a fresh vdev).
-  if (const int rc = rte_eth_rx_queue_setup(port_id_, 0, nrx, socket_id, nullptr, mp_); rc < 0) {
-    rx_setup_failed_ = true;
-    why = std::string("rx queue setup failed: ") + rte_strerror(-rc) +
-          (af_xdp ? " (net_af_xdp: is another AF_XDP socket or XDP program on that interface and queue?)" : "");
-    return errc(rc);
+  for (std::uint16_t q = 0; q < queues; ++q) {
+    // net_af_xdp binds queue q's AF_XDP socket here (open_queues() retries a failure from a fresh vdev).
+    if (const int rc = rte_eth_rx_queue_setup(port_id, q, nrx, socket_id, nullptr, mps[q]); rc < 0) {
+      rx_setup_failed = true;
+      why = "rx queue " + std::to_string(q) + " setup failed: " + rte_strerror(-rc) +
+            (af_xdp ? " (net_af_xdp: is another AF_XDP socket or XDP program on that interface and queue?)" : "");
+      return errc(rc);
+    }
+    if (int rc = rte_eth_tx_queue_setup(port_id, q, ntx, socket_id, nullptr); rc < 0) {
+      why = "tx queue " + std::to_string(q) + " setup failed: " + rte_strerror(-rc);
+      return errc(rc);
+    }
   }
-  if (int rc = rte_eth_tx_queue_setup(port_id_, 0, ntx, socket_id, nullptr); rc < 0) {
-    why = std::string("tx queue setup failed: ") + rte_strerror(-rc);
-    return errc(rc);
-  }
-  if (int rc = rte_eth_dev_start(port_id_); rc < 0) {
+  if (int rc = rte_eth_dev_start(port_id); rc < 0) {
     why = std::string("start failed: ") + rte_strerror(-rc);
     return errc(rc);
   }
-  started_ = true;
-  if (cfg_.promiscuous) {
+  started = true;
+  if (cfg.promiscuous) {
     // What to restore at close: net_af_xdp changes the kernel interface's flag, so the kernel's
     // (read before the start, which already clears it); other PMDs keep the state in the ethdev.
-    const bool before = kernel_promisc ? *kernel_promisc : rte_eth_promiscuous_get(port_id_) == 1;
-    rte_eth_promiscuous_enable(port_id_);   // not every PMD can; harmless when not
-    restore_promiscuous_ = !before && rte_eth_promiscuous_get(port_id_) == 1;
+    const bool before = kernel_promisc ? *kernel_promisc : rte_eth_promiscuous_get(port_id) == 1;
+    rte_eth_promiscuous_enable(port_id);   // not every PMD can; harmless when not
+    restore_promiscuous = !before && rte_eth_promiscuous_get(port_id) == 1;
   }
-  std::uint16_t mtu = 0;
-  if (rte_eth_dev_get_mtu(port_id_, &mtu) == 0 && mtu) mtu_ = mtu;
+  std::uint16_t m = 0;
+  if (rte_eth_dev_get_mtu(port_id, &m) == 0 && m) mtu = m;
   return {};
 }
 
-port::~port() {
-  if (restore_promiscuous_) rte_eth_promiscuous_disable(port_id_);
-  if (started_) rte_eth_dev_stop(port_id_);
-  if (configured_ || started_) rte_eth_dev_close(port_id_);
-  if (created_vdev_) rte_vdev_uninit(name_.c_str());
-  if (mp_) rte_mempool_free(mp_);
-  cfg_.keep_alive.reset();
-}
+port::~port() = default;   // the last port of an ethdev closes it (ethdev's destructor)
 
 std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
   std::array<rte_mbuf*, burst> m;
   const auto want = static_cast<std::uint16_t>(std::min(out.size(), burst));
-  const std::uint16_t n = rte_eth_rx_burst(port_id_, 0, m.data(), want);
+  const std::uint16_t n = rte_eth_rx_burst(port_id_, queue_, m.data(), want);
   if (!n) return 0;
   const std::size_t got = pool_->alloc_burst(out.first(n));
   const std::uint64_t t = now_ns();
@@ -200,9 +300,10 @@ std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
     f.meta.packet_id = next_packet_id();
     f.meta.t_ns = t;
     f.meta.rss_hash = m[i]->hash.rss;
+    f.meta.queue = label_;
     c_.rx_bytes += len;
     if (trace::enabled())
-      trace::emit({.packet_id = f.meta.packet_id, .t_ns = t, .frame = f.id, .stage = trace::hop::nic_rx});
+      trace::emit({.packet_id = f.meta.packet_id, .t_ns = t, .frame = f.id, .queue = label_, .stage = trace::hop::nic_rx});
     ++k;
   }
   if (k < got) pool_->free_burst(out.subspan(k, got - k));   // oversize frames' pool frames go back
@@ -232,11 +333,11 @@ void port::tx_commit(std::span<frame_ref> frames) noexcept {
     std::memcpy(dst, frames[i].bytes.data(), len);
     c_.tx_bytes += len;
     if (trace::enabled())
-      trace::emit({.packet_id = frames[i].meta.packet_id, .t_ns = now_ns(), .frame = frames[i].id,
+      trace::emit({.packet_id = frames[i].meta.packet_id, .t_ns = now_ns(), .frame = frames[i].id, .queue = label_,
                    .stage = trace::hop::nic_tx, .v = trace::verdict::tx});
   }
   pool_->free_burst(frames);   // copied: the frames go back at once
-  const std::uint16_t sent = rte_eth_tx_burst(port_id_, 0, m.data(), static_cast<std::uint16_t>(k));
+  const std::uint16_t sent = rte_eth_tx_burst(port_id_, queue_, m.data(), static_cast<std::uint16_t>(k));
   c_.tx_packets += sent;
   if (sent < k) {
     c_.tx_ring_full += k - sent;
@@ -246,8 +347,9 @@ void port::tx_commit(std::span<frame_ref> frames) noexcept {
 
 ringlab::port::port_caps port::caps() const {
   ringlab::port::port_caps c;
-  c.name = "dpdk:" + name_;
-  c.mtu = frame_mtu(mtu_);
+  c.name = "dpdk:" + dev_->name + (dev_->queues > 1 ? "/" + std::to_string(queue_) : std::string());
+  c.rx_queues = c.tx_queues = 1;
+  c.mtu = frame_mtu(dev_->mtu);
   return c;
 }
 
@@ -256,6 +358,12 @@ std::error_code port::stats(eth_stats& out) const noexcept {
   if (int rc = rte_eth_stats_get(port_id_, &s); rc != 0) return errc(rc);
   out = {s.ipackets, s.opackets, s.ibytes, s.obytes, s.imissed, s.ierrors, s.oerrors, s.rx_nombuf};
   return {};
+}
+
+std::uint64_t port::queue_ipackets() const noexcept {
+  rte_eth_stats s{};
+  if (rte_eth_stats_get(port_id_, &s) != 0 || queue_ >= RTE_ETHDEV_QUEUE_STAT_CNTRS) return 0;
+  return s.q_ipackets[queue_];
 }
 
 result<ring_pair> make_ring_pair(const std::string& name_a, const std::string& name_b, config base) {

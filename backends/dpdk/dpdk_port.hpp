@@ -14,6 +14,16 @@
 //
 // EAL: rte_eal_init runs once per process (eal.hpp); every test that uses DPDK runs as its own process.
 // One thread drives a port.
+//
+// Several queues: open_queues() configures one ethdev with N RX and N TX queues and gives one port per
+// queue pair, each with its own frame_pool and its own mbuf pool, so the lanes that drive them (one
+// thread each) share nothing but the ethdev, whose per-queue burst functions DPDK allows on different
+// threads at once. For net_af_xdp the vdev gets `queue_count=N` (one AF_XDP socket and UMEM per queue,
+// from `start_queue`, default 0) unless the devargs name it; the kernel's RSS (on a veth: the sender's
+// tx queue) picks the queue. DPDK 22.11's net_af_xdp refuses queue_count above the interface's
+// combined channel count, and a veth reports none (separate rx and tx channels): there the port opens
+// one single-queue vdev per queue instead (NAMEq0 ... with start_queue=I), sharing libxdp's default
+// program (xdp_prog= would be attached once per vdev, the second replacing the first: refused).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -57,6 +67,8 @@ struct counters : traffic_counters {
 class port final : public pooled_port {
  public:
   static result<std::unique_ptr<port>> open(const config& cfg);
+  // One port per queue 0 .. queues - 1 of one ethdev (see above); the ethdev closes with the last port.
+  static result<std::vector<std::unique_ptr<port>>> open_queues(const config& cfg, std::uint16_t queues);
   ~port() override;   // not copyable (pooled_port)
 
   // rx_release, tx_cancel and pool() are pooled_port's.
@@ -65,23 +77,22 @@ class port final : public pooled_port {
   ringlab::port::port_caps caps() const override;
   void tx_commit(std::span<ringlab::port::frame_ref> frames) noexcept override;
 
-  std::error_code stats(eth_stats& out) const noexcept;
+  std::error_code stats(eth_stats& out) const noexcept;   // the ethdev's: all queues together
+  std::uint64_t queue_ipackets() const noexcept;         // the ethdev's count for this port's queue
   const counters& port_counters() const noexcept { return c_; }
-  std::uint16_t port_id() const noexcept { return port_id_; }
-  const std::string& name() const noexcept { return name_; }
+  std::uint16_t port_id() const noexcept;
+  std::uint16_t queue() const noexcept { return label_; }
+  const std::string& name() const noexcept;
 
  private:
-  explicit port(const config& cfg) : cfg_(cfg) {}
-  std::error_code setup(std::string& why);
+  struct ethdev;                       // the device the queues share: vdev, mbuf pools, start/stop
+  port(std::shared_ptr<ethdev> dev, std::uint16_t queue, std::uint16_t label);
 
-  config cfg_;
-  rte_mempool* mp_ = nullptr;
-  std::uint16_t port_id_ = 0;
-  std::string name_;
-  bool created_vdev_ = false, started_ = false, configured_ = false;
-  bool restore_promiscuous_ = false;   // we turned promiscuous mode on: off again at close
-  bool rx_setup_failed_ = false;   // open() retries this step (net_af_xdp's EBUSY window) from a fresh vdev
-  std::uint32_t mtu_ = 1500;
+  std::shared_ptr<ethdev> dev_;
+  std::uint16_t queue_ = 0;            // the ethdev's queue this port drives
+  std::uint16_t label_ = 0;            // the device queue it stands for (rx_meta.queue, traces)
+  std::uint16_t port_id_ = 0;          // dev_'s, kept here for the burst calls
+  rte_mempool* mp_ = nullptr;          // this queue's mbuf pool (the ethdev owns it)
   counters c_;
 };
 

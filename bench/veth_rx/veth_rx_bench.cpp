@@ -9,6 +9,11 @@
 //   afxdp_busy_poll        the same, with kernel busy polling (SO_PREFER_BUSY_POLL, recvfrom when empty)
 //   dpdk_af_xdp_spin       backends::dpdk::port over net_af_xdp, busy_budget=0: spins like afxdp_spin
 //   dpdk_af_xdp_busy_poll  the same with net_af_xdp's default busy_budget=64: busy polls like afxdp_busy_poll
+//   afxdp_2q_lanes:1       a second veth pair with two queues per end and 16 flows offered (16 sender
+//   afxdp_2q_lanes:2       sockets, so the kernel spreads them over both queues); our port on both
+//                          queues (open_queues, one XDP program), poll() when idle, driven by ONE thread
+//                          (lanes:1, both queues) or by one thread per queue (lanes:2, CPU 0 and CPU 1).
+//                          The report shows lanes:2 against lanes:1: the 2-lane vs 1-lane pair.
 // Every AF_XDP row, ours and DPDK's, runs the same XDP program, xsk_redirect_ipv4.bpf.o (all IPv4 to
 // the socket, ARP to the kernel), attached natively, socket in copy mode. DPDK's net_af_xdp has no
 // sleeping mode here (in copy mode the kernel never sets the fill ring's need_wakeup flag, the only
@@ -52,6 +57,7 @@
 #include <cstring>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "backends/afxdp/afxdp_port.hpp"
 #include "backends/dpdk/dpdk_port.hpp"
@@ -98,11 +104,15 @@ void pin(int cpu) {
 
 // The shared world: one veth pair for the whole run (made on first use, removed at exit).
 tv::veth_pair& world() {
-  static std::unique_ptr<tv::veth_pair> v = [] {
-    auto p = std::make_unique<tv::veth_pair>("vb");
-    if (p->ok()) p->enter_a();
-    return p;
-  }();
+  static std::unique_ptr<tv::veth_pair> v = std::make_unique<tv::veth_pair>("vb");
+  return *v;
+}
+
+// The lanes rows' world: the same addresses in two other namespaces, both veth ends with two queues.
+// A veth hands a frame to the peer's rx queue numbered as the sender's tx queue, which the kernel picks
+// per flow (skb_tx_hash, cached per socket; no XPS on a veth): 16 sending sockets spread over both.
+tv::veth_pair& world_2q() {
+  static std::unique_ptr<tv::veth_pair> v = std::make_unique<tv::veth_pair>("vq", tv::veth_options{.queues = 2});
   return *v;
 }
 
@@ -112,11 +122,16 @@ struct sender {
   double secs = 0;                 // (S) first to last sendmmsg, final once done
   std::thread t;
 
-  void start(std::uint64_t n) {
-    const int s = world().socket_in_b(SOCK_DGRAM);
-    int sndbuf = 4 << 20;
-    setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    t = std::thread([this, s, n] {
+  // `flows` sockets in ns b of `w` (each its own source port), sendmmsg round-robin over them.
+  void start(std::uint64_t n, tv::veth_pair& w = world(), int flows = 1) {
+    std::vector<int> socks;
+    for (int f = 0; f < flows; ++f) {
+      const int s = w.socket_in_b(SOCK_DGRAM);
+      int sndbuf = 4 << 20;
+      setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+      socks.push_back(s);
+    }
+    t = std::thread([this, socks, n] {
       pin(1);
       const auto to = tv::ipv4(tv::veth_pair::addr_a, 5000);
       char payload[64] = "ringlab veth_rx";
@@ -134,7 +149,10 @@ struct sender {
       const auto gap = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
           std::chrono::duration<double>(pps > 0 ? 64.0 / pps : 0));
       auto next = t0;
+      std::size_t flow = 0;
       while (sent < n) {
+        const int s = socks[flow];
+        flow = (flow + 1) % socks.size();
         if (pps > 0) {
           std::this_thread::sleep_until(next);
           const auto now = std::chrono::steady_clock::now();
@@ -146,7 +164,7 @@ struct sender {
         else if (errno != ENOBUFS && errno != EAGAIN) break;
       }
       secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      ::close(s);
+      for (int s : socks) ::close(s);
       // R1 release: `sent` is final; pairs with the receivers' acquire (trial, udp_rx::receive_until).
       done.store(true, std::memory_order_release);
     });
@@ -267,21 +285,25 @@ std::uint64_t udp_rcvbuf_errors() {
 // AF_XDP receiver absorbs exactly the frames it left posted (measured: a 1 s stall at ~28 kpps, 20 480
 // posted, 20 288 absorbed, 64 of them already waiting when it stopped); the kernel's queue is a byte
 // budget whose datagram count moves with truesize. 26 624 frames x 2 KiB = a 52 MiB UMEM (root passes
-// memlock with CAP_IPC_LOCK).
-ringlab::backends::afxdp::config deep_config() {
+// memlock with CAP_IPC_LOCK). Over `queues` queues, each queue's port gets its share of that depth.
+ringlab::backends::afxdp::config deep_config(tv::veth_pair& w = world(), std::uint32_t queues = 1) {
   ringlab::backends::afxdp::config c;
-  c.ifname = world().if_a;
+  c.ifname = w.if_a;
   c.all_ipv4 = true;
   c.bpf_object = RINGLAB_AFXDP_BPF_OBJ_IPV4;
-  c.pool = {26624, 2048, 256};
-  c.fill_size = c.rx_size = 32768;
-  c.fill_frames = 22528;
+  c.pool = {26624 / queues, 2048, 256};
+  c.fill_size = c.rx_size = 32768 / queues;
+  c.fill_frames = 22528 / queues;
   return c;
 }
 
-#define REQUIRE_WORLD(state)                                                            \
+// Every row enters its world's ns a first: the rows run in any order, and the lanes rows live in
+// another pair (world_2q) than the others.
+#define REQUIRE_WORLD_OF(state, w)                                                      \
   if (auto why = tv::netns_skip_reason(); !why.empty()) { state.SkipWithError(why.c_str()); return; } \
-  if (!world().ok()) { state.SkipWithError(world().error.c_str()); return; }
+  if (!(w).ok()) { state.SkipWithError((w).error.c_str()); return; }                  \
+  if (!(w).enter_a()) { state.SkipWithError("cannot enter the veth pair's namespace"); return; }
+#define REQUIRE_WORLD(state) REQUIRE_WORLD_OF(state, world())
 
 void kernel_recvmmsg(benchmark::State& state) {
   REQUIRE_WORLD(state);
@@ -446,6 +468,117 @@ void dpdk_af_xdp(benchmark::State& state) {
   state.SetLabel(std::string("dpdk:net_af_xdp0") + (Style == style::spin ? " spin (busy_budget=0)" : " busy poll (busy_budget=64)"));
 }
 
+
+// The 2-lane vs 1-lane pair: both queues of world_2q, 16 flows offered, each lane a thread that
+// polls its ports (rx_burst(64) each, release at once) and sleeps in poll() on all their fds when
+// every one is empty. lanes:1 drives both ports from one thread (CPU 0); lanes:2 one port per thread
+// (CPU 0 and CPU 1, where the sender also runs: this VM has two cores). The same total depth as the
+// other AF_XDP rows: 11 264 frames posted on each of the two queues. Headline: the lanes' CPU time
+// together per datagram; second column: received/s (the pair's ratio is the scaling).
+// Frames the veth itself dropped (the sender's tx_dropped plus the receiver's rx_dropped): a veth
+// with XDP queues frames for its NAPI on a 256-entry ring per queue and drops when it is full, before
+// any socket counts them. Read through `ip netns exec`, which mounts the namespace's own /sys.
+std::uint64_t veth_dropped(tv::veth_pair& w) {
+  auto read = [](const std::string& ns, const std::string& dev, const char* what) {
+    return std::strtoull(
+        tv::run_out("ip netns exec " + ns + " cat /sys/class/net/" + dev + "/statistics/" + what).c_str(), nullptr, 10);
+  };
+  return read(w.ns_b, w.if_b, "tx_dropped") + read(w.ns_a, w.if_a, "rx_dropped");
+}
+
+template <int Lanes>
+void afxdp_2q_lanes(benchmark::State& state) {
+  REQUIRE_WORLD_OF(state, world_2q());
+  auto opened = ringlab::backends::afxdp::port::open_queues(deep_config(world_2q(), 2), 2);
+  if (!opened) { state.SkipWithError(opened.error().reason.c_str()); return; }
+  auto& ports = opened.value();
+  std::uint64_t per_queue[2] = {0, 0};
+  const std::uint64_t veth_dropped0 = veth_dropped(world_2q());
+  for (auto _ : state) {
+    const std::uint64_t n = packets_per_run();
+    std::atomic<std::uint64_t> total{0};          // (L) lanes add per burst; the watcher reads
+    std::atomic<std::int64_t> last_rx_ns{0};      // (L) steady clock of the last burst received
+    std::atomic<bool> stop{false};                // (W) the watcher ends the trial
+    std::uint64_t cpu[Lanes] = {};
+    std::uint64_t got[2] = {0, 0};
+    auto lane = [&](int id) {
+      pin(id);
+      const std::uint64_t cpu0 = thread_cpu_ns();
+      std::array<frame_ref, 64> buf;
+      std::uint64_t lane_got[2] = {0, 0};   // this lane's own: no cache line shared per burst
+      std::vector<int> mine;   // port indices
+      for (int q = 0; q < 2; ++q)
+        if (Lanes == 1 || q == id) mine.push_back(q);
+      std::vector<pollfd> fds;
+      for (int q : mine) fds.push_back({ports[std::size_t(q)]->caps().wait_fd, POLLIN, 0});
+      while (!stop.load(std::memory_order_acquire)) {
+        std::size_t burst = 0;
+        for (int q : mine) {
+          auto& p = *ports[std::size_t(q)];
+          const std::size_t k = p.rx_burst(buf);
+          if (k) p.rx_release(std::span(buf).first(k));
+          lane_got[q] += k;
+          burst += k;
+        }
+        if (burst) {
+          total.fetch_add(burst, std::memory_order_relaxed);
+          last_rx_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+        } else {
+          poll(fds.data(), fds.size(), 20);
+        }
+      }
+      cpu[id] = thread_cpu_ns() - cpu0;
+      for (int q : mine) got[q] = lane_got[q];   // read after join()
+    };
+    sender snd;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> lanes;
+    for (int i = 0; i < Lanes; ++i) lanes.emplace_back(lane, i);
+    snd.start(n, world_2q(), 16);
+    // The watcher (this thread, mostly asleep): the trial ends when everything sent arrived, or 50 ms
+    // after the sender finished and nothing came.
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      if (!snd.done.load(std::memory_order_acquire)) continue;
+      if (total.load(std::memory_order_relaxed) >= snd.sent) break;
+      const auto last = std::chrono::steady_clock::time_point(
+          std::chrono::steady_clock::duration(last_rx_ns.load(std::memory_order_relaxed)));
+      if (std::chrono::steady_clock::now() - std::max(last, t0) > std::chrono::milliseconds(50)) break;
+      if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(30)) break;
+    }
+    stop.store(true, std::memory_order_release);
+    for (auto& t : lanes) t.join();
+    snd.join();
+    trial_result r;
+    r.sent = snd.sent;
+    r.send_secs = snd.secs;
+    r.got = got[0] + got[1];
+    for (int i = 0; i < Lanes; ++i) r.cpu_ns += cpu[i];
+    const auto last = std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(last_rx_ns.load()));
+    r.secs = std::chrono::duration<double>(last - t0).count();
+    report(state, r);
+    per_queue[0] += got[0];
+    per_queue[1] += got[1];
+    if (got[0] == 0 || got[1] == 0) state.SkipWithError("the flows did not spread: a queue received nothing");
+  }
+  std::uint64_t fill_empty = 0, ring_full = 0, dropped = 0;
+  for (auto& p : ports) {
+    ringlab::backends::afxdp::xdp_stats st;
+    p->statistics(st);
+    fill_empty += st.rx_fill_ring_empty_descs;
+    ring_full += st.rx_ring_full;
+    dropped += st.rx_dropped;
+  }
+  state.counters["xsk_fill_empty"] = double(fill_empty);
+  state.counters["xsk_rx_ring_full"] = double(ring_full);
+  state.counters["xsk_rx_dropped"] = double(dropped);
+  state.counters["veth_dropped"] = double(veth_dropped(world_2q()) - veth_dropped0);
+  state.counters["queue0_received"] = double(per_queue[0]);
+  state.counters["queue1_received"] = double(per_queue[1]);
+  state.SetLabel(std::string("afxdp:") + world_2q().if_a + " 2 queues, " + std::to_string(Lanes) +
+                 (Lanes == 1 ? " lane (one thread, both queues)" : " lanes (a thread per queue)") + ", 16 flows");
+}
+
 }  // namespace
 
 // Five repetitions of each row (RINGLAB_VETH_RX_REPETITIONS to change it: the smoke test runs one),
@@ -465,5 +598,7 @@ VETH_ROW(afxdp<style::spin>, "afxdp_spin");
 VETH_ROW(afxdp<style::busy_poll>, "afxdp_busy_poll");
 VETH_ROW(dpdk_af_xdp<style::spin>, "dpdk_af_xdp_spin");
 VETH_ROW(dpdk_af_xdp<style::busy_poll>, "dpdk_af_xdp_busy_poll");
+VETH_ROW(afxdp_2q_lanes<1>, "afxdp_2q_lanes:1");
+VETH_ROW(afxdp_2q_lanes<2>, "afxdp_2q_lanes:2");
 
 BENCHMARK_MAIN();

@@ -271,9 +271,14 @@ veth_pair::veth_pair(const netns& a, std::string a_cidr, const netns& b, std::st
       b_if_(o.b_name.empty() ? unique_name("vb") : o.b_name), a_cidr_(std::move(a_cidr)), b_cidr_(std::move(b_cidr)) {
   // Made directly inside the namespaces: nothing appears in this process's namespace.
   std::vector<std::string> add{"ip", "link", "add", a_if_, "netns", a.name()};
-  if (o.mtu) add.insert(add.end(), {"mtu", std::to_string(o.mtu)});
+  const auto end_options = [&] {
+    if (o.mtu) add.insert(add.end(), {"mtu", std::to_string(o.mtu)});
+    if (o.queues > 0)
+      add.insert(add.end(), {"numrxqueues", std::to_string(o.queues), "numtxqueues", std::to_string(o.queues)});
+  };
+  end_options();
   add.insert(add.end(), {"type", "veth", "peer", "name", b_if_, "netns", b.name()});
-  if (o.mtu) add.insert(add.end(), {"mtu", std::to_string(o.mtu)});
+  end_options();
   must(add);
   try {
     if (!a_cidr_.empty()) must({"ip", "-n", a.name(), "addr", "add", a_cidr_, "dev", a_if_});

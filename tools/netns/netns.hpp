@@ -140,6 +140,7 @@ inline int socket_in(const netns& ns, int domain, int type, int protocol = 0) {
 struct veth_options {
   std::string a_name, b_name;   // empty: unique_name("va") / unique_name("vb")
   int mtu = 0;                  // 0: the kernel's default (1500)
+  int queues = 0;               // > 0: numrxqueues and numtxqueues of both ends (multi-queue veth)
 };
 
 // A veth pair with one end in each namespace, both ends up. An address "10.x.y.z/len" is added to an

@@ -64,10 +64,12 @@ struct throwaway_veth {
   std::string ns, why;
   static constexpr const char* end_a = "rlprobe0";
   static constexpr const char* end_b = "rlprobe1";
-  throwaway_veth() : ns(unique_name("rlq")) {
+  explicit throwaway_veth(int queues = 1) : ns(unique_name("rlq")) {
+    const std::string nq = std::to_string(queues);
     for (const auto& argv : std::vector<std::vector<std::string>>{
              {"ip", "netns", "add", ns},
-             {"ip", "-n", ns, "link", "add", end_a, "type", "veth", "peer", "name", end_b},
+             {"ip", "-n", ns, "link", "add", end_a, "numrxqueues", nq, "numtxqueues", nq, "type", "veth", "peer", "name",
+              end_b, "numrxqueues", nq, "numtxqueues", nq},
              {"ip", "-n", ns, "link", "set", end_a, "up"},
              {"ip", "-n", ns, "link", "set", end_b, "up"}}) {
       auto r = run(argv, output::merged);
@@ -138,8 +140,8 @@ std::string attach_xdp_pass() {
   return {};
 }
 
-// An AF_XDP socket on end_a, queue 0, copy mode: UMEM of 4 frames, fill/completion/RX rings of 4.
-std::string bind_afxdp_copy_mode() {
+// An AF_XDP socket on end_a, queue `queue`, copy mode: UMEM of 4 frames, fill/completion/RX rings of 4.
+std::string bind_afxdp_copy_mode_on(std::uint32_t queue) {
   const unsigned ifindex = ::if_nametoindex(throwaway_veth::end_a);
   if (ifindex == 0) return std::string("the probe's veth end vanished: ") + errno_text(errno);
   const int s = ::socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -169,10 +171,11 @@ std::string bind_afxdp_copy_mode() {
       sockaddr_xdp sx{};
       sx.sxdp_family = AF_XDP;
       sx.sxdp_ifindex = ifindex;
-      sx.sxdp_queue_id = 0;
+      sx.sxdp_queue_id = queue;
       sx.sxdp_flags = XDP_COPY;
       if (::bind(s, reinterpret_cast<const sockaddr*>(&sx), sizeof sx) != 0)
-        why = "an AF_XDP socket does not bind to a veth (queue 0, copy mode) here: " + errno_text(errno);
+        why = "an AF_XDP socket does not bind to a veth (queue " + std::to_string(queue) + ", copy mode) here: " +
+              errno_text(errno) + (queue ? " (an older kernel's veth has no AF_XDP on queues above 0)" : "");
     }
   }
   ::close(s);
@@ -180,10 +183,13 @@ std::string bind_afxdp_copy_mode() {
   return why;
 }
 
+std::string bind_afxdp_copy_mode() { return bind_afxdp_copy_mode_on(0); }
+std::string bind_afxdp_copy_mode_queue_1() { return bind_afxdp_copy_mode_on(1); }
+
 // `before` when it is a reason; else what probe says, run inside a throwaway veth's namespace.
-std::string then_on_a_throwaway_veth(const std::string& before, std::string (*probe)()) {
+std::string then_on_a_throwaway_veth(const std::string& before, std::string (*probe)(), int queues = 1) {
   if (!before.empty()) return before;
-  throwaway_veth v;
+  throwaway_veth v(queues);
   return v.why.empty() ? v.inside(probe) : v.why;
 }
 
@@ -215,6 +221,11 @@ std::string xdp_on_veth_unavailable() {
 
 std::string afxdp_unavailable() {
   static const std::string why = then_on_a_throwaway_veth(xdp_on_veth_unavailable(), bind_afxdp_copy_mode);
+  return why;
+}
+
+std::string afxdp_multiqueue_unavailable() {
+  static const std::string why = then_on_a_throwaway_veth(afxdp_unavailable(), bind_afxdp_copy_mode_queue_1, 2);
   return why;
 }
 

@@ -30,6 +30,10 @@ std::string xdp_on_veth_unavailable();
 // fill and completion rings, an RX ring, bound to queue 0 in copy mode. Cached.
 std::string afxdp_unavailable();
 
+// afxdp_unavailable(), then: a veth made with numrxqueues 2 numtxqueues 2, and an AF_XDP socket bound
+// (copy mode) to its queue 1. Kernels before multi-queue veth XDP (docs/machine-findings.md) fail here.
+std::string afxdp_multiqueue_unavailable();
+
 // "" when this process can lock `bytes` of memory (CAP_IPC_LOCK, or RLIMIT_MEMLOCK at least that
 // large), else the reason naming the limit and the size.
 std::string memlock_below(std::uint64_t bytes);

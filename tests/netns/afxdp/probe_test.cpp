@@ -56,3 +56,33 @@ TEST(probe, afxdp_on_a_missing_interface_names_it) {
   EXPECT_EQ(p.error().code, std::errc::no_such_device) << r;
   EXPECT_EQ(r, "afxdp: rlnosuchif0: no such interface in this network namespace");
 }
+
+TEST(probe, queues_option_sets_how_many_ports) {
+  auto s = rb::parse_spec("afxdp:veth0:udp=5000,queues=4");
+  ASSERT_TRUE(s) << s.error().reason;
+  EXPECT_EQ(s->queues, 4);
+  auto one = rb::parse_spec("afxdp:veth0");
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->queues, 1);
+  for (const char* bad : {"afxdp:veth0:queues=0", "afxdp:veth0:queues=2+3", "afxdp:veth0:queues=x"}) {
+    auto b = rb::parse_spec(bad);
+    ASSERT_FALSE(b) << bad;
+    EXPECT_NE(b.error().reason.find("bad option 'queues="), std::string::npos) << b.error().reason;
+  }
+}
+
+TEST(probe, probe_opens_one_queue_and_points_to_probe_queues) {
+  auto p = rb::probe({.backend = "afxdp", .device = "veth0", .queues = 2});
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, std::errc::invalid_argument);
+  EXPECT_EQ(p.error().reason, "afxdp: veth0: probe() opens one queue (2 asked for): use probe_queues()");
+}
+
+TEST(probe, probe_queues_on_a_missing_interface_names_it) {
+  auto p = rb::probe_queues({.backend = "afxdp", .device = "rlnosuchif0", .queues = 2});
+  ASSERT_FALSE(p);
+#ifndef RINGLAB_HAVE_XDP
+  RINGLAB_REQUIRE(ringlab::netlab::not_built("the AF_XDP backend", "libxdp-dev, libbpf-dev, clang"));
+#endif
+  EXPECT_EQ(p.error().reason, "afxdp: rlnosuchif0: no such interface in this network namespace");
+}

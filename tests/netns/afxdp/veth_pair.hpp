@@ -47,6 +47,7 @@ inline std::string netns_skip_reason() { return nl::netns_unavailable(); }
 struct veth_options {
   bool a_address = true;   // give if_a the kernel address 10.66.0.1/24 (the kernel answers ARP for it)
   int mtu = 1500;
+  int queues = 0;          // > 0: numrxqueues and numtxqueues of both ends (a multi-queue veth)
 };
 
 class veth_pair {
@@ -61,7 +62,7 @@ class veth_pair {
       a_.emplace("rl" + tag + "a");
       b_.emplace("rl" + tag + "b");
       link_.emplace(*a_, o.a_address ? std::string(addr_a) + "/24" : std::string(), *b_, std::string(addr_b) + "/24",
-                    nl::veth_options{.mtu = o.mtu});
+                    nl::veth_options{.mtu = o.mtu, .queues = o.queues});
       ns_a = a_->name();
       ns_b = b_->name();
       if_a = link_->a_name();
