@@ -101,8 +101,8 @@ class udp_socket {
   // The one reader hook between this socket and whoever reads it (the Asio layer): a datagram that
   // arrives while the queue is empty is offered to it first, inside interface::poll (or inside send_to
   // for a looped multicast), and it says what it did: declined (queue it as usual), copied (done with
-  // the frame: it goes back with the burst) or kept (it holds the frame now and releases it through
-  // the interface, as a lent_frame). While the queue holds datagrams a new one joins them behind the
+  // the frame: it goes back with the burst) or kept (it holds the frame now, as the lent_frame that
+  // lend(d) makes, and gives it back by the one release rule). While the queue holds datagrams a new one joins them behind the
   // others, never offered: order holds by construction, and a reader drains the queue itself when it
   // next starts (front/pop_front/try_receive_*). The hook may send; it must not call back into the
   // socket's queue or destroy the socket. A plain function and its context (one indirect call,
