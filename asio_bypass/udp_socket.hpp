@@ -450,7 +450,7 @@ class socket final : private socket_hooks {
     // As receive_frame on a queue holding d: the op holds the frame (lent) from here on.
     static stack::udp_socket::taken do_take(op_base* base, const stack::datagram& d) noexcept {
       auto* o = static_cast<frame_op*>(base);
-      o->frame = stack::lent_frame(&o->owner->s_->owner(), d);
+      o->frame = o->owner->s_->lend(d);
       o->ec = {};
       o->owner->took();   // o may be gone from here on
       return stack::udp_socket::taken::kept;

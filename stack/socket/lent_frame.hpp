@@ -3,20 +3,19 @@
 // payload sits inside that frame, and who sent it.
 //
 // Ownership rule (the one rule of zero-copy receive): the frame belongs to whoever holds the
-// lent_frame. It is move-only; release() — or the destructor — gives the frame back to the
-// interface it came from, which returns it to the port (rx_release) or, for a frame the stack
-// allocated itself (a reassembled or looped-back datagram), to the pool. Release on the thread that
-// polls the interface; a lent_frame must not outlive its interface.
+// lent_frame. It is move-only; release() — or the destructor — gives the frame back through its
+// interface's frame_releaser (the one release rule), which returns it to the port (rx_release) or,
+// for a frame the stack allocated itself (a reassembled or looped-back datagram), to the pool.
+// Release on the thread that polls the interface; a lent_frame must not outlive its interface.
 #include <cstddef>
 #include <span>
 #include <utility>
 
 #include "port/frame_ref.hpp"
+#include "stack/iface/frame_releaser.hpp"
 #include "stack/socket/endpoint.hpp"
 
 namespace ringlab::stack {
-
-class interface;
 
 // What a socket's receive queue holds for one datagram.
 struct datagram {
@@ -30,7 +29,7 @@ struct datagram {
 class lent_frame {
  public:
   lent_frame() noexcept = default;
-  lent_frame(interface* owner, const datagram& d) noexcept : owner_(owner), d_(d) {}
+  lent_frame(frame_releaser* owner, const datagram& d) noexcept : owner_(owner), d_(d) {}
   lent_frame(lent_frame&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)), d_(o.d_) {}
   lent_frame& operator=(lent_frame&& o) noexcept {
     if (this != &o) {
@@ -51,10 +50,12 @@ class lent_frame {
   const port::frame_ref& frame() const noexcept { return d_.frame; }
 
   // Gives the frame back now (idempotent).
-  void release() noexcept;
+  void release() noexcept {
+    if (owner_) std::exchange(owner_, nullptr)->give_back(d_.frame, d_.from_port);
+  }
 
  private:
-  interface* owner_ = nullptr;
+  frame_releaser* owner_ = nullptr;
   datagram d_;
 };
 

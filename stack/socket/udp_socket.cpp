@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "stack/iface/frame_releaser.hpp"
+#include "stack/iface/igmp_host.hpp"
 #include "stack/iface/interface.hpp"
+#include "stack/iface/ip_output.hpp"
+#include "stack/iface/socket_table.hpp"
 #include "stack/wire/udp.hpp"
 
 namespace ringlab::stack {
@@ -12,9 +16,17 @@ namespace {
 std::error_code errc(std::errc e) noexcept { return std::make_error_code(e); }
 }  // namespace
 
-udp_socket::udp_socket(interface& ifc, std::size_t queue_depth)
-    : ifc_(&ifc), ttl_(ifc.config().default_ttl) {
-  queue_.resize(queue_depth ? queue_depth : std::max<std::size_t>(ifc.config().socket_queue_depth, 1));
+udp_socket::udp_socket(interface& ifc, std::size_t queue_depth) : udp_socket(ifc.host(), queue_depth) {}
+
+udp_socket::udp_socket(udp_host& host, std::size_t queue_depth)
+    : host_(&host), frames_(&host.frames), ttl_(host.config.default_ttl) {
+  queue_.resize(queue_depth ? queue_depth : std::max<std::size_t>(host.config.socket_queue_depth, 1));
+}
+
+std::error_code udp_socket::bind_local(endpoint local) noexcept {
+  if (auto ec = host_->sockets.bind_udp(*this, local); ec) return ec;
+  local_ = local;
+  return {};
 }
 
 udp_socket::~udp_socket() { close(); }
@@ -22,16 +34,16 @@ udp_socket::~udp_socket() { close(); }
 std::error_code udp_socket::bind(endpoint local) noexcept {
   if (!open_) return errc(std::errc::bad_file_descriptor);
   if (bound()) return errc(std::errc::invalid_argument);   // as bind(2) on a bound socket
-  return ifc_->bind_udp(*this, local);
+  return bind_local(local);
 }
 
 std::error_code udp_socket::connect(endpoint remote) noexcept {
   if (!open_) return errc(std::errc::bad_file_descriptor);
   if (remote.port == 0 || remote.addr.is_unspecified()) return errc(std::errc::invalid_argument);
   if (!bound())
-    if (auto ec = ifc_->bind_udp(*this, {}); ec) return ec;
+    if (auto ec = bind_local({}); ec) return ec;
   remote_ = remote;
-  ifc_->sockets_changed();   // the fast path's flow memo: a connected socket now wins its flows
+  host_->sockets.changed();   // the fast path's flow memo: a connected socket now wins its flows
   return {};
 }
 
@@ -39,13 +51,13 @@ void udp_socket::close() noexcept {
   if (!open_) return;
   while (count_) {
     const datagram& d = queue_[head_];
-    ifc_->release(d.frame, d.from_port);
+    frames_->give_back(d.frame, d.from_port);
     head_ = (head_ + 1) % queue_.size();
     --count_;
   }
-  for (const auto g : groups_) (void)ifc_->leave(g, ifc_->now_);
+  for (const auto g : groups_) (void)host_->groups.leave(g, frames_->now());
   groups_.clear();
-  ifc_->unbind_udp(*this);
+  host_->sockets.unbind_udp(*this);
   local_ = remote_ = {};
   open_ = false;
 }
@@ -53,7 +65,7 @@ void udp_socket::close() noexcept {
 std::error_code udp_socket::join_group(wire::ipv4_addr group, time_ns now) noexcept {
   if (!open_) return errc(std::errc::bad_file_descriptor);
   if (std::find(groups_.begin(), groups_.end(), group) != groups_.end()) return errc(std::errc::address_in_use);
-  if (auto ec = ifc_->join(group, now); ec) return ec;
+  if (auto ec = host_->groups.join(group, now); ec) return ec;
   groups_.push_back(group);
   return {};
 }
@@ -63,30 +75,30 @@ std::error_code udp_socket::leave_group(wire::ipv4_addr group, time_ns now) noex
   const auto it = std::find(groups_.begin(), groups_.end(), group);
   if (it == groups_.end()) return errc(std::errc::address_not_available);
   groups_.erase(it);
-  return ifc_->leave(group, now);
+  return host_->groups.leave(group, now);
 }
 
 std::error_code udp_socket::send_to(std::span<const std::byte> payload, endpoint destination, time_ns now) noexcept {
   if (!open_) return errc(std::errc::bad_file_descriptor);
   if (destination.port == 0 || destination.addr.is_unspecified()) return errc(std::errc::invalid_argument);
   if (!bound())
-    if (auto ec = ifc_->bind_udp(*this, {}); ec) return ec;
+    if (auto ec = bind_local({}); ec) return ec;
   const bool mcast = destination.addr.is_multicast();
-  interface::ip_out o;
-  o.src = ifc_->config().addr;
+  ip_output::params o;
+  o.src = host_->config.addr;
   o.dst = destination.addr;
   o.proto = wire::udp::ip_protocol;
   o.ttl = mcast ? mcast_ttl_ : ttl_;
-  o.loop = mcast && mcast_loop_ && ifc_->joined(destination.addr);
+  o.loop = mcast && mcast_loop_ && host_->groups.joined(destination.addr);
   const wire::udp::repr r{local_.port, destination.port, payload};
-  const auto ec = ifc_->send_ip(o, r.buffer_len(),
+  const auto ec = host_->out.send(o, r.buffer_len(),
                                 [&](std::span<std::byte> out) { return r.emit(out, o.src, o.dst); }, now);
   if (ec) {
     ++counters_.send_errors;
     return ec;
   }
   ++counters_.sent;
-  ++ifc_->ctr_.udp_sent;
+  ++host_->counters.udp_sent;
   return {};
 }
 
@@ -114,7 +126,7 @@ udp_socket::received udp_socket::try_receive_from(std::span<std::byte> buf, std:
   r.source = d.source;
   if (r.bytes) std::memcpy(buf.data(), d.payload.data(), r.bytes);
   hop_taken(d);
-  ifc_->release(d.frame, d.from_port);
+  frames_->give_back(d.frame, d.from_port);
   ec = {};
   return r;
 }
@@ -123,7 +135,7 @@ void udp_socket::pop_front() noexcept {
   if (count_ == 0) return;
   const datagram& d = queue_[head_];
   hop_taken(d);   // the reader (the Asio layer) copied it out of the slot
-  ifc_->release(d.frame, d.from_port);
+  frames_->give_back(d.frame, d.from_port);
   if (++head_ == queue_.size()) head_ = 0;
   --count_;
 }
@@ -142,11 +154,11 @@ lent_frame udp_socket::try_receive_frame(std::error_code& ec) noexcept {
   --count_;
   ec = {};
   hop_taken(d);
-  return lent_frame(ifc_, d);
+  return lent_frame(frames_, d);
 }
 
 void udp_socket::hop_taken_traced(const datagram& d, std::source_location loc) const noexcept {
-  trace::emit({.packet_id = d.frame.meta.packet_id, .t_ns = ifc_->now_, .frame = d.frame.id,
+  trace::emit({.packet_id = d.frame.meta.packet_id, .t_ns = frames_->now(), .frame = d.frame.id,
                .queue = d.frame.meta.queue, .stage = trace::hop::deliver, .v = trace::verdict::deliver}, loc);
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // A UDP socket on one stack::interface: non-blocking, completion-driven, zero-copy on receive.
+// It reaches the interface only through its udp_host (socket table, ip_output, igmp_host and the
+// frame_releaser, by reference): no friend either way.
 //
-// Receive: the interface hands a matching datagram to the socket as {frame, source, payload span};
+// Receive: the interface's rx_pipeline hands a matching datagram to the socket as {frame, source, payload span};
 // nothing is copied. While its queue is empty the socket offers it to its reader hook first
 // (set_reader: an Asio socket with a receive waiting takes it there, never queued); else it is queued. The queue is bounded
 // (queue_depth); a datagram that finds it full is dropped as socket_queue_full. A reader then
@@ -27,6 +29,7 @@
 #include "stack/iface/time.hpp"
 #include "stack/socket/endpoint.hpp"
 #include "stack/socket/lent_frame.hpp"
+#include "stack/socket/udp_host.hpp"
 
 namespace ringlab::stack {
 
@@ -43,6 +46,8 @@ class udp_socket {
  public:
   // queue_depth 0: the interface's default (interface_config::socket_queue_depth).
   explicit udp_socket(interface& ifc, std::size_t queue_depth = 0);
+  // The same on the parts of a stack directly (the host must outlive the socket).
+  explicit udp_socket(udp_host& host, std::size_t queue_depth = 0);
   udp_socket(const udp_socket&) = delete;
   udp_socket& operator=(const udp_socket&) = delete;
   ~udp_socket();
@@ -85,6 +90,9 @@ class udp_socket {
   // its frame back. For readers that copy straight out of the queue slot (the Asio layer).
   const datagram* front() const noexcept { return count_ ? &queue_[head_] : nullptr; }
   void pop_front() noexcept;
+  // Lends a datagram this socket offered its reader (set_reader) to whoever keeps it: released through
+  // this socket's interface by the one rule (frame_releaser).
+  lent_frame lend(const datagram& d) const noexcept { return lent_frame(frames_, d); }
 
   std::size_t available() const noexcept { return count_; }
   std::size_t next_size() const noexcept { return count_ ? queue_[head_].payload.size() : 0; }
@@ -93,8 +101,8 @@ class udp_socket {
   // The one reader hook between this socket and whoever reads it (the Asio layer): a datagram that
   // arrives while the queue is empty is offered to it first, inside interface::poll (or inside send_to
   // for a looped multicast), and it says what it did: declined (queue it as usual), copied (done with
-  // the frame: it goes back with the burst) or kept (it holds the frame now and releases it through
-  // the interface, as a lent_frame). While the queue holds datagrams a new one joins them behind the
+  // the frame: it goes back with the burst) or kept (it holds the frame now, as the lent_frame that
+  // lend(d) makes, and gives it back by the one release rule). While the queue holds datagrams a new one joins them behind the
   // others, never offered: order holds by construction, and a reader drains the queue itself when it
   // next starts (front/pop_front/try_receive_*). The hook may send; it must not call back into the
   // socket's queue or destroy the socket. A plain function and its context (one indirect call,
@@ -108,22 +116,25 @@ class udp_socket {
   bool bound() const noexcept { return local_.port != 0; }
   bool connected() const noexcept { return remote_.port != 0; }
   const udp_socket_counters& counters() const noexcept { return counters_; }
-  interface& owner() noexcept { return *ifc_; }
 
- private:
-  friend class interface;
-  // Called by the interface. queued / kept: the socket (or its reader) owns the frame from then on;
-  // copied: a waiting reader copied the payload, the frame goes back with the burst; full: dropped.
+  // Called by the rx_pipeline for each datagram the socket table matched to this socket. queued /
+  // kept: the socket (or its reader) owns the frame from then on; copied: a waiting reader copied the
+  // payload, the frame goes back with the burst; full: dropped.
   enum class delivery : std::uint8_t { queued, copied, kept, full };
   delivery deliver(const datagram& d) noexcept;
+
+ private:
   // The `deliver` hop: a reader took the datagram (try_receive_from, try_receive_frame, pop_front).
   // Inline: with tracing off it is one relaxed load and a branch per datagram.
   void hop_taken(const datagram& d, std::source_location loc = std::source_location::current()) const noexcept {
     if (trace::enabled()) [[unlikely]] hop_taken_traced(d, loc);
   }
   void hop_taken_traced(const datagram& d, std::source_location loc) const noexcept;
+  // Binds through the socket table, then keeps the endpoint it chose.
+  std::error_code bind_local(endpoint local) noexcept;
 
-  interface* ifc_;
+  udp_host* host_;
+  frame_releaser* frames_;                   // host_->frames, one load nearer: readers release per datagram
   bool open_ = true;
   endpoint local_;
   endpoint remote_;
@@ -138,7 +149,7 @@ class udp_socket {
   udp_socket_counters counters_;
 };
 
-// Inline: it runs once per datagram inside interface::poll, and a call cost more than its body.
+// Inline: it runs once per datagram inside interface::poll (rx_pipeline), and a call cost more than its body.
 inline udp_socket::delivery udp_socket::deliver(const datagram& d) noexcept {
   if (count_ == 0 && reader_) {
     // Offered to the reader first: a waiting one takes it instead of queueing and dequeueing it.

@@ -73,7 +73,7 @@ std::string payload_of(std::uint64_t seed, std::size_t i) {
 }
 
 // What the stack does with one frame of this test after the injector flipped byte `at` with `mask`:
-// none (delivered intact) or the drop reason, by the stack's check order (stack/iface/interface.cpp,
+// none (delivered intact) or the drop reason, by the stack's check order (stack/iface/rx_pipeline.cpp,
 // wire/ipv4.hpp, wire/udp.hpp). Offsets are those of an untagged Ethernet + 20-byte IPv4 + UDP frame.
 drop_reason corrupted_outcome(const bytes& f, std::size_t at, std::uint8_t mask) {
   const auto flipped = [&](std::size_t i) { return std::to_integer<std::uint8_t>(f[i]) ^ (i == at ? mask : 0); };

@@ -48,6 +48,8 @@ class test_port final : public port::any_port {
   }
   void rx_release(std::span<const port::frame_ref> frames) noexcept override {
     released_ += frames.size();
+    ++release_calls_;
+    for (const auto& f : frames) released_ids.push_back(f.meta.packet_id);
     pool_.free_burst(frames);
   }
   port::tx_batch tx_reserve(std::size_t n) noexcept override {
@@ -71,9 +73,11 @@ class test_port final : public port::any_port {
 
   std::size_t pending_rx() const noexcept { return rx_.size(); }
   std::size_t released() const noexcept { return released_; }
+  std::size_t release_calls() const noexcept { return release_calls_; }   // rx_release calls
   void limit_tx(std::size_t room) noexcept { tx_room_ = room; }
 
   std::vector<std::vector<std::byte>> sent;   // every committed frame, in order
+  std::vector<std::uint64_t> released_ids;    // packet ids of the frames rx_release took, in order
 
  private:
   port::frame_pool pool_;
@@ -81,6 +85,7 @@ class test_port final : public port::any_port {
   std::deque<port::frame_ref> rx_;
   std::uint64_t next_id_ = 0;
   std::size_t released_ = 0;
+  std::size_t release_calls_ = 0;
   std::size_t tx_room_ = ~std::size_t{0};
 };
 

@@ -1,0 +1,174 @@
+#include "stack/iface/ip_output.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "stack/iface/rx_pipeline.hpp"
+#include "stack/wire/arp.hpp"
+#include "stack/wire/ethernet.hpp"
+#include "stack/wire/ipv4.hpp"
+
+namespace ringlab::stack {
+
+using trace::drop_reason;
+using trace::verdict;
+namespace eth = wire::ethernet;
+
+namespace {
+constexpr std::size_t l2_len = eth::header_len;
+constexpr std::size_t min_frame = eth::min_frame_len;   // we pad short frames, as a NIC does on the wire
+
+std::error_code errc(std::errc e) noexcept { return std::make_error_code(e); }
+}  // namespace
+
+ip_output::ip_output(port::any_port& port, const interface_config& cfg, interface_counters& ctr,
+                     frame_releaser& frames)
+    : port_(port), cfg_(cfg), ctr_(ctr), frames_(frames), arp_(cfg.arp), mtu_(port.caps().mtu) {
+  pending_.reserve(cfg_.arp.pending_total);
+}
+
+bool ip_output::next_hop(wire::ipv4_addr dst, wire::ipv4_addr& hop_ip, wire::mac_addr& mac, bool& known,
+                         time_ns now) const noexcept {
+  known = true;
+  hop_ip = dst;
+  if (dst.is_multicast()) {
+    mac = wire::multicast_mac(dst);
+    return true;
+  }
+  if (dst.is_broadcast() || dst == cfg_.directed_broadcast()) {
+    mac = wire::mac_addr::broadcast();
+    return true;
+  }
+  if (dst == cfg_.addr) {
+    mac = cfg_.mac;
+    return true;
+  }
+  if (!dst.same_subnet(cfg_.addr, cfg_.prefix_len)) {
+    if (cfg_.gateway.is_unspecified()) return false;
+    hop_ip = cfg_.gateway;
+  }
+  const auto m = arp_.lookup(hop_ip, now);
+  known = m.has_value();
+  if (known) mac = *m;
+  return true;
+}
+
+std::error_code ip_output::send(const params& o, std::size_t l4_max, l4_writer fill, time_ns now) noexcept {
+  const std::size_t ip_len = wire::ipv4::repr{.router_alert = o.router_alert}.buffer_len();
+  if (ip_len + l4_max > mtu_) return errc(std::errc::message_size);
+  wire::ipv4_addr hop_ip;
+  wire::mac_addr mac;
+  bool known = false;
+  if (o.l2_dst) {
+    mac = *o.l2_dst;
+    known = true;
+  } else if (!next_hop(o.dst, hop_ip, mac, known, now)) {
+    return errc(std::errc::network_unreachable);
+  }
+  port::tx_batch b = port_.tx_reserve(1);
+  if (b.size() == 0) {
+    ++ctr_.tx_no_frame;
+    return errc(std::errc::no_buffer_space);
+  }
+  const std::span<std::byte> room = b[0].bytes;
+  if (l2_len + ip_len + l4_max > room.size()) return errc(std::errc::message_size);
+  // L4 first (it may checksum its own bytes), then IPv4 and Ethernet in front of it, all in place.
+  const std::size_t l4_len = fill(room.subspan(l2_len + ip_len));
+  if (l4_len == 0) return errc(std::errc::message_size);
+  // RFC 2113 Router Alert (IGMP, RFC 2236 2 / RFC 3376 4) is wire's to write: a 24-byte header.
+  wire::ipv4::repr ip{o.src,  o.dst, o.proto, static_cast<std::uint16_t>(l4_len), o.ttl, o.tos,
+                      next_ident_++, true};
+  ip.router_alert = o.router_alert;
+  ip.emit(room.subspan(l2_len, ip_len));
+  eth::repr{cfg_.mac, mac, eth::ethertype::ipv4, {}, 0}.emit(room);
+  const std::size_t len = l2_len + ip_len + l4_len;
+
+  if (o.dst == cfg_.addr) {   // to ourselves: never on the wire
+    loop_back(room.first(len), now);
+    return {};
+  }
+  if (o.loop) loop_back(room.first(len), now);
+  if (known) {
+    commit(b, len);
+    return {};
+  }
+  // Unresolved next hop: the frame waits (bounded) for the ARP reply; the request goes out once.
+  const auto waiting = std::count_if(pending_.begin(), pending_.end(), [&](const pending_tx& p) { return p.hop == hop_ip; });
+  const auto st = arp_.start(hop_ip, now);
+  if (st == arp_cache::start_result::send_request) send_arp(1, wire::mac_addr::broadcast(), {}, hop_ip, now);
+  if (st == arp_cache::start_result::no_room || pending_.size() >= cfg_.arp.pending_total ||
+      static_cast<std::size_t>(waiting) >= cfg_.arp.pending_per_hop) {
+    // As a kernel's full unresolved queue: the datagram is lost, the send itself succeeded.
+    ctr_.count_drop(drop_reason::arp_unresolved);
+    trace::emit({.t_ns = now, .frame = b[0].id, .stage = trace::hop::arp, .v = verdict::drop,
+                 .reason = drop_reason::arp_unresolved});
+    return {};
+  }
+  pending_.push_back({hop_ip, std::move(b), len});
+  return {};
+}
+
+void ip_output::commit(port::tx_batch& b, std::size_t len) noexcept {
+  port::frame_ref& f = b[0];
+  if (len < min_frame) {
+    std::memset(f.bytes.data() + len, 0, min_frame - len);
+    len = min_frame;
+  }
+  f.bytes = f.bytes.first(len);
+  ++ctr_.tx_frames;
+  ctr_.tx_bytes += len;
+  trace::emit({.t_ns = frames_.now(), .frame = f.id, .stage = trace::hop::tx, .v = verdict::tx});
+  b.commit(1);
+}
+
+void ip_output::resolved(wire::ipv4_addr ip, wire::mac_addr mac) noexcept {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->hop != ip) {
+      ++it;
+      continue;
+    }
+    mac.store(it->batch[0].bytes.data());
+    commit(it->batch, it->len);
+    it = pending_.erase(it);
+  }
+}
+
+void ip_output::unresolved(wire::ipv4_addr ip, time_ns now) noexcept {
+  std::erase_if(pending_, [&](pending_tx& p) {
+    if (p.hop != ip) return false;
+    ctr_.count_drop(drop_reason::arp_unresolved);
+    trace::emit({.t_ns = now, .frame = p.batch[0].id, .stage = trace::hop::arp, .v = verdict::drop,
+                 .reason = drop_reason::arp_unresolved});
+    return true;   // the batch cancels: the frame returns to the pool
+  });
+}
+
+void ip_output::loop_back(std::span<const std::byte> frame, time_ns now) noexcept {
+  port::frame_ref f = port_.pool().alloc();
+  if (!f.valid()) {
+    ctr_.count_drop(drop_reason::pool_empty);
+    return;
+  }
+  std::memcpy(f.bytes.data(), frame.data(), frame.size());
+  f.bytes = f.bytes.first(frame.size());
+  ++ctr_.looped_back;
+  loop_->receive_own(f, now);
+}
+
+void ip_output::send_arp(std::uint16_t op, wire::mac_addr l2_dst, wire::mac_addr target_mac,
+                         wire::ipv4_addr target_ip, time_ns now) noexcept {
+  port::tx_batch b = port_.tx_reserve(1);
+  if (b.size() == 0) {
+    ++ctr_.tx_no_frame;
+    return;
+  }
+  const std::span<std::byte> room = b[0].bytes;
+  eth::repr{cfg_.mac, l2_dst, eth::ethertype::arp, {}, 0}.emit(room);
+  const wire::arp::repr r{static_cast<wire::arp::operation>(op), cfg_.mac, cfg_.addr, target_mac, target_ip};
+  const std::size_t len = l2_len + r.emit(room.subspan(l2_len));
+  if (op == 1) ++ctr_.arp_requests_sent;
+  frames_.advance_now(now);
+  commit(b, len);
+}
+
+}  // namespace ringlab::stack
