@@ -18,6 +18,8 @@ namespace ringlab::stack {
 using trace::drop_reason;
 using trace::verdict;
 namespace eth = wire::ethernet;
+namespace ip4f = wire::ipv4::field;
+namespace udpf = wire::udp::field;
 
 namespace {
 constexpr std::size_t l2_len = eth::header_len;
@@ -121,34 +123,35 @@ void rx_pipeline::drop(const rx_ctx& c, trace::hop where, drop_reason why, std::
 // path below decides, with its drop reasons and counters.
 // Inlined into poll, its one caller: the call and its register saves were ~16 instructions a frame.
 [[gnu::always_inline]] inline bool rx_pipeline::fast_udp(rx_ctx& c) noexcept {
-  constexpr std::size_t ip_off = l2_len, udp_off = l2_len + wire::ipv4::min_header_len;
+  constexpr std::size_t ip_off = eth::field::payload, udp_off = ip_off + wire::ipv4::min_header_len;
   const std::span<const std::byte> b = c.frame.bytes;
   if (b.size() < udp_off + wire::udp::header_len) return false;
   const std::byte* p = b.data();
-  if (wire::load_be16(p + 12) != static_cast<std::uint16_t>(eth::ethertype::ipv4)) return false;
-  if (wire::load_u8(p + ip_off) != 0x45) return false;                      // version 4, IHL 5: no options
-  if (wire::load_u8(p + ip_off + 9) != wire::udp::ip_protocol) return false;
-  if ((wire::load_be16(p + ip_off + 6) & 0x3fff) != 0) return false;         // MF or an offset: a fragment
-  const std::uint16_t total = wire::load_be16(p + ip_off + 2);
+  if (wire::load_be16(p + eth::field::type) != static_cast<std::uint16_t>(eth::ethertype::ipv4)) return false;
+  if (wire::load_u8(p + ip_off + ip4f::ver_ihl) != 0x45) return false;      // version 4, IHL 5: no options
+  if (wire::load_u8(p + ip_off + ip4f::proto) != wire::udp::ip_protocol) return false;
+  if ((wire::load_be16(p + ip_off + ip4f::flags_frag) & wire::ipv4::fragment_mask) != 0) return false;   // MF or an offset
+  const std::uint16_t total = wire::load_be16(p + ip_off + ip4f::total_len);
   if (total < wire::ipv4::min_header_len + wire::udp::header_len || total > b.size() - l2_len) return false;
-  if (!(wire::load_u8(p) & 1u) && std::memcmp(p, mac_.octets.data(), 6) != 0) return false;   // not ours, not a group
+  if (!(wire::load_u8(p) & 1u) && std::memcmp(p + eth::field::dst, mac_.octets.data(), wire::mac_addr::size) != 0) return false;   // not ours, not a group
   const std::uint16_t flags = c.frame.meta.flags;
   if (flags & (port::rx_ip_csum_bad | port::rx_l4_csum_bad)) return false;
   if (!(flags & port::rx_ip_csum_good) && !wire::checksum::verify({p + ip_off, wire::ipv4::min_header_len}))
     return false;
-  const std::uint16_t udp_len = wire::load_be16(p + udp_off + 4);
+  const std::uint16_t udp_len = wire::load_be16(p + udp_off + udpf::length);
   if (udp_len < wire::udp::header_len || udp_len > total - wire::ipv4::min_header_len) return false;
   // The flow memo compares the wire bytes: source and destination address, then both ports, are 12
   // bytes in a row (no options), so one 8-byte and one 4-byte compare; equal bytes, equal values.
   socket_table::flow_key key;
-  std::memcpy(&key.addrs, p + ip_off + 12, sizeof key.addrs);
-  std::memcpy(&key.ports, p + udp_off, sizeof key.ports);
+  static_assert(ip4f::dst == ip4f::src + 4 && udpf::dst_port == udpf::src_port + 2);
+  std::memcpy(&key.addrs, p + ip_off + ip4f::src, sizeof key.addrs);
+  std::memcpy(&key.ports, p + udp_off + udpf::src_port, sizeof key.ports);
   udp_socket* s = sockets_.memo(key);
   if (!s) [[unlikely]] {
     s = fast_udp_flow(p, key);
     if (!s) return false;
   }
-  const wire::ipv4_addr src = wire::ipv4_addr::load(p + ip_off + 12), dst = wire::ipv4_addr::load(p + ip_off + 16);
+  const wire::ipv4_addr src = wire::ipv4_addr::load(p + ip_off + ip4f::src), dst = wire::ipv4_addr::load(p + ip_off + ip4f::dst);
   const auto u = wire::udp::view::unchecked(b.subspan(udp_off, total - wire::ipv4::min_header_len));
   if (!(flags & port::rx_l4_csum_good) && !u.verify_checksum(src, dst)) return false;
   ++ctr_.udp_received;
@@ -159,11 +162,12 @@ void rx_pipeline::drop(const rx_ctx& c, trace::hop where, drop_reason why, std::
 
 // A flow the memo does not hold: our address or a joined group, and a socket for it; remembered then.
 udp_socket* rx_pipeline::fast_udp_flow(const std::byte* p, socket_table::flow_key key) noexcept {
-  constexpr std::size_t ip_off = l2_len, udp_off = l2_len + wire::ipv4::min_header_len;
-  const wire::ipv4_addr src = wire::ipv4_addr::load(p + ip_off + 12), dst = wire::ipv4_addr::load(p + ip_off + 16);
+  constexpr std::size_t ip_off = eth::field::payload, udp_off = ip_off + wire::ipv4::min_header_len;
+  const wire::ipv4_addr src = wire::ipv4_addr::load(p + ip_off + ip4f::src), dst = wire::ipv4_addr::load(p + ip_off + ip4f::dst);
   if (dst.is_multicast() ? !igmp_.joined(dst) : !ours(dst))
     return nullptr;
-  udp_socket* s = sockets_.find_udp({src, wire::load_be16(p + udp_off)}, {dst, wire::load_be16(p + udp_off + 2)});
+  udp_socket* s = sockets_.find_udp({src, wire::load_be16(p + udp_off + udpf::src_port)},
+                                  {dst, wire::load_be16(p + udp_off + udpf::dst_port)});
   if (s) sockets_.remember(key, s);
   return s;
 }
