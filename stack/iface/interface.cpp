@@ -44,9 +44,15 @@ struct interface::ip_values {
 interface::interface(port::any_port& port, const interface_config& cfg)
     : port_(port),
       cfg_(cfg),
-      arp_(cfg.arp),
-      frags_(port.pool(), cfg.fragments),
-      groups_(cfg.seed),
+      timers_(cfg.arp.entries + cfg.fragments.max_datagrams + igmp_membership::max_groups + 1),
+      arp_(cfg.arp, timers_,
+           {this, [](void* s, wire::ipv4_addr ip, time_ns t) noexcept { static_cast<interface*>(s)->arp_retry(ip, t); },
+            [](void* s, wire::ipv4_addr ip, time_ns t) noexcept { static_cast<interface*>(s)->arp_give_up(ip, t); }}),
+      frags_(port.pool(), cfg.fragments, timers_,
+             {this, [](void* s, time_ns t) noexcept { static_cast<interface*>(s)->fragment_timed_out(t); }}),
+      groups_(cfg.seed, timers_,
+              {this, [](void* s, wire::ipv4_addr g, time_ns t) noexcept { static_cast<interface*>(s)->igmp_report(g, t); },
+               [](void* s, time_ns t) noexcept { static_cast<interface*>(s)->igmp_report_all(t); }}),
       next_ephemeral_(cfg.ephemeral_first) {
   if (cfg_.rx_burst == 0) cfg_.rx_burst = 1;
   if (cfg_.ephemeral_last < cfg_.ephemeral_first) cfg_.ephemeral_last = cfg_.ephemeral_first;
@@ -108,9 +114,7 @@ time_ns interface::poll(time_ns now) noexcept {
   return n == rx_.size() ? now : next_deadline();
 }
 
-time_ns interface::next_deadline() const noexcept {
-  return earliest(earliest(arp_.next_deadline(), frags_.next_deadline()), groups_.next_deadline());
-}
+time_ns interface::next_deadline() const noexcept { return timers_.next_deadline(); }
 
 void interface::hop_traced(const rx_ctx& c, trace::hop where, verdict v, std::source_location loc) noexcept {
   trace::emit({.packet_id = c.frame.meta.packet_id, .t_ns = c.now, .frame = c.frame.id,
@@ -371,39 +375,40 @@ void lent_frame::release() noexcept {
 
 // ---------------------------------------------------------------- timers
 
-void interface::run_timers(time_ns now) noexcept {
-  arp_.on_timer(
-      now,
-      [&](wire::ipv4_addr ip) { send_arp(1, wire::mac_addr::broadcast(), {}, ip, now); },
-      [&](wire::ipv4_addr ip) {
-        std::erase_if(pending_, [&](pending_tx& p) {
-          if (p.hop != ip) return false;
-          ++ctr_.drops[static_cast<std::size_t>(drop_reason::arp_unresolved)];
-          trace::emit({.t_ns = now, .frame = p.batch[0].id, .stage = trace::hop::arp, .v = verdict::drop,
-                       .reason = drop_reason::arp_unresolved});
-          return true;   // the batch cancels: the frame returns to the pool
-        });
-      });
-  if (const std::size_t n = frags_.expire(now)) {
-    ctr_.drops[static_cast<std::size_t>(drop_reason::fragment_timeout)] += n;
-    for (std::size_t i = 0; i < n; ++i)
-      trace::emit({.t_ns = now, .stage = trace::hop::ipv4_reassembly, .v = verdict::drop,
-                   .reason = drop_reason::fragment_timeout});
-  }
-  groups_.on_timer(
-      now,
-      [&](wire::ipv4_addr g) {
-        if (cfg_.igmp_version == 2)
-          send_igmp_v2(wire::igmp::type::v2_report, g, g, now);
-        else
-          send_igmp_v3(wire::igmp::record_type::mode_is_exclude, {&g, 1}, now);
-      },
-      [&] {
-        std::array<wire::ipv4_addr, igmp_membership::max_groups> all{};
-        std::size_t n = 0;
-        groups_.for_each_group([&](wire::ipv4_addr g) { all[n++] = g; });
-        if (n) send_igmp_v3(wire::igmp::record_type::mode_is_exclude, {all.data(), n}, now);
-      });
+void interface::run_timers(time_ns now) noexcept { timers_.run(now); }
+
+void interface::arp_retry(wire::ipv4_addr ip, time_ns now) noexcept {
+  send_arp(1, wire::mac_addr::broadcast(), {}, ip, now);
+}
+
+void interface::arp_give_up(wire::ipv4_addr ip, time_ns now) noexcept {
+  std::erase_if(pending_, [&](pending_tx& p) {
+    if (p.hop != ip) return false;
+    ++ctr_.drops[static_cast<std::size_t>(drop_reason::arp_unresolved)];
+    trace::emit({.t_ns = now, .frame = p.batch[0].id, .stage = trace::hop::arp, .v = verdict::drop,
+                 .reason = drop_reason::arp_unresolved});
+    return true;   // the batch cancels: the frame returns to the pool
+  });
+}
+
+void interface::fragment_timed_out(time_ns now) noexcept {
+  ++ctr_.drops[static_cast<std::size_t>(drop_reason::fragment_timeout)];
+  trace::emit({.t_ns = now, .stage = trace::hop::ipv4_reassembly, .v = verdict::drop,
+               .reason = drop_reason::fragment_timeout});
+}
+
+void interface::igmp_report(wire::ipv4_addr g, time_ns now) noexcept {
+  if (cfg_.igmp_version == 2)
+    send_igmp_v2(wire::igmp::type::v2_report, g, g, now);
+  else
+    send_igmp_v3(wire::igmp::record_type::mode_is_exclude, {&g, 1}, now);
+}
+
+void interface::igmp_report_all(time_ns now) noexcept {
+  std::array<wire::ipv4_addr, igmp_membership::max_groups> all{};
+  std::size_t n = 0;
+  groups_.for_each_group([&](wire::ipv4_addr g) { all[n++] = g; });
+  if (n) send_igmp_v3(wire::igmp::record_type::mode_is_exclude, {all.data(), n}, now);
 }
 
 // ---------------------------------------------------------------- transmit

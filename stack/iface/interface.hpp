@@ -32,6 +32,7 @@
 #include "stack/iface/igmp_membership.hpp"
 #include "stack/iface/reassembler.hpp"
 #include "stack/iface/time.hpp"
+#include "stack/iface/timer_queue.hpp"
 #include "stack/socket/endpoint.hpp"
 #include "stack/socket/lent_frame.hpp"
 #include "stack/wire/igmp.hpp"
@@ -154,6 +155,12 @@ class interface {
   }
   void hop_traced(const rx_ctx& c, trace::hop where, trace::verdict v, std::source_location loc) noexcept;
   void run_timers(time_ns now) noexcept;
+  // What the lane's timers do when they fire (the hooks of arp_, frags_ and groups_).
+  void arp_retry(wire::ipv4_addr ip, time_ns now) noexcept;
+  void arp_give_up(wire::ipv4_addr ip, time_ns now) noexcept;
+  void fragment_timed_out(time_ns now) noexcept;
+  void igmp_report(wire::ipv4_addr group, time_ns now) noexcept;
+  void igmp_report_all(time_ns now) noexcept;
   void flush_now() noexcept;
 
   // --- transmit ---
@@ -206,6 +213,7 @@ class interface {
   port::any_port& port_;
   interface_config cfg_;
   interface_counters ctr_;
+  timer_queue timers_;                      // every timer of this lane; before the parts that arm it
   arp_cache arp_;
   reassembler frags_;
   igmp_membership groups_;
