@@ -24,6 +24,7 @@
 // nothing later). Not thread-safe: one queue per lane, used on the lane's thread.
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 #include "stack/iface/time.hpp"
@@ -60,52 +61,72 @@ class timer_queue {
   bool armed(id t) const noexcept;
   time_ns deadline(id t) const noexcept;   // never when not armed
 
-  time_ns next_deadline() const noexcept { return heap_.empty() ? never : heap_[0].at; }
-  std::size_t size() const noexcept { return heap_.size(); }
+  time_ns next_deadline() const noexcept { return heap_.size() == pad ? never : at_of(heap_[pad]); }
+  std::size_t size() const noexcept { return heap_.size() - pad; }
 
   // Fires every timer due at `now`, earliest first (equal deadlines in arm order); returns how many.
   std::size_t run(time_ns now) noexcept {
-    if (heap_.empty() || heap_[0].at > now) return 0;   // the common poll: nothing due
+    if (heap_.size() == pad || at_of(heap_[pad]) > now) return 0;   // the common poll: nothing due
     return run_due(now);
   }
+
+  // Arm numbers are 32 bits, to keep a heap entry at 16 bytes (four siblings in one cache line); when
+  // they would wrap, renumber() maps the armed timers' numbers onto 0..n-1 in the same order (every
+  // 2^32 arms, O(n log n)). Public so that a test can call it at any time: the order must not change.
+  void renumber();
 
  private:
   static constexpr std::uint32_t free_pos = ~0u;        // slot not in use
   static constexpr std::uint32_t firing_pos = ~0u - 1;  // slot's callback is running
-  struct entry {            // the heap keeps its key inline: a sift touches no slot but the moved ones
-    time_ns at;
-    std::uint64_t seq;      // arm order: ties at one deadline fire in the order they were armed
-    std::uint32_t slot;
+  // A heap entry is one 128-bit key: deadline (high 64 bits), arm number (32), slot (low 32), so that
+  // one integer compare orders by deadline, then arm order.
+  using key = unsigned __int128;
+  static key make_key(time_ns at, std::uint32_t seq, std::uint32_t slot) noexcept {
+    return key{at} << 64 | key{seq} << 32 | slot;
+  }
+  static time_ns at_of(key k) noexcept { return static_cast<time_ns>(k >> 64); }
+  static std::uint32_t slot_of(key k) noexcept { return static_cast<std::uint32_t>(k); }
+  // The heap lives at heap_[pad + i]: with heap_ 64-byte aligned, the four children of i (4i+1..4i+4)
+  // are heap_[4(i+1)..4(i+1)+3], one cache line.
+  static constexpr std::size_t pad = 3;
+  template <class T>
+  struct line_allocator {   // 64-byte aligned storage for the heap
+    using value_type = T;
+    line_allocator() = default;
+    template <class U>
+    line_allocator(const line_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t{64}); }
+    bool operator==(const line_allocator&) const noexcept { return true; }
   };
   struct slot {
     timer_fn fn = nullptr;
     void* ctx = nullptr;
     std::uint64_t arg = 0;
-    std::uint32_t pos = free_pos;   // index in heap_, or free_pos / firing_pos
+    std::uint32_t pos = free_pos;   // heap index, or free_pos / firing_pos
     std::uint32_t gen = 0;          // bumped when the slot is freed: old ids go stale
   };
-  static bool before(const entry& a, const entry& b) noexcept {
-    return a.at < b.at || (a.at == b.at && a.seq < b.seq);
-  }
   bool live(id t) const noexcept {
     return t.slot < slots_.size() && slots_[t.slot].gen == t.gen && slots_[t.slot].pos != free_pos;
   }
   time_ns clamp(time_ns at) const noexcept { return running_ && at <= run_now_ ? run_now_ + 1 : at; }
+  key& node(std::size_t i) noexcept { return heap_[pad + i]; }
+  key node(std::size_t i) const noexcept { return heap_[pad + i]; }
   void push(std::uint32_t s, time_ns at) noexcept;
   void remove_at(std::size_t i) noexcept;
-  void sift_up(std::size_t i) noexcept;
-  void sift_down(std::size_t i) noexcept;
-  void place(std::size_t i, const entry& e) noexcept {
-    heap_[i] = e;
-    slots_[e.slot].pos = static_cast<std::uint32_t>(i);
+  void sift_up(std::size_t i, key k) noexcept;
+  void sift_down(std::size_t i, key k) noexcept;
+  void place(std::size_t i, key k) noexcept {
+    node(i) = k;
+    slots_[slot_of(k)].pos = static_cast<std::uint32_t>(i);
   }
   void release(std::uint32_t s) noexcept;
   std::size_t run_due(time_ns now) noexcept;
 
-  std::vector<entry> heap_;
+  std::vector<key, line_allocator<key>> heap_ = std::vector<key, line_allocator<key>>(pad);   // pad unused entries first
   std::vector<slot> slots_;
   std::vector<std::uint32_t> free_;   // free slot indices, reused last-in first-out
-  std::uint64_t seq_ = 0;
+  std::uint32_t seq_ = 0;
   time_ns run_now_ = 0;
   bool running_ = false;
 };

@@ -161,6 +161,34 @@ TEST(stack_timer_queue, a_timer_may_cancel_itself_while_firing) {
   EXPECT_EQ(a.log, (std::vector<std::string>{"self_cancel@1"}));
 }
 
+// Arm numbers are 32 bits and get renumbered before they wrap; renumbering keeps every order.
+TEST(stack_timer_queue, renumbering_the_arm_order_changes_no_order) {
+  timer_queue q;
+  log_sink s;
+  std::vector<timer_queue::id> ids;
+  for (std::uint64_t i = 0; i < 40; ++i) ids.push_back(q.arm(100 + (i * 7) % 5, &log_sink::fn, &s, i));
+  for (std::uint64_t i = 0; i < 40; i += 3) q.rearm(ids[i], 100 + i % 5);   // behind their new peers
+  q.cancel(ids[5]);
+  timer_queue ref;   // the same history, never renumbered
+  log_sink r;
+  std::vector<timer_queue::id> rids;
+  for (std::uint64_t i = 0; i < 40; ++i) rids.push_back(ref.arm(100 + (i * 7) % 5, &log_sink::fn, &r, i));
+  for (std::uint64_t i = 0; i < 40; i += 3) ref.rearm(rids[i], 100 + i % 5);
+  ref.cancel(rids[5]);
+  q.renumber();
+  q.arm(102, &log_sink::fn, &s, 99);   // armed after the renumbering: after every tie at 102
+  ref.arm(102, &log_sink::fn, &r, 99);
+  q.run(1000);
+  ref.run(1000);
+  EXPECT_EQ(s.got.size(), 40u);
+  EXPECT_EQ(s.got, r.got);
+  // At 100: those armed there and never moved (5 cancelled), then those re-armed there, in that order.
+  ASSERT_GE(s.got.size(), 8u);
+  std::vector<std::uint64_t> first8;
+  for (std::size_t i = 0; i < 8; ++i) first8.push_back(s.got[i].arg);
+  EXPECT_EQ(first8, (std::vector<std::uint64_t>{10, 20, 25, 35, 0, 15, 30, 8}));
+}
+
 TEST(stack_timer_queue, deadlines_at_the_ends_of_the_clock) {
   timer_queue q;
   log_sink s;
