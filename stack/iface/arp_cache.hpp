@@ -2,9 +2,13 @@
 // The ARP cache (RFC 826) of one interface: a small fixed table, no allocation after construction.
 //
 //   reachable   learned from a reply or a request aimed at us; valid until `reachable_for` passes,
-//               then a lookup misses and the next send asks again (expiry is lazy: no timer)
+//               then a lookup misses and the next send asks again (expiry is lazy: no timer, so an
+//               idle lane is not woken every `reachable_for` per neighbour; the slot is reused)
 //   incomplete  we asked and wait: a request goes out every `retry` until `max_requests` were sent,
-//               then the entry goes and the frames waiting for it are dropped as arp_unresolved
+//               then the entry goes and the frames waiting for it are dropped as arp_unresolved.
+//               Each incomplete entry holds one timer in the lane's timer_queue (armed by start(),
+//               re-armed by itself when it asks again, cancelled when the entry resolves); the
+//               owner's hooks send the request and drop what waited.
 //
 // A full table evicts the reachable entry that expires first; incomplete entries are never evicted
 // (the pending queue that waits on them is bounded separately by the interface).
@@ -14,6 +18,7 @@
 #include <vector>
 
 #include "stack/iface/time.hpp"
+#include "stack/iface/timer_queue.hpp"
 #include "stack/wire/ipv4_addr.hpp"
 #include "stack/wire/mac_addr.hpp"
 
@@ -28,9 +33,19 @@ struct arp_config {
   std::size_t pending_total = 16;     // frames waiting on all of them
 };
 
+// What the owner does when an incomplete entry's timer fires (from timer_queue::run, on the lane).
+struct arp_hooks {
+  void* ctx = nullptr;
+  void (*retry)(void* ctx, wire::ipv4_addr ip, time_ns now) noexcept = nullptr;     // ask again now
+  void (*give_up)(void* ctx, wire::ipv4_addr ip, time_ns now) noexcept = nullptr;   // entry is gone
+};
+
 class arp_cache {
  public:
-  explicit arp_cache(const arp_config& cfg);
+  arp_cache(const arp_config& cfg, timer_queue& timers, arp_hooks hooks);
+  arp_cache(const arp_cache&) = delete;
+  arp_cache& operator=(const arp_cache&) = delete;
+  ~arp_cache();
 
   std::optional<wire::mac_addr> lookup(wire::ipv4_addr ip, time_ns now) const noexcept;
   // Creates or refreshes a reachable entry (a reply, or a request for our address). False: table full
@@ -44,26 +59,7 @@ class arp_cache {
   enum class start_result { send_request, in_progress, no_room };
   start_result start(wire::ipv4_addr ip, time_ns now) noexcept;
 
-  // Walks incomplete entries whose retry time came: `retry(ip)` for those to ask again,
-  // `give_up(ip)` for those out of tries (the entry is gone when it is called).
-  template <class Retry, class GiveUp>
-  void on_timer(time_ns now, Retry&& retry, GiveUp&& give_up) {
-    if (incomplete_ == 0) return;
-    for (auto& e : table_) {
-      if (e.st != state::incomplete || e.next_retry > now) continue;
-      if (e.requests >= cfg_.max_requests) {
-        const wire::ipv4_addr ip = e.ip;
-        e = entry{};
-        --incomplete_;
-        give_up(ip);
-      } else {
-        ++e.requests;
-        e.next_retry = now + cfg_.retry;
-        retry(e.ip);
-      }
-    }
-  }
-
+  // The earliest retry of an incomplete entry (never: none); the lane's timer_queue knows it too.
   time_ns next_deadline() const noexcept;
   std::size_t size() const noexcept;
 
@@ -75,15 +71,19 @@ class arp_cache {
     wire::ipv4_addr ip;
     wire::mac_addr mac;
     time_ns expires = 0;
-    time_ns next_retry = never;
+    timer_queue::id retry;   // incomplete only
   };
   entry* find(wire::ipv4_addr ip) noexcept;
   const entry* find(wire::ipv4_addr ip) const noexcept;
   entry* room(time_ns now) noexcept;
 
-  void set(entry& e, const entry& v) noexcept;   // keeps incomplete_ right
+  // Keeps incomplete_ and the retry timers right: an incomplete entry's timer is armed at retry_at.
+  void set(entry& e, const entry& v, time_ns retry_at = never) noexcept;
+  static void on_retry(void* self, std::uint64_t index, time_ns now) noexcept;
 
   arp_config cfg_;
+  timer_queue& timers_;
+  arp_hooks hooks_;
   std::vector<entry> table_;
   std::size_t incomplete_ = 0;   // an idle cache costs one compare per poll
 };

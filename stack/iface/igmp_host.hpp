@@ -8,6 +8,7 @@
 #include <span>
 #include <system_error>
 
+#include "stack/iface/timer_queue.hpp"
 #include "stack/iface/igmp_membership.hpp"
 #include "stack/iface/interface_config.hpp"
 #include "stack/iface/time.hpp"
@@ -23,8 +24,15 @@ class socket_table;
 class igmp_host {
  public:
   igmp_host(const interface_config& cfg, interface_counters& ctr, ip_output& out, socket_table& sockets,
-            frame_releaser& frames)
-      : cfg_(cfg), ctr_(ctr), out_(out), sockets_(sockets), frames_(frames), groups_(cfg.seed) {}
+            frame_releaser& frames, timer_queue& timers)
+      : cfg_(cfg),
+        ctr_(ctr),
+        out_(out),
+        sockets_(sockets),
+        frames_(frames),
+        groups_(cfg.seed, timers,
+                {this, [](void* o, wire::ipv4_addr g, time_ns now) noexcept { static_cast<igmp_host*>(o)->report(g, now); },
+                 [](void* o, time_ns now) noexcept { static_cast<igmp_host*>(o)->report_all(now); }}) {}
 
   std::error_code join(wire::ipv4_addr group, time_ns now) noexcept;
   std::error_code leave(wire::ipv4_addr group, time_ns now) noexcept;

@@ -20,9 +20,10 @@ interface::interface(port::any_port& port, const interface_config& cfg)
       cfg_(normalized(cfg)),
       frames_(port, std::max<std::size_t>(cfg_.rx_burst, 256)),
       sockets_(cfg_),
-      rx_(port, cfg_, frames_, out_, sockets_, igmp_),
-      out_(port, cfg_, rx_.counters(), frames_),
-      igmp_(cfg_, rx_.counters(), out_, sockets_, frames_),
+      timers_(cfg_.arp.entries + cfg_.fragments.max_datagrams + igmp_membership::max_groups + 1),
+      rx_(port, cfg_, frames_, out_, sockets_, igmp_, timers_),
+      out_(port, cfg_, rx_.counters(), frames_, timers_),
+      igmp_(cfg_, rx_.counters(), out_, sockets_, frames_, timers_),
       host_{cfg_, rx_.counters(), sockets_, out_, igmp_, frames_} {
   out_.set_loopback(rx_);
 }
@@ -41,26 +42,11 @@ time_ns interface::poll(time_ns now) noexcept {
 }
 
 // ---------------------------------------------------------------- timers
-// Every timer owner of the lane, in one place: what is due at `now` runs here, and next_deadline is
-// the earliest of them.
+// One timer_queue for the lane (timer_queue.hpp): ip_output's ARP cache, rx_pipeline's reassembler and
+// igmp_host's membership arm their timers in it with hooks back to their owners; poll runs what is due.
 
-time_ns interface::next_deadline() const noexcept {
-  return earliest(earliest(out_.arp().next_deadline(), rx_.fragments().next_deadline()),
-                  igmp_.membership().next_deadline());
-}
+time_ns interface::next_deadline() const noexcept { return timers_.next_deadline(); }
 
-void interface::run_timers(time_ns now) noexcept {
-  out_.arp().on_timer(
-      now, [&](wire::ipv4_addr ip) { out_.send_arp(1, wire::mac_addr::broadcast(), {}, ip, now); },
-      [&](wire::ipv4_addr ip) { out_.unresolved(ip, now); });
-  if (const std::size_t n = rx_.fragments().expire(now)) {
-    rx_.counters().count_drop(trace::drop_reason::fragment_timeout, n);
-    for (std::size_t i = 0; i < n; ++i)
-      trace::emit({.t_ns = now, .stage = trace::hop::ipv4_reassembly, .v = trace::verdict::drop,
-                   .reason = trace::drop_reason::fragment_timeout});
-  }
-  igmp_.membership().on_timer(
-      now, [&](wire::ipv4_addr g) { igmp_.report(g, now); }, [&] { igmp_.report_all(now); });
-}
+void interface::run_timers(time_ns now) noexcept { timers_.run(now); }
 
 }  // namespace ringlab::stack

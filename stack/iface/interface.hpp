@@ -28,6 +28,7 @@
 #include "stack/iface/rx_pipeline.hpp"
 #include "stack/iface/socket_table.hpp"
 #include "stack/iface/time.hpp"
+#include "stack/iface/timer_queue.hpp"
 #include "stack/socket/udp_host.hpp"
 #include "stack/wire/ipv4_addr.hpp"
 
@@ -75,6 +76,7 @@ class interface {
   interface_config cfg_;
   frame_releaser frames_;
   socket_table sockets_;
+  timer_queue timers_;   // every timer of this lane; built before the parts that arm timers in it
   // Built first, it only stores its references to out_ and igmp_; it owns the counters, which
   // ip_output and igmp_host then add to through a reference.
   rx_pipeline rx_;

@@ -22,8 +22,18 @@ std::error_code errc(std::errc e) noexcept { return std::make_error_code(e); }
 }  // namespace
 
 ip_output::ip_output(port::any_port& port, const interface_config& cfg, interface_counters& ctr,
-                     frame_releaser& frames)
-    : port_(port), cfg_(cfg), ctr_(ctr), frames_(frames), arp_(cfg.arp), mtu_(port.caps().mtu) {
+                     frame_releaser& frames, timer_queue& timers)
+    : port_(port),
+      cfg_(cfg),
+      ctr_(ctr),
+      frames_(frames),
+      arp_(cfg.arp, timers,
+           {this,
+            [](void* o, wire::ipv4_addr ip, time_ns now) noexcept {   // retry: ask again
+              static_cast<ip_output*>(o)->send_arp(1, wire::mac_addr::broadcast(), {}, ip, now);
+            },
+            [](void* o, wire::ipv4_addr ip, time_ns now) noexcept { static_cast<ip_output*>(o)->unresolved(ip, now); }}),
+      mtu_(port.caps().mtu) {
   pending_.reserve(cfg_.arp.pending_total);
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "port/port.hpp"
+#include "stack/iface/timer_queue.hpp"
 #include "stack/iface/arp_cache.hpp"
 #include "stack/iface/frame_releaser.hpp"
 #include "stack/iface/interface_config.hpp"
@@ -58,7 +59,8 @@ class ip_output {
     std::size_t (*fn_)(void*, std::span<std::byte>);
   };
 
-  ip_output(port::any_port& port, const interface_config& cfg, interface_counters& ctr, frame_releaser& frames);
+  ip_output(port::any_port& port, const interface_config& cfg, interface_counters& ctr, frame_releaser& frames,
+            timer_queue& timers);
   ip_output(const ip_output&) = delete;
   ip_output& operator=(const ip_output&) = delete;
   ~ip_output() { pending_.clear(); }   // each batch cancels: its frame goes back to the pool

@@ -5,7 +5,11 @@
 
 namespace ringlab::stack {
 
-reassembler::reassembler(port::frame_pool& pool, reassembler_config cfg) noexcept : pool_(pool), cfg_(cfg) {
+reassembler::reassembler(port::frame_pool& pool, reassembler_config cfg) noexcept
+    : reassembler(pool, cfg, own_timers_, {}) {}
+
+reassembler::reassembler(port::frame_pool& pool, reassembler_config cfg, timer_queue& timers, hooks h) noexcept
+    : pool_(pool), cfg_(cfg), timers_(timers), hooks_(h) {
   cfg_.max_datagrams = std::min(cfg_.max_datagrams, max_slots);
 }
 
@@ -17,8 +21,19 @@ reassembler::~reassembler() {
 
 void reassembler::drop(slot& s) noexcept {
   if (s.frame.valid()) pool_.free(s.frame);
+  forget(s);
+}
+
+void reassembler::forget(slot& s) noexcept {
+  timers_.cancel(s.timer);   // a no-op for the timer that is firing now
   s = slot{};
   --used_;
+}
+
+void reassembler::on_timeout(void* self, std::uint64_t index, time_ns now) noexcept {
+  auto& me = *static_cast<reassembler*>(self);
+  me.drop(me.slots_[index]);   // used: its timer is cancelled whenever the slot frees
+  if (me.hooks_.timed_out) me.hooks_.timed_out(me.hooks_.ctx, now);
 }
 
 bool reassembler::complete(const slot& s) noexcept {
@@ -54,6 +69,7 @@ reassembler::outcome reassembler::add(const key& k, std::size_t offset, bool mor
     s->k = k;
     s->frame = f;
     s->deadline = now + cfg_.timeout;   // RFC 791: the timer starts with the first fragment
+    s->timer = timers_.arm(s->deadline, &reassembler::on_timeout, this, static_cast<std::uint64_t>(s - slots_.data()));
     ++used_;
   }
   const std::size_t end = offset + payload.size();
@@ -96,8 +112,7 @@ reassembler::outcome reassembler::add(const key& k, std::size_t offset, bool mor
   if (!complete(*s)) return {status::held, drop_reason::none, {}, 0};
   outcome out{status::complete, drop_reason::none, s->frame, s->total};
   out.frame.bytes = out.frame.bytes.first(s->total);
-  *s = slot{};   // the frame now belongs to the caller
-  --used_;
+  forget(*s);   // the frame now belongs to the caller
   return out;
 }
 

@@ -43,7 +43,7 @@ struct rx_pipeline::ip_values {
 };
 
 rx_pipeline::rx_pipeline(port::any_port& port, const interface_config& cfg, frame_releaser& frames,
-                         ip_output& out, socket_table& sockets, igmp_host& igmp)
+                         ip_output& out, socket_table& sockets, igmp_host& igmp, timer_queue& timers)
     : port_(port),
       cfg_(cfg),
       frames_(frames),
@@ -52,7 +52,12 @@ rx_pipeline::rx_pipeline(port::any_port& port, const interface_config& cfg, fram
       igmp_(igmp),
       mac_(cfg.mac),
       directed_broadcast_(cfg.directed_broadcast()),
-      frags_(port.pool(), cfg.fragments) {
+      frags_(port.pool(), cfg.fragments, timers,
+             {this, [](void* o, time_ns now) noexcept {   // a datagram's fragments timed out
+                static_cast<rx_pipeline*>(o)->ctr_.count_drop(trace::drop_reason::fragment_timeout, 1);
+                trace::emit({.t_ns = now, .stage = trace::hop::ipv4_reassembly, .v = trace::verdict::drop,
+                             .reason = trace::drop_reason::fragment_timeout});
+              }}) {
   rx_.resize(cfg_.rx_burst);
 }
 

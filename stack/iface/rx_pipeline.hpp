@@ -20,6 +20,7 @@
 
 #include "port/port.hpp"
 #include "trace/trace.hpp"
+#include "stack/iface/timer_queue.hpp"
 #include "stack/iface/interface_config.hpp"
 #include "stack/iface/reassembler.hpp"
 #include "stack/iface/socket_table.hpp"
@@ -38,7 +39,7 @@ class rx_pipeline {
  public:
   // References only: the owning interface wires the parts together and they outlive each other.
   rx_pipeline(port::any_port& port, const interface_config& cfg, frame_releaser& frames, ip_output& out,
-              socket_table& sockets, igmp_host& igmp);
+              socket_table& sockets, igmp_host& igmp, timer_queue& timers);
   rx_pipeline(const rx_pipeline&) = delete;
   rx_pipeline& operator=(const rx_pipeline&) = delete;
 
