@@ -10,7 +10,7 @@
 // a TCP socket would pass its receive/send buffer view, or a new connection for accept. `done`: the op
 // has its result (ec_, bytes_) and leaves its queue to complete; `offer`: what it did with what it was
 // offered, in the transport's meaning (UDP: stack::udp_socket::taken), returned with `done` in one
-// register. An op may take what it was offered and still not be done (a batch receive filling).
+// byte. An op may take what it was offered and still not be done (a batch receive filling).
 //
 // op_type and op_queues: a socket keeps one queue per operation type, as Asio's reactors keep
 // read_op / write_op / except_op queues per descriptor: reads wait behind reads, writes behind writes,
@@ -24,9 +24,16 @@
 
 namespace ringlab::bypass::detail {
 
+// One byte: done in the top bit, the offer code (0..127) below it, so a caller that is not done
+// returns the offer code without unpacking anything.
 struct perform_result {
-  bool done = false;
-  std::uint8_t offer = 0;   // the transport's code for what was done with the offered item (0: nothing)
+  static constexpr std::uint8_t done_bit = 0x80;
+  std::uint8_t bits = 0;
+  constexpr perform_result(bool done, std::uint8_t offer) noexcept
+      : bits(static_cast<std::uint8_t>(offer | (done ? done_bit : 0))) {}
+  constexpr bool done() const noexcept { return (bits & done_bit) != 0; }
+  // The transport's code for what was done with the offered item (0: nothing).
+  constexpr std::uint8_t offer() const noexcept { return static_cast<std::uint8_t>(bits & ~done_bit); }
 };
 
 template <class Source>
