@@ -123,9 +123,6 @@ class socket final : private socket_hooks {
       : svc_(&asio::use_service<bypass_service>(ctx)), ex_(ctx.get_executor()),
         s_(std::make_unique<stack::udp_socket>(svc_->iface(), queue_depth)) {
     svc_->add_socket(this);
-    s_->set_reader([](void* me, stack::udp_socket&, const stack::datagram& d) noexcept {
-      return static_cast<socket*>(me)->offer(d);
-    }, this);
   }
   socket(asio::io_context& ctx, const endpoint_type& local) : socket(ctx) { bind(local); }
   socket(const socket&) = delete;
@@ -416,22 +413,39 @@ class socket final : private socket_hooks {
       return svc_->post_completion(o);
     }
     o->connect_cancellation(this, static_cast<read_op*>(o), detail::op_type::read);
-    q.push(o);
+    push_read(o);
   }
 
-  // The stack's reader hook (offered a datagram only while the stack's queue is empty): the first
-  // queued op is performed with it.
-  taken offer(const stack::datagram& d) noexcept {
+  // The stack's reader hook is set exactly while a read op waits (as a reactor registers read interest
+  // only while a read is pending): with none waiting the stack queues the datagram without a call,
+  // and the hook never tests for an empty queue.
+  void push_read(read_op* o) noexcept {
     auto& q = ops_[detail::op_type::read];
-    read_op* o = q.front();
-    if (!o) return taken::declined;
+    if (q.empty()) {
+      s_->set_reader([](void* me, stack::udp_socket&, const stack::datagram& d) noexcept {
+        return static_cast<socket*>(me)->offer(d);
+      }, this);
+    }
+    q.push(o);
+  }
+  read_op* pop_read() noexcept {
+    auto& q = ops_[detail::op_type::read];
+    read_op* o = q.pop();
+    if (q.empty()) s_->set_reader(nullptr, nullptr);
+    return o;
+  }
+
+  // The stack's reader hook (offered a datagram only while the stack's queue is empty, set only while
+  // a read op waits): the first queued op is performed with it.
+  taken offer(const stack::datagram& d) noexcept {
+    read_op* o = ops_[detail::op_type::read].front();
     const detail::perform_result r = o->perform(&d);
     if (r.done()) return offer_done(r);
     return static_cast<taken>(r.offer());
   }
   // noinline: the hook's not-done path (a batch filling) then keeps only `this` across the perform.
   [[gnu::noinline]] taken offer_done(detail::perform_result r) noexcept {
-    svc_->op_done(ops_[detail::op_type::read].pop());
+    svc_->op_done(pop_read());
     return static_cast<taken>(r.offer());
   }
 
@@ -440,13 +454,14 @@ class socket final : private socket_hooks {
     auto& q = ops_[detail::op_type::read];
     while (read_op* o = q.front()) {
       if (!o->perform(nullptr).done()) return;
-      svc_->op_done(q.pop());
+      svc_->op_done(pop_read());
     }
   }
 
   // The cancellation slot's handler (detail::cancel_handler).
   void cancel_op(detail::op_type t, read_op* o) noexcept {
     if (!ops_[t].remove(o)) return;   // already done
+    if (t == detail::op_type::read && ops_[t].empty()) s_->set_reader(nullptr, nullptr);
     o->ec_ = asio::error::operation_aborted;
     svc_->post_completion(o);
   }
@@ -455,13 +470,16 @@ class socket final : private socket_hooks {
   void abort_queued() noexcept {
     auto& q = ops_[detail::op_type::read];
     while (!q.empty()) {
-      read_op* o = q.pop();
+      read_op* o = pop_read();
       o->ec_ = asio::error::operation_aborted;
       svc_->post_completion(o);
     }
   }
 
-  void shutdown_ops() noexcept override { ops_.destroy_all(); }
+  void shutdown_ops() noexcept override {
+    ops_.destroy_all();
+    s_->set_reader(nullptr, nullptr);
+  }
 
   static void throw_if(const std::error_code& ec, const char* what) {
     if (ec) throw std::system_error(ec, what);
