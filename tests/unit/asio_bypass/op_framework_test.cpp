@@ -10,6 +10,7 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
 #include <asio/strand.hpp>
+#include <array>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -56,6 +57,13 @@ test_base* make(asio::io_context& io, H h, int need = 1) {
   return test_op<H>::create(std::move(h), io.get_executor(), need);
 }
 
+// Ops "a", "b", "c" queued in that order.
+std::array<test_base*, 3> push_abc(asio::io_context& io, op_queue<test_base>& q, std::vector<std::string>& log) {
+  std::array<test_base*, 3> ops{make(io, recorder{&log, "a"}), make(io, recorder{&log, "b"}), make(io, recorder{&log, "c"})};
+  for (test_base* o : ops) q.push(o);
+  return ops;
+}
+
 struct owner_stub {
   std::vector<std::pair<op_type, test_base*>> cancelled;
   void cancel_op(op_type t, test_base* o) { cancelled.emplace_back(t, o); }
@@ -68,12 +76,7 @@ TEST(op_framework, a_queue_is_first_in_first_out_and_completes_each_op_with_its_
   std::vector<std::string> log;
   op_queue<test_base> q;
   EXPECT_TRUE(q.empty());
-  test_base* a = make(io, recorder{&log, "a"});
-  test_base* b = make(io, recorder{&log, "b"});
-  test_base* c = make(io, recorder{&log, "c"});
-  q.push(a);
-  q.push(b);
-  q.push(c);
+  [[maybe_unused]] auto [a, b, c] = push_abc(io, q, log);
   EXPECT_EQ(q.size(), 3u);
   EXPECT_EQ(q.front(), a);
   int value = 10;
@@ -91,12 +94,7 @@ TEST(op_framework, removing_the_middle_op_keeps_the_order_and_the_tail) {
   asio::io_context io;
   std::vector<std::string> log;
   op_queue<test_base> q;
-  test_base* a = make(io, recorder{&log, "a"});
-  test_base* b = make(io, recorder{&log, "b"});
-  test_base* c = make(io, recorder{&log, "c"});
-  q.push(a);
-  q.push(b);
-  q.push(c);
+  [[maybe_unused]] auto [a, b, c] = push_abc(io, q, log);
   ASSERT_TRUE(q.remove(b));
   EXPECT_FALSE(q.remove(b)) << "already off the queue: a second cancel finds nothing";
   b->ec_ = std::make_error_code(std::errc::operation_canceled);
