@@ -2,6 +2,7 @@
 
 #include <asio/post.hpp>
 #include <ctime>
+#include <utility>
 
 #include "asio_bypass/udp_socket.hpp"
 
@@ -114,8 +115,38 @@ void bypass_service::on_poll() {
   run_ready();
 }
 
+namespace {
+// The handler a completion is posted with: it owns the op until it runs, so a post that never runs
+// (the io_context destroyed first) destroys the op without invoking it, as Asio's scheduler does.
+struct posted_completion {
+  bypass_service* svc;
+  detail::operation* op;
+  posted_completion(bypass_service* s, detail::operation* o) noexcept : svc(s), op(o) {}
+  posted_completion(posted_completion&& other) noexcept : svc(other.svc), op(std::exchange(other.op, nullptr)) {}
+  posted_completion& operator=(posted_completion&&) = delete;
+  ~posted_completion() {
+    if (op) op->destroy();
+  }
+  void operator()() {
+    svc->completion_ran();
+    std::exchange(op, nullptr)->complete(&svc->context());
+  }
+};
+}  // namespace
+
+void bypass_service::post_completion(detail::operation* o) noexcept {
+  ++waiting_;
+  ++ctr_.completions;
+  try {
+    asio::post(ctx_, posted_completion(this, o));
+  } catch (...) {
+    // Only a failed allocation throws: the op was destroyed with its handler lost, as Asio would lose it.
+    --waiting_;
+  }
+}
+
 void bypass_service::run_ready() {
-  if (!ready_head_ && deferred_.empty()) return;
+  if (ready_.empty() && deferred_.empty()) return;
   // Frames the readers are done with go back to the port in one rx_release when the turn ends.
   ifc_->hold_releases();
   struct rest_later {   // a handler threw: the ones after it run from a posted handler
@@ -123,18 +154,14 @@ void bypass_service::run_ready() {
     ~rest_later() {
       s->running_ready_ = false;
       s->ifc_->flush_releases();
-      if ((s->ready_head_ || !s->deferred_.empty()) && !s->shut_down_)
+      if ((!s->ready_.empty() || !s->deferred_.empty()) && !s->shut_down_)
         asio::post(s->ctx_, [svc = s] { svc->run_ready(); });
     }
   } guard{this};
   running_ready_ = true;
-  const auto io = ctx_.get_executor();
   for (;;) {
-    if (ready_op* o = ready_head_) {
-      ready_head_ = o->next_ready;
-      if (!ready_head_) ready_tail_ = &ready_head_;
-      o->next_ready = nullptr;
-      o->run(o, io);
+    if (!ready_.empty()) {
+      ready_.pop()->complete(&ctx_);
       continue;
     }
     if (deferred_.empty()) break;
@@ -176,11 +203,7 @@ void bypass_service::shutdown() {
   // Pending socket operations are destroyed without being invoked (Asio's rule for shutdown).
   for (auto* s : sockets_) s->shutdown_ops();
   deferred_.clear();
-  while (ready_op* o = ready_head_) {
-    ready_head_ = o->next_ready;
-    o->discard(o);
-  }
-  ready_tail_ = &ready_head_;
+  ready_.destroy_all();
   if (fd_) {
     (void)fd_->release();   // the port owns the fd
     fd_.reset();

@@ -8,7 +8,7 @@
 //                                   interface::poll(now) ──► rx_burst ─► eth/ip/udp ─► udp_socket
 //                                                         └► the socket's reader hook: a waiting
 //                                                            bypass socket op takes the datagram
-//                                   then runs the handlers of the ops done in that poll (ready_op)
+//                                   then completes the ops done in that poll (the ready list)
 //              ◄── re-posts itself (busy_poll) | waits on caps().wait_fd (wait_fd) | you call poll_once()
 //
 // Share-nothing (as mTCP and Seastar): one io_context, one bypass_service, one interface and one port
@@ -33,6 +33,8 @@
 #include <system_error>
 #include <vector>
 
+#include "asio_bypass/detail/op_queue.hpp"
+#include "asio_bypass/detail/operation.hpp"
 #include "port/port.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/iface/time.hpp"
@@ -52,18 +54,6 @@ constexpr int concurrency_hint(lane_threading t) noexcept {
   return t == lane_threading::one_thread ? ASIO_CONCURRENCY_HINT_UNSAFE : ASIO_CONCURRENCY_HINT_DEFAULT;
 }
 
-// An operation completed inside the poll handler (interface::poll found its datagram). It waits on
-// the service's ready list and runs its handler right after interface::poll returns, still inside the
-// poll handler on the io_context's thread: no post, no second trip through the scheduler (as Asio's
-// reactor queues the ops it completed during its run and the scheduler runs them next).
-struct ready_op {
-  ready_op* next_ready = nullptr;
-  // Frees the op and invokes its handler through the handler's associated executor (asio::dispatch:
-  // inline when that is the io_context's own executor). `io` is the service's io_context executor.
-  void (*run)(ready_op*, const asio::io_context::executor_type& io) = nullptr;
-  // Frees the op without invoking its handler (shutdown).
-  void (*discard)(ready_op*) noexcept = nullptr;
-};
 std::string_view to_string(drive_mode m) noexcept;
 std::optional<drive_mode> parse_drive_mode(std::string_view s) noexcept;
 
@@ -93,7 +83,7 @@ struct lane_counters {
   std::uint64_t busy_polls = 0;     // of them, with nothing received and nothing ingested
   std::uint64_t fd_waits = 0;       // async_wait calls on the port's wait_fd
   std::uint64_t completions = 0;    // socket operations completed (handlers posted or run)
-  std::uint64_t ran_inline = 0;     // of them, run straight from the poll handler (ready_op)
+  std::uint64_t ran_inline = 0;     // of them, completed straight from the poll handler (ready list)
   std::uint64_t yields = 0;         // poll handler turns skipped: completions were still waiting to run
 };
 
@@ -132,22 +122,40 @@ class bypass_service : public asio::execution_context::service {
   // What io_context destruction does first (Asio's service shutdown); for tests.
   void shutdown_for_test() { shutdown(); }
 
-  // Completions posted and not yet run (udp_socket.hpp counts them). While any wait, a busy-poll turn
-  // yields instead of polling: the application drains what it was given before the stack takes more
-  // frames from the port (NAPI's budget idea), so a slow reader backs up into the NIC's ring (imissed)
-  // rather than holding every pool frame in socket queues.
-  void completion_posted() noexcept { ++waiting_; ++ctr_.completions; }
-  void completion_ran() noexcept { --waiting_; }
-  std::uint64_t completions_waiting() const noexcept { return waiting_; }
+  // How a socket's op that is done completes (detail::operation::complete, its one completion
+  // function), in one place:
+  //   op_done: done from the poll loop (a perform inside interface::poll or a deferred perform): inside
+  //     the poll handler it joins the ready list and completes right after interface::poll returns,
+  //     still inside the poll handler on the io_context's thread, no post, no second trip through
+  //     the scheduler (as Asio's reactor queues the ops it completed during its run and the scheduler
+  //     runs them next); anywhere else (manual poll_once(), a looped-back send) it is posted.
+  //   post_completion: done inside its initiating function, or aborted by cancel/close/its slot:
+  //     completes from a handler posted to the io_context, so never inside the initiating function.
+  // Either way the handler then runs through its associated executor (detail::handler_op).
+  void op_done(detail::operation* o) noexcept {
+    if (!in_poll_handler_) return post_completion(o);
+    ready_.push(o);
+    ++ctr_.completions;
+    ++ctr_.ran_inline;
+  }
+  void post_completion(detail::operation* o) noexcept;
 
-  // True inside the poll handler's interface::poll (busy_poll / wait_fd drive; never in manual mode,
-  // where poll_once() may be called from outside the io_context). Sockets then hand done operations
-  // to completed_in_poll() instead of posting them.
+  // Completions posted and not yet run. While any wait, a busy-poll turn yields instead of polling:
+  // the application drains what it was given before the stack takes more frames from the port (NAPI's
+  // budget idea), so a slow reader backs up into the NIC's ring (imissed) rather than holding every
+  // pool frame in socket queues.
+  std::uint64_t completions_waiting() const noexcept { return waiting_; }
+  // A posted completion is running (bypass_service.cpp's posted handler).
+  void completion_ran() noexcept { --waiting_; }
+
+  // True inside the poll handler's interface::poll and its deferred performs (busy_poll / wait_fd
+  // drive; never in manual mode, where poll_once() may be called from outside the io_context): an op
+  // done then goes on the ready list (op_done).
   bool in_poll_handler() const noexcept { return in_poll_handler_; }
-  // True while the poll handler runs the handlers of ready ops. An operation a handler starts then
-  // (a receive re-armed from its own handler) is queued, not tried at once, and performed right after
-  // that handler returns, still inside the poll handler: it is done outside its initiating function,
-  // so it too runs from the ready list instead of being posted. Until the socket's data is used up.
+  // True while the poll handler completes the ready ops. An operation a handler starts then (a receive
+  // re-armed from its own handler) is queued, not tried at once, and performed right after that
+  // handler returns, still inside the poll handler (defer_perform): it is done outside its initiating
+  // function, so it too completes from the ready list instead of being posted.
   bool running_ready() const noexcept { return running_ready_; }
   // always_inline: inlined at each caller (a re-armed receive's start, a batch's first take), as it
   // was with one caller; an out-of-line call here costs ~11 instructions per re-armed receive.
@@ -155,12 +163,6 @@ class bypass_service : public asio::execution_context::service {
     for (auto* p : deferred_)
       if (p == s) return;
     deferred_.push_back(s);
-  }
-  void completed_in_poll(ready_op* o) noexcept {
-    *ready_tail_ = o;
-    ready_tail_ = &o->next_ready;
-    ++ctr_.completions;
-    ++ctr_.ran_inline;
   }
 
   // Sockets register themselves (udp_socket.hpp).
@@ -187,8 +189,7 @@ class bypass_service : public asio::execution_context::service {
   bool in_poll_handler_ = false;
   bool running_ready_ = false;
   std::vector<socket_hooks*> deferred_;   // sockets with ops queued by a ready op's handler
-  ready_op* ready_head_ = nullptr;
-  ready_op** ready_tail_ = &ready_head_;
+  detail::op_queue<detail::operation> ready_;   // ops done inside the poll handler, in completion order
   std::string fallback_;
   lane_counters ctr_;
   std::vector<socket_hooks*> sockets_;

@@ -9,18 +9,22 @@
 //                                                                  per operation, one handler call
 //   receive_from / send_to (error_code&): the non-blocking forms (would_block when nothing is queued)
 //
-// Operations follow Asio's detail/io_uring_service.hpp (read, not derived from): an initiation
+// Operations are asio_bypass/detail/'s (one framework, Asio's shape: detail/README section in
+// asio_bypass/README.md) and follow Asio's detail/io_uring_service.hpp (read, not derived from): an initiation
 // TRIES the operation at once; only if it would block is it queued, behind any already queued. The
 // stack offers a datagram that arrives while its queue is empty to the socket's one reader hook
-// (udp_socket::set_reader, inside interface::poll): the first queued receive takes it straight from
-// the stack, never queued. A done operation's handler is never invoked inside the
-// initiating function or inside interface::poll:
-//   - done inside the initiating function (tried at once), or from poll_once() in manual mode, or by
-//     cancel/close: posted to the socket's io_context, from there dispatched to the handler's
-//     associated executor (Asio's handler_work rule);
-//   - done inside the service's poll handler: put on the service's ready list and run right after
-//     interface::poll returns, dispatched to the handler's associated executor (inline when that is
-//     the io_context's executor: we are in one of its handlers, on its thread), no post.
+// (udp_socket::set_reader, inside interface::poll): the first queued receive is performed with it and
+// takes it straight from the stack, never queued. Every receive op is a reactive_op performed with
+// either that offered datagram or nullptr (read the queue): ONE perform function per op type, and
+// copy_one() is the one place a datagram is copied out. A done operation completes through its one
+// completion function (detail::operation), never inside the initiating function or interface::poll:
+//   - done inside the initiating function (tried at once), or by cancel/close/its slot:
+//     bypass_service::post_completion, posted to the socket's io_context;
+//   - done from the poll loop (the reader hook, a deferred perform): bypass_service::op_done, on the
+//     service's ready list and completed right after interface::poll returns, no post (posted when
+//     not inside the poll handler: manual poll_once(), a looped-back send);
+//   both then dispatch to the handler's associated executor (inline when that is the io_context's
+//   executor: we are in one of its handlers, on its thread).
 // Work is counted on the handler's executor until the handler ran. Operation storage comes from the
 // handler's associated allocator (default: asio::recycling_allocator, so a steady state allocates
 // nothing). Cancellation: the handler's associated cancellation slot (terminal/partial/total all
@@ -54,6 +58,9 @@
 #include <utility>
 
 #include "asio_bypass/bypass_service.hpp"
+#include "asio_bypass/detail/handler_op.hpp"
+#include "asio_bypass/detail/op_queue.hpp"
+#include "asio_bypass/detail/reactive_op.hpp"
 #include "stack/socket/udp_socket.hpp"
 
 namespace ringlab::bypass::udp {
@@ -116,9 +123,6 @@ class socket final : private socket_hooks {
       : svc_(&asio::use_service<bypass_service>(ctx)), ex_(ctx.get_executor()),
         s_(std::make_unique<stack::udp_socket>(svc_->iface(), queue_depth)) {
     svc_->add_socket(this);
-    s_->set_reader([](void* me, stack::udp_socket&, const stack::datagram& d) noexcept {
-      return static_cast<socket*>(me)->take(d);
-    }, this);
   }
   socket(asio::io_context& ctx, const endpoint_type& local) : socket(ctx) { bind(local); }
   socket(const socket&) = delete;
@@ -165,14 +169,11 @@ class socket final : private socket_hooks {
       ec = asio::error::bad_descriptor;
       return 0;
     }
-    const stack::datagram* d = s_->front();   // copied straight out of the queue slot
-    if (!d) {
+    std::size_t n = 0;
+    if (!copy_one(nullptr, buffers, from, n)) {
       ec = asio::error::would_block;
       return 0;
     }
-    to_asio(d->source, from);
-    const std::size_t n = asio::buffer_copy(buffers, asio::const_buffer(d->payload.data(), d->payload.size()));
-    s_->pop_front();
     ec = {};
     return n;
   }
@@ -207,7 +208,7 @@ class socket final : private socket_hooks {
   auto async_receive_from(const MutableBufferSequence& buffers, endpoint_type& from, Token&& token) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& b, endpoint_type* f) {
-          start(new_op<recv_op<MutableBufferSequence, std::decay_t<decltype(handler)>>>(std::move(handler), b, f));
+          start(recv_op<MutableBufferSequence, std::decay_t<decltype(handler)>>::create(std::move(handler), ex_, b, f));
         },
         token, buffers, &from);
   }
@@ -215,7 +216,7 @@ class socket final : private socket_hooks {
   template <class Token>
   auto async_receive_frame(Token&& token) {
     return asio::async_initiate<Token, void(std::error_code, stack::lent_frame)>(
-        [this](auto handler) { start(new_op<frame_op<std::decay_t<decltype(handler)>>>(std::move(handler))); },
+        [this](auto handler) { start(frame_op<std::decay_t<decltype(handler)>>::create(std::move(handler), ex_)); },
         token);
   }
 
@@ -232,382 +233,252 @@ class socket final : private socket_hooks {
   auto async_receive_batch(std::span<receive_slot> out, Token&& token) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
         [this](auto handler, std::span<receive_slot> o) {
-          start(new_op<batch_op<std::decay_t<decltype(handler)>>>(std::move(handler), o));
+          start(batch_op<std::decay_t<decltype(handler)>>::create(std::move(handler), ex_, o));
         },
         token, out);
   }
 
+  // The stack never blocks a send: it is done inside the initiation, and completes posted.
   template <class ConstBufferSequence, class Token>
   auto async_send_to(const ConstBufferSequence& buffers, const endpoint_type& to, Token&& token) {
     return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
         [this](auto handler, const ConstBufferSequence& b, const endpoint_type& dst) {
-          std::error_code ec;
-          const std::size_t n = send_to(b, dst, ec);   // the stack never blocks a send: done at once
-          complete_later(std::move(handler), ec, n);
+          auto* o = send_op<std::decay_t<decltype(handler)>>::create(std::move(handler), ex_);
+          o->bytes_ = send_to(b, dst, o->ec_);
+          svc_->post_completion(o);
         },
         token, buffers, to);
   }
 
   // Queued receive operations (tests and counters).
-  std::size_t queued_ops() const noexcept {
-    std::size_t n = 0;
-    for (op_base* o = head_; o; o = o->next) ++n;
-    return n;
-  }
+  std::size_t queued_ops() const noexcept { return ops_[detail::op_type::read].size(); }
 
  private:
-  // ---- operations: a queue of type-erased ops, each TRIED before it is queued ----
-  struct op_base : ready_op {
-    op_base* next = nullptr;
-    socket* owner = nullptr;   // only until the op is done: the socket may be gone when a ready op runs
-    // perform: try once; true when done (result stored). take: the stack hands it a datagram (the
-    // queue was empty); returns what it did with the frame, and when that finished the op, takes it
-    // off the queue itself (socket::took(): one indirect call less per datagram than a check in
-    // socket::take after it returns). complete: post the handler with the
-    // stored result (or with `abort` as the error) and free the op. destroy: free without invoking.
-    // ready_op::run: the same as complete, but dispatched from the poll handler instead of posted.
-    bool (*perform)(op_base*) noexcept;
-    stack::udp_socket::taken (*take)(op_base*, const stack::datagram& d) noexcept;
-    void (*complete)(op_base*, const std::error_code* abort);
-    void (*destroy)(op_base*) noexcept;
+  // ---- operations (asio_bypass/detail/): every receive is a read op, queued in ops_[read] ----
+  // What a read op is performed with: the datagram the stack offers through the reader hook (its
+  // queue is empty), or nullptr: read the socket's queue. The op's perform_result.offer says what it
+  // did with an offered one, as a stack::udp_socket::taken.
+  using source = const stack::datagram*;
+  struct read_op : detail::reactive_op<source> {
+    socket* sock = nullptr;
+    read_op(perform_func perform, func_type complete) noexcept : detail::reactive_op<source>(perform, complete) {}
   };
+  using taken = stack::udp_socket::taken;
+  static constexpr std::uint8_t copied_ = static_cast<std::uint8_t>(taken::copied);
+  static constexpr detail::perform_result done(taken t = taken::declined) noexcept { return {true, static_cast<std::uint8_t>(t)}; }
+  static constexpr detail::perform_result not_done(taken t = taken::declined) noexcept { return {false, static_cast<std::uint8_t>(t)}; }
+  template <class Owner, class Op>
+  friend struct detail::cancel_handler;
 
-  template <class Handler>
-  struct op_storage : op_base {
-    using allocator_type = asio::associated_allocator_t<Handler, asio::recycling_allocator<void>>;
-    using executor_t = asio::associated_executor_t<Handler, executor_type>;
-    Handler handler;
-    asio::executor_work_guard<executor_t> work;
-    op_storage(Handler&& h, executor_type io_ex)
-        : handler(std::move(h)), work(asio::get_associated_executor(handler, io_ex)) {}
-  };
-
-  template <class Op, class Handler, class... A>
-  Op* new_op(Handler&& h, A&&... a) {
-    using alloc_t = typename std::allocator_traits<
-        asio::associated_allocator_t<Handler, asio::recycling_allocator<void>>>::template rebind_alloc<Op>;
-    alloc_t alloc(asio::get_associated_allocator(h, asio::recycling_allocator<void>()));
-    Op* p = std::allocator_traits<alloc_t>::allocate(alloc, 1);
-    ::new (p) Op(std::move(h), ex_, std::forward<A>(a)...);
-    p->owner = this;
-    return p;
+  // The one "copy a datagram out": the offered one, else the queue's front (popped once copied). Its
+  // source into `from`, its payload into `buffers`, cut to their size as recvfrom does. False when
+  // there is none.
+  template <class MutableBufferSequence>
+  [[gnu::always_inline]] bool copy_one(source offered, const MutableBufferSequence& buffers, endpoint_type& from,
+                                       std::size_t& n) noexcept {
+    const stack::datagram* d = offered ? offered : s_->front();
+    if (!d) return false;
+    to_asio(d->source, from);
+    if constexpr (std::is_convertible_v<const MutableBufferSequence&, asio::mutable_buffer>) {
+      // One buffer (a batch slot, asio::buffer(x)): what buffer_copy does for it, without the walk
+      // over a sequence (8 instructions less per datagram).
+      const asio::mutable_buffer b(buffers);
+      const std::size_t k = d->payload.size() < b.size() ? d->payload.size() : b.size();
+      n = k;   // before the copy: nothing but the caller's result stays live across the memcpy call
+      if (k) std::memcpy(b.data(), d->payload.data(), k);
+    } else {
+      n = asio::buffer_copy(buffers, asio::const_buffer(d->payload.data(), d->payload.size()));
+    }
+    if (!offered) s_->pop_front();
+    return true;
   }
-  template <class Op>
-  static void free_op(Op* p) noexcept {
-    using alloc_t = typename std::allocator_traits<typename Op::allocator_type>::template rebind_alloc<Op>;
-    alloc_t alloc(asio::get_associated_allocator(p->handler, asio::recycling_allocator<void>()));
-    p->~Op();
-    std::allocator_traits<alloc_t>::deallocate(alloc, p, 1);
+  // Nothing to read: wait, or done with bad_descriptor when the socket is closed.
+  static detail::perform_result nothing_to_read(read_op* o) noexcept {
+    if (o->sock->s_->is_open()) return not_done();
+    o->ec_ = asio::error::bad_descriptor;
+    return done();
   }
-
-  // A handler with its arguments, keeping the handler's associated allocator for the post.
-  template <class Handler, class... Args>
-  struct bound {
-    Handler h;
-    std::tuple<Args...> args;
-    using allocator_type = asio::associated_allocator_t<Handler>;
-    allocator_type get_allocator() const noexcept { return asio::get_associated_allocator(h); }
-    void operator()() { std::apply(std::move(h), std::move(args)); }
-  };
-
-  // Posts to the io_context, then dispatches to the handler's executor: never inside the initiation.
-  template <class Handler, class... Args>
-  void complete_later(Handler&& h, Args&&... args) {
-    auto hex = asio::get_associated_executor(h, ex_);
-    svc_->completion_posted();
-    asio::post(ex_, [svc = svc_, hex, b = bound<std::decay_t<Handler>, std::decay_t<Args>...>{
-                              std::move(h), std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)}]() mutable {
-      svc->completion_ran();
-      asio::dispatch(hex, std::move(b));
-    });
-  }
-
-  // From the poll handler: dispatch through the handler's executor. When that is the io_context's own
-  // executor (no other properties), asio::dispatch would run it inline (we run inside one of the
-  // context's handlers, on its thread): call it directly and skip the call-stack lookup.
-  template <class Handler, class... Args>
-  static void complete_now(Handler& h, const executor_type& io, Args&&... args) {
-    using hex_t = asio::associated_executor_t<Handler, executor_type>;
-    if constexpr (std::is_same_v<hex_t, executor_type>) {
-      if (asio::get_associated_executor(h, io) == io) return std::move(h)(std::forward<Args>(args)...);
-    }
-    auto hex = asio::get_associated_executor(h, io);
-    asio::dispatch(hex, bound<Handler, std::decay_t<Args>...>{std::move(h), std::tuple<std::decay_t<Args>...>(
-                                                                                   std::forward<Args>(args)...)});
-  }
-
-  // The cancellation slot's handler: removes a queued op and completes it as aborted.
-  struct cancel_handler {
-    socket* s;
-    op_base* o;
-    void operator()(asio::cancellation_type_t type) {
-      if (type != asio::cancellation_type::none) s->cancel_one(o);
-    }
-  };
-
-  template <class Handler>
-  struct slot_clearer {
-    static void clear(Handler& h) {
-      auto slot = asio::get_associated_cancellation_slot(h);
-      if (slot.is_connected()) slot.clear();
-    }
-  };
-
-  // How every op ends, written once. Derived supplies do_perform, do_take and
-  //   results(abort) -> std::tuple<std::error_code, X>
-  // (the handler's arguments; abort != nullptr when the op was cancelled or its socket closed).
-  // run: from the poll handler, dispatched through the handler's executor; complete: posted.
-  // Both free the op BEFORE the upcall (the handler's next op may reuse its memory) and keep the
-  // work guard alive until the handler ran or the post counted its own work.
-  template <class Derived, class Handler>
-  struct typed_op : op_storage<Handler> {
-    typed_op(Handler&& h, executor_type io_ex) : op_storage<Handler>(std::move(h), io_ex) {
-      this->perform = &Derived::do_perform;
-      this->take = &Derived::do_take;
-      this->complete = &do_complete;
-      this->destroy = &do_destroy;
-      this->run = &do_run;
-      this->discard = &do_discard;
-    }
-    static void do_run(ready_op* base, const executor_type& io) {
-      auto* o = static_cast<Derived*>(static_cast<op_base*>(base));
-      Handler h(std::move(o->handler));
-      auto args = o->results(nullptr);
-      auto work = std::move(o->work);   // until the handler ran
-      free_op(o);
-      slot_clearer<Handler>::clear(h);
-      std::apply([&](auto&&... a) { complete_now(h, io, std::move(a)...); }, std::move(args));
-    }
-    static void do_complete(op_base* base, const std::error_code* abort) {
-      auto* o = static_cast<Derived*>(base);
-      socket* s = o->owner;
-      Handler h(std::move(o->handler));
-      auto args = o->results(abort);
-      auto work = std::move(o->work);   // until the post counted its own work (a zero would stop the context)
-      free_op(o);
-      slot_clearer<Handler>::clear(h);
-      std::apply([&](auto&&... a) { s->complete_later(std::move(h), std::move(a)...); }, std::move(args));
-    }
-    static void do_discard(ready_op* base) noexcept { free_op(static_cast<Derived*>(static_cast<op_base*>(base))); }
-    static void do_destroy(op_base* base) noexcept { free_op(static_cast<Derived*>(base)); }
-  };
 
   template <class MutableBufferSequence, class Handler>
-  struct recv_op : typed_op<recv_op<MutableBufferSequence, Handler>, Handler> {
+  struct recv_op : detail::handler_op<recv_op<MutableBufferSequence, Handler>, read_op, Handler> {
     MutableBufferSequence buffers;
     endpoint_type* from;
-    std::error_code ec;
-    std::size_t n = 0;
-    recv_op(Handler&& h, executor_type io_ex, const MutableBufferSequence& b, endpoint_type* f)
-        : typed_op<recv_op, Handler>(std::move(h), io_ex), buffers(b), from(f) {}
-    std::tuple<std::error_code, std::size_t> results(const std::error_code* abort) const noexcept {
-      return {abort ? *abort : ec, abort ? 0 : n};
-    }
-    static bool do_perform(op_base* base) noexcept {
+    recv_op(Handler&& h, const executor_type& io, const MutableBufferSequence& b, endpoint_type* f)
+        : detail::handler_op<recv_op, read_op, Handler>(std::move(h), io), buffers(b), from(f) {}
+    static detail::perform_result do_perform(detail::reactive_op<source>* base, source offered) noexcept {
       auto* o = static_cast<recv_op*>(base);
-      stack::udp_socket& s = *o->owner->s_;
-      // receive_from without its would_block error_code (comparing categories costs more than the copy)
-      const stack::datagram* d = s.front();
-      if (!d) {
-        if (s.is_open()) return false;   // would block: stays queued
-        o->ec = asio::error::bad_descriptor;
-        o->n = 0;
-        return true;
-      }
-      to_asio(d->source, *o->from);
-      o->n = asio::buffer_copy(o->buffers, asio::const_buffer(d->payload.data(), d->payload.size()));
-      s.pop_front();
-      o->ec = {};
-      return true;
+      if (!offered) return from_queue(o);
+      o->sock->copy_one(offered, o->buffers, *o->from, o->bytes_);
+      return done(taken::copied);
     }
-    // As receive_from on a queue holding d: copy out, and the frame is done with.
-    static stack::udp_socket::taken do_take(op_base* base, const stack::datagram& d) noexcept {
-      auto* o = static_cast<recv_op*>(base);
-      to_asio(d.source, *o->from);
-      o->n = asio::buffer_copy(o->buffers, asio::const_buffer(d.payload.data(), d.payload.size()));
-      o->ec = {};
-      o->owner->took();   // o may be gone from here on
-      return stack::udp_socket::taken::copied;
+    // noinline: the offered path above then saves no registers for the queue path's.
+    [[gnu::noinline]] static detail::perform_result from_queue(recv_op* o) noexcept {
+      if (o->sock->copy_one(nullptr, o->buffers, *o->from, o->bytes_)) return done();
+      return nothing_to_read(o);
     }
   };
 
   template <class Handler>
-  struct frame_op : typed_op<frame_op<Handler>, Handler> {
-    std::error_code ec;
+  struct frame_op : detail::handler_op<frame_op<Handler>, read_op, Handler> {
     stack::lent_frame frame;
-    frame_op(Handler&& h, executor_type io_ex) : typed_op<frame_op, Handler>(std::move(h), io_ex) {}
-    // On abort the frame goes back at once: the handler gets an empty one.
-    std::tuple<std::error_code, stack::lent_frame> results(const std::error_code* abort) noexcept {
+    frame_op(Handler&& h, const executor_type& io) : detail::handler_op<frame_op, read_op, Handler>(std::move(h), io) {}
+    // The offered datagram's frame is lent to the op (kept); from the queue, as receive_frame.
+    static detail::perform_result do_perform(detail::reactive_op<source>* base, source offered) noexcept {
+      auto* o = static_cast<frame_op*>(base);
+      if (offered) {
+        o->frame = o->sock->s_->lend(*offered);
+        return done(taken::kept);
+      }
+      o->frame = o->sock->receive_frame(o->ec_);
+      if (!would_block(o->ec_)) return done();
+      o->ec_ = {};
+      return not_done();
+    }
+    // The handler's arguments; on abort the frame goes back at once (the handler gets an empty one).
+    std::tuple<std::error_code, stack::lent_frame> results(const std::error_code& ec, std::size_t) noexcept {
       stack::lent_frame f = std::move(frame);
-      if (abort) f.release();
-      return {abort ? *abort : ec, std::move(f)};
-    }
-    static bool do_perform(op_base* base) noexcept {
-      auto* o = static_cast<frame_op*>(base);
-      o->frame = o->owner->receive_frame(o->ec);
-      return !would_block(o->ec);
-    }
-    // As receive_frame on a queue holding d: the op holds the frame (lent) from here on.
-    static stack::udp_socket::taken do_take(op_base* base, const stack::datagram& d) noexcept {
-      auto* o = static_cast<frame_op*>(base);
-      o->frame = o->owner->s_->lend(d);
-      o->ec = {};
-      o->owner->took();   // o may be gone from here on
-      return stack::udp_socket::taken::kept;
+      if (ec == asio::error::operation_aborted) f.release();
+      return {ec, std::move(f)};
     }
   };
 
-  // A batch of datagrams copied into the caller's slots (async_receive_batch).
+  // A batch of datagrams copied into the caller's slots (async_receive_batch); bytes_ counts them.
   template <class Handler>
-  struct batch_op : typed_op<batch_op<Handler>, Handler> {
+  struct batch_op : detail::handler_op<batch_op<Handler>, read_op, Handler> {
     std::span<receive_slot> slots;
-    std::error_code ec;
-    std::size_t n = 0;
-    batch_op(Handler&& h, executor_type io_ex, std::span<receive_slot> s)
-        : typed_op<batch_op, Handler>(std::move(h), io_ex), slots(s) {}
-    // On abort n stays: what was already copied (see async_receive_batch).
-    std::tuple<std::error_code, std::size_t> results(const std::error_code* abort) const noexcept {
-      return {abort ? *abort : ec, n};
-    }
-    // One datagram into one slot: the source, and the payload cut to the buffer (as recvfrom does).
-    static void fill(receive_slot& slot, const stack::datagram& d) noexcept {
-      to_asio(d.source, slot.source);
-      const std::size_t k = d.payload.size() < slot.buffer.size() ? d.payload.size() : slot.buffer.size();
-      if (k) std::memcpy(slot.buffer.data(), d.payload.data(), k);
-      slot.bytes = k;
-    }
-    // Copies straight out of the queue slots while there is room; done with at least one datagram.
-    static bool do_perform(op_base* base) noexcept {
+    batch_op(Handler&& h, const executor_type& io, std::span<receive_slot> s)
+        : detail::handler_op<batch_op, read_op, Handler>(std::move(h), io), slots(s) {}
+    // Offered (the queue is empty): copied into the next slot. Inside the poll handler the op stays
+    // at the head while it has room (filling) and asks to be performed right after the poll
+    // (bypass_service::defer_perform), which completes it with what it took; the rest of the burst is
+    // offered to it the same way, so nothing is queued and dequeued. Outside the poll handler it is
+    // done with the first datagram. A second offer only comes while filling (otherwise the op was done
+    // after its first), so the poll-handler test is made once, on the first. From the queue: copies
+    // while there is room; done with at least one datagram.
+    static detail::perform_result do_perform(detail::reactive_op<source>* base, source offered) noexcept {
       auto* o = static_cast<batch_op*>(base);
-      stack::udp_socket& s = *o->owner->s_;
+      if (!offered) [[unlikely]] return from_queue(o);
       const std::size_t room = o->slots.size();
-      while (o->n < room) {
-        const stack::datagram* d = s.front();
-        if (!d) break;
-        fill(o->slots[o->n++], *d);
-        s.pop_front();
-      }
-      o->ec = {};
-      if (o->n > 0 || room == 0) return true;
-      if (s.is_open()) return false;   // would block: stays queued
-      o->ec = asio::error::bad_descriptor;
-      return true;
+      const std::size_t i = o->bytes_;
+      if (i == room) [[unlikely]] return done();   // no slots at all: done with none, the datagram is queued
+      o->bytes_ = i + 1;
+      // The result before the copy: only it stays live across the memcpy call (fewer registers saved).
+      const detail::perform_result r = i == 0 ? first_offer(o) : detail::perform_result{i + 1 == room, copied_};
+      receive_slot& slot = o->slots[i];
+      o->sock->copy_one(offered, slot.buffer, slot.source, slot.bytes);
+      return r;   // done when full
     }
-    // A datagram arriving while the queue is empty: copied into the next slot. Inside the poll handler
-    // the op stays at the head while it has room (filling) and asks to be performed right after the
-    // poll (bypass_service::defer_perform), which completes it with what it took; the rest of the
-    // burst is handed to it the same way, so nothing is queued and dequeued. Outside the poll handler
-    // it completes with the first datagram. A second take only happens while filling (otherwise the
-    // op was done after its first), so the poll-handler test is made once, on the first.
-    static stack::udp_socket::taken do_take(op_base* base, const stack::datagram& d) noexcept {
-      auto* o = static_cast<batch_op*>(base);
-      const std::size_t i = o->n;
-      if (i == o->slots.size()) [[unlikely]] {   // no slots at all: done with none, the datagram is queued
-        o->owner->took();
-        return stack::udp_socket::taken::declined;
+    // noinline: the offered path above then saves no registers for this loop's.
+    [[gnu::noinline]] static detail::perform_result from_queue(batch_op* o) noexcept {
+      const std::size_t room = o->slots.size();
+      std::size_t i = o->bytes_;
+      for (; i < room; ++i) {
+        receive_slot& slot = o->slots[i];
+        if (!o->sock->copy_one(nullptr, slot.buffer, slot.source, slot.bytes)) break;
       }
-      fill(o->slots[i], d);
-      o->n = i + 1;
-      if (i == 0) [[unlikely]] return first_take(o);
-      if (i + 1 == o->slots.size()) o->owner->took();   // full: done (o may be gone from here on)
-      return stack::udp_socket::taken::copied;
+      o->bytes_ = i;
+      if (i > 0 || room == 0) return done();
+      return nothing_to_read(o);
     }
-    [[gnu::noinline]] static stack::udp_socket::taken first_take(batch_op* o) noexcept {
-      socket* s = o->owner;
-      if (o->slots.size() > 1 && s->svc_->in_poll_handler())
+    [[gnu::noinline]] [[gnu::cold]] static detail::perform_result first_offer(batch_op* o) noexcept {
+      socket* s = o->sock;
+      if (o->slots.size() > 1 && s->svc_->in_poll_handler()) {
         s->svc_->defer_perform(s);   // filling: stays at the head
-      else
-        s->took();
-      return stack::udp_socket::taken::copied;
+        return not_done(taken::copied);
+      }
+      return done(taken::copied);
     }
+  };
+
+  // A send: done when made; carries its result to the posted completion.
+  template <class Handler>
+  struct send_op : detail::handler_op<send_op<Handler>, detail::operation, Handler> {
+    send_op(Handler&& h, const executor_type& io) : detail::handler_op<send_op, detail::operation, Handler>(std::move(h), io, 0) {}
   };
 
   // Asio's start_op: try at once if nothing is queued ahead; queue only when it would block.
   template <class Op>
   void start(Op* o) {
+    o->sock = this;
+    auto& q = ops_[detail::op_type::read];
     if (!s_->is_open()) {
-      o->ec = asio::error::bad_descriptor;
-      return o->complete(o, &o->ec);
+      o->ec_ = asio::error::bad_descriptor;
+      return svc_->post_completion(o);
     }
     if (svc_->running_ready()) {
       // Started by a handler the poll handler runs: performed right after that handler returns
       // (bypass_service::defer_perform), so it can complete without a post.
       svc_->defer_perform(this);
-    } else if (!head_ && o->perform(o)) {
-      return o->complete(o, nullptr);
+    } else if (q.empty() && Op::do_perform(o, nullptr).done()) {
+      return svc_->post_completion(o);
     }
-    auto slot = asio::get_associated_cancellation_slot(o->handler);
-    if (slot.is_connected()) slot.template emplace<cancel_handler>(cancel_handler{this, o});
-    *tail_ = o;
-    tail_ = &o->next;
+    o->connect_cancellation(this, static_cast<read_op*>(o), detail::op_type::read);
+    push_read(o);
   }
 
-  // Performs queued ops in order while they complete.
-  void perform_queued() noexcept {
-    while (head_ && head_->perform(head_)) done(pop_front());
-  }
-
-  // The stack's reader hook (offered a datagram only while the stack's queue is empty): the first
-  // queued op takes it (and is done then, unless it is a batch with room left: batch_op::do_take).
-  stack::udp_socket::taken take(const stack::datagram& d) noexcept {
-    op_base* o = head_;
-    if (!o) return stack::udp_socket::taken::declined;
-    return o->take(o, d);
-  }
-  // The head op's take finished it: off the queue and done (it may be freed here).
-  void took() noexcept { done(pop_front()); }
-
-  // An op done from inside interface::poll: run from the poll handler when the service polls from
-  // one, else posted (manual mode's poll_once(), a looped-back send outside the poll handler).
-  void done(op_base* o) noexcept {
-    if (svc_->in_poll_handler()) return svc_->completed_in_poll(o);
-    try {
-      o->complete(o, nullptr);
-    } catch (...) {
-      // Only a failed post (out of memory) throws: the handler is lost, as Asio would lose it.
+  // The stack's reader hook is set exactly while a read op waits (as a reactor registers read interest
+  // only while a read is pending): with none waiting the stack queues the datagram without a call,
+  // and the hook never tests for an empty queue.
+  void push_read(read_op* o) noexcept {
+    auto& q = ops_[detail::op_type::read];
+    if (q.empty()) {
+      s_->set_reader([](void* me, stack::udp_socket&, const stack::datagram& d) noexcept {
+        return static_cast<socket*>(me)->offer(d);
+      }, this);
     }
+    q.push(o);
   }
-
-  op_base* pop_front() noexcept {
-    op_base* o = head_;
-    head_ = o->next;
-    if (!head_) tail_ = &head_;
-    o->next = nullptr;
+  read_op* pop_read() noexcept {
+    auto& q = ops_[detail::op_type::read];
+    read_op* o = q.pop();
+    if (q.empty()) s_->set_reader(nullptr, nullptr);
     return o;
   }
-  void complete(op_base* o, const std::error_code* abort) { o->complete(o, abort); }
 
-  void cancel_one(op_base* target) {
-    for (op_base** p = &head_; *p; p = &(*p)->next) {
-      if (*p != target) continue;
-      *p = target->next;
-      if (!head_) tail_ = &head_;
-      else if (!target->next) tail_ = p;
-      target->next = nullptr;
-      const std::error_code aborted = asio::error::operation_aborted;
-      return complete(target, &aborted);
+  // The stack's reader hook (offered a datagram only while the stack's queue is empty, set only while
+  // a read op waits): the first queued op is performed with it.
+  taken offer(const stack::datagram& d) noexcept {
+    read_op* o = ops_[detail::op_type::read].front();
+    const detail::perform_result r = o->perform(&d);
+    if (r.done()) return offer_done(r);
+    return static_cast<taken>(r.offer());
+  }
+  // noinline: the hook's not-done path (a batch filling) then keeps only `this` across the perform.
+  [[gnu::noinline]] taken offer_done(detail::perform_result r) noexcept {
+    svc_->op_done(pop_read());
+    return static_cast<taken>(r.offer());
+  }
+
+  // Deferred performs (socket_hooks): queued ops in order, while they complete.
+  void perform_deferred() noexcept override {
+    auto& q = ops_[detail::op_type::read];
+    while (read_op* o = q.front()) {
+      if (!o->perform(nullptr).done()) return;
+      svc_->op_done(pop_read());
     }
   }
 
+  // The cancellation slot's handler (detail::cancel_handler).
+  void cancel_op(detail::op_type t, read_op* o) noexcept {
+    if (!ops_[t].remove(o)) return;   // already done
+    if (t == detail::op_type::read && ops_[t].empty()) s_->set_reader(nullptr, nullptr);
+    o->ec_ = asio::error::operation_aborted;
+    svc_->post_completion(o);
+  }
+
+  // UDP queues only reads.
   void abort_queued() noexcept {
-    const std::error_code aborted = asio::error::operation_aborted;
-    while (head_) {
-      op_base* o = pop_front();
-      try {
-        complete(o, &aborted);
-      } catch (...) {
-        // Only a failed post (out of memory) throws: the handler is lost, as Asio would lose it.
-      }
+    auto& q = ops_[detail::op_type::read];
+    while (!q.empty()) {
+      read_op* o = pop_read();
+      o->ec_ = asio::error::operation_aborted;
+      svc_->post_completion(o);
     }
   }
-
-  void perform_deferred() noexcept override { perform_queued(); }
 
   void shutdown_ops() noexcept override {
-    while (head_) {
-      op_base* o = pop_front();
-      o->destroy(o);
-    }
+    ops_.destroy_all();
+    s_->set_reader(nullptr, nullptr);
   }
 
   static void throw_if(const std::error_code& ec, const char* what) {
@@ -617,8 +488,7 @@ class socket final : private socket_hooks {
   bypass_service* svc_;
   executor_type ex_;
   std::unique_ptr<stack::udp_socket> s_;
-  op_base* head_ = nullptr;
-  op_base** tail_ = &head_;
+  detail::op_queues<read_op> ops_;
 };
 
 }  // namespace ringlab::bypass::udp

@@ -263,6 +263,34 @@ TEST_F(fixture, cancellation_slot_aborts_one_queued_op) {
   EXPECT_EQ(second, "after cancel");
 }
 
+TEST_F(fixture, cancelling_the_middle_of_three_queued_receives_keeps_the_others_in_order) {
+  bypass::udp::socket s(ctx, audp::endpoint(audp::v4(), 9000));
+  asio::cancellation_signal sig;
+  std::array<std::array<char, 64>, 3> b{};
+  std::array<audp::endpoint, 3> f;
+  std::vector<std::string> log;
+  auto rec = [&](int i) {
+    return [&, i](std::error_code ec, std::size_t n) {
+      log.push_back(std::to_string(i) + ":" + (ec ? std::string("aborted") : std::string(b[i].data(), n)));
+    };
+  };
+  s.async_receive_from(asio::buffer(b[0]), f[0], rec(0));
+  s.async_receive_from(asio::buffer(b[1]), f[1], asio::bind_cancellation_slot(sig.slot(), rec(1)));
+  s.async_receive_frame([&](std::error_code ec, stack::lent_frame fr) {
+    log.push_back(std::string("2:") + (ec ? std::string("aborted") : str(fr.payload())));
+  });
+  EXPECT_EQ(s.queued_ops(), 3u);
+  sig.emit(asio::cancellation_type::partial);
+  EXPECT_EQ(s.queued_ops(), 2u);
+  inject(9000, "first");
+  inject(9000, "second");
+  svc->poll_once();
+  EXPECT_EQ(s.queued_ops(), 0u);
+  drain();
+  EXPECT_EQ(log, (std::vector<std::string>{"1:aborted", "0:first", "2:second"}));
+  EXPECT_EQ(port.pool().out(), 0u) << "the copied frame went back with the burst, the lent one when its handler ended";
+}
+
 TEST_F(fixture, cancel_and_close_abort_every_queued_op) {
   bypass::udp::socket s(ctx, audp::endpoint(audp::v4(), 9000));
   std::array<char, 16> buf{};
