@@ -34,8 +34,12 @@ void pcap_writer::write(std::uint64_t t_ns, std::span<const std::byte> bytes, st
   h.len = wire_len ? wire_len : h.caplen;
   std::lock_guard lk(mu_);
   if (!dumper_) return;
+  errno = 0;
   pcap_dump(reinterpret_cast<u_char*>(dumper_), &h, reinterpret_cast<const u_char*>(bytes.data()));
   ++written_;
+  // A failed write (the stdio buffer flushing into a full disk) sets the stream's error flag; keep
+  // the first reason while errno still says it.
+  if (error_.empty() && std::ferror(pcap_dump_file(dumper_))) error_ = errno ? std::strerror(errno) : "write error";
 }
 
 bool pcap_writer::flush() noexcept {

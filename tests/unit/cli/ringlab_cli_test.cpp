@@ -441,8 +441,9 @@ TEST(ringlab_cli, demo_with_tap_faults_and_trace_counts_add_up) {
   const std::string tap = temp_path("demo-tap.pcap");
   const auto r = ringlab({"demo", "--queues", "2", "--tap", tap, "--faults", "drop=0.01,dup=0.01,seed=3", "--trace"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  const std::uint64_t in = number_after(r.out, "demo: faults rx: in="), dropped = number_after(r.out, " dropped="),
-                      dups = number_after(r.out, " duplicated=");
+  const std::string rx = r.out.substr(r.out.find("demo: faults rx: "));
+  const std::uint64_t in = number_after(rx, "rx: in="), dropped = number_after(rx, " dropped="),
+                      dups = number_after(rx, " duplicated=");
   EXPECT_EQ(in, 12000u);
   EXPECT_GT(dropped, 0u);
   EXPECT_GT(dups, 0u);
@@ -468,7 +469,8 @@ TEST(ringlab_cli, mcast_send_tap_sees_what_the_stack_sent_and_the_wire_what_the_
   const auto r = ringlab({"mcast-send", "--backend", "sim", "--group", "239.1.1.2", "--out", out, "--file", in,
                           "--tap", tap, "--faults", "drop=0.25,seed=9,dir=tx"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  const std::uint64_t sent = number_after(r.err, "mcast-send: faults tx: in="), dropped = number_after(r.err, " dropped=");
+  const std::string tx = r.err.substr(r.err.find("mcast-send: faults tx: "));
+  const std::uint64_t sent = number_after(tx, "tx: in="), dropped = number_after(tx, " dropped=");
   EXPECT_GE(sent, 40u);   // the datagrams, plus IGMP
   EXPECT_GT(dropped, 0u);
   EXPECT_EQ(number_after(r.err, "mcast-send: faults rx: in="), 0u);   // nothing came in
