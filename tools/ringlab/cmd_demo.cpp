@@ -89,8 +89,9 @@ int run(int argc, char** argv) {
                                "bypass UDP sockets under Asio, and reports what the receivers saw. The feed is\n"
                                "traces/mcast-feed.pcap (found in the current directory or $RINGLAB_SOURCE_DIR);\n"
                                "run elsewhere, the same 12000 frames are generated in memory from the file's\n"
-                               "recipe, and the first line of the report says which one ran. Exit 1 when a\n"
-                               "frame leaked.",
+                               "recipe, and the first line of the report says which one ran. --faults, --tap\n"
+                               "and --trace wrap every queue (faults, tap, trace from the NIC up). Exit 1 when a\n"
+                               "frame leaked or the --tap file could not be written.",
                                opts).c_str(), stdout);
     return cli::exit_ok;
   }
