@@ -42,10 +42,11 @@ class inflight_batches {
   }
   // Keeps an inner batch in flight; the reference is valid until the next add().
   tx_batch& add(tx_batch&& b) {
-    if (!b.size() || b[0].id >= slot_of_.size()) {   // nothing to map: an empty batch never reaches a sink
+    if (!b.size()) {   // nothing to map: an empty batch never reaches a sink
       empty_ = std::move(b);
       return empty_;
     }
+    if (b[0].id >= slot_of_.size()) slot_of_.resize(std::size_t{b[0].id} + 1, no_slot);   // a port beyond its pool's count
     std::uint32_t s;
     if (!free_.empty()) {
       s = free_.back();
