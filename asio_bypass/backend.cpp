@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "backends/probe.hpp"
+#include "port/faulty_port.hpp"
+#include "port/pcap_tap.hpp"
+#include "port/traced_port.hpp"
 
 namespace ringlab::bypass {
 namespace {
@@ -74,7 +77,8 @@ bool bypass_backend_built(std::string_view name) noexcept {
   return false;
 }
 
-std::unique_ptr<device> open_device(const device_options& o, std::string& why) {
+namespace {
+std::unique_ptr<device> open_bare_device(const device_options& o, std::string& why) {
   why.clear();
   if (o.backend == "sim") {
     if (!o.trace) {
@@ -110,6 +114,110 @@ std::unique_ptr<device> open_device(const device_options& o, std::string& why) {
   }
   why = "unknown backend '" + o.backend + "'";
   return nullptr;
+}
+
+}  // namespace
+
+namespace {
+// A device whose every queue is wrapped in the decorators device_options asks for, in the order
+// backend.hpp gives (faults, tap, trace from the device up). Each layer is an erased<> over a
+// reference to the layer below: one virtual call per burst per layer, paid only when asked for.
+class decorated_device final : public device {
+ public:
+  decorated_device(std::unique_ptr<device> inner, const device_options& o, std::shared_ptr<port::pcap_writer> w)
+      : inner_(std::move(inner)), tap_(std::move(w)) {
+    auto clk = inner_->clock();
+    for (std::uint16_t q = 0; q < inner_->queues(); ++q) {
+      lane l;
+      port::any_port* top = &inner_->queue(q);
+      if (o.faults) {
+        const port::fault_spec none{};
+        // Seeded per queue, so two queues do not drop the same positions of their streams. No clock:
+        // held frames go out when a later frame's rx time reaches them or the port goes idle, so a
+        // delay never strands a frame behind a loop that sleeps.
+        l.faults = std::make_unique<erased<port::faulty_port<port::any_port&>>>(
+            *top, o.faults->rx ? o.faults->spec : none, o.faults->tx ? o.faults->spec : none,
+            o.faults->seed.value_or(o.fault_seed) + q);
+        top = l.faults.get();
+      }
+      if (tap_) {
+        l.tap = std::make_unique<erased<port::pcap_tap<port::any_port&>>>(*top, tap_, port::tap_dir::both, clk);
+        top = l.tap.get();
+      }
+      if (o.trace_hops) {
+        l.trace = std::make_unique<erased<port::traced_port<port::any_port&>>>(*top);
+        top = l.trace.get();
+      }
+      l.top = top;
+      lanes_.push_back(std::move(l));
+    }
+  }
+  ~decorated_device() override {
+    lanes_.clear();   // the decorators give held frames back to the inner ports before those go
+    if (tap_) tap_->close();
+  }
+  std::string_view backend() const noexcept override { return inner_->backend(); }
+  std::uint16_t queues() const noexcept override { return inner_->queues(); }
+  port::any_port& queue(std::uint16_t q) noexcept override { return *lanes_[q].top; }
+  port::frame_pool& pool() noexcept override { return inner_->pool(); }
+  std::function<stack::time_ns()> clock() override { return inner_->clock(); }
+  std::function<std::size_t(stack::time_ns)> ingest() override { return inner_->ingest(); }
+  bool exhausted() const override { return inner_->exhausted(); }
+  sim::sim_nic* sim_nic() noexcept override { return inner_->sim_nic(); }
+  decorator_counters decorators() override {
+    decorator_counters c;
+    for (auto& l : lanes_)
+      if (l.faults) {
+        auto& f = l.faults->inner();
+        add(c.rx_faults, f.rx_counters());
+        add(c.tx_faults, f.tx_counters());
+        c.dup_no_room += f.dup_no_room();
+      }
+    if (tap_) {
+      tap_->flush();
+      c.tap_frames = tap_->written();
+      c.tap_error = tap_->error();
+    }
+    return c;
+  }
+
+ private:
+  template <class P>
+  using erased = port::erased<P>;
+  struct lane {
+    std::unique_ptr<erased<port::faulty_port<port::any_port&>>> faults;
+    std::unique_ptr<erased<port::pcap_tap<port::any_port&>>> tap;
+    std::unique_ptr<erased<port::traced_port<port::any_port&>>> trace;
+    port::any_port* top = nullptr;
+    // Outer layers first: each refers to the one below.
+    lane() = default;
+    lane(lane&&) = default;
+    lane& operator=(lane&&) = default;
+    ~lane() { trace.reset(); tap.reset(); faults.reset(); }
+  };
+  static void add(port::fault_counters& a, const port::fault_counters& b) {
+    a.in += b.in, a.out += b.out, a.dropped += b.dropped, a.duplicated += b.duplicated;
+    a.reordered += b.reordered, a.corrupted += b.corrupted, a.delayed += b.delayed;
+  }
+
+  std::unique_ptr<device> inner_;   // declared first: destroyed last
+  std::shared_ptr<port::pcap_writer> tap_;
+  std::vector<lane> lanes_;
+};
+}  // namespace
+
+std::unique_ptr<device> open_device(const device_options& o, std::string& why) {
+  std::shared_ptr<port::pcap_writer> w;
+  if (!o.tap.empty()) {   // before the device: a tap that cannot be written opens nothing
+    w = std::make_shared<port::pcap_writer>();
+    if (!w->open(o.tap, &why)) {
+      why = "tap " + why;
+      return nullptr;
+    }
+  }
+  auto d = open_bare_device(o, why);
+  if (!d || (!w && !o.faults && !o.trace_hops)) return d;
+  return std::make_unique<decorated_device>(std::move(d), o, std::move(w));
 }
 
 }  // namespace ringlab::bypass

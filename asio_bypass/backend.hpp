@@ -8,8 +8,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <optional>
 #include <string_view>
 
+#include "port/fault_line.hpp"
 #include "port/port.hpp"
 #include "sim_nic/sim_nic.hpp"
 #include "stack/iface/time.hpp"
@@ -27,6 +29,28 @@ struct device_options {
   // "veth0:udp=5000,icmp,arp=us" or "net_af_xdp0,iface=veth0". `queues` ports (one per queue, each
   // with its own frame pool); the clock is CLOCK_MONOTONIC.
   std::string device;
+
+  // Decorators open_device puts around EVERY queue of ANY backend (port/README.md, "Decorators on a
+  // device"). From the device up: faults, then tap, then trace:
+  //   faults closest to the device: they stand for a bad wire or NIC, so everything above (the pcap,
+  //     the hop events, the stack) sees the frames as the faults left them, like a capture on the host;
+  //   tap above the faults: the pcap holds exactly what the stack received and what it sent (before
+  //     the wire's faults), so replaying it reproduces the stack's input, faults included;
+  //   trace outermost: its port_rx / release / tx hops are the stack's edge, after the fault and
+  //     pcap_tap hops the layers below emit for the same frame.
+  // None set: the device's own ports, not one extra call on the fast path.
+  std::string tap;                                  // a pcap file for every RX and TX frame (all queues)
+  std::optional<port::port_fault_options> faults;   // seeded faults (parse_port_faults)
+  std::uint64_t fault_seed = 1;                     // the faults' seed when their spec names none
+  bool trace_hops = false;                          // traced_port: hop events (when trace::enabled())
+};
+
+// What the decorators of a device counted, summed over its queues (zero when not wrapped).
+struct decorator_counters {
+  port::fault_counters rx_faults, tx_faults;
+  std::uint64_t dup_no_room = 0;   // duplicates the faults could not make (no spare frame)
+  std::uint64_t tap_frames = 0;    // frames written to the tap's pcap
+  std::string tap_error;           // why a write to the tap's pcap failed ("" when none did)
 };
 
 class device {
@@ -45,10 +69,13 @@ class device {
   virtual bool exhausted() const = 0;
   // The simulated NIC under a "sim" device (nullptr otherwise).
   virtual sim::sim_nic* sim_nic() noexcept { return nullptr; }
+  // The decorators' counters (device_options' faults and tap); flushes the tap's pcap.
+  virtual decorator_counters decorators() { return {}; }
 };
 
 // Opens the device of a backend name. nullptr and `why` set when it cannot start (unknown name, a
-// backend not plugged in yet, a device error); the caller falls back to kernel sockets and says why.
+// backend not plugged in yet, a device error, a tap file that cannot be written); the caller falls back
+// to kernel sockets and says why. Its queues carry the decorators device_options asks for.
 std::unique_ptr<device> open_device(const device_options& o, std::string& why);
 
 // Backend names that open_device() knows how to start.

@@ -105,6 +105,42 @@ std::optional<fault_spec> parse_fault_spec(std::string_view text, std::string* e
   return s;
 }
 
+std::optional<port_fault_options> parse_port_faults(std::string_view text, std::string* error) {
+  port_fault_options o;
+  std::string rest;
+  auto fail = [&](std::string_view field, std::string_view value, std::string_view why) {
+    if (error) *error = "fault spec field '" + std::string(field) + "': '" + std::string(value) + "' " + std::string(why);
+    return std::nullopt;
+  };
+  for (std::string_view t = text; !t.empty();) {
+    const std::size_t comma = t.find(',');
+    const std::string_view item = t.substr(0, comma);
+    t = comma == std::string_view::npos ? std::string_view{} : t.substr(comma + 1);
+    const std::size_t eq = item.find('=');
+    const std::string_view key = item.substr(0, eq), val = eq == std::string_view::npos ? "" : item.substr(eq + 1);
+    if (key == "seed" && eq != std::string_view::npos) {
+      std::uint64_t x = 0;
+      auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), x);
+      if (val.empty() || ec != std::errc{} || p != val.data() + val.size())
+        return fail(key, val, "is not a whole number (0..2^64-1)");
+      o.seed = x;
+    } else if (key == "dir" && eq != std::string_view::npos) {
+      if (val == "rx") o.tx = false;
+      else if (val == "tx") o.rx = false;
+      else if (val != "both") return fail(key, val, "is not rx, tx or both");
+    } else if (eq != std::string_view::npos && key != "drop" && key != "dup" && key != "reorder" && key != "corrupt" &&
+               key != "delay" && key != "jitter") {
+      return fail(key, val, "is not a field (drop, dup, reorder, corrupt, delay, jitter, seed, dir)");
+    } else {
+      (rest += rest.empty() ? "" : ",") += item;
+    }
+  }
+  auto spec = parse_fault_spec(rest, error);
+  if (!spec) return std::nullopt;
+  o.spec = *spec;
+  return o;
+}
+
 std::string fault_spec::to_string() const {
   std::ostringstream os;
   os << "drop=" << drop << ",dup=" << dup << ",reorder=" << reorder << ':' << reorder_window

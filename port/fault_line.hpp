@@ -42,6 +42,17 @@ struct fault_spec {
 // Parses a spec; on failure returns nullopt and sets *error to one line naming the field
 // ("fault spec field 'drop': '1.5' is not a probability in 0..1").
 std::optional<fault_spec> parse_fault_spec(std::string_view text, std::string* error);
+// What a faulty_port around a device is asked for (--faults SPEC on the CLI): the fields above, plus
+//   seed=N          the generator's seed (absent: the caller's default, e.g. the CLI's --seed)
+//   dir=rx|tx|both  the directions the faults act on (default both; tx has no delay, see faulty_port)
+struct port_fault_options {
+  fault_spec spec;
+  std::optional<std::uint64_t> seed;
+  bool rx = true, tx = true;
+};
+// Parses a --faults SPEC; on failure nullopt and *error names the field, as parse_fault_spec does.
+std::optional<port_fault_options> parse_port_faults(std::string_view text, std::string* error);
+
 // Parses "50us", "2ms", "100" (ns); nullopt when malformed.
 std::optional<std::uint64_t> parse_duration_ns(std::string_view text);
 

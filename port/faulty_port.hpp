@@ -25,7 +25,8 @@ class faulty_port final : public tx_sink {
   using clock_fn = std::function<std::uint64_t()>;
 
   faulty_port(P inner, fault_spec rx, fault_spec tx, std::uint64_t seed, clock_fn now = {})
-      : inner_(static_cast<P>(inner)), rx_(rx, seed), tx_(tx, seed ^ 0x5bd1e995u), now_(std::move(now)) {}
+      : inner_(static_cast<P>(inner)), rx_(rx, seed), tx_(tx, seed ^ 0x5bd1e995u), now_(std::move(now)),
+        batches_(inner_.pool().config().frames) {}
   faulty_port(const faulty_port&) = delete;
   faulty_port& operator=(const faulty_port&) = delete;
   ~faulty_port() {
@@ -104,9 +105,13 @@ class faulty_port final : public tx_sink {
     for (std::size_t s = 0; s < total; ++s)
       if (!used[s]) (*in)[w++] = all[s];
     in->commit(ns);
+    batches_.ended(in);
   }
   void tx_cancel(std::span<frame_ref> frames) noexcept override {
-    if (tx_batch* in = batches_.find(frames[0].id)) in->cancel();
+    if (tx_batch* in = batches_.find(frames[0].id)) {
+      in->cancel();
+      batches_.ended(in);
+    }
   }
 
   const fault_counters& rx_counters() const noexcept { return rx_.counters(); }

@@ -1,10 +1,15 @@
 #include "port/pcap_tap.hpp"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 namespace ringlab::port {
 
 bool pcap_writer::open(const std::string& path, std::string* error, std::uint32_t snaplen) {
   close();
   std::lock_guard lk(mu_);
+  error_.clear();
   dead_ = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, static_cast<int>(snaplen), PCAP_TSTAMP_PRECISION_NANO);
   if (!dead_) {
     if (error) *error = path + ": pcap_open_dead failed";
@@ -29,16 +34,31 @@ void pcap_writer::write(std::uint64_t t_ns, std::span<const std::byte> bytes, st
   h.len = wire_len ? wire_len : h.caplen;
   std::lock_guard lk(mu_);
   if (!dumper_) return;
+  errno = 0;
   pcap_dump(reinterpret_cast<u_char*>(dumper_), &h, reinterpret_cast<const u_char*>(bytes.data()));
   ++written_;
+  // A failed write (the stdio buffer flushing into a full disk) sets the stream's error flag; keep
+  // the first reason while errno still says it.
+  if (error_.empty() && std::ferror(pcap_dump_file(dumper_))) error_ = errno ? std::strerror(errno) : "write error";
 }
 
-void pcap_writer::flush() noexcept {
+bool pcap_writer::flush() noexcept {
   std::lock_guard lk(mu_);
-  if (dumper_) pcap_dump_flush(dumper_);
+  if (dumper_ && error_.empty()) {
+    errno = 0;
+    if (pcap_dump_flush(dumper_) != 0 || std::ferror(pcap_dump_file(dumper_)))
+      error_ = errno ? std::strerror(errno) : "write error";
+  }
+  return error_.empty();
+}
+
+std::string pcap_writer::error() const {
+  std::lock_guard lk(mu_);
+  return error_;
 }
 
 void pcap_writer::close() noexcept {
+  flush();   // the last buffered frames: a failure is kept in error()
   std::lock_guard lk(mu_);
   if (dumper_) pcap_dump_close(dumper_);
   if (dead_) pcap_close(dead_);

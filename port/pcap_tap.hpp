@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -32,15 +33,18 @@ class pcap_writer {
   bool is_open() const noexcept { return dumper_ != nullptr; }
   // Thread-safe: frames from several queues may be written at once.
   void write(std::uint64_t t_ns, std::span<const std::byte> bytes, std::uint32_t wire_len = 0) noexcept;
-  void flush() noexcept;
+  // Flushes to the file; false (and error() says why) when a write failed, now or before (a full disk).
+  bool flush() noexcept;
   void close() noexcept;
   std::uint64_t written() const noexcept { return written_; }
+  std::string error() const;   // "" while every write went through
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   pcap_t* dead_ = nullptr;
   pcap_dumper_t* dumper_ = nullptr;
   std::uint64_t written_ = 0;   // guarded by mu_
+  std::string error_;           // guarded by mu_: the first failure, e.g. "No space left on device"
 };
 
 enum class tap_dir : unsigned { rx = 1, tx = 2, both = 3 };
@@ -53,10 +57,14 @@ class pcap_tap final : public tx_sink {
 
   // Throws std::system_error when the file cannot be opened (construction is the edge).
   pcap_tap(P inner, const std::string& path, tap_dir dir = tap_dir::both, clock_fn now = {})
-      : inner_(static_cast<P>(inner)), dir_(dir), now_(std::move(now)) {
+      : pcap_tap(static_cast<P&&>(inner), std::make_shared<pcap_writer>(), dir, std::move(now)) {
     std::string err;
-    if (!w_.open(path, &err)) throw std::system_error(std::make_error_code(std::errc::io_error), err);
+    if (!w_->open(path, &err)) throw std::system_error(std::make_error_code(std::errc::io_error), err);
   }
+  // Writes into an open writer that several taps share (one pcap for every queue of a device).
+  pcap_tap(P inner, std::shared_ptr<pcap_writer> w, tap_dir dir = tap_dir::both, clock_fn now = {})
+      : inner_(static_cast<P>(inner)), dir_(dir), now_(std::move(now)), w_(std::move(w)),
+        batches_(inner_.pool().config().frames) {}
   pcap_tap(const pcap_tap&) = delete;
   pcap_tap& operator=(const pcap_tap&) = delete;
   ~pcap_tap() { batches_.cancel_all(); }
@@ -65,7 +73,7 @@ class pcap_tap final : public tx_sink {
     const std::size_t n = inner_.rx_burst(out);
     if (static_cast<unsigned>(dir_) & static_cast<unsigned>(tap_dir::rx))
       for (std::size_t i = 0; i < n; ++i) {
-        w_.write(out[i].meta.t_ns, out[i].bytes);
+        w_->write(out[i].meta.t_ns, out[i].bytes);
         trace::emit({.packet_id = out[i].meta.packet_id, .t_ns = out[i].meta.t_ns, .frame = out[i].id,
                      .queue = out[i].meta.queue, .stage = trace::hop::pcap_tap});
       }
@@ -79,7 +87,7 @@ class pcap_tap final : public tx_sink {
   port_caps caps() const { return inner_.caps(); }
   frame_pool& pool() noexcept { return inner_.pool(); }
   P& inner() noexcept { return inner_; }
-  pcap_writer& writer() noexcept { return w_; }
+  pcap_writer& writer() noexcept { return *w_; }
 
   void tx_commit(std::span<frame_ref> frames) noexcept override {
     tx_batch* in = batches_.find(frames[0].id);
@@ -87,20 +95,24 @@ class pcap_tap final : public tx_sink {
     const std::uint64_t t = now_ ? now_() : static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
     for (std::size_t i = 0; i < frames.size(); ++i) {
-      if (static_cast<unsigned>(dir_) & static_cast<unsigned>(tap_dir::tx)) w_.write(t, frames[i].bytes);
+      if (static_cast<unsigned>(dir_) & static_cast<unsigned>(tap_dir::tx)) w_->write(t, frames[i].bytes);
       (*in)[i] = frames[i];
     }
     in->commit(frames.size());
+    batches_.ended(in);
   }
   void tx_cancel(std::span<frame_ref> frames) noexcept override {
-    if (tx_batch* in = batches_.find(frames[0].id)) in->cancel();
+    if (tx_batch* in = batches_.find(frames[0].id)) {
+      in->cancel();
+      batches_.ended(in);
+    }
   }
 
  private:
   P inner_;
   tap_dir dir_;
   clock_fn now_;
-  pcap_writer w_;
+  std::shared_ptr<pcap_writer> w_;
   detail::inflight_batches batches_;
 };
 

@@ -12,7 +12,7 @@ template <class P>
   requires detail::inner_port<P>
 class traced_port final : public tx_sink {
  public:
-  explicit traced_port(P inner) : inner_(static_cast<P>(inner)) {}
+  explicit traced_port(P inner) : inner_(static_cast<P>(inner)), batches_(inner_.pool().config().frames) {}
   traced_port(const traced_port&) = delete;
   traced_port& operator=(const traced_port&) = delete;
   ~traced_port() { batches_.cancel_all(); }
@@ -44,9 +44,13 @@ class traced_port final : public tx_sink {
       (*in)[i] = frames[i];
     }
     in->commit(frames.size());
+    batches_.ended(in);
   }
   void tx_cancel(std::span<frame_ref> frames) noexcept override {
-    if (tx_batch* in = batches_.find(frames[0].id)) in->cancel();
+    if (tx_batch* in = batches_.find(frames[0].id)) {
+      in->cancel();
+      batches_.ended(in);
+    }
   }
 
  private:

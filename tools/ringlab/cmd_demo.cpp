@@ -29,19 +29,19 @@
 #include "tools/mcast/app.hpp"
 #include "tools/mcast/bypass_host.hpp"
 #include "tools/ringlab/cli.hpp"
+#include "tools/ringlab/device_flags.hpp"
 
 namespace {
 using namespace ringlab;
 
-const std::vector<cli::option> opts = {
-    {"trace", "FILE", "pcap to replay (default: traces/mcast-feed.pcap from the current directory or "
+const std::vector<cli::option> opts = cli::with_device_flags({
+    {"replay", "FILE", "pcap to replay (default: traces/mcast-feed.pcap from the current directory or "
                       "$RINGLAB_SOURCE_DIR, else the same 12000 frames generated in memory from its recipe)"},
     {"ring", "NAME", "RX descriptor ring design (rings/ registry name)", "spsc"},
     {"queues", "N", "RX queues: one stack + io_context each, RSS spreads the groups", "2"},
-    {"faults", "SPEC", "faults between trace and NIC, e.g. drop=0.02,reorder=0.05:8,dup=0.01"},
-    {"seed", "N", "seed for the faults and the stack: same seed, same output", "1"},
+    {"seed", "N", "seed for the faults (unless --faults names one) and the stack: same seed, same output", "1"},
     {"event-hash", "", "trace every hop and print the FNV-1a hash of all events"},
-};
+});
 
 struct group_key {
   std::uint32_t addr;
@@ -85,13 +85,14 @@ struct lane {
 int run(int argc, char** argv) {
   cli::args a("demo", opts, argc, argv);
   if (a.help()) {
-    std::fputs(cli::usage_text("demo", "[--queues N] [--ring NAME] [--faults SPEC] [--seed S] [--event-hash]",
+    std::fputs(cli::usage_text("demo", "[--replay FILE] [--queues N] [--ring NAME] [--faults SPEC] [--tap FILE] [--trace] [--seed S] [--event-hash]",
                                "Replays a market-data feed through sim_nic -> RX rings -> user-space stack ->\n"
                                "bypass UDP sockets under Asio, and reports what the receivers saw. The feed is\n"
                                "traces/mcast-feed.pcap (found in the current directory or $RINGLAB_SOURCE_DIR);\n"
                                "run elsewhere, the same 12000 frames are generated in memory from the file's\n"
-                               "recipe, and the first line of the report says which one ran. Exit 1 when a\n"
-                               "frame leaked.",
+                               "recipe, and the first line of the report says which one ran. --faults, --tap\n"
+                               "and --trace wrap every queue (faults, tap, trace from the NIC up). Exit 1 when a\n"
+                               "frame leaked or the --tap file could not be written.",
                                opts).c_str(), stdout);
     return cli::exit_ok;
   }
@@ -101,12 +102,12 @@ int run(int argc, char** argv) {
   const bool event_hash = a.has("event-hash");
 
   // The trace: a file, or the bundled feed's recipe run in memory.
-  std::string path = a.has("trace") ? a.str("trace") : default_trace_path();
+  std::string path = a.has("replay") ? a.str("replay") : default_trace_path();
   sim::pcap_trace trace;
   std::string source;
   if (!path.empty()) {
     auto t = sim::pcap_trace::open(path);
-    if (!t) throw cli::usage_error{"--trace: " + t.error};
+    if (!t) throw cli::usage_error{"--replay: " + t.error};
     trace = std::move(*t);
     source = path;
   } else {
@@ -127,12 +128,7 @@ int run(int argc, char** argv) {
   d.sim.ring = a.str("ring");
   d.sim.seed = seed;
   d.sim.pool = {.frames = 2048, .frame_size = 2048, .headroom = 256};
-  if (a.has("faults")) {
-    std::string err;
-    auto spec = port::parse_fault_spec(a.str("faults"), &err);
-    if (!spec) throw cli::usage_error{"--faults: " + err};
-    d.sim.rx_faults = *spec;
-  }
+  cli::apply_device_flags(a, d, seed);   // --faults, --tap, --trace: decorators on every queue
   std::shared_ptr<bypass::AsioService> svc;
   try {
     svc = mcast::open_backend(d, "demo");
@@ -221,23 +217,29 @@ int run(int argc, char** argv) {
   std::printf("%s\n", any ? "" : " none");
   std::printf("  nic: imissed=%" PRIu64 " rx_nombuf=%" PRIu64 " ierrors=%" PRIu64, k.total.imissed, k.total.rx_nombuf,
               k.ierrors());
-  if (k.rx_faults.in)
+  const auto deco = dev->decorators();
+  if (const auto& f = deco.rx_faults; f.in)
     std::printf("; faults: dropped=%" PRIu64 " duplicated=%" PRIu64 " reordered=%" PRIu64 " corrupted=%" PRIu64,
-                k.rx_faults.dropped, k.rx_faults.duplicated, k.rx_faults.reordered, k.rx_faults.corrupted);
+                f.dropped, f.duplicated, f.reordered, f.corrupted);
   std::printf("\n");
 
   std::uint64_t hash = 0;
-  if (event_hash) {
-    const auto ev = trace::drain();
-    hash = trace::hash(ev);
+  std::vector<trace::event> ev;
+  if (event_hash || d.trace_hops) {
+    ev = trace::drain();
     trace::enable(false);
+  }
+  if (event_hash) {
+    hash = trace::hash(ev);
     std::printf("  event hash: %016" PRIx64 " (%zu events)\n", hash, ev.size());
   }
   lanes.clear();   // sockets close, stacks go: every frame back to the pool
   nic->return_cache();
+  std::fflush(stdout);   // the tap's line counts the leaves the closing sockets sent
+  const bool tap_ok = cli::report_device_flags(stdout, "  demo", "demo", *dev, d, &ev);
   const auto out = nic->pool().out();
   std::printf("  frame pool: %u out after the run (%s)\n", out, out == 0 ? "balanced" : "LEAK");
-  return out == 0 ? cli::exit_ok : cli::exit_failure;
+  return out == 0 && tap_ok ? cli::exit_ok : cli::exit_failure;
 }
 
 const cli::registration reg{{"demo", "replay a market-data feed through sim_nic + stack + bypass Asio sockets", run}};

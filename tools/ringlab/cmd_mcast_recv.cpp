@@ -23,11 +23,12 @@
 #include "tools/mcast/endpoints.hpp"
 #include "tools/mcast/options.hpp"
 #include "tools/ringlab/cli.hpp"
+#include "tools/ringlab/device_flags.hpp"
 
 namespace {
 using namespace ringlab;
 
-const std::vector<cli::option> opts = {
+const std::vector<cli::option> opts = cli::with_device_flags({
     {"group", "ADDR", "IPv4 multicast group to join (224.0.0.0/4); bypass backends: repeatable", "", true},
     {"port", "N", "UDP port (default 5000); bypass backends: repeatable, every group on every port", "", true},
     {"iface", "NAME", "interface to join on (default: the routing table's choice); afxdp: the interface"},
@@ -45,7 +46,7 @@ const std::vector<cli::option> opts = {
     {"mac", "MAC", "bypass backends: the stack's MAC address", "02:00:00:00:00:02"},
     {"addr", "A.B.C.D/P", "bypass backends: the stack's IPv4 address and prefix length", "10.0.0.2/24"},
     {"seed", "N", "sim: seed for the stack (IGMP report delays): same seed, same output", "1"},
-};
+});
 
 void check(const std::string& err) {
   if (!err.empty()) throw cli::usage_error{err};
@@ -174,6 +175,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
   if (backend == "sim" && a.has("vdev")) throw cli::usage_error{"--vdev is for --backend dpdk"};
   // AsioService opens the device; a bypass backend that cannot start falls back to kernel sockets
   // (the reason logged once), except sim, whose failures are the user's input (a file, a path).
+  cli::apply_device_flags(a, d, seed);   // --tap, --faults, --trace: decorators on every queue
   std::shared_ptr<bypass::AsioService> svc;
   try {
     svc = mcast::open_backend(d, "mcast-recv");
@@ -181,6 +183,10 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     throw cli::usage_error{e.what()};
   }
   bypass::device* dev = svc->bypass_device();
+  if (!dev && (!d.tap.empty() || d.faults || d.trace_hops)) {   // kernel sockets have no port to decorate
+    std::fprintf(stderr, "mcast-recv: --tap, --faults and --trace need the bypass device: not falling back to kernel\n");
+    return cli::exit_failure;
+  }
   if (!dev) return std::nullopt;
 
   // The virtual clock starts just before the first frame, so the joins' reports carry trace time.
@@ -301,6 +307,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     print_json({.groups = groups, .ports = ports, .seq = seq_total, .malformed = total.malformed_total(),
                 .bytes = total.bytes, .errors = total.errors, .ended = ended, .io = "", .backend = dev->backend()});
   std::fflush(stdout);
+  const bool tap_ok = cli::report_device_flags(stderr, "mcast-recv", "mcast-recv", *dev, d);
   // sim: every frame back in the pool once the sockets closed (a leak fails the run, as in demo).
   if (auto* nic = dev->sim_nic()) {
     nic->return_cache();
@@ -309,7 +316,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
       return cli::exit_failure;
     }
   }
-  return (count != 0 && !count_reached) || total.errors ? cli::exit_failure : cli::exit_ok;
+  return (count != 0 && !count_reached) || total.errors || !tap_ok ? cli::exit_failure : cli::exit_ok;
 }
 
 int run(int argc, char** argv) {
@@ -346,7 +353,7 @@ int run(int argc, char** argv) {
   // Options of another backend are refused, never ignored. afxdp/dpdk keep --io: it is the kernel
   // fallback's reactor.
   if (backend == "kernel")
-    a.refuse({"replay", "out", "vdev", "mac", "addr", "seed"}, "--backend kernel (bypass backends only)");
+    a.refuse({"replay", "out", "vdev", "mac", "addr", "seed", "tap", "faults", "trace"}, "--backend kernel (bypass backends only)");
   if (backend != "kernel") a.refuse({"show-seq"}, "--backend " + backend + " (its lines always carry seq=N)");
   if (backend == "sim") {
     a.refuse({"io"}, "--backend sim (the user-space stack, no kernel socket to fall back to)");

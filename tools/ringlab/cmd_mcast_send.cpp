@@ -26,11 +26,12 @@
 #include "tools/mcast/endpoints.hpp"
 #include "tools/mcast/options.hpp"
 #include "tools/ringlab/cli.hpp"
+#include "tools/ringlab/device_flags.hpp"
 
 namespace {
 using namespace ringlab;
 
-const std::vector<cli::option> opts = {
+const std::vector<cli::option> opts = cli::with_device_flags({
     {"group", "ADDR", "IPv4 multicast group to send to (224.0.0.0/4)"},
     {"port", "N", "UDP port", "5000"},
     {"file", "PATH", "read lines from PATH instead of standard input"},
@@ -44,7 +45,7 @@ const std::vector<cli::option> opts = {
     {"mac", "MAC", "bypass backends: the stack's MAC address", "02:00:00:00:00:01"},
     {"addr", "A.B.C.D/P", "bypass backends: the stack's IPv4 address and prefix length", "10.0.0.1/24"},
     {"json", "", "print the summary as one JSON object"},
-};
+});
 
 void check(const std::string& err) {
   if (!err.empty()) throw cli::usage_error{err};
@@ -122,6 +123,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
   }
   // AsioService opens the device; a bypass backend that cannot start falls back to kernel sockets
   // (the reason logged once), except sim, whose failures are the user's input (a file, a path).
+  cli::apply_device_flags(a, d, 1);   // --tap, --faults, --trace: decorators on every queue
   std::shared_ptr<bypass::AsioService> svc;
   try {
     svc = mcast::open_backend(d, "mcast-send");
@@ -129,6 +131,10 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     throw cli::usage_error{e.what()};
   }
   bypass::device* dev = svc->bypass_device();
+  if (!dev && (!d.tap.empty() || d.faults || d.trace_hops)) {   // kernel sockets have no port to decorate
+    std::fprintf(stderr, "mcast-send: --tap, --faults and --trace need the bypass device: not falling back to kernel\n");
+    return cli::exit_failure;
+  }
   if (!dev) return std::nullopt;
   mcast::bypass_lane lane;
   if (auto ec = mcast::attach_lane(lane, *dev, 0, host, 1)) throw std::system_error(ec, "attach");
@@ -177,6 +183,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     rc = s.errors == 0 && s.sent == s.queued && finished ? cli::exit_ok : cli::exit_failure;
     if (signo != 0) rc = report_interrupt(signo, lines_read, s);
   }
+  if (!cli::report_device_flags(stderr, "mcast-send", "mcast-send", *dev, d)) rc = cli::exit_failure;
   // sim: every frame back in the pool once the socket closed (a leak fails the run, as in demo).
   if (auto* nic = dev->sim_nic()) {
     nic->return_cache();
@@ -213,7 +220,7 @@ int run(int argc, char** argv) {
   check(mcast::check_backend(a.str("backend")));
   const std::string backend = a.str("backend");
   if (backend == "sim" && a.has("iface")) throw cli::usage_error{"--iface is for the kernel and afxdp backends"};
-  if (backend == "kernel") a.refuse({"out", "vdev", "mac", "addr"}, "--backend kernel (bypass backends only)");
+  if (backend == "kernel") a.refuse({"out", "vdev", "mac", "addr", "tap", "faults", "trace"}, "--backend kernel (bypass backends only)");
   if (backend == "sim") a.refuse({"io"}, "--backend sim (the user-space stack, no kernel socket to fall back to)");
   if (backend == "sim" || backend == "afxdp") a.refuse({"vdev"}, "--backend " + backend + " (dpdk only)");
   if (backend != "sim") a.refuse({"out"}, "--backend " + backend + " (sim only: a real device sends on its wire)");

@@ -188,9 +188,9 @@ TEST(ringlab_cli_exit, demo) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("frame pool: 0 out after the run (balanced)"), std::string::npos) << r.out;
   expect_usage({"demo", "--queues", "0"}, "ringlab demo: --queues: '0' is not a whole number in 1..16");
-  const auto bad = ringlab({"demo", "--trace", "/nonexistent.pcap"});
+  const auto bad = ringlab({"demo", "--replay", "/nonexistent.pcap"});
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_EQ(bad.err.rfind("ringlab demo: --trace: ", 0), 0u) << bad.err;
+  EXPECT_EQ(bad.err.rfind("ringlab demo: --replay: ", 0), 0u) << bad.err;
   // 1 (a frame leaked) needs a leaking stack: not reachable from the command line.
 }
 
@@ -385,7 +385,7 @@ TEST(ringlab_cli, replay_clock_real_paces_at_the_recorded_spacing) {
 // recipe) and says so: the report and the event hash are those of the file.
 TEST(ringlab_cli, demo_outside_the_checkout_replays_the_same_feed_and_says_which) {
   const std::string feed = source_file("traces/mcast-feed.pcap");
-  auto from_file = ringlab({"demo", "--trace", feed, "--event-hash"});
+  auto from_file = ringlab({"demo", "--replay", feed, "--event-hash"});
   ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
   auto elsewhere = ringlab::test::run({"env", "-u", "RINGLAB_SOURCE_DIR", "-C", "/", ringlab_binary(), "demo",
                                        "--event-hash"});
@@ -398,6 +398,89 @@ TEST(ringlab_cli, demo_outside_the_checkout_replays_the_same_feed_and_says_which
             "--pps 100000 --seed 1)");
   EXPECT_EQ(from_file.out.substr(first_nl(from_file.out)), elsewhere.out.substr(first_nl(elsewhere.out)));
   EXPECT_NE(elsewhere.out.find("12000 frames replayed, 4 groups"), std::string::npos) << elsewhere.out;
+}
+
+// ---- --tap, --faults, --trace: the decorators on every bypass device --------------------------------
+
+std::uint64_t number_after(const std::string& s, const std::string& key) {
+  const auto at = s.find(key);
+  EXPECT_NE(at, std::string::npos) << "no '" << key << "' in:\n" << s;
+  return at == std::string::npos ? 0 : std::strtoull(s.c_str() + at + key.size(), nullptr, 10);
+}
+
+TEST(ringlab_cli, device_flags_are_in_every_bypass_commands_help) {
+  for (const char* cmd : {"demo", "mcast-recv", "mcast-send"}) {
+    const auto r = ringlab({cmd, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    for (const char* o : {"  --tap FILE ", "  --faults SPEC ", "  --trace "})
+      EXPECT_NE(r.out.find(o), std::string::npos) << cmd << " --help lacks " << o << ":\n" << r.out;
+  }
+}
+
+TEST(ringlab_cli_exit, device_flags_bad_input_is_usage_and_a_failed_tap_write_fails_the_run) {
+  expect_usage({"demo", "--faults", "drop=2"}, "ringlab demo: --faults: fault spec field 'drop': '2' is not a probability in 0..1");
+  expect_usage({"demo", "--faults", "drop=0.1,seed=x"},
+               "ringlab demo: --faults: fault spec field 'seed': 'x' is not a whole number (0..2^64-1)");
+  expect_usage({"mcast-send", "--backend", "sim", "--group", "239.1.1.2", "--out", temp_path("o.pcap"), "--faults",
+                "dir=up"},
+               "ringlab mcast-send: --faults: fault spec field 'dir': 'up' is not rx, tx or both");
+  expect_usage({"demo", "--tap", "/nonexistent-dir/t.pcap"},
+               "ringlab demo: --tap: cannot create '/nonexistent-dir/t.pcap': no directory '/nonexistent-dir'");
+  expect_usage({"mcast-recv", "--group", "239.1.1.2", "--tap", temp_path("t.pcap")},
+               "ringlab mcast-recv: --tap does not apply to --backend kernel (bypass backends only)");
+  expect_usage({"mcast-send", "--group", "239.1.1.2", "--trace"},
+               "ringlab mcast-send: --trace does not apply to --backend kernel (bypass backends only)");
+  // A tap file that takes no bytes (a full disk): the run failed, exit 1, one line naming it.
+  const auto full = ringlab({"demo", "--queues", "1", "--tap", "/dev/full"});
+  EXPECT_EQ(full.exit_code, 1) << full.out << full.err;
+  EXPECT_EQ(full.err, "ringlab demo: --tap: writing '/dev/full' failed: No space left on device\n");
+}
+
+// demo with all three: the tap holds every frame the stacks took (after the faults) and sent, the
+// faults' counts are the stack's input, and the hop events count one fault hop per drop and one
+// pcap_tap hop per frame in.
+TEST(ringlab_cli, demo_with_tap_faults_and_trace_counts_add_up) {
+  const std::string tap = temp_path("demo-tap.pcap");
+  const auto r = ringlab({"demo", "--queues", "2", "--tap", tap, "--faults", "drop=0.01,dup=0.01,seed=3", "--trace"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string rx = r.out.substr(r.out.find("demo: faults rx: "));
+  const std::uint64_t in = number_after(rx, "rx: in="), dropped = number_after(rx, " dropped="),
+                      dups = number_after(rx, " duplicated=");
+  EXPECT_EQ(in, 12000u);
+  EXPECT_GT(dropped, 0u);
+  EXPECT_GT(dups, 0u);
+  const std::uint64_t frames_in = number_after(r.out, "stack: ");
+  EXPECT_EQ(frames_in, in - dropped + dups);
+  const std::uint64_t tapped = number_after(r.out, "demo: tap: ");
+  EXPECT_EQ(read_times(tap).size(), tapped);
+  EXPECT_GE(tapped, frames_in);   // plus what the stacks sent (IGMP)
+  EXPECT_EQ(number_after(r.out, " pcap_tap="), frames_in);
+  EXPECT_EQ(number_after(r.out, " fault="), dropped);
+  EXPECT_NE(r.out.find("frame pool: 0 out after the run (balanced)"), std::string::npos) << r.out;
+  std::remove(tap.c_str());
+}
+
+// mcast-send --backend sim: the tap sits above the faults, so it holds every frame the stack sent and
+// --out (the wire) exactly the ones the transmit faults let through.
+TEST(ringlab_cli, mcast_send_tap_sees_what_the_stack_sent_and_the_wire_what_the_faults_let_pass) {
+  const std::string tap = temp_path("send-tap.pcap"), out = temp_path("send-out.pcap"), in = temp_path("lines.txt");
+  {
+    std::ofstream f(in);
+    for (int i = 0; i < 40; ++i) f << "line " << i << "\n";
+  }
+  const auto r = ringlab({"mcast-send", "--backend", "sim", "--group", "239.1.1.2", "--out", out, "--file", in,
+                          "--tap", tap, "--faults", "drop=0.25,seed=9,dir=tx"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string tx = r.err.substr(r.err.find("mcast-send: faults tx: "));
+  const std::uint64_t sent = number_after(tx, "tx: in="), dropped = number_after(tx, " dropped=");
+  EXPECT_GE(sent, 40u);   // the datagrams, plus IGMP
+  EXPECT_GT(dropped, 0u);
+  EXPECT_EQ(number_after(r.err, "mcast-send: faults rx: in="), 0u);   // nothing came in
+  const auto on_tap = read_times(tap), on_wire = read_times(out);
+  EXPECT_EQ(on_tap.size(), sent);
+  EXPECT_EQ(number_after(r.err, "mcast-send: tap: "), sent);
+  EXPECT_EQ(on_wire.size(), sent - dropped);
+  for (const auto& p : {tap, out, in}) std::remove(p.c_str());
 }
 
 }  // namespace

@@ -1,0 +1,96 @@
+#pragma once
+// --tap FILE.pcap, --faults SPEC and --trace: the flags of every command that opens a bypass device
+// (demo, mcast-recv, mcast-send). They go into bypass::device_options, and open_device wraps every
+// queue of the device, sim or real, in the decorators they ask for (asio_bypass/backend.hpp says the
+// order: faults closest to the device, then the tap, then trace). Header-only: three small functions
+// shared by the cmd_*.cpp files.
+#include <cinttypes>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "asio_bypass/backend.hpp"
+#include "port/fault_line.hpp"
+#include "tools/ringlab/cli.hpp"
+#include "trace/trace.hpp"
+
+namespace ringlab::cli {
+
+inline std::vector<option> device_flag_options() {
+  return {
+      {"tap", "FILE", "write every frame the stack receives and sends (all queues, after --faults) to this "
+                      "pcap, readable by tshark/Wireshark; times on the device's clock"},
+      {"faults", "SPEC", "seeded faults between the device and the stack, e.g. drop=0.01,corrupt=0.001,seed=7; "
+                         "fields drop, dup, corrupt (chances 0..1), reorder=P[:W], delay, jitter (50us, 2ms), "
+                         "seed=N, dir=rx|tx|both (default both)"},
+      {"trace", "", "record hop events at the port (port_rx, release, tx) and every other hop; print their "
+                    "count per hop at the end"},
+  };
+}
+
+// Appends the device flags to a command's options.
+inline std::vector<option> with_device_flags(std::vector<option> opts) {
+  for (auto& o : device_flag_options()) opts.push_back(std::move(o));
+  return opts;
+}
+
+// Reads the flags into d (bad input is a usage_error naming the flag: exit 2, nothing run). A --tap
+// file is checked up front; --trace turns event recording on. default_seed: the faults' seed when the
+// spec names none.
+inline void apply_device_flags(const args& a, bypass::device_options& d, std::uint64_t default_seed) {
+  if (a.has("tap")) {
+    check_output("tap", a.str("tap"));
+    d.tap = a.str("tap");
+  }
+  if (a.has("faults")) {
+    std::string err;
+    auto f = port::parse_port_faults(a.str("faults"), &err);
+    if (!f) throw usage_error{"--faults: " + err};
+    d.faults = *f;
+  }
+  d.fault_seed = default_seed;
+  d.trace_hops = a.has("trace");
+  if (d.trace_hops) {
+    trace::enable(true);
+    (void)trace::drain();
+  }
+}
+
+// What the decorators did, on `out` as "TOOL: ..." lines: the faults' counters, the tap's frame count,
+// the trace events per hop (draining them, unless the caller drained them already and passes them).
+// false when the tap's pcap could not be written (a full disk): the run failed, exit 1.
+// `tool` starts each line (e.g. "mcast-recv" or "  demo"); `command` names the command in the error.
+inline bool report_device_flags(std::FILE* out, const char* tool, const char* command, bypass::device& dev,
+                                const bypass::device_options& d, const std::vector<trace::event>* drained = nullptr) {
+  const auto c = dev.decorators();
+  if (d.faults) {
+    auto line = [&](const char* dir, const port::fault_counters& k) {
+      std::fprintf(out, "%s: faults %s: in=%" PRIu64 " dropped=%" PRIu64 " duplicated=%" PRIu64 " reordered=%" PRIu64
+                        " corrupted=%" PRIu64 " delayed=%" PRIu64 "\n",
+                   tool, dir, k.in, k.dropped, k.duplicated, k.reordered, k.corrupted, k.delayed);
+    };
+    line("rx", c.rx_faults);
+    line("tx", c.tx_faults);
+  }
+  if (!d.tap.empty()) std::fprintf(out, "%s: tap: %" PRIu64 " frames to %s\n", tool, c.tap_frames, d.tap.c_str());
+  if (!c.tap_error.empty())
+    std::fprintf(stderr, "ringlab %s: --tap: writing '%s' failed: %s\n", command,
+                 d.tap.c_str(), c.tap_error.c_str());
+  if (d.trace_hops) {
+    std::vector<trace::event> mine;
+    if (!drained) {
+      mine = trace::drain();
+      trace::enable(false);
+    }
+    const auto& ev = drained ? *drained : mine;
+    std::map<trace::hop, std::uint64_t> per;
+    for (const auto& e : ev) ++per[e.stage];
+    std::string hops;
+    for (const auto& [h, n] : per) hops += " " + std::string(trace::to_string(h)) + "=" + std::to_string(n);
+    std::fprintf(out, "%s: trace: %zu events:%s\n", tool, ev.size(), hops.empty() ? " none" : hops.c_str());
+  }
+  return c.tap_error.empty();
+}
+
+}  // namespace ringlab::cli
