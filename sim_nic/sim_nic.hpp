@@ -145,6 +145,8 @@ class queue_port final : public port::any_port {
   port::tx_batch tx_reserve(std::size_t n) noexcept override;
   port::port_caps caps() const override;
   port::frame_pool& pool() noexcept override;
+  port::frame_ref alloc_frame() noexcept override { return cache_ ? cache_->alloc() : pool().alloc(); }
+  void free_frame(const port::frame_ref& f) noexcept override { free_frames({&f, 1}); }
   void tx_commit(std::span<port::frame_ref> frames) noexcept override;
   void tx_cancel(std::span<port::frame_ref> frames) noexcept override;
   std::uint16_t index() const noexcept { return q_; }

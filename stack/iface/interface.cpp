@@ -351,7 +351,7 @@ void interface::release(const port::frame_ref& f, bool from_port) noexcept {
   } else if (from_port) {
     port_.rx_release({&f, 1});
   } else {
-    port_.pool().free(f);
+    port_.free_frame(f);
   }
 }
 
@@ -520,7 +520,7 @@ void interface::resolved(wire::ipv4_addr ip, wire::mac_addr mac) noexcept {
 }
 
 void interface::loop_back(std::span<const std::byte> frame, time_ns now) noexcept {
-  port::frame_ref f = port_.pool().alloc();
+  port::frame_ref f = port_.alloc_frame();
   if (!f.valid()) {
     ++ctr_.drops[static_cast<std::size_t>(drop_reason::pool_empty)];
     return;
