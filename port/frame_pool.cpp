@@ -129,8 +129,10 @@ std::size_t frame_pool::cache::alloc_burst(std::span<frame_ref> out) noexcept {
   const std::size_t n = out.size();
   if (n > size_) return pool_.alloc_burst(out);   // larger than the cache: the shared list directly
   if (len_ < n) {
-    // Refill: the cache's size plus the shortfall, so that the next allocations hit (DPDK's rule).
-    len_ += static_cast<std::uint32_t>(pool_.take(objs_.data() + len_, size_ + (n - len_), false));
+    // Refill up to the cache's size (at least n), in one lock, so that the next allocations hit. Taken
+    // top first and handed out from the array's end: the frame order sim_nic's ingest had before
+    // caches (a replay's trace events keep their frame ids).
+    len_ += static_cast<std::uint32_t>(pool_.take(objs_.data() + len_, std::max<std::size_t>(size_, n) - len_, true));
   }
   const std::size_t k = std::min<std::size_t>(n, len_);
   std::byte* const base = pool_.data(0);

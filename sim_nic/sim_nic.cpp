@@ -158,7 +158,9 @@ sim_nic::sim_nic(sim_nic_config cfg) : cfg_(std::move(cfg)), pool_(cfg_.pool), r
   staged_.resize(cfg_.queues);
   const std::uint32_t lane_cache = cfg_.lane_cache >= 0
       ? std::min<std::uint32_t>(static_cast<std::uint32_t>(cfg_.lane_cache), port::frame_pool::cache::max_size)
-      : std::clamp<std::uint32_t>(cfg_.pool.frames / (4u * (cfg_.queues + 1u)), 1, 256);
+      // One queue: none by default, so a single-queue replay keeps the pool's frames where they were
+      // (the pool-starvation lab models exactly that); sim_nic_config::lane_cache asks for one.
+      : cfg_.queues > 1 ? std::clamp<std::uint32_t>(cfg_.pool.frames / (4u * (cfg_.queues + 1u)), 1, 256) : 0;
   ingest_cache_.emplace(pool_, lane_cache ? lane_cache : 32);
   if (lane_cache)
     for (auto& qp : queues_) qp->cache_.emplace(pool_, lane_cache);

@@ -85,7 +85,7 @@ TEST(tx_batch, ending_without_commit_cancels_everything) {
 
 // ---------------------------------------------------------------- frame_pool::cache
 
-TEST(frame_pool_cache, first_alloc_refills_size_plus_shortfall_in_one_lock) {
+TEST(frame_pool_cache, alloc_refills_up_to_size_in_one_lock) {
   frame_pool pool({.frames = 64});
   frame_pool::cache c(pool, 8);
   EXPECT_EQ(c.flush_threshold(), 12u);
@@ -93,22 +93,28 @@ TEST(frame_pool_cache, first_alloc_refills_size_plus_shortfall_in_one_lock) {
   const auto locks0 = pool.lock_acquisitions();
   ASSERT_EQ(c.alloc_burst(got), 3u);
   EXPECT_EQ(pool.lock_acquisitions() - locks0, 1u);
-  EXPECT_EQ(c.cached(), 8u);                       // refilled 8 + 3, handed out 3
-  EXPECT_EQ(pool.out(), 3u);                       // the 8 in the cache are not out
-  // The shared list's top first, as the pool itself hands them out: frames 0, 1, 2.
+  EXPECT_EQ(c.cached(), 5u);                       // refilled 8, handed out 3
+  EXPECT_EQ(pool.out(), 3u);                       // the 5 in the cache are not out
+  // The refill took frames 0..7 (the shared list's top first) and the cache hands out from its end.
   for (std::size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(got[i].id, i);
+    EXPECT_EQ(got[i].id, 7 - i);
     EXPECT_EQ(got[i].bytes.data(), pool.data(got[i].id));
     EXPECT_EQ(got[i].bytes.size(), pool.room());
   }
-  // Eight more come from the cache, with no lock.
-  std::array<frame_ref, 8> more{};
-  ASSERT_EQ(c.alloc_burst(more), 8u);
+  // Five more come from the cache, with no lock.
+  std::array<frame_ref, 5> more{};
+  ASSERT_EQ(c.alloc_burst(more), 5u);
   EXPECT_EQ(pool.lock_acquisitions() - locks0, 1u);
   EXPECT_EQ(c.cached(), 0u);
-  EXPECT_EQ(pool.out(), 11u);
-  EXPECT_EQ(more[0].id, 3u);
-  EXPECT_EQ(more[7].id, 10u);
+  EXPECT_EQ(pool.out(), 8u);
+  EXPECT_EQ(more[0].id, 4u);
+  EXPECT_EQ(more[4].id, 0u);
+  // Empty: the next burst refills again, one more lock.
+  std::array<frame_ref, 2> again{};
+  ASSERT_EQ(c.alloc_burst(again), 2u);
+  EXPECT_EQ(pool.lock_acquisitions() - locks0, 2u);
+  EXPECT_EQ(c.cached(), 6u);
+  c.free_burst(again);
   c.free_burst(got);
   c.free_burst(more);
   EXPECT_EQ(pool.out(), 0u);
@@ -200,8 +206,8 @@ TEST(frame_pool_cache, alloc_failures_are_counted_and_a_partial_burst_returned) 
   frame_pool pool({.frames = 6});
   frame_pool::cache c(pool, 4);
   std::array<frame_ref, 4> a{}, b{};
-  ASSERT_EQ(c.alloc_burst(a), 4u);                 // refill took all 6 (4 + 4 asked)
-  EXPECT_EQ(c.cached(), 2u);
+  ASSERT_EQ(c.alloc_burst(a), 4u);                 // refilled 4 of the 6
+  EXPECT_EQ(c.cached(), 0u);
   EXPECT_EQ(c.alloc_burst(b), 2u);
   EXPECT_EQ(pool.alloc_failures(), 2u);
   EXPECT_FALSE(c.alloc().valid());
@@ -221,10 +227,11 @@ TEST(frame_pool_cache, frames_crossing_caches_keep_out_exact_and_the_destructor_
     EXPECT_EQ(pool.out(), 5u);
     lane.free_burst({got.data(), 3});              // allocated on one lane, freed on another
     EXPECT_EQ(pool.out(), 2u);
-    // The ingest cache still holds 8 frames, the lane's 3: the shared list holds the rest.
+    // The ingest cache still holds 3 frames (refilled 8, handed out 5), the lane's 3: the shared
+    // list holds the rest.
     std::array<frame_ref, 32> rest{};
-    EXPECT_EQ(pool.alloc_burst(rest), 32u - 8u - 3u - 2u);
-    pool.free_burst({rest.data(), 19});
+    EXPECT_EQ(pool.alloc_burst(rest), 32u - 3u - 3u - 2u);
+    pool.free_burst({rest.data(), 24});
   }
   // Both caches are gone: their frames are back in the shared list, the two still held are out.
   EXPECT_EQ(pool.out(), 2u);
