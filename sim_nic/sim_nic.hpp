@@ -99,8 +99,9 @@ struct sim_nic_config {
   // Frames per lane cache (port::frame_pool::cache, as DPDK's mempool cache): each queue's consumer
   // frees (rx_release, tx) and allocates (tx_reserve) through its own cache, the ingest thread
   // allocates through its own, so they meet on the pool's lock once per cache-full instead of once
-  // per burst. -1: pool frames / (4 x (queues + 1)), at most 256; 0: no lane caches (every queue
-  // burst takes the pool's lock; the ingest side keeps a 32-frame cache), the comparison point.
+  // per burst. -1: with 2+ queues pool frames / (4 x (queues + 1)), at most 256; with one queue 0.
+  // 0: no queue caches (every queue burst takes the pool's lock; the ingest side keeps a 32-frame
+  // cache), what a single-queue replay does by default and the comparison point of bench/lanes.
   // Frames sitting in caches are not out but cannot be allocated elsewhere: size the pool for
   // (queues + 1) x 1.5 x the cache on top of rings and sockets, as DPDK's documentation says.
   std::int32_t lane_cache = -1;
