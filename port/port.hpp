@@ -102,6 +102,10 @@ class any_port : public tx_sink {
   virtual tx_batch tx_reserve(std::size_t n) noexcept = 0;
   virtual port_caps caps() const = 0;
   virtual frame_pool& pool() noexcept = 0;
+  // Frames the stack makes itself (loop-back copies), taken and given back on the lane's thread:
+  // through the queue's lane cache (frame_pool::cache) where the port keeps one, else the pool.
+  virtual frame_ref alloc_frame() noexcept { return pool().alloc(); }
+  virtual void free_frame(const frame_ref& f) noexcept { pool().free(f); }
 };
 static_assert(port_like<any_port>);
 

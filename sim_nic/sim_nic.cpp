@@ -105,12 +105,12 @@ std::size_t queue_port::rx_burst(std::span<port::frame_ref> out) noexcept {
   return total;
 }
 
-void queue_port::rx_release(std::span<const port::frame_ref> frames) noexcept { nic_.pool_.free_burst(frames); }
+void queue_port::rx_release(std::span<const port::frame_ref> frames) noexcept { free_frames(frames); }
 
 port::tx_batch queue_port::tx_reserve(std::size_t n) noexcept {
   port::frame_ref f[port::tx_batch::max_frames];
   n = std::min(n, std::size(f));
-  const std::size_t k = nic_.pool_.alloc_burst({f, n});
+  const std::size_t k = cache_ ? cache_->alloc_burst({f, n}) : nic_.pool_.alloc_burst({f, n});
   return port::tx_batch(this, {f, k});
 }
 
@@ -126,7 +126,7 @@ port::port_caps queue_port::caps() const {
 port::frame_pool& queue_port::pool() noexcept { return nic_.pool_; }
 void queue_port::tx_commit(std::span<port::frame_ref> frames) noexcept { nic_.transmit(q_, frames); }
 void queue_port::tx_cancel(std::span<port::frame_ref> frames) noexcept {
-  nic_.pool_.free_burst(std::span<const port::frame_ref>(frames.data(), frames.size()));
+  free_frames(std::span<const port::frame_ref>(frames.data(), frames.size()));
 }
 
 // ---------------------------------------------------------------- sim_nic
@@ -156,7 +156,14 @@ sim_nic::sim_nic(sim_nic_config cfg) : cfg_(std::move(cfg)), pool_(cfg_.pool), r
   }
   qc_ = std::make_unique<q_counters[]>(cfg_.queues);
   staged_.resize(cfg_.queues);
-  cache_.reserve(128);
+  const std::uint32_t lane_cache = cfg_.lane_cache >= 0
+      ? std::min<std::uint32_t>(static_cast<std::uint32_t>(cfg_.lane_cache), port::frame_pool::cache::max_size)
+      // One queue: none by default, so a single-queue replay keeps the pool's frames where they were
+      // (the pool-starvation lab models exactly that); sim_nic_config::lane_cache asks for one.
+      : cfg_.queues > 1 ? std::clamp<std::uint32_t>(cfg_.pool.frames / (4u * (cfg_.queues + 1u)), 1, 256) : 0;
+  ingest_cache_.emplace(pool_, lane_cache ? lane_cache : 32);
+  if (lane_cache)
+    for (auto& qp : queues_) qp->cache_.emplace(pool_, lane_cache);
   if (cfg_.rx_faults.any()) rx_faults_ = std::make_unique<port::fault_line<ingress_item>>(cfg_.rx_faults, cfg_.seed);
   if (!cfg_.tx_pcap.empty()) {
     std::string err;
@@ -318,22 +325,9 @@ std::size_t sim_nic::run(std::uint64_t limit, std::size_t budget) noexcept {
   return handled;
 }
 
-port::frame_ref sim_nic::take_frame() noexcept {
-  if (cache_.empty()) {
-    cache_.resize(32);
-    cache_.resize(pool_.alloc_burst(cache_));
-    if (cache_.empty()) return {};
-  }
-  port::frame_ref f = cache_.back();
-  cache_.pop_back();
-  return f;
-}
+port::frame_ref sim_nic::take_frame() noexcept { return ingest_cache_->alloc(); }
 
-void sim_nic::return_cache() noexcept {
-  if (cache_.empty()) return;
-  pool_.free_burst(cache_);
-  cache_.clear();
-}
+void sim_nic::return_cache() noexcept { ingest_cache_->flush(); }
 
 void sim_nic::log_drop(const drop_record& d) {
   std::lock_guard lk(log_mu_);
@@ -432,7 +426,7 @@ void sim_nic::flush_queue(std::uint16_t q) noexcept {
       r.queue = q;
       r.reason = trace::drop_reason::ring_full;
       log_drop(r);
-      cache_.push_back(pool_.ref(d.frame, pool_.room()));
+      ingest_cache_->free_ids({&d.frame, 1});
     }
   }
   s.n = 0;
@@ -464,7 +458,7 @@ void sim_nic::transmit(std::uint16_t q, std::span<port::frame_ref> frames) noexc
   }
   qc_[q].opackets.fetch_add(frames.size(), std::memory_order_relaxed);
   qc_[q].obytes.fetch_add(bytes, std::memory_order_relaxed);
-  pool_.free_burst(std::span<const port::frame_ref>(frames.data(), frames.size()));
+  queues_[q]->free_frames(std::span<const port::frame_ref>(frames.data(), frames.size()));
 }
 
 nic_counters sim_nic::counters() const {

@@ -96,6 +96,15 @@ struct sim_nic_config {
   // set rx_meta flags good/bad. Off by default, as `ethtool -K rx off`: the stack's software checks
   // are then what is exercised (and a trace replays identically either way).
   bool rx_csum_offload = false;
+  // Frames per lane cache (port::frame_pool::cache, as DPDK's mempool cache): each queue's consumer
+  // frees (rx_release, tx) and allocates (tx_reserve) through its own cache, the ingest thread
+  // allocates through its own, so they meet on the pool's lock once per cache-full instead of once
+  // per burst. -1: with 2+ queues pool frames / (4 x (queues + 1)), at most 256; with one queue 0.
+  // 0: no queue caches (every queue burst takes the pool's lock; the ingest side keeps a 32-frame
+  // cache), what a single-queue replay does by default and the comparison point of bench/lanes.
+  // Frames sitting in caches are not out but cannot be allocated elsewhere: size the pool for
+  // (queues + 1) x 1.5 x the cache on top of rings and sockets, as DPDK's documentation says.
+  std::int32_t lane_cache = -1;
 };
 
 struct queue_counters {
@@ -137,6 +146,8 @@ class queue_port final : public port::any_port {
   port::tx_batch tx_reserve(std::size_t n) noexcept override;
   port::port_caps caps() const override;
   port::frame_pool& pool() noexcept override;
+  port::frame_ref alloc_frame() noexcept override { return cache_ ? cache_->alloc() : pool().alloc(); }
+  void free_frame(const port::frame_ref& f) noexcept override { free_frames({&f, 1}); }
   void tx_commit(std::span<port::frame_ref> frames) noexcept override;
   void tx_cancel(std::span<port::frame_ref> frames) noexcept override;
   std::uint16_t index() const noexcept { return q_; }
@@ -149,6 +160,10 @@ class queue_port final : public port::any_port {
   std::uint16_t q_;
   std::unique_ptr<rx_ring> ring_;
   std::uint32_t slot_mask_;   // ring capacity - 1 when a power of two, else 0 (slots taken modulo)
+  std::optional<port::frame_pool::cache> cache_;   // this queue's consumer's lane cache (none: the pool)
+  void free_frames(std::span<const port::frame_ref> frames) noexcept {
+    if (cache_) cache_->free_burst(frames); else pool().free_burst(frames);
+  }
 };
 
 class sim_nic {
@@ -177,8 +192,8 @@ class sim_nic {
   // The trace is over and no frame is held or in flight to this NIC.
   bool done() const;
   std::uint64_t now() const noexcept { return clock_.load(std::memory_order_acquire); }   // A1: pairs with R1
-  // Gives the ingest side's cached free frames back to the pool (pool().out() then counts only frames
-  // in rings or held by consumers). Ingest thread only.
+  // Gives the ingest side's cached free frames back to the pool's shared list (they never count as
+  // out: pool().out() counts frames in rings or held by consumers). Ingest thread only.
   void return_cache() noexcept;
 
   // ---- queues and state ----
@@ -245,7 +260,7 @@ class sim_nic {
   bool faults_flushed_ = false;
   std::unique_ptr<port::fault_line<ingress_item>> rx_faults_;
   std::vector<staged> staged_;
-  std::vector<port::frame_ref> cache_;
+  std::optional<port::frame_pool::cache> ingest_cache_;   // the ingest thread's lane cache
   std::uint64_t wire_ids_ = 0;
   std::atomic<std::uint64_t> clock_{0};   // (P) R1 release in set_clock: pairs with A1 in now()
   std::atomic<std::uint64_t> rx_runt_{0}, rx_oversize_{0}, rx_snap_{0}, trace_frames_{0}, wire_rx_{0};

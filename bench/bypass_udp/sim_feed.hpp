@@ -47,16 +47,21 @@ struct sim_feed_options {
   void (*outside_receive_path)() = nullptr;   // called before and after the feed's renumbering
 };
 
-inline sim::pcap_trace make_feed_trace() {
-  gen_trace::options g;
-  g.count = 4096;
-  g.groups = 1;
-  g.size = 64;
+// A generated trace held in memory, as sim_nic replays it (bench/lanes uses it too).
+inline sim::pcap_trace trace_of(const gen_trace::options& g) {
   auto pk = gen_trace::generate(g);
   std::vector<std::vector<std::byte>> frames;
   std::vector<std::uint64_t> ts;
   for (auto& p : pk) frames.push_back(std::move(p.bytes)), ts.push_back(p.t_ns);
   return sim::pcap_trace::from_frames(frames, ts);
+}
+
+inline sim::pcap_trace make_feed_trace() {
+  gen_trace::options g;
+  g.count = 4096;
+  g.groups = 1;
+  g.size = 64;
+  return trace_of(g);
 }
 
 // The UDP datagram of an untagged IPv4 frame whose payload starts with an mcast header, else nullopt.

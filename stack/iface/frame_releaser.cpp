@@ -7,7 +7,7 @@ void frame_releaser::give_back(const port::frame_ref& f, bool from_port) noexcep
     trace::emit({.packet_id = f.meta.packet_id, .t_ns = now_, .frame = f.id, .queue = f.meta.queue,
                  .stage = trace::hop::release, .v = trace::verdict::pass});
   if (!from_port) {
-    port_.pool().free(f);
+    port_.free_frame(f);   // through the lane's pool cache when the port has one
   } else if (hold_) {
     done_.push_back(f);   // reserved for a burst plus a socket queue's worth: no allocation in steady state
     if (done_.size() >= done_.capacity()) flush_now();

@@ -154,7 +154,7 @@ void ip_output::unresolved(wire::ipv4_addr ip, time_ns now) noexcept {
 }
 
 void ip_output::loop_back(std::span<const std::byte> frame, time_ns now) noexcept {
-  port::frame_ref f = port_.pool().alloc();
+  port::frame_ref f = port_.alloc_frame();   // through the lane's pool cache when the port has one
   if (!f.valid()) {
     ctr_.count_drop(drop_reason::pool_empty);
     return;

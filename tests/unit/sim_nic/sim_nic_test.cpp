@@ -214,7 +214,8 @@ TEST(sim_nic, committed_frames_go_to_the_tx_pcap_with_virtual_timestamps) {
     EXPECT_EQ(nic.counters().queue[0].opackets, 2u);
     EXPECT_EQ(nic.counters().queue[0].obytes, 120u);
     drain(nic, 0);
-    EXPECT_GT(nic.pool().out(), 0u);   // the ingest side's frame cache: frame 3 is still due
+    // Frame 3 is still due: the ingest side's lane cache holds frames, and they are not out.
+    EXPECT_EQ(nic.pool().out(), 0u);
     nic.return_cache();
     EXPECT_EQ(nic.pool().out(), 0u);
   }
@@ -285,4 +286,52 @@ TEST(sim_nic, rx_faults_drop_everything_or_duplicate_everything) {
     }
     EXPECT_EQ(nic.pool().out(), 0u);
   }
+}
+
+// The queue's consumer frees (rx_release, tx_cancel) and allocates (tx_reserve) through its lane
+// cache: the pool's mutex is taken once per cache refill / flush, not once per burst; every frame is
+// delivered once and out() stays exact (frames in caches are not out).
+TEST(sim_nic, queue_consumers_use_their_lane_cache_and_meet_the_pool_lock_per_cache_not_per_burst) {
+  const auto t = trace_of(400);
+  auto run = [&](std::int32_t lane_cache, std::uint64_t& locks, std::size_t& bursts) {
+    sim::sim_nic_config c;
+    c.pool = {.frames = 256, .frame_size = 2048, .headroom = 256};
+    c.lane_cache = lane_cache;
+    sim::sim_nic nic(c);
+    nic.load(t);
+    const std::uint64_t l0 = nic.pool().lock_acquisitions();
+    std::size_t delivered = 0;
+    bursts = 0;
+    port::frame_ref f[16];
+    while (nic.step(16) > 0) {
+      for (std::size_t n; (n = nic.queue(0).rx_burst(f)) > 0; ++bursts) {
+        for (std::size_t i = 0; i < n; ++i)
+          EXPECT_EQ(bytes(f[i].bytes.begin(), f[i].bytes.end()), flow_frame(static_cast<std::uint32_t>(delivered + i)));
+        delivered += n;
+        EXPECT_EQ(nic.pool().out(), n);   // only the frames this burst holds
+        nic.queue(0).rx_release({f, n});
+      }
+      auto b = nic.queue(0).tx_reserve(4);
+      EXPECT_EQ(b.size(), 4u);
+      EXPECT_EQ(nic.pool().out(), 4u);
+      b.cancel();
+      EXPECT_EQ(nic.pool().out(), 0u);
+    }
+    locks = nic.pool().lock_acquisitions() - l0;
+    EXPECT_EQ(delivered, 400u);
+    EXPECT_EQ(nic.counters().total.rx_nombuf, 0u);
+    EXPECT_EQ(nic.pool().bad_frees(), 0u);
+    nic.return_cache();
+    EXPECT_EQ(nic.pool().out(), 0u);
+  };
+  std::uint64_t cached_locks = 0, direct_locks = 0;
+  std::size_t bursts = 0;
+  run(32, cached_locks, bursts);
+  ASSERT_EQ(bursts, 25u);
+  // 400 frames through a 32-frame cache each side: the ingest refills 400/32 times, the queue's
+  // cache flushes ~400/48 times; tx_reserve/cancel never reach the pool.
+  EXPECT_LE(cached_locks, 400u / 32 + 400u / 48 + 3);
+  run(0, direct_locks, bursts);
+  // No lane caches: every release and every tx_reserve/cancel takes the lock.
+  EXPECT_GE(direct_locks, 3 * bursts);
 }
