@@ -1,10 +1,9 @@
 #include "asio_bypass/backend.hpp"
 
-#include <time.h>
-
 #include <exception>
 
 #include "backends/probe.hpp"
+#include "trace/clock.hpp"
 
 namespace ringlab::bypass {
 namespace {
@@ -46,11 +45,7 @@ class real_device final : public device {
   port::any_port& queue(std::uint16_t) noexcept override { return *port_; }
   port::frame_pool& pool() noexcept override { return port_->pool(); }
   std::function<stack::time_ns()> clock() override {
-    return [] {
-      timespec ts{};
-      ::clock_gettime(CLOCK_MONOTONIC, &ts);
-      return static_cast<stack::time_ns>(ts.tv_sec) * stack::sec + static_cast<stack::time_ns>(ts.tv_nsec);
-    };
+    return [] { return stack::time_ns{trace::monotonic_ns()}; };
   }
   std::function<std::size_t(stack::time_ns)> ingest() override { return {}; }
   bool exhausted() const override { return false; }
