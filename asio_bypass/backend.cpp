@@ -1,7 +1,5 @@
 #include "asio_bypass/backend.hpp"
 
-#include <time.h>
-
 #include <exception>
 #include <vector>
 
@@ -9,6 +7,7 @@
 #include "port/faulty_port.hpp"
 #include "port/pcap_tap.hpp"
 #include "port/traced_port.hpp"
+#include "trace/clock.hpp"
 
 namespace ringlab::bypass {
 namespace {
@@ -51,11 +50,7 @@ class real_device final : public device {
   port::any_port& queue(std::uint16_t q) noexcept override { return *ports_[q]; }
   port::frame_pool& pool() noexcept override { return ports_.front()->pool(); }
   std::function<stack::time_ns()> clock() override {
-    return [] {
-      timespec ts{};
-      ::clock_gettime(CLOCK_MONOTONIC, &ts);
-      return static_cast<stack::time_ns>(ts.tv_sec) * stack::sec + static_cast<stack::time_ns>(ts.tv_nsec);
-    };
+    return [] { return stack::time_ns{trace::monotonic_ns()}; };
   }
   std::function<std::size_t(stack::time_ns)> ingest() override { return {}; }
   bool exhausted() const override { return false; }

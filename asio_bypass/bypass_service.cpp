@@ -1,10 +1,10 @@
 #include "asio_bypass/bypass_service.hpp"
 
 #include <asio/post.hpp>
-#include <ctime>
 #include <utility>
 
 #include "asio_bypass/udp_socket.hpp"
+#include "trace/clock.hpp"
 
 namespace ringlab::bypass {
 
@@ -26,14 +26,6 @@ std::optional<drive_mode> parse_drive_mode(std::string_view s) noexcept {
   return std::nullopt;
 }
 
-namespace {
-stack::time_ns monotonic_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<stack::time_ns>(ts.tv_sec) * stack::sec + static_cast<stack::time_ns>(ts.tv_nsec);
-}
-}  // namespace
-
 bypass_service::bypass_service(asio::io_context& ctx) : asio::execution_context::service(ctx), ctx_(ctx) {}
 
 bypass_service::~bypass_service() { shutdown(); }
@@ -46,7 +38,7 @@ std::error_code bypass_service::attach(port::any_port& port, lane_config cfg) {
   return {};
 }
 
-stack::time_ns bypass_service::now() const noexcept { return cfg_.clock ? cfg_.clock() : monotonic_ns(); }
+stack::time_ns bypass_service::now() const noexcept { return cfg_.clock ? cfg_.clock() : trace::monotonic_ns(); }
 
 void bypass_service::start() {
   if (running_ || !ifc_ || shut_down_) return;

@@ -84,6 +84,8 @@ endfunction()
 # shows in ctest as skipped (never as passed). Labels: unit, netsim, threads (also run under TSan in CI),
 # netns (needs root and network namespaces), slow (left out of the default suite), fuzz.
 include(GoogleTest)
+# The TSan build compiles only the threads-labelled tests (./lab test in CI builds this target there).
+add_custom_target(ringlab_threads_tests)
 function(ringlab_test name)
   cmake_parse_arguments(A "" "TIMEOUT" "SOURCES;DEPS;LABELS;ARGS" ${ARGN})
   add_executable(${name} ${A_SOURCES})
@@ -93,10 +95,6 @@ function(ringlab_test name)
     set(A_TIMEOUT 300)
   endif()
   if("threads" IN_LIST A_LABELS)
-    # The TSan build compiles only these (./lab test in CI builds target ringlab_threads_tests there).
-    if(NOT TARGET ringlab_threads_tests)
-      add_custom_target(ringlab_threads_tests)
-    endif()
     add_dependencies(ringlab_threads_tests ${name})
   endif()
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST EXTRA_ARGS ${A_ARGS}

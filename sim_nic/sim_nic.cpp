@@ -8,9 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#if defined(RINGLAB_HAVE_RING_REGISTRY)
 #include "rings/registry.hpp"
-#endif
 #include "sim_nic/rx_csum.hpp"
 
 namespace ringlab::sim {
@@ -26,13 +24,9 @@ inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
 }  // namespace
 
 ring_factory registry_ring_factory() {
-#if defined(RINGLAB_HAVE_RING_REGISTRY)
   return [](std::string_view name, std::size_t capacity) -> std::unique_ptr<rx_ring> {
     return rings::make_ring<rx_desc>(name, capacity);
   };
-#else
-  return [](std::string_view, std::size_t) -> std::unique_ptr<rx_ring> { return nullptr; };
-#endif
 }
 
 std::string drop_record::to_string() const {
@@ -145,11 +139,7 @@ sim_nic::sim_nic(sim_nic_config cfg) : cfg_(std::move(cfg)), pool_(cfg_.pool), r
     }
     if (!r) {
       std::string names;
-#if defined(RINGLAB_HAVE_RING_REGISTRY)
       for (const auto& d : rings::designs()) names += (names.empty() ? "" : ", ") + std::string(d.name);
-#else
-      names = "none: the rings registry is not built";
-#endif
       throw std::invalid_argument("unknown ring '" + cfg_.ring + "' (rings: " + names + ")");
     }
     queues_.push_back(std::unique_ptr<queue_port>(new queue_port(*this, q, std::move(r))));

@@ -4,7 +4,8 @@
 #include <memory>
 #include <mutex>
 #include <sched.h>
-#include <time.h>
+
+#include "trace/clock.hpp"
 
 namespace ringlab::trace {
 namespace {
@@ -59,9 +60,7 @@ void detail::record(const event& e) {
   event ev = e;
   // A real clock beside the emitter's own: on sim_nic t_ns is virtual (hops of one frame share it),
   // and `ringlab trace compare` sets the lab's hops beside the kernel's real ones.
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  ev.real_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+  ev.real_ns = monotonic_ns();
   if (ev.cpu == 0) {
     const int c = sched_getcpu();
     ev.cpu = static_cast<std::uint16_t>(c < 0 ? 0 : c);

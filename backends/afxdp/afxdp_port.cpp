@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "backends/afxdp/xdp/xsk_redirect.h"
+#include "trace/clock.hpp"
 #include "trace/trace.hpp"
 
 #ifndef RINGLAB_AFXDP_BPF_OBJ_DEFAULT
@@ -169,12 +170,6 @@ void forget_attached(int ifindex) {
     int expected = ifindex;
     s.ifindex.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
   }
-}
-
-std::uint64_t now_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
 }
 
 const char* mode_name(attach_mode m) {
@@ -524,7 +519,7 @@ std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
     return 0;
   }
   std::byte* base = pool_->area().data();
-  const std::uint64_t t = now_ns();
+  const std::uint64_t t = trace::monotonic_ns();
   const bool tracing = trace::enabled();
   for (std::uint32_t i = 0; i < n; ++i) {
     const xdp_desc* d = xsk_ring_cons__rx_desc(&r_->rx, idx + i);
@@ -590,7 +585,7 @@ void port::tx_commit(std::span<frame_ref> frames) noexcept {
     d->options = 0;
     c_.tx_bytes += d->len;
     if (tracing)
-      trace::emit({.packet_id = frames[i].meta.packet_id, .t_ns = now_ns(), .ring_slot = (idx + i) & r_->tx.mask,
+      trace::emit({.packet_id = frames[i].meta.packet_id, .t_ns = trace::monotonic_ns(), .ring_slot = (idx + i) & r_->tx.mask,
                    .frame = frames[i].id, .queue = static_cast<std::uint16_t>(cfg_.queue), .stage = trace::hop::nic_tx,
                    .v = trace::verdict::tx});
   }

@@ -27,6 +27,7 @@
 #include <stdexcept>
 
 #include "backends/dpdk/eal.hpp"
+#include "trace/clock.hpp"
 #include "trace/trace.hpp"
 
 namespace ringlab::backends::dpdk {
@@ -34,12 +35,6 @@ namespace {
 
 using ringlab::port::frame_ref;
 constexpr std::size_t burst = ringlab::port::tx_batch::max_frames;
-
-std::uint64_t now_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
-}
 
 std::error_code errc(int e) { return std::error_code(e < 0 ? -e : e, std::generic_category()); }
 
@@ -281,7 +276,7 @@ std::size_t port::rx_burst(std::span<frame_ref> out) noexcept {
   const std::uint16_t n = rte_eth_rx_burst(port_id_, queue_, m.data(), want);
   if (!n) return 0;
   const std::size_t got = pool_->alloc_burst(out.first(n));
-  const std::uint64_t t = now_ns();
+  const std::uint64_t t = trace::monotonic_ns();
   const std::size_t room = pool_->room();
   std::size_t k = 0;
   for (std::size_t i = 0; i < got; ++i) {
@@ -333,7 +328,7 @@ void port::tx_commit(std::span<frame_ref> frames) noexcept {
     std::memcpy(dst, frames[i].bytes.data(), len);
     c_.tx_bytes += len;
     if (trace::enabled())
-      trace::emit({.packet_id = frames[i].meta.packet_id, .t_ns = now_ns(), .frame = frames[i].id, .queue = label_,
+      trace::emit({.packet_id = frames[i].meta.packet_id, .t_ns = trace::monotonic_ns(), .frame = frames[i].id, .queue = label_,
                    .stage = trace::hop::nic_tx, .v = trace::verdict::tx});
   }
   pool_->free_burst(frames);   // copied: the frames go back at once

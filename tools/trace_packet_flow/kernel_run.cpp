@@ -20,6 +20,7 @@
 #include "tools/trace_packet_flow/kernel_trace.hpp"
 #include "tools/trace_packet_flow/netns_pair.hpp"
 #include "tools/trace_packet_flow/tracefs.hpp"
+#include "trace/clock.hpp"
 
 namespace ringlab::trace_flow {
 
@@ -49,13 +50,11 @@ sockaddr_in addr_of(std::uint32_t ip, std::uint16_t port) {
 
 // TSC ticks per nanosecond against CLOCK_MONOTONIC over ~20 ms (the x86-tsc trace clock is the raw TSC).
 double ns_per_tsc_tick() {
-  timespec a{}, b{};
-  ::clock_gettime(CLOCK_MONOTONIC, &a);
+  const std::uint64_t a = trace::monotonic_ns();
   const unsigned long long t0 = __rdtsc();
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   const unsigned long long t1 = __rdtsc();
-  ::clock_gettime(CLOCK_MONOTONIC, &b);
-  const double ns = static_cast<double>(b.tv_sec - a.tv_sec) * 1e9 + static_cast<double>(b.tv_nsec - a.tv_nsec);
+  const double ns = static_cast<double>(trace::monotonic_ns() - a);
   return ns / static_cast<double>(t1 - t0);
 }
 

@@ -4,53 +4,24 @@
 #include <chrono>
 #include <array>
 #include <cstdio>
+#include <limits>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <time.h>
 #include <tuple>
 
+#include "sim_nic/event_loop.hpp"
+#include "sim_nic/sim_nic.hpp"
+#include "stack/iface/interface.hpp"
+#include "stack/socket/udp_socket.hpp"
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv4_addr.hpp"
 #include "stack/wire/mac_addr.hpp"
 #include "trace/trace.hpp"
 #include "tools/trace_packet_flow/packet_filter.hpp"
 
-#ifdef RINGLAB_TRACE_FLOW_HAVE_SIM_NIC
-#include <limits>
-
-#include "sim_nic/event_loop.hpp"
-#include "sim_nic/sim_nic.hpp"
-#endif
-#ifdef RINGLAB_TRACE_FLOW_HAVE_STACK
-#include <memory>
-
-#include "stack/iface/interface.hpp"
-#include "stack/socket/udp_socket.hpp"
-#endif
-
 namespace ringlab::trace_flow {
-
-bool lab_replay_available() noexcept {
-#ifdef RINGLAB_TRACE_FLOW_HAVE_SIM_NIC
-  return true;
-#else
-  return false;
-#endif
-}
-
-bool lab_stack_available() noexcept {
-#if defined(RINGLAB_TRACE_FLOW_HAVE_SIM_NIC) && defined(RINGLAB_TRACE_FLOW_HAVE_STACK)
-  return true;
-#else
-  return false;
-#endif
-}
-
-#ifndef RINGLAB_TRACE_FLOW_HAVE_SIM_NIC
-lab_replay_result run_lab_replay(const std::string&, const lab_replay_options&) {
-  throw std::runtime_error("sim_nic is not built into this ringlab: replay an events file (--events FILE) instead");
-}
-#else
 
 namespace {
 std::uint32_t parse_ipv4(const std::string& s) {
@@ -125,8 +96,6 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   const auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t c0 = thread_cpu_ns();
 
-#ifdef RINGLAB_TRACE_FLOW_HAVE_STACK
-  res.with_stack = true;
   std::vector<std::unique_ptr<stack::interface>> ifs;
   std::vector<std::vector<std::unique_ptr<stack::udp_socket>>> socks(o.queues);
   for (std::uint16_t q = 0; q < o.queues; ++q) {
@@ -171,19 +140,6 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   (void)loop.run();
   socks.clear();
   ifs.clear();
-#else
-  if (traced) res.notes += " (stack not built: routes end at the ring)";
-  std::vector<port::frame_ref> burst(32);
-  sim::event_loop loop(*nic, {.frames_per_step = std::numeric_limits<std::size_t>::max()});
-  for (std::uint16_t q = 0; q < o.queues; ++q)
-    loop.add_lane([&, q](std::uint64_t now) {
-      auto& qp = nic->queue(q);
-      const std::size_t n = qp.rx_burst(burst);
-      qp.rx_release(std::span(burst.data(), n));
-      return n == burst.size() ? now : sim::event_loop::no_deadline;
-    });
-  (void)loop.run();
-#endif
   const std::uint64_t cpu = thread_cpu_ns() - c0;
   const auto wall = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
@@ -198,6 +154,5 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   res.events = from_trace(ev);
   return res;
 }
-#endif
 
 }  // namespace ringlab::trace_flow

@@ -23,7 +23,6 @@ struct lab_replay_options {
 
 struct lab_replay_result {
   std::vector<lab_event> events;
-  bool with_stack = false;
   std::string notes;                         // what ran ("sim_nic 1 queue spsc + stack 10.0.0.2 ports 9000")
   // Real time the replay loop took (tracing on), and frames replayed: the lab path's hop times are
   // on sim_nic's virtual clock (arrival times, not CPU cost), so this is its measured cost.
@@ -33,10 +32,7 @@ struct lab_replay_result {
   std::uint64_t frames = 0;
 };
 
-bool lab_replay_available() noexcept;        // sim_nic is in the build
-bool lab_stack_available() noexcept;         // stack is in the build
-
-// Throws input_error (unreadable pcap, bad option) or std::runtime_error (sim_nic not built).
+// Throws input_error (unreadable pcap, bad option).
 lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_options& o);
 
 }  // namespace ringlab::trace_flow

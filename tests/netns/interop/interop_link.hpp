@@ -13,7 +13,6 @@
 // Our end has no kernel address: our stack owns 10.77.0.1 and answers ARP for it (arp=us), so the
 // kernel never answers for it too (backends/README.md, "ARP: which mode the interop needs").
 #include <sys/socket.h>
-#include <time.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +25,7 @@
 #include "stack/wire/ipv4_addr.hpp"
 #include "stack/wire/mac_addr.hpp"
 #include "tests/support/netns.hpp"
+#include "trace/clock.hpp"
 
 namespace ringlab::test_interop {
 
@@ -35,11 +35,7 @@ inline constexpr wire::ipv4_addr our_addr{10, 77, 0, 1};
 inline constexpr wire::ipv4_addr peer_addr{10, 77, 0, 2};
 
 // The real clock the stack runs on over a real port.
-inline stack::time_ns monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<stack::time_ns>(ts.tv_sec) * stack::sec + static_cast<stack::time_ns>(ts.tv_nsec);
-}
+using trace::monotonic_ns;
 
 // Without ethtool the peer veth's TX checksum offload stays on, and the kernel's UDP frames reach XDP
 // with partial checksums: the tests that need finished ones skip with this reason.

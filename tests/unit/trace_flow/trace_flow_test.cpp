@@ -441,24 +441,18 @@ std::string lab_pcap() {
 }  // namespace
 
 TEST(TraceFlowLab, KnownPacketFollowsTheExpectedHops) {
-  ASSERT_TRUE(tf::lab_replay_available()) << "trace_flow was built without sim_nic";
   const std::string pcap = lab_pcap();
   tf::lab_replay_options o;
   o.listen_ports = {9000};
   auto res = tf::run_lab_replay(pcap, o);
   auto routes = tf::build_lab_routes(res.events);
   ASSERT_EQ(routes.size(), 3u);
-  const hv nic = {"nic_rx", "rss", "pool", "ring_enqueue", "ring_dequeue"};
-  if (!tf::lab_stack_available()) {
-    EXPECT_EQ(routes[0].hops(), nic);
-  } else {
-    EXPECT_EQ(routes[0].hops(), (hv{"nic_rx", "rss", "pool", "ring_enqueue", "ring_dequeue", "port_rx", "eth", "ipv4",
-                                    "udp", "socket_queue", "deliver", "release"}));
-    EXPECT_EQ(routes[0].outcome(), "deliver");
-    EXPECT_EQ(routes[0].steps[10].file, "stack/socket/udp_socket.cpp");   // the reader took it
-    EXPECT_EQ(routes[0].steps[10].function, "ringlab::stack::udp_socket::try_receive_from");
-    EXPECT_EQ(routes[1].outcome(), "drop: no_socket");
-  }
+  EXPECT_EQ(routes[0].hops(), (hv{"nic_rx", "rss", "pool", "ring_enqueue", "ring_dequeue", "port_rx", "eth", "ipv4",
+                                  "udp", "socket_queue", "deliver", "release"}));
+  EXPECT_EQ(routes[0].outcome(), "deliver");
+  EXPECT_EQ(routes[0].steps[10].file, "stack/socket/udp_socket.cpp");   // the reader took it
+  EXPECT_EQ(routes[0].steps[10].function, "ringlab::stack::udp_socket::try_receive_from");
+  EXPECT_EQ(routes[1].outcome(), "drop: no_socket");
   EXPECT_EQ(routes[0].steps[0].file, "sim_nic/sim_nic.cpp");
   EXPECT_EQ(routes[0].steps[3].ring_slot, 0);
   EXPECT_EQ(routes[1].steps[3].ring_slot, 1);
@@ -475,7 +469,6 @@ TEST(TraceFlowLab, KnownPacketFollowsTheExpectedHops) {
 }
 
 TEST(TraceFlowLab, BadChecksumShowsItsDropReasonAtTheUdpHop) {
-  ASSERT_TRUE(tf::lab_stack_available()) << "trace_flow was built without the stack";
   const std::string pcap = lab_pcap();
   tf::lab_replay_options o;
   o.listen_ports = {9000};
@@ -603,7 +596,6 @@ TEST(TraceFlowCompare, DiagramIsOneRowPerStageAndFitsAWindow) {
 // traces/README.md), including packet 3, the unpadded 46-byte frame sim_nic's default runt_len (14)
 // lets through, and packet 11, the first fragment the stack holds for reassembly.
 TEST(TraceFlowLab, MalformedTraceEndsAsTheGeneratorsTableSays) {
-  ASSERT_TRUE(tf::lab_stack_available()) << "stack not built";
   const std::string pcap = source_dir() + "/traces/malformed.pcap";
   auto res = tf::run_lab_replay(pcap, {});
   const auto routes = tf::build_lab_routes(res.events);
