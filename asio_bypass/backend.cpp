@@ -119,8 +119,9 @@ namespace {
 // reference to the layer below: one virtual call per burst per layer, paid only when asked for.
 class decorated_device final : public device {
  public:
-  decorated_device(std::unique_ptr<device> inner, const device_options& o, std::shared_ptr<port::pcap_writer> w)
-      : inner_(std::move(inner)), tap_(std::move(w)) {
+  decorated_device(std::unique_ptr<device> inner, const device_options& o, std::shared_ptr<port::pcap_writer> w,
+                   bool nic_rx_faults)
+      : inner_(std::move(inner)), tap_(std::move(w)), nic_rx_faults_(nic_rx_faults && inner_->sim_nic()) {
     auto clk = inner_->clock();
     for (std::uint16_t q = 0; q < inner_->queues(); ++q) {
       lane l;
@@ -161,10 +162,11 @@ class decorated_device final : public device {
   sim::sim_nic* sim_nic() noexcept override { return inner_->sim_nic(); }
   decorator_counters decorators() override {
     decorator_counters c;
+    if (nic_rx_faults_) add(c.rx_faults, inner_->sim_nic()->counters().rx_faults);   // sim: the NIC's own
     for (auto& l : lanes_)
       if (l.faults) {
         auto& f = l.faults->inner();
-        add(c.rx_faults, f.rx_counters());
+        if (!nic_rx_faults_) add(c.rx_faults, f.rx_counters());   // else its rx side only passes frames on
         add(c.tx_faults, f.tx_counters());
         c.dup_no_room += f.dup_no_room();
       }
@@ -197,6 +199,7 @@ class decorated_device final : public device {
 
   std::unique_ptr<device> inner_;   // declared first: destroyed last
   std::shared_ptr<port::pcap_writer> tap_;
+  bool nic_rx_faults_ = false;   // sim_nic applies the receive faults (open_device)
   std::vector<lane> lanes_;
 };
 }  // namespace
@@ -210,9 +213,20 @@ std::unique_ptr<device> open_device(const device_options& o, std::string& why) {
       return nullptr;
     }
   }
-  auto d = open_bare_device(o, why);
-  if (!d || (!w && !o.faults && !o.trace_hops)) return d;
-  return std::make_unique<decorated_device>(std::move(d), o, std::move(w));
+  // On the simulated NIC the receive faults are sim_nic's own (between the trace and its rings, on its
+  // virtual clock): a held frame is then late in time, as on a wire. A faulty_port above a device has
+  // no clock and sees a whole burst at once, so it can drop, duplicate and corrupt but not reorder
+  // what one burst carries. Real devices get the faulty_port (transmit faults: the faulty_port always).
+  device_options opts = o;
+  const bool nic_rx = o.backend == "sim" && o.faults && o.faults->rx && o.sim_nic_rx_faults;
+  if (nic_rx) {
+    opts.sim.rx_faults = o.faults->spec;
+    opts.sim.seed = o.faults->seed.value_or(o.fault_seed);
+    opts.faults->rx = false;
+  }
+  auto d = open_bare_device(opts, why);
+  if (!d || (!w && !opts.faults && !opts.trace_hops)) return d;
+  return std::make_unique<decorated_device>(std::move(d), opts, std::move(w), nic_rx);
 }
 
 }  // namespace ringlab::bypass

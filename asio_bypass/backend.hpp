@@ -42,6 +42,9 @@ struct device_options {
   std::string tap;                                  // a pcap file for every RX and TX frame (all queues)
   std::optional<port::port_fault_options> faults;   // seeded faults (parse_port_faults)
   std::uint64_t fault_seed = 1;                     // the faults' seed when their spec names none
+  // sim: the receive faults go into sim_nic itself (on its virtual clock, so a held frame is late in
+  // time and reordering shows). false: a faulty_port above the queues, as on a real device.
+  bool sim_nic_rx_faults = true;
   bool trace_hops = false;                          // traced_port: hop events (when trace::enabled())
 };
 

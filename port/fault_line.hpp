@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <queue>
 #include <string>
 #include <string_view>
@@ -71,6 +72,7 @@ class rng {
 
 struct fault_counters {
   std::uint64_t in = 0, out = 0, dropped = 0, duplicated = 0, reordered = 0, corrupted = 0, delayed = 0;
+  std::uint64_t dup_no_room = 0;   // a duplicate drawn but no room for its copy (copying push only)
 };
 
 // What the line decided for one item that comes out: corrupt it at `offset % len` with `mask`.
@@ -93,8 +95,11 @@ class fault_line {
   fault_line(fault_spec spec, std::uint64_t seed) : spec_(spec), rng_(seed) {}
 
   // Feeds one item that reached this point at t_ns. Returns false when the item was dropped
-  // (the caller still owns it and must dispose of it).
-  bool push(const T& item, std::uint64_t t_ns) {
+  // (the caller still owns it and must dispose of it). copy(item) -> std::optional<T> makes a duplicate's
+  // own copy at once (frames: the original may be delivered and released before its copy leaves); an
+  // empty optional means no room for a copy: no duplicate. Without it the duplicate is the item again.
+  template <class Copy = std::nullptr_t>
+  bool push(const T& item, std::uint64_t t_ns, Copy copy = nullptr) {
     ++c_.in;
     if (rng_.chance(spec_.drop)) { ++c_.dropped; return false; }
     const std::size_t held_before = held_.size();
@@ -111,10 +116,17 @@ class fault_line {
       ready_.push({{item, due, m}, 0, seq_++});
     }
     if (dup) {
-      ++c_.duplicated;
       fault_mark m2 = draw_corrupt();
       m2.duplicate = true;
-      ready_.push({{item, due, m2}, 0, seq_++});
+      if constexpr (std::is_same_v<Copy, std::nullptr_t>) {
+        ++c_.duplicated;
+        ready_.push({{item, due, m2}, 0, seq_++});
+      } else if (std::optional<T> c = copy(item)) {
+        ++c_.duplicated;
+        ready_.push({{*c, due, m2}, 0, seq_++});
+      } else {
+        ++c_.dup_no_room;
+      }
     }
     release_held(held_before, due);
     return true;

@@ -116,7 +116,7 @@ class faulty_port final : public tx_sink {
 
   const fault_counters& rx_counters() const noexcept { return rx_.counters(); }
   const fault_counters& tx_counters() const noexcept { return tx_.counters(); }
-  std::uint64_t dup_no_room() const noexcept { return dup_no_room_; }
+  std::uint64_t dup_no_room() const noexcept { return dup_no_room_ + rx_.counters().dup_no_room; }
 
  private:
   std::size_t pull(std::size_t max) noexcept {
@@ -125,7 +125,17 @@ class faulty_port final : public tx_sink {
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint64_t t = now_ ? now_() : in[i].meta.t_ns;
       if (t > latest_) latest_ = t;
-      if (!rx_.push(in[i], t)) {
+      // A duplicate is copied now, not when it leaves: the original may reach the stack and be
+      // released (its frame reused) before a delayed or held copy goes out.
+      const auto copy = [this](const frame_ref& f) -> std::optional<frame_ref> {
+        frame_ref d = inner_.pool().alloc();
+        if (!d.valid()) return std::nullopt;
+        std::memcpy(d.bytes.data(), f.bytes.data(), f.bytes.size());
+        d.bytes = d.bytes.first(f.bytes.size());
+        d.meta = f.meta;
+        return d;
+      };
+      if (!rx_.push(in[i], t, copy)) {
         emit_drop(in[i]);
         inner_.rx_release({&in[i], 1});
       }
@@ -143,15 +153,7 @@ class faulty_port final : public tx_sink {
     while (k < out.size()) {
       auto o = rx_.pop_ready(now);
       if (!o) break;
-      frame_ref f = o->item;
-      if (o->mark.duplicate) {
-        frame_ref d = inner_.pool().alloc();
-        if (!d.valid()) { ++dup_no_room_; continue; }
-        std::memcpy(d.bytes.data(), f.bytes.data(), f.bytes.size());
-        d.bytes = d.bytes.first(f.bytes.size());
-        d.meta = f.meta;
-        f = d;
-      }
+      frame_ref f = o->item;   // a duplicate is its own copy already (push)
       if (o->mark.corrupt && !f.bytes.empty()) corrupt(f, o->mark);
       out[k++] = f;
     }

@@ -168,6 +168,36 @@ TEST(faulty_port, rx_drop_dup_corrupt_reorder_with_no_leak) {
   }
 }
 
+// A duplicate is a copy made when the original arrives: the original may reach the stack, be released
+// and its frame reused (here: scribbled over at once) before the copy leaves, and the copy must still
+// carry the original's bytes.
+TEST(faulty_port, a_duplicate_keeps_its_bytes_after_the_original_was_released_and_reused) {
+  const auto t = trace_of(50);
+  std::string err;
+  sim::sim_nic nic(sim::sim_nic_config{});
+  nic.load(t);
+  nic.advance_to(100'000'000);
+  {
+    port::faulty_port<port::any_port&> fp(nic.queue(0), *port::parse_fault_spec("dup=1,reorder=0.5:3", &err), {}, 9);
+    std::vector<std::pair<std::uint64_t, bytes>> got;
+    port::frame_ref f[1];
+    for (int idle = 0; idle < 2;) {
+      const std::size_t n = fp.rx_burst(f);   // one at a time: each is released before the next leaves
+      idle = n ? 0 : idle + 1;
+      if (!n) continue;
+      got.emplace_back(f[0].meta.packet_id, bytes(f[0].bytes.begin(), f[0].bytes.end()));
+      fp.rx_release({f, 1});
+      port::frame_ref reuse = nic.pool().alloc();   // the pool hands the freed frame out again
+      ASSERT_TRUE(reuse.valid());
+      std::memset(reuse.bytes.data(), 0xee, reuse.bytes.size());
+      nic.pool().free(reuse);
+    }
+    ASSERT_EQ(got.size(), 100u);
+    for (const auto& [id, b] : got) EXPECT_EQ(b, flow_frame(static_cast<std::uint32_t>(id - 1))) << "packet " << id;
+  }
+  EXPECT_EQ(nic.pool().out(), 0u);
+}
+
 TEST(faulty_port, tx_faults_act_within_the_batch) {
   std::string err;
   struct row { const char* spec; std::size_t want; };
