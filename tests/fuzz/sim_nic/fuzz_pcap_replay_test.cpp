@@ -10,20 +10,12 @@
 
 #include "port/fault_line.hpp"
 #include "tests/fuzz/sim_nic/fuzz_pcap_entry.hpp"
+#include "tests/support/fuzz_corpus.hpp"
 
 namespace {
 std::vector<std::vector<std::uint8_t>> corpus() {
-  std::vector<std::vector<std::uint8_t>> out;
   const char* src = std::getenv("RINGLAB_SOURCE_DIR");
-  const std::filesystem::path dir = std::filesystem::path(src ? src : ".") / "tests/fuzz/sim_nic/corpus";
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& p : files) {
-    std::ifstream in(p, std::ios::binary);
-    out.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return out;
+  return ringlab::testing::read_corpus(std::filesystem::path(src ? src : ".") / "tests/fuzz/sim_nic/corpus");
 }
 }  // namespace
 

@@ -11,19 +11,11 @@
 
 #include "port/fault_line.hpp"
 #include "tests/fuzz/tcp/fuzz_tcp_entry.hpp"
+#include "tests/support/fuzz_corpus.hpp"
 
 namespace {
 std::vector<std::vector<std::uint8_t>> corpus() {
-  std::vector<std::vector<std::uint8_t>> out;
-  const std::filesystem::path dir = std::filesystem::path(RINGLAB_TEST_SOURCE_DIR) / "tests/fuzz/tcp/corpus";
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  for (const auto& p : files) {
-    std::ifstream in(p, std::ios::binary);
-    out.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return out;
+  return ringlab::testing::read_corpus(std::filesystem::path(RINGLAB_TEST_SOURCE_DIR) / "tests/fuzz/tcp/corpus");
 }
 }  // namespace
 
