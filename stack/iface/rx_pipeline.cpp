@@ -1,5 +1,6 @@
 #include "stack/iface/rx_pipeline.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "stack/iface/frame_releaser.hpp"
@@ -69,7 +70,14 @@ bool rx_pipeline::run_burst(time_ns now) noexcept {
   // go back from there in one rx_release. A socket copies the frame_ref it keeps, so a kept frame's
   // slot may be overwritten.
   std::size_t back = 0;
+  // The first read of a frame's headers is a cache miss (a NIC's DMA wrote it; on sim_nic another
+  // CPU's ingest did): prefetch `ahead` frames in front, as DPDK's l3fwd does (PREFETCH_OFFSET). Alone,
+  // the hardware's stride prefetcher covers one queue's frames only while their ids run in order; with
+  // RSS spreading frames over queues a lane's ids skip, and every frame cost a full miss (bench_lanes).
+  constexpr std::size_t ahead = 4;
+  for (std::size_t i = 0; i < std::min(n, ahead); ++i) __builtin_prefetch(rx_[i].bytes.data());
   for (std::size_t i = 0; i < n; ++i) {
+    if (i + ahead < n) __builtin_prefetch(rx_[i + ahead].bytes.data());
     rx_ctx c{rx_[i], true, false, now};
     ++ctr_.rx_frames;
     ctr_.rx_bytes += c.frame.bytes.size();
