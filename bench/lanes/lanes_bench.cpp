@@ -185,6 +185,7 @@ void bm_lanes(benchmark::State& state, std::uint16_t lanes, bool caches) {
   }
   std::vector<std::uint64_t> target(lanes, 0);
   std::uint64_t packets = 0, lane_locks = 0, ingest_locks = 0;
+  double wall_s = 0;
   for (auto _ : state) {
     // Preload (not timed): `offered` frames into the rings while the lanes sleep.
     const std::uint64_t l0 = pool.lock_acquisitions();
@@ -205,6 +206,7 @@ void bm_lanes(benchmark::State& state, std::uint16_t lanes, bool caches) {
     const auto t1 = std::chrono::steady_clock::now();
     lane_locks += pool.lock_acquisitions() - l1;
     packets += offered;
+    wall_s += std::chrono::duration<double>(t1 - t0).count();
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
   }
   const auto c = nic.counters();
@@ -223,6 +225,9 @@ void bm_lanes(benchmark::State& state, std::uint16_t lanes, bool caches) {
   // Lane CPU ns per packet (summed over lanes): equal in both rows when the lanes do not slow each
   // other; then lanes/2 / lanes/1 below 2 is CPU the lanes did not get, not work they added.
   state.counters["lane_cpu_ns_per_pkt"] = static_cast<double>(cpu) / static_cast<double>(packets);
+  // The share of their CPUs the lanes ran on while timed (1: each lane had its CPU throughout); the
+  // rest went to the VM's other processes (the load average) or to waking up.
+  state.counters["lane_cpu_share"] = static_cast<double>(cpu) * 1e-9 / (wall_s * lanes);
   state.counters["ingest_pool_locks_per_pkt"] = static_cast<double>(ingest_locks) / static_cast<double>(packets);
   for (std::uint16_t q = 0; q < lanes; ++q)
     state.counters["q" + std::to_string(q) + "_share"] =
