@@ -7,13 +7,15 @@
 // the rings while the lanes sleep (not timed), then wakes the lanes and times until each has run a
 // handler for every frame on its queue. sim_nic's ingest (the copy into the pool, RSS) is therefore
 // not in the figure: on these 2-vCPU machines a live ingest thread would take one of the two CPUs the
-// lanes need.
+// lanes need. The preloaded frames are then evicted from every cache (evict_frames), as a NIC's DMA
+// leaves them in memory, so no lane reads them from the preloading CPU's cache.
 //
 // Rows: lanes/1, lanes/2 (lane caches of 256 frames) and the same with no lane caches
 // (every burst's release takes the pool's one mutex). Counters: lane_pool_locks_per_pkt, the pool
 // mutex acquisitions while the lanes ran, per packet (where the lanes still meet), and
 // ingest_pool_locks_per_pkt, those of the preload.
 #include <benchmark/benchmark.h>
+#include <emmintrin.h>   // _mm_clflush, _mm_mfence (SSE2: every x86-64)
 #include <pthread.h>
 
 #include <asio/io_context.hpp>
@@ -53,6 +55,23 @@ sim::pcap_trace make_trace() {
   return bench::trace_of(g);
 }
 
+// Where a NIC's DMA leaves a received frame: in memory, in no core's cache. The preload's copies are
+// written by the main thread, so without this the frames sit dirty in the cache of whichever CPU the
+// main thread ran on: a lane on that CPU reads them locally, a lane on the other CPU fetches every frame
+// from the other core (measured here: lanes/1 takes 3.7x as long with the preload on the other CPU as
+// on its own). With 2 lanes one of them is always the remote one, so 2 lanes vs 1 compared a remote
+// read per packet with a local one. Evicting the first two lines of every frame (the headers and the
+// 32-byte payload) makes every lane's first touch the same memory read, whichever CPU did the preload.
+void evict_frames(port::frame_pool& pool) noexcept {
+  const std::size_t frames = pool.config().frames;
+  for (std::size_t id = 0; id < frames; ++id) {
+    const std::byte* p = pool.data(static_cast<port::frame_id>(id));
+    _mm_clflush(p);
+    _mm_clflush(p + 64);
+  }
+  _mm_mfence();
+}
+
 // One lane: its thread, io_context, service and one socket per destination port.
 class lane {
  public:
@@ -69,6 +88,9 @@ class lane {
   }
   void set_target(std::uint64_t n) noexcept { target_ = n; }   // before the generation bump
   std::uint64_t received() const noexcept { return got_.load(std::memory_order_relaxed); }
+  // The lane thread's own CPU time while it ran its frames (all generations so far): what the lane
+  // cost, whatever share of a CPU the machine's other load left it.
+  std::uint64_t cpu_ns() const noexcept { return cpu_ns_.load(std::memory_order_relaxed); }
 
  private:
   void run() {
@@ -115,7 +137,9 @@ class lane {
       seen = gen_.load();
       if (stop_) break;
       const std::uint64_t want = target_;
+      const std::uint64_t c0 = bench::thread_cpu_ns();
       while (got_.load(std::memory_order_relaxed) < want) ctx.run_one();
+      cpu_ns_.fetch_add(bench::thread_cpu_ns() - c0, std::memory_order_relaxed);
       done_.fetch_add(1);
       done_.notify_all();
     }
@@ -132,6 +156,7 @@ class lane {
   std::uint64_t target_ = 0;     // written by main before the bump that the lane acquires
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> got_{0};
+  std::atomic<std::uint64_t> cpu_ns_{0};
   std::thread thread_;
 };
 
@@ -160,12 +185,14 @@ void bm_lanes(benchmark::State& state, std::uint16_t lanes, bool caches) {
   }
   std::vector<std::uint64_t> target(lanes, 0);
   std::uint64_t packets = 0, lane_locks = 0, ingest_locks = 0;
+  double wall_s = 0;
   for (auto _ : state) {
     // Preload (not timed): `offered` frames into the rings while the lanes sleep.
     const std::uint64_t l0 = pool.lock_acquisitions();
     for (std::size_t moved = 0; moved < offered;) moved += nic.step(offered - moved);
     const auto c = nic.counters();
     ingest_locks += pool.lock_acquisitions() - l0;
+    evict_frames(pool);
     for (std::uint16_t q = 0; q < lanes; ++q) {
       target[q] = c.queue[q].ipackets;   // cumulative, as each lane's count of handlers run
       ls[q]->set_target(target[q]);
@@ -179,11 +206,13 @@ void bm_lanes(benchmark::State& state, std::uint16_t lanes, bool caches) {
     const auto t1 = std::chrono::steady_clock::now();
     lane_locks += pool.lock_acquisitions() - l1;
     packets += offered;
+    wall_s += std::chrono::duration<double>(t1 - t0).count();
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
   }
   const auto c = nic.counters();
   std::uint64_t got = 0;
-  for (auto& l : ls) got += l->received();
+  std::uint64_t cpu = 0;
+  for (auto& l : ls) got += l->received(), cpu += l->cpu_ns();
   ls.clear();
   if (c.total.imissed || c.total.rx_nombuf || got != packets) {
     return state.SkipWithError(("lost frames: imissed " + std::to_string(c.total.imissed) + ", rx_nombuf " +
@@ -193,6 +222,12 @@ void bm_lanes(benchmark::State& state, std::uint16_t lanes, bool caches) {
   state.SetItemsProcessed(static_cast<std::int64_t>(packets));
   state.counters["lanes"] = lanes;
   state.counters["lane_pool_locks_per_pkt"] = static_cast<double>(lane_locks) / static_cast<double>(packets);
+  // Lane CPU ns per packet (summed over lanes): equal in both rows when the lanes do not slow each
+  // other; then lanes/2 / lanes/1 below 2 is CPU the lanes did not get, not work they added.
+  state.counters["lane_cpu_ns_per_pkt"] = static_cast<double>(cpu) / static_cast<double>(packets);
+  // The share of their CPUs the lanes ran on while timed (1: each lane had its CPU throughout); the
+  // rest went to the VM's other processes (the load average) or to waking up.
+  state.counters["lane_cpu_share"] = static_cast<double>(cpu) * 1e-9 / (wall_s * lanes);
   state.counters["ingest_pool_locks_per_pkt"] = static_cast<double>(ingest_locks) / static_cast<double>(packets);
   for (std::uint16_t q = 0; q < lanes; ++q)
     state.counters["q" + std::to_string(q) + "_share"] =

@@ -1,5 +1,6 @@
 #include "stack/iface/rx_pipeline.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "stack/iface/frame_releaser.hpp"
@@ -69,7 +70,14 @@ bool rx_pipeline::run_burst(time_ns now) noexcept {
   // go back from there in one rx_release. A socket copies the frame_ref it keeps, so a kept frame's
   // slot may be overwritten.
   std::size_t back = 0;
+  // The first read of a frame's headers is a cache miss (a NIC's DMA wrote it to memory; on sim_nic
+  // another CPU's ingest wrote it): without a prefetch each frame stalled for a whole miss, more than
+  // the rest of its work (bench_lanes: ~250 -> ~130 lane CPU ns per packet). Prefetch `ahead` frames in
+  // front, as DPDK's l3fwd does (PREFETCH_OFFSET), so the misses overlap the work on earlier frames.
+  constexpr std::size_t ahead = 4;
+  for (std::size_t i = 0; i < std::min(n, ahead); ++i) __builtin_prefetch(rx_[i].bytes.data());
   for (std::size_t i = 0; i < n; ++i) {
+    if (i + ahead < n) __builtin_prefetch(rx_[i + ahead].bytes.data());
     rx_ctx c{rx_[i], true, false, now};
     ++ctr_.rx_frames;
     ctr_.rx_bytes += c.frame.bytes.size();
