@@ -229,9 +229,12 @@ void bm_lanes(benchmark::State& state, std::uint16_t lanes, bool caches) {
   // rest went to the VM's other processes (the load average) or to waking up.
   state.counters["lane_cpu_share"] = static_cast<double>(cpu) * 1e-9 / (wall_s * lanes);
   state.counters["ingest_pool_locks_per_pkt"] = static_cast<double>(ingest_locks) / static_cast<double>(packets);
-  for (std::uint16_t q = 0; q < lanes; ++q)
-    state.counters["q" + std::to_string(q) + "_share"] =
-        static_cast<double>(c.queue[q].ipackets) / static_cast<double>(c.total.ipackets);
+  for (std::uint16_t q = 0; q < lanes; ++q) {
+    std::string name = "q";   // appended piece by piece: GCC 12 -O3 warns falsely on `"q" + std::string&&`
+    name += std::to_string(q);
+    name += "_share";
+    state.counters[name] = static_cast<double>(c.queue[q].ipackets) / static_cast<double>(c.total.ipackets);
+  }
 }
 
 }  // namespace

@@ -87,7 +87,12 @@ inline bool report_device_flags(std::FILE* out, const char* tool, const char* co
     std::map<trace::hop, std::uint64_t> per;
     for (const auto& e : ev) ++per[e.stage];
     std::string hops;
-    for (const auto& [h, n] : per) hops += " " + std::string(trace::to_string(h)) + "=" + std::to_string(n);
+    for (const auto& [h, n] : per) {   // appended piece by piece: GCC 12 -O3 warns falsely on `" " + std::string&&`
+      hops += ' ';
+      hops += trace::to_string(h);
+      hops += '=';
+      hops += std::to_string(n);
+    }
     std::fprintf(out, "%s: trace: %zu events:%s\n", tool, ev.size(), hops.empty() ? " none" : hops.c_str());
   }
   return c.tap_error.empty();

@@ -99,7 +99,7 @@ TEST_F(release_rule, the_interface_parts_follow_it_readers_lent_frames_and_held_
   interface ifc(port, config());
   udp_socket s(ifc);
   ASSERT_FALSE(s.bind({{}, 9000}));
-  for (int i = 0; i < 3; ++i) port.inject(udp(peer_ip, me_ip, 1, 9000, text("d" + std::to_string(i))));
+  for (const char* d : {"d0", "d1", "d2"}) port.inject(udp(peer_ip, me_ip, 1, 9000, text(d)));
   port.inject(udp(peer_ip, me_ip, 1, 9001, text("no socket")));
   ifc.poll(0);
   // The burst's end: only the frame nobody kept, in one call.
