@@ -30,8 +30,8 @@ struct device_options {
   // with its own frame pool); the clock is CLOCK_MONOTONIC.
   std::string device;
 
-  // Decorators open_device puts around EVERY queue of ANY backend (port/README.md, "Decorators on a
-  // device"). From the device up: faults, then tap, then trace:
+  // Decorators open_device puts around EVERY queue of ANY backend (port/README.md, "On every device:
+  // open_device and the CLI flags"). From the device up: faults, then tap, then trace:
   //   faults closest to the device: they stand for a bad wire or NIC, so everything above (the pcap,
   //     the hop events, the stack) sees the frames as the faults left them, like a capture on the host;
   //   tap above the faults: the pcap holds exactly what the stack received and what it sent (before
