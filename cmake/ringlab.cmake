@@ -135,3 +135,21 @@ function(ringlab_bench name)
     $<TARGET_FILE:${name}> --benchmark_enable_random_interleaving=true --benchmark_repetitions=2 ${A_SMOKE_ARGS})
   set_tests_properties(${name}_smoke PROPERTIES LABELS "bench-smoke" TIMEOUT 300 SKIP_RETURN_CODE 77)
 endfunction()
+
+# ringlab_fuzz_target(NAME SOURCE ENTRY_LIB RUNS N MAX_LEN N): with clang (the `fuzz` preset) a libFuzzer
+# binary over a fuzz entry library, and a short run of it from the folder's corpus/ as a test (label
+# fuzz). libFuzzer writes new inputs into the first corpus directory: it gets a scratch copy.
+function(ringlab_fuzz_target name source entry)
+  cmake_parse_arguments(A "" "RUNS;MAX_LEN" "" ${ARGN})
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    return()
+  endif()
+  add_executable(${name} ${source})
+  target_link_libraries(${name} PRIVATE ${entry} ringlab_warnings)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  set(scratch "${CMAKE_CURRENT_BINARY_DIR}/corpus")
+  add_test(NAME ${name}_run
+    COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
+      sh -c "rm -rf '${scratch}' && cp -r '${CMAKE_CURRENT_SOURCE_DIR}/corpus' '${scratch}' && '$<TARGET_FILE:${name}>' -runs=${A_RUNS} -seed=1 -max_len=${A_MAX_LEN} '${scratch}'")
+  set_tests_properties(${name}_run PROPERTIES LABELS "fuzz" TIMEOUT 600)
+endfunction()
