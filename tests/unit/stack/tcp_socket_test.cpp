@@ -406,6 +406,58 @@ TEST_F(stack_tcp, rst_for_a_closed_port_is_rfc9293_exact_and_refuses_the_connect
   EXPECT_EQ(rst.src_port, 82);
   EXPECT_EQ(rst.dst_port, 5555);
   EXPECT_EQ(b.ifc.tcp_counters().out_rsts, 2u);
+  // Tried again once someone listens: the same socket connects.
+  {
+    tcp_listener l(b.ifc, small());
+    ASSERT_FALSE(l.bind({{}, 81}));
+    ASSERT_FALSE(l.listen(1));
+    ASSERT_FALSE(c.connect({b_ip, 81}, now));
+    pump();
+    EXPECT_EQ(c.state(), tcp::state::established);
+    EXPECT_FALSE(c.error());
+    c.abort(now);
+    pump();
+  }
+}
+
+TEST_F(stack_tcp, a_listener_answers_an_ack_with_rst_and_ignores_a_rst) {
+  tcp_listener l(b.ifc, small());
+  ASSERT_FALSE(l.bind({{}, 80}));
+  ASSERT_FALSE(l.listen(4));
+  auto put = [&](std::uint8_t flags, std::uint64_t id) {
+    wire::tcp::repr r{.src_port = 6000, .dst_port = 80, .seq = 40, .ack = 9000, .flags = flags, .window = 10};
+    bytes l4(r.buffer_len());
+    r.emit(l4, a_ip, b_ip);
+    b.port.inject(ipv4(a_ip, b_ip, wire::tcp::ip_protocol, l4, 9, a_mac, b_mac), {.packet_id = id});
+  };
+  put(tflag::ack, 1);
+  put(tflag::rst, 2);
+  put(tflag::fin, 3);
+  pump();   // b's RST waits for ARP, then crosses to a (which has no such connection and stays quiet)
+  std::vector<wire::tcp::repr> from_b;
+  for (const auto& [from_a, f] : log)
+    if (const auto t = tcp_of(f); t && !from_a) from_b.push_back(t->repr());
+  ASSERT_EQ(from_b.size(), 1u);   // RFC 9293 3.10.7.2: <SEQ=SEG.ACK><CTL=RST> for the ACK only
+  EXPECT_EQ(from_b[0].flags, tflag::rst);
+  EXPECT_EQ(from_b[0].seq, 9000u);
+  EXPECT_EQ(b.ifc.counters().dropped(drop_reason::tcp_not_syn), 3u);
+  EXPECT_EQ(b.ifc.tcp_counters().out_rsts, 1u);
+  EXPECT_EQ(b.entries(), 0u);
+  EXPECT_EQ(l.pending(), 0u);
+}
+
+TEST_F(stack_tcp, keepalive_switched_on_for_a_live_connection_probes_after_the_idle_time) {
+  auto p = connect_pair();
+  p.client->set_keepalive(true, 1 * sec);
+  EXPECT_EQ(a.ifc.next_deadline(), 1 * sec);   // idle since the handshake at 0: due at 1 s
+  const auto before = tcp_sent[1];
+  advance_to(1500 * ms);
+  EXPECT_EQ(a.ifc.tcp_counters().keepalive, 1u);
+  EXPECT_EQ(tcp_sent[1] - before, 1u);            // one probe; b's answer moved the next one to 2 s
+  EXPECT_EQ(a.ifc.next_deadline(), 2 * sec);
+  p.client->set_keepalive(false);
+  EXPECT_EQ(a.ifc.next_deadline(), never);
+  EXPECT_EQ(p.client->state(), tcp::state::established);
 }
 
 TEST_F(stack_tcp, a_full_accept_queue_drops_syns_and_counts_listen_overflows) {
