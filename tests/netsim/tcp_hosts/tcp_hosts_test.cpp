@@ -172,7 +172,12 @@ transfer_result transfer(const cell& c, std::uint64_t bytes, bool capture, const
   return r;
 }
 
+// A failing cell keeps its captures for a look in Wireshark (the same seed writes the same bytes again).
 void remove_captures(const transfer_result& r) {
+  if (::testing::Test::HasFailure()) {
+    if (!r.pcap_a.empty()) std::printf("  kept for a look: %s %s\n", r.pcap_a.c_str(), r.pcap_b.c_str());
+    return;
+  }
   if (!r.pcap_a.empty()) std::filesystem::remove(r.pcap_a);
   if (!r.pcap_b.empty()) std::filesystem::remove(r.pcap_b);
 }
