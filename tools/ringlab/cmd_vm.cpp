@@ -234,11 +234,17 @@ int run_afxdp(int argc, char** argv) {
   if (c.out.find(" " + payload + "\n") == std::string::npos)
     throw std::runtime_error("the guest's AF_XDP receiver did not print the datagram sent (" + payload + ")");
   const bool native = c.out.find("XDP request") != std::string::npos || c.out.find("ip link: xdpdrv") != std::string::npos;
+  // The port's own account of what the kernel granted ("afxdp:eth0/0 (native, copy)"): the bind mode
+  // comes from the socket (zero-copy tried first), not from reading the driver.
+  const std::string tag = "mcast-recv: device: ";
+  const auto at = c.out.find(tag);
+  const std::string device = at == std::string::npos ? "" : c.out.substr(at + tag.size(), c.out.find('\n', at) - at - tag.size());
+  if (device.empty()) throw std::runtime_error("the guest's receiver did not say which AF_XDP mode it got");
+  const std::string bind = device.find(", zero-copy)") != std::string::npos ? "zero-copy" : "copy";
   std::cout << "AF_XDP in the guest (" << nic << "): received " << payload << "; XDP attach: "
-            << (native ? "native (the driver's ndo_bpf took the program)" : "generic (skb)") << "; bind: "
-            << (nic == "virtio" ? "copy (virtio_net in 6.1 has no AF_XDP zero-copy: no ndo_xsk_wakeup)"
-                                : "copy (e1000 has no AF_XDP zero-copy)")
-            << "\n";
+            << (native ? "native (the driver's ndo_bpf took the program)" : "generic (skb)") << "; bind: " << bind
+            << " (the socket: " << device << (bind == "copy" && nic == "virtio" ? "; virtio_net in 6.1 has no AF_XDP zero-copy" : "")
+            << ")\n";
   return cli::exit_ok;
 }
 
