@@ -4,6 +4,10 @@
 #   labs/11-tcp-engine/run.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 walk="$(lab_bin tcp_walk)"
+stk="$(lab_bin tcp_stack)"
 
 step 'tcp_walk   (stack/tcp/connection.hpp x 2, tests/unit/tcp/harness.hpp as the wire)'
 "$walk"
+
+step 'tcp_stack   (the same engine under the stack: two stack::interfaces back to back, tcp_listener, tcp_socket)'
+"$stk"
