@@ -42,6 +42,17 @@ std::uint64_t g_allocs = 0;
 }
 void operator delete(void* q, std::size_t) noexcept { operator delete(q); }
 void* operator new[](std::size_t n) { return operator new(n); }
+// The nothrow forms (chunk_pool's) too: ASan's runtime has its own, which would bypass the count.
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return operator new(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return operator new(n, std::nothrow); }
+void operator delete(void* q, const std::nothrow_t&) noexcept { operator delete(q); }
+void operator delete[](void* q, const std::nothrow_t&) noexcept { operator delete(q); }
 void operator delete[](void* q) noexcept { operator delete(q); }
 void operator delete[](void* q, std::size_t) noexcept { operator delete(q); }
 
