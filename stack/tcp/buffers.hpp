@@ -114,10 +114,13 @@ class chunk_ring {
   // Takes the chunks that positions [pos, pos + n) lie in (n <= length()); false when the allocator
   // ran out (the chunks taken so far stay: release_outside() gives back what holds nothing).
   bool take(std::size_t pos, std::size_t n) noexcept {
+    const std::size_t off = pos & (chunk() - 1);
+    if (off + n <= chunk() && table_[slot(pos)] != nullptr) [[likely]]
+      return true;   // the common case: inside a chunk already held
     if (n == 0) return true;
     // Counted, not compared with the last slot: a range of nearly the ring's length can end in the
     // slot it started in.
-    std::size_t count = std::min(slots_, ((pos & (chunk() - 1)) + n - 1) / chunk() + 1);
+    std::size_t count = std::min(slots_, ((off + n - 1) >> shift_) + 1);
     for (std::size_t s = slot(pos); count > 0; --count, s = s + 1 == slots_ ? 0 : s + 1) {
       if (table_[s] != nullptr) continue;
       if ((table_[s] = chunk_pool::get(chunk())) == nullptr) return false;
@@ -127,6 +130,10 @@ class chunk_ring {
   }
   // Copies into / out of positions [pos, pos + n) (chunks already taken).
   void copy_in(std::size_t pos, std::span<const std::byte> d) noexcept {
+    if (const std::size_t off = pos & (chunk() - 1); off + d.size() <= chunk()) [[likely]] {
+      if (!d.empty()) std::memcpy(table_[slot(pos)] + off, d.data(), d.size());
+      return;
+    }
     while (!d.empty()) {
       const std::size_t off = pos & (chunk() - 1), k = std::min(d.size(), chunk() - off);
       std::memcpy(table_[slot(pos)] + off, d.data(), k);
@@ -135,6 +142,10 @@ class chunk_ring {
     }
   }
   void copy_out(std::size_t pos, std::span<std::byte> d) const noexcept {
+    if (const std::size_t off = pos & (chunk() - 1); off + d.size() <= chunk()) [[likely]] {
+      if (!d.empty()) std::memcpy(d.data(), table_[slot(pos)] + off, d.size());
+      return;
+    }
     while (!d.empty()) {
       const std::size_t off = pos & (chunk() - 1), k = std::min(d.size(), chunk() - off);
       std::memcpy(d.data(), table_[slot(pos)] + off, k);
@@ -200,7 +211,8 @@ class send_buffer {
   // payload out before it returns, and before it enters any engine again).
   std::span<const std::byte> at(std::size_t offset, std::size_t len) const noexcept {
     if (offset >= size_) return {};
-    len = std::min({len, size_ - offset, scratch_size});
+    len = std::min(len, size_ - offset);
+    if (len > scratch_size) len = scratch_size;
     const std::size_t pos = ring_.wrap(begin_ + offset);
     if (auto s = ring_.contiguous(pos, len); !s.empty()) return s;
     std::byte* scratch = scratch_segment();
