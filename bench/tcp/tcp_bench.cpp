@@ -18,6 +18,9 @@
 //                             application's receive(), a's ACKs, all on this thread (virtual time).
 //                             items are MSS-sized units (1448 bytes): ns per item = ns per MSS.
 //                             Counter: peak_buffer_bytes (both connections' buffers at their largest).
+//   bulk/stack                the same 8 MiB between two stack::interfaces (stack_bulk.cpp): tcp_socket
+//                             send/receive, the engine, ip_output, checksums in software, frames through
+//                             an in-memory port pair, rx_pipeline's parse and 4-tuple lookup.
 //   bulk/kernel_loopback      the same 8 MiB through Linux TCP over loopback, one thread doing both
 //                             ends (non-blocking send() until EAGAIN, then recv() until EAGAIN): on
 //                             loopback the receive side runs in the sender's softirq, so this too is
@@ -70,6 +73,7 @@
 
 #include "bench/cpu.hpp"
 #include "bench/tcp/engine_pair.hpp"
+#include "bench/tcp/stack_bulk.hpp"
 
 // Heap allocations and live bytes, counted (operator new replaced in this binary).
 namespace {
@@ -362,6 +366,8 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("tx/data_segment", [](benchmark::State& st) { per_segment(st, false); })->UseManualTime();
   benchmark::RegisterBenchmark("conn/setup_teardown", conn_setup_teardown)->UseManualTime();
   benchmark::RegisterBenchmark("bulk/engine", bulk_engine)->UseManualTime();
+  benchmark::RegisterBenchmark("bulk/stack", [](benchmark::State& st) { bench::tcp::bulk_stack(st, bulk_bytes, mss_unit); })
+      ->UseManualTime();
   benchmark::RegisterBenchmark("bulk/kernel_loopback", [](benchmark::State& st) { bulk_kernel(st, 0); })->UseManualTime();
   benchmark::RegisterBenchmark("bulk/kernel_loopback/mss:1460", [](benchmark::State& st) { bulk_kernel(st, 1460); })
       ->UseManualTime();
