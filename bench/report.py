@@ -268,22 +268,33 @@ def run_callgrind(build, quick, raw):
     if not os.access(prog, os.X_OK) or not shutil.which("valgrind"):
         status.update(exit=77, why="callgrind_rx not built or valgrind missing")
         return status, []
+    log(f"callgrind_rx.sh: {len(CALLGRIND_MODES)} modes x {REPS}, {measured} datagrams each after {warmup}")
+    runs = [(row, rep, ["sh", script, prog, str(measured), str(warmup), "0", csum, recv])
+            for rep, (row, csum, recv) in interleaved(CALLGRIND_MODES)]
+    return callgrind_loop(status, runs, r"^(nic |host |)instructions/packet: ([0-9.]+)$", ("nic", "host"), raw,
+                          "callgrind")
+
+
+def interleaved(modes):
+    """(rep, mode) for REPS repetitions, the modes shuffled within each."""
+    return [(rep, m) for rep in range(REPS) for m in random.sample(modes, len(modes))]
+
+
+def callgrind_loop(status, runs, pattern, keys, raw, name):
+    """Runs each (row, rep, argv); a sample is the counts `pattern` finds in its output (the total, then
+    one per key: the pattern's first group is '' or 'KEY '), else the error. Writes raw/NAME.json."""
     t0 = time.monotonic()
     samples = []
-    order = [(rep, m) for rep in range(REPS) for m in random.sample(CALLGRIND_MODES, len(CALLGRIND_MODES))]
-    log(f"callgrind_rx.sh: {len(CALLGRIND_MODES)} modes x {REPS}, {measured} datagrams each after {warmup}")
-    for rep, (row, csum, recv) in order:
-        r = subprocess.run(["sh", script, prog, str(measured), str(warmup), "0", csum, recv],
-                           capture_output=True, text=True)
-        vals = dict(re.findall(r"^(nic |host |)instructions/packet: ([0-9.]+)$", r.stdout, re.M))
-        if r.returncode != 0 or len(vals) != 3:
+    for row, rep, argv in runs:
+        r = subprocess.run(argv, capture_output=True, text=True)
+        vals = dict(re.findall(pattern, r.stdout, re.M))
+        if r.returncode != 0 or len(vals) != 1 + len(keys):
             samples.append({"row": row, "rep": rep, "error": (r.stderr or r.stdout).strip()[-300:] or f"exit {r.returncode}"})
             status["exit"] = 1
             continue
-        samples.append({"row": row, "rep": rep, "total": float(vals[""]), "nic": float(vals["nic "]),
-                        "host": float(vals["host "])})
+        samples.append({"row": row, "rep": rep, "total": float(vals[""]), **{k: float(vals[k + " "]) for k in keys}})
     status["seconds"] = round(time.monotonic() - t0, 1)
-    json.dump(samples, open(os.path.join(raw, "callgrind.json"), "w"), indent=1)
+    json.dump(samples, open(os.path.join(raw, name + ".json"), "w"), indent=1)
     return status, samples
 
 
@@ -296,22 +307,10 @@ def run_callgrind_tcp(build, quick, raw):
     if not os.access(prog, os.X_OK) or not shutil.which("valgrind"):
         status.update(exit=77, why="bench_tcp not built in the callgrind build, or valgrind missing")
         return status, []
-    t0 = time.monotonic()
-    samples = []
-    order = [(rep, m) for rep in range(REPS) for m in random.sample(TCP_CALLGRIND_MODES, len(TCP_CALLGRIND_MODES))]
     log(f"callgrind_tcp.sh: {len(TCP_CALLGRIND_MODES)} modes x {REPS}, {n} segments (connections) each")
-    for rep, (row, mode) in order:
-        r = subprocess.run(["sh", script, prog, mode, str(n), "0"], capture_output=True, text=True)
-        vals = dict(re.findall(r"^(sink |engine |)instructions/(?:segment|connection): ([0-9.]+)$", r.stdout, re.M))
-        if r.returncode != 0 or len(vals) != 3:
-            samples.append({"row": row, "rep": rep, "error": (r.stderr or r.stdout).strip()[-300:] or f"exit {r.returncode}"})
-            status["exit"] = 1
-            continue
-        samples.append({"row": row, "rep": rep, "total": float(vals[""]), "sink": float(vals["sink "]),
-                        "engine": float(vals["engine "])})
-    status["seconds"] = round(time.monotonic() - t0, 1)
-    json.dump(samples, open(os.path.join(raw, "callgrind_tcp.json"), "w"), indent=1)
-    return status, samples
+    runs = [(row, rep, ["sh", script, prog, mode, str(n), "0"]) for rep, (row, mode) in interleaved(TCP_CALLGRIND_MODES)]
+    return callgrind_loop(status, runs, r"^(sink |engine |)instructions/(?:segment|connection): ([0-9.]+)$",
+                          ("sink", "engine"), raw, "callgrind_tcp")
 
 
 def cmd_run(a):
