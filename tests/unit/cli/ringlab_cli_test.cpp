@@ -167,7 +167,7 @@ TEST(ringlab_cli_exit, gen_trace) {
   expect_usage({"gen-trace", "--out", "/nonexistent-dir/x.pcap"},
                "ringlab gen-trace: --out: cannot create '/nonexistent-dir/x.pcap': no directory '/nonexistent-dir'");
   expect_usage({"gen-trace", "--kind", "jumbo", "--out", out},
-               "ringlab gen-trace: --kind: 'jumbo' is not one of mcast-feed, flows, malformed, arp-icmp-igmp");
+               "ringlab gen-trace: --kind: 'jumbo' is not one of mcast-feed, flows, malformed, arp-icmp-igmp, tcp-handshake");
 }
 
 TEST(ringlab_cli_exit, replay) {
