@@ -77,10 +77,11 @@ bytes hex_bytes(std::initializer_list<int> v) {
 
 std::vector<seed> crafted(std::string_view target) {
   std::vector<seed> out;
-  const bytes payload = t::text("0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL");   // 60 bytes
-  const bytes dgram = t::udp_l4(t::peer_ip, t::me_ip, 40000, 5001, payload);                    // 68 bytes
-  // 3 pieces: 0-24, 24-48, 48-68; the stack gets them out of order.
-  const auto frags = t::fragments(t::peer_ip, t::me_ip, wire::udp::ip_protocol, dgram, 77, {{0, 24}, {24, 24}, {48, 20}});
+  const bytes payload = t::text("0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL");   // 58 bytes
+  const bytes dgram = t::udp_l4(t::peer_ip, t::me_ip, 40000, 5001, payload);                    // 66 bytes
+  // 3 pieces: 0-24, 24-48, 48-66; the stack gets them out of order.
+  const auto frags = t::fragments(t::peer_ip, t::me_ip, wire::udp::ip_protocol, dgram, 77,
+                                  {{0, 24}, {24, 24}, {48, dgram.size() - 48}});
   if (target == "ethernet") {
     bytes tagged = t::udp(t::peer_ip, t::me_ip, 40000, 5001, payload);
     tagged.insert(tagged.begin() + 12, {std::byte{0x81}, std::byte{0}, std::byte{0x20}, std::byte{0x64}});
