@@ -58,6 +58,18 @@ void agree_on_checksum(const wire::result<R>& offload, const wire::result<R>& fu
   }
 }
 
+// ICMP and IGMP alike: emit the parsed repr with a full checksum, check and parse it again, equal.
+template <class View, class Repr>
+outcome round_trip(const Repr& r) noexcept {
+  std::vector<std::byte> buf(r.buffer_len());
+  RINGLAB_FUZZ_REQUIRE(r.emit(buf, wire::csum::full) == buf.size());
+  const auto v2 = View::check(buf);
+  RINGLAB_FUZZ_REQUIRE(v2.has_value() && v2->verify_checksum());
+  const auto r2 = Repr::parse(*v2, wire::csum::full);
+  RINGLAB_FUZZ_REQUIRE(r2.has_value() && *r2 == r);
+  return {stage::round_tripped};
+}
+
 }  // namespace
 
 outcome fuzz_ethernet(std::span<const std::byte> in) noexcept {
@@ -141,13 +153,7 @@ outcome fuzz_icmp(std::span<const std::byte> in) noexcept {
   agree_on_checksum(r, icmp::repr::parse(*v, wire::csum::full));
   if (!r) return refused(stage::refused_by_parse, r.error_code());
   RINGLAB_FUZZ_REQUIRE(inside(r->data, in));
-  std::vector<std::byte> buf(r->buffer_len());
-  RINGLAB_FUZZ_REQUIRE(r->emit(buf, wire::csum::full) == buf.size());
-  const auto v2 = icmp::view::check(buf);
-  RINGLAB_FUZZ_REQUIRE(v2.has_value() && v2->verify_checksum());
-  const auto r2 = icmp::repr::parse(*v2, wire::csum::full);
-  RINGLAB_FUZZ_REQUIRE(r2.has_value() && *r2 == *r);
-  return {stage::round_tripped};
+  return round_trip<icmp::view>(*r);
 }
 
 outcome fuzz_igmp(std::span<const std::byte> in) noexcept {
@@ -173,13 +179,7 @@ outcome fuzz_igmp(std::span<const std::byte> in) noexcept {
   const auto r = igmp::repr::parse(*v, wire::csum::offload);
   agree_on_checksum(r, igmp::repr::parse(*v, wire::csum::full));
   if (!r) return refused(stage::refused_by_parse, r.error_code());
-  std::vector<std::byte> buf(r->buffer_len());
-  RINGLAB_FUZZ_REQUIRE(r->emit(buf, wire::csum::full) == buf.size());
-  const auto v2 = igmp::view::check(buf);
-  RINGLAB_FUZZ_REQUIRE(v2.has_value() && v2->verify_checksum());
-  const auto r2 = igmp::repr::parse(*v2, wire::csum::full);
-  RINGLAB_FUZZ_REQUIRE(r2.has_value() && *r2 == *r);
-  return {stage::round_tripped};
+  return round_trip<igmp::view>(*r);
 }
 
 outcome fuzz_udp(std::span<const std::byte> in) noexcept {
