@@ -25,12 +25,10 @@
 #include <string>
 #include <vector>
 
+#include "ringlab_revision.hpp"   // generated at build time: RINGLAB_GIT_REVISION (cmake/git_revision.cmake)
 #include "tools/ringlab/cli.hpp"
 #include "trace/repro_log.hpp"
 
-#ifndef RINGLAB_GIT_REVISION
-#define RINGLAB_GIT_REVISION "unknown"
-#endif
 #ifndef RINGLAB_BUILD_KIND
 #define RINGLAB_BUILD_KIND "unknown"
 #endif
@@ -228,6 +226,11 @@ int record(const cli::args& a, const std::vector<std::string>& cmd) {
   b.build = build_id();
   for (std::size_t i = 1; i < cmd.size(); ++i) {
     if (cmd[i] == "--seed" && i + 1 < cmd.size()) b.seed = cmd[i + 1];
+    // A --faults spec may carry its own seed (port/fault_line.hpp: seed=N), which wins for the faults.
+    if (cmd[i] == "--faults" && i + 1 < cmd.size()) {
+      const auto at = ("," + cmd[i + 1]).find(",seed=");
+      if (at != std::string::npos) b.seed = (cmd[i + 1] + ",").substr(at + 5, (cmd[i + 1] + ",").find(',', at + 5) - at - 5) + " (--faults)";
+    }
     if (fs::is_regular_file(cmd[i], ec)) b.files.emplace_back(cmd[i], sha256_of(cmd[i]));
   }
   b.exit_status = run_logged(cmd, dir, "");
