@@ -13,7 +13,9 @@ run     runs the programs listed in BUILD_DIR/bench/benches.txt (each with --ben
         order), callgrind_rx.sh in its four modes and tcp/callgrind_tcp.sh in its three (five
         repetitions each, interleaved), then renders.
         --quick: shorter repetitions and the target rows only (the same table, noisier).
-        --only: these programs (and 'callgrind', 'callgrind_tcp') only.
+        --only: these programs (and 'callgrind', 'callgrind_tcp', 'soak') only. The fault soak grid
+        (tests/netsim/soak, from the default build: the full 3072-cell grid, the short one with --quick) is
+        summed in its own section.
 render  writes the report again from DIR's raw results (after editing this script, or to add --note).
 Output in DIR (default: bench-results/ beside this checkout's README): report.md, report.json (every
 sample), one SVG chart per group, raw/ (each program's Google Benchmark JSON and console log).
@@ -313,6 +315,74 @@ def run_callgrind_tcp(build, quick, raw):
                           ("sink", "engine"), raw, "callgrind_tcp")
 
 
+# The fault soak grid (tests/netsim/soak): the full grid (3072 cells, 15.4 M datagrams) in a full run,
+# the short grid (18 cells) with --quick. Its per-cell table goes to raw/soak.log; the report sums it
+# per fault rate (soak_table). Correctness, not speed: the test's own checks decide pass or fail.
+def run_soak(build, quick, raw):
+    prog = os.path.join(build, "tests", "netsim", "soak", "test_netsim_soak")
+    filt = "grid/soak_short.*" if quick else "grid/soak_full.*"
+    env = {} if quick else {"RINGLAB_SOAK_FULL": "1"}
+    status = {"program": "soak", "command": f"{prog} --gtest_filter={filt}", "env": env, "exit": 0}
+    if not os.access(prog, os.X_OK):
+        status.update(exit=77, why="test_netsim_soak not built (build/default)")
+        return status
+    log(f"soak grid: {filt}")
+    t0 = time.monotonic()
+    r = subprocess.run([prog, f"--gtest_filter={filt}"], capture_output=True, text=True,
+                       env=dict(os.environ, **env))
+    open(os.path.join(raw, "soak.log"), "w").write(r.stdout + r.stderr)
+    status.update(exit=r.returncode, seconds=round(time.monotonic() - t0, 1))
+    return status
+
+
+SOAK_COLS = ["sent", "delivered", "f.drop", "dups", "corrupt", "c.intact", "reord"]
+
+
+def soak_table(raw):
+    """The soak grid summed per fault and rate, with the grid's pass count, as markdown lines."""
+    path = os.path.join(raw, "soak.log")
+    if not os.path.exists(path):
+        return []
+    text = open(path).read()
+    rows = []
+    for line in text.splitlines():
+        m = re.match(r"^(seed\S+)\s+" + r"\s+".join([r"(\d+)"] * len(SOAK_COLS)) + r"\s+(.*)$", line)
+        if m:
+            rows.append((m.group(1), [int(m.group(i)) for i in range(2, 2 + len(SOAK_COLS))]))
+    passed = re.search(r"\[  PASSED  \] (\d+) test", text)
+    failed = re.findall(r"^\[  FAILED  \] (grid/\S+)", text, re.M)
+    if not rows:
+        return ["", "## Fault soak grid", "", "No cell table in raw/soak.log (the run failed before it printed)."]
+
+    def rate(name, fault):
+        m = re.search(fault + r"_0_(\d+)(?:_(\d+))?", name)
+        if not m:
+            return "0"
+        return "0." + m.group(1) + (":" + m.group(2) if m.group(2) else "")
+
+    out = ["", "## Fault soak grid (tests/netsim/soak: the bypass UDP path over sim_nic's seeded faults)", "",
+           f"{len(rows)} cells, {passed.group(1) if passed else 0} passed, {len(set(failed))} failed"
+           + (": " + ", ".join(sorted(set(failed))[:5]) if failed else "")
+           + ". Every cell checks that exactly the surviving datagrams arrive, copy by copy, that the frame pool "
+           "balances to zero, and that the NIC's and the stack's counters add up. Sums per fault rate over the "
+           "other faults and the seeds:", "",
+           "| fault | rate | cells | " + " | ".join(SOAK_COLS) + " | delivered / sent |",
+           "|---|---|---:|" + "---:|" * len(SOAK_COLS) + "---:|"]
+    for fault in ("drop", "reorder", "dup", "corrupt"):
+        by = {}
+        for name, vals in rows:
+            acc = by.setdefault(rate(name, fault), [0, [0] * len(SOAK_COLS)])
+            acc[0] += 1
+            acc[1] = [a + b for a, b in zip(acc[1], vals)]
+        for r_, (n, sums) in sorted(by.items()):
+            out.append(f"| {fault} | {r_} | {n} | " + " | ".join(f"{v:,}" for v in sums)
+                       + (f" | {sums[1] / sums[0]:.4f} |" if sums[0] else " | - |"))
+    tot = [sum(v[i] for _, v in rows) for i in range(len(SOAK_COLS))]
+    out.append("| all | | " + str(len(rows)) + " | " + " | ".join(f"{v:,}" for v in tot)
+               + (f" | {tot[1] / tot[0]:.4f} |" if tot[0] else " | - |"))
+    return out
+
+
 def cmd_run(a):
     build = a.build
     listing = os.path.join(build, "bench", "benches.txt")
@@ -352,6 +422,8 @@ def cmd_run(a):
         status, _ = run_callgrind_tcp(a.callgrind_build, a.quick, raw)
         status["build"] = build_info(a.callgrind_build)
         meta["programs"].append(status)
+    if not only or "soak" in only:
+        meta["programs"].append(run_soak(a.callgrind_build, a.quick, raw))
     meta["load_end"] = loadavg()
     meta["seconds"] = round(time.monotonic() - t0)
     json.dump(meta, open(os.path.join(raw, "run.json"), "w"), indent=1)
@@ -540,7 +612,7 @@ def render(out, readme, note):
     status = {p["program"]: p for p in meta["programs"]}
     lines, groups_json, failed = [], [], False
     for g in GROUPS + [dict(GENERIC, key=p, program=p, title=p) for p in status
-                       if p not in [g["program"] for g in GROUPS]]:
+                       if p not in [g["program"] for g in GROUPS] and p != "soak"]:   # soak: its own section
         st = status.get(g["program"])
         if st is None:
             continue
@@ -623,6 +695,7 @@ def render(out, readme, note):
     for g in groups_json:
         if os.path.exists(os.path.join(out, g["group"] + ".svg")):
             md.append(f"![{g['group']}]({g['group']}.svg)")
+    md += soak_table(raw)
     rings_json = os.path.join(raw, "rings_bench.json")
     if os.path.exists(rings_json):   # every ring design measured, as rings/README.md shows them
         r = subprocess.run([sys.executable, os.path.join(HERE, "rings", "ratio_table.py"), rings_json],
