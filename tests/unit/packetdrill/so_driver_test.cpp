@@ -220,34 +220,81 @@ TEST_F(passive, handshake_data_both_ways_a_loss_retransmitted_at_the_rto_and_clo
   EXPECT_EQ(R_(f.close(u, 4)), (outcome{-1, EBADF}));
 }
 
-TEST_F(passive, a_blocking_accept_on_packetdrills_syscall_thread_returns_when_the_handshake_completes) {
-  // packetdrill runs a line with an end time ("0...0.200 accept(3, ..., ...) = 4") on a second thread
-  // while the main thread goes on injecting; the call blocks on the .so's lock, not on real time.
-  ASSERT_EQ(R_(f.socket(u, AF_INET, SOCK_STREAM, 0)), (outcome{3, 0}));
-  const sockaddr_in a = addr(wire::ipv4_addr::any(), local_port);
+// google/packetdrill gtests/net/tcp/blocking/blocking-accept.pkt, line by line (our transcription):
+// a blocking accept on packetdrill's second thread ("+0...0.200": it must return at 0.200) while the
+// main thread injects the handshake. The script expects window scale 8 (a newer Linux's receive
+// buffer): `--so_flags=rcvbuf=8388608` makes ours offer that.
+TEST(so_driver, googles_blocking_accept_pkt) {
+  so_driver d("rcvbuf=8388608");
+  packetdrill_interface& f = d.ifc;
+  void* u = d.u();
+  //     0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+  //    +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+  //    +0 bind(3, ..., ...) = 0
+  //    +0 listen(3, 1) = 0
+  ASSERT_EQ(R_(f.socket(u, AF_INET, SOCK_STREAM, IPPROTO_TCP)), (outcome{3, 0}));
+  const int one = 1;
+  ASSERT_EQ(R_(f.setsockopt(u, 3, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one)), ok);
+  const sockaddr_in a = addr(local_ip, local_port);
   ASSERT_EQ(R_(f.bind(u, 3, sa(a), sizeof a)), ok);
-  ASSERT_EQ(R_(f.listen(u, 3, 4)), ok);
+  ASSERT_EQ(R_(f.listen(u, 3, 1)), ok);
+  //    +0...0.200 accept(3, ..., ...) = 4     on the syscall thread; it reads the clock when it returns
   std::atomic<bool> started{false};
   outcome accepted{};
+  long long returned_at = 0;
   std::thread syscall_thread([&] {
     started = true;
     accepted = R_(f.accept(u, 3, nullptr, nullptr));
+    returned_at = d.now_usecs();
   });
   while (!started) std::this_thread::yield();
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));   // let it reach the wait (either way it must return 4)
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));   // let it block (it must return 4 either way)
 
+  //   +.1 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>
+  //    +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>
   d.at(0.100);
-  ASSERT_EQ(d.inject(from_remote(0, 0, flag::syn, 32792)), 0);
+  wire::tcp::options_repr syn_opts;
+  syn_opts.mss = 1000;
+  syn_opts.window_scale = 7;
+  ASSERT_EQ(d.inject(from_remote(0, 0, flag::syn, 32792, {}, syn_opts)), 0);
   const auto synack = d.sniff();
   ASSERT_TRUE(synack);
+  EXPECT_EQ(synack->t_usecs, d.script_usecs(0.100));
   EXPECT_EQ(synack->seg.flags, flag::syn | flag::ack);
-  wire::tcp::options_repr want;   // the remote offered nothing: MSS alone
+  EXPECT_EQ(synack->seg.ack, 1u);
+  wire::tcp::options_repr want;
   want.mss = 1460;
+  want.window_scale = 8;   // 8 MiB >> 8 = 32768: the smallest shift that announces it all
   EXPECT_EQ(synack->seg.opts, want);
+  const std::uint32_t iss = synack->seg.seq;
+  //   +.1 < . 1:1(0) ack 1 win 257
   d.at(0.200);
-  ASSERT_EQ(d.inject(from_remote(1, synack->seg.seq + 1, flag::ack, 32792)), 0);
+  ASSERT_EQ(d.inject(from_remote(1, iss + 1, flag::ack, 257)), 0);
   syscall_thread.join();
   EXPECT_EQ(accepted, (outcome{4, 0}));
+  EXPECT_GE(returned_at, d.script_usecs(0.200));
+  EXPECT_LE(returned_at, d.script_usecs(0.200) + 10);   // a few clock reads later, well inside tolerance
+
+  //   +.1 write(4, ..., 200) = 200
+  //    +0 > P. 1:201(200) ack 1
+  d.at(0.300);
+  const bytes out = pattern(200, 9);
+  ASSERT_EQ(R_(f.write(u, 4, out.data(), out.size())), (outcome{200, 0}));
+  const auto data = d.sniff();
+  ASSERT_TRUE(data);
+  EXPECT_EQ(data->t_usecs, d.script_usecs(0.300));
+  EXPECT_EQ(data->seg.flags, flag::psh | flag::ack);
+  EXPECT_EQ(data->seg.seq, iss + 1);
+  EXPECT_EQ(data->seg.ack, 1u);
+  EXPECT_EQ(data->payload, out);
+  //   +.1 < P. 1:11(10) ack 1 win 257
+  //    +0 read(4, ..., 10) = 10
+  d.at(0.400);
+  const bytes in = pattern(10, 4);
+  ASSERT_EQ(d.inject(from_remote(1, iss + 1, flag::psh | flag::ack, 257, in)), 0);
+  bytes buf(10);
+  ASSERT_EQ(R_(f.read(u, 4, buf.data(), buf.size())), (outcome{10, 0}));
+  EXPECT_EQ(buf, in);
 }
 
 // Active opens: our SYN goes to the remote's port 8080 (packetdrill's --connect_port).
