@@ -74,6 +74,20 @@ void expect_ours(const sniffed& s, std::uint16_t sport, std::uint16_t dport) {
   EXPECT_EQ(s.seg.urgent, 0);
 }
 
+// The first four lines of most of packetdrill's server-side scripts:
+//     0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+//    +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+//    +0 bind(3, ..., ...) = 0
+//    +0 listen(3, 1) = 0
+void listen_on_8080(packetdrill_interface& f, void* u) {
+  ASSERT_EQ(R_(f.socket(u, AF_INET, SOCK_STREAM, IPPROTO_TCP)), (outcome{3, 0}));
+  const int one = 1;
+  ASSERT_EQ(R_(f.setsockopt(u, 3, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one)), ok);
+  const sockaddr_in a = addr(local_ip, local_port);
+  ASSERT_EQ(R_(f.bind(u, 3, sa(a), sizeof a)), ok);
+  ASSERT_EQ(R_(f.listen(u, 3, 1)), ok);
+}
+
 // A passive open as packetdrill's scripts start (gtests/net/tcp/*: "socket, bind, listen, < S, > S.,
 // < ., accept"): the remote offers MSS 1000, SACK and window scale 7, no timestamps.
 struct passive : ::testing::Test {
@@ -83,16 +97,7 @@ struct passive : ::testing::Test {
   std::uint32_t iss = 0;   // ours, from the SYN-ACK
 
   void open() {
-    // 0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-    ASSERT_EQ(R_(f.socket(u, AF_INET, SOCK_STREAM, IPPROTO_TCP)), (outcome{3, 0}));
-    // 0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-    const int one = 1;
-    ASSERT_EQ(R_(f.setsockopt(u, 3, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one)), ok);
-    // 0 bind(3, ..., ...) = 0
-    const sockaddr_in a = addr(local_ip, local_port);
-    ASSERT_EQ(R_(f.bind(u, 3, sa(a), sizeof a)), ok);
-    // 0 listen(3, 1) = 0
-    ASSERT_EQ(R_(f.listen(u, 3, 1)), ok);
+    ASSERT_NO_FATAL_FAILURE(listen_on_8080(f, u));
 
     // 0.100 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
     d.at(0.100);
@@ -228,16 +233,7 @@ TEST(so_driver, googles_blocking_accept_pkt) {
   so_driver d("rcvbuf=8388608");
   packetdrill_interface& f = d.ifc;
   void* u = d.u();
-  //     0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
-  //    +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
-  //    +0 bind(3, ..., ...) = 0
-  //    +0 listen(3, 1) = 0
-  ASSERT_EQ(R_(f.socket(u, AF_INET, SOCK_STREAM, IPPROTO_TCP)), (outcome{3, 0}));
-  const int one = 1;
-  ASSERT_EQ(R_(f.setsockopt(u, 3, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one)), ok);
-  const sockaddr_in a = addr(local_ip, local_port);
-  ASSERT_EQ(R_(f.bind(u, 3, sa(a), sizeof a)), ok);
-  ASSERT_EQ(R_(f.listen(u, 3, 1)), ok);
+  ASSERT_NO_FATAL_FAILURE(listen_on_8080(f, u));
   //    +0...0.200 accept(3, ..., ...) = 4     on the syscall thread; it reads the clock when it returns
   std::atomic<bool> started{false};
   outcome accepted{};
