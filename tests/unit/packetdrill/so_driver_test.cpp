@@ -293,6 +293,61 @@ TEST(so_driver, googles_blocking_accept_pkt) {
   EXPECT_EQ(buf, in);
 }
 
+// google/packetdrill gtests/net/tcp/close/close-remote-fin-then-close.pkt, line by line: the peer
+// closes first (our LAST_ACK path), then a segment for the 4-tuple nobody holds gets a RST.
+TEST(so_driver, googles_close_remote_fin_then_close_pkt) {
+  so_driver d("rcvbuf=8388608");
+  packetdrill_interface& f = d.ifc;
+  void* u = d.u();
+  ASSERT_NO_FATAL_FAILURE(listen_on_8080(f, u));
+  auto expect = [&](double at, std::uint32_t seq, std::uint32_t ack, std::uint8_t flags) {
+    const auto s = d.sniff();
+    ASSERT_TRUE(s) << "nothing at " << at;
+    EXPECT_EQ(s->t_usecs, d.script_usecs(at)) << at;
+    EXPECT_EQ(s->seg.seq, seq) << at;
+    EXPECT_EQ(s->seg.ack, ack) << at;
+    EXPECT_EQ(s->seg.flags, flags) << at;
+    EXPECT_TRUE(s->payload.empty()) << at;
+  };
+  //    +0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
+  //    +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>
+  wire::tcp::options_repr syn_opts;
+  syn_opts.mss = 1000;
+  syn_opts.sack_permitted = true;
+  syn_opts.window_scale = 7;
+  ASSERT_EQ(d.inject(from_remote(0, 0, flag::syn, 32792, {}, syn_opts)), 0);
+  const auto synack = d.sniff();
+  ASSERT_TRUE(synack);
+  wire::tcp::options_repr want;
+  want.mss = 1460;
+  want.sack_permitted = true;
+  want.window_scale = 8;
+  EXPECT_EQ(synack->seg.opts, want);
+  const std::uint32_t iss = synack->seg.seq;
+  //    +0 < . 1:1(0) ack 1 win 257
+  //    +0 accept(3, ..., ...) = 4
+  ASSERT_EQ(d.inject(from_remote(1, iss + 1, flag::ack, 257)), 0);
+  ASSERT_EQ(R_(f.accept(u, 3, nullptr, nullptr)), (outcome{4, 0}));
+  //  +.01 < F. 1:1(0) ack 1 win 257
+  //    +0 > . 1:1(0) ack 2
+  d.at(0.010);
+  ASSERT_EQ(d.inject(from_remote(1, iss + 1, flag::fin | flag::ack, 257)), 0);
+  expect(0.010, iss + 1, 2, flag::ack);
+  //  +.01 close(4) = 0
+  //    +0 > F. 1:1(0) ack 2
+  d.at(0.020);
+  ASSERT_EQ(R_(f.close(u, 4)), ok);
+  expect(0.020, iss + 1, 2, flag::fin | flag::ack);
+  //  +.01 < . 2:2(0) ack 2 win 257          LAST_ACK -> CLOSED
+  d.at(0.030);
+  ASSERT_EQ(d.inject(from_remote(2, iss + 2, flag::ack, 257)), 0);
+  //  +.01 < . 2:2(0) ack 2 win 257
+  //    +0 > R 2:2(0)                         no connection: RST with SEG.ACK as its sequence
+  d.at(0.040);
+  ASSERT_EQ(d.inject(from_remote(2, iss + 2, flag::ack, 257)), 0);
+  expect(0.040, iss + 2, 0, flag::rst);
+}
+
 // Active opens: our SYN goes to the remote's port 8080 (packetdrill's --connect_port).
 struct active : ::testing::Test {
   so_driver d;
