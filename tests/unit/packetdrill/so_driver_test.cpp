@@ -293,6 +293,61 @@ TEST(so_driver, googles_blocking_accept_pkt) {
   EXPECT_EQ(buf, in);
 }
 
+// google/packetdrill gtests/net/tcp/blocking/blocking-connect.pkt, line by line: a blocking connect
+// on packetdrill's second thread from 0.1 ("+.1...0.200": it must return at 0.200).
+TEST(so_driver, googles_blocking_connect_pkt) {
+  so_driver d("rcvbuf=8388608");
+  packetdrill_interface& f = d.ifc;
+  void* u = d.u();
+  //     0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+  ASSERT_EQ(R_(f.socket(u, AF_INET, SOCK_STREAM, IPPROTO_TCP)), (outcome{3, 0}));
+  //   +.1...0.200 connect(3, ..., ...) = 0
+  d.at(0.100);
+  const sockaddr_in to = addr(remote_ip, 8080);
+  outcome connected{};
+  long long returned_at = 0;
+  std::thread syscall_thread([&] {
+    connected = R_(f.connect(u, 3, sa(to), sizeof to));
+    returned_at = d.now_usecs();
+  });
+  // As packetdrill waits for its syscall thread to block: here, until the socket is in SYN_SENT
+  // (poll then reports nothing; an unconnected socket reports POLLOUT | POLLHUP).
+  for (pollfd p{3, POLLOUT, 0}; f.poll(u, &p, 1, 0) != 0; p.revents = 0) std::this_thread::yield();
+  //    +0 > S 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 8>
+  const auto syn = d.sniff();
+  ASSERT_TRUE(syn);
+  EXPECT_EQ(syn->t_usecs, d.script_usecs(0.100));
+  EXPECT_EQ(syn->seg.flags, flag::syn);
+  ASSERT_TRUE(syn->seg.opts.ts);
+  wire::tcp::options_repr want;
+  want.mss = 1460;
+  want.sack_permitted = true;
+  want.ts = wire::tcp::timestamps{syn->seg.opts.ts->value, 0};   // packetdrill checks no TS val by default
+  want.window_scale = 8;
+  EXPECT_EQ(syn->seg.opts, want);
+  //   +.1 < S. 0:0(0) ack 1 win 5792 <mss 1460,nop,wscale 2,nop,nop,sackOK>
+  //    +0 > . 1:1(0) ack 1
+  d.at(0.200);
+  wire::tcp::options_repr sa_opts;
+  sa_opts.mss = 1460;
+  sa_opts.window_scale = 2;
+  sa_opts.sack_permitted = true;
+  wire::tcp::repr synack = from_remote(0, syn->seg.seq + 1, flag::syn | flag::ack, 5792, {}, sa_opts, syn->seg.src_port);
+  synack.src_port = 8080;
+  ASSERT_EQ(d.inject(synack), 0);
+  const auto ack = d.sniff();
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->t_usecs, d.script_usecs(0.200));
+  EXPECT_EQ(ack->seg.flags, flag::ack);
+  EXPECT_EQ(ack->seg.seq, syn->seg.seq + 1);
+  EXPECT_EQ(ack->seg.ack, 1u);
+  EXPECT_FALSE(ack->seg.opts.ts);   // the SYN-ACK offered none
+  syscall_thread.join();
+  EXPECT_EQ(connected, ok);
+  EXPECT_GE(returned_at, d.script_usecs(0.200));
+  EXPECT_LE(returned_at, d.script_usecs(0.200) + 10);
+}
+
 // google/packetdrill gtests/net/tcp/close/close-remote-fin-then-close.pkt, line by line: the peer
 // closes first (our LAST_ACK path), then a segment for the 4-tuple nobody holds gets a RST.
 TEST(so_driver, googles_close_remote_fin_then_close_pkt) {
