@@ -1,6 +1,7 @@
 #include "stack/socket/tcp_lane.hpp"
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "stack/iface/frame_releaser.hpp"
@@ -34,23 +35,28 @@ drop_reason reason_of(tcp::segment_result r) noexcept {
   return drop_reason::tcp_closed;
 }
 
-// The counters a connection keeps, added into the lane's (nstat's names).
+// The counters a connection keeps that the lane adds up under nstat's names.
+constexpr std::pair<std::uint64_t tcp::connection_counters::*, std::uint64_t tcp_lane_counters::*> kept[] = {
+    {&tcp::connection_counters::in_segs, &tcp_lane_counters::in_segs},
+    {&tcp::connection_counters::out_segs, &tcp_lane_counters::out_segs},
+    {&tcp::connection_counters::retrans_segs, &tcp_lane_counters::retrans_segs},
+    {&tcp::connection_counters::rsts_out, &tcp_lane_counters::out_rsts},
+    {&tcp::connection_counters::timeouts, &tcp_lane_counters::timeouts},
+    {&tcp::connection_counters::syn_retrans, &tcp_lane_counters::syn_retrans},
+    {&tcp::connection_counters::fast_retrans, &tcp_lane_counters::fast_retrans},
+    {&tcp::connection_counters::challenge_acks, &tcp_lane_counters::challenge_acks},
+    {&tcp::connection_counters::paws_rejected, &tcp_lane_counters::paws_estab},
+    {&tcp::connection_counters::ofo_queued, &tcp_lane_counters::ofo_queue},
+    {&tcp::connection_counters::ofo_dropped, &tcp_lane_counters::ofo_drop},
+    {&tcp::connection_counters::delayed_acks, &tcp_lane_counters::delayed_acks},
+    {&tcp::connection_counters::keepalive_probes, &tcp_lane_counters::keepalive},
+};
+
 void add_connection(tcp_lane_counters& into, const tcp::connection& c) noexcept {
   const tcp::connection_counters& k = c.counters();
-  into.in_segs += k.in_segs;
-  into.out_segs += k.out_segs;
-  into.retrans_segs += k.retrans_segs;
-  into.out_rsts += k.rsts_out;
-  into.timeouts += k.timeouts;
-  into.syn_retrans += k.syn_retrans;
-  into.fast_retrans += k.fast_retrans;
+  for (const auto& [from, to] : kept) into.*to += k.*from;
+  // One engine counter, two nstat names: which recovery ran depends on whether SACK was agreed.
   (c.sack_on() ? into.sack_recovery : into.reno_recovery) += k.recoveries;
-  into.challenge_acks += k.challenge_acks;
-  into.paws_estab += k.paws_rejected;
-  into.ofo_queue += k.ofo_queued;
-  into.ofo_drop += k.ofo_dropped;
-  into.delayed_acks += k.delayed_acks;
-  into.keepalive += k.keepalive_probes;
 }
 
 void add_all(tcp_lane_counters& into, const tcp_lane_counters& c) noexcept {

@@ -6,21 +6,16 @@
 
 namespace ringlab::stack {
 
-namespace {
-std::uint64_t splitmix64(std::uint64_t& s) noexcept {
-  std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-}  // namespace
-
 static_assert(crypto_shorthash_KEYBYTES == 16 && crypto_shorthash_BYTES == 8);
 
+// The 16-byte key from the configured number: BLAKE2b (libsodium's generichash) of its 8 bytes.
 tcp_secret::tcp_secret(std::uint64_t seed) noexcept {
-  const std::uint64_t a = splitmix64(seed), b = splitmix64(seed);
-  std::memcpy(key_.data(), &a, 8);
-  std::memcpy(key_.data() + 8, &b, 8);
+  // Picks libsodium's fastest implementations for this CPU; idempotent and thread-safe. The hashes give
+  // the same values either way, so a failure (-1) changes nothing here.
+  [[maybe_unused]] const int ready = sodium_init();
+  unsigned char in[8];
+  std::memcpy(in, &seed, 8);
+  crypto_generichash(key_.data(), key_.size(), in, sizeof in, nullptr, 0);
 }
 
 std::uint64_t tcp_secret::hash(const tcp_key& k, std::uint32_t extra) const noexcept {

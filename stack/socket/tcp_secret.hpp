@@ -4,8 +4,8 @@
 // iss(): RFC 6528's initial sequence number, ISN = M + F(local addr, local port, remote addr, remote
 // port, secret): M a clock ticking every 4 µs (RFC 9293 3.4.1), F a keyed hash so that an off-path
 // attacker cannot guess a connection's ISN from another's. F is SipHash-2-4 (libsodium's
-// crypto_shorthash; Linux's secure_tcp_seq uses SipHash too). The key is 16 bytes expanded from
-// interface_config::tcp_secret by splitmix64, so a sim run with the same config gets the same ISNs.
+// crypto_shorthash; Linux's secure_tcp_seq uses SipHash too). The key is 16 bytes derived from
+// interface_config::tcp_secret by BLAKE2b, so a sim run with the same config gets the same ISNs.
 // hash() is F alone, with an extra word, for whatever else needs the secret (SYN cookies).
 #include <array>
 #include <cstdint>

@@ -31,7 +31,12 @@ std::error_code tcp_socket::connect(endpoint remote, time_ns now) noexcept {
   if (entry_) {
     const tcp::state s = entry_->conn.current();
     if (s == tcp::state::syn_sent) return errc(std::errc::connection_already_in_progress);
-    return errc(std::errc::already_connected);
+    if (s != tcp::state::closed) return errc(std::errc::already_connected);
+    // A connection that ended (refused, reset, timed out) may be tried again, as Linux allows.
+    tcp_entry* old = entry_;
+    entry_ = nullptr;
+    host_->lane.release(*old, now);
+    shut_send_ = false;
   }
   if (remote.port == 0 || remote.addr.is_unspecified() || remote.addr.is_multicast() || remote.addr.is_broadcast() ||
       remote.addr == host_->config.directed_broadcast())

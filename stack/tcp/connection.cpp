@@ -579,7 +579,13 @@ void connection::send_segment(std::uint32_t seq, std::uint8_t flags, std::span<c
     // SACK blocks (RFC 2018 4): the most recent range first, then the others; 3 beside timestamps.
     if (sack_ok_ && (flags & flag::ack) && !(flags & flag::rst)) {
       const auto ooo = rcv_.out_of_order();
-      const std::size_t max_blocks = ts_ok_ ? 3 : 4;
+      // RFC 6691: options come out of the peer's MSS (smss_ is already less the timestamps), so a
+      // segment carrying data gets only the blocks that still fit. Without this limit a full-size
+      // data segment with SACK blocks was 1528 bytes of IPv4, over the MTU: ip_output refused it
+      // after the engine had counted it sent, and bidirectional bulk under loss kept retransmitting
+      // oversize segments until timed_out (tests/netsim/tcp_hosts, cell loss20).
+      const std::size_t room = payload.size() < smss_ ? smss_ - payload.size() : 0;
+      const std::size_t max_blocks = std::min<std::size_t>(ts_ok_ ? 3 : 4, room >= 12 ? (room - 4) / 8 : 0);
       auto add = [&](const recv_buffer::range& g) {
         if (r.opts.sack_count < max_blocks)
           r.opts.sack[r.opts.sack_count++] = {rcv_nxt_ + static_cast<std::uint32_t>(g.begin),

@@ -20,6 +20,7 @@
 #include "stack/socket/udp_socket.hpp"
 #include "tests/unit/stack/frames.hpp"
 #include "tests/unit/stack/test_port.hpp"
+#include "tests/unit/tcp/harness.hpp"   // pattern()
 
 using namespace ringlab;
 using namespace ringlab::stack;
@@ -79,16 +80,6 @@ struct recorder {
   }
   static void fn(void* ctx, unsigned ev) noexcept { static_cast<recorder*>(ctx)->got.push_back(ev); }
 };
-
-std::vector<std::byte> pattern(std::size_t n, std::uint32_t seed) {
-  std::vector<std::byte> out(n);
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (auto& b : out) {
-    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-    b = static_cast<std::byte>(x);
-  }
-  return out;
-}
 
 std::string str(std::span<const std::byte> b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
 
@@ -247,7 +238,7 @@ TEST_F(stack_tcp, handshake_in_both_roles_with_events_and_counters) {
 TEST_F(stack_tcp, exact_bytes_both_ways_through_windows_smaller_than_the_data) {
   auto p = connect_pair();
   ASSERT_TRUE(p.server);
-  const auto up = pattern(100'000, 1), down = pattern(70'000, 2);
+  const auto up = tcp::testing::pattern(100'000, 1), down = tcp::testing::pattern(70'000, 2);
   std::vector<std::byte> got_up, got_down;
   std::size_t sent_up = 0, sent_down = 0;
   std::byte buf[3000];
@@ -306,6 +297,66 @@ TEST_F(stack_tcp, half_close_delivers_eof_while_the_other_way_still_flows) {
   EXPECT_EQ(b.entries(), 0u);                            // LAST_ACK -> CLOSED: the orphan is gone
 }
 
+TEST_F(stack_tcp, an_abort_resets_the_peer_and_unread_bytes_make_close_an_abort) {
+  auto p = connect_pair();
+  recorder cev;
+  p.client->set_events(&recorder::fn, &cev);
+  ASSERT_FALSE(p.client->send(text("unread"), now).ec);
+  pump();
+  EXPECT_EQ(p.server->available(), 6u);
+  b.port.sent.clear();
+  p.server->close(now);   // six bytes never read: RST, not FIN (RFC 2525 2.17, as Linux)
+  ASSERT_EQ(b.port.sent.size(), 1u);
+  EXPECT_EQ(tcp_of(b.port.sent[0])->repr().flags, tflag::rst);
+  pump();
+  EXPECT_EQ(p.client->state(), tcp::state::closed);
+  EXPECT_EQ(p.client->error(), std::errc::connection_reset);
+  EXPECT_EQ(cev.got, std::vector<unsigned>{tcp_socket::ev_closed});
+  std::byte buf[8];
+  EXPECT_EQ(p.client->receive(buf, now).ec, std::errc::connection_reset);
+  EXPECT_EQ(p.client->send(text("x"), now).ec, std::errc::connection_reset);
+  EXPECT_EQ(b.ifc.tcp_counters().abort_on_close, 1u);
+  EXPECT_EQ(b.ifc.tcp_counters().estab_resets, 1u);
+  EXPECT_EQ(a.ifc.tcp_counters().estab_resets, 1u);
+  EXPECT_EQ(b.ifc.tcp_counters().out_rsts, 1u);
+  EXPECT_EQ(b.entries(), 0u);
+  EXPECT_EQ(a.entries(), 1u);   // the client's socket still holds its closed entry ...
+  p.client->close(now);
+  EXPECT_EQ(a.entries(), 0u);   // ... until it closes
+  EXPECT_EQ(p.client->send(text("x"), now).ec, std::errc::bad_file_descriptor);
+
+  // abort() on a live connection: RST at once, the handle closes.
+  auto q = connect_pair(81);
+  b.port.sent.clear();
+  q.client->abort(now);
+  EXPECT_FALSE(q.client->is_open());
+  pump();
+  EXPECT_EQ(q.server->error(), std::errc::connection_reset);
+}
+
+TEST_F(stack_tcp, a_peer_that_never_answers_times_the_connect_out) {
+  pass = [](bool from_a, const bytes& f) { return !(from_a && tcp_of(f)); };   // every SYN lost
+  auto cfg = small();
+  cfg.rto_initial = 100 * ms;
+  cfg.syn_retries = 2;
+  tcp_socket c(a.ifc, cfg);
+  recorder cev;
+  c.set_events(&recorder::fn, &cev);
+  ASSERT_FALSE(c.connect({b_ip, 80}, now));
+  advance_to(699 * ms);   // SYNs at 0, 100 ms, 300 ms; gives up at 700 ms
+  EXPECT_EQ(c.state(), tcp::state::syn_sent);
+  EXPECT_EQ(tcp_sent[1], 3u);
+  advance_to(700 * ms);
+  EXPECT_EQ(c.state(), tcp::state::closed);
+  EXPECT_EQ(c.error(), std::errc::timed_out);
+  EXPECT_EQ(cev.got, std::vector<unsigned>{tcp_socket::ev_closed});
+  const auto ca = a.ifc.tcp_counters();
+  EXPECT_EQ(ca.attempt_fails, 1u);
+  EXPECT_EQ(ca.syn_retrans, 2u);
+  EXPECT_EQ(ca.timeouts, 3u);
+  EXPECT_EQ(a.ifc.next_deadline(), never);
+}
+
 TEST_F(stack_tcp, rst_for_a_closed_port_is_rfc9293_exact_and_refuses_the_connect) {
   tcp_socket c(a.ifc, small());
   recorder cev;
@@ -355,6 +406,58 @@ TEST_F(stack_tcp, rst_for_a_closed_port_is_rfc9293_exact_and_refuses_the_connect
   EXPECT_EQ(rst.src_port, 82);
   EXPECT_EQ(rst.dst_port, 5555);
   EXPECT_EQ(b.ifc.tcp_counters().out_rsts, 2u);
+  // Tried again once someone listens: the same socket connects.
+  {
+    tcp_listener l(b.ifc, small());
+    ASSERT_FALSE(l.bind({{}, 81}));
+    ASSERT_FALSE(l.listen(1));
+    ASSERT_FALSE(c.connect({b_ip, 81}, now));
+    pump();
+    EXPECT_EQ(c.state(), tcp::state::established);
+    EXPECT_FALSE(c.error());
+    c.abort(now);
+    pump();
+  }
+}
+
+TEST_F(stack_tcp, a_listener_answers_an_ack_with_rst_and_ignores_a_rst) {
+  tcp_listener l(b.ifc, small());
+  ASSERT_FALSE(l.bind({{}, 80}));
+  ASSERT_FALSE(l.listen(4));
+  auto put = [&](std::uint8_t flags, std::uint64_t id) {
+    wire::tcp::repr r{.src_port = 6000, .dst_port = 80, .seq = 40, .ack = 9000, .flags = flags, .window = 10};
+    bytes l4(r.buffer_len());
+    r.emit(l4, a_ip, b_ip);
+    b.port.inject(ipv4(a_ip, b_ip, wire::tcp::ip_protocol, l4, 9, a_mac, b_mac), {.packet_id = id});
+  };
+  put(tflag::ack, 1);
+  put(tflag::rst, 2);
+  put(tflag::fin, 3);
+  pump();   // b's RST waits for ARP, then crosses to a (which has no such connection and stays quiet)
+  std::vector<wire::tcp::repr> from_b;
+  for (const auto& [from_a, f] : log)
+    if (const auto t = tcp_of(f); t && !from_a) from_b.push_back(t->repr());
+  ASSERT_EQ(from_b.size(), 1u);   // RFC 9293 3.10.7.2: <SEQ=SEG.ACK><CTL=RST> for the ACK only
+  EXPECT_EQ(from_b[0].flags, tflag::rst);
+  EXPECT_EQ(from_b[0].seq, 9000u);
+  EXPECT_EQ(b.ifc.counters().dropped(drop_reason::tcp_not_syn), 3u);
+  EXPECT_EQ(b.ifc.tcp_counters().out_rsts, 1u);
+  EXPECT_EQ(b.entries(), 0u);
+  EXPECT_EQ(l.pending(), 0u);
+}
+
+TEST_F(stack_tcp, keepalive_switched_on_for_a_live_connection_probes_after_the_idle_time) {
+  auto p = connect_pair();
+  p.client->set_keepalive(true, 1 * sec);
+  EXPECT_EQ(a.ifc.next_deadline(), 1 * sec);   // idle since the handshake at 0: due at 1 s
+  const auto before = tcp_sent[1];
+  advance_to(1500 * ms);
+  EXPECT_EQ(a.ifc.tcp_counters().keepalive, 1u);
+  EXPECT_EQ(tcp_sent[1] - before, 1u);            // one probe; b's answer moved the next one to 2 s
+  EXPECT_EQ(a.ifc.next_deadline(), 2 * sec);
+  p.client->set_keepalive(false);
+  EXPECT_EQ(a.ifc.next_deadline(), never);
+  EXPECT_EQ(p.client->state(), tcp::state::established);
 }
 
 TEST_F(stack_tcp, a_full_accept_queue_drops_syns_and_counts_listen_overflows) {

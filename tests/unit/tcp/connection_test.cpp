@@ -133,6 +133,38 @@ TEST(TcpConnection, OneLostSegmentIsFastRetransmittedAfterThreeDupAcksWithSackBl
   EXPECT_EQ(p.a.ssthresh(), 11u * 1448 / 2);   // FlightSize (segments 3..13) halved (RFC 5681 3.2)
 }
 
+// RFC 6691: options come out of the MSS. With data both ways and a hole in A's stream, B's full-size
+// data segments have no room for SACK blocks beside the timestamps (1448 + 12 + 28 bytes would be
+// 1528 of IPv4, over a 1500 MTU: tests/netsim/tcp_hosts found them refused by ip_output); blocks go
+// only where they fit, and B's pure ACKs still carry them.
+TEST(TcpConnection, SackBlocksNeverPushASegmentPastThePeersMss) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  const auto up = pattern(20 * 1448, 5), down = pattern(20 * 1448, 6);
+  const std::uint32_t lost_seq = 1001 + 2 * 1448;
+  int drops = 0;
+  p.pass = [&](const segment& s) {
+    if (s.from_a && s.repr().seq == lost_seq && drops == 0) return ++drops, false;
+    return true;
+  };
+  ASSERT_EQ(p.a.send(up, p.now, p.sink_a()), up.size());
+  p.run_for(15 * ms);   // A's window is out, the hole is at B; now B sends its own
+  ASSERT_EQ(p.b.send(down, p.now, p.sink_b()), down.size());
+  p.run_for(2 * sec);
+  EXPECT_EQ(p.drain_b(), up);
+  EXPECT_EQ(p.drain_a(), down);
+  std::size_t full_from_b = 0, sack_acks_from_b = 0;
+  for (const auto& s : p.log) {
+    const auto r = s.repr();
+    EXPECT_LE(r.header_length() - wire::tcp::header_len + r.payload.size(), 1460u) << "seq " << r.seq;
+    if (!s.from_a && r.payload.size() == 1448) ++full_from_b;
+    if (!s.from_a && r.payload.empty() && r.opts.sack_count) ++sack_acks_from_b;
+  }
+  EXPECT_GT(full_from_b, 0u);
+  EXPECT_GT(sack_acks_from_b, 0u);
+}
+
 TEST(TcpConnection, CubicCutsToSeventyPercentAndRegrowsAlongTheCubicCurve) {
   pair p;   // CUBIC is the default
   p.open();
