@@ -46,6 +46,17 @@ bytes pattern(std::size_t n, unsigned seed) {
   return b;
 }
 
+// Options as a script line writes them: MSS, SACK permitted, window scale (-1: none), timestamps.
+wire::tcp::options_repr tcp_options(std::uint16_t mss, bool sack, int wscale,
+                                    std::optional<wire::tcp::timestamps> ts = std::nullopt) {
+  wire::tcp::options_repr o;
+  if (mss) o.mss = mss;
+  o.sack_permitted = sack;
+  if (wscale >= 0) o.window_scale = static_cast<std::uint8_t>(wscale);
+  o.ts = ts;
+  return o;
+}
+
 // A segment from the remote (port 40000) to ours.
 wire::tcp::repr from_remote(std::uint32_t seq, std::uint32_t ack, std::uint8_t flags, std::uint16_t window,
                             std::span<const std::byte> payload = {}, wire::tcp::options_repr opts = {},
@@ -101,10 +112,7 @@ struct passive : ::testing::Test {
 
     // 0.100 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
     d.at(0.100);
-    wire::tcp::options_repr syn_opts;
-    syn_opts.mss = 1000;
-    syn_opts.sack_permitted = true;
-    syn_opts.window_scale = 7;
+    const wire::tcp::options_repr syn_opts = tcp_options(1000, true, 7);
     ASSERT_EQ(d.inject(from_remote(0, 0, flag::syn, 32792, {}, syn_opts)), 0);
 
     // 0.100 > S. 0:0(0) ack 1 win 65535 <mss 1460,nop,nop,sackOK,nop,wscale 3>
@@ -115,10 +123,8 @@ struct passive : ::testing::Test {
     EXPECT_EQ(synack->seg.flags, flag::syn | flag::ack);
     EXPECT_EQ(synack->seg.ack, 1u);
     EXPECT_EQ(synack->seg.window, 65535);   // a SYN's window is never scaled: the 256 KiB buffer capped
-    wire::tcp::options_repr want;
-    want.mss = 1460;
-    want.sack_permitted = true;   // answered: the remote offered it
-    want.window_scale = 3;        // 256 KiB >> 3 fits 16 bits; no timestamps: the remote offered none
+    // SACK answered (the remote offered it); 256 KiB >> 3 fits 16 bits; no timestamps: none offered
+    const wire::tcp::options_repr want = tcp_options(1460, true, 3);
     EXPECT_EQ(synack->seg.opts, want);
     EXPECT_TRUE(synack->payload.empty());
     iss = synack->seg.seq;
@@ -249,18 +255,15 @@ TEST(so_driver, googles_blocking_accept_pkt) {
   //   +.1 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>
   //    +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>
   d.at(0.100);
-  wire::tcp::options_repr syn_opts;
-  syn_opts.mss = 1000;
-  syn_opts.window_scale = 7;
+  const wire::tcp::options_repr syn_opts = tcp_options(1000, false, 7);
   ASSERT_EQ(d.inject(from_remote(0, 0, flag::syn, 32792, {}, syn_opts)), 0);
   const auto synack = d.sniff();
   ASSERT_TRUE(synack);
   EXPECT_EQ(synack->t_usecs, d.script_usecs(0.100));
   EXPECT_EQ(synack->seg.flags, flag::syn | flag::ack);
   EXPECT_EQ(synack->seg.ack, 1u);
-  wire::tcp::options_repr want;
-  want.mss = 1460;
-  want.window_scale = 8;   // 8 MiB >> 8 = 32768: the smallest shift that announces it all
+  // 8 MiB >> 8 = 32768: the smallest shift that announces it all
+  const wire::tcp::options_repr want = tcp_options(1460, false, 8);
   EXPECT_EQ(synack->seg.opts, want);
   const std::uint32_t iss = synack->seg.seq;
   //   +.1 < . 1:1(0) ack 1 win 257
@@ -319,20 +322,14 @@ TEST(so_driver, googles_blocking_connect_pkt) {
   EXPECT_EQ(syn->t_usecs, d.script_usecs(0.100));
   EXPECT_EQ(syn->seg.flags, flag::syn);
   ASSERT_TRUE(syn->seg.opts.ts);
-  wire::tcp::options_repr want;
-  want.mss = 1460;
-  want.sack_permitted = true;
-  want.ts = wire::tcp::timestamps{syn->seg.opts.ts->value, 0};   // packetdrill checks no TS val by default
-  want.window_scale = 8;
+  // packetdrill checks no TS val by default: ours is taken as it is
+  const wire::tcp::options_repr want = tcp_options(1460, true, 8, wire::tcp::timestamps{syn->seg.opts.ts->value, 0});
   EXPECT_EQ(syn->seg.opts, want);
   //   +.1 < S. 0:0(0) ack 1 win 5792 <mss 1460,nop,wscale 2,nop,nop,sackOK>
   //    +0 > . 1:1(0) ack 1
   d.at(0.200);
-  wire::tcp::options_repr sa_opts;
-  sa_opts.mss = 1460;
-  sa_opts.window_scale = 2;
-  sa_opts.sack_permitted = true;
-  wire::tcp::repr synack = from_remote(0, syn->seg.seq + 1, flag::syn | flag::ack, 5792, {}, sa_opts, syn->seg.src_port);
+  wire::tcp::repr synack =
+      from_remote(0, syn->seg.seq + 1, flag::syn | flag::ack, 5792, {}, tcp_options(1460, true, 2), syn->seg.src_port);
   synack.src_port = 8080;
   ASSERT_EQ(d.inject(synack), 0);
   const auto ack = d.sniff();
@@ -366,17 +363,11 @@ TEST(so_driver, googles_close_remote_fin_then_close_pkt) {
   };
   //    +0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
   //    +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>
-  wire::tcp::options_repr syn_opts;
-  syn_opts.mss = 1000;
-  syn_opts.sack_permitted = true;
-  syn_opts.window_scale = 7;
+  const wire::tcp::options_repr syn_opts = tcp_options(1000, true, 7);
   ASSERT_EQ(d.inject(from_remote(0, 0, flag::syn, 32792, {}, syn_opts)), 0);
   const auto synack = d.sniff();
   ASSERT_TRUE(synack);
-  wire::tcp::options_repr want;
-  want.mss = 1460;
-  want.sack_permitted = true;
-  want.window_scale = 8;
+  const wire::tcp::options_repr want = tcp_options(1460, true, 8);
   EXPECT_EQ(synack->seg.opts, want);
   const std::uint32_t iss = synack->seg.seq;
   //    +0 < . 1:1(0) ack 1 win 257
@@ -454,22 +445,14 @@ TEST_F(active, open_data_half_close_and_time_wait) {
   EXPECT_EQ(syn.seg.ack, 0u);
   EXPECT_EQ(syn.seg.window, 65535);
   ASSERT_TRUE(syn.seg.opts.ts);
-  wire::tcp::options_repr want;
-  want.mss = 1460;
-  want.sack_permitted = true;
-  want.window_scale = 3;
-  want.ts = wire::tcp::timestamps{syn.seg.opts.ts->value, 0};
+  const wire::tcp::options_repr want = tcp_options(1460, true, 3, wire::tcp::timestamps{syn.seg.opts.ts->value, 0});
   EXPECT_EQ(syn.seg.opts, want);
   const std::uint32_t iss = syn.seg.seq, ts0 = syn.seg.opts.ts->value;
 
   // 0.100 < S. 0:0(0) ack 1 win 5792 <mss 1460,sackOK,TS val 700 ecr TS0,nop,wscale 7>
   // 0.100 > . 1:1(0) ack 1 <nop,nop,TS val TS0+100 ecr 700>
   d.sleep_until(t0 + 100'000);
-  wire::tcp::options_repr sa_opts;
-  sa_opts.mss = 1460;
-  sa_opts.sack_permitted = true;
-  sa_opts.ts = wire::tcp::timestamps{700, ts0};
-  sa_opts.window_scale = 7;
+  const wire::tcp::options_repr sa_opts = tcp_options(1460, true, 7, wire::tcp::timestamps{700, ts0});
   ASSERT_EQ(d.inject(from_server(0, iss + 1, flag::syn | flag::ack, 5792, {}, sa_opts)), 0);
   const auto ack = d.sniff();
   ASSERT_TRUE(ack);
@@ -503,8 +486,7 @@ TEST_F(active, open_data_half_close_and_time_wait) {
   EXPECT_EQ(data->payload, hello);
   // 0.300 < P. 1:6(5) ack 11 win 46 "hello"   -> read(3, ..., 100) = 5; nothing more to read: EAGAIN
   d.sleep_until(t0 + 300'000);
-  wire::tcp::options_repr ts_only;
-  ts_only.ts = wire::tcp::timestamps{800, data->seg.opts.ts->value};
+  wire::tcp::options_repr ts_only = tcp_options(0, false, -1, wire::tcp::timestamps{800, data->seg.opts.ts->value});
   const bytes reply = text("hello");
   ASSERT_EQ(d.inject(from_server(1, iss + 11, flag::psh | flag::ack, 46, reply, ts_only)), 0);
   bytes buf(100);
