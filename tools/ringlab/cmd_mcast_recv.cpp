@@ -209,6 +209,9 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
   std::fprintf(stderr, "mcast-recv: joined %s, port%s %s as %s/%d (backend %.*s)\n", list.c_str(),
                ports.size() == 1 ? "" : "s", plist.c_str(), mcast::ipv4_text(host.addr).c_str(), host.prefix_len,
                static_cast<int>(dev->backend().size()), dev->backend().data());
+  // A real device says what it got: AF_XDP its attach and bind mode ("afxdp:eth0/0 (native, copy)"),
+  // DPDK its ethdev. (sim says nothing: its outputs are compared byte for byte.)
+  if (!dev->sim_nic()) std::fprintf(stderr, "mcast-recv: device: %s\n", dev->queue(0).caps().name.c_str());
   if (!quiet) std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
   std::uint64_t n = 0;
