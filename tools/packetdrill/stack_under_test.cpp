@@ -83,7 +83,7 @@ stack_under_test::~stack_under_test() {
 
 // ------------------------------------------------------------------------------------------ clock
 
-void stack_under_test::pump() {
+void stack_under_test::pump(lock& l) {
   port_.set_now(now_);
   // An ARP request is answered into the RX queue at once, so a poll may leave frames for the next;
   // a lane has nothing else that feeds itself, so a few rounds settle it.
@@ -92,12 +92,18 @@ void stack_under_test::pump() {
     if (port_.pending_rx() == 0) break;
   }
   ++polls_;
+  if (waiting_ == 0) return;
+  // Blocked calls look at what this poll changed before the caller goes on: one that is ready now
+  // returns at this virtual instant (as a kernel's would return at once), not after the caller has
+  // moved the clock further while the woken thread waited for the lock.
+  unseen_ = waiting_;
   progress_.notify_all();
+  seen_.wait_for(l, std::chrono::milliseconds(cfg_.stall_ms), [&] { return unseen_ == 0; });
 }
 
-void stack_under_test::run_until(stack::time_ns t) {
+void stack_under_test::run_until(lock& l, stack::time_ns t) {
   for (;;) {
-    pump();
+    pump(l);
     const stack::time_ns next = ifc_.next_deadline();
     if (next > t) break;
     // A timer armed for a time already past fires one nanosecond on (timer_queue's rule): the clock
@@ -105,18 +111,18 @@ void stack_under_test::run_until(stack::time_ns t) {
     now_ = std::max(next, now_ + 1);
   }
   now_ = std::max(now_, t);
-  pump();
+  pump(l);
 }
 
 sys_result stack_under_test::usleep(std::uint64_t usecs) {
   lock l(mu_);
-  run_until(now_ + usecs * 1000);
+  run_until(l, now_ + usecs * 1000);
   return {};
 }
 
 sys_result stack_under_test::gettimeofday(timeval* tv) {
   lock l(mu_);
-  run_until(now_ + cfg_.tick_usecs * 1000);
+  run_until(l, now_ + cfg_.tick_usecs * 1000);
   if (tv != nullptr) {
     const std::uint64_t us = now_ / 1000;
     tv->tv_sec = static_cast<time_t>(us / 1'000'000);
@@ -130,7 +136,11 @@ bool stack_under_test::wait(lock& l, Ready ready, stack::time_ns deadline, int& 
   while (!ready()) {
     if (now_ >= deadline) return false;
     const std::uint64_t seen = polls_;
-    if (!progress_.wait_for(l, std::chrono::milliseconds(cfg_.stall_ms), [&] { return polls_ != seen; })) {
+    ++waiting_;
+    const bool moved = progress_.wait_for(l, std::chrono::milliseconds(cfg_.stall_ms), [&] { return polls_ != seen; });
+    --waiting_;
+    if (moved && unseen_ > 0 && --unseen_ == 0) seen_.notify_all();   // pump() waits for every waiter to look
+    if (!moved) {
       std::fprintf(stderr,
                    "libringlab_packetdrill: a blocking call saw the stack stand still for %lld ms of real time: "
                    "nothing moves the virtual clock (a blocking call on packetdrill's main thread?)\n",
@@ -156,7 +166,7 @@ fd_entry* stack_under_test::wait_on(lock& l, int fd, const void* held, Ready rea
 sys_result stack_under_test::netdev_send(std::span<const std::byte> ip) {
   lock l(mu_);
   if (const auto ec = port_.inject_ip(ip, now_)) return sys_result::fail(errno_of(ec));
-  pump();
+  pump(l);
   return {};
 }
 
@@ -165,7 +175,7 @@ sys_result stack_under_test::netdev_receive(std::span<std::byte> buf, std::size_
   // A packet that leaves later leaves when a timer fires (a retransmission, a delayed ACK): run the
   // clock ahead to each deadline in turn, as real time would pass while packetdrill waits.
   const stack::time_ns limit = now_ + cfg_.receive_limit_secs * stack::sec;
-  pump();
+  pump(l);
   while (!port_.has_sent()) {
     const stack::time_ns next = ifc_.next_deadline();
     if (next == stack::never || next > limit) {
@@ -173,7 +183,7 @@ sys_result stack_under_test::netdev_receive(std::span<std::byte> buf, std::size_
       return {};
     }
     now_ = std::max(next, now_ + 1);
-    pump();
+    pump(l);
   }
   const ip_port::sent_packet p = port_.take_sent();
   count = std::min(buf.size(), p.ip.size());
@@ -232,7 +242,7 @@ sys_result stack_under_test::listen(int fd, int backlog) {
   const unsigned b = static_cast<unsigned>(backlog) > somaxconn ? somaxconn : static_cast<unsigned>(backlog);
   if (const auto ec = lis->listen(b); ec) return sys_result::fail(errno_of(ec));
   e->listener = std::move(lis);
-  pump();
+  pump(l);
   return {};
 }
 
@@ -298,7 +308,7 @@ sys_result stack_under_test::connect(int fd, const sockaddr* addr, unsigned addr
   stack::tcp_socket* sp = s.get();
   e->sock = std::move(s);
   e->connecting = fd_entry::connect_state::in_progress;
-  pump();
+  pump(l);
   if (e->opt.nonblocking) return sys_result::fail(EINPROGRESS);
   int err = 0;
   e = wait_on(l, fd, sp, [&] { return sp->connected() || sp->error() || !sp->is_open(); }, err);
@@ -320,7 +330,7 @@ sys_result stack_under_test::receive(int fd, std::span<std::byte> buf, int flags
   const bool nonblocking = e->opt.nonblocking || (flags & MSG_DONTWAIT) != 0;
   for (;;) {
     const auto r = s->receive(buf, now_);
-    pump();   // reading may open the window: the update is out before we return
+    pump(l);   // reading may open the window: the update is out before we return
     if (r.bytes > 0) return {static_cast<long long>(r.bytes), 0};
     if (!r.ec) return {};   // the peer's FIN, every byte before it read: EOF
     if (!is(r.ec, std::errc::operation_would_block)) {
@@ -350,7 +360,7 @@ sys_result stack_under_test::send(int fd, std::span<const std::byte> data, int f
   std::size_t done = 0;
   for (;;) {
     const auto r = s->send(data.subspan(done), now_);
-    pump();
+    pump(l);
     done += r.bytes;
     if (done == data.size()) return {static_cast<long long>(done), 0};
     const bool handshaking = s->state() == tcp::state::syn_sent || s->state() == tcp::state::syn_received;
@@ -383,7 +393,7 @@ sys_result stack_under_test::close(int fd) {
   }
   if (e->listener) e->listener->close();
   fds_.erase(fd);
-  pump();
+  pump(l);
   return {};
 }
 
@@ -397,14 +407,14 @@ sys_result stack_under_test::shutdown(int fd, int how) {
     if (how != SHUT_WR) {
       e->listener->close();
       e->listener.reset();
-      pump();
+      pump(l);
     }
     return {};
   }
   if (e->sock == nullptr || e->sock->state() == tcp::state::closed) return sys_result::fail(ENOTCONN);
   if (e->sock->state() == tcp::state::syn_sent) {   // Linux disconnects a connect in progress
     e->sock->abort(now_);
-    pump();
+    pump(l);
     return {};
   }
   if (how != SHUT_WR) e->shut_rd = true;
@@ -412,7 +422,7 @@ sys_result stack_under_test::shutdown(int fd, int how) {
     e->shut_wr = true;
     if (const auto ec = e->sock->shutdown_send(now_); ec) return sys_result::fail(errno_of(ec));
   }
-  pump();
+  pump(l);
   return {};
 }
 

@@ -13,7 +13,9 @@
 //
 // Threads: packetdrill makes blocking calls (a script line with an end time) on a second thread
 // while its main thread goes on injecting packets and moving the clock. One mutex guards all of it;
-// a blocking call waits on a condition variable that every poll of the stack signals. A blocking
+// a blocking call waits on a condition variable that every poll of the stack signals, and the poll
+// waits until each blocked call has looked: a call made ready returns at that virtual instant, never
+// after the main thread moved the clock on while the woken thread waited for the lock. A blocking
 // call that sees no poll for so_flags' stall_ms of real time fails with EDEADLK and says why on stderr
 // (no other thread is moving the clock: a hang otherwise).
 //
@@ -80,9 +82,9 @@ class stack_under_test {
  private:
   using lock = std::unique_lock<std::mutex>;
   // Polls the stack at now_ until the port has nothing left to deliver; wakes blocked calls.
-  void pump();
+  void pump(lock& l);
   // Moves the clock to t, running every timer due on the way, in order.
-  void run_until(stack::time_ns t);
+  void run_until(lock& l, stack::time_ns t);
   // Blocks (a blocking socket) until ready() or, with a deadline, until now_ reaches it. false: the
   // deadline passed, or stalled (err = EDEADLK).
   template <class Ready>
@@ -99,6 +101,9 @@ class stack_under_test {
   mutable std::mutex mu_;
   std::condition_variable progress_;
   std::uint64_t polls_ = 0;   // pump() calls: a blocked call sees the stack move
+  std::condition_variable seen_;   // a woken blocked call has looked (pump waits for all of them)
+  unsigned waiting_ = 0;           // blocked calls waiting on progress_
+  unsigned unseen_ = 0;            // of those, how many have not yet looked at the last poll
   stack::time_ns now_;
   ip_port port_;
   stack::interface ifc_;

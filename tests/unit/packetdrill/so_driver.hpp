@@ -12,8 +12,15 @@
 // The packets are built and read with the lab's wire code (tests/unit/packetdrill/packets.hpp).
 #include <dlfcn.h>
 
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <fstream>
 #include <optional>
+#include <thread>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -116,6 +123,25 @@ class so_driver {
     s.seg = *r;
     s.seg.payload = s.payload;
     return s;
+  }
+
+  // As packetdrill's run_system_call.c knows its syscall thread has blocked: the thread's state in
+  // /proc is 'S' (sleeping). `tid` is set by the thread (gettid()) before it makes the call; `done`
+  // (when given) ends the wait too, for a call that returned instead.
+  static bool thread_blocked(const std::atomic<pid_t>& tid, const std::atomic<bool>* done = nullptr) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+      if (done && *done) return true;
+      if (const pid_t t = tid.load(); t != 0) {
+        std::ifstream stat("/proc/self/task/" + std::to_string(t) + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        const auto paren = line.rfind(')');   // the command name may hold spaces; the state follows it
+        if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'S') return true;
+      }
+      std::this_thread::yield();
+    }
+    return false;
   }
 
   // A socket call's result and errno, as a script line states them ("= -1 EAGAIN").

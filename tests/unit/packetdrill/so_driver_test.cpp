@@ -231,6 +231,51 @@ TEST_F(passive, handshake_data_both_ways_a_loss_retransmitted_at_the_rto_and_clo
   EXPECT_EQ(R_(f.close(u, 4)), (outcome{-1, EBADF}));
 }
 
+TEST_F(passive, a_poll_timeout_counts_on_the_virtual_clock_and_data_ends_the_wait) {
+  ASSERT_NO_FATAL_FAILURE(open());
+  // On packetdrill's syscall thread, "+0...0.100 poll([{fd=4, events=POLLIN}], 1, 100) = 0": nothing
+  // arrives, the main thread moves the clock (1 ms a step), the call returns once 100 ms passed.
+  auto blocking_poll = [&](int timeout_ms, int inject_after_ms) {
+    std::atomic<bool> done{false};
+    std::atomic<pid_t> tid{0};
+    pollfd p{4, POLLIN, 0};
+    outcome r{};
+    long long began = 0, ended = 0;
+    std::thread syscall_thread([&] {
+      began = d.now_usecs();
+      tid = gettid();
+      r = R_(f.poll(u, &p, 1, timeout_ms));
+      ended = d.now_usecs();
+      done = true;
+    });
+    // Each step only once the syscall thread sleeps (in the call, or done): the clock never runs on
+    // while the thread that returned waits for the lock to read it.
+    for (int step = 0; so_driver::thread_blocked(tid, &done) && !done && step < 5000; ++step) {
+      if (step == inject_after_ms) {
+        const bytes data = text("x");
+        EXPECT_EQ(d.inject(from_remote(1, iss + 1, flag::psh | flag::ack, 257, data)), 0);
+      }
+      f.usleep(u, 1000);
+    }
+    syscall_thread.join();
+    struct result {
+      outcome r;
+      short revents;
+      long long waited_usecs;
+    };
+    return result{r, p.revents, ended - began};
+  };
+  const auto quiet = blocking_poll(100, -1);   // no data
+  EXPECT_EQ(quiet.r, (outcome{0, 0}));
+  EXPECT_EQ(quiet.revents, 0);
+  EXPECT_GE(quiet.waited_usecs, 100'000);
+  EXPECT_LE(quiet.waited_usecs, 101'100);   // the step that crossed the deadline, and a few clock reads
+  const auto woken = blocking_poll(1000, 5);   // a byte arrives 5 ms (of steps) in
+  EXPECT_EQ(woken.r, (outcome{1, 0}));
+  EXPECT_EQ(woken.revents, POLLIN);
+  EXPECT_LE(woken.waited_usecs, 7'000);
+}
+
 // google/packetdrill gtests/net/tcp/blocking/blocking-accept.pkt, line by line (our transcription):
 // a blocking accept on packetdrill's second thread ("+0...0.200": it must return at 0.200) while the
 // main thread injects the handshake. The script expects window scale 8 (a newer Linux's receive
@@ -241,16 +286,15 @@ TEST(so_driver, googles_blocking_accept_pkt) {
   void* u = d.u();
   ASSERT_NO_FATAL_FAILURE(listen_on_8080(f, u));
   //    +0...0.200 accept(3, ..., ...) = 4     on the syscall thread; it reads the clock when it returns
-  std::atomic<bool> started{false};
+  std::atomic<pid_t> tid{0};
   outcome accepted{};
   long long returned_at = 0;
   std::thread syscall_thread([&] {
-    started = true;
+    tid = gettid();
     accepted = R_(f.accept(u, 3, nullptr, nullptr));
     returned_at = d.now_usecs();
   });
-  while (!started) std::this_thread::yield();
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));   // let it block (it must return 4 either way)
+  EXPECT_TRUE(so_driver::thread_blocked(tid));   // packetdrill goes on once its syscall thread sleeps
 
   //   +.1 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>
   //    +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>
