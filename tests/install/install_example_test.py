@@ -30,6 +30,12 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--source", required=True)
     ap.add_argument("--generator", default="Ninja")
+    # The installed libraries were compiled with these (a sanitizer preset's -fsanitize=...): an app
+    # linking them needs the same, as a user of such a build would.
+    ap.add_argument("--cxx-compiler", required=True)
+    ap.add_argument("--cxx-flags", default="")
+    ap.add_argument("--linker-flags", default="")
+    ap.add_argument("--build-type", default="Release")
     a = ap.parse_args()
     # A fixed place in the build tree, not a fresh temporary one: the prefix's include paths are then
     # the same in every run, so ccache hits on the example's compile (CCACHE_BASEDIR, ./lab).
@@ -51,7 +57,9 @@ def main():
                             ("pkg_config", ["-DRINGLAB_EXAMPLE_PKG_CONFIG=ON"])]:
             b = os.path.join(tmp, name)
             run(["cmake", "-S", os.path.join(a.source, "examples"), "-B", b, "-G", a.generator,
-                 "-DCMAKE_BUILD_TYPE=Release", *launcher, *flags], env=env)
+                 f"-DCMAKE_BUILD_TYPE={a.build_type or 'Release'}", f"-DCMAKE_CXX_COMPILER={a.cxx_compiler}",
+                 f"-DCMAKE_CXX_FLAGS={a.cxx_flags}", f"-DCMAKE_EXE_LINKER_FLAGS={a.linker_flags}",
+                 *launcher, *flags], env=env)
             run(["cmake", "--build", b, "-j2"], env=env)
             r = run([os.path.join(b, "mcast_recv"), "--backend", "sim", "--replay", trace,
                      "--group", "239.1.1.1", "--port", "5001", "--count", "5"])
