@@ -4,6 +4,7 @@ through pkg-config, and run both builds on the sim backend: the output must be e
 datagrams (tests/install/CMakeLists.txt)."""
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,15 @@ def main():
                      "lib/pkgconfig/ringlab.pc", "lib/libringlab_bypass_stack.a"]:
             if not os.path.exists(os.path.join(prefix, path)):
                 sys.exit(f"not installed: {path}")
+        # Every "..." include of an installed header resolves inside the installed tree: a header of a
+        # part that does not install (tools/, tests/) would break an app only when it includes it.
+        inc = os.path.join(prefix, "include", "ringlab")
+        for root, _, names in os.walk(inc):
+            for n in names:
+                with open(os.path.join(root, n)) as f:
+                    for m in re.finditer(r'^#include "([^"]+)"', f.read(), re.M):
+                        if not os.path.exists(os.path.join(inc, m.group(1))):
+                            sys.exit(f"{os.path.relpath(os.path.join(root, n), inc)} includes {m.group(1)}, not installed")
         env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(prefix, "lib", "pkgconfig"))
         launcher = ["-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"] if shutil.which("ccache") else []
         trace = os.path.join(a.source, "traces", "mcast-feed.pcap")
