@@ -1,5 +1,6 @@
 # Shared CMake for ringlab: dependencies, warnings, and helpers every folder uses.
 include_guard(GLOBAL)
+include(${CMAKE_CURRENT_LIST_DIR}/install.cmake)   # ringlab_install(): each part installs its library
 find_package(PkgConfig REQUIRED)
 
 # ccache (installed by ./lab) makes the three CI builds of the same sources cheap on a warm machine.
@@ -36,6 +37,9 @@ endif()
 
 add_library(ringlab_boost INTERFACE)
 target_include_directories(ringlab_boost SYSTEM INTERFACE ${Boost_INCLUDE_DIRS})
+# Exported with the libraries that use them (an app needs Asio's definitions; warnings is link-only).
+ringlab_install(ringlab_asio NO_HEADERS)
+ringlab_install(ringlab_boost NO_HEADERS)
 
 # --- optional dependencies: one clear line when missing, the build goes on without them ---
 pkg_check_modules(DPDK QUIET IMPORTED_TARGET libdpdk)
@@ -59,6 +63,8 @@ endif()
 # --- our warnings: -Wall -Wextra -Werror on our own code only ---
 add_library(ringlab_warnings INTERFACE)
 target_compile_options(ringlab_warnings INTERFACE -Wall -Wextra -Werror -Wno-missing-field-initializers)
+# Only $<LINK_ONLY:...> in the static libraries' exported interface: an app never gets our -Werror.
+ringlab_install(ringlab_warnings NO_HEADERS)
 # GCC's flow-based warnings give false positives at -O1 with sanitizer instrumentation (inside Asio's
 # use_future and libstdc++ copies, e.g. -Wmaybe-uninitialized); the default build keeps them as errors.
 if(RINGLAB_SANITIZER AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
@@ -71,11 +77,11 @@ function(ringlab_library name)
   cmake_parse_arguments(A "INTERFACE" "" "SOURCES;DEPS" ${ARGN})
   if(A_INTERFACE)
     add_library(${name} INTERFACE)
-    target_include_directories(${name} INTERFACE ${PROJECT_SOURCE_DIR})
+    target_include_directories(${name} INTERFACE $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>)
     target_link_libraries(${name} INTERFACE ${A_DEPS})
   else()
     add_library(${name} STATIC ${A_SOURCES})
-    target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+    target_include_directories(${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>)
     target_link_libraries(${name} PUBLIC ${A_DEPS} PRIVATE ringlab_warnings)
   endif()
 endfunction()
