@@ -15,6 +15,7 @@ find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)          # libasio-dev: standalone
 find_package(Boost 1.74 REQUIRED)                      # libboost-dev: Lockfree only (header-only)
 pkg_check_modules(PCAP REQUIRED IMPORTED_TARGET libpcap)
 pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)   # libsodium-dev: SipHash (TCP ISNs, RFC 6528)
 find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)
 find_package(Python3 REQUIRED COMPONENTS Interpreter)   # python3: bench/smoke.py, bench/report.py

@@ -67,6 +67,9 @@ class pair {
   std::function<int(const segment&)> copies = [](const segment&) { return 1; };
   // Damages a segment on the wire (its checksum then fails and the receiver drops it).
   std::function<void(segment&)> damage = [](segment&) {};
+  // When set, B's listener: segments for B while B is CLOSED go here instead of to accept() (a test's
+  // SYN cookie listener answers through sink_b() and opens `b` itself).
+  std::function<void(const wire::tcp::repr&)> listener_b;
   std::uint64_t bad_checksums = 0;   // damaged segments the receiving side refused
   std::uint64_t resets_from_closed = 0;   // segments for a side that had closed, answered with RST
 
@@ -138,6 +141,7 @@ class pair {
     const auto r = wire::tcp::repr::parse(*v, s.from_a ? a_ip : b_ip, s.from_a ? b_ip : a_ip);
     if (!r && r.error_code() == wire::error::bad_checksum) return void(++bad_checksums);   // as a stack drops it
     if (!r) throw std::runtime_error("harness: a segment did not parse back");
+    if (s.from_a && listener_b && b.current() == state::closed) return listener_b(*r);
     connection& to = s.from_a ? b : a;
     const bool syn_for_b = s.from_a && r->has(wire::tcp::flag::syn) && !r->has(wire::tcp::flag::ack) && !accepted_;
     if (to.closed() && !syn_for_b) return reset_from_closed(!s.from_a, *r);
