@@ -5,6 +5,7 @@
 // they pass (`log`).
 #include <deque>
 #include <map>
+#include <span>
 #include <stdexcept>
 #include <functional>
 #include <string>
@@ -110,6 +111,26 @@ class pair {
   }
   // Runs for `d` more nanoseconds.
   void run_for(stack::time_ns d) { run(now + d); }
+
+  // A sends `up` and B sends `down` as their buffers take them, each reading all it can every 5 ms,
+  // until both have everything or the clock reaches `limit`. What each side read, in order.
+  struct exchanged {
+    std::vector<std::byte> up, down;
+  };
+  exchanged exchange(std::span<const std::byte> up, std::span<const std::byte> down,
+                     stack::time_ns limit = 60 * stack::sec) {
+    std::size_t sent_up = 0, sent_down = 0;
+    exchanged got;
+    while ((got.up.size() < up.size() || got.down.size() < down.size()) && now < limit) {
+      sent_up += a.send(up.subspan(sent_up), now, sink_a());
+      sent_down += b.send(down.subspan(sent_down), now, sink_b());
+      run_for(5 * stack::ms);
+      const auto u = drain_b(), d = drain_a();
+      got.up.insert(got.up.end(), u.begin(), u.end());
+      got.down.insert(got.down.end(), d.begin(), d.end());
+    }
+    return got;
+  }
 
   // Every byte B received so far (reading it), and the same for A.
   std::vector<std::byte> drain_b() { return drain(b, false); }

@@ -277,20 +277,10 @@ TEST(TcpSynCookie, ConnectionFromACookieMovesBytesBothWaysWithTheRestoredOptions
     return true;
   };
   const std::size_t log_before = p.log.size();
-  std::size_t sent_up = 0, sent_down = 0;
-  std::vector<std::byte> got_up, got_down;
-  while (got_up.size() < up.size() || got_down.size() < down.size()) {
-    sent_up += p.a.send(std::span(up).subspan(sent_up), p.now, p.sink_a());
-    sent_down += p.b.send(std::span(down).subspan(sent_down), p.now, p.sink_b());
-    p.run_for(5 * ms);
-    auto u = p.drain_b(), d = p.drain_a();
-    got_up.insert(got_up.end(), u.begin(), u.end());
-    got_down.insert(got_down.end(), d.begin(), d.end());
-    ASSERT_LT(p.now, 60 * sec);
-  }
+  const auto got = p.exchange(up, down);
   p.run_for(1 * sec);
-  EXPECT_EQ(got_up, up);
-  EXPECT_EQ(got_down, down);
+  EXPECT_EQ(got.up, up);
+  EXPECT_EQ(got.down, down);
   EXPECT_TRUE(dropped_up && dropped_down);
   EXPECT_EQ(p.b.counters().bytes_received, up.size());
   EXPECT_EQ(p.b.counters().bytes_acked, down.size());
