@@ -124,7 +124,9 @@ std::string_view to_string(drop_reason r) noexcept {
       "bad_ethertype", "truncated", "bad_ip_version", "bad_ip_header_len", "bad_ip_total_len",
       "bad_ip_checksum", "fragment", "fragment_timeout", "fragment_overflow", "ttl_expired", "not_ours",
       "bad_l4_checksum", "bad_l4_length", "unsupported", "not_joined", "no_socket", "socket_queue_full",
-      "arp_unresolved"};
+      "arp_unresolved", "tcp_bad_offset", "tcp_bad_options", "tcp_listen_overflow", "tcp_syn_queue_full",
+      "tcp_not_syn", "tcp_closed", "tcp_out_of_window", "tcp_paws", "tcp_bad_ack", "tcp_rst_challenged",
+      "tcp_syn_challenged", "tcp_no_ack"};
   static_assert(std::size(names) == static_cast<std::size_t>(drop_reason::count_));
   const auto i = static_cast<std::size_t>(r);
   return i < std::size(names) ? names[i] : "?";

@@ -40,6 +40,19 @@ enum class drop_reason : std::uint8_t {
   bad_ethertype, truncated, bad_ip_version, bad_ip_header_len, bad_ip_total_len, bad_ip_checksum,
   fragment, fragment_timeout, fragment_overflow, ttl_expired, not_ours, bad_l4_checksum, bad_l4_length,
   unsupported, not_joined, no_socket, socket_queue_full, arp_unresolved,
+  // TCP: the segment's header (rx_pipeline), the listener (tcp_lane), the connection's checks (tcp::connection)
+  tcp_bad_offset,        // data offset < 5 or past the segment's end
+  tcp_bad_options,       // an option cut short or of a length its kind forbids
+  tcp_listen_overflow,   // the listener's accept queue was full (ListenOverflows)
+  tcp_syn_queue_full,    // the listener's SYN queue was full (ListenDrops; SYN cookies answer here later)
+  tcp_not_syn,           // not a SYN where only a SYN opens (LISTEN, SYN_SENT); an ACK is answered with RST
+  tcp_closed,            // the connection had closed (its entry waits for its socket's close)
+  tcp_out_of_window,     // RFC 9293 3.10.7.4 acceptability failed (an ACK went back)
+  tcp_paws,              // RFC 7323 PAWS: an old timestamp (PAWSEstab)
+  tcp_bad_ack,           // an ACK of nothing sent (challenge ACK, or RST in SYN_SENT / SYN_RECEIVED)
+  tcp_rst_challenged,    // RFC 5961 3.2: RST in the window but not at RCV.NXT (challenge ACK)
+  tcp_syn_challenged,    // RFC 5961 4.2: SYN in a synchronized state (challenge ACK)
+  tcp_no_ack,            // RFC 9293 3.10.7.4 fifth: a segment without ACK in a synchronized state
   count_
 };
 

@@ -21,10 +21,12 @@ interface::interface(port::any_port& port, const interface_config& cfg)
       frames_(port, std::max<std::size_t>(cfg_.rx_burst, 256)),
       sockets_(cfg_),
       timers_(cfg_.arp.entries + cfg_.fragments.max_datagrams + igmp_membership::max_groups + 1),
-      rx_(port, cfg_, frames_, out_, sockets_, igmp_, timers_),
+      rx_(port, cfg_, frames_, out_, sockets_, igmp_, timers_, tcp_),
       out_(port, cfg_, rx_.counters(), frames_, timers_),
       igmp_(cfg_, rx_.counters(), out_, sockets_, frames_, timers_),
-      host_{cfg_, rx_.counters(), sockets_, out_, igmp_, frames_} {
+      tcp_(cfg_, sockets_, out_, timers_, frames_),
+      host_{cfg_, rx_.counters(), sockets_, out_, igmp_, frames_},
+      tcp_host_{cfg_, tcp_} {
   out_.set_loopback(rx_);
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// stack::interface: the user-space Ethernet/ARP/IPv4/ICMP/IGMP/UDP stack of ONE port queue, as the
+// stack::interface: the user-space Ethernet/ARP/IPv4/ICMP/IGMP/UDP/TCP stack of ONE port queue, as the
 // thin owner that wires its parts together. One interface per RX queue, share-nothing: no locks, no
 // atomics, everything on the polling thread.
 //
@@ -9,6 +9,8 @@
 //                             │   ▼                      ▼                        ▼
 //   udp_socket ── udp_host ──►ip_output ◄──────────── igmp_host            socket_table ◄── bind/unbind
 //        │         (refs)     route, ARP cache + pending, IPv4+Ethernet in front of L4, commit, loopback
+//   tcp_socket / tcp_listener ── tcp_host ──► tcp_lane ──► socket_table's TCP side (4-tuples, listeners),
+//                                             ip_output (segments), timer_queue (one timer per connection)
 //        ▼
 //   frame_releaser: THE rule for lent frames (port frame ─► rx_release, batched; ours ─► pool free)
 //        then run_timers (ARP retries, fragment timeouts, IGMP report delays): the one place that
@@ -29,6 +31,8 @@
 #include "stack/iface/socket_table.hpp"
 #include "stack/iface/time.hpp"
 #include "stack/iface/timer_queue.hpp"
+#include "stack/socket/tcp_host.hpp"
+#include "stack/socket/tcp_lane.hpp"
 #include "stack/socket/udp_host.hpp"
 #include "stack/wire/ipv4_addr.hpp"
 
@@ -65,8 +69,12 @@ class interface {
   void hold_releases() noexcept { frames_.hold(); }
   void flush_releases() noexcept { frames_.flush(); }
 
-  // The parts, for sockets (udp_socket takes the host) and for the layers above.
+  // The parts, for sockets (udp_socket takes the host, tcp_socket and tcp_listener the tcp_host) and
+  // for the layers above.
   udp_host& host() noexcept { return host_; }
+  stack::tcp_host& tcp_host() noexcept { return tcp_host_; }
+  // The lane's TCP counters (nstat's names; to_nstat prints them).
+  const tcp_lane_counters& tcp_counters() const noexcept { return tcp_.counters(); }
   frame_releaser& frames() noexcept { return frames_; }
 
  private:
@@ -82,7 +90,9 @@ class interface {
   rx_pipeline rx_;
   ip_output out_;
   igmp_host igmp_;
+  tcp_lane tcp_;
   udp_host host_;
+  stack::tcp_host tcp_host_;
 };
 
 }  // namespace ringlab::stack

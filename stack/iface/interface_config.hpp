@@ -26,6 +26,9 @@ struct interface_config {
   std::size_t socket_queue_depth = 256;    // datagrams per UDP socket unless the socket says otherwise
   std::uint16_t ephemeral_first = 49152;   // IANA dynamic range
   std::uint16_t ephemeral_last = 65535;
+  // The interface's TCP secret (RFC 6528): keys the initial sequence numbers and the 4-tuple table's
+  // hash. A number so that sim runs are deterministic; a real deployment sets it from a random source.
+  std::uint64_t tcp_secret = 0x5eed7c9;
   arp_config arp;
   reassembler_config fragments;
 

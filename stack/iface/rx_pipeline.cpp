@@ -6,6 +6,7 @@
 #include "stack/iface/frame_releaser.hpp"
 #include "stack/iface/igmp_host.hpp"
 #include "stack/iface/ip_output.hpp"
+#include "stack/socket/tcp_lane.hpp"
 #include "stack/socket/udp_socket.hpp"
 #include "stack/wire/arp.hpp"
 #include "stack/wire/ethernet.hpp"
@@ -44,13 +45,15 @@ struct rx_pipeline::ip_values {
 };
 
 rx_pipeline::rx_pipeline(port::any_port& port, const interface_config& cfg, frame_releaser& frames,
-                         ip_output& out, socket_table& sockets, igmp_host& igmp, timer_queue& timers)
+                         ip_output& out, socket_table& sockets, igmp_host& igmp, timer_queue& timers,
+                         tcp_lane& tcp)
     : port_(port),
       cfg_(cfg),
       frames_(frames),
       out_(out),
       sockets_(sockets),
       igmp_(igmp),
+      tcp_(tcp),
       mac_(cfg.mac),
       directed_broadcast_(cfg.directed_broadcast()),
       frags_(port.pool(), cfg.fragments, timers,
@@ -266,9 +269,7 @@ void rx_pipeline::on_l4(rx_ctx& c, const ip_values& ip, std::span<const std::byt
     case wire::icmp::ip_protocol: return on_icmp(c, ip, payload);
     case wire::igmp::ip_protocol: return on_igmp(c, ip, payload);
     case wire::udp::ip_protocol: return on_udp(c, ip, payload);
-    case static_cast<std::uint8_t>(wire::ipv4::protocol::tcp):
-      // The TCP seam: a per-queue flow table (mTCP style) plugs in here, taking reprs and `now`.
-      return drop(c, trace::hop::tcp, drop_reason::unsupported);
+    case wire::tcp::ip_protocol: return on_tcp(c, ip, payload);
     default: return drop(c, trace::hop::ipv4, drop_reason::unsupported);
   }
 }
@@ -330,6 +331,15 @@ void rx_pipeline::on_udp(rx_ctx& c, const ip_values& ip, std::span<const std::by
   if (!s) return drop(c, trace::hop::udp, drop_reason::no_socket);
   hop(c, trace::hop::udp);
   deliver_udp(c, s, source, ip.dst, v->payload());
+}
+
+// The segment goes to tcp_lane (checks, 4-tuple, listener, RST); its verdict is counted and traced here
+// like every other drop, with the frame's packet id. The engine copies the payload: the frame goes back
+// with the burst whatever happened.
+void rx_pipeline::on_tcp(rx_ctx& c, const ip_values& ip, std::span<const std::byte> payload) noexcept {
+  const drop_reason why = tcp_.receive({ip.src, ip.dst, payload, ip.l4_csum_good, ip.l4_csum_bad}, c.now);
+  if (why != drop_reason::none) return drop(c, trace::hop::tcp, why);
+  hop(c, trace::hop::tcp, verdict::deliver);
 }
 
 }  // namespace ringlab::stack

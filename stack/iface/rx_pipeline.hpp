@@ -6,7 +6,7 @@
 //                         └─► ipv4 ──► reassembler (fragments) ─┬─► icmp (echo ─► reply via ip_output)
 //                                                               ├─► igmp (queries ─► igmp_host timers)
 //                                                               ├─► udp  ─► socket_table ─► socket
-//                                                               └─► tcp  (seam: unsupported)
+//                                                               └─► tcp  ─► tcp_lane (4-tuple, listener, RST)
 //                   then the frames nobody kept go back through frame_releaser in one rx_release.
 //
 // Each header is checked once by a wire:: view and turned into a repr; from there on the pipeline
@@ -33,13 +33,14 @@ namespace ringlab::stack {
 class frame_releaser;
 class igmp_host;
 class ip_output;
+class tcp_lane;
 class udp_socket;
 
 class rx_pipeline {
  public:
   // References only: the owning interface wires the parts together and they outlive each other.
   rx_pipeline(port::any_port& port, const interface_config& cfg, frame_releaser& frames, ip_output& out,
-              socket_table& sockets, igmp_host& igmp, timer_queue& timers);
+              socket_table& sockets, igmp_host& igmp, timer_queue& timers, tcp_lane& tcp);
   rx_pipeline(const rx_pipeline&) = delete;
   rx_pipeline& operator=(const rx_pipeline&) = delete;
 
@@ -79,6 +80,7 @@ class rx_pipeline {
   void on_icmp(rx_ctx& c, const ip_values& ip, std::span<const std::byte> payload) noexcept;
   void on_igmp(rx_ctx& c, const ip_values& ip, std::span<const std::byte> payload) noexcept;
   void on_udp(rx_ctx& c, const ip_values& ip, std::span<const std::byte> payload) noexcept;
+  void on_tcp(rx_ctx& c, const ip_values& ip, std::span<const std::byte> payload) noexcept;
   // Both keep their caller's source location, so a route names the code that decided, not these helpers.
   void drop(const rx_ctx& c, trace::hop where, trace::drop_reason why,
             std::source_location loc = std::source_location::current()) noexcept;
@@ -95,6 +97,7 @@ class rx_pipeline {
   ip_output& out_;
   socket_table& sockets_;
   igmp_host& igmp_;
+  tcp_lane& tcp_;
   interface_counters ctr_;                  // owned here: the fast path bumps five of them per datagram
   wire::mac_addr mac_;                      // cfg_.mac, kept beside the counters for the fast path
   wire::ipv4_addr directed_broadcast_;

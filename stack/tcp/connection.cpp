@@ -37,7 +37,7 @@ void connection::connect(std::uint32_t iss, time_ns now, segment_sink out) {
   if (st_ != state::closed) return;
   iss_ = snd_una_ = iss;
   snd_nxt_ = snd_max_ = iss + 1;
-  ts_offset_ = iss * 2654435761u;   // RFC 7323 5.4: a per-connection offset (deterministic from ISS)
+  if (!ts_offset_set_) ts_offset_ = iss * 2654435761u;   // RFC 7323 5.4: a per-connection offset (deterministic from ISS)
   recover_ = iss;
   st_ = state::syn_sent;
   send_segment(iss, flag::syn, {}, now, out);
@@ -60,7 +60,7 @@ void connection::accept(const wire::tcp::repr& syn, std::uint32_t iss, time_ns n
   if (st_ != state::closed) return;
   ++ctr_.in_segs;
   open_passive(syn, iss, now);
-  ts_offset_ = iss * 2654435761u;
+  if (!ts_offset_set_) ts_offset_ = iss * 2654435761u;
   snd_wnd_ = max_snd_wnd_ = syn.window;   // RFC 7323 2.2: a SYN's window is never scaled
   snd_wl1_ = syn.seq;
   st_ = state::syn_received;
@@ -68,8 +68,9 @@ void connection::accept(const wire::tcp::repr& syn, std::uint32_t iss, time_ns n
   arm_rto(now);
 }
 
-void connection::accept_cookie(const wire::tcp::repr& ack, const cookie_options& o, time_ns now, segment_sink out) {
-  if (st_ != state::closed) return;
+segment_result connection::accept_cookie(const wire::tcp::repr& ack, const cookie_options& o, time_ns now,
+                                         segment_sink out) {
+  if (st_ != state::closed) return segment_result::closed;
   // The SYN as its cookie brings it back. Window scale and SACK only beside timestamps: the cookie's
   // SYN-ACK offered them only then (syn_cookie::syn_ack), and a TSecr is where they came back.
   wire::tcp::repr syn;
@@ -94,7 +95,7 @@ void connection::accept_cookie(const wire::tcp::repr& ack, const cookie_options&
   snd_una_ = snd_nxt_;   // our SYN: acknowledged by this very ACK
   snd_wl1_ = irs_;
   snd_wl2_ = iss_;
-  on_segment(ack, now, out);
+  return on_segment(ack, now, out);
 }
 
 // Options of the peer's SYN: what both sides offered is on (RFC 7323 1.3, 2.2; RFC 2018 2).
@@ -119,12 +120,20 @@ void connection::take_options(const wire::tcp::repr& syn) noexcept {
 
 // ---------------------------------------------------------------- arriving segments
 
-void connection::on_segment(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
+segment_result connection::on_segment(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
+  result_ = segment_result::accepted;
+  process(seg, now, out);
+  return result_;
+}
+
+void connection::process(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
   ++ctr_.in_segs;
   if (seg.has(flag::rst)) ++ctr_.rsts_in;
   switch (st_) {
     case state::closed:
-    case state::listen: return;   // the socket table answers segments for no connection
+    case state::listen:   // the socket table answers segments for no connection
+      result_ = segment_result::closed;
+      return;
     case state::syn_sent: return on_syn_sent(seg, now, out);
     default: break;
   }
@@ -134,6 +143,7 @@ void connection::on_segment(const wire::tcp::repr& seg, time_ns now, segment_sin
   // RFC 7323 5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate (never for RST).
   if (ts_ok_ && seg.opts.ts && !seg.has(flag::rst) && seq_lt(seg.opts.ts->value, ts_recent_)) {
     ++ctr_.paws_rejected;
+    result_ = segment_result::paws;
     return send_ack(now, out);
   }
   // Our SYN-ACK was lost: the peer's SYN again gets the SYN-ACK again (not a challenge ACK).
@@ -145,6 +155,7 @@ void connection::on_segment(const wire::tcp::repr& seg, time_ns now, segment_sin
   // RFC 9293 3.10.7.4 first: is the segment acceptable (any part of it inside the receive window)?
   if (!acceptable(seg)) {
     ++ctr_.out_of_window;
+    result_ = segment_result::out_of_window;
     if (seg.has(flag::rst)) return;                              // never answered (RFC 9293, RFC 5961 3.2)
     if (seg.has(flag::syn)) return challenge_ack(now, out);      // RFC 5961 4.2: whatever its sequence number
     if (st_ == state::time_wait && seg.has(flag::fin)) time_wait_at_ = now + 2 * cfg_.msl;   // a FIN again
@@ -156,16 +167,25 @@ void connection::on_segment(const wire::tcp::repr& seg, time_ns now, segment_sin
 
   // Second, RST (RFC 5961 3.2): exactly RCV.NXT resets; elsewhere in the window gets a challenge ACK.
   if (seg.has(flag::rst)) {
-    if (seg.seq != rcv_nxt_) return challenge_ack(now, out);
+    if (seg.seq != rcv_nxt_) {
+      result_ = segment_result::rst_challenged;
+      return challenge_ack(now, out);
+    }
     if (st_ == state::syn_received) return enter_closed(close_reason::refused);
     if (st_ == state::closing || st_ == state::last_ack || st_ == state::time_wait)
       return enter_closed(close_reason::none);
     return enter_closed(close_reason::reset);
   }
   // Fourth, SYN in a synchronized state (RFC 5961 4.2): challenge ACK, whatever its sequence number.
-  if (seg.has(flag::syn)) return challenge_ack(now, out);
+  if (seg.has(flag::syn)) {
+    result_ = segment_result::syn_challenged;
+    return challenge_ack(now, out);
+  }
   // Fifth, ACK: a segment without one is dropped.
-  if (!seg.has(flag::ack)) return;
+  if (!seg.has(flag::ack)) {
+    result_ = segment_result::no_ack;
+    return;
+  }
   if (!on_ack(seg, now, out)) return;
 
   // Seventh, the text; eighth, FIN.
@@ -177,14 +197,19 @@ void connection::on_segment(const wire::tcp::repr& seg, time_ns now, segment_sin
 void connection::on_syn_sent(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
   const bool has_ack = seg.has(flag::ack);
   if (has_ack && (seq_le(seg.ack, iss_) || seq_gt(seg.ack, snd_nxt_))) {
+    result_ = segment_result::bad_ack;
     if (!seg.has(flag::rst)) send_rst(seg.ack, now, out);
     return;
   }
   if (seg.has(flag::rst)) {
     if (has_ack) enter_closed(close_reason::refused);   // RFC 5961 3.2: only with an acceptable ACK
+    else result_ = segment_result::not_syn;
     return;
   }
-  if (!seg.has(flag::syn)) return;
+  if (!seg.has(flag::syn)) {
+    result_ = segment_result::not_syn;
+    return;
+  }
   irs_ = seg.seq;
   rcv_nxt_ = seg.seq + 1;
   take_options(seg);
@@ -223,6 +248,7 @@ bool connection::acceptable(const wire::tcp::repr& seg) const noexcept {
 bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
   if (st_ == state::syn_received) {
     if (!(seq_lt(snd_una_, seg.ack) && seq_le(seg.ack, snd_nxt_))) {
+      result_ = segment_result::bad_ack;
       send_rst(seg.ack, now, out);
       return false;
     }
@@ -238,6 +264,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
   }
   // RFC 5961 5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
   if (seq_gt(seg.ack, snd_max_) || seq_lt(seg.ack, snd_una_ - max_snd_wnd_)) {
+    result_ = segment_result::bad_ack;
     challenge_ack(now, out);
     return false;
   }

@@ -74,6 +74,22 @@ struct connection_config {
   unsigned keepalive_probes = 9;
 };
 
+// What on_segment() did with a segment: accepted (it was processed: state, data, ACK, even a RST that
+// closed the connection), or dropped and why, so the socket table counts and traces the drop by
+// reason (trace::drop_reason's tcp_*). A dropped segment may still have been answered (an ACK, a
+// challenge ACK, a RST): the verdict is about the segment, not about what went out.
+enum class segment_result : std::uint8_t {
+  accepted,
+  closed,           // CLOSED or LISTEN: segments for no connection are the socket table's
+  not_syn,          // SYN_SENT: neither SYN nor an acceptable RST
+  bad_ack,          // SYN_SENT / SYN_RECEIVED: ACK of nothing sent (RST back); else RFC 5961 5.2
+  paws,             // RFC 7323 5.3
+  out_of_window,    // RFC 9293 3.10.7.4 first
+  rst_challenged,   // RFC 5961 3.2: RST in the window, not at RCV.NXT
+  syn_challenged,   // RFC 5961 4.2
+  no_ack,           // a synchronized state's segment without ACK
+};
+
 // Per connection, named as Linux's `ss -ti` and nstat name them.
 struct connection_counters {
   std::uint64_t in_segs = 0, out_segs = 0;                 // InSegs, OutSegs
@@ -119,8 +135,10 @@ class connection {
   void accept(const wire::tcp::repr& syn, std::uint32_t iss, time_ns now, segment_sink out);
   // Passive open without a SYN_RECEIVED: the third ACK of a handshake whose SYN-ACK carried a SYN
   // cookie (syn_cookie::check passed it and restored the SYN's options) -> ESTABLISHED at once, the
-  // ISS being the ACK's number less one; the ACK's window, data and FIN are taken as in ESTABLISHED.
-  void accept_cookie(const wire::tcp::repr& ack, const cookie_options& syn_options, time_ns now, segment_sink out);
+  // ISS being the ACK's number less one; the ACK's window, data and FIN are taken as in ESTABLISHED
+  // (what on_segment() says of the ACK).
+  segment_result accept_cookie(const wire::tcp::repr& ack, const cookie_options& syn_options, time_ns now,
+                               segment_sink out);
 
   // The TSval clock: milliseconds plus a per-connection offset (RFC 7323 5.4).
   static constexpr std::uint32_t timestamp_clock(time_ns now, std::uint32_t offset) noexcept {
@@ -133,8 +151,9 @@ class connection {
     return s;
   }
 
-  // One segment for this connection (its 4-tuple matched; checksum verified by the caller).
-  void on_segment(const wire::tcp::repr& seg, time_ns now, segment_sink out);
+  // One segment for this connection (its 4-tuple matched; checksum verified by the caller); says
+  // whether it was accepted or dropped, and why.
+  segment_result on_segment(const wire::tcp::repr& seg, time_ns now, segment_sink out);
   // Runs the timers due at `now` (call when now >= next_deadline()).
   void on_timer(time_ns now, segment_sink out);
   time_ns next_deadline() const noexcept;
@@ -148,6 +167,18 @@ class connection {
   void close(time_ns now, segment_sink out);
   // Sends RST (in a synchronized state) and goes to CLOSED with close_reason::aborted.
   void abort(time_ns now, segment_sink out);
+
+  // RFC 7323 5.4: the offset added to our timestamp clock. Set before connect()/accept() (the socket
+  // table keys it by the address pair, as Linux does, so that a later incarnation of a 4-tuple sends
+  // larger timestamps and RFC 6191 reuse works); unset, it is derived from the ISS.
+  void set_ts_offset(std::uint32_t off) noexcept { ts_offset_ = off, ts_offset_set_ = true; }
+
+  // Options the application changes on a live connection (TCP_NODELAY, SO_KEEPALIVE / TCP_KEEPIDLE).
+  void set_nagle(bool on) noexcept { cfg_.nagle = on; }
+  void set_keepalive(time_ns idle) noexcept {
+    cfg_.keepalive_idle = idle;
+    keepalive_at_ = idle && st_ == state::established ? last_heard_ + idle : never;
+  }
 
   // RFC 6191: whether a new SYN for this TIME_WAIT connection's 4-tuple may reuse it (its timestamp,
   // or without timestamps its sequence number, is past what this incarnation saw).
@@ -183,6 +214,7 @@ class connection {
  private:
   bool synchronized() const noexcept { return st_ >= state::established || st_ == state::syn_received; }
   void open_passive(const wire::tcp::repr& syn, std::uint32_t iss, time_ns now) noexcept;
+  void process(const wire::tcp::repr& seg, time_ns now, segment_sink out);   // on_segment's body
   void on_syn_sent(const wire::tcp::repr& seg, time_ns now, segment_sink out);
   bool acceptable(const wire::tcp::repr& seg) const noexcept;
   void take_options(const wire::tcp::repr& syn) noexcept;
@@ -231,6 +263,7 @@ class connection {
   std::uint8_t rcv_scale_ = 0;
   bool ws_ok_ = false, ts_ok_ = false, sack_ok_ = false;
   std::uint32_t ts_recent_ = 0, last_ack_sent_ = 0, ts_offset_ = 0;
+  bool ts_offset_set_ = false;
   bool fin_received_ = false, sending_closed_ = false, fin_sent_ = false;
   std::uint32_t fin_seq_ = 0;   // our FIN's sequence number once sent
 
@@ -264,6 +297,7 @@ class connection {
   std::size_t unacked_rcv_bytes_ = 0;
 
   connection_counters ctr_;
+  segment_result result_ = segment_result::accepted;   // what on_segment() returns; set where it drops
 };
 
 }  // namespace ringlab::tcp

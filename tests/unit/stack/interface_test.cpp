@@ -213,7 +213,7 @@ TEST_F(stack_test, malformed_frames_are_dropped_with_their_reason) {
   port.inject(b);
   b = good; wire::store_be16(b.data() + udp_at + 4, 4);                    // UDP length < 8
   port.inject(b);
-  port.inject(ipv4(peer_ip, me_ip, 6, text("tcp-ish-bytes-here-20")));      // TCP: the seam, unsupported
+  port.inject(ipv4(peer_ip, me_ip, 6, text("tcp-ish-bytes-here-20")));      // TCP: data offset 7 in 21 bytes
   port.inject(ipv4(peer_ip, me_ip, 99, text("?")));                        // unknown protocol
   port.inject(udp(peer_ip, wire::ipv4_addr{239, 5, 5, 5}, 1234, 9000, text("x")));   // group not joined
   port.inject(good);
@@ -222,7 +222,8 @@ TEST_F(stack_test, malformed_frames_are_dropped_with_their_reason) {
   EXPECT_EQ(ifc.counters().rx_frames, 17u);
   expect_only_drops(ifc, {{drop_reason::truncated, 2},
                           {drop_reason::bad_ethertype, 1},
-                          {drop_reason::unsupported, 3},
+                          {drop_reason::unsupported, 2},
+                          {drop_reason::tcp_bad_offset, 1},
                           {drop_reason::not_ours, 2},
                           {drop_reason::bad_ip_version, 1},
                           {drop_reason::bad_ip_header_len, 1},
@@ -255,11 +256,13 @@ TEST_F(stack_test, device_verified_checksums_are_not_checked_again) {
   expect_only_drops(ifc, {{drop_reason::bad_l4_checksum, 1}});
 }
 
-TEST_F(stack_test, tcp_goes_to_the_tcp_seam_and_is_counted_unsupported) {
+TEST_F(stack_test, tcp_goes_to_the_tcp_lane_which_checks_its_header) {
   interface ifc(port, config());
-  port.inject(ipv4(peer_ip, me_ip, 6, bytes(20)));
+  port.inject(ipv4(peer_ip, me_ip, 6, bytes(20)));   // data offset 0 (tcp_socket_test has the rest)
   ifc.poll(0);
-  expect_only_drops(ifc, {{drop_reason::unsupported, 1}});
+  expect_only_drops(ifc, {{drop_reason::tcp_bad_offset, 1}});
+  EXPECT_EQ(ifc.tcp_counters().in_segs, 1u);
+  EXPECT_EQ(ifc.tcp_counters().in_errs, 1u);
 }
 
 TEST_F(stack_test, a_full_burst_asks_to_be_polled_again_now) {

@@ -166,7 +166,7 @@ class pair {
     connection& to = s.from_a ? b : a;
     const bool syn_for_b = s.from_a && r->has(wire::tcp::flag::syn) && !r->has(wire::tcp::flag::ack) && !accepted_;
     if (to.closed() && !syn_for_b) return reset_from_closed(!s.from_a, *r);
-    if (!s.from_a) return to.on_segment(*r, now, sink_a());
+    if (!s.from_a) return void(to.on_segment(*r, now, sink_a()));
     if (b.current() == state::closed && r->has(wire::tcp::flag::syn) && !r->has(wire::tcp::flag::ack) && !accepted_) {
       accepted_ = true;
       return b.accept(*r, iss_b_, now, sink_b());

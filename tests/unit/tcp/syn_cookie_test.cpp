@@ -228,7 +228,8 @@ struct cookie_listener {
     }
     if (const auto o = sc.check(b_flow, r, p.now)) {
       ++accepted;
-      return p.b.accept_cookie(r, *o, p.now, p.sink_b());
+      EXPECT_EQ(p.b.accept_cookie(r, *o, p.now, p.sink_b()), segment_result::accepted);
+      return;
     }
     ++refused;
   }

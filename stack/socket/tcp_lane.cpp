@@ -1,0 +1,335 @@
+#include "stack/socket/tcp_lane.hpp"
+
+#include <cstdint>
+#include <vector>
+
+#include "stack/iface/frame_releaser.hpp"
+#include "stack/iface/ip_output.hpp"
+#include "stack/socket/tcp_listener.hpp"
+#include "stack/socket/tcp_socket.hpp"
+
+namespace ringlab::stack {
+
+using trace::drop_reason;
+using tcp::state;
+namespace flag = wire::tcp::flag;
+
+namespace {
+
+bool synchronized_open(state s) noexcept { return s != state::closed && s != state::listen && s != state::syn_sent && s != state::syn_received; }
+bool counts_estab(state s) noexcept { return s == state::established || s == state::close_wait; }
+
+drop_reason reason_of(tcp::segment_result r) noexcept {
+  switch (r) {
+    case tcp::segment_result::accepted: return drop_reason::none;
+    case tcp::segment_result::closed: return drop_reason::tcp_closed;
+    case tcp::segment_result::not_syn: return drop_reason::tcp_not_syn;
+    case tcp::segment_result::bad_ack: return drop_reason::tcp_bad_ack;
+    case tcp::segment_result::paws: return drop_reason::tcp_paws;
+    case tcp::segment_result::out_of_window: return drop_reason::tcp_out_of_window;
+    case tcp::segment_result::rst_challenged: return drop_reason::tcp_rst_challenged;
+    case tcp::segment_result::syn_challenged: return drop_reason::tcp_syn_challenged;
+    case tcp::segment_result::no_ack: return drop_reason::tcp_no_ack;
+  }
+  return drop_reason::tcp_closed;
+}
+
+// The counters a connection keeps, added into the lane's (nstat's names).
+void add_connection(tcp_lane_counters& into, const tcp::connection& c) noexcept {
+  const tcp::connection_counters& k = c.counters();
+  into.in_segs += k.in_segs;
+  into.out_segs += k.out_segs;
+  into.retrans_segs += k.retrans_segs;
+  into.out_rsts += k.rsts_out;
+  into.timeouts += k.timeouts;
+  into.syn_retrans += k.syn_retrans;
+  into.fast_retrans += k.fast_retrans;
+  (c.sack_on() ? into.sack_recovery : into.reno_recovery) += k.recoveries;
+  into.challenge_acks += k.challenge_acks;
+  into.paws_estab += k.paws_rejected;
+  into.ofo_queue += k.ofo_queued;
+  into.ofo_drop += k.ofo_dropped;
+  into.delayed_acks += k.delayed_acks;
+  into.keepalive += k.keepalive_probes;
+}
+
+void add_all(tcp_lane_counters& into, const tcp_lane_counters& c) noexcept {
+  for (const auto& n : tcp_counter_names) into.*n.field += c.*n.field;
+}
+
+}  // namespace
+
+tcp_lane::tcp_lane(const interface_config& cfg, socket_table& sockets, ip_output& out, timer_queue& timers,
+                   frame_releaser& frames)
+    : cfg_(cfg), sockets_(sockets), out_(out), timers_(timers), frames_(frames), secret_(cfg.tcp_secret) {}
+
+time_ns tcp_lane::now() const noexcept { return frames_.now(); }
+
+const tcp_lane_counters& tcp_lane::counters() const noexcept {
+  snapshot_ = own_;
+  add_all(snapshot_, retired_);
+  for (const auto& e : sockets_.tcp_entries()) {
+    add_connection(snapshot_, e->conn);
+    if (counts_estab(e->conn.current())) ++snapshot_.curr_estab;
+  }
+  return snapshot_;
+}
+
+std::uint32_t tcp_lane::ts_offset(const tcp_key& k) const noexcept {
+  return static_cast<std::uint32_t>(secret_.hash({{k.local.addr, 0}, {k.remote.addr, 0}}, 1));
+}
+
+// ---------------------------------------------------------------- receive
+
+drop_reason tcp_lane::receive(const segment_in& s, time_ns now) noexcept {
+  // Until a connection's engine takes it (and counts it there), the segment is the lane's to count.
+  if (s.dst != cfg_.addr) {   // TCP is unicast: to a broadcast or a group it is nobody's
+    ++own_.in_segs;
+    return drop_reason::not_ours;
+  }
+  const auto v = wire::tcp::view::check(s.bytes);
+  if (!v) {
+    ++own_.in_segs, ++own_.in_errs;
+    return v.error_code() == wire::error::truncated ? drop_reason::truncated : drop_reason::tcp_bad_offset;
+  }
+  if (!s.csum_good && (s.csum_bad || !v->verify_checksum(s.src, s.dst))) {
+    ++own_.in_segs, ++own_.in_errs, ++own_.in_csum_errors;
+    return drop_reason::bad_l4_checksum;
+  }
+  const auto r = wire::tcp::repr::parse(*v, s.src, s.dst, wire::csum::offload);   // checksum done above
+  if (!r) {
+    ++own_.in_segs, ++own_.in_errs;
+    return drop_reason::tcp_bad_options;
+  }
+  const wire::tcp::repr& seg = *r;
+  const tcp_key k{{s.dst, seg.dst_port}, {s.src, seg.src_port}};
+  tcp_listener* l = nullptr;
+  if (tcp_entry* e = sockets_.find_tcp(k)) {
+    if (!reuse_time_wait(*e, seg, l)) return to_connection(*e, seg, now);
+  } else {
+    l = sockets_.find_listener(k.local);
+  }
+  if (l) return to_listener(*l, k, seg, now);
+  ++own_.in_segs;
+  reset_for(k, seg, now);
+  return drop_reason::no_socket;
+}
+
+drop_reason tcp_lane::to_connection(tcp_entry& e, const wire::tcp::repr& seg, time_ns now) noexcept {
+  // The handshake's last ACK for a listener whose accept queue is full: dropped before the engine
+  // sees it, so the connection stays half-open and the peer's retransmission tries again (Linux's
+  // tcp_check_req does the same).
+  if (e.listener && e.conn.current() == state::syn_received && seg.has(flag::ack) &&
+      !seg.has(flag::rst) && !seg.has(flag::syn) && e.listener->pending() >= e.listener->backlog()) {
+    ++own_.in_segs, ++own_.listen_overflows, ++own_.listen_drops;
+    return drop_reason::tcp_listen_overflow;
+  }
+  const auto res = run(e, now, true, [&](tcp::connection& c, tcp::segment_sink out) {
+    return c.on_segment(seg, now, out);
+  });
+  return reason_of(res);
+}
+
+drop_reason tcp_lane::to_listener(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& seg,
+                                  time_ns now) noexcept {
+  // RFC 9293 3.10.7.2, LISTEN: a RST is ignored, an ACK answered with RST, only a SYN opens.
+  if (seg.has(flag::rst) || seg.has(flag::ack) || !seg.has(flag::syn)) {
+    ++own_.in_segs;
+    if (!seg.has(flag::rst) && seg.has(flag::ack)) reset_for(k, seg, now);
+    return drop_reason::tcp_not_syn;
+  }
+  if (l.half_open() >= l.backlog() || l.pending() >= l.backlog()) return on_listen_queue_full(l, k, seg, now);
+  tcp_entry* e = sockets_.add_tcp(l.config(), k);   // the tuple is free: find_tcp found nothing
+  if (!e) {
+    ++own_.in_segs;
+    return drop_reason::tcp_closed;
+  }
+  e->listener = &l;
+  e->passive = true;
+  e->conn.set_ts_offset(ts_offset(k));
+  l.syn_added();
+  const std::uint32_t iss = secret_.iss(k, now);
+  run(*e, now, true, [&](tcp::connection& c, tcp::segment_sink out) { c.accept(seg, iss, now, out); });
+  return drop_reason::none;
+}
+
+drop_reason tcp_lane::on_listen_queue_full(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& syn,
+                                           time_ns now) noexcept {
+  (void)k, (void)syn, (void)now;   // what a SYN cookie is made of
+  ++own_.in_segs, ++own_.listen_drops;
+  if (l.pending() >= l.backlog()) {
+    ++own_.listen_overflows;
+    return drop_reason::tcp_listen_overflow;
+  }
+  return drop_reason::tcp_syn_queue_full;
+}
+
+bool tcp_lane::reuse_time_wait(tcp_entry& e, const wire::tcp::repr& syn, tcp_listener*& l) noexcept {
+  if (e.conn.current() != state::time_wait || !syn.has(flag::syn) || syn.has(flag::ack) || syn.has(flag::rst))
+    return false;
+  tcp_listener* to = sockets_.find_listener(e.key.local);
+  if (!to || !e.conn.accepts_reuse(syn)) return false;
+  ++own_.time_wait_reuse;
+  if (e.owner) sockets_.unhash_tcp(e);   // its socket still holds it: out of the way only
+  else free_entry(e);
+  l = to;
+  return true;
+}
+
+void tcp_lane::reset_for(const tcp_key& k, const wire::tcp::repr& seg, time_ns now) noexcept {
+  if (seg.has(flag::rst)) return;
+  wire::tcp::repr r;
+  r.src_port = k.local.port;
+  r.dst_port = k.remote.port;
+  if (seg.has(flag::ack)) {   // <SEQ=SEG.ACK><CTL=RST>
+    r.seq = seg.ack;
+    r.flags = flag::rst;
+  } else {                    // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    r.seq = 0;
+    r.ack = seg.seq + seg.segment_len();
+    r.flags = flag::rst | flag::ack;
+  }
+  ++own_.out_segs, ++own_.out_rsts;
+  emit(k, r, now);
+}
+
+void tcp_lane::emit(const tcp_key& k, const wire::tcp::repr& r, time_ns now) noexcept {
+  ip_output::params o{.src = k.local.addr, .dst = k.remote.addr, .proto = wire::tcp::ip_protocol,
+                      .ttl = cfg_.default_ttl};
+  // A segment that finds no TX frame (or no route) is lost like one the network lost: the engine's
+  // RTO sends it again. The IPv4 + Ethernet headers go in front, ARP waits as for UDP.
+  (void)out_.send(o, r.buffer_len(), [&](std::span<std::byte> b) { return r.emit(b, o.src, o.dst); }, now);
+}
+
+// ---------------------------------------------------------------- after every engine call
+
+void tcp_lane::settle(tcp_entry& e, const before& b, time_ns now, bool events) noexcept {
+  (void)now;
+  const state st = e.conn.current();
+  // Lane counters by state change (RFC 4022's definitions).
+  if (st != b.st) {
+    if (st == state::closed) {
+      if (b.st == state::syn_sent || b.st == state::syn_received) ++own_.attempt_fails;
+      if (counts_estab(b.st)) ++own_.estab_resets;
+    }
+    if (e.passive && b.st == state::syn_received && synchronized_open(st)) ++own_.passive_opens;
+  }
+  arm(e);
+
+  unsigned ev = 0;
+  tcp_listener* wake = nullptr;
+  tcp_socket* owner = e.owner;
+  if (owner) {
+    if (st == state::closed) sockets_.unhash_tcp(e);   // the tuple is free; the socket keeps the entry
+    if (events) {
+      if (e.conn.readable() > b.readable || (e.conn.peer_closed() && !b.peer_closed)) ev |= tcp_socket::ev_readable;
+      if (e.conn.send_room() > b.room) ev |= tcp_socket::ev_writable;
+      if (!synchronized_open(b.st) && synchronized_open(st)) ev |= tcp_socket::ev_connected | tcp_socket::ev_writable;
+      if (st == state::closed && b.st != state::closed) ev |= tcp_socket::ev_closed;
+    }
+  } else if (tcp_listener* l = e.listener) {
+    if (b.st == state::syn_received && st != state::syn_received) l->syn_gone();
+    if (st == state::closed) {
+      if (b.st != state::syn_received) l->remove_ready(e);   // reset before it was accepted
+      free_entry(e);
+    } else if (b.st == state::syn_received && synchronized_open(st)) {
+      l->push_ready(e);
+      if (events) wake = l;
+    }
+  } else if (st == state::closed) {
+    free_entry(e);   // an orphan's end
+  }
+  // Last: the hook may do anything, destroy its socket included.
+  if (ev) owner->notify(ev);
+  else if (wake) wake->notify(tcp_socket::ev_readable);
+}
+
+void tcp_lane::arm(tcp_entry& e) noexcept {
+  const time_ns d = e.conn.next_deadline();
+  if (d == never) {
+    if (e.timer.valid()) timers_.cancel(e.timer);
+    e.timer = {};
+    return;
+  }
+  if (e.timer.valid() && timers_.armed(e.timer) && timers_.deadline(e.timer) == d) return;
+  if (e.timer.valid() && timers_.rearm(e.timer, d)) return;
+  e.timer = timers_.arm(d, &tcp_lane::on_timer, this, reinterpret_cast<std::uintptr_t>(&e));
+}
+
+void tcp_lane::on_timer(void* ctx, std::uint64_t arg, time_ns now) noexcept {
+  auto* lane = static_cast<tcp_lane*>(ctx);
+  auto* e = reinterpret_cast<tcp_entry*>(static_cast<std::uintptr_t>(arg));
+  lane->run(*e, now, true, [&](tcp::connection& c, tcp::segment_sink out) { c.on_timer(now, out); });
+}
+
+void tcp_lane::free_entry(tcp_entry& e) noexcept {
+  if (e.timer.valid()) timers_.cancel(e.timer);
+  add_connection(retired_, e.conn);
+  if (e.listener && !e.owner) {
+    if (e.conn.current() == state::syn_received) e.listener->syn_gone();
+    else e.listener->remove_ready(e);
+  }
+  sockets_.free_tcp(e);
+}
+
+// ---------------------------------------------------------------- the sockets' side
+
+std::error_code tcp_lane::open(tcp_socket& s, endpoint local, endpoint remote, const tcp::connection_config& cfg,
+                               time_ns now, tcp_entry*& out) noexcept {
+  if (local.addr.is_unspecified()) local.addr = cfg_.addr;
+  if (local.port == 0) {
+    local.port = sockets_.ephemeral_tcp_port();
+    if (local.port == 0) return std::make_error_code(std::errc::address_not_available);
+  }
+  const tcp_key k{local, remote};
+  tcp_entry* e = sockets_.add_tcp(cfg, k);
+  if (!e) return std::make_error_code(std::errc::address_not_available);   // as Linux's connect: the tuple is taken
+  e->owner = &s;
+  e->conn.set_ts_offset(ts_offset(k));
+  ++own_.active_opens;
+  const std::uint32_t iss = secret_.iss(k, now);
+  run(*e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { c.connect(iss, now, o); });
+  out = e;
+  return {};
+}
+
+std::size_t tcp_lane::send(tcp_entry& e, std::span<const std::byte> data, time_ns now) noexcept {
+  return run(e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { return c.send(data, now, o); });
+}
+
+std::size_t tcp_lane::receive(tcp_entry& e, std::span<std::byte> buf, time_ns now) noexcept {
+  return run(e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { return c.receive(buf, now, o); });
+}
+
+void tcp_lane::shutdown(tcp_entry& e, time_ns now) noexcept {
+  run(e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { c.close(now, o); });
+}
+
+void tcp_lane::abort(tcp_entry& e, time_ns now) noexcept {
+  run(e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { c.abort(now, o); });
+}
+
+void tcp_lane::changed(tcp_entry& e, time_ns now) noexcept {
+  // An empty send runs the engine's output (what Nagle held may go now) and re-arms the timer.
+  run(e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { (void)c.send({}, now, o); });
+}
+
+void tcp_lane::release(tcp_entry& e, time_ns now) noexcept {
+  e.owner = nullptr;
+  if (e.conn.current() == state::closed) return free_entry(e);
+  if (e.conn.readable() > 0) {
+    ++own_.abort_on_close;
+    // The settle below sees an orphan at CLOSED and frees it.
+    return run(e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { c.abort(now, o); });
+  }
+  run(e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { c.close(now, o); });
+}
+
+void tcp_lane::close_listener(tcp_listener& l, time_ns now) noexcept {
+  std::vector<tcp_entry*> mine;
+  for (const auto& e : sockets_.tcp_entries())
+    if (e->listener == &l && !e->owner) mine.push_back(e.get());
+  for (tcp_entry* e : mine) run(*e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { c.abort(now, o); });
+}
+
+}  // namespace ringlab::stack

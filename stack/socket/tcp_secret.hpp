@@ -1,0 +1,31 @@
+#pragma once
+// stack::tcp_secret: the interface's TCP secret and what is keyed by it.
+//
+// iss(): RFC 6528's initial sequence number, ISN = M + F(local addr, local port, remote addr, remote
+// port, secret): M a clock ticking every 4 µs (RFC 9293 3.4.1), F a keyed hash so that an off-path
+// attacker cannot guess a connection's ISN from another's. F is SipHash-2-4 (libsodium's
+// crypto_shorthash; Linux's secure_tcp_seq uses SipHash too). The key is 16 bytes expanded from
+// interface_config::tcp_secret by splitmix64, so a sim run with the same config gets the same ISNs.
+// hash() is F alone, with an extra word, for whatever else needs the secret (SYN cookies).
+#include <array>
+#include <cstdint>
+
+#include "stack/iface/tcp_entry.hpp"
+#include "stack/iface/time.hpp"
+
+namespace ringlab::stack {
+
+class tcp_secret {
+ public:
+  explicit tcp_secret(std::uint64_t seed) noexcept;
+
+  std::uint64_t hash(const tcp_key& k, std::uint32_t extra = 0) const noexcept;
+  std::uint32_t iss(const tcp_key& k, time_ns now) const noexcept {
+    return static_cast<std::uint32_t>(now / 4000) + static_cast<std::uint32_t>(hash(k));
+  }
+
+ private:
+  std::array<unsigned char, 16> key_{};
+};
+
+}  // namespace ringlab::stack
