@@ -23,7 +23,7 @@
 // packet id at hop::tcp; tcp_lane_counters (nstat's names) count the same segments by TCP's rules.
 //
 // Not here: TCP to the interface's own address (loopback: rx and tx would re-enter one engine; connect
-// says network_unreachable), SYN cookies (on_listen_queue_full drops; the `cookie` work goes there).
+// says network_unreachable).
 #include <cstddef>
 #include <span>
 #include <system_error>
@@ -37,6 +37,7 @@
 #include "stack/socket/tcp_lane_counters.hpp"
 #include "stack/socket/tcp_secret.hpp"
 #include "stack/tcp/connection.hpp"
+#include "stack/tcp/syn_cookie.hpp"
 #include "stack/wire/ipv4_addr.hpp"
 #include "stack/wire/tcp.hpp"
 #include "trace/trace.hpp"
@@ -122,10 +123,14 @@ class tcp_lane {
   trace::drop_reason to_connection(tcp_entry& e, const wire::tcp::repr& seg, time_ns now) noexcept;
   trace::drop_reason to_listener(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& seg,
                                  time_ns now) noexcept;
-  // A SYN for a listener whose SYN queue or accept queue is full. Today: dropped and counted. This is
-  // the one place SYN cookies (RFC 4987 3.6) answer instead.
+  // A SYN for a listener whose SYN queue or accept queue is full: with only the SYN queue full, a SYN
+  // cookie answers (RFC 4987 3.6) and nothing is kept; else dropped and counted.
   trace::drop_reason on_listen_queue_full(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& syn,
                                           time_ns now) noexcept;
+  // An ACK for a listener that sent cookies lately: a good cookie makes the connection (ESTABLISHED,
+  // into the accept queue), a bad one is answered as any ACK to a listener (RST).
+  trace::drop_reason from_cookie(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& ack,
+                                 time_ns now) noexcept;
   // RFC 6191: a SYN for a TIME_WAIT 4-tuple that a listener would take; true when the old incarnation
   // made way (the entry is gone or out of the map) and `l` is the listener to take the SYN.
   bool reuse_time_wait(tcp_entry& e, const wire::tcp::repr& syn, tcp_listener*& l) noexcept;
@@ -139,6 +144,7 @@ class tcp_lane {
   timer_queue& timers_;
   frame_releaser& frames_;
   tcp_secret secret_;
+  tcp::syn_cookie cookies_;     // keyed from the same seed as secret_ (by other means: other keys)
   tcp_lane_counters own_;       // what no connection counts: lane drops, table RSTs, state changes
   tcp_lane_counters retired_;   // the connection counters of freed connections
   mutable tcp_lane_counters snapshot_;
