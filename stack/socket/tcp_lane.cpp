@@ -149,18 +149,24 @@ drop_reason tcp_lane::to_listener(tcp_listener& l, const tcp_key& k, const wire:
     return drop_reason::tcp_not_syn;
   }
   if (l.half_open() >= l.backlog() || l.pending() >= l.backlog()) return on_listen_queue_full(l, k, seg, now);
-  tcp_entry* e = sockets_.add_tcp(l.config(), k);   // the tuple is free: find_tcp found nothing
-  if (!e) {
-    ++own_.in_segs;
-    return drop_reason::tcp_closed;
-  }
-  e->listener = &l;
-  e->passive = true;
+  tcp_entry* e = passive_entry(l, k);
+  if (!e) return drop_reason::tcp_closed;
   e->conn.set_ts_offset(ts_offset(k));
   l.syn_added();
   const std::uint32_t iss = secret_.iss(k, now);
   run(*e, now, true, [&](tcp::connection& c, tcp::segment_sink out) { c.accept(seg, iss, now, out); });
   return drop_reason::none;
+}
+
+tcp_entry* tcp_lane::passive_entry(tcp_listener& l, const tcp_key& k) noexcept {
+  tcp_entry* e = sockets_.add_tcp(l.config(), k);   // the tuple is free: find_tcp found nothing
+  if (!e) {
+    ++own_.in_segs;   // no engine will count the segment
+    return nullptr;
+  }
+  e->listener = &l;
+  e->passive = true;
+  return e;
 }
 
 drop_reason tcp_lane::on_listen_queue_full(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& syn,
@@ -194,13 +200,8 @@ drop_reason tcp_lane::from_cookie(tcp_listener& l, const tcp_key& k, const wire:
     ++own_.in_segs, ++own_.listen_overflows, ++own_.listen_drops;
     return drop_reason::tcp_listen_overflow;
   }
-  tcp_entry* e = sockets_.add_tcp(l.config(), k);   // the tuple is free: find_tcp found nothing
-  if (!e) {
-    ++own_.in_segs;
-    return drop_reason::tcp_closed;
-  }
-  e->listener = &l;
-  e->passive = true;
+  tcp_entry* e = passive_entry(l, k);
+  if (!e) return drop_reason::tcp_closed;
   ++own_.syncookies_recv;
   // accept_cookie continues the TSval clock from the cookie's, whatever offset the entry had.
   const auto res = run(*e, now, true, [&](tcp::connection& c, tcp::segment_sink out) {

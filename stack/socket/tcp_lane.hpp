@@ -131,6 +131,8 @@ class tcp_lane {
   // into the accept queue), a bad one is answered as any ACK to a listener (RST).
   trace::drop_reason from_cookie(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& ack,
                                  time_ns now) noexcept;
+  // A new entry of listener l's for tuple k (a SYN's or a cookie's), or nullptr (the table said no).
+  tcp_entry* passive_entry(tcp_listener& l, const tcp_key& k) noexcept;
   // RFC 6191: a SYN for a TIME_WAIT 4-tuple that a listener would take; true when the old incarnation
   // made way (the entry is gone or out of the map) and `l` is the listener to take the SYN.
   bool reuse_time_wait(tcp_entry& e, const wire::tcp::repr& syn, tcp_listener*& l) noexcept;
