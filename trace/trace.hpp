@@ -44,7 +44,7 @@ enum class drop_reason : std::uint8_t {
   tcp_bad_offset,        // data offset < 5 or past the segment's end
   tcp_bad_options,       // an option cut short or of a length its kind forbids
   tcp_listen_overflow,   // the listener's accept queue was full (ListenOverflows)
-  tcp_syn_queue_full,    // the listener's SYN queue was full (ListenDrops; SYN cookies answer here later)
+  tcp_syn_queue_full,    // the listener's SYN queue was full and its SYN cookies off (ListenDrops)
   tcp_not_syn,           // not a SYN where only a SYN opens (LISTEN, SYN_SENT); an ACK is answered with RST
   tcp_closed,            // the connection had closed (its entry waits for its socket's close)
   tcp_out_of_window,     // RFC 9293 3.10.7.4 acceptability failed (an ACK went back)

@@ -19,6 +19,13 @@ namespace {
 
 bool synchronized_open(state s) noexcept { return s != state::closed && s != state::listen && s != state::syn_sent && s != state::syn_received; }
 bool counts_estab(state s) noexcept { return s == state::established || s == state::close_wait; }
+// A passive connection established: from SYN_RECEIVED, or from nothing by a SYN cookie's ACK.
+bool opened(state before, state now) noexcept {
+  return (before == state::syn_received || before == state::closed) && synchronized_open(now);
+}
+tcp::syn_cookie::flow cookie_flow(const tcp_key& k) noexcept {
+  return {k.local.addr, k.remote.addr, k.local.port, k.remote.port};
+}
 
 drop_reason reason_of(tcp::segment_result r) noexcept {
   switch (r) {
@@ -67,7 +74,8 @@ void add_all(tcp_lane_counters& into, const tcp_lane_counters& c) noexcept {
 
 tcp_lane::tcp_lane(const interface_config& cfg, interface_counters& ctr, socket_table& sockets, ip_output& out,
                    timer_queue& timers, frame_releaser& frames)
-    : cfg_(cfg), ctr_(ctr), sockets_(sockets), out_(out), timers_(timers), frames_(frames), secret_(cfg.tcp_secret) {}
+    : cfg_(cfg), ctr_(ctr), sockets_(sockets), out_(out), timers_(timers), frames_(frames), secret_(cfg.tcp_secret),
+      cookies_(cfg.tcp_secret) {}
 
 time_ns tcp_lane::now() const noexcept { return frames_.now(); }
 
@@ -138,20 +146,18 @@ drop_reason tcp_lane::to_connection(tcp_entry& e, const wire::tcp::repr& seg, ti
 
 drop_reason tcp_lane::to_listener(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& seg,
                                   time_ns now) noexcept {
-  // RFC 9293 3.10.7.2, LISTEN: a RST is ignored, an ACK answered with RST, only a SYN opens.
+  // RFC 9293 3.10.7.2, LISTEN: a RST is ignored, an ACK answered with RST, only a SYN opens; but an
+  // ACK may bring back a SYN cookie.
+  if (seg.has(flag::ack) && !seg.has(flag::rst) && !seg.has(flag::syn) && l.cookies_recent(now))
+    return from_cookie(l, k, seg, now);
   if (seg.has(flag::rst) || seg.has(flag::ack) || !seg.has(flag::syn)) {
     ++own_.in_segs;
     if (!seg.has(flag::rst) && seg.has(flag::ack)) reset_for(k, seg, now);
     return drop_reason::tcp_not_syn;
   }
   if (l.half_open() >= l.backlog() || l.pending() >= l.backlog()) return on_listen_queue_full(l, k, seg, now);
-  tcp_entry* e = sockets_.add_tcp(l.config(), k);   // the tuple is free: find_tcp found nothing
-  if (!e) {
-    ++own_.in_segs;
-    return drop_reason::tcp_closed;
-  }
-  e->listener = &l;
-  e->passive = true;
+  tcp_entry* e = passive_entry(l, k);
+  if (!e) return drop_reason::tcp_closed;
   e->conn.set_ts_offset(ts_offset(k));
   l.syn_added();
   const std::uint32_t iss = secret_.iss(k, now);
@@ -159,15 +165,56 @@ drop_reason tcp_lane::to_listener(tcp_listener& l, const tcp_key& k, const wire:
   return drop_reason::none;
 }
 
+tcp_entry* tcp_lane::passive_entry(tcp_listener& l, const tcp_key& k) noexcept {
+  tcp_entry* e = sockets_.add_tcp(l.config(), k);   // the tuple is free: find_tcp found nothing
+  if (!e) {
+    ++own_.in_segs;   // no engine will count the segment
+    return nullptr;
+  }
+  e->listener = &l;
+  e->passive = true;
+  return e;
+}
+
 drop_reason tcp_lane::on_listen_queue_full(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& syn,
                                            time_ns now) noexcept {
-  (void)k, (void)syn, (void)now;   // what a SYN cookie is made of
-  ++own_.in_segs, ++own_.listen_drops;
+  ++own_.in_segs;
+  // A full accept queue: a cookie's connection would have nowhere to go (Linux drops here too).
   if (l.pending() >= l.backlog()) {
-    ++own_.listen_overflows;
+    ++own_.listen_drops, ++own_.listen_overflows;
     return drop_reason::tcp_listen_overflow;
   }
-  return drop_reason::tcp_syn_queue_full;
+  if (!l.syn_cookies()) {
+    ++own_.listen_drops;
+    return drop_reason::tcp_syn_queue_full;
+  }
+  // The SYN-ACK carries everything the connection needs in its ISS and TSval; nothing is kept.
+  ++own_.syncookies_sent, ++own_.out_segs;
+  l.cookie_sent(now);
+  emit(k, cookies_.syn_ack(cookie_flow(k), syn, l.config(), now), now);
+  return drop_reason::none;
+}
+
+drop_reason tcp_lane::from_cookie(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& ack,
+                                  time_ns now) noexcept {
+  const auto opts = cookies_.check(cookie_flow(k), ack, now);
+  if (!opts) {
+    ++own_.in_segs, ++own_.syncookies_failed;
+    reset_for(k, ack, now);
+    return drop_reason::tcp_not_syn;
+  }
+  if (l.pending() >= l.backlog()) {   // as a half-open connection's ACK then (to_connection)
+    ++own_.in_segs, ++own_.listen_overflows, ++own_.listen_drops;
+    return drop_reason::tcp_listen_overflow;
+  }
+  tcp_entry* e = passive_entry(l, k);
+  if (!e) return drop_reason::tcp_closed;
+  ++own_.syncookies_recv;
+  // accept_cookie continues the TSval clock from the cookie's, whatever offset the entry had.
+  const auto res = run(*e, now, true, [&](tcp::connection& c, tcp::segment_sink out) {
+    return c.accept_cookie(ack, *opts, now, out);
+  });
+  return reason_of(res);
 }
 
 bool tcp_lane::reuse_time_wait(tcp_entry& e, const wire::tcp::repr& syn, tcp_listener*& l) noexcept {
@@ -239,7 +286,7 @@ void tcp_lane::settle(tcp_entry& e, const before& b, time_ns now, bool events) n
       if (b.st == state::syn_sent || b.st == state::syn_received) ++own_.attempt_fails;
       if (counts_estab(b.st)) ++own_.estab_resets;
     }
-    if (e.passive && b.st == state::syn_received && synchronized_open(st)) ++own_.passive_opens;
+    if (e.passive && opened(b.st, st)) ++own_.passive_opens;
   }
   arm(e);
 
@@ -259,7 +306,7 @@ void tcp_lane::settle(tcp_entry& e, const before& b, time_ns now, bool events) n
     if (st == state::closed) {
       if (b.st != state::syn_received) l->remove_ready(e);   // reset before it was accepted
       free_entry(e);
-    } else if (b.st == state::syn_received && synchronized_open(st)) {
+    } else if (opened(b.st, st)) {
       l->push_ready(e);
       if (events) wake = l;
     }

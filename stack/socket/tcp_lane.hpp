@@ -26,7 +26,8 @@
 // hand it back inside the sending engine's call); it is queued and received after the engine call that
 // sent it returned (drain_loop), like a softirq's backlog. Its drops are counted in the interface's
 // counters and traced at hop::tcp without a packet id (it had no frame).
-// Not here: SYN cookies (on_listen_queue_full drops; the `cookie` work goes there).
+// SYN cookies: a SYN that finds the listener's SYN queue full is answered by on_listen_queue_full with
+// a cookie (stack/tcp/syn_cookie) and no state.
 #include <cstddef>
 #include <deque>
 #include <span>
@@ -42,6 +43,7 @@
 #include "stack/socket/tcp_lane_counters.hpp"
 #include "stack/socket/tcp_secret.hpp"
 #include "stack/tcp/connection.hpp"
+#include "stack/tcp/syn_cookie.hpp"
 #include "stack/wire/ipv4_addr.hpp"
 #include "stack/wire/tcp.hpp"
 #include "trace/trace.hpp"
@@ -134,10 +136,16 @@ class tcp_lane {
   trace::drop_reason to_connection(tcp_entry& e, const wire::tcp::repr& seg, time_ns now) noexcept;
   trace::drop_reason to_listener(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& seg,
                                  time_ns now) noexcept;
-  // A SYN for a listener whose SYN queue or accept queue is full. Today: dropped and counted. This is
-  // the one place SYN cookies (RFC 4987 3.6) answer instead.
+  // A SYN for a listener whose SYN queue or accept queue is full: with only the SYN queue full, a SYN
+  // cookie answers (RFC 4987 3.6) and nothing is kept; else dropped and counted.
   trace::drop_reason on_listen_queue_full(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& syn,
                                           time_ns now) noexcept;
+  // An ACK for a listener that sent cookies lately: a good cookie makes the connection (ESTABLISHED,
+  // into the accept queue), a bad one is answered as any ACK to a listener (RST).
+  trace::drop_reason from_cookie(tcp_listener& l, const tcp_key& k, const wire::tcp::repr& ack,
+                                 time_ns now) noexcept;
+  // A new entry of listener l's for tuple k (a SYN's or a cookie's), or nullptr (the table said no).
+  tcp_entry* passive_entry(tcp_listener& l, const tcp_key& k) noexcept;
   // RFC 6191: a SYN for a TIME_WAIT 4-tuple that a listener would take; true when the old incarnation
   // made way (the entry is gone or out of the map) and `l` is the listener to take the SYN.
   bool reuse_time_wait(tcp_entry& e, const wire::tcp::repr& syn, tcp_listener*& l) noexcept;
@@ -152,6 +160,7 @@ class tcp_lane {
   timer_queue& timers_;
   frame_releaser& frames_;
   tcp_secret secret_;
+  tcp::syn_cookie cookies_;     // keyed from the same seed as secret_ (by other means: other keys)
   tcp_lane_counters own_;       // what no connection counts: lane drops, table RSTs, state changes
   tcp_lane_counters retired_;   // the connection counters of freed connections
   mutable tcp_lane_counters snapshot_;

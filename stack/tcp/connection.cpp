@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "stack/tcp/seq.hpp"
+#include "stack/tcp/syn_cookie.hpp"
 
 namespace ringlab::tcp {
 
@@ -27,8 +28,7 @@ connection::connection(const connection_config& cfg, std::uint16_t local_port, s
       rcv_(cfg.recv_buffer),
       rto_(cfg.rto_initial),
       cc_(cfg.congestion) {
-  // RFC 7323 2.2: the smallest shift that lets the whole receive buffer be announced.
-  while (rcv_scale_ < wire::tcp::option::max_window_shift && (cfg_.recv_buffer >> rcv_scale_) > 0xffff) ++rcv_scale_;
+  rcv_scale_ = window_shift(cfg_.recv_buffer);
 }
 
 // ---------------------------------------------------------------- opening
@@ -45,22 +45,57 @@ void connection::connect(std::uint32_t iss, time_ns now, segment_sink out) {
   last_heard_ = now;
 }
 
-void connection::accept(const wire::tcp::repr& syn, std::uint32_t iss, time_ns now, segment_sink out) {
-  if (st_ != state::closed) return;
-  ++ctr_.in_segs;
+// What a passive open takes from the peer's SYN (accept(), accept_cookie()).
+void connection::open_passive(const wire::tcp::repr& syn, std::uint32_t iss, time_ns now) noexcept {
   iss_ = snd_una_ = iss;
   snd_nxt_ = snd_max_ = iss + 1;
-  if (!ts_offset_set_) ts_offset_ = iss * 2654435761u;
   recover_ = iss;
   irs_ = syn.seq;
   rcv_nxt_ = syn.seq + 1;
   take_options(syn);
+  last_heard_ = now;
+}
+
+void connection::accept(const wire::tcp::repr& syn, std::uint32_t iss, time_ns now, segment_sink out) {
+  if (st_ != state::closed) return;
+  ++ctr_.in_segs;
+  open_passive(syn, iss, now);
+  if (!ts_offset_set_) ts_offset_ = iss * 2654435761u;
   snd_wnd_ = max_snd_wnd_ = syn.window;   // RFC 7323 2.2: a SYN's window is never scaled
   snd_wl1_ = syn.seq;
   st_ = state::syn_received;
   send_segment(iss, flag::syn | flag::ack, {}, now, out);
   arm_rto(now);
-  last_heard_ = now;
+}
+
+segment_result connection::accept_cookie(const wire::tcp::repr& ack, const cookie_options& o, time_ns now,
+                                         segment_sink out) {
+  if (st_ != state::closed) return segment_result::closed;
+  // The SYN as its cookie brings it back. Window scale and SACK only beside timestamps: the cookie's
+  // SYN-ACK offered them only then (syn_cookie::syn_ack), and a TSecr is where they came back.
+  wire::tcp::repr syn;
+  syn.seq = ack.seq - 1;
+  syn.flags = flag::syn;
+  syn.opts.mss = o.mss;
+  if (o.timestamps && cfg_.timestamps && ack.opts.ts) {
+    syn.opts.ts = wire::tcp::timestamps{ack.opts.ts->value, 0};
+    syn.opts.window_scale = o.window_scale;
+    syn.opts.sack_permitted = o.sack;
+  }
+  open_passive(syn, ack.ack - 1, now);
+  // Our TSvals go on from the cookie's, which the ACK echoes: never backwards for the peer's PAWS.
+  if (ts_ok_) ts_offset_ = ack.opts.ts->echo - timestamp_clock(now, 0);
+  // What the cookie's SYN-ACK announced and acknowledged, as send_segment() would have noted it.
+  rcv_adv_ = rcv_nxt_ + static_cast<std::uint32_t>(std::min<std::size_t>(rcv_.window(), 0xffff));
+  last_ack_sent_ = rcv_nxt_;
+  // ESTABLISHED as the ACK of our SYN-ACK makes it (RFC 9293 3.10.7.4 fifth, SYN-RECEIVED); the
+  // window bookkeeping one step older than the ACK, so that the ACK's own window is taken. No RTT
+  // sample: when the SYN-ACK left was not kept (Linux takes none from a cookie either).
+  st_ = state::established;
+  snd_una_ = snd_nxt_;   // our SYN: acknowledged by this very ACK
+  snd_wl1_ = irs_;
+  snd_wl2_ = iss_;
+  return on_segment(ack, now, out);
 }
 
 // Options of the peer's SYN: what both sides offered is on (RFC 7323 1.3, 2.2; RFC 2018 2).
@@ -628,18 +663,52 @@ void connection::retransmit_first(time_ns now, segment_sink out) {
   if (rto_at_ == never) arm_rto(now);
 }
 
+std::uint32_t connection::resend(std::uint32_t seq, std::uint32_t len, time_ns now, segment_sink out) {
+  const std::span<const std::byte> p = snd_buf_.at(seq - snd_una_, len);
+  if (p.empty()) return 0;
+  ++ctr_.retrans_segs;
+  rtt_timing_ = false;   // Karn
+  send_segment(seq, flag::ack, p, now, out);
+  return static_cast<std::uint32_t>(p.size());
+}
+
+// NextSeg rule 1: the lost segments, while the pipe leaves room.
 void connection::sack_retransmit(time_ns now, segment_sink out) {
   while (cwnd_ > in_flight() && cwnd_ - in_flight() >= smss_) {
     const auto s = sb_.next_lost(snd_una_, snd_max_, smss_);
     if (!s) return;   // nothing lost left: new data, if any, goes out from output() by the same pipe
-    const std::uint32_t off = s->seq - snd_una_;
-    const std::span<const std::byte> p = snd_buf_.at(off, s->len);
-    if (p.empty()) return;
-    ++ctr_.retrans_segs;
-    rtt_timing_ = false;
-    send_segment(s->seq, flag::ack, p, now, out);
-    sb_.retransmitted(s->seq, static_cast<std::uint32_t>(p.size()));
+    const std::uint32_t n = resend(s->seq, s->len, now, out);
+    if (!n) return;
+    sb_.retransmitted(s->seq, n);
   }
+}
+
+// NextSeg rules 3 and 4, when rule 1 (sack_retransmit) and rule 2 (new data, output()) left room in
+// the pipe. Rule 3: a hole below SACKed data not yet deemed lost is sent again anyway. Rule 4: once per
+// recovery, a "rescue" of the highest unSACKed segment: a loss at the tail of the window brings no
+// SACK above it, so IsLost never marks it, and without this only the RTO would repair it.
+bool connection::sack_rescue(time_ns now, segment_sink out) {
+  bool sent = false;
+  // The FIN's sequence number is no byte of the buffer: resent by retransmit_first or the RTO only.
+  const std::uint32_t high_data = fin_sent_ ? fin_seq_ : snd_max_;
+  while (cwnd_ > in_flight() && cwnd_ - in_flight() >= smss_) {
+    if (const auto s = sb_.next_unsacked(snd_una_, smss_)) {   // rule 3 (C.3: HighRxt follows)
+      const std::uint32_t n = resend(s->seq, s->len, now, out);
+      if (!n) break;
+      sb_.retransmitted(s->seq, n);
+      sent = true;
+      continue;
+    }
+    // Rule 4: HighACK past RescueRxt (or none yet); RescueRxt = RecoveryPoint; HighRxt left alone.
+    if (rescue_valid_ && !seq_gt(snd_una_, rescue_rxt_)) break;
+    const auto s = sb_.last_unsacked(snd_una_, high_data, smss_);
+    if (!s || !resend(s->seq, s->len, now, out)) break;
+    rescue_rxt_ = recover_;
+    rescue_valid_ = true;
+    sent = true;
+    break;
+  }
+  return sent;
 }
 
 void connection::output(time_ns now, segment_sink out) {
@@ -703,6 +772,8 @@ void connection::output(time_ns now, segment_sink out) {
   // Bytes waiting, nothing in flight to bring an ACK: a zero window is probed, a window too small
   // for sender SWS avoidance is used anyway when the override timer fires (both: the persist timer).
   if (unsent_bytes() > 0 && flight() == 0 && persist_at_ == never) persist_at_ = now + rto_;
+  // RFC 6675 NextSeg rule 2 failed (no new data, or no room for it in the peer's window): rules 3, 4.
+  if (in_recovery_ && sack_ok_ && (unsent_bytes() == 0 || snd_wnd_ <= flight())) sent |= sack_rescue(now, out);
   if (!sent && ack_now_) send_ack(now, out);
   if (cfg_.keepalive_idle && st_ == state::established) keepalive_at_ = last_heard_ + cfg_.keepalive_idle;
 }

@@ -17,12 +17,14 @@
 //   timers      RTO (RFC 6298: SRTT/RTTVAR, Karn, backoff, min/max), delayed ACK, zero-window probe,
 //               keepalive (off unless asked), TIME_WAIT
 //   congestion  CUBIC (RFC 9438, the default) or NewReno (RFC 5681) in avoidance; slow start, RFC 6582
-//               fast retransmit and recovery (with SACK: RFC 6675's scoreboard, pipe and NextSeg),
+//               fast retransmit and recovery (with SACK: RFC 6675's scoreboard, pipe and NextSeg with
+//               its rescue retransmissions),
 //               initial window 10 (RFC 6928) for both; Nagle
 //               (switchable), receiver and sender SWS avoidance
-// What it does not do yet (issue 12): RFC 6675's NextSeg rules 3 and 4 (rescue retransmissions),
-// SYN cookies (a listener's job), RFC 6191 reuse is offered (accepts_reuse) but applied by
-// the socket table.
+//   cookies     accept_cookie(): a connection straight in ESTABLISHED from a SYN cookie's ACK
+//               (syn_cookie.hpp makes and checks the cookies; the listener decides when)
+// What it does not do yet (issue 12): RFC 6191 reuse is offered (accepts_reuse) but applied by the
+// socket table.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -38,6 +40,8 @@ namespace ringlab::tcp {
 
 using stack::time_ns;
 using stack::never;
+
+struct cookie_options;   // syn_cookie.hpp: a SYN's options as its cookie brings them back
 
 enum class state : std::uint8_t {
   closed, listen, syn_sent, syn_received, established, fin_wait_1, fin_wait_2, close_wait, closing, last_ack,
@@ -130,6 +134,23 @@ class connection {
   void connect(std::uint32_t iss, time_ns now, segment_sink out);
   // Passive open: a listener's SYN (already checked by the listener) -> SYN_RECEIVED, SYN-ACK out.
   void accept(const wire::tcp::repr& syn, std::uint32_t iss, time_ns now, segment_sink out);
+  // Passive open without a SYN_RECEIVED: the third ACK of a handshake whose SYN-ACK carried a SYN
+  // cookie (syn_cookie::check passed it and restored the SYN's options) -> ESTABLISHED at once, the
+  // ISS being the ACK's number less one; the ACK's window, data and FIN are taken as in ESTABLISHED
+  // (what on_segment() says of the ACK).
+  segment_result accept_cookie(const wire::tcp::repr& ack, const cookie_options& syn_options, time_ns now,
+                               segment_sink out);
+
+  // The TSval clock: milliseconds plus a per-connection offset (RFC 7323 5.4).
+  static constexpr std::uint32_t timestamp_clock(time_ns now, std::uint32_t offset) noexcept {
+    return static_cast<std::uint32_t>(now / stack::ms) + offset;
+  }
+  // RFC 7323 2.2: the smallest shift that lets a receive buffer this large be announced.
+  static constexpr std::uint8_t window_shift(std::size_t recv_buffer) noexcept {
+    std::uint8_t s = 0;
+    while (s < wire::tcp::option::max_window_shift && (recv_buffer >> s) > 0xffff) ++s;
+    return s;
+  }
 
   // One segment for this connection (its 4-tuple matched; checksum verified by the caller); says
   // whether it was accepted or dropped, and why.
@@ -195,6 +216,7 @@ class connection {
 
  private:
   bool synchronized() const noexcept { return st_ >= state::established || st_ == state::syn_received; }
+  void open_passive(const wire::tcp::repr& syn, std::uint32_t iss, time_ns now) noexcept;
   void process(const wire::tcp::repr& seg, time_ns now, segment_sink out);   // on_segment's body
   void on_syn_sent(const wire::tcp::repr& seg, time_ns now, segment_sink out);
   bool acceptable(const wire::tcp::repr& seg) const noexcept;
@@ -218,11 +240,13 @@ class connection {
   void challenge_ack(time_ns now, segment_sink out);
   void retransmit_first(time_ns now, segment_sink out);
   void sack_retransmit(time_ns now, segment_sink out);   // RFC 6675 5 (C): lost segments while cwnd - pipe >= SMSS
+  bool sack_rescue(time_ns now, segment_sink out);       // RFC 6675 4 NextSeg rules 3 and 4
+  std::uint32_t resend(std::uint32_t seq, std::uint32_t len, time_ns now, segment_sink out);   // bytes resent
   std::uint32_t in_flight() const noexcept {
     return sack_ok_ && in_recovery_ ? sb_.pipe(snd_una_, snd_max_, smss_) : flight();
   }
   std::uint16_t window_to_announce() noexcept;
-  std::uint32_t ts_now(time_ns now) const noexcept { return static_cast<std::uint32_t>(now / stack::ms) + ts_offset_; }
+  std::uint32_t ts_now(time_ns now) const noexcept { return timestamp_clock(now, ts_offset_); }
   std::uint32_t flight() const noexcept { return snd_nxt_ - snd_una_; }
   void arm_rto(time_ns now) noexcept { rto_at_ = now + rto_; }
   void schedule_ack(time_ns now, bool at_once) noexcept;
@@ -268,6 +292,8 @@ class connection {
   bool in_recovery_ = false;
   sack_scoreboard sb_;   // with SACK on: recovery by RFC 6675 (pipe) instead of RFC 6582
   std::uint32_t recover_ = 0;
+  std::uint32_t rescue_rxt_ = 0;   // RFC 6675 RescueRxt: the recovery point of the last rescue retransmission
+  bool rescue_valid_ = false;
 
   // Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2).
   bool ack_now_ = false;

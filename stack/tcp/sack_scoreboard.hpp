@@ -101,6 +101,27 @@ class sack_scoreboard {
     });
     return found;
   }
+  // RFC 6675 4 NextSeg() rule 3: the first unSACKed byte past HighRxt and below the highest SACKed
+  // byte, lost or not (rule 1's test without IsLost), with how much of its hole is left.
+  std::optional<seg> next_unsacked(std::uint32_t una, std::uint32_t smss) const noexcept {
+    std::optional<seg> found;
+    for_each_hole(una, high_sacked(una), [&](std::uint32_t l, std::uint32_t r) {
+      if (found) return;
+      const std::uint32_t from = rxt_valid_ && seq_gt(high_rxt_, l) ? high_rxt_ : l;
+      if (seq_lt(from, r)) found = seg{from, std::min(r - from, smss)};
+    });
+    return found;
+  }
+  // RFC 6675 4 NextSeg() rule 4: up to smss bytes that end with the highest unSACKed byte below
+  // high_data (the rescue retransmission), whether retransmitted before or not.
+  std::optional<seg> last_unsacked(std::uint32_t una, std::uint32_t high_data, std::uint32_t smss) const noexcept {
+    std::optional<seg> found;
+    for_each_hole(una, high_data, [&](std::uint32_t l, std::uint32_t r) {
+      const std::uint32_t from = r - l > smss ? r - smss : l;
+      found = seg{from, r - from};
+    });
+    return found;
+  }
   void retransmitted(std::uint32_t seq, std::uint32_t len) noexcept {
     if (!rxt_valid_ || seq_gt(seq + len, high_rxt_)) high_rxt_ = seq + len;
     rxt_valid_ = true;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <functional>
 #include <optional>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -527,6 +528,7 @@ TEST_F(stack_tcp, a_handshake_ack_that_finds_the_accept_queue_full_is_dropped_an
 
 TEST_F(stack_tcp, a_full_syn_queue_drops_syns_without_an_overflow) {
   tcp_listener l(b.ifc, small());
+  l.set_syn_cookies(false);   // with them (the default) a cookie answers instead: the test below
   ASSERT_FALSE(l.bind({{}, 80}));
   ASSERT_FALSE(l.listen(1));
   // The client's handshake ACK never arrives: the first connection stays half-open.
@@ -843,4 +845,93 @@ TEST(stack_tcp_secret, iss_is_keyed_by_the_secret_and_ticks_every_4_us) {
   EXPECT_EQ(s1.iss(k, 4000) - s1.iss(k, 0), 1u);
   EXPECT_EQ(s1.iss(k, 3999), s1.iss(k, 0));
   EXPECT_EQ(s1.iss(k, 4 * sec) - s1.iss(k, 0), 1'000'000u);
+}
+
+// RFC 4987 3.6: a SYN flood fills the SYN queue (backlog 2) with connections whose SYN-ACKs go
+// nowhere; every further SYN gets a SYN cookie and leaves no state, and a real client's handshake
+// completes by its cookie: ESTABLISHED from the ACK, into the accept queue, bytes both ways.
+TEST_F(stack_tcp, a_syn_flood_past_the_backlog_gets_cookies_and_a_real_client_gets_in_by_one) {
+  tcp_listener l(b.ifc, small());
+  ASSERT_FALSE(l.bind({{}, 80}));
+  ASSERT_FALSE(l.listen(2));
+  // The flood's sources never answer: b's SYN-ACKs to them are lost (as to spoofed addresses).
+  std::set<std::uint16_t> flood_ports;
+  pass = [&](bool from_a, const bytes& f) {
+    const auto t = tcp_of(f);
+    return !(t && !from_a && flood_ports.count(t->repr().dst_port));
+  };
+  std::vector<std::unique_ptr<tcp_socket>> flood;
+  for (int i = 0; i < 8; ++i) {
+    flood.push_back(std::make_unique<tcp_socket>(a.ifc, small()));
+    ASSERT_FALSE(flood.back()->bind({{}, static_cast<std::uint16_t>(50000 + i)}));
+    flood_ports.insert(static_cast<std::uint16_t>(50000 + i));
+    ASSERT_FALSE(flood.back()->connect({b_ip, 80}, now));
+    pump();
+  }
+  EXPECT_EQ(l.half_open(), 2u);   // the first two; the other six were answered with cookies
+  EXPECT_EQ(b.entries(), 2u);     // and left nothing behind
+  auto cb = b.ifc.tcp_counters();
+  EXPECT_EQ(cb.syncookies_sent, 6u);
+  EXPECT_EQ(cb.listen_drops, 0u);
+  EXPECT_EQ(b.ifc.counters().dropped(drop_reason::tcp_syn_queue_full), 0u);
+
+  tcp_socket c(a.ifc, small());
+  ASSERT_FALSE(c.connect({b_ip, 80}, now));
+  const std::size_t from = log.size();
+  pump();
+  EXPECT_EQ(c.state(), tcp::state::established);
+  // SYN, the cookie's SYN-ACK (the client's options answered: MSS, SACK, timestamps, window scale),
+  // the ACK that makes the connection.
+  ASSERT_EQ(log.size() - from, 3u);
+  const auto synack = tcp_of(log[from + 1].second)->repr();
+  EXPECT_EQ(synack.flags, tflag::syn | tflag::ack);
+  EXPECT_EQ(synack.opts.mss, 1460);
+  EXPECT_TRUE(synack.opts.sack_permitted);
+  EXPECT_EQ(synack.opts.window_scale, 0);   // 16 KiB needs no shift
+  ASSERT_TRUE(synack.opts.ts);
+  EXPECT_EQ(synack.opts.ts->value & 0x3f, tcp::syn_cookie::ts_sack | 0u);   // SACK, shift 0 in the TSval
+  EXPECT_EQ(l.half_open(), 2u);
+  EXPECT_EQ(l.pending(), 1u);
+  cb = b.ifc.tcp_counters();
+  EXPECT_EQ(cb.syncookies_sent, 7u);
+  EXPECT_EQ(cb.syncookies_recv, 1u);
+  EXPECT_EQ(cb.syncookies_failed, 0u);
+  EXPECT_EQ(cb.passive_opens, 1u);
+  std::unique_ptr<tcp_socket> s;
+  ASSERT_FALSE(l.accept(s));
+  EXPECT_EQ(s->state(), tcp::state::established);
+  EXPECT_EQ(s->remote_endpoint(), c.local_endpoint());
+
+  // Bytes both ways, several segments each, with the restored options in force.
+  std::string up, down;
+  for (int i = 0; i < 500; ++i) up += "up" + std::to_string(i) + ";", down += "down" + std::to_string(i) + ",";
+  ASSERT_EQ(c.send(text(up), now).bytes, up.size());
+  ASSERT_EQ(s->send(text(down), now).bytes, down.size());
+  advance_to(now + 1 * sec);
+  EXPECT_EQ(read_all(*s, now), up);
+  EXPECT_EQ(read_all(c, now), down);
+  std::size_t data_segments = 0;
+  for (std::size_t i = from + 3; i < log.size(); ++i) {
+    const auto t = tcp_of(log[i].second);
+    if (!t) continue;
+    const auto r = t->repr();
+    EXPECT_TRUE(r.opts.ts);   // timestamps on both ways, as the cookie brought them back
+    data_segments += !r.payload.empty();
+  }
+  EXPECT_GE(data_segments, 4u);
+  EXPECT_EQ(s->info().mss, 1460 - 12);
+
+  // An ACK to the listener whose "cookie" is not one: refused (SyncookiesFailed), answered with RST.
+  wire::tcp::repr forged{.src_port = 5555, .dst_port = 80, .seq = 100, .ack = 777, .flags = tflag::ack, .window = 10};
+  bytes l4(forged.buffer_len());
+  forged.emit(l4, a_ip, b_ip);
+  b.port.inject(ipv4(a_ip, b_ip, wire::tcp::ip_protocol, l4, 9, a_mac, b_mac));
+  b.port.sent.clear();
+  b.ifc.poll(now);
+  ASSERT_EQ(b.port.sent.size(), 1u);
+  EXPECT_EQ(tcp_of(b.port.sent[0])->repr().flags, tflag::rst);
+  EXPECT_EQ(tcp_of(b.port.sent[0])->repr().seq, 777u);
+  b.port.sent.clear();
+  EXPECT_EQ(b.ifc.tcp_counters().syncookies_failed, 1u);
+  EXPECT_EQ(b.entries(), 3u);   // the two half-open and the cookie's
 }

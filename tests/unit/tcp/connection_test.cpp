@@ -78,20 +78,10 @@ TEST(TcpConnection, BytesArriveExactlyBothWaysAcrossSequenceWraparound) {
   p.open(0xffffff00u, 0xfffff000u);   // both directions wrap within the first kilobytes
   p.run_for(1 * sec);
   const auto up = pattern(300'000, 1), down = pattern(123'457, 2);
-  std::size_t sent_up = 0, sent_down = 0;
-  std::vector<std::byte> got_up, got_down;
-  while (got_up.size() < up.size() || got_down.size() < down.size()) {
-    sent_up += p.a.send(std::span(up).subspan(sent_up), p.now, p.sink_a());
-    sent_down += p.b.send(std::span(down).subspan(sent_down), p.now, p.sink_b());
-    p.run_for(5 * ms);
-    auto u = p.drain_b(), d = p.drain_a();
-    got_up.insert(got_up.end(), u.begin(), u.end());
-    got_down.insert(got_down.end(), d.begin(), d.end());
-    ASSERT_LT(p.now, 60 * sec);
-  }
+  const auto got = p.exchange(up, down);
   p.run_for(1 * sec);   // the last ACKs
-  EXPECT_EQ(got_up, up);
-  EXPECT_EQ(got_down, down);
+  EXPECT_EQ(got.up, up);
+  EXPECT_EQ(got.down, down);
   EXPECT_EQ(p.a.counters().retrans_segs, 0u);
   EXPECT_EQ(p.a.counters().bytes_acked, up.size());
   EXPECT_EQ(p.b.counters().bytes_received, up.size());
@@ -224,6 +214,87 @@ TEST(TcpConnection, SackRecoveryRepairsTwoLossesInOneRoundTripNewRenoNeedsTwo) {
   // leave at 20 ms, once the pipe falls below cwnd (B at 30 ms): one round trip less.
   EXPECT_EQ(t_reno, 50 * ms);
   EXPECT_EQ(t_sack, 30 * ms);
+}
+
+// RFC 6675 NextSeg rules 3 and 4. Of ten segments (all the data there is) the 3rd, 9th and 10th are
+// lost. The 9th and 10th have nothing SACKed above them, so IsLost never marks them: without the
+// rescue only the RTO (200 ms at least) would repair them.
+TEST(TcpConnection, SackRecoveryRescuesTheTailLossRule4ThenRule3) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  const stack::time_ns t0 = p.now;
+  constexpr std::uint32_t mss = 1448;
+  auto seg_seq = [](std::uint32_t k) { return 1001 + (k - 1) * mss; };   // k: 1..10
+  const auto data = pattern(10 * mss, 9);
+  std::set<std::uint32_t> lose = {seg_seq(3), seg_seq(9), seg_seq(10)};
+  p.pass = [&](const segment& s) { return !(s.from_a && s.sent_at == t0 && lose.erase(s.repr().seq)); };
+  ASSERT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+  const std::size_t after_burst = p.log.size();
+  stack::time_ns complete = 0;
+  while (!complete && p.now < t0 + 5 * sec) {
+    p.run_for(1 * ms);
+    if (p.b.rcv_nxt() == seg_seq(11)) complete = p.now - t0;
+  }
+  EXPECT_EQ(p.drain_b(), data);
+  struct resent {
+    std::uint32_t seq;
+    stack::time_ns at;
+    std::size_t len;
+  };
+  std::vector<resent> got;
+  for (std::size_t i = after_burst; i < p.log.size(); ++i) {
+    const auto r = p.log[i].repr();
+    if (p.log[i].from_a && !r.payload.empty()) got.push_back({r.seq, p.log[i].sent_at - t0, r.payload.size()});
+  }
+  // 20 ms: the third duplicate ACK starts recovery: the 3rd segment (rule 1, IsLost), then at once,
+  // with the pipe still short of cwnd and no new data to send, the rescue: the last segment (rule 4).
+  // 40 ms: B holds 10 and SACKs it: the 9th lies below SACKed data, not lost by IsLost (one segment
+  // above it), and goes out by rule 3. B has everything at 50 ms, one round trip after the first repair.
+  const std::vector<resent> want = {{seg_seq(3), 20 * ms, mss}, {seg_seq(10), 20 * ms, mss}, {seg_seq(9), 40 * ms, mss}};
+  EXPECT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+    EXPECT_EQ(got[i].seq, want[i].seq) << i;
+    EXPECT_EQ(got[i].at, want[i].at) << i;
+    EXPECT_EQ(got[i].len, want[i].len) << i;
+  }
+  EXPECT_EQ(complete, 50 * ms);
+  EXPECT_EQ(p.a.counters().recoveries, 1u);
+  EXPECT_EQ(p.a.counters().retrans_segs, 3u);
+  EXPECT_EQ(p.a.counters().timeouts, 0u);
+  p.run_for(1 * sec);
+  EXPECT_EQ(p.a.unacked(), 0u);
+}
+
+TEST(TcpSackScoreboard, Rules3And4FindTheHoleBelowSackedDataAndTheTail) {
+  sack_scoreboard sb;
+  const std::uint32_t una = 1000, smss = 100, high = 2000;
+  const wire::tcp::sack_block b[] = {{1600, 1700}, {1200, 1500}};
+  sb.update(una, high, b);
+  // Rule 3: the first unSACKed byte below the highest SACK, lost or not; past HighRxt once set.
+  auto n = sb.next_unsacked(una, smss);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->seq, 1000u);
+  EXPECT_EQ(n->len, 100u);
+  sb.retransmitted(1000, 200);
+  n = sb.next_unsacked(una, smss);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->seq, 1500u);   // not lost (only 100 SACKed above), but below SACKed data
+  EXPECT_EQ(n->len, 100u);
+  sb.retransmitted(1500, 100);
+  EXPECT_FALSE(sb.next_unsacked(una, smss));   // 1700-2000 lies above every SACK: rule 3 never takes it
+  // Rule 4: the last SMSS up to the highest unSACKed byte, HighRxt or not.
+  auto r = sb.last_unsacked(una, high, smss);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->seq, 1900u);
+  EXPECT_EQ(r->len, 100u);
+  // Everything up to high SACKed: the highest hole below it; a hole shorter than SMSS whole.
+  const wire::tcp::sack_block top[] = {{1700, 2000}};
+  sb.update(una, high, top);
+  r = sb.last_unsacked(una, high, smss);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->seq, 1500u);
+  EXPECT_EQ(r->len, 100u);
 }
 
 TEST(TcpSackScoreboard, PipeAndLossFollowRfc6675) {

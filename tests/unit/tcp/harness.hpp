@@ -5,6 +5,7 @@
 // they pass (`log`).
 #include <deque>
 #include <map>
+#include <span>
 #include <stdexcept>
 #include <functional>
 #include <string>
@@ -67,6 +68,9 @@ class pair {
   std::function<int(const segment&)> copies = [](const segment&) { return 1; };
   // Damages a segment on the wire (its checksum then fails and the receiver drops it).
   std::function<void(segment&)> damage = [](segment&) {};
+  // When set, B's listener: segments for B while B is CLOSED go here instead of to accept() (a test's
+  // SYN cookie listener answers through sink_b() and opens `b` itself).
+  std::function<void(const wire::tcp::repr&)> listener_b;
   std::uint64_t bad_checksums = 0;   // damaged segments the receiving side refused
   std::uint64_t resets_from_closed = 0;   // segments for a side that had closed, answered with RST
 
@@ -108,6 +112,26 @@ class pair {
   // Runs for `d` more nanoseconds.
   void run_for(stack::time_ns d) { run(now + d); }
 
+  // A sends `up` and B sends `down` as their buffers take them, each reading all it can every 5 ms,
+  // until both have everything or the clock reaches `limit`. What each side read, in order.
+  struct exchanged {
+    std::vector<std::byte> up, down;
+  };
+  exchanged exchange(std::span<const std::byte> up, std::span<const std::byte> down,
+                     stack::time_ns limit = 60 * stack::sec) {
+    std::size_t sent_up = 0, sent_down = 0;
+    exchanged got;
+    while ((got.up.size() < up.size() || got.down.size() < down.size()) && now < limit) {
+      sent_up += a.send(up.subspan(sent_up), now, sink_a());
+      sent_down += b.send(down.subspan(sent_down), now, sink_b());
+      run_for(5 * stack::ms);
+      const auto u = drain_b(), d = drain_a();
+      got.up.insert(got.up.end(), u.begin(), u.end());
+      got.down.insert(got.down.end(), d.begin(), d.end());
+    }
+    return got;
+  }
+
   // Every byte B received so far (reading it), and the same for A.
   std::vector<std::byte> drain_b() { return drain(b, false); }
   std::vector<std::byte> drain_a() { return drain(a, true); }
@@ -138,6 +162,7 @@ class pair {
     const auto r = wire::tcp::repr::parse(*v, s.from_a ? a_ip : b_ip, s.from_a ? b_ip : a_ip);
     if (!r && r.error_code() == wire::error::bad_checksum) return void(++bad_checksums);   // as a stack drops it
     if (!r) throw std::runtime_error("harness: a segment did not parse back");
+    if (s.from_a && listener_b && b.current() == state::closed) return listener_b(*r);
     connection& to = s.from_a ? b : a;
     const bool syn_for_b = s.from_a && r->has(wire::tcp::flag::syn) && !r->has(wire::tcp::flag::ack) && !accepted_;
     if (to.closed() && !syn_for_b) return reset_from_closed(!s.from_a, *r);
