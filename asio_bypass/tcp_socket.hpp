@@ -220,22 +220,11 @@ class socket final : private detail::stream_ops {
 
   template <class MutableBufferSequence, class Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
-    return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
-        [this](auto handler, const MutableBufferSequence& b) {
-          start(read_op<MutableBufferSequence, std::decay_t<decltype(handler)>>::create(std::move(handler), get_executor(), b),
-                detail::op_type::read);
-        },
-        token, buffers);
+    return start_io<detail::op_type::read>(buffers, std::forward<Token>(token));
   }
-
   template <class ConstBufferSequence, class Token>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
-    return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
-        [this](auto handler, const ConstBufferSequence& b) {
-          start(write_op<ConstBufferSequence, std::decay_t<decltype(handler)>>::create(std::move(handler), get_executor(), b),
-                detail::op_type::write);
-        },
-        token, buffers);
+    return start_io<detail::op_type::write>(buffers, std::forward<Token>(token));
   }
 
  private:
@@ -309,32 +298,29 @@ class socket final : private detail::stream_ops {
     return {};
   }
 
-  template <class MutableBufferSequence, class Handler>
-  struct read_op : detail::handler_op<read_op<MutableBufferSequence, Handler>, op, Handler> {
-    MutableBufferSequence buffers;
-    read_op(Handler&& h, const executor_type& io, const MutableBufferSequence& b)
-        : detail::handler_op<read_op, op, Handler>(std::move(h), io), buffers(b) {}
+  // A read or a write (T), the same op: performed with read_into / write_from.
+  template <detail::op_type T, class Buffers, class Handler>
+  struct io_op : detail::handler_op<io_op<T, Buffers, Handler>, op, Handler> {
+    Buffers buffers;
+    io_op(Handler&& h, const executor_type& io, const Buffers& b) : detail::handler_op<io_op, op, Handler>(std::move(h), io), buffers(b) {}
     static detail::perform_result do_perform(op* base, detail::stream_ops* owner) noexcept {
-      auto* o = static_cast<read_op*>(base);
-      o->ec_ = static_cast<socket*>(owner)->read_into(o->buffers, o->bytes_);
+      auto* o = static_cast<io_op*>(base);
+      auto* me = static_cast<socket*>(owner);
+      if constexpr (T == detail::op_type::read) o->ec_ = me->read_into(o->buffers, o->bytes_);
+      else o->ec_ = me->write_from(o->buffers, o->bytes_);
       if (!detail::would_block(o->ec_)) return done();
       o->ec_ = {};
       return not_done();
     }
   };
-  template <class ConstBufferSequence, class Handler>
-  struct write_op : detail::handler_op<write_op<ConstBufferSequence, Handler>, op, Handler> {
-    ConstBufferSequence buffers;
-    write_op(Handler&& h, const executor_type& io, const ConstBufferSequence& b)
-        : detail::handler_op<write_op, op, Handler>(std::move(h), io), buffers(b) {}
-    static detail::perform_result do_perform(op* base, detail::stream_ops* owner) noexcept {
-      auto* o = static_cast<write_op*>(base);
-      o->ec_ = static_cast<socket*>(owner)->write_from(o->buffers, o->bytes_);
-      if (!detail::would_block(o->ec_)) return done();
-      o->ec_ = {};
-      return not_done();
-    }
-  };
+  template <detail::op_type T, class Buffers, class Token>
+  auto start_io(const Buffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code, std::size_t)>(
+        [this](auto handler, const Buffers& b) {
+          start(io_op<T, Buffers, std::decay_t<decltype(handler)>>::create(std::move(handler), get_executor(), b), T);
+        },
+        token, buffers);
+  }
   // Done when the handshake completed, or the connection ended (refused, reset, timed out).
   template <class Handler>
   struct connect_op : detail::handler_op<connect_op<Handler>, op, Handler> {

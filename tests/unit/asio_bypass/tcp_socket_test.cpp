@@ -43,15 +43,17 @@ const atcp::endpoint b_at(asio::ip::make_address_v4("10.0.0.2"), 8080);
 
 // One host: an io_context with its bypass_service on a test port, manual drive on the shared clock.
 struct lane {
-  lane(wire::mac_addr mac, wire::ipv4_addr ip, const stack::time_ns& clock) {
+  lane(wire::mac_addr mac, wire::ipv4_addr ip, const stack::time_ns& clock,
+       bypass::drive_mode drive = bypass::drive_mode::manual) {
     svc = &asio::use_service<bypass::bypass_service>(ctx);
     bypass::lane_config c;
     c.iface.mac = mac;
     c.iface.addr = ip;
     c.iface.prefix_len = 24;
-    c.drive = bypass::drive_mode::manual;
+    c.drive = drive;
     c.clock = [&clock] { return clock; };
     EXPECT_FALSE(svc->attach(port, c));
+    svc->start();   // manual: nothing
   }
   test_port port;            // outlives the io_context: its service's stack holds the port's frames
   asio::io_context ctx{1};
@@ -60,6 +62,11 @@ struct lane {
   std::size_t drain() {
     ctx.restart();
     return ctx.poll();
+  }
+  // busy_poll: a few handlers (the poll handler re-posts itself, so poll() would never return).
+  void turn() {
+    if (ctx.stopped()) ctx.restart();
+    for (int i = 0; i < 8; ++i) ctx.poll_one();
   }
 };
 
@@ -483,27 +490,7 @@ TEST_F(bypass_tcp, options_round_trip_and_buffer_sizes_are_fixed_once_connected)
 // ready list without a post (lane_counters::ran_inline), as UDP's do; an echo of 50 KB comes back exact.
 TEST(bypass_tcp_drive, busy_poll_completes_from_the_poll_handler_and_echoes_exactly) {
   stack::time_ns now = 1'000'000;
-  struct busy_lane {
-    busy_lane(wire::mac_addr mac, wire::ipv4_addr ip, const stack::time_ns& clock) {
-      svc = &asio::use_service<bypass::bypass_service>(ctx);
-      bypass::lane_config c;
-      c.iface.mac = mac;
-      c.iface.addr = ip;
-      c.iface.prefix_len = 24;
-      c.drive = bypass::drive_mode::busy_poll;
-      c.clock = [&clock] { return clock; };
-      EXPECT_FALSE(svc->attach(port, c));
-      svc->start();
-    }
-    test_port port;
-    asio::io_context ctx{1};
-    bypass::bypass_service* svc = nullptr;
-    void turn() {
-      if (ctx.stopped()) ctx.restart();
-      for (int i = 0; i < 8; ++i) ctx.poll_one();
-    }
-  };
-  busy_lane x{a_mac, a_ip, now}, y{b_mac, b_ip, now};
+  lane x{a_mac, a_ip, now, bypass::drive_mode::busy_poll}, y{b_mac, b_ip, now, bypass::drive_mode::busy_poll};
   auto step = [&] {
     x.turn();
     y.turn();
