@@ -6,7 +6,6 @@
 #include "backends/probe.hpp"
 #include "port/faulty_port.hpp"
 #include "port/pcap_tap.hpp"
-#include "port/traced_port.hpp"
 #include "trace/clock.hpp"
 
 namespace ringlab::bypass {
@@ -115,8 +114,10 @@ std::unique_ptr<device> open_bare_device(const device_options& o, std::string& w
 
 namespace {
 // A device whose every queue is wrapped in the decorators device_options asks for, in the order
-// backend.hpp gives (faults, tap, trace from the device up). Each layer is an erased<> over a
+// backend.hpp gives (faults, then tap, from the device up). Each layer is an erased<> over a
 // reference to the layer below: one virtual call per burst per layer, paid only when asked for.
+// trace_hops adds no layer: the stack above emits port_rx, release and tx itself (a traced_port here
+// made every frame's port_rx and release count twice).
 class decorated_device final : public device {
  public:
   decorated_device(std::unique_ptr<device> inner, const device_options& o, std::shared_ptr<port::pcap_writer> w,
@@ -139,10 +140,6 @@ class decorated_device final : public device {
       if (tap_) {
         l.tap = std::make_unique<erased<port::pcap_tap<port::any_port&>>>(*top, tap_, port::tap_dir::both, clk);
         top = l.tap.get();
-      }
-      if (o.trace_hops) {
-        l.trace = std::make_unique<erased<port::traced_port<port::any_port&>>>(*top);
-        top = l.trace.get();
       }
       l.top = top;
       lanes_.push_back(std::move(l));
@@ -184,13 +181,12 @@ class decorated_device final : public device {
   struct lane {
     std::unique_ptr<erased<port::faulty_port<port::any_port&>>> faults;
     std::unique_ptr<erased<port::pcap_tap<port::any_port&>>> tap;
-    std::unique_ptr<erased<port::traced_port<port::any_port&>>> trace;
     port::any_port* top = nullptr;
     // Outer layers first: each refers to the one below.
     lane() = default;
     lane(lane&&) = default;
     lane& operator=(lane&&) = default;
-    ~lane() { trace.reset(); tap.reset(); faults.reset(); }
+    ~lane() { tap.reset(); faults.reset(); }
   };
   static void add(port::fault_counters& a, const port::fault_counters& b) {
     a.in += b.in, a.out += b.out, a.dropped += b.dropped, a.duplicated += b.duplicated;
@@ -225,7 +221,7 @@ std::unique_ptr<device> open_device(const device_options& o, std::string& why) {
     opts.faults->rx = false;
   }
   auto d = open_bare_device(opts, why);
-  if (!d || (!w && !opts.faults && !opts.trace_hops)) return d;
+  if (!d || (!w && !opts.faults)) return d;
   return std::make_unique<decorated_device>(std::move(d), opts, std::move(w), nic_rx);
 }
 

@@ -31,13 +31,12 @@ struct device_options {
   std::string device;
 
   // Decorators open_device puts around EVERY queue of ANY backend (port/README.md, "On every device:
-  // open_device and the CLI flags"). From the device up: faults, then tap, then trace:
+  // open_device and the CLI flags"). From the device up: faults, then tap:
   //   faults closest to the device: they stand for a bad wire or NIC, so everything above (the pcap,
   //     the hop events, the stack) sees the frames as the faults left them, like a capture on the host;
   //   tap above the faults: the pcap holds exactly what the stack received and what it sent (before
-  //     the wire's faults), so replaying it reproduces the stack's input, faults included;
-  //   trace outermost: its port_rx / release / tx hops are the stack's edge, after the fault and
-  //     pcap_tap hops the layers below emit for the same frame.
+  //     the wire's faults), so replaying it reproduces the stack's input, faults included.
+  // The stack's own port_rx / release / tx hops come after the fault and pcap_tap hops of a frame.
   // None set: the device's own ports, not one extra call on the fast path.
   std::string tap;                                  // a pcap file for every RX and TX frame (all queues)
   std::optional<port::port_fault_options> faults;   // seeded faults (parse_port_faults)
@@ -45,7 +44,10 @@ struct device_options {
   // sim: the receive faults go into sim_nic itself (on its virtual clock, so a held frame is late in
   // time and reordering shows). false: a faulty_port above the queues, as on a real device.
   bool sim_nic_rx_faults = true;
-  bool trace_hops = false;                          // traced_port: hop events (when trace::enabled())
+  // --trace: the caller records hop events (trace::enable). No layer for it: the stack above the
+  // device emits port_rx, release and tx itself, and a traced_port here counted each of them twice
+  // per frame. traced_port is for a port driven without a stack.
+  bool trace_hops = false;
 };
 
 // What the decorators of a device counted, summed over its queues (zero when not wrapped).

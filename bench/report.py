@@ -10,9 +10,12 @@ usage:
 
 run     runs the programs listed in BUILD_DIR/bench/benches.txt (each with --benchmark_repetitions=5
         --benchmark_enable_random_interleaving=true: the repetitions of its benchmarks in random
-        order) and callgrind_rx.sh in its four modes (five repetitions, interleaved), then renders.
+        order), callgrind_rx.sh in its four modes and tcp/callgrind_tcp.sh in its three (five
+        repetitions each, interleaved), then renders.
         --quick: shorter repetitions and the target rows only (the same table, noisier).
-        --only: these programs (and 'callgrind') only.
+        --only: these programs (and 'callgrind', 'callgrind_tcp', 'soak') only. The fault soak grid
+        (tests/netsim/soak, from the default build: the full 3072-cell grid, the short one with --quick) is
+        summed in its own section.
 render  writes the report again from DIR's raw results (after editing this script, or to add --note).
 Output in DIR (default: bench-results/ beside this checkout's README): report.md, report.json (every
 sample), one SVG chart per group, raw/ (each program's Google Benchmark JSON and console log).
@@ -130,10 +133,63 @@ GROUPS = [
      "baseline": lambda row: "afxdp_2q_lanes:1" if row.startswith("afxdp_2q_lanes:") else "kernel_recvmmsg",
      "baseline_text": "kernel_recvmmsg; afxdp_2q_lanes:2 against afxdp_2q_lanes:1",
      "full": [], "quick": [], "quick_env": {"RINGLAB_VETH_RX_PACKETS": "50000"}},
+    {"key": "tcp", "program": "bench_tcp",
+     "title": "TCP engine: two tcp::connections over an in-memory wire on one core (no parse, no checksum), "
+              "per segment, per connection and in bulk; Linux TCP over loopback beside the bulk rows",
+     "measure": ("ns per segment (conn: per connection; bulk: per 1448 B of payload)", ns_per_item, LOWER, "ns"),
+     "second": ("segments/s, connections/s; bulk: bytes/s", first_counter("bytes_per_second", "items_per_second"),
+                HIGHER, "/s"),
+     "baseline": lambda row: "bulk/kernel_loopback/mss:1460" if row.startswith("bulk/") else None,
+     "is_baseline": lambda row: row == "bulk/kernel_loopback/mss:1460",
+     "baseline_text": "bulk rows: Linux TCP over loopback, TCP_MAXSEG 1460 (our MSS; loopback's GSO still "
+                      "moves 64 KiB per skb), one thread doing both ends",
+     "extra_fn": lambda row, runs: tcp_extra(row, runs),
+     "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]},
+    {"key": "tcp_callgrind", "program": "callgrind_tcp",
+     "title": "TCP engine, instructions per segment (callgrind): established receive (on_segment + its ACKs) "
+              "and send (send() to the sink), and per connection (setup + teardown)",
+     "measure": ("instructions per segment (conn: per connection)", None, LOWER, "Ir"),
+     "second": ("the in-memory wire's copy (sink) + the engine's own", None, LOWER, ""),
+     "baseline_text": None},
 ]
 GENERIC = {"measure": ("items/s", first_counter("items_per_second"), HIGHER, "/s"),
            "second": ("ns per item", ns_per_item, LOWER, "ns"), "baseline": lambda row: None,
            "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]}
+
+TCP_CALLGRIND_MODES = [  # (row, bench_tcp --callgrind mode)
+    ("rx: on_segment of a 1448 B segment + its ACKs", "rx"), ("tx: send() to the sink, per segment", "tx"),
+    ("conn: setup + teardown, per connection", "conn")]
+
+
+def tcp_extra(row, runs):
+    """The TCP rows' counters beside the second column (medians over the repetitions)."""
+    def med(name):
+        v = stats([first_counter(name)(b) for b in runs])
+        return v["median"] if v else None
+    parts = []
+    if row.startswith(("rx/", "tx/")):
+        for name, text in (("read_ns_per_seg", "app read %.0f ns/seg"), ("ack_ns_per_seg", "sender's ACK processing %.0f ns/seg"),
+                           ("rx_ns_per_seg", "receiver %.0f ns/seg"), ("acks_per_seg", "%.2f ACKs/seg"),
+                           ("allocs_per_seg", "%.3f heap allocations/seg")):
+            v = med(name)
+            if v is not None:
+                parts.append(text % v)
+    elif row.startswith("conn/"):
+        size, heap, segs = med("sizeof_connection"), med("heap_bytes_idle"), med("segments_per_conn")
+        if size is not None:
+            parts.append(f"memory per idle ESTABLISHED connection: sizeof {size:,.0f} B + heap {heap:,.0f} B")
+        if segs is not None:
+            parts.append(f"{segs:.0f} segments/conn, {med('allocs_per_conn'):.1f} heap allocations/conn")
+    elif row == "bulk/engine" or row == "bulk/stack":
+        v = med("peak_buffer_bytes")
+        if v is not None:
+            parts.append(f"buffers at their peak {v / 1024:,.0f} KiB (both ends)")
+    elif row.startswith("bulk/kernel"):
+        v = med("kernel_mss")
+        if v:
+            parts.append(f"kernel MSS {v:.0f}")
+    return ("; " + "; ".join(parts)) if parts else ""
+
 
 CALLGRIND_MODES = [  # (row, csum, recv); the first is the baseline
     ("per-datagram, sw checksums", "sw", "single"), ("per-datagram, offload", "offload", "single"),
@@ -214,23 +270,117 @@ def run_callgrind(build, quick, raw):
     if not os.access(prog, os.X_OK) or not shutil.which("valgrind"):
         status.update(exit=77, why="callgrind_rx not built or valgrind missing")
         return status, []
+    log(f"callgrind_rx.sh: {len(CALLGRIND_MODES)} modes x {REPS}, {measured} datagrams each after {warmup}")
+    runs = [(row, rep, ["sh", script, prog, str(measured), str(warmup), "0", csum, recv])
+            for rep, (row, csum, recv) in interleaved(CALLGRIND_MODES)]
+    return callgrind_loop(status, runs, r"^(nic |host |)instructions/packet: ([0-9.]+)$", ("nic", "host"), raw,
+                          "callgrind")
+
+
+def interleaved(modes):
+    """(rep, mode) for REPS repetitions, the modes shuffled within each."""
+    return [(rep, m) for rep in range(REPS) for m in random.sample(modes, len(modes))]
+
+
+def callgrind_loop(status, runs, pattern, keys, raw, name):
+    """Runs each (row, rep, argv); a sample is the counts `pattern` finds in its output (the total, then
+    one per key: the pattern's first group is '' or 'KEY '), else the error. Writes raw/NAME.json."""
     t0 = time.monotonic()
     samples = []
-    order = [(rep, m) for rep in range(REPS) for m in random.sample(CALLGRIND_MODES, len(CALLGRIND_MODES))]
-    log(f"callgrind_rx.sh: {len(CALLGRIND_MODES)} modes x {REPS}, {measured} datagrams each after {warmup}")
-    for rep, (row, csum, recv) in order:
-        r = subprocess.run(["sh", script, prog, str(measured), str(warmup), "0", csum, recv],
-                           capture_output=True, text=True)
-        vals = dict(re.findall(r"^(nic |host |)instructions/packet: ([0-9.]+)$", r.stdout, re.M))
-        if r.returncode != 0 or len(vals) != 3:
+    for row, rep, argv in runs:
+        r = subprocess.run(argv, capture_output=True, text=True)
+        vals = dict(re.findall(pattern, r.stdout, re.M))
+        if r.returncode != 0 or len(vals) != 1 + len(keys):
             samples.append({"row": row, "rep": rep, "error": (r.stderr or r.stdout).strip()[-300:] or f"exit {r.returncode}"})
             status["exit"] = 1
             continue
-        samples.append({"row": row, "rep": rep, "total": float(vals[""]), "nic": float(vals["nic "]),
-                        "host": float(vals["host "])})
+        samples.append({"row": row, "rep": rep, "total": float(vals[""]), **{k: float(vals[k + " "]) for k in keys}})
     status["seconds"] = round(time.monotonic() - t0, 1)
-    json.dump(samples, open(os.path.join(raw, "callgrind.json"), "w"), indent=1)
+    json.dump(samples, open(os.path.join(raw, name + ".json"), "w"), indent=1)
     return status, samples
+
+
+def run_callgrind_tcp(build, quick, raw):
+    """bench_tcp --callgrind under callgrind_tcp.sh, every mode REPS times, interleaved."""
+    prog = os.path.join(build, "bench", "tcp", "bench_tcp")
+    script = os.path.join(HERE, "tcp", "callgrind_tcp.sh")
+    n = 640 if quick else 3200
+    status = {"program": "callgrind_tcp", "command": f"{script} {prog} MODE {n}", "env": {}, "exit": 0}
+    if not os.access(prog, os.X_OK) or not shutil.which("valgrind"):
+        status.update(exit=77, why="bench_tcp not built in the callgrind build, or valgrind missing")
+        return status, []
+    log(f"callgrind_tcp.sh: {len(TCP_CALLGRIND_MODES)} modes x {REPS}, {n} segments (connections) each")
+    runs = [(row, rep, ["sh", script, prog, mode, str(n), "0"]) for rep, (row, mode) in interleaved(TCP_CALLGRIND_MODES)]
+    return callgrind_loop(status, runs, r"^(sink |engine |)instructions/(?:segment|connection): ([0-9.]+)$",
+                          ("sink", "engine"), raw, "callgrind_tcp")
+
+
+# The fault soak grid (tests/netsim/soak): the full grid (3072 cells, 15.4 M datagrams) in a full run,
+# the short grid (18 cells) with --quick. Its per-cell table goes to raw/soak.log; the report sums it
+# per fault rate (soak_table). Correctness, not speed: the test's own checks decide pass or fail.
+def run_soak(build, quick, raw):
+    prog = os.path.join(build, "tests", "netsim", "soak", "test_netsim_soak")
+    filt = "grid/soak_short.*" if quick else "grid/soak_full.*"
+    env = {} if quick else {"RINGLAB_SOAK_FULL": "1"}
+    status = {"program": "soak", "command": f"{prog} --gtest_filter={filt}", "env": env, "exit": 0}
+    if not os.access(prog, os.X_OK):
+        status.update(exit=77, why="test_netsim_soak not built (build/default)")
+        return status
+    log(f"soak grid: {filt}")
+    t0 = time.monotonic()
+    r = subprocess.run([prog, f"--gtest_filter={filt}"], capture_output=True, text=True,
+                       env=dict(os.environ, **env))
+    open(os.path.join(raw, "soak.log"), "w").write(r.stdout + r.stderr)
+    status.update(exit=r.returncode, seconds=round(time.monotonic() - t0, 1))
+    return status
+
+
+SOAK_COLS = ["sent", "delivered", "f.drop", "dups", "corrupt", "c.intact", "reord"]
+
+
+def soak_table(raw):
+    """The soak grid summed per fault and rate, with the grid's pass count, as markdown lines."""
+    path = os.path.join(raw, "soak.log")
+    if not os.path.exists(path):
+        return []
+    text = open(path).read()
+    rows = []
+    for line in text.splitlines():
+        m = re.match(r"^(seed\S+)\s+" + r"\s+".join([r"(\d+)"] * len(SOAK_COLS)) + r"\s+(.*)$", line)
+        if m:
+            rows.append((m.group(1), [int(m.group(i)) for i in range(2, 2 + len(SOAK_COLS))]))
+    passed = re.search(r"\[  PASSED  \] (\d+) test", text)
+    failed = re.findall(r"^\[  FAILED  \] (grid/\S+)", text, re.M)
+    if not rows:
+        return ["", "## Fault soak grid", "", "No cell table in raw/soak.log (the run failed before it printed)."]
+
+    def rate(name, fault):
+        m = re.search(fault + r"_0_(\d+)(?:_(\d+))?", name)
+        if not m:
+            return "0"
+        return "0." + m.group(1) + (":" + m.group(2) if m.group(2) else "")
+
+    out = ["", "## Fault soak grid (tests/netsim/soak: the bypass UDP path over sim_nic's seeded faults)", "",
+           f"{len(rows)} cells, {passed.group(1) if passed else 0} passed, {len(set(failed))} failed"
+           + (": " + ", ".join(sorted(set(failed))[:5]) if failed else "")
+           + ". Every cell checks that exactly the surviving datagrams arrive, copy by copy, that the frame pool "
+           "balances to zero, and that the NIC's and the stack's counters add up. Sums per fault rate over the "
+           "other faults and the seeds:", "",
+           "| fault | rate | cells | " + " | ".join(SOAK_COLS) + " | delivered / sent |",
+           "|---|---|---:|" + "---:|" * len(SOAK_COLS) + "---:|"]
+    for fault in ("drop", "reorder", "dup", "corrupt"):
+        by = {}
+        for name, vals in rows:
+            acc = by.setdefault(rate(name, fault), [0, [0] * len(SOAK_COLS)])
+            acc[0] += 1
+            acc[1] = [a + b for a, b in zip(acc[1], vals)]
+        for r_, (n, sums) in sorted(by.items()):
+            out.append(f"| {fault} | {r_} | {n} | " + " | ".join(f"{v:,}" for v in sums)
+                       + (f" | {sums[1] / sums[0]:.4f} |" if sums[0] else " | - |"))
+    tot = [sum(v[i] for _, v in rows) for i in range(len(SOAK_COLS))]
+    out.append("| all | | " + str(len(rows)) + " | " + " | ".join(f"{v:,}" for v in tot)
+               + (f" | {tot[1] / tot[0]:.4f} |" if tot[0] else " | - |"))
+    return out
 
 
 def cmd_run(a):
@@ -268,6 +418,12 @@ def cmd_run(a):
         status, _ = run_callgrind(a.callgrind_build, a.quick, raw)
         status["build"] = build_info(a.callgrind_build)
         meta["programs"].append(status)
+    if not only or "callgrind_tcp" in only:
+        status, _ = run_callgrind_tcp(a.callgrind_build, a.quick, raw)
+        status["build"] = build_info(a.callgrind_build)
+        meta["programs"].append(status)
+    if not only or "soak" in only:
+        meta["programs"].append(run_soak(a.callgrind_build, a.quick, raw))
     meta["load_end"] = loadavg()
     meta["seconds"] = round(time.monotonic() - t0)
     json.dump(meta, open(os.path.join(raw, "run.json"), "w"), indent=1)
@@ -357,6 +513,8 @@ def group_rows(g, quick, raw):
                 extra += f"; sender offered {fmt(op['median'], '/s')}"
         if base is None and "rows" not in g:
             base = g["baseline"](name)
+        if "extra_fn" in g:
+            extra += g["extra_fn"](name, ok)
         if not runs:
             errors = ["not run (no such benchmark in this run)"]
         out.append({"row": name, "m": m, "s": s, "base": base if base != name else None, "target": target,
@@ -388,6 +546,22 @@ def callgrind_rows(raw):
                     "target": target, "error": "; ".join(errors) if errors else None, "extra": "",
                     "samples": [s["total"] for s in ok]})
     out[0]["base"] = None
+    return out
+
+
+def callgrind_tcp_rows(raw):
+    try:
+        samples = json.load(open(os.path.join(raw, "callgrind_tcp.json")))
+    except (OSError, ValueError):
+        return None
+    out = []
+    for row, _ in TCP_CALLGRIND_MODES:
+        mine = [s for s in samples if s["row"] == row]
+        ok = [s for s in mine if "error" not in s]
+        m, sink, engine = (stats([s[k] for s in ok]) for k in ("total", "sink", "engine"))
+        errors = sorted({s["error"] for s in mine if "error" in s})
+        out.append({"row": row, "m": m, "s": None, "sink": sink, "engine": engine, "base": None, "target": None,
+                    "error": "; ".join(errors) if errors else None, "extra": "", "samples": [s["total"] for s in ok]})
     return out
 
 
@@ -438,11 +612,12 @@ def render(out, readme, note):
     status = {p["program"]: p for p in meta["programs"]}
     lines, groups_json, failed = [], [], False
     for g in GROUPS + [dict(GENERIC, key=p, program=p, title=p) for p in status
-                       if p not in [g["program"] for g in GROUPS]]:
+                       if p not in [g["program"] for g in GROUPS] and p != "soak"]:   # soak: its own section
         st = status.get(g["program"])
         if st is None:
             continue
-        rows = callgrind_rows(raw) if g["program"] == "callgrind" else group_rows(g, quick, raw)
+        rows = callgrind_rows(raw) if g["program"] == "callgrind" else \
+            callgrind_tcp_rows(raw) if g["program"] == "callgrind_tcp" else group_rows(g, quick, raw)
         mname, _, better, unit = g["measure"]
         sname, _, sbetter, sunit = g["second"]
         head = f"**{g['title']}** — {mname}, {better} is better; second column: {sname}"
@@ -470,7 +645,7 @@ def render(out, readme, note):
                 continue
             m = r["m"]
             if r["base"] is None:
-                rcell = "baseline" if g.get("baseline_text") else ""
+                rcell = "baseline" if g.get("baseline_text") and g.get("is_baseline", lambda _: True)(r["row"]) else ""
             elif rat is not None and better == LOWER and 0 < rat < 1:
                 rcell = f"{rat:.3g}× {r['base']} ({1 / rat:.3g}× less)"
             else:
@@ -478,6 +653,8 @@ def render(out, readme, note):
                     (f"- ({r['base']}: error)" if r["base"] in by_name else f"- (no {r['base']} in this run)")
             if g["key"] == "callgrind":
                 second = f"NIC {fmt(r['nic']['median'], 'Ir')} + host {fmt(r['host']['median'], 'Ir')}"
+            elif g["key"] == "tcp_callgrind":
+                second = f"sink {fmt(r['sink']['median'], 'Ir')} + engine {fmt(r['engine']['median'], 'Ir')}"
             else:
                 s = r["s"]
                 srat = ratio(s, base["s"]) if base and s else None
@@ -518,6 +695,7 @@ def render(out, readme, note):
     for g in groups_json:
         if os.path.exists(os.path.join(out, g["group"] + ".svg")):
             md.append(f"![{g['group']}]({g['group']}.svg)")
+    md += soak_table(raw)
     rings_json = os.path.join(raw, "rings_bench.json")
     if os.path.exists(rings_json):   # every ring design measured, as rings/README.md shows them
         r = subprocess.run([sys.executable, os.path.join(HERE, "rings", "ratio_table.py"), rings_json],

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `./lab bench` calls this: every benchmark program of a build with interleaved repetitions, the
-# callgrind counts of the bypass receive path, and one report (bench/report.py does the work).
+# callgrind counts of the bypass receive path and of the TCP engine's segment paths, and one report
+# (bench/report.py does the work).
 #
 #   bash bench/run_all.sh BUILD_DIR [--quick] [--readme [FILE]] [--note TEXT] [--only NAME,...]
 #

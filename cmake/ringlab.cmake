@@ -137,20 +137,54 @@ function(ringlab_bench name)
   set_tests_properties(${name}_smoke PROPERTIES LABELS "bench-smoke" TIMEOUT 300 SKIP_RETURN_CODE 77)
 endfunction()
 
-# ringlab_fuzz_target(NAME SOURCE ENTRY_LIB RUNS N MAX_LEN N): with clang (the `fuzz` preset) a libFuzzer
-# binary over a fuzz entry library, and a short run of it from the folder's corpus/ as a test (label
-# fuzz). libFuzzer writes new inputs into the first corpus directory: it gets a scratch copy.
+# ringlab_fuzz_target(NAME SOURCE ENTRY_LIB RUNS N MAX_LEN N [DEFINES D...] [DICT FILE]
+#                     [SEEDS_CMD CMD... | CORPUS DIR] [DEPENDS TARGET...])
+# With clang (the `fuzz` preset) a libFuzzer binary over a fuzz entry library, and a short run of it
+# from its seeds as a test (label fuzz). The seeds are the folder's corpus/ (or CORPUS), or what
+# SEEDS_CMD writes into the directory given as its last argument. libFuzzer writes new inputs into the
+# first corpus directory: it gets a scratch copy. Every target joins `ringlab_fuzz_targets` (what
+# ./lab test builds) and writes build/PRESET/fuzz_targets/NAME.txt, which `./lab fuzz` reads: the
+# binary, how to seed it, its dictionary and max_len.
 function(ringlab_fuzz_target name source entry)
-  cmake_parse_arguments(A "" "RUNS;MAX_LEN" "" ${ARGN})
+  cmake_parse_arguments(A "" "RUNS;MAX_LEN;DICT;CORPUS" "DEFINES;SEEDS_CMD;DEPENDS" ${ARGN})
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     return()
   endif()
   add_executable(${name} ${source})
   target_link_libraries(${name} PRIVATE ${entry} ringlab_warnings)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
-  set(scratch "${CMAKE_CURRENT_BINARY_DIR}/corpus")
+  if(A_DEFINES)
+    target_compile_definitions(${name} PRIVATE ${A_DEFINES})
+  endif()
+  if(NOT TARGET ringlab_fuzz_targets)
+    add_custom_target(ringlab_fuzz_targets)
+  endif()
+  add_dependencies(ringlab_fuzz_targets ${name} ${A_DEPENDS})
+  if(NOT A_CORPUS)
+    set(A_CORPUS "${CMAKE_CURRENT_SOURCE_DIR}/corpus")
+  endif()
+  set(scratch "${CMAKE_CURRENT_BINARY_DIR}/${name}_corpus")
+  if(A_SEEDS_CMD)
+    list(JOIN A_SEEDS_CMD "' '" seeds)
+    set(fill "mkdir -p '${scratch}' && '${seeds}' '${scratch}' >/dev/null")
+  else()
+    set(seeds "")
+    set(fill "cp -r '${A_CORPUS}' '${scratch}'")
+  endif()
+  set(dict "")
+  if(A_DICT)
+    set(dict "-dict=${A_DICT}")
+  endif()
   add_test(NAME ${name}_run
     COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
-      sh -c "rm -rf '${scratch}' && cp -r '${CMAKE_CURRENT_SOURCE_DIR}/corpus' '${scratch}' && '$<TARGET_FILE:${name}>' -runs=${A_RUNS} -seed=1 -max_len=${A_MAX_LEN} '${scratch}'")
+      sh -c "rm -rf '${scratch}' && ${fill} && '$<TARGET_FILE:${name}>' -runs=${A_RUNS} -seed=1 -max_len=${A_MAX_LEN} ${dict} '${scratch}'")
   set_tests_properties(${name}_run PROPERTIES LABELS "fuzz" TIMEOUT 600)
+  # key=value lines; seeds_cmd is a CMake list (';' between the words, the directory goes last).
+  file(GENERATE OUTPUT "${PROJECT_BINARY_DIR}/fuzz_targets/${name}.txt" CONTENT
+"binary=$<TARGET_FILE:${name}>
+max_len=${A_MAX_LEN}
+dict=${A_DICT}
+corpus=${A_CORPUS}
+seeds_cmd=${A_SEEDS_CMD}
+")
 endfunction()

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
+#include <vector>
 
 namespace ringlab::port {
 
@@ -59,26 +60,58 @@ std::optional<std::uint64_t> parse_duration_ns(std::string_view text) {
   return static_cast<std::uint64_t>(ns + 0.5);
 }
 
-std::optional<fault_spec> parse_fault_spec(std::string_view text, std::string* error) {
-  fault_spec s;
-  auto fail = [&](std::string_view field, std::string_view value, std::string_view why) {
-    if (error) {
-      std::ostringstream os;
-      os << "fault spec field '" << field << "': '" << value << "' " << why;
-      *error = os.str();
-    }
-    return std::nullopt;
-  };
+namespace {
+// One FIELD=VALUE item of a spec (has_value false: no '=').
+struct spec_field {
+  std::string_view key, value;
+  bool has_value;
+};
+
+std::string field_error(std::string_view field, std::string_view value, std::string_view why) {
+  std::string e = "fault spec field '";
+  e.append(field).append("': '").append(value).append("' ").append(why);
+  return e;
+}
+
+// Splits a spec at its commas (empty items skipped). A field given twice is an error naming it:
+// drop=0.1,drop=0.2 is a typo, and which of the two would win is a guess the user cannot see.
+std::optional<std::vector<spec_field>> split_fields(std::string_view text, std::string* error) {
+  std::vector<spec_field> out;
   while (!text.empty()) {
     const std::size_t comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
+    const std::string_view item = text.substr(0, comma);
     text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
     if (item.empty()) continue;
     const std::size_t eq = item.find('=');
-    const std::string_view key = item.substr(0, eq);
-    if (eq == std::string_view::npos)
+    spec_field f{item.substr(0, eq), eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1),
+                 eq != std::string_view::npos};
+    for (const auto& g : out)
+      if (g.key == f.key) {
+        if (error) {
+          std::string e = "fault spec field '";
+          e.append(f.key).append("' given twice ('").append(g.value).append("', then '").append(f.value)
+              .append("'): give each field once");
+          *error = std::move(e);
+        }
+        return std::nullopt;
+      }
+    out.push_back(f);
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<fault_spec> parse_fault_spec(std::string_view text, std::string* error) {
+  fault_spec s;
+  auto fail = [&](std::string_view field, std::string_view value, std::string_view why) {
+    if (error) *error = field_error(field, value, why);
+    return std::nullopt;
+  };
+  const auto fields = split_fields(text, error);
+  if (!fields) return std::nullopt;
+  for (const auto& [key, val, has_value] : *fields) {
+    if (!has_value)
       return fail(key, "", "has no value (expected FIELD=VALUE; fields drop, dup, reorder, corrupt, delay, jitter)");
-    const std::string_view val = item.substr(eq + 1);
     if (key == "drop" || key == "dup" || key == "corrupt") {
       double& d = key == "drop" ? s.drop : key == "dup" ? s.dup : s.corrupt;
       if (!parse_prob(val, d)) return fail(key, val, "is not a probability in 0..1");
@@ -109,34 +142,43 @@ std::optional<port_fault_options> parse_port_faults(std::string_view text, std::
   port_fault_options o;
   std::string rest;
   auto fail = [&](std::string_view field, std::string_view value, std::string_view why) {
-    if (error) *error = "fault spec field '" + std::string(field) + "': '" + std::string(value) + "' " + std::string(why);
+    if (error) *error = field_error(field, value, why);
     return std::nullopt;
   };
-  for (std::string_view t = text; !t.empty();) {
-    const std::size_t comma = t.find(',');
-    const std::string_view item = t.substr(0, comma);
-    t = comma == std::string_view::npos ? std::string_view{} : t.substr(comma + 1);
-    const std::size_t eq = item.find('=');
-    const std::string_view key = item.substr(0, eq), val = eq == std::string_view::npos ? "" : item.substr(eq + 1);
-    if (key == "seed" && eq != std::string_view::npos) {
+  const auto fields = split_fields(text, error);
+  if (!fields) return std::nullopt;
+  std::string_view delay_field, delay_value;   // the first of delay/jitter given: dir=tx refuses it
+  for (const auto& [key, val, has_value] : *fields) {
+    if (key == "seed" && has_value) {
       std::uint64_t x = 0;
       auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), x);
       if (val.empty() || ec != std::errc{} || p != val.data() + val.size())
         return fail(key, val, "is not a whole number (0..2^64-1)");
       o.seed = x;
-    } else if (key == "dir" && eq != std::string_view::npos) {
+      continue;
+    }
+    if (key == "dir" && has_value) {
       if (val == "rx") o.tx = false;
       else if (val == "tx") o.rx = false;
       else if (val != "both") return fail(key, val, "is not rx, tx or both");
-    } else if (eq != std::string_view::npos && key != "drop" && key != "dup" && key != "reorder" && key != "corrupt" &&
-               key != "delay" && key != "jitter") {
-      return fail(key, val, "is not a field (drop, dup, reorder, corrupt, delay, jitter, seed, dir)");
-    } else {
-      (rest += rest.empty() ? "" : ",") += item;
+      continue;
     }
+    if (has_value && key != "drop" && key != "dup" && key != "reorder" && key != "corrupt" && key != "delay" &&
+        key != "jitter")
+      return fail(key, val, "is not a field (drop, dup, reorder, corrupt, delay, jitter, seed, dir)");
+    if ((key == "delay" || key == "jitter") && delay_field.empty()) delay_field = key, delay_value = val;
+    if (!rest.empty()) rest += ',';
+    rest.append(key);
+    if (has_value) rest.append("=").append(val);
   }
   auto spec = parse_fault_spec(rest, error);
   if (!spec) return std::nullopt;
+  // faulty_port transmits a committed batch at once: a delay has no later to hold a frame to (a
+  // wire's delay is sim_nic's). Asked for on transmit alone it would do nothing: an error, not a
+  // silent no-op. With dir=both it acts on receive only (faulty_port drops it from the tx side).
+  if (!o.rx && (spec->delay_ns || spec->jitter_ns))
+    return fail(delay_field, delay_value, "does not apply to dir=tx (delay and jitter act on received frames "
+                                          "only: use dir=rx or both)");
   o.spec = *spec;
   return o;
 }

@@ -13,6 +13,8 @@
 //   delay=D      add D to every frame's due time (units ns, us, ms, s)
 //   jitter=J     add a further uniform 0..J
 //
+// Each field at most once: a field given twice (drop=0.1,drop=0.2) is an error naming it.
+//
 // fault_line<T> applies a spec to a stream of items with times: push() items in arrival order,
 // pop_ready(now) takes them out in due-time order. Every decision comes from one xoshiro256**
 // generator seeded once, in push order, so the same seed and input give the same output.
@@ -45,7 +47,10 @@ struct fault_spec {
 std::optional<fault_spec> parse_fault_spec(std::string_view text, std::string* error);
 // What a faulty_port around a device is asked for (--faults SPEC on the CLI): the fields above, plus
 //   seed=N          the generator's seed (absent: the caller's default, e.g. the CLI's --seed)
-//   dir=rx|tx|both  the directions the faults act on (default both; tx has no delay, see faulty_port)
+//   dir=rx|tx|both  the directions the faults act on (default both). Delay and jitter act on received
+//                   frames only (faulty_port sends a committed batch at once; a wire's delay is
+//                   sim_nic's): with dir=tx they are an error, with both the transmit side takes the
+//                   other fields (its counters never count a frame delayed)
 struct port_fault_options {
   fault_spec spec;
   std::optional<std::uint64_t> seed;

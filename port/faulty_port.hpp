@@ -7,7 +7,8 @@
 //       delay/jitter hold a frame until the clock (given, or else the newest rx timestamp) reaches it.
 //   tx: faults act within each committed batch: dropped frames are cancelled back to the pool,
 //       duplicates use a spare frame of the batch (tx_reserve(n) takes up to 2n inner frames for that),
-//       reorder permutes within the batch. Delay on transmit is a wire's business (sim_nic's wire).
+//       reorder permutes within the batch. No delay on transmit: a batch leaves at once (a wire's delay
+//       is sim_nic's), so the tx spec's delay and jitter are set aside, not counted as done.
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -25,8 +26,8 @@ class faulty_port final : public tx_sink {
   using clock_fn = std::function<std::uint64_t()>;
 
   faulty_port(P inner, fault_spec rx, fault_spec tx, std::uint64_t seed, clock_fn now = {})
-      : inner_(static_cast<P>(inner)), rx_(rx, seed), tx_(tx, seed ^ 0x5bd1e995u), now_(std::move(now)),
-        batches_(inner_.pool().config().frames) {}
+      : inner_(static_cast<P>(inner)), rx_(rx, seed), tx_(without_delay(tx), seed ^ 0x5bd1e995u),
+        now_(std::move(now)), batches_(inner_.pool().config().frames) {}
   faulty_port(const faulty_port&) = delete;
   faulty_port& operator=(const faulty_port&) = delete;
   ~faulty_port() {
@@ -158,6 +159,10 @@ class faulty_port final : public tx_sink {
       out[k++] = f;
     }
     return k;
+  }
+  static fault_spec without_delay(fault_spec s) noexcept {
+    s.delay_ns = s.jitter_ns = 0;
+    return s;
   }
   static bool in_outputs(const std::size_t* src, const fault_mark* marks, std::size_t n, std::size_t s) {
     for (std::size_t j = 0; j < n; ++j)

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 namespace ringlab::port {
 
@@ -17,7 +18,10 @@ bool pcap_writer::open(const std::string& path, std::string* error, std::uint32_
   }
   dumper_ = pcap_dump_open(dead_, path.c_str());
   if (!dumper_) {
-    if (error) *error = path + ": cannot write pcap: " + pcap_geterr(dead_);
+    // libpcap's message names the file too ("PATH: No such file or directory"): once is enough.
+    std::string why = pcap_geterr(dead_);
+    if (why.starts_with(path + ": ")) why.erase(0, path.size() + 2);
+    if (error) *error = path + ": cannot write pcap: " + why;
     pcap_close(dead_);
     dead_ = nullptr;
     return false;

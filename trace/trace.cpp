@@ -6,6 +6,7 @@
 #include <sched.h>
 
 #include "trace/clock.hpp"
+#include "trace/repro_log.hpp"
 
 namespace ringlab::trace {
 namespace {
@@ -53,7 +54,11 @@ buffer& my_buffer() {
 
 }  // namespace
 
-void enable(bool on) noexcept { detail::enabled_flag.store(on, std::memory_order_relaxed); }
+void enable(bool on) noexcept {
+  // A repro run records from start to exit, whatever the command switches (repro_log.hpp).
+  if (!on && detail::repro_active()) return;
+  detail::enabled_flag.store(on, std::memory_order_relaxed);
+}
 
 void detail::record(const event& e) {
   buffer& b = my_buffer();
@@ -86,6 +91,7 @@ std::vector<event> drain() {
   std::vector<event> out;
   out.reserve(all.size());
   for (auto& t : all) out.push_back(t.e);
+  if (detail::repro_active()) detail::repro_append(out);
   return out;
 }
 

@@ -24,7 +24,7 @@ interface::interface(port::any_port& port, const interface_config& cfg)
       rx_(port, cfg_, frames_, out_, sockets_, igmp_, timers_, tcp_),
       out_(port, cfg_, rx_.counters(), frames_, timers_),
       igmp_(cfg_, rx_.counters(), out_, sockets_, frames_, timers_),
-      tcp_(cfg_, sockets_, out_, timers_, frames_),
+      tcp_(cfg_, rx_.counters(), sockets_, out_, timers_, frames_),
       host_{cfg_, rx_.counters(), sockets_, out_, igmp_, frames_},
       tcp_host_{cfg_, tcp_} {
   out_.set_loopback(rx_);

@@ -54,7 +54,14 @@ reassembler::outcome reassembler::add(const key& k, std::size_t offset, bool mor
   slot* free_slot = nullptr;
   for (std::size_t i = 0; i < cfg_.max_datagrams; ++i) {
     if (slots_[i].used) {
+#if defined(RINGLAB_PLANT_STACK_BUG) && RINGLAB_PLANT_STACK_BUG
+      // The planted bug (CMake option RINGLAB_PLANT_STACK_BUG, off by default; issue 15, docs/repro.md):
+      // the identification is not compared, so the fragments of two datagrams of one flow that arrive
+      // interleaved (reordered) are put together into one.
+      if (slots_[i].k.src == k.src && slots_[i].k.dst == k.dst && slots_[i].k.protocol == k.protocol) s = &slots_[i];
+#else
       if (slots_[i].k == k) s = &slots_[i];
+#endif
     } else if (!free_slot) {
       free_slot = &slots_[i];
     }

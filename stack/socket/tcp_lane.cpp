@@ -65,9 +65,9 @@ void add_all(tcp_lane_counters& into, const tcp_lane_counters& c) noexcept {
 
 }  // namespace
 
-tcp_lane::tcp_lane(const interface_config& cfg, socket_table& sockets, ip_output& out, timer_queue& timers,
-                   frame_releaser& frames)
-    : cfg_(cfg), sockets_(sockets), out_(out), timers_(timers), frames_(frames), secret_(cfg.tcp_secret) {}
+tcp_lane::tcp_lane(const interface_config& cfg, interface_counters& ctr, socket_table& sockets, ip_output& out,
+                   timer_queue& timers, frame_releaser& frames)
+    : cfg_(cfg), ctr_(ctr), sockets_(sockets), out_(out), timers_(timers), frames_(frames), secret_(cfg.tcp_secret) {}
 
 time_ns tcp_lane::now() const noexcept { return frames_.now(); }
 
@@ -197,14 +197,35 @@ void tcp_lane::reset_for(const tcp_key& k, const wire::tcp::repr& seg, time_ns n
   }
   ++own_.out_segs, ++own_.out_rsts;
   emit(k, r, now);
+  drain_loop(now);
 }
 
 void tcp_lane::emit(const tcp_key& k, const wire::tcp::repr& r, time_ns now) noexcept {
+  if (k.remote.addr == cfg_.addr) {   // to ourselves: after the sending engine call (drain_loop)
+    std::vector<std::byte> seg(r.buffer_len());
+    r.emit(seg, k.local.addr, k.remote.addr, wire::csum::offload);   // received as csum_good
+    looped_.push_back(std::move(seg));
+    ++ctr_.looped_back;
+    return;
+  }
   ip_output::params o{.src = k.local.addr, .dst = k.remote.addr, .proto = wire::tcp::ip_protocol,
                       .ttl = cfg_.default_ttl};
   // A segment that finds no TX frame (or no route) is lost like one the network lost: the engine's
   // RTO sends it again. The IPv4 + Ethernet headers go in front, ARP waits as for UDP.
   (void)out_.send(o, r.buffer_len(), [&](std::span<std::byte> b) { return r.emit(b, o.src, o.dst); }, now);
+}
+
+void tcp_lane::drain_loop_now(time_ns now) noexcept {
+  draining_ = true;
+  while (!looped_.empty()) {
+    const std::vector<std::byte> seg = std::move(looped_.front());
+    looped_.pop_front();
+    const drop_reason why = receive({cfg_.addr, cfg_.addr, seg, true, false}, now);
+    if (why == drop_reason::none) continue;
+    ctr_.count_drop(why);
+    trace::emit({.t_ns = now, .stage = trace::hop::tcp, .v = trace::verdict::drop, .reason = why});
+  }
+  draining_ = false;
 }
 
 // ---------------------------------------------------------------- after every engine call
@@ -294,8 +315,8 @@ std::error_code tcp_lane::open(tcp_socket& s, endpoint local, endpoint remote, c
   e->conn.set_ts_offset(ts_offset(k));
   ++own_.active_opens;
   const std::uint32_t iss = secret_.iss(k, now);
+  out = e;   // before the SYN: over loopback the handshake completes inside this call
   run(*e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { c.connect(iss, now, o); });
-  out = e;
   return {};
 }
 

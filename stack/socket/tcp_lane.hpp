@@ -22,12 +22,17 @@
 // segment dropped is answered with a trace::drop_reason, which rx_pipeline counts and traces with the
 // packet id at hop::tcp; tcp_lane_counters (nstat's names) count the same segments by TCP's rules.
 //
-// Not here: TCP to the interface's own address (loopback: rx and tx would re-enter one engine; connect
-// says network_unreachable), SYN cookies (on_listen_queue_full drops; the `cookie` work goes there).
+// Loopback: a segment to the interface's own address never reaches ip_output (whose loopback would
+// hand it back inside the sending engine's call); it is queued and received after the engine call that
+// sent it returned (drain_loop), like a softirq's backlog. Its drops are counted in the interface's
+// counters and traced at hop::tcp without a packet id (it had no frame).
+// Not here: SYN cookies (on_listen_queue_full drops; the `cookie` work goes there).
 #include <cstddef>
+#include <deque>
 #include <span>
 #include <system_error>
 #include <type_traits>
+#include <vector>
 
 #include "stack/iface/interface_config.hpp"
 #include "stack/iface/socket_table.hpp"
@@ -50,8 +55,8 @@ class tcp_socket;
 
 class tcp_lane {
  public:
-  tcp_lane(const interface_config& cfg, socket_table& sockets, ip_output& out, timer_queue& timers,
-           frame_releaser& frames);
+  tcp_lane(const interface_config& cfg, interface_counters& ctr, socket_table& sockets, ip_output& out,
+           timer_queue& timers, frame_releaser& frames);
   tcp_lane(const tcp_lane&) = delete;
   tcp_lane& operator=(const tcp_lane&) = delete;
 
@@ -105,12 +110,19 @@ class tcp_lane {
     if constexpr (std::is_void_v<decltype(f(e.conn, tcp::segment_sink(out)))>) {
       f(e.conn, tcp::segment_sink(out));
       settle(e, b, now, events);
+      drain_loop(now);
     } else {
       const auto r = f(e.conn, tcp::segment_sink(out));
       settle(e, b, now, events);   // may free e: nothing of it is read after
+      drain_loop(now);
       return r;
     }
   }
+  // Receives the looped-back segments queued so far (and those they cause), unless already doing so.
+  void drain_loop(time_ns now) noexcept {
+    if (!looped_.empty() && !draining_) drain_loop_now(now);
+  }
+  void drain_loop_now(time_ns now) noexcept;
   void settle(tcp_entry& e, const before& b, time_ns now, bool events) noexcept;
   void arm(tcp_entry& e) noexcept;   // the entry's one timer, at conn.next_deadline()
   static void on_timer(void* ctx, std::uint64_t arg, time_ns now) noexcept;
@@ -134,6 +146,7 @@ class tcp_lane {
   std::uint32_t ts_offset(const tcp_key& k) const noexcept;
 
   const interface_config& cfg_;
+  interface_counters& ctr_;
   socket_table& sockets_;
   ip_output& out_;
   timer_queue& timers_;
@@ -142,6 +155,8 @@ class tcp_lane {
   tcp_lane_counters own_;       // what no connection counts: lane drops, table RSTs, state changes
   tcp_lane_counters retired_;   // the connection counters of freed connections
   mutable tcp_lane_counters snapshot_;
+  std::deque<std::vector<std::byte>> looped_;   // segments to our own address, waiting for drain_loop
+  bool draining_ = false;
 };
 
 }  // namespace ringlab::stack

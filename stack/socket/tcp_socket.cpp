@@ -41,12 +41,12 @@ std::error_code tcp_socket::connect(endpoint remote, time_ns now) noexcept {
   if (remote.port == 0 || remote.addr.is_unspecified() || remote.addr.is_multicast() || remote.addr.is_broadcast() ||
       remote.addr == host_->config.directed_broadcast())
     return errc(std::errc::invalid_argument);
-  if (remote.addr == host_->config.addr) return errc(std::errc::network_unreachable);   // no TCP loopback yet
-  tcp_entry* e = nullptr;
-  if (auto ec = host_->lane.open(*this, local_, remote, cfg_, now, e); ec) return ec;
-  entry_ = e;
-  local_ = e->key.local;
   remote_ = remote;
+  if (auto ec = host_->lane.open(*this, local_, remote, cfg_, now, entry_); ec) {
+    remote_ = {};
+    return ec;
+  }
+  local_ = entry_->key.local;
   return {};
 }
 

@@ -7,8 +7,7 @@
 // Time is passed in (`now`, the port's clock). Errors are std::error_code values with the std::errc a
 // kernel socket gives: would_block, address_in_use, address_not_available, connection_refused,
 // connection_reset, timed_out, not_connected, already_connected, connection_already_in_progress,
-// broken_pipe (send after shutdown_send), bad_file_descriptor (closed), invalid_argument,
-// network_unreachable (connect to the interface's own address: no TCP loopback yet).
+// broken_pipe (send after shutdown_send), bad_file_descriptor (closed), invalid_argument.
 //
 // Events: set_events(fn, ctx) gets ev_* bits on the lane thread after a segment or a timer changed what
 // the socket can do (never inside the socket's own calls); the hook may call the socket, or destroy it.

@@ -186,6 +186,7 @@ void connection::on_syn_sent(const wire::tcp::repr& seg, time_ns now, segment_si
     snd_wl1_ = seg.seq;
     snd_wl2_ = seg.ack;
     if (!backoffs_) rtt_sample(now - rtt_start_);   // Karn: only a SYN sent once gives a sample
+    rtt_timing_ = false;   // the SYN's timing is used up: the first data segment starts the next
     backoffs_ = 0;
     rto_at_ = never;
     st_ = state::established;
@@ -223,6 +224,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
     snd_wl1_ = seg.seq;
     snd_wl2_ = seg.ack;
     if (!backoffs_) rtt_sample(now - rtt_start_);
+    rtt_timing_ = false;   // as in SYN_SENT: else the first data ACK would time from the SYN-ACK
     backoffs_ = 0;
     snd_una_ = seg.ack;
     rto_at_ = never;

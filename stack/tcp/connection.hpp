@@ -2,8 +2,9 @@
 // tcp::connection: one TCP connection's state machine (RFC 9293), as a pure engine. Segments come in
 // as reprs (wire::tcp::repr: header, options, payload) with the time; segments go out through a sink
 // the caller gives (the IP output, a test's list); next_deadline() says when it next needs on_timer().
-// No I/O, no clock, no allocation after construction: every behaviour is a script of segments and
-// times (tests/unit/tcp).
+// No I/O, no clock: every behaviour is a script of segments and times (tests/unit/tcp). Construction
+// allocates nothing; the buffers take 16 KiB chunks only while bytes are queued (buffers.hpp), so an
+// idle connection is sizeof(connection) and no heap.
 //
 //   connect()/accept() ──► on_segment(seg, now) ──► sink(seg) ...    on_timer(now) when now >= next_deadline()
 //   send(bytes) / receive(buf) / close() / abort(): the application's side, each may emit segments
@@ -170,6 +171,8 @@ class connection {
   bool peer_closed() const noexcept { return fin_received_; }   // the peer's FIN arrived: no more bytes
   std::size_t send_room() const noexcept { return sending_closed_ ? 0 : snd_buf_.room(); }
   std::size_t unacked() const noexcept { return snd_buf_.size(); }
+  // Heap the two buffers hold now (0 while idle; issue 12 point 3).
+  std::size_t buffer_memory() const noexcept { return snd_buf_.memory() + rcv_.memory(); }
   const connection_counters& counters() const noexcept { return ctr_; }
   const congestion& congestion_state() const noexcept { return cc_; }
   const sack_scoreboard& scoreboard() const noexcept { return sb_; }

@@ -70,6 +70,32 @@ TEST(function_graph, parses_calls_nesting_times_and_modules) {
   EXPECT_EQ(base_name("ip_route_input_rcu.part.0"), "ip_route_input_rcu");
 }
 
+// kprobe events inside the graph: given to the call of their function, whether the event line comes
+// after the call's line (the last call of that name without a probe) or before it (the next one).
+TEST(function_graph, kprobe_events_go_to_the_call_they_fired_at) {
+  const std::string text =
+      "   11.135631 |   0)    <idle>-0    |               |  virtnet_poll [virtio_net]() {\n"
+      "   11.135700 |   0)    <idle>-0    |               |    /* rl_eth_type_trans: (eth_type_trans+0x4/0xe0) skb=0xffff888003b3d100 */\n"
+      "   11.135701 |   0)    <idle>-0    |   1.0 us      |    eth_type_trans();\n"
+      "   11.135800 |   0)    <idle>-0    |               |    ip_rcv_core.isra.0() {\n"
+      "   11.135801 |   0)    <idle>-0    |               |      /* rl_ip_rcv_core: (ip_rcv_core.isra.0+0x0/0x340) skb=0xffff888003b3d100 */\n"
+      "   11.135900 |   0)    <idle>-0    |   2.0 us      |    } /* ip_rcv_core.isra.0 */\n"
+      "   11.136000 |   0)    <idle>-0    |               |    /* rl_udp4: (__udp4_lib_rcv+0x0/0xd00) */\n"
+      "   11.137000 |   0)    <idle>-0    | + 20.0 us     |  } /* virtnet_poll [virtio_net] */\n";
+  std::size_t skipped = 0;
+  const auto trees = parse_function_graph(text, &skipped);
+  EXPECT_EQ(skipped, 0u);
+  ASSERT_EQ(trees.size(), 1u);
+  const auto& c = trees[0].calls;
+  ASSERT_EQ(c.size(), 3u);   // the event lines are no calls
+  EXPECT_EQ(c[0].probe, "");
+  EXPECT_EQ(c[1].function, "eth_type_trans");
+  EXPECT_EQ(c[1].probe, "skb=0xffff888003b3d100");   // the event line came first
+  EXPECT_EQ(c[2].function, "ip_rcv_core.isra.0");
+  EXPECT_EQ(c[2].probe, "skb=0xffff888003b3d100");   // after the call's line, clone suffix and all
+  EXPECT_EQ(c[2].duration_ns, 2'000u);
+}
+
 TEST(function_graph, bad_lines_are_counted_not_fatal) {
   std::size_t skipped = 0;
   const auto trees = parse_function_graph(
@@ -136,6 +162,28 @@ TEST(function_graph, virtio_route_from_a_recorded_guest_trace) {
   EXPECT_EQ(res.route.steps.size(), 32u);
   EXPECT_NE(index_of(res.route, "napi_gro_receive"), std::string::npos);
   EXPECT_NE(index_of(res.route, "udp4_gro_receive"), std::string::npos);
+}
+
+// Recorded with the kprobes of tools/vm/guest/ringlab-trace-rx on (6 of them, each fetching the skb
+// pointer): the same sk_buff from the driver's eth_type_trans to recvmsg's skb_consume_udp.
+TEST(function_graph, kprobes_show_one_skb_from_the_driver_to_recvmsg) {
+  const auto res = recorded_route("virtio-kprobes.ftrace.txt");
+  expect_receive_order(res, "virtnet_poll");
+  std::vector<std::string> probed;
+  std::string skb;
+  for (const auto& s : res.route.steps) {
+    const auto at = s.detail.find("kprobe skb=");
+    if (at == std::string::npos) continue;
+    probed.push_back(s.hop);
+    const std::string ptr = s.detail.substr(at + 11, 18);   // 0x + 16 hex digits
+    if (skb.empty()) skb = ptr;
+    EXPECT_EQ(ptr, skb) << s.hop;
+  }
+  EXPECT_EQ(skb, "0xff3333b1813ed200");
+  const std::vector<std::string> want{"eth_type_trans", "ip_rcv_core", "__udp4_lib_rcv", "udp_queue_rcv_skb",
+                                      "__udp_enqueue_schedule_skb", "skb_consume_udp"};
+  EXPECT_EQ(probed, want);
+  EXPECT_NE(res.route.steps.back().detail.find("len=46"), std::string::npos) << res.route.steps.back().detail;
 }
 
 TEST(function_graph, no_route_without_a_poll_reaching_udp) {

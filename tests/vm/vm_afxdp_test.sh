@@ -15,4 +15,6 @@ cat "$out"
 grep -qE '^10\.77\.0\.1:[0-9]+ > 239\.77\.0\.1:5077 seq=0 ringlab-vm-afxdp-[0-9]+$' "$out" || { echo "FAIL: the datagram line"; exit 1; }
 grep -q 'mcast-recv: stack: 1 frames in, 1 datagrams delivered' "$out" || { echo "FAIL: the stack did not deliver 1 frame"; exit 1; }
 grep -q '; XDP attach: native ' "$out" || { echo "FAIL: XDP attach was not native"; exit 1; }
+# The bind mode as the AF_XDP port reports it (zero-copy tried first): copy on 6.1's virtio_net.
+grep -q '; bind: copy (the socket: afxdp:eth0/0 (native, copy)' "$out" || { echo "FAIL: the socket's bind mode"; exit 1; }
 echo PASS

@@ -35,6 +35,29 @@ grep -q '^guest kernel route (ftrace function_graph; driver poll virtnet_poll): 
   fail "vm trace --from: wrong summary line"
 /usr/bin/python3 "$src/tests/unit/trace_flow/check_trace_json.py" "$out/r.json" > /dev/null || fail "r.json is not valid trace-event JSON"
 if command -v dot > /dev/null; then dot -Tsvg "$out/r.dot" -o "$out/r.svg" 2> "$out/e" || fail "dot could not render r.dot"; fi
+# --lab: the lab path's route of one datagram beside the guest's, in one Perfetto file and one dot.
+expect_usage 2 "--lab-filter needs --lab FILE.pcap" trace --lab-filter udp
+expect_usage 2 "--lab: " trace --from "$src/tests/vm/data/virtio-mcast.ftrace.txt" --lab /nonexistent/x.pcap
+expect_usage 2 "--lab $src/traces/mcast-feed.pcap: no UDP datagram matches --lab-filter 'tcp'" \
+  trace --from "$src/tests/vm/data/virtio-mcast.ftrace.txt" --lab "$src/traces/mcast-feed.pcap" --lab-filter tcp
+"$ringlab" vm trace --from "$src/tests/vm/data/virtio-mcast.ftrace.txt" --lab "$src/traces/mcast-feed.pcap" \
+  --json "$out/both.json" --dot "$out/both.dot" > "$out/o" 2> "$out/e" || fail "vm trace --from --lab"
+/usr/bin/python3 "$src/tests/unit/trace_flow/check_trace_json.py" "$out/both.json" > /dev/null || fail "both.json is not valid trace-event JSON"
+# One process per path; each path's slices in its own process, named as the route's hops.
+/usr/bin/python3 - "$out/both.json" > "$out/paths" <<'PY' || fail "both.json: the two routes are not there as expected"
+import json, sys
+ev = json.load(open(sys.argv[1]))["traceEvents"]
+procs = {e["pid"]: e["args"]["name"] for e in ev if e.get("name") == "process_name"}
+for pid in sorted(procs):
+    hops = [e["args"]["hop"] for e in sorted((e for e in ev if e.get("ph") == "X" and e["pid"] == pid), key=lambda e: e["ts"])]
+    print(procs[pid], len(hops), hops[0], hops[-1])
+PY
+printf '%s\n' "lab path (sim_nic -> rings -> stack) 12 nic_rx release" "guest_kernel path 32 virtnet_poll skb_consume_udp" |
+  diff -u - "$out/paths" > "$out/paths.diff" || fail "both.json: processes, slices or end hops differ"
+grep -q '^packet 1 (lab path)' "$out/o" || fail "vm trace --lab: no lab route in the timeline"
+grep -q 'subgraph cluster_lab' "$out/both.dot" && grep -q 'subgraph cluster_guest_kernel' "$out/both.dot" ||
+  fail "both.dot: not one column per path"
+if command -v dot > /dev/null; then dot -Tsvg "$out/both.dot" -o "$out/both.svg" 2> "$out/e" || fail "dot could not render both.dot"; fi
 [ "${3:-}" = --cli-only ] && { echo PASS; exit 0; }
 
 probe="$("$src/tools/vm/ringlab-vm.sh" probe 2>&1)"; rc=$?

@@ -29,6 +29,12 @@ order="$(grep -n -x -E "$poll|ip_rcv|ip_list_rcv|udp_rcv|__udp4_lib_rcv|udp_recv
 echo "landmarks in route order: $order"
 [[ "$order" =~ ^$poll\ (ip_rcv|ip_list_rcv)\ udp_rcv\ __udp4_lib_rcv\ udp_recvmsg\ $ ]] || fail "landmarks out of order: $order"
 grep -q -E '^ +[0-9]+  __udp4_lib_rcv .* net/ipv4/udp.c __udp4_lib_rcv' "$out/stdout" || fail "__udp4_lib_rcv without its source file"
+# The guest's kprobes fetch the skb pointer at each landmark: one and the same skb from the driver
+# (eth_type_trans) to recvmsg (skb_consume_udp).
+skbs="$(grep -E '^ +[0-9]+  (eth_type_trans|__udp4_lib_rcv|skb_consume_udp) ' "$out/stdout" | grep -o 'kprobe skb=0x[0-9a-f]*' | sort | uniq -c)"
+echo "kprobes: $skbs"
+[ "$(printf '%s\n' "$skbs" | wc -l)" -eq 1 ] && printf '%s' "$skbs" | grep -q '^ *3 kprobe skb=0x' ||
+  fail "the kprobes do not show one skb at eth_type_trans, __udp4_lib_rcv and skb_consume_udp: $skbs"
 /usr/bin/python3 "$src/tests/unit/trace_flow/check_trace_json.py" "$out/route.json" || fail "route.json is not valid trace-event JSON"
 if command -v dot >/dev/null; then dot -Tsvg "$out/route.dot" -o "$out/route.svg" || fail "dot could not render route.dot"; fi
 grep -q "$poll" "$out/route.json" || fail "route.json does not name $poll"

@@ -10,6 +10,8 @@
 #include <set>
 #include <tuple>
 
+#include "stack/iface/interface_config.hpp"
+#include "stack/socket/tcp_secret.hpp"
 #include "stack/wire/wire.hpp"
 #include "tools/mcast/datagram.hpp"   // the datagram header's constants only (no link dependency)
 
@@ -304,10 +306,67 @@ std::vector<packet> arp_icmp_igmp(const options& o) {
   return out;
 }
 
+constexpr tcp_case tcp_cases[] = {
+    {"syn", "SYN 10.0.0.1:40000 -> 10.0.0.2:5001, ISS 1000, MSS 1460, window 65535", "deliver"},
+    {"ack", "the handshake's ACK of the host's SYN-ACK (ack = the host's ISS + 1)", "deliver"},
+    {"data", "64 bytes of data (PSH), seq 1001", "deliver"},
+    {"old_duplicate", "the same 64 bytes again: all before RCV.NXT, answered with an ACK", "drop: tcp_out_of_window"},
+    {"bad_checksum", "16 more bytes, TCP checksum off by one", "drop: bad_l4_checksum"},
+    {"syn_no_listener", "SYN from port 40001 to port 5002, where nothing listens: answered with RST", "drop: no_socket"},
+    {"fin", "FIN after the 64 bytes (the 16 were never accepted): the reader closes at the end of the stream", "deliver"},
+    {"last_ack", "the ACK of the host's FIN (its application closed at end of stream)", "deliver"},
+};
+
+// The client side of one connection to host:5001 (tcp_cases, in order), a frame per millisecond.
+std::vector<packet> tcp_handshake(const options& o) {
+  using wire::tcp::flag::ack;
+  using wire::tcp::flag::fin;
+  using wire::tcp::flag::psh;
+  using wire::tcp::flag::syn;
+  constexpr std::uint32_t iss = 1000;
+  // The host's ISS for this 4-tuple when the SYN arrives at its timestamp: what tcp_lane computes.
+  const stack::tcp_secret secret(stack::interface_config{}.tcp_secret);
+  const std::uint64_t t0 = stamp(o, 0);
+  const std::uint32_t host_iss =
+      secret.iss(stack::tcp_key{{host_ip, tcp_port}, {peer_ip, 40000}}, static_cast<stack::time_ns>(t0));
+  std::array<std::byte, 64> data{};
+  const std::string_view text = "GET /quotes/RLMC HTTP/1.0\r\nHost: 10.0.0.2\r\nUser-Agent: ringlab\r\n\r\n";
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::byte>(i < text.size() ? text[i] : ' ');
+  std::array<std::byte, 16> more{};
+  for (std::size_t i = 0; i < more.size(); ++i) more[i] = static_cast<std::byte>('a' + i);
+
+  std::vector<packet> out;
+  auto add = [&](std::uint16_t sport, std::uint16_t dport, std::uint32_t seq, std::uint32_t ackno, std::uint8_t flags,
+                 std::span<const std::byte> payload, bool mss, bool bad_sum) {
+    wire::tcp::repr t;
+    t.src_port = sport, t.dst_port = dport, t.seq = seq, t.ack = ackno, t.flags = flags, t.window = 65535;
+    t.payload = payload;
+    if (mss) t.opts.mss = 1460;
+    std::vector<std::byte> l4(t.buffer_len());
+    t.emit(l4, peer_ip, host_ip);
+    if (bad_sum) wire::store_be16(l4.data() + 16, static_cast<std::uint16_t>(wire::load_be16(l4.data() + 16) + 1));
+    wire::ipv4::repr ip{peer_ip, host_ip, wire::tcp::ip_protocol, static_cast<std::uint16_t>(l4.size())};
+    ip.ident = static_cast<std::uint16_t>(out.size() + 1);
+    out.push_back(make_packet(frame_of({peer_mac, host_mac, wire::ethernet::ethertype::ipv4, std::nullopt, 0}, ip, l4),
+                              stamp(o, out.size())));
+  };
+  add(40000, tcp_port, iss, 0, syn, {}, true, false);
+  add(40000, tcp_port, iss + 1, host_iss + 1, ack, {}, false, false);
+  add(40000, tcp_port, iss + 1, host_iss + 1, psh | ack, data, false, false);
+  add(40000, tcp_port, iss + 1, host_iss + 1, psh | ack, data, false, false);
+  add(40000, tcp_port, iss + 65, host_iss + 1, psh | ack, more, false, true);
+  add(40001, 5002, 7000, 0, syn, {}, true, false);
+  add(40000, tcp_port, iss + 65, host_iss + 1, fin | ack, {}, false, false);
+  add(40000, tcp_port, iss + 66, host_iss + 2, ack, {}, false, false);
+  return out;
+}
+
 }  // namespace
 
+std::span<const tcp_case> tcp_handshake_cases() noexcept { return tcp_cases; }
+
 std::optional<kind> parse_kind(std::string_view s) noexcept {
-  for (kind k : {kind::mcast_feed, kind::flows, kind::malformed, kind::arp_icmp_igmp})
+  for (kind k : {kind::mcast_feed, kind::flows, kind::malformed, kind::arp_icmp_igmp, kind::tcp_handshake})
     if (s == to_string(k)) return k;
   return std::nullopt;
 }
@@ -318,6 +377,7 @@ std::string_view to_string(kind k) noexcept {
     case kind::flows: return "flows";
     case kind::malformed: return "malformed";
     case kind::arp_icmp_igmp: return "arp-icmp-igmp";
+    case kind::tcp_handshake: return "tcp-handshake";
   }
   return "?";
 }
@@ -341,6 +401,7 @@ std::vector<packet> generate(const options& o) {
     case kind::flows: return flows(o);
     case kind::malformed: return malformed(o);
     case kind::arp_icmp_igmp: return arp_icmp_igmp(o);
+    case kind::tcp_handshake: return tcp_handshake(o);
   }
   return {};
 }

@@ -11,6 +11,10 @@
 //                  header with seq per flow
 //   malformed      one frame per case of malformed_cases(), in that order (packet number = index + 1)
 //   arp-icmp-igmp  what a host 10.0.0.2 / 02:00:00:00:00:02 must answer or act on: ARP, ping, IGMP queries
+//   tcp-handshake  one TCP connection's client side to 10.0.0.2:5001 (a listener there): handshake, data,
+//                  an old duplicate, a bad checksum, a SYN to a port nobody listens on, FIN both ways
+//                  (tcp_handshake_cases()); the host's ISS is computed as a stack::interface with the
+//                  default interface_config computes it for the SYN's time (RFC 6528, its tcp_secret)
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -25,7 +29,7 @@
 
 namespace ringlab::gen_trace {
 
-enum class kind : std::uint8_t { mcast_feed, flows, malformed, arp_icmp_igmp };
+enum class kind : std::uint8_t { mcast_feed, flows, malformed, arp_icmp_igmp, tcp_handshake };
 std::optional<kind> parse_kind(std::string_view s) noexcept;
 std::string_view to_string(kind k) noexcept;
 
@@ -76,6 +80,15 @@ struct malformed_case {
   std::string_view lab;
 };
 std::span<const malformed_case> malformed_cases() noexcept;
+
+// One frame of the tcp-handshake trace and what `ringlab trace replay --tcp-listen 5001` does with it.
+struct tcp_case {
+  std::string_view name;
+  std::string_view what;
+  std::string_view lab;   // the route's outcome: "deliver" or "drop: REASON"
+};
+std::span<const tcp_case> tcp_handshake_cases() noexcept;
+inline constexpr std::uint16_t tcp_port = 5001;
 
 // Precondition: check(o) is empty.
 std::vector<packet> generate(const options& o);

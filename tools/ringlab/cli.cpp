@@ -127,14 +127,25 @@ void check_output(std::string_view option, const std::string& path) {
   std::error_code ec;
   const auto st = std::filesystem::status(path, ec);
   if (std::filesystem::is_directory(st)) throw usage_error{where + std::strerror(EISDIR)};
-  if (std::filesystem::exists(st)) {
+  const bool existed = std::filesystem::exists(st);
+  if (!existed) {
+    auto dir = std::filesystem::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    if (!std::filesystem::is_directory(dir, ec)) throw usage_error{where + "no directory '" + dir.string() + "'"};
+  }
+  // A FIFO is opened by its reader's side of the pipe (tshark -i FIFO): opening it here would fail
+  // (no reader yet) or block. Its permission bits are the check.
+  if (std::filesystem::is_fifo(st)) {
     if (::access(path.c_str(), W_OK) != 0) throw usage_error{where + std::strerror(errno)};
     return;
   }
-  auto dir = std::filesystem::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  if (!std::filesystem::is_directory(dir, ec)) throw usage_error{where + "no directory '" + dir.string() + "'"};
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) throw usage_error{where + std::strerror(errno)};
+  // Not access(2): root passes it on /proc and on a read-only file, and the open later failed with a
+  // message of its own. Opened as the run will open it: an existing file without truncating it, a
+  // new one created and removed again.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | (existed ? 0 : O_CREAT | O_EXCL), 0644);
+  if (fd < 0) throw usage_error{where + std::strerror(errno)};
+  ::close(fd);
+  if (!existed) ::unlink(path.c_str());
 }
 
 void write_output(std::string_view option, const std::string& path, std::string_view text) {

@@ -4,6 +4,7 @@
 // receiver that `ringlab mcast-recv` runs over kernel sockets (tools/mcast/app.hpp) runs over
 // ringlab::bypass::udp::socket. It prints per-group counts, loss and reordering from the sequence
 // numbers, drops by reason, and the frame pool's balance (0 out: no frame leaked).
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -49,21 +50,57 @@ struct group_key {
   auto operator<=>(const group_key&) const = default;
 };
 
-// The multicast (group, port) pairs the trace carries, read through stack/wire's views.
-std::vector<group_key> groups_in(const sim::pcap_trace& t) {
+// Where the trace sends UDP/IPv4, read through stack/wire's views: the multicast (group, port) pairs
+// the demo joins, and every other destination with its datagram count (to say why nothing was
+// delivered when a trace has no multicast).
+struct udp_destinations {
+  std::vector<group_key> groups;                    // multicast, in address order
+  std::map<group_key, std::uint64_t> other;         // unicast and broadcast: datagrams per address:port
+  std::uint64_t datagrams = 0;                      // UDP/IPv4 datagrams in all
+};
+
+udp_destinations destinations_in(const sim::pcap_trace& t) {
+  udp_destinations d;
   std::map<group_key, int> seen;
   for (const auto& r : t.records()) {
     const auto e = wire::ethernet::view::check(t.bytes(r));
     if (!e || e->type() != wire::ethernet::ethertype::ipv4) continue;
     const auto ip = wire::ipv4::view::check(e->payload());
-    if (!ip || ip->proto() != wire::udp::ip_protocol || !ip->dst().is_multicast()) continue;
+    if (!ip || ip->proto() != wire::udp::ip_protocol) continue;
     const auto u = wire::udp::view::check(ip->payload());
     if (!u) continue;
-    seen[{ip->dst().value, u->dst_port()}]++;
+    ++d.datagrams;
+    const group_key k{ip->dst().value, u->dst_port()};
+    if (ip->dst().is_multicast()) seen[k]++;
+    else ++d.other[k];
   }
-  std::vector<group_key> out;
-  for (auto& [k, n] : seen) out.push_back(k);
-  return out;
+  for (auto& [k, n] : seen) d.groups.push_back(k);
+  return d;
+}
+
+// Said in place of the receivers' table when the trace gives them nothing to join: what the demo
+// listens on, what the trace carries instead, and what to pass.
+void explain_no_groups(const udp_destinations& d, std::size_t frames, const std::string& source) {
+  std::printf("  no receiver: the demo joins the multicast (group, port) pairs a trace sends UDP to (224.0.0.0/4),\n"
+              "  and %s has none: ", source.c_str());
+  if (d.datagrams == 0) {
+    std::printf("its %zu frames hold no UDP/IPv4 datagram\n", frames);
+  } else {
+    std::vector<std::pair<std::uint64_t, group_key>> by_count;
+    for (const auto& [k, n] : d.other) by_count.push_back({n, k});
+    std::stable_sort(by_count.begin(), by_count.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+    std::printf("its %" PRIu64 " UDP datagrams go to", d.datagrams);
+    const std::size_t shown = std::min<std::size_t>(by_count.size(), 3);
+    for (std::size_t i = 0; i < shown; ++i)
+      std::printf("%s %s:%u (%" PRIu64 ")", i ? "," : "", mcast::ipv4_to_string(by_count[i].second.addr).c_str(),
+                  by_count[i].second.port, by_count[i].first);
+    if (by_count.size() > shown)
+      std::printf(" and %zu more destination%s", by_count.size() - shown, by_count.size() - shown == 1 ? "" : "s");
+    std::printf("\n");
+  }
+  std::printf("  pass a multicast feed (--replay traces/mcast-feed.pcap, or one from ringlab gen-trace --kind "
+              "mcast-feed),\n  or follow this trace's datagrams hop by hop: ringlab trace replay %s\n",
+              source.c_str());
 }
 
 std::string default_trace_path() {
@@ -137,12 +174,16 @@ int run(int argc, char** argv) {
   }
   bypass::device* dev = svc->bypass_device();
   auto* nic = dev->sim_nic();
+  // Before the stacks attach: their IGMP joins go out just before the first frame, on the trace's
+  // time line (not at virtual time 0: a --tap pcap starting in 1970).
+  cli::start_virtual_clock(*dev);
 
   if (event_hash) {
     trace::enable(true);
     (void)trace::drain();
   }
-  const auto groups = groups_in(trace);
+  const auto dests = destinations_in(trace);
+  const auto& groups = dests.groups;
   std::vector<std::unique_ptr<lane>> lanes;
   for (std::uint16_t q = 0; q < queues; ++q) {
     auto l = std::make_unique<lane>();
@@ -180,8 +221,10 @@ int run(int argc, char** argv) {
               queues, queues == 1 ? "" : "s", a.str("ring").c_str(), a.has("faults") ? ", faults on" : "");
   std::printf("  %zu frames replayed, %zu groups; seq numbers tell loss / reordering per group\n\n",
               trace.records().size(), groups.size());
-  std::printf("  %-16s %5s %9s %9s %7s %9s %7s %7s\n", "group", "queue", "received", "unique", "lost", "reordered",
-              "dups", "stale");
+  if (groups.empty()) explain_no_groups(dests, trace.records().size(), path.empty() ? "the feed" : path);
+  else
+    std::printf("  %-16s %5s %9s %9s %7s %9s %7s %7s\n", "group", "queue", "received", "unique", "lost", "reordered",
+                "dups", "stale");
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     mcast::sequence_stats sum;
     int queue = -1;

@@ -12,7 +12,7 @@ namespace gt = ringlab::gen_trace;
 namespace cli = ringlab::cli;
 
 const std::vector<cli::option> opts{
-    {"kind", "KIND", "mcast-feed | flows | malformed | arp-icmp-igmp", "mcast-feed"},
+    {"kind", "KIND", "mcast-feed | flows | malformed | arp-icmp-igmp | tcp-handshake", "mcast-feed"},
     {"out", "FILE", "pcap to write (nanosecond timestamps, Ethernet)"},
     {"count", "N", "messages (mcast-feed) or packets (flows); the other kinds are fixed lists", "1000"},
     {"groups", "N", "mcast-feed: groups 239.1.1.1.., UDP port 5001 + index", "4"},
@@ -50,7 +50,7 @@ int run(int argc, char** argv) {
   gt::options o;
   const std::string k = a.str("kind");
   auto kind = gt::parse_kind(k);
-  if (!kind) throw cli::usage_error{"--kind: '" + k + "' is not one of mcast-feed, flows, malformed, arp-icmp-igmp"};
+  if (!kind) throw cli::usage_error{"--kind: '" + k + "' is not one of mcast-feed, flows, malformed, arp-icmp-igmp, tcp-handshake"};
   o.what = *kind;
   // Options of another kind are refused, never ignored.
   if (o.what != gt::kind::mcast_feed) a.refuse({"groups"}, "--kind " + k + " (mcast-feed only)");
@@ -76,6 +76,6 @@ int run(int argc, char** argv) {
   return cli::exit_ok;
 }
 
-const cli::registration reg{{"gen-trace", "write a deterministic pcap (mcast-feed, flows, malformed, arp-icmp-igmp)", run}};
+const cli::registration reg{{"gen-trace", "write a deterministic pcap (mcast-feed, flows, malformed, arp-icmp-igmp, tcp-handshake)", run}};
 
 }  // namespace

@@ -29,8 +29,10 @@ namespace {
 using namespace ringlab;
 
 const std::vector<cli::option> opts = cli::with_device_flags({
-    {"group", "ADDR", "IPv4 multicast group to join (224.0.0.0/4); bypass backends: repeatable", "", true},
-    {"port", "N", "UDP port (default 5000); bypass backends: repeatable, every group on every port", "", true},
+    // usage_text adds "(repeatable)": the help says only where more than one applies.
+    {"group", "ADDR", "IPv4 multicast group to join (224.0.0.0/4); more than one: bypass backends only", "", true},
+    {"port", "N", "UDP port (default 5000); more than one: bypass backends only, every group on every port", "",
+     true},
     {"iface", "NAME", "interface to join on (default: the routing table's choice); afxdp: the interface"},
     {"count", "N", "stop after N messages (0: no limit)", "0"},
     {"timeout", "SECONDS", "stop after this long (0: no limit)", "0"},
@@ -190,7 +192,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
   if (!dev) return std::nullopt;
 
   // The virtual clock starts just before the first frame, so the joins' reports carry trace time.
-  if (auto* nic = dev->sim_nic()) sim::event_loop::start_before_first_frame(*nic);
+  cli::start_virtual_clock(*dev);
   mcast::bypass_lane lane;
   if (auto ec = mcast::attach_lane(lane, *dev, 0, host, seed)) throw std::system_error(ec, "attach");
   // One socket per (group, port), bound to the group; one per port on the host's own address.
@@ -209,6 +211,9 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
   std::fprintf(stderr, "mcast-recv: joined %s, port%s %s as %s/%d (backend %.*s)\n", list.c_str(),
                ports.size() == 1 ? "" : "s", plist.c_str(), mcast::ipv4_text(host.addr).c_str(), host.prefix_len,
                static_cast<int>(dev->backend().size()), dev->backend().data());
+  // A real device says what it got: AF_XDP its attach and bind mode ("afxdp:eth0/0 (native, copy)"),
+  // DPDK its ethdev. (sim says nothing: its outputs are compared byte for byte.)
+  if (!dev->sim_nic()) std::fprintf(stderr, "mcast-recv: device: %s\n", dev->queue(0).caps().name.c_str());
   if (!quiet) std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
   std::uint64_t n = 0;

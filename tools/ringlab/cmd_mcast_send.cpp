@@ -136,6 +136,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     return cli::exit_failure;
   }
   if (!dev) return std::nullopt;
+  cli::start_virtual_clock(*dev);   // sim: no trace, so the clock starts at a fixed epoch, not 1970
   mcast::bypass_lane lane;
   if (auto ec = mcast::attach_lane(lane, *dev, 0, host, 1)) throw std::system_error(ec, "attach");
   std::optional<int> rc;

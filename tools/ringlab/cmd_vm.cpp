@@ -1,7 +1,7 @@
 // ringlab vm: a QEMU guest built from Debian packages (kernel image + busybox-static + this binary),
 // booted under TCG, with a virtio-net or e1000 NIC on a tap inside a namespace the command creates.
 //   ringlab vm probe | image | run [opts] -- CMD | shell     tools/vm/ringlab-vm.sh does these
-//   ringlab vm trace [--nic virtio|e1000] [--json F] [--dot F]
+//   ringlab vm trace [--nic virtio|e1000] [--json F] [--dot F] [--lab FILE.pcap]
 // `trace` is what the host kernel cannot show (no function tracer here): the guest's function-level
 // route of one datagram, from the driver's NAPI poll through GRO, IP, UDP and the socket to recvmsg,
 // parsed by tools/vm/function_graph and rendered by trace_packet_flow's writers.
@@ -10,13 +10,16 @@
 
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "tools/ringlab/cli.hpp"
+#include "tools/trace_packet_flow/lab_replay.hpp"
 #include "tools/trace_packet_flow/outputs.hpp"
+#include "tools/trace_packet_flow/packet_filter.hpp"
 #include "tools/vm/function_graph.hpp"
 #include "tools/vm/guest_run.hpp"
 
@@ -34,6 +37,8 @@ const std::vector<cli::option> trace_opts = {
     {"dot", "FILE", "write the route as a Graphviz diagram"},
     {"raw", "FILE", "keep the guest's function_graph text"},
     {"from", "FILE", "no guest: build the route from a saved function_graph text (--raw output)"},
+    {"lab", "FILE", "also follow one datagram of FILE (a pcap) through the lab path: both routes in one --json, one --dot"},
+    {"lab-filter", "EXPR", "which datagram of --lab FILE: the first the pcap filter matches", "udp"},
 };
 
 constexpr const char* description =
@@ -124,6 +129,33 @@ ringlab::vm::captured run_with_datagram(const guest_datagram& d, const std::vect
   return c;
 }
 
+// --lab FILE --lab-filter EXPR: the datagram to follow, picked before any guest boots (bad input is
+// refused first).
+tf::selected_packet lab_pick(const std::string& pcap, const std::string& filter) {
+  tf::pcap_selection sel;
+  try {
+    sel = tf::select_packets(pcap, filter, 1);
+  } catch (const tf::input_error& e) {
+    throw cli::usage_error{std::string("--lab: ") + e.what()};
+  }
+  if (sel.packets.empty() || !sel.packets[0].udp)
+    throw cli::usage_error{"--lab " + pcap + ": no UDP datagram matches --lab-filter '" + filter + "'"};
+  return std::move(sel.packets[0]);
+}
+
+// That datagram through the lab path (sim_nic -> ring -> stack -> UDP socket), hop times on
+// CLOCK_MONOTONIC as `trace compare` takes them, to stand beside the guest's route: each path keeps its
+// own clock and time origin in the JSON (one process each) and its own column in the dot.
+tf::route lab_route(const std::string& pcap, const tf::selected_packet& p) {
+  const auto replay = tf::run_lab_replay(pcap, {});   // a socket on every destination port
+  const std::vector<std::uint64_t> id{p.id};
+  auto routes = tf::build_lab_routes(replay.events, id, 1, tf::lab_clock::real);
+  if (routes.empty()) throw std::runtime_error("the lab replay of " + pcap + " recorded no route for packet " +
+                                               std::to_string(p.id));
+  routes[0].summary = p.summary;
+  return routes[0];
+}
+
 int run_trace(int argc, char** argv) {
   cli::args a("vm trace", trace_opts, argc, argv);
   if (a.help()) {
@@ -131,6 +163,9 @@ int run_trace(int argc, char** argv) {
     return cli::exit_ok;
   }
   const auto d = datagram_options(a, "trace");
+  if (a.has("lab-filter") && !a.has("lab")) throw cli::usage_error{"--lab-filter needs --lab FILE.pcap"};
+  std::optional<tf::selected_packet> lab;
+  if (a.has("lab")) lab = lab_pick(a.str("lab"), a.str("lab-filter"));
   std::string text, payload;
   if (a.has("from")) {
     text = read_file(a.str("from"));
@@ -162,7 +197,8 @@ int run_trace(int argc, char** argv) {
   if (skipped) std::cout << ", " << skipped << " unparsed lines";
   std::cout << "\nsource files: tools/vm/kernel_function_sources.inc, generated from linux-source-6.1\n";
   if (!payload.empty()) std::cout << "guest app (ringlab mcast-recv) received: " << payload << "\n";
-  const std::vector<tf::route> routes{res.route};
+  std::vector<tf::route> routes{res.route};
+  if (lab) routes.insert(routes.begin(), lab_route(a.str("lab"), *lab));
   tf::write_timeline(std::cout, routes);
   if (a.has("json")) {
     std::ofstream f(a.str("json"));
@@ -173,7 +209,8 @@ int run_trace(int argc, char** argv) {
   if (a.has("dot")) {
     std::ofstream f(a.str("dot"));
     if (!f) throw std::runtime_error("cannot write " + a.str("dot"));
-    tf::write_dot(f, routes, "guest kernel route, " + res.driver_poll);
+    tf::write_dot(f, routes, a.has("lab") ? "the lab path's route beside the guest kernel's, " + res.driver_poll
+                                          : "guest kernel route, " + res.driver_poll);
     std::cout << "wrote " << a.str("dot") << "\n";
   }
   return cli::exit_ok;
@@ -197,11 +234,17 @@ int run_afxdp(int argc, char** argv) {
   if (c.out.find(" " + payload + "\n") == std::string::npos)
     throw std::runtime_error("the guest's AF_XDP receiver did not print the datagram sent (" + payload + ")");
   const bool native = c.out.find("XDP request") != std::string::npos || c.out.find("ip link: xdpdrv") != std::string::npos;
+  // The port's own account of what the kernel granted ("afxdp:eth0/0 (native, copy)"): the bind mode
+  // comes from the socket (zero-copy tried first), not from reading the driver.
+  const std::string tag = "mcast-recv: device: ";
+  const auto at = c.out.find(tag);
+  const std::string device = at == std::string::npos ? "" : c.out.substr(at + tag.size(), c.out.find('\n', at) - at - tag.size());
+  if (device.empty()) throw std::runtime_error("the guest's receiver did not say which AF_XDP mode it got");
+  const std::string bind = device.find(", zero-copy)") != std::string::npos ? "zero-copy" : "copy";
   std::cout << "AF_XDP in the guest (" << nic << "): received " << payload << "; XDP attach: "
-            << (native ? "native (the driver's ndo_bpf took the program)" : "generic (skb)") << "; bind: "
-            << (nic == "virtio" ? "copy (virtio_net in 6.1 has no AF_XDP zero-copy: no ndo_xsk_wakeup)"
-                                : "copy (e1000 has no AF_XDP zero-copy)")
-            << "\n";
+            << (native ? "native (the driver's ndo_bpf took the program)" : "generic (skb)") << "; bind: " << bind
+            << " (the socket: " << device << (bind == "copy" && nic == "virtio" ? "; virtio_net in 6.1 has no AF_XDP zero-copy" : "")
+            << ")\n";
   return cli::exit_ok;
 }
 

@@ -2,8 +2,8 @@
 // --tap FILE.pcap, --faults SPEC and --trace: the flags of every command that opens a bypass device
 // (demo, mcast-recv, mcast-send). They go into bypass::device_options, and open_device wraps every
 // queue of the device, sim or real, in the decorators they ask for (asio_bypass/backend.hpp says the
-// order: faults closest to the device, then the tap, then trace). Header-only: three small functions
-// shared by the cmd_*.cpp files.
+// order: faults closest to the device, then the tap; --trace records the hops every layer and the
+// stack emit). Header-only: small functions shared by the cmd_*.cpp files.
 #include <cinttypes>
 #include <cstdio>
 #include <map>
@@ -12,6 +12,8 @@
 
 #include "asio_bypass/backend.hpp"
 #include "port/fault_line.hpp"
+#include "sim_nic/event_loop.hpp"
+#include "tools/gen_trace/gen_trace.hpp"
 #include "tools/ringlab/cli.hpp"
 #include "trace/trace.hpp"
 
@@ -20,12 +22,13 @@ namespace ringlab::cli {
 inline std::vector<option> device_flag_options() {
   return {
       {"tap", "FILE", "write every frame the stack receives and sends (all queues, after --faults) to this "
-                      "pcap, readable by tshark/Wireshark; times on the device's clock"},
+                      "pcap, readable by tshark/Wireshark; times on the device's clock (sim: the trace's own "
+                      "times)"},
       {"faults", "SPEC", "seeded faults between the device and the stack, e.g. drop=0.01,corrupt=0.001,seed=7; "
-                         "fields drop, dup, corrupt (chances 0..1), reorder=P[:W], delay, jitter (50us, 2ms), "
-                         "seed=N, dir=rx|tx|both (default both)"},
-      {"trace", "", "record hop events at the port (port_rx, release, tx) and every other hop; print their "
-                    "count per hop at the end"},
+                         "fields drop, dup, corrupt (chances 0..1), reorder=P[:W], delay, jitter (50us, 2ms; "
+                         "received frames only), seed=N, dir=rx|tx|both (default both); each field once"},
+      {"trace", "", "record hop events at every hop (NIC, rings, faults, tap, the stack's port_rx ... "
+                    "release, tx); print their count per hop at the end"},
   };
 }
 
@@ -57,6 +60,21 @@ inline void apply_device_flags(const args& a, bypass::device_options& d, std::ui
   }
 }
 
+// A sim device's virtual clock is the trace's own time line: sim_nic stamps each frame with its
+// recorded time, and the tap, --out and the hop events carry those times. The clock starts at 0, so
+// what a stack sends before the first frame (its IGMP joins) was stamped 1970-01-01 in the pcap, ahead
+// of frames stamped decades later. So the clock starts just before the trace's first frame; with
+// nothing to replay (mcast-send), at sim_epoch_ns, the time the bundled traces start at: a plausible
+// date, and no wall clock read (the same run gives the same bytes). Call it after the device opens and
+// before the stacks attach. Real devices run on CLOCK_MONOTONIC: nothing to do.
+inline constexpr std::uint64_t sim_epoch_ns = gen_trace::start_ns;
+inline void start_virtual_clock(bypass::device& dev) {
+  sim::sim_nic* nic = dev.sim_nic();
+  if (!nic) return;
+  if (nic->next_due()) sim::event_loop::start_before_first_frame(*nic);
+  else if (nic->now() < sim_epoch_ns) nic->advance_to(sim_epoch_ns);
+}
+
 // What the decorators did, on `out` as "TOOL: ..." lines: the faults' counters, the tap's frame count,
 // the trace events per hop (draining them, unless the caller drained them already and passes them).
 // false when the tap's pcap could not be written (a full disk): the run failed, exit 1.
@@ -65,13 +83,15 @@ inline bool report_device_flags(std::FILE* out, const char* tool, const char* co
                                 const bypass::device_options& d, const std::vector<trace::event>* drained = nullptr) {
   const auto c = dev.decorators();
   if (d.faults) {
-    auto line = [&](const char* dir, const port::fault_counters& k) {
+    // No delayed= on transmit: a committed batch leaves at once (port/faulty_port.hpp).
+    auto line = [&](const char* dir, const port::fault_counters& k, bool delays) {
       std::fprintf(out, "%s: faults %s: in=%" PRIu64 " dropped=%" PRIu64 " duplicated=%" PRIu64 " reordered=%" PRIu64
-                        " corrupted=%" PRIu64 " delayed=%" PRIu64 "\n",
-                   tool, dir, k.in, k.dropped, k.duplicated, k.reordered, k.corrupted, k.delayed);
+                        " corrupted=%" PRIu64, tool, dir, k.in, k.dropped, k.duplicated, k.reordered, k.corrupted);
+      if (delays) std::fprintf(out, " delayed=%" PRIu64, k.delayed);
+      std::fputc('\n', out);
     };
-    line("rx", c.rx_faults);
-    line("tx", c.tx_faults);
+    line("rx", c.rx_faults, true);
+    line("tx", c.tx_faults, false);
   }
   if (!d.tap.empty()) std::fprintf(out, "%s: tap: %" PRIu64 " frames to %s\n", tool, c.tap_frames, d.tap.c_str());
   if (!c.tap_error.empty())

@@ -16,6 +16,9 @@ struct lab_replay_options {
   std::uint32_t ring_size = 1024;
   std::vector<std::uint16_t> listen_ports;   // stack sockets; empty: every UDP destination port in the file
   bool listen_none = false;
+  // TCP listeners (stack::tcp_listener on each port): connections are accepted, read to the end and
+  // closed when the peer's FIN has arrived and every byte was read, as a simple server does.
+  std::vector<std::uint16_t> tcp_listen_ports;
   std::string addr;                          // stack address; empty: the first UDP frame's destination
   std::string mac;                           // stack MAC; empty: the first UDP frame's Ethernet destination
   std::uint64_t seed = 1;

@@ -129,9 +129,26 @@ std::string function_source(std::string_view function) {
   return {};
 }
 
+namespace {
+// "/* rl_udp4_lib_rcv: (__udp4_lib_rcv+0x0/0xd00) skb=0xffff888003b3d100 */" -> function, arguments.
+bool parse_probe(std::string_view f, std::string& function, std::string& args) {
+  if (!f.starts_with("/*") || !f.ends_with("*/")) return false;
+  f = trim(f.substr(2, f.size() - 4));
+  const auto open = f.find(": (");
+  const auto close = f.find(')', open == std::string_view::npos ? 0 : open);
+  if (open == std::string_view::npos || close == std::string_view::npos) return false;
+  const auto sym = f.substr(open + 3, close - open - 3);
+  function = base_name(sym.substr(0, sym.find('+')));
+  args = std::string(trim(f.substr(close + 1)));
+  return !function.empty();
+}
+
+}  // namespace
+
 std::vector<fgraph_tree> parse_function_graph(std::string_view text, std::size_t* skipped) {
   std::vector<fgraph_tree> trees;
   std::vector<int> open;   // indices into trees.back().calls of the calls not yet closed
+  std::vector<std::pair<std::string, std::string>> pending;   // probes whose call line comes next
   std::size_t bad = 0;
   while (!text.empty()) {
     auto nl = text.find('\n');
@@ -157,6 +174,16 @@ std::vector<fgraph_tree> parse_function_graph(std::string_view text, std::size_t
       continue;
     }
     auto f = trim(col[3]);
+    if (std::string probe_fn, args; parse_probe(f, probe_fn, args)) {
+      bool given = false;
+      if (!trees.empty() && !open.empty()) {
+        auto& calls = trees.back().calls;
+        for (auto i = calls.size(); i-- > 0 && !given;)
+          if (calls[i].probe.empty() && base_name(calls[i].function) == probe_fn) calls[i].probe = args, given = true;
+      }
+      if (!given) pending.emplace_back(std::move(probe_fn), std::move(args));
+      continue;
+    }
     if (f.starts_with('}')) {                     // "} /* name */": closes the innermost open call
       if (open.empty() || trees.empty()) { ++bad; continue; }
       trees.back().calls[static_cast<std::size_t>(open.back())].duration_ns = dur;
@@ -168,6 +195,12 @@ std::vector<fgraph_tree> parse_function_graph(std::string_view text, std::size_t
     split_name(f, c.function, c.module);
     if (c.function.empty()) { ++bad; continue; }
     c.duration_ns = dur;
+    for (auto it = pending.begin(); it != pending.end(); ++it)
+      if (it->first == base_name(c.function)) {
+        c.probe = std::move(it->second);
+        pending.erase(it);
+        break;
+      }
     if (open.empty()) {
       trees.emplace_back();
     }
@@ -219,6 +252,7 @@ route_result build_function_route(const std::vector<fgraph_tree>& trees) {
       s.detail = "depth " + std::to_string(c.depth) + ", " + std::to_string(c.duration_ns) + " ns";
       if (!c.module.empty()) s.detail += ", module " + c.module;
       s.detail += ", " + c.task;
+      if (!c.probe.empty()) s.detail += ", kprobe " + c.probe;
       res.route.steps.push_back(std::move(s));
     }
   }

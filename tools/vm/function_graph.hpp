@@ -24,6 +24,7 @@ struct fgraph_call {
   int parent = -1;              // index in the tree's calls, -1 for the root
   int cpu = 0;
   std::string task;             // "<idle>-0", "ringlab-118"
+  std::string probe;            // a kprobe event's fetched arguments at this call ("skb=0xffff8880..."), or ""
 };
 
 // One call of a graph function (set_graph_function) with every traced call under it, in call order.
@@ -36,7 +37,10 @@ struct fgraph_tree {
 
 // Parses the text of tracefs "trace" under function_graph. Comment lines, context-switch markers and
 // blank lines are skipped; other lines that do not parse are counted in *skipped. A call whose closing
-// line is missing (the buffer ended) keeps duration 0.
+// line is missing (the buffer ended) keeps duration 0. A kprobe event that fired inside the graph
+// (function_graph prints it as "/* EVENT: (FUNC+0x0/0x..) ARGS */") gives ARGS to the call of FUNC it
+// fired at: the last such call without a probe yet, or, when the event line came first (both hooks
+// sit on the function's entry, in no fixed order), the next call of FUNC.
 std::vector<fgraph_tree> parse_function_graph(std::string_view text, std::size_t* skipped = nullptr);
 
 // "ip_rcv_finish_core.constprop.0" -> "ip_rcv_finish_core" (GCC's clone suffixes).

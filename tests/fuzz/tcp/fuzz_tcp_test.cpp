@@ -12,6 +12,7 @@
 #include "port/fault_line.hpp"
 #include "tests/fuzz/tcp/fuzz_tcp_entry.hpp"
 #include "tests/support/fuzz_corpus.hpp"
+#include "tests/support/fuzz_mutate.hpp"
 
 namespace {
 std::vector<std::vector<std::uint8_t>> corpus() {
@@ -56,16 +57,7 @@ TEST(fuzz_tcp, deterministic_mutations_run_clean) {
   const int runs = std::getenv("RINGLAB_FUZZ_RUNS") ? std::atoi(std::getenv("RINGLAB_FUZZ_RUNS")) : 5000;
   ringlab::port::rng r(20261207);
   for (int i = 0; i < runs; ++i) {
-    std::vector<std::uint8_t> m = c[r.below(c.size())];
-    const int edits = 1 + static_cast<int>(r.below(6));
-    for (int e = 0; e < edits && !m.empty(); ++e) {
-      switch (r.below(4)) {
-        case 0: m[r.below(m.size())] ^= static_cast<std::uint8_t>(1u << r.below(8)); break;
-        case 1: m[r.below(m.size())] = static_cast<std::uint8_t>(r.next()); break;
-        case 2: m.resize(r.below(m.size())); break;
-        case 3: m.insert(m.begin() + static_cast<std::ptrdiff_t>(r.below(m.size())), static_cast<std::uint8_t>(r.next())); break;
-      }
-    }
+    const std::vector<std::uint8_t> m = ringlab::testing::mutate(c, r, 6, 4);
     ASSERT_EQ(ringlab_fuzz_tcp(m.data(), m.size()), 0) << "mutation " << i;
   }
 }

@@ -1,8 +1,10 @@
 // open_device's decorators (device_options tap / faults / trace_hops) over a sim device, driven at the
 // port (no stack), so every frame is known: the tap's pcap holds exactly the frames the queues gave
 // and the frames sim_nic sent; the faults count exactly what a fault_line with the same spec and seed
-// decides, frame by frame; the hop events come in the documented order (fault, pcap_tap, port_rx);
-// many transmit batches in flight through all three layers commit and cancel with no frame lost.
+// decides, frame by frame; the hop events come in the documented order (fault, pcap_tap, then the
+// stack's port_rx), and with a stack on top each frame's port_rx and release come exactly once (--trace
+// adds no layer of its own); many transmit batches in flight through both layers commit and cancel
+// with no frame lost.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -13,6 +15,12 @@
 
 #include "asio_bypass/backend.hpp"
 #include "port/fault_line.hpp"
+#include "sim_nic/event_loop.hpp"
+#include "stack/iface/interface.hpp"
+#include "stack/socket/udp_socket.hpp"
+#include "stack/wire/checksum.hpp"
+#include "stack/wire/ipv4_addr.hpp"
+#include "stack/wire/mac_addr.hpp"
 #include "tests/support/preconditions.hpp"
 #include "tests/unit/sim_nic/frames.hpp"
 #include "trace/trace.hpp"
@@ -71,16 +79,39 @@ std::unique_ptr<bypass::device> open(const bypass::device_options& d) {
   return dev;
 }
 
+// A one-queue device with faults (SPEC), a tap and --trace, hop events recording from a clean start.
+std::unique_ptr<bypass::device> open_recording(const fixture& fx, const char* spec, const std::string& tap,
+                                               bool sim_nic_rx_faults) {
+  std::string err;
+  auto d = fx.options(1);
+  auto f = port::parse_port_faults(spec, &err);
+  EXPECT_TRUE(f) << err;
+  if (!f) return nullptr;
+  d.faults = *f;
+  d.sim_nic_rx_faults = sim_nic_rx_faults;
+  d.tap = tap;
+  d.trace_hops = true;
+  auto dev = open(d);
+  trace::drain();
+  trace::enable(true);
+  return dev;
+}
+
 TEST(decorated_device, no_decorator_asked_gives_the_devices_own_ports) {
   fixture fx(4);
   auto d = fx.options(1);
   auto plain = open(d);
   ASSERT_TRUE(plain);
   EXPECT_EQ(&plain->queue(0), &plain->sim_nic()->queue(0));   // not one extra call on the fast path
+  // --trace alone adds no layer: the stack above emits its port hops itself.
   d.trace_hops = true;
   auto traced = open(d);
   ASSERT_TRUE(traced);
-  EXPECT_NE(&traced->queue(0), &traced->sim_nic()->queue(0));
+  EXPECT_EQ(&traced->queue(0), &traced->sim_nic()->queue(0));
+  d.tap = "/dev/null";
+  auto tapped = open(d);
+  ASSERT_TRUE(tapped);
+  EXPECT_NE(&tapped->queue(0), &tapped->sim_nic()->queue(0));
 }
 
 TEST(decorated_device, tap_holds_exactly_the_frames_every_queue_received_and_sim_nic_sent) {
@@ -245,19 +276,43 @@ TEST(decorated_device, faults_on_transmit_drop_what_the_tx_line_decides) {
   EXPECT_EQ(got, want);
 }
 
-TEST(decorated_device, hop_events_come_in_the_wrapping_order_faults_then_tap_then_trace) {
-  fixture fx(40);
-  temp_file tap("deco-hops");
+// delay=D with dir=both: received frames are held D (counted delayed), transmitted ones leave at once
+// and are not counted delayed (a committed batch has no later; before, every sent frame counted).
+TEST(decorated_device, delay_acts_on_receive_only_and_transmit_counts_none) {
+  fixture fx(20);
   std::string err;
+  auto f = port::parse_port_faults("delay=10us,seed=2", &err);
+  ASSERT_TRUE(f) << err;
+  EXPECT_TRUE(f->rx && f->tx);
+  temp_file sent("deco-delay-sent");
   auto d = fx.options(1);
-  d.faults = *port::parse_port_faults("drop=0.3,seed=5", &err);
-  d.sim_nic_rx_faults = false;   // the faulty_port above the queue, whose place in the order is tested
-  d.tap = tap.path;
-  d.trace_hops = true;
+  d.faults = *f;
+  d.sim_nic_rx_faults = false;   // the faulty_port's own rx side
+  d.sim.tx_pcap = sent.path;
   auto dev = open(d);
   ASSERT_TRUE(dev);
-  trace::drain();
-  trace::enable(true);
+  dev->sim_nic()->advance_to(100'000'000);
+  EXPECT_EQ(drain(dev->queue(0)).size(), 20u);
+  auto b = dev->queue(0).tx_reserve(3);
+  ASSERT_EQ(b.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) fill(b[i], fx.frames[i]);
+  b.commit(3);
+  dev->sim_nic()->flush_tx();
+  const auto c = dev->decorators();
+  EXPECT_EQ(c.rx_faults.in, 20u);
+  EXPECT_EQ(c.rx_faults.delayed, 20u);
+  EXPECT_EQ(c.tx_faults.in, 3u);
+  EXPECT_EQ(c.tx_faults.delayed, 0u);
+  EXPECT_EQ(read_pcap(sent.path).size(), 3u);
+  EXPECT_EQ(dev->pool().out(), 0u);
+}
+
+TEST(decorated_device, hop_events_come_in_the_wrapping_order_faults_then_tap) {
+  fixture fx(40);
+  temp_file tap("deco-hops");
+  // The faulty_port above the queue (not sim_nic's own faults): its place in the order is tested.
+  auto dev = open_recording(fx, "drop=0.3,seed=5", tap.path, false);
+  ASSERT_TRUE(dev);
   dev->sim_nic()->advance_to(100'000'000);
   const auto got = drain(dev->queue(0));
   auto b = dev->queue(0).tx_reserve(1);
@@ -274,7 +329,7 @@ TEST(decorated_device, hop_events_come_in_the_wrapping_order_faults_then_tap_the
   using h = trace::hop;
   const std::vector<h> device_hops = {h::nic_rx, h::rss, h::pool, h::ring_enqueue, h::ring_dequeue};
   std::vector<h> passed = device_hops, dropped = device_hops;
-  passed.insert(passed.end(), {h::pcap_tap, h::port_rx, h::release});
+  passed.push_back(h::pcap_tap);   // no stack here: nothing above the tap emits port_rx or release
   dropped.push_back(h::fault);
   std::size_t n_passed = 0, n_dropped = 0;
   std::map<std::uint64_t, bool> delivered;
@@ -292,8 +347,75 @@ TEST(decorated_device, hop_events_come_in_the_wrapping_order_faults_then_tap_the
   EXPECT_EQ(n_dropped, c.rx_faults.dropped);
   std::size_t tx = 0, nic_tx = 0;
   for (const auto& e : ev) tx += e.stage == h::tx, nic_tx += e.stage == h::nic_tx;
-  EXPECT_EQ(tx, 1u);
+  EXPECT_EQ(tx, 0u);   // the stack's hop: no stack here, and no layer of the device's emits it
   EXPECT_EQ(nic_tx, 1u);
+}
+
+// With a stack on the device (as every command has) and faults, tap and --trace all on: a frame that
+// reached the stack has exactly one port_rx and one release, the stack's own; before the fix the
+// device's traced_port emitted both again (every count doubled). Frames the faults dropped have none.
+TEST(decorated_device, with_a_stack_on_top_each_frame_has_one_port_rx_and_one_release) {
+  fixture fx(0);
+  for (std::uint32_t i = 0; i < 50; ++i) {   // UDP to the stack's 10.1.0.1:9000: UDP length, IP checksum set
+    const std::size_t payload = 8 + i % 16;
+    bytes f = flow_frame(i, payload);
+    put16(f, 38, static_cast<std::uint16_t>(8 + payload));
+    const std::uint16_t c = static_cast<std::uint16_t>(
+        ~wire::checksum::sum(std::span<const std::byte>(f).subspan(14, 20)));
+    f[24] = std::byte(c >> 8), f[25] = std::byte(c & 0xff);
+    fx.frames.push_back(f);
+    fx.ts.push_back(1'000'000 + i * 100);
+  }
+  fx.trace = sim::pcap_trace::from_frames(fx.frames, fx.ts);
+  temp_file tap("deco-stack");
+  auto dev = open_recording(fx, "drop=0.2,seed=4", tap.path, true);
+  ASSERT_TRUE(dev);
+  std::uint64_t read = 0, rx_frames = 0;
+  {
+    stack::interface_config ic;
+    ic.mac = *wire::mac_addr::parse("02:00:00:00:00:02");
+    ic.addr = *wire::ipv4_addr::parse("10.1.0.1");
+    ic.prefix_len = 16;
+    stack::interface ifc(dev->queue(0), ic);
+    stack::udp_socket sock(ifc);
+    ASSERT_FALSE(sock.bind({wire::ipv4_addr::any(), 9000}));
+    std::vector<std::byte> buf(2048);
+    sim::event_loop loop(*dev->sim_nic());
+    loop.add_lane([&](std::uint64_t now) {
+      const auto next = ifc.poll(now);
+      for (std::error_code ec; !ec;)
+        if (sock.try_receive_from(buf, ec); !ec) ++read;
+      return next;
+    });
+    (void)loop.run();
+    rx_frames = ifc.counters().rx_frames;
+  }
+  trace::enable(false);
+  const auto ev = trace::drain();
+  const auto c = dev->decorators();
+  ASSERT_GT(c.rx_faults.dropped, 0u);
+  ASSERT_EQ(rx_frames, 50u - c.rx_faults.dropped);
+  EXPECT_EQ(read, rx_frames);   // every datagram that reached the stack was delivered
+  std::map<std::uint64_t, std::map<trace::hop, int>> per_packet;
+  for (const auto& e : ev)
+    if (e.packet_id) ++per_packet[e.packet_id][e.stage];
+  ASSERT_EQ(per_packet.size(), 50u);
+  std::uint64_t reached = 0;
+  for (auto& [id, hops] : per_packet) {
+    if (hops[trace::hop::fault] == 1) {   // dropped below the stack
+      EXPECT_EQ(hops[trace::hop::port_rx], 0) << "packet " << id;
+      EXPECT_EQ(hops[trace::hop::release], 0) << "packet " << id;
+      continue;
+    }
+    ++reached;
+    EXPECT_EQ(hops[trace::hop::pcap_tap], 1) << "packet " << id;
+    EXPECT_EQ(hops[trace::hop::port_rx], 1) << "packet " << id;
+    EXPECT_EQ(hops[trace::hop::udp], 1) << "packet " << id;
+    EXPECT_EQ(hops[trace::hop::deliver], 1) << "packet " << id;
+    EXPECT_EQ(hops[trace::hop::release], 1) << "packet " << id;
+  }
+  EXPECT_EQ(reached, rx_frames);
+  EXPECT_EQ(dev->pool().out(), 0u);
 }
 
 // Batches in flight at once through faults + tap + trace, committed and cancelled out of order: each
@@ -337,7 +459,7 @@ TEST(decorated_device, a_tap_that_cannot_be_written_opens_nothing_and_says_which
   d.tap = "/nonexistent-dir/x.pcap";
   std::string why;
   EXPECT_FALSE(bypass::open_device(d, why));
-  EXPECT_EQ(why.rfind("tap /nonexistent-dir/x.pcap: cannot write pcap", 0), 0u) << why;
+  EXPECT_EQ(why, "tap /nonexistent-dir/x.pcap: cannot write pcap: No such file or directory");   // the path once
 }
 
 TEST(port_fault_options, seed_and_dir_and_bad_fields_named) {
@@ -357,7 +479,15 @@ TEST(port_fault_options, seed_and_dir_and_bad_fields_named) {
                  bad{"dir=up", "fault spec field 'dir': 'up' is not rx, tx or both"},
                  bad{"drop=1.5", "fault spec field 'drop': '1.5' is not a probability in 0..1"},
                  bad{"drp=0.1", "fault spec field 'drp': '0.1' is not a field (drop, dup, reorder, corrupt, delay, "
-                                "jitter, seed, dir)"}}) {
+                                "jitter, seed, dir)"},
+                 bad{"drop=0.1,drop=0.2", "fault spec field 'drop' given twice ('0.1', then '0.2'): give each field once"},
+                 bad{"seed=1,dup=0.1,seed=2", "fault spec field 'seed' given twice ('1', then '2'): give each field once"},
+                 bad{"dir=rx,dir=tx", "fault spec field 'dir' given twice ('rx', then 'tx'): give each field once"},
+                 bad{"drop=0.1,jitter=5us,dir=tx",
+                     "fault spec field 'jitter': '5us' does not apply to dir=tx (delay and jitter act on received "
+                     "frames only: use dir=rx or both)"},
+                 bad{"delay=50us,dir=tx", "fault spec field 'delay': '50us' does not apply to dir=tx (delay and "
+                                          "jitter act on received frames only: use dir=rx or both)"}}) {
     EXPECT_FALSE(port::parse_port_faults(b.spec, &err)) << b.spec;
     EXPECT_EQ(err, b.error);
   }

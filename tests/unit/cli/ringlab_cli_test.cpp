@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -166,7 +167,7 @@ TEST(ringlab_cli_exit, gen_trace) {
   expect_usage({"gen-trace", "--out", "/nonexistent-dir/x.pcap"},
                "ringlab gen-trace: --out: cannot create '/nonexistent-dir/x.pcap': no directory '/nonexistent-dir'");
   expect_usage({"gen-trace", "--kind", "jumbo", "--out", out},
-               "ringlab gen-trace: --kind: 'jumbo' is not one of mcast-feed, flows, malformed, arp-icmp-igmp");
+               "ringlab gen-trace: --kind: 'jumbo' is not one of mcast-feed, flows, malformed, arp-icmp-igmp, tcp-handshake");
 }
 
 TEST(ringlab_cli_exit, replay) {
@@ -426,6 +427,23 @@ TEST(ringlab_cli_exit, device_flags_bad_input_is_usage_and_a_failed_tap_write_fa
                "ringlab mcast-send: --faults: fault spec field 'dir': 'up' is not rx, tx or both");
   expect_usage({"demo", "--tap", "/nonexistent-dir/t.pcap"},
                "ringlab demo: --tap: cannot create '/nonexistent-dir/t.pcap': no directory '/nonexistent-dir'");
+  // A field given twice is a typo, not "the last one wins".
+  expect_usage({"demo", "--faults", "drop=0.1,drop=0.2"},
+               "ringlab demo: --faults: fault spec field 'drop' given twice ('0.1', then '0.2'): give each field once");
+  expect_usage({"replay", "--faults", "dup=0.1,dup=0.1", source_file("traces/arp-icmp-igmp.pcap")},
+               "ringlab replay: --faults: fault spec field 'dup' given twice ('0.1', then '0.1'): give each field once");
+  // Transmit has no delay: asked for on transmit alone it is refused, not counted as done.
+  expect_usage({"mcast-send", "--backend", "sim", "--group", "239.1.1.2", "--out", temp_path("o.pcap"), "--faults",
+                "delay=1ms,dir=tx"},
+               "ringlab mcast-send: --faults: fault spec field 'delay': '1ms' does not apply to dir=tx (delay and "
+               "jitter act on received frames only: use dir=rx or both)");
+  // A directory that exists but takes no new file (root passes access(2) there): one line, the path once.
+  const auto proc = ringlab({"demo", "--tap", "/proc/x.pcap"});
+  EXPECT_EQ(proc.exit_code, 2) << proc.err;
+  EXPECT_EQ(proc.out, "");
+  EXPECT_EQ(proc.err.rfind("ringlab demo: --tap: cannot create '/proc/x.pcap': ", 0), 0u) << proc.err;
+  EXPECT_EQ(proc.err.find("/proc/x.pcap"), proc.err.rfind("/proc/x.pcap")) << proc.err;
+  EXPECT_EQ(std::count(proc.err.begin(), proc.err.end(), '\n'), 1) << proc.err;
   expect_usage({"mcast-recv", "--group", "239.1.1.2", "--tap", temp_path("t.pcap")},
                "ringlab mcast-recv: --tap does not apply to --backend kernel (bypass backends only)");
   expect_usage({"mcast-send", "--group", "239.1.1.2", "--trace"},
@@ -456,6 +474,10 @@ TEST(ringlab_cli, demo_with_tap_faults_and_trace_counts_add_up) {
   EXPECT_GE(tapped, frames_in);   // plus what the stacks sent (IGMP)
   EXPECT_EQ(number_after(r.out, " pcap_tap="), frames_in);
   EXPECT_EQ(number_after(r.out, " fault="), dropped);
+  // One port_rx and one release per frame the stacks took: the stack's own hops, not doubled by a
+  // decorator emitting them again.
+  EXPECT_EQ(number_after(r.out, " port_rx="), frames_in);
+  EXPECT_EQ(number_after(r.out, " release="), frames_in);
   EXPECT_NE(r.out.find("frame pool: 0 out after the run (balanced)"), std::string::npos) << r.out;
   std::remove(tap.c_str());
 }
@@ -476,11 +498,103 @@ TEST(ringlab_cli, mcast_send_tap_sees_what_the_stack_sent_and_the_wire_what_the_
   EXPECT_GE(sent, 40u);   // the datagrams, plus IGMP
   EXPECT_GT(dropped, 0u);
   EXPECT_EQ(number_after(r.err, "mcast-send: faults rx: in="), 0u);   // nothing came in
+  // Transmit has no delay: its line counts none (a committed batch leaves at once).
+  EXPECT_EQ(tx.substr(0, tx.find('\n')).find("delayed"), std::string::npos) << tx;
   const auto on_tap = read_times(tap), on_wire = read_times(out);
   EXPECT_EQ(on_tap.size(), sent);
   EXPECT_EQ(number_after(r.err, "mcast-send: tap: "), sent);
   EXPECT_EQ(on_wire.size(), sent - dropped);
   for (const auto& p : {tap, out, in}) std::remove(p.c_str());
+}
+
+// --tap on sim: times are the trace's own (sim_nic's virtual clock runs on the trace's time line), the
+// stacks' first frames (IGMP joins) just before the first replayed frame, not at virtual time 0
+// (1970), and never going back. mcast-send has no trace: its clock starts at a fixed epoch.
+TEST(ringlab_cli, sim_tap_times_are_the_traces_own_and_never_go_back) {
+  const std::string feed = source_file("traces/mcast-feed.pcap"), tap = temp_path("times-tap.pcap");
+  const auto in = read_times(feed);
+  ASSERT_EQ(in.size(), 12000u);
+  const auto r = ringlab({"demo", "--queues", "2", "--replay", feed, "--tap", tap});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto t = read_times(tap);
+  ASSERT_GT(t.size(), in.size());   // the feed, plus the IGMP the stacks sent
+  EXPECT_EQ(t.front().t_ns, in.front().t_ns - 1);   // the joins, just before the first frame
+  for (std::size_t i = 1; i < t.size(); ++i) ASSERT_GE(t[i].t_ns, t[i - 1].t_ns) << "frame " << i;
+  std::size_t from_feed = 0;
+  for (const auto& x : t) from_feed += x.t_ns >= in.front().t_ns && x.t_ns <= in.back().t_ns;
+  EXPECT_GE(from_feed, in.size());
+
+  const std::string lines = temp_path("times-lines.txt"), out = temp_path("times-out.pcap"),
+                    send_tap = temp_path("times-send-tap.pcap");
+  std::ofstream(lines) << "a\nb\n";
+  const auto s = ringlab({"mcast-send", "--backend", "sim", "--group", "239.1.1.7", "--file", lines, "--out", out,
+                          "--tap", send_tap});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  for (const auto& path : {send_tap, out}) {
+    const auto w = read_times(path);
+    ASSERT_GE(w.size(), 2u) << path;
+    EXPECT_GE(w.front().t_ns, 1'700'000'000'000'000'000u) << path;   // 2023-11-14, the bundled traces' epoch
+    EXPECT_LT(w.back().t_ns, 1'700'000'000'000'000'000u + 60'000'000'000u) << path;
+    for (std::size_t i = 1; i < w.size(); ++i) EXPECT_GE(w[i].t_ns, w[i - 1].t_ns) << path << " frame " << i;
+  }
+  for (const auto& p : {tap, lines, out, send_tap}) std::remove(p.c_str());
+}
+
+// A trace with no multicast gives the demo's receivers nothing to join: the report says so, what the
+// trace sends instead, and what to pass, in place of an empty table.
+TEST(ringlab_cli, demo_on_a_trace_without_multicast_says_why_nothing_was_delivered) {
+  const std::string flows = source_file("traces/flows.pcap");
+  const auto r = ringlab({"demo", "--queues", "1", "--replay", flows});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\n  no receiver: the demo joins the multicast (group, port) pairs a trace sends UDP to "
+                       "(224.0.0.0/4),\n  and " + flows + " has none: its 4096 UDP datagrams go to 10.0.0.2:5001 "
+                       "(1276), 10.0.0.2:5004 (1258), 10.0.0.2:5002 (801) and 1 more destination\n"
+                       "  pass a multicast feed (--replay traces/mcast-feed.pcap, or one from ringlab gen-trace --kind "
+                       "mcast-feed),\n  or follow this trace's datagrams hop by hop: ringlab trace replay " + flows + "\n"),
+            std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("  group "), std::string::npos) << r.out;   // no empty table
+  EXPECT_NE(r.out.find("\n  drops by reason: no_socket=4096\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 groups"), std::string::npos) << r.out;
+  const std::string arp = source_file("traces/arp-icmp-igmp.pcap");
+  const auto n = ringlab({"demo", "--queues", "1", "--replay", arp});
+  ASSERT_EQ(n.exit_code, 0) << n.err;
+  EXPECT_NE(n.out.find("  and " + arp + " has none: its 7 frames hold no UDP/IPv4 datagram\n"), std::string::npos)
+      << n.out;
+  // The feed itself: the table, no such note.
+  const auto feed = ringlab({"demo", "--queues", "1"});
+  ASSERT_EQ(feed.exit_code, 0) << feed.err;
+  EXPECT_EQ(feed.out.find("no receiver"), std::string::npos) << feed.out;
+}
+
+// usage_text adds "(repeatable)" to a repeatable option: its own help must not say it again.
+TEST(ringlab_cli, help_says_repeatable_once_per_option) {
+  for (const auto& c : subcommands) {
+    const auto h = ringlab({c, "--help"});
+    std::istringstream lines(h.out);
+    for (std::string l; std::getline(lines, l);) {
+      const auto first = l.find("repeatable");
+      EXPECT_TRUE(first == std::string::npos || l.find("repeatable", first + 1) == std::string::npos)
+          << c << ": " << l;
+    }
+  }
+  const auto h = ringlab({"mcast-recv", "--help"});
+  EXPECT_NE(h.out.find("\n  --group ADDR            IPv4 multicast group to join (224.0.0.0/4); more than one: "
+                       "bypass backends only (repeatable)\n"), std::string::npos) << h.out;
+}
+
+// trace replay's cost line divides two whole replays' CPU time by the frames: on a few frames that is
+// mostly the replay's set-up, so it says "not measured" instead of a number.
+TEST(ringlab_cli, trace_replay_prints_the_cost_only_on_enough_frames) {
+  const auto few = ringlab({"trace", "replay", source_file("traces/arp-icmp-igmp.pcap"), "--quiet"});
+  ASSERT_EQ(few.exit_code, 0) << few.err;
+  EXPECT_NE(few.out.find("\nlab path cost: not measured on 7 frames (a per-frame figure needs 4096 or more: below "
+                         "that the replay's set-up is most of it); hop times below: "), std::string::npos) << few.out;
+  EXPECT_EQ(few.out.find("CPU time per frame"), std::string::npos) << few.out;
+  const auto many = ringlab({"trace", "replay", source_file("traces/flows.pcap"), "--quiet", "--packets", "1"});
+  ASSERT_EQ(many.exit_code, 0) << many.err;
+  EXPECT_NE(many.out.find("\nlab path cost: replay loop (sim_nic + stack + reader), CPU time per frame: "),
+            std::string::npos) << many.out;
+  EXPECT_NE(many.out.find("; 4096 frames); hop times below: "), std::string::npos) << many.out;
 }
 
 }  // namespace

@@ -41,6 +41,16 @@ TEST(fault_spec, errors_name_the_field_and_value) {
   EXPECT_NE(err.find("'drop'"), std::string::npos) << err;
 }
 
+// drop=0.1,drop=0.2 is a typo: which one wins would be a guess (replay --faults, wires, --faults).
+TEST(fault_spec, a_field_given_twice_is_an_error_naming_it) {
+  std::string err;
+  EXPECT_FALSE(parse_fault_spec("drop=0.1,dup=0.2,drop=0.2", &err));
+  EXPECT_EQ(err, "fault spec field 'drop' given twice ('0.1', then '0.2'): give each field once");
+  EXPECT_FALSE(parse_fault_spec("delay=1ms,delay=1ms", &err));
+  EXPECT_EQ(err, "fault spec field 'delay' given twice ('1ms', then '1ms'): give each field once");
+  EXPECT_TRUE(parse_fault_spec("drop=0.1,,dup=0.2,", &err)) << err;   // empty items are no fields
+}
+
 namespace {
 std::vector<std::pair<int, std::uint64_t>> run(const fault_spec& s, std::uint64_t seed, int n) {
   fault_line<int> fl(s, seed);

@@ -767,7 +767,6 @@ TEST_F(stack_tcp, ephemeral_ports_are_unique_per_protocol_and_bindings_conflict)
   ASSERT_FALSE(l.bind({a_ip, 8080}));
   tcp_listener l2(a.ifc, small());
   EXPECT_EQ(l2.bind({{}, 8080}), std::errc::address_in_use);
-  EXPECT_EQ(t4.connect({a_ip, 8080}, now), std::errc::network_unreachable);   // no TCP loopback
   t3.close(now);
   ASSERT_FALSE(t4.bind({{}, 49154}));   // freed by close
   pump();   // the SYNs waiting for ARP go; nobody listens on b: both refused
@@ -802,6 +801,37 @@ TEST_F(stack_tcp, a_lost_syn_is_sent_again_at_exactly_the_configured_rto) {
   EXPECT_EQ(ca.timeouts, 1u);
   EXPECT_EQ(ca.syn_retrans, 1u);
   EXPECT_EQ(ca.retrans_segs, 1u);
+}
+
+TEST_F(stack_tcp, a_connection_to_our_own_address_runs_through_the_lane_without_the_wire) {
+  tcp_listener l(a.ifc, small());
+  ASSERT_FALSE(l.bind({{}, 80}));
+  ASSERT_FALSE(l.listen(2));
+  recorder lev;
+  l.set_events(&recorder::fn, &lev);
+  tcp_socket c(a.ifc, small());
+  ASSERT_FALSE(c.connect({a_ip, 80}, now));   // SYN, SYN-ACK, ACK: all inside this call's drain
+  EXPECT_EQ(c.state(), tcp::state::established);
+  EXPECT_EQ(lev.got, std::vector<unsigned>{tcp_socket::ev_readable});
+  std::unique_ptr<tcp_socket> s;
+  ASSERT_FALSE(l.accept(s));
+  ASSERT_EQ(c.send(text("ping"), now).bytes, 4u);
+  EXPECT_EQ(read_all(*s, now), "ping");
+  ASSERT_EQ(s->send(text("pong"), now).bytes, 4u);
+  EXPECT_EQ(read_all(c, now), "pong");
+  c.close(now);
+  s->close(now);
+  EXPECT_EQ(a.entries(), 1u);   // the client's orphan in TIME_WAIT
+  advance_to(now + 2 * sec);
+  EXPECT_EQ(a.entries(), 0u);
+  EXPECT_TRUE(a.port.sent.empty());
+  EXPECT_EQ(tcp_sent[1], 0u);
+  const auto ca = a.ifc.tcp_counters();
+  EXPECT_EQ(ca.in_segs, ca.out_segs);   // every segment it sent, it received
+  EXPECT_EQ(ca.active_opens, 1u);
+  EXPECT_EQ(ca.passive_opens, 1u);
+  EXPECT_EQ(a.ifc.counters().looped_back, ca.out_segs);
+  EXPECT_EQ(a.ifc.counters().dropped_total(), 0u);
 }
 
 TEST(stack_tcp_secret, iss_is_keyed_by_the_secret_and_ticks_every_4_us) {

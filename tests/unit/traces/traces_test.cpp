@@ -93,7 +93,7 @@ std::map<std::string, std::string> recorded_commands() {
 
 TEST(Traces, BundledFilesAreWhatTheirRecordedCommandsMake) {
   const auto cmds = recorded_commands();
-  ASSERT_EQ(cmds.size(), 4u) << "traces/README.md should hold one command per bundled pcap";
+  ASSERT_EQ(cmds.size(), 5u) << "traces/README.md should hold one command per bundled pcap";
   const fs::path ringlab = binary_dir() / "tools" / "ringlab";
   ASSERT_TRUE(fs::exists(ringlab)) << ringlab << " (built with the test)";
   const fs::path tmp = fs::temp_directory_path() / ("ringlab_traces_" + std::to_string(::getpid()));
@@ -113,14 +113,15 @@ TEST(Traces, BundledFilesAreWhatTheirRecordedCommandsMake) {
   }
   fs::remove_all(tmp);
   EXPECT_LT(total, 2u * 1024 * 1024) << "bundled traces should stay small";
-  for (const char* f : {"mcast-feed.pcap", "flows.pcap", "malformed.pcap", "arp-icmp-igmp.pcap"})
+  for (const char* f : {"mcast-feed.pcap", "flows.pcap", "malformed.pcap", "arp-icmp-igmp.pcap", "tcp-handshake.pcap"})
     EXPECT_TRUE(cmds.count(f)) << f;
 }
 
 TEST(Traces, GenerationIsDeterministicAndSeeded) {
   gt::options o;
   o.count = 500;
-  for (auto k : {gt::kind::mcast_feed, gt::kind::flows, gt::kind::malformed, gt::kind::arp_icmp_igmp}) {
+  for (auto k : {gt::kind::mcast_feed, gt::kind::flows, gt::kind::malformed, gt::kind::arp_icmp_igmp,
+                 gt::kind::tcp_handshake}) {
     o.what = k;
     o.seed = 7;
     const auto a = gt::generate(o), b = gt::generate(o);
@@ -325,11 +326,20 @@ TEST(Traces, MalformedFramesAreClassifiedAsTheTableSays) {
   EXPECT_EQ(wire::ethernet::view::check(pk[4].bytes)->vlan_id(), 100);
 }
 
-TEST(Traces, ReadmeTableMatchesTheGenerator) {
+// The numbered rows of one "## FILE: ..." section of traces/README.md.
+std::vector<std::string> readme_rows(const std::string& section) {
   std::istringstream in(slurp(traces() / "README.md"));
   std::vector<std::string> rows;
-  for (std::string line; std::getline(in, line);)
-    if (line.size() > 2 && line[0] == '|' && line[2] >= '1' && line[2] <= '9') rows.push_back(line);
+  bool in_section = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("## ")) in_section = line.starts_with("## " + section);
+    if (in_section && line.size() > 2 && line[0] == '|' && line[2] >= '1' && line[2] <= '9') rows.push_back(line);
+  }
+  return rows;
+}
+
+TEST(Traces, ReadmeTableMatchesTheGenerator) {
+  const auto rows = readme_rows("malformed.pcap");
   const auto cases = gt::malformed_cases();
   ASSERT_EQ(rows.size(), cases.size());
   for (std::size_t i = 0; i < cases.size(); ++i) {
@@ -339,6 +349,18 @@ TEST(Traces, ReadmeTableMatchesTheGenerator) {
                                (c.tshark_flags ? "flags" : "–") + " | " + std::string(c.what) + " |";
     EXPECT_EQ(rows[i], expect);
   }
+}
+
+TEST(Traces, TcpHandshakeTableMatchesTheGenerator) {
+  const auto rows = readme_rows("tcp-handshake.pcap");
+  const auto cases = gt::tcp_handshake_cases();
+  ASSERT_EQ(rows.size(), cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::string head = "| " + std::to_string(i + 1) + " | " + std::string(cases[i].name) + " | " +
+                             std::string(cases[i].lab) + " | ";
+    EXPECT_TRUE(rows[i].starts_with(head)) << rows[i] << "\nwants: " << head;
+  }
+  EXPECT_EQ(read_pcap(traces() / "tcp-handshake.pcap").size(), cases.size());
 }
 
 const std::string tshark_opts = " -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE";

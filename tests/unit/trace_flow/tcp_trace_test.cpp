@@ -1,0 +1,66 @@
+// A TCP segment's route, like a datagram's (issue 12 point 4): traces/tcp-handshake.pcap (gen-trace
+// --kind tcp-handshake: one client's handshake, data, an old duplicate, a bad checksum, a SYN to a port
+// nobody listens on, FIN both ways) replayed through sim_nic into a stack with a TCP listener on 5001.
+// Every segment reaches the tcp hop and ends as the generator's table says: delivered, or dropped with
+// its reason; `ringlab trace replay --tcp-listen 5001` prints the same.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "tests/support/netns.hpp"
+#include "tests/support/ringlab_cli.hpp"
+#include "tools/gen_trace/gen_trace.hpp"
+#include "tools/trace_packet_flow/lab_replay.hpp"
+#include "tools/trace_packet_flow/route.hpp"
+
+namespace tf = ringlab::trace_flow;
+
+namespace {
+
+std::string pcap() { return ringlab::test::source_file("traces/tcp-handshake.pcap"); }
+
+TEST(TraceFlowTcp, EverySegmentEndsAsTheGeneratorsTableSays) {
+  tf::lab_replay_options o;
+  o.tcp_listen_ports = {ringlab::gen_trace::tcp_port};
+  const auto res = tf::run_lab_replay(pcap(), o);
+  const auto routes = tf::build_lab_routes(res.events);
+  const auto cases = ringlab::gen_trace::tcp_handshake_cases();
+  ASSERT_EQ(routes.size(), cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto& r = routes[i];
+    EXPECT_EQ(r.packet_id, i + 1);
+    EXPECT_EQ(r.outcome(), cases[i].lab) << "packet " << i + 1 << " " << cases[i].name;
+    const auto hops = r.hops();
+    EXPECT_NE(std::find(hops.begin(), hops.end(), "tcp"), hops.end()) << "packet " << i + 1 << " never reached tcp";
+    EXPECT_EQ(hops.back(), "release") << "packet " << i + 1 << ": its frame went back";
+  }
+}
+
+// Without a listener the handshake's SYN finds no socket either: the drop reason says so.
+TEST(TraceFlowTcp, WithoutAListenerTheSynFindsNoSocket) {
+  const auto res = tf::run_lab_replay(pcap(), {});
+  const auto routes = tf::build_lab_routes(res.events);
+  ASSERT_FALSE(routes.empty());
+  EXPECT_EQ(routes[0].outcome(), "drop: no_socket");
+}
+
+TEST(TraceFlowTcp, TheCliPrintsEachSegmentsRouteAndDropReason) {
+  const auto r = ringlab::test::run({"timeout", "60", ringlab::test::ringlab_binary(), "trace", "replay", pcap(),
+                                     "--tcp-listen", "5001", "--packets", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("TCP listeners on 5001"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", 8 routes"), std::string::npos) << r.out;
+  // Each packet's timeline ends with its outcome line, in packet order, as the table says.
+  std::vector<std::string> outcomes;
+  for (const auto& l : ringlab::test::lines_of(r.out))
+    if (l.starts_with("  => ")) outcomes.push_back(l.substr(5, l.find(" after ") - 5));
+  const auto cases = ringlab::gen_trace::tcp_handshake_cases();
+  ASSERT_EQ(outcomes.size(), cases.size()) << r.out;
+  for (std::size_t i = 0; i < cases.size(); ++i) EXPECT_EQ(outcomes[i], cases[i].lab) << "packet " << i + 1;
+  EXPECT_NE(r.out.find("lab    tcp                8"), std::string::npos) << r.out;   // every segment at hop tcp
+}
+
+}  // namespace
