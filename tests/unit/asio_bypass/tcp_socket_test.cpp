@@ -1,5 +1,5 @@
 // bypass::tcp::socket and acceptor: two bypass io_contexts on two test ports back to back (what one
-// sends is moved to the other's RX; the stack has no TCP loopback), driven by hand on a virtual clock.
+// sends is moved to the other's RX, as two hosts on a wire), driven by hand on a virtual clock.
 // Asio's contract as asio::ip::tcp keeps it: exact bytes through asio::async_read / async_write /
 // async_read_until, both accept forms, half-close each way, RST (linger 0) -> connection_reset on the
 // peer, a closed port -> connection_refused, cancel / close / the cancellation slot ->
