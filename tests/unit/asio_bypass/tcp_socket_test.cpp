@@ -554,4 +554,34 @@ TEST(bypass_tcp_drive, busy_poll_completes_from_the_poll_handler_and_echoes_exac
   EXPECT_EQ(y.port.pool().out(), 0u);
 }
 
+// One lane, both ends on the interface's own address (the stack's TCP loopback).
+TEST_F(bypass_tcp, loopback_on_one_lane_carries_exact_bytes_and_eof) {
+  bacc acc(b.ctx, atcp::endpoint(atcp::v4(), 8080));
+  bsock client(b.ctx);
+  std::unique_ptr<bsock> server;
+  std::optional<std::error_code> cec;
+  acc.async_accept([&](std::error_code ec, bsock s) {
+    ASSERT_FALSE(ec);
+    server = std::make_unique<bsock>(std::move(s));
+  });
+  client.async_connect(b_at, [&](std::error_code ec) { cec = ec; });
+  advance_to(now + 1 * stack::sec);
+  ASSERT_EQ(cec, std::error_code());
+  ASSERT_TRUE(server);
+  EXPECT_EQ(server->remote_endpoint(), client.local_endpoint());
+  const auto data = pattern(30'000, 9);
+  asio::async_write(client, asio::buffer(data), [&](std::error_code ec, std::size_t) {
+    EXPECT_FALSE(ec);
+    client.shutdown(atcp::socket::shutdown_send);
+  });
+  std::vector<std::byte> got;
+  std::optional<std::error_code> rec;
+  asio::async_read(*server, asio::dynamic_buffer(got), [&](std::error_code ec, std::size_t) { rec = ec; });
+  advance_to(now + 1 * stack::sec);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(*rec, asio::error::eof);
+  EXPECT_TRUE(got == data);
+  EXPECT_EQ(a.port.sent.size(), 0u);
+}
+
 }  // namespace
