@@ -58,6 +58,7 @@
 #include <utility>
 
 #include "asio_bypass/bypass_service.hpp"
+#include "asio_bypass/detail/errors.hpp"
 #include "asio_bypass/detail/handler_op.hpp"
 #include "asio_bypass/detail/op_queue.hpp"
 #include "asio_bypass/detail/reactive_op.hpp"
@@ -90,16 +91,9 @@ inline asio::ip::udp::endpoint to_asio(const stack::endpoint& e) noexcept {
   return out;
 }
 
-// The stack reports std::errc values (generic category); Asio reports the same numbers in its own system
-// category. Converted at this edge so `ec == asio::error::would_block` holds as on a kernel socket.
-inline std::error_code as_system(std::error_code ec) noexcept {
-  if (ec && ec.category() == std::generic_category()) return {ec.value(), asio::error::get_system_category()};
-  return ec;
-}
-
-inline bool would_block(const std::error_code& ec) noexcept {
-  return ec == asio::error::would_block || ec == std::errc::operation_would_block;
-}
+// The error edge (detail/errors.hpp), shared with TCP.
+using detail::as_system;
+using detail::would_block;
 
 // One datagram of a batch receive (socket::async_receive_batch). The caller owns the slots and their
 // buffers; they must stay valid until the handler runs. The payload is COPIED into `buffer` (cut to
