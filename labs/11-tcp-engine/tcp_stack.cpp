@@ -17,29 +17,17 @@
 #include "stack/socket/tcp_lane_counters.hpp"
 #include "stack/socket/tcp_listener.hpp"
 #include "stack/socket/tcp_socket.hpp"
-#include "tests/unit/stack/test_port.hpp"
+#include "tests/unit/stack/test_host.hpp"
 
 using namespace ringlab;
 using namespace ringlab::stack;
 
 namespace {
 
-const wire::mac_addr a_mac{0x02, 0, 0, 0, 0, 0x0a}, b_mac{0x02, 0, 0, 0, 0, 0x0b};
-const wire::ipv4_addr a_ip{10, 0, 0, 1}, b_ip{10, 0, 0, 2};
+const wire::mac_addr a_mac = testing::host_a_mac, b_mac = testing::host_b_mac;
+const wire::ipv4_addr a_ip = testing::host_a_ip, b_ip = testing::host_b_ip;
 
-interface_config config(wire::mac_addr mac, wire::ipv4_addr ip) {
-  interface_config c;
-  c.mac = mac;
-  c.addr = ip;
-  c.prefix_len = 24;
-  return c;
-}
-
-struct host {
-  host(wire::mac_addr mac, wire::ipv4_addr ip) : ifc(port, config(mac, ip)) {}
-  testing::test_port port;
-  interface ifc;
-};
+using host = testing::test_host;
 
 // The TCP payload length of a frame, or -1 when it carries no TCP segment.
 long tcp_payload(const std::vector<std::byte>& f) {

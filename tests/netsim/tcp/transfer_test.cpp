@@ -5,6 +5,8 @@
 // -L slow -R tcp_transfer_full`) moves 100 MB.
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <cstdlib>
 #include <string>
 
@@ -25,6 +27,8 @@ struct wire_case {
   congestion_control cc = congestion_control::cubic;
   bool sack = true;
 };
+// gtest prints a parameter into the ctest name: the cell's name, not its bytes (which hold addresses).
+inline void PrintTo(const wire_case& c, std::ostream* os) { *os << c.name; }
 
 std::size_t megabytes() {
   const char* e = std::getenv("RINGLAB_TCP_SOAK_MB");

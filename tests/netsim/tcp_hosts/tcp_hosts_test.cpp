@@ -14,6 +14,8 @@
 // `ctest -L slow -R tcp_hosts_100mb` moves 100 MB each way per cell, without captures.
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -55,6 +57,8 @@ struct cell {
   const char* faults;   // both directions, port::fault_spec syntax
   std::uint64_t seed;   // a->b uses seed, b->a seed + 100
 };
+// gtest prints a parameter into the ctest name: the cell's name, not its bytes (which hold addresses).
+inline void PrintTo(const cell& c, std::ostream* os) { *os << c.name; }
 
 port::fault_spec spec(const char* text) {
   std::string err;

@@ -6,6 +6,8 @@
 // same seed writes the same capture bytes twice, another seed other bytes.
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -175,6 +177,8 @@ struct fault_case {
   const char* faults;
   std::uint64_t seed;
 };
+// gtest prints a parameter into the ctest name: the cell's name, not its bytes (which hold addresses).
+inline void PrintTo(const fault_case& c, std::ostream* os) { *os << c.name; }
 
 class udp_two_hosts_faulty : public ::testing::TestWithParam<fault_case> {};
 

@@ -20,7 +20,7 @@
 #include "stack/socket/tcp_socket.hpp"
 #include "stack/socket/udp_socket.hpp"
 #include "tests/unit/stack/frames.hpp"
-#include "tests/unit/stack/test_port.hpp"
+#include "tests/unit/stack/test_host.hpp"
 #include "tests/unit/tcp/harness.hpp"   // pattern()
 
 using namespace ringlab;
@@ -31,16 +31,8 @@ namespace tflag = wire::tcp::flag;
 
 namespace {
 
-const wire::mac_addr a_mac{0x02, 0, 0, 0, 0, 0x0a}, b_mac{0x02, 0, 0, 0, 0, 0x0b};
-const wire::ipv4_addr a_ip{10, 0, 0, 1}, b_ip{10, 0, 0, 2};
-
-interface_config config(wire::mac_addr mac, wire::ipv4_addr ip) {
-  interface_config c;
-  c.mac = mac;
-  c.addr = ip;
-  c.prefix_len = 24;
-  return c;
-}
+const wire::mac_addr a_mac = host_a_mac, b_mac = host_b_mac;
+const wire::ipv4_addr a_ip = host_a_ip, b_ip = host_b_ip;
 
 // Small buffers: a test moves more than a window without allocating half a megabyte per connection.
 tcp::connection_config small() {
@@ -51,12 +43,7 @@ tcp::connection_config small() {
   return c;
 }
 
-struct host {
-  explicit host(wire::mac_addr mac, wire::ipv4_addr ip) : ifc(port, config(mac, ip)) {}
-  test_port port;
-  interface ifc;
-  std::size_t entries() { return ifc.tcp_host().lane.sockets().tcp_entries().size(); }
-};
+using host = test_host;
 
 // A frame's TCP segment, if it carries one.
 struct tcp_frame {
