@@ -1,5 +1,14 @@
 #include "tests/fuzz/parsers/seeds.hpp"
 
+// GCC 12 at -O3 (the release preset) reports false -Warray-bounds and -Wstringop-overread inside
+// libstdc++'s vector insert and std::set<std::vector<std::byte>> comparison once with_addrs() and
+// keep() are inlined (a bound of 2^63 on memcmp: the known GCC 12 range-analysis false positive,
+// docs/machine-findings.md). Off for this file only, for GCC only; clang and -O2 see nothing.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
+
 #include <algorithm>
 #include <array>
 #include <optional>
