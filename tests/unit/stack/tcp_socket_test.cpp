@@ -110,15 +110,7 @@ struct stack_tcp : ::testing::Test {
   }
   // Runs every timer due until t, in deadline order, moving frames at each.
   void advance_to(time_ns t) {
-    pump();
-    for (;;) {
-      const time_ns d = std::min(a.ifc.next_deadline(), b.ifc.next_deadline());
-      if (d > t) break;
-      now = std::max(now, d);
-      pump();
-    }
-    now = t;
-    pump();
+    advance_hosts_to(a, b, now, t, [this] { pump(); });
   }
 
   // Everything readable now, as text.

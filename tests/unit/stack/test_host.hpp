@@ -1,6 +1,8 @@
 #pragma once
 // Two hosts on a /24, each a stack::interface on a test_port (tests/unit/stack/test_port.hpp): the
 // fixture that the stack's TCP tests and lab 11 move frames between, one host's TX into the other's RX.
+#include <algorithm>
+
 #include "stack/iface/interface.hpp"
 #include "tests/unit/stack/test_port.hpp"
 
@@ -24,5 +26,20 @@ struct test_host {
   // TCP entries the host's socket table holds (connections, orphans, half-open ones).
   std::size_t entries() { return ifc.tcp_host().lane.sockets().tcp_entries().size(); }
 };
+
+// Runs every timer of the two hosts due until t, in deadline order, calling pump() (poll both, move
+// frames until quiet) at each deadline and at t; `now` ends at t.
+template <class Pump>
+void advance_hosts_to(test_host& a, test_host& b, time_ns& now, time_ns t, Pump&& pump) {
+  pump();
+  for (;;) {
+    const time_ns d = std::min(a.ifc.next_deadline(), b.ifc.next_deadline());
+    if (d > t) break;
+    now = std::max(now, d);
+    pump();
+  }
+  now = t;
+  pump();
+}
 
 }  // namespace ringlab::stack::testing
