@@ -353,6 +353,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       cwnd_ = ssthresh_ + 3u * smss_;
     }
   }
+  cwnd_ = std::min(cwnd_, std::max(cfg_.cwnd_clamp, std::uint32_t{smss_}));
   // Window update (RFC 9293 3.10.7.4: SND.WL1/WL2 keep an old segment from shrinking it).
   if (seq_lt(snd_wl1_, seg.seq) || (snd_wl1_ == seg.seq && seq_le(snd_wl2_, seg.ack))) {
     snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_scale_;
