@@ -1,0 +1,203 @@
+// TCP apps vs the kernel (issue 13 point 6): the SAME application (app.hpp, a template over the socket
+// and acceptor types) over kernel TCP and over our bypass TCP, two pairs side by side in one run:
+//
+//   MODE/kernel_loopback   asio::ip::tcp over 127.0.0.1                        } pair 1: the baseline
+//   MODE/bypass_sim        bypass::tcp over two sim_nics joined by sim's wire  }   is kernel_loopback
+//   MODE/kernel_veth       asio::ip::tcp, server in ns a, client in ns b of a veth pair   } pair 2: the
+//   MODE/bypass_afxdp      the server bypass::tcp on our AF_XDP port (copy mode) on the  }   baseline is
+//                          ns-a end of another such pair; the client the kernel's TCP     }   kernel_veth
+//
+// MODE:
+//   rr     request/response, one connection kept alive: 64 B each way, the reply checked byte for byte;
+//          1000 transactions an iteration. Unit: a transaction.
+//   short  a connection per transaction: connect, 64 B request, 64 B reply (checked), the server
+//          closes, the client reads eof and closes; 100 an iteration. Unit: a connection.
+//   bulk   one connection, client -> server, 64 KiB writes, 8 MiB an iteration, the server reading
+//          64 KiB at a time and counting. Unit: 1 MB (10^6 bytes) received.
+//
+// ONE thread runs both ends (worlds.hpp: drive() turns the client's io_context, then the server's),
+// both busy-polled: kernel io_contexts with poll() (epoll_wait with timeout 0), bypass lanes with their
+// busy_poll handler. So the thread's CPU time (CLOCK_THREAD_CPUTIME_ID) over an iteration is both
+// ends' work: the application, Asio, and the stack, ours or the kernel's (loopback and veth hand a
+// segment to the receiver in the sender's softirq, on this thread, charged to it: this kernel has no
+// IRQ time accounting). Nothing sleeps, so CPU time ~ wall time unless the VM takes the core away.
+//
+// Counters (per repetition):
+//   cpu_ns_per_op   the headline: thread CPU ns per unit (both ends)
+//   per_core_ops    units per CPU-second (= 1e9 / cpu_ns_per_op): transactions/s, connections/s or MB/s per core
+//   wall_ops_per_s  units per wall-clock second
+//   frames_per_op   bypass_sim only: frames both NICs sent per unit (segments on the wire)
+// items_per_second is per CPU-second (the manual time is the CPU time).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "bench/cpu.hpp"
+#include "bench/tcp_app/app.hpp"
+#include "bench/tcp_app/worlds.hpp"
+
+namespace ta = ringlab::bench::tcp_app;
+using ringlab::bench::thread_cpu_ns;
+
+namespace {
+
+constexpr std::uint64_t rr_batch = 1000, short_batch = 100, bulk_chunks = 128;   // per iteration
+constexpr double mb = 1e6;
+
+// CPU and wall time over the timed iterations, and the units they did.
+struct meter {
+  std::uint64_t cpu_ns = 0, wall_ns = 0;
+  double units = 0;
+  std::uint64_t c0 = 0;
+  std::chrono::steady_clock::time_point w0;
+  void start() {
+    w0 = std::chrono::steady_clock::now();
+    c0 = thread_cpu_ns();
+  }
+  void stop(benchmark::State& st, double u) {
+    const std::uint64_t c = thread_cpu_ns() - c0;
+    wall_ns += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - w0).count());
+    cpu_ns += c;
+    units += u;
+    st.SetIterationTime(static_cast<double>(c) * 1e-9);
+  }
+  void report(benchmark::State& st) const {
+    if (units <= 0) return;
+    st.counters["cpu_ns_per_op"] = static_cast<double>(cpu_ns) / units;
+    st.counters["per_core_ops"] = units * 1e9 / static_cast<double>(cpu_ns ? cpu_ns : 1);
+    st.counters["wall_ops_per_s"] = units * 1e9 / static_cast<double>(wall_ns ? wall_ns : 1);
+  }
+};
+
+template <class W>
+void frames_counter(benchmark::State& st, W& w, std::uint64_t f0, double units) {
+  if constexpr (requires { w.frames(); }) {
+    if (units > 0) st.counters["frames_per_op"] = static_cast<double>(w.frames() - f0) / units;
+  }
+}
+template <class W>
+std::uint64_t frames_now(W& w) {
+  if constexpr (requires { w.frames(); }) return w.frames();
+  else return 0;
+}
+
+// The server made in its namespace; the thread then stays in the client's for the run.
+template <class W>
+struct setup {
+  W w;
+  ta::app_status status;
+  std::optional<ringlab::netlab::enter> in;
+  std::optional<ta::echo_server<typename W::acceptor, typename W::server_socket>> server;
+  explicit setup(ta::server_mode mode) {
+    if (!w.why.empty()) return;
+    w.enter_server(in);
+    server.emplace(w.server.ctx, w.listen_at(), mode, status);
+    in.reset();
+    w.enter_client(in);
+    server->start();
+  }
+  asio::ip::tcp::endpoint at() const { return server->local_endpoint().port() ? server->local_endpoint() : w.listen_at(); }
+  template <class Done>
+  bool drive(Done done) {
+    return ta::drive(w.client, w.server, status, done);
+  }
+  // Skips with the reason: the machine lacks something (why), or the app failed.
+  bool skip(benchmark::State& st) {
+    if (!w.why.empty()) st.SkipWithError(("not measured here: " + w.why).c_str());
+    else if (status.failed) st.SkipWithError(status.error.c_str());
+    else return false;
+    return true;
+  }
+};
+
+template <class W>
+void rr(benchmark::State& st) {
+  setup<W> s(ta::server_mode::echo);
+  if (s.skip(st)) return;
+  ta::rr_client<typename W::client_socket> c(s.w.client.ctx, s.at(), s.status);
+  c.connect();
+  if (!s.drive([&] { return c.connected(); })) return (void)s.skip(st);
+  c.run(100);   // warm-up: caches, the congestion window
+  if (!s.drive([&] { return c.idle(); })) return (void)s.skip(st);
+  meter m;
+  const std::uint64_t f0 = frames_now(s.w);
+  for (auto _ : st) {
+    m.start();
+    c.run(rr_batch);
+    if (!s.drive([&] { return c.idle(); })) return (void)s.skip(st);
+    m.stop(st, rr_batch);
+  }
+  m.report(st);
+  frames_counter(st, s.w, f0, m.units);
+  st.SetItemsProcessed(static_cast<std::int64_t>(m.units));
+  st.SetLabel(s.w.label());
+}
+
+template <class W>
+void short_conn(benchmark::State& st) {
+  setup<W> s(ta::server_mode::close_after_reply);
+  if (s.skip(st)) return;
+  ta::short_client<typename W::client_socket> c(s.w.client.ctx, s.at(), s.status);
+  c.run(20);
+  if (!s.drive([&] { return c.idle(); })) return (void)s.skip(st);
+  meter m;
+  const std::uint64_t f0 = frames_now(s.w);
+  for (auto _ : st) {
+    m.start();
+    c.run(short_batch);
+    if (!s.drive([&] { return c.idle(); })) return (void)s.skip(st);
+    m.stop(st, short_batch);
+  }
+  m.report(st);
+  frames_counter(st, s.w, f0, m.units);
+  if (s.server->accepted() != c.done()) st.SkipWithError("the server accepted a different number of connections");
+  st.SetItemsProcessed(static_cast<std::int64_t>(m.units));
+  st.SetLabel(s.w.label());
+}
+
+template <class W>
+void bulk(benchmark::State& st) {
+  setup<W> s(ta::server_mode::bulk);
+  if (s.skip(st)) return;
+  ta::bulk_client<typename W::client_socket> c(s.w.client.ctx, s.at(), s.status);
+  c.connect();
+  if (!s.drive([&] { return c.connected(); })) return (void)s.skip(st);
+  c.run(16);   // warm-up: the congestion window opens
+  if (!s.drive([&] { return s.server->bytes_in() >= 16 * ta::bulk_chunk; })) return (void)s.skip(st);
+  meter m;
+  const std::uint64_t f0 = frames_now(s.w);
+  std::uint64_t bytes = 0;
+  for (auto _ : st) {
+    const std::uint64_t want = s.server->bytes_in() + bulk_chunks * ta::bulk_chunk;
+    m.start();
+    c.run(bulk_chunks);
+    if (!s.drive([&] { return s.server->bytes_in() >= want; })) return (void)s.skip(st);
+    m.stop(st, static_cast<double>(bulk_chunks * ta::bulk_chunk) / mb);
+    bytes += bulk_chunks * ta::bulk_chunk;
+  }
+  m.report(st);
+  frames_counter(st, s.w, f0, m.units);
+  st.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+  st.SetItemsProcessed(static_cast<std::int64_t>(m.units));
+  st.SetLabel(s.w.label());
+}
+
+}  // namespace
+
+// Every row is registered in every build: one the machine cannot run reports why (SkipWithError).
+template <class W>
+int register_rows() {
+  const std::string n = W::name;
+  benchmark::RegisterBenchmark(("rr/" + n).c_str(), rr<W>)->UseManualTime()->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark(("short/" + n).c_str(), short_conn<W>)->UseManualTime()->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark(("bulk/" + n).c_str(), bulk<W>)->UseManualTime()->Unit(benchmark::kMicrosecond);
+  return 0;
+}
+[[maybe_unused]] const int registered = (register_rows<ta::kernel_loopback_world>(), register_rows<ta::bypass_sim_world>(),
+                                         register_rows<ta::kernel_veth_world>(), register_rows<ta::bypass_afxdp_world>(), 0);
+
+BENCHMARK_MAIN();
