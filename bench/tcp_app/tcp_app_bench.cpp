@@ -27,11 +27,16 @@
 //   per_core_ops    units per CPU-second (= 1e9 / cpu_ns_per_op): transactions/s, connections/s or MB/s per core
 //   wall_ops_per_s  units per wall-clock second
 //   frames_per_op   bypass_sim only: frames both NICs sent per unit (segments on the wire)
+//   retrans         bypass_sim: both stacks' retransmitted segments over the timed iterations
+//   client_retrans, server_retrans, xsk_rx_dropped, xsk_fill_empty, xsk_tx_ring_full: the veth rows'
+//                   kernel client's RetransSegs (its namespace), and on bypass_afxdp our stack's and
+//                   the AF_XDP socket's drops, over the timed iterations
 // items_per_second is per CPU-second (the manual time is the CPU time).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -73,16 +78,24 @@ struct meter {
   }
 };
 
+// The world's diagnostic counters (retransmissions, drops, frames), if it has any.
 template <class W>
-void frames_counter(benchmark::State& st, W& w, std::uint64_t f0, double units) {
-  if constexpr (requires { w.frames(); }) {
-    if (units > 0) st.counters["frames_per_op"] = static_cast<double>(w.frames() - f0) / units;
-  }
+std::map<std::string, double> diag_of(W& w) {
+  if constexpr (requires { w.diag(); }) return w.diag();
+  else return {};
 }
-template <class W>
-std::uint64_t frames_now(W& w) {
-  if constexpr (requires { w.frames(); }) return w.frames();
-  else return 0;
+// Their change over the timed iterations: frames per unit, the others as counts.
+void diag_counters(benchmark::State& st, const std::map<std::string, double>& before,
+                   const std::map<std::string, double>& after, double units) {
+  for (const auto& [k, v] : after) {
+    const auto b = before.find(k);
+    const double d = v - (b == before.end() ? 0 : b->second);
+    if (k == "frames") {
+      if (units > 0) st.counters["frames_per_op"] = d / units;
+    } else {
+      st.counters[k] = d;
+    }
+  }
 }
 
 // The server made in its namespace; the thread then stays in the client's for the run.
@@ -124,7 +137,7 @@ void rr(benchmark::State& st) {
   c.run(100);   // warm-up: caches, the congestion window
   if (!s.drive([&] { return c.idle(); })) return (void)s.skip(st);
   meter m;
-  const std::uint64_t f0 = frames_now(s.w);
+  const auto d0 = diag_of(s.w);
   for (auto _ : st) {
     m.start();
     c.run(rr_batch);
@@ -132,7 +145,7 @@ void rr(benchmark::State& st) {
     m.stop(st, rr_batch);
   }
   m.report(st);
-  frames_counter(st, s.w, f0, m.units);
+  diag_counters(st, d0, diag_of(s.w), m.units);
   st.SetItemsProcessed(static_cast<std::int64_t>(m.units));
   st.SetLabel(s.w.label());
 }
@@ -145,7 +158,7 @@ void short_conn(benchmark::State& st) {
   c.run(20);
   if (!s.drive([&] { return c.idle(); })) return (void)s.skip(st);
   meter m;
-  const std::uint64_t f0 = frames_now(s.w);
+  const auto d0 = diag_of(s.w);
   for (auto _ : st) {
     m.start();
     c.run(short_batch);
@@ -153,7 +166,7 @@ void short_conn(benchmark::State& st) {
     m.stop(st, short_batch);
   }
   m.report(st);
-  frames_counter(st, s.w, f0, m.units);
+  diag_counters(st, d0, diag_of(s.w), m.units);
   if (s.server->accepted() != c.done()) st.SkipWithError("the server accepted a different number of connections");
   st.SetItemsProcessed(static_cast<std::int64_t>(m.units));
   st.SetLabel(s.w.label());
@@ -169,7 +182,7 @@ void bulk(benchmark::State& st) {
   c.run(16);   // warm-up: the congestion window opens
   if (!s.drive([&] { return s.server->bytes_in() >= 16 * ta::bulk_chunk; })) return (void)s.skip(st);
   meter m;
-  const std::uint64_t f0 = frames_now(s.w);
+  const auto d0 = diag_of(s.w);
   std::uint64_t bytes = 0;
   for (auto _ : st) {
     const std::uint64_t want = s.server->bytes_in() + bulk_chunks * ta::bulk_chunk;
@@ -180,7 +193,7 @@ void bulk(benchmark::State& st) {
     bytes += bulk_chunks * ta::bulk_chunk;
   }
   m.report(st);
-  frames_counter(st, s.w, f0, m.units);
+  diag_counters(st, d0, diag_of(s.w), m.units);
   st.SetBytesProcessed(static_cast<std::int64_t>(bytes));
   st.SetItemsProcessed(static_cast<std::int64_t>(m.units));
   st.SetLabel(s.w.label());

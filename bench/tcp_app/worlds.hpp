@@ -18,6 +18,10 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -136,7 +140,11 @@ struct bypass_sim_world {
   void enter_server(std::optional<netlab::enter>&) {}
   void enter_client(std::optional<netlab::enter>&) {}
   std::string label() const { return "bypass TCP, two sim_nics on sim's wire"; }
-  std::uint64_t frames() const { return nic_c.counters().total.opackets + nic_s.counters().total.opackets; }
+  // frames: both NICs' sent frames; retrans: both stacks' retransmitted segments.
+  std::map<std::string, double> diag() const {
+    return {{"frames", double(nic_c.counters().total.opackets + nic_s.counters().total.opackets)},
+            {"retrans", double(client.svc->iface().tcp_counters().retrans_segs + server.svc->iface().tcp_counters().retrans_segs)}};
+  }
 };
 
 // ---- a veth pair between two namespaces, made once per process (the DPDK-free part of veth_rx's) ----
@@ -167,6 +175,28 @@ struct veth_net {
   std::string error;
 };
 
+// The calling thread's namespace's Tcp RetransSegs (/proc/thread-self: the thread's namespace, where
+// /proc/net would show the process's): the kernel client's retransmissions, read while in ns b.
+inline double thread_ns_tcp_retrans() {
+  std::FILE* f = std::fopen("/proc/thread-self/net/snmp", "r");
+  if (!f) return 0;
+  char names[2048], values[2048];
+  double v = 0;
+  while (std::fgets(names, sizeof names, f) && std::fgets(values, sizeof values, f)) {
+    if (std::strncmp(names, "Tcp:", 4) != 0) continue;
+    int col = -1, c = 0;
+    char* save = nullptr;
+    for (char* t = strtok_r(names, " \n", &save); t; t = strtok_r(nullptr, " \n", &save), ++c)
+      if (std::strcmp(t, "RetransSegs") == 0) col = c;
+    c = 0;
+    for (char* t = strtok_r(values, " \n", &save); t; t = strtok_r(nullptr, " \n", &save), ++c)
+      if (c == col) v = std::strtod(t, nullptr);
+    break;
+  }
+  std::fclose(f);
+  return v;
+}
+
 inline std::string veth_skip_reason(const veth_net& n) {
   if (auto why = netlab::netns_unavailable(); !why.empty()) return why;
   return n.error;
@@ -187,6 +217,8 @@ struct kernel_veth_world {
   void enter_server(std::optional<netlab::enter>& e) { e.emplace(*net().a); }
   void enter_client(std::optional<netlab::enter>& e) { e.emplace(*net().b); }
   std::string label() const { return "kernel TCP, veth " + net().link->a_name(); }
+  // What explains a slow row; read in ns b (the client's).
+  std::map<std::string, double> diag() const { return {{"client_retrans", thread_ns_tcp_retrans()}}; }
 };
 
 #ifdef RINGLAB_TCP_APP_AFXDP
@@ -242,6 +274,17 @@ struct bypass_afxdp_world {
   void enter_server(std::optional<netlab::enter>&) {}   // the port is in ns a already
   void enter_client(std::optional<netlab::enter>& e) { e.emplace(*net().b); }
   std::string label() const { return port_.p ? port_.p->caps().name : std::string("afxdp"); }
+  std::map<std::string, double> diag() const {
+    std::map<std::string, double> d{{"client_retrans", thread_ns_tcp_retrans()}};
+    if (!port_.p) return d;
+    backends::afxdp::xdp_stats x;
+    port_.p->statistics(x);
+    d["xsk_rx_dropped"] = double(x.rx_dropped + x.rx_ring_full);
+    d["xsk_fill_empty"] = double(x.rx_fill_ring_empty_descs);
+    d["xsk_tx_ring_full"] = double(port_.p->stats().tx_ring_full);
+    d["server_retrans"] = double(server.svc->iface().tcp_counters().retrans_segs);
+    return d;
+  }
 };
 #else
 struct bypass_afxdp_world {   // the rows exist, and say why they are not measured
