@@ -106,6 +106,7 @@ struct setup {
   std::optional<ringlab::netlab::enter> in;
   std::optional<ta::echo_server<typename W::acceptor, typename W::server_socket>> server;
   explicit setup(ta::server_mode mode) {
+    ringlab::bench::pin_to_cpu(0);   // one thread, both ends: no migration between the two vCPUs
     if (!w.why.empty()) return;
     w.enter_server(in);
     server.emplace(w.server.ctx, w.listen_at(), mode, status);
