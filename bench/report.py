@@ -13,7 +13,7 @@ run     runs the programs listed in BUILD_DIR/bench/benches.txt (each with --ben
         order), callgrind_rx.sh in its four modes and tcp/callgrind_tcp.sh in its three (five
         repetitions each, interleaved), then renders.
         --quick: shorter repetitions and the target rows only (the same table, noisier).
-        --only: these programs (and 'callgrind', 'callgrind_tcp', 'soak') only. The fault soak grid
+        --only: these programs (and 'callgrind', 'callgrind_tcp', 'callgrind_tcp_app', 'soak') only. The fault soak grid
         (tests/netsim/soak, from the default build: the full 3072-cell grid, the short one with --quick) is
         summed in its own section.
 render  writes the report again from DIR's raw results (after editing this script, or to add --note).
@@ -161,11 +161,19 @@ GROUPS = [
      "baseline_text": "the kernel's row of the same mode and pair: bypass_sim vs kernel_loopback, bypass_afxdp vs kernel_veth",
      "extra_fn": lambda row, runs: tcp_app_extra(row, runs),
      "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]},
+    {"key": "tcp_app_callgrind", "program": "callgrind_tcp_app",
+     "title": "TCP app over sim_nic (bench_tcp_app's bypass_sim rows), instructions per transaction / connection (callgrind), "
+              "both ends on one thread",
+     "measure": ("instructions per unit, both ends", None, LOWER, "Ir"),
+     "second": ("sim_nic's share (the wire's copies, ingest) + host (app, Asio, bypass_service, stack)", None, LOWER, ""),
+     "baseline_text": None},
 ]
 GENERIC = {"measure": ("items/s", first_counter("items_per_second"), HIGHER, "/s"),
            "second": ("ns per item", ns_per_item, LOWER, "ns"), "baseline": lambda row: None,
            "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]}
 
+TCP_APP_CALLGRIND_MODES = [  # (row, bench_tcp_app --callgrind mode)
+    ("rr: a 64 B transaction on a kept-alive connection", "rr"), ("short: a connection (connect, 64 B, 64 B, close)", "short")]
 TCP_CALLGRIND_MODES = [  # (row, bench_tcp --callgrind mode)
     ("rx: on_segment of a 1448 B segment + its ACKs", "rx"), ("tx: send() to the sink, per segment", "tx"),
     ("conn: setup + teardown, per connection", "conn")]
@@ -355,6 +363,21 @@ def run_callgrind_tcp(build, quick, raw):
                           ("sink", "engine"), raw, "callgrind_tcp")
 
 
+def run_callgrind_tcp_app(build, quick, raw):
+    """bench_tcp_app --callgrind under callgrind_tcp_app.sh, both modes REPS times, interleaved."""
+    prog = os.path.join(build, "bench", "tcp_app", "bench_tcp_app")
+    script = os.path.join(HERE, "tcp_app", "callgrind_tcp_app.sh")
+    n = 200 if quick else 1000
+    status = {"program": "callgrind_tcp_app", "command": f"{script} {prog} MODE {n}", "env": {}, "exit": 0}
+    if not os.access(prog, os.X_OK) or not shutil.which("valgrind"):
+        status.update(exit=77, why="bench_tcp_app not built in the callgrind build, or valgrind missing")
+        return status, []
+    log(f"callgrind_tcp_app.sh: {len(TCP_APP_CALLGRIND_MODES)} modes x {REPS}, {n} units each")
+    runs = [(row, rep, ["sh", script, prog, mode, str(n), "0"]) for rep, (row, mode) in interleaved(TCP_APP_CALLGRIND_MODES)]
+    return callgrind_loop(status, runs, r"^(nic |host |)instructions/(?:transaction|connection): ([0-9.]+)$",
+                          ("nic", "host"), raw, "callgrind_tcp_app")
+
+
 # The fault soak grid (tests/netsim/soak): the full grid (3072 cells, 15.4 M datagrams) in a full run,
 # the short grid (18 cells) with --quick. Its per-cell table goes to raw/soak.log; the report sums it
 # per fault rate (soak_table). Correctness, not speed: the test's own checks decide pass or fail.
@@ -460,6 +483,10 @@ def cmd_run(a):
         meta["programs"].append(status)
     if not only or "callgrind_tcp" in only:
         status, _ = run_callgrind_tcp(a.callgrind_build, a.quick, raw)
+        status["build"] = build_info(a.callgrind_build)
+        meta["programs"].append(status)
+    if not only or "callgrind_tcp_app" in only:
+        status, _ = run_callgrind_tcp_app(a.callgrind_build, a.quick, raw)
         status["build"] = build_info(a.callgrind_build)
         meta["programs"].append(status)
     if not only or "soak" in only:
@@ -589,19 +616,20 @@ def callgrind_rows(raw):
     return out
 
 
-def callgrind_tcp_rows(raw):
+def callgrind_tcp_rows(raw, name="callgrind_tcp", modes=TCP_CALLGRIND_MODES, parts=("sink", "engine")):
     try:
-        samples = json.load(open(os.path.join(raw, "callgrind_tcp.json")))
+        samples = json.load(open(os.path.join(raw, name + ".json")))
     except (OSError, ValueError):
         return None
     out = []
-    for row, _ in TCP_CALLGRIND_MODES:
+    for row, _ in modes:
         mine = [s for s in samples if s["row"] == row]
         ok = [s for s in mine if "error" not in s]
-        m, sink, engine = (stats([s[k] for s in ok]) for k in ("total", "sink", "engine"))
+        m = stats([s["total"] for s in ok])
         errors = sorted({s["error"] for s in mine if "error" in s})
-        out.append({"row": row, "m": m, "s": None, "sink": sink, "engine": engine, "base": None, "target": None,
-                    "error": "; ".join(errors) if errors else None, "extra": "", "samples": [s["total"] for s in ok]})
+        out.append({"row": row, "m": m, "s": None, **{k: stats([s[k] for s in ok]) for k in parts}, "base": None,
+                    "target": None, "error": "; ".join(errors) if errors else None, "extra": "",
+                    "samples": [s["total"] for s in ok]})
     return out
 
 
@@ -658,7 +686,9 @@ def render(out, readme, note):
         if st is None:
             continue
         rows = callgrind_rows(raw) if g["program"] == "callgrind" else \
-            callgrind_tcp_rows(raw) if g["program"] == "callgrind_tcp" else group_rows(g, quick, raw)
+            callgrind_tcp_rows(raw) if g["program"] == "callgrind_tcp" else \
+            callgrind_tcp_rows(raw, "callgrind_tcp_app", TCP_APP_CALLGRIND_MODES, ("nic", "host")) \
+            if g["program"] == "callgrind_tcp_app" else group_rows(g, quick, raw)
         mname, _, better, unit = g["measure"]
         sname, _, sbetter, sunit = g["second"]
         head = f"**{g['title']}** — {mname}, {better} is better; second column: {sname}"
@@ -696,6 +726,8 @@ def render(out, readme, note):
                 second = f"NIC {fmt(r['nic']['median'], 'Ir')} + host {fmt(r['host']['median'], 'Ir')}"
             elif g["key"] == "tcp_callgrind":
                 second = f"sink {fmt(r['sink']['median'], 'Ir')} + engine {fmt(r['engine']['median'], 'Ir')}"
+            elif g["key"] == "tcp_app_callgrind":
+                second = f"sim_nic {fmt(r['nic']['median'], 'Ir')} + host {fmt(r['host']['median'], 'Ir')}"
             else:
                 s = r["s"]
                 srat = ratio(s, base["s"]) if base and s else None

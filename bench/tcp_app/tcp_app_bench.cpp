@@ -32,9 +32,15 @@
 //                   kernel client's RetransSegs (its namespace), and on bypass_afxdp our stack's and
 //                   the AF_XDP socket's drops, over the timed iterations
 // items_per_second is per CPU-second (the manual time is the CPU time).
+//
+// With `--callgrind rr|short N` the program instead runs N units of the bypass_sim row under callgrind's
+// collection (bench/tcp_app/callgrind_tcp_app.sh prints instructions per transaction / connection).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -43,6 +49,16 @@
 #include "bench/cpu.hpp"
 #include "bench/tcp_app/app.hpp"
 #include "bench/tcp_app/worlds.hpp"
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define RINGLAB_HAVE_CALLGRIND 1
+#else
+#define CALLGRIND_TOGGLE_COLLECT \
+  do {                           \
+  } while (0)
+#define RINGLAB_HAVE_CALLGRIND 0
+#endif
 
 namespace ta = ringlab::bench::tcp_app;
 using ringlab::bench::thread_cpu_ns;
@@ -200,7 +216,42 @@ void bulk(benchmark::State& st) {
   st.SetLabel(s.w.label());
 }
 
-}  // namespace
+// ---------------------------------------------------------------- callgrind
+using bypass_sim_socket = ta::bypass_sim_world::client_socket;
+
+// `--callgrind rr|short N`: N transactions (connections) of the bypass_sim row under callgrind's
+// collection, both ends (bench/tcp_app/callgrind_tcp_app.sh prints instructions per unit). The
+// connection, ARP and a warm-up of 200 units run before collection starts.
+int callgrind_run(const std::string& mode, std::uint64_t n) {
+  const bool rr_mode = mode == "rr";
+  if (!rr_mode && mode != "short") return std::fprintf(stderr, "bench_tcp_app --callgrind: mode rr or short\n"), 2;
+  setup<ta::bypass_sim_world> s(rr_mode ? ta::server_mode::echo : ta::server_mode::close_after_reply);
+  if (!s.w.why.empty()) return std::fprintf(stderr, "%s\n", s.w.why.c_str()), 1;
+  auto measure = [&](auto& c) {
+    c.run(200);
+    if (!s.drive([&] { return c.idle(); })) return false;
+    const auto d0 = diag_of(s.w);
+    CALLGRIND_TOGGLE_COLLECT;
+    c.run(n);
+    const bool ok = s.drive([&] { return c.idle(); });
+    CALLGRIND_TOGGLE_COLLECT;
+    const auto d1 = diag_of(s.w);
+    std::printf("frames: %.0f\nretransmissions: %.0f\n", d1.at("frames") - d0.at("frames"), d1.at("retrans") - d0.at("retrans"));
+    return ok;
+  };
+  bool ok = false;
+  if (rr_mode) {
+    ta::rr_client<bypass_sim_socket> c(s.w.client.ctx, s.at(), s.status);
+    c.connect();
+    ok = s.drive([&] { return c.connected(); }) && measure(c);
+  } else {
+    ta::short_client<bypass_sim_socket> c(s.w.client.ctx, s.at(), s.status);
+    ok = measure(c);
+  }
+  if (!ok) return std::fprintf(stderr, "bench_tcp_app --callgrind: %s\n", s.status.error.c_str()), 1;
+  std::printf("%s: %llu\n", rr_mode ? "transactions" : "connections", static_cast<unsigned long long>(n));
+  return 0;
+}
 
 // Every row is registered in every build: one the machine cannot run reports why (SkipWithError).
 template <class W>
@@ -211,7 +262,21 @@ int register_rows() {
   benchmark::RegisterBenchmark(("bulk/" + n).c_str(), bulk<W>)->UseManualTime()->Unit(benchmark::kMicrosecond);
   return 0;
 }
-[[maybe_unused]] const int registered = (register_rows<ta::kernel_loopback_world>(), register_rows<ta::bypass_sim_world>(),
-                                         register_rows<ta::kernel_veth_world>(), register_rows<ta::bypass_afxdp_world>(), 0);
+}  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "--callgrind") == 0) {
+    if (argc < 3) return std::fprintf(stderr, "usage: bench_tcp_app --callgrind rr|short [N]\n"), 2;
+    if (!RINGLAB_HAVE_CALLGRIND) return std::fprintf(stderr, "bench_tcp_app: built without <valgrind/callgrind.h>\n"), 77;
+    return callgrind_run(argv[2], argc >= 4 ? std::strtoull(argv[3], nullptr, 10) : 2000);
+  }
+  register_rows<ta::kernel_loopback_world>();
+  register_rows<ta::bypass_sim_world>();
+  register_rows<ta::kernel_veth_world>();
+  register_rows<ta::bypass_afxdp_world>();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
