@@ -348,34 +348,32 @@ def callgrind_loop(status, runs, pattern, keys, raw, name):
     return status, samples
 
 
-def run_callgrind_tcp(build, quick, raw):
-    """bench_tcp --callgrind under callgrind_tcp.sh, every mode REPS times, interleaved."""
-    prog = os.path.join(build, "bench", "tcp", "bench_tcp")
-    script = os.path.join(HERE, "tcp", "callgrind_tcp.sh")
-    n = 640 if quick else 3200
-    status = {"program": "callgrind_tcp", "command": f"{script} {prog} MODE {n}", "env": {}, "exit": 0}
+def run_callgrind_script(build, raw, name, program, script, modes, n, pattern, keys):
+    """PROGRAM --callgrind MODE N under SCRIPT (paths relative to the build's and this folder), every
+    mode REPS times, interleaved; the samples go to raw/NAME.json."""
+    prog = os.path.join(build, "bench", program)
+    script = os.path.join(HERE, script)
+    status = {"program": name, "command": f"{script} {prog} MODE {n}", "env": {}, "exit": 0}
     if not os.access(prog, os.X_OK) or not shutil.which("valgrind"):
-        status.update(exit=77, why="bench_tcp not built in the callgrind build, or valgrind missing")
+        status.update(exit=77, why=f"{os.path.basename(prog)} not built in the callgrind build, or valgrind missing")
         return status, []
-    log(f"callgrind_tcp.sh: {len(TCP_CALLGRIND_MODES)} modes x {REPS}, {n} segments (connections) each")
-    runs = [(row, rep, ["sh", script, prog, mode, str(n), "0"]) for rep, (row, mode) in interleaved(TCP_CALLGRIND_MODES)]
-    return callgrind_loop(status, runs, r"^(sink |engine |)instructions/(?:segment|connection): ([0-9.]+)$",
-                          ("sink", "engine"), raw, "callgrind_tcp")
+    log(f"{os.path.basename(script)}: {len(modes)} modes x {REPS}, {n} units each")
+    runs = [(row, rep, ["sh", script, prog, mode, str(n), "0"]) for rep, (row, mode) in interleaved(modes)]
+    return callgrind_loop(status, runs, pattern, keys, raw, name)
+
+
+def run_callgrind_tcp(build, quick, raw):
+    """bench_tcp --callgrind under callgrind_tcp.sh: segments (connections) of the TCP engine."""
+    return run_callgrind_script(build, raw, "callgrind_tcp", "tcp/bench_tcp", "tcp/callgrind_tcp.sh", TCP_CALLGRIND_MODES,
+                                640 if quick else 3200, r"^(sink |engine |)instructions/(?:segment|connection): ([0-9.]+)$",
+                                ("sink", "engine"))
 
 
 def run_callgrind_tcp_app(build, quick, raw):
-    """bench_tcp_app --callgrind under callgrind_tcp_app.sh, both modes REPS times, interleaved."""
-    prog = os.path.join(build, "bench", "tcp_app", "bench_tcp_app")
-    script = os.path.join(HERE, "tcp_app", "callgrind_tcp_app.sh")
-    n = 200 if quick else 1000
-    status = {"program": "callgrind_tcp_app", "command": f"{script} {prog} MODE {n}", "env": {}, "exit": 0}
-    if not os.access(prog, os.X_OK) or not shutil.which("valgrind"):
-        status.update(exit=77, why="bench_tcp_app not built in the callgrind build, or valgrind missing")
-        return status, []
-    log(f"callgrind_tcp_app.sh: {len(TCP_APP_CALLGRIND_MODES)} modes x {REPS}, {n} units each")
-    runs = [(row, rep, ["sh", script, prog, mode, str(n), "0"]) for rep, (row, mode) in interleaved(TCP_APP_CALLGRIND_MODES)]
-    return callgrind_loop(status, runs, r"^(nic |host |)instructions/(?:transaction|connection): ([0-9.]+)$",
-                          ("nic", "host"), raw, "callgrind_tcp_app")
+    """bench_tcp_app --callgrind under callgrind_tcp_app.sh: transactions (connections) over sim_nic."""
+    return run_callgrind_script(build, raw, "callgrind_tcp_app", "tcp_app/bench_tcp_app", "tcp_app/callgrind_tcp_app.sh",
+                                TCP_APP_CALLGRIND_MODES, 200 if quick else 1000,
+                                r"^(nic |host |)instructions/(?:transaction|connection): ([0-9.]+)$", ("nic", "host"))
 
 
 # The fault soak grid (tests/netsim/soak): the full grid (3072 cells, 15.4 M datagrams) in a full run,

@@ -180,22 +180,23 @@ void open_and_connect(Socket& s, const asio::ip::tcp::endpoint& to, app_status& 
   s.async_connect(to, std::forward<Handler>(h));
 }
 
-template <class Socket>
-class rr_client {
+// What rr_client and bulk_client share: one connection, opened once and kept, and a count of units
+// done against a target (Derived::next() starts the next unit while done_ < target_).
+template <class Socket, class Derived>
+class kept_connection {
  public:
-  rr_client(asio::io_context& ctx, asio::ip::tcp::endpoint to, app_status& st)
-      : sock_(ctx), to_(to), st_(st) {}
+  kept_connection(asio::io_context& ctx, asio::ip::tcp::endpoint to, app_status& st) : sock_(ctx), to_(to), st_(st) {}
   void connect() {
     open_and_connect(sock_, to_, st_, [this](std::error_code ec) {
-      if (ec) return st_.fail("rr client: connect", ec);
+      if (ec) return st_.fail("client: connect", ec);
       connected_ = true;
     });
   }
   bool connected() const noexcept { return connected_; }
-  // Starts `n` more transactions, one after the other.
+  // Starts `n` more units, one after the other.
   void run(std::uint64_t n) {
     target_ = done_ + n;
-    next();
+    static_cast<Derived*>(this)->next();
   }
   std::uint64_t done() const noexcept { return done_; }
   bool idle() const noexcept { return done_ >= target_; }
@@ -204,27 +205,39 @@ class rr_client {
     sock_.close(ec);
   }
 
+ protected:
+  Socket sock_;
+  asio::ip::tcp::endpoint to_;
+  app_status& st_;
+  std::uint64_t done_ = 0, target_ = 0;
+  bool connected_ = false;
+};
+
+// A unit: one 64 B request/reply transaction.
+template <class Socket>
+class rr_client : public kept_connection<Socket, rr_client<Socket>> {
+  using base = kept_connection<Socket, rr_client<Socket>>;
+  friend base;
+
+ public:
+  using base::base;
+
  private:
   void next() {
-    if (done_ >= target_ || st_.failed) return;
-    fill_request(req_, done_);
-    asio::async_write(sock_, asio::buffer(req_), [this](std::error_code ec, std::size_t) {
-      if (ec) return st_.fail("rr client: write", ec);
-      asio::async_read(sock_, asio::buffer(rep_), [this](std::error_code rec, std::size_t) {
-        if (rec) return st_.fail("rr client: read", rec);
-        if (rep_ != req_) return st_.fail("rr client: the reply differs from the request");
-        ++done_;
+    if (this->done_ >= this->target_ || this->st_.failed) return;
+    fill_request(req_, this->done_);
+    asio::async_write(this->sock_, asio::buffer(req_), [this](std::error_code ec, std::size_t) {
+      if (ec) return this->st_.fail("rr client: write", ec);
+      asio::async_read(this->sock_, asio::buffer(rep_), [this](std::error_code rec, std::size_t) {
+        if (rec) return this->st_.fail("rr client: read", rec);
+        if (rep_ != req_) return this->st_.fail("rr client: the reply differs from the request");
+        ++this->done_;
         next();
       });
     });
   }
 
-  Socket sock_;
-  asio::ip::tcp::endpoint to_;
-  app_status& st_;
   std::array<std::byte, msg_size> req_{}, rep_{};
-  std::uint64_t done_ = 0, target_ = 0;
-  bool connected_ = false;
 };
 
 template <class Socket>
@@ -273,47 +286,28 @@ class short_client {
   std::uint64_t done_ = 0, target_ = 0;
 };
 
+// A unit: one bulk_chunk-byte write.
 template <class Socket>
-class bulk_client {
+class bulk_client : public kept_connection<Socket, bulk_client<Socket>> {
+  using base = kept_connection<Socket, bulk_client<Socket>>;
+  friend base;
+
  public:
-  bulk_client(asio::io_context& ctx, asio::ip::tcp::endpoint to, app_status& st)
-      : sock_(ctx), to_(to), st_(st), chunk_(bulk_chunk) {
+  bulk_client(asio::io_context& ctx, asio::ip::tcp::endpoint to, app_status& st) : base(ctx, to, st), chunk_(bulk_chunk) {
     for (std::size_t i = 0; i < chunk_.size(); ++i) chunk_[i] = static_cast<std::byte>(i * 7 + (i >> 8));
-  }
-  void connect() {
-    open_and_connect(sock_, to_, st_, [this](std::error_code ec) {
-      if (ec) return st_.fail("bulk client: connect", ec);
-      connected_ = true;
-    });
-  }
-  bool connected() const noexcept { return connected_; }
-  // Writes `chunks` more chunks of bulk_chunk bytes.
-  void run(std::uint64_t chunks) {
-    target_ = done_ + chunks;
-    next();
-  }
-  bool idle() const noexcept { return done_ >= target_; }
-  void close() {
-    std::error_code ec;
-    sock_.close(ec);
   }
 
  private:
   void next() {
-    if (done_ >= target_ || st_.failed) return;
-    asio::async_write(sock_, asio::buffer(chunk_), [this](std::error_code ec, std::size_t) {
-      if (ec) return st_.fail("bulk client: write", ec);
-      ++done_;
+    if (this->done_ >= this->target_ || this->st_.failed) return;
+    asio::async_write(this->sock_, asio::buffer(chunk_), [this](std::error_code ec, std::size_t) {
+      if (ec) return this->st_.fail("bulk client: write", ec);
+      ++this->done_;
       next();
     });
   }
 
-  Socket sock_;
-  asio::ip::tcp::endpoint to_;
-  app_status& st_;
   std::vector<std::byte> chunk_;
-  std::uint64_t done_ = 0, target_ = 0;
-  bool connected_ = false;
 };
 
 }  // namespace ringlab::bench::tcp_app

@@ -46,19 +46,10 @@
 #include <optional>
 #include <string>
 
+#include "bench/callgrind.hpp"
 #include "bench/cpu.hpp"
 #include "bench/tcp_app/app.hpp"
 #include "bench/tcp_app/worlds.hpp"
-
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define RINGLAB_HAVE_CALLGRIND 1
-#else
-#define CALLGRIND_TOGGLE_COLLECT \
-  do {                           \
-  } while (0)
-#define RINGLAB_HAVE_CALLGRIND 0
-#endif
 
 namespace ta = ringlab::bench::tcp_app;
 using ringlab::bench::thread_cpu_ns;
@@ -144,6 +135,25 @@ struct setup {
   }
 };
 
+// The timed part every row shares: per iteration start() one batch and drive until done(); `units`
+// per batch. Reports the meter, the world's diagnostic counters and the label; false: skipped.
+template <class S, class Start, class Done>
+bool timed(benchmark::State& st, S& s, double units, Start start, Done done) {
+  meter m;
+  const auto d0 = diag_of(s.w);
+  for (auto _ : st) {
+    m.start();   // before start(): the batch's first operations run inside their initiating calls
+    auto ready = start();
+    if (!s.drive([&] { return done(ready); })) return !s.skip(st);
+    m.stop(st, units);
+  }
+  m.report(st);
+  diag_counters(st, d0, diag_of(s.w), m.units);
+  st.SetItemsProcessed(static_cast<std::int64_t>(m.units));
+  st.SetLabel(s.w.label());
+  return true;
+}
+
 template <class W>
 void rr(benchmark::State& st) {
   setup<W> s(ta::server_mode::echo);
@@ -153,18 +163,7 @@ void rr(benchmark::State& st) {
   if (!s.drive([&] { return c.connected(); })) return (void)s.skip(st);
   c.run(100);   // warm-up: caches, the congestion window
   if (!s.drive([&] { return c.idle(); })) return (void)s.skip(st);
-  meter m;
-  const auto d0 = diag_of(s.w);
-  for (auto _ : st) {
-    m.start();
-    c.run(rr_batch);
-    if (!s.drive([&] { return c.idle(); })) return (void)s.skip(st);
-    m.stop(st, rr_batch);
-  }
-  m.report(st);
-  diag_counters(st, d0, diag_of(s.w), m.units);
-  st.SetItemsProcessed(static_cast<std::int64_t>(m.units));
-  st.SetLabel(s.w.label());
+  timed(st, s, rr_batch, [&] { return c.run(rr_batch), 0; }, [&](int) { return c.idle(); });
 }
 
 template <class W>
@@ -174,19 +173,8 @@ void short_conn(benchmark::State& st) {
   ta::short_client<typename W::client_socket> c(s.w.client.ctx, s.at(), s.status);
   c.run(20);
   if (!s.drive([&] { return c.idle(); })) return (void)s.skip(st);
-  meter m;
-  const auto d0 = diag_of(s.w);
-  for (auto _ : st) {
-    m.start();
-    c.run(short_batch);
-    if (!s.drive([&] { return c.idle(); })) return (void)s.skip(st);
-    m.stop(st, short_batch);
-  }
-  m.report(st);
-  diag_counters(st, d0, diag_of(s.w), m.units);
+  if (!timed(st, s, short_batch, [&] { return c.run(short_batch), 0; }, [&](int) { return c.idle(); })) return;
   if (s.server->accepted() != c.done()) st.SkipWithError("the server accepted a different number of connections");
-  st.SetItemsProcessed(static_cast<std::int64_t>(m.units));
-  st.SetLabel(s.w.label());
 }
 
 template <class W>
@@ -198,22 +186,15 @@ void bulk(benchmark::State& st) {
   if (!s.drive([&] { return c.connected(); })) return (void)s.skip(st);
   c.run(16);   // warm-up: the congestion window opens
   if (!s.drive([&] { return s.server->bytes_in() >= 16 * ta::bulk_chunk; })) return (void)s.skip(st);
-  meter m;
-  const auto d0 = diag_of(s.w);
-  std::uint64_t bytes = 0;
-  for (auto _ : st) {
+  // start() gives the server's byte count that ends the batch.
+  const auto start = [&] {
     const std::uint64_t want = s.server->bytes_in() + bulk_chunks * ta::bulk_chunk;
-    m.start();
     c.run(bulk_chunks);
-    if (!s.drive([&] { return s.server->bytes_in() >= want; })) return (void)s.skip(st);
-    m.stop(st, static_cast<double>(bulk_chunks * ta::bulk_chunk) / mb);
-    bytes += bulk_chunks * ta::bulk_chunk;
-  }
-  m.report(st);
-  diag_counters(st, d0, diag_of(s.w), m.units);
-  st.SetBytesProcessed(static_cast<std::int64_t>(bytes));
-  st.SetItemsProcessed(static_cast<std::int64_t>(m.units));
-  st.SetLabel(s.w.label());
+    return want;
+  };
+  if (timed(st, s, static_cast<double>(bulk_chunks * ta::bulk_chunk) / mb, start,
+            [&](std::uint64_t want) { return s.server->bytes_in() >= want; }))
+    st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations() * bulk_chunks * ta::bulk_chunk));
 }
 
 // ---------------------------------------------------------------- callgrind
