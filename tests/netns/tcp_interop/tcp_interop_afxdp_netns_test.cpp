@@ -39,7 +39,9 @@ class tcp_afxdp_base {
     net_ = std::make_unique<ti::interop_link>();   // this thread is in ns us until net_ goes
     // Linux's TCP over a veth hands segments over with partial checksums unless ethtool turns that
     // off (interop_link did, where ethtool is): our stack would drop every one as a bad checksum.
-    if (!net_->peer_checksums) RINGLAB_REQUIRE(ti::peer_checksums_unavailable());
+    if (!net_->peer_checksums) {
+      RINGLAB_REQUIRE(ti::peer_checksums_unavailable());
+    }
     ASSERT_TRUE(net_->peer_checksums) << "ethtool is installed but could not turn the peer's TX checksum offload off";
     const std::string text = "afxdp:" + net_->link.a_name() + ":" + tt::spec_ports() + ",arp=us" + extra;
     auto spec = ringlab::backends::parse_spec(text);
@@ -124,10 +126,12 @@ std::string knobs_name(const ::testing::TestParamInfo<knobs>& i) {
   return std::string("ts") + (k.ts ? "1" : "0") + "_sack" + (k.sack ? "1" : "0") + "_ws" + (k.ws ? "1" : "0") + "_" + k.cc +
          "_" + tt::to_string(k.who);
 }
+// Each knob off alone, all on, all off, with each congestion control: every knob is seen on and off
+// with both (10 cases; the full 2^3 x 2 grid adds only combinations of the same negotiations).
 std::vector<knobs> knob_grid() {
   std::vector<knobs> v;
   for (const char* cc : {"cubic", "bbr"})
-    for (int m = 0; m < 8; ++m)
+    for (int m : {7, 3, 5, 6, 0})   // bits: ts 4, sack 2, ws 1
       v.push_back({bool(m & 4), bool(m & 2), bool(m & 1), cc, (v.size() % 2) ? role::we_client : role::linux_client});
   return v;
 }

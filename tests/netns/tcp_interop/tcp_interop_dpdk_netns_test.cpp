@@ -34,7 +34,9 @@ class dpdk_rig {
     RINGLAB_REQUIRE(ringlab::netlab::afxdp_unavailable());
     RINGLAB_REQUIRE(ringlab::netlab::dpdk_eal_unavailable());
     net_ = std::make_unique<ti::interop_link>();   // this thread is in ns us until net_ goes
-    if (!net_->peer_checksums) RINGLAB_REQUIRE(ti::peer_checksums_unavailable());
+    if (!net_->peer_checksums) {
+      RINGLAB_REQUIRE(ti::peer_checksums_unavailable());
+    }
     ASSERT_TRUE(net_->peer_checksums) << "ethtool is installed but could not turn the peer's TX checksum offload off";
     auto p = dp::port::open({.device = "net_af_xdp0,iface=" + net_->link.a_name() + ",start_queue=0,queue_count=1"});
     ASSERT_TRUE(p) << p.error().reason;
@@ -42,7 +44,9 @@ class dpdk_rig {
     ifc_ = std::make_unique<stack::interface>(*port_, tt::our_config(*net_));
   }
   void close_rig() {
-    if (ifc_) EXPECT_EQ(port_->pool().out(), 0u) << "frames still out of the pool after the test";
+    if (ifc_) {
+      EXPECT_EQ(port_->pool().out(), 0u) << "frames still out of the pool after the test";
+    }
     ifc_.reset();
     port_.reset();
     net_.reset();
