@@ -463,7 +463,9 @@ void connection::enter_time_wait(time_ns now) noexcept {
 
 bool connection::accepts_reuse(const wire::tcp::repr& syn) const noexcept {
   if (st_ != state::time_wait || !syn.has(flag::syn) || syn.has(flag::ack)) return false;
-  if (ts_ok_ && syn.opts.ts) return seq_gt(syn.opts.ts->value, ts_recent_);   // RFC 6191 2
+  // RFC 6191 2: a newer timestamp decides; an EQUAL one (a reconnect within the peer's timestamp
+  // tick: Linux's client reconnecting at once) falls back to the sequence check, as does no timestamp.
+  if (ts_ok_ && syn.opts.ts && syn.opts.ts->value != ts_recent_) return seq_gt(syn.opts.ts->value, ts_recent_);
   return seq_gt(syn.seq, rcv_nxt_);                                            // RFC 1122 4.2.2.13
 }
 

@@ -629,6 +629,16 @@ TEST(TcpConnection, TimeWaitAcceptsANewSynOnlyWithANewerTimestamp) {
   EXPECT_TRUE(p.b.accepts_reuse(syn));
   syn.opts.ts->value = last_a.opts.ts->value - 1;
   EXPECT_FALSE(p.b.accepts_reuse(syn));
+  // RFC 6191 2: an equal timestamp (the same tick of the peer's clock) falls back to the ISN check.
+  syn.opts.ts->value = last_a.opts.ts->value;
+  syn.seq = last_a.seq + 100000;
+  EXPECT_TRUE(p.b.accepts_reuse(syn));
+  syn.seq = last_a.seq;
+  EXPECT_FALSE(p.b.accepts_reuse(syn));
+  // An older timestamp rejects even a larger ISN.
+  syn.opts.ts->value = last_a.opts.ts->value - 1;
+  syn.seq = last_a.seq + 100000;
+  EXPECT_FALSE(p.b.accepts_reuse(syn));
 }
 
 TEST(TcpConnection, AbortSendsResetAndThePeerSeesIt) {
