@@ -34,33 +34,22 @@
 #include "sim_nic/sim_nic.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/socket/tcp_socket.hpp"
+#include "tests/unit/asio_bypass/tcp_lanes_apps.hpp"   // echo_session: the tests' echo server
 
 namespace {
 
 using namespace ringlab;
 using atcp = asio::ip::tcp;
+using tcp_lanes_testing::echo_session;
 
-const wire::mac_addr a_mac{0x02, 0, 0, 0, 0, 0x0a}, b_mac{0x02, 0, 0, 0, 0, 0x0b};
-const wire::ipv4_addr a_ip{10, 0, 0, 1}, b_ip{10, 0, 0, 2};
+using tcp_lanes_testing::a_ip;
+using tcp_lanes_testing::a_mac;
+using tcp_lanes_testing::b_ip;
+using tcp_lanes_testing::b_mac;
 constexpr std::uint16_t server_port = 8080;
 constexpr std::size_t total_conns = 8;
 constexpr std::uint64_t txn_per_iter = 4000;
 constexpr std::size_t msg = 64;
-
-struct echo_session : std::enable_shared_from_this<echo_session> {
-  explicit echo_session(bypass::tcp::socket s) : s(std::move(s)) {}
-  bypass::tcp::socket s;
-  std::array<char, 1024> buf{};
-  void go() {
-    s.async_read_some(asio::buffer(buf), [self = shared_from_this()](std::error_code ec, std::size_t n) {
-      if (ec) return self->s.close();
-      asio::async_write(self->s, asio::buffer(self->buf.data(), n), [self](std::error_code ec2, std::size_t) {
-        if (ec2) return self->s.close();
-        self->go();
-      });
-    });
-  }
-};
 
 sim::sim_nic_config nic_config(const char* name) {
   sim::sim_nic_config c;

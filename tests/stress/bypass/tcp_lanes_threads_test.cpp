@@ -25,19 +25,10 @@ using namespace ringlab::tcp_lanes_testing;
 
 namespace {
 
-sim::sim_nic_config nic(const char* name, std::uint16_t queues) {
-  sim::sim_nic_config c;
-  c.name = name;
-  c.queues = queues;
-  c.ring_size = 1024;
-  c.pool = {.frames = 8192, .frame_size = 2048, .headroom = 128};
-  return c;
-}
-
 TEST(tcp_lanes_threads, two_lanes_on_two_threads_serve_and_open_connections_on_their_own_lane) {
   constexpr std::uint16_t queues = 2;
   constexpr std::size_t passive = 48, active_per_lane = 12;
-  sim::sim_nic na(nic("a", queues)), nb(nic("b", 1));
+  sim::sim_nic na(nic_config("a", queues)), nb(nic_config("b", 1));
   sim::wire link(na, nb, {.latency_ns = 20'000}, {.latency_ns = 20'000});
   auto mono = [] { return stack::time_ns{trace::monotonic_ns()}; };
 

@@ -14,6 +14,7 @@
 #include "asio_bypass/tcp_acceptor.hpp"
 #include "asio_bypass/tcp_socket.hpp"
 #include "sim_nic/rss.hpp"
+#include "sim_nic/sim_nic.hpp"
 #include "stack/socket/endpoint.hpp"
 
 namespace ringlab::tcp_lanes_testing {
@@ -38,6 +39,16 @@ inline std::uint16_t reference_queue(std::span<const std::uint16_t> reta, stack:
   in[8] = static_cast<std::uint8_t>(b.port >> 8), in[9] = static_cast<std::uint8_t>(b.port);
   in[10] = static_cast<std::uint8_t>(a.port >> 8), in[11] = static_cast<std::uint8_t>(a.port);
   return reta[sim::toeplitz_hash(sim::default_rss_key, in) & (sim::rss_hasher::reta_size - 1)];
+}
+
+// A host's sim_nic: `queues` RX queues, room for every lane's connections.
+inline sim::sim_nic_config nic_config(const char* name, std::uint16_t queues) {
+  sim::sim_nic_config c;
+  c.name = name;
+  c.queues = queues;
+  c.ring_size = 1024;
+  c.pool = {.frames = 8192, .frame_size = 2048, .headroom = 128};
+  return c;
 }
 
 inline std::string message(std::size_t lane, std::size_t i) {

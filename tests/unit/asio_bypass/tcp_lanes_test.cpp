@@ -38,14 +38,7 @@ using namespace ringlab::tcp_lanes_testing;
 namespace {
 
 struct hosts {
-  static sim::sim_nic_config nic(const char* name, std::uint16_t queues) {
-    sim::sim_nic_config c;
-    c.name = name;
-    c.queues = queues;
-    c.ring_size = 1024;
-    c.pool = {.frames = 8192, .frame_size = 2048, .headroom = 128};
-    return c;
-  }
+  static sim::sim_nic_config nic(const char* name, std::uint16_t queues) { return nic_config(name, queues); }
   static bypass::tcp_lanes_options lane_options(std::optional<bypass::rss_steering> rss, stack::time_ns& clock) {
     bypass::tcp_lanes_options o;
     o.iface.mac = a_mac;
