@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "asio_bypass/backend.hpp"
 #include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/rss_steering.hpp"
 #include "asio_bypass/tcp_acceptor.hpp"
@@ -30,6 +31,7 @@
 #include "sim_nic/sim_nic.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/socket/tcp_socket.hpp"
+#include "tests/unit/stack/frames.hpp"
 #include "tests/unit/asio_bypass/tcp_lanes_apps.hpp"
 
 using namespace ringlab;
@@ -286,6 +288,50 @@ TEST(passive_opens, a_listener_on_every_lane_takes_what_rss_gives_it) {
     EXPECT_EQ(h.lanes.tcp_counters(q).out_rsts, 0u) << "lane " << q;
     EXPECT_EQ(h.lanes.iface_counters(q).dropped_total(), 0u) << "lane " << q;
   }
+}
+
+// tcp_lanes(device&) over open_device("sim"): the device's RSS becomes the steering, and its one
+// ingest step (all queues) runs on lane 0, every lane then taking exactly its queue's frames.
+TEST(tcp_lanes_device, sim_device_ingest_runs_on_lane_0_and_each_lane_takes_its_queue) {
+  namespace f = ringlab::stack::testing;
+  constexpr int frames = 64;
+  std::vector<f::bytes> fr;
+  std::vector<std::uint64_t> ts;
+  for (int i = 0; i < frames; ++i) {
+    fr.push_back(f::udp(wire::ipv4_addr{10, 0, 0, 1}, f::me_ip, static_cast<std::uint16_t>(30000 + i), 9000,
+                        f::text("frame " + std::to_string(i))));
+    ts.push_back(1000 + static_cast<std::uint64_t>(i) * 100);
+  }
+  const auto trace = sim::pcap_trace::from_frames(fr, ts);
+  bypass::device_options d;
+  d.queues = 4;
+  d.trace = &trace;
+  std::string why;
+  auto dev = bypass::open_device(d, why);
+  ASSERT_TRUE(dev) << why;
+  bypass::tcp_lanes_options o;
+  o.iface.mac = f::me_mac;
+  o.iface.addr = f::me_ip;
+  o.drive = bypass::drive_mode::manual;
+  bypass::tcp_lanes lanes(*dev, o);
+  ASSERT_EQ(lanes.size(), 4u);
+  const auto rss = bypass::steering_of(*dev);
+  ASSERT_TRUE(rss);
+  sim::sim_nic& nic = *dev->sim_nic();
+  for (int i = 0; i < frames; ++i)   // the steering's queue is the NIC's, tuple by tuple
+    EXPECT_EQ(rss->queue_of({f::me_ip, 9000}, {wire::ipv4_addr{10, 0, 0, 1}, static_cast<std::uint16_t>(30000 + i)}),
+              nic.rss().queue_of(nic.rss().hash(sim::extract_rss_tuple(fr[static_cast<std::size_t>(i)]))));
+  for (int i = 0; i < 100 && !dev->exhausted(); ++i) lanes.poll_all();
+  lanes.poll_all();   // the last burst's frames, ingested in the last round, reach their lanes
+  ASSERT_TRUE(dev->exhausted());
+  const auto c = nic.counters();
+  std::uint64_t total = 0;
+  for (std::uint16_t q = 0; q < 4; ++q) {
+    EXPECT_EQ(lanes.iface_counters(q).rx_frames, c.queue[q].ipackets) << "lane " << q;
+    EXPECT_GT(c.queue[q].ipackets, 0u) << "queue " << q;
+    total += lanes.iface_counters(q).rx_frames;
+  }
+  EXPECT_EQ(total, std::uint64_t{frames});
 }
 
 }  // namespace
