@@ -1,5 +1,7 @@
 #include "asio_bypass/bypass_service.hpp"
 
+#include <algorithm>
+
 #include <asio/post.hpp>
 #include <utility>
 
@@ -193,7 +195,11 @@ void bypass_service::shutdown() {
   shut_down_ = true;
   running_ = false;
   // Pending socket operations are destroyed without being invoked (Asio's rule for shutdown).
-  for (auto* s : sockets_) s->shutdown_ops();
+  // Over a copy: destroying a socket's ops can destroy sockets (their handlers owned them), which
+  // leave sockets_ (remove_socket); one that left is not touched again.
+  const std::vector<socket_hooks*> open = sockets_;
+  for (auto* s : open)
+    if (std::find(sockets_.begin(), sockets_.end(), s) != sockets_.end()) s->shutdown_ops();
   deferred_.clear();
   ready_.destroy_all();
   if (fd_) {

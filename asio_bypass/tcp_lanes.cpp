@@ -24,9 +24,12 @@ std::uint64_t mix(std::uint64_t x) noexcept {
   return x ^ (x >> 31);
 }
 
+// The device's ingest step (sim_nic: one producer step for ALL its queues) runs on lane 0, before
+// its polls: the one thread sim_nic allows on its ingest side; the other lanes only consume their
+// rings, as they would a real NIC's that DMA fills.
 std::vector<lane_port> ports_of(device& dev) {
   std::vector<lane_port> p;
-  for (std::uint16_t q = 0; q < dev.queues(); ++q) p.push_back({&dev.queue(q), dev.queues() == 1 ? dev.ingest() : nullptr});
+  for (std::uint16_t q = 0; q < dev.queues(); ++q) p.push_back({&dev.queue(q), q == 0 ? dev.ingest() : nullptr});
   return p;
 }
 

@@ -88,8 +88,7 @@ class tcp_lanes {
   // steering's queues) or std::system_error (a lane's stack could not attach).
   tcp_lanes(std::vector<lane_port> ports, tcp_lanes_options o);
   // Every queue of `dev`, with its clock and, when `o.rss` is empty, its RSS when known (sim_nic's).
-  // A multi-queue sim device's ingest is one step for all queues: run it on one thread of yours
-  // (device::ingest) or use manual drive; a single-queue device's ingest runs on its lane.
+  // The device's ingest step (sim: one step for all queues) runs on lane 0 before its polls.
   tcp_lanes(device& dev, tcp_lanes_options o);
   tcp_lanes(const tcp_lanes&) = delete;
   tcp_lanes& operator=(const tcp_lanes&) = delete;

@@ -62,9 +62,14 @@ class op_queues {
  public:
   op_queue<Op>& operator[](op_type t) noexcept { return q_[static_cast<std::size_t>(t)]; }
   const op_queue<Op>& operator[](op_type t) const noexcept { return q_[static_cast<std::size_t>(t)]; }
-  // Shutdown: every queued op of every type destroyed without its handler.
+  // Shutdown: every queued op of every type destroyed without its handler. The ops leave the queues
+  // first: a handler may own the socket these queues belong to (a session that keeps itself alive
+  // through its pending read), so destroying it can destroy `this`; nothing of `this` is touched after.
   void destroy_all() noexcept {
-    for (auto& q : q_) q.destroy_all();
+    op_queue<Op> taken;
+    for (auto& q : q_)
+      while (!q.empty()) taken.push(q.pop());
+    taken.destroy_all();
   }
 
  private:

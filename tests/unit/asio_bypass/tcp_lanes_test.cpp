@@ -15,14 +15,13 @@
 //                      as many per lane as the reference hash says, every lane used.
 #include <gtest/gtest.h>
 
-#include <asio/read.hpp>
-#include <asio/write.hpp>
 #include <array>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "asio_bypass/backend.hpp"
 #include "asio_bypass/bypass_service.hpp"
 #include "asio_bypass/rss_steering.hpp"
 #include "asio_bypass/tcp_acceptor.hpp"
@@ -32,94 +31,16 @@
 #include "sim_nic/sim_nic.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/socket/tcp_socket.hpp"
+#include "tests/unit/stack/frames.hpp"
+#include "tests/unit/asio_bypass/tcp_lanes_apps.hpp"
 
 using namespace ringlab;
-using atcp = asio::ip::tcp;
-using bsock = bypass::tcp::socket;
-using bacc = bypass::tcp::acceptor;
+using namespace ringlab::tcp_lanes_testing;
 
 namespace {
 
-const wire::mac_addr a_mac{0x02, 0, 0, 0, 0, 0x0a}, b_mac{0x02, 0, 0, 0, 0, 0x0b};
-const wire::ipv4_addr a_ip{10, 0, 0, 1}, b_ip{10, 0, 0, 2};
-constexpr std::uint16_t echo_port = 7, lanes_port = 80;
-
-// The queue a NIC gives a B -> A segment, computed the long way: the reference Toeplitz over the
-// bytes as they sit in the packet (src ip, dst ip, src port, dst port), then the RETA.
-std::uint16_t reference_queue(std::span<const std::uint16_t> reta, stack::endpoint a, stack::endpoint b) {
-  std::array<std::uint8_t, 12> in{};
-  auto put32 = [&](std::size_t at, std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) in[at + i] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
-  };
-  put32(0, b.addr.value);
-  put32(4, a.addr.value);
-  in[8] = static_cast<std::uint8_t>(b.port >> 8), in[9] = static_cast<std::uint8_t>(b.port);
-  in[10] = static_cast<std::uint8_t>(a.port >> 8), in[11] = static_cast<std::uint8_t>(a.port);
-  return reta[sim::toeplitz_hash(sim::default_rss_key, in) & (sim::rss_hasher::reta_size - 1)];
-}
-
-std::string message(std::size_t lane, std::size_t i) {
-  std::string m = "lane " + std::to_string(lane) + " connection " + std::to_string(i) + " ";
-  while (m.size() < 100) m += static_cast<char>('a' + m.size() % 26);
-  return m;
-}
-
-// Echoes what it reads until EOF, then closes (either host's sockets: both are bypass sockets).
-struct echo_session : std::enable_shared_from_this<echo_session> {
-  explicit echo_session(bsock s) : s(std::move(s)) {}
-  bsock s;
-  std::array<char, 512> buf{};
-  void go() {
-    s.async_read_some(asio::buffer(buf), [self = shared_from_this()](std::error_code ec, std::size_t n) {
-      if (ec) return self->s.close();
-      asio::async_write(self->s, asio::buffer(self->buf.data(), n), [self](std::error_code ec2, std::size_t) {
-        if (ec2) return self->s.close();
-        self->go();
-      });
-    });
-  }
-};
-
-void accept_loop(bacc& a, std::size_t& accepted) {
-  a.async_accept([&a, &accepted](std::error_code ec, bsock s) {
-    if (ec) return;
-    ++accepted;
-    std::make_shared<echo_session>(std::move(s))->go();
-    accept_loop(a, accepted);
-  });
-}
-
-// One client: connect, write its message, read the echo, close.
-struct client : std::enable_shared_from_this<client> {
-  client(asio::io_context& ctx, std::string m) : s(ctx), msg(std::move(m)), got(msg.size(), '\0') {}
-  bsock s;
-  std::string msg, got;
-  std::optional<std::error_code> result;
-  stack::endpoint local;
-  void go(const atcp::endpoint& to) {
-    s.async_connect(to, [self = shared_from_this()](std::error_code ec) {
-      if (ec) return void(self->result = ec);
-      self->local = bypass::tcp::to_stack(self->s.local_endpoint());
-      asio::async_write(self->s, asio::buffer(self->msg), [self](std::error_code ec2, std::size_t) {
-        if (ec2) return void(self->result = ec2);
-        asio::async_read(self->s, asio::buffer(self->got), [self](std::error_code ec3, std::size_t) {
-          self->result = ec3;
-          self->s.close();
-        });
-      });
-    });
-  }
-};
-
 struct hosts {
-  static sim::sim_nic_config nic(const char* name, std::uint16_t queues) {
-    sim::sim_nic_config c;
-    c.name = name;
-    c.queues = queues;
-    c.ring_size = 1024;
-    c.pool = {.frames = 8192, .frame_size = 2048, .headroom = 128};
-    return c;
-  }
+  static sim::sim_nic_config nic(const char* name, std::uint16_t queues) { return nic_config(name, queues); }
   static bypass::tcp_lanes_options lane_options(std::optional<bypass::rss_steering> rss, stack::time_ns& clock) {
     bypass::tcp_lanes_options o;
     o.iface.mac = a_mac;
@@ -367,6 +288,50 @@ TEST(passive_opens, a_listener_on_every_lane_takes_what_rss_gives_it) {
     EXPECT_EQ(h.lanes.tcp_counters(q).out_rsts, 0u) << "lane " << q;
     EXPECT_EQ(h.lanes.iface_counters(q).dropped_total(), 0u) << "lane " << q;
   }
+}
+
+// tcp_lanes(device&) over open_device("sim"): the device's RSS becomes the steering, and its one
+// ingest step (all queues) runs on lane 0, every lane then taking exactly its queue's frames.
+TEST(tcp_lanes_device, sim_device_ingest_runs_on_lane_0_and_each_lane_takes_its_queue) {
+  namespace f = ringlab::stack::testing;
+  constexpr int frames = 64;
+  std::vector<f::bytes> fr;
+  std::vector<std::uint64_t> ts;
+  for (int i = 0; i < frames; ++i) {
+    fr.push_back(f::udp(wire::ipv4_addr{10, 0, 0, 1}, f::me_ip, static_cast<std::uint16_t>(30000 + i), 9000,
+                        f::text("frame " + std::to_string(i))));
+    ts.push_back(1000 + static_cast<std::uint64_t>(i) * 100);
+  }
+  const auto trace = sim::pcap_trace::from_frames(fr, ts);
+  bypass::device_options d;
+  d.queues = 4;
+  d.trace = &trace;
+  std::string why;
+  auto dev = bypass::open_device(d, why);
+  ASSERT_TRUE(dev) << why;
+  bypass::tcp_lanes_options o;
+  o.iface.mac = f::me_mac;
+  o.iface.addr = f::me_ip;
+  o.drive = bypass::drive_mode::manual;
+  bypass::tcp_lanes lanes(*dev, o);
+  ASSERT_EQ(lanes.size(), 4u);
+  const auto rss = bypass::steering_of(*dev);
+  ASSERT_TRUE(rss);
+  sim::sim_nic& nic = *dev->sim_nic();
+  for (int i = 0; i < frames; ++i)   // the steering's queue is the NIC's, tuple by tuple
+    EXPECT_EQ(rss->queue_of({f::me_ip, 9000}, {wire::ipv4_addr{10, 0, 0, 1}, static_cast<std::uint16_t>(30000 + i)}),
+              nic.rss().queue_of(nic.rss().hash(sim::extract_rss_tuple(fr[static_cast<std::size_t>(i)]))));
+  for (int i = 0; i < 100 && !dev->exhausted(); ++i) lanes.poll_all();
+  lanes.poll_all();   // the last burst's frames, ingested in the last round, reach their lanes
+  ASSERT_TRUE(dev->exhausted());
+  const auto c = nic.counters();
+  std::uint64_t total = 0;
+  for (std::uint16_t q = 0; q < 4; ++q) {
+    EXPECT_EQ(lanes.iface_counters(q).rx_frames, c.queue[q].ipackets) << "lane " << q;
+    EXPECT_GT(c.queue[q].ipackets, 0u) << "queue " << q;
+    total += lanes.iface_counters(q).rx_frames;
+  }
+  EXPECT_EQ(total, std::uint64_t{frames});
 }
 
 }  // namespace
