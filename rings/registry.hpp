@@ -35,8 +35,8 @@ inline std::span<const design_info> designs() {
       {"mpmc", "DPDK rte_ring (rte_ring_c11_pvt.h): head/tail, CAS on head; SP/SC modes", true, true},
       {"netmap", "netmap ring (sys/net/netmap.h): slots {buf_idx,len,flags}, head/cur/tail, sync", false, false},
       {"umem", "AF_XDP UMEM: fill/rx/tx/completion rings laid out like the kernel's xdp_ring", false, false},
-      {"batch", "MCRingBuffer (Lee et al. 2010): spsc's cached indices, head/tail published once per batch of "
-                "try_push/try_pop, shared and private variables on separate lines", false, false},
+      {"batch", "MCRingBuffer (Lee et al. 2010): spsc + head/tail published once per batch, private lines apart",
+       false, false},
       {"boost-spsc", "boost::lockfree::spsc_queue (baseline)", false, false},
       {"boost-mpmc", "boost::lockfree::queue, Michael-Scott list over a node pool (baseline)", true, true},
 #if RINGLAB_HAVE_DPDK
