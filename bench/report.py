@@ -60,7 +60,8 @@ def ns_per_item(b):
 
 
 RING_TARGETS = [  # (design, baseline, burst, at least this many times the baseline's items/s)
-    ("spsc", "boost-spsc", 1, 1.5), ("spsc", "rte-sp-sc", 32, 1.2), ("mpmc-mp-mc", "rte-mp-mc", 32, 1.0)]
+    ("spsc", "boost-spsc", 1, 1.5), ("spsc", "rte-sp-sc", 32, 1.2), ("mpmc-mp-mc", "rte-mp-mc", 32, 1.0),
+    ("batch", "boost-spsc", 1, 1.5), ("batch", "rte-sp-sc", 32, 1.2)]
 
 
 def ring_rows(quick):
@@ -101,7 +102,7 @@ GROUPS = [
      "rows": ring_rows, "baseline_text": "the target's baseline ring, same element size and burst",
      "full": ["--benchmark_min_time=0.2", r"--benchmark_filter=^(floor/|cross/.*/burst:(1|32)(/|$))"],
      "quick": ["--benchmark_min_time=0.05",
-               r"--benchmark_filter=^cross/(spsc|boost-spsc|rte-sp-sc|mpmc-mp-mc|rte-mp-mc)/.*/burst:(1|32)(/|$)"]},
+               r"--benchmark_filter=^cross/(spsc|batch|boost-spsc|rte-sp-sc|mpmc-mp-mc|rte-mp-mc)/.*/burst:(1|32)(/|$)"]},
     {"key": "sim_nic", "program": "bench_sim_nic",
      "title": "sim_nic receive per core (ingest + one queue drained) vs DPDK net_pcap from the same pcap",
      "measure": ("ns per frame", ns_per_item, LOWER, "ns"),

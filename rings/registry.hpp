@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "rings/any_ring.hpp"
+#include "rings/batch_ring.hpp"
 #include "rings/boost_mpmc_adapter.hpp"
 #include "rings/boost_spsc_adapter.hpp"
 #include "rings/mpmc_ring.hpp"
@@ -34,6 +35,8 @@ inline std::span<const design_info> designs() {
       {"mpmc", "DPDK rte_ring (rte_ring_c11_pvt.h): head/tail, CAS on head; SP/SC modes", true, true},
       {"netmap", "netmap ring (sys/net/netmap.h): slots {buf_idx,len,flags}, head/cur/tail, sync", false, false},
       {"umem", "AF_XDP UMEM: fill/rx/tx/completion rings laid out like the kernel's xdp_ring", false, false},
+      {"batch", "MCRingBuffer (Lee et al. 2010): spsc + head/tail published once per batch, private lines apart",
+       false, false},
       {"boost-spsc", "boost::lockfree::spsc_queue (baseline)", false, false},
       {"boost-mpmc", "boost::lockfree::queue, Michael-Scott list over a node pool (baseline)", true, true},
 #if RINGLAB_HAVE_DPDK
@@ -78,6 +81,7 @@ std::unique_ptr<any_ring<T>> make_ring(std::string_view name, std::size_t capaci
     if (d.name != name) continue;
     const std::string_view n = d.name;  // static storage: the table's string
     if (n == "spsc") return std::make_unique<any_ring_of<spsc_ring<T>, T>>(n, capacity);
+    if (n == "batch") return std::make_unique<any_ring_of<batch_ring<T>, T>>(n, capacity);
     if (n == "mpmc") return std::make_unique<any_ring_of<mpmc_ring<T>, T>>(n, capacity);
     if (n == "netmap") return std::make_unique<any_ring_of<netmap_queue<T>, T>>(n, capacity);
     if (n == "umem") return std::make_unique<any_ring_of<umem_queue<T>, T>>(n, capacity);

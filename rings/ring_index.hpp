@@ -34,6 +34,20 @@ inline std::uint32_t ring_size_for(std::size_t capacity) {
   return s;
 }
 
+// The check of the cached-index designs (spsc, batch; libxdp's xsk_prod_nb_free / xsk_cons_nb_avail):
+// room (or items) from `cached`, a copy of the other side's index plus `offset` (size for the producer,
+// 0 for the consumer), reloaded from `other` only when the copy says fewer than `want`. The reload is
+// an acquire that pairs with the other side's release store of `other`; each caller names the pair.
+inline std::uint32_t cached_room(std::uint32_t& cached, const std::atomic<std::uint32_t>& other, std::uint32_t offset,
+                                 std::uint32_t pos, std::uint32_t want) noexcept {
+  std::uint32_t room = cached - pos;
+  if (room < want) {
+    cached = other.load(std::memory_order_acquire) + offset;
+    room = cached - pos;
+  }
+  return room;
+}
+
 // A zero-copy window onto ring slots: two segments because a run of slots may wrap past the array end.
 // `index` is the free-running index of first[0].
 template <class T>

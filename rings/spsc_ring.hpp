@@ -105,22 +105,12 @@ class spsc_ring : public burst_and_bulk<spsc_ring<T>, T> {
 
   // Free slots from the producer's view; reloads the consumer's tail only when the cache says < want.
   std::uint32_t free_from(std::uint32_t head, std::uint32_t want) noexcept {
-    std::uint32_t free = idx_.prod.cached_tail - head;
-    if (free < want) {
-      // A2 acquire: pairs with R2 in retire(): the consumer is done with the slots it gave back.
-      idx_.prod.cached_tail = idx_.cons.tail.load(std::memory_order_acquire) + size_;
-      free = idx_.prod.cached_tail - head;
-    }
-    return free;
+    // A2 acquire (in cached_room): pairs with R2 in retire(): the consumer is done with the slots it gave back.
+    return cached_room(idx_.prod.cached_tail, idx_.cons.tail, size_, head, want);
   }
   std::uint32_t avail_from(std::uint32_t tail, std::uint32_t want) noexcept {
-    std::uint32_t avail = idx_.cons.cached_head - tail;
-    if (avail < want) {
-      // A1 acquire: pairs with R1 in publish(): the items before head are fully written.
-      idx_.cons.cached_head = idx_.prod.head.load(std::memory_order_acquire);
-      avail = idx_.cons.cached_head - tail;
-    }
-    return avail;
+    // A1 acquire (in cached_room): pairs with R1 in publish(): the items before head are fully written.
+    return cached_room(idx_.cons.cached_head, idx_.prod.head, 0, tail, want);
   }
   // R1 release: pairs with A1 in avail_from() (peek/dequeue).
   void publish(std::uint32_t head) noexcept {

@@ -12,7 +12,9 @@ from collections import defaultdict
 BASELINES = ["boost-spsc", "rte-sp-sc", "rte-mp-mc", "boost-mpmc"]
 # (design, baseline, mode, burst, target ratio) - the targets
 TARGETS = [("spsc", "boost-spsc", "cross", 1, 1.5), ("spsc", "rte-sp-sc", "cross", 32, 1.2),
-           ("mpmc-mp-mc", "rte-mp-mc", "cross", 32, 1.0)]
+           ("mpmc-mp-mc", "rte-mp-mc", "cross", 32, 1.0),
+           ("batch", "boost-spsc", "cross", 1, 1.5), ("batch", "rte-sp-sc", "cross", 32, 1.2)]
+OURS = ("spsc", "batch", "mpmc-sp-sc", "mpmc-mp-mc", "netmap", "umem")
 
 
 def load(path):
@@ -40,7 +42,7 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     ctx, r, floor, runs = load(sys.argv[1])
-    designs = sorted({k[1] for k in r}, key=lambda d: (d not in ("spsc", "mpmc-mp-mc", "mpmc-sp-sc"), d))
+    designs = sorted({k[1] for k in r}, key=lambda d: (d not in ("spsc", "batch", "mpmc-mp-mc", "mpmc-sp-sc"), d))
     out = []
     out.append(f"Run: {ctx.get('date', '?')}, {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
                f"load average {', '.join(f'{x:.1f}' for x in ctx.get('load_avg', []))}.")
@@ -85,7 +87,7 @@ def main():
             out.append("")
             out.append("| design | baseline | " + " | ".join(f"b{b}" for b in bursts) + " |")
             out.append("|---|---" + "|---" * len(bursts) + "|")
-            for d in ("spsc", "mpmc-sp-sc", "mpmc-mp-mc", "netmap", "umem"):
+            for d in OURS:
                 for base in BASELINES:
                     row = []
                     for b in bursts:

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench/cpu.hpp"
+#include "rings/batch_ring.hpp"
 #include "rings/boost_spsc_adapter.hpp"
 #include "rings/mpmc_ring.hpp"
 #include "rings/netmap_ring.hpp"
@@ -48,6 +49,15 @@ template <class T>
 struct spsc_ops {
   static constexpr const char* name = "spsc";
   spsc_ring<T> r{ring_slots};
+  std::size_t put(const T* p, std::size_t n) { return n == 1 ? r.try_push(*p) : r.enqueue_burst({p, n}); }
+  std::size_t get(T* p, std::size_t n) { return n == 1 ? r.try_pop(*p) : r.dequeue_burst({p, n}); }
+};
+// try_push/try_pop publish once per batch (32 items); the producer never goes idle here, so nothing
+// waits for a flush.
+template <class T>
+struct batch_ops {
+  static constexpr const char* name = "batch";
+  batch_ring<T> r{ring_slots};
   std::size_t put(const T* p, std::size_t n) { return n == 1 ? r.try_push(*p) : r.enqueue_burst({p, n}); }
   std::size_t get(T* p, std::size_t n) { return n == 1 ? r.try_pop(*p) : r.dequeue_burst({p, n}); }
 };
@@ -121,13 +131,16 @@ void single_thread(benchmark::State& state) {
   std::vector<T> in(burst), out(burst);
   for (std::size_t i = 0; i < burst; ++i) in[i] = make<T>(i);
   pin_to_cpu(0);
-  std::uint64_t items = 0, sum = 0;
+  std::uint64_t items = 0, sum = 0, held = 0;
   for (auto _ : state) {
     const std::size_t k = ops->put(in.data(), burst);
     const std::size_t g = ops->get(out.data(), burst);
     sum += first_word(out[0]);
     items += g;
-    if (k != g) state.SkipWithError("single-thread put/get mismatch");
+    // Every design gets what it put in the same iteration, except batch's try_push, which publishes
+    // once per batch: its ring holds up to one batch (32) in steady state, never more.
+    held += k - g;
+    if (held > 32) state.SkipWithError("single-thread: items put and not got back");
   }
   benchmark::DoNotOptimize(sum);
   finish(state, items);
@@ -227,6 +240,7 @@ template <class T> using rte_multi = rte_ops<T, sync_mode::multi>;
 int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("floor/cache_line_round_trip", cache_line_round_trip)->UseRealTime();
   register_design<spsc_ops>();
+  register_design<batch_ops>();
   register_design<boost_spsc_ops>();
 #if RINGLAB_HAVE_DPDK
   register_design<rte_single>();

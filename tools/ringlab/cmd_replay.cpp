@@ -22,7 +22,7 @@ namespace {
 using namespace ringlab;
 
 const std::vector<cli::option> opts = {
-    {"ring", "NAME", "RX descriptor ring design: spsc, mpmc, netmap, umem, boost-spsc, boost-mpmc, rte-ring", "spsc"},
+    {"ring", "NAME", "RX descriptor ring design: spsc, mpmc, netmap, umem, batch, boost-spsc, boost-mpmc, rte-ring", "spsc"},
     {"queues", "N", "RX queues; Toeplitz RSS (standard key, 128-entry RETA) spreads IPv4 flows over them", "1"},
     {"ring-size", "N", "descriptors per RX ring (rounded up to a power of two by most designs)", "1024"},
     {"pool-frames", "N", "frames in the packet pool (2048 B each, 256 B headroom)", "8192"},

@@ -65,6 +65,6 @@ int run(int argc, char** argv) {
   return cli::exit_ok;
 }
 
-const cli::registration reg{{"rings", "list the ring designs (spsc, mpmc, netmap, umem, boost-*, rte-ring)", run}};
+const cli::registration reg{{"rings", "list the ring designs (spsc, mpmc, netmap, umem, batch, boost-*, rte-ring)", run}};
 
 }  // namespace

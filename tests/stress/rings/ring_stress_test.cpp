@@ -134,5 +134,47 @@ TYPED_TEST(ring_stress, more_threads_than_cores) {
     run<TypeParam>(1, 1, cores, 16, divisor);  // one of each plus spinners: preempted mid-operation
 }
 
+// The single-item calls (try_push / try_pop), which the typed cases above do not use: spsc publishes
+// every item, batch once per batch. Batches of 1, odd, and as large as the ring: there the deadlock
+// rules carry the run (a full push publishes, an empty pop gives back); without them it hangs.
+template <class Ring>
+void single_item_run(Ring& ring, std::uint64_t total) {
+  std::thread producer([&] {
+    for (std::uint64_t seq = 0; seq < total;) {
+      if (ring.try_push(item::make(3, seq))) ++seq;
+      else std::this_thread::yield();
+    }
+    if constexpr (requires { ring.flush_producer(); }) ring.flush_producer();  // nothing stays unpublished
+  });
+  std::uint64_t expect = 0, bad = 0;
+  item it{};
+  while (expect < total) {
+    if (!ring.try_pop(it)) {
+      std::this_thread::yield();
+      continue;
+    }
+    bad += !(it == item::make(3, expect));
+    ++expect;
+  }
+  producer.join();
+  EXPECT_EQ(bad, 0u) << "items out of order or damaged";
+  EXPECT_FALSE(ring.try_pop(it)) << "nothing beyond the items pushed";
+  EXPECT_EQ(ring.size(), 0u);
+}
+
+TEST(ring_stress_single_item, spsc_try_push_try_pop) {
+  spsc_ring<item> ring(64, 0xffffff00u);
+  single_item_run(ring, total_items());
+}
+
+TEST(ring_stress_single_item, batch_try_push_try_pop_every_batch_size) {
+  for (std::uint32_t batch : {1u, 7u, 32u, 64u}) {
+    SCOPED_TRACE(batch);
+    batch_ring<item> ring(64, 0xffffff00u, batch);
+    ASSERT_EQ(ring.batch(), batch);
+    single_item_run(ring, total_items() / 4);
+  }
+}
+
 }  // namespace
 }  // namespace ringlab::rings::test

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "rings/batch_ring.hpp"
 #include "rings/boost_mpmc_adapter.hpp"
 #include "rings/boost_spsc_adapter.hpp"
 #include "rings/mpmc_ring.hpp"
@@ -47,6 +48,7 @@ constexpr std::uint32_t slot_mask(std::string_view name, std::uint32_t cap) {
   }
 
 RINGLAB_DESIGN(spsc_d, "spsc", false, false, true, true, std::make_unique<spsc_ring<item>>(capacity, initial));
+RINGLAB_DESIGN(batch_d, "batch", false, false, true, true, std::make_unique<batch_ring<item>>(capacity, initial));
 RINGLAB_DESIGN(mpmc_sp_sc_d, "mpmc SP/SC", false, false, true, true,
                std::make_unique<mpmc_ring<item>>(capacity, sync_mode::single, sync_mode::single, initial));
 RINGLAB_DESIGN(mpmc_mp_sc_d, "mpmc MP/SC", true, false, true, true,
@@ -75,11 +77,11 @@ RINGLAB_DESIGN(rte_mp_mc_d, "rte-ring MP/MC", true, true, true, true,
 #undef RINGLAB_DESIGN
 
 #define RINGLAB_ALL_DESIGNS                                                                              \
-  spsc_d, mpmc_sp_sc_d, mpmc_mp_sc_d, mpmc_sp_mc_d, mpmc_mp_mc_d, netmap_d, umem_d, boost_spsc_d, boost_mpmc_d \
+  spsc_d, batch_d, mpmc_sp_sc_d, mpmc_mp_sc_d, mpmc_sp_mc_d, mpmc_mp_mc_d, netmap_d, umem_d, boost_spsc_d, boost_mpmc_d \
       RINGLAB_RTE_DESIGNS
 // The designs that take an initial index (index_hook): every one but boost's two adapters.
 #define RINGLAB_INDEX_HOOK_DESIGNS \
-  spsc_d, mpmc_sp_sc_d, mpmc_mp_sc_d, mpmc_sp_mc_d, mpmc_mp_mc_d, netmap_d, umem_d RINGLAB_RTE_DESIGNS
+  spsc_d, batch_d, mpmc_sp_sc_d, mpmc_mp_sc_d, mpmc_sp_mc_d, mpmc_mp_mc_d, netmap_d, umem_d RINGLAB_RTE_DESIGNS
 // The designs and modes that take several producers and several consumers at once.
 #define RINGLAB_MULTI_DESIGNS mpmc_mp_mc_d, boost_mpmc_d RINGLAB_RTE_MULTI_DESIGNS
 

@@ -16,9 +16,15 @@ namespace {
 
 constexpr std::uint32_t near_wrap = std::numeric_limits<std::uint32_t>::max() - 2;
 
-// ---------------- spsc zero-copy ----------------
-TEST(spsc_zero_copy, reserve_and_peek_return_two_segments_at_the_wrap) {
-  spsc_ring<std::uint64_t> r(8, near_wrap);
+// ---------------- zero-copy (spsc, batch) ----------------
+template <class R>
+class zero_copy : public ::testing::Test {};
+template <class T>
+using zero_copy_rings = ::testing::Types<spsc_ring<T>, batch_ring<T>>;
+TYPED_TEST_SUITE(zero_copy, zero_copy_rings<std::uint64_t>);
+
+TYPED_TEST(zero_copy, reserve_and_peek_return_two_segments_at_the_wrap) {
+  TypeParam r(8, near_wrap);
   std::uint64_t tmp[6];
   for (int i = 0; i < 6; ++i) tmp[i] = 100 + i;
   ASSERT_EQ(r.enqueue_burst(tmp), 6u);  // slots (near_wrap & 7) = 5, 6, 7, 0, 1, 2
@@ -49,8 +55,8 @@ TEST(spsc_zero_copy, reserve_and_peek_return_two_segments_at_the_wrap) {
   EXPECT_EQ(r.reserve(8).size(), 5u) << "free = 8 - 3";
 }
 
-TEST(spsc_zero_copy, reserve_on_full_and_peek_on_empty_are_empty) {
-  spsc_ring<std::uint32_t> r(4);
+TYPED_TEST(zero_copy, reserve_on_full_and_peek_on_empty_are_empty) {
+  TypeParam r(4);
   EXPECT_TRUE(r.peek(4).empty());
   auto w = r.reserve(4);
   ASSERT_EQ(w.size(), 4u);
@@ -59,6 +65,83 @@ TEST(spsc_zero_copy, reserve_on_full_and_peek_on_empty_are_empty) {
   EXPECT_TRUE(r.reserve(1).empty());
 }
 
+// ---------------- batch: publication in batches, the deadlock rules ----------------
+TEST(batch_ring, try_push_publishes_once_per_batch_and_at_flush) {
+  batch_ring<std::uint64_t> r(16, near_wrap, 4);
+  ASSERT_EQ(r.batch(), 4u);
+  std::uint64_t v = 0;
+  for (std::uint64_t i = 1; i <= 3; ++i) ASSERT_TRUE(r.try_push(i));
+  EXPECT_EQ(r.size(), 0u) << "3 of a batch of 4: not published";
+  EXPECT_FALSE(r.try_pop(v)) << "the consumer cannot see unpublished items";
+  ASSERT_TRUE(r.try_push(4));
+  EXPECT_EQ(r.size(), 4u) << "the 4th push publishes the batch";
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(r.try_pop(v));
+    EXPECT_EQ(v, i);
+  }
+  EXPECT_EQ(r.size(), 4u) << "3 pops of a batch of 4: slots not given back yet";
+  ASSERT_TRUE(r.try_pop(v));
+  EXPECT_EQ(v, 4u);
+  EXPECT_EQ(r.size(), 0u) << "the 4th pop gives the batch back";
+  ASSERT_TRUE(r.try_push(5));
+  ASSERT_TRUE(r.try_push(6));
+  EXPECT_EQ(r.size(), 0u);
+  r.flush_producer();
+  EXPECT_EQ(r.size(), 2u) << "flush publishes the pending two";
+  r.flush_producer();
+  EXPECT_EQ(r.size(), 2u);
+  ASSERT_TRUE(r.try_pop(v));
+  EXPECT_EQ(v, 5u);
+  EXPECT_EQ(r.size(), 2u);
+  r.flush_consumer();
+  EXPECT_EQ(r.size(), 1u) << "flush gives the popped slot back";
+  std::uint64_t out[4];
+  ASSERT_TRUE(r.try_push(7));
+  ASSERT_EQ(r.dequeue_burst(out), 1u) << "7 is pending";
+  EXPECT_EQ(out[0], 6u);
+  EXPECT_EQ(r.size(), 0u) << "a dequeue call gives back what it took";
+  const std::uint64_t eight = 8;
+  ASSERT_EQ(r.enqueue_burst({&eight, 1}), 1u);
+  EXPECT_EQ(r.size(), 2u) << "an enqueue call publishes try_push's pending item with its own";
+  ASSERT_EQ(r.dequeue_burst(out), 2u);
+  EXPECT_EQ(out[0], 7u);
+  EXPECT_EQ(out[1], 8u);
+}
+
+// MCRingBuffer's trap: the producer holds unpublished items and waits for room, the consumer holds
+// slots not given back and waits for items. Each side's rule, shown alone.
+TEST(batch_ring, a_full_push_publishes_and_an_empty_pop_gives_back) {
+  batch_ring<std::uint64_t> r(8, near_wrap, 4);
+  std::uint64_t v = 0;
+  const std::uint64_t first[2] = {1, 2};
+  ASSERT_EQ(r.enqueue_burst(first), 2u);
+  for (std::uint64_t i = 3; i <= 8; ++i) ASSERT_TRUE(r.try_push(i));
+  EXPECT_EQ(r.size(), 6u) << "published at 6 (a batch of 4 after the burst); 7 and 8 pending";
+  EXPECT_FALSE(r.try_push(9)) << "full";
+  EXPECT_EQ(r.size(), 8u) << "the full push published the pending two";
+  ASSERT_EQ(r.dequeue_burst({&v, 1}), 1u);
+  EXPECT_EQ(v, 1u);
+  for (std::uint64_t i = 2; i <= 7; ++i) {
+    ASSERT_TRUE(r.try_pop(v));
+    EXPECT_EQ(v, i);
+  }
+  EXPECT_EQ(r.size(), 3u) << "given back at 5 (a batch of 4 after the burst); 6 and 7 held";
+  ASSERT_TRUE(r.try_pop(v));
+  EXPECT_EQ(v, 8u);
+  EXPECT_EQ(r.size(), 3u);
+  EXPECT_FALSE(r.try_pop(v)) << "empty";
+  EXPECT_EQ(r.size(), 0u) << "the empty pop gave back the held three";
+  for (std::uint64_t i = 9; i <= 16; ++i) ASSERT_TRUE(r.try_push(i)) << "all 8 slots are free again";
+}
+
+TEST(batch_ring, batch_is_clamped_to_the_ring) {
+  EXPECT_EQ(batch_ring<std::uint64_t>(8, 0, 100).batch(), 8u);
+  EXPECT_EQ(batch_ring<std::uint64_t>(8, 0, 0).batch(), 1u);
+  EXPECT_EQ(batch_ring<std::uint64_t>(4096).batch(), batch_ring<std::uint64_t>::default_batch);
+  batch_ring<std::uint64_t> one(8, 0, 1);
+  ASSERT_TRUE(one.try_push(1));
+  EXPECT_EQ(one.size(), 1u) << "a batch of 1 publishes every push, as spsc";
+}
 // ---------------- objects in slots ----------------
 struct counted {
   static inline int live = 0, made = 0;
@@ -92,6 +175,17 @@ TEST(ring_objects, constructed_on_enqueue_destroyed_on_dequeue_and_at_destructio
     objects_round_trip(s, "spsc");
   }
   EXPECT_EQ(counted::live, 0) << "spsc: the 6 left in the ring are destroyed with it";
+  {
+    batch_ring<counted> b(16, near_wrap, 4);
+    objects_round_trip(b, "batch");
+    ASSERT_TRUE(b.try_push(counted(50)));  // written, not published: still an object in a slot
+    EXPECT_EQ(counted::live, 7);
+    counted c;
+    ASSERT_TRUE(b.try_pop(c));  // popped, slot not given back yet: already destroyed
+    EXPECT_EQ(c.v, 4u);
+    EXPECT_EQ(counted::live, 7) << "6 in the ring (one unpublished) and c";
+  }
+  EXPECT_EQ(counted::live, 0) << "batch: published, unpublished and popped-not-given-back slots, each destroyed once";
   for (auto mode : {sync_mode::single, sync_mode::multi}) {
     {
       mpmc_ring<counted> m(16, mode, mode);
@@ -288,7 +382,7 @@ TEST(registry, every_listed_design_builds_and_moves_items) {
     EXPECT_EQ(out, in) << d.name;
     EXPECT_FALSE(d.mirrors.empty());
   }
-  for (auto n : {"spsc", "mpmc", "netmap", "umem", "boost-spsc", "boost-mpmc"}) EXPECT_TRUE(names.count(n)) << n;
+  for (auto n : {"spsc", "mpmc", "netmap", "umem", "batch", "boost-spsc", "boost-mpmc"}) EXPECT_TRUE(names.count(n)) << n;
 #if RINGLAB_HAVE_DPDK
   EXPECT_TRUE(names.count("rte-ring"));
 #else

@@ -51,7 +51,7 @@ TEST(sim_nic, unknown_ring_name_is_refused_with_the_list) {
 }
 
 TEST(sim_nic, rss_spreads_frames_over_queues_byte_exact_with_counters) {
-  for (const char* ring : {"spsc", "mpmc", "netmap", "umem", "boost-spsc", "boost-mpmc", "rte-ring"}) {
+  for (const char* ring : {"spsc", "mpmc", "netmap", "umem", "batch", "boost-spsc", "boost-mpmc", "rte-ring"}) {
     SCOPED_TRACE(ring);
     sim::sim_nic_config c;
     c.queues = 4;

@@ -1,0 +1,239 @@
+#pragma once
+// batch_ring: spsc_ring's cached opposite indices plus MCRingBuffer's batched publication (Lee, Bu,
+// Chandranmenon, "A lock-free, cache-efficient multi-core synchronization mechanism for line-rate
+// network traffic monitoring", IPDPS 2010) and its cache-line separation of control variables.
+//
+// Why: when the consumer keeps up, the ring is empty most of the time, so spsc's consumer reloads the
+// producer's head on nearly every pop (A1 misses) and the producer's next head store must take the line
+// back: the head line crosses the cores about twice per item, on top of the slot lines. Here the
+// single-item calls publish in batches: try_push stores head (R1) once every `batch` items and try_pop
+// stores tail (R2) once every `batch` items, so the index lines cross once per batch, and the consumer
+// reads slot lines the producer has finished writing (a batch of 8-byte items is whole lines) instead
+// of lines it is still filling.
+//
+//   slots: [ free | tail .. read, not retired .. c.next | .. published .. head | .. written, not published .. p.next | free ]
+//   (P) owns [head, tail + size): it writes [p.next, ...) and publishes [head, p.next) at R1.
+//   (C) owns [tail, head): it reads [c.next, head) and gives back [tail, c.next) at R2.
+//
+// The contract differs from spsc in one place: an item pushed with try_push is visible to the consumer
+// only after the batch fills, or after the producer calls flush_producer(), or when a push finds the
+// ring full. The burst and bulk calls and submit() publish everything at the end of the call (a burst is
+// already a batch), so through any_ring the ring behaves exactly like spsc. Slots taken with try_pop go
+// back to the producer after `batch` pops, at flush_consumer(), when a pop finds the ring empty, and at
+// the end of every dequeue/release call.
+//
+// Deadlock rule (the known MCRingBuffer trap: a producer holding fewer than `batch` unpublished items
+// waits for room while the consumer holding fewer than `batch` unretired slots waits for items): a
+// try_push that finds the ring full publishes what it holds, and a try_pop that finds the ring empty
+// gives back what it holds. Either rule alone breaks the cycle; rings/models/batch.pml -DNO_RULES shows
+// the livelock without them and spin proves progress with them.
+//
+// Memory orders (labels used in the code, rings/README.md and rings/models/batch.pml):
+//   R1 release head in publish():  pairs with A1 in avail_from()  - items written before head moves
+//   R2 release tail in retire():   pairs with A2 in free_from()   - items read before the slot is reused
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <type_traits>
+#include <utility>
+
+#include "rings/ring_index.hpp"
+
+namespace ringlab::rings {
+
+template <class T>
+class batch_ring : public burst_and_bulk<batch_ring<T>, T> {
+  friend class burst_and_bulk<batch_ring<T>, T>;
+
+ public:
+  using value_type = T;
+  // 32 items: four lines of 8-byte descriptors, and few enough that a batch is well under the ~450 ns
+  // core-to-core round trip of producer time on the machines this lab runs on.
+  static constexpr std::uint32_t default_batch = 32;
+
+  // `batch` is clamped to 1..size: a batch larger than the ring could never fill.
+  explicit batch_ring(std::size_t capacity, std::uint32_t initial_index = 0, std::uint32_t batch = default_batch)
+      : size_(ring_size_for(capacity)), mask_(size_ - 1), batch_(std::clamp<std::uint32_t>(batch, 1, size_)),
+        slots_(size_) {
+    idx_.head.head.store(initial_index, std::memory_order_relaxed);
+    idx_.tail.tail.store(initial_index, std::memory_order_relaxed);
+    idx_.prod = {initial_index, initial_index, initial_index + size_};
+    idx_.cons = {initial_index, initial_index, initial_index};
+  }
+  ~batch_ring() { slots_.destroy(mask_, idx_.cons.next, idx_.prod.next); }
+  batch_ring(const batch_ring&) = delete;
+  batch_ring& operator=(const batch_ring&) = delete;
+
+  // ---- producer side (one thread) ----
+  // Visible to the consumer once `batch` items are pending, at flush_producer(), or when a push finds
+  // the ring full (then the pending items are published and false is returned).
+  template <class U>
+  bool try_push(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+    const std::uint32_t next = idx_.prod.next;
+    if (free_from(next, 1) == 0) {
+      flush_producer();  // deadlock rule: a full producer publishes what it holds
+      return false;
+    }
+    std::construct_at(slot(next), std::forward<U>(v));
+    idx_.prod.next = next + 1;
+    if (next + 1 - idx_.prod.published >= batch_) publish(next + 1);
+    return true;
+  }
+  // Publishes what try_push wrote and has not published yet (a producer going idle calls it).
+  void flush_producer() noexcept {
+    if (idx_.prod.next != idx_.prod.published) publish(idx_.prod.next);
+  }
+  // Zero-copy, as spsc: up to n free slots as two segments; submit(k) publishes them and anything pending.
+  window<T> reserve(std::uint32_t n) noexcept
+    requires std::is_trivially_copyable_v<T>
+  {
+    const std::uint32_t next = idx_.prod.next;
+    return make_window(slots_.get(), mask_, next, std::min(n, free_from(next, n)));
+  }
+  void submit(std::uint32_t n) noexcept
+    requires std::is_trivially_copyable_v<T>
+  {
+    idx_.prod.next += n;
+    flush_producer();
+  }
+
+  // ---- consumer side (one thread) ----
+  // The slot goes back to the producer after `batch` pops, at flush_consumer(), or when a pop finds
+  // the ring empty.
+  bool try_pop(T& out) noexcept(std::is_nothrow_move_assignable_v<T>) {
+    const std::uint32_t next = idx_.cons.next;
+    if (avail_from(next, 1) == 0) {
+      flush_consumer();  // deadlock rule: an empty consumer gives back what it holds
+      return false;
+    }
+    out = std::move(*slot(next));
+    std::destroy_at(slot(next));
+    idx_.cons.next = next + 1;
+    if (next + 1 - idx_.cons.retired >= batch_) retire(next + 1);
+    return true;
+  }
+  void flush_consumer() noexcept {
+    if (idx_.cons.next != idx_.cons.retired) retire(idx_.cons.next);
+  }
+  window<const T> peek(std::uint32_t n) noexcept
+    requires std::is_trivially_copyable_v<T>
+  {
+    const std::uint32_t next = idx_.cons.next;
+    return make_window<const T>(slots_.get(), mask_, next, std::min(n, avail_from(next, n)));
+  }
+  void release(std::uint32_t n) noexcept
+    requires std::is_trivially_copyable_v<T>
+  {
+    idx_.cons.next += n;
+    flush_consumer();
+  }
+
+  // ---- either side ----
+  std::size_t capacity() const noexcept { return size_; }
+  std::uint32_t batch() const noexcept { return batch_; }
+  // Published and not given back: exact when both sides are quiescent and have flushed (every burst,
+  // bulk, submit and release call flushes its side).
+  std::size_t size() const noexcept {
+    const std::uint32_t tail = idx_.tail.tail.load(std::memory_order_acquire);
+    return idx_.head.head.load(std::memory_order_acquire) - tail;
+  }
+
+ private:
+  T* slot(std::uint32_t i) const noexcept { return slots_.get() + (i & mask_); }
+
+  // Free slots from the producer's view; reloads the consumer's tail only when the cache says < want.
+  std::uint32_t free_from(std::uint32_t next, std::uint32_t want) noexcept {
+    // A2 acquire (in cached_room): pairs with R2 in retire(): the consumer is done with the slots it gave back.
+    return cached_room(idx_.prod.cached_tail, idx_.tail.tail, size_, next, want);
+  }
+  std::uint32_t avail_from(std::uint32_t next, std::uint32_t want) noexcept {
+    // A1 acquire (in cached_room): pairs with R1 in publish(): the items before head are fully written.
+    return cached_room(idx_.cons.cached_head, idx_.head.head, 0, next, want);
+  }
+  // R1 release: pairs with A1 in avail_from() (try_pop, peek, dequeue).
+  void publish(std::uint32_t head) noexcept {
+    idx_.prod.published = head;
+    idx_.head.head.store(head, std::memory_order_release);
+  }
+  // R2 release: pairs with A2 in free_from() (try_push, reserve, enqueue).
+  void retire(std::uint32_t tail) noexcept {
+    idx_.cons.retired = tail;
+    idx_.tail.tail.store(tail, std::memory_order_release);
+  }
+
+  std::size_t put(std::span<const T> items, bool bulk, std::uint32_t* first_slot) noexcept {
+    const std::uint32_t next = idx_.prod.next;
+    const auto want = static_cast<std::uint32_t>(std::min<std::size_t>(items.size(), size_));
+    std::uint32_t n = 0;
+    if (!bulk || want == items.size()) {
+      n = std::min(want, free_from(next, want));
+      if (bulk && n != want) n = 0;
+    }
+    if (first_slot) *first_slot = next & mask_;
+    slots_.put(mask_, next, items.data(), n);
+    idx_.prod.next = next + n;
+    flush_producer();  // a burst is a batch; and a refused one must not strand try_push's pending items
+    return n;
+  }
+  std::size_t get(std::span<T> out, bool bulk, std::uint32_t* first_slot) noexcept {
+    const std::uint32_t next = idx_.cons.next;
+    const auto want = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), size_));
+    std::uint32_t n = 0;
+    if (!bulk || want == out.size()) {
+      n = std::min(want, avail_from(next, want));
+      if (bulk && n != want) n = 0;
+    }
+    if (first_slot) *first_slot = next & mask_;
+    slots_.take(mask_, next, out.data(), n);
+    idx_.cons.next = next + n;
+    flush_consumer();
+    return n;
+  }
+
+  // Read-only after construction: shared by both sides without traffic.
+  const std::uint32_t size_;
+  const std::uint32_t mask_;
+  const std::uint32_t batch_;
+  slot_storage<T> slots_;
+
+ public:
+  // MCRingBuffer's separation: the two shared indices each on a block of their own, and each side's
+  // private variables on a third and fourth block, so the line the other side reads (head, tail) is
+  // written once per batch and never by the per-item bookkeeping.
+  struct alignas(block_bytes) head_block {
+    std::atomic<std::uint32_t> head;  // (P) published: [tail, head) is readable; read by (C) at A1
+  };
+  struct alignas(block_bytes) tail_block {
+    std::atomic<std::uint32_t> tail;  // (C) given back: [head, tail + size) is writable; read by (P) at A2
+  };
+  struct alignas(block_bytes) producer_block {
+    std::uint32_t next;         // (P) next index to write; head <= next
+    std::uint32_t published;    // (P) the last value stored to head (no load of the shared line to count)
+    std::uint32_t cached_tail;  // (P) (C)'s tail + size as last seen (xsk.h's cached_cons + size)
+  };
+  struct alignas(block_bytes) consumer_block {
+    std::uint32_t next;         // (C) next index to read; tail <= next <= head
+    std::uint32_t retired;      // (C) the last value stored to tail
+    std::uint32_t cached_head;  // (C) (P)'s head as last seen
+  };
+  struct indices {
+    head_block head;
+    tail_block tail;
+    producer_block prod;
+    consumer_block cons;
+  };
+  static_assert(std::is_standard_layout_v<indices>);
+  static_assert(offsetof(indices, tail) - offsetof(indices, head) == block_bytes &&
+                    offsetof(indices, prod) - offsetof(indices, tail) == block_bytes &&
+                    offsetof(indices, cons) - offsetof(indices, prod) == block_bytes,
+                "shared head, shared tail, producer and consumer blocks must sit 128 bytes apart");
+  static_assert(sizeof(head_block) == block_bytes && sizeof(consumer_block) == block_bytes);
+
+ private:
+  indices idx_;
+};
+
+}  // namespace ringlab::rings
