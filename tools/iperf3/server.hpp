@@ -253,6 +253,8 @@ class server {
       omit_timer_.async_wait([this, t](std::error_code ec) {
         if (ec || test_.get() != t) return;
         for (auto& x : t->streams) x->omitted = x->bytes;
+        t->t0 = h_.now_s();   // the reported time, like the bytes, starts after the omitted seconds
+        t->cpu0 = cpu_clock::now();
       });
     }
     if (h_.grace_s > 0 && t->report.params.time > 0) {
