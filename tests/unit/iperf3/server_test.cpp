@@ -38,7 +38,7 @@ double steady_s() {
 using kserver = server<atcp::acceptor, atcp::socket>;
 using kclient = client<atcp::socket, atcp::endpoint>;
 
-struct kernel_loopback : ::testing::Test {
+struct iperf3_kernel_loopback : ::testing::Test {
   asio::io_context ctx{1};
   atcp::acceptor acc{ctx, atcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0)};
   std::vector<test_report> reports;
@@ -64,7 +64,7 @@ struct kernel_loopback : ::testing::Test {
   }
 };
 
-TEST_F(kernel_loopback, receive_one_stream_counts_every_byte_the_client_sent) {
+TEST_F(iperf3_kernel_loopback, receive_one_stream_counts_every_byte_the_client_sent) {
   kclient::options o;
   o.params.parallel = 1;
   o.params.len = 10000;
@@ -98,7 +98,7 @@ TEST_F(kernel_loopback, receive_one_stream_counts_every_byte_the_client_sent) {
   EXPECT_EQ(cr.bytes, (std::vector<std::uint64_t>{3'000'000}));
 }
 
-TEST_F(kernel_loopback, reverse_two_streams_report_what_the_server_sent_with_ids_1_and_3) {
+TEST_F(iperf3_kernel_loopback, reverse_two_streams_report_what_the_server_sent_with_ids_1_and_3) {
   kclient::options o;
   o.params.parallel = 2;
   o.params.reverse = true;
@@ -132,7 +132,7 @@ TEST_F(kernel_loopback, reverse_two_streams_report_what_the_server_sent_with_ids
   EXPECT_EQ(r.bytes, sum);
 }
 
-TEST_F(kernel_loopback, too_many_streams_is_refused_with_ienumstreams_and_the_server_goes_on) {
+TEST_F(iperf3_kernel_loopback, too_many_streams_is_refused_with_ienumstreams_and_the_server_goes_on) {
   kclient::options o;
   o.params.parallel = 200;
   auto c = make_client(o);
@@ -153,7 +153,7 @@ TEST_F(kernel_loopback, too_many_streams_is_refused_with_ienumstreams_and_the_se
   EXPECT_EQ(reports[1].bytes, 1000u);
 }
 
-TEST_F(kernel_loopback, a_second_client_while_a_test_runs_gets_access_denied) {
+TEST_F(iperf3_kernel_loopback, a_second_client_while_a_test_runs_gets_access_denied) {
   std::unique_ptr<kclient> second;
   kclient::options o;
   o.bytes_per_stream = 5000;
@@ -199,7 +199,7 @@ struct lane {
   bypass::bypass_service* svc = nullptr;
 };
 
-struct bypass_pair : ::testing::Test {
+struct iperf3_bypass_pair : ::testing::Test {
   stack::time_ns now = 1'000'000;
   lane a{{0x02, 0, 0, 0, 0, 0x0a}, {10, 0, 0, 1}, now}, b{{0x02, 0, 0, 0, 0, 0x0b}, {10, 0, 0, 2}, now};
   std::vector<test_report> reports;
@@ -251,7 +251,7 @@ struct bypass_pair : ::testing::Test {
   }
 };
 
-TEST_F(bypass_pair, receive_two_streams_exact_bytes_over_the_user_space_stack) {
+TEST_F(iperf3_bypass_pair, receive_two_streams_exact_bytes_over_the_user_space_stack) {
   srv->start();
   bclient::options o;
   o.params.parallel = 2;
@@ -280,7 +280,7 @@ TEST_F(bypass_pair, receive_two_streams_exact_bytes_over_the_user_space_stack) {
   EXPECT_EQ(cr.bytes, (std::vector<std::uint64_t>{400'000, 400'000}));
 }
 
-TEST_F(bypass_pair, reverse_reports_the_stacks_retransmit_counter) {
+TEST_F(iperf3_bypass_pair, reverse_reports_the_stacks_retransmit_counter) {
   srv->start();
   bclient::options o;
   o.params.reverse = true;
