@@ -1,0 +1,193 @@
+// ringlab iperf3-server: the iperf3 protocol's server side (tools/iperf3/server.hpp), so that stock
+// `iperf3 -c ADDR [-t T] [-R] [-P N] ...` measures our TCP. The same server template runs over kernel
+// sockets (--backend kernel) and over the user-space stack on an AF_XDP or DPDK port (--backend
+// afxdp|dpdk: bypass::tcp on one lane, busy-polled); a bypass device that cannot open says why in one
+// line and the run goes on over kernel sockets, as every ringlab command does.
+//
+// One line per test on standard error, and with --json one JSON object per test on standard output:
+// {"peer":..., "reverse":..., "parallel":..., "len":..., "seconds":..., "bytes":N, "streams":[{"id":1,
+// "bytes":N, "retransmits":R}], "completed":true, "error":"", "backend":...}. "bytes" is exactly what
+// the server reported to the client (its sum_received, or sum_sent with -R).
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/signal_set.hpp>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "asio_bypass/tcp_acceptor.hpp"
+#include "asio_bypass/tcp_socket.hpp"
+#include "tools/iperf3/server.hpp"
+#include "tools/mcast/bypass_host.hpp"
+#include "tools/ringlab/cli.hpp"
+
+namespace {
+using namespace ringlab;
+using atcp = asio::ip::tcp;
+
+const std::vector<cli::option> opts = {
+    {"port", "N", "TCP port to listen on (iperf3's default 5201)", "5201"},
+    {"bind", "A.B.C.D", "kernel backend: the address to listen on", "0.0.0.0"},
+    {"once", "", "exit after one test (exit 0 when it completed)"},
+    {"json", "", "print one JSON object per test on standard output"},
+    {"backend", "NAME", "kernel, afxdp (--iface) or dpdk (--vdev); sim: see --help", "kernel"},
+    {"iface", "NAME", "afxdp: the interface (the XDP program sends TCP to --port, ICMP and ARP to us)"},
+    {"vdev", "SPEC", "dpdk: the device, e.g. net_af_xdp0,iface=veth0"},
+    {"mac", "MAC", "bypass backends: the stack's MAC address", "02:00:00:00:00:02"},
+    {"addr", "A.B.C.D/P", "bypass backends: the stack's IPv4 address and prefix length", "10.0.0.2/24"},
+};
+
+double steady_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// The per-test line and the --json object: one place for every backend.
+struct printer {
+  bool json = false;
+  std::string backend;
+  void operator()(const iperf3::test_report& r) const {
+    const double mbit = r.seconds > 0 ? static_cast<double>(r.bytes) * 8 / r.seconds / 1e6 : 0;
+    std::int64_t rtx = 0;
+    for (const auto& s : r.streams) rtx += s.retransmits > 0 ? s.retransmits : 0;
+    std::fprintf(stderr,
+                 "iperf3-server: %s: %zu stream%s, %s, %" PRIu64 " bytes in %.3f s (%.1f Mbit/s)%s%s%s\n",
+                 r.peer.c_str(), r.streams.size(), r.streams.size() == 1 ? "" : "s",
+                 r.params.reverse ? "sent (-R)" : "received", r.bytes, r.seconds, mbit,
+                 r.params.reverse ? (", " + std::to_string(rtx) + " retransmits").c_str() : "",
+                 r.completed ? "" : "; not completed: ", r.error.c_str());
+    if (!json) return;
+    nlohmann::json j;
+    j["peer"] = r.peer;
+    j["reverse"] = r.params.reverse;
+    j["parallel"] = r.params.parallel;
+    j["len"] = r.params.len;
+    j["seconds"] = r.seconds;
+    j["bytes"] = r.bytes;
+    j["streams"] = nlohmann::json::array();
+    for (const auto& s : r.streams) j["streams"].push_back({{"id", s.id}, {"bytes", s.bytes}, {"retransmits", s.retransmits}});
+    std::vector<std::string> got;
+    for (auto m : r.received) got.emplace_back(iperf3::to_string(m));
+    j["received"] = got;
+    j["completed"] = r.completed;
+    j["error"] = r.error;
+    j["backend"] = backend;
+    std::printf("%s\n", j.dump().c_str());
+    std::fflush(stdout);
+  }
+};
+
+// Runs the server on ctx until a signal (or, with --once, the first test's end). Returns the exit code.
+template <class Acceptor, class Socket, class Retransmits>
+int serve(asio::io_context& ctx, Acceptor& acc, Retransmits rtx, bool once, const printer& print) {
+  bool ok = !once;
+  std::optional<iperf3::server<Acceptor, Socket>> srv;
+  srv.emplace(acc, typename iperf3::server<Acceptor, Socket>::hooks{
+                       .retransmits = rtx,
+                       .now_s = steady_s,
+                       .on_test_end =
+                           [&](const iperf3::test_report& r) {
+                             print(r);
+                             if (once) ok = r.completed, ctx.stop();
+                           },
+                       .log = [](const std::string& l) { std::fprintf(stderr, "iperf3-server: %s\n", l.c_str()); }});
+  asio::signal_set signals(ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code& ec, int) {
+    if (!ec) ctx.stop();
+  });
+  srv->start();
+  ctx.run();
+  srv.reset();   // a test under way ends here (reported as "stopped")
+  return ok ? cli::exit_ok : cli::exit_failure;
+}
+
+int run_kernel(const cli::args& a, std::uint16_t port, const printer& print) {
+  asio::io_context ctx{1};
+  std::error_code ec;
+  const auto addr = asio::ip::make_address_v4(a.str("bind"), ec);
+  if (ec) throw cli::usage_error{"--bind: '" + a.str("bind") + "' is not an IPv4 address"};
+  atcp::acceptor acc(ctx);
+  acc.open(atcp::v4());
+  acc.set_option(asio::socket_base::reuse_address(true));
+  acc.bind(atcp::endpoint(addr, port), ec);
+  if (ec) {
+    std::fprintf(stderr, "ringlab iperf3-server: bind %s:%u: %s\n", a.str("bind").c_str(), port, ec.message().c_str());
+    return cli::exit_failure;
+  }
+  acc.listen();
+  std::fprintf(stderr, "iperf3-server: listening on %s:%u (backend kernel)\n", a.str("bind").c_str(), port);
+  return serve<atcp::acceptor, atcp::socket>(
+      ctx, acc, [](atcp::socket& s) { return iperf3::kernel_retransmits(s.native_handle()); }, a.has("once"), print);
+}
+
+// --backend afxdp|dpdk: nullopt when the device did not open (the caller goes on over kernel sockets).
+std::optional<int> run_bypass(const cli::args& a, const std::string& backend, std::uint16_t port, printer print) {
+  mcast::host_config host;
+  if (auto err = mcast::parse_host(a.str("mac"), a.str("addr"), host); !err.empty()) throw cli::usage_error{err};
+  bypass::device_options d;
+  d.backend = backend;
+  if (backend == "afxdp") {
+    if (!a.has("iface")) throw cli::usage_error{"--backend afxdp needs --iface NAME"};
+    d.device = a.str("iface") + ":icmp,tcp=" + std::to_string(port);
+  } else {
+    if (!a.has("vdev")) throw cli::usage_error{"--backend dpdk needs --vdev SPEC (e.g. net_af_xdp0,iface=veth0)"};
+    d.device = a.str("vdev");
+  }
+  auto svc = mcast::open_backend(d, "iperf3-server");
+  bypass::device* dev = svc->bypass_device();
+  if (!dev) return std::nullopt;
+  mcast::bypass_lane lane;
+  if (auto ec = mcast::attach_lane(lane, *dev, 0, host, 1)) throw std::system_error(ec, "attach");
+  int rc = 0;
+  {
+    bypass::tcp::acceptor acc(lane.ctx, atcp::endpoint(atcp::v4(), port));
+    std::fprintf(stderr, "iperf3-server: listening on %s:%u (backend %.*s)\n", mcast::ipv4_text(host.addr).c_str(), port,
+                 static_cast<int>(dev->backend().size()), dev->backend().data());
+    print.backend = std::string(dev->backend());
+    rc = serve<bypass::tcp::acceptor, bypass::tcp::socket>(
+        lane.ctx, acc,
+        [](bypass::tcp::socket& s) {
+          return s.native() ? static_cast<std::int64_t>(s.native()->counters().retrans_segs) : std::int64_t{-1};
+        },
+        a.has("once"), print);
+  }
+  // The closes' FINs leave on the next polls; a short run of the lane lets them out.
+  lane.ctx.restart();
+  lane.ctx.run_for(std::chrono::milliseconds(200));
+  return rc;
+}
+
+int run(int argc, char** argv) {
+  cli::args a("iperf3-server", opts, argc, argv);
+  if (a.help()) {
+    std::fputs(cli::usage_text("iperf3-server", "[--port N] [--once] [--json] [--backend kernel|afxdp|dpdk ...]",
+                               "The server side of the iperf3 protocol: stock `iperf3 -c ADDR` (TCP; -t, -n, -k, -P,\n"
+                               "-R, -l, -O, -N, -w) measures our TCP, over kernel sockets or the user-space stack on\n"
+                               "an AF_XDP (--iface) or DPDK (--vdev) port. UDP, --bidir, -M, -C, -b, --get-server-output\n"
+                               "and authentication are refused: the client prints 'an option you are trying to set is\n"
+                               "not implemented yet'. --backend sim is not a server: nothing outside the process can\n"
+                               "reach a simulated NIC (tests/unit/iperf3 drives this server over the stack instead).",
+                               opts).c_str(), stdout);
+    return cli::exit_ok;
+  }
+  a.expect_positional(0);
+  const std::string backend = a.str("backend");
+  const auto port = static_cast<std::uint16_t>(a.u64("port", 1, 65535));
+  if (backend == "sim")
+    throw cli::usage_error{"--backend sim: a simulated NIC has no wire that `iperf3 -c` can reach; use kernel, afxdp "
+                           "or dpdk (tests/unit/iperf3 runs this server over the user-space stack with a scripted client)"};
+  if (backend != "kernel" && backend != "afxdp" && backend != "dpdk")
+    throw cli::usage_error{"--backend: '" + backend + "' is not one of kernel, afxdp, dpdk"};
+  if (backend == "kernel") a.refuse({"iface", "vdev", "mac", "addr"}, "--backend kernel (bypass backends only)");
+  else a.refuse({"bind"}, "--backend " + backend + " (the stack's address is --addr)");
+  printer print{.json = a.has("json"), .backend = "kernel"};
+  if (backend != "kernel")
+    if (auto rc = run_bypass(a, backend, port, print)) return *rc;
+  return run_kernel(a, port, print);
+}
+
+const cli::registration reg{{"iperf3-server", "an iperf3 server: stock `iperf3 -c` measures our TCP", run}};
+}  // namespace
