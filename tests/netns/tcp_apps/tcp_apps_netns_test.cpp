@@ -159,7 +159,9 @@ TEST_P(tcp_apps_netns, tcp_echo_client_to_socat_echo_server) {
   EXPECT_EQ(r.out, "client conn 0 " + n.prefix + "1:7008 sent=1048576 received=1048576 sha256_sent=" + seed1_1m +
                        " sha256_received=" + seed1_1m + " ok\n")
       << r.err;
-  if (GetParam() == "afxdp") EXPECT_EQ(r.err.find("falling back"), std::string::npos) << r.err;
+  if (GetParam() == "afxdp") {
+    EXPECT_EQ(r.err.find("falling back"), std::string::npos) << r.err;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, tcp_apps_netns, ::testing::Values("afxdp", "kernel"),

@@ -138,3 +138,26 @@ TEST(http_serve_cli, bad_input_is_exit_2) {
 }
 
 }  // namespace
+
+namespace {
+
+// ./lab demo's TCP part: the echo over the bypass path with a little loss, exact, pools balanced.
+TEST(demo_cli, tcp_part_is_exact_and_shows_the_repair) {
+  auto r = run({ringlab_binary(), "demo", "--queues", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto at = r.out.find("\n  TCP: tcp-echo over the bypass path: 10.0.0.1 -> 10.0.0.2");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string tcp = r.out.substr(at);
+  EXPECT_NE(tcp.find("    1048576 bytes sent, 1048576 echoed back in "), std::string::npos) << tcp;
+  EXPECT_NE(tcp.find("    sha256 sent " + seed1_1m + "\n           back " + seed1_1m +
+                     " (match, and the server hashed the same)\n"),
+            std::string::npos)
+      << tcp;
+  EXPECT_NE(tcp.find("TcpRetransSegs="), std::string::npos) << "1% loss and nothing sent again:\n" << tcp;
+  EXPECT_NE(tcp.find("    frame pools: 0 out after the run (balanced)\n"), std::string::npos) << tcp;
+  auto none = run({ringlab_binary(), "demo", "--queues", "1", "--tcp-bytes", "0"});
+  ASSERT_EQ(none.exit_code, 0);
+  EXPECT_EQ(none.out.find("TCP:"), std::string::npos);
+}
+
+}  // namespace
