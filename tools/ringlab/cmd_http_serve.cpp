@@ -49,8 +49,9 @@ const std::vector<cli::option> opts = make_options();
 void summary(const ta::http_totals& t) {
   std::fprintf(stderr,
                "http-serve: %" PRIu64 " connections, %" PRIu64 " requests (%" PRIu64 " answered 200/405, %" PRIu64
-               " errors sent), %" PRIu64 " closed by the peer, %" PRIu64 " I/O errors\n",
-               t.connections, t.requests, t.ok, t.errors_sent, t.closed_by_peer, t.io_errors);
+               " errors sent), %" PRIu64 " closed by the peer, %" PRIu64 " reset by the peer, %" PRIu64
+               " I/O errors\n",
+               t.connections, t.requests, t.ok, t.errors_sent, t.closed_by_peer, t.reset_by_peer, t.io_errors);
 }
 
 template <class Acceptor, class Socket>

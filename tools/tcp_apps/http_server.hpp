@@ -27,6 +27,9 @@ namespace ringlab::tcp_apps {
 struct http_totals {
   std::uint64_t connections = 0, requests = 0, ok = 0, errors_sent = 0, closed_by_peer = 0, io_errors = 0,
                 accept_errors = 0;
+  // A client that closes with responses still unread resets the connection (wrk at the end of its
+  // run): the end of that connection, not an error of ours; counted apart from io_errors.
+  std::uint64_t reset_by_peer = 0;
 };
 
 template <class Acceptor, class Socket>
@@ -51,6 +54,7 @@ class http_server {
           return serve();
         }
         if (ec == asio::error::eof) ++owner.t_.closed_by_peer;
+        else if (ec == asio::error::connection_reset) ++owner.t_.reset_by_peer;
         else if (ec != asio::error::operation_aborted) ++owner.t_.io_errors;
         end();
       });
@@ -72,7 +76,8 @@ class http_server {
       asio::async_write(sock, asio::buffer(out), [this](const std::error_code& ec, std::size_t) {
         out.clear();
         if (ec) {
-          ++owner.t_.io_errors;
+          ++(ec == asio::error::connection_reset || ec == asio::error::broken_pipe ? owner.t_.reset_by_peer
+                                                                                   : owner.t_.io_errors);
           return end();
         }
         if (!closing) return read_next();

@@ -4,7 +4,7 @@
 // TCP under the same application code).
 //   http-serve <- curl (the body byte for byte) and wrk -c4 -d1s (requests > 0, no error of any kind)
 //   tcp-echo server <- socat as the client (the echo byte for byte, the server's sha256 = sha256sum's)
-//   tcp-echo client -> a Linux socat echo server (PIPE), exact both ways
+//   tcp-echo client -> a Linux socat echo server (EXEC:cat), exact both ways
 // The Linux side's veth has TX checksum offload off: a locally sent segment otherwise crosses the veth
 // with a partial checksum, which the kernel accepts (CHECKSUM_PARTIAL) but our stack rightly drops.
 #include <gtest/gtest.h>
@@ -84,6 +84,12 @@ std::string file_bytes(const std::string& path) {
   return s.str();
 }
 
+std::size_t first_difference(const std::string& a, const std::string& b) {
+  std::size_t i = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+  return i;
+}
+
 TEST_P(tcp_apps_netns, http_serve_with_curl_and_wrk) {
   RINGLAB_REQUIRE(t::program_missing("curl", "curl"));
   RINGLAB_REQUIRE(t::program_missing("wrk", "wrk"));
@@ -127,11 +133,13 @@ TEST_P(tcp_apps_netns, tcp_echo_server_with_socat_client) {
   const std::string in = tmp("in"), out = tmp("out");
   {
     std::ofstream f(in, std::ios::binary);
-    for (int i = 0; i < 300000; ++i) f.put(static_cast<char>((i * 7919) >> 3));
+    for (std::uint32_t i = 0; i < 300000; ++i) f.put(static_cast<char>((i * 7919u) >> 3));
   }
   auto s = n.linux_ns.exec({"sh", "-c", "socat -t 20 - TCP:" + n.prefix + "2:7007 < " + in + " > " + out});
   ASSERT_EQ(s.exit_code, 0) << s.err;
-  EXPECT_EQ(file_bytes(out), file_bytes(in));
+  const std::string sent = file_bytes(in), back = file_bytes(out);
+  EXPECT_EQ(back.size(), sent.size()) << srv.err();
+  EXPECT_TRUE(back == sent) << "the echo differs from byte " << first_difference(sent, back);
   const auto code = srv.wait_for(15s);
   ASSERT_TRUE(code.has_value()) << srv.err();
   EXPECT_EQ(*code, 0) << srv.err();
@@ -147,7 +155,8 @@ TEST_P(tcp_apps_netns, tcp_echo_server_with_socat_client) {
 TEST_P(tcp_apps_netns, tcp_echo_client_to_socat_echo_server) {
   RINGLAB_REQUIRE(t::program_missing("socat", "socat"));
   net n(GetParam() == "afxdp" ? 5 : 6);
-  auto peer = n.linux_ns.spawn({"socat", "-t", "20", "TCP-LISTEN:7008,reuseaddr", "PIPE"});
+  // EXEC:cat, not PIPE: socat alone on both ends of one pipe can block writing it full.
+  auto peer = n.linux_ns.spawn({"socat", "-t", "20", "TCP-LISTEN:7008,reuseaddr", "EXEC:cat"});
   ASSERT_TRUE(t::eventually([&] {
     return n.linux_ns.exec({"sh", "-c", "ss -ltn | grep -q ':7008 '"}).exit_code == 0;
   }, 10s));
