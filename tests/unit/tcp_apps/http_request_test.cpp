@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "port/fault_line.hpp"
+#include "tests/support/fuzz_mutate.hpp"
 #include "tools/tcp_apps/http_request.hpp"
 #include "tools/tcp_apps/http_response.hpp"
 
@@ -133,6 +135,61 @@ TEST(http_request, bounds) {
   EXPECT_EQ(parse_request("GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + std::string(60, 'x'), l).error_status, 431);
   EXPECT_EQ(parse_request("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n", l).error_status, 431);
   EXPECT_EQ(parse_request("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\n\r\n", l).status, parse_status::complete);
+}
+
+// The parser over 200 000 deterministic mutations of good requests (tests/support/fuzz_mutate.hpp):
+// what must hold for any input, each a way a parser goes wrong. complete: consumed in 1..size, and the
+// same answer on exactly the consumed bytes and with more bytes appended (pipelining relies on both);
+// incomplete: a prefix of a longer input never gets a different verdict than "wait" or the same
+// error; error: one of the statuses we send, with a reason.
+TEST(http_request, invariants_over_mutations) {
+  const std::vector<std::string> good = {
+      "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+      "GET /index.html?x=1 HTTP/1.1\r\nHost: 10.0.0.2:8080\r\nUser-Agent: wrk\r\nConnection: keep-alive\r\n\r\n",
+      "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.0\r\n\r\n",
+      "HEAD * HTTP/1.0\r\nConnection: close, keep-alive\r\n\r\n",
+  };
+  std::vector<std::vector<char>> corpus;
+  for (const auto& g : good) corpus.emplace_back(g.begin(), g.end());
+  ringlab::port::rng r(13);
+  http_limits l;
+  l.max_head = 256;
+  l.max_body = 64;
+  std::size_t complete = 0, errors = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const auto m = ringlab::testing::mutate(corpus, r, 4);
+    const std::string in(m.begin(), m.end());
+    const auto p = parse_request(in, l);
+    switch (p.status) {
+      case parse_status::complete: {
+        ++complete;
+        ASSERT_GE(p.consumed, 1u) << i;
+        ASSERT_LE(p.consumed, in.size()) << i;
+        ASSERT_LE(p.consumed, l.max_head + l.max_body) << i;
+        const auto exact = parse_request(std::string_view(in).substr(0, p.consumed), l);
+        ASSERT_EQ(exact.status, parse_status::complete) << i;
+        ASSERT_EQ(exact.consumed, p.consumed) << i;
+        const auto more = parse_request(in + "GET / HTTP/1.1\r\n", l);
+        ASSERT_EQ(more.status, parse_status::complete) << i;
+        ASSERT_EQ(more.consumed, p.consumed) << i;
+        ASSERT_FALSE(p.request.method.empty()) << i;
+        ASSERT_FALSE(p.request.target.empty()) << i;
+        break;
+      }
+      case parse_status::error: {
+        ++errors;
+        const int s = p.error_status;
+        ASSERT_TRUE(s == 400 || s == 413 || s == 431 || s == 501 || s == 505) << i << ": " << s;
+        ASSERT_FALSE(p.reason.empty()) << i;
+        break;
+      }
+      case parse_status::incomplete:
+        ASSERT_LT(in.size(), l.max_head + l.max_body) << i << ": a bounded parser never waits past its bounds";
+        break;
+    }
+  }
+  EXPECT_GT(complete, 1000u);   // the mutations reach both verdicts
+  EXPECT_GT(errors, 1000u);
 }
 
 TEST(http_response, body_rule) {
