@@ -1,7 +1,7 @@
 // ringlab tcp-echo and http-serve with Linux's tools as the peers, in two namespaces joined by a veth
-// pair (10.22N.0.1 = the Linux side, 10.22N.0.2 = our side). Each case runs twice: --backend afxdp
-// (the user-space stack takes our veth end through AF_XDP, copy mode) and --backend kernel (Linux
-// TCP under the same application code).
+// pair (10.22N.0.1 = the Linux side, 10.22N.0.2 = our side). Each case runs three times: --backend
+// afxdp (the user-space stack takes our veth end through AF_XDP, copy mode), --backend dpdk (the same
+// veth end through DPDK's net_af_xdp) and --backend kernel (Linux TCP under the same application code).
 //   http-serve <- curl (the body byte for byte) and wrk -c4 -d1s (requests > 0, no error of any kind)
 //   tcp-echo server <- socat as the client (the echo byte for byte, the server's sha256 = sha256sum's)
 //   tcp-echo client -> a Linux socat echo server (EXEC:cat), exact both ways
@@ -33,16 +33,21 @@ namespace {
 #else
 #define AFXDP_NOT_BUILT() t::not_built("ringlab's AF_XDP backend", "libxdp-dev, libbpf-dev, clang")
 #endif
+#ifdef RINGLAB_HAVE_DPDK
+#define DPDK_NOT_BUILT() ""
+#else
+#define DPDK_NOT_BUILT() t::not_built("ringlab's DPDK backend", "libdpdk-dev")
+#endif
 
 const std::string seed1_1m = "4e92882ab509439bb5ec8387d36e84c25c1d0d45506274f73ba18c3ac1bf44f6";
 
 struct tcp_apps_netns : ::testing::TestWithParam<std::string> {
   void SetUp() override {
     RINGLAB_REQUIRE(t::netns_unavailable());
-    if (GetParam() == "afxdp") {
+    if (GetParam() != "kernel") {   // dpdk: net_af_xdp, AF_XDP underneath
       RINGLAB_REQUIRE(t::afxdp_unavailable());
       RINGLAB_REQUIRE(t::memlock_below(std::uint64_t{8} << 20));
-      RINGLAB_REQUIRE(AFXDP_NOT_BUILT());
+      RINGLAB_REQUIRE(GetParam() == "afxdp" ? AFXDP_NOT_BUILT() : DPDK_NOT_BUILT());
     }
     RINGLAB_REQUIRE(t::program_missing("ethtool", "ethtool"));
   }
@@ -61,12 +66,17 @@ struct tcp_apps_netns : ::testing::TestWithParam<std::string> {
   // Our side's backend flags: afxdp takes the veth end (the stack's MAC is the veth's own).
   std::vector<std::string> backend(const net& n) const {
     if (GetParam() == "kernel") return {"--backend", "kernel"};
+    if (GetParam() == "dpdk")   // net_af_xdp's own XDP program: every frame of the link to the stack
+      return {"--backend", "dpdk", "--vdev", "net_af_xdp0,iface=" + n.link.b_name(), "--mac", n.link.b_mac(), "--addr",
+              n.prefix + "2/24"};
     return {"--backend", "afxdp", "--iface", n.link.b_name(), "--mac", n.link.b_mac(), "--addr", n.prefix + "2/24"};
   }
   static std::vector<std::string> cat(std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
   }
+  // 10.22N.0.x: a subnet of its own per test and backend (first + 0, 1, 2).
+  int net_number(int first) const { return first + (GetParam() == "afxdp" ? 0 : GetParam() == "kernel" ? 1 : 2); }
   void wait_listening(t::background_process& p) const {
     ASSERT_TRUE(t::eventually([&] { return p.err().find("listening") != std::string::npos || !p.running(); }, 15s))
         << p.err();
@@ -93,7 +103,7 @@ std::size_t first_difference(const std::string& a, const std::string& b) {
 TEST_P(tcp_apps_netns, http_serve_with_curl_and_wrk) {
   RINGLAB_REQUIRE(t::program_missing("curl", "curl"));
   RINGLAB_REQUIRE(t::program_missing("wrk", "wrk"));
-  net n(GetParam() == "afxdp" ? 1 : 2);
+  net n(net_number(1));
   auto srv = n.ours_ns.spawn(cat({ringlab_binary(), "http-serve", "--port", "8080", "--body-size", "1000", "--timeout", "60"},
                                  backend(n)));
   ASSERT_NO_FATAL_FAILURE(wait_listening(srv));
@@ -125,7 +135,7 @@ TEST_P(tcp_apps_netns, http_serve_with_curl_and_wrk) {
 
 TEST_P(tcp_apps_netns, tcp_echo_server_with_socat_client) {
   RINGLAB_REQUIRE(t::program_missing("socat", "socat"));
-  net n(GetParam() == "afxdp" ? 3 : 4);
+  net n(net_number(4));
   auto srv = n.ours_ns.spawn(cat({ringlab_binary(), "tcp-echo", "server", "--port", "7007", "--count", "1", "--timeout",
                                   "60"},
                                  backend(n)));
@@ -154,7 +164,7 @@ TEST_P(tcp_apps_netns, tcp_echo_server_with_socat_client) {
 
 TEST_P(tcp_apps_netns, tcp_echo_client_to_socat_echo_server) {
   RINGLAB_REQUIRE(t::program_missing("socat", "socat"));
-  net n(GetParam() == "afxdp" ? 5 : 6);
+  net n(net_number(7));
   // EXEC:cat, not PIPE: socat alone on both ends of one pipe can block writing it full.
   auto peer = n.linux_ns.spawn({"socat", "-t", "20", "TCP-LISTEN:7008,reuseaddr", "EXEC:cat"});
   ASSERT_TRUE(t::eventually([&] {
@@ -168,12 +178,12 @@ TEST_P(tcp_apps_netns, tcp_echo_client_to_socat_echo_server) {
   EXPECT_EQ(r.out, "client conn 0 " + n.prefix + "1:7008 sent=1048576 received=1048576 sha256_sent=" + seed1_1m +
                        " sha256_received=" + seed1_1m + " ok\n")
       << r.err;
-  if (GetParam() == "afxdp") {
+  if (GetParam() != "kernel") {
     EXPECT_EQ(r.err.find("falling back"), std::string::npos) << r.err;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(backends, tcp_apps_netns, ::testing::Values("afxdp", "kernel"),
+INSTANTIATE_TEST_SUITE_P(backends, tcp_apps_netns, ::testing::Values("afxdp", "kernel", "dpdk"),
                          [](const auto& i) { return i.param; });
 
 }  // namespace
