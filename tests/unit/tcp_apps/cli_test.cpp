@@ -85,6 +85,22 @@ TEST(tcp_echo_cli, kernel_loopback_client_and_server) {
       << srv.out();
 }
 
+// A device that cannot open: one line says why, and the same client runs over kernel sockets.
+TEST(tcp_echo_cli, afxdp_falls_back_to_kernel_with_one_line) {
+  auto port = std::to_string(46000 + ::getpid() % 1000);
+  auto srv = ringlab::test::background_process({ringlab_binary(), "tcp-echo", "server", "--listen", "127.0.0.1", "--port",
+                                                port, "--count", "1"});
+  ASSERT_TRUE(ringlab::test::eventually([&] { return srv.err().find("listening") != std::string::npos; },
+                                        std::chrono::seconds(10)));
+  auto r = run({ringlab_binary(), "tcp-echo", "client", "--backend", "afxdp", "--iface", "nosuch0", "--connect",
+                "127.0.0.1", "--port", port, "--local-port", port == "46999" ? "46998" : "46999", "--bytes", "1M"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "tcp-echo: backend 'afxdp' cannot start (afxdp: nosuch0: no such interface in this network namespace): "
+                   "falling back to 'kernel'\n");
+  EXPECT_NE(r.out.find(" sha256_sent=" + seed1_1m + " sha256_received=" + seed1_1m + " ok\n"), std::string::npos) << r.out;
+  EXPECT_EQ(srv.wait_for(std::chrono::seconds(10)), std::optional<int>(0));
+}
+
 TEST(tcp_echo_cli, refused_is_exit_1_with_the_reason) {
   // A port nothing listens on: bound and closed again here.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
