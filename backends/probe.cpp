@@ -39,6 +39,42 @@ bool parse_ports(std::string_view list, std::vector<std::uint16_t>& out) {
   }
   return true;
 }
+// "A-B": one inclusive range, 1 <= A <= B <= 65535.
+bool parse_range(std::string_view text, std::uint16_t& first, std::uint16_t& last) {
+  const auto dash = text.find('-');
+  std::vector<std::uint16_t> a, b;
+  if (dash == std::string_view::npos || !parse_ports(text.substr(0, dash), a) || !parse_ports(text.substr(dash + 1), b) ||
+      a.size() != 1 || b.size() != 1 || a[0] > b[0])
+    return false;
+  first = a[0], last = b[0];
+  return true;
+}
+
+// "0.02" (a share in 0..1, at most 6 decimals) -> 20000 per million; exact in decimal, no float.
+bool parse_share_ppm(std::string_view text, std::uint32_t& ppm) {
+  const auto dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view frac = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
+  if ((whole != "0" && whole != "1") || frac.size() > 6 || (dot != std::string_view::npos && frac.empty())) return false;
+  std::uint32_t f = 0, scale = 1'000'000;
+  for (char c : frac) {
+    if (c < '0' || c > '9') return false;
+    scale /= 10;
+    f += std::uint32_t(c - '0') * scale;
+  }
+  ppm = (whole == "1" ? 1'000'000 : 0) + f;
+  return ppm <= 1'000'000;
+}
+
+bool parse_u64(std::string_view text, std::uint64_t& v) {
+  if (text.empty() || text.size() > 19) return false;
+  v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + std::uint64_t(c - '0');
+  }
+  return true;
+}
 }  // namespace
 
 result<port_spec> parse_spec(std::string_view text) {
@@ -60,7 +96,11 @@ result<port_spec> parse_spec(std::string_view text) {
     const std::string_view o = opts.substr(0, comma);
     bool ok = true;
     if (o.starts_with("udp=")) ok = parse_ports(o.substr(4), s.udp_ports);
+    else if (o.starts_with("tcp=") && o.find('-') != std::string_view::npos)
+      ok = s.tcp_range_first == 0 && parse_range(o.substr(4), s.tcp_range_first, s.tcp_range_last);   // one range
     else if (o.starts_with("tcp=")) ok = parse_ports(o.substr(4), s.tcp_ports);
+    else if (o.starts_with("drop=")) ok = parse_share_ppm(o.substr(5), s.drop_ppm);
+    else if (o.starts_with("seed=")) ok = parse_u64(o.substr(5), s.drop_seed);
     else if (o == "icmp") s.icmp = true;
     else if (o == "all") s.all_ipv4 = true;
     else if (o == "arp=kernel") s.arp_to_us = false;
@@ -76,7 +116,8 @@ result<port_spec> parse_spec(std::string_view text) {
     } else ok = false;
     if (!ok)
       return make_error(EINVAL, "port spec '" + std::string(text) + "': bad option '" + std::string(o) +
-                                    "' (udp=P[+P..], tcp=P[+P..], icmp, all, arp=us|kernel, queue=N, queues=N)");
+                                    "' (udp=P[+P..], tcp=P[+P..], tcp=FIRST-LAST (once), drop=SHARE (0..1), seed=N, icmp, all, "
+                                    "arp=us|kernel, queue=N, queues=N)");
     opts = comma == std::string_view::npos ? std::string_view{} : opts.substr(comma + 1);
   }
   return s;
@@ -107,6 +148,10 @@ result<std::vector<std::unique_ptr<port::any_port>>> probe_queues(const port_spe
     c.queue = spec.queue;
     c.udp_ports = spec.udp_ports;
     c.tcp_ports = spec.tcp_ports;
+    c.tcp_range_first = spec.tcp_range_first;
+    c.tcp_range_last = spec.tcp_range_last;
+    c.drop_ppm = spec.drop_ppm;
+    c.drop_seed = spec.drop_seed;
     c.all_ipv4 = spec.all_ipv4;
     c.icmp_to_xsk = spec.icmp;
     c.arp_to_xsk = spec.arp_to_us;

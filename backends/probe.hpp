@@ -26,6 +26,10 @@ struct port_spec {
   std::uint16_t queues = 1;              // afxdp, dpdk: how many queues (probe_queues: one port each)
   std::vector<std::uint16_t> udp_ports;  // afxdp: what the XDP program sends to us
   std::vector<std::uint16_t> tcp_ports;
+  std::uint16_t tcp_range_first = 0;     // afxdp: TCP dst ports first..last to us too ("tcp=40000-40999"):
+  std::uint16_t tcp_range_last = 0;      //   the ephemeral ports our connect()s take; 0: none
+  std::uint32_t drop_ppm = 0;            // afxdp: seeded loss of TCP segments to us, per million ("drop=0.02")
+  std::uint64_t drop_seed = 1;           // afxdp: its seed ("seed=7")
   bool all_ipv4 = false;
   bool icmp = false;                     // afxdp: ICMP to us (our stack answers ping)
   bool arp_to_us = true;                 // afxdp: ARP to us (our stack answers ARP); false: to the kernel
@@ -36,6 +40,7 @@ struct port_spec {
 std::vector<std::string> built_backends();
 
 // Parses "afxdp:veth0", "afxdp:veth0:udp=5000+5001,tcp=80,icmp,arp=kernel,all,queues=2",
+// "afxdp:veth0:tcp=5001,tcp=40000-40999,drop=0.02,seed=7" (a TCP port range; seeded XDP loss),
 // "dpdk:net_pcap0,rx_pcap=x.pcap". A malformed option is an EINVAL error naming it.
 result<port_spec> parse_spec(std::string_view text);
 

@@ -13,7 +13,7 @@ run     runs the programs listed in BUILD_DIR/bench/benches.txt (each with --ben
         order), callgrind_rx.sh in its four modes and tcp/callgrind_tcp.sh in its three (five
         repetitions each, interleaved), then renders.
         --quick: shorter repetitions and the target rows only (the same table, noisier).
-        --only: these programs (and 'callgrind', 'callgrind_tcp', 'soak') only. The fault soak grid
+        --only: these programs (and 'callgrind', 'callgrind_tcp', 'callgrind_tcp_app', 'soak') only. The fault soak grid
         (tests/netsim/soak, from the default build: the full 3072-cell grid, the short one with --quick) is
         summed in its own section.
 render  writes the report again from DIR's raw results (after editing this script, or to add --note).
@@ -151,11 +151,29 @@ GROUPS = [
      "measure": ("instructions per segment (conn: per connection)", None, LOWER, "Ir"),
      "second": ("the in-memory wire's copy (sink) + the engine's own", None, LOWER, ""),
      "baseline_text": None},
+    {"key": "tcp_app", "program": "bench_tcp_app",
+     "title": "TCP apps vs the kernel: the same Asio app (one template over the socket type), both ends busy-polled on one "
+              "thread; rr: 64 B each way on one kept-alive connection; short: connect, 64 B, 64 B, close; bulk: one connection",
+     "measure": ("CPU ns per unit, both ends (rr: per transaction; short: per connection; bulk: per MB)",
+                 first_counter("cpu_ns_per_op"), LOWER, "ns"),
+     "second": ("wall transactions/s, connections/s, MB/s", first_counter("wall_ops_per_s"), HIGHER, "/s"),
+     "rows": lambda quick: tcp_app_rows(),
+     "baseline_text": "the kernel's row of the same mode and pair: bypass_sim vs kernel_loopback, bypass_afxdp vs kernel_veth",
+     "extra_fn": lambda row, runs: tcp_app_extra(row, runs),
+     "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]},
+    {"key": "tcp_app_callgrind", "program": "callgrind_tcp_app",
+     "title": "TCP app over sim_nic (bench_tcp_app's bypass_sim rows), instructions per transaction / connection (callgrind), "
+              "both ends on one thread",
+     "measure": ("instructions per unit, both ends", None, LOWER, "Ir"),
+     "second": ("sim_nic's share (the wire's copies, ingest) + host (app, Asio, bypass_service, stack)", None, LOWER, ""),
+     "baseline_text": None},
 ]
 GENERIC = {"measure": ("items/s", first_counter("items_per_second"), HIGHER, "/s"),
            "second": ("ns per item", ns_per_item, LOWER, "ns"), "baseline": lambda row: None,
            "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]}
 
+TCP_APP_CALLGRIND_MODES = [  # (row, bench_tcp_app --callgrind mode)
+    ("rr: a 64 B transaction on a kept-alive connection", "rr"), ("short: a connection (connect, 64 B, 64 B, close)", "short")]
 TCP_CALLGRIND_MODES = [  # (row, bench_tcp --callgrind mode)
     ("rx: on_segment of a 1448 B segment + its ACKs", "rx"), ("tx: send() to the sink, per segment", "tx"),
     ("conn: setup + teardown, per connection", "conn")]
@@ -188,6 +206,36 @@ def tcp_extra(row, runs):
         v = med("kernel_mss")
         if v:
             parts.append(f"kernel MSS {v:.0f}")
+    return ("; " + "; ".join(parts)) if parts else ""
+
+
+# Issue 13's goals for the same app over bypass vs kernel TCP, as ratios of CPU per unit (both ends):
+# at most `want` times the kernel's (CPU <= 0.5x is the same as transactions per core >= 2x).
+TCP_APP_GOALS = {"rr": (0.5, "CPU/transaction <= 0.5x kernel (tps per core >= 2x)"),
+                 "short": (0.5, "CPU/connection <= 0.5x kernel"),
+                 "bulk": (1.0, "CPU/MB <= 1x kernel (MB/s per core >= 1x)")}
+TCP_APP_UNITS = {"rr": "transactions/s", "short": "connections/s", "bulk": "MB/s"}
+
+
+def tcp_app_rows():
+    rows = []
+    for mode, (want, text) in TCP_APP_GOALS.items():
+        for kernel, ours in (("kernel_loopback", "bypass_sim"), ("kernel_veth", "bypass_afxdp")):
+            rows.append((f"{mode}/{kernel}", None, None))
+            rows.append((f"{mode}/{ours}", f"{mode}/{kernel}", (want, text, "<=")))
+    return rows
+
+
+def tcp_app_extra(row, runs):
+    """Per core (units per CPU-second) and, over sim_nic, frames on the wire per unit."""
+    mode = row.split("/")[0]
+    parts = []
+    pc = stats([first_counter("per_core_ops")(b) for b in runs])
+    if pc:
+        parts.append(f"per core {fmt(pc['median'])} {TCP_APP_UNITS.get(mode, '/s')}")
+    fr = stats([first_counter("frames_per_op")(b) for b in runs])
+    if fr:
+        parts.append(f"{fr['median']:.3g} frames/{'MB' if mode == 'bulk' else 'transaction'}")
     return ("; " + "; ".join(parts)) if parts else ""
 
 
@@ -300,19 +348,32 @@ def callgrind_loop(status, runs, pattern, keys, raw, name):
     return status, samples
 
 
-def run_callgrind_tcp(build, quick, raw):
-    """bench_tcp --callgrind under callgrind_tcp.sh, every mode REPS times, interleaved."""
-    prog = os.path.join(build, "bench", "tcp", "bench_tcp")
-    script = os.path.join(HERE, "tcp", "callgrind_tcp.sh")
-    n = 640 if quick else 3200
-    status = {"program": "callgrind_tcp", "command": f"{script} {prog} MODE {n}", "env": {}, "exit": 0}
+def run_callgrind_script(build, raw, name, program, script, modes, n, pattern, keys):
+    """PROGRAM --callgrind MODE N under SCRIPT (paths relative to the build's and this folder), every
+    mode REPS times, interleaved; the samples go to raw/NAME.json."""
+    prog = os.path.join(build, "bench", program)
+    script = os.path.join(HERE, script)
+    status = {"program": name, "command": f"{script} {prog} MODE {n}", "env": {}, "exit": 0}
     if not os.access(prog, os.X_OK) or not shutil.which("valgrind"):
-        status.update(exit=77, why="bench_tcp not built in the callgrind build, or valgrind missing")
+        status.update(exit=77, why=f"{os.path.basename(prog)} not built in the callgrind build, or valgrind missing")
         return status, []
-    log(f"callgrind_tcp.sh: {len(TCP_CALLGRIND_MODES)} modes x {REPS}, {n} segments (connections) each")
-    runs = [(row, rep, ["sh", script, prog, mode, str(n), "0"]) for rep, (row, mode) in interleaved(TCP_CALLGRIND_MODES)]
-    return callgrind_loop(status, runs, r"^(sink |engine |)instructions/(?:segment|connection): ([0-9.]+)$",
-                          ("sink", "engine"), raw, "callgrind_tcp")
+    log(f"{os.path.basename(script)}: {len(modes)} modes x {REPS}, {n} units each")
+    runs = [(row, rep, ["sh", script, prog, mode, str(n), "0"]) for rep, (row, mode) in interleaved(modes)]
+    return callgrind_loop(status, runs, pattern, keys, raw, name)
+
+
+def run_callgrind_tcp(build, quick, raw):
+    """bench_tcp --callgrind under callgrind_tcp.sh: segments (connections) of the TCP engine."""
+    return run_callgrind_script(build, raw, "callgrind_tcp", "tcp/bench_tcp", "tcp/callgrind_tcp.sh", TCP_CALLGRIND_MODES,
+                                640 if quick else 3200, r"^(sink |engine |)instructions/(?:segment|connection): ([0-9.]+)$",
+                                ("sink", "engine"))
+
+
+def run_callgrind_tcp_app(build, quick, raw):
+    """bench_tcp_app --callgrind under callgrind_tcp_app.sh: transactions (connections) over sim_nic."""
+    return run_callgrind_script(build, raw, "callgrind_tcp_app", "tcp_app/bench_tcp_app", "tcp_app/callgrind_tcp_app.sh",
+                                TCP_APP_CALLGRIND_MODES, 200 if quick else 1000,
+                                r"^(nic |host |)instructions/(?:transaction|connection): ([0-9.]+)$", ("nic", "host"))
 
 
 # The fault soak grid (tests/netsim/soak): the full grid (3072 cells, 15.4 M datagrams) in a full run,
@@ -420,6 +481,10 @@ def cmd_run(a):
         meta["programs"].append(status)
     if not only or "callgrind_tcp" in only:
         status, _ = run_callgrind_tcp(a.callgrind_build, a.quick, raw)
+        status["build"] = build_info(a.callgrind_build)
+        meta["programs"].append(status)
+    if not only or "callgrind_tcp_app" in only:
+        status, _ = run_callgrind_tcp_app(a.callgrind_build, a.quick, raw)
         status["build"] = build_info(a.callgrind_build)
         meta["programs"].append(status)
     if not only or "soak" in only:
@@ -549,19 +614,20 @@ def callgrind_rows(raw):
     return out
 
 
-def callgrind_tcp_rows(raw):
+def callgrind_tcp_rows(raw, name="callgrind_tcp", modes=TCP_CALLGRIND_MODES, parts=("sink", "engine")):
     try:
-        samples = json.load(open(os.path.join(raw, "callgrind_tcp.json")))
+        samples = json.load(open(os.path.join(raw, name + ".json")))
     except (OSError, ValueError):
         return None
     out = []
-    for row, _ in TCP_CALLGRIND_MODES:
+    for row, _ in modes:
         mine = [s for s in samples if s["row"] == row]
         ok = [s for s in mine if "error" not in s]
-        m, sink, engine = (stats([s[k] for s in ok]) for k in ("total", "sink", "engine"))
+        m = stats([s["total"] for s in ok])
         errors = sorted({s["error"] for s in mine if "error" in s})
-        out.append({"row": row, "m": m, "s": None, "sink": sink, "engine": engine, "base": None, "target": None,
-                    "error": "; ".join(errors) if errors else None, "extra": "", "samples": [s["total"] for s in ok]})
+        out.append({"row": row, "m": m, "s": None, **{k: stats([s[k] for s in ok]) for k in parts}, "base": None,
+                    "target": None, "error": "; ".join(errors) if errors else None, "extra": "",
+                    "samples": [s["total"] for s in ok]})
     return out
 
 
@@ -594,12 +660,13 @@ def target_cell(r, rat):
     t = r.get("target")
     if not t:
         return ""
-    want, text = t
+    want, text = t[0], t[1]
+    at_most = len(t) > 2 and t[2] == "<="   # (want, text, "<="): met at or below want (CPU per unit)
     if want is None:
         return text
     if rat is None:
         return f"{text}: -"
-    return f"{text}: " + ("met" if rat >= want else "**MISS**")
+    return f"{text}: " + ("met" if (rat <= want if at_most else rat >= want) else "**MISS**")
 
 
 def render(out, readme, note):
@@ -617,7 +684,9 @@ def render(out, readme, note):
         if st is None:
             continue
         rows = callgrind_rows(raw) if g["program"] == "callgrind" else \
-            callgrind_tcp_rows(raw) if g["program"] == "callgrind_tcp" else group_rows(g, quick, raw)
+            callgrind_tcp_rows(raw) if g["program"] == "callgrind_tcp" else \
+            callgrind_tcp_rows(raw, "callgrind_tcp_app", TCP_APP_CALLGRIND_MODES, ("nic", "host")) \
+            if g["program"] == "callgrind_tcp_app" else group_rows(g, quick, raw)
         mname, _, better, unit = g["measure"]
         sname, _, sbetter, sunit = g["second"]
         head = f"**{g['title']}** — {mname}, {better} is better; second column: {sname}"
@@ -655,6 +724,8 @@ def render(out, readme, note):
                 second = f"NIC {fmt(r['nic']['median'], 'Ir')} + host {fmt(r['host']['median'], 'Ir')}"
             elif g["key"] == "tcp_callgrind":
                 second = f"sink {fmt(r['sink']['median'], 'Ir')} + engine {fmt(r['engine']['median'], 'Ir')}"
+            elif g["key"] == "tcp_app_callgrind":
+                second = f"sim_nic {fmt(r['nic']['median'], 'Ir')} + host {fmt(r['host']['median'], 'Ir')}"
             else:
                 s = r["s"]
                 srat = ratio(s, base["s"]) if base and s else None

@@ -53,6 +53,18 @@ void rss_hasher::set_reta(std::span<const std::uint16_t> reta) noexcept {
   }
 }
 
+rss_tuple make_rss_tuple(std::uint32_t src_ip, std::uint32_t dst_ip, std::uint16_t src_port,
+                         std::uint16_t dst_port) noexcept {
+  rss_tuple t;
+  auto* b = reinterpret_cast<std::byte*>(t.bytes.data());
+  wire::store_be32(b, src_ip);
+  wire::store_be32(b + 4, dst_ip);
+  wire::store_be16(b + 8, src_port);
+  wire::store_be16(b + 10, dst_port);
+  t.len = 12;
+  return t;
+}
+
 rss_tuple extract_rss_tuple(std::span<const std::byte> frame, bool l4) noexcept {
   rss_tuple t;
   const auto f = wire::ipv4_flow::find(frame);

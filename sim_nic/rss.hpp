@@ -31,6 +31,11 @@ struct rss_tuple {
   std::uint8_t len = 0;                    // 0: not IPv4 (hash 0), 8: 2-tuple, 12: 4-tuple
 };
 
+// The 4-tuple of an IPv4 TCP/UDP packet from src to dst (addresses and ports in host order): what
+// a NIC hashes for it, for those who choose ports by their hash (mTCP's per-core source ports).
+rss_tuple make_rss_tuple(std::uint32_t src_ip, std::uint32_t dst_ip, std::uint16_t src_port,
+                         std::uint16_t dst_port) noexcept;
+
 // Finds the tuple in an Ethernet frame through wire::ipv4_flow (one 802.1Q or 802.1ad tag skipped;
 // IPv4 total length not checked, as a NIC hashes before it validates). `l4` chooses whether TCP/UDP
 // ports are hashed. Frames without a whole IPv4 header give len 0.
@@ -55,6 +60,7 @@ class rss_hasher {
   // The RETA can be rewritten, as ethtool -X does (entries >= queues are clamped to queues - 1).
   void set_reta(std::span<const std::uint16_t> reta) noexcept;
   std::span<const std::uint16_t> reta() const noexcept { return reta_; }
+  std::uint16_t queues() const noexcept { return queues_; }
 
  private:
   std::array<std::array<std::uint32_t, 256>, 12> table_{};

@@ -6,6 +6,8 @@
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
 #include <net/if.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -198,19 +200,21 @@ struct port::program {
   int ifindex = 0;
   attach_mode attached = attach_mode::automatic;   // the mode the program really got
   int verdicts_fd = -1, xsks_map_fd = -1;
+  bool remembered = false;   // in the signal path's table (config::detach_on_signal)
 
   program() = default;
   program(const program&) = delete;
   program& operator=(const program&) = delete;
   ~program() {
     if (!prog) return;
-    forget_attached(ifindex);
+    if (remembered) forget_attached(ifindex);
     xdp_program__detach(prog, ifindex, attached == attach_mode::native ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
     xdp_program__close(prog);
   }
 
   std::error_code attach(const config& cfg, std::string& why);
-  std::error_code write_config(const config& cfg, std::string& why);
+  std::error_code write_config(const config& cfg, std::string& why, std::uint32_t extra_flags = 0);
+  std::error_code verdicts(xdp_verdicts& out) const noexcept;
 };
 
 port::port(const config& cfg, std::shared_ptr<program> prog)
@@ -301,8 +305,13 @@ std::error_code port::program::attach(const config& cfg, std::string& why) {
     return fail(attach_err, t);
   }
   const unsigned xdp_flags = attached == attach_mode::native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
-  if (cfg.detach_on_signal) install_signal_handlers();
-  remember_attached(ifindex, xdp_flags);
+  // The signal path detaches by ifindex in the process's namespace: only programs that asked for it
+  // (a loss_program lives in another namespace, where its ifindex names something else).
+  if (cfg.detach_on_signal) {
+    install_signal_handlers();
+    remember_attached(ifindex, xdp_flags);
+    remembered = true;
+  }
   return {};
 }
 
@@ -377,7 +386,7 @@ std::error_code port::set_busy_poll(std::string& why) {
   return {};
 }
 
-std::error_code port::program::write_config(const config& cfg_, std::string& why) {
+std::error_code port::program::write_config(const config& cfg_, std::string& why, std::uint32_t extra_flags) {
   bpf_object* obj = xdp_program__bpf_obj(prog);
   auto map_fd = [&](const char* name) {
     bpf_map* m = obj ? bpf_object__find_map_by_name(obj, name) : nullptr;
@@ -386,8 +395,9 @@ std::error_code port::program::write_config(const config& cfg_, std::string& why
   xsks_map_fd = map_fd("xsks_map");
   verdicts_fd = map_fd("rl_verdicts");
   const int cfg_fd = map_fd("rl_config"), udp_fd = map_fd("rl_udp_ports"), tcp_fd = map_fd("rl_tcp_ports");
-  if (xsks_map_fd < 0 || verdicts_fd < 0 || cfg_fd < 0 || udp_fd < 0 || tcp_fd < 0) {
-    why = "XDP program lacks ringlab's maps (xsks_map, rl_config, rl_udp_ports, rl_tcp_ports, rl_verdicts)";
+  const int rng_fd = map_fd("rl_rng");
+  if (xsks_map_fd < 0 || verdicts_fd < 0 || cfg_fd < 0 || udp_fd < 0 || tcp_fd < 0 || rng_fd < 0) {
+    why = "XDP program lacks ringlab's maps (xsks_map, rl_config, rl_udp_ports, rl_tcp_ports, rl_verdicts, rl_rng)";
     return std::error_code(EINVAL, std::generic_category());
   }
   const std::uint8_t one = 1;
@@ -395,10 +405,44 @@ std::error_code port::program::write_config(const config& cfg_, std::string& why
     if (int rc = bpf_map_update_elem(udp_fd, &p, &one, BPF_ANY)) { why = "rl_udp_ports update: " + err_text(-rc); return std::error_code(-rc, std::generic_category()); }
   for (std::uint16_t p : cfg_.tcp_ports)
     if (int rc = bpf_map_update_elem(tcp_fd, &p, &one, BPF_ANY)) { why = "rl_tcp_ports update: " + err_text(-rc); return std::error_code(-rc, std::generic_category()); }
+  if (cfg_.drop_ppm > 1'000'000) {
+    why = "drop share " + std::to_string(cfg_.drop_ppm) + " per million > 1000000";
+    return std::error_code(EINVAL, std::generic_category());
+  }
+  if (cfg_.tcp_range_first > cfg_.tcp_range_last || (cfg_.tcp_range_last && !cfg_.tcp_range_first)) {
+    why = "TCP port range " + std::to_string(cfg_.tcp_range_first) + "-" + std::to_string(cfg_.tcp_range_last) + " is empty";
+    return std::error_code(EINVAL, std::generic_category());
+  }
+  const std::uint32_t zero = 0;
+  // The loss generator: one xorshift64 state per CPU, each from the seed through splitmix64 (distinct
+  // and non-zero: xorshift's zero state would stay zero), before the configuration turns the loss on.
+  {
+    const int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) {
+      why = "cannot count the possible CPUs for rl_rng: " + err_text(-ncpu);
+      return std::error_code(ncpu ? -ncpu : EINVAL, std::generic_category());
+    }
+    std::vector<std::uint64_t> states(static_cast<std::size_t>(ncpu));
+    std::uint64_t z = cfg_.drop_seed;
+    for (auto& st : states) {
+      z += 0x9e3779b97f4a7c15ull;
+      std::uint64_t x = z;
+      x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+      x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+      st = (x ^ (x >> 31)) | 1;
+    }
+    if (int rc = bpf_map_update_elem(rng_fd, &zero, states.data(), BPF_ANY)) {
+      why = "rl_rng update: " + err_text(-rc);
+      return std::error_code(-rc, std::generic_category());
+    }
+  }
   rl_xsk_config c{};
   c.valid = 1;
-  c.flags = (cfg_.all_ipv4 ? RL_XSK_ALL_IPV4 : 0u) | (cfg_.arp_to_xsk ? RL_XSK_ARP : 0u) | (cfg_.icmp_to_xsk ? RL_XSK_ICMP : 0u);
-  const std::uint32_t zero = 0;
+  c.flags = (cfg_.all_ipv4 ? RL_XSK_ALL_IPV4 : 0u) | (cfg_.arp_to_xsk ? RL_XSK_ARP : 0u) | (cfg_.icmp_to_xsk ? RL_XSK_ICMP : 0u) | extra_flags;
+  c.tcp_lo = cfg_.tcp_range_first;
+  c.tcp_hi = cfg_.tcp_range_last;
+  c.drop_ppm = cfg_.drop_ppm;
+  c.seed = cfg_.drop_seed;
   if (int rc = bpf_map_update_elem(cfg_fd, &zero, &c, BPF_ANY)) {
     why = "rl_config update: " + err_text(-rc);
     return std::error_code(-rc, std::generic_category());
@@ -674,17 +718,58 @@ std::error_code port::statistics(xdp_stats& out) const noexcept {
   return {};
 }
 
-std::error_code port::verdicts(xdp_verdicts& out) const noexcept {
+std::error_code port::verdicts(xdp_verdicts& out) const noexcept { return prog_->verdicts(out); }
+
+std::error_code port::program::verdicts(xdp_verdicts& out) const noexcept {
   const int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0 || ncpu > 1024) return {EINVAL, std::generic_category()};
   std::uint64_t vals[1024];
   std::uint64_t sum[RL_V_COUNT] = {};
   for (std::uint32_t k = 0; k < RL_V_COUNT; ++k) {
-    if (bpf_map_lookup_elem(prog_->verdicts_fd, &k, vals) != 0) return {errno, std::generic_category()};
+    if (bpf_map_lookup_elem(verdicts_fd, &k, vals) != 0) return {errno, std::generic_category()};
     for (int c = 0; c < ncpu; ++c) sum[k] += vals[c];
   }
-  out = {sum[RL_V_TO_XSK], sum[RL_V_NO_XSK], sum[RL_V_PASS_ARP], sum[RL_V_PASS_OTHER]};
+  out = {sum[RL_V_TO_XSK], sum[RL_V_NO_XSK], sum[RL_V_PASS_ARP], sum[RL_V_PASS_OTHER], sum[RL_V_LOSS]};
   return {};
 }
+
+result<std::unique_ptr<loss_program>> loss_program::attach(const config& cfg) {
+  const std::string who = "afxdp loss: " + cfg.ifname + ": ";
+  install_printers();
+  last_msg.clear();
+  std::unique_ptr<loss_program> l(new loss_program);
+  l->netns_fd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (l->netns_fd_ < 0) return make_error(errno, who + "cannot open this thread's network namespace: " + err_text(errno));
+  config c = cfg;
+  c.detach_on_signal = false;   // the signal path detaches by ifindex in the process's namespace, not this one
+  c.udp_ports.clear();
+  c.tcp_ports.clear();
+  c.tcp_range_first = c.tcp_range_last = 0;
+  c.all_ipv4 = c.icmp_to_xsk = c.arp_to_xsk = false;
+  auto prog = std::make_shared<port::program>();
+  prog->ifindex = static_cast<int>(if_nametoindex(c.ifname.c_str()));
+  if (!prog->ifindex) return make_error(ENODEV, who + "no such interface in this network namespace");
+  std::string why;
+  if (auto ec = prog->attach(c, why)) return open_error{ec, who + why};
+  // Attached: from here the destructor detaches it (in netns_fd_), on failure too.
+  l->prog_ = std::move(prog);
+  if (auto ec = l->prog_->write_config(c, why, RL_XSK_LOSS_ONLY)) return open_error{ec, who + why};
+  return l;
+}
+
+loss_program::~loss_program() {
+  if (netns_fd_ < 0) return;
+  const int here = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  const bool moved = here >= 0 && ::setns(netns_fd_, CLONE_NEWNET) == 0;
+  // Detaching goes by ifindex, which means something only in the namespace it was attached in: where
+  // that namespace cannot be entered, leave the program to go with its interface.
+  if (moved) prog_.reset();
+  else new std::shared_ptr<port::program>(std::move(prog_));   // NOLINT: left on purpose, see above
+  if (moved && ::setns(here, CLONE_NEWNET) != 0) std::abort();   // a thread left in the wrong namespace is worse
+  if (here >= 0) ::close(here);
+  ::close(netns_fd_);
+}
+
+std::error_code loss_program::verdicts(xdp_verdicts& out) const noexcept { return prog_->verdicts(out); }
 
 }  // namespace ringlab::backends::afxdp

@@ -63,6 +63,15 @@ struct config {
   // What the XDP program sends to the socket. Everything else goes to the kernel.
   std::vector<std::uint16_t> udp_ports;
   std::vector<std::uint16_t> tcp_ports;
+  // TCP destination ports tcp_range_first..tcp_range_last also go to the socket (0: none): the range
+  // the stack's active opens take their ephemeral ports from (stack::interface_config ephemeral_first/
+  // last), since the return traffic of a connect() goes to a port no list could name ahead.
+  std::uint16_t tcp_range_first = 0, tcp_range_last = 0;
+  // Seeded loss in the XDP program (tc netem is missing here): of the TCP segments it would send to
+  // the socket, it drops drop_ppm per million (0: none), counted as xdp_verdicts::lost. The per-CPU
+  // generator starts from drop_seed, so one seed gives one drop pattern for one flow on one CPU.
+  std::uint32_t drop_ppm = 0;
+  std::uint64_t drop_seed = 1;
   bool all_ipv4 = false;
   bool icmp_to_xsk = false;
   // ARP to the socket (the user-space stack owns the IP address and answers ARP itself; the kernel's
@@ -97,6 +106,7 @@ struct xdp_stats {
 // The XDP program's verdicts, summed over CPUs (xsk_redirect.h: rl_verdict).
 struct xdp_verdicts {
   std::uint64_t to_xsk = 0, no_xsk = 0, pass_arp = 0, pass_other = 0;
+  std::uint64_t lost = 0;   // TCP segments the seeded loss dropped (config::drop_ppm)
 };
 
 // The port's own counters (user side): the four every port keeps, and AF_XDP's reasons.
@@ -112,6 +122,8 @@ struct counters : traffic_counters {
   std::uint64_t rx_wakeups = 0, tx_wakeups = 0;   // syscalls made because need_wakeup asked
   std::uint64_t rx_busy_polls = 0;       // recvfrom() calls made on an empty rx ring for kernel busy polling
 };
+
+class loss_program;
 
 class port final : public pooled_port {
  public:
@@ -144,6 +156,7 @@ class port final : public pooled_port {
   const config& cfg() const noexcept { return cfg_; }
 
  private:
+  friend class loss_program;
   struct program;                                     // the attached XDP program, shared by a device's queues
   port(const config& cfg, std::shared_ptr<program> prog);
   std::error_code setup(std::string& why);
@@ -165,6 +178,26 @@ class port final : public pooled_port {
   std::uint32_t rx_posted_ = 0;        // frames on the fill ring or being filled by the kernel
   std::uint32_t tx_outstanding_ = 0;   // frames on the tx ring or being sent
   counters c_;
+};
+
+// Our XDP program on an interface WITHOUT a socket, for its seeded loss only (RL_XSK_LOSS_ONLY): it
+// drops drop_ppm per million of the TCP segments arriving there and passes everything else to the
+// kernel. On the peer's end of a veth it makes loss on the way from our port to the peer's kernel,
+// which the port's own program (on our end, it sees only what arrives) cannot. Attached in the
+// network namespace of the calling thread, and detached in that same namespace when destroyed, from
+// whichever thread. Uses cfg.ifname, attach, bpf_object, drop_ppm and drop_seed.
+class loss_program {
+ public:
+  static result<std::unique_ptr<loss_program>> attach(const config& cfg);
+  ~loss_program();
+  loss_program(const loss_program&) = delete;
+  loss_program& operator=(const loss_program&) = delete;
+  std::error_code verdicts(xdp_verdicts& out) const noexcept;   // lost: the drops; pass_other: the rest
+
+ private:
+  loss_program() = default;
+  std::shared_ptr<port::program> prog_;
+  int netns_fd_ = -1;   // the namespace it was attached in (its ifindex means nothing elsewhere)
 };
 
 // The libxdp/libbpf warnings of the last failed step on this thread (empty if none): error messages add it.

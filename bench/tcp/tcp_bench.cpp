@@ -61,16 +61,7 @@
 #include <string>
 #include <vector>
 
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define RINGLAB_HAVE_CALLGRIND 1
-#else
-#define CALLGRIND_TOGGLE_COLLECT \
-  do {                           \
-  } while (0)
-#define RINGLAB_HAVE_CALLGRIND 0
-#endif
-
+#include "bench/callgrind.hpp"
 #include "bench/cpu.hpp"
 #include "bench/tcp/engine_pair.hpp"
 #include "bench/tcp/stack_bulk.hpp"

@@ -60,6 +60,10 @@ class interface {
   const interface_config& config() const noexcept { return cfg_; }
   const interface_counters& counters() const noexcept { return rx_.counters(); }
   const arp_cache& arp() const noexcept { return out_.arp(); }
+  // A neighbour known without asking (`ip neigh add`, mTCP's arp.conf): what a lane other than queue
+  // 0 needs, as a NIC's RSS gives every non-IP frame (ARP replies too) to queue 0. Kept as a reachable
+  // entry for cfg.arp.reachable_for. False: the table is full of incomplete entries.
+  bool add_neighbour(wire::ipv4_addr ip, wire::mac_addr mac, time_ns now) noexcept { return out_.arp().insert(ip, mac, now); }
   std::size_t fragments_in_flight() const noexcept { return rx_.fragments().in_flight(); }
   std::size_t arp_pending() const noexcept { return out_.pending(); }
   port::any_port& port() noexcept { return port_; }

@@ -5,10 +5,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "trace/trace.hpp"
 #include "stack/iface/arp_cache.hpp"
 #include "stack/iface/reassembler.hpp"
+#include "stack/socket/endpoint.hpp"
 #include "stack/wire/ipv4_addr.hpp"
 #include "stack/wire/mac_addr.hpp"
 
@@ -26,6 +28,14 @@ struct interface_config {
   std::size_t socket_queue_depth = 256;    // datagrams per UDP socket unless the socket says otherwise
   std::uint16_t ephemeral_first = 49152;   // IANA dynamic range
   std::uint16_t ephemeral_last = 65535;
+  // Where the TCP ephemeral search starts (outside [first, last]: at ephemeral_first). Lanes of one
+  // host start apart (mTCP: a per-core random start), so their searches do not walk the same ports.
+  std::uint16_t tcp_ephemeral_start = 0;
+  // Active opens' source port (mTCP's per-core ports): when set, connect() with an ephemeral port
+  // takes only a free port this accepts for (local, remote): the one whose RSS hash brings the peer's
+  // segments back to this lane's queue (asio_bypass/tcp_lanes sets it from the device's RSS). The
+  // stack knows nothing of RSS; empty: any free port.
+  std::function<bool(const endpoint& local, const endpoint& remote)> tcp_port_ok;
   // The interface's TCP secret (RFC 6528): keys the initial sequence numbers and the 4-tuple table's
   // hash. A number so that sim runs are deterministic; a real deployment sets it from a random source.
   std::uint64_t tcp_secret = 0x5eed7c9;

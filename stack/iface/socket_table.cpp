@@ -9,7 +9,9 @@ namespace ringlab::stack {
 socket_table::socket_table(const interface_config& cfg)
     : cfg_(cfg),
       next_ephemeral_(cfg.ephemeral_first),
-      next_tcp_ephemeral_(cfg.ephemeral_first),
+      next_tcp_ephemeral_(cfg.tcp_ephemeral_start >= cfg.ephemeral_first && cfg.tcp_ephemeral_start <= cfg.ephemeral_last
+                              ? cfg.tcp_ephemeral_start
+                              : cfg.ephemeral_first),
       tcp_flows_(64, tcp_key_hash{cfg.tcp_secret}) {}
 
 // Orphans and entries nobody accepted die with the table (sockets are closed before their interface).
@@ -90,6 +92,14 @@ bool socket_table::tcp_port_used(std::uint16_t p) const noexcept {
 
 std::uint16_t socket_table::ephemeral_tcp_port() noexcept {
   return next_free_port(next_tcp_ephemeral_, [&](std::uint16_t p) { return tcp_port_used(p); });
+}
+
+std::uint16_t socket_table::ephemeral_tcp_port(wire::ipv4_addr local, endpoint remote) noexcept {
+  if (!cfg_.tcp_port_ok) return ephemeral_tcp_port();
+  return next_free_port(next_tcp_ephemeral_, [&](std::uint16_t p) {
+    // The chooser first: a hash of 12 bytes, where tcp_port_used walks the bindings and flows.
+    return !cfg_.tcp_port_ok(endpoint{local, p}, remote) || tcp_port_used(p);
+  });
 }
 
 std::error_code socket_table::bind_tcp(const void* owner, endpoint& local) noexcept {

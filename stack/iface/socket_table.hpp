@@ -87,6 +87,8 @@ class socket_table {
   tcp_listener* find_listener(endpoint local) const noexcept;
   // A free TCP port (0: none left in the range).
   std::uint16_t ephemeral_tcp_port() noexcept;
+  // An active open's: a free TCP port that cfg.tcp_port_ok accepts for (local, remote); 0: none left.
+  std::uint16_t ephemeral_tcp_port(wire::ipv4_addr local, endpoint remote) noexcept;
 
  private:
   std::uint16_t ephemeral_port() noexcept;

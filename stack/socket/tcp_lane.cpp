@@ -352,7 +352,7 @@ std::error_code tcp_lane::open(tcp_socket& s, endpoint local, endpoint remote, c
                                time_ns now, tcp_entry*& out) noexcept {
   if (local.addr.is_unspecified()) local.addr = cfg_.addr;
   if (local.port == 0) {
-    local.port = sockets_.ephemeral_tcp_port();
+    local.port = sockets_.ephemeral_tcp_port(local.addr, remote);   // the lane's port chooser, if any
     if (local.port == 0) return std::make_error_code(std::errc::address_not_available);
   }
   const tcp_key k{local, remote};

@@ -71,7 +71,8 @@ class congestion {
     frac_ += next * smss - static_cast<double>(cwnd);
     const auto grow = static_cast<std::int64_t>(frac_);
     frac_ -= static_cast<double>(grow);
-    return grow > 0 ? cwnd + static_cast<std::uint32_t>(grow) : cwnd;
+    // Saturating: the caller clamps cwnd (connection_config::cwnd_clamp), a wrap here would undo it.
+    return grow > 0 ? static_cast<std::uint32_t>(std::min<std::int64_t>(std::int64_t{cwnd} + grow, 0xffffffff)) : cwnd;
   }
 
   // RFC 9438 4.1: the window the cubic function gives t seconds into the epoch, in segments.

@@ -353,6 +353,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       cwnd_ = ssthresh_ + 3u * smss_;
     }
   }
+  cwnd_ = std::min(cwnd_, std::max(cfg_.cwnd_clamp, std::uint32_t{smss_}));
   // Window update (RFC 9293 3.10.7.4: SND.WL1/WL2 keep an old segment from shrinking it).
   if (seq_lt(snd_wl1_, seg.seq) || (snd_wl1_ == seg.seq && seq_le(snd_wl2_, seg.ack))) {
     snd_wnd_ = static_cast<std::uint32_t>(seg.window) << snd_scale_;
@@ -462,7 +463,9 @@ void connection::enter_time_wait(time_ns now) noexcept {
 
 bool connection::accepts_reuse(const wire::tcp::repr& syn) const noexcept {
   if (st_ != state::time_wait || !syn.has(flag::syn) || syn.has(flag::ack)) return false;
-  if (ts_ok_ && syn.opts.ts) return seq_gt(syn.opts.ts->value, ts_recent_);   // RFC 6191 2
+  // RFC 6191 2: a newer timestamp decides; an EQUAL one (a reconnect within the peer's timestamp
+  // tick: Linux's client reconnecting at once) falls back to the sequence check, as does no timestamp.
+  if (ts_ok_ && syn.opts.ts && syn.opts.ts->value != ts_recent_) return seq_gt(syn.opts.ts->value, ts_recent_);
   return seq_gt(syn.seq, rcv_nxt_);                                            // RFC 1122 4.2.2.13
 }
 

@@ -63,6 +63,10 @@ struct connection_config {
   bool nagle = true;
   std::uint32_t initial_window_segments = 10;   // RFC 6928
   congestion_control congestion = congestion_control::cubic;   // RFC 9438 (Linux's default too)
+  // The largest cwnd in bytes (Linux's snd_cwnd_clamp). A flow that never loses a segment never leaves
+  // slow start, and cwnd, a 32-bit byte count, grew past 2^32 after ~8.6 GB and wrapped to a few
+  // segments (bench_tcp's rx row found it). 1 GiB is the largest window a peer can offer (65535 << 14).
+  std::uint32_t cwnd_clamp = 1u << 30;
   time_ns rto_initial = 1 * stack::sec;     // RFC 6298 2.1
   time_ns rto_min = 200 * stack::ms;        // Linux's; RFC 6298 says 1 s
   time_ns rto_max = 120 * stack::sec;

@@ -6,8 +6,15 @@
  *                                          └─► IPv4? ── RL_XSK_ALL_IPV4 ? socket
  *                                                       ICMP and RL_XSK_ICMP ? socket
  *                                                       UDP dst port in rl_udp_ports ? socket
- *                                                       TCP dst port in rl_tcp_ports ? socket
+ *                                                       TCP dst port in rl_tcp_ports
+ *                                                         or in tcp_lo..tcp_hi ? loss? drop : socket
  *                                                       else kernel
+ *
+ * Seeded loss (rl_xsk_config.drop_ppm): tc netem is missing on the lab's machines, so the program
+ * itself drops a share of the TCP segments it would redirect, from a per-CPU xorshift64 state that
+ * user space seeds (rl_rng), and counts each drop (RL_V_LOSS). With RL_XSK_LOSS_ONLY there is no
+ * socket: every TCP segment meets the loss and the survivors, like everything else, pass to the kernel
+ * (the program on the peer's end of a veth: loss on the way from us to Linux).
  *
  * libxdp's default program sends every frame of the queue to the socket, ARP included, so the
  * kernel on that interface would never answer ARP again: that is why ringlab brings its own.
@@ -59,6 +66,13 @@ struct {
   __type(value, __u64);
 } rl_verdicts SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} rl_rng SEC(".maps");
+
 struct vlan_hdr_rl {
   __be16 tci;
   __be16 proto;
@@ -73,6 +87,27 @@ static __always_inline int count(__u32 v, int action) {
 static __always_inline int to_xsk(struct xdp_md *ctx) {
   int act = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
   return count(act == XDP_REDIRECT ? RL_V_TO_XSK : RL_V_NO_XSK, act);
+}
+
+/* Whether the seeded loss takes this segment. xorshift64 (Marsaglia): per CPU, so no atomics; one
+ * run is reproducible where one CPU receives (a veth pair's traffic in one flow). */
+static __always_inline int lose(const struct rl_xsk_config *cfg) {
+  if (!cfg->drop_ppm) return 0;
+  __u32 zero = 0;
+  __u64 *st = bpf_map_lookup_elem(&rl_rng, &zero);
+  if (!st) return 0;
+  __u64 x = *st;
+  if (!x) x = cfg->seed | 1; /* a CPU user space did not seed */
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  *st = x;
+  return (__u32)(x >> 32) % 1000000u < cfg->drop_ppm;
+}
+
+static __always_inline int tcp_to_xsk(struct xdp_md *ctx, const struct rl_xsk_config *cfg) {
+  if (lose(cfg)) return count(RL_V_LOSS, XDP_DROP);
+  return to_xsk(ctx);
 }
 
 SEC("xdp")
@@ -103,7 +138,11 @@ int rl_xsk_redirect(struct xdp_md *ctx) {
 
   struct iphdr *ip = l3;
   if ((void *)(ip + 1) > end) return count(RL_V_PASS_OTHER, XDP_PASS);
-  if (flags & RL_XSK_ALL_IPV4) return to_xsk(ctx);
+  if (flags & RL_XSK_LOSS_ONLY) {
+    if (ip->protocol == IPPROTO_TCP && lose(cfg)) return count(RL_V_LOSS, XDP_DROP);
+    return count(RL_V_PASS_OTHER, XDP_PASS);
+  }
+  if (flags & RL_XSK_ALL_IPV4) return ip->protocol == IPPROTO_TCP ? tcp_to_xsk(ctx, cfg) : to_xsk(ctx);
   if (ip->protocol == IPPROTO_ICMP && (flags & RL_XSK_ICMP)) return to_xsk(ctx);
   if (ip->frag_off & bpf_htons(0x1fff)) return count(RL_V_PASS_OTHER, XDP_PASS); /* no L4 header here */
   if (ip->ihl < 5) return count(RL_V_PASS_OTHER, XDP_PASS);
@@ -118,7 +157,8 @@ int rl_xsk_redirect(struct xdp_md *ctx) {
     struct tcphdr *tcp = l4;
     if ((void *)(tcp + 1) > end) return count(RL_V_PASS_OTHER, XDP_PASS);
     __u16 port = bpf_ntohs(tcp->dest);
-    if (bpf_map_lookup_elem(&rl_tcp_ports, &port)) return to_xsk(ctx);
+    if ((cfg->tcp_lo && port >= cfg->tcp_lo && port <= cfg->tcp_hi) || bpf_map_lookup_elem(&rl_tcp_ports, &port))
+      return tcp_to_xsk(ctx, cfg);
   }
   return count(RL_V_PASS_OTHER, XDP_PASS);
 }

@@ -86,3 +86,29 @@ TEST(probe, probe_queues_on_a_missing_interface_names_it) {
 #endif
   EXPECT_EQ(p.error().reason, "afxdp: rlnosuchif0: no such interface in this network namespace");
 }
+
+// Issue 13.4's options: a TCP destination-port range (our connect()s' ephemeral ports) and the XDP
+// program's seeded loss, as a share with up to 6 decimals (exact per million) and a seed.
+TEST(probe, tcp_range_drop_and_seed_options) {
+  auto s = rb::parse_spec("afxdp:veth0:tcp=5001,tcp=40000-40999,drop=0.02,seed=7");
+  ASSERT_TRUE(s) << s.error().reason;
+  EXPECT_EQ(s->tcp_ports, std::vector<std::uint16_t>{5001});
+  EXPECT_EQ(s->tcp_range_first, 40000);
+  EXPECT_EQ(s->tcp_range_last, 40999);
+  EXPECT_EQ(s->drop_ppm, 20000u);
+  EXPECT_EQ(s->drop_seed, 7u);
+  auto t = rb::parse_spec("afxdp:veth0:drop=0.000001");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->drop_ppm, 1u);
+  EXPECT_EQ(t->drop_seed, 1u);   // the default seed
+  auto whole = rb::parse_spec("afxdp:veth0:drop=1");
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->drop_ppm, 1000000u);
+  for (const char* bad : {"afxdp:veth0:tcp=5000-4000", "afxdp:veth0:tcp=1-2,tcp=3-4", "afxdp:veth0:tcp=0-10",
+                          "afxdp:veth0:drop=1.5", "afxdp:veth0:drop=0.0000001", "afxdp:veth0:drop=2%",
+                          "afxdp:veth0:drop=.5", "afxdp:veth0:seed=x", "afxdp:veth0:seed="}) {
+    auto b = rb::parse_spec(bad);
+    ASSERT_FALSE(b) << bad;
+    EXPECT_NE(b.error().reason.find("bad option"), std::string::npos) << b.error().reason;
+  }
+}

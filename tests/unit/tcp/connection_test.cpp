@@ -88,6 +88,29 @@ TEST(TcpConnection, BytesArriveExactlyBothWaysAcrossSequenceWraparound) {
   EXPECT_EQ(p.a.snd_una(), 0xffffff00u + 1 + 300'000);   // wrapped
 }
 
+// A flow that never loses a segment never leaves slow start: cwnd stops at cwnd_clamp (Linux's
+// snd_cwnd_clamp) instead of growing until its 32 bits wrap (found by bench_tcp after ~8.6 GB, when
+// cwnd wrapped to 11 segments). The unclamped pair beside it shows the clamp is what holds cwnd.
+TEST(TcpConnection, CwndStopsAtItsClampWhenNoSegmentIsLost) {
+  connection_config clamped;
+  clamped.cwnd_clamp = 12 * 1448;
+  pair p(clamped), free_pair;
+  p.open();
+  free_pair.open();
+  p.run_for(1 * sec);
+  free_pair.run_for(1 * sec);
+  const auto up = pattern(2'000'000, 3);
+  const auto got = p.exchange(up, {});
+  const auto got_free = free_pair.exchange(up, {});
+  p.run_for(1 * sec);
+  free_pair.run_for(1 * sec);
+  EXPECT_EQ(got.up, up);
+  EXPECT_EQ(got_free.up, up);
+  EXPECT_EQ(p.a.counters().retrans_segs, 0u);
+  EXPECT_EQ(p.a.cwnd(), 12u * 1448);
+  EXPECT_GT(free_pair.a.cwnd(), 12u * 1448);
+}
+
 TEST(TcpConnection, OneLostSegmentIsFastRetransmittedAfterThreeDupAcksWithSackBlocks) {
   connection_config reno;
   reno.congestion = congestion_control::newreno;
@@ -605,6 +628,16 @@ TEST(TcpConnection, TimeWaitAcceptsANewSynOnlyWithANewerTimestamp) {
   syn.opts.ts = wire::tcp::timestamps{last_a.opts.ts->value + 1, 0};
   EXPECT_TRUE(p.b.accepts_reuse(syn));
   syn.opts.ts->value = last_a.opts.ts->value - 1;
+  EXPECT_FALSE(p.b.accepts_reuse(syn));
+  // RFC 6191 2: an equal timestamp (the same tick of the peer's clock) falls back to the ISN check.
+  syn.opts.ts->value = last_a.opts.ts->value;
+  syn.seq = last_a.seq + 100000;
+  EXPECT_TRUE(p.b.accepts_reuse(syn));
+  syn.seq = last_a.seq;
+  EXPECT_FALSE(p.b.accepts_reuse(syn));
+  // An older timestamp rejects even a larger ISN.
+  syn.opts.ts->value = last_a.opts.ts->value - 1;
+  syn.seq = last_a.seq + 100000;
   EXPECT_FALSE(p.b.accepts_reuse(syn));
 }
 

@@ -1,0 +1,253 @@
+#pragma once
+// The TCP interop cases, the same over our AF_XDP port and over DPDK's net_af_xdp (each test file
+// opens its port and calls these): our stack against Linux's TCP in the peer namespace, in both roles.
+//   handshake            the 4-tuples both ends report agree; our counters say who opened
+//   bulk                 N MB one way, then the other; byte-exact and SHA-256 equal at the receiver
+//   half-close           one side shuts its send side; the other keeps sending until it shuts too
+//   RST                  Linux's SO_LINGER 0 close -> our receive says connection_reset;
+//                        our abort() -> Linux's recv says ECONNRESET
+//   TIME_WAIT reuse      the Linux client connects again at once from the same port, after we closed
+//                        first (our TIME_WAIT takes the SYN: RFC 6191) and after it closed first
+#include <gtest/gtest.h>
+
+#include "tests/netns/tcp_interop/tcp_rig.hpp"
+
+namespace ringlab::test_tcp_interop::cases {
+
+// The connection's end points as each side sees them.
+inline void handshake(ti::interop_link& net, stack::interface& ifc, role r) {
+  auto c = open(r, net, ifc);
+  ASSERT_EQ(c.error, "");
+  const auto ours = c.ours->info();
+  EXPECT_EQ(ours.state, tcp::state::established);
+  EXPECT_EQ(ours.local.addr, ti::our_addr);
+  EXPECT_EQ(ours.remote.addr, ti::peer_addr);
+  EXPECT_EQ(ours.remote.port, c.theirs->local_port());
+  EXPECT_EQ(ours.local.port, c.theirs->remote_port());
+  EXPECT_EQ(c.theirs->info().tcpi_state, TCP_ESTABLISHED);
+  const auto& lane = ifc.tcp_counters();
+  if (r == role::linux_client) {
+    EXPECT_EQ(ours.local.port, listen_port);
+    EXPECT_EQ(lane.passive_opens, 1u);
+    EXPECT_EQ(lane.active_opens, 0u);
+  } else {
+    EXPECT_EQ(ours.remote.port, listen_port);
+    EXPECT_GE(ours.local.port, ephemeral_first);   // our ephemeral range: the XDP program's tcp=A-B
+    EXPECT_LE(ours.local.port, ephemeral_last);
+    EXPECT_EQ(lane.active_opens, 1u);
+    EXPECT_EQ(lane.passive_opens, 0u);
+  }
+  EXPECT_EQ(lane.curr_estab, 1u);
+  EXPECT_EQ(lane.attempt_fails, 0u);
+}
+
+inline void expect_delivered(flow& f, const char* way) {
+  EXPECT_EQ(f.received, f.total) << way;
+  EXPECT_EQ(f.mismatch, -1) << way << ": first wrong byte at this offset";
+  EXPECT_EQ(f.received_hash.hex(), f.sent_hash.hex()) << way << ": SHA-256 of what arrived vs what was sent";
+}
+
+// `bytes` one way with EOF, after the connection opened in role r; the other way stays open and empty.
+inline void bulk(ti::interop_link& net, stack::interface& ifc, role r, std::uint64_t bytes, bool us_to_linux) {
+  auto c = open(r, net, ifc);
+  ASSERT_EQ(c.error, "");
+  flow up(us_to_linux ? bytes : 0, 11), down(us_to_linux ? 0 : bytes, 22);
+  std::string err;
+  ASSERT_TRUE(exchange(ifc, c, up, down, {.shut_up = us_to_linux, .shut_down = !us_to_linux, .timeout = transfer_timeout(bytes)}, err))
+      << err;
+  expect_delivered(us_to_linux ? up : down, us_to_linux ? "us -> Linux" : "Linux -> us");
+  // The sender's last ACKs may still be on their way: let them land, then both ends' counts of the
+  // same stream. Linux counts sequence space, so its figures carry the FIN (+1) and, on the side
+  // that connected, its SYN (+1) too (tcp_snd_una_update / tcp_rcv_nxt_update).
+  const std::uint64_t fin = 1, syn = r == role::linux_client ? 1 : 0;
+  drive(ifc, [](stack::time_ns) { return false; },
+        [&] { return us_to_linux ? c.ours->info().bytes_acked >= bytes : c.theirs->info().tcpi_bytes_acked >= bytes + fin + syn; },
+        milliseconds(2000));
+  const auto i = c.ours->info();
+  const auto li = c.theirs->info();
+  if (us_to_linux) {
+    EXPECT_EQ(i.bytes_acked, bytes);
+    EXPECT_EQ(li.tcpi_bytes_received, bytes + fin);
+  } else {
+    EXPECT_EQ(i.bytes_received, bytes);
+    EXPECT_EQ(li.tcpi_bytes_acked, bytes + fin + syn);
+  }
+}
+
+// The half-closing side sends `first` bytes and shuts; the other side reads to EOF, then sends `second`
+// bytes through the half-open connection and shuts too.
+inline void half_close(ti::interop_link& net, stack::interface& ifc, role r, bool linux_shuts_first) {
+  auto c = open(r, net, ifc);
+  ASSERT_EQ(c.error, "");
+  constexpr std::uint64_t first = 256 * 1024, second = 1024 * 1024;
+  std::string err;
+  {
+    flow up(linux_shuts_first ? 0 : first, 31), down(linux_shuts_first ? first : 0, 32);
+    ASSERT_TRUE(exchange(ifc, c, up, down, {.shut_up = !linux_shuts_first, .shut_down = linux_shuts_first}, err)) << err;
+    expect_delivered(linux_shuts_first ? down : up, "before the half-close");
+  }
+  // Half-open: the side that read EOF is in CLOSE_WAIT, the other in FIN_WAIT_2.
+  if (linux_shuts_first) {
+    EXPECT_EQ(c.ours->state(), tcp::state::close_wait);
+    EXPECT_TRUE(c.ours->peer_closed());
+    EXPECT_EQ(c.theirs->info().tcpi_state, TCP_FIN_WAIT2);
+  } else {
+    ASSERT_TRUE(drive(ifc, [](stack::time_ns) { return false; },
+                      [&] { return c.ours->state() == tcp::state::fin_wait_2; }, milliseconds(2000)))
+        << "our state " << tcp::to_string(c.ours->state());
+    EXPECT_EQ(c.theirs->info().tcpi_state, TCP_CLOSE_WAIT);
+  }
+  // The other direction keeps flowing, then closes too.
+  flow up(linux_shuts_first ? second : 0, 33), down(linux_shuts_first ? 0 : second, 34);
+  ASSERT_TRUE(exchange(ifc, c, up, down, {.shut_up = linux_shuts_first, .shut_down = !linux_shuts_first}, err)) << err;
+  expect_delivered(linux_shuts_first ? up : down, "after the half-close");
+  // Both FINs are acknowledged: the first closer (us: shut first) reaches TIME_WAIT, the other
+  // CLOSED, with no error and no RST from us. A RST may still reach our TIME_WAIT afterwards: when
+  // Linux, already CLOSED, meets a duplicate ACK (ours, for a FIN it sent again because our ACK
+  // was slow), it answers with a RST, and a TIME_WAIT that takes a RST closes (RFC 1337's
+  // assassination; Linux's own TIME_WAIT does the same with tcp_rfc1337 = 0, its default).
+  bool saw_time_wait = false;
+  std::error_code error_before_end;
+  ASSERT_TRUE(drive(ifc, [](stack::time_ns) { return false; },
+                    [&] {
+                      const auto s = c.ours->state();
+                      saw_time_wait = saw_time_wait || s == tcp::state::time_wait;
+                      if (s == tcp::state::closed && !saw_time_wait) error_before_end = c.ours->error();
+                      return s == tcp::state::time_wait || s == tcp::state::closed;
+                    },
+                    milliseconds(2000)))
+      << "our state " << tcp::to_string(c.ours->state());
+  EXPECT_FALSE(error_before_end) << error_before_end.message() << "\n" << describe(ifc, c);
+  EXPECT_EQ(c.ours->counters().rsts_out, 0u) << describe(ifc, c);
+  EXPECT_EQ(c.theirs->so_error(), 0);
+  if (linux_shuts_first) {
+    EXPECT_EQ(c.ours->state(), tcp::state::closed);
+    EXPECT_EQ(c.ours->counters().rsts_in, 0u) << describe(ifc, c);
+  } else {
+    // TIME_WAIT, or (the race above) closed by the one RST Linux sent after it sent its FIN again.
+    const bool assassinated = c.ours->state() == tcp::state::closed && c.ours->counters().rsts_in == 1 &&
+                              c.theirs->info().tcpi_total_retrans >= 1;
+    EXPECT_TRUE(saw_time_wait || assassinated) << describe(ifc, c);
+  }
+}
+
+// Some bytes both ways first, so the RST meets a connection with data behind it.
+inline void warm_up(stack::interface& ifc, connection& c) {
+  flow up(64 * 1024, 41), down(64 * 1024, 42);
+  std::string err;
+  ASSERT_TRUE(exchange(ifc, c, up, down, {.shut_up = false, .shut_down = false}, err)) << err;
+  expect_delivered(up, "us -> Linux");
+  expect_delivered(down, "Linux -> us");
+}
+
+inline void linux_resets(ti::interop_link& net, stack::interface& ifc, role r) {
+  auto c = open(r, net, ifc);
+  ASSERT_EQ(c.error, "");
+  warm_up(ifc, c);
+  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_EQ(c.theirs->linger_zero(), 0);
+  c.theirs->close();   // RST, no FIN
+  std::error_code got;
+  std::byte b[64];
+  ASSERT_TRUE(drive(
+      ifc,
+      [&](stack::time_ns now) {
+        const auto res = c.ours->receive(b, now);
+        if (res.ec && res.ec != std::errc::operation_would_block) got = res.ec;
+        return false;
+      },
+      [&] { return bool(got); }, milliseconds(3000)))
+      << "our receive never failed; state " << tcp::to_string(c.ours->state());
+  EXPECT_EQ(got, std::errc::connection_reset) << got.message();
+  EXPECT_EQ(c.ours->state(), tcp::state::closed);
+  EXPECT_EQ(c.ours->error(), std::errc::connection_reset);
+  EXPECT_EQ(c.ours->counters().rsts_in, 1u);
+  EXPECT_EQ(ifc.tcp_counters().estab_resets, 1u);
+  // A send on the reset connection says so too, as a kernel socket's does.
+  const auto s = c.ours->send(std::span(b), now_ns());
+  EXPECT_EQ(s.ec, std::errc::connection_reset) << s.ec.message();
+}
+
+inline void we_reset(ti::interop_link& net, stack::interface& ifc, role r) {
+  auto c = open(r, net, ifc);
+  ASSERT_EQ(c.error, "");
+  warm_up(ifc, c);
+  if (::testing::Test::HasFatalFailure()) return;
+  const std::uint64_t rsts_before = ifc.tcp_counters().out_rsts;
+  c.ours->abort(now_ns());
+  long got = 0;
+  char b[64];
+  ASSERT_TRUE(drive(
+      ifc,
+      [&](stack::time_ns) {
+        got = c.theirs->recv(b, sizeof b);
+        return false;
+      },
+      [&] { return got != -EAGAIN; }, milliseconds(3000)));
+  EXPECT_EQ(got, -ECONNRESET) << (got < 0 ? std::strerror(int(-got)) : "bytes or EOF instead of ECONNRESET");
+  EXPECT_EQ(ifc.tcp_counters().out_rsts, rsts_before + 1);
+  EXPECT_EQ(ifc.tcp_counters().estab_resets, 1u);
+  EXPECT_EQ(c.theirs->info().tcpi_state, TCP_CLOSE);
+}
+
+// The Linux client closes (we_close_first: after us) and connects again at once from the same port.
+inline void reconnect_same_port(ti::interop_link& net, stack::interface& ifc, bool we_close_first) {
+  constexpr std::uint16_t linux_port = 45678;
+  // Linux reuses its own TIME_WAIT for connect() only with tcp_tw_reuse = 1 (2, its default, means
+  // loopback only), and then once a second has passed since the old connection's last timestamp.
+  peer_sysctl(net.peer, "net.ipv4.tcp_tw_reuse", "1");
+  auto c = linux_connects(net, ifc, {.bind_port = linux_port});
+  ASSERT_EQ(c.error, "");
+  ASSERT_EQ(c.theirs->local_port(), linux_port);
+  {
+    flow up(32 * 1024, 51), down(32 * 1024, 52);
+    std::string err;
+    ASSERT_TRUE(exchange(ifc, c, up, down, {.shut_up = we_close_first, .shut_down = !we_close_first}, err)) << err;
+  }
+  // The other side closes too; wait for the first closer's TIME_WAIT.
+  if (we_close_first) {
+    // Linux closes its side and is done once its FIN is acknowledged (LAST_ACK -> CLOSE; it may
+    // have to send the FIN again when our ACK is slow): only then is the port free on its side.
+    ASSERT_EQ(c.theirs->shutdown_write(), 0);
+    ASSERT_TRUE(drive(ifc, [](stack::time_ns) { return false; },
+                      [&] { return c.ours->state() == tcp::state::time_wait && c.theirs->info().tcpi_state == TCP_CLOSE; },
+                      milliseconds(3000)))
+        << describe(ifc, c);
+    c.theirs->close();
+  } else {
+    c.ours->close(now_ns());
+    ASSERT_TRUE(drive(ifc, [](stack::time_ns) { return false; },
+                      [&] { return c.theirs->info().tcpi_state == TCP_CLOSE; }, milliseconds(2000)));
+    c.theirs->close();
+  }
+  const std::string before = describe(ifc, c);
+  const auto state_before = c.ours->state();
+  c.ours.reset();   // ours in TIME_WAIT lives on as an orphan of the lane
+  const auto reuse_before = ifc.tcp_counters().time_wait_reuse;
+
+  // Again from the same port: our listener must accept it (from our TIME_WAIT, or from nothing).
+  connection again;
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    again = linux_connects(net, ifc, {.bind_port = linux_port}, std::move(c.our_listener));
+    if (again.error.find(std::strerror(EADDRNOTAVAIL)) == std::string::npos || we_close_first) break;
+    // Linux's own TIME_WAIT refuses the port until its timestamp second has passed (EADDRNOTAVAIL).
+    c.our_listener = std::move(again.our_listener);
+    ASSERT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3)) << again.error;
+    idle(ifc, milliseconds(100));
+  }
+  ASSERT_EQ(again.error, "");
+  EXPECT_EQ(again.theirs->local_port(), linux_port);
+  EXPECT_EQ(again.ours->info().remote.port, linux_port);
+  // At once: Linux's SYN was taken the first time, not after a retransmission.
+  EXPECT_EQ(again.theirs->info().tcpi_total_retrans, 0u) << "before:\n" << before << "\nafter:\n" << describe(ifc, again);
+  EXPECT_EQ(ifc.tcp_counters().time_wait_reuse, reuse_before + (we_close_first ? 1u : 0u))
+      << "our first connection was " << tcp::to_string(state_before) << " before the reconnect";
+  flow up(64 * 1024, 53), down(64 * 1024, 54);
+  std::string err;
+  ASSERT_TRUE(exchange(ifc, again, up, down, {}, err)) << err;
+  expect_delivered(up, "us -> Linux, second connection");
+  expect_delivered(down, "Linux -> us, second connection");
+}
+
+}  // namespace ringlab::test_tcp_interop::cases
