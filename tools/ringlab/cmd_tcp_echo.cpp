@@ -178,9 +178,9 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& role, const
     if (backend == "afxdp" && !cc->local_port)
       throw cli::usage_error{"--backend afxdp client needs --local-port N (the XDP program steers TCP by destination "
                              "port: the server's replies come to our source port)"};
-    steering = "tcp=";
-    for (std::uint32_t c = 0; c < cc->connections; ++c)
-      steering += (c ? "+" : "") + std::to_string(cc->local_port + c);
+    // Our source ports: one, or the XDP program's port range (connection c uses local_port + c).
+    steering = "tcp=" + std::to_string(cc->local_port);
+    if (cc->connections > 1) steering += "-" + std::to_string(cc->local_port + cc->connections - 1);
   } else {
     steering = "tcp=" + std::to_string(port);
   }

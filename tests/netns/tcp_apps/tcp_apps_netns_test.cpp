@@ -166,17 +166,21 @@ TEST_P(tcp_apps_netns, tcp_echo_client_to_socat_echo_server) {
   RINGLAB_REQUIRE(t::program_missing("socat", "socat"));
   net n(net_number(7));
   // EXEC:cat, not PIPE: socat alone on both ends of one pipe can block writing it full.
-  auto peer = n.linux_ns.spawn({"socat", "-t", "20", "TCP-LISTEN:7008,reuseaddr", "EXEC:cat"});
+  auto peer = n.linux_ns.spawn({"socat", "-t", "20", "TCP-LISTEN:7008,reuseaddr,fork", "EXEC:cat"});
   ASSERT_TRUE(t::eventually([&] {
     return n.linux_ns.exec({"sh", "-c", "ss -ltn | grep -q ':7008 '"}).exit_code == 0;
   }, 10s));
-  // afxdp: a fixed source port, in the XDP program's tcp= list (it steers by destination port).
+  // afxdp: fixed source ports 40000 and 40001, the XDP program's tcp= range (it steers by destination
+  // port); two connections at once.
   auto r = n.ours_ns.exec(cat({"timeout", "60", ringlab_binary(), "tcp-echo", "client", "--connect", n.prefix + "1",
-                               "--port", "7008", "--bytes", "1M", "--local-port", "40000"},
+                               "--port", "7008", "--bytes", "1M", "--local-port", "40000", "--connections", "2"},
                               backend(n)));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string seed1_1m_conn1 = "f71c355f6044d8a8f15b08343fbba1ae71d111a2d23b18e392c09d93fe0f1496";
   EXPECT_EQ(r.out, "client conn 0 " + n.prefix + "1:7008 sent=1048576 received=1048576 sha256_sent=" + seed1_1m +
-                       " sha256_received=" + seed1_1m + " ok\n")
+                       " sha256_received=" + seed1_1m + " ok\nclient conn 1 " + n.prefix +
+                       "1:7008 sent=1048576 received=1048576 sha256_sent=" + seed1_1m_conn1 +
+                       " sha256_received=" + seed1_1m_conn1 + " ok\n")
       << r.err;
   if (GetParam() != "kernel") {
     EXPECT_EQ(r.err.find("falling back"), std::string::npos) << r.err;
