@@ -8,8 +8,7 @@
 // ringlab's user-space stack over the device open_device gave AsioService. Same handler code for both:
 // that is the point of the bypass socket having Asio's shape.
 //
-// TODO(issue 13 point 1): a TCP echo part over ringlab::bypass::tcp. That socket is not in main yet
-// (asio_bypass/README.md, "What is not done yet"); this example adds it when it lands, not before.
+// The TCP counterpart, the same idea over ringlab::bypass::tcp: tcp_echo.cpp.
 #include <asio/io_context.hpp>
 #include <asio/ip/multicast.hpp>
 #include <asio/ip/udp.hpp>

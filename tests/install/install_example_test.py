@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Install this build into a temporary prefix, build examples/ against it through find_package and
 through pkg-config, and run both builds on the sim backend: the output must be exactly the expected
-datagrams (tests/install/CMakeLists.txt)."""
+datagrams, and the TCP echo example's echo must be exact (tests/install/CMakeLists.txt)."""
 import argparse
 import os
 import re
@@ -75,6 +75,11 @@ def main():
                      "--group", "239.1.1.1", "--port", "5001", "--count", "5"])
             if r.stdout != EXPECTED:
                 sys.exit(f"{name}: output differs\n--- expected\n{EXPECTED}--- got\n{r.stdout}")
+            # The TCP echo example: server and client on two sim hosts in one process, over the
+            # installed ringlab::bypass::tcp sockets; the client compares the echo byte for byte.
+            r = run([os.path.join(b, "tcp_echo"), "--backend", "sim", "--bytes", "100000"])
+            if r.stdout != "echoed 100000 bytes: exact\n":
+                sys.exit(f"{name}: tcp_echo output differs: {r.stdout!r}")
             print(f"{name}: ok", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

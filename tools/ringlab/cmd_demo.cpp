@@ -3,7 +3,8 @@
 // its own user-space stack on its own io_context (share-nothing), and the SAME templated multicast
 // receiver that `ringlab mcast-recv` runs over kernel sockets (tools/mcast/app.hpp) runs over
 // ringlab::bypass::udp::socket. It prints per-group counts, loss and reordering from the sequence
-// numbers, drops by reason, and the frame pool's balance (0 out: no frame leaked).
+// numbers, drops by reason, and the frame pool's balance (0 out: no frame leaked). Then its TCP part:
+// the tcp-echo app over bypass::tcp sockets between two sim hosts with a little loss (tcp_part()).
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -31,6 +32,11 @@
 #include "tools/mcast/bypass_host.hpp"
 #include "tools/ringlab/cli.hpp"
 #include "tools/ringlab/device_flags.hpp"
+#include "asio_bypass/tcp_acceptor.hpp"
+#include "asio_bypass/tcp_socket.hpp"
+#include "stack/socket/tcp_lane_counters.hpp"
+#include "tools/tcp_apps/echo.hpp"
+#include "tools/tcp_apps/sim_pair.hpp"
 
 namespace {
 using namespace ringlab;
@@ -42,7 +48,55 @@ const std::vector<cli::option> opts = cli::with_device_flags({
     {"queues", "N", "RX queues: one stack + io_context each, RSS spreads the groups", "2"},
     {"seed", "N", "seed for the faults (unless --faults names one) and the stack: same seed, same output", "1"},
     {"event-hash", "", "trace every hop and print the FNV-1a hash of all events"},
+    {"tcp-bytes", "SIZE", "the TCP part: bytes tcp-echo sends and reads back over two sim hosts with 1% loss "
+                          "each way (0: no TCP part)", "1048576"},
 });
+
+// The TCP part: `ringlab tcp-echo client --backend sim` in small: the same echo app (tools/tcp_apps)
+// over bypass::tcp sockets on two sim hosts joined by sim_nic's wire, a little seeded loss each way.
+// Prints the bytes, whether the sha256 of what went out equals that of what came back, and the lanes'
+// nonzero nstat counters (retransmissions and recoveries show the loss being repaired). true: exact.
+bool tcp_part(std::uint64_t bytes, std::uint64_t seed) {
+  namespace ta = ringlab::tcp_apps;
+  ta::sim_pair_config pc;
+  pc.faults = port::fault_spec{.drop = 0.01};
+  pc.seed = seed;
+  ta::sim_pair pair(pc);
+  const asio::ip::address_v4 server_ip(ta::sim_pair::server_ip.value);
+  bypass::tcp::acceptor acc(pair.server_ctx());
+  if (auto err = ta::open_listener(acc, {server_ip, 7007}); !err.empty()) throw std::runtime_error("demo tcp: " + err);
+  std::string server_sha;
+  ta::echo_server<bypass::tcp::acceptor, bypass::tcp::socket> server(acc, 1, [&](const ta::echo_result& r) {
+    server_sha = r.ok() ? r.received_sha.hex() : "failed: " + ta::failure_text(r);
+  });
+  ta::echo_client<bypass::tcp::socket> client(pair.client_ctx(), {.remote = {server_ip, 7007}, .bytes = bytes, .seed = seed});
+  server.start();
+  client.start();
+  const auto st = pair.run([&] { return client.done() && server.done(); }, 600 * stack::sec);
+  const auto& r = *client.results()[0];
+  const std::string sent = r.sent_sha.hex(), back = r.received_sha.hex();
+  std::printf("\n  TCP: tcp-echo over the bypass path: 10.0.0.1 -> 10.0.0.2, two sim hosts on sim_nic's wire, 1%% loss "
+              "each way\n");
+  std::printf("    %" PRIu64 " bytes sent, %" PRIu64 " echoed back in %.3f s of virtual time: %s\n", r.sent, r.received,
+              static_cast<double>(st.elapsed_ns) / 1e9, r.ok() ? "byte-exact" : ta::failure_text(r).c_str());
+  std::printf("    sha256 sent %s\n           back %s (%s)\n", sent.c_str(), back.c_str(),
+              sent == back && server_sha == sent ? "match, and the server hashed the same" : "MISMATCH");
+  std::printf("    wire dropped %" PRIu64 " of %" PRIu64 " frames a->b, %" PRIu64 " of %" PRIu64 " b->a\n",
+              pair.wire_a_to_b().dropped, pair.wire_a_to_b().in, pair.wire_b_to_a().dropped, pair.wire_b_to_a().in);
+  auto nonzero = [](const char* who, const stack::tcp_lane_counters& c) {
+    std::printf("    %s nstat:", who);
+    int k = 0;
+    for (const auto& n : stack::tcp_counter_names)
+      if (c.*n.field) std::printf("%s %s=%" PRIu64, k++ % 4 == 0 && k > 1 ? "\n         " : "", n.name, c.*n.field);
+    std::printf("\n");
+  };
+  nonzero("client", pair.client().iface().tcp_counters());
+  nonzero("server", pair.server().iface().tcp_counters());
+  pair.run({}, pair.now() - pair.start_ns() + 300 * stack::sec);   // FIN, TIME_WAIT: every frame home
+  const auto out = pair.frames_out();
+  std::printf("    frame pools: %u out after the run (%s)\n", out, out == 0 ? "balanced" : "LEAK");
+  return r.ok() && sent == back && server_sha == sent && out == 0;
+}
 
 struct group_key {
   std::uint32_t addr;
@@ -122,20 +176,24 @@ struct lane {
 int run(int argc, char** argv) {
   cli::args a("demo", opts, argc, argv);
   if (a.help()) {
-    std::fputs(cli::usage_text("demo", "[--replay FILE] [--queues N] [--ring NAME] [--faults SPEC] [--tap FILE] [--trace] [--seed S] [--event-hash]",
+    std::fputs(cli::usage_text("demo", "[--replay FILE] [--queues N] [--ring NAME] [--faults SPEC] [--tap FILE] [--trace] [--seed S] [--event-hash] [--tcp-bytes SIZE]",
                                "Replays a market-data feed through sim_nic -> RX rings -> user-space stack ->\n"
                                "bypass UDP sockets under Asio, and reports what the receivers saw. The feed is\n"
                                "traces/mcast-feed.pcap (found in the current directory or $RINGLAB_SOURCE_DIR);\n"
                                "run elsewhere, the same 12000 frames are generated in memory from the file's\n"
                                "recipe, and the first line of the report says which one ran. --faults, --tap\n"
-                               "and --trace wrap every queue (faults, tap, trace from the NIC up). Exit 1 when a\n"
-                               "frame leaked or the --tap file could not be written.",
+                               "and --trace wrap every queue (faults, tap, trace from the NIC up). Then the TCP\n"
+                               "part: tcp-echo moves --tcp-bytes over the bypass TCP path between two sim hosts\n"
+                               "with 1% loss each way and prints the sha256 match and the lanes' nstat counters.\n"
+                               "Exit 1 when a frame leaked, the --tap file could not be written, or the TCP echo\n"
+                               "was not byte-exact.",
                                opts).c_str(), stdout);
     return cli::exit_ok;
   }
   a.expect_positional(0);
   const auto queues = static_cast<std::uint16_t>(a.u64("queues", 1, 16));
   const std::uint64_t seed = a.u64("seed");
+  const std::uint64_t tcp_bytes = a.u64("tcp-bytes", 0, std::uint64_t{1} << 30);
   const bool event_hash = a.has("event-hash");
 
   // The trace: a file, or the bundled feed's recipe run in memory.
@@ -282,7 +340,9 @@ int run(int argc, char** argv) {
   const bool tap_ok = cli::report_device_flags(stdout, "  demo", "demo", *dev, d, &ev);
   const auto out = nic->pool().out();
   std::printf("  frame pool: %u out after the run (%s)\n", out, out == 0 ? "balanced" : "LEAK");
-  return out == 0 && tap_ok ? cli::exit_ok : cli::exit_failure;
+  const bool tcp_ok = tcp_bytes == 0 || tcp_part(tcp_bytes, seed);
+  std::fflush(stdout);
+  return out == 0 && tap_ok && tcp_ok ? cli::exit_ok : cli::exit_failure;
 }
 
 const cli::registration reg{{"demo", "replay a market-data feed through sim_nic + stack + bypass Asio sockets", run}};

@@ -1,0 +1,193 @@
+// ringlab tcp-echo and http-serve with Linux's tools as the peers, in two namespaces joined by a veth
+// pair (10.22N.0.1 = the Linux side, 10.22N.0.2 = our side). Each case runs three times: --backend
+// afxdp (the user-space stack takes our veth end through AF_XDP, copy mode), --backend dpdk (the same
+// veth end through DPDK's net_af_xdp) and --backend kernel (Linux TCP under the same application code).
+//   http-serve <- curl (the body byte for byte) and wrk -c4 -d1s (requests > 0, no error of any kind)
+//   tcp-echo server <- socat as the client (the echo byte for byte, the server's sha256 = sha256sum's)
+//   tcp-echo client -> a Linux socat echo server (EXEC:cat), exact both ways
+// The Linux side's veth has TX checksum offload off: a locally sent segment otherwise crosses the veth
+// with a partial checksum, which the kernel accepts (CHECKSUM_PARTIAL) but our stack rightly drops.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/netns.hpp"
+#include "tests/support/preconditions.hpp"
+#include "tests/support/ringlab_cli.hpp"
+#include "tools/tcp_apps/http_response.hpp"
+
+using namespace std::chrono_literals;
+namespace t = ringlab::test;
+using ringlab::test::ringlab_binary;
+
+namespace {
+
+#ifdef RINGLAB_HAVE_XDP
+#define AFXDP_NOT_BUILT() ""
+#else
+#define AFXDP_NOT_BUILT() t::not_built("ringlab's AF_XDP backend", "libxdp-dev, libbpf-dev, clang")
+#endif
+#ifdef RINGLAB_HAVE_DPDK
+#define DPDK_NOT_BUILT() ""
+#else
+#define DPDK_NOT_BUILT() t::not_built("ringlab's DPDK backend", "libdpdk-dev")
+#endif
+
+const std::string seed1_1m = "4e92882ab509439bb5ec8387d36e84c25c1d0d45506274f73ba18c3ac1bf44f6";
+
+struct tcp_apps_netns : ::testing::TestWithParam<std::string> {
+  void SetUp() override {
+    RINGLAB_REQUIRE(t::netns_unavailable());
+    if (GetParam() != "kernel") {   // dpdk: net_af_xdp, AF_XDP underneath
+      RINGLAB_REQUIRE(t::afxdp_unavailable());
+      RINGLAB_REQUIRE(t::memlock_below(std::uint64_t{8} << 20));
+      RINGLAB_REQUIRE(GetParam() == "afxdp" ? AFXDP_NOT_BUILT() : DPDK_NOT_BUILT());
+    }
+    RINGLAB_REQUIRE(t::program_missing("ethtool", "ethtool"));
+  }
+  // The namespaces and the pair for test number n (addresses 10.22n.0.x).
+  struct net {
+    explicit net(int n)
+        : prefix("10.22" + std::to_string(n) + ".0."), linux_ns("rltl" + std::to_string(n)), ours_ns("rlto" + std::to_string(n)),
+          link(linux_ns, prefix + "1/24", ours_ns, prefix + "2/24") {
+      auto off = linux_ns.exec({"ethtool", "-K", link.a_name(), "tx", "off"});
+      EXPECT_EQ(off.exit_code, 0) << off.err;
+    }
+    std::string prefix;
+    t::netns linux_ns, ours_ns;
+    t::veth_pair link;
+  };
+  // Our side's backend flags: afxdp takes the veth end (the stack's MAC is the veth's own).
+  std::vector<std::string> backend(const net& n) const {
+    if (GetParam() == "kernel") return {"--backend", "kernel"};
+    if (GetParam() == "dpdk")   // net_af_xdp's own XDP program: every frame of the link to the stack
+      return {"--backend", "dpdk", "--vdev", "net_af_xdp0,iface=" + n.link.b_name(), "--mac", n.link.b_mac(), "--addr",
+              n.prefix + "2/24"};
+    return {"--backend", "afxdp", "--iface", n.link.b_name(), "--mac", n.link.b_mac(), "--addr", n.prefix + "2/24"};
+  }
+  static std::vector<std::string> cat(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+  // 10.22N.0.x: a subnet of its own per test and backend (first + 0, 1, 2).
+  int net_number(int first) const { return first + (GetParam() == "afxdp" ? 0 : GetParam() == "kernel" ? 1 : 2); }
+  void wait_listening(t::background_process& p) const {
+    ASSERT_TRUE(t::eventually([&] { return p.err().find("listening") != std::string::npos || !p.running(); }, 15s))
+        << p.err();
+    ASSERT_TRUE(p.running()) << p.err();
+    ASSERT_EQ(p.err().find("falling back"), std::string::npos) << "AF_XDP did not open: " << p.err();
+  }
+};
+
+std::string tmp(const std::string& name) { return t::temp_path("tcpapps", name); }
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::size_t first_difference(const std::string& a, const std::string& b) {
+  std::size_t i = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+  return i;
+}
+
+TEST_P(tcp_apps_netns, http_serve_with_curl_and_wrk) {
+  RINGLAB_REQUIRE(t::program_missing("curl", "curl"));
+  RINGLAB_REQUIRE(t::program_missing("wrk", "wrk"));
+  net n(net_number(1));
+  auto srv = n.ours_ns.spawn(cat({ringlab_binary(), "http-serve", "--port", "8080", "--body-size", "1000", "--timeout", "60"},
+                                 backend(n)));
+  ASSERT_NO_FATAL_FAILURE(wait_listening(srv));
+  const std::string url = "http://" + n.prefix + "2:8080/";
+  const std::string body = tmp("body");
+  auto c = n.linux_ns.exec({"curl", "-sS", "--max-time", "10", "-o", body, url});
+  ASSERT_EQ(c.exit_code, 0) << c.err << srv.err();
+  EXPECT_EQ(file_bytes(body), ringlab::tcp_apps::make_body(1000));
+  std::remove(body.c_str());
+  // Two requests on one connection (curl reuses it): keep-alive, then Connection: close honoured.
+  auto two = n.linux_ns.exec({"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-o", "/dev/null", "-w",
+                              "%{http_code} %{num_connects}\n", url, "-H", "Connection: keep-alive", url});
+  EXPECT_EQ(two.out, "200 1\n200 0\n") << two.err;
+  auto w = n.linux_ns.exec({"wrk", "-c4", "-t1", "-d1s", url});
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  EXPECT_EQ(w.out.find("Socket errors"), std::string::npos) << w.out;
+  EXPECT_EQ(w.out.find("Non-2xx"), std::string::npos) << w.out;
+  const auto at = w.out.find(" requests in ");
+  ASSERT_NE(at, std::string::npos) << w.out;
+  const auto start = w.out.rfind('\n', at) + 1;
+  EXPECT_GT(std::stoull(w.out.substr(start, at - start)), 0u) << w.out;
+  srv.signal(SIGTERM);
+  const auto code = srv.wait_for(15s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << srv.err();
+  EXPECT_NE(srv.err().find(" 0 I/O errors"), std::string::npos) << srv.err();
+  EXPECT_NE(srv.err().find("ended by signal"), std::string::npos) << srv.err();
+}
+
+TEST_P(tcp_apps_netns, tcp_echo_server_with_socat_client) {
+  RINGLAB_REQUIRE(t::program_missing("socat", "socat"));
+  net n(net_number(4));
+  auto srv = n.ours_ns.spawn(cat({ringlab_binary(), "tcp-echo", "server", "--port", "7007", "--count", "1", "--timeout",
+                                  "60"},
+                                 backend(n)));
+  ASSERT_NO_FATAL_FAILURE(wait_listening(srv));
+  const std::string in = tmp("in"), out = tmp("out");
+  {
+    std::ofstream f(in, std::ios::binary);
+    for (std::uint32_t i = 0; i < 300000; ++i) f.put(static_cast<char>((i * 7919u) >> 3));
+  }
+  auto s = n.linux_ns.exec({"sh", "-c", "socat -t 20 - TCP:" + n.prefix + "2:7007 < " + in + " > " + out});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const std::string sent = file_bytes(in), back = file_bytes(out);
+  EXPECT_EQ(back.size(), sent.size()) << srv.err();
+  EXPECT_TRUE(back == sent) << "the echo differs from byte " << first_difference(sent, back);
+  const auto code = srv.wait_for(15s);
+  ASSERT_TRUE(code.has_value()) << srv.err();
+  EXPECT_EQ(*code, 0) << srv.err();
+  auto sum = t::run({"sha256sum", in});
+  const std::string hex = sum.out.substr(0, 64);
+  EXPECT_NE(srv.out().find("sent=300000 received=300000 sha256_sent=" + hex + " sha256_received=" + hex + " ok"),
+            std::string::npos)
+      << srv.out() << srv.err();
+  std::remove(in.c_str());
+  std::remove(out.c_str());
+}
+
+TEST_P(tcp_apps_netns, tcp_echo_client_to_socat_echo_server) {
+  RINGLAB_REQUIRE(t::program_missing("socat", "socat"));
+  net n(net_number(7));
+  // EXEC:cat, not PIPE: socat alone on both ends of one pipe can block writing it full.
+  auto peer = n.linux_ns.spawn({"socat", "-t", "20", "TCP-LISTEN:7008,reuseaddr,fork", "EXEC:cat"});
+  ASSERT_TRUE(t::eventually([&] {
+    return n.linux_ns.exec({"sh", "-c", "ss -ltn | grep -q ':7008 '"}).exit_code == 0;
+  }, 10s));
+  // afxdp: fixed source ports 40000 and 40001, the XDP program's tcp= range (it steers by destination
+  // port); two connections at once.
+  auto r = n.ours_ns.exec(cat({"timeout", "60", ringlab_binary(), "tcp-echo", "client", "--connect", n.prefix + "1",
+                               "--port", "7008", "--bytes", "1M", "--local-port", "40000", "--connections", "2"},
+                              backend(n)));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string seed1_1m_conn1 = "f71c355f6044d8a8f15b08343fbba1ae71d111a2d23b18e392c09d93fe0f1496";
+  EXPECT_EQ(r.out, "client conn 0 " + n.prefix + "1:7008 sent=1048576 received=1048576 sha256_sent=" + seed1_1m +
+                       " sha256_received=" + seed1_1m + " ok\nclient conn 1 " + n.prefix +
+                       "1:7008 sent=1048576 received=1048576 sha256_sent=" + seed1_1m_conn1 +
+                       " sha256_received=" + seed1_1m_conn1 + " ok\n")
+      << r.err;
+  if (GetParam() != "kernel") {
+    EXPECT_EQ(r.err.find("falling back"), std::string::npos) << r.err;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, tcp_apps_netns, ::testing::Values("afxdp", "kernel", "dpdk"),
+                         [](const auto& i) { return i.param; });
+
+}  // namespace

@@ -1,0 +1,179 @@
+// `ringlab tcp-echo` and `ringlab http-serve` as a user meets them: the built binary, exit codes
+// (0 done, 1 the run failed, 2 bad input) and exact lines. --backend sim runs without privileges;
+// --backend kernel uses loopback only.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/support/netns.hpp"
+#include "tests/support/ringlab_cli.hpp"
+
+using ringlab::test::lines_of;
+using ringlab::test::ringlab_binary;
+using ringlab::test::run;
+
+namespace {
+
+// Golden digest of the client's stream for --seed 1, 1 MiB, connection 0 (tools/tcp_apps/byte_stream.hpp):
+// it changes only if the generator does, which changes every recorded run.
+const std::string seed1_1m = "4e92882ab509439bb5ec8387d36e84c25c1d0d45506274f73ba18c3ac1bf44f6";
+
+TEST(tcp_echo_cli, sim_exact_both_ways) {
+  auto r = run({ringlab_binary(), "tcp-echo", "client", "--backend", "sim", "--bytes", "1M"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto l = lines_of(r.out);
+  ASSERT_EQ(l.size(), 2u) << r.out;
+  EXPECT_EQ(l[0], "server conn 0 10.0.0.1:49152 sent=1048576 received=1048576 sha256_sent=" + seed1_1m +
+                      " sha256_received=" + seed1_1m + " ok");
+  EXPECT_EQ(l[1], "client conn 0 10.0.0.2:7007 sent=1048576 received=1048576 sha256_sent=" + seed1_1m +
+                      " sha256_received=" + seed1_1m + " ok");
+  EXPECT_NE(r.err.find("tcp-echo: sim: 1048576 bytes echoed on 1 connection in "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("tcp-echo: sim: client stack drops: none"), std::string::npos) << r.err;
+}
+
+TEST(tcp_echo_cli, sim_with_loss_same_digests_and_retransmissions_in_stats) {
+  auto r = run({ringlab_binary(), "tcp-echo", "client", "--backend", "sim", "--bytes", "1M", "--faults",
+                "drop=0.02,seed=4", "--stats"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto l = lines_of(r.out);
+  ASSERT_EQ(l.size(), 2u) << r.out;
+  EXPECT_EQ(l[1], "client conn 0 10.0.0.2:7007 sent=1048576 received=1048576 sha256_sent=" + seed1_1m +
+                      " sha256_received=" + seed1_1m + " ok");
+  // --stats at exit: both lanes' nstat tables, on standard error; the wire dropped frames and the
+  // stacks sent segments again.
+  EXPECT_NE(r.err.find("client lane (host 10.0.0.1):\n#kernel\nTcpActiveOpens                  1 "), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("server lane (host 10.0.0.2):\n#kernel\nTcpActiveOpens                  0 "), std::string::npos);
+  const auto at = r.err.find("TcpRetransSegs");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(r.err.find("TcpRetransSegs                  0 ", at), std::string::npos) << "no retransmission with 2% loss";
+  EXPECT_EQ(r.err.find(" 0 dropped;"), std::string::npos) << r.err;
+}
+
+TEST(tcp_echo_cli, sim_stats_every_shows_connections_as_ss) {
+  auto r = run({ringlab_binary(), "tcp-echo", "client", "--backend", "sim", "--bytes", "4M", "--stats=0.004"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("tcp-echo: stats at 0.004000 s (virtual)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\nESTAB      "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("10.0.0.1:49152 10.0.0.2:7007\n\t ts sack cubic wscale:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" cwnd:"), std::string::npos);
+}
+
+TEST(tcp_echo_cli, kernel_loopback_client_and_server) {
+  auto port = std::to_string(47000 + ::getpid() % 1000);
+  auto srv = ringlab::test::background_process({ringlab_binary(), "tcp-echo", "server", "--listen", "127.0.0.1", "--port",
+                                                port, "--count", "2"});
+  ASSERT_TRUE(ringlab::test::eventually([&] { return srv.err().find("listening") != std::string::npos; },
+                                        std::chrono::seconds(10)))
+      << srv.err();
+  auto r = run({ringlab_binary(), "tcp-echo", "client", "--port", port, "--connections", "2", "--bytes", "1M",
+                "--block", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto l = lines_of(r.out);
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_EQ(l[0].substr(0, l[0].find(" sha256_sent=")), "client conn 0 127.0.0.1:" + port + " sent=1048576 received=1048576");
+  EXPECT_NE(l[0].find("sha256_sent=" + seed1_1m + " sha256_received=" + seed1_1m + " ok"), std::string::npos) << l[0];
+  const auto code = srv.wait_for(std::chrono::seconds(10));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << srv.err();
+  EXPECT_NE(srv.out().find("received=1048576 sha256_sent=" + seed1_1m + " sha256_received=" + seed1_1m + " ok"),
+            std::string::npos)
+      << srv.out();
+}
+
+// A device that cannot open: one line says why, and the same client runs over kernel sockets.
+TEST(tcp_echo_cli, afxdp_falls_back_to_kernel_with_one_line) {
+  auto port = std::to_string(46000 + ::getpid() % 1000);
+  auto srv = ringlab::test::background_process({ringlab_binary(), "tcp-echo", "server", "--listen", "127.0.0.1", "--port",
+                                                port, "--count", "1"});
+  ASSERT_TRUE(ringlab::test::eventually([&] { return srv.err().find("listening") != std::string::npos; },
+                                        std::chrono::seconds(10)));
+  auto r = run({ringlab_binary(), "tcp-echo", "client", "--backend", "afxdp", "--iface", "nosuch0", "--connect",
+                "127.0.0.1", "--port", port, "--local-port", port == "46999" ? "46998" : "46999", "--bytes", "1M"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "tcp-echo: backend 'afxdp' cannot start (afxdp: nosuch0: no such interface in this network namespace): "
+                   "falling back to 'kernel'\n");
+  EXPECT_NE(r.out.find(" sha256_sent=" + seed1_1m + " sha256_received=" + seed1_1m + " ok\n"), std::string::npos) << r.out;
+  EXPECT_EQ(srv.wait_for(std::chrono::seconds(10)), std::optional<int>(0));
+}
+
+TEST(tcp_echo_cli, refused_is_exit_1_with_the_reason) {
+  // A port nothing listens on: bound and closed again here.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  auto r = run({ringlab_binary(), "tcp-echo", "client", "--port", port});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "tcp-echo: connection 0 to 127.0.0.1:" + port + ": connect: Connection refused\n");
+}
+
+TEST(tcp_echo_cli, bad_input_is_exit_2) {
+  struct c {
+    std::vector<std::string> args;
+    std::string err;
+  };
+  const c cases[] = {
+      {{"client", "--port", "0"}, "ringlab tcp-echo: --port: '0' is not a whole number in 1..65535\n"},
+      {{"both"}, "ringlab tcp-echo: 'both' is neither server nor client\n"},
+      {{}, "ringlab tcp-echo: server or client is required (see --help)\n"},
+      {{"client", "--bytes", "1X"}, "ringlab tcp-echo: --bytes: '1X' is not a size in 0..1099511627776 bytes (suffix k, M, G allowed)\n"},
+      {{"server", "--backend", "sim"}, "ringlab tcp-echo: --backend sim runs both ends in this process: use 'client'\n"},
+      {{"client", "--backend", "afxdp", "--connect", "10.0.0.1"},
+       "ringlab tcp-echo: --backend afxdp client needs --local-port N (the XDP program steers TCP by destination port: "
+       "the server's replies come to our source port)\n"},
+      {{"server", "--bytes", "5"}, "ringlab tcp-echo: --bytes does not apply to server (client options)\n"},
+      {{"client", "--backend", "sim", "--faults", "drop=2"},
+       "ringlab tcp-echo: --faults: fault spec field 'drop': '2' is not a probability in 0..1\n"},
+  };
+  for (const auto& x : cases) {
+    std::vector<std::string> argv{ringlab_binary(), "tcp-echo"};
+    argv.insert(argv.end(), x.args.begin(), x.args.end());
+    auto r = run(argv);
+    EXPECT_EQ(r.exit_code, 2) << x.args.size();
+    EXPECT_EQ(r.err, x.err);
+  }
+}
+
+TEST(http_serve_cli, bad_input_is_exit_2) {
+  auto r = run({ringlab_binary(), "http-serve", "--backend", "sim"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "ringlab http-serve: --backend: 'sim' is not kernel, afxdp or dpdk (sim has no peer to serve: "
+                   "ringlab tcp-echo --backend sim)\n");
+  r = run({ringlab_binary(), "http-serve", "--body-size", "x"});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+}  // namespace
+
+namespace {
+
+// ./lab demo's TCP part: the echo over the bypass path with a little loss, exact, pools balanced.
+TEST(demo_cli, tcp_part_is_exact_and_shows_the_repair) {
+  auto r = run({ringlab_binary(), "demo", "--queues", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto at = r.out.find("\n  TCP: tcp-echo over the bypass path: 10.0.0.1 -> 10.0.0.2");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string tcp = r.out.substr(at);
+  EXPECT_NE(tcp.find("    1048576 bytes sent, 1048576 echoed back in "), std::string::npos) << tcp;
+  EXPECT_NE(tcp.find("    sha256 sent " + seed1_1m + "\n           back " + seed1_1m +
+                     " (match, and the server hashed the same)\n"),
+            std::string::npos)
+      << tcp;
+  EXPECT_NE(tcp.find("TcpRetransSegs="), std::string::npos) << "1% loss and nothing sent again:\n" << tcp;
+  EXPECT_NE(tcp.find("    frame pools: 0 out after the run (balanced)\n"), std::string::npos) << tcp;
+  auto none = run({ringlab_binary(), "demo", "--queues", "1", "--tcp-bytes", "0"});
+  ASSERT_EQ(none.exit_code, 0);
+  EXPECT_EQ(none.out.find("TCP:"), std::string::npos);
+}
+
+}  // namespace

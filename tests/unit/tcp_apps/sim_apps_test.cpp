@@ -1,0 +1,171 @@
+// The TCP apps end to end on the bypass path, in process: tools/tcp_apps/sim_pair's two sim hosts
+// over sim_nic's wire, echo.hpp's client and server and http_server.hpp over bypass::tcp sockets.
+// Exact: the sha256 of the stream each way (both ends agree, and equal the digest of the bytes the
+// seed makes, computed here with OpenSSL's one-shot SHA256), the lane counters, HTTP bytes.
+#include <gtest/gtest.h>
+#include <openssl/sha.h>
+
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+#include <string>
+#include <vector>
+
+#include "asio_bypass/tcp_acceptor.hpp"
+#include "asio_bypass/tcp_socket.hpp"
+#include "tools/tcp_apps/byte_stream.hpp"
+#include "tools/tcp_apps/echo.hpp"
+#include "tools/tcp_apps/http_server.hpp"
+#include "tools/tcp_apps/sim_pair.hpp"
+
+using namespace ringlab;
+namespace ta = ringlab::tcp_apps;
+using bsock = bypass::tcp::socket;
+using bacc = bypass::tcp::acceptor;
+
+namespace {
+
+const asio::ip::address_v4 server_ip(ta::sim_pair::server_ip.value);
+
+std::string digest_of_stream(std::uint64_t seed, std::uint32_t conn, std::uint64_t bytes) {
+  std::vector<std::byte> all(bytes);
+  ta::byte_stream(seed, conn).fill(all, 0);
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(all.data()), all.size(), md);
+  std::string s;
+  char h[3];
+  for (auto c : md) std::snprintf(h, sizeof h, "%02x", c), s += h;
+  return s;
+}
+
+struct echo_run {
+  std::vector<std::string> server_sent, server_received;
+  std::vector<const ta::echo_result*> client;
+  ta::sim_end ended{};
+  std::uint64_t retrans_client = 0, retrans_server = 0, frames_out = 1;
+};
+
+// n connections of `bytes` each, echoed; the results of both ends.
+void run_echo(const ta::sim_pair_config& pc, std::uint32_t n, std::uint64_t bytes, echo_run& out,
+              std::vector<ta::echo_result>& keep) {
+  ta::sim_pair pair(pc);
+  bacc acc(pair.server_ctx());
+  ASSERT_EQ(ta::open_listener(acc, {server_ip, 7007}), "");
+  ta::echo_server<bacc, bsock> server(acc, n, [&](const ta::echo_result& r) {
+    EXPECT_TRUE(r.ok()) << ta::failure_text(r);
+    EXPECT_EQ(r.sent, bytes);
+    EXPECT_EQ(r.received, bytes);
+    out.server_sent.push_back(r.sent_sha.hex());
+    out.server_received.push_back(r.received_sha.hex());
+  });
+  ta::echo_client_config cc{.remote = {server_ip, 7007}, .bytes = bytes, .block = 10000, .connections = n, .seed = 9};
+  ta::echo_client<bsock> client(pair.client_ctx(), cc);
+  server.start();
+  client.start();
+  const auto st = pair.run([&] { return client.done() && server.done(); }, 600 * stack::sec);
+  out.ended = st.ended;
+  for (const auto* r : client.results()) {
+    EXPECT_TRUE(r->ok()) << ta::failure_text(*r);
+    keep.emplace_back();
+    keep.back().id = r->id;
+    keep.back().sent = r->sent;
+    keep.back().received = r->received;
+    keep.back().where = r->sent_sha.hex() + " " + r->received_sha.hex();   // the two digests, for the caller
+  }
+  out.retrans_client = pair.client().iface().tcp_counters().retrans_segs;
+  out.retrans_server = pair.server().iface().tcp_counters().retrans_segs;
+  EXPECT_EQ(pair.client().iface().tcp_counters().active_opens, n);
+  EXPECT_EQ(pair.server().iface().tcp_counters().passive_opens, n);
+  pair.run({}, pair.now() - pair.start_ns() + 300 * stack::sec);   // closes finish, TIME_WAIT ends
+  EXPECT_EQ(pair.client().iface().tcp_counters().curr_estab, 0u);
+  out.frames_out = pair.frames_out();
+}
+
+TEST(tcp_apps_sim, echo_one_connection_exact_sha256_both_ways) {
+  echo_run r;
+  std::vector<ta::echo_result> c;
+  ASSERT_NO_FATAL_FAILURE(run_echo({}, 1, 1 << 20, r, c));
+  EXPECT_EQ(r.ended, ta::sim_end::done);
+  const std::string want = digest_of_stream(9, 0, 1 << 20);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].where, want + " " + want);   // client: sent, received
+  EXPECT_EQ(r.server_received, std::vector<std::string>{want});
+  EXPECT_EQ(r.server_sent, std::vector<std::string>{want});
+  EXPECT_EQ(r.retrans_client + r.retrans_server, 0u);   // a clean wire
+  EXPECT_EQ(r.frames_out, 0u);
+}
+
+TEST(tcp_apps_sim, echo_three_connections_with_loss_exact) {
+  ta::sim_pair_config pc;
+  pc.faults = port::fault_spec{.drop = 0.01};
+  pc.seed = 3;
+  echo_run r;
+  std::vector<ta::echo_result> c;
+  ASSERT_NO_FATAL_FAILURE(run_echo(pc, 3, 512 << 10, r, c));
+  EXPECT_EQ(r.ended, ta::sim_end::done);
+  ASSERT_EQ(c.size(), 3u);
+  std::vector<std::string> want;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    want.push_back(digest_of_stream(9, i, 512 << 10));
+    EXPECT_EQ(c[i].where, want[i] + " " + want[i]) << "connection " << i;
+  }
+  // The server's connections end in their own order: compare as sets.
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  EXPECT_EQ(sorted(r.server_received), sorted(want));
+  EXPECT_EQ(sorted(r.server_sent), sorted(want));
+  EXPECT_GT(r.retrans_client, 0u) << "1% loss and no retransmission: the faults did not act";
+  EXPECT_GT(r.retrans_server, 0u);
+  EXPECT_EQ(r.frames_out, 0u);
+}
+
+TEST(tcp_apps_sim, echo_refused_when_nothing_listens) {
+  ta::sim_pair pair({});
+  ta::echo_client<bsock> client(pair.client_ctx(), {.remote = {server_ip, 9}, .bytes = 10});
+  client.start();
+  pair.run([&] { return client.done(); }, 10 * stack::sec);
+  ASSERT_TRUE(client.done());
+  const auto* r = client.results()[0];
+  EXPECT_EQ(r->error, asio::error::connection_refused);
+  EXPECT_EQ(ta::failure_text(*r), "connect: " + std::error_code(asio::error::connection_refused).message());
+}
+
+// http_server over bypass sockets: pipelined GETs answered in order in exact bytes, then
+// "Connection: close" answered and the connection closed by the server (eof for the client).
+TEST(tcp_apps_sim, http_pipelined_then_close) {
+  ta::sim_pair pair({});
+  bacc acc(pair.server_ctx());
+  ASSERT_EQ(ta::open_listener(acc, {server_ip, 8080}), "");
+  ta::http_server<bacc, bsock> server(acc, 30);
+  server.start();
+  bsock s(pair.client_ctx());
+  const std::string req = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\n"
+                          "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string got;
+  std::array<char, 4096> buf;
+  std::error_code end;
+  bool over = false;
+  std::function<void()> read = [&] {
+    s.async_read_some(asio::buffer(buf), [&](const std::error_code& ec, std::size_t n) {
+      got.append(buf.data(), n);
+      if (ec) return end = ec, over = true, void();
+      read();
+    });
+  };
+  s.async_connect({server_ip, 8080}, [&](const std::error_code& ec) {
+    ASSERT_FALSE(ec) << ec.message();
+    asio::async_write(s, asio::buffer(req), [&](const std::error_code& wec, std::size_t) { EXPECT_FALSE(wec); });
+    read();
+  });
+  pair.run([&] { return over; }, 30 * stack::sec);
+  ASSERT_TRUE(over);
+  EXPECT_EQ(end, asio::error::eof);
+  const std::string body = "abcdefghijklmnopqrstuvwxyzabc\n";
+  const std::string head = "HTTP/1.1 200 OK\r\nServer: ringlab\r\nContent-Length: 30\r\nContent-Type: text/plain\r\n";
+  EXPECT_EQ(got, head + "\r\n" + body + head + "\r\n" + head + "Connection: close\r\n\r\n" + body);
+  EXPECT_EQ(server.stats().requests, 3u);   // the fourth came after "close": never answered
+  EXPECT_EQ(server.stats().connections, 1u);
+}
+
+}  // namespace

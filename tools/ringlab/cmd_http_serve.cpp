@@ -1,0 +1,121 @@
+// ringlab http-serve: a minimal HTTP/1.1 keep-alive responder (tools/tcp_apps/http_server.hpp, a
+// template over the socket types) over Linux TCP (--backend kernel) or the user-space stack (afxdp,
+// dpdk), so `wrk` and `curl` drive the lab's TCP. GET -> 200 with a fixed body of --body-size bytes;
+// HEAD -> the same head; other methods -> 405; malformed -> 400 (413, 431, 501, 505) and close;
+// "Connection: close" honoured; pipelined requests answered in order.
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include <cinttypes>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "asio_bypass/tcp_acceptor.hpp"
+#include "asio_bypass/tcp_socket.hpp"
+#include "tools/ringlab/cli.hpp"
+#include "tools/ringlab/tcp_app_flags.hpp"
+#include "tools/tcp_apps/echo.hpp"
+#include "tools/tcp_apps/http_server.hpp"
+#include "tools/tcp_apps/stats.hpp"
+
+namespace {
+using namespace ringlab;
+namespace ta = ringlab::tcp_apps;
+
+std::vector<cli::option> make_options() {
+  std::vector<cli::option> o = {
+      {"port", "N", "the port to listen on", "8080"},
+      {"listen", "ADDR", "kernel backend: the address to listen on", "0.0.0.0"},
+      {"body-size", "SIZE", "bytes of the 200 response's body ('abc..z' repeated, last byte a newline; suffix k, M)",
+       "128"},
+  };
+  for (auto& x : cli::tcp_backend_options("the XDP program steers TCP to the stack by --port")) {
+    if (x.name == "backend")
+      x.help = "kernel (Linux TCP), afxdp (--iface), dpdk (--vdev); afxdp/dpdk fall back to kernel when the device "
+               "cannot open (sim: see tcp-echo)";
+    if (x.name == "timeout") x.help = "stop after this long (0: until SIGINT/SIGTERM)";
+    if (x.name == "seed") x.help = "seed for the stack";
+    if (x.name == "stats")
+      x.help = "--stats: print per-lane counters (as nstat -az) and each connection (as ss -ti) to standard error "
+               "at exit; --stats=S also every S seconds";
+    o.push_back(std::move(x));
+  }
+  for (auto& x : cli::device_flag_options()) o.push_back(std::move(x));
+  return o;
+}
+const std::vector<cli::option> opts = make_options();
+
+void summary(const ta::http_totals& t) {
+  std::fprintf(stderr,
+               "http-serve: %" PRIu64 " connections, %" PRIu64 " requests (%" PRIu64 " answered 200/405, %" PRIu64
+               " errors sent), %" PRIu64 " closed by the peer, %" PRIu64 " reset by the peer, %" PRIu64
+               " I/O errors\n",
+               t.connections, t.requests, t.ok, t.errors_sent, t.closed_by_peer, t.reset_by_peer, t.io_errors);
+}
+
+template <class Acceptor, class Socket>
+int serve(asio::io_context& ctx, Acceptor& acc, const asio::ip::tcp::endpoint& at, const cli::args& a,
+          const stack::interface* iface, const char* backend) {
+  if (auto err = ta::open_listener(acc, at); !err.empty()) throw std::runtime_error(err);
+  ta::http_server<Acceptor, Socket> server(acc, static_cast<std::size_t>(cli::size_value(a, "body-size", 64u << 20)));
+  server.start();
+  std::fprintf(stderr, "http-serve: listening on %s (backend %s)\n", ta::endpoint_text(at).c_str(), backend);
+  const double every_s = cli::stats_every(a);
+  const auto why = cli::run_lane(ctx, a.real("timeout", 0, 1e6), every_s,
+                                 [&] { ta::print_stats(stderr, "http-serve: stats", iface, server); });
+  if (every_s >= 0) ta::print_stats(stderr, "http-serve: stats at exit", iface, server);
+  summary(server.stats());
+  std::fprintf(stderr, "http-serve: ended by %s\n", why.empty() ? "?" : why.c_str());
+  return cli::exit_ok;
+}
+
+int run(int argc, char** argv) {
+  auto av = cli::rewrite_bare_stats(argc, argv);
+  cli::args a("http-serve", opts, argc, av.data());
+  if (a.help()) {
+    std::fputs(cli::usage_text("http-serve", "[--backend kernel|afxdp|dpdk] [--port N] [--body-size SIZE] [options]",
+                               "A minimal HTTP/1.1 keep-alive responder for wrk and curl, the same application code\n"
+                               "over Linux TCP and the lab's user-space stack. GET answers 200 with a body of\n"
+                               "--body-size bytes ('abcdefghijklmnopqrstuvwxyz' repeated, the last byte a newline);\n"
+                               "HEAD the same head without the body; other methods 405; a malformed request line\n"
+                               "or header 400 (head too large 431, Transfer-Encoding 501, HTTP/2+ 505) and close.\n"
+                               "HTTP/1.1 keeps the connection unless 'Connection: close'; HTTP/1.0 closes unless\n"
+                               "'Connection: keep-alive'. Pipelined requests are answered in order. Runs until\n"
+                               "SIGINT/SIGTERM or --timeout; counts to standard error, as --stats does.",
+                               opts).c_str(), stdout);
+    return cli::exit_ok;
+  }
+  a.expect_positional(0);
+  const std::string backend = a.str("backend");
+  if (backend != "kernel" && backend != "afxdp" && backend != "dpdk")
+    throw cli::usage_error{"--backend: '" + backend + "' is not kernel, afxdp or dpdk" +
+                           (backend == "sim" ? " (sim has no peer to serve: ringlab tcp-echo --backend sim)" : "")};
+  (void)cli::size_value(a, "body-size", 64u << 20);   // bad input before any device opens
+  const std::uint16_t port = cli::port_value(a, "port");
+  if (backend != "afxdp") a.refuse({"iface"}, "--backend " + backend + " (afxdp only)");
+  if (backend != "dpdk") a.refuse({"vdev"}, "--backend " + backend + " (dpdk only)");
+  if (backend == "kernel") a.refuse({"mac", "addr", "tap", "faults", "trace"}, "--backend kernel (bypass backends only)");
+  if (backend != "kernel") {
+    a.refuse({"listen"}, "--backend " + backend + " (the stack listens on its --addr)");
+    if (auto rl = cli::open_real_lane(a, backend, "http-serve", "tcp=" + std::to_string(port))) {
+      auto& ctx = rl->lane.ctx;
+      int rc = cli::exit_ok;
+      {
+        bypass::tcp::acceptor acc(ctx);
+        rc = serve<bypass::tcp::acceptor, bypass::tcp::socket>(ctx, acc, {asio::ip::address_v4::any(), port}, a,
+                                                               &rl->lane.svc->iface(), backend.c_str());
+      }
+      for (int i = 0; i < 100; ++i) rl->lane.svc->poll_once();   // what the closes queued goes out
+      if (!cli::report_device_flags(stderr, "http-serve", "http-serve", *rl->dev, rl->opts)) rc = cli::exit_failure;
+      return rc;
+    }
+  }
+  asio::io_context ctx{1};
+  asio::ip::tcp::acceptor acc(ctx);
+  return serve<asio::ip::tcp::acceptor, asio::ip::tcp::socket>(
+      ctx, acc, {asio::ip::address_v4(cli::ipv4_value(a, "listen", "0.0.0.0").value), port}, a, nullptr, "kernel");
+}
+
+const cli::registration reg{{"http-serve", "HTTP/1.1 keep-alive responder for wrk/curl (kernel|afxdp|dpdk)", run}};
+}  // namespace
