@@ -21,6 +21,18 @@ constexpr int dlt_ipv4 = 228, dlt_ipv6 = 229;
 
 bool is_raw(int dlt) { return dlt == DLT_RAW || dlt == dlt_ipv4 || dlt == dlt_ipv6; }
 
+// The size of a record header in a pcap file with this magic (first 4 bytes, as stored); 0 for pcapng
+// and anything else, where records are located by asking the FILE.
+std::uint32_t record_header_size(const unsigned char* m) {
+  const std::uint32_t le = std::uint32_t{m[0]} | std::uint32_t{m[1]} << 8 | std::uint32_t{m[2]} << 16 | std::uint32_t{m[3]} << 24;
+  const std::uint32_t be = std::uint32_t{m[3]} | std::uint32_t{m[2]} << 8 | std::uint32_t{m[1]} << 16 | std::uint32_t{m[0]} << 24;
+  for (const std::uint32_t v : {le, be}) {
+    if (v == 0xa1b2c3d4 || v == 0xa1b23c4d) return 16;   // microsecond, nanosecond
+    if (v == 0xa1b2cd34) return 24;                      // Kuznetzov's modified pcap
+  }
+  return 0;
+}
+
 // The synthesised Ethernet header: source 02:00:00:00:00:01 (or the SLL address when it is 6 bytes),
 // destination 02:00:00:00:00:02, or the multicast MAC an IPv4 multicast destination maps to
 // (01:00:5e + low 23 bits), so a stack's multicast filter sees what a real wire would carry.
@@ -37,7 +49,8 @@ void write_eth(std::byte* out, const std::uint8_t* src_mac, std::uint16_t type, 
 }
 }  // namespace
 
-result<pcap_reader> pcap_reader::adopt(pcap* p, std::string name, std::unique_ptr<char[]> buffer) {
+result<pcap_reader> pcap_reader::adopt(pcap* p, std::string name, std::unique_ptr<char[]> buffer,
+                                       const unsigned char* magic) {
   result<pcap_reader> r;
   const int dlt = pcap_datalink(p);
   if (dlt != DLT_EN10MB && dlt != DLT_LINUX_SLL && dlt != dlt_linux_sll2 && !is_raw(dlt)) {
@@ -54,6 +67,9 @@ result<pcap_reader> pcap_reader::adopt(pcap* p, std::string name, std::unique_pt
   rd.buffer_ = std::move(buffer);
   rd.name_ = std::move(name);
   rd.dlt_ = dlt;
+  rd.record_header_ = record_header_size(magic);
+  rd.snaplen_ = static_cast<std::uint32_t>(pcap_snapshot(p));
+  if (FILE* f = pcap_file(p); f && rd.record_header_) rd.next_offset_ = std::ftell(f);   // the first record
   r.value = std::move(rd);
   return r;
 }
@@ -70,6 +86,9 @@ result<pcap_reader> pcap_reader::open(const std::string& path, std::size_t read_
     buf = std::make_unique<char[]>(read_ahead);
     std::setvbuf(f, buf.get(), _IOFBF, read_ahead);
   }
+  unsigned char magic[4] = {};
+  if (std::fread(magic, 1, 4, f) != 4) std::memset(magic, 0, 4);   // libpcap reports the short file
+  std::rewind(f);
   char errbuf[PCAP_ERRBUF_SIZE] = {};
   pcap_t* p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
   if (!p) {
@@ -77,7 +96,7 @@ result<pcap_reader> pcap_reader::open(const std::string& path, std::size_t read_
     r.error = path + ": not a pcap or pcapng file (" + errbuf + ")";
     return r;
   }
-  return adopt(p, path, std::move(buf));
+  return adopt(p, path, std::move(buf), magic);
 }
 
 result<pcap_reader> pcap_reader::from_memory(std::span<const std::byte> image, const std::string& name) {
@@ -98,12 +117,15 @@ result<pcap_reader> pcap_reader::from_memory(std::span<const std::byte> image, c
     r.error = name + ": not a pcap or pcapng file (" + errbuf + ")";
     return r;
   }
-  return adopt(p, name, nullptr);
+  unsigned char magic[4] = {};
+  if (image.size() >= 4) std::memcpy(magic, image.data(), 4);
+  return adopt(p, name, nullptr, magic);
 }
 
 pcap_reader::pcap_reader(pcap_reader&& o) noexcept
     : p_(std::exchange(o.p_, nullptr)), buffer_(std::move(o.buffer_)), name_(std::move(o.name_)),
-      error_(std::move(o.error_)), dlt_(o.dlt_), n_(o.n_), converted_(std::move(o.converted_)) {}
+      error_(std::move(o.error_)), dlt_(o.dlt_), record_header_(o.record_header_), snaplen_(o.snaplen_),
+      next_offset_(o.next_offset_), n_(o.n_), converted_(std::move(o.converted_)) {}
 
 pcap_reader& pcap_reader::operator=(pcap_reader&& o) noexcept {
   if (this != &o) {
@@ -113,6 +135,9 @@ pcap_reader& pcap_reader::operator=(pcap_reader&& o) noexcept {
     name_ = std::move(o.name_);
     error_ = std::move(o.error_);
     dlt_ = o.dlt_;
+    record_header_ = o.record_header_;
+    snaplen_ = o.snaplen_;
+    next_offset_ = o.next_offset_;
     n_ = o.n_;
     converted_ = std::move(o.converted_);
   }
@@ -128,8 +153,11 @@ void pcap_reader::close() noexcept {
 
 pcap_reader::status pcap_reader::next(trace_record& rec, std::span<const std::byte>& bytes) {
   if (!p_ || !error_.empty()) return status::error;
+  // The record's offset: in a pcap file the previous one's plus its header and caplen; ftell (an
+  // lseek per call in glibc, ~1 us in this VM) only for pcapng and after a record libpcap may have
+  // cut to the snaplen (then caplen no longer says how many bytes it took from the file).
   FILE* f = pcap_file(p_);
-  const long off = f ? std::ftell(f) : -1;
+  const long off = next_offset_ >= 0 ? next_offset_ : f ? std::ftell(f) : -1;
   pcap_pkthdr* h = nullptr;
   const u_char* data = nullptr;
   const std::uint64_t n = n_ + 1;
@@ -142,6 +170,7 @@ pcap_reader::status pcap_reader::next(trace_record& rec, std::span<const std::by
     return status::error;
   };
   if (rc != 1) return fail(pcap_geterr(p_));
+  next_offset_ = record_header_ && off >= 0 && h->caplen < snaplen_ ? off + record_header_ + h->caplen : -1;
   n_ = n;
   rec.number = n;
   rec.file_offset = off < 0 ? 0 : static_cast<std::uint64_t>(off);

@@ -64,7 +64,7 @@ class pcap_reader {
 
  private:
   pcap_reader() = default;
-  static result<pcap_reader> adopt(pcap* p, std::string name, std::unique_ptr<char[]> buffer);
+  static result<pcap_reader> adopt(pcap* p, std::string name, std::unique_ptr<char[]> buffer, const unsigned char* magic);
   void close() noexcept;
 
   pcap* p_ = nullptr;
@@ -72,6 +72,9 @@ class pcap_reader {
   std::string name_;
   std::string error_;
   int dlt_ = 1;
+  std::uint32_t record_header_ = 0;   // pcap: 16 (24 modified); 0: pcapng, offsets from ftell
+  std::uint32_t snaplen_ = 0;
+  long next_offset_ = -1;             // the next record's offset when known without ftell; -1: ask
   std::uint64_t n_ = 0;
   std::vector<std::byte> converted_;   // a converted (non-Ethernet) frame
 };

@@ -159,8 +159,42 @@ void expect_same(const outcome& a, const outcome& b) {
 
 TEST(pcap_stream, gives_the_records_and_bytes_a_loaded_trace_gives) {
   temp_file f("stream-same");
-  write_pcap(f.path, mixed_frames());
+  const auto frames = mixed_frames();
+  write_pcap(f.path, frames);
   expect_same_records(f.path);
+  // Offsets counted here from the file's layout (24-byte file header, 16-byte record headers), not
+  // by the reader under test (which computes them from caplen instead of asking the FILE).
+  auto s = sim::pcap_stream::open(f.path);
+  ASSERT_TRUE(s) << s.error;
+  std::uint64_t at = 24;
+  for (const auto& fr : frames) {
+    ASSERT_NE(s->peek(), nullptr);
+    EXPECT_EQ(s->peek()->rec.file_offset, at);
+    at += 16 + fr.data.size();
+    s->pop();
+  }
+}
+
+TEST(pcap_stream, a_record_longer_than_the_snaplen_keeps_later_offsets_right) {
+  // libpcap cuts a record whose caplen exceeds the file's snaplen to the snaplen (and skips the rest):
+  // caplen then no longer tells where the next record starts.
+  temp_file f("stream-snap");
+  write_pcap(f.path, {{flow_frame(1, 100), 1}, {flow_frame(2, 10), 2}, {flow_frame(3, 10), 3}}, DLT_EN10MB, 64);
+  auto s = sim::pcap_stream::open(f.path);
+  ASSERT_TRUE(s) << s.error;
+  const std::uint64_t first = 16 + flow_frame(1, 100).size(), second = 16 + flow_frame(2, 10).size();
+  const std::uint64_t want[] = {24, 24 + first, 24 + first + second};
+  for (std::uint64_t n = 1; n <= 3; ++n) {
+    ASSERT_NE(s->peek(), nullptr) << s->error();
+    EXPECT_EQ(s->peek()->rec.number, n);
+    EXPECT_EQ(s->peek()->rec.file_offset, want[n - 1]) << "packet " << n;
+    if (n == 1) {
+      EXPECT_EQ(s->peek()->rec.caplen, 64u);
+    }
+    s->pop();
+  }
+  EXPECT_EQ(s->peek(), nullptr);
+  EXPECT_EQ(s->error(), "");
 }
 
 TEST(pcap_stream, reads_pcapng_and_converted_link_types_as_the_loaded_trace_does) {
