@@ -253,6 +253,7 @@ class sim_nic {
   // The loop of run(); Stream: the trace is a pcap_stream (decided once per call, not per frame).
   template <bool Stream>
   std::size_t run_frames(std::uint64_t limit, std::size_t budget) noexcept;
+  [[gnu::noinline]] std::size_t run_stream(std::uint64_t limit, std::size_t budget) noexcept;
   void advance_stream() noexcept;   // after a stream's frame went in: the next one, rewinding for loops
   const trace_record* record_of(std::uint64_t packet_id) const noexcept;
   void flush_staged() noexcept;
