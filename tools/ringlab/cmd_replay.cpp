@@ -55,7 +55,9 @@ constexpr const char* description =
     "and releases its frames. Without --speed/--pps/--mbps frames go as fast as possible, stamped with\n"
     "their recorded times (--clock real: at the recorded spacing). At the end a per-queue counter\n"
     "summary: ipackets, ibytes, imissed (ring full), rx_nombuf (pool empty), opackets; errors runt,\n"
-    "oversize, snaplen-truncated; fault counts. Pool frames not returned at the end fail the run (exit 1).";
+    "oversize, snaplen-truncated; fault counts. Pool frames not returned at the end fail the run (exit 1).\n"
+    "FILE is streamed, never loaded whole: memory stays flat however large it is; a record that cannot be\n"
+    "read ends the replay with its packet number and byte offset (exit 2).";
 
 struct fnv {
   std::uint64_t h = 1469598103934665603ull;
