@@ -74,6 +74,19 @@ result<pcap_reader> pcap_reader::adopt(pcap* p, std::string name, std::unique_pt
   return r;
 }
 
+result<pcap_reader> pcap_reader::from_file(FILE* f, const std::string& name, std::unique_ptr<char[]> buffer,
+                                           const unsigned char* magic) {
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  if (!p) {
+    std::fclose(f);
+    result<pcap_reader> r;
+    r.error = name + ": not a pcap or pcapng file (" + errbuf + ")";
+    return r;
+  }
+  return adopt(p, name, std::move(buffer), magic);
+}
+
 result<pcap_reader> pcap_reader::open(const std::string& path, std::size_t read_ahead) {
   result<pcap_reader> r;
   FILE* f = std::fopen(path.c_str(), "rb");
@@ -89,14 +102,7 @@ result<pcap_reader> pcap_reader::open(const std::string& path, std::size_t read_
   unsigned char magic[4] = {};
   if (std::fread(magic, 1, 4, f) != 4) std::memset(magic, 0, 4);   // libpcap reports the short file
   std::rewind(f);
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-  if (!p) {
-    std::fclose(f);
-    r.error = path + ": not a pcap or pcapng file (" + errbuf + ")";
-    return r;
-  }
-  return adopt(p, path, std::move(buf), magic);
+  return from_file(f, path, std::move(buf), magic);
 }
 
 result<pcap_reader> pcap_reader::from_memory(std::span<const std::byte> image, const std::string& name) {
@@ -110,16 +116,9 @@ result<pcap_reader> pcap_reader::from_memory(std::span<const std::byte> image, c
     r.error = name + ": fmemopen: " + std::strerror(errno);
     return r;
   }
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-  if (!p) {
-    std::fclose(f);
-    r.error = name + ": not a pcap or pcapng file (" + errbuf + ")";
-    return r;
-  }
   unsigned char magic[4] = {};
   if (image.size() >= 4) std::memcpy(magic, image.data(), 4);
-  return adopt(p, name, nullptr, magic);
+  return from_file(f, name, nullptr, magic);
 }
 
 pcap_reader::pcap_reader(pcap_reader&& o) noexcept

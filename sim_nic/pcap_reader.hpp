@@ -9,6 +9,7 @@
 // other link type is refused at open with an error naming it.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <span>
@@ -64,6 +65,9 @@ class pcap_reader {
 
  private:
   pcap_reader() = default;
+  // libpcap on an open FILE (closed on failure); the error names `name`.
+  static result<pcap_reader> from_file(std::FILE* f, const std::string& name, std::unique_ptr<char[]> buffer,
+                                       const unsigned char* magic);
   static result<pcap_reader> adopt(pcap* p, std::string name, std::unique_ptr<char[]> buffer, const unsigned char* magic);
   void close() noexcept;
 

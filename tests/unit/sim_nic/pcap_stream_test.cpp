@@ -80,15 +80,6 @@ bytes pcapng_image(const std::vector<bytes>& frames, std::uint64_t ts0) {
   return img;
 }
 
-struct fnv {
-  std::uint64_t h = 1469598103934665603ull;
-  void mix(const void* p, std::size_t n) {
-    auto* b = static_cast<const unsigned char*>(p);
-    for (std::size_t i = 0; i < n; ++i) { h ^= b[i]; h *= 1099511628211ull; }
-  }
-  void mix64(std::uint64_t v) { mix(&v, sizeof v); }
-};
-
 struct outcome {
   std::uint64_t frames = 0, frames_hash = 0, events = 0, events_hash = 0;
   std::uint64_t trace_frames = 0, ipackets = 0, imissed = 0, ierrors = 0, total = 0;
