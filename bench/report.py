@@ -109,6 +109,13 @@ GROUPS = [
      "second": ("frames/s", first_counter("items_per_second"), HIGHER, "/s"),
      "baseline": lambda row: "BM_dpdk_net_pcap_rx", "baseline_text": "BM_dpdk_net_pcap_rx",
      "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]},
+    {"key": "pcap_replay", "program": "bench_pcap_replay",
+     "title": "Replay from a pcap file on disk (10^6 66-byte frames, page cache warm), per core: sim_nic over a "
+              "pcap_stream vs DPDK net_pcap reading the same file",
+     "measure": ("ns per frame", ns_per_item, LOWER, "ns"),
+     "second": ("frames/s", first_counter("items_per_second"), HIGHER, "/s"),
+     "baseline": lambda row: "BM_pcap_replay_dpdk_net_pcap", "baseline_text": "BM_pcap_replay_dpdk_net_pcap",
+     "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]},
     {"key": "timers", "program": "bench_timers",
      "title": "Timers of one lane, 100 000 armed: cost per arm, cancel and fire (stack::timer_queue vs std containers)",
      "measure": ("ns per operation", ns_per_item, LOWER, "ns"),

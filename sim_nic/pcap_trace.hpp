@@ -1,39 +1,18 @@
 #pragma once
-// A trace: every frame of a pcap or pcapng file, read once through libpcap into one byte blob, with
-// each frame's packet number and the byte offset of its record in the file (for error messages).
-// sim_nic replays from this blob; the copy into a pool frame at ingress is the only copy on the
-// receive path, as a NIC's DMA into an RX buffer is.
-//
-// Link types: Ethernet as is. Linux cooked capture (SLL, SLL2) and raw IP (DLT_RAW, IPv4, IPv6) are
-// converted to Ethernet with a synthesised 14-byte header (see convert notes in pcap_trace.cpp);
-// every other link type is refused with an error naming it.
+// A trace: every frame of a pcap or pcapng file, read once through libpcap (pcap_reader) into one byte
+// blob, with each frame's packet number and the byte offset of its record in the file (for error
+// messages). sim_nic replays from this blob; the copy into a pool frame at ingress is the only copy on
+// the receive path, as a NIC's DMA into an RX buffer is. Random access (records()[i]) is what the
+// tests, the demo and repro runs use; a trace larger than memory is replayed from a pcap_stream.
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "sim_nic/pcap_reader.hpp"
+
 namespace ringlab::sim {
-
-// An expected-like result for the edges: a value, or one line saying what went wrong and where.
-template <class T>
-struct result {
-  std::optional<T> value;
-  std::string error;
-  explicit operator bool() const noexcept { return value.has_value(); }
-  T& operator*() { return *value; }
-  T* operator->() { return &*value; }
-};
-
-struct trace_record {
-  std::uint64_t number = 0;        // 1-based packet number in the file
-  std::uint64_t file_offset = 0;   // byte offset of the record (pcap header or pcapng block) in the file
-  std::uint64_t ts_ns = 0;         // recorded timestamp
-  std::uint64_t data = 0;          // offset of the frame's bytes in the blob
-  std::uint32_t caplen = 0;        // bytes present (after link conversion)
-  std::uint32_t wirelen = 0;       // bytes the frame had on the wire; > caplen when snaplen cut it
-};
 
 class pcap_trace {
  public:
@@ -54,12 +33,12 @@ class pcap_trace {
   }
 
  private:
+  static result<pcap_trace> load(result<pcap_reader> rd);
+
   std::string name_;
   int link_type_ = 1;
   std::vector<std::byte> blob_;
   std::vector<trace_record> records_;
-
-  friend struct pcap_trace_loader;
 };
 
 }  // namespace ringlab::sim

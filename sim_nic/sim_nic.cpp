@@ -163,24 +163,54 @@ sim_nic::sim_nic(sim_nic_config cfg) : cfg_(std::move(cfg)), pool_(cfg_.pool), r
 
 sim_nic::~sim_nic() { tx_pcap_.close(); }   // the pool is ours: frames still in rings go with it
 
+namespace {
+// One mean gap between loops: each loop starts that long after the previous one's last frame.
+std::uint64_t loop_period(std::uint64_t frames, std::uint64_t duration) noexcept {
+  return duration + (frames > 1 ? duration / (frames - 1) : 1000);
+}
+}  // namespace
+
 void sim_nic::load(const pcap_trace& trace) {
   trace_ = &trace;
+  stream_ = nullptr;
   next_index_ = next_rec_ = next_loop_ = 0;
   bits_so_far_ = 0;
   faults_flushed_ = false;
   total_ = trace_frames_total();
-  const std::uint64_t n = trace.records().size(), dur = trace.duration_ns();
-  loop_period_ = dur + (n > 1 ? dur / (n - 1) : 1000);   // one mean gap between loops
-  if (total_) next_time_ = schedule_next();
+  base_ts_ = trace.first_ts();
+  loop_period_ = loop_period(trace.records().size(), trace.duration_ns());
+  if (total_) next_time_ = schedule_next(trace.records()[0]);
 }
 
+void sim_nic::load(pcap_stream& stream) {
+  trace_ = nullptr;
+  stream_ = &stream;
+  next_index_ = next_rec_ = next_loop_ = 0;
+  bits_so_far_ = 0;
+  faults_flushed_ = false;
+  // The frame count and the duration (the loop period) are known when the first pass ends; no frame
+  // of the first loop needs them.
+  total_ = never;
+  loop_period_ = 0;
+  if (stream.sequence() != 0 || !stream.error().empty()) stream.restart();   // a new replay: the first record
+  const stream_frame* f = stream.peek();
+  if (!f) {
+    total_ = 0;
+    return;
+  }
+  base_ts_ = stream_last_ts_ = f->rec.ts_ns;
+  next_time_ = schedule_next(f->rec);
+}
+
+std::string sim_nic::trace_error() const { return stream_ ? stream_->error() : std::string{}; }
+
 std::uint64_t sim_nic::trace_frames_total() const noexcept {
+  if (stream_) return total_ == never ? 0 : total_;
   return trace_ ? trace_->records().size() * std::uint64_t{cfg_.timing.loops ? cfg_.timing.loops : 1} : 0;
 }
 
-std::uint64_t sim_nic::schedule_next() noexcept {
-  const trace_record& r = trace_->records()[next_rec_];
-  const std::uint64_t base = trace_->first_ts();
+std::uint64_t sim_nic::schedule_next(const trace_record& r) noexcept {
+  const std::uint64_t base = base_ts_;
   const replay_timing& tm = cfg_.timing;
   switch (tm.mode) {
     case pacing::pps:
@@ -202,7 +232,7 @@ std::uint64_t sim_nic::schedule_next() noexcept {
 }
 
 bool sim_nic::next_trace_time(std::uint64_t& t) const noexcept {
-  if (!trace_ || next_index_ >= total_) return false;
+  if (next_index_ >= total_) return false;   // total_ is 0 with nothing loaded
   t = next_time_;
   return true;
 }
@@ -247,7 +277,39 @@ std::size_t sim_nic::advance_to(std::uint64_t t_ns, std::size_t budget) noexcept
 
 std::size_t sim_nic::step(std::size_t budget) noexcept { return run(never, budget); }
 
-std::size_t sim_nic::run(std::uint64_t limit, std::size_t budget) noexcept {
+void sim_nic::advance_stream() noexcept {
+  stream_last_ts_ = stream_->peek()->rec.ts_ns;
+  stream_->pop();
+  ++next_rec_;
+  const stream_frame* f = stream_->peek();
+  if (!f && stream_->error().empty()) {
+    // The end of the file. After the first pass its frame count and duration are known.
+    if (next_loop_ == 0) {
+      total_ = next_rec_ * std::uint64_t{cfg_.timing.loops ? cfg_.timing.loops : 1};
+      loop_period_ = loop_period(next_rec_, stream_last_ts_ - base_ts_);
+    }
+    if (next_index_ < total_ && stream_->rewind()) {
+      next_rec_ = 0;
+      ++next_loop_;
+      f = stream_->peek();
+    }
+  }
+  if (!f) {
+    total_ = next_index_;   // the trace ends here (the last loop, or a read error: trace_error())
+    return;
+  }
+  next_time_ = schedule_next(f->rec);
+}
+
+const trace_record* sim_nic::record_of(std::uint64_t packet_id) const noexcept {
+  if (packet_id & wire_id_bit) return nullptr;
+  if (stream_) return stream_->find(packet_id - 1);
+  const std::uint64_t n = trace_ ? trace_->records().size() : 0;
+  return n ? &trace_->records()[(packet_id - 1) % n] : nullptr;
+}
+
+template <bool Stream>
+[[gnu::always_inline]] inline std::size_t sim_nic::run_frames(std::uint64_t limit, std::size_t budget) noexcept {
   std::size_t handled = 0;
   const std::uint64_t total = total_;
   const bool tracing = trace::enabled();
@@ -262,12 +324,36 @@ std::size_t sim_nic::run(std::uint64_t limit, std::size_t budget) noexcept {
       if (const std::uint64_t w = wire_next_due(); w <= limit && w < best) { best = w; src = 2; }
     if (src < 0) break;
     set_clock(best);
-    if (src == 0) {
+    if (src == 0 && Stream) {
+      // A stream's frame goes in before the stream moves on (its bytes live until then); a held copy
+      // when the fault line may keep it.
+      const std::uint64_t idx = next_index_++;
+      const stream_frame& fr = *stream_->peek();
+      ++trace_frames;
+      if (tracing) [[unlikely]] trace::emit({.packet_id = idx + 1, .t_ns = now(), .stage = trace::hop::nic_rx});
+      if (!rx_faults_) {
+        receive(fr.bytes, fr.rec.wirelen, idx + 1, &fr.rec, nullptr, tracing);
+        ++handled;
+        advance_stream();
+      } else {
+        auto held = std::make_shared<const held_frame>(held_frame{fr.rec, {fr.bytes.begin(), fr.bytes.end()}});
+        if (!rx_faults_->push({idx, std::move(held)}, now())) {
+          trace::emit({.packet_id = idx + 1, .t_ns = now(), .stage = trace::hop::fault,
+                       .v = trace::verdict::drop, .reason = trace::drop_reason::fault_injected});
+          ++handled;
+        }
+        advance_stream();
+        if (next_index_ >= total_ && !faults_flushed_) {
+          rx_faults_->flush(now());
+          faults_flushed_ = true;
+        }
+      }
+    } else if (src == 0) {
       const std::uint64_t idx = next_index_++;
       const trace_record& rec = trace_->records()[next_rec_];
       ++trace_frames;
       if (++next_rec_ == trace_->records().size()) { next_rec_ = 0; ++next_loop_; }
-      if (next_index_ < total) next_time_ = schedule_next();
+      if (next_index_ < total) next_time_ = schedule_next(trace_->records()[next_rec_]);
       if (tracing) [[unlikely]] trace::emit({.packet_id = idx + 1, .t_ns = now(), .stage = trace::hop::nic_rx});
       if (!rx_faults_) {
         receive(trace_->bytes(rec), rec.wirelen, idx + 1, &rec, nullptr, tracing);
@@ -286,8 +372,13 @@ std::size_t sim_nic::run(std::uint64_t limit, std::size_t budget) noexcept {
     } else if (src == 1) {
       auto o = rx_faults_->pop_ready(best);
       if (!o) break;   // cannot happen: next_due() said one is due by best
-      const trace_record& rec = trace_->records()[o->item.index % trace_->records().size()];
-      receive(trace_->bytes(rec), rec.wirelen, o->item.index + 1, &rec, &o->mark, tracing);
+      if (Stream) {
+        const held_frame& h = *o->item.held;
+        receive(h.bytes, h.rec.wirelen, o->item.index + 1, &h.rec, &o->mark, tracing);
+      } else {
+        const trace_record& rec = trace_->records()[o->item.index % trace_->records().size()];
+        receive(trace_->bytes(rec), rec.wirelen, o->item.index + 1, &rec, &o->mark, tracing);
+      }
       ++handled;
     } else {
       std::optional<port::fault_line<wire_frame>::out_item> o;
@@ -314,6 +405,15 @@ std::size_t sim_nic::run(std::uint64_t limit, std::size_t budget) noexcept {
   if (!next_due()) return_cache();
   return handled;
 }
+
+// The loaded trace's loop is inlined here (run_frames is always_inline): a stream costs the loaded
+// path one test per call, not a call (callgrind_rx counts sim_nic::step's instructions per packet).
+std::size_t sim_nic::run(std::uint64_t limit, std::size_t budget) noexcept {
+  if (stream_) [[unlikely]] return run_stream(limit, budget);
+  return run_frames<false>(limit, budget);
+}
+
+std::size_t sim_nic::run_stream(std::uint64_t limit, std::size_t budget) noexcept { return run_frames<true>(limit, budget); }
 
 port::frame_ref sim_nic::take_frame() noexcept { return ingest_cache_->alloc(); }
 
@@ -398,7 +498,6 @@ void sim_nic::flush_queue(std::uint16_t q) noexcept {
   }
   if (k < s.n) {
     bump(qc_[q].imissed, s.n - k);
-    const std::uint64_t n_rec = trace_ ? trace_->records().size() : 0;
     for (std::size_t i = k; i < s.n; ++i) {
       const rx_desc& d = s.d[i];
       trace::emit({.packet_id = d.packet_id, .t_ns = d.t_ns, .frame = d.frame, .queue = q,
@@ -406,11 +505,10 @@ void sim_nic::flush_queue(std::uint16_t q) noexcept {
                    .reason = trace::drop_reason::ring_full});
       drop_record r;
       r.packet_id = d.packet_id;
-      if (!(d.packet_id & wire_id_bit) && n_rec) {
-        const trace_record& rec = trace_->records()[(d.packet_id - 1) % n_rec];
-        r.packet_number = rec.number;
-        r.file_offset = rec.file_offset;
-        r.wirelen = rec.wirelen;
+      if (const trace_record* rec = record_of(d.packet_id)) {
+        r.packet_number = rec->number;
+        r.file_offset = rec->file_offset;
+        r.wirelen = rec->wirelen;
       }
       r.caplen = d.len;
       r.queue = q;

@@ -28,6 +28,7 @@
 #include "port/port.hpp"
 #include "trace/trace.hpp"
 #include "rings/any_ring.hpp"
+#include "sim_nic/pcap_stream.hpp"
 #include "sim_nic/pcap_trace.hpp"
 #include "sim_nic/rss.hpp"
 
@@ -177,6 +178,14 @@ class sim_nic {
 
   // Replays this trace (kept by reference; it must outlive the replay). Resets the replay position.
   void load(const pcap_trace& trace);
+  // Replays this stream from its first record (kept by reference; it must outlive the replay): the
+  // same frames, times, counters and trace events as the file loaded as a pcap_trace, with memory
+  // bounded by the stream's window whatever the file's size. The frame count is known once the first
+  // pass ends (trace_frames_total() is 0 until then). A read error ends the trace at that record;
+  // trace_error() names the file, packet and byte offset.
+  void load(pcap_stream& stream);
+  // Why the trace ended early ("" : it did not; a loaded pcap_trace never does).
+  std::string trace_error() const;
 
   // ---- ingest: one thread ----
   // The earliest time a frame is due (trace, held by faults, or arriving on a wire); nullopt: none now.
@@ -205,15 +214,21 @@ class sim_nic {
   rss_hasher& rss() noexcept { return rss_; }
   nic_counters counters() const;
   std::vector<drop_record> drop_log() const;
-  std::uint64_t trace_frames_total() const noexcept;   // frames x loops
+  std::uint64_t trace_frames_total() const noexcept;   // frames x loops (a stream: 0 until its first pass ends)
   void flush_tx() noexcept { tx_pcap_.flush(); }
 
  private:
   friend class queue_port;
   friend class wire;
   struct wire_dir;
+  // A stream's frame held by the fault line (delay, reorder): its own copy, as the stream moves on.
+  struct held_frame {
+    trace_record rec;
+    std::vector<std::byte> bytes;
+  };
   struct ingress_item {
-    std::uint64_t index;   // replay index: loop * frames + record
+    std::uint64_t index;                        // replay index: loop * frames + record
+    std::shared_ptr<const held_frame> held{};   // a stream's frame (a loaded trace: null, read by index)
   };
   struct wire_frame {
     std::shared_ptr<const std::vector<std::byte>> bytes;
@@ -228,13 +243,19 @@ class sim_nic {
     std::atomic<std::uint64_t> opackets{0}, obytes{0};
   };
 
-  std::uint64_t schedule_next() noexcept;   // due time of replay index next_index_ (before faults)
+  std::uint64_t schedule_next(const trace_record& r) noexcept;   // due time of replay index next_index_ (r: its record)
   void receive(std::span<const std::byte> bytes, std::uint32_t wirelen, std::uint64_t packet_id,
                const trace_record* rec, const port::fault_mark* mark, bool tracing) noexcept;
   bool next_trace_time(std::uint64_t& t) const noexcept;
   std::uint64_t wire_next_due() const noexcept;
   bool wire_pop(std::uint64_t now, wire_frame& out) noexcept;
   std::size_t run(std::uint64_t limit, std::size_t budget) noexcept;
+  // The loop of run(); Stream: the trace is a pcap_stream (decided once per call, not per frame).
+  template <bool Stream>
+  std::size_t run_frames(std::uint64_t limit, std::size_t budget) noexcept;
+  [[gnu::noinline]] std::size_t run_stream(std::uint64_t limit, std::size_t budget) noexcept;
+  void advance_stream() noexcept;   // after a stream's frame went in: the next one, rewinding for loops
+  const trace_record* record_of(std::uint64_t packet_id) const noexcept;
   void flush_staged() noexcept;
   void flush_queue(std::uint16_t q) noexcept;
   void set_clock(std::uint64_t t) noexcept;
@@ -250,10 +271,13 @@ class sim_nic {
 
   // Ingest-thread state (P).
   const pcap_trace* trace_ = nullptr;
+  pcap_stream* stream_ = nullptr;     // or this (one of the two)
+  std::uint64_t base_ts_ = 0;         // the trace's first timestamp
+  std::uint64_t stream_last_ts_ = 0;  // a stream: the timestamp of the last frame taken (loop period)
   std::uint64_t next_index_ = 0;      // next replay index to schedule
   std::uint64_t next_rec_ = 0;        // = next_index_ % records, kept without a division per frame
   std::uint64_t next_loop_ = 0;       // = next_index_ / records
-  std::uint64_t total_ = 0;           // records x loops
+  std::uint64_t total_ = 0;           // records x loops (a stream: never until its first pass ends)
   std::uint64_t loop_period_ = 0;     // trace duration + one mean gap
   std::uint64_t next_time_ = 0;       // its due time (valid when next_index_ < total)
   std::uint64_t bits_so_far_ = 0;     // mbps pacing

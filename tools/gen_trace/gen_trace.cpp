@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <set>
 #include <tuple>
@@ -90,12 +91,11 @@ void put_quote_text(std::span<std::byte> out, std::mt19937_64& rng) {
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>(text[i % static_cast<std::size_t>(n)]);
 }
 
-std::vector<packet> mcast_feed(const options& o) {
+// The two kinds of any length hand each packet to the sink as it is made (flat memory at 10^7).
+void mcast_feed(const options& o, const packet_sink& sink) {
   std::mt19937_64 rng(o.seed);
   std::vector<std::uint64_t> seq(o.groups, 0);
   std::vector<std::byte> payload(o.size);
-  std::vector<packet> out;
-  out.reserve(o.count);
   for (std::uint64_t i = 0; i < o.count; ++i) {
     const auto g = static_cast<std::uint32_t>(rng() % o.groups);
     const std::uint64_t t = stamp(o, i);
@@ -108,12 +108,11 @@ std::vector<packet> mcast_feed(const options& o) {
     s.sport = 40000;
     s.ident = static_cast<std::uint16_t>(i);
     s.ttl = 16;
-    out.push_back(make_packet(udp_frame(s, payload), t));
+    sink(make_packet(udp_frame(s, payload), t));
   }
-  return out;
 }
 
-std::vector<packet> flows(const options& o) {
+void flows(const options& o, const packet_sink& sink) {
   std::mt19937_64 rng(o.seed);
   struct flow {
     ipv4_addr src;
@@ -129,8 +128,6 @@ std::vector<packet> flows(const options& o) {
     if (seen.emplace(src.value, sport, dport).second) fl.push_back({src, sport, dport});
   }
   std::vector<std::byte> payload(o.size);
-  std::vector<packet> out;
-  out.reserve(o.count);
   for (std::uint64_t i = 0; i < o.count; ++i) {
     flow& f = fl[rng() % fl.size()];
     const std::uint64_t t = stamp(o, i);
@@ -141,9 +138,8 @@ std::vector<packet> flows(const options& o) {
     s.sport = f.sport;
     s.dport = f.dport;
     s.ident = static_cast<std::uint16_t>(f.seq);
-    out.push_back(make_packet(udp_frame(s, payload), t));
+    sink(make_packet(udp_frame(s, payload), t));
   }
-  return out;
 }
 
 constexpr std::array<malformed_case, 15> cases{{
@@ -395,18 +391,28 @@ std::string check(const options& o) {
 
 std::span<const malformed_case> malformed_cases() noexcept { return cases; }
 
-std::vector<packet> generate(const options& o) {
+void generate_each(const options& o, const packet_sink& sink) {
+  auto each = [&](std::vector<packet> fixed) {
+    for (const packet& p : fixed) sink(p);
+  };
   switch (o.what) {
-    case kind::mcast_feed: return mcast_feed(o);
-    case kind::flows: return flows(o);
-    case kind::malformed: return malformed(o);
-    case kind::arp_icmp_igmp: return arp_icmp_igmp(o);
-    case kind::tcp_handshake: return tcp_handshake(o);
+    case kind::mcast_feed: return mcast_feed(o, sink);
+    case kind::flows: return flows(o, sink);
+    case kind::malformed: return each(malformed(o));
+    case kind::arp_icmp_igmp: return each(arp_icmp_igmp(o));
+    case kind::tcp_handshake: return each(tcp_handshake(o));
   }
-  return {};
 }
 
-std::string write_pcap(const std::string& path, std::span<const packet> packets) {
+std::vector<packet> generate(const options& o) {
+  std::vector<packet> out;
+  generate_each(o, [&](const packet& p) { out.push_back(p); });
+  return out;
+}
+
+namespace {
+// libpcap's dumper around a producer that calls the given sink once per packet.
+std::string write_each(const std::string& path, const std::function<void(const packet_sink&)>& produce) {
   pcap_t* dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
   if (!dead) return "pcap_open_dead failed";
   pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
@@ -415,18 +421,38 @@ std::string write_pcap(const std::string& path, std::span<const packet> packets)
     pcap_close(dead);
     return e;
   }
-  for (const packet& p : packets) {
+  produce([d](const packet& p) {
     pcap_pkthdr h{};
     h.ts.tv_sec = static_cast<time_t>(p.t_ns / 1'000'000'000u);
     h.ts.tv_usec = static_cast<suseconds_t>(p.t_ns % 1'000'000'000u);   // nanoseconds in a nano pcap
     h.caplen = static_cast<bpf_u_int32>(p.bytes.size());
     h.len = p.wire_len;
     pcap_dump(reinterpret_cast<u_char*>(d), &h, reinterpret_cast<const u_char*>(p.bytes.data()));
-  }
+  });
   const bool ok = pcap_dump_flush(d) == 0 && !std::ferror(pcap_dump_file(d));
   pcap_dump_close(d);
   pcap_close(dead);
   return ok ? std::string{} : path + ": write failed";
+}
+
+}  // namespace
+
+std::string write_pcap(const std::string& path, std::span<const packet> packets) {
+  return write_each(path, [&](const packet_sink& sink) {
+    for (const packet& p : packets) sink(p);
+  });
+}
+
+std::string generate_pcap(const std::string& path, const options& o, std::uint64_t* count) {
+  std::uint64_t n = 0;
+  std::string e = write_each(path, [&](const packet_sink& sink) {
+    generate_each(o, [&](const packet& p) {
+      sink(p);
+      ++n;
+    });
+  });
+  if (count) *count = n;
+  return e;
 }
 
 }  // namespace ringlab::gen_trace

@@ -17,6 +17,7 @@
 //                  default interface_config computes it for the SYN's time (RFC 6528, its tcp_secret)
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -90,8 +91,15 @@ struct tcp_case {
 std::span<const tcp_case> tcp_handshake_cases() noexcept;
 inline constexpr std::uint16_t tcp_port = 5001;
 
-// Precondition: check(o) is empty.
+using packet_sink = std::function<void(const packet&)>;
+// Hands every packet to sink in order without keeping them (mcast-feed and flows are made one at a
+// time: memory stays flat at any --count). Precondition: check(o) is empty.
+void generate_each(const options& o, const packet_sink& sink);
+// All of them in a vector. Precondition: check(o) is empty.
 std::vector<packet> generate(const options& o);
+// Generates and writes in one pass (flat memory); returns an empty string or the error, and the
+// number of packets written in *count.
+std::string generate_pcap(const std::string& path, const options& o, std::uint64_t* count = nullptr);
 
 // Writes a nanosecond pcap (DLT_EN10MB) through libpcap; returns an empty string or the error.
 std::string write_pcap(const std::string& path, std::span<const packet> packets);

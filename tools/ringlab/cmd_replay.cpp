@@ -55,7 +55,9 @@ constexpr const char* description =
     "and releases its frames. Without --speed/--pps/--mbps frames go as fast as possible, stamped with\n"
     "their recorded times (--clock real: at the recorded spacing). At the end a per-queue counter\n"
     "summary: ipackets, ibytes, imissed (ring full), rx_nombuf (pool empty), opackets; errors runt,\n"
-    "oversize, snaplen-truncated; fault counts. Pool frames not returned at the end fail the run (exit 1).";
+    "oversize, snaplen-truncated; fault counts. Pool frames not returned at the end fail the run (exit 1).\n"
+    "FILE is streamed, never loaded whole: memory stays flat however large it is; a record that cannot be\n"
+    "read ends the replay with its packet number and byte offset (exit 2).";
 
 struct fnv {
   std::uint64_t h = 1469598103934665603ull;
@@ -68,12 +70,18 @@ struct fnv {
 
 class progress_bar {
  public:
-  progress_bar(bool on, std::uint64_t total) : on_(on), total_(total ? total : 1) {}
+  progress_bar(bool on, std::uint64_t total) : on_(on), total_(total) {}   // total 0: not known yet
+  void set_total(std::uint64_t total) { total_ = total; }
   void update(std::uint64_t done, bool force = false) {
     if (!on_) return;
     const auto now = std::chrono::steady_clock::now();
     if (!force && now - last_ < std::chrono::milliseconds(100)) return;
     last_ = now;
+    if (!total_) {   // a stream's first pass: the frame count is not known yet
+      std::fprintf(stderr, "\r%" PRIu64 " frames", done);
+      std::fflush(stderr);
+      return;
+    }
     const int width = 40;
     const double f = std::min(1.0, static_cast<double>(done) / static_cast<double>(total_));
     const int fill = static_cast<int>(f * width);
@@ -189,9 +197,12 @@ int run(int argc, char** argv) {
   if (forward) cfg.tx_pcap = a.str("out");
   const std::size_t max_drops = a.u64("drops", 0, 1u << 20);
 
-  auto trace_file = sim::pcap_trace::open(file);
+  // The file is streamed (sim_nic/pcap_stream.hpp): memory stays flat however large it is; a record
+  // that cannot be read ends the replay with the error naming its packet number and byte offset.
+  auto trace_file = sim::pcap_stream::open(file);
   if (!trace_file) throw cli::usage_error{trace_file.error};
-  if (trace_file->records().empty()) throw cli::usage_error{file + ": holds no frames"};
+  if (!trace_file->peek())
+    throw cli::usage_error{trace_file->error().empty() ? file + ": holds no frames" : trace_file->error()};
 
   std::unique_ptr<sim::sim_nic> nic;
   try {
@@ -221,6 +232,7 @@ int run(int argc, char** argv) {
     const std::size_t budget = forward ? 1 : std::max<std::size_t>(1, std::min<std::size_t>(cfg.ring_size, 256));
     while (nic->step(budget)) {
       for (auto& c : cons) while (c.poll()) {}
+      bar.set_total(nic->trace_frames_total());
       bar.update(nic->counters().trace_frames);
     }
     for (auto& c : cons) while (c.poll()) {}
@@ -254,6 +266,7 @@ int run(int argc, char** argv) {
         const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - real0);
         nic->advance_to(virt0 + static_cast<std::uint64_t>(elapsed.count()));
       }
+      bar.set_total(nic->trace_frames_total());
       bar.update(nic->counters().trace_frames);
     }
     ingest_done.store(true, std::memory_order_release);   // R2: pairs with A2 in the consumers
@@ -263,6 +276,8 @@ int run(int argc, char** argv) {
   bar.finish(nic->counters().trace_frames);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   nic->flush_tx();
+  // A record that could not be read ended the trace: bad input, one line, as at open.
+  if (const std::string err = nic->trace_error(); !err.empty()) throw cli::usage_error{err};
   print_summary(*nic, cons, secs, max_drops);
   if (a.has("hash")) {
     fnv h;

@@ -12,15 +12,6 @@ using namespace ringlab;
 using namespace ringlab::simtest;
 
 namespace {
-struct fnv {
-  std::uint64_t h = 1469598103934665603ull;
-  void mix(const void* p, std::size_t n) {
-    auto* b = static_cast<const unsigned char*>(p);
-    for (std::size_t i = 0; i < n; ++i) { h ^= b[i]; h *= 1099511628211ull; }
-  }
-  void mix64(std::uint64_t v) { mix(&v, sizeof v); }
-};
-
 sim::pcap_trace make_trace(std::size_t n) {
   std::vector<bytes> frames;
   std::vector<std::uint64_t> ts;

@@ -46,6 +46,16 @@ inline bytes flow_frame(std::uint32_t i, std::size_t payload = 18) {
                     static_cast<std::uint16_t>(1000 + i), 9000, payload);
 }
 
+// FNV-1a over delivered frames and their metadata: what two runs that must agree compare.
+struct fnv {
+  std::uint64_t h = 1469598103934665603ull;
+  void mix(const void* p, std::size_t n) {
+    auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) { h ^= b[i]; h *= 1099511628211ull; }
+  }
+  void mix64(std::uint64_t v) { mix(&v, sizeof v); }
+};
+
 struct temp_file {
   std::string path;
   explicit temp_file(const std::string& tag) {
