@@ -312,16 +312,17 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     print_json({.groups = groups, .ports = ports, .seq = seq_total, .malformed = total.malformed_total(),
                 .bytes = total.bytes, .errors = total.errors, .ended = ended, .io = "", .backend = dev->backend()});
   std::fflush(stdout);
-  const bool tap_ok = cli::report_device_flags(stderr, "mcast-recv", "mcast-recv", *dev, d);
+  (void)cli::report_device_flags(stderr, "mcast-recv", *dev, d);
   // sim: every frame back in the pool once the sockets closed (a leak fails the run, as in demo).
   if (auto* nic = dev->sim_nic()) {
     nic->return_cache();
     if (const auto out = nic->pool().out(); out != 0) {
       std::fprintf(stderr, "mcast-recv: %u pool frames not returned after the run (a leak)\n", out);
-      return cli::exit_failure;
+      return cli::finish_run("mcast-recv", cli::exit_failure, *dev, d);
     }
   }
-  return (count != 0 && !count_reached) || total.errors || !tap_ok ? cli::exit_failure : cli::exit_ok;
+  const int rc = (count != 0 && !count_reached) || total.errors ? cli::exit_failure : cli::exit_ok;
+  return cli::finish_run("mcast-recv", rc, *dev, d);
 }
 
 int run(int argc, char** argv) {

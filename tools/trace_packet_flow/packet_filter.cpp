@@ -11,6 +11,7 @@
 #include "stack/wire/ipv4.hpp"
 #include "stack/wire/ipv4_flow.hpp"
 #include "stack/wire/ipv4_addr.hpp"
+#include "stack/wire/tcp.hpp"
 #include "stack/wire/udp.hpp"
 #include "tools/trace_packet_flow/route.hpp"
 
@@ -63,6 +64,25 @@ std::span<const std::byte> as_bytes(const std::uint8_t* p, std::size_t n) { retu
 
 std::string ipv4_to_string(std::uint32_t a) { return wire::ipv4_addr{a}.to_string(); }
 
+std::string tcp_flags_string(std::uint8_t flags) {
+  // tcpdump's letters in tcpdump's order, which is the header's bit order: FIN SYN RST PSH ACK URG ECE CWR.
+  static constexpr char letter[8] = {'F', 'S', 'R', 'P', '.', 'U', 'E', 'W'};
+  std::string out;
+  for (unsigned bit = 0; bit < 8; ++bit)
+    if (flags & (1u << bit)) out += letter[bit];
+  return out.empty() ? "none" : out;
+}
+
+// A TCP segment as tcpdump shows it: who to whom, flags in brackets, then the numbers a reader checks.
+static std::string describe_tcp(wire::ipv4_addr src, wire::ipv4_addr dst, const wire::tcp::view& t) {
+  std::ostringstream os;
+  os << "TCP " << src.to_string() << ':' << t.src_port() << " > " << dst.to_string() << ':' << t.dst_port() << " ["
+     << tcp_flags_string(t.flags()) << "] seq " << t.seq_num();
+  if (t.has(wire::tcp::flag::ack)) os << " ack " << t.ack_num();
+  os << " win " << t.window() << " len " << t.payload().size();
+  return os.str();
+}
+
 std::optional<udp_datagram> parse_udp(int linktype, const std::uint8_t* p, std::size_t n) {
   const auto ip = ipv4_in(linktype, as_bytes(p, n));
   // A fragment is not replayable alone; checksums are not looked at (the kernel path sends the payload).
@@ -87,6 +107,8 @@ std::string describe(int linktype, const std::uint8_t* p, std::size_t n) {
     return os.str();
   }
   if (const auto ip = ipv4_in(linktype, as_bytes(p, n))) {
+    if (ip->proto() == wire::tcp::ip_protocol && !ip->is_fragment())
+      if (const auto t = wire::tcp::view::check(ip->payload())) return describe_tcp(ip->src(), ip->dst(), *t);
     std::ostringstream os;
     os << ip->src().to_string() << " > " << ip->dst().to_string() << " proto " << unsigned{ip->proto()} << ' ' << n << " B";
     return os.str();

@@ -452,6 +452,40 @@ TEST(ringlab_cli_exit, device_flags_bad_input_is_usage_and_a_failed_tap_write_fa
   const auto full = ringlab({"demo", "--queues", "1", "--tap", "/dev/full"});
   EXPECT_EQ(full.exit_code, 1) << full.out << full.err;
   EXPECT_EQ(full.err, "ringlab demo: --tap: writing '/dev/full' failed: No space left on device\n");
+  EXPECT_EQ(full.out.find("tap:"), std::string::npos) << "a tap that failed has no frame count:\n" << full.out;
+  // Where the counts go to stderr too, the error is still the last line, after them.
+  const std::string lines = temp_path("full-lines.txt");
+  {
+    std::ofstream f(lines);
+    f << "a\nb\n";
+  }
+  const auto send = ringlab({"mcast-send", "--backend", "sim", "--group", "239.1.1.2", "--out", temp_path("o.pcap"),
+                             "--file", lines, "--tap", "/dev/full"});
+  EXPECT_EQ(send.exit_code, 1) << send.err;
+  EXPECT_TRUE(send.err.ends_with("\nringlab mcast-send: --tap: writing '/dev/full' failed: No space left on device\n"))
+      << send.err;
+  EXPECT_EQ(send.err.find("tap: "), send.err.find("tap: writing")) << send.err;
+  std::remove(lines.c_str());
+  // An empty item in --faults names its place (a stray comma is often a field lost in editing).
+  expect_usage({"demo", "--faults", ","},
+               "ringlab demo: --faults: fault spec item 1 of ',' is empty (a comma too many): give FIELD=VALUE items "
+               "separated by single commas");
+  expect_usage({"replay", "--faults", "drop=0.1,", source_file("traces/arp-icmp-igmp.pcap")},
+               "ringlab replay: --faults: fault spec item 2 of 'drop=0.1,' is empty (a comma too many): give "
+               "FIELD=VALUE items separated by single commas");
+}
+
+// Every frame the stack sends is traced, the IGMP leaves the closing sockets send included (the trace
+// once ended at the joins): one queue, the feed's 4 groups: 4 reports in, 4 leaves out, and the tap,
+// which writes what the stack sent, agrees.
+TEST(ringlab_cli, demo_trace_counts_the_leaves_as_well_as_the_joins) {
+  const std::string tap = temp_path("demo-leaves.pcap");
+  const auto r = ringlab({"demo", "--queues", "1", "--tap", tap, "--trace"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::uint64_t frames_in = number_after(r.out, "stack: ");
+  EXPECT_EQ(number_after(r.out, "demo: tap: "), frames_in + 8) << r.out;
+  EXPECT_NE(r.out.find(" tx=8"), std::string::npos) << r.out;
+  std::remove(tap.c_str());
 }
 
 // demo with all three: the tap holds every frame the stacks took (after the faults) and sent, the
@@ -560,6 +594,15 @@ TEST(ringlab_cli, demo_on_a_trace_without_multicast_says_why_nothing_was_deliver
   ASSERT_EQ(n.exit_code, 0) << n.err;
   EXPECT_NE(n.out.find("  and " + arp + " has none: its 7 frames hold no UDP/IPv4 datagram\n"), std::string::npos)
       << n.out;
+  // A TCP trace: its segments reach a connection only through a listener, so the hint names the port
+  // its SYNs open (5001; not 5002, which one lone SYN tries, to be refused).
+  const std::string tcp = source_file("traces/tcp-handshake.pcap");
+  const auto t = ringlab({"demo", "--queues", "1", "--replay", tcp});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("  or follow this trace's TCP segments hop by hop: ringlab trace replay " + tcp +
+                       " --tcp-listen 5001\n"),
+            std::string::npos)
+      << t.out;
   // The feed itself: the table, no such note.
   const auto feed = ringlab({"demo", "--queues", "1"});
   ASSERT_EQ(feed.exit_code, 0) << feed.err;
