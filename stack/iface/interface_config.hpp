@@ -27,7 +27,8 @@ struct interface_config {
   std::uint16_t ephemeral_first = 49152;   // IANA dynamic range
   std::uint16_t ephemeral_last = 65535;
   // The interface's TCP secret (RFC 6528): keys the initial sequence numbers and the 4-tuple table's
-  // hash. A number so that sim runs are deterministic; a real deployment sets it from a random source.
+  // hash. A number so that sim runs are deterministic; 0: each lane draws its own from the OS (what
+  // a real port wants: tools/mcast/bypass_host.hpp's attach_lane sets it for every device but sim).
   std::uint64_t tcp_secret = 0x5eed7c9;
   arp_config arp;
   reassembler_config fragments;

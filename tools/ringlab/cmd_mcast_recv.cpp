@@ -22,6 +22,7 @@
 #include "tools/mcast/bypass_host.hpp"
 #include "tools/mcast/endpoints.hpp"
 #include "tools/mcast/options.hpp"
+#include "tools/ringlab/checksum_hint.hpp"
 #include "tools/ringlab/cli.hpp"
 #include "tools/ringlab/device_flags.hpp"
 
@@ -302,6 +303,11 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     if (c.drops[i]) drops += " " + std::string(trace::to_string(static_cast<trace::drop_reason>(i))) + "=" +
                              std::to_string(c.drops[i]);
   std::fprintf(stderr, "mcast-recv: stack drops:%s\n", drops.empty() ? " none" : drops.c_str());
+  std::fputs(cli::checksum_offload_hint("mcast-recv", dev->backend(),
+                                        c.drops[static_cast<std::size_t>(trace::drop_reason::bad_l4_checksum)],
+                                        c.udp_delivered)
+                 .c_str(),
+             stderr);
   const char* ended = count_reached ? "count" : by_signal ? "signal" : timed_out ? "timeout"
                       : dev->sim_nic()                    ? "end-of-replay"
                                                           : "error";

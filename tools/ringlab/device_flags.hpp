@@ -22,8 +22,8 @@ namespace ringlab::cli {
 inline std::vector<option> device_flag_options() {
   return {
       {"tap", "FILE", "write every frame the stack receives and sends (all queues, after --faults) to this "
-                      "pcap, readable by tshark/Wireshark; times on the device's clock (sim: the trace's own "
-                      "times)"},
+                      "pcap, readable by tshark/Wireshark; sim: the trace's own times (the virtual clock), real "
+                      "ports: wall-clock times"},
       {"faults", "SPEC", "seeded faults between the device and the stack, e.g. drop=0.01,corrupt=0.001,seed=7; "
                          "fields drop, dup, corrupt (chances 0..1), reorder=P[:W], delay, jitter (50us, 2ms; "
                          "received frames only), seed=N, dir=rx|tx|both (default both); each field once"},
@@ -66,7 +66,8 @@ inline void apply_device_flags(const args& a, bypass::device_options& d, std::ui
 // of frames stamped decades later. So the clock starts just before the trace's first frame; with
 // nothing to replay (mcast-send), at sim_epoch_ns, the time the bundled traces start at: a plausible
 // date, and no wall clock read (the same run gives the same bytes). Call it after the device opens and
-// before the stacks attach. Real devices run on CLOCK_MONOTONIC: nothing to do.
+// before the stacks attach. Real devices run on CLOCK_MONOTONIC: nothing to do here (their --tap
+// writes wall-clock times: the decorated device adds the offset taken once at open).
 inline constexpr std::uint64_t sim_epoch_ns = gen_trace::start_ns;
 inline void start_virtual_clock(bypass::device& dev) {
   sim::sim_nic* nic = dev.sim_nic();

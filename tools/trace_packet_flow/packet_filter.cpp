@@ -6,6 +6,7 @@
 #include <span>
 #include <sstream>
 
+#include "sim_nic/pcap_trace.hpp"
 #include "stack/wire/endian.hpp"
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv4.hpp"
@@ -144,37 +145,29 @@ std::string describe(int linktype, const std::uint8_t* p, std::size_t n) {
 }
 
 pcap_selection select_packets(const std::string& file, const std::string& filter_expr, std::size_t max) {
-  char err[PCAP_ERRBUF_SIZE] = {};
-  std::unique_ptr<pcap_t, decltype(&pcap_close)> pc(
-      pcap_open_offline_with_tstamp_precision(file.c_str(), PCAP_TSTAMP_PRECISION_NANO, err), &pcap_close);
-  if (!pc) {   // libpcap's message usually names the file already
-    const std::string e = err;
-    throw input_error(e.rfind(file, 0) == 0 ? e : file + ": " + e);
-  }
+  // Through sim_nic's reader, the one `ringlab replay` and the lab path use: the same errors (file,
+  // packet number, byte offset), the same link types (cooked and raw IP arrive as Ethernet, so the
+  // filter is compiled for Ethernet), the same packet numbers as the lab's packet ids.
+  auto tr = sim::pcap_trace::open(file);
+  if (!tr) throw input_error(tr.error);
   pcap_selection sel;
-  sel.linktype = pcap_datalink(pc.get());
+  sel.linktype = DLT_EN10MB;
   std::optional<packet_filter> filter;
-  if (!filter_expr.empty()) filter.emplace(filter_expr, sel.linktype, pcap_snapshot(pc.get()));
-  pcap_pkthdr* h = nullptr;
-  const u_char* data = nullptr;
-  int rc;
-  while ((rc = pcap_next_ex(pc.get(), &h, &data)) == 1) {
+  if (!filter_expr.empty()) filter.emplace(filter_expr, sel.linktype);
+  for (const auto& r : tr->records()) {
     ++sel.total;
     if (max && sel.packets.size() == max) continue;   // keep counting: "N of TOTAL selected"
-    if (filter && !filter->matches(data, h->caplen, h->len)) continue;
+    const auto b = tr->bytes(r);
+    const auto* data = reinterpret_cast<const std::uint8_t*>(b.data());
+    if (filter && !filter->matches(data, r.caplen, r.wirelen)) continue;
     selected_packet sp;
-    sp.id = sel.total;
-    sp.ts_ns = static_cast<std::uint64_t>(h->ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(h->ts.tv_usec);
-    sp.wire_len = h->len;
-    sp.bytes.assign(data, data + h->caplen);
-    sp.summary = describe(sel.linktype, data, h->caplen);
-    sp.udp = parse_udp(sel.linktype, data, h->caplen);
+    sp.id = r.number;
+    sp.ts_ns = r.ts_ns;
+    sp.wire_len = r.wirelen;
+    sp.bytes.assign(data, data + r.caplen);
+    sp.summary = describe(sel.linktype, data, r.caplen);
+    sp.udp = parse_udp(sel.linktype, data, r.caplen);
     sel.packets.push_back(std::move(sp));
-  }
-  if (rc == PCAP_ERROR) {
-    std::ostringstream os;
-    os << file << ": packet " << sel.total + 1 << ": " << pcap_geterr(pc.get());
-    throw input_error(os.str());
   }
   return sel;
 }

@@ -48,8 +48,10 @@ struct pcap_selection {
   std::vector<selected_packet> packets;
 };
 
-// Reads FILE, keeps the frames the filter matches (empty expression: all), at most max (0: all).
-// Throws input_error naming the file (unreadable, not a pcap) or the filter.
+// Reads FILE through sim::pcap_trace (frames as the lab sees them: Ethernet), keeps the frames the
+// filter matches (empty expression: all), at most max (0: all). Throws input_error with pcap_trace's
+// message (the file, and for a damaged record its packet number and byte offset: what `ringlab
+// replay` says of the same file) or naming the filter.
 pcap_selection select_packets(const std::string& file, const std::string& filter_expr, std::size_t max);
 
 // Parses Ethernet (with one VLAN tag) or raw IPv4 down to UDP; std::nullopt for anything else.
