@@ -321,7 +321,8 @@ constexpr tcp_case tcp_cases[] = {
 // --count datagrams of one flow as IPv4 fragments (gen_trace.hpp says what and why). Datagram d's
 // payload is printable text that names it, so a datagram glued from two (the planted bug) reads so.
 std::vector<packet> fragments(const options& o) {
-  std::vector<std::vector<std::byte>> frames;
+  std::vector<std::pair<std::uint64_t, std::vector<std::byte>>> frames;   // (datagram, frame)
+  std::vector<std::vector<std::byte>> extra(o.count);                     // a datagram's added fragment
   for (std::uint64_t d = 0; d < o.count; ++d) {
     std::vector<std::byte> payload(fragment_payload);
     for (std::size_t k = 0; k < payload.size(); ++k)
@@ -345,11 +346,10 @@ std::vector<packet> fragments(const options& o) {
       return f;
     };
     const std::size_t a = fragment_piece, b = 2 * fragment_piece;
-    frames.push_back(piece(0, a, true));
-    frames.push_back(piece(a, a, true));
-    if (d % 32 == 7) frames.push_back(frames.back());                // an exact duplicate
-    if (d % 32 == 23) frames.push_back(piece(a - 8, 16, true, std::byte{0xee}));   // overlaps both halves
-    frames.push_back(piece(b, l4.size() - b, false));
+    frames.push_back({d, piece(0, a, true)});
+    frames.push_back({d, piece(a, a, true)});
+    frames.push_back({d, piece(b, l4.size() - b, false)});
+    if (d % 32 == 23) extra[d] = piece(a - 8, 16, true, std::byte{0xee});   // overlaps the first two
   }
   // Neighbours interleaved: a third of the fragments overtaken by up to 3 later ones (seeded).
   std::mt19937_64 rng(o.seed);
@@ -359,8 +359,19 @@ std::vector<packet> fragments(const options& o) {
     const std::size_t ahead = 1 + static_cast<std::size_t>((r >> 8) % std::min<std::size_t>(3, frames.size() - 1 - i));
     std::swap(frames[i], frames[i + ahead]);
   }
+  // The added fragment right after its datagram's first to arrive, so it meets the datagram before
+  // it can complete: the duplicate (d % 32 == 7) repeats that first fragment, the overlap was made above.
   std::vector<packet> out;
-  for (std::size_t i = 0; i < frames.size(); ++i) out.push_back(make_packet(std::move(frames[i]), stamp(o, i)));
+  std::vector<bool> seen(o.count, false);
+  for (auto& [d, f] : frames) {
+    const bool first = !seen[d];
+    seen[d] = true;
+    std::vector<std::byte> dup;
+    if (first && d % 32 == 7) dup = f;
+    out.push_back(make_packet(std::move(f), stamp(o, out.size())));
+    if (first && d % 32 == 7) out.push_back(make_packet(std::move(dup), stamp(o, out.size())));
+    if (first && !extra[d].empty()) out.push_back(make_packet(std::move(extra[d]), stamp(o, out.size())));
+  }
   return out;
 }
 

@@ -17,11 +17,13 @@
 //                  default interface_config computes it for the SYN's time (RFC 6528, its tcp_secret)
 //   fragments      --count UDP datagrams of one flow (10.0.0.1:40000 -> 10.0.0.2:5001, identification
 //                  1, 2, ..., 1400-byte payloads starting "dgram N"), each as 3 IPv4 fragments (560 +
-//                  560 + 288 bytes of the UDP datagram); datagram d with d % 32 == 7 has its second
-//                  fragment twice (an exact duplicate), d % 32 == 23 an extra 16-byte fragment that
-//                  overlaps its first two; then neighbours interleaved by --seed (a third of the
-//                  fragments overtaken by up to 3 later ones). A correct stack reassembles every other
-//                  datagram intact and drops those two (overlap: fragment_overflow); the planted stack
+//                  560 + 288 bytes of the UDP datagram), neighbours interleaved by --seed (a third of
+//                  the fragments overtaken by up to 3 later ones); datagram d with d % 32 == 7 has the
+//                  first of its fragments to arrive sent twice (an exact duplicate), d % 32 == 23 an
+//                  extra 16-byte fragment after it that overlaps its first two pieces (both come before
+//                  the datagram can complete). A correct stack reassembles every other
+//                  datagram intact and drops those two (fragment_overflow: the lab takes a duplicate as an
+//                  overlap, where Linux drops the duplicate alone); the planted stack
 //                  bug (RINGLAB_PLANT_STACK_BUG: reassembly without the identification) glues neighbours
 //                  together, the same way on every run (docs/repro.md, the stack hunt). The fragments
 //                  those two leave behind wait 30 s for the rest in the reassembler's 8 slots: past
