@@ -6,6 +6,7 @@
 #include "backends/probe.hpp"
 #include "port/faulty_port.hpp"
 #include "port/pcap_tap.hpp"
+#include "port/rx_time_shift.hpp"
 #include "trace/clock.hpp"
 
 namespace ringlab::bypass {
@@ -124,6 +125,9 @@ class decorated_device final : public device {
                    bool nic_rx_faults)
       : inner_(std::move(inner)), tap_(std::move(w)), nic_rx_faults_(nic_rx_faults && inner_->sim_nic()) {
     auto clk = inner_->clock();
+    // A real device runs on CLOCK_MONOTONIC: its pcap gets wall-clock times (the offset read once,
+    // here, at open); sim_nic's virtual clock is already the trace's own time line.
+    const std::int64_t tap_offset = inner_->sim_nic() ? 0 : trace::realtime_offset_ns();
     for (std::uint16_t q = 0; q < inner_->queues(); ++q) {
       lane l;
       port::any_port* top = &inner_->queue(q);
@@ -138,8 +142,23 @@ class decorated_device final : public device {
         top = l.faults.get();
       }
       if (tap_) {
-        l.tap = std::make_unique<erased<port::pcap_tap<port::any_port&>>>(*top, tap_, port::tap_dir::both, clk);
+        // Real device: +offset under the tap (it writes wall-clock times), -offset above it (the stack
+        // sees its own clock again); transmit times come from the clock with the same offset.
+        if (tap_offset) {
+          l.to_wall = std::make_unique<erased<port::rx_time_shift<port::any_port&>>>(*top, tap_offset);
+          top = l.to_wall.get();
+        }
+        auto tap_clock = tap_offset ? port::pcap_tap<port::any_port&>::clock_fn([clk, tap_offset] {
+          return clk() + static_cast<std::uint64_t>(tap_offset);
+        })
+                                    : port::pcap_tap<port::any_port&>::clock_fn(clk);
+        l.tap = std::make_unique<erased<port::pcap_tap<port::any_port&>>>(*top, tap_, port::tap_dir::both,
+                                                                            std::move(tap_clock));
         top = l.tap.get();
+        if (tap_offset) {
+          l.from_wall = std::make_unique<erased<port::rx_time_shift<port::any_port&>>>(*top, -tap_offset);
+          top = l.from_wall.get();
+        }
       }
       l.top = top;
       lanes_.push_back(std::move(l));
@@ -180,13 +199,15 @@ class decorated_device final : public device {
   using erased = port::erased<P>;
   struct lane {
     std::unique_ptr<erased<port::faulty_port<port::any_port&>>> faults;
+    std::unique_ptr<erased<port::rx_time_shift<port::any_port&>>> to_wall;     // real devices: under the tap
     std::unique_ptr<erased<port::pcap_tap<port::any_port&>>> tap;
+    std::unique_ptr<erased<port::rx_time_shift<port::any_port&>>> from_wall;   // and above it
     port::any_port* top = nullptr;
     // Outer layers first: each refers to the one below.
     lane() = default;
     lane(lane&&) = default;
     lane& operator=(lane&&) = default;
-    ~lane() { tap.reset(); faults.reset(); }
+    ~lane() { from_wall.reset(); tap.reset(); to_wall.reset(); faults.reset(); }
   };
   static void add(port::fault_counters& a, const port::fault_counters& b) {
     a.in += b.in, a.out += b.out, a.dropped += b.dropped, a.duplicated += b.duplicated;

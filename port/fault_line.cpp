@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
+#include <string>
 #include <vector>
 
 namespace ringlab::port {
@@ -73,15 +74,29 @@ std::string field_error(std::string_view field, std::string_view value, std::str
   return e;
 }
 
-// Splits a spec at its commas (empty items skipped). A field given twice is an error naming it:
-// drop=0.1,drop=0.2 is a typo, and which of the two would win is a guess the user cannot see.
+// Splits a spec at its commas. The empty spec is "no faults"; an empty item inside one (",",
+// "drop=0.1,,dup=0.1", a trailing comma) is an error naming its place, as is a field given twice:
+// drop=0.1,drop=0.2 is a typo, and which of the two would win is a guess the user cannot see. Both
+// are often a field lost in editing, so neither is skipped silently.
 std::optional<std::vector<spec_field>> split_fields(std::string_view text, std::string* error) {
   std::vector<spec_field> out;
-  while (!text.empty()) {
+  const std::string_view whole = text;
+  std::size_t n = 0;
+  for (bool more = !text.empty(); more;) {
     const std::size_t comma = text.find(',');
     const std::string_view item = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
-    if (item.empty()) continue;
+    more = comma != std::string_view::npos;
+    text = more ? text.substr(comma + 1) : std::string_view{};
+    ++n;
+    if (item.empty()) {
+      if (error) {
+        std::string e = "fault spec item ";
+        e.append(std::to_string(n)).append(" of '").append(whole)
+            .append("' is empty (a comma too many): give FIELD=VALUE items separated by single commas");
+        *error = std::move(e);
+      }
+      return std::nullopt;
+    }
     const std::size_t eq = item.find('=');
     spec_field f{item.substr(0, eq), eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1),
                  eq != std::string_view::npos};

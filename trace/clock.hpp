@@ -17,4 +17,15 @@ inline std::uint64_t monotonic_ns() noexcept {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
+// CLOCK_REALTIME minus CLOCK_MONOTONIC, read once: what turns a monotonic stamp into wall-clock time
+// (a pcap of a real port stamped with monotonic time reads as 1970). Taken once per file, so the
+// file's times keep the monotonic clock's spacing even if the wall clock is stepped meanwhile.
+inline std::int64_t realtime_offset_ns() noexcept {
+  timespec rt{}, mono{};
+  ::clock_gettime(CLOCK_REALTIME, &rt);
+  ::clock_gettime(CLOCK_MONOTONIC, &mono);
+  return (static_cast<std::int64_t>(rt.tv_sec) - static_cast<std::int64_t>(mono.tv_sec)) * 1'000'000'000 +
+         (static_cast<std::int64_t>(rt.tv_nsec) - static_cast<std::int64_t>(mono.tv_nsec));
+}
+
 }  // namespace ringlab::trace

@@ -37,7 +37,8 @@ struct interface_config {
   // stack knows nothing of RSS; empty: any free port.
   std::function<bool(const endpoint& local, const endpoint& remote)> tcp_port_ok;
   // The interface's TCP secret (RFC 6528): keys the initial sequence numbers and the 4-tuple table's
-  // hash. A number so that sim runs are deterministic; a real deployment sets it from a random source.
+  // hash. A number so that sim runs are deterministic; 0: each lane draws its own from the OS (what
+  // a real port wants: tools/mcast/bypass_host.hpp's attach_lane sets it for every device but sim).
   std::uint64_t tcp_secret = 0x5eed7c9;
   arp_config arp;
   reassembler_config fragments;

@@ -1,5 +1,7 @@
 #include "stack/socket/tcp_lane.hpp"
 
+#include <sodium.h>
+
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -66,6 +68,13 @@ void add_connection(tcp_lane_counters& into, const tcp::connection& c) noexcept 
   (c.sack_on() ? into.sack_recovery : into.reno_recovery) += k.recoveries;
 }
 
+std::uint64_t os_random_u64() noexcept {
+  [[maybe_unused]] const int ready = sodium_init();   // idempotent; randombytes_buf aborts rather than fail
+  std::uint64_t v = 0;
+  randombytes_buf(&v, sizeof v);
+  return v == 0 ? 1 : v;   // 0 is "draw one": never the drawn value itself
+}
+
 void add_all(tcp_lane_counters& into, const tcp_lane_counters& c) noexcept {
   for (const auto& n : tcp_counter_names) into.*n.field += c.*n.field;
 }
@@ -74,8 +83,12 @@ void add_all(tcp_lane_counters& into, const tcp_lane_counters& c) noexcept {
 
 tcp_lane::tcp_lane(const interface_config& cfg, interface_counters& ctr, socket_table& sockets, ip_output& out,
                    timer_queue& timers, frame_releaser& frames)
-    : cfg_(cfg), ctr_(ctr), sockets_(sockets), out_(out), timers_(timers), frames_(frames), secret_(cfg.tcp_secret),
-      cookies_(cfg.tcp_secret) {}
+    : cfg_(cfg), ctr_(ctr), sockets_(sockets), out_(out), timers_(timers), frames_(frames),
+      // tcp_secret 0: the secret is the OS's, drawn per lane (real ports: a fixed, published number
+      // would let anyone compute our ISNs and forge cookies). Else the configured one, so a sim run
+      // repeats byte for byte. The ISN key is BLAKE2b of 64 random bits; the cookie keys are 2 x 128.
+      secret_(cfg.tcp_secret ? cfg.tcp_secret : os_random_u64()),
+      cookies_(cfg.tcp_secret ? tcp::syn_cookie(cfg.tcp_secret) : tcp::syn_cookie::from_os()) {}
 
 time_ns tcp_lane::now() const noexcept { return frames_.now(); }
 
@@ -258,8 +271,20 @@ void tcp_lane::emit(const tcp_key& k, const wire::tcp::repr& r, time_ns now) noe
   ip_output::params o{.src = k.local.addr, .dst = k.remote.addr, .proto = wire::tcp::ip_protocol,
                       .ttl = cfg_.default_ttl};
   // A segment that finds no TX frame (or no route) is lost like one the network lost: the engine's
-  // RTO sends it again. The IPv4 + Ethernet headers go in front, ARP waits as for UDP.
-  (void)out_.send(o, r.buffer_len(), [&](std::span<std::byte> b) { return r.emit(b, o.src, o.dst); }, now);
+  // RTO sends it again. But not silently: counted in the interface's drops by reason and traced as
+  // a drop at the tcp hop, so a connection that never gets out says why. The IPv4 + Ethernet headers
+  // go in front, ARP waits as for UDP.
+  const std::error_code ec =
+      out_.send(o, r.buffer_len(), [&](std::span<std::byte> b) { return r.emit(b, o.src, o.dst); }, now);
+  if (!ec) return;
+  // No TX frame (pool or ring full): pool_empty. No route (off-subnet, no gateway): arp_unresolved,
+  // the drop reason of a frame whose next hop never resolved; here there is no next hop at all.
+  // Too big for the MTU: oversize.
+  const drop_reason why = ec == std::errc::network_unreachable ? drop_reason::arp_unresolved
+                          : ec == std::errc::message_size     ? drop_reason::oversize
+                                                              : drop_reason::pool_empty;
+  ctr_.count_drop(why);
+  trace::emit({.t_ns = now, .stage = trace::hop::tcp, .v = trace::verdict::drop, .reason = why});
 }
 
 void tcp_lane::drain_loop_now(time_ns now) noexcept {
@@ -304,8 +329,13 @@ void tcp_lane::settle(tcp_entry& e, const before& b, time_ns now, bool events) n
   } else if (tcp_listener* l = e.listener) {
     if (b.st == state::syn_received && st != state::syn_received) l->syn_gone();
     if (st == state::closed) {
-      if (b.st != state::syn_received) l->remove_ready(e);   // reset before it was accepted
-      free_entry(e);
+      // Reset (or timed out) after its handshake, before accept(): as Linux, it stays in the accept
+      // queue (inet_csk_accept takes the queue's head whatever its state, and inet_accept admits
+      // TCP_CLOSE), so accept() returns it and its first read or write says connection_reset. Its
+      // tuple is free at once for a new SYN. A half-open one (SYN_RECEIVED) was never queued: freed
+      // (a listener's entry past SYN_RECEIVED is in its accept queue: settle pushed it there).
+      if (b.st != state::syn_received) sockets_.unhash_tcp(e);
+      else free_entry(e);
     } else if (opened(b.st, st)) {
       l->push_ready(e);
       if (events) wake = l;
@@ -403,7 +433,10 @@ void tcp_lane::close_listener(tcp_listener& l, time_ns now) noexcept {
   std::vector<tcp_entry*> mine;
   for (const auto& e : sockets_.tcp_entries())
     if (e->listener == &l && !e->owner) mine.push_back(e.get());
-  for (tcp_entry* e : mine) run(*e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { c.abort(now, o); });
+  for (tcp_entry* e : mine) {
+    if (e->conn.current() == state::closed) free_entry(*e);   // reset while queued: nothing to send
+    else run(*e, now, false, [&](tcp::connection& c, tcp::segment_sink o) { c.abort(now, o); });
+  }
 }
 
 }  // namespace ringlab::stack

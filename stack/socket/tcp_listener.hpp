@@ -8,7 +8,9 @@
 // A SYN that finds either queue full goes to tcp_lane::on_listen_queue_full: with the SYN queue full
 // (and the accept queue not), a SYN cookie answers (RFC 4987 3.6; syn_cookies(), on by default as
 // Linux's tcp_syncookies = 1) and its ACK becomes a connection straight into the accept queue.
-// A connection that closes (RST, timeout) before it is accepted leaves the queue and is freed.
+// A connection reset (or timed out) after its handshake and before accept() stays in the accept
+// queue, as in Linux: accept() returns it and its first read or write reports connection_reset (or
+// timed_out); one that fails during the handshake (SYN_RECEIVED) is freed.
 // close() (and the destructor) unbinds and resets the connections not yet accepted.
 #include <cstddef>
 #include <deque>

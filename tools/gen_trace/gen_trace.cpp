@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <set>
@@ -313,6 +314,63 @@ constexpr tcp_case tcp_cases[] = {
     {"last_ack", "the ACK of the host's FIN (its application closed at end of stream)", "deliver"},
 };
 
+// --count datagrams of one flow as IPv4 fragments (gen_trace.hpp says what and why). Datagram d's
+// payload is printable text that names it, so a datagram glued from two (the planted bug) reads so.
+std::vector<packet> fragments(const options& o) {
+  std::vector<std::pair<std::uint64_t, std::vector<std::byte>>> frames;   // (datagram, frame)
+  std::vector<std::vector<std::byte>> extra(o.count);                     // a datagram's added fragment
+  for (std::uint64_t d = 0; d < o.count; ++d) {
+    std::vector<std::byte> payload(fragment_payload);
+    for (std::size_t k = 0; k < payload.size(); ++k)
+      payload[k] = static_cast<std::byte>('A' + (d + k / 100) % 26);
+    const std::string name = "dgram " + std::to_string(d + 1);
+    std::ranges::copy(std::as_bytes(std::span(name.data(), name.size())), payload.begin());
+    udp_spec sp;
+    sp.ident = static_cast<std::uint16_t>(d + 1);
+    const std::vector<std::byte> whole = udp_frame(sp, payload);
+    const std::span<const std::byte> l4 = std::span(whole).subspan(udp_at);
+    auto piece = [&](std::size_t off, std::size_t len, bool more, std::optional<std::byte> fill = {}) {
+      // One buffer of the final size, filled by memcpy (GCC 12 -O2 warns falsely on vector::insert here).
+      std::vector<std::byte> f(std::max(udp_at + len, min_frame));
+      std::memcpy(f.data(), whole.data(), udp_at);
+      if (fill) std::memset(f.data() + udp_at, static_cast<int>(*fill), len);
+      else std::memcpy(f.data() + udp_at, l4.data() + off, len);
+      wire::store_be16(f.data() + ip_at + ipf::total_len, static_cast<std::uint16_t>(wire::ipv4::min_header_len + len));
+      wire::store_be16(f.data() + ip_at + ipf::flags_frag,
+                       static_cast<std::uint16_t>((more ? wire::ipv4::flag_more_frags : 0) | off / 8));
+      fix_ip_checksum(f);
+      return f;
+    };
+    const std::size_t a = fragment_piece, b = 2 * fragment_piece;
+    frames.push_back({d, piece(0, a, true)});
+    frames.push_back({d, piece(a, a, true)});
+    frames.push_back({d, piece(b, l4.size() - b, false)});
+    if (d % 32 == 23) extra[d] = piece(a - 8, 16, true, std::byte{0xee});   // overlaps the first two
+  }
+  // Neighbours interleaved: a third of the fragments overtaken by up to 3 later ones (seeded).
+  std::mt19937_64 rng(o.seed);
+  for (std::size_t i = 0; i + 1 < frames.size(); ++i) {
+    const std::uint64_t r = rng();
+    if (r % 3 != 0) continue;
+    const std::size_t ahead = 1 + static_cast<std::size_t>((r >> 8) % std::min<std::size_t>(3, frames.size() - 1 - i));
+    std::swap(frames[i], frames[i + ahead]);
+  }
+  // The added fragment right after its datagram's first to arrive, so it meets the datagram before
+  // it can complete: the duplicate (d % 32 == 7) repeats that first fragment, the overlap was made above.
+  std::vector<packet> out;
+  std::vector<bool> seen(o.count, false);
+  for (auto& [d, f] : frames) {
+    const bool first = !seen[d];
+    seen[d] = true;
+    std::vector<std::byte> dup;
+    if (first && d % 32 == 7) dup = f;
+    out.push_back(make_packet(std::move(f), stamp(o, out.size())));
+    if (first && d % 32 == 7) out.push_back(make_packet(std::move(dup), stamp(o, out.size())));
+    if (first && !extra[d].empty()) out.push_back(make_packet(std::move(extra[d]), stamp(o, out.size())));
+  }
+  return out;
+}
+
 // The client side of one connection to host:5001 (tcp_cases, in order), a frame per millisecond.
 std::vector<packet> tcp_handshake(const options& o) {
   using wire::tcp::flag::ack;
@@ -362,7 +420,8 @@ std::vector<packet> tcp_handshake(const options& o) {
 std::span<const tcp_case> tcp_handshake_cases() noexcept { return tcp_cases; }
 
 std::optional<kind> parse_kind(std::string_view s) noexcept {
-  for (kind k : {kind::mcast_feed, kind::flows, kind::malformed, kind::arp_icmp_igmp, kind::tcp_handshake})
+  for (kind k : {kind::mcast_feed, kind::flows, kind::malformed, kind::arp_icmp_igmp, kind::tcp_handshake,
+                 kind::fragments})
     if (s == to_string(k)) return k;
   return std::nullopt;
 }
@@ -374,6 +433,7 @@ std::string_view to_string(kind k) noexcept {
     case kind::malformed: return "malformed";
     case kind::arp_icmp_igmp: return "arp-icmp-igmp";
     case kind::tcp_handshake: return "tcp-handshake";
+    case kind::fragments: return "fragments";
   }
   return "?";
 }
@@ -401,6 +461,7 @@ void generate_each(const options& o, const packet_sink& sink) {
     case kind::malformed: return each(malformed(o));
     case kind::arp_icmp_igmp: return each(arp_icmp_igmp(o));
     case kind::tcp_handshake: return each(tcp_handshake(o));
+    case kind::fragments: return each(fragments(o));
   }
 }
 

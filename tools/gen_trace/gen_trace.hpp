@@ -15,6 +15,19 @@
 //                  an old duplicate, a bad checksum, a SYN to a port nobody listens on, FIN both ways
 //                  (tcp_handshake_cases()); the host's ISS is computed as a stack::interface with the
 //                  default interface_config computes it for the SYN's time (RFC 6528, its tcp_secret)
+//   fragments      --count UDP datagrams of one flow (10.0.0.1:40000 -> 10.0.0.2:5001, identification
+//                  1, 2, ..., 1400-byte payloads starting "dgram N"), each as 3 IPv4 fragments (560 +
+//                  560 + 288 bytes of the UDP datagram), neighbours interleaved by --seed (a third of
+//                  the fragments overtaken by up to 3 later ones); datagram d with d % 32 == 7 has the
+//                  first of its fragments to arrive sent twice (an exact duplicate), d % 32 == 23 an
+//                  extra 16-byte fragment after it that overlaps its first two pieces (both come before
+//                  the datagram can complete). A correct stack reassembles every other
+//                  datagram intact and drops those two (fragment_overflow: the lab takes a duplicate as an
+//                  overlap, where Linux drops the duplicate alone); the planted stack
+//                  bug (RINGLAB_PLANT_STACK_BUG: reassembly without the identification) glues neighbours
+//                  together, the same way on every run (docs/repro.md, the stack hunt). The fragments
+//                  those two leave behind wait 30 s for the rest in the reassembler's 8 slots: past
+//                  --count 64 or so they fill them, and later datagrams overflow (fragment_overflow)
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -30,7 +43,7 @@
 
 namespace ringlab::gen_trace {
 
-enum class kind : std::uint8_t { mcast_feed, flows, malformed, arp_icmp_igmp, tcp_handshake };
+enum class kind : std::uint8_t { mcast_feed, flows, malformed, arp_icmp_igmp, tcp_handshake, fragments };
 std::optional<kind> parse_kind(std::string_view s) noexcept;
 std::string_view to_string(kind k) noexcept;
 
@@ -42,6 +55,8 @@ inline constexpr wire::mac_addr host_mac{0x02, 0, 0, 0, 0, 0x02};
 inline constexpr wire::ipv4_addr first_group{239, 1, 1, 1};
 inline constexpr std::uint16_t first_port = 5001;
 inline constexpr std::uint64_t start_ns = 1'700'000'000'000'000'000ull;   // 2023-11-14 22:13:20 UTC
+// The fragments kind: payload bytes per datagram, bytes of the UDP datagram per fragment (a multiple of 8).
+inline constexpr std::size_t fragment_payload = 1400, fragment_piece = 560;
 
 struct options {
   kind what = kind::mcast_feed;

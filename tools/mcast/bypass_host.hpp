@@ -89,6 +89,9 @@ inline std::error_code attach_lane(bypass_lane& lane, bypass::device& dev, std::
   c.iface.seed = seed;
   c.iface.socket_queue_depth = 1024;
   const bool sim = dev.sim_nic() != nullptr;
+  // A real port's lane keys its TCP ISNs and SYN cookies from the OS; sim keeps the fixed secret so
+  // that a seeded run repeats (interface_config::tcp_secret).
+  if (!sim) c.iface.tcp_secret = 0;
   c.drive = sim ? bypass::drive_mode::manual : bypass::drive_mode::busy_poll;
   c.clock = dev.clock();
   if (!sim) c.ingest = dev.ingest();

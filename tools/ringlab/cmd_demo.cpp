@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "sim_nic/pcap_trace.hpp"
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv4.hpp"
+#include "stack/wire/tcp.hpp"
 #include "stack/wire/udp.hpp"
 #include "tools/gen_trace/gen_trace.hpp"
 #include "tools/mcast/app.hpp"
@@ -111,6 +113,17 @@ struct udp_destinations {
   std::vector<group_key> groups;                    // multicast, in address order
   std::map<group_key, std::uint64_t> other;         // unicast and broadcast: datagrams per address:port
   std::uint64_t datagrams = 0;                      // UDP/IPv4 datagrams in all
+  std::uint64_t tcp_segments = 0;                   // TCP/IPv4 segments: the demo has no TCP receiver
+  std::set<std::uint16_t> tcp_syn_ports;            // ports a SYN (without ACK) goes to: a listener's
+  std::map<std::uint16_t, std::uint64_t> tcp_to;    // segments per destination port
+  // The port to listen on: of the ports a SYN opens, the one most segments go to (a lone SYN to a
+  // closed port, there to be refused, is not the conversation). 0: no SYN in the trace.
+  std::uint16_t tcp_listen_port() const {
+    std::uint16_t best = 0;
+    for (std::uint16_t p : tcp_syn_ports)
+      if (!best || tcp_to.at(p) > tcp_to.at(best)) best = p;
+    return best;
+  }
 };
 
 udp_destinations destinations_in(const sim::pcap_trace& t) {
@@ -120,6 +133,12 @@ udp_destinations destinations_in(const sim::pcap_trace& t) {
     const auto e = wire::ethernet::view::check(t.bytes(r));
     if (!e || e->type() != wire::ethernet::ethertype::ipv4) continue;
     const auto ip = wire::ipv4::view::check(e->payload());
+    if (ip && ip->proto() == wire::tcp::ip_protocol && !ip->is_fragment())
+      if (const auto t = wire::tcp::view::check(ip->payload())) {
+        ++d.tcp_segments;
+        ++d.tcp_to[t->dst_port()];
+        if (t->has(wire::tcp::flag::syn) && !t->has(wire::tcp::flag::ack)) d.tcp_syn_ports.insert(t->dst_port());
+      }
     if (!ip || ip->proto() != wire::udp::ip_protocol) continue;
     const auto u = wire::udp::view::check(ip->payload());
     if (!u) continue;
@@ -153,8 +172,13 @@ void explain_no_groups(const udp_destinations& d, std::size_t frames, const std:
     std::printf("\n");
   }
   std::printf("  pass a multicast feed (--replay traces/mcast-feed.pcap, or one from ringlab gen-trace --kind "
-              "mcast-feed),\n  or follow this trace's datagrams hop by hop: ringlab trace replay %s\n",
-              source.c_str());
+              "mcast-feed),\n  or follow this trace's %s hop by hop: ringlab trace replay %s",
+              d.tcp_segments ? "TCP segments" : "datagrams", source.c_str());
+  // TCP segments reach a connection only through a listener: without --tcp-listen every SYN finds
+  // no socket and is answered with RST, which is not what the trace is about.
+  if (const std::uint16_t p = d.tcp_listen_port()) std::printf(" --tcp-listen %u", p);
+  else if (d.tcp_segments) std::printf(" --tcp-listen PORT");
+  std::printf("\n");
 }
 
 std::string default_trace_path() {
@@ -324,6 +348,9 @@ int run(int argc, char** argv) {
                 f.dropped, f.duplicated, f.reordered, f.corrupted);
   std::printf("\n");
 
+  // Sockets close, stacks go: every frame back to the pool. Before the events are taken: a closing
+  // socket's IGMP leave is part of the run, and a trace that stopped at the joins hid it.
+  lanes.clear();
   std::uint64_t hash = 0;
   std::vector<trace::event> ev;
   if (event_hash || d.trace_hops) {
@@ -334,15 +361,14 @@ int run(int argc, char** argv) {
     hash = trace::hash(ev);
     std::printf("  event hash: %016" PRIx64 " (%zu events)\n", hash, ev.size());
   }
-  lanes.clear();   // sockets close, stacks go: every frame back to the pool
   nic->return_cache();
   std::fflush(stdout);   // the tap's line counts the leaves the closing sockets sent
-  const bool tap_ok = cli::report_device_flags(stdout, "  demo", "demo", *dev, d, &ev);
+  (void)cli::report_device_flags(stdout, "  demo", *dev, d, &ev);
   const auto out = nic->pool().out();
   std::printf("  frame pool: %u out after the run (%s)\n", out, out == 0 ? "balanced" : "LEAK");
   const bool tcp_ok = tcp_bytes == 0 || tcp_part(tcp_bytes, seed);
   std::fflush(stdout);
-  return out == 0 && tap_ok && tcp_ok ? cli::exit_ok : cli::exit_failure;
+  return cli::finish_run("demo", out == 0 && tcp_ok ? cli::exit_ok : cli::exit_failure, *dev, d);
 }
 
 const cli::registration reg{{"demo", "replay a market-data feed through sim_nic + stack + bypass Asio sockets", run}};

@@ -12,12 +12,12 @@ namespace gt = ringlab::gen_trace;
 namespace cli = ringlab::cli;
 
 const std::vector<cli::option> opts{
-    {"kind", "KIND", "mcast-feed | flows | malformed | arp-icmp-igmp | tcp-handshake", "mcast-feed"},
+    {"kind", "KIND", "mcast-feed | flows | malformed | arp-icmp-igmp | tcp-handshake | fragments", "mcast-feed"},
     {"out", "FILE", "pcap to write (nanosecond timestamps, Ethernet)"},
-    {"count", "N", "messages (mcast-feed) or packets (flows); the other kinds are fixed lists", "1000"},
+    {"count", "N", "messages (mcast-feed), packets (flows) or datagrams (fragments); the other kinds are fixed lists", "1000"},
     {"groups", "N", "mcast-feed: groups 239.1.1.1.., UDP port 5001 + index", "4"},
     {"flows", "N", "flows: distinct unicast 4-tuples to 10.0.0.2", "64"},
-    {"seed", "N", "seed for groups, flows and payloads: the same seed gives the same bytes", "1"},
+    {"seed", "N", "seed for groups, flows, payloads and the fragments' order: the same seed gives the same bytes", "1"},
     {"pps", "RATE", "packets per second: frame i is stamped start + i/RATE", "100000"},
     {"size", "BYTES", "UDP payload bytes (mcast-feed, flows): the 24-byte mcast header, then padding", "32"},
     {"list", "", "print the malformed trace's table (packet number, name, intended drop reason) and exit"},
@@ -50,12 +50,15 @@ int run(int argc, char** argv) {
   gt::options o;
   const std::string k = a.str("kind");
   auto kind = gt::parse_kind(k);
-  if (!kind) throw cli::usage_error{"--kind: '" + k + "' is not one of mcast-feed, flows, malformed, arp-icmp-igmp, tcp-handshake"};
+  if (!kind)
+    throw cli::usage_error{"--kind: '" + k + "' is not one of mcast-feed, flows, malformed, arp-icmp-igmp, tcp-handshake, "
+                           "fragments"};
   o.what = *kind;
   // Options of another kind are refused, never ignored.
   if (o.what != gt::kind::mcast_feed) a.refuse({"groups"}, "--kind " + k + " (mcast-feed only)");
   if (o.what != gt::kind::flows) a.refuse({"flows"}, "--kind " + k + " (flows only)");
-  if (o.what != gt::kind::mcast_feed && o.what != gt::kind::flows)
+  if (o.what == gt::kind::fragments) a.refuse({"size"}, "--kind fragments (1400-byte payloads, 3 fragments each)");
+  else if (o.what != gt::kind::mcast_feed && o.what != gt::kind::flows)
     a.refuse({"count", "size", "seed"}, "--kind " + k + " (a fixed list of frames)");
   if (!a.has("out")) throw cli::usage_error{"--out FILE is required"};
   cli::check_output("out", a.str("out"));
@@ -78,6 +81,6 @@ int run(int argc, char** argv) {
   return cli::exit_ok;
 }
 
-const cli::registration reg{{"gen-trace", "write a deterministic pcap (mcast-feed, flows, malformed, arp-icmp-igmp, tcp-handshake)", run}};
+const cli::registration reg{{"gen-trace", "write a deterministic pcap (mcast-feed, flows, malformed, arp-icmp-igmp, tcp-handshake, fragments)", run}};
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "tools/mcast/bypass_host.hpp"
 #include "tools/mcast/endpoints.hpp"
 #include "tools/mcast/options.hpp"
+#include "tools/ringlab/checksum_hint.hpp"
 #include "tools/ringlab/cli.hpp"
 #include "tools/ringlab/device_flags.hpp"
 
@@ -302,6 +303,11 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     if (c.drops[i]) drops += " " + std::string(trace::to_string(static_cast<trace::drop_reason>(i))) + "=" +
                              std::to_string(c.drops[i]);
   std::fprintf(stderr, "mcast-recv: stack drops:%s\n", drops.empty() ? " none" : drops.c_str());
+  std::fputs(cli::checksum_offload_hint("mcast-recv", dev->backend(),
+                                        c.drops[static_cast<std::size_t>(trace::drop_reason::bad_l4_checksum)],
+                                        c.udp_delivered)
+                 .c_str(),
+             stderr);
   const char* ended = count_reached ? "count" : by_signal ? "signal" : timed_out ? "timeout"
                       : dev->sim_nic()                    ? "end-of-replay"
                                                           : "error";
@@ -312,16 +318,17 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     print_json({.groups = groups, .ports = ports, .seq = seq_total, .malformed = total.malformed_total(),
                 .bytes = total.bytes, .errors = total.errors, .ended = ended, .io = "", .backend = dev->backend()});
   std::fflush(stdout);
-  const bool tap_ok = cli::report_device_flags(stderr, "mcast-recv", "mcast-recv", *dev, d);
+  (void)cli::report_device_flags(stderr, "mcast-recv", *dev, d);
   // sim: every frame back in the pool once the sockets closed (a leak fails the run, as in demo).
   if (auto* nic = dev->sim_nic()) {
     nic->return_cache();
     if (const auto out = nic->pool().out(); out != 0) {
       std::fprintf(stderr, "mcast-recv: %u pool frames not returned after the run (a leak)\n", out);
-      return cli::exit_failure;
+      return cli::finish_run("mcast-recv", cli::exit_failure, *dev, d);
     }
   }
-  return (count != 0 && !count_reached) || total.errors || !tap_ok ? cli::exit_failure : cli::exit_ok;
+  const int rc = (count != 0 && !count_reached) || total.errors ? cli::exit_failure : cli::exit_ok;
+  return cli::finish_run("mcast-recv", rc, *dev, d);
 }
 
 int run(int argc, char** argv) {

@@ -184,7 +184,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
     rc = s.errors == 0 && s.sent == s.queued && finished ? cli::exit_ok : cli::exit_failure;
     if (signo != 0) rc = report_interrupt(signo, lines_read, s);
   }
-  if (!cli::report_device_flags(stderr, "mcast-send", "mcast-send", *dev, d)) rc = cli::exit_failure;
+  (void)cli::report_device_flags(stderr, "mcast-send", *dev, d);
   // sim: every frame back in the pool once the socket closed (a leak fails the run, as in demo).
   if (auto* nic = dev->sim_nic()) {
     nic->return_cache();
@@ -193,7 +193,8 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
       rc = cli::exit_failure;
     }
   }
-  return rc;
+  if (!rc) return rc;
+  return cli::finish_run("mcast-send", *rc, *dev, d);
 }
 
 int run(int argc, char** argv) {

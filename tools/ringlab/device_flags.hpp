@@ -22,8 +22,8 @@ namespace ringlab::cli {
 inline std::vector<option> device_flag_options() {
   return {
       {"tap", "FILE", "write every frame the stack receives and sends (all queues, after --faults) to this "
-                      "pcap, readable by tshark/Wireshark; times on the device's clock (sim: the trace's own "
-                      "times)"},
+                      "pcap, readable by tshark/Wireshark; sim: the trace's own times (the virtual clock), real "
+                      "ports: wall-clock times"},
       {"faults", "SPEC", "seeded faults between the device and the stack, e.g. drop=0.01,corrupt=0.001,seed=7; "
                          "fields drop, dup, corrupt (chances 0..1), reorder=P[:W], delay, jitter (50us, 2ms; "
                          "received frames only), seed=N, dir=rx|tx|both (default both); each field once"},
@@ -66,7 +66,8 @@ inline void apply_device_flags(const args& a, bypass::device_options& d, std::ui
 // of frames stamped decades later. So the clock starts just before the trace's first frame; with
 // nothing to replay (mcast-send), at sim_epoch_ns, the time the bundled traces start at: a plausible
 // date, and no wall clock read (the same run gives the same bytes). Call it after the device opens and
-// before the stacks attach. Real devices run on CLOCK_MONOTONIC: nothing to do.
+// before the stacks attach. Real devices run on CLOCK_MONOTONIC: nothing to do here (their --tap
+// writes wall-clock times: the decorated device adds the offset taken once at open).
 inline constexpr std::uint64_t sim_epoch_ns = gen_trace::start_ns;
 inline void start_virtual_clock(bypass::device& dev) {
   sim::sim_nic* nic = dev.sim_nic();
@@ -77,9 +78,9 @@ inline void start_virtual_clock(bypass::device& dev) {
 
 // What the decorators did, on `out` as "TOOL: ..." lines: the faults' counters, the tap's frame count,
 // the trace events per hop (draining them, unless the caller drained them already and passes them).
-// false when the tap's pcap could not be written (a full disk): the run failed, exit 1.
-// `tool` starts each line (e.g. "mcast-recv" or "  demo"); `command` names the command in the error.
-inline bool report_device_flags(std::FILE* out, const char* tool, const char* command, bypass::device& dev,
+// false when the tap's pcap could not be written (a full disk): the run failed, exit 1, and
+// finish_run() prints why. `tool` starts each line (e.g. "mcast-recv" or "  demo").
+inline bool report_device_flags(std::FILE* out, const char* tool, bypass::device& dev,
                                 const bypass::device_options& d, const std::vector<trace::event>* drained = nullptr) {
   const auto c = dev.decorators();
   if (d.faults) {
@@ -93,10 +94,9 @@ inline bool report_device_flags(std::FILE* out, const char* tool, const char* co
     line("rx", c.rx_faults, true);
     line("tx", c.tx_faults, false);
   }
-  if (!d.tap.empty()) std::fprintf(out, "%s: tap: %" PRIu64 " frames to %s\n", tool, c.tap_frames, d.tap.c_str());
-  if (!c.tap_error.empty())
-    std::fprintf(stderr, "ringlab %s: --tap: writing '%s' failed: %s\n", command,
-                 d.tap.c_str(), c.tap_error.c_str());
+  // A tap that failed wrote no count worth printing: its error comes last, from finish_run().
+  if (!d.tap.empty() && c.tap_error.empty())
+    std::fprintf(out, "%s: tap: %" PRIu64 " frames to %s\n", tool, c.tap_frames, d.tap.c_str());
   if (d.trace_hops) {
     std::vector<trace::event> mine;
     if (!drained) {
@@ -116,6 +116,28 @@ inline bool report_device_flags(std::FILE* out, const char* tool, const char* co
     std::fprintf(out, "%s: trace: %zu events:%s\n", tool, ev.size(), hops.empty() ? " none" : hops.c_str());
   }
   return c.tap_error.empty();
+}
+
+inline int finish_run(const char* command, int rc, bypass::device& dev, const bypass::device_options& d);
+
+// The form before finish_run() existed (commands not yet moved to it): prints the tap's error at once.
+inline bool report_device_flags(std::FILE* out, const char* tool, const char* command, bypass::device& dev,
+                                const bypass::device_options& d, const std::vector<trace::event>* drained = nullptr) {
+  const bool ok = report_device_flags(out, tool, dev, d, drained);
+  if (!ok) (void)finish_run(command, exit_failure, dev, d);
+  return ok;
+}
+
+// The last thing a command over a device does: the tap's write error, if there was one, is the last
+// line the user sees (after every count on stdout or stderr, so a full disk is not buried under a
+// summary) and fails the run; otherwise rc as it was. `command` names the command in the error.
+inline int finish_run(const char* command, int rc, bypass::device& dev, const bypass::device_options& d) {
+  if (d.tap.empty()) return rc;
+  const std::string err = dev.decorators().tap_error;
+  if (err.empty()) return rc;
+  std::fflush(stdout);
+  std::fprintf(stderr, "ringlab %s: --tap: writing '%s' failed: %s\n", command, d.tap.c_str(), err.c_str());
+  return exit_failure;
 }
 
 }  // namespace ringlab::cli

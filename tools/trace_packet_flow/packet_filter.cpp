@@ -6,11 +6,13 @@
 #include <span>
 #include <sstream>
 
+#include "sim_nic/pcap_trace.hpp"
 #include "stack/wire/endian.hpp"
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv4.hpp"
 #include "stack/wire/ipv4_flow.hpp"
 #include "stack/wire/ipv4_addr.hpp"
+#include "stack/wire/tcp.hpp"
 #include "stack/wire/udp.hpp"
 #include "tools/trace_packet_flow/route.hpp"
 
@@ -63,6 +65,25 @@ std::span<const std::byte> as_bytes(const std::uint8_t* p, std::size_t n) { retu
 
 std::string ipv4_to_string(std::uint32_t a) { return wire::ipv4_addr{a}.to_string(); }
 
+std::string tcp_flags_string(std::uint8_t flags) {
+  // tcpdump's letters in tcpdump's order, which is the header's bit order: FIN SYN RST PSH ACK URG ECE CWR.
+  static constexpr char letter[8] = {'F', 'S', 'R', 'P', '.', 'U', 'E', 'W'};
+  std::string out;
+  for (unsigned bit = 0; bit < 8; ++bit)
+    if (flags & (1u << bit)) out += letter[bit];
+  return out.empty() ? "none" : out;
+}
+
+// A TCP segment as tcpdump shows it: who to whom, flags in brackets, then the numbers a reader checks.
+static std::string describe_tcp(wire::ipv4_addr src, wire::ipv4_addr dst, const wire::tcp::view& t) {
+  std::ostringstream os;
+  os << "TCP " << src.to_string() << ':' << t.src_port() << " > " << dst.to_string() << ':' << t.dst_port() << " ["
+     << tcp_flags_string(t.flags()) << "] seq " << t.seq_num();
+  if (t.has(wire::tcp::flag::ack)) os << " ack " << t.ack_num();
+  os << " win " << t.window() << " len " << t.payload().size();
+  return os.str();
+}
+
 std::optional<udp_datagram> parse_udp(int linktype, const std::uint8_t* p, std::size_t n) {
   const auto ip = ipv4_in(linktype, as_bytes(p, n));
   // A fragment is not replayable alone; checksums are not looked at (the kernel path sends the payload).
@@ -87,6 +108,8 @@ std::string describe(int linktype, const std::uint8_t* p, std::size_t n) {
     return os.str();
   }
   if (const auto ip = ipv4_in(linktype, as_bytes(p, n))) {
+    if (ip->proto() == wire::tcp::ip_protocol && !ip->is_fragment())
+      if (const auto t = wire::tcp::view::check(ip->payload())) return describe_tcp(ip->src(), ip->dst(), *t);
     std::ostringstream os;
     os << ip->src().to_string() << " > " << ip->dst().to_string() << " proto " << unsigned{ip->proto()} << ' ' << n << " B";
     return os.str();
@@ -122,37 +145,29 @@ std::string describe(int linktype, const std::uint8_t* p, std::size_t n) {
 }
 
 pcap_selection select_packets(const std::string& file, const std::string& filter_expr, std::size_t max) {
-  char err[PCAP_ERRBUF_SIZE] = {};
-  std::unique_ptr<pcap_t, decltype(&pcap_close)> pc(
-      pcap_open_offline_with_tstamp_precision(file.c_str(), PCAP_TSTAMP_PRECISION_NANO, err), &pcap_close);
-  if (!pc) {   // libpcap's message usually names the file already
-    const std::string e = err;
-    throw input_error(e.rfind(file, 0) == 0 ? e : file + ": " + e);
-  }
+  // Through sim_nic's reader, the one `ringlab replay` and the lab path use: the same errors (file,
+  // packet number, byte offset), the same link types (cooked and raw IP arrive as Ethernet, so the
+  // filter is compiled for Ethernet), the same packet numbers as the lab's packet ids.
+  auto tr = sim::pcap_trace::open(file);
+  if (!tr) throw input_error(tr.error);
   pcap_selection sel;
-  sel.linktype = pcap_datalink(pc.get());
+  sel.linktype = DLT_EN10MB;
   std::optional<packet_filter> filter;
-  if (!filter_expr.empty()) filter.emplace(filter_expr, sel.linktype, pcap_snapshot(pc.get()));
-  pcap_pkthdr* h = nullptr;
-  const u_char* data = nullptr;
-  int rc;
-  while ((rc = pcap_next_ex(pc.get(), &h, &data)) == 1) {
+  if (!filter_expr.empty()) filter.emplace(filter_expr, sel.linktype);
+  for (const auto& r : tr->records()) {
     ++sel.total;
     if (max && sel.packets.size() == max) continue;   // keep counting: "N of TOTAL selected"
-    if (filter && !filter->matches(data, h->caplen, h->len)) continue;
+    const auto b = tr->bytes(r);
+    const auto* data = reinterpret_cast<const std::uint8_t*>(b.data());
+    if (filter && !filter->matches(data, r.caplen, r.wirelen)) continue;
     selected_packet sp;
-    sp.id = sel.total;
-    sp.ts_ns = static_cast<std::uint64_t>(h->ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(h->ts.tv_usec);
-    sp.wire_len = h->len;
-    sp.bytes.assign(data, data + h->caplen);
-    sp.summary = describe(sel.linktype, data, h->caplen);
-    sp.udp = parse_udp(sel.linktype, data, h->caplen);
+    sp.id = r.number;
+    sp.ts_ns = r.ts_ns;
+    sp.wire_len = r.wirelen;
+    sp.bytes.assign(data, data + r.caplen);
+    sp.summary = describe(sel.linktype, data, r.caplen);
+    sp.udp = parse_udp(sel.linktype, data, r.caplen);
     sel.packets.push_back(std::move(sp));
-  }
-  if (rc == PCAP_ERROR) {
-    std::ostringstream os;
-    os << file << ": packet " << sel.total + 1 << ": " << pcap_geterr(pc.get());
-    throw input_error(os.str());
   }
   return sel;
 }

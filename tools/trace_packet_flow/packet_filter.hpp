@@ -38,7 +38,7 @@ struct selected_packet {
   std::uint64_t ts_ns = 0;
   std::uint32_t wire_len = 0;
   std::vector<std::uint8_t> bytes;
-  std::string summary;                    // "10.0.0.1:5000 > 10.0.0.2:9000 udp 18 B"
+  std::string summary;                    // describe(): "10.0.0.1:5000 > 10.0.0.2:9000 udp 18 B"
   std::optional<udp_datagram> udp;
 };
 
@@ -48,13 +48,20 @@ struct pcap_selection {
   std::vector<selected_packet> packets;
 };
 
-// Reads FILE, keeps the frames the filter matches (empty expression: all), at most max (0: all).
-// Throws input_error naming the file (unreadable, not a pcap) or the filter.
+// Reads FILE through sim::pcap_trace (frames as the lab sees them: Ethernet), keeps the frames the
+// filter matches (empty expression: all), at most max (0: all). Throws input_error with pcap_trace's
+// message (the file, and for a damaged record its packet number and byte offset: what `ringlab
+// replay` says of the same file) or naming the filter.
 pcap_selection select_packets(const std::string& file, const std::string& filter_expr, std::size_t max);
 
 // Parses Ethernet (with one VLAN tag) or raw IPv4 down to UDP; std::nullopt for anything else.
 std::optional<udp_datagram> parse_udp(int linktype, const std::uint8_t* p, std::size_t n);
+// One line naming the packet: "10.0.0.1:5000 > 10.0.0.2:9000 udp 18 B", a TCP segment as
+// "TCP 10.0.0.1:40000 > 10.0.0.2:5001 [S.] seq 1 ack 1001 win 65535 len 0" (tcpdump's flag letters),
+// else the addresses and protocol, or what is malformed.
 std::string describe(int linktype, const std::uint8_t* p, std::size_t n);
+// tcpdump's flag letters, in its order: "S", "S.", "P.", "F.", "R", "none" for no flag.
+std::string tcp_flags_string(std::uint8_t flags);
 std::string ipv4_to_string(std::uint32_t host_order);
 
 // Writes frames to a pcap (DLT_EN10MB); tests and `trace compare` use it for crafted traffic.

@@ -16,6 +16,8 @@ std::string route::outcome() const {
   if (const step* d = drop_step()) return "drop: " + (d->reason.empty() ? std::string("?") : d->reason);
   for (const auto& s : steps)
     if (s.verdict == "deliver") return "deliver";
+  for (const auto& s : steps)
+    if (s.verdict == held_verdict) return held_verdict;
   return last.verdict;
 }
 
@@ -87,6 +89,20 @@ step to_step(const lab_event& le, lab_clock clock) {
 }
 }  // namespace
 
+namespace {
+// A fragment the reassembler keeps passes the hop with no verdict of the stack's own: its bytes were
+// copied, its frame goes back, and the datagram goes on (or times out) with a later fragment. Printed
+// as "pass" that read as "went through"; the route says what happened instead. The fragment that
+// completes a datagram carries on to L4 (its route has more hops than reassembly and release).
+void mark_held_fragment(route& r) {
+  if (r.steps.size() < 2) return;
+  for (const auto& s : r.steps)
+    if (s.verdict != "pass") return;   // delivered, dropped or sent: not held
+  step& before_release = r.steps[r.steps.size() - 2];
+  if (r.steps.back().hop == "release" && before_release.hop == "ipv4_reassembly") before_release.verdict = held_verdict;
+}
+}  // namespace
+
 std::vector<route> build_lab_routes(std::span<const lab_event> events, std::span<const std::uint64_t> packet_ids,
                                     std::size_t max_packets, lab_clock clock) {
   std::unordered_set<std::uint64_t> wanted(packet_ids.begin(), packet_ids.end());
@@ -115,6 +131,7 @@ std::vector<route> build_lab_routes(std::span<const lab_event> events, std::span
       merged.push_back(std::move(st));
     }
     r.steps = std::move(merged);
+    mark_held_fragment(r);
     out.push_back(std::move(r));
     if (max_packets && out.size() == max_packets) break;
   }

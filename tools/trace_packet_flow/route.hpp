@@ -21,6 +21,10 @@ struct input_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The verdict a lab route shows at ipv4_reassembly for a fragment the reassembler kept (its frame
+// went back, its bytes wait for the rest of the datagram): not "pass".
+inline constexpr const char* held_verdict = "held (reassembly)";
+
 struct step {
   std::string hop;            // lab: trace::to_string(hop); kernel: "subsystem:tracepoint"
   std::string file;           // source file that emits the event, relative to its tree
@@ -31,7 +35,7 @@ struct step {
   std::int64_t ring_slot = none;
   std::int64_t frame = none;
   std::uint16_t cpu = 0;
-  std::string verdict;        // pass, drop, deliver, tx
+  std::string verdict;        // pass, drop, deliver, tx; held_verdict at a held fragment's reassembly
   std::string reason;         // drop reason, "" when none
   std::string detail;         // free text for the reader (dev=, len=, location=); never parsed back
 };
@@ -52,7 +56,7 @@ struct route {
     return nullptr;
   }
   bool dropped() const noexcept { return drop_step() != nullptr; }
-  // "drop: <reason>", "deliver", or the last verdict.
+  // "drop: <reason>", "deliver", held_verdict (a fragment kept for reassembly), or the last verdict.
   std::string outcome() const;
   std::vector<std::string> hops() const;
 };

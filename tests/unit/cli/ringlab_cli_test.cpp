@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 #include <string>
@@ -24,6 +25,7 @@
 
 #include "tests/support/netns.hpp"
 #include "tests/support/ringlab_cli.hpp"
+#include "tools/ringlab/checksum_hint.hpp"
 
 using namespace std::chrono_literals;
 
@@ -167,7 +169,8 @@ TEST(ringlab_cli_exit, gen_trace) {
   expect_usage({"gen-trace", "--out", "/nonexistent-dir/x.pcap"},
                "ringlab gen-trace: --out: cannot create '/nonexistent-dir/x.pcap': no directory '/nonexistent-dir'");
   expect_usage({"gen-trace", "--kind", "jumbo", "--out", out},
-               "ringlab gen-trace: --kind: 'jumbo' is not one of mcast-feed, flows, malformed, arp-icmp-igmp, tcp-handshake");
+               "ringlab gen-trace: --kind: 'jumbo' is not one of mcast-feed, flows, malformed, arp-icmp-igmp, tcp-handshake, "
+               "fragments");
 }
 
 TEST(ringlab_cli_exit, replay) {
@@ -182,6 +185,25 @@ TEST(ringlab_cli_exit, replay) {
   EXPECT_EQ(missing.err.rfind("ringlab replay: ", 0), 0u);
   EXPECT_NE(missing.err.find("/nonexistent.pcap"), std::string::npos) << missing.err;
   // 1 (pool frames not returned) needs a leaking consumer: not reachable from the command line.
+}
+
+// A damaged pcap: `replay` and `trace replay` read it through the same reader and say the same of it:
+// the file, the packet and the byte offset where its record is cut.
+TEST(ringlab_cli_exit, replay_and_trace_replay_name_the_same_file_packet_and_offset) {
+  const std::string src = source_file("traces/arp-icmp-igmp.pcap"), cut = temp_path("cut.pcap");
+  {
+    std::ifstream in(src, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // 24-byte file header, then packet 1's 16-byte record header and its frame: cut inside packet 2.
+    const std::uint32_t len1 = static_cast<std::uint8_t>(bytes[24 + 8]) | static_cast<std::uint8_t>(bytes[24 + 9]) << 8;
+    std::ofstream(cut, std::ios::binary) << bytes.substr(0, 24 + 16 + len1 + 16 + 5);
+  }
+  const auto r = ringlab({"replay", cut}), t = ringlab({"trace", "replay", cut});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(t.exit_code, 2);
+  ASSERT_EQ(r.err.rfind("ringlab replay: " + cut + ": packet 2 at byte offset ", 0), 0u) << r.err;
+  EXPECT_EQ(t.err, "ringlab trace: " + r.err.substr(std::string("ringlab replay: ").size())) << t.err;
+  std::remove(cut.c_str());
 }
 
 TEST(ringlab_cli_exit, demo) {
@@ -452,6 +474,46 @@ TEST(ringlab_cli_exit, device_flags_bad_input_is_usage_and_a_failed_tap_write_fa
   const auto full = ringlab({"demo", "--queues", "1", "--tap", "/dev/full"});
   EXPECT_EQ(full.exit_code, 1) << full.out << full.err;
   EXPECT_EQ(full.err, "ringlab demo: --tap: writing '/dev/full' failed: No space left on device\n");
+  EXPECT_EQ(full.out.find("tap:"), std::string::npos) << "a tap that failed has no frame count:\n" << full.out;
+  // Where the counts go to stderr too, the error is still the last line, after them.
+  const std::string lines = temp_path("full-lines.txt");
+  {
+    std::ofstream f(lines);
+    f << "a\nb\n";
+  }
+  const auto send = ringlab({"mcast-send", "--backend", "sim", "--group", "239.1.1.2", "--out", temp_path("o.pcap"),
+                             "--file", lines, "--tap", "/dev/full"});
+  EXPECT_EQ(send.exit_code, 1) << send.err;
+  EXPECT_EQ(send.err, "ringlab mcast-send: --tap: writing '/dev/full' failed: No space left on device\n");
+  EXPECT_NE(send.out.find("mcast-send: sent 2 of 2 datagrams"), std::string::npos) << send.out;
+  const auto recv = ringlab({"mcast-recv", "--backend", "sim", "--replay", source_file("traces/mcast-feed.pcap"),
+                             "--group", "239.1.1.1", "--tap", "/dev/full"});
+  EXPECT_EQ(recv.exit_code, 1) << recv.err;
+  EXPECT_TRUE(recv.err.ends_with("; ended by end of replay\nringlab mcast-recv: --tap: writing '/dev/full' failed: "
+                                 "No space left on device\n"))
+      << recv.err;
+  EXPECT_EQ(recv.err.find("mcast-recv: tap: "), std::string::npos) << recv.err;
+  std::remove(lines.c_str());
+  // An empty item in --faults names its place (a stray comma is often a field lost in editing).
+  expect_usage({"demo", "--faults", ","},
+               "ringlab demo: --faults: fault spec item 1 of ',' is empty (a comma too many): give FIELD=VALUE items "
+               "separated by single commas");
+  expect_usage({"replay", "--faults", "drop=0.1,", source_file("traces/arp-icmp-igmp.pcap")},
+               "ringlab replay: --faults: fault spec item 2 of 'drop=0.1,' is empty (a comma too many): give "
+               "FIELD=VALUE items separated by single commas");
+}
+
+// Every frame the stack sends is traced, the IGMP leaves the closing sockets send included (the trace
+// once ended at the joins): one queue, the feed's 4 groups: 4 reports in, 4 leaves out, and the tap,
+// which writes what the stack sent, agrees.
+TEST(ringlab_cli, demo_trace_counts_the_leaves_as_well_as_the_joins) {
+  const std::string tap = temp_path("demo-leaves.pcap");
+  const auto r = ringlab({"demo", "--queues", "1", "--tap", tap, "--trace"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::uint64_t frames_in = number_after(r.out, "stack: ");
+  EXPECT_EQ(number_after(r.out, "demo: tap: "), frames_in + 8) << r.out;
+  EXPECT_NE(r.out.find(" tx=8"), std::string::npos) << r.out;
+  std::remove(tap.c_str());
 }
 
 // demo with all three: the tap holds every frame the stacks took (after the faults) and sent, the
@@ -560,6 +622,15 @@ TEST(ringlab_cli, demo_on_a_trace_without_multicast_says_why_nothing_was_deliver
   ASSERT_EQ(n.exit_code, 0) << n.err;
   EXPECT_NE(n.out.find("  and " + arp + " has none: its 7 frames hold no UDP/IPv4 datagram\n"), std::string::npos)
       << n.out;
+  // A TCP trace: its segments reach a connection only through a listener, so the hint names the port
+  // its SYNs open (5001; not 5002, which one lone SYN tries, to be refused).
+  const std::string tcp = source_file("traces/tcp-handshake.pcap");
+  const auto t = ringlab({"demo", "--queues", "1", "--replay", tcp});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("  or follow this trace's TCP segments hop by hop: ringlab trace replay " + tcp +
+                       " --tcp-listen 5001\n"),
+            std::string::npos)
+      << t.out;
   // The feed itself: the table, no such note.
   const auto feed = ringlab({"demo", "--queues", "1"});
   ASSERT_EQ(feed.exit_code, 0) << feed.err;
@@ -598,3 +669,18 @@ TEST(ringlab_cli, trace_replay_prints_the_cost_only_on_enough_frames) {
 }
 
 }  // namespace
+
+// afxdp over a veth whose peer offloads TX checksums: every datagram fails its checksum. Many bad, none
+// delivered, on a real port: one hint naming the fix; a few bad ones, a delivery, or sim: no hint.
+TEST(ringlab_cli_hint, checksum_offload_is_named_when_every_datagram_fails_its_checksum_on_a_real_port) {
+  using ringlab::cli::checksum_offload_hint;
+  EXPECT_EQ(checksum_offload_hint("mcast-recv", "afxdp", 50, 0),
+            "mcast-recv: hint: 50 datagrams on afxdp failed their checksum (bad_l4_checksum) and none was "
+            "delivered: the sending veth peer leaves checksums to TX offload, which nothing runs before afxdp "
+            "takes the frame; turn it off on the peer: ethtool -K PEER tx off (backends/README.md)\n");
+  EXPECT_NE(checksum_offload_hint("mcast-recv", "dpdk", 8, 0), "");
+  EXPECT_EQ(checksum_offload_hint("mcast-recv", "afxdp", 7, 0), "");    // a few: corruption, not offload
+  EXPECT_EQ(checksum_offload_hint("mcast-recv", "afxdp", 50, 1), "");   // one good: checksums work
+  EXPECT_EQ(checksum_offload_hint("mcast-recv", "sim", 50, 0), "");     // sim_nic: no veth peer
+  EXPECT_EQ(checksum_offload_hint("mcast-recv", "kernel", 50, 0), "");
+}

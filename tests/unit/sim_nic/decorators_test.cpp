@@ -1,10 +1,13 @@
 // traced_port, faulty_port and pcap_tap around a sim_nic queue, stacked, as port_like and as any_port.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "port/faulty_port.hpp"
 #include "port/pcap_tap.hpp"
+#include "port/rx_time_shift.hpp"
+#include "trace/clock.hpp"
 #include "port/traced_port.hpp"
 #include "sim_nic/sim_nic.hpp"
 #include "tests/unit/sim_nic/frames.hpp"
@@ -120,6 +123,58 @@ TEST(pcap_tap, writes_rx_and_tx_frames_with_their_times) {
   EXPECT_EQ(w[4].data, flow_frame(78));
   EXPECT_EQ(nic.counters().queue[0].opackets, 2u);
   EXPECT_EQ(nic.pool().out(), 0u);
+}
+
+// A real port's tap (asio_bypass/backend.cpp): its device clock is CLOCK_MONOTONIC, so the decorated
+// device shifts received times by the wall clock's offset under the tap and back above it: the file
+// holds dates (not 1970) with the device's spacing, the stack still sees the device's clock.
+TEST(pcap_tap, shifted_under_and_back_above_the_tap_writes_wall_times_and_passes_device_times) {
+  temp_file cap("tap-offset");
+  temp_file out("tapout-offset");
+  sim::sim_nic nic(sim::sim_nic_config{.tx_pcap = out.path});
+  const auto t = trace_of(3);
+  nic.load(t);
+  nic.advance_to(2'000'000);
+  const std::int64_t offset = 1'765'000'000'000'000'000;   // 2025-12-06, as realtime_offset_ns() gives
+  const auto off = static_cast<std::uint64_t>(offset);
+  std::vector<std::uint64_t> above;
+  {
+    auto w = std::make_shared<port::pcap_writer>();
+    std::string err;
+    ASSERT_TRUE(w->open(cap.path, &err)) << err;
+    port::rx_time_shift<port::any_port&> to_wall(nic.queue(0), offset);
+    port::pcap_tap<port::rx_time_shift<port::any_port&>&> tap(to_wall, w, port::tap_dir::both,
+                                                               [&] { return nic.now() + off; });
+    port::rx_time_shift<port::pcap_tap<port::rx_time_shift<port::any_port&>&>&> from_wall(tap, -offset);
+    port::frame_ref f[8];
+    const std::size_t n = from_wall.rx_burst(f);
+    ASSERT_EQ(n, 3u);
+    for (std::size_t i = 0; i < n; ++i) above.push_back(f[i].meta.t_ns);
+    from_wall.rx_release({f, n});
+    send(from_wall, {flow_frame(77)});
+    w->flush();
+  }
+  EXPECT_EQ(above, (std::vector<std::uint64_t>{1'000'000u, 1'000'100u, 1'000'200u}));
+  const auto w = read_pcap(cap.path);
+  ASSERT_EQ(w.size(), 4u);
+  EXPECT_EQ(w[0].ts_ns, 1'000'000u + off);
+  EXPECT_EQ(w[2].ts_ns, 1'000'200u + off);
+  EXPECT_EQ(w[3].ts_ns, 2'000'000u + off);
+  EXPECT_EQ(w[3].data, flow_frame(77));
+  EXPECT_EQ(nic.pool().out(), 0u);
+}
+
+TEST(pcap_tap, realtime_offset_turns_the_monotonic_clock_into_the_wall_clock) {
+  const auto wall = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const std::int64_t before = wall();
+  const std::int64_t t = static_cast<std::int64_t>(trace::monotonic_ns()) + trace::realtime_offset_ns();
+  const std::int64_t after = wall();
+  EXPECT_GE(t, before - 1'000'000);   // the two clock reads straddle a little
+  EXPECT_LE(t, after + 1'000'000);
+  EXPECT_GT(t, 1'600'000'000'000'000'000);   // after 2020: not 1970
 }
 
 TEST(pcap_tap, unwritable_path_throws_naming_the_file) {

@@ -48,7 +48,23 @@ TEST(fault_spec, a_field_given_twice_is_an_error_naming_it) {
   EXPECT_EQ(err, "fault spec field 'drop' given twice ('0.1', then '0.2'): give each field once");
   EXPECT_FALSE(parse_fault_spec("delay=1ms,delay=1ms", &err));
   EXPECT_EQ(err, "fault spec field 'delay' given twice ('1ms', then '1ms'): give each field once");
-  EXPECT_TRUE(parse_fault_spec("drop=0.1,,dup=0.2,", &err)) << err;   // empty items are no fields
+}
+
+// An empty item is a field lost in editing (or a stray comma): refused with its place, never skipped.
+// The empty spec itself stays "no faults".
+TEST(fault_spec, an_empty_item_is_an_error_naming_its_place) {
+  std::string err;
+  EXPECT_FALSE(parse_fault_spec(",", &err));
+  EXPECT_EQ(err, "fault spec item 1 of ',' is empty (a comma too many): give FIELD=VALUE items separated by single commas");
+  EXPECT_FALSE(parse_fault_spec("drop=0.1,,dup=0.2", &err));
+  EXPECT_EQ(err, "fault spec item 2 of 'drop=0.1,,dup=0.2' is empty (a comma too many): give FIELD=VALUE items "
+                 "separated by single commas");
+  EXPECT_FALSE(parse_fault_spec("drop=0.1,", &err));
+  EXPECT_EQ(err.rfind("fault spec item 2 of 'drop=0.1,' is empty", 0), 0u) << err;
+  EXPECT_FALSE(parse_port_faults("seed=3,,dir=rx", &err));
+  EXPECT_EQ(err.rfind("fault spec item 2 of 'seed=3,,dir=rx' is empty", 0), 0u) << err;
+  EXPECT_TRUE(parse_fault_spec("", &err)) << err;
+  EXPECT_TRUE(parse_port_faults("", &err)) << err;
 }
 
 namespace {

@@ -826,6 +826,133 @@ TEST(stack_tcp_secret, iss_is_keyed_by_the_secret_and_ticks_every_4_us) {
   EXPECT_EQ(s1.iss(k, 4 * sec) - s1.iss(k, 0), 1'000'000u);
 }
 
+// Issue 12: a segment ip_output will not send is no longer lost in silence. A SYN to an off-subnet
+// address with no gateway has no route: counted by reason (arp_unresolved: no next hop) and traced as
+// a drop at the tcp hop; the connect's retransmission (the RTO) meets the same and counts again.
+TEST_F(stack_tcp, a_segment_with_no_route_is_counted_and_traced) {
+  trace::enable(true);
+  (void)trace::drain();
+  tcp_socket c(a.ifc, small());
+  ASSERT_FALSE(c.connect({wire::ipv4_addr{192, 168, 7, 7}, 80}, now));
+  pump();
+  auto events = trace::drain();
+  std::vector<std::pair<trace::hop, drop_reason>> drops;
+  for (const auto& e : events)
+    if (e.v == trace::verdict::drop) drops.push_back({e.stage, e.reason});
+  EXPECT_EQ(drops, (std::vector<std::pair<trace::hop, drop_reason>>{{trace::hop::tcp, drop_reason::arp_unresolved}}));
+  EXPECT_EQ(a.ifc.counters().dropped(drop_reason::arp_unresolved), 1u);
+  EXPECT_EQ(a.ifc.counters().dropped(drop_reason::pool_empty), 0u);
+  advance_to(now + 1 * sec);   // the initial RTO: the SYN again, no route again
+  EXPECT_EQ(a.ifc.counters().dropped(drop_reason::arp_unresolved), 2u);
+  EXPECT_EQ(a.ifc.tcp_counters().syn_retrans, 1u);
+  trace::enable(false);
+  (void)trace::drain();
+  c.abort(now);
+  pump();
+}
+
+// Issue 12: a segment that finds no TX frame (the TX ring full) is counted and traced as pool_empty,
+// and goes out by the engine's retransmission once there is room.
+TEST_F(stack_tcp, a_segment_without_a_tx_frame_is_counted_and_sent_again) {
+  auto p = connect_pair();
+  trace::enable(true);
+  (void)trace::drain();
+  a.port.limit_tx(0);   // a's TX ring full: tx_reserve gives nothing
+  ASSERT_FALSE(p.client->send(text("lost at first"), now).ec);
+  EXPECT_EQ(a.ifc.counters().dropped(drop_reason::pool_empty), 1u);
+  const auto events = trace::drain();
+  trace::enable(false);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].stage, trace::hop::tcp);
+  EXPECT_EQ(events[0].v, trace::verdict::drop);
+  EXPECT_EQ(events[0].reason, drop_reason::pool_empty);
+  a.port.limit_tx(~std::size_t{0});
+  advance_to(now + 2 * sec);   // the RTO sends it again, through a TX ring with room
+  EXPECT_EQ(read_all(*p.server, now), "lost at first");
+  EXPECT_EQ(a.ifc.counters().dropped(drop_reason::pool_empty), 1u);
+}
+
+// Issue 12, as Linux does it (inet_csk_accept takes the accept queue's head whatever its state;
+// inet_accept admits TCP_CLOSE): a connection reset after its handshake and before accept() stays
+// in the accept queue; accept() returns it, its data before the RST can be read, then
+// connection_reset; its 4-tuple is free at once for a new connection.
+TEST_F(stack_tcp, a_connection_reset_before_accept_is_accepted_and_reports_the_reset) {
+  tcp_listener l(b.ifc, small());
+  ASSERT_FALSE(l.bind({b_ip, 80}));
+  ASSERT_FALSE(l.listen(4));
+  auto c = std::make_unique<tcp_socket>(a.ifc, small());
+  ASSERT_FALSE(c->bind({{}, 41000}));
+  ASSERT_FALSE(c->connect({b_ip, 80}, now));
+  pump();
+  ASSERT_EQ(l.pending(), 1u);
+  ASSERT_FALSE(c->send(text("before the reset"), now).ec);
+  pump();
+  c->abort(now);   // RST
+  pump();
+  EXPECT_EQ(b.ifc.tcp_counters().estab_resets, 1u);
+  EXPECT_EQ(l.pending(), 1u);
+  EXPECT_EQ(b.entries(), 1u);
+  // The tuple is free: the same client port connects again while the reset one still waits.
+  c = std::make_unique<tcp_socket>(a.ifc, small());
+  ASSERT_FALSE(c->bind({{}, 41000}));
+  ASSERT_FALSE(c->connect({b_ip, 80}, now));
+  pump();
+  EXPECT_EQ(c->state(), tcp::state::established);
+  EXPECT_EQ(l.pending(), 2u);
+  std::unique_ptr<tcp_socket> reset, fresh;
+  ASSERT_FALSE(l.accept(reset));
+  EXPECT_EQ(reset->state(), tcp::state::closed);
+  EXPECT_EQ(reset->error(), std::errc::connection_reset);
+  EXPECT_EQ(read_all(*reset, now), "before the reset");
+  std::byte buf[16];
+  EXPECT_EQ(reset->receive(buf, now).ec, std::errc::connection_reset);
+  EXPECT_EQ(reset->send(text("x"), now).ec, std::errc::connection_reset);
+  ASSERT_FALSE(l.accept(fresh));
+  EXPECT_EQ(fresh->state(), tcp::state::established);
+  EXPECT_EQ(fresh->remote_endpoint(), c->local_endpoint());
+  reset.reset();   // the reset connection's entry goes with its socket
+  EXPECT_EQ(b.entries(), 1u);
+  c->abort(now);
+  pump();
+}
+
+// A listener that closes with a reset connection still queued frees it (nothing to send to it).
+TEST_F(stack_tcp, closing_a_listener_frees_a_reset_connection_it_still_queued) {
+  auto l = std::make_unique<tcp_listener>(b.ifc, small());
+  ASSERT_FALSE(l->bind({b_ip, 80}));
+  ASSERT_FALSE(l->listen(4));
+  tcp_socket c(a.ifc, small());
+  ASSERT_FALSE(c.connect({b_ip, 80}, now));
+  pump();
+  c.abort(now);
+  pump();
+  ASSERT_EQ(l->pending(), 1u);
+  const std::size_t sent_before = b.port.sent.size();
+  l.reset();
+  EXPECT_EQ(b.entries(), 0u);
+  EXPECT_EQ(b.port.sent.size(), sent_before);   // no RST for a connection already reset
+}
+
+// Issue 12: real ports key ISNs and SYN cookies from the OS (interface_config::tcp_secret 0, as
+// attach_lane sets for every device but sim): two lanes give the same 4-tuple different ISNs. sim
+// keeps the configured secret: two runs, the same ISNs.
+TEST(stack_tcp_secret, real_port_lanes_draw_their_own_secret_and_sim_lanes_repeat) {
+  const tcp_key k{{a_ip, 40000}, {b_ip, 80}};
+  auto lane_iss = [&](bool from_os) {
+    test_port p;
+    interface_config c = host_config(a_mac, a_ip);
+    if (from_os) c.tcp_secret = 0;
+    interface i(p, c);
+    return i.tcp_host().lane.secret().iss(k, 5 * sec);
+  };
+  EXPECT_EQ(lane_iss(false), lane_iss(false));
+  EXPECT_EQ(lane_iss(false), tcp_secret(interface_config{}.tcp_secret).iss(k, 5 * sec));
+  const std::uint32_t r1 = lane_iss(true), r2 = lane_iss(true), fixed = lane_iss(false);
+  EXPECT_NE(r1, r2);   // 2^-32 to fail by chance
+  EXPECT_NE(r1, fixed);
+  EXPECT_NE(r2, fixed);
+}
+
 // RFC 4987 3.6: a SYN flood fills the SYN queue (backlog 2) with connections whose SYN-ACKs go
 // nowhere; every further SYN gets a SYN cookie and leaves no state, and a real client's handshake
 // completes by its cookie: ESTABLISHED from the ACK, into the accept queue, bytes both ways.

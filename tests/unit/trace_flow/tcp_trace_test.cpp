@@ -13,7 +13,9 @@
 #include "tests/support/netns.hpp"
 #include "tests/support/ringlab_cli.hpp"
 #include "tools/gen_trace/gen_trace.hpp"
+#include "stack/wire/tcp.hpp"
 #include "tools/trace_packet_flow/lab_replay.hpp"
+#include "tools/trace_packet_flow/packet_filter.hpp"
 #include "tools/trace_packet_flow/route.hpp"
 
 namespace tf = ringlab::trace_flow;
@@ -61,6 +63,25 @@ TEST(TraceFlowTcp, TheCliPrintsEachSegmentsRouteAndDropReason) {
   ASSERT_EQ(outcomes.size(), cases.size()) << r.out;
   for (std::size_t i = 0; i < cases.size(); ++i) EXPECT_EQ(outcomes[i], cases[i].lab) << "packet " << i + 1;
   EXPECT_NE(r.out.find("lab    tcp                8"), std::string::npos) << r.out;   // every segment at hop tcp
+  // Each route's header names the segment as tcpdump does: ports, flags, sequence numbers, length.
+  for (const char* head : {"packet 1 (lab path)  TCP 10.0.0.1:40000 > 10.0.0.2:5001 [S] seq 1000 win 65535 len 0\n",
+                           "packet 3 (lab path)  TCP 10.0.0.1:40000 > 10.0.0.2:5001 [P.] seq 1001 ack ",
+                           "packet 6 (lab path)  TCP 10.0.0.1:40001 > 10.0.0.2:5002 [S] seq ",
+                           "packet 7 (lab path)  TCP 10.0.0.1:40000 > 10.0.0.2:5001 [F.] seq 1065 ack "})
+    EXPECT_NE(r.out.find(head), std::string::npos) << head << "\n" << r.out;
+  EXPECT_NE(r.out.find(" win 65535 len 64\n"), std::string::npos) << r.out;   // packet 3's 64 bytes
+}
+
+TEST(TraceFlowTcp, FlagsAreTcpdumpsLettersInTcpdumpsOrder) {
+  namespace flag = ringlab::wire::tcp::flag;
+  EXPECT_EQ(tf::tcp_flags_string(flag::syn), "S");
+  EXPECT_EQ(tf::tcp_flags_string(flag::syn | flag::ack), "S.");
+  EXPECT_EQ(tf::tcp_flags_string(flag::psh | flag::ack), "P.");
+  EXPECT_EQ(tf::tcp_flags_string(flag::fin | flag::ack), "F.");
+  EXPECT_EQ(tf::tcp_flags_string(flag::rst | flag::ack), "R.");
+  EXPECT_EQ(tf::tcp_flags_string(flag::rst), "R");
+  EXPECT_EQ(tf::tcp_flags_string(0xff), "FSRP.UEW");
+  EXPECT_EQ(tf::tcp_flags_string(0), "none");
 }
 
 }  // namespace

@@ -605,12 +605,19 @@ TEST(TraceFlowLab, MalformedTraceEndsAsTheGeneratorsTableSays) {
     const auto& r = routes[i];
     ASSERT_EQ(r.packet_id, i + 1);
     std::string got = r.outcome();
-    // Held: its last hop before the frame went back was reassembly, and no verdict came (yet); a run
-    // that goes on to the reassembly timer drops it as fragment_timeout.
-    if (got == "pass" && r.steps.size() >= 2 && r.steps[r.steps.size() - 2].hop == "ipv4_reassembly") got = "held";
+    // Held: the route says so at its reassembly hop (no verdict came yet); a run that goes on to the
+    // reassembly timer drops it as fragment_timeout.
+    if (got == tf::held_verdict) got = "held";
     if (got == "drop: fragment_timeout") got = "held";
     EXPECT_EQ(got, cases[i].lab) << "packet " << i + 1 << " " << cases[i].name;
   }
+  // Packet 11, the lone first fragment: "held (reassembly)" at its reassembly hop, never "pass".
+  const auto& frag = routes[10];
+  ASSERT_GE(frag.steps.size(), 2u);
+  EXPECT_EQ(frag.outcome(), "held (reassembly)");
+  EXPECT_EQ(frag.steps[frag.steps.size() - 2].hop, "ipv4_reassembly");
+  EXPECT_EQ(frag.steps[frag.steps.size() - 2].verdict, "held (reassembly)");
+  EXPECT_EQ(frag.steps.back().verdict, "pass");   // the release
   EXPECT_EQ(routes[2].hops().back(), "release");
   EXPECT_EQ(routes[2].outcome(), "deliver");   // the runt_frame, delivered by default
 }
