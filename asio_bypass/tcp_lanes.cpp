@@ -36,6 +36,9 @@ std::vector<lane_port> ports_of(device& dev) {
 tcp_lanes_options with_device(device& dev, tcp_lanes_options o) {
   if (!o.clock) o.clock = dev.clock();
   if (!o.rss) o.rss = steering_of(dev);
+  // A real port's lanes draw their TCP secret from the OS (ISNs and cookies nobody can predict); sim
+  // keeps the configured one so that a seeded run repeats (interface_config::tcp_secret).
+  if (!dev.sim_nic()) o.iface.tcp_secret = 0;
   return o;
 }
 
