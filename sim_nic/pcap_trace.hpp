@@ -28,8 +28,14 @@ class pcap_trace {
   std::span<const std::byte> bytes(const trace_record& r) const noexcept { return {blob_.data() + r.data, r.caplen}; }
   int original_link_type() const noexcept { return link_type_; }
   std::uint64_t first_ts() const noexcept { return records_.empty() ? 0 : records_.front().ts_ns; }
+  // From the first record to the LATEST one (not the last: a capture's clock may step back, and the
+  // replay schedules a record that is earlier than the first at the first's time). last - first
+  // wrapped to ~2^64 for such a file and a second loop scheduled its frames past `never`: found by
+  // fuzz_sim_nic_pcap (tests/fuzz/sim_nic/corpus/clock-to-never.pcap).
   std::uint64_t duration_ns() const noexcept {
-    return records_.size() < 2 ? 0 : records_.back().ts_ns - records_.front().ts_ns;
+    std::uint64_t latest = first_ts();
+    for (const auto& r : records_) latest = r.ts_ns > latest ? r.ts_ns : latest;
+    return latest - first_ts();
   }
 
  private:

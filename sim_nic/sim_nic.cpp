@@ -278,7 +278,7 @@ std::size_t sim_nic::advance_to(std::uint64_t t_ns, std::size_t budget) noexcept
 std::size_t sim_nic::step(std::size_t budget) noexcept { return run(never, budget); }
 
 void sim_nic::advance_stream() noexcept {
-  stream_last_ts_ = stream_->peek()->rec.ts_ns;
+  stream_last_ts_ = std::max(stream_last_ts_, stream_->peek()->rec.ts_ns);   // the latest (pcap_trace::duration_ns)
   stream_->pop();
   ++next_rec_;
   const stream_frame* f = stream_->peek();

@@ -273,7 +273,7 @@ class sim_nic {
   const pcap_trace* trace_ = nullptr;
   pcap_stream* stream_ = nullptr;     // or this (one of the two)
   std::uint64_t base_ts_ = 0;         // the trace's first timestamp
-  std::uint64_t stream_last_ts_ = 0;  // a stream: the timestamp of the last frame taken (loop period)
+  std::uint64_t stream_last_ts_ = 0;  // a stream: the latest timestamp taken so far (loop period)
   std::uint64_t next_index_ = 0;      // next replay index to schedule
   std::uint64_t next_rec_ = 0;        // = next_index_ % records, kept without a division per frame
   std::uint64_t next_loop_ = 0;       // = next_index_ / records

@@ -51,7 +51,7 @@ const std::vector<cli::option> opts = cli::with_device_flags({
     {"seed", "N", "seed for the faults (unless --faults names one) and the stack: same seed, same output", "1"},
     {"event-hash", "", "trace every hop and print the FNV-1a hash of all events"},
     {"tcp-bytes", "SIZE", "the TCP part: bytes tcp-echo sends and reads back over two sim hosts with 1% loss "
-                          "each way (0: no TCP part)", "1048576"},
+                          "each way (0: no TCP part; with --replay the default is 0)", "1048576"},
 });
 
 // The TCP part: `ringlab tcp-echo client --backend sim` in small: the same echo app (tools/tcp_apps)
@@ -217,7 +217,10 @@ int run(int argc, char** argv) {
   a.expect_positional(0);
   const auto queues = static_cast<std::uint16_t>(a.u64("queues", 1, 16));
   const std::uint64_t seed = a.u64("seed");
-  const std::uint64_t tcp_bytes = a.u64("tcp-bytes", 0, std::uint64_t{1} << 30);
+  // With --replay the user's trace is the subject: no TCP part unless --tcp-bytes asks for one (and a
+  // repro bundle of `demo --replay FILE` records that trace's events, not a TCP echo's).
+  const std::uint64_t tcp_bytes =
+      a.has("replay") && !a.has("tcp-bytes") ? 0 : a.u64("tcp-bytes", 0, std::uint64_t{1} << 30);
   const bool event_hash = a.has("event-hash");
 
   // The trace: a file, or the bundled feed's recipe run in memory.
