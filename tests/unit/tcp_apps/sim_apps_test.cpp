@@ -120,6 +120,29 @@ TEST(tcp_apps_sim, echo_three_connections_with_loss_exact) {
   EXPECT_EQ(r.frames_out, 0u);
 }
 
+// Both receive windows closed under loss: the client had sent 208 bytes past the server's right edge
+// (an ACK riding on the server's retransmission moved SND.UNA while SND.WL1 refused its window, and
+// the edge slid), the server dropped them as out of window and, its window then 0, refused the
+// client's ACKs at SND.MAX too; one connection stalled for good with its RTO backed off to 120 s
+// (`ringlab tcp-echo client --backend sim --bytes 4M --connections 3 --faults drop=0.02,seed=5`).
+// Fixed in stack/tcp/connection.cpp (on_ack keeps the right edge; engine test
+// AnAckFromAnOlderSegmentKeepsThePeersRightEdge).
+TEST(tcp_apps_sim, echo_with_both_windows_closed_under_loss_finishes_exact) {
+  ta::sim_pair_config pc;
+  pc.faults = port::fault_spec{.drop = 0.02};
+  pc.seed = 5;
+  echo_run r;
+  std::vector<ta::echo_result> c;
+  ASSERT_NO_FATAL_FAILURE(run_echo(pc, 3, 4 << 20, r, c));
+  EXPECT_EQ(r.ended, ta::sim_end::done);
+  ASSERT_EQ(c.size(), 3u);
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    const std::string want = digest_of_stream(9, i, 4 << 20);
+    EXPECT_EQ(c[i].where, want + " " + want) << "connection " << i;
+  }
+  EXPECT_EQ(r.frames_out, 0u);
+}
+
 TEST(tcp_apps_sim, echo_refused_when_nothing_listens) {
   ta::sim_pair pair({});
   ta::echo_client<bsock> client(pair.client_ctx(), {.remote = {server_ip, 9}, .bytes = 10});
