@@ -283,6 +283,13 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
     snd_buf_.consume(data_acked);
     ctr_.bytes_acked += data_acked;
     snd_una_ = seg.ack;
+    // The peer's right edge (SND.UNA + SND.WND) stays where it was until a window update below moves
+    // it; SND.WL1/WL2 refuse the update from a segment older than the last one that gave the window (a
+    // retransmission of the peer's that carries a newer ACK), and without this the edge slid right by
+    // what the ACK covered: we sent past the window the peer offered, it dropped that as out of window,
+    // and once its window was 0 our ACKs (at SND.MAX, past its RCV.NXT) were refused too, a stall for
+    // good (`ringlab tcp-echo` with 2 % loss). FreeBSD's tcp_input subtracts the acked bytes as well.
+    snd_wnd_ = snd_wnd_ > acked ? snd_wnd_ - acked : 0;
     // RTT: from the echoed timestamp (RFC 7323 4.1), else the one timed segment (Karn, RFC 6298 3).
     if (ts_ok_ && seg.opts.ts && seg.opts.ts->echo != 0) {
       rtt_sample(static_cast<time_ns>(ts_now(now) - seg.opts.ts->echo) * stack::ms);

@@ -594,6 +594,62 @@ TEST(TcpConnection, ZeroWindowIsProbedUntilTheReaderMakesRoom) {
   EXPECT_EQ(got, data);
 }
 
+// RFC 9293 3.10.7.4: SND.WL1/WL2 let only the newest segment set the window, but an older one (the
+// peer's retransmission filling a hole) still moves SND.UNA. The peer's right edge must stay where it
+// was: A kept SND.WND and let SND.UNA move, so the edge slid right by what that ACK covered and A sent
+// past the window B had offered. Under loss with both buffers full this stalled for good: B dropped the
+// text as out of window, its window went to 0, and A's ACKs (at SND.MAX, past B's RCV.NXT) were refused
+// too (`ringlab tcp-echo --faults drop=0.02,seed=5`; tests/unit/tcp_apps).
+TEST(TcpConnection, AnAckFromAnOlderSegmentKeepsThePeersRightEdge) {
+  connection_config small;
+  small.recv_buffer = 8192;   // B offers 8192 bytes, unscaled
+  pair p({}, small);
+  p.open();
+  p.run_for(1 * sec);
+  const std::uint32_t edge = 1001 + 8192;   // B's right edge from its SYN-ACK, for the whole test
+  // B's segments are written by the test from here on: B's own are dropped.
+  p.pass = [](const segment& s) { return s.from_a; };
+  const auto data = pattern(20000, 5);
+  ASSERT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+  p.run_for(50 * ms);
+  ASSERT_EQ(p.a.snd_nxt(), 1001u + 5 * 1448);   // the 952 bytes left to the edge wait (sender SWS)
+  const auto b_segs = p.sent_by(false);
+  const wire::tcp::repr tmpl = b_segs.back().repr();   // B's timestamps, for A's PAWS
+  auto from_b = [&](std::uint32_t seq, std::span<const std::byte> text, std::uint32_t ack) {
+    wire::tcp::repr r = tmpl;
+    r.seq = seq, r.ack = ack, r.flags = flag::ack, r.payload = text;
+    r.window = static_cast<std::uint16_t>(edge - ack);   // every one of B's segments: the same edge
+    r.opts.sack_count = 0;
+    return r;
+  };
+  const auto text = pattern(200, 6);
+  const std::span<const std::byte> first(text.data(), 100), second(text.data() + 100, 100);
+  const std::size_t before = p.log.size();
+  // B's second segment first (its first was lost): out of order at A, and the newest for SND.WL1.
+  EXPECT_EQ(p.a.on_segment(from_b(5101, second, 1001 + 2 * 1448), p.now, p.sink_a()), segment_result::accepted);
+  EXPECT_EQ(p.a.send_window(), edge - (1001 + 2 * 1448));
+  // B's retransmission of its first segment: older (SEG.SEQ < SND.WL1), so its window is not taken,
+  // but it acknowledges everything A sent.
+  EXPECT_EQ(p.a.on_segment(from_b(5001, first, 1001 + 5 * 1448), p.now, p.sink_a()), segment_result::accepted);
+  EXPECT_EQ(p.a.rcv_nxt(), 5201u);
+  EXPECT_EQ(p.a.snd_una(), 1001u + 5 * 1448);
+  EXPECT_EQ(p.a.send_window(), 952u);   // to the same edge
+  EXPECT_EQ(p.a.snd_nxt(), 1001u + 5 * 1448);
+  for (std::size_t i = before; i < p.log.size(); ++i) {
+    const auto r = p.log[i].repr();
+    EXPECT_TRUE(seq_le(r.seq + static_cast<std::uint32_t>(r.payload.size()), edge))
+        << "A sent " << r.seq << "+" << r.payload.size() << " past B's edge " << edge;
+  }
+  // A newer segment moves the edge again as it says.
+  EXPECT_EQ(p.a.on_segment(from_b(5201, {}, 1001 + 5 * 1448), p.now, p.sink_a()), segment_result::accepted);
+  EXPECT_EQ(p.a.send_window(), 952u);
+  wire::tcp::repr wider = from_b(5201, {}, 1001 + 5 * 1448);
+  wider.window = 8192;
+  p.a.on_segment(wider, p.now, p.sink_a());
+  EXPECT_EQ(p.a.send_window(), 8192u);
+  EXPECT_EQ(p.a.snd_nxt(), 1001u + 10 * 1448);   // five full segments more; 952 bytes wait (sender SWS)
+}
+
 TEST(TcpConnection, DelayedAckWaitsFortyMillisecondsOrTwoSegments) {
   pair p;
   p.open();
