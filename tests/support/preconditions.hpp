@@ -37,3 +37,18 @@ using netlab::xdp_on_veth_unavailable;
         GTEST_SKIP() << ringlab_why_;                                                                 \
     }                                                                                                 \
   } while (0)
+
+// Whether this build has ringlab's own real-port backends: "" when it does, else what to install (the
+// test's CMake target defines RINGLAB_HAVE_XDP / RINGLAB_HAVE_DPDK as the backends' libraries do).
+// Macros, not functions: the answer is the including target's, and an inline function with a body that
+// differs by target would break the one-definition rule.
+#ifdef RINGLAB_HAVE_XDP
+#define AFXDP_NOT_BUILT() ""
+#else
+#define AFXDP_NOT_BUILT() ::ringlab::test::not_built("ringlab's AF_XDP backend", "libxdp-dev, libbpf-dev, clang")
+#endif
+#ifdef RINGLAB_HAVE_DPDK
+#define DPDK_NOT_BUILT() ""
+#else
+#define DPDK_NOT_BUILT() ::ringlab::test::not_built("ringlab's DPDK backend", "libdpdk-dev")
+#endif

@@ -22,11 +22,6 @@ using ringlab::test::ringlab_binary;
 
 namespace {
 
-#ifdef RINGLAB_HAVE_XDP
-#define AFXDP_NOT_BUILT() ""
-#else
-#define AFXDP_NOT_BUILT() t::not_built("ringlab's AF_XDP backend", "libxdp-dev, libbpf-dev, clang")
-#endif
 
 void run_case(int net, const std::string& backend, const std::vector<std::string>& client_args) {
   const std::string n = std::to_string(net), prefix = "10.21" + n + ".0.", port = std::to_string(45200 + net);

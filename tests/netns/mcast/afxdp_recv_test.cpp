@@ -23,11 +23,6 @@ namespace {
 
 // AF_XDP on veth, probed apart from ringlab (tools/netns/preconditions.hpp), and the backend built:
 // past that, a receiver that falls back to kernel sockets is a failure.
-#ifdef RINGLAB_HAVE_XDP
-#define AFXDP_NOT_BUILT() ""
-#else
-#define AFXDP_NOT_BUILT() t::not_built("ringlab's AF_XDP backend", "libxdp-dev, libbpf-dev, clang")
-#endif
 #define REQUIRE_AFXDP()                                          \
   RINGLAB_REQUIRE(t::afxdp_unavailable());                       \
   RINGLAB_REQUIRE(t::memlock_below(std::uint64_t{8} << 20));     \

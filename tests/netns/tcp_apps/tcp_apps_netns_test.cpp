@@ -28,16 +28,6 @@ using ringlab::test::ringlab_binary;
 
 namespace {
 
-#ifdef RINGLAB_HAVE_XDP
-#define AFXDP_NOT_BUILT() ""
-#else
-#define AFXDP_NOT_BUILT() t::not_built("ringlab's AF_XDP backend", "libxdp-dev, libbpf-dev, clang")
-#endif
-#ifdef RINGLAB_HAVE_DPDK
-#define DPDK_NOT_BUILT() ""
-#else
-#define DPDK_NOT_BUILT() t::not_built("ringlab's DPDK backend", "libdpdk-dev")
-#endif
 
 const std::string seed1_1m = "4e92882ab509439bb5ec8387d36e84c25c1d0d45506274f73ba18c3ac1bf44f6";
 
