@@ -115,6 +115,7 @@ int run(int argc, char** argv) {
   if (backend != "afxdp") a.refuse({"iface"}, "--backend " + backend + " (afxdp only)");
   if (backend != "dpdk") a.refuse({"vdev"}, "--backend " + backend + " (dpdk only)");
   if (backend == "kernel") a.refuse({"mac", "addr", "tap", "faults", "trace"}, "--backend kernel (bypass backends only)");
+  cli::hold_signals();
   if (backend != "kernel") {
     a.refuse({"listen"}, "--backend " + backend + " (the stack listens on its --addr)");
     if (auto rl = cli::open_real_lane(a, backend, "http-serve", "tcp=" + std::to_string(port))) {

@@ -185,6 +185,7 @@ int run(int argc, char** argv) {
   if (backend == "kernel") a.refuse({"iface", "vdev", "mac", "addr"}, "--backend kernel (bypass backends only)");
   else a.refuse({"bind"}, "--backend " + backend + " (the stack's address is --addr)");
   printer print{.json = a.has("json"), .backend = "kernel"};
+  cli::hold_signals();
   if (backend != "kernel")
     if (auto rc = run_bypass(a, backend, port, print)) return *rc;
   return run_kernel(a, port, print);

@@ -318,6 +318,7 @@ int run(int argc, char** argv) {
   if (backend == "kernel") a.refuse({"mac", "addr"}, "--backend kernel (the stack's host: bypass backends only)");
   if (role == "client" && backend != "kernel" && !a.has("connect"))
     throw cli::usage_error{"client --backend " + backend + " needs --connect ADDR (the server's address)"};
+  cli::hold_signals();
   if (backend != "kernel")
     if (auto rc = run_bypass(a, role, backend)) return *rc;
   return run_kernel(a, role);

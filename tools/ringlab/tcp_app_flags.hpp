@@ -178,47 +178,64 @@ class checksum_watch {
 // How often run_lane calls its check while the lane runs (also when idle: the case it is for).
 inline constexpr double check_period_s = 1.0;
 
-// Runs `ctx` (a lane: one thread, this one) until stop() is called on it, SIGINT/SIGTERM, or
-// timeout_s (> 0). every_s > 0: stats(seconds since the start) every that many seconds, on this
-// thread (the lane's: it may read the stack); check(), when given, every check_period_s. Returns
-// "signal", "timeout" or "" (stopped by the application).
+// Signals from the start of a run to its end are the user's "stop", exit 0 like a stop during the
+// run: call it before the device opens (or the kernel socket binds). Without it a SIGINT while an
+// AF_XDP port opens meets the port's own handler, which detaches its program and re-raises the
+// signal (exit 130), and one after run_lane, while the device closes, meets SIG_DFL. The flag it
+// sets is run_lane's to read.
+inline void hold_signals() { catch_interrupts(); }
+
+// Runs `ctx` (a lane: one thread, this one) until stop() is called on it, SIGINT/SIGTERM/SIGHUP (or
+// one held by hold_signals() before it ran), or timeout_s (> 0). every_s > 0: stats(seconds since
+// the start) every that many seconds, on this thread (the lane's: it may read the stack); check(),
+// when given, every check_period_s. Returns "signal", "timeout" or "" (stopped by the application).
 inline std::string run_lane(asio::io_context& ctx, double timeout_s, double every_s,
-                            const std::function<void(double elapsed_s)>& stats, const std::function<void()>& check = {}) {
+                            const std::function<void(double elapsed_s)>& stats,
+                            const std::function<void()>& check = {}) {
   std::string why;
-  asio::signal_set signals(ctx, SIGINT, SIGTERM);
-  signals.async_wait([&](const std::error_code& ec, int) {
-    if (!ec) why = "signal", ctx.stop();
-  });
-  asio::steady_timer timeout(ctx), ticker(ctx), checker(ctx);
-  const auto start = std::chrono::steady_clock::now();
-  if (timeout_s > 0) {
-    timeout.expires_after(std::chrono::ceil<std::chrono::nanoseconds>(std::chrono::duration<double>(timeout_s)));
-    timeout.async_wait([&](const std::error_code& ec) {
-      if (!ec) why = "timeout", ctx.stop();
+  {
+    asio::signal_set signals(ctx, SIGINT, SIGTERM, SIGHUP);
+    signals.async_wait([&](const std::error_code& ec, int) {
+      if (!ec) why = "signal", ctx.stop();
     });
+    asio::steady_timer timeout(ctx), ticker(ctx), checker(ctx);
+    const auto start = std::chrono::steady_clock::now();
+    if (timeout_s > 0) {
+      timeout.expires_after(std::chrono::ceil<std::chrono::nanoseconds>(std::chrono::duration<double>(timeout_s)));
+      timeout.async_wait([&](const std::error_code& ec) {
+        if (!ec) why = "timeout", ctx.stop();
+      });
+    }
+    const auto period = std::chrono::ceil<std::chrono::nanoseconds>(std::chrono::duration<double>(every_s));
+    std::function<void()> tick = [&] {
+      ticker.expires_after(period);
+      ticker.async_wait([&](const std::error_code& ec) {
+        if (ec) return;
+        stats(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        tick();
+      });
+    };
+    if (every_s > 0) tick();
+    const auto check_period =
+        std::chrono::ceil<std::chrono::nanoseconds>(std::chrono::duration<double>(check_period_s));
+    std::function<void()> look = [&] {
+      checker.expires_after(check_period);
+      checker.async_wait([&](const std::error_code& ec) {
+        if (ec) return;
+        check();
+        look();
+      });
+    };
+    if (check) look();
+    if (interrupted()) {   // before the set above took the signals over: the run is over before it began
+      why = "signal";
+    } else {
+      ctx.restart();
+      ctx.run();
+    }
   }
-  const auto period = std::chrono::ceil<std::chrono::nanoseconds>(std::chrono::duration<double>(every_s));
-  std::function<void()> tick = [&] {
-    ticker.expires_after(period);
-    ticker.async_wait([&](const std::error_code& ec) {
-      if (ec) return;
-      stats(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      tick();
-    });
-  };
-  if (every_s > 0) tick();
-  const auto check_period = std::chrono::ceil<std::chrono::nanoseconds>(std::chrono::duration<double>(check_period_s));
-  std::function<void()> look = [&] {
-    checker.expires_after(check_period);
-    checker.async_wait([&](const std::error_code& ec) {
-      if (ec) return;
-      check();
-      look();
-    });
-  };
-  if (check) look();
-  ctx.restart();
-  ctx.run();
+  // The set gave the signals back to SIG_DFL: a signal while the lane closes is held, not fatal.
+  hold_signals();
   return why;
 }
 

@@ -207,7 +207,8 @@ TEST_P(tcp_apps_netns, tcp_echo_server_stopped_by_sigint_exits_0) {
   const auto code = srv.wait_for(15s);
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 0) << srv.err();
-  EXPECT_TRUE(srv.err().ends_with("tcp-echo: server ended by signal\n")) << srv.err();
+  // (DPDK's EAL may log after it, at the device's close.)
+  EXPECT_NE(srv.err().find("tcp-echo: server ended by signal\n"), std::string::npos) << srv.err();
 }
 
 // The Linux side with TX checksum offload ON: its SYNs reach the stack with the checksum left to a NIC
