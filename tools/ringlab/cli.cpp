@@ -26,7 +26,7 @@ const char* const exit_codes_help =
     "exit status (every command):\n"
     "  0  done\n"
     "  1  the run failed: a send, receive or write failed (a full disk), frames leaked, --count not\n"
-    "     reached, a signal cut the input short\n"
+    "     reached, a signal cut the input short, a replayed pcap cut mid-record (after its counters)\n"
     "  2  usage or bad input, nothing was run: an unknown option, a bad value, a stray argument, an\n"
     "     option that does not apply, an input file that cannot be read, an output that cannot be created\n";
 
@@ -187,7 +187,9 @@ std::string usage_text(std::string_view command, std::string_view synopsis, std:
   std::ostringstream os;
   os << "usage: ringlab " << command << ' ' << synopsis << "\n\n" << description << "\n\noptions:\n";
   for (const auto& o : opts) {
-    std::string left = "  --" + o.name + (o.value_name.empty() ? "" : " " + o.value_name);
+    // A value_name in brackets is an optional "=VALUE" (`--stats[=SECONDS]`): written joined.
+    const char* gap = o.value_name.empty() || o.value_name[0] == '[' ? "" : " ";
+    std::string left = "  --" + o.name + gap + o.value_name;
     os << left;
     if (left.size() < 26) os << std::string(26 - left.size(), ' '); else os << "\n" << std::string(26, ' ');
     os << o.help;

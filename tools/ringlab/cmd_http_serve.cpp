@@ -27,18 +27,19 @@ std::vector<cli::option> make_options() {
   std::vector<cli::option> o = {
       {"port", "N", "the port to listen on", "8080"},
       {"listen", "ADDR", "kernel backend: the address to listen on", "0.0.0.0"},
-      {"body-size", "SIZE", "bytes of the 200 response's body ('abc..z' repeated, last byte a newline; suffix k, M)",
+      {"body-size", "SIZE", "bytes of the 200 response's body ('abc..z' repeated, last byte a newline; suffix k, M "
+                            "or G; at most 64M)",
        "128"},
   };
   for (auto& x : cli::tcp_backend_options("the XDP program steers TCP to the stack by --port")) {
     if (x.name == "backend")
       x.help = "kernel (Linux TCP), afxdp (--iface), dpdk (--vdev); afxdp/dpdk fall back to kernel when the device "
                "cannot open (sim: see tcp-echo)";
-    if (x.name == "timeout") x.help = "stop after this long (0: until SIGINT/SIGTERM)";
+    if (x.name == "timeout") x.help = "stop after this many seconds, 0 for no limit (until SIGINT/SIGTERM)";
     if (x.name == "seed") x.help = "seed for the stack";
     if (x.name == "stats")
-      x.help = "--stats: print per-lane counters (as nstat -az) and each connection (as ss -ti) to standard error "
-               "at exit; --stats=S also every S seconds";
+      x.help = "print per-lane counters (as nstat -az) and each open connection (as ss -ti) to standard error at "
+               "exit; with =S also every S seconds";
     o.push_back(std::move(x));
   }
   for (auto& x : cli::device_flag_options()) o.push_back(std::move(x));
@@ -54,16 +55,30 @@ void summary(const ta::http_totals& t) {
                t.connections, t.requests, t.ok, t.errors_sent, t.closed_by_peer, t.reset_by_peer, t.io_errors);
 }
 
+// Every option, read before anything binds or opens (bad input is exit 2 with nothing run).
+struct settings {
+  std::size_t body_size = 0;
+  std::uint16_t port = 0;
+  asio::ip::address_v4 listen;   // kernel sockets
+  cli::run_limits limits;
+};
+
+// `at` is bound; `shown` is what the listening line names (a bypass stack's own address: it binds
+// the wildcard on the one address it has).
 template <class Acceptor, class Socket>
-int serve(asio::io_context& ctx, Acceptor& acc, const asio::ip::tcp::endpoint& at, const cli::args& a,
-          const stack::interface* iface, const char* backend) {
+int serve(asio::io_context& ctx, Acceptor& acc, const asio::ip::tcp::endpoint& at, const asio::ip::tcp::endpoint& shown,
+          const settings& set, const stack::interface* iface, const char* backend) {
   if (auto err = ta::open_listener(acc, at); !err.empty()) throw std::runtime_error(err);
-  ta::http_server<Acceptor, Socket> server(acc, static_cast<std::size_t>(cli::size_value(a, "body-size", 64u << 20)));
+  ta::http_server<Acceptor, Socket> server(acc, set.body_size);
   server.start();
-  std::fprintf(stderr, "http-serve: listening on %s (backend %s)\n", ta::endpoint_text(at).c_str(), backend);
-  const double every_s = cli::stats_every(a);
-  const auto why = cli::run_lane(ctx, a.real("timeout", 0, 1e6), every_s,
-                                 [&] { ta::print_stats(stderr, "http-serve: stats", iface, server); });
+  std::fprintf(stderr, "http-serve: listening on %s (backend %s)\n", ta::endpoint_text(shown).c_str(), backend);
+  const double every_s = set.limits.every_s;
+  cli::checksum_watch watch("http-serve", backend, iface);
+  const auto why = cli::run_lane(
+      ctx, set.limits.timeout_s, every_s,
+      [&](double t) { ta::print_stats(stderr, cli::stats_title("http-serve", t), iface, server); },
+      iface ? std::function<void()>([&] { watch(); }) : std::function<void()>());
+  watch();
   if (every_s >= 0) ta::print_stats(stderr, "http-serve: stats at exit", iface, server);
   summary(server.stats());
   std::fprintf(stderr, "http-serve: ended by %s\n", why.empty() ? "?" : why.c_str());
@@ -91,11 +106,16 @@ int run(int argc, char** argv) {
   if (backend != "kernel" && backend != "afxdp" && backend != "dpdk")
     throw cli::usage_error{"--backend: '" + backend + "' is not kernel, afxdp or dpdk" +
                            (backend == "sim" ? " (sim has no peer to serve: ringlab tcp-echo --backend sim)" : "")};
-  (void)cli::size_value(a, "body-size", 64u << 20);   // bad input before any device opens
-  const std::uint16_t port = cli::port_value(a, "port");
+  settings set;
+  set.body_size = static_cast<std::size_t>(cli::size_value(a, "body-size", 64u << 20));
+  set.port = cli::port_value(a, "port");
+  set.listen = asio::ip::address_v4(cli::ipv4_value(a, "listen", "0.0.0.0").value);
+  set.limits = cli::run_limits_of(a);
+  const std::uint16_t port = set.port;
   if (backend != "afxdp") a.refuse({"iface"}, "--backend " + backend + " (afxdp only)");
   if (backend != "dpdk") a.refuse({"vdev"}, "--backend " + backend + " (dpdk only)");
   if (backend == "kernel") a.refuse({"mac", "addr", "tap", "faults", "trace"}, "--backend kernel (bypass backends only)");
+  cli::hold_signals();
   if (backend != "kernel") {
     a.refuse({"listen"}, "--backend " + backend + " (the stack listens on its --addr)");
     if (auto rl = cli::open_real_lane(a, backend, "http-serve", "tcp=" + std::to_string(port))) {
@@ -103,8 +123,9 @@ int run(int argc, char** argv) {
       int rc = cli::exit_ok;
       {
         bypass::tcp::acceptor acc(ctx);
-        rc = serve<bypass::tcp::acceptor, bypass::tcp::socket>(ctx, acc, {asio::ip::address_v4::any(), port}, a,
-                                                               &rl->lane.svc->iface(), backend.c_str());
+        rc = serve<bypass::tcp::acceptor, bypass::tcp::socket>(
+            ctx, acc, {asio::ip::address_v4::any(), port}, {asio::ip::address_v4(rl->addr.value), port}, set,
+            &rl->lane.svc->iface(), backend.c_str());
       }
       for (int i = 0; i < 100; ++i) rl->lane.svc->poll_once();   // what the closes queued goes out
       if (!cli::report_device_flags(stderr, "http-serve", "http-serve", *rl->dev, rl->opts)) rc = cli::exit_failure;
@@ -113,8 +134,8 @@ int run(int argc, char** argv) {
   }
   asio::io_context ctx{1};
   asio::ip::tcp::acceptor acc(ctx);
-  return serve<asio::ip::tcp::acceptor, asio::ip::tcp::socket>(
-      ctx, acc, {asio::ip::address_v4(cli::ipv4_value(a, "listen", "0.0.0.0").value), port}, a, nullptr, "kernel");
+  return serve<asio::ip::tcp::acceptor, asio::ip::tcp::socket>(ctx, acc, {set.listen, port}, {set.listen, port}, set,
+                                                               nullptr, "kernel");
 }
 
 const cli::registration reg{{"http-serve", "HTTP/1.1 keep-alive responder for wrk/curl (kernel|afxdp|dpdk)", run}};

@@ -10,7 +10,6 @@
 // the server reported to the client (its sum_received, or sum_sent with -R).
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/signal_set.hpp>
 
 #include <chrono>
 #include <cinttypes>
@@ -24,6 +23,7 @@
 #include "tools/iperf3/server.hpp"
 #include "tools/mcast/bypass_host.hpp"
 #include "tools/ringlab/cli.hpp"
+#include "tools/ringlab/tcp_app_flags.hpp"
 
 namespace {
 using namespace ringlab;
@@ -81,8 +81,10 @@ struct printer {
 };
 
 // Runs the server on ctx until a signal (or, with --once, the first test's end). Returns the exit code.
+// iface: the bypass stack, whose TCP counters the checksum-offload hint watches (nullptr: kernel).
 template <class Acceptor, class Socket, class Retransmits>
-int serve(asio::io_context& ctx, Acceptor& acc, Retransmits rtx, bool once, const printer& print) {
+int serve(asio::io_context& ctx, Acceptor& acc, Retransmits rtx, bool once, const printer& print,
+          const stack::interface* iface) {
   bool ok = !once;
   std::optional<iperf3::server<Acceptor, Socket>> srv;
   srv.emplace(acc, typename iperf3::server<Acceptor, Socket>::hooks{
@@ -94,12 +96,10 @@ int serve(asio::io_context& ctx, Acceptor& acc, Retransmits rtx, bool once, cons
                              if (once) ok = r.completed, ctx.stop();
                            },
                        .log = [](const std::string& l) { std::fprintf(stderr, "iperf3-server: %s\n", l.c_str()); }});
-  asio::signal_set signals(ctx, SIGINT, SIGTERM);
-  signals.async_wait([&](const std::error_code& ec, int) {
-    if (!ec) ctx.stop();
-  });
   srv->start();
-  ctx.run();
+  cli::checksum_watch watch("iperf3-server", print.backend, iface);
+  cli::run_lane(ctx, 0, 0, {}, iface ? std::function<void()>([&] { watch(); }) : std::function<void()>());
+  watch();
   srv.reset();   // a test under way ends here (reported as "stopped")
   return ok ? cli::exit_ok : cli::exit_failure;
 }
@@ -120,7 +120,8 @@ int run_kernel(const cli::args& a, std::uint16_t port, const printer& print) {
   acc.listen();
   std::fprintf(stderr, "iperf3-server: listening on %s:%u (backend kernel)\n", a.str("bind").c_str(), port);
   return serve<atcp::acceptor, atcp::socket>(
-      ctx, acc, [](atcp::socket& s) { return iperf3::kernel_retransmits(s.native_handle()); }, a.has("once"), print);
+      ctx, acc, [](atcp::socket& s) { return iperf3::kernel_retransmits(s.native_handle()); }, a.has("once"), print,
+      nullptr);
 }
 
 // --backend afxdp|dpdk: nullopt when the device did not open (the caller goes on over kernel sockets).
@@ -152,7 +153,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, st
         [](bypass::tcp::socket& s) {
           return s.native() ? static_cast<std::int64_t>(s.native()->counters().retrans_segs) : std::int64_t{-1};
         },
-        a.has("once"), print);
+        a.has("once"), print, &lane.svc->iface());
   }
   // The closes' FINs leave on the next polls; a short run of the lane lets them out.
   lane.ctx.restart();
@@ -184,6 +185,7 @@ int run(int argc, char** argv) {
   if (backend == "kernel") a.refuse({"iface", "vdev", "mac", "addr"}, "--backend kernel (bypass backends only)");
   else a.refuse({"bind"}, "--backend " + backend + " (the stack's address is --addr)");
   printer print{.json = a.has("json"), .backend = "kernel"};
+  cli::hold_signals();
   if (backend != "kernel")
     if (auto rc = run_bypass(a, backend, port, print)) return *rc;
   return run_kernel(a, port, print);

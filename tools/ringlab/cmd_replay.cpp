@@ -57,7 +57,8 @@ constexpr const char* description =
     "summary: ipackets, ibytes, imissed (ring full), rx_nombuf (pool empty), opackets; errors runt,\n"
     "oversize, snaplen-truncated; fault counts. Pool frames not returned at the end fail the run (exit 1).\n"
     "FILE is streamed, never loaded whole: memory stays flat however large it is; a record that cannot be\n"
-    "read ends the replay with its packet number and byte offset (exit 2).";
+    "read (a file cut mid-record) ends the replay there: the summary of what was replayed, then the error\n"
+    "with its packet number and byte offset (exit 1: the run failed partway).";
 
 struct fnv {
   std::uint64_t h = 1469598103934665603ull;
@@ -276,8 +277,6 @@ int run(int argc, char** argv) {
   bar.finish(nic->counters().trace_frames);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   nic->flush_tx();
-  // A record that could not be read ended the trace: bad input, one line, as at open.
-  if (const std::string err = nic->trace_error(); !err.empty()) throw cli::usage_error{err};
   print_summary(*nic, cons, secs, max_drops);
   if (a.has("hash")) {
     fnv h;
@@ -289,11 +288,20 @@ int run(int argc, char** argv) {
     const auto ev = trace::drain();
     std::printf("trace events %zu, hash %016" PRIx64 "\n", ev.size(), trace::hash(ev));
   }
+  int rc = cli::exit_ok;
+  // A record that could not be read ended the trace partway: what came before it was replayed (the
+  // counters above say what), so the run failed rather than never ran (exit 1, not 2; a file that
+  // fails at open is exit 2, above).
+  if (const std::string err = nic->trace_error(); !err.empty()) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "ringlab replay: %s\n", err.c_str());
+    rc = cli::exit_failure;
+  }
   if (nic->pool().out() != 0) {
     std::fprintf(stderr, "ringlab replay: %u pool frames not returned (a leak)\n", nic->pool().out());
-    return cli::exit_failure;
+    rc = cli::exit_failure;
   }
-  return cli::exit_ok;
+  return rc;
 }
 
 const cli::registration reg{{"replay", "replay a pcap through sim_nic into per-queue RX rings", run}};

@@ -72,6 +72,14 @@ int client_report(const Client& c) {
   return rc;
 }
 
+// The server's end, the same on every backend: one line saying what ended it; exit 1 only when a
+// connection failed. A server stopped by SIGINT/SIGTERM or --timeout ended normally (exit 0), as
+// one that served its --count.
+int server_end(const std::string& why, bool failed) {
+  std::fprintf(stderr, "tcp-echo: server ended by %s\n", why.empty() ? "--count" : why.c_str());
+  return failed ? cli::exit_failure : cli::exit_ok;
+}
+
 ta::echo_client_config client_config(const cli::args& a, asio::ip::address_v4 server) {
   ta::echo_client_config c;
   c.remote = {server, cli::port_value(a, "port")};
@@ -105,8 +113,7 @@ int run_sim(const cli::args& a) {
     cli::check_output("tap", a.str("tap"));
     pc.tap = a.str("tap");
   }
-  const double timeout_s = a.real("timeout", 0, 1e6);
-  const double every_s = cli::stats_every(a);
+  const auto [timeout_s, every_s] = cli::run_limits_of(a);
   auto cc = client_config(a, asio::ip::address_v4(ta::sim_pair::server_ip.value));
 
   ta::sim_pair pair(pc);
@@ -168,9 +175,9 @@ int run_sim(const cli::args& a) {
 
 // afxdp / dpdk: std::nullopt when the device did not open (said once): the caller runs on kernel sockets.
 std::optional<int> run_bypass(const cli::args& a, const std::string& role, const std::string& backend) {
-  const double timeout_s = a.real("timeout", 0, 1e6);
-  const double every_s = cli::stats_every(a);
+  const auto [timeout_s, every_s] = cli::run_limits_of(a);
   const std::uint16_t port = cli::port_value(a, "port");
+  const std::uint64_t count = a.u64("count");
   std::string steering;
   std::optional<ta::echo_client_config> cc;
   if (role == "client") {
@@ -188,11 +195,16 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& role, const
   if (!rl) return std::nullopt;
   auto& ctx = rl->lane.ctx;
   stack::interface& iface = rl->lane.svc->iface();
+  cli::checksum_watch watch("tcp-echo", rl->dev->backend(), &iface);
+  const auto check = [&] { watch(); };
   int rc = cli::exit_ok;
   if (role == "client") {
     ta::echo_client<bypass::tcp::socket> client(ctx, *cc, [&] { ctx.stop(); });
     client.start();
-    const auto why = cli::run_lane(ctx, timeout_s, every_s, [&] { ta::print_stats(stderr, "tcp-echo: stats", &iface, client); });
+    const auto why = cli::run_lane(
+        ctx, timeout_s, every_s,
+        [&](double t) { ta::print_stats(stderr, cli::stats_title("tcp-echo", t), &iface, client); }, check);
+    watch();
     if (every_s >= 0) ta::print_stats(stderr, "tcp-echo: stats at exit", &iface, client);
     rc = client_report(client);
     if (!client.done()) {
@@ -205,16 +217,20 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& role, const
       throw std::runtime_error(err);
     bool failed = false;
     ta::echo_server<bypass::tcp::acceptor, bypass::tcp::socket> server(
-        acc, a.u64("count"), [&](const ta::echo_result& r) {
+        acc, count, [&](const ta::echo_result& r) {
           print_result("server", r);
           failed = failed || !r.ok();
         },
         [&] { ctx.stop(); });
     server.start();
-    std::fprintf(stderr, "tcp-echo: listening on port %u\n", port);
-    cli::run_lane(ctx, timeout_s, every_s, [&] { ta::print_stats(stderr, "tcp-echo: stats", &iface, server); });
+    std::fprintf(stderr, "tcp-echo: listening on %s:%u (backend %s)\n", rl->addr.to_string().c_str(), port,
+                 backend.c_str());
+    const auto why = cli::run_lane(
+        ctx, timeout_s, every_s,
+        [&](double t) { ta::print_stats(stderr, cli::stats_title("tcp-echo", t), &iface, server); }, check);
+    watch();
     if (every_s >= 0) ta::print_stats(stderr, "tcp-echo: stats at exit", &iface, server);
-    rc = failed ? cli::exit_failure : cli::exit_ok;
+    rc = server_end(why, failed);
   }
   // The stack sends what the sockets' close queued (FIN) before the lane goes.
   for (int i = 0; i < 100; ++i) rl->lane.svc->poll_once();
@@ -224,15 +240,16 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& role, const
 
 int run_kernel(const cli::args& a, const std::string& role) {
   a.refuse({"tap", "faults", "trace"}, "--backend kernel (Linux TCP: no device to decorate)");
-  const double timeout_s = a.real("timeout", 0, 1e6);
-  const double every_s = cli::stats_every(a);
+  const auto [timeout_s, every_s] = cli::run_limits_of(a);
   asio::io_context ctx{1};
   int rc = cli::exit_ok;
   if (role == "client") {
     auto cc = client_config(a, asio::ip::address_v4(cli::ipv4_value(a, "connect", "127.0.0.1").value));
     ta::echo_client<asio::ip::tcp::socket> client(ctx, cc, [&] { ctx.stop(); });
     client.start();
-    const auto why = cli::run_lane(ctx, timeout_s, every_s, [&] { ta::print_stats(stderr, "tcp-echo: stats", nullptr, client); });
+    const auto why = cli::run_lane(ctx, timeout_s, every_s, [&](double t) {
+      ta::print_stats(stderr, cli::stats_title("tcp-echo", t), nullptr, client);
+    });
     if (every_s >= 0) ta::print_stats(stderr, "tcp-echo: stats at exit", nullptr, client);
     rc = client_report(client);
     if (!client.done()) {
@@ -242,20 +259,24 @@ int run_kernel(const cli::args& a, const std::string& role) {
     return rc;
   }
   const auto listen = asio::ip::address_v4(cli::ipv4_value(a, "listen", "0.0.0.0").value);
+  const std::uint16_t port = cli::port_value(a, "port");
+  const std::uint64_t count = a.u64("count");
   asio::ip::tcp::acceptor acc(ctx);
-  if (auto err = ta::open_listener(acc, {listen, cli::port_value(a, "port")}); !err.empty()) throw std::runtime_error(err);
+  if (auto err = ta::open_listener(acc, {listen, port}); !err.empty()) throw std::runtime_error(err);
   bool failed = false;
   ta::echo_server<asio::ip::tcp::acceptor, asio::ip::tcp::socket> server(
-      acc, a.u64("count"), [&](const ta::echo_result& r) {
+      acc, count, [&](const ta::echo_result& r) {
         print_result("server", r);
         failed = failed || !r.ok();
       },
       [&] { ctx.stop(); });
   server.start();
   std::fprintf(stderr, "tcp-echo: listening on %s (backend kernel)\n", ta::endpoint_text(acc.local_endpoint()).c_str());
-  cli::run_lane(ctx, timeout_s, every_s, [&] { ta::print_stats(stderr, "tcp-echo: stats", nullptr, server); });
+  const auto why = cli::run_lane(ctx, timeout_s, every_s, [&](double t) {
+    ta::print_stats(stderr, cli::stats_title("tcp-echo", t), nullptr, server);
+  });
   if (every_s >= 0) ta::print_stats(stderr, "tcp-echo: stats at exit", nullptr, server);
-  return failed ? cli::exit_failure : cli::exit_ok;
+  return server_end(why, failed);
 }
 
 int run(int argc, char** argv) {
@@ -274,7 +295,8 @@ int run(int argc, char** argv) {
                                "in this process on two simulated hosts (10.0.0.2 serves, 10.0.0.1 connects) over\n"
                                "sim_nic's wire, on virtual time: --faults acts on the wire, --tap captures host\n"
                                "10.0.0.1. --stats goes to standard error. Exit 1 when a connection failed (refused,\n"
-                               "reset, a short or differing echo) or --timeout cut it short.",
+                               "reset, a short or differing echo) or --timeout cut the client short. A server that\n"
+                               "SIGINT/SIGTERM or --timeout stops has ended normally: exit 0 on every backend.",
                                opts).c_str(), stdout);
     return cli::exit_ok;
   }
@@ -296,6 +318,7 @@ int run(int argc, char** argv) {
   if (backend == "kernel") a.refuse({"mac", "addr"}, "--backend kernel (the stack's host: bypass backends only)");
   if (role == "client" && backend != "kernel" && !a.has("connect"))
     throw cli::usage_error{"client --backend " + backend + " needs --connect ADDR (the server's address)"};
+  cli::hold_signals();
   if (backend != "kernel")
     if (auto rc = run_bypass(a, role, backend)) return *rc;
   return run_kernel(a, role);

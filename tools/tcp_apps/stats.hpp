@@ -80,17 +80,25 @@ std::optional<stack::tcp_info> info_of(asio::basic_stream_socket<Protocol, Execu
   return i;
 }
 
-// One --stats report: a title line, the lane's counters when there is a stack (iface), then each open
-// connection of `app` (anything with for_each_socket(f)) as ss -ti's two lines.
+// One --stats report: a title line, the lane's counters when there is a stack (iface; on kernel sockets
+// a line saying where Linux's are), then each open connection of `app` (anything with
+// for_each_socket(f)) as ss -ti's two lines, or a line saying there is none (at exit, usually: the
+// kernel's TCP_INFO lives with its socket, so it prints in the blocks of --stats=S while they live).
 template <class App>
 void print_stats(std::FILE* out, std::string_view title, const stack::interface* iface, App& app) {
   std::fprintf(out, "%.*s\n", static_cast<int>(title.size()), title.data());
   if (iface) std::fputs(stack::to_nstat(iface->tcp_counters()).c_str(), out);
-  else std::fputs("(kernel TCP: its counters are the kernel's own, `nstat -az`)\n", out);
-  std::fputs("State      Recv-Q Send-Q Local Address:Port Peer Address:Port\n", out);
+  else std::fputs("kernel backend: lane counters are the kernel's (nstat -az)\n", out);
+  std::string conns;
   app.for_each_socket([&](auto& s) {
-    if (auto i = info_of(s)) std::fprintf(out, "%s\n", stack::to_ss(*i).c_str());
+    if (auto i = info_of(s)) conns += stack::to_ss(*i) + "\n";
   });
+  if (!conns.empty())
+    std::fprintf(out, "State      Recv-Q Send-Q Local Address:Port Peer Address:Port\n%s", conns.c_str());
+  else if (iface)
+    std::fputs("no open connection\n", out);
+  else
+    std::fputs("no open connection (each one's TCP_INFO prints while it lives: --stats=SECONDS)\n", out);
   std::fflush(out);
 }
 

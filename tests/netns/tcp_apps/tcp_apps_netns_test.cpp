@@ -1,10 +1,12 @@
 // ringlab tcp-echo and http-serve with Linux's tools as the peers, in two namespaces joined by a veth
-// pair (10.22N.0.1 = the Linux side, 10.22N.0.2 = our side). Each case runs three times: --backend
+// pair (10.(220+N).0.1 = the Linux side, .2 = our side). Each case runs three times: --backend
 // afxdp (the user-space stack takes our veth end through AF_XDP, copy mode), --backend dpdk (the same
 // veth end through DPDK's net_af_xdp) and --backend kernel (Linux TCP under the same application code).
 //   http-serve <- curl (the body byte for byte) and wrk -c4 -d1s (requests > 0, no error of any kind)
 //   tcp-echo server <- socat as the client (the echo byte for byte, the server's sha256 = sha256sum's)
 //   tcp-echo client -> a Linux socat echo server (EXEC:cat), exact both ways
+//   tcp-echo server stopped by SIGINT: exit 0 on every backend, its listening line the stack's address
+//   tcp-echo server with the Linux side's TX checksum offload ON: the hint names `ethtool -K PEER tx off`
 // The Linux side's veth has TX checksum offload off: a locally sent segment otherwise crosses the veth
 // with a partial checksum, which the kernel accepts (CHECKSUM_PARTIAL) but our stack rightly drops.
 #include <gtest/gtest.h>
@@ -41,10 +43,10 @@ struct tcp_apps_netns : ::testing::TestWithParam<std::string> {
     }
     RINGLAB_REQUIRE(t::program_missing("ethtool", "ethtool"));
   }
-  // The namespaces and the pair for test number n (addresses 10.22n.0.x).
+  // The namespaces and the pair for test number n (addresses 10.(220 + n).0.x).
   struct net {
     explicit net(int n)
-        : prefix("10.22" + std::to_string(n) + ".0."), linux_ns("rltl" + std::to_string(n)), ours_ns("rlto" + std::to_string(n)),
+        : prefix("10." + std::to_string(220 + n) + ".0."), linux_ns("rltl" + std::to_string(n)), ours_ns("rlto" + std::to_string(n)),
           link(linux_ns, prefix + "1/24", ours_ns, prefix + "2/24") {
       auto off = linux_ns.exec({"ethtool", "-K", link.a_name(), "tx", "off"});
       EXPECT_EQ(off.exit_code, 0) << off.err;
@@ -65,7 +67,7 @@ struct tcp_apps_netns : ::testing::TestWithParam<std::string> {
     a.insert(a.end(), b.begin(), b.end());
     return a;
   }
-  // 10.22N.0.x: a subnet of its own per test and backend (first + 0, 1, 2).
+  // 10.(220 + N).0.x: a subnet of its own per test and backend (first + 0, 1, 2).
   int net_number(int first) const { return first + (GetParam() == "afxdp" ? 0 : GetParam() == "kernel" ? 1 : 2); }
   void wait_listening(t::background_process& p) const {
     ASSERT_TRUE(t::eventually([&] { return p.err().find("listening") != std::string::npos || !p.running(); }, 15s))
@@ -97,6 +99,11 @@ TEST_P(tcp_apps_netns, http_serve_with_curl_and_wrk) {
   auto srv = n.ours_ns.spawn(cat({ringlab_binary(), "http-serve", "--port", "8080", "--body-size", "1000", "--timeout", "60"},
                                  backend(n)));
   ASSERT_NO_FATAL_FAILURE(wait_listening(srv));
+  // The address a client reaches: the stack's own on afxdp/dpdk (its --addr), the wildcard on kernel.
+  EXPECT_NE(srv.err().find("http-serve: listening on " + (GetParam() == "kernel" ? "0.0.0.0" : n.prefix + "2") +
+                           ":8080 (backend " + GetParam() + ")\n"),
+            std::string::npos)
+      << srv.err();
   const std::string url = "http://" + n.prefix + "2:8080/";
   const std::string body = tmp("body");
   auto c = n.linux_ns.exec({"curl", "-sS", "--max-time", "10", "-o", body, url});
@@ -175,6 +182,54 @@ TEST_P(tcp_apps_netns, tcp_echo_client_to_socat_echo_server) {
   if (GetParam() != "kernel") {
     EXPECT_EQ(r.err.find("falling back"), std::string::npos) << r.err;
   }
+}
+
+// A server stopped by the user ended normally: the same exit (0) and the same last line on every backend.
+TEST_P(tcp_apps_netns, tcp_echo_server_stopped_by_sigint_exits_0) {
+  net n(net_number(10));
+  auto srv = n.ours_ns.spawn(cat({ringlab_binary(), "tcp-echo", "server", "--port", "7007", "--timeout", "60"}, backend(n)));
+  ASSERT_NO_FATAL_FAILURE(wait_listening(srv));
+  EXPECT_NE(srv.err().find("tcp-echo: listening on " + (GetParam() == "kernel" ? "0.0.0.0" : n.prefix + "2") +
+                           ":7007 (backend " + GetParam() + ")\n"),
+            std::string::npos)
+      << srv.err();
+  srv.signal(SIGINT);
+  const auto code = srv.wait_for(15s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << srv.err();
+  // (DPDK's EAL may log after it, at the device's close.)
+  EXPECT_NE(srv.err().find("tcp-echo: server ended by signal\n"), std::string::npos) << srv.err();
+}
+
+// The Linux side with TX checksum offload ON: its SYNs reach the stack with the checksum left to a NIC
+// and are dropped; the server says why (once) within a few seconds of the third. Linux TCP (kernel)
+// takes such segments (CHECKSUM_PARTIAL): the connect succeeds and there is nothing to hint.
+TEST_P(tcp_apps_netns, checksum_offload_on_the_peer_is_named) {
+  net n(net_number(13));
+  auto on = n.linux_ns.exec({"ethtool", "-K", n.link.a_name(), "tx", "on"});
+  ASSERT_EQ(on.exit_code, 0) << on.err;
+  auto srv = n.ours_ns.spawn(cat({ringlab_binary(), "tcp-echo", "server", "--port", "7007", "--timeout", "60"}, backend(n)));
+  ASSERT_NO_FATAL_FAILURE(wait_listening(srv));
+  // SYNs at 0, 1 and 3 s: the third is the hint's; the watch looks every second.
+  auto c = n.linux_ns.exec({"timeout", "6", "bash", "-c", "exec 3<>/dev/tcp/" + n.prefix + "2/7007"});
+  if (GetParam() == "kernel") {
+    EXPECT_EQ(c.exit_code, 0) << c.err;
+    srv.signal(SIGINT);
+    EXPECT_EQ(srv.wait_for(15s), std::optional<int>(0)) << srv.err();
+    EXPECT_EQ(srv.err().find("hint"), std::string::npos) << srv.err();
+    return;
+  }
+  EXPECT_NE(c.exit_code, 0) << "connected through offloaded checksums?";
+  ASSERT_TRUE(t::eventually([&] { return srv.err().find("tcp-echo: hint: ") != std::string::npos; }, 5s)) << srv.err();
+  const std::string err = srv.err();
+  const auto at = err.find("tcp-echo: hint: ");
+  EXPECT_NE(err.find(" TCP segments on " + GetParam() + " failed their checksum (bad_l4_checksum) and none was "
+                     "delivered: ", at),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("tcp-echo: hint: ", at + 1), std::string::npos) << "printed once:\n" << err;
+  srv.signal(SIGINT);
+  EXPECT_EQ(srv.wait_for(15s), std::optional<int>(0)) << srv.err();
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, tcp_apps_netns, ::testing::Values("afxdp", "kernel", "dpdk"),

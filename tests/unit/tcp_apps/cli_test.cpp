@@ -6,11 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "tests/support/netns.hpp"
 #include "tests/support/ringlab_cli.hpp"
+#include "tools/ringlab/checksum_hint.hpp"
 
 using ringlab::test::lines_of;
 using ringlab::test::ringlab_binary;
@@ -117,12 +120,27 @@ TEST(tcp_echo_cli, refused_is_exit_1_with_the_reason) {
   EXPECT_EQ(r.err, "tcp-echo: connection 0 to 127.0.0.1:" + port + ": connect: Connection refused\n");
 }
 
+struct usage_case {
+  std::vector<std::string> args;
+  std::string err;
+};
+
+// Each case after `head`: exit 2, exactly its one line on standard error, nothing on standard output.
+void expect_usage_errors(const std::vector<std::string>& head, const std::vector<usage_case>& cases) {
+  for (const auto& x : cases) {
+    std::vector<std::string> argv = head;
+    argv.insert(argv.end(), x.args.begin(), x.args.end());
+    auto r = run(argv);
+    std::string cmd;
+    for (const auto& w : argv) cmd += w + " ";
+    EXPECT_EQ(r.exit_code, 2) << cmd;
+    EXPECT_EQ(r.err, x.err) << cmd;
+    EXPECT_EQ(r.out, "") << cmd;
+  }
+}
+
 TEST(tcp_echo_cli, bad_input_is_exit_2) {
-  struct c {
-    std::vector<std::string> args;
-    std::string err;
-  };
-  const c cases[] = {
+  expect_usage_errors({ringlab_binary(), "tcp-echo"}, {
       {{"client", "--port", "0"}, "ringlab tcp-echo: --port: '0' is not a whole number in 1..65535\n"},
       {{"both"}, "ringlab tcp-echo: 'both' is neither server nor client\n"},
       {{}, "ringlab tcp-echo: server or client is required (see --help)\n"},
@@ -134,14 +152,130 @@ TEST(tcp_echo_cli, bad_input_is_exit_2) {
       {{"server", "--bytes", "5"}, "ringlab tcp-echo: --bytes does not apply to server (client options)\n"},
       {{"client", "--backend", "sim", "--faults", "drop=2"},
        "ringlab tcp-echo: --faults: fault spec field 'drop': '2' is not a probability in 0..1\n"},
-  };
-  for (const auto& x : cases) {
-    std::vector<std::string> argv{ringlab_binary(), "tcp-echo"};
-    argv.insert(argv.end(), x.args.begin(), x.args.end());
-    auto r = run(argv);
-    EXPECT_EQ(r.exit_code, 2) << x.args.size();
-    EXPECT_EQ(r.err, x.err);
+  });
+}
+
+// Every option is read before the server binds: a bad value is exit 2, one line, and no "listening"
+// (which would say something ran). Had it bound the port (one nothing listens on), the listening line
+// would come first.
+TEST(http_serve_cli, every_option_is_checked_before_it_listens) {
+  const std::string port = std::to_string(45000 + ::getpid() % 1000);
+  expect_usage_errors(
+      {"timeout", "10", ringlab_binary(), "http-serve", "--port", port},
+      {
+          {{"--timeout", "abc"}, "ringlab http-serve: --timeout: 'abc' is not a number in 0..1e+06\n"},
+          {{"--timeout", "-5"}, "ringlab http-serve: --timeout: '-5' is not a number in 0..1e+06\n"},
+          {{"--timeout", "1e9"}, "ringlab http-serve: --timeout: '1e9' is not a number in 0..1e+06\n"},
+          {{"--stats=abc"}, "ringlab http-serve: --stats: 'abc' is not a number in 0..86400\n"},
+          {{"--listen", "10.0.0.256"}, "ringlab http-serve: --listen: '10.0.0.256' is not a unicast IPv4 address\n"},
+          {{"--body-size", "65M"},
+           "ringlab http-serve: --body-size: '65M' is not a size in 0..67108864 bytes (suffix k, M, G allowed)\n"},
+      });
+}
+
+// The same for iperf3-server (it read everything first already: kept so).
+TEST(iperf3_server_cli, every_option_is_checked_before_it_listens) {
+  expect_usage_errors(
+      {"timeout", "10", ringlab_binary(), "iperf3-server"},
+      {
+          {{"--port", "0"}, "ringlab iperf3-server: --port: '0' is not a whole number in 1..65535\n"},
+          {{"--bind", "abc"}, "ringlab iperf3-server: --bind: 'abc' is not an IPv4 address\n"},
+          {{"--backend", "afxdp", "--iface", "nosuch0", "--addr", "10.0.0.300/24"},
+           "ringlab iperf3-server: --addr: '10.0.0.300/24' is not a unicast IPv4 address (A.B.C.D/PREFIX)\n"},
+          {{"--backend", "afxdp"}, "ringlab iperf3-server: --backend afxdp needs --iface NAME\n"},
+      });
+}
+
+// --help: --stats takes an optional value and says so; --timeout has one default and one sentence;
+// --body-size names every suffix the parser takes.
+TEST(tcp_apps_cli, help_texts_say_what_the_parser_takes) {
+  for (const char* cmd : {"tcp-echo", "http-serve"}) {
+    auto r = run({ringlab_binary(), cmd, "--help"});
+    ASSERT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.out.find("\n  --stats[=SECONDS]       print per-lane counters"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("--stats SECONDS"), std::string::npos) << r.out;
+    const auto at = r.out.find("\n  --timeout SECONDS ");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    const std::string line = r.out.substr(at + 1, r.out.find("\n  --", at + 1) - at - 1);
+    EXPECT_EQ(line.find("(default"), line.rfind("(default")) << line;   // one default
+    EXPECT_NE(line.find("0 for no limit"), std::string::npos) << line;
   }
+  auto h = run({ringlab_binary(), "http-serve", "--help"});
+  EXPECT_NE(h.out.find("suffix k, M or G; at most 64M) (default 128)"), std::string::npos) << h.out;
+}
+
+// --stats on kernel sockets: each block while a connection lives shows it (TCP_INFO), stamped with the
+// time since the start; every block says where the lane counters are; the block at exit, with no
+// connection left, says so in words (not a bare table header).
+TEST(tcp_echo_cli, kernel_stats_show_live_connections_and_say_where_the_counters_are) {
+  const std::string port = std::to_string(44000 + ::getpid() % 1000);
+  auto srv = ringlab::test::background_process({ringlab_binary(), "tcp-echo", "server", "--listen", "127.0.0.1", "--port",
+                                                port, "--count", "1", "--stats=0.1"});
+  ASSERT_TRUE(ringlab::test::eventually([&] { return srv.err().find("listening") != std::string::npos; },
+                                        std::chrono::seconds(10)))
+      << srv.err();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(std::stoi(port)));
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string live = "\nESTAB      0      0      127.0.0.1:" + port + " 127.0.0.1:";
+  EXPECT_TRUE(ringlab::test::eventually([&] { return srv.err().find(live) != std::string::npos; },
+                                        std::chrono::seconds(10)))
+      << srv.err();
+  ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);   // the server half-closes in turn and counts the connection
+  char buf[16];
+  while (::read(fd, buf, sizeof buf) > 0) {}
+  ::close(fd);
+  const auto code = srv.wait_for(std::chrono::seconds(10));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << srv.err();
+  const std::string err = srv.err();
+  EXPECT_TRUE(std::regex_search(err, std::regex("\ntcp-echo: stats at [0-9]+\\.[0-9]{6} s\nkernel backend: lane "
+                                                "counters are the kernel's \\(nstat -az\\)\nState      Recv-Q")))
+      << err;
+  EXPECT_NE(err.find("\ntcp-echo: stats at exit\nkernel backend: lane counters are the kernel's (nstat -az)\n"
+                     "no open connection (each one's TCP_INFO prints while it lives: --stats=SECONDS)\n"
+                     "tcp-echo: server ended by --count\n"),
+            std::string::npos)
+      << err;
+}
+
+// A server stopped by the user ended normally: exit 0, and it says so (the afxdp/dpdk runs of the same
+// are tests/netns/tcp_apps).
+TEST(tcp_echo_cli, kernel_server_stopped_by_sigint_exits_0) {
+  const std::string port = std::to_string(43000 + ::getpid() % 1000);
+  auto srv = ringlab::test::background_process(
+      {ringlab_binary(), "tcp-echo", "server", "--listen", "127.0.0.1", "--port", port});
+  ASSERT_TRUE(ringlab::test::eventually([&] { return srv.err().find("listening") != std::string::npos; },
+                                        std::chrono::seconds(10)))
+      << srv.err();
+  srv.signal(SIGINT);
+  const auto code = srv.wait_for(std::chrono::seconds(10));
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << srv.err();
+  EXPECT_EQ(srv.err(), "tcp-echo: listening on 127.0.0.1:" + port + " (backend kernel)\ntcp-echo: server ended by signal\n");
+}
+
+// A TCP app on a real port whose veth peer leaves checksums to TX offload: the peer's SYNs all fail
+// their checksum. Three of them (the SYN and two retransmissions, ~3 s) and none good: the hint; fewer,
+// one good segment, or no real port: none.
+TEST(tcp_apps_hint, checksum_offload_rule_for_a_tcp_lane) {
+  using ringlab::cli::tcp_checksum_offload_hint;
+  // in_segs, in_errs, in_csum_errors: TcpInSegs counts every segment, TcpInErrs the bad ones.
+  EXPECT_EQ(tcp_checksum_offload_hint("iperf3-server", "afxdp", 3, 3, 3),
+            "iperf3-server: hint: 3 TCP segments on afxdp failed their checksum (bad_l4_checksum) and none was "
+            "delivered: the sending veth peer leaves checksums to TX offload, which nothing runs before afxdp takes "
+            "the frame; turn it off on the peer: ethtool -K PEER tx off (backends/README.md)\n");
+  EXPECT_NE(tcp_checksum_offload_hint("tcp-echo", "dpdk", 20, 20, 20), "");
+  EXPECT_NE(tcp_checksum_offload_hint("http-serve", "afxdp", 5, 5, 3), "");   // + 2 bad headers: none good
+  EXPECT_EQ(tcp_checksum_offload_hint("tcp-echo", "afxdp", 2, 2, 2), "");     // two: the next may pass
+  EXPECT_EQ(tcp_checksum_offload_hint("tcp-echo", "afxdp", 9, 8, 8), "");     // one got through: checksums work
+  EXPECT_EQ(tcp_checksum_offload_hint("tcp-echo", "sim", 9, 9, 9), "");       // sim_nic: no veth peer
+  EXPECT_EQ(tcp_checksum_offload_hint("tcp-echo", "kernel", 9, 9, 9), "");
+  // The UDP rule (mcast-recv) keeps its 8: a lost datagram is not sent again.
+  EXPECT_EQ(ringlab::cli::checksum_offload_hint("mcast-recv", "afxdp", 3, 0), "");
 }
 
 TEST(http_serve_cli, bad_input_is_exit_2) {
