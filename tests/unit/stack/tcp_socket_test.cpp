@@ -426,6 +426,57 @@ TEST_F(stack_tcp, a_listener_answers_an_ack_with_rst_and_ignores_a_rst) {
   EXPECT_EQ(l.pending(), 0u);
 }
 
+// The close that tests/netsim/tcp_hosts (loss5, 100 MB) ends with: the server (b) closes last, A in
+// TIME_WAIT ACKs b's FIN and b (LAST_ACK) is CLOSED on that ACK; a copy of b's last segment (there:
+// the SACK rescue retransmission b sent beside its FIN) then reaches A, whose TIME_WAIT answers it with
+// an ACK as Linux's tcp_timewait_state_process does (an out-of-window segment is ACKed). That ACK finds
+// no connection at b, only its listener's port: a RST, as Linux's LISTEN answers an ACK. A takes the
+// RST at RCV.NXT in TIME_WAIT and ends without an error (Linux's default tcp_rfc1337 = 0 too). The
+// grid allows exactly this: RSTs only after a host's connection closed, one per stray segment.
+TEST_F(stack_tcp, a_late_segment_after_last_ack_gets_a_rst_and_ends_the_peers_time_wait_cleanly) {
+  auto p = connect_pair();
+  ASSERT_FALSE(p.client->shutdown_send(now));
+  pump();
+  EXPECT_EQ(p.client->state(), tcp::state::fin_wait_2);
+  EXPECT_EQ(read_all(*p.server, now), "");
+  EXPECT_TRUE(p.server->peer_closed());
+  // b's last bytes and its FIN: the frame is kept as it crosses, to be delivered again.
+  std::optional<bytes> last;
+  pass = [&](bool from_a, const bytes& f) {
+    if (const auto t = tcp_of(f); t && !from_a && (t->repr().flags & tflag::fin)) last = f;
+    return true;
+  };
+  ASSERT_FALSE(p.server->send(text("tail"), now).ec);
+  p.server->close(now);
+  pump();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(read_all(*p.client, now), "tail");
+  EXPECT_EQ(p.client->state(), tcp::state::time_wait);
+  EXPECT_EQ(p.server->state(), tcp::state::closed);   // LAST_ACK ended on A's ACK
+  EXPECT_EQ(b.ifc.tcp_counters().out_rsts, 0u);
+  const auto a_segs = a.ifc.tcp_counters().out_segs;
+
+  ASSERT_TRUE(a.port.inject(*last));   // the copy: old at A, out of its window
+  pump();
+  std::vector<wire::tcp::repr> tail;   // what crossed since: A's ACK, b's RST
+  for (auto it = log.rbegin(); it != log.rend() && tail.size() < 2; ++it)
+    if (const auto t = tcp_of(it->second)) tail.insert(tail.begin(), t->repr());
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(tail[0].flags, tflag::ack);   // TIME_WAIT's answer, at A's SND.NXT
+  EXPECT_EQ(tail[1].flags, tflag::rst);   // <SEQ=SEG.ACK><CTL=RST>
+  EXPECT_EQ(tail[1].seq, tail[0].ack);
+  EXPECT_EQ(a.ifc.tcp_counters().out_segs, a_segs + 1);
+  EXPECT_EQ(a.ifc.counters().dropped(drop_reason::tcp_out_of_window), 1u);
+  EXPECT_EQ(b.ifc.counters().dropped(drop_reason::tcp_not_syn), 1u);
+  EXPECT_EQ(b.ifc.tcp_counters().out_rsts, 1u);
+  // A's TIME_WAIT ended on the RST, without an error; nothing was reset while it lived.
+  EXPECT_EQ(p.client->state(), tcp::state::closed);
+  EXPECT_FALSE(p.client->error()) << p.client->error().message();
+  EXPECT_FALSE(p.server->error()) << p.server->error().message();
+  EXPECT_EQ(a.ifc.tcp_counters().estab_resets + b.ifc.tcp_counters().estab_resets, 0u);
+  EXPECT_EQ(a.ifc.next_deadline(), never);   // no TIME_WAIT timer left
+}
+
 TEST_F(stack_tcp, keepalive_switched_on_for_a_live_connection_probes_after_the_idle_time) {
   auto p = connect_pair();
   p.client->set_keepalive(true, 1 * sec);
