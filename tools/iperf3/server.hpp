@@ -128,14 +128,18 @@ class server {
   void accept_next() {
     if (stopped_) return;
     acc_.async_accept([this](std::error_code ec, Socket s) {
-      if (stopped_ || ec == asio::error::operation_aborted) return;
+      // operation_aborted first: after stop() the server may be gone when the aborted accept runs.
+      if (ec == asio::error::operation_aborted || stopped_) return;
       if (ec) {
         log("accept: " + ec.message());
       } else {
         auto p = std::make_shared<pending>();
         p->s = std::make_unique<Socket>(std::move(s));
         pending_.push_back(p);
-        asio::async_read(*p->s, asio::buffer(p->cookie), [this, p](std::error_code e, std::size_t) { on_cookie(p, e); });
+        asio::async_read(*p->s, asio::buffer(p->cookie), [this, p](std::error_code e, std::size_t) {
+          if (e == asio::error::operation_aborted) return;   // stop() closed it: `this` may be gone
+          on_cookie(p, e);
+        });
       }
       accept_next();
     });
