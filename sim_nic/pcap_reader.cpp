@@ -174,7 +174,13 @@ pcap_reader::status pcap_reader::next(trace_record& rec, std::span<const std::by
   rec.number = n;
   rec.file_offset = off < 0 ? 0 : static_cast<std::uint64_t>(off);
   // The timestamp is nanoseconds because the handle was opened with nanosecond precision.
-  rec.ts_ns = static_cast<std::uint64_t>(h->ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(h->ts.tv_usec);
+  // The file's two 32-bit fields as libpcap hands them over: a fraction of 2^32-1 came back as -1 and
+  // made the record's time 2^64-1, sim_nic's "never" (fuzz_sim_nic_pcap's clock-to-never crasher).
+  const auto sec = static_cast<std::uint64_t>(static_cast<std::uint32_t>(h->ts.tv_sec));
+  const auto frac = static_cast<std::uint64_t>(static_cast<std::uint32_t>(h->ts.tv_usec));
+  if (frac >= 1'000'000'000ull)
+    return fail("timestamp fraction " + std::to_string(frac) + " ns is not below one second");
+  rec.ts_ns = sec * 1'000'000'000ull + frac;
   if (dlt_ == DLT_EN10MB) {
     bytes = {reinterpret_cast<const std::byte*>(data), h->caplen};
     rec.caplen = h->caplen;

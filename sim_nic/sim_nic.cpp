@@ -165,8 +165,18 @@ sim_nic::~sim_nic() { tx_pcap_.close(); }   // the pool is ours: frames still in
 
 namespace {
 // One mean gap between loops: each loop starts that long after the previous one's last frame.
+// Saturating: a capture's times reach (2^32-1) s, and the loops of such a trace must stay below
+// `never` (a frame due at never is never taken).
+std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) noexcept {
+  std::uint64_t r;
+  return __builtin_add_overflow(a, b, &r) || r == never ? never - 1 : r;
+}
+std::uint64_t sat_mul(std::uint64_t a, std::uint64_t b) noexcept {
+  std::uint64_t r;
+  return __builtin_mul_overflow(a, b, &r) || r == never ? never - 1 : r;
+}
 std::uint64_t loop_period(std::uint64_t frames, std::uint64_t duration) noexcept {
-  return duration + (frames > 1 ? duration / (frames - 1) : 1000);
+  return sat_add(duration, frames > 1 ? duration / (frames - 1) : 1000);
 }
 }  // namespace
 
@@ -224,8 +234,8 @@ std::uint64_t sim_nic::schedule_next(const trace_record& r) noexcept {
     case pacing::afap:
     case pacing::recorded:
     default: {
-      const std::uint64_t off = next_loop_ * loop_period_ + (r.ts_ns >= base ? r.ts_ns - base : 0);
-      if (tm.mode == pacing::afap || tm.speed == 1.0 || !(tm.speed > 0)) return base + off;
+      const std::uint64_t off = sat_add(sat_mul(next_loop_, loop_period_), r.ts_ns >= base ? r.ts_ns - base : 0);
+      if (tm.mode == pacing::afap || tm.speed == 1.0 || !(tm.speed > 0)) return sat_add(base, off);
       return base + static_cast<std::uint64_t>(static_cast<double>(off) / tm.speed);
     }
   }

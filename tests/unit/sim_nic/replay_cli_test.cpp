@@ -103,13 +103,20 @@ TEST_F(replay_cli, bad_input_is_one_line_and_exit_2) {
            {in + " --ring nosuch", "ringlab replay: --ring: unknown ring 'nosuch' (rings: spsc, mpmc"},
            {in + " --pps 10 --mbps 3", "ringlab replay: --speed, --pps and --mbps exclude each other: give one\n"},
            {in + " --queues 0", "ringlab replay: --queues: '0' is not a whole number in 1..256\n"},
-           {cut.path, "ringlab replay: " + cut.path + ": packet 501 at byte offset " + cut_offset + ": truncated dump file"},
            {"", "ringlab replay: FILE (the pcap to replay) is missing (see --help)\n"},
            {in + " " + in, "ringlab replay: unexpected argument '" + in + "' (one FILE, the pcap; see --help)\n"}}) {
     const auto res = run(r.args);
     EXPECT_EQ(res.code, 2) << r.args << "\n" << res.out;
     EXPECT_EQ(res.out.rfind(r.want, 0), 0u) << r.args << "\n" << res.out;
   }
+  // A file cut mid-record is not "nothing was run": the 500 records before the cut were replayed, so
+  // their counters come first and the error is the last line, exit 1.
+  const auto res = run(cut.path);
+  EXPECT_EQ(res.code, 1) << res.out;
+  EXPECT_NE(res.out.find("trace frames 500"), std::string::npos) << res.out;
+  const std::string want = "ringlab replay: " + cut.path + ": packet 501 at byte offset " + cut_offset + ": truncated dump file";
+  EXPECT_NE(res.out.rfind(want), std::string::npos) << res.out;
+  EXPECT_GT(res.out.rfind(want), res.out.find("trace frames 500")) << res.out;
   std::remove(in.c_str());
 }
 
