@@ -22,6 +22,7 @@ result<pcap_trace> pcap_trace::load(result<pcap_reader> rd) {
     }
     rec.data = t.blob_.size();
     t.blob_.insert(t.blob_.end(), bytes.begin(), bytes.end());
+    if (t.records_.empty() || rec.ts_ns > t.latest_ts_) t.latest_ts_ = rec.ts_ns;
     t.records_.push_back(rec);
   }
   r.value = std::move(t);
@@ -45,6 +46,7 @@ pcap_trace pcap_trace::from_frames(const std::vector<std::vector<std::byte>>& fr
     rec.data = t.blob_.size();
     rec.caplen = rec.wirelen = static_cast<std::uint32_t>(frames[i].size());
     t.blob_.insert(t.blob_.end(), frames[i].begin(), frames[i].end());
+    if (t.records_.empty() || rec.ts_ns > t.latest_ts_) t.latest_ts_ = rec.ts_ns;
     t.records_.push_back(rec);
   }
   return t;

@@ -32,11 +32,7 @@ class pcap_trace {
   // replay schedules a record that is earlier than the first at the first's time). last - first
   // wrapped to ~2^64 for such a file and a second loop scheduled its frames past `never`: found by
   // fuzz_sim_nic_pcap (tests/fuzz/sim_nic/corpus/clock-to-never.pcap).
-  std::uint64_t duration_ns() const noexcept {
-    std::uint64_t latest = first_ts();
-    for (const auto& r : records_) latest = r.ts_ns > latest ? r.ts_ns : latest;
-    return latest - first_ts();
-  }
+  std::uint64_t duration_ns() const noexcept { return latest_ts_ - first_ts(); }
 
  private:
   static result<pcap_trace> load(result<pcap_reader> rd);
@@ -45,6 +41,7 @@ class pcap_trace {
   int link_type_ = 1;
   std::vector<std::byte> blob_;
   std::vector<trace_record> records_;
+  std::uint64_t latest_ts_ = 0;   // the largest record timestamp (duration_ns), kept as records are added
 };
 
 }  // namespace ringlab::sim

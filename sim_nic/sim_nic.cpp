@@ -171,12 +171,14 @@ std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) noexcept {
   std::uint64_t r;
   return __builtin_add_overflow(a, b, &r) || r == never ? never - 1 : r;
 }
-std::uint64_t sat_mul(std::uint64_t a, std::uint64_t b) noexcept {
-  std::uint64_t r;
-  return __builtin_mul_overflow(a, b, &r) || r == never ? never - 1 : r;
-}
-std::uint64_t loop_period(std::uint64_t frames, std::uint64_t duration) noexcept {
-  return sat_add(duration, frames > 1 ? duration / (frames - 1) : 1000);
+// The period, shortened (only for a trace whose loops would pass `never`: times near 2^32 s) so that
+// base + (loops - 1) * period + duration stays below it; schedule_next() then needs no check per frame.
+std::uint64_t loop_period(std::uint64_t frames, std::uint64_t duration, std::uint64_t base,
+                          std::uint64_t loops) noexcept {
+  const std::uint64_t p = sat_add(duration, frames > 1 ? duration / (frames - 1) : 1000);
+  if (loops < 2) return p;
+  const std::uint64_t room = never - 1 - std::min(never - 1, sat_add(base, duration));
+  return std::min(p, room / (loops - 1));
 }
 }  // namespace
 
@@ -188,7 +190,7 @@ void sim_nic::load(const pcap_trace& trace) {
   faults_flushed_ = false;
   total_ = trace_frames_total();
   base_ts_ = trace.first_ts();
-  loop_period_ = loop_period(trace.records().size(), trace.duration_ns());
+  loop_period_ = loop_period(trace.records().size(), trace.duration_ns(), base_ts_, cfg_.timing.loops);
   if (total_) next_time_ = schedule_next(trace.records()[0]);
 }
 
@@ -234,8 +236,9 @@ std::uint64_t sim_nic::schedule_next(const trace_record& r) noexcept {
     case pacing::afap:
     case pacing::recorded:
     default: {
-      const std::uint64_t off = sat_add(sat_mul(next_loop_, loop_period_), r.ts_ns >= base ? r.ts_ns - base : 0);
-      if (tm.mode == pacing::afap || tm.speed == 1.0 || !(tm.speed > 0)) return sat_add(base, off);
+      // No overflow here: loop_period() keeps the last loop's last frame below `never`.
+      const std::uint64_t off = next_loop_ * loop_period_ + (r.ts_ns >= base ? r.ts_ns - base : 0);
+      if (tm.mode == pacing::afap || tm.speed == 1.0 || !(tm.speed > 0)) return base + off;
       return base + static_cast<std::uint64_t>(static_cast<double>(off) / tm.speed);
     }
   }
@@ -296,7 +299,7 @@ void sim_nic::advance_stream() noexcept {
     // The end of the file. After the first pass its frame count and duration are known.
     if (next_loop_ == 0) {
       total_ = next_rec_ * std::uint64_t{cfg_.timing.loops ? cfg_.timing.loops : 1};
-      loop_period_ = loop_period(next_rec_, stream_last_ts_ - base_ts_);
+      loop_period_ = loop_period(next_rec_, stream_last_ts_ - base_ts_, base_ts_, cfg_.timing.loops);
     }
     if (next_index_ < total_ && stream_->rewind()) {
       next_rec_ = 0;
