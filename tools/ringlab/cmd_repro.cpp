@@ -1,11 +1,12 @@
 // ringlab repro: a bundle that reproduces a sim run, and the check that it still does.
-//   ringlab repro record [--out DIR] [--every N] -- COMMAND [ARGS...]
-//   ringlab repro check BUNDLE
-// record runs `ringlab COMMAND ARGS...` (replay, demo, mcast-recv, trace replay: anything on sim_nic's
-// virtual clock) with every trace event logged (trace/repro_log.hpp), and writes DIR/bundle.txt: the
-// command line, the working directory, the SHA-256 of every file the arguments name (the trace), the
-// seed, this build's git revision, build type, compiler and sanitizer, the exit status, and the hash of
-// the event stream at a checkpoint every N events; DIR/events.bin holds the events themselves.
+//   ringlab repro record [--out DIR] [--every N] [--force] [--allow-failure] -- COMMAND [ARGS...]
+//   ringlab repro check [--cwd DIR] BUNDLE
+// record runs `ringlab COMMAND ARGS...` (replay, demo, mcast-recv, trace replay, tcp-echo client
+// --backend sim: anything on sim_nic's virtual clock) with every trace event logged
+// (trace/repro_log.hpp), and writes DIR/bundle.txt: the command line, the working directory, the
+// SHA-256 of every file the arguments name (the trace, a copy of it in DIR/inputs/), the seed, this
+// build's git revision, build type, sanitizer, planted bugs and compiler, the exit status, and the
+// hash of the event stream at a checkpoint every N events; DIR/events.bin holds the events themselves.
 // check re-runs the bundle's command with this binary and reports the first checkpoint whose hash
 // differs, naming the event, its packet and its hop on both sides. docs/repro.md says how to use it.
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -32,6 +34,12 @@
 #ifndef RINGLAB_BUILD_KIND
 #define RINGLAB_BUILD_KIND "unknown"
 #endif
+#ifndef RINGLAB_BUILD_SANITIZER
+#define RINGLAB_BUILD_SANITIZER "none"
+#endif
+#ifndef RINGLAB_BUILD_PLANTED
+#define RINGLAB_BUILD_PLANTED "none"
+#endif
 
 namespace {
 
@@ -40,7 +48,10 @@ namespace fs = std::filesystem;
 namespace tr = ringlab::trace;
 
 constexpr const char* format_line = "ringlab-repro 1";
+constexpr const char* inputs_dir = "inputs";
 
+// What changes behaviour is in it: the build type, the sanitizer, the planted bugs (docs/repro.md), so
+// a bundle recorded or checked on a planted binary says so on its "recorded on"/"checked on" line.
 std::string build_id() {
   std::string c;
 #if defined(__clang__)
@@ -48,7 +59,22 @@ std::string build_id() {
 #elif defined(__GNUC__)
   c = "gcc " __VERSION__;
 #endif
-  return std::string(RINGLAB_BUILD_KIND) + ", " + c;
+  return std::string(RINGLAB_BUILD_KIND) + ", sanitizer " + RINGLAB_BUILD_SANITIZER + ", planted bugs " +
+         RINGLAB_BUILD_PLANTED + ", " + c;
+}
+
+// Text from a file that may be anything (a damaged bundle): printable ASCII as is, the rest as \xNN,
+// at most `max` bytes of it.
+std::string escaped(std::string_view s, std::size_t max = 40) {
+  std::string o;
+  char b[5];
+  for (std::size_t i = 0; i < s.size() && i < max; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') o += static_cast<char>(c);
+    else std::snprintf(b, sizeof b, "\\x%02x", c), o += b;
+  }
+  if (s.size() > max) o += "... (" + std::to_string(s.size()) + " bytes)";
+  return o;
 }
 
 // SHA-256 of a file (OpenSSL's EVP), as hex; empty when it cannot be read.
@@ -72,11 +98,40 @@ std::string sha256_of(const fs::path& p) {
   return hex;
 }
 
+// The seed a command runs with, as bundle.txt's seed line says it: --seed's value ("default" when not
+// given), or a --faults spec's seed=N, which wins for the faults (port/fault_line.hpp).
+std::string seed_of(const std::vector<std::string>& cmd) {
+  std::string seed = "default";
+  auto value = [&](std::size_t i, const std::string& name) -> std::optional<std::string> {
+    if (cmd[i] == name && i + 1 < cmd.size()) return cmd[i + 1];
+    if (cmd[i].starts_with(name + "=")) return cmd[i].substr(name.size() + 1);
+    return std::nullopt;
+  };
+  for (std::size_t i = 1; i < cmd.size(); ++i) {
+    if (auto v = value(i, "--seed")) seed = *v;
+    if (auto v = value(i, "--faults")) {
+      const std::string spec = "," + *v + ",";
+      if (const auto at = spec.find(",seed="); at != std::string::npos)
+        seed = spec.substr(at + 6, spec.find(',', at + 6) - at - 6) + " (--faults)";
+    }
+  }
+  return seed;
+}
+
+// Where record keeps the k-th input's copy, relative to the bundle's directory.
+fs::path input_copy(std::size_t k, const std::string& arg) {
+  return fs::path(inputs_dir) / (std::to_string(k + 1) + "-" + fs::path(arg).filename().string());
+}
+
 // What a bundle holds (bundle.txt), as written and read back.
 struct bundle {
+  struct input {
+    std::size_t arg = 0;                          // its index in args
+    std::string sha256;
+  };
   std::vector<std::string> args;                  // the ringlab subcommand and its arguments
   std::string cwd, seed = "default", revision, build;
-  std::vector<std::pair<std::string, std::string>> files;   // argument naming a file, its SHA-256
+  std::vector<input> files;                       // arguments naming an input file
   int exit_status = 0;
   std::uint64_t every = 0, events = 0, final_hash = 0;
   std::vector<std::uint64_t> checkpoints;         // hash after events every, 2*every, ...
@@ -87,7 +142,7 @@ void write_bundle(const fs::path& dir, const bundle& b) {
   o << format_line << "\n";
   for (const auto& a : b.args) o << "arg " << a << "\n";
   o << "cwd " << b.cwd << "\n" << "seed " << b.seed << "\n";
-  for (const auto& [f, d] : b.files) o << "file " << d << " " << f << "\n";
+  for (const auto& f : b.files) o << "file " << f.sha256 << " " << b.args[f.arg] << "\n";
   o << "revision " << b.revision << "\n" << "build " << b.build << "\n" << "exit " << b.exit_status << "\n";
   o << "every " << b.every << "\n" << "events " << b.events << "\n";
   char h[17];
@@ -100,59 +155,95 @@ void write_bundle(const fs::path& dir, const bundle& b) {
   cli::write_output("out", (dir / "bundle.txt").string(), o.str());
 }
 
+// bundle.txt as record writes it, every line checked: a damaged or edited bundle is bad input (exit 2)
+// naming the file and the line, before anything runs.
 bundle read_bundle(const fs::path& dir) {
-  std::ifstream in(dir / "bundle.txt");
+  const fs::path file = dir / "bundle.txt";
+  std::ifstream in(file, std::ios::binary);
   if (!in) throw cli::usage_error{"'" + dir.string() + "' holds no bundle.txt (ringlab repro record writes one)"};
   bundle b;
   std::string line;
-  int n = 0;
-  auto bad = [&](const std::string& why) {
-    return cli::usage_error{(dir / "bundle.txt").string() + ":" + std::to_string(n) + ": " + why};
-  };
+  int n = 0, seed_line = 0, events_line = 0;
+  bool final_seen = false;
+  std::map<std::string, int> seen;
+  // The lines record writes exactly once.
+  static const char* const once[] = {"cwd", "seed", "revision", "build", "exit", "every", "events", "final"};
+  auto bad = [&](const std::string& why) { return cli::usage_error{file.string() + ":" + std::to_string(n) + ": " + why}; };
   while (std::getline(in, line)) {
     ++n;
     if (n == 1) {
-      if (line != format_line) throw bad("not a repro bundle (first line '" + line + "')");
+      if (line != format_line) throw bad("not a repro bundle (first line '" + escaped(line) + "')");
       continue;
     }
+    if (final_seen) throw bad("a line after 'final' (the last line record writes)");
     const auto sp = line.find(' ');
     const std::string key = line.substr(0, sp), val = sp == std::string::npos ? "" : line.substr(sp + 1);
+    if (std::find(std::begin(once), std::end(once), key) != std::end(once) && seen[key]++)
+      throw bad("'" + key + "' given twice");
     try {
       if (key == "arg") b.args.push_back(val);
       else if (key == "cwd") b.cwd = val;
-      else if (key == "seed") b.seed = val;
+      else if (key == "seed") b.seed = val, seed_line = n;
       else if (key == "revision") b.revision = val;
       else if (key == "build") b.build = val;
       else if (key == "exit") b.exit_status = std::stoi(val);
-      else if (key == "every") b.every = std::stoull(val);
-      else if (key == "events") b.events = std::stoull(val);
-      else if (key == "final") b.final_hash = std::stoull(val, nullptr, 16);
+      else if (key == "every") {
+        b.every = std::stoull(val);
+        if (b.every == 0) throw bad("every must be at least 1");
+      } else if (key == "events") b.events = std::stoull(val), events_line = n;
+      else if (key == "final") b.final_hash = std::stoull(val, nullptr, 16), final_seen = true;
       else if (key == "file") {
         const auto s2 = val.find(' ');
         if (s2 == std::string::npos) throw bad("file needs a digest and a path");
-        b.files.emplace_back(val.substr(s2 + 1), val.substr(0, s2));
+        // The file is one of the arguments: check runs the command on the bundle's copy of it.
+        std::size_t k = 1;
+        while (k < b.args.size() && b.args[k] != val.substr(s2 + 1)) ++k;
+        if (k >= b.args.size()) throw bad("file '" + escaped(val.substr(s2 + 1)) + "' is not one of the arguments");
+        b.files.push_back({k, val.substr(0, s2)});
       } else if (key == "checkpoint") {
         const auto s2 = val.find(' ');
         if (s2 == std::string::npos) throw bad("checkpoint needs an event count and a hash");
-        if (std::stoull(val.substr(0, s2)) != (b.checkpoints.size() + 1) * b.every) throw bad("checkpoints out of order");
+        if (b.every == 0 || std::stoull(val.substr(0, s2)) != (b.checkpoints.size() + 1) * b.every)
+          throw bad("checkpoints out of order");
         b.checkpoints.push_back(std::stoull(val.substr(s2 + 1), nullptr, 16));
       } else {
-        throw bad("unknown line '" + key + "'");
+        throw bad("unknown line '" + escaped(key) + "'");
       }
     } catch (const std::logic_error&) {
-      throw bad("bad value '" + val + "'");
+      throw bad("bad value '" + escaped(val) + "'");
     }
   }
-  if (b.args.empty() || b.every == 0) throw bad("the bundle names no command or no checkpoint interval");
+  if (n == 0) throw cli::usage_error{file.string() + " is empty"};
+  if (!final_seen) throw bad("cut short: no 'final' line (record ends bundle.txt with it)");
+  for (const char* k : once)
+    if (!seen[k]) throw bad("no '" + std::string(k) + "' line");
+  if (b.args.empty()) throw bad("no 'arg' line: the bundle names no command");
+  if (b.checkpoints.size() != b.events / b.every)
+    throw cli::usage_error{file.string() + ":" + std::to_string(events_line) + ": " + std::to_string(b.events) +
+                           " events every " + std::to_string(b.every) + " make " + std::to_string(b.events / b.every) +
+                           " checkpoints, the file has " + std::to_string(b.checkpoints.size())};
+  // The seed line is derived from the command: a line that says otherwise was edited.
+  if (const std::string s = seed_of(b.args); s != b.seed)
+    throw cli::usage_error{file.string() + ":" + std::to_string(seed_line) + ": seed " + escaped(b.seed) +
+                           " is not the command's (" + s + "): the bundle was edited or damaged"};
   return b;
 }
 
-std::vector<tr::repro_record> read_events(const fs::path& p) {
+// A bundle's events.bin (`bundle_input`: unreadable is bad input, exit 2) or a run's (a failed run, exit 1).
+std::vector<tr::repro_record> read_events(const fs::path& p, bool bundle_input) {
+  auto fail = [&](const std::string& why) -> std::runtime_error {
+    if (bundle_input) throw cli::usage_error{p.string() + ": " + why};
+    return std::runtime_error(p.string() + ": " + why);
+  };
   std::ifstream in(p, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + p.string());
-  std::vector<tr::repro_record> v(fs::file_size(p) / sizeof(tr::repro_record));
+  std::error_code ec;
+  const auto size = fs::file_size(p, ec);
+  if (!in || ec) throw fail("cannot be read" + (ec ? " (" + ec.message() + ")" : std::string()));
+  if (size % sizeof(tr::repro_record) != 0)
+    throw fail("cut short (" + std::to_string(size) + " bytes: not a whole number of 16-byte events)");
+  std::vector<tr::repro_record> v(size / sizeof(tr::repro_record));
   in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(tr::repro_record)));
-  if (fs::file_size(p) % sizeof(tr::repro_record) != 0) throw std::runtime_error(p.string() + ": cut short");
+  if (!in) throw fail("cannot be read");
   return v;
 }
 
@@ -170,7 +261,7 @@ void checkpoints_of(const std::vector<tr::repro_record>& ev, bundle& b) {
 // Runs this binary with args, the events logged to events.bin in dir, output to dir/stdout.txt and
 // dir/stderr.txt. Returns the exit status (128 + signal when killed).
 int run_logged(const std::vector<std::string>& args, const fs::path& dir, const std::string& cwd) {
-  const std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
+  const std::string out = fs::absolute(dir / "stdout.txt").string(), err = fs::absolute(dir / "stderr.txt").string();
   const std::string events = fs::absolute(dir / "events.bin").string();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -193,29 +284,77 @@ int run_logged(const std::vector<std::string>& args, const fs::path& dir, const 
 
 // Only runs on the simulated NIC's virtual clock replay the same; refuse the rest up front.
 void refuse_unreproducible(const std::vector<std::string>& c) {
-  static const std::vector<std::string> ok = {"replay", "demo", "mcast-recv", "trace"};
+  static const std::vector<std::string> ok = {"replay", "demo", "mcast-recv", "trace", "tcp-echo"};
   if (std::find(ok.begin(), ok.end(), c[0]) == ok.end())
-    throw cli::usage_error{"'" + c[0] + "' is not a sim command: replay, demo, mcast-recv and trace replay are"};
+    throw cli::usage_error{"'" + c[0] + "' is not a sim command: replay, demo, mcast-recv, trace replay and "
+                           "tcp-echo client --backend sim are"};
   if (c[0] == "trace" && (c.size() < 2 || c[1] != "replay"))
     throw cli::usage_error{"'trace " + (c.size() > 1 ? c[1] : std::string()) + "' runs the kernel or real time: only 'trace replay' reproduces"};
-  for (std::size_t i = 1; i + 1 < c.size(); ++i) {
-    if ((c[i] == "--backend" && c[i + 1] != "sim") || (c[i] == "--clock" && c[i + 1] != "virtual"))
-      throw cli::usage_error{c[i] + " " + c[i + 1] + " does not run on the simulated NIC's virtual clock: it cannot reproduce"};
+  // Options as `--name value` or `--name=value`.
+  std::vector<std::pair<std::string, std::string>> opts;
+  for (std::size_t i = 1; i < c.size(); ++i) {
+    if (const auto eq = c[i].find('='); c[i].starts_with("--") && eq != std::string::npos)
+      opts.emplace_back(c[i].substr(0, eq), c[i].substr(eq + 1));
+    else if (i + 1 < c.size())
+      opts.emplace_back(c[i], c[i + 1]);
+  }
+  for (const auto& [k, v] : opts)
+    if ((k == "--backend" && v != "sim") || (k == "--clock" && v != "virtual"))
+      throw cli::usage_error{k + " " + v + " does not run on the simulated NIC's virtual clock: it cannot reproduce"};
+  // tcp-echo's default backend is the kernel's TCP: only its sim mode (both hosts in one process, on
+  // sim_pair's virtual clock, one thread) replays the same.
+  if (c[0] == "tcp-echo") {
+    const bool sim = std::find(opts.begin(), opts.end(), std::pair<std::string, std::string>{"--backend", "sim"}) != opts.end();
+    if (c.size() < 2 || c[1] != "client" || !sim)
+      throw cli::usage_error{"'tcp-echo' reproduces as 'tcp-echo client --backend sim' only (Linux TCP and real "
+                             "NICs do not replay the same)"};
   }
 }
 
 std::string hop_name(std::uint8_t h) { return std::string(tr::to_string(static_cast<tr::hop>(h))); }
-std::string describe(const tr::repro_record& r) {
-  std::string s = "packet " + std::to_string(r.packet_id) + " hop " + hop_name(r.stage) + " (" +
-                  std::string(tr::to_string(static_cast<tr::verdict>(r.v)));
+
+// Event i of a run, named for a person: its packet (a replayed trace's packet number; a frame that came
+// over a sim wire by its number there; a frame the stack sent, which carries no id, as the n-th event
+// of its hop without one), its hop, verdict, reason and queue.
+std::string describe(const std::vector<tr::repro_record>& ev, std::size_t i) {
+  constexpr std::uint64_t wire_id_bit = 1ull << 62;   // sim_nic's ids of frames received over a wire
+  const tr::repro_record& r = ev[i];
+  std::string s;
+  if (r.packet_id == 0) {
+    std::size_t k = 1;
+    for (std::size_t j = 0; j < i; ++j) k += ev[j].packet_id == 0 && ev[j].stage == r.stage;
+    s = "packet - (sent by a stack: no packet id; number " + std::to_string(k) + " at this hop)";
+  } else if (r.packet_id & wire_id_bit) {
+    s = "wire frame " + std::to_string(r.packet_id & ~wire_id_bit);
+  } else {
+    s = "packet " + std::to_string(r.packet_id);
+  }
+  s += " hop " + hop_name(r.stage) + " (" + std::string(tr::to_string(static_cast<tr::verdict>(r.v)));
   if (r.reason) s += " " + std::string(tr::to_string(static_cast<tr::drop_reason>(r.reason)));
   return s + ", queue " + std::to_string(r.queue) + ")";
+}
+
+// The last lines of a file, each indented, for a failed command's standard error.
+std::string tail_of(const fs::path& p, std::size_t lines) {
+  std::ifstream in(p, std::ios::binary);
+  std::vector<std::string> v;
+  for (std::string l; std::getline(in, l);) v.push_back(l);
+  std::string o;
+  for (std::size_t i = v.size() > lines ? v.size() - lines : 0; i < v.size(); ++i) o += "  | " + escaped(v[i], 200) + "\n";
+  return o;
 }
 
 int record(const cli::args& a, const std::vector<std::string>& cmd) {
   refuse_unreproducible(cmd);
   const fs::path dir = a.has("out") ? fs::path(a.str("out")) : fs::path("repro-" + cmd[0]);
   std::error_code ec;
+  if (fs::exists(dir / "bundle.txt", ec)) {
+    if (!a.has("force")) throw cli::usage_error{dir.string() + " holds a bundle; --force to replace it"};
+    for (const char* f : {"bundle.txt", "events.bin", "stdout.txt", "stderr.txt"}) fs::remove(dir / f, ec);
+    fs::remove_all(dir / inputs_dir, ec);
+    fs::remove_all(dir / "check", ec);
+  }
+  const bool created = !fs::exists(dir, ec);
   fs::create_directories(dir, ec);
   if (ec) throw cli::usage_error{"--out: cannot create '" + dir.string() + "': " + ec.message()};
   bundle b;
@@ -224,56 +363,106 @@ int record(const cli::args& a, const std::vector<std::string>& cmd) {
   b.every = a.u64("every", 1, std::uint64_t{1} << 32);
   b.revision = RINGLAB_GIT_REVISION;
   b.build = build_id();
+  b.seed = seed_of(cmd);
   for (std::size_t i = 1; i < cmd.size(); ++i) {
-    if (cmd[i] == "--seed" && i + 1 < cmd.size()) b.seed = cmd[i + 1];
-    // A --faults spec may carry its own seed (port/fault_line.hpp: seed=N), which wins for the faults.
-    if (cmd[i] == "--faults" && i + 1 < cmd.size()) {
-      const auto at = ("," + cmd[i + 1]).find(",seed=");
-      if (at != std::string::npos) b.seed = (cmd[i + 1] + ",").substr(at + 5, (cmd[i + 1] + ",").find(',', at + 5) - at - 5) + " (--faults)";
-    }
-    if (fs::is_regular_file(cmd[i], ec)) b.files.emplace_back(cmd[i], sha256_of(cmd[i]));
+    if (!fs::is_regular_file(cmd[i], ec)) continue;
+    if (std::any_of(b.files.begin(), b.files.end(), [&](const bundle::input& f) { return cmd[f.arg] == cmd[i]; })) continue;
+    b.files.push_back({i, sha256_of(cmd[i])});
   }
-  b.exit_status = run_logged(cmd, dir, "");
-  const auto ev = read_events(dir / "events.bin");
+  const int status = run_logged(cmd, dir, "");
+  // Nothing of a run that failed or logged nothing is kept: a bundle is always one that checks.
+  auto discard = [&](const std::string& why) {
+    const std::string err = tail_of(dir / "stderr.txt", 10);
+    for (const char* f : {"events.bin", "stdout.txt", "stderr.txt"}) fs::remove(dir / f, ec);
+    if (created) fs::remove(dir, ec);
+    std::fprintf(stderr, "ringlab repro: %s: no bundle written\n%s", why.c_str(),
+                 err.empty() ? "" : ("its standard error ended with:\n" + err).c_str());
+    return status == cli::exit_usage ? cli::exit_usage : cli::exit_failure;
+  };
+  if (status != 0 && !a.has("allow-failure"))
+    return discard("the command failed (exit " + std::to_string(status) + "; --allow-failure records a failing run)");
+  b.exit_status = status;
+  const auto ev = read_events(dir / "events.bin", false);
+  if (ev.empty()) return discard("the command recorded no trace events");
+  // An input the command changed was its output (an existing --tap file, say): not an input.
+  std::erase_if(b.files, [&](const bundle::input& f) { return sha256_of(cmd[f.arg]) != f.sha256; });
+  // Each input travels with the bundle: a hard link where the file system allows, else a copy.
+  for (std::size_t k = 0; k < b.files.size(); ++k) {
+    const fs::path to = dir / input_copy(k, cmd[b.files[k].arg]);
+    fs::create_directories(to.parent_path(), ec);
+    fs::create_hard_link(cmd[b.files[k].arg], to, ec);
+    if (ec) fs::copy_file(cmd[b.files[k].arg], to, fs::copy_options::overwrite_existing, ec);
+    if (ec) throw std::runtime_error("cannot copy " + cmd[b.files[k].arg] + " to " + to.string() + ": " + ec.message());
+  }
   checkpoints_of(ev, b);
   write_bundle(dir, b);
+  const std::string inputs = b.files.empty() ? "" : ", " + std::to_string(b.files.size()) + " input file" +
+                                                         (b.files.size() == 1 ? "" : "s") + " in " + (dir / inputs_dir).string();
   std::printf("recorded %s: %" PRIu64 " events, %zu checkpoints (every %" PRIu64 "), final hash %016" PRIx64
-              ", exit %d\ncheck it with: ringlab repro check %s\n",
-              dir.string().c_str(), b.events, b.checkpoints.size(), b.every, b.final_hash, b.exit_status, dir.string().c_str());
-  if (ev.empty()) {
-    std::fprintf(stderr, "ringlab repro: the command recorded no trace events (see %s/stderr.txt)\n", dir.string().c_str());
-    return cli::exit_failure;
-  }
+              ", exit %d%s\ncheck it with: ringlab repro check %s\n",
+              dir.string().c_str(), b.events, b.checkpoints.size(), b.every, b.final_hash, b.exit_status, inputs.c_str(),
+              dir.string().c_str());
   return cli::exit_ok;
 }
 
-int check(const fs::path& dir) {
+int check(fs::path dir, const std::optional<std::string>& cwd_opt) {
+  std::error_code ec;
+  if (fs::is_regular_file(dir, ec)) {
+    if (dir.filename() != "bundle.txt")
+      throw cli::usage_error{"'" + dir.string() + "' is a file: check takes the bundle's directory (or its bundle.txt)"};
+    dir = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
+  }
   const bundle want = read_bundle(dir);
   std::string cmd;
   for (const auto& s : want.args) cmd += (cmd.empty() ? "" : " ") + s;
   std::printf("bundle:   ringlab %s (seed %s)\n  recorded on %s, %s\n  checked on  %s, %s\n", cmd.c_str(), want.seed.c_str(),
               want.revision.c_str(), want.build.c_str(), RINGLAB_GIT_REVISION, build_id().c_str());
-  // The inputs first: a different trace cannot give the same run, and saying so beats a hash diff.
-  for (const auto& [f, d] : want.files) {
-    const fs::path p = fs::path(f).is_absolute() ? fs::path(f) : fs::path(want.cwd) / f;
+  // Where to run: --cwd, else the recorded directory, else (another machine) the bundle's own, where
+  // its copies of the inputs are.
+  std::string cwd = want.cwd;
+  if (cwd_opt) {
+    if (!fs::is_directory(*cwd_opt, ec)) throw cli::usage_error{"--cwd: '" + *cwd_opt + "' is not a directory"};
+    cwd = *cwd_opt;
+  } else if (!fs::is_directory(cwd, ec)) {
+    for (std::size_t k = 0; k < want.files.size(); ++k)
+      if (!fs::exists(dir / input_copy(k, want.args[want.files[k].arg]), ec))
+        throw cli::usage_error{"working directory " + want.cwd + " (recorded) does not exist here and the bundle has no copy of " +
+                               want.args[want.files[k].arg] + "; run with --cwd DIR"};
+    std::printf("  working directory %s (recorded) does not exist here: running in %s\n", want.cwd.c_str(),
+                fs::absolute(dir).string().c_str());
+    cwd = fs::absolute(dir).string();
+  }
+  // The inputs first: a different trace cannot give the same run, and saying so beats a hash diff. The
+  // command runs on the bundle's copy when it has one, else on the file where it was recorded.
+  std::vector<std::string> args = want.args;
+  for (std::size_t k = 0; k < want.files.size(); ++k) {
+    const std::string& f = want.args[want.files[k].arg];
+    const fs::path copy = dir / input_copy(k, f);
+    const bool have_copy = fs::exists(copy, ec);
+    const fs::path p = have_copy ? fs::absolute(copy) : fs::path(f).is_absolute() ? fs::path(f) : fs::path(cwd) / f;
     const std::string now = sha256_of(p);
-    if (now != d) {
-      std::printf("DIFFERS: input %s %s (sha256 %s, bundle %s): the run cannot be the same\n", f.c_str(),
-                  now.empty() ? "cannot be read" : "changed", now.empty() ? "-" : now.c_str(), d.c_str());
+    if (now.empty())
+      throw cli::usage_error{"input " + f + " cannot be read (" + p.string() + (have_copy ? "" : ": the bundle has no copy") + ")"};
+    if (now != want.files[k].sha256) {
+      std::printf("DIFFERS: input %s changed (sha256 %s, bundle %s%s): the run cannot be the same\n", f.c_str(), now.c_str(),
+                  want.files[k].sha256.c_str(), have_copy ? ("; in " + copy.string()).c_str() : "");
       return cli::exit_failure;
     }
+    args[want.files[k].arg] = p.string();
   }
-  const auto recorded = read_events(dir / "events.bin");
+  const auto recorded = read_events(dir / "events.bin", true);
   bundle rec = want;
   checkpoints_of(recorded, rec);
+  if (rec.events != want.events)
+    throw cli::usage_error{(dir / "events.bin").string() + " holds " + std::to_string(rec.events) + " events, bundle.txt " +
+                           std::to_string(want.events) + ": the bundle is damaged"};
   if (rec.checkpoints != want.checkpoints || rec.final_hash != want.final_hash)
-    throw std::runtime_error((dir / "events.bin").string() + " does not give bundle.txt's checkpoints: the bundle is damaged");
+    throw cli::usage_error{(dir / "events.bin").string() + " does not give bundle.txt's checkpoints: the bundle is damaged"};
   const fs::path rerun = dir / "check";
-  std::error_code ec;
   fs::create_directories(rerun, ec);
   if (ec) throw std::runtime_error("cannot create " + rerun.string() + ": " + ec.message());
-  const int status = run_logged(want.args, rerun, want.cwd);
-  const auto now = read_events(rerun / "events.bin");
+  const int status = run_logged(args, rerun, cwd);
+  const auto now = read_events(rerun / "events.bin", false);
   bundle got = want;
   checkpoints_of(now, got);
   const std::size_t n = std::min(recorded.size(), now.size());
@@ -292,9 +481,9 @@ int check(const fs::path& dir) {
   const std::uint64_t cp = i / want.every + 1;
   std::printf("DIFFERS at checkpoint %" PRIu64 " (events %" PRIu64 "..%" PRIu64 "): first at event %zu\n", cp,
               (cp - 1) * want.every, cp * want.every - 1, i);
-  std::printf("  bundle:   %s\n", i < recorded.size() ? describe(recorded[i]).c_str() : "(no more events: the run ended)");
-  std::printf("  this run: %s\n", i < now.size() ? describe(now[i]).c_str() : "(no more events: the run ended)");
-  if (i > 0) std::printf("  last event in common: %s\n", describe(now[i - 1]).c_str());
+  std::printf("  bundle:   %s\n", i < recorded.size() ? describe(recorded, i).c_str() : "(no more events: the run ended)");
+  std::printf("  this run: %s\n", i < now.size() ? describe(now, i).c_str() : "(no more events: the run ended)");
+  if (i > 0) std::printf("  last event in common: %s\n", describe(now, i - 1).c_str());
   std::printf("  events: bundle %zu, this run %zu; exit: bundle %d, this run %d (output in %s)\n", recorded.size(),
               now.size(), want.exit_status, status, rerun.string().c_str());
   return cli::exit_failure;
@@ -304,16 +493,24 @@ int run(int argc, char** argv) {
   const std::vector<cli::option> opts = {
       {"out", "DIR", "record: the bundle's directory (default repro-COMMAND)"},
       {"every", "N", "record: a checkpoint hash every N trace events", "1000"},
+      {"force", "", "record: replace the bundle DIR holds"},
+      {"allow-failure", "", "record: write the bundle of a command that exits non-zero (a failing run to reproduce)"},
+      {"cwd", "DIR", "check: run the command in DIR (default: the recorded directory, else the bundle's)"},
   };
   cli::args a("repro", opts, argc, argv);
   if (a.help()) {
-    std::fputs(cli::usage_text("repro", "record [--out DIR] [--every N] -- COMMAND [ARGS...] | check BUNDLE",
-                               "record runs `ringlab COMMAND ARGS...` (replay, demo, mcast-recv, trace replay: sim runs\n"
-                               "on the virtual clock) with every trace event logged and writes a bundle: the command,\n"
-                               "the SHA-256 of the files it reads, the seed, this build's git revision and build, and\n"
-                               "the event hash at a checkpoint every N events. check re-runs a bundle and prints SAME,\n"
-                               "or the first checkpoint whose hash differs with the event, its packet and its hop\n"
-                               "(exit 1). docs/repro.md.",
+    std::fputs(cli::usage_text("repro",
+                               "record [--out DIR] [--every N] [--force] [--allow-failure] -- COMMAND [ARGS...]\n"
+                               "       ringlab repro check [--cwd DIR] BUNDLE",
+                               "record runs `ringlab COMMAND ARGS...` (replay, demo, mcast-recv, trace replay, tcp-echo\n"
+                               "client --backend sim: sim runs on the virtual clock) with every trace event logged and\n"
+                               "writes a bundle: the command, the SHA-256 of the files it reads (and a copy of each, so\n"
+                               "the bundle checks on another machine), the seed, this build's git revision and build\n"
+                               "(type, sanitizer, planted bugs), and the event hash at a checkpoint every N events. A\n"
+                               "command that fails writes no bundle. check re-runs a bundle (its directory or its\n"
+                               "bundle.txt) and prints SAME, or the first checkpoint whose hash differs with the event,\n"
+                               "its packet and its hop (exit 1); a damaged or edited bundle is bad input (exit 2).\n"
+                               "docs/repro.md.",
                                opts)
                    .c_str(),
                stdout);
@@ -322,16 +519,17 @@ int run(int argc, char** argv) {
   const auto& pos = a.positional();
   if (pos.empty()) throw cli::usage_error{"record or check is missing (see --help)"};
   if (pos[0] == "record") {
+    a.refuse({"cwd"}, "record");
     bool dashes = false;
     for (int i = 0; i < argc; ++i) dashes |= std::string(argv[i]) == "--";
     if (!dashes || pos.size() < 2) throw cli::usage_error{"record needs the command after '--': ringlab repro record -- replay FILE ..."};
     return record(a, std::vector<std::string>(pos.begin() + 1, pos.end()));
   }
   if (pos[0] == "check") {
-    a.refuse({"out", "every"}, "check");
+    a.refuse({"out", "every", "force", "allow-failure"}, "check");
     a.expect_positional(2, "check BUNDLE");
     if (pos.size() < 2) throw cli::usage_error{"check needs the bundle's directory"};
-    return check(pos[1]);
+    return check(pos[1], a.get("cwd"));
   }
   throw cli::usage_error{"'" + pos[0] + "' is not record or check"};
 }

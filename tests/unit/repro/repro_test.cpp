@@ -109,6 +109,10 @@ TEST(repro, another_seed_is_named_by_checkpoint_event_packet_and_hop) {
   const auto at = text.find("arg 7\n");
   ASSERT_NE(at, std::string::npos);
   text.replace(at, 6, "arg 8\n");
+  // The seed line is derived from the command (check refuses a bundle where they disagree).
+  const auto seed_at = text.find("\nseed 7\n");
+  ASSERT_NE(seed_at, std::string::npos);
+  text.replace(seed_at, 8, "\nseed 8\n");
   std::ofstream(fs::path(a) / "bundle.txt") << text;
   const auto c = run_ringlab({"repro", "check", a});
   EXPECT_EQ(c.exit_code, 1) << c.out << c.err;
@@ -132,15 +136,18 @@ TEST(repro, a_changed_trace_is_reported_before_anything_runs) {
   fs::copy_file(source_file("traces/malformed.pcap"), copy, fs::copy_options::overwrite_existing);
   ASSERT_EQ(record(dir, {"replay", copy}).exit_code, 0);
   const std::string before = sha256sum(copy);
+  // check runs on the bundle's copy of the trace (a hard link or a copy): the one to change.
+  const std::string in_bundle = dir + "/inputs/1-" + fs::path(copy).filename().string();
+  ASSERT_EQ(sha256sum(in_bundle), before);
   {
-    std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(in_bundle, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(100);
     f.put('\x5a');
   }
   const auto c = run_ringlab({"repro", "check", dir});
   EXPECT_EQ(c.exit_code, 1);
-  EXPECT_TRUE(has_line(c.out, "DIFFERS: input " + copy + " changed (sha256 " + sha256sum(copy) + ", bundle " + before +
-                                  "): the run cannot be the same"))
+  EXPECT_TRUE(has_line(c.out, "DIFFERS: input " + copy + " changed (sha256 " + sha256sum(in_bundle) + ", bundle " + before +
+                                  "; in " + in_bundle + "): the run cannot be the same"))
       << c.out;
   EXPECT_FALSE(fs::exists(fs::path(dir) / "check")) << "nothing ran";
   fs::remove_all(dir);
@@ -157,7 +164,15 @@ TEST(repro, bad_input_is_refused_naming_it) {
   expect({"repro"}, "record or check is missing (see --help)");
   expect({"repro", "record", "replay", feed}, "record needs the command after '--': ringlab repro record -- replay FILE ...");
   expect({"repro", "record", "--"}, "record needs the command after '--': ringlab repro record -- replay FILE ...");
-  expect({"repro", "record", "--", "rings"}, "'rings' is not a sim command: replay, demo, mcast-recv and trace replay are");
+  expect({"repro", "record", "--", "rings"},
+         "'rings' is not a sim command: replay, demo, mcast-recv, trace replay and tcp-echo client --backend sim are");
+  const std::string tcp_only = "'tcp-echo' reproduces as 'tcp-echo client --backend sim' only (Linux TCP and real NICs do not replay the same)";
+  expect({"repro", "record", "--", "tcp-echo", "client"}, tcp_only);
+  expect({"repro", "record", "--", "tcp-echo", "server", "--backend", "sim"}, tcp_only);
+  expect({"repro", "record", "--", "tcp-echo", "client", "--backend=dpdk"},
+         "--backend dpdk does not run on the simulated NIC's virtual clock: it cannot reproduce");
+  expect({"repro", "record", "--cwd", "/", "--", "replay", feed}, "--cwd does not apply to record");
+  expect({"repro", "check", "--force", "b"}, "--force does not apply to check");
   expect({"repro", "record", "--", "trace", "kernel", feed},
          "'trace kernel' runs the kernel or real time: only 'trace replay' reproduces");
   expect({"repro", "record", "--", "demo", "--backend", "afxdp"},
@@ -175,12 +190,296 @@ TEST(repro, bad_input_is_refused_naming_it) {
   fs::remove_all(dir);
 }
 
+namespace {
+
+// tcp-echo --backend sim: both hosts in one process on sim_pair's virtual clock, the wire's faults seeded.
+std::vector<std::string> tcp_cmd(const std::string& faults, const std::string& seed) {
+  return {"tcp-echo", "client", "--backend", "sim", "--bytes", "20k", "--faults", faults, "--seed", seed};
+}
+
+// Event i as check names it: the packet (a frame the stack sent has no id: numbered among those at its
+// hop), the hop, the verdict.
+std::string named(const std::vector<ringlab::trace::repro_record>& ev, std::size_t i) {
+  namespace tr = ringlab::trace;
+  std::string who = "packet " + std::to_string(ev[i].packet_id);
+  if (ev[i].packet_id == 0) {
+    std::size_t k = 1;
+    for (std::size_t j = 0; j < i; ++j) k += ev[j].packet_id == 0 && ev[j].stage == ev[i].stage;
+    who = "packet - (sent by a stack: no packet id; number " + std::to_string(k) + " at this hop)";
+  } else if (ev[i].packet_id >> 62 == 1) {
+    who = "wire frame " + std::to_string(ev[i].packet_id & ((1ull << 62) - 1));
+  }
+  return who + " hop " + std::string(tr::to_string(static_cast<tr::hop>(ev[i].stage))) + " (" +
+         std::string(tr::to_string(static_cast<tr::verdict>(ev[i].v)));
+}
+
+// Counts the wire's drops the command printed: "wire a->b: N frames, D dropped; b->a: N frames, D dropped".
+std::uint64_t wire_drops(const std::string& err) {
+  const auto at = err.find("wire a->b: ");
+  if (at == std::string::npos) return ~0ull;
+  unsigned long long fa = 0, da = 0, fb = 0, db = 0;
+  if (std::sscanf(err.c_str() + at, "wire a->b: %llu frames, %llu dropped; b->a: %llu frames, %llu dropped", &fa, &da, &fb, &db) != 4)
+    return ~0ull;
+  return da + db;
+}
+
+}  // namespace
+
+TEST(repro, tcp_echo_over_sim_records_twice_the_same_and_checks_the_same) {
+  const std::string a = temp("tcp_a"), b = temp("tcp_b");
+  fs::remove_all(a);
+  fs::remove_all(b);
+  const auto cmd = tcp_cmd("drop=0.05,reorder=0.05:4", "3");
+  const auto ra = record(a, cmd, "200");
+  ASSERT_EQ(ra.exit_code, 0) << ra.out << ra.err;
+  ASSERT_EQ(record(b, cmd, "200").exit_code, 0);
+  // Virtual clock, one thread, seeded faults: the same events, byte for byte, and the same bundle.
+  EXPECT_EQ(slurp(fs::path(a) / "events.bin"), slurp(fs::path(b) / "events.bin"));
+  const std::string ba = slurp(fs::path(a) / "bundle.txt");
+  EXPECT_EQ(ba.substr(ba.find("\nrevision ")), [&] { const auto x = slurp(fs::path(b) / "bundle.txt"); return x.substr(x.find("\nrevision ")); }());
+  EXPECT_TRUE(has_line(ba, "seed 3")) << ba;
+  EXPECT_EQ(ba.find("\nfile "), std::string::npos) << "tcp-echo over sim reads no file";
+  // The TCP segments' hops are in it: every segment the stacks took (hop tcp, delivered) and every
+  // frame the wire's faults dropped, as many as the command counted.
+  const auto ev = events_of(fs::path(a) / "events.bin");
+  std::size_t tcp = 0, dropped = 0;
+  for (const auto& e : ev) {
+    tcp += e.stage == static_cast<std::uint8_t>(ringlab::trace::hop::tcp);
+    dropped += e.stage == static_cast<std::uint8_t>(ringlab::trace::hop::wire) &&
+               e.reason == static_cast<std::uint8_t>(ringlab::trace::drop_reason::fault_injected);
+  }
+  const std::string err = slurp(fs::path(a) / "stderr.txt");
+  EXPECT_GT(tcp, 14u + 14u) << "20k in 1448-byte segments each way";
+  EXPECT_GT(dropped, 0u) << err;
+  EXPECT_EQ(dropped, wire_drops(err)) << err;
+  EXPECT_NE(slurp(fs::path(a) / "stdout.txt").find("client conn 0 10.0.0.2:7007 sent=20480 received=20480 "), std::string::npos);
+
+  const auto c = run_ringlab({"repro", "check", a});
+  EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
+  EXPECT_TRUE(has_line(c.out, "SAME: " + std::to_string(ev.size()) + " events, " + std::to_string(ev.size() / 200) +
+                                  " checkpoints, final hash " + ba.substr(ba.find("final ") + 6, 16) + ", exit 0"))
+      << c.out;
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+TEST(repro, tcp_echo_with_another_seed_or_faults_differs_naming_the_packet_and_hop) {
+  struct edit {
+    std::vector<std::string> other;   // the command the bundle is edited to
+    std::string from, to;             // bundle.txt's lines, before and after
+  };
+  const std::vector<edit> edits = {
+      {tcp_cmd("drop=0.05", "4"), "arg 3\n", "arg 4\n"},
+      {tcp_cmd("drop=0.08", "3"), "arg drop=0.05\n", "arg drop=0.08\n"},
+  };
+  for (const auto& e : edits) {
+    SCOPED_TRACE(e.to);
+    const std::string a = temp("tcp_seed_a"), b = temp("tcp_seed_b");
+    fs::remove_all(a);
+    fs::remove_all(b);
+    ASSERT_EQ(record(a, tcp_cmd("drop=0.05", "3"), "100").exit_code, 0);
+    ASSERT_EQ(record(b, e.other, "100").exit_code, 0);
+    const auto ea = events_of(fs::path(a) / "events.bin"), eb = events_of(fs::path(b) / "events.bin");
+    std::size_t i = 0;
+    while (i < ea.size() && i < eb.size() && ea[i] == eb[i]) ++i;
+    ASSERT_LT(i, std::min(ea.size(), eb.size())) << "the runs gave the same events";
+    // Bundle a with b's command: as if another machine ran it differently.
+    std::string text = slurp(fs::path(a) / "bundle.txt");
+    const auto at = text.find(e.from);
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, e.from.size(), e.to);
+    if (e.to == "arg 4\n") text.replace(text.find("\nseed 3\n"), 8, "\nseed 4\n");
+    std::ofstream(fs::path(a) / "bundle.txt") << text;
+    const auto c = run_ringlab({"repro", "check", a});
+    EXPECT_EQ(c.exit_code, 1) << c.out << c.err;
+    const std::size_t cp = i / 100 + 1;
+    EXPECT_TRUE(has_line(c.out, "DIFFERS at checkpoint " + std::to_string(cp) + " (events " + std::to_string((cp - 1) * 100) +
+                                    ".." + std::to_string(cp * 100 - 1) + "): first at event " + std::to_string(i)))
+        << c.out;
+    EXPECT_NE(c.out.find("\n  bundle:   " + named(ea, i)), std::string::npos) << named(ea, i) << "\n" << c.out;
+    EXPECT_NE(c.out.find("\n  this run: " + named(eb, i)), std::string::npos) << named(eb, i) << "\n" << c.out;
+    fs::remove_all(a);
+    fs::remove_all(b);
+  }
+}
+
+TEST(repro, a_bundle_moved_to_another_directory_checks_the_same) {
+  const std::string work = temp("work"), moved = temp("moved");
+  fs::remove_all(work);
+  fs::remove_all(moved);
+  fs::create_directories(work);
+  fs::create_directories(moved);
+  fs::copy_file(source_file("traces/mcast-feed.pcap"), work + "/feed.pcap");
+  // Recorded in `work` with a relative path, as a user in their checkout.
+  const auto r = ringlab::test::run({"env", "-C", work, "timeout", "120", ringlab_binary(), "repro", "record", "--out", "b",
+                                     "--every", "100", "--", "replay", "feed.pcap", "--seed", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(slurp(work + "/b/inputs/1-feed.pcap"), slurp(source_file("traces/mcast-feed.pcap")));
+  // Another machine: the bundle elsewhere, the working directory and its trace gone.
+  fs::rename(work + "/b", moved + "/b");
+  fs::remove_all(work);
+  const auto c = run_ringlab({"repro", "check", moved + "/b"});
+  EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
+  EXPECT_TRUE(has_line(c.out, "  working directory " + work + " (recorded) does not exist here: running in " + moved + "/b"))
+      << c.out;
+  EXPECT_NE(c.out.find("\nSAME: "), std::string::npos) << c.out;
+  // Without the bundle's copy the trace is nowhere: say where to look, nothing runs.
+  fs::remove_all(moved + "/b/inputs");
+  fs::remove_all(moved + "/b/check");
+  const auto n = run_ringlab({"repro", "check", moved + "/b"});
+  EXPECT_EQ(n.exit_code, 2) << n.out;
+  EXPECT_EQ(n.err, "ringlab repro: working directory " + work +
+                       " (recorded) does not exist here and the bundle has no copy of feed.pcap; run with --cwd DIR\n");
+  EXPECT_FALSE(fs::exists(moved + "/b/check"));
+  // --cwd: a directory where the trace is.
+  fs::copy_file(source_file("traces/mcast-feed.pcap"), moved + "/feed.pcap");
+  const auto w = run_ringlab({"repro", "check", "--cwd", moved, moved + "/b"});
+  EXPECT_EQ(w.exit_code, 0) << w.out << w.err;
+  EXPECT_NE(w.out.find("\nSAME: "), std::string::npos) << w.out;
+  fs::remove_all(moved);
+}
+
+TEST(repro, record_refuses_to_overwrite_and_keeps_nothing_of_a_failed_command) {
+  const std::string dir = temp("force");
+  fs::remove_all(dir);
+  const auto cmd = tcp_cmd("drop=0.01", "1");
+  ASSERT_EQ(record(dir, cmd).exit_code, 0);
+  const std::string first = slurp(fs::path(dir) / "bundle.txt");
+  const auto again = record(dir, tcp_cmd("drop=0.01", "2"));
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_EQ(again.err, "ringlab repro: " + dir + " holds a bundle; --force to replace it\n");
+  EXPECT_EQ(slurp(fs::path(dir) / "bundle.txt"), first);
+  const auto forced = run_ringlab({"repro", "record", "--force", "--out", dir, "--", "tcp-echo", "client", "--backend", "sim",
+                                   "--bytes", "20k", "--faults", "drop=0.01", "--seed", "2"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_TRUE(has_line(slurp(fs::path(dir) / "bundle.txt"), "seed 2"));
+  fs::remove_all(dir);
+
+  // A command that refuses its arguments (exit 2): no bundle, its error shown, the same exit.
+  const auto bad = record(dir, {"tcp-echo", "client", "--backend", "sim", "--connections", "0"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_EQ(bad.err,
+            "ringlab repro: the command failed (exit 2; --allow-failure records a failing run): no bundle written\n"
+            "its standard error ended with:\n"
+            "  | ringlab tcp-echo: --connections: '0' is not a whole number in 1..1024\n");
+  EXPECT_FALSE(fs::exists(dir)) << "record created it and removed it";
+  // A run that fails (the virtual --timeout cuts the echo short, exit 1): no bundle unless asked for.
+  const std::vector<std::string> cut = {"tcp-echo", "client", "--backend", "sim", "--bytes", "20k", "--timeout", "0.0003"};
+  const auto f = record(dir, cut);
+  EXPECT_EQ(f.exit_code, 1);
+  EXPECT_TRUE(f.err.starts_with("ringlab repro: the command failed (exit 1; --allow-failure records a failing run): no bundle written\n"))
+      << f.err;
+  EXPECT_NE(f.err.find("  | tcp-echo: sim: the run ended (time limit) before every connection finished\n"), std::string::npos) << f.err;
+  EXPECT_FALSE(fs::exists(dir));
+  std::vector<std::string> allow = {"repro", "record", "--allow-failure", "--out", dir, "--"};
+  allow.insert(allow.end(), cut.begin(), cut.end());
+  const auto k = run_ringlab(allow);
+  EXPECT_EQ(k.exit_code, 0) << k.err;
+  EXPECT_TRUE(has_line(slurp(fs::path(dir) / "bundle.txt"), "exit 1"));
+  const auto c = run_ringlab({"repro", "check", dir});
+  EXPECT_EQ(c.exit_code, 0) << c.out;
+  EXPECT_NE(c.out.find("\nSAME: "), std::string::npos);
+  EXPECT_NE(c.out.find(", exit 1\n"), std::string::npos) << c.out;
+  fs::remove_all(dir);
+}
+
+TEST(repro, a_damaged_or_edited_bundle_is_bad_input_naming_the_file_and_line) {
+  const std::string dir = temp("damaged"), flows = source_file("traces/malformed.pcap");
+  fs::remove_all(dir);
+  ASSERT_EQ(record(dir, {"replay", flows, "--seed", "7"}, "20").exit_code, 0);
+  const fs::path bt = fs::path(dir) / "bundle.txt", eb = fs::path(dir) / "events.bin";
+  const std::string text = slurp(bt), events = slurp(eb);
+  const auto lines = ringlab::test::lines_of(text);
+  auto expect = [&](const std::string& line) {
+    const auto r = run_ringlab({"repro", "check", dir});
+    EXPECT_EQ(r.exit_code, 2) << line << "\n" << r.out;
+    EXPECT_EQ(r.err, "ringlab repro: " + line + "\n");
+    EXPECT_FALSE(fs::exists(fs::path(dir) / "check")) << "nothing ran: " << line;
+  };
+  auto put = [](const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary | std::ios::trunc) << s; };
+  // The bundle file itself works as the argument; another file is refused.
+  const auto viafile = run_ringlab({"repro", "check", bt.string()});
+  EXPECT_EQ(viafile.exit_code, 0) << viafile.out << viafile.err;
+  fs::remove_all(fs::path(dir) / "check");
+  const auto other = run_ringlab({"repro", "check", eb.string()});
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_EQ(other.err, "ringlab repro: '" + eb.string() + "' is a file: check takes the bundle's directory (or its bundle.txt)\n");
+  // events.bin: missing, cut short, changed.
+  fs::remove(eb);
+  expect(eb.string() + ": cannot be read (No such file or directory)");
+  put(eb, events.substr(0, events.size() - 5));
+  expect(eb.string() + ": cut short (" + std::to_string(events.size() - 5) + " bytes: not a whole number of 16-byte events)");
+  put(eb, events.substr(0, events.size() - 16));
+  expect(eb.string() + " holds " + std::to_string(events.size() / 16 - 1) + " events, bundle.txt " +
+         std::to_string(events.size() / 16) + ": the bundle is damaged");
+  std::string flipped = events;
+  flipped[40] = static_cast<char>(flipped[40] ^ 1);
+  put(eb, flipped);
+  expect(eb.string() + " does not give bundle.txt's checkpoints: the bundle is damaged");
+  put(eb, events);
+  // bundle.txt cut at a line boundary: blamed on bundle.txt, at its last line.
+  std::string cut;
+  for (std::size_t i = 0; i + 2 < lines.size(); ++i) cut += lines[i] + "\n";
+  put(bt, cut);
+  expect(bt.string() + ":" + std::to_string(lines.size() - 2) + ": cut short: no 'final' line (record ends bundle.txt with it)");
+  // A checkpoint line removed.
+  std::string holed;
+  int events_line = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].starts_with("events ")) events_line = static_cast<int>(i) + 1;
+    if (!(lines[i].starts_with("checkpoint ") && i + 2 == lines.size())) holed += lines[i] + "\n";
+  }
+  put(bt, holed);
+  expect(bt.string() + ":" + std::to_string(events_line) + ": " + std::to_string(events.size() / 16) + " events every 20 make " +
+         std::to_string(events.size() / 16 / 20) + " checkpoints, the file has " + std::to_string(events.size() / 16 / 20 - 1));
+  // Garbage: its bytes escaped and cut, never echoed raw.
+  put(bt, std::string("\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0\x01\0\0\0\x10\x11\0\0\0\0\0\0@\0\0\0\0\0\0\0\xe8\xa2\x01\0", 49) + "\nmore\n");
+  expect(bt.string() + ":1: not a repro bundle (first line '\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00"
+                       "\\x03\\x00>\\x00\\x01\\x00\\x00\\x00\\x10\\x11\\x00\\x00\\x00\\x00\\x00\\x00@\\x00\\x00\\x00\\x00\\x00\\x00\\x00... (49 bytes)')");
+  put(bt, "");
+  expect(bt.string() + " is empty");
+  // The seed line edited (7 -> 8) while the command still says 7.
+  std::string edited = text;
+  edited.replace(edited.find("\nseed 7\n"), 8, "\nseed 8\n");
+  put(bt, edited);
+  int seed_line = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i)
+    if (lines[i] == "seed 7") seed_line = static_cast<int>(i) + 1;
+  expect(bt.string() + ":" + std::to_string(seed_line) + ": seed 8 is not the command's (7): the bundle was edited or damaged");
+  put(bt, text);
+  const auto ok = run_ringlab({"repro", "check", dir});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  fs::remove_all(dir);
+}
+
+TEST(repro, the_build_line_names_the_sanitizer_and_the_planted_bugs) {
+  const std::string dir = temp("build");
+  fs::remove_all(dir);
+  ASSERT_EQ(record(dir, tcp_cmd("drop=0.01", "1")).exit_code, 0);
+  std::string build;
+  for (const auto& l : ringlab::test::lines_of(slurp(fs::path(dir) / "bundle.txt")))
+    if (l.starts_with("build ")) build = l.substr(6);
+  // This suite's binaries never carry a planted bug (tests/netsim/planted links its own copy).
+  const std::string san = RINGLAB_TEST_SANITIZER;
+  EXPECT_NE(build.find(", sanitizer " + (san.empty() ? std::string("none") : san) + ", planted bugs none, "), std::string::npos)
+      << build;
+  const auto c = run_ringlab({"repro", "check", dir});
+  EXPECT_NE(c.out.find(", " + build + "\n  checked on  "), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("\n  checked on  "), std::string::npos);
+  fs::remove_all(dir);
+}
+
 // Recorded once (see golden/README.md) and committed: this build, whichever it is (default, ASan,
 // release, another machine), must give the same events. The bundle's working directory is the
 // checkout it was recorded in; the copy here points it at this checkout.
-TEST(repro, the_committed_bundle_reproduces_on_this_build) {
-  const fs::path src = source_file("tests/unit/repro/golden");
-  const std::string dir = temp("golden");
+// Two: the UDP path (demo over a malformed trace, every fault kind) and TCP (tcp-echo over sim's
+// wire, every fault kind: retransmissions, out-of-window duplicates, a corrupted frame).
+class committed_bundle : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(committed_bundle, reproduces_on_this_build) {
+  const fs::path src = source_file(std::string("tests/unit/repro/") + GetParam());
+  const std::string dir = temp(GetParam());
   fs::remove_all(dir);
   fs::create_directories(dir);
   fs::copy_file(src / "events.bin", fs::path(dir) / "events.bin");
@@ -195,11 +494,16 @@ TEST(repro, the_committed_bundle_reproduces_on_this_build) {
   fs::remove_all(dir);
 }
 
+INSTANTIATE_TEST_SUITE_P(repro, committed_bundle, ::testing::Values("golden", "golden_tcp"));
+
 TEST(repro, help_lists_it_and_its_help_ends_with_the_exit_codes) {
   const auto h = run_ringlab({"help"});
   EXPECT_NE(h.out.find("\n  repro "), std::string::npos) << h.out;
   const auto r = run_ringlab({"repro", "--help"});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_NE(r.out.find("record [--out DIR] [--every N] -- COMMAND [ARGS...] | check BUNDLE"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("usage: ringlab repro record [--out DIR] [--every N] [--force] [--allow-failure] -- COMMAND [ARGS...]\n"
+                       "       ringlab repro check [--cwd DIR] BUNDLE\n"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("exit status (every command):"), std::string::npos) << r.out;
 }
