@@ -59,6 +59,39 @@ ringlab::test::command_result record(const std::string& dir, const std::vector<s
   return run_ringlab(a);
 }
 
+// Event i as check names it: the packet (a frame the stack sent has no id: numbered among those at its
+// hop), the hop, the verdict.
+std::string named(const std::vector<ringlab::trace::repro_record>& ev, std::size_t i) {
+  namespace tr = ringlab::trace;
+  std::string who = "packet " + std::to_string(ev[i].packet_id);
+  if (ev[i].packet_id == 0) {
+    std::size_t k = 1;
+    for (std::size_t j = 0; j < i; ++j) k += ev[j].packet_id == 0 && ev[j].stage == ev[i].stage;
+    who = "packet - (sent by a stack: no packet id; number " + std::to_string(k) + " at this hop)";
+  } else if (ev[i].packet_id >> 62 == 1) {
+    who = "wire frame " + std::to_string(ev[i].packet_id & ((1ull << 62) - 1));
+  }
+  return who + " hop " + std::string(tr::to_string(static_cast<tr::hop>(ev[i].stage))) + " (" +
+         std::string(tr::to_string(static_cast<tr::verdict>(ev[i].v)));
+}
+
+// `repro check` of bundle `dir` whose command was edited to the one that gave events `now`: exit 1,
+// the first differing event named by its checkpoint (every `every` events), packet and hop on both sides.
+void expect_first_difference_named(const std::string& dir, const std::vector<ringlab::trace::repro_record>& recorded,
+                                   const std::vector<ringlab::trace::repro_record>& now, std::size_t every) {
+  std::size_t i = 0;
+  while (i < recorded.size() && i < now.size() && recorded[i] == now[i]) ++i;
+  ASSERT_LT(i, std::min(recorded.size(), now.size())) << "the runs gave the same events";
+  const auto c = run_ringlab({"repro", "check", dir});
+  EXPECT_EQ(c.exit_code, 1) << c.out << c.err;
+  const std::size_t cp = i / every + 1;
+  EXPECT_TRUE(has_line(c.out, "DIFFERS at checkpoint " + std::to_string(cp) + " (events " + std::to_string((cp - 1) * every) +
+                                  ".." + std::to_string(cp * every - 1) + "): first at event " + std::to_string(i)))
+      << c.out;
+  EXPECT_NE(c.out.find("\n  bundle:   " + named(recorded, i)), std::string::npos) << named(recorded, i) << "\n" << c.out;
+  EXPECT_NE(c.out.find("\n  this run: " + named(now, i)), std::string::npos) << named(now, i) << "\n" << c.out;
+}
+
 }  // namespace
 
 TEST(repro, a_recorded_replay_checks_the_same_and_the_bundle_says_what_ran) {
@@ -100,10 +133,6 @@ TEST(repro, another_seed_is_named_by_checkpoint_event_packet_and_hop) {
   fs::remove_all(b);
   ASSERT_EQ(record(a, replay_cmd(flows, "7")).exit_code, 0);
   ASSERT_EQ(record(b, replay_cmd(flows, "8")).exit_code, 0);
-  const auto ea = events_of(fs::path(a) / "events.bin"), eb = events_of(fs::path(b) / "events.bin");
-  std::size_t i = 0;
-  while (i < ea.size() && i < eb.size() && ea[i] == eb[i]) ++i;
-  ASSERT_LT(i, std::min(ea.size(), eb.size())) << "seeds 7 and 8 gave the same events";
   // The bundle of seed 7 with its command changed to seed 8: as if another machine ran it differently.
   std::string text = slurp(fs::path(a) / "bundle.txt");
   const auto at = text.find("arg 7\n");
@@ -114,18 +143,7 @@ TEST(repro, another_seed_is_named_by_checkpoint_event_packet_and_hop) {
   ASSERT_NE(seed_at, std::string::npos);
   text.replace(seed_at, 8, "\nseed 8\n");
   std::ofstream(fs::path(a) / "bundle.txt") << text;
-  const auto c = run_ringlab({"repro", "check", a});
-  EXPECT_EQ(c.exit_code, 1) << c.out << c.err;
-  const std::size_t cp = i / 500 + 1;
-  EXPECT_TRUE(has_line(c.out, "DIFFERS at checkpoint " + std::to_string(cp) + " (events " + std::to_string((cp - 1) * 500) +
-                                  ".." + std::to_string(cp * 500 - 1) + "): first at event " + std::to_string(i)))
-      << c.out;
-  auto hop = [](const ringlab::trace::repro_record& r) {
-    return "packet " + std::to_string(r.packet_id) + " hop " +
-           std::string(ringlab::trace::to_string(static_cast<ringlab::trace::hop>(r.stage))) + " (";
-  };
-  EXPECT_NE(c.out.find("  bundle:   " + hop(ea[i])), std::string::npos) << c.out;
-  EXPECT_NE(c.out.find("  this run: " + hop(eb[i])), std::string::npos) << c.out;
+  expect_first_difference_named(a, events_of(fs::path(a) / "events.bin"), events_of(fs::path(b) / "events.bin"), 500);
   fs::remove_all(a);
   fs::remove_all(b);
 }
@@ -197,22 +215,6 @@ std::vector<std::string> tcp_cmd(const std::string& faults, const std::string& s
   return {"tcp-echo", "client", "--backend", "sim", "--bytes", "20k", "--faults", faults, "--seed", seed};
 }
 
-// Event i as check names it: the packet (a frame the stack sent has no id: numbered among those at its
-// hop), the hop, the verdict.
-std::string named(const std::vector<ringlab::trace::repro_record>& ev, std::size_t i) {
-  namespace tr = ringlab::trace;
-  std::string who = "packet " + std::to_string(ev[i].packet_id);
-  if (ev[i].packet_id == 0) {
-    std::size_t k = 1;
-    for (std::size_t j = 0; j < i; ++j) k += ev[j].packet_id == 0 && ev[j].stage == ev[i].stage;
-    who = "packet - (sent by a stack: no packet id; number " + std::to_string(k) + " at this hop)";
-  } else if (ev[i].packet_id >> 62 == 1) {
-    who = "wire frame " + std::to_string(ev[i].packet_id & ((1ull << 62) - 1));
-  }
-  return who + " hop " + std::string(tr::to_string(static_cast<tr::hop>(ev[i].stage))) + " (" +
-         std::string(tr::to_string(static_cast<tr::verdict>(ev[i].v)));
-}
-
 // Counts the wire's drops the command printed: "wire a->b: N frames, D dropped; b->a: N frames, D dropped".
 std::uint64_t wire_drops(const std::string& err) {
   const auto at = err.find("wire a->b: ");
@@ -279,10 +281,6 @@ TEST(repro, tcp_echo_with_another_seed_or_faults_differs_naming_the_packet_and_h
     fs::remove_all(b);
     ASSERT_EQ(record(a, tcp_cmd("drop=0.05", "3"), "100").exit_code, 0);
     ASSERT_EQ(record(b, e.other, "100").exit_code, 0);
-    const auto ea = events_of(fs::path(a) / "events.bin"), eb = events_of(fs::path(b) / "events.bin");
-    std::size_t i = 0;
-    while (i < ea.size() && i < eb.size() && ea[i] == eb[i]) ++i;
-    ASSERT_LT(i, std::min(ea.size(), eb.size())) << "the runs gave the same events";
     // Bundle a with b's command: as if another machine ran it differently.
     std::string text = slurp(fs::path(a) / "bundle.txt");
     const auto at = text.find(e.from);
@@ -290,14 +288,7 @@ TEST(repro, tcp_echo_with_another_seed_or_faults_differs_naming_the_packet_and_h
     text.replace(at, e.from.size(), e.to);
     if (e.to == "arg 4\n") text.replace(text.find("\nseed 3\n"), 8, "\nseed 4\n");
     std::ofstream(fs::path(a) / "bundle.txt") << text;
-    const auto c = run_ringlab({"repro", "check", a});
-    EXPECT_EQ(c.exit_code, 1) << c.out << c.err;
-    const std::size_t cp = i / 100 + 1;
-    EXPECT_TRUE(has_line(c.out, "DIFFERS at checkpoint " + std::to_string(cp) + " (events " + std::to_string((cp - 1) * 100) +
-                                    ".." + std::to_string(cp * 100 - 1) + "): first at event " + std::to_string(i)))
-        << c.out;
-    EXPECT_NE(c.out.find("\n  bundle:   " + named(ea, i)), std::string::npos) << named(ea, i) << "\n" << c.out;
-    EXPECT_NE(c.out.find("\n  this run: " + named(eb, i)), std::string::npos) << named(eb, i) << "\n" << c.out;
+    expect_first_difference_named(a, events_of(fs::path(a) / "events.bin"), events_of(fs::path(b) / "events.bin"), 100);
     fs::remove_all(a);
     fs::remove_all(b);
   }
