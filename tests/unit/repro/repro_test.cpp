@@ -425,9 +425,11 @@ TEST(repro, a_damaged_or_edited_bundle_is_bad_input_naming_the_file_and_line) {
   expect(bt.string() + ":" + std::to_string(events_line) + ": " + std::to_string(events.size() / 16) + " events every 20 make " +
          std::to_string(events.size() / 16 / 20) + " checkpoints, the file has " + std::to_string(events.size() / 16 / 20 - 1));
   // Garbage: its bytes escaped and cut, never echoed raw.
-  put(bt, std::string("\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0\x01\0\0\0\x10\x11\0\0\0\0\0\0@\0\0\0\0\0\0\0\xe8\xa2\x01\0", 49) + "\nmore\n");
+  static const char elf[] = "\x7f" "ELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0\x01\0\0\0\x10\x11\0\0\0\0\0\0@\0\0\0\0\0\0\0\xe8\xa2\x01\0";
+  put(bt, std::string(elf, sizeof elf - 1) + "\nmore\n");
   expect(bt.string() + ":1: not a repro bundle (first line '\\x7fELF\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00"
-                       "\\x03\\x00>\\x00\\x01\\x00\\x00\\x00\\x10\\x11\\x00\\x00\\x00\\x00\\x00\\x00@\\x00\\x00\\x00\\x00\\x00\\x00\\x00... (49 bytes)')");
+                       "\\x03\\x00>\\x00\\x01\\x00\\x00\\x00\\x10\\x11\\x00\\x00\\x00\\x00\\x00\\x00@\\x00\\x00\\x00\\x00\\x00\\x00\\x00... (" +
+         std::to_string(sizeof elf - 1) + " bytes)')");
   put(bt, "");
   expect(bt.string() + " is empty");
   // The seed line edited (7 -> 8) while the command still says 7.
