@@ -118,6 +118,35 @@ std::string seed_of(const std::vector<std::string>& cmd) {
   return seed;
 }
 
+// Only runs on the simulated NIC's virtual clock replay the same; refuse the rest up front.
+void refuse_unreproducible(const std::vector<std::string>& c) {
+  static const std::vector<std::string> ok = {"replay", "demo", "mcast-recv", "trace", "tcp-echo"};
+  if (std::find(ok.begin(), ok.end(), c[0]) == ok.end())
+    throw cli::usage_error{"'" + c[0] + "' is not a sim command: replay, demo, mcast-recv, trace replay and "
+                           "tcp-echo client --backend sim are"};
+  if (c[0] == "trace" && (c.size() < 2 || c[1] != "replay"))
+    throw cli::usage_error{"'trace " + (c.size() > 1 ? c[1] : std::string()) + "' runs the kernel or real time: only 'trace replay' reproduces"};
+  // Options as `--name value` or `--name=value`.
+  std::vector<std::pair<std::string, std::string>> opts;
+  for (std::size_t i = 1; i < c.size(); ++i) {
+    if (const auto eq = c[i].find('='); c[i].starts_with("--") && eq != std::string::npos)
+      opts.emplace_back(c[i].substr(0, eq), c[i].substr(eq + 1));
+    else if (i + 1 < c.size())
+      opts.emplace_back(c[i], c[i + 1]);
+  }
+  for (const auto& [k, v] : opts)
+    if ((k == "--backend" && v != "sim") || (k == "--clock" && v != "virtual"))
+      throw cli::usage_error{k + " " + v + " does not run on the simulated NIC's virtual clock: it cannot reproduce"};
+  // tcp-echo's default backend is the kernel's TCP: only its sim mode (both hosts in one process, on
+  // sim_pair's virtual clock, one thread) replays the same.
+  if (c[0] == "tcp-echo") {
+    const bool sim = std::find(opts.begin(), opts.end(), std::pair<std::string, std::string>{"--backend", "sim"}) != opts.end();
+    if (c.size() < 2 || c[1] != "client" || !sim)
+      throw cli::usage_error{"'tcp-echo' reproduces as 'tcp-echo client --backend sim' only (Linux TCP and real "
+                             "NICs do not replay the same)"};
+  }
+}
+
 // Where record keeps the k-th input's copy, relative to the bundle's directory.
 fs::path input_copy(std::size_t k, const std::string& arg) {
   return fs::path(inputs_dir) / (std::to_string(k + 1) + "-" + fs::path(arg).filename().string());
@@ -218,6 +247,12 @@ bundle read_bundle(const fs::path& dir) {
   for (const char* k : once)
     if (!seen[k]) throw bad("no '" + std::string(k) + "' line");
   if (b.args.empty()) throw bad("no 'arg' line: the bundle names no command");
+  // An edited command that would not reproduce is refused as record refuses it.
+  try {
+    refuse_unreproducible(b.args);
+  } catch (const cli::usage_error& e) {
+    throw cli::usage_error{file.string() + ": " + e.what};
+  }
   if (b.checkpoints.size() != b.events / b.every)
     throw cli::usage_error{file.string() + ":" + std::to_string(events_line) + ": " + std::to_string(b.events) +
                            " events every " + std::to_string(b.every) + " make " + std::to_string(b.events / b.every) +
@@ -282,35 +317,6 @@ int run_logged(const std::vector<std::string>& args, const fs::path& dir, const 
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-// Only runs on the simulated NIC's virtual clock replay the same; refuse the rest up front.
-void refuse_unreproducible(const std::vector<std::string>& c) {
-  static const std::vector<std::string> ok = {"replay", "demo", "mcast-recv", "trace", "tcp-echo"};
-  if (std::find(ok.begin(), ok.end(), c[0]) == ok.end())
-    throw cli::usage_error{"'" + c[0] + "' is not a sim command: replay, demo, mcast-recv, trace replay and "
-                           "tcp-echo client --backend sim are"};
-  if (c[0] == "trace" && (c.size() < 2 || c[1] != "replay"))
-    throw cli::usage_error{"'trace " + (c.size() > 1 ? c[1] : std::string()) + "' runs the kernel or real time: only 'trace replay' reproduces"};
-  // Options as `--name value` or `--name=value`.
-  std::vector<std::pair<std::string, std::string>> opts;
-  for (std::size_t i = 1; i < c.size(); ++i) {
-    if (const auto eq = c[i].find('='); c[i].starts_with("--") && eq != std::string::npos)
-      opts.emplace_back(c[i].substr(0, eq), c[i].substr(eq + 1));
-    else if (i + 1 < c.size())
-      opts.emplace_back(c[i], c[i + 1]);
-  }
-  for (const auto& [k, v] : opts)
-    if ((k == "--backend" && v != "sim") || (k == "--clock" && v != "virtual"))
-      throw cli::usage_error{k + " " + v + " does not run on the simulated NIC's virtual clock: it cannot reproduce"};
-  // tcp-echo's default backend is the kernel's TCP: only its sim mode (both hosts in one process, on
-  // sim_pair's virtual clock, one thread) replays the same.
-  if (c[0] == "tcp-echo") {
-    const bool sim = std::find(opts.begin(), opts.end(), std::pair<std::string, std::string>{"--backend", "sim"}) != opts.end();
-    if (c.size() < 2 || c[1] != "client" || !sim)
-      throw cli::usage_error{"'tcp-echo' reproduces as 'tcp-echo client --backend sim' only (Linux TCP and real "
-                             "NICs do not replay the same)"};
-  }
-}
-
 std::string hop_name(std::uint8_t h) { return std::string(tr::to_string(static_cast<tr::hop>(h))); }
 
 // Event i of a run, named for a person: its packet (a replayed trace's packet number; a frame that came
@@ -355,6 +361,9 @@ int record(const cli::args& a, const std::vector<std::string>& cmd) {
     fs::remove_all(dir / "check", ec);
   }
   const bool created = !fs::exists(dir, ec);
+  // Its files would overwrite a directory's own (and go when the command fails): only a new or empty one.
+  if (!created && fs::is_directory(dir, ec) && !fs::is_empty(dir, ec))
+    throw cli::usage_error{dir.string() + " is not empty and holds no bundle: --out needs a new or empty directory"};
   fs::create_directories(dir, ec);
   if (ec) throw cli::usage_error{"--out: cannot create '" + dir.string() + "': " + ec.message()};
   bundle b;

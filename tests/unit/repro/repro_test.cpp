@@ -340,6 +340,15 @@ TEST(repro, record_refuses_to_overwrite_and_keeps_nothing_of_a_failed_command) {
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_EQ(again.err, "ringlab repro: " + dir + " holds a bundle; --force to replace it\n");
   EXPECT_EQ(slurp(fs::path(dir) / "bundle.txt"), first);
+  // A directory of something else is not written into.
+  const std::string other = temp("notabundle");
+  fs::create_directories(other);
+  std::ofstream(other + "/stdout.txt") << "mine\n";
+  const auto into = record(other, cmd);
+  EXPECT_EQ(into.exit_code, 2);
+  EXPECT_EQ(into.err, "ringlab repro: " + other + " is not empty and holds no bundle: --out needs a new or empty directory\n");
+  EXPECT_EQ(slurp(other + "/stdout.txt"), "mine\n");
+  fs::remove_all(other);
   const auto forced = run_ringlab({"repro", "record", "--force", "--out", dir, "--", "tcp-echo", "client", "--backend", "sim",
                                    "--bytes", "20k", "--faults", "drop=0.01", "--seed", "2"});
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
@@ -432,6 +441,11 @@ TEST(repro, a_damaged_or_edited_bundle_is_bad_input_naming_the_file_and_line) {
          std::to_string(sizeof elf - 1) + " bytes)')");
   put(bt, "");
   expect(bt.string() + " is empty");
+  // The command edited into one that does not reproduce.
+  std::string kernel = text;
+  kernel.replace(kernel.find("\narg replay\n"), 12, "\narg rings\n");
+  put(bt, kernel);
+  expect(bt.string() + ": 'rings' is not a sim command: replay, demo, mcast-recv, trace replay and tcp-echo client --backend sim are");
   // The seed line edited (7 -> 8) while the command still says 7.
   std::string edited = text;
   edited.replace(edited.find("\nseed 7\n"), 8, "\nseed 8\n");
