@@ -327,6 +327,13 @@ TEST(repro, a_bundle_moved_to_another_directory_checks_the_same) {
   const auto w = run_ringlab({"repro", "check", "--cwd", moved, moved + "/b"});
   EXPECT_EQ(w.exit_code, 0) << w.out << w.err;
   EXPECT_NE(w.out.find("\nSAME: "), std::string::npos) << w.out;
+  // --cwd where the trace is not: named, with where it was looked for.
+  const auto x = run_ringlab({"repro", "check", "--cwd", moved + "/b", moved + "/b"});
+  EXPECT_EQ(x.exit_code, 2) << x.out;
+  EXPECT_EQ(x.err, "ringlab repro: input feed.pcap cannot be read (" + moved + "/b/feed.pcap: the bundle has no copy)\n");
+  const auto y = run_ringlab({"repro", "check", "--cwd", moved + "/nodir", moved + "/b"});
+  EXPECT_EQ(y.exit_code, 2);
+  EXPECT_EQ(y.err, "ringlab repro: --cwd: '" + moved + "/nodir' is not a directory\n");
   fs::remove_all(moved);
 }
 
