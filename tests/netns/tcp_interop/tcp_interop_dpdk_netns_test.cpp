@@ -6,7 +6,8 @@
 // Seeded loss: net_af_xdp loads OUR program instead (xdp_prog=xsk_redirect_ipv4.bpf.o) and the port
 // writes its loss configuration into the maps it finds on the interface (dpdk::config::xdp): Linux ->
 // us loses segments in that program; us -> Linux in the same program attached, loss only, to the
-// peer's end (afxdp::loss_program), as the AF_XDP loss cases do. One EAL per process: ctest runs each
+// peer's end (afxdp::loss_program), as the AF_XDP loss cases do. The loss rig opens its port through
+// the spec an app's --device takes ("dpdk:net_af_xdp0,...,xdp_prog=OBJ,drop=0.02,seed=7,arp=us"). One EAL per process: ctest runs each
 // case as its own process (registered by name in CMakeLists.txt).
 #include <gtest/gtest.h>
 
@@ -15,6 +16,7 @@
 
 #include "backends/afxdp/afxdp_port.hpp"
 #include "backends/dpdk/dpdk_port.hpp"
+#include "backends/probe.hpp"
 #include "stack/iface/interface.hpp"
 #include "tests/netns/tcp_interop/tcp_interop_cases.hpp"
 #include "tests/support/preconditions.hpp"
@@ -33,6 +35,12 @@ using tt::role;
 
 namespace {
 
+// A share per million as the spec spells it: 20000 -> "0.020000".
+std::string share(std::uint32_t ppm) {
+  const std::string f = std::to_string(ppm % 1000000);
+  return std::to_string(ppm / 1000000) + "." + std::string(6 - f.size(), '0') + f;
+}
+
 class dpdk_rig {
  protected:
   // xdp: net_af_xdp loads our program (xdp_prog=) and the port configures it; unset: libxdp's default.
@@ -45,11 +53,22 @@ class dpdk_rig {
       RINGLAB_REQUIRE(ti::peer_checksums_unavailable());
     }
     ASSERT_TRUE(net_->peer_checksums) << "ethtool is installed but could not turn the peer's TX checksum offload off";
-    std::string device = "net_af_xdp0,iface=" + net_->link.a_name() + ",start_queue=0,queue_count=1";
-    if (xdp) device += std::string(",xdp_prog=") + RINGLAB_AFXDP_BPF_OBJ_IPV4;
-    auto p = dp::port::open({.device = device, .xdp = xdp});
-    ASSERT_TRUE(p) << p.error().reason;
-    port_ = std::move(*p);
+    const std::string device = "net_af_xdp0,iface=" + net_->link.a_name() + ",start_queue=0,queue_count=1";
+    if (!xdp) {
+      auto p = dp::port::open({.device = device});
+      ASSERT_TRUE(p) << p.error().reason;
+      port_ = std::move(*p);
+    } else {
+      // Through the port spec an app's --device takes: our program's options among the devargs.
+      const std::string text = "dpdk:" + device + ",xdp_prog=" + RINGLAB_AFXDP_BPF_OBJ_IPV4 + ",drop=" + share(xdp->drop_ppm) +
+                               ",seed=" + std::to_string(xdp->drop_seed) + (xdp->arp_to_us ? ",arp=us" : ",arp=kernel");
+      auto spec = ringlab::backends::parse_spec(text);
+      ASSERT_TRUE(spec) << spec.error().reason;
+      auto p = ringlab::backends::probe(*spec);
+      ASSERT_TRUE(p) << p.error().reason;
+      ASSERT_NE(dynamic_cast<dp::port*>(p->get()), nullptr) << "probe(" << text << ") gave no DPDK port";
+      port_.reset(static_cast<dp::port*>(p->release()));
+    }
     ifc_ = std::make_unique<stack::interface>(*port_, tt::our_config(*net_));
   }
   void close_rig() {
