@@ -199,23 +199,13 @@ class tcp_afxdp_loss : public ::testing::TestWithParam<loss_case>, protected tcp
  protected:
   void SetUp() override {
     const auto& l = GetParam();
-    if (l.to_linux) {
-      open_rig("");
-      if (IsSkipped() || HasFatalFailure()) return;
-      // Our program, loss only, on the peer's end: entered into ns peer for the attach only.
-      ringlab::test::enter in_peer(net_->peer);
-      ASSERT_TRUE(in_peer.ok());
-      ax::config cfg;
-      cfg.ifname = net_->link.b_name();
-      cfg.drop_ppm = l.ppm;
-      cfg.drop_seed = loss_seed;
-      auto lp = ax::loss_program::attach(cfg);
-      ASSERT_TRUE(lp) << lp.error().reason;
-      peer_loss_ = std::move(*lp);
-    } else {
-      open_rig(",drop=0." + std::string(6 - std::to_string(l.ppm).size(), '0') + std::to_string(l.ppm) +
-               ",seed=" + std::to_string(loss_seed));
+    if (!l.to_linux) {
+      open_rig(",drop=" + cases::share_text(l.ppm) + ",seed=" + std::to_string(loss_seed));
+      return;
     }
+    open_rig("");
+    if (IsSkipped() || HasFatalFailure()) return;
+    cases::attach_peer_loss(*net_, l.ppm, loss_seed, peer_loss_);
   }
   void TearDown() override { close_rig(); }
 };

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <functional>
 
+#include "backends/afxdp/afxdp_port.hpp"
 #include "tests/netns/tcp_interop/tcp_rig.hpp"
 
 namespace ringlab::test_tcp_interop::cases {
@@ -257,6 +258,27 @@ inline void reconnect_same_port(ti::interop_link& net, stack::interface& ifc, bo
 }
 
 // ---- seeded loss -------------------------------------------------------------------------------
+// A share per million as a port spec spells it ("drop=0.020000"): exact, 6 decimals.
+inline std::string share_text(std::uint32_t ppm) {
+  const std::string f = std::to_string(ppm % 1000000);
+  return std::to_string(ppm / 1000000) + "." + std::string(6 - f.size(), '0') + f;
+}
+
+// Loss us -> Linux, whatever our port: our XDP program, loss only, on the PEER's end of the link
+// (backends::afxdp::loss_program), attached from inside ns peer (the thread comes back after).
+inline void attach_peer_loss(ti::interop_link& net, std::uint32_t ppm, std::uint64_t seed,
+                             std::unique_ptr<backends::afxdp::loss_program>& out) {
+  test::enter in_peer(net.peer);
+  ASSERT_TRUE(in_peer.ok());
+  backends::afxdp::config cfg;
+  cfg.ifname = net.link.b_name();
+  cfg.drop_ppm = ppm;
+  cfg.drop_seed = seed;
+  auto lp = backends::afxdp::loss_program::attach(cfg);
+  ASSERT_TRUE(lp) << lp.error().reason;
+  out = std::move(*lp);
+}
+
 // What the port's side says after the transfer: the segments the XDP program doing the loss dropped
 // (ours on our end for Linux -> us; the loss-only one on the peer's end for us -> Linux), and the ones
 // the port itself dropped on receive (the XSK ring's rx_dropped, DPDK's imissed), counted apart.

@@ -35,12 +35,6 @@ using tt::role;
 
 namespace {
 
-// A share per million as the spec spells it: 20000 -> "0.020000".
-std::string share(std::uint32_t ppm) {
-  const std::string f = std::to_string(ppm % 1000000);
-  return std::to_string(ppm / 1000000) + "." + std::string(6 - f.size(), '0') + f;
-}
-
 class dpdk_rig {
  protected:
   // xdp: net_af_xdp loads our program (xdp_prog=) and the port configures it; unset: libxdp's default.
@@ -60,7 +54,7 @@ class dpdk_rig {
       port_ = std::move(*p);
     } else {
       // Through the port spec an app's --device takes: our program's options among the devargs.
-      const std::string text = "dpdk:" + device + ",xdp_prog=" + RINGLAB_AFXDP_BPF_OBJ_IPV4 + ",drop=" + share(xdp->drop_ppm) +
+      const std::string text = "dpdk:" + device + ",xdp_prog=" + RINGLAB_AFXDP_BPF_OBJ_IPV4 + ",drop=" + cases::share_text(xdp->drop_ppm) +
                                ",seed=" + std::to_string(xdp->drop_seed) + (xdp->arp_to_us ? ",arp=us" : ",arp=kernel");
       auto spec = ringlab::backends::parse_spec(text);
       ASSERT_TRUE(spec) << spec.error().reason;
@@ -141,15 +135,7 @@ class tcp_dpdk_loss : public ::testing::TestWithParam<loss_case>, protected dpdk
     // that opens at all shows the configuration was written), loss only where Linux -> us is lossy.
     open_rig(dp::xdp_program_config{.arp_to_us = true, .drop_ppm = l.to_linux ? 0 : l.ppm, .drop_seed = loss_seed});
     if (IsSkipped() || HasFatalFailure() || !l.to_linux) return;
-    ringlab::test::enter in_peer(net_->peer);   // the loss-only program on the peer's end: attached there
-    ASSERT_TRUE(in_peer.ok());
-    ax::config cfg;
-    cfg.ifname = net_->link.b_name();
-    cfg.drop_ppm = l.ppm;
-    cfg.drop_seed = loss_seed;
-    auto lp = ax::loss_program::attach(cfg);
-    ASSERT_TRUE(lp) << lp.error().reason;
-    peer_loss_ = std::move(*lp);
+    cases::attach_peer_loss(*net_, l.ppm, loss_seed, peer_loss_);
   }
   void TearDown() override { close_rig(); }
 };
