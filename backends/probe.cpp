@@ -75,6 +75,31 @@ bool parse_u64(std::string_view text, std::uint64_t& v) {
   }
   return true;
 }
+// The options of our XDP program given to net_af_xdp as xdp_prog= (drop=, seed=, arp=: keys the PMD
+// does not have), spelt as in an afxdp spec, taken out of the devargs before DPDK parses them.
+result<port_spec> take_dpdk_xdp_options(std::string_view text, port_spec s) {
+  std::string kept;
+  std::string_view rest = s.device;
+  for (bool first = true; !rest.empty() || first; first = false) {
+    const auto comma = rest.find(',');
+    const std::string_view o = rest.substr(0, comma);
+    bool ours = true, ok = true;
+    if (!first && o.starts_with("drop=")) ok = parse_share_ppm(o.substr(5), s.drop_ppm);
+    else if (!first && o.starts_with("seed=")) ok = parse_u64(o.substr(5), s.drop_seed);
+    else if (!first && o == "arp=us") s.arp_to_us = true;
+    else if (!first && o == "arp=kernel") s.arp_to_us = false;
+    else ours = false;
+    if (!ok)
+      return make_error(EINVAL, "port spec '" + std::string(text) + "': bad option '" + std::string(o) +
+                                    "' (our XDP program's: drop=SHARE (0..1), seed=N, arp=us|kernel)");
+    if (ours) s.dpdk_xdp = true;
+    else kept += std::string(kept.empty() ? "" : ",") + std::string(o);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  s.device = kept;
+  return s;
+}
+
 }  // namespace
 
 result<port_spec> parse_spec(std::string_view text) {
@@ -86,6 +111,7 @@ result<port_spec> parse_spec(std::string_view text) {
   std::string_view rest = text.substr(colon + 1);
   if (s.backend != "afxdp") {   // dpdk: the rest is a vdev string, commas and all
     s.device = std::string(rest);
+    if (s.backend == "dpdk") return take_dpdk_xdp_options(text, s);
     return s;
   }
   const auto c2 = rest.find(':');
@@ -167,6 +193,7 @@ result<std::vector<std::unique_ptr<port::any_port>>> probe_queues(const port_spe
     dpdk::config c;
     c.device = spec.device;
     c.eal_args = spec.eal_args;
+    if (spec.dpdk_xdp) c.xdp = dpdk::xdp_program_config{.arp_to_us = spec.arp_to_us, .drop_ppm = spec.drop_ppm, .drop_seed = spec.drop_seed};
     auto p = dpdk::port::open_queues(c, spec.queues);
     if (!p) return p.error();
     return as_any(std::move(p).value());

@@ -34,6 +34,9 @@ struct port_spec {
   bool icmp = false;                     // afxdp: ICMP to us (our stack answers ping)
   bool arp_to_us = true;                 // afxdp: ARP to us (our stack answers ARP); false: to the kernel
   std::vector<std::string> eal_args;     // dpdk: EAL arguments; empty: dpdk::default_eal_args()
+  // dpdk: drop=, seed= or arp= among net_af_xdp's devargs (taken out before DPDK sees them): our XDP
+  // program given as xdp_prog= gets them written (dpdk::config::xdp; arp= defaults to us).
+  bool dpdk_xdp = false;
 };
 
 // Which backends this build has ("afxdp", "dpdk"), in the order a fallback should try them.
@@ -41,7 +44,9 @@ std::vector<std::string> built_backends();
 
 // Parses "afxdp:veth0", "afxdp:veth0:udp=5000+5001,tcp=80,icmp,arp=kernel,all,queues=2",
 // "afxdp:veth0:tcp=5001,tcp=40000-40999,drop=0.02,seed=7" (a TCP port range; seeded XDP loss),
-// "dpdk:net_pcap0,rx_pcap=x.pcap". A malformed option is an EINVAL error naming it.
+// "dpdk:net_pcap0,rx_pcap=x.pcap", "dpdk:net_af_xdp0,iface=veth0,xdp_prog=OBJ,drop=0.02,seed=7" (our
+// program's seeded loss over DPDK: drop=, seed=, arp=us|kernel are ours, the rest goes to the PMD).
+// A malformed option is an EINVAL error naming it.
 result<port_spec> parse_spec(std::string_view text);
 
 // Opens the port or says why not ("afxdp: veth0: XDP attach failed: Operation not permitted (need

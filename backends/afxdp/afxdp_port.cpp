@@ -199,7 +199,7 @@ struct port::program {
   xdp_program* prog = nullptr;
   int ifindex = 0;
   attach_mode attached = attach_mode::automatic;   // the mode the program really got
-  int verdicts_fd = -1, xsks_map_fd = -1;
+  program_maps maps;                               // its maps, found from the loaded program
   bool remembered = false;   // in the signal path's table (config::detach_on_signal)
 
   program() = default;
@@ -214,7 +214,6 @@ struct port::program {
 
   std::error_code attach(const config& cfg, std::string& why);
   std::error_code write_config(const config& cfg, std::string& why, std::uint32_t extra_flags = 0);
-  std::error_code verdicts(xdp_verdicts& out) const noexcept;
 };
 
 port::port(const config& cfg, std::shared_ptr<program> prog)
@@ -349,7 +348,7 @@ std::error_code port::setup(std::string& why) {
   // 2. The socket on this queue (zero-copy if the driver can, else copy; EBUSY right after a close:
   // retry), entered into the program's XSKMAP at its queue index.
   if (auto ec = create_socket(why)) return ec;
-  if (int rc = xsk_socket__update_xskmap(xsk_, prog_->xsks_map_fd); rc != 0)
+  if (int rc = xsk_socket__update_xskmap(xsk_, prog_->maps.xsks_map()); rc != 0)
     return fail(-rc, "XSKMAP update (queue " + std::to_string(cfg_.queue) + ") failed: " + err_text(-rc));
   if (cfg_.busy_poll_budget)
     if (auto ec = set_busy_poll(why)) return ec;
@@ -387,67 +386,14 @@ std::error_code port::set_busy_poll(std::string& why) {
 }
 
 std::error_code port::program::write_config(const config& cfg_, std::string& why, std::uint32_t extra_flags) {
-  bpf_object* obj = xdp_program__bpf_obj(prog);
-  auto map_fd = [&](const char* name) {
-    bpf_map* m = obj ? bpf_object__find_map_by_name(obj, name) : nullptr;
-    return m ? bpf_map__fd(m) : -1;
-  };
-  xsks_map_fd = map_fd("xsks_map");
-  verdicts_fd = map_fd("rl_verdicts");
-  const int cfg_fd = map_fd("rl_config"), udp_fd = map_fd("rl_udp_ports"), tcp_fd = map_fd("rl_tcp_ports");
-  const int rng_fd = map_fd("rl_rng");
-  if (xsks_map_fd < 0 || verdicts_fd < 0 || cfg_fd < 0 || udp_fd < 0 || tcp_fd < 0 || rng_fd < 0) {
-    why = "XDP program lacks ringlab's maps (xsks_map, rl_config, rl_udp_ports, rl_tcp_ports, rl_verdicts, rl_rng)";
-    return std::error_code(EINVAL, std::generic_category());
+  // The maps as the kernel has them (the same lookup dpdk::port makes for net_af_xdp's xdp_prog=).
+  auto m = program_maps::of_program(xdp_program__fd(prog));
+  if (!m) {
+    why = m.error().reason;
+    return m.error().code;
   }
-  const std::uint8_t one = 1;
-  for (std::uint16_t p : cfg_.udp_ports)
-    if (int rc = bpf_map_update_elem(udp_fd, &p, &one, BPF_ANY)) { why = "rl_udp_ports update: " + err_text(-rc); return std::error_code(-rc, std::generic_category()); }
-  for (std::uint16_t p : cfg_.tcp_ports)
-    if (int rc = bpf_map_update_elem(tcp_fd, &p, &one, BPF_ANY)) { why = "rl_tcp_ports update: " + err_text(-rc); return std::error_code(-rc, std::generic_category()); }
-  if (cfg_.drop_ppm > 1'000'000) {
-    why = "drop share " + std::to_string(cfg_.drop_ppm) + " per million > 1000000";
-    return std::error_code(EINVAL, std::generic_category());
-  }
-  if (cfg_.tcp_range_first > cfg_.tcp_range_last || (cfg_.tcp_range_last && !cfg_.tcp_range_first)) {
-    why = "TCP port range " + std::to_string(cfg_.tcp_range_first) + "-" + std::to_string(cfg_.tcp_range_last) + " is empty";
-    return std::error_code(EINVAL, std::generic_category());
-  }
-  const std::uint32_t zero = 0;
-  // The loss generator: one xorshift64 state per CPU, each from the seed through splitmix64 (distinct
-  // and non-zero: xorshift's zero state would stay zero), before the configuration turns the loss on.
-  {
-    const int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) {
-      why = "cannot count the possible CPUs for rl_rng: " + err_text(-ncpu);
-      return std::error_code(ncpu ? -ncpu : EINVAL, std::generic_category());
-    }
-    std::vector<std::uint64_t> states(static_cast<std::size_t>(ncpu));
-    std::uint64_t z = cfg_.drop_seed;
-    for (auto& st : states) {
-      z += 0x9e3779b97f4a7c15ull;
-      std::uint64_t x = z;
-      x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-      x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-      st = (x ^ (x >> 31)) | 1;
-    }
-    if (int rc = bpf_map_update_elem(rng_fd, &zero, states.data(), BPF_ANY)) {
-      why = "rl_rng update: " + err_text(-rc);
-      return std::error_code(-rc, std::generic_category());
-    }
-  }
-  rl_xsk_config c{};
-  c.valid = 1;
-  c.flags = (cfg_.all_ipv4 ? RL_XSK_ALL_IPV4 : 0u) | (cfg_.arp_to_xsk ? RL_XSK_ARP : 0u) | (cfg_.icmp_to_xsk ? RL_XSK_ICMP : 0u) | extra_flags;
-  c.tcp_lo = cfg_.tcp_range_first;
-  c.tcp_hi = cfg_.tcp_range_last;
-  c.drop_ppm = cfg_.drop_ppm;
-  c.seed = cfg_.drop_seed;
-  if (int rc = bpf_map_update_elem(cfg_fd, &zero, &c, BPF_ANY)) {
-    why = "rl_config update: " + err_text(-rc);
-    return std::error_code(-rc, std::generic_category());
-  }
-  return {};
+  maps = std::move(*m);
+  return maps.write(cfg_, why, extra_flags);
 }
 
 std::error_code port::create_socket(std::string& why) {
@@ -718,20 +664,7 @@ std::error_code port::statistics(xdp_stats& out) const noexcept {
   return {};
 }
 
-std::error_code port::verdicts(xdp_verdicts& out) const noexcept { return prog_->verdicts(out); }
-
-std::error_code port::program::verdicts(xdp_verdicts& out) const noexcept {
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0 || ncpu > 1024) return {EINVAL, std::generic_category()};
-  std::uint64_t vals[1024];
-  std::uint64_t sum[RL_V_COUNT] = {};
-  for (std::uint32_t k = 0; k < RL_V_COUNT; ++k) {
-    if (bpf_map_lookup_elem(verdicts_fd, &k, vals) != 0) return {errno, std::generic_category()};
-    for (int c = 0; c < ncpu; ++c) sum[k] += vals[c];
-  }
-  out = {sum[RL_V_TO_XSK], sum[RL_V_NO_XSK], sum[RL_V_PASS_ARP], sum[RL_V_PASS_OTHER], sum[RL_V_LOSS]};
-  return {};
-}
+std::error_code port::verdicts(xdp_verdicts& out) const noexcept { return prog_->maps.verdicts(out); }
 
 result<std::unique_ptr<loss_program>> loss_program::attach(const config& cfg) {
   const std::string who = "afxdp loss: " + cfg.ifname + ": ";
@@ -770,6 +703,6 @@ loss_program::~loss_program() {
   ::close(netns_fd_);
 }
 
-std::error_code loss_program::verdicts(xdp_verdicts& out) const noexcept { return prog_->verdicts(out); }
+std::error_code loss_program::verdicts(xdp_verdicts& out) const noexcept { return prog_->maps.verdicts(out); }
 
 }  // namespace ringlab::backends::afxdp

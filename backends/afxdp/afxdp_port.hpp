@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/afxdp/xdp_maps.hpp"   // xdp_verdicts, program_maps
 #include "backends/pooled_port.hpp"
 #include "backends/result.hpp"
 #include "port/port.hpp"
@@ -101,12 +102,6 @@ struct xdp_stats {
   std::uint64_t rx_ring_full = 0;
   std::uint64_t rx_fill_ring_empty_descs = 0;
   std::uint64_t tx_ring_empty_descs = 0;
-};
-
-// The XDP program's verdicts, summed over CPUs (xsk_redirect.h: rl_verdict).
-struct xdp_verdicts {
-  std::uint64_t to_xsk = 0, no_xsk = 0, pass_arp = 0, pass_other = 0;
-  std::uint64_t lost = 0;   // TCP segments the seeded loss dropped (config::drop_ppm)
 };
 
 // The port's own counters (user side): the four every port keeps, and AF_XDP's reasons.

@@ -27,6 +27,10 @@
 #include <stdexcept>
 
 #include "backends/dpdk/eal.hpp"
+#ifdef RINGLAB_DPDK_WITH_XDP
+#include "backends/afxdp/afxdp_port.hpp"   // afxdp::config, the settings program_maps::write reads
+#include "backends/afxdp/xdp_maps.hpp"
+#endif
 #include "trace/clock.hpp"
 #include "trace/trace.hpp"
 
@@ -51,12 +55,17 @@ std::string af_xdp_privilege_problem() {
          "): run as root or with CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF";
 }
 
-// The kernel's IFF_PROMISC of net_af_xdp's interface ("iface=NAME" in the devargs); nullopt when
-// unknown. The PMD sets the flag on the interface and never clears it: we restore what we found.
-std::optional<bool> kernel_promiscuous(const std::string& devargs) {
+// net_af_xdp's interface: "iface=NAME" in the devargs ("" when none).
+std::string iface_of(const std::string& devargs) {
   const auto at = devargs.find("iface=");
-  if (at == std::string::npos) return std::nullopt;
-  const std::string name = devargs.substr(at + 6, devargs.find(',', at) - (at + 6));
+  if (at == std::string::npos) return {};
+  return devargs.substr(at + 6, devargs.find(',', at) - (at + 6));
+}
+
+// The kernel's IFF_PROMISC of net_af_xdp's interface; nullopt when unknown. The PMD sets the flag on
+// the interface and never clears it: we restore what we found.
+std::optional<bool> kernel_promiscuous(const std::string& devargs) {
+  const std::string name = iface_of(devargs);
   ifreq r{};
   if (name.empty() || name.size() >= sizeof r.ifr_name) return std::nullopt;
   std::memcpy(r.ifr_name, name.data(), name.size());
@@ -80,6 +89,9 @@ struct port::ethdev {
   bool restore_promiscuous = false;    // we turned promiscuous mode on: off again at close
   bool rx_setup_failed = false;        // open_queues() retries this step (net_af_xdp's EBUSY window) from a fresh vdev
   std::uint32_t mtu = 1500;
+#ifdef RINGLAB_DPDK_WITH_XDP
+  afxdp::program_maps xdp_maps;        // config::xdp: the maps of the program the PMD attached
+#endif
 
   ethdev(const config& c, std::uint16_t n, std::string nm) : cfg(c), queues(n), name(std::move(nm)) {}
   ethdev(const ethdev&) = delete;
@@ -93,6 +105,7 @@ struct port::ethdev {
     cfg.keep_alive.reset();
   }
   std::error_code setup(std::string& why);
+  std::error_code configure_xdp(std::string& why);
 };
 
 result<std::unique_ptr<port>> port::open(const config& cfg) {
@@ -105,9 +118,7 @@ result<std::unique_ptr<port>> port::open(const config& cfg) {
 // net_af_xdp allows queue_count up to this and takes a device without combined channels (a veth has
 // separate rx and tx channels) as one queue.
 static int combined_channels(const std::string& devargs) {
-  const auto at = devargs.find("iface=");
-  if (at == std::string::npos) return 0;
-  const std::string name = devargs.substr(at + 6, devargs.find(',', at) - (at + 6));
+  const std::string name = iface_of(devargs);
   ifreq r{};
   if (name.empty() || name.size() >= sizeof r.ifr_name) return 0;
   std::memcpy(r.ifr_name, name.data(), name.size());
@@ -127,6 +138,21 @@ result<std::vector<std::unique_ptr<port>>> port::open_queues(const config& cfg, 
   if (name.empty()) return make_error(EINVAL, "dpdk: no device given (a vdev such as net_pcap0,rx_pcap=x.pcap)");
   if (queues == 0) return make_error(EINVAL, who + "0 queues asked for");
   const bool af_xdp = name.rfind("net_af_xdp", 0) == 0;
+  if (cfg.xdp) {
+    // Checked before the EAL starts: what the maps would be written into must be ringlab's program,
+    // attached once for the device.
+    if (!af_xdp)
+      return make_error(EINVAL, who + "config::xdp (ringlab's XDP program: seeded loss, ARP) needs net_af_xdp with "
+                                      "xdp_prog= that program; " + name + " has no XDP program");
+    if (cfg.device.find("xdp_prog=") == std::string::npos)
+      return make_error(EINVAL, who + "config::xdp needs xdp_prog= ringlab's program (xsk_redirect_ipv4.bpf.o or "
+                                      "xsk_redirect.bpf.o) in the devargs: without it the PMD loads libxdp's default "
+                                      "program, which has no loss or configuration maps");
+#ifndef RINGLAB_DPDK_WITH_XDP
+    return make_error(ENOTSUP, who + "config::xdp: this build has no AF_XDP backend (libxdp-dev, libbpf-dev, clang) "
+                                     "to find and write the program's maps");
+#endif
+  }
   if (af_xdp)
     if (auto p = af_xdp_privilege_problem(); !p.empty()) return make_error(EPERM, who + p);
   std::string why;
@@ -265,7 +291,42 @@ std::error_code port::ethdev::setup(std::string& why) {
   }
   std::uint16_t m = 0;
   if (rte_eth_dev_get_mtu(port_id, &m) == 0 && m) mtu = m;
+  if (cfg.xdp) return configure_xdp(why);
   return {};
+}
+
+// After the start, so the PMD has attached the program (in rx queue setup) and entered its sockets in
+// the program's xsks_map. Until this runs the program does what it does unconfigured (the _ipv4
+// object: IPv4 to the sockets, ARP to the kernel; the plain one: everything to the kernel): a few
+// frames' window in which no loss is drawn and an ARP request may go unanswered (the peer repeats it).
+std::error_code port::ethdev::configure_xdp(std::string& why) {
+#ifdef RINGLAB_DPDK_WITH_XDP
+  const std::string iface = iface_of(cfg.device);
+  const int ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+  if (!ifindex) {
+    why = "xdp: no interface '" + iface + "' (iface=) in this network namespace";
+    return errc(ENODEV);
+  }
+  auto maps = afxdp::program_maps::of_interface(ifindex);
+  if (!maps) {
+    why = "xdp: " + iface + ": " + maps.error().reason + " (xdp_prog= must name ringlab's xsk_redirect*.bpf.o)";
+    return maps.error().code;
+  }
+  xdp_maps = std::move(*maps);
+  afxdp::config c;
+  c.all_ipv4 = true;
+  c.arp_to_xsk = cfg.xdp->arp_to_us;
+  c.drop_ppm = cfg.xdp->drop_ppm;
+  c.drop_seed = cfg.xdp->drop_seed;
+  if (auto ec = xdp_maps.write(c, why)) {
+    why = "xdp: " + iface + ": " + why;
+    return ec;
+  }
+  return {};
+#else
+  why = "xdp: this build has no AF_XDP backend";
+  return errc(ENOTSUP);
+#endif
 }
 
 port::~port() = default;   // the last port of an ethdev closes it (ethdev's destructor)
@@ -365,6 +426,14 @@ std::uint64_t port::queue_ipackets() const noexcept {
   rte_eth_stats s{};
   if (rte_eth_stats_get(port_id_, &s) != 0 || queue_ >= RTE_ETHDEV_QUEUE_STAT_CNTRS) return 0;
   return s.q_ipackets[queue_];
+}
+
+std::error_code port::xdp_verdicts(afxdp::xdp_verdicts& out) const noexcept {
+#ifdef RINGLAB_DPDK_WITH_XDP
+  if (dev_->xdp_maps.valid()) return dev_->xdp_maps.verdicts(out);
+#endif
+  (void)out;
+  return errc(ENOENT);
 }
 
 result<ring_pair> make_ring_pair(const std::string& name_a, const std::string& name_b, config base) {

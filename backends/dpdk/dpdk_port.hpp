@@ -26,6 +26,7 @@
 // program (xdp_prog= would be attached once per vdev, the second replacing the first: refused).
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,24 @@
 struct rte_mempool;
 struct rte_mbuf;
 
+namespace ringlab::backends::afxdp {
+struct xdp_verdicts;
+}
+
 namespace ringlab::backends::dpdk {
+
+// ringlab's XDP program (backends/afxdp/xdp: xsk_redirect.bpf.o or xsk_redirect_ipv4.bpf.o) given to
+// net_af_xdp as xdp_prog=: what the port writes into its maps once the device has started. The PMD
+// loads the object and keeps the bpf_object to itself; the port finds the maps from the program the
+// kernel has attached to iface= (afxdp::program_maps, the code afxdp::port writes them with). Every
+// IPv4 packet goes to the sockets (as the _ipv4 object does unconfigured), ARP as asked.
+struct xdp_program_config {
+  bool arp_to_us = true;          // ARP to the sockets (our stack answers it); false: to the kernel
+  // Seeded loss: of the TCP segments arriving on iface=, the program drops drop_ppm per million
+  // (0: none), counted in xdp_verdicts().lost; the per-CPU generator starts from drop_seed.
+  std::uint32_t drop_ppm = 0;
+  std::uint64_t drop_seed = 1;
+};
 
 struct config {
   // A vdev to create ("net_pcap0,rx_pcap=in.pcap,tx_pcap=out.pcap", "net_af_xdp0,iface=veth0"),
@@ -48,6 +66,9 @@ struct config {
   std::uint16_t rx_desc = 1024, tx_desc = 1024;
   bool promiscuous = true;
   std::shared_ptr<void> keep_alive;           // released after the ethdev closes (make_ring_pair's rings)
+  // Only for net_af_xdp with xdp_prog= ringlab's program (one vdev: queue_count=N, not one per
+  // queue); refused with the reason for any other device. Unset: the program's maps are not touched.
+  std::optional<xdp_program_config> xdp;
 };
 
 // rte_eth_stats, the fields a test or a report reads.
@@ -79,6 +100,8 @@ class port final : public pooled_port {
 
   std::error_code stats(eth_stats& out) const noexcept;   // the ethdev's: all queues together
   std::uint64_t queue_ipackets() const noexcept;         // the ethdev's count for this port's queue
+  // The verdicts of ringlab's XDP program on the device's interface (config::xdp set); ENOENT otherwise.
+  std::error_code xdp_verdicts(afxdp::xdp_verdicts& out) const noexcept;
   const counters& port_counters() const noexcept { return c_; }
   std::uint16_t port_id() const noexcept;
   std::uint16_t queue() const noexcept { return label_; }

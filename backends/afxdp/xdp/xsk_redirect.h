@@ -27,8 +27,8 @@ struct rl_xsk_config {
 
 /* What an unconfigured program does: nothing for xsk_redirect.bpf.o (pass all, safe until user space
  * has written its configuration); RL_XSK_ALL_IPV4 for xsk_redirect_ipv4.bpf.o, the variant for
- * loaders that cannot write our maps, such as DPDK's net_af_xdp (xdp_prog=...): IPv4 to the socket,
- * ARP and the rest to the kernel. */
+ * loaders that do not write our maps, such as DPDK's net_af_xdp (xdp_prog=...) on its own: IPv4 to
+ * the socket, ARP and the rest to the kernel (dpdk::config::xdp writes them after the start). */
 #ifndef RL_XSK_DEFAULT_FLAGS
 #define RL_XSK_DEFAULT_FLAGS 0u
 #endif

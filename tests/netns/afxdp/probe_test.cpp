@@ -25,6 +25,25 @@ TEST(probe, dpdk_spec_keeps_the_vdev_string_whole) {
   EXPECT_EQ(s->device, "net_pcap0,rx_pcap=a.pcap,tx_pcap=b.pcap");
 }
 
+// Our XDP program's options among net_af_xdp's devargs: taken out (the PMD would refuse keys it does
+// not know) and kept for dpdk::config::xdp; every other devarg stays, in order.
+TEST(probe, dpdk_spec_takes_our_xdp_options_out_of_the_devargs) {
+  auto s = rb::parse_spec("dpdk:net_af_xdp0,iface=veth0,drop=0.05,xdp_prog=/x/xsk_redirect_ipv4.bpf.o,seed=7,arp=kernel");
+  ASSERT_TRUE(s) << s.error().reason;
+  EXPECT_EQ(s->device, "net_af_xdp0,iface=veth0,xdp_prog=/x/xsk_redirect_ipv4.bpf.o");
+  EXPECT_TRUE(s->dpdk_xdp);
+  EXPECT_EQ(s->drop_ppm, 50000u);
+  EXPECT_EQ(s->drop_seed, 7u);
+  EXPECT_FALSE(s->arp_to_us);
+  auto plain = rb::parse_spec("dpdk:net_af_xdp0,iface=veth0");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->dpdk_xdp);
+  EXPECT_EQ(plain->device, "net_af_xdp0,iface=veth0");
+  auto bad = rb::parse_spec("dpdk:net_af_xdp0,iface=veth0,drop=2");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().reason.find("bad option 'drop=2'"), std::string::npos) << bad.error().reason;
+}
+
 TEST(probe, bad_option_names_itself) {
   auto s = rb::parse_spec("afxdp:veth0:udp=70000");
   ASSERT_FALSE(s);

@@ -10,6 +10,9 @@
 #include <thread>
 
 #include "backends/dpdk/dpdk_port.hpp"
+#ifdef RINGLAB_AFXDP_BPF_OBJ_IPV4
+#include "backends/afxdp/xdp_maps.hpp"
+#endif
 #include "tests/netns/afxdp/veth_pair.hpp"
 #include "tests/support/preconditions.hpp"
 
@@ -165,6 +168,21 @@ TEST(dpdk_port, bad_vdev_is_an_error_not_a_crash) {
   EXPECT_EQ(p.error().reason.rfind("dpdk: net_pcap9: vdev init failed", 0), 0u) << p.error().reason;
 }
 
+// config::xdp writes into ringlab's XDP program: refused, before the EAL starts, for a device that
+// cannot have it (no net_af_xdp, or net_af_xdp without xdp_prog=): the reason names what to give.
+TEST(dpdk_port, xdp_config_is_refused_without_our_program) {
+  const dp::xdp_program_config loss{.drop_ppm = 20000, .drop_seed = 7};
+  auto pcap = dp::port::open({.device = "net_pcap9,rx_pcap=/nonexistent.pcap", .xdp = loss});
+  ASSERT_FALSE(pcap);
+  EXPECT_EQ(pcap.error().code, std::errc::invalid_argument);
+  EXPECT_NE(pcap.error().reason.find("dpdk: net_pcap9: config::xdp"), std::string::npos) << pcap.error().reason;
+  EXPECT_NE(pcap.error().reason.find("needs net_af_xdp with xdp_prog="), std::string::npos) << pcap.error().reason;
+  auto af = dp::port::open({.device = "net_af_xdp9,iface=lo", .xdp = loss});
+  ASSERT_FALSE(af);
+  EXPECT_EQ(af.error().code, std::errc::invalid_argument);
+  EXPECT_NE(af.error().reason.find("needs xdp_prog= ringlab's program"), std::string::npos) << af.error().reason;
+}
+
 TEST(dpdk_port, net_af_xdp_on_a_veth_receives_kernel_datagrams) {
   REQUIRE_EAL_AND_AFXDP();
   tv::veth_pair v("d1", {.a_address = false});
@@ -241,6 +259,8 @@ TEST(dpdk_port, net_af_xdp_with_our_program_leaves_arp_to_the_kernel) {
   ASSERT_EQ(payloads.size(), std::size_t(n));   // it left ns b only because the kernel answered ARP
   for (int i = 0; i < n; ++i) EXPECT_EQ(payloads[i], tv::payload_for(i)) << "datagram " << i;
   EXPECT_EQ(non_ipv4, 0u);   // ARP (and IPv6 chatter) stayed with the kernel
+  ringlab::backends::afxdp::xdp_verdicts vd;
+  EXPECT_EQ((*p)->xdp_verdicts(vd), std::errc::no_such_file_or_directory) << "no config::xdp: no maps looked up";
   ::close(s);
 #endif
 }

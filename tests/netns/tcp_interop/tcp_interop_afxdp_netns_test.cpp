@@ -12,7 +12,6 @@
 // ephemeral ports, the return traffic of an active open). Not root, no XDP: skipped with the reason.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <memory>
 
 #include "backends/afxdp/afxdp_port.hpp"
@@ -200,23 +199,13 @@ class tcp_afxdp_loss : public ::testing::TestWithParam<loss_case>, protected tcp
  protected:
   void SetUp() override {
     const auto& l = GetParam();
-    if (l.to_linux) {
-      open_rig("");
-      if (IsSkipped() || HasFatalFailure()) return;
-      // Our program, loss only, on the peer's end: entered into ns peer for the attach only.
-      ringlab::test::enter in_peer(net_->peer);
-      ASSERT_TRUE(in_peer.ok());
-      ax::config cfg;
-      cfg.ifname = net_->link.b_name();
-      cfg.drop_ppm = l.ppm;
-      cfg.drop_seed = loss_seed;
-      auto lp = ax::loss_program::attach(cfg);
-      ASSERT_TRUE(lp) << lp.error().reason;
-      peer_loss_ = std::move(*lp);
-    } else {
-      open_rig(",drop=0." + std::string(6 - std::to_string(l.ppm).size(), '0') + std::to_string(l.ppm) +
-               ",seed=" + std::to_string(loss_seed));
+    if (!l.to_linux) {
+      open_rig(",drop=" + cases::share_text(l.ppm) + ",seed=" + std::to_string(loss_seed));
+      return;
     }
+    open_rig("");
+    if (IsSkipped() || HasFatalFailure()) return;
+    cases::attach_peer_loss(*net_, l.ppm, loss_seed, peer_loss_);
   }
   void TearDown() override { close_rig(); }
 };
@@ -225,47 +214,13 @@ class tcp_afxdp_loss : public ::testing::TestWithParam<loss_case>, protected tcp
 
 TEST_P(tcp_afxdp_loss, transfer_completes_exactly_and_the_drops_add_up) {
   const auto& l = GetParam();
-  auto c = tt::linux_connects(*net_, *ifc_);
-  ASSERT_EQ(c.error, "");
-  const std::uint64_t bytes = tt::bulk_bytes(2);
-  tt::flow up(l.to_linux ? bytes : 0, 71), down(l.to_linux ? 0 : bytes, 72);
-  std::string err;
-  ASSERT_TRUE(tt::exchange(*ifc_, c, up, down,
-                           {.shut_up = l.to_linux, .shut_down = !l.to_linux, .timeout = tt::transfer_timeout(4 * bytes)},
-                           err))
-      << err;
-  cases::expect_delivered(l.to_linux ? up : down, l.to_linux ? "us -> Linux" : "Linux -> us");
-
-  // The lossy direction's sender retransmitted.
-  const auto& lane = ifc_->tcp_counters();
-  if (l.to_linux) EXPECT_GT(lane.retrans_segs, 0u) << "our RetransSegs";
-  else EXPECT_GT(c.theirs->info().tcpi_total_retrans, 0u) << "Linux's tcpi_total_retrans";
-
-  // Every segment the sender sent either reached the receiver or was dropped by the program (or,
-  // counted apart, by the veth or the XSK ring): exact, once the connection is quiet.
-  ax::xdp_verdicts v;
-  std::uint64_t sent = 0, got = 0, lost = 0, other = 0;
-  auto read = [&] {
+  cases::seeded_loss(*net_, *ifc_, role::linux_client, l.ppm, l.to_linux, tt::bulk_bytes(2), [&] {
+    ax::xdp_verdicts v;
     ax::xdp_stats xs;
     EXPECT_FALSE(xsk_->statistics(xs));
-    if (l.to_linux) {
-      EXPECT_FALSE(peer_loss_->verdicts(v));
-      sent = lane.out_segs, got = c.theirs->info().tcpi_segs_in, lost = v.lost;
-      other = tt::link_stat(net_->us, net_->link.a_name(), "tx_dropped");
-    } else {
-      EXPECT_FALSE(xsk_->verdicts(v));
-      sent = c.theirs->info().tcpi_segs_out, got = lane.in_segs, lost = v.lost;
-      other = xs.rx_dropped + tt::link_stat(net_->peer, net_->link.b_name(), "tx_dropped");
-    }
-    return sent == got + lost + other;
-  };
-  tt::drive(*ifc_, [](ringlab::stack::time_ns) { return false; }, read, std::chrono::milliseconds(3000));
-  EXPECT_GT(lost, 0u) << "the program dropped nothing at " << l.ppm << " per million";
-  EXPECT_EQ(sent, got + lost + other) << "sent " << sent << ", received " << got << ", dropped by the program " << lost
-                                      << ", dropped elsewhere " << other;
-  // The share is near what was asked (a binomial draw: within 3 standard deviations and then some).
-  const double share = double(lost) / double(sent - other);
-  EXPECT_NEAR(share, l.ppm / 1e6, 4 * std::sqrt(l.ppm / 1e6 / double(sent)) + 0.005) << lost << " of " << sent;
+    EXPECT_FALSE(l.to_linux ? peer_loss_->verdicts(v) : xsk_->verdicts(v));
+    return cases::loss_drops{v.lost, xs.rx_dropped};
+  });
 }
 INSTANTIATE_TEST_SUITE_P(seeded, tcp_afxdp_loss,
                          ::testing::Values(loss_case{20000, false}, loss_case{50000, false}, loss_case{20000, true},

@@ -8,8 +8,15 @@
 //                        our abort() -> Linux's recv says ECONNRESET
 //   TIME_WAIT reuse      the Linux client connects again at once from the same port, after we closed
 //                        first (our TIME_WAIT takes the SYN: RFC 6191) and after it closed first
+//   seeded loss          our XDP program drops a share of one direction's segments; the transfer is
+//                        exact, the sender retransmitted, and the drops add up (seeded_loss)
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
+#include <functional>
+
+#include "backends/afxdp/afxdp_port.hpp"
 #include "tests/netns/tcp_interop/tcp_rig.hpp"
 
 namespace ringlab::test_tcp_interop::cases {
@@ -248,6 +255,90 @@ inline void reconnect_same_port(ti::interop_link& net, stack::interface& ifc, bo
   ASSERT_TRUE(exchange(ifc, again, up, down, {}, err)) << err;
   expect_delivered(up, "us -> Linux, second connection");
   expect_delivered(down, "Linux -> us, second connection");
+}
+
+// ---- seeded loss -------------------------------------------------------------------------------
+// A share per million as a port spec spells it ("drop=0.020000"): exact, 6 decimals.
+inline std::string share_text(std::uint32_t ppm) {
+  const std::string f = std::to_string(ppm % 1000000);
+  return std::to_string(ppm / 1000000) + "." + std::string(6 - f.size(), '0') + f;
+}
+
+// Loss us -> Linux, whatever our port: our XDP program, loss only, on the PEER's end of the link
+// (backends::afxdp::loss_program), attached from inside ns peer (the thread comes back after).
+inline void attach_peer_loss(ti::interop_link& net, std::uint32_t ppm, std::uint64_t seed,
+                             std::unique_ptr<backends::afxdp::loss_program>& out) {
+  test::enter in_peer(net.peer);
+  ASSERT_TRUE(in_peer.ok());
+  backends::afxdp::config cfg;
+  cfg.ifname = net.link.b_name();
+  cfg.drop_ppm = ppm;
+  cfg.drop_seed = seed;
+  auto lp = backends::afxdp::loss_program::attach(cfg);
+  ASSERT_TRUE(lp) << lp.error().reason;
+  out = std::move(*lp);
+}
+
+// What the port's side says after the transfer: the segments the XDP program doing the loss dropped
+// (ours on our end for Linux -> us; the loss-only one on the peer's end for us -> Linux), and the ones
+// the port itself dropped on receive (the XSK ring's rx_dropped, DPDK's imissed), counted apart.
+struct loss_drops {
+  std::uint64_t lost = 0, port_rx_dropped = 0;
+};
+using loss_reader = std::function<loss_drops()>;
+
+// `bytes` one way (to_linux: us -> Linux) over a connection opened in role r while the program drops
+// ppm per million of that direction's TCP segments. Byte-exact delivery; the lossy direction's
+// sender retransmitted (our RetransSegs, or Linux's tcpi_total_retrans); every segment the sender
+// sent either reached the receiver or was dropped by the program or elsewhere (the veth's tx_dropped,
+// the port's receive drops), exactly, once the connection is quiet; the dropped share near ppm.
+inline void seeded_loss(ti::interop_link& net, stack::interface& ifc, role r, std::uint32_t ppm, bool to_linux,
+                        std::uint64_t bytes, const loss_reader& drops) {
+  auto c = open(r, net, ifc);
+  ASSERT_EQ(c.error, "");
+  flow up(to_linux ? bytes : 0, 71), down(to_linux ? 0 : bytes, 72);
+  std::string err;
+  ASSERT_TRUE(exchange(ifc, c, up, down, {.shut_up = to_linux, .shut_down = !to_linux, .timeout = transfer_timeout(4 * bytes)},
+                       err))
+      << err;
+  expect_delivered(to_linux ? up : down, to_linux ? "us -> Linux" : "Linux -> us");
+
+  const auto& lane = ifc.tcp_counters();
+  if (to_linux) EXPECT_GT(lane.retrans_segs, 0u) << "our RetransSegs";
+  else EXPECT_GT(c.theirs->info().tcpi_total_retrans, 0u) << "Linux's tcpi_total_retrans";
+
+  // Linux's counters are read in its namespace (TCP_INFO on its socket made there, sysfs by a process
+  // run there), ours from our lane.
+  std::uint64_t sent = 0, got = 0, lost = 0, other = 0;
+  auto read = [&] {
+    const loss_drops d = drops();
+    lost = d.lost;
+    if (to_linux) {
+      sent = lane.out_segs, got = c.theirs->info().tcpi_segs_in;
+      other = link_stat(net.us, net.link.a_name(), "tx_dropped");
+    } else {
+      // Linux passive (we_client): its SYN-ACK left from the request socket, before the accepted
+      // socket existed, and the accepted one's segs_out leaves it out (its segs_in starts at 1, the SYN).
+      sent = c.theirs->info().tcpi_segs_out + (r == role::we_client ? 1 : 0), got = lane.in_segs;
+      other = d.port_rx_dropped + link_stat(net.peer, net.link.b_name(), "tx_dropped");
+    }
+    return sent == got + lost + other;
+  };
+  drive(ifc, [](stack::time_ns) { return false; }, read, std::chrono::milliseconds(3000));
+  // One line for the README's figures and for a slow run's why: how the sender recovered.
+  const auto theirs = c.theirs->info();
+  std::printf("seeded loss %s at %u ppm: sent %llu, received %llu, dropped by the program %llu, elsewhere %llu; "
+              "our retrans %llu (RTO %llu, fast %llu, SACK recoveries %llu), Linux's retrans %u\n",
+              to_linux ? "us -> Linux" : "Linux -> us", ppm, (unsigned long long)sent, (unsigned long long)got,
+              (unsigned long long)lost, (unsigned long long)other, (unsigned long long)lane.retrans_segs,
+              (unsigned long long)lane.timeouts, (unsigned long long)lane.fast_retrans,
+              (unsigned long long)lane.sack_recovery, theirs.tcpi_total_retrans);
+  EXPECT_GT(lost, 0u) << "the program dropped nothing at " << ppm << " per million";
+  EXPECT_EQ(sent, got + lost + other) << "sent " << sent << ", received " << got << ", dropped by the program " << lost
+                                      << ", dropped elsewhere " << other;
+  // The share is near what was asked (a binomial draw: within 4 standard deviations and then some).
+  const double share = double(lost) / double(sent - other);
+  EXPECT_NEAR(share, ppm / 1e6, 4 * std::sqrt(ppm / 1e6 / double(sent)) + 0.005) << lost << " of " << sent;
 }
 
 }  // namespace ringlab::test_tcp_interop::cases
