@@ -412,7 +412,7 @@ def run_soak(build, quick, raw):
     return status
 
 
-SOAK_COLS = ["sent", "delivered", "f.drop", "dups", "corrupt", "c.intact", "reord"]
+SOAK_COLS = ["sent", "delivered", "f.drop", "f.dup", "corrupt", "c.intact", "dups", "reord"]   # test_netsim_soak's columns, in order
 
 
 def soak_table(raw):
@@ -441,8 +441,9 @@ def soak_table(raw):
            f"{len(rows)} cells, {passed.group(1) if passed else 0} passed, {len(set(failed))} failed"
            + (": " + ", ".join(sorted(set(failed))[:5]) if failed else "")
            + ". Every cell checks that exactly the surviving datagrams arrive, copy by copy, that the frame pool "
-           "balances to zero, and that the NIC's and the stack's counters add up. Sums per fault rate over the "
-           "other faults and the seeds:", "",
+           "balances to zero, and that the NIC's and the stack's counters add up, column by column: delivered = "
+           "sent - f.drop + f.dup - (corrupt - c.intact) (the columns: tests/netsim/soak/README.md). Sums per "
+           "fault rate over the other faults and the seeds:", "",
            "| fault | rate | cells | " + " | ".join(SOAK_COLS) + " | delivered / sent |",
            "|---|---|---:|" + "---:|" * len(SOAK_COLS) + "---:|"]
     for fault in ("drop", "reorder", "dup", "corrupt"):

@@ -113,7 +113,9 @@ drop_reason corrupted_outcome(const bytes& f, std::size_t at, std::uint8_t mask)
 // One cell's outcome, for the checks and the summary table.
 struct result {
   std::string name;
-  std::uint64_t sent = 0, delivered = 0, duplicates = 0, fault_dropped = 0, corrupted = 0, reordered = 0;
+  std::uint64_t sent = 0, delivered = 0, fault_dropped = 0, corrupted = 0, reordered = 0;
+  std::uint64_t dup_injected = 0;     // copies the injector added (each one reaches the stack)
+  std::uint64_t duplicates = 0;       // delivered copies beyond the first of a payload (<= dup_injected)
   std::uint64_t corrupt_passed = 0;   // corrupted copies no check covers (delivered intact)
   std::map<drop_reason, std::uint64_t> stack_drops;
   std::vector<std::string> order;   // the delivered payloads, in order (for the determinism check)
@@ -163,6 +165,7 @@ result run_cell(const cell& c) {
   }
   const port::fault_counters& injected = shadow.counters();
   res.fault_dropped = injected.dropped;
+  res.dup_injected = injected.duplicated;
   res.corrupted = injected.corrupted;
   res.reordered = injected.reordered;
 
@@ -271,6 +274,12 @@ result run_cell(const cell& c) {
     if (stack_ctr.dropped(why_r)) res.stack_drops[why_r] = stack_ctr.dropped(why_r);
   }
   EXPECT_EQ(res.delivered + stack_ctr.dropped_total(), through);
+  // The table's identity (print_table's legend), column by column: every corrupted copy reaches the
+  // stack (the injector corrupts after its drop decision), and the stack drops exactly the corrupted
+  // copies whose flipped byte a check covers, nothing else.
+  EXPECT_EQ(stack_ctr.dropped_total(), res.corrupted - res.corrupt_passed);
+  EXPECT_EQ(res.delivered, res.sent - res.fault_dropped + res.dup_injected - (res.corrupted - res.corrupt_passed));
+  EXPECT_LE(res.duplicates, res.dup_injected);
 
   // The pool balances.
   dev->sim_nic()->return_cache();
@@ -281,30 +290,41 @@ result run_cell(const cell& c) {
 void print_row(const result& r) {
   std::string reasons;
   for (const auto& [why, n] : r.stack_drops) reasons += std::string(trace::to_string(why)) + "=" + std::to_string(n) + " ";
-  std::printf("%-56s %8llu %9llu %8llu %6llu %8llu %7llu %6llu  %s\n", r.name.c_str(), static_cast<unsigned long long>(r.sent),
-              static_cast<unsigned long long>(r.delivered), static_cast<unsigned long long>(r.fault_dropped),
-              static_cast<unsigned long long>(r.duplicates), static_cast<unsigned long long>(r.corrupted),
-              static_cast<unsigned long long>(r.corrupt_passed), static_cast<unsigned long long>(r.reordered),
-              reasons.empty() ? "none" : reasons.c_str());
+  const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+  std::printf("%-56s %8llu %9llu %8llu %6llu %8llu %8llu %6llu %6llu  %s\n", r.name.c_str(), u(r.sent), u(r.delivered),
+              u(r.fault_dropped), u(r.dup_injected), u(r.corrupted), u(r.corrupt_passed), u(r.duplicates),
+              u(r.reordered), reasons.empty() ? "none" : reasons.c_str());
 }
 
-// One row per cell, then the sums over the grid. dups: delivered copies beyond the first of a payload;
-// f.drop, corrupt, reord: the injector's counts (corrupt counts copies, duplicates included); c.intact:
-// corrupted copies delivered because no check covers the flipped byte (source MAC and the like).
+// One row per cell, then the sums over the grid, then what each column counts and the identity that
+// run_cell asserts for every cell (so a reader can add a row up). bench/report.py parses the rows
+// (SOAK_COLS: the same columns in the same order).
 void print_table(const std::vector<result>& rows) {
   if (rows.empty()) return;
   result total;
   total.name = "total (" + std::to_string(rows.size()) + " cells)";
   for (const auto& r : rows) {
     total.sent += r.sent, total.delivered += r.delivered, total.fault_dropped += r.fault_dropped;
-    total.duplicates += r.duplicates, total.corrupted += r.corrupted, total.reordered += r.reordered;
-    total.corrupt_passed += r.corrupt_passed;
+    total.dup_injected += r.dup_injected, total.duplicates += r.duplicates, total.corrupted += r.corrupted;
+    total.reordered += r.reordered, total.corrupt_passed += r.corrupt_passed;
     for (const auto& [why, n] : r.stack_drops) total.stack_drops[why] += n;
   }
-  std::printf("%-56s %8s %9s %8s %6s %8s %7s %6s  %s\n", "cell", "sent", "delivered", "f.drop", "dups", "corrupt", "c.intact", "reord",
-              "stack drops by reason");
+  std::printf("%-56s %8s %9s %8s %6s %8s %8s %6s %6s  %s\n", "cell", "sent", "delivered", "f.drop", "f.dup", "corrupt",
+              "c.intact", "dups", "reord", "stack drops by reason");
   for (const auto& r : rows) print_row(r);
   print_row(total);
+  std::printf(
+      "columns:\n"
+      "  sent       datagrams in the trace, one frame each\n"
+      "  delivered  datagrams the socket received, every copy counted\n"
+      "  f.drop     frames the fault injector dropped before the NIC\n"
+      "  f.dup      copies the injector added (duplicates); each reaches the stack like any frame\n"
+      "  corrupt    copies the injector corrupted (one byte flipped), duplicates included; a dropped frame is never corrupted\n"
+      "  c.intact   corrupted copies delivered all the same: the flipped byte is one no check covers (source MAC, ...)\n"
+      "  dups       delivered copies beyond the first of a payload (<= f.dup: a duplicate, or its original, corrupted and dropped leaves one copy)\n"
+      "  reord      frames the injector held back to be overtaken (moves frames, adds or removes none)\n"
+      "  stack drops by reason: the corrupted copies the stack caught, corrupt - c.intact in all\n"
+      "identity, asserted for every cell: delivered = sent - f.drop + f.dup - (corrupt - c.intact)\n");
 }
 
 class soak : public ::testing::TestWithParam<cell> {
