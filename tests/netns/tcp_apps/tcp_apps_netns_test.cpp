@@ -95,6 +95,31 @@ std::size_t first_difference(const std::string& a, const std::string& b) {
   return i;
 }
 
+// curl from `ns` gets `url`'s body (the 1000-byte body http-serve makes), byte for byte.
+void expect_curl_body(t::netns& ns, const std::string& url, const std::string& name, const std::string& server_err) {
+  const std::string body = tmp(name);
+  auto c = ns.exec({"curl", "-sS", "--max-time", "10", "-o", body, url});
+  EXPECT_EQ(c.exit_code, 0) << c.err << server_err;
+  EXPECT_EQ(file_bytes(body), ringlab::tcp_apps::make_body(1000));
+  std::remove(body.c_str());
+}
+
+// wrk from `ns` with `flags` against `url`: exit 0, no socket error, no non-2xx; the requests it made.
+std::uint64_t wrk_clean(t::netns& ns, const std::vector<std::string>& flags, const std::string& url) {
+  std::vector<std::string> argv{"wrk"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back(url);
+  auto w = ns.exec(argv);
+  EXPECT_EQ(w.exit_code, 0) << w.err;
+  EXPECT_EQ(w.out.find("Socket errors"), std::string::npos) << w.out;
+  EXPECT_EQ(w.out.find("Non-2xx"), std::string::npos) << w.out;
+  const auto at = w.out.find(" requests in ");
+  EXPECT_NE(at, std::string::npos) << w.out;
+  if (at == std::string::npos) return 0;
+  const auto start = w.out.rfind('\n', at) + 1;
+  return std::stoull(w.out.substr(start, at - start));
+}
+
 TEST_P(tcp_apps_netns, http_serve_with_curl_and_wrk) {
   RINGLAB_REQUIRE(t::program_missing("curl", "curl"));
   RINGLAB_REQUIRE(t::program_missing("wrk", "wrk"));
@@ -108,23 +133,12 @@ TEST_P(tcp_apps_netns, http_serve_with_curl_and_wrk) {
             std::string::npos)
       << srv.err();
   const std::string url = "http://" + n.prefix + "2:8080/";
-  const std::string body = tmp("body");
-  auto c = n.linux_ns.exec({"curl", "-sS", "--max-time", "10", "-o", body, url});
-  ASSERT_EQ(c.exit_code, 0) << c.err << srv.err();
-  EXPECT_EQ(file_bytes(body), ringlab::tcp_apps::make_body(1000));
-  std::remove(body.c_str());
+  ASSERT_NO_FATAL_FAILURE(expect_curl_body(n.linux_ns, url, "body", srv.err()));
   // Two requests on one connection (curl reuses it): keep-alive, then Connection: close honoured.
   auto two = n.linux_ns.exec({"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-o", "/dev/null", "-w",
                               "%{http_code} %{num_connects}\n", url, "-H", "Connection: keep-alive", url});
   EXPECT_EQ(two.out, "200 1\n200 0\n") << two.err;
-  auto w = n.linux_ns.exec({"wrk", "-c4", "-t1", "-d1s", url});
-  ASSERT_EQ(w.exit_code, 0) << w.err;
-  EXPECT_EQ(w.out.find("Socket errors"), std::string::npos) << w.out;
-  EXPECT_EQ(w.out.find("Non-2xx"), std::string::npos) << w.out;
-  const auto at = w.out.find(" requests in ");
-  ASSERT_NE(at, std::string::npos) << w.out;
-  const auto start = w.out.rfind('\n', at) + 1;
-  EXPECT_GT(std::stoull(w.out.substr(start, at - start)), 0u) << w.out;
+  EXPECT_GT(wrk_clean(n.linux_ns, {"-c4", "-t1", "-d1s"}, url), 0u);
   srv.signal(SIGTERM);
   const auto code = srv.wait_for(15s);
   ASSERT_TRUE(code.has_value());
@@ -321,20 +335,8 @@ TEST_P(tcp_apps_lanes_netns, http_serve_two_lanes_wrk_and_curl) {
             std::string::npos)
       << srv.err();
   const std::string url = "http://" + n.prefix + "2:8080/";
-  const std::string body = tmp("lanes_body");
-  auto c = n.linux_ns.exec({"curl", "-sS", "--max-time", "10", "-o", body, url});
-  ASSERT_EQ(c.exit_code, 0) << c.err << srv.err();
-  EXPECT_EQ(file_bytes(body), ringlab::tcp_apps::make_body(1000));
-  std::remove(body.c_str());
-  auto w = n.linux_ns.exec({"wrk", "-c32", "-t2", "-d1s", url});
-  ASSERT_EQ(w.exit_code, 0) << w.err;
-  EXPECT_EQ(w.out.find("Socket errors"), std::string::npos) << w.out;
-  EXPECT_EQ(w.out.find("Non-2xx"), std::string::npos) << w.out;
-  const auto at = w.out.find(" requests in ");
-  ASSERT_NE(at, std::string::npos) << w.out;
-  const auto start = w.out.rfind('\n', at) + 1;
-  const std::uint64_t requests = std::stoull(w.out.substr(start, at - start));
-  EXPECT_GT(requests, 0u) << w.out;
+  expect_curl_body(n.linux_ns, url, "lanes_body", srv.err());
+  EXPECT_GT(wrk_clean(n.linux_ns, {"-c32", "-t2", "-d1s"}, url), 0u);
   srv.signal(SIGTERM);
   const auto code = srv.wait_for(15s);
   ASSERT_TRUE(code.has_value());
