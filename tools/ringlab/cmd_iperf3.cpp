@@ -47,6 +47,7 @@ const std::vector<cli::option> opts = {
     {"bytes", "SIZE", "--self-test: bytes per stream (suffix k, M, G)", "4M"},
     {"len", "SIZE", "--self-test: block size (iperf3 -l)", "128k"},
     {"seed", "N", "--self-test: the stack's and the client's cookie seed", "1"},
+    {"lanes", "N", "only 1: the iperf3 server runs one lane (tools/iperf3/README.md: what N lanes need)", "1"},
 };
 
 
@@ -220,6 +221,10 @@ int run(int argc, char** argv) {
   a.expect_positional(0);
   const std::string backend = a.str("backend");
   const auto port = static_cast<std::uint16_t>(a.u64("port", 1, 65535));
+  if (const auto lanes = a.u64("lanes", 1, 64); lanes != 1)
+    throw cli::usage_error{"--lanes " + std::to_string(lanes) + ": not done for iperf3-server (a test's data connections "
+                           "land on any lane and must meet their control connection's test by cookie across lanes: "
+                           "tools/iperf3/README.md); tcp-echo server and http-serve take --lanes"};
   if (backend == "sim" && !a.has("self-test"))
     throw cli::usage_error{"--backend sim: a simulated NIC has no wire that `iperf3 -c` can reach: add --self-test (our "
                            "iperf3 client in this process), or use kernel, afxdp or dpdk"};

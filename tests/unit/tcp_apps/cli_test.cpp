@@ -191,6 +191,10 @@ TEST(tcp_echo_cli, lanes_bad_input_is_exit_2) {
        "combined 4, or a veth made with numrxqueues)\n"},
       {{"http-serve", "--backend", "afxdp", "--iface", "lo", "--neighbour", "10.0.0.1=02:00:00:00:00:01"},
        "ringlab http-serve: --neighbour does not apply to --lanes 1 (the lane learns its peers by ARP)\n"},
+      {{"iperf3-server", "--lanes", "2"},
+       "ringlab iperf3-server: --lanes 2: not done for iperf3-server (a test's data connections land on any lane and "
+       "must meet their control connection's test by cookie across lanes: tools/iperf3/README.md); tcp-echo server and "
+       "http-serve take --lanes\n"},
       {{"iperf3-server", "--backend", "sim"},
        "ringlab iperf3-server: --backend sim: a simulated NIC has no wire that `iperf3 -c` can reach: add --self-test "
        "(our iperf3 client in this process), or use kernel, afxdp or dpdk\n"},
