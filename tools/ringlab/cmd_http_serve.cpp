@@ -155,7 +155,7 @@ int run(int argc, char** argv) {
             ctx, acc, {asio::ip::address_v4::any(), port}, {asio::ip::address_v4(rl->addr.value), port}, set,
             &rl->lane.svc->iface(), backend.c_str());
       }
-      for (int i = 0; i < 100; ++i) rl->lane.svc->poll_once();   // what the closes queued goes out
+      cli::drain_lane(*rl->lane.svc);   // what the closes queued goes out
       if (!cli::report_device_flags(stderr, "http-serve", "http-serve", *rl->dev, rl->opts)) rc = cli::exit_failure;
       return rc;
     }

@@ -280,7 +280,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& role, const
     rc = server_end(why, failed);
   }
   // The stack sends what the sockets' close queued (FIN) before the lane goes.
-  for (int i = 0; i < 100; ++i) rl->lane.svc->poll_once();
+  cli::drain_lane(*rl->lane.svc);
   if (!cli::report_device_flags(stderr, "tcp-echo", "tcp-echo", *rl->dev, rl->opts)) rc = cli::exit_failure;
   return rc;
 }

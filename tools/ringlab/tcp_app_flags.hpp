@@ -521,10 +521,18 @@ std::string serve_on_lanes(real_lanes& rl, tcp_apps::lane_apps<App>& apps, const
   return why;
 }
 
-// After the apps closed their sockets: what the closes queued (FIN, RST) goes out on every lane.
+// After the apps closed their sockets: what the closes left in the stack (echo bytes still in a send
+// buffer, the FIN, their retransmissions) goes out before the process does. A fixed number of polls
+// was not enough: a server that ended by --count when the client's FIN came could exit with the last
+// 100+ KB of the echo unsent (the netns dpdk socat case, 3 runs in 4). Polls until the stack has no
+// timer left (every connection closed: a passive closer keeps no TIME_WAIT) or `limit` passed.
+inline void drain_lane(bypass::bypass_service& svc, std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (int i = 0; i < 100 || std::chrono::steady_clock::now() < until; ++i)
+    if (svc.poll_once() == stack::never && i >= 100) break;
+}
 inline void drain_lanes(bypass::tcp_lanes& lanes) {
-  for (std::size_t q = 0; q < lanes.size(); ++q)
-    for (int i = 0; i < 100; ++i) lanes.service(q).poll_once();
+  for (std::size_t q = 0; q < lanes.size(); ++q) drain_lane(lanes.service(q));
 }
 
 }  // namespace ringlab::cli
