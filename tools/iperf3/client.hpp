@@ -39,6 +39,10 @@ class client {
     std::uint64_t bytes_per_stream = 1 << 20;
     std::uint64_t cookie_seed = 1;
     std::function<bool()> ready_to_end;            // default: at once
+    // Instead of ready_to_end's polling (a re-posted handler: an io_context's poll() that runs every
+    // ready handler would never return): handed the step that sends TEST_END, which the owner calls
+    // when it sees fit (between its own rounds; sim_self_test).
+    std::function<void(std::function<void()> end_now)> hold_end;
     std::function<void(const client_report&)> done;
   };
   // make_socket: a fresh, unconnected socket on the executor the client runs on.
@@ -166,6 +170,11 @@ class client {
   }
   void wait_then_end() {
     if (finished_) return;
+    if (o_.hold_end) {
+      auto hold = std::move(o_.hold_end);
+      o_.hold_end = {};
+      return hold([this] { wait_then_end(); });
+    }
     if (o_.ready_to_end && !o_.ready_to_end())
       return asio::post(ctrl_->get_executor(), [this] { wait_then_end(); });
     send_state(state::test_end, [this] {

@@ -17,6 +17,7 @@
 #include "tools/ringlab/tcp_app_flags.hpp"
 #include "tools/tcp_apps/echo.hpp"
 #include "tools/tcp_apps/http_server.hpp"
+#include "tools/tcp_apps/lane_apps.hpp"
 #include "tools/tcp_apps/stats.hpp"
 
 namespace {
@@ -47,12 +48,13 @@ std::vector<cli::option> make_options() {
 }
 const std::vector<cli::option> opts = make_options();
 
-void summary(const ta::http_totals& t) {
+// "http-serve: 4 connections, ..." (`who`: "http-serve: lane 1: " on a lane of --lanes N).
+void summary(const ta::http_totals& t, const std::string& who = "http-serve: ") {
   std::fprintf(stderr,
-               "http-serve: %" PRIu64 " connections, %" PRIu64 " requests (%" PRIu64 " answered 200/405, %" PRIu64
+               "%s%" PRIu64 " connections, %" PRIu64 " requests (%" PRIu64 " answered 200/405, %" PRIu64
                " errors sent), %" PRIu64 " closed by the peer, %" PRIu64 " reset by the peer, %" PRIu64
                " I/O errors\n",
-               t.connections, t.requests, t.ok, t.errors_sent, t.closed_by_peer, t.reset_by_peer, t.io_errors);
+               who.c_str(), t.connections, t.requests, t.ok, t.errors_sent, t.closed_by_peer, t.reset_by_peer, t.io_errors);
 }
 
 // Every option, read before anything binds or opens (bad input is exit 2 with nothing run).
@@ -115,7 +117,33 @@ int run(int argc, char** argv) {
   if (backend != "afxdp") a.refuse({"iface"}, "--backend " + backend + " (afxdp only)");
   if (backend != "dpdk") a.refuse({"vdev"}, "--backend " + backend + " (dpdk only)");
   if (backend == "kernel") a.refuse({"mac", "addr", "tap", "faults", "trace"}, "--backend kernel (bypass backends only)");
+  const std::uint16_t lanes = cli::lanes_value(a);
+  if (lanes == 1) a.refuse({"neighbour", "pin"}, "--lanes 1 (the lane learns its peers by ARP)");
+  if (backend == "kernel" && lanes > 1)
+    throw cli::usage_error{"--lanes " + std::to_string(lanes) + ": --backend kernel is Linux's TCP, which spreads "
+                           "connections over CPUs itself (RPS/RFS); lanes are the bypass backends' (afxdp, dpdk)"};
   cli::hold_signals();
+  if (lanes > 1) {
+    a.refuse({"listen"}, "--backend " + backend + " (the stack listens on its --addr)");
+    auto rl = cli::open_real_lanes(a, backend, "http-serve", "tcp=" + std::to_string(port), lanes);
+    using server_t = ta::http_server<bypass::tcp::acceptor, bypass::tcp::socket>;
+    {
+      ta::lane_apps<server_t> servers(*rl->lanes, [&](std::size_t) { return std::make_unique<server_t>(set.body_size); });
+      const auto why = cli::serve_on_lanes(*rl, servers, "http-serve", port, set.limits, {});
+      ta::http_totals all;
+      for (std::size_t q = 0; q < servers.size(); ++q) {
+        const auto& t = servers[q].stats();
+        summary(t, "http-serve: lane " + std::to_string(q) + ": ");
+        all.connections += t.connections, all.requests += t.requests, all.ok += t.ok, all.errors_sent += t.errors_sent;
+        all.closed_by_peer += t.closed_by_peer, all.reset_by_peer += t.reset_by_peer, all.io_errors += t.io_errors;
+      }
+      summary(all, "http-serve: all lanes: ");
+      std::fprintf(stderr, "http-serve: ended by %s\n", why.empty() ? "?" : why.c_str());
+    }
+    cli::drain_lanes(*rl->lanes);
+    return cli::report_device_flags(stderr, "http-serve", "http-serve", *rl->dev, rl->opts) ? cli::exit_ok
+                                                                                          : cli::exit_failure;
+  }
   if (backend != "kernel") {
     a.refuse({"listen"}, "--backend " + backend + " (the stack listens on its --addr)");
     if (auto rl = cli::open_real_lane(a, backend, "http-serve", "tcp=" + std::to_string(port))) {
@@ -127,7 +155,7 @@ int run(int argc, char** argv) {
             ctx, acc, {asio::ip::address_v4::any(), port}, {asio::ip::address_v4(rl->addr.value), port}, set,
             &rl->lane.svc->iface(), backend.c_str());
       }
-      for (int i = 0; i < 100; ++i) rl->lane.svc->poll_once();   // what the closes queued goes out
+      cli::drain_lane(*rl->lane.svc);   // what the closes queued goes out
       if (!cli::report_device_flags(stderr, "http-serve", "http-serve", *rl->dev, rl->opts)) rc = cli::exit_failure;
       return rc;
     }

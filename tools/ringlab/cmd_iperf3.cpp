@@ -21,6 +21,7 @@
 #include "asio_bypass/tcp_acceptor.hpp"
 #include "asio_bypass/tcp_socket.hpp"
 #include "tools/iperf3/server.hpp"
+#include "tools/iperf3/sim_self_test.hpp"
 #include "tools/mcast/bypass_host.hpp"
 #include "tools/ringlab/cli.hpp"
 #include "tools/ringlab/tcp_app_flags.hpp"
@@ -34,12 +35,21 @@ const std::vector<cli::option> opts = {
     {"bind", "A.B.C.D", "kernel backend: the address to listen on", "0.0.0.0"},
     {"once", "", "exit after one test (exit 0 when it completed)"},
     {"json", "", "print one JSON object per test on standard output"},
-    {"backend", "NAME", "kernel, afxdp (--iface) or dpdk (--vdev); sim: see --help", "kernel"},
+    {"backend", "NAME", "kernel, afxdp (--iface), dpdk (--vdev), or sim with --self-test", "kernel"},
     {"iface", "NAME", "afxdp: the interface (the XDP program sends TCP to --port, ICMP and ARP to us)"},
     {"vdev", "SPEC", "dpdk: the device, e.g. net_af_xdp0,iface=veth0"},
     {"mac", "MAC", "bypass backends: the stack's MAC address", "02:00:00:00:00:02"},
     {"addr", "A.B.C.D/P", "bypass backends: the stack's IPv4 address and prefix length", "10.0.0.2/24"},
+    {"self-test", "", "--backend sim: our iperf3 protocol client against this server over two simulated hosts in "
+                      "this process; exit 0 when both ends' byte counts agree"},
+    {"reverse", "", "--self-test: the server sends (iperf3 -R)"},
+    {"parallel", "N", "--self-test: data streams (iperf3 -P)", "1"},
+    {"bytes", "SIZE", "--self-test: bytes per stream (suffix k, M, G)", "4M"},
+    {"len", "SIZE", "--self-test: block size (iperf3 -l)", "128k"},
+    {"seed", "N", "--self-test: the stack's and the client's cookie seed", "1"},
+    {"lanes", "N", "only 1: the iperf3 server runs one lane (tools/iperf3/README.md: what N lanes need)", "1"},
 };
+
 
 double steady_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -79,6 +89,38 @@ struct printer {
     std::fflush(stdout);
   }
 };
+
+// --backend sim --self-test: iperf3::sim_self_test, the server's line (as on every backend) and the
+// client's view of it; exit 0 when both ends' counts agree.
+int run_sim_self_test(const cli::args& a, std::uint16_t port, const printer& print) {
+  a.refuse({"iface", "vdev", "mac", "addr", "bind", "once"}, "--backend sim (two fixed hosts 10.0.0.1 -> 10.0.0.2)");
+  iperf3::self_test_options o;
+  o.reverse = a.has("reverse");
+  o.parallel = static_cast<std::uint32_t>(a.u64("parallel", 1, 128));
+  o.bytes_per_stream = cli::size_value(a, "bytes", 1ull << 34);
+  if (o.bytes_per_stream == 0) throw cli::usage_error{"--bytes: at least 1 byte per stream"};
+  o.len = static_cast<std::uint32_t>(cli::size_value(a, "len", 1u << 20));
+  if (o.len == 0) throw cli::usage_error{"--len: at least 1 byte"};
+  o.seed = a.u64("seed");
+  o.port = port;
+  const auto r = iperf3::sim_self_test(o);
+  if (r.server) print(*r.server);
+  std::uint64_t client_bytes = 0, reported = 0;
+  for (auto b : r.client.bytes) client_bytes += b;
+  if (r.client_saw)
+    for (const auto& s : *r.client_saw) reported += s.bytes;
+  std::fprintf(stderr,
+               "iperf3-server: self-test client: %zu stream%s, %s %" PRIu64 " bytes; the server's results say %" PRIu64
+               " (%.6f s of virtual time)\n",
+               r.client.bytes.size(), r.client.bytes.size() == 1 ? "" : "s", o.reverse ? "received" : "sent",
+               client_bytes, reported, r.virtual_s);
+  if (!r.error.empty()) {
+    std::fprintf(stderr, "iperf3-server: self-test FAILED: %s\n", r.error.c_str());
+    return cli::exit_failure;
+  }
+  std::fprintf(stderr, "iperf3-server: self-test ok: both ends' counts agree\n");
+  return cli::exit_ok;
+}
 
 // Runs the server on ctx until a signal (or, with --once, the first test's end). Returns the exit code.
 // iface: the bypass stack, whose TCP counters the checksum-offload hint watches (nullptr: kernel).
@@ -164,27 +206,36 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, st
 int run(int argc, char** argv) {
   cli::args a("iperf3-server", opts, argc, argv);
   if (a.help()) {
-    std::fputs(cli::usage_text("iperf3-server", "[--port N] [--once] [--json] [--backend kernel|afxdp|dpdk ...]",
+    std::fputs(cli::usage_text("iperf3-server", "[--port N] [--once] [--json] [--backend kernel|afxdp|dpdk ...] | --backend sim --self-test",
                                "The server side of the iperf3 protocol: stock `iperf3 -c ADDR` (TCP; -t, -n, -k, -P,\n"
                                "-R, -l, -O, -N, -w) measures our TCP, over kernel sockets or the user-space stack on\n"
                                "an AF_XDP (--iface) or DPDK (--vdev) port. UDP, --bidir, -M, -C, -b, --get-server-output\n"
                                "and authentication are refused: the client prints 'an option you are trying to set is\n"
-                               "not implemented yet'. --backend sim is not a server: nothing outside the process can\n"
-                               "reach a simulated NIC (tests/unit/iperf3 drives this server over the stack instead).",
+                               "not implemented yet'. --backend sim --self-test [--reverse] [--parallel N]: nothing\n"
+                               "outside the process reaches a simulated NIC, so our own iperf3 protocol client runs\n"
+                               "against this server over two simulated hosts in this process; exit 0 when the bytes\n"
+                               "the server counted are what the client sent (or, --reverse, read in the results).",
                                opts).c_str(), stdout);
     return cli::exit_ok;
   }
   a.expect_positional(0);
   const std::string backend = a.str("backend");
   const auto port = static_cast<std::uint16_t>(a.u64("port", 1, 65535));
-  if (backend == "sim")
-    throw cli::usage_error{"--backend sim: a simulated NIC has no wire that `iperf3 -c` can reach; use kernel, afxdp "
-                           "or dpdk (tests/unit/iperf3 runs this server over the user-space stack with a scripted client)"};
+  if (const auto lanes = a.u64("lanes", 1, 64); lanes != 1)
+    throw cli::usage_error{"--lanes " + std::to_string(lanes) + ": not done for iperf3-server (a test's data connections "
+                           "land on any lane and must meet their control connection's test by cookie across lanes: "
+                           "tools/iperf3/README.md); tcp-echo server and http-serve take --lanes"};
+  if (backend == "sim" && !a.has("self-test"))
+    throw cli::usage_error{"--backend sim: a simulated NIC has no wire that `iperf3 -c` can reach: add --self-test (our "
+                           "iperf3 client in this process), or use kernel, afxdp or dpdk"};
+  if (backend != "sim") a.refuse({"self-test", "reverse", "parallel", "bytes", "len", "seed"}, "--backend " + backend +
+                                 " (--self-test options: --backend sim)");
+  printer print{.json = a.has("json"), .backend = backend == "sim" ? "sim" : "kernel"};
+  if (backend == "sim") return run_sim_self_test(a, port, print);
   if (backend != "kernel" && backend != "afxdp" && backend != "dpdk")
     throw cli::usage_error{"--backend: '" + backend + "' is not one of kernel, afxdp, dpdk"};
   if (backend == "kernel") a.refuse({"iface", "vdev", "mac", "addr"}, "--backend kernel (bypass backends only)");
   else a.refuse({"bind"}, "--backend " + backend + " (the stack's address is --addr)");
-  printer print{.json = a.has("json"), .backend = "kernel"};
   cli::hold_signals();
   if (backend != "kernel")
     if (auto rc = run_bypass(a, backend, port, print)) return *rc;

@@ -7,6 +7,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "tools/ringlab/cli.hpp"
 #include "tools/ringlab/tcp_app_flags.hpp"
 #include "tools/tcp_apps/echo.hpp"
+#include "tools/tcp_apps/lane_apps.hpp"
 #include "tools/tcp_apps/sim_pair.hpp"
 #include "tools/tcp_apps/stats.hpp"
 
@@ -97,7 +99,7 @@ ta::echo_client_config client_config(const cli::args& a, asio::ip::address_v4 se
 
 // --backend sim: server on host B, client on host A, one process, virtual time.
 int run_sim(const cli::args& a) {
-  a.refuse({"connect", "listen", "iface", "vdev", "mac", "addr", "count", "trace"},
+  a.refuse({"connect", "listen", "iface", "vdev", "mac", "addr", "count", "trace", "neighbour", "pin"},
            "--backend sim (two fixed hosts 10.0.0.1 -> 10.0.0.2; --connections sets the server's count)");
   ta::sim_pair_config pc;
   pc.seed = a.u64("seed");
@@ -116,24 +118,31 @@ int run_sim(const cli::args& a) {
   const auto [timeout_s, every_s] = cli::run_limits_of(a);
   auto cc = client_config(a, asio::ip::address_v4(ta::sim_pair::server_ip.value));
 
+  pc.server_lanes = static_cast<std::uint16_t>(a.u64("lanes", 1, 64));
   ta::sim_pair pair(pc);
-  bypass::tcp::acceptor acc(pair.server_ctx());
-  if (auto err = ta::open_listener(acc, {asio::ip::address_v4(ta::sim_pair::server_ip.value), cc.remote.port()});
-      !err.empty())
-    throw std::runtime_error("server: " + err);
-  ta::echo_server<bypass::tcp::acceptor, bypass::tcp::socket> server(acc, cc.connections, [](const ta::echo_result& r) {
-    print_result("server", r);
+  // The server: an echo_server per lane of host B, each fed by its lane's listener.
+  using server_t = ta::echo_server<bypass::tcp::acceptor, bypass::tcp::socket>;
+  std::uint64_t ended = 0;
+  ta::lane_apps<server_t> servers(pair.lanes(), [&](std::size_t q) {
+    return std::make_unique<server_t>(0, [&ended, q, lanes = pc.server_lanes](const ta::echo_result& r) {
+      ++ended;
+      print_result(lanes > 1 ? ("server lane " + std::to_string(q)).c_str() : "server", r);
+    });
   });
+  if (auto ec = servers.listen({asio::ip::address_v4(ta::sim_pair::server_ip.value), cc.remote.port()}))
+    throw std::runtime_error("server: listen: " + ec.message());
   ta::echo_client<bypass::tcp::socket> client(pair.client_ctx(), cc);
-  server.start();
   client.start();
   auto stats = [&](const char* when) {
     std::fprintf(stderr, "tcp-echo: stats %s\n", when);
     ta::print_stats(stderr, "client lane (host 10.0.0.1):", &pair.client().iface(), client);
-    ta::print_stats(stderr, "server lane (host 10.0.0.2):", &pair.server().iface(), server);
+    if (pair.lanes().size() == 1) return ta::print_stats(stderr, "server lane (host 10.0.0.2):", &pair.server().iface(), servers[0]);
+    ta::print_lanes_stats(stderr, "server lanes (host 10.0.0.2):", pair.lanes().size(),
+                          [&](std::size_t q) -> const stack::interface& { return pair.lanes().service(q).iface(); },
+                          [&](std::size_t q) -> server_t& { return servers[q]; });
   };
   const stack::time_ns limit = timeout_s > 0 ? static_cast<stack::time_ns>(timeout_s * 1e9) : 600 * stack::sec;
-  const auto st = pair.run([&] { return client.done() && server.done(); }, limit,
+  const auto st = pair.run([&] { return client.done() && ended == cc.connections; }, limit,
                            every_s > 0 ? static_cast<stack::time_ns>(every_s * 1e9) : 0, [&](stack::time_ns t) {
                              const std::string when = "at " + std::to_string(static_cast<double>(t) / 1e9) + " s (virtual)";
                              stats(when.c_str());
@@ -161,7 +170,14 @@ int run_sim(const cli::args& a) {
     std::fprintf(stderr, "tcp-echo: sim: %s stack drops:%s\n", host, d.empty() ? " none" : d.c_str());
   };
   drops("client", pair.client().iface());
-  drops("server", pair.server().iface());
+  for (std::size_t q = 0; q < pair.lanes().size(); ++q)
+    drops(pair.lanes().size() == 1 ? "server" : ("server lane " + std::to_string(q)).c_str(), pair.lanes().service(q).iface());
+  if (pair.lanes().size() > 1) {   // which lane served how many: what RSS chose
+    std::string per;
+    for (std::size_t q = 0; q < pair.lanes().size(); ++q)
+      per += " lane" + std::to_string(q) + "=" + std::to_string(pair.lanes().tcp_counters(q).passive_opens);
+    std::fprintf(stderr, "tcp-echo: sim: server passive opens per lane:%s\n", per.c_str());
+  }
   // The connections finish their close (FIN, TIME_WAIT) on the wire; then every frame is home.
   pair.run({}, pair.now() - pair.start_ns() + 300 * stack::sec);
   if (!pc.tap.empty()) std::fprintf(stderr, "tcp-echo: tap: %" PRIu64 " frames to %s\n", pair.tap_frames(), pc.tap.c_str());
@@ -170,6 +186,37 @@ int run_sim(const cli::args& a) {
     std::fprintf(stderr, "tcp-echo: %u pool frames not returned after the run (a leak)\n", out);
     rc = cli::exit_failure;
   }
+  return rc;
+}
+
+// afxdp / dpdk server with --lanes N (> 1): an echo_server per lane; --count over all lanes.
+int run_lanes_server(const cli::args& a, const std::string& backend, std::uint16_t lanes) {
+  const auto limits = cli::run_limits_of(a);
+  const std::uint16_t port = cli::port_value(a, "port");
+  const std::uint64_t count = a.u64("count");
+  auto rl = cli::open_real_lanes(a, backend, "tcp-echo", "tcp=" + std::to_string(port), lanes);
+  using server_t = ta::echo_server<bypass::tcp::acceptor, bypass::tcp::socket>;
+  std::atomic<std::uint64_t> ended{0};   // every lane adds its connections' ends: --count's total
+  std::atomic<bool> failed{false};
+  int rc = cli::exit_ok;
+  {
+    ta::lane_apps<server_t> servers(*rl->lanes, [&](std::size_t q) {
+      return std::make_unique<server_t>(0, [&, q](const ta::echo_result& r) {
+        print_result(("server lane " + std::to_string(q)).c_str(), r);
+        if (!r.ok()) failed.store(true, std::memory_order_relaxed);
+        ended.fetch_add(1, std::memory_order_release);
+      });
+    });
+    const auto why = cli::serve_on_lanes(*rl, servers, "tcp-echo", port, limits,
+                                         [&] { return count && ended.load(std::memory_order_acquire) >= count; });
+    std::string per;
+    for (std::size_t q = 0; q < servers.size(); ++q)
+      per += " lane" + std::to_string(q) + "=" + std::to_string(servers[q].stats().accepted);
+    std::fprintf(stderr, "tcp-echo: connections per lane:%s\n", per.c_str());
+    rc = server_end(why, failed.load());
+  }
+  cli::drain_lanes(*rl->lanes);
+  if (!cli::report_device_flags(stderr, "tcp-echo", "tcp-echo", *rl->dev, rl->opts)) rc = cli::exit_failure;
   return rc;
 }
 
@@ -233,7 +280,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& role, const
     rc = server_end(why, failed);
   }
   // The stack sends what the sockets' close queued (FIN) before the lane goes.
-  for (int i = 0; i < 100; ++i) rl->lane.svc->poll_once();
+  cli::drain_lane(*rl->lane.svc);
   if (!cli::report_device_flags(stderr, "tcp-echo", "tcp-echo", *rl->dev, rl->opts)) rc = cli::exit_failure;
   return rc;
 }
@@ -313,12 +360,19 @@ int run(int argc, char** argv) {
     if (role != "client") throw cli::usage_error{"--backend sim runs both ends in this process: use 'client'"};
     return run_sim(a);
   }
+  const std::uint16_t lanes = cli::lanes_value(a);
+  if (role == "client") a.refuse({"lanes", "neighbour", "pin"}, "client (--lanes is the server's; sim: the server host's)");
+  if (lanes == 1) a.refuse({"neighbour", "pin"}, "--lanes 1 (the lane learns its peers by ARP)");
+  if (backend == "kernel" && lanes > 1)
+    throw cli::usage_error{"--lanes " + std::to_string(lanes) + ": --backend kernel is Linux's TCP, which spreads "
+                           "connections over CPUs itself (RPS/RFS); lanes are the bypass backends' (afxdp, dpdk, sim)"};
   if (backend != "afxdp") a.refuse({"iface"}, "--backend " + backend + " (afxdp only)");
   if (backend != "dpdk") a.refuse({"vdev"}, "--backend " + backend + " (dpdk only)");
   if (backend == "kernel") a.refuse({"mac", "addr"}, "--backend kernel (the stack's host: bypass backends only)");
   if (role == "client" && backend != "kernel" && !a.has("connect"))
     throw cli::usage_error{"client --backend " + backend + " needs --connect ADDR (the server's address)"};
   cli::hold_signals();
+  if (lanes > 1) return run_lanes_server(a, backend, lanes);
   if (backend != "kernel")
     if (auto rc = run_bypass(a, role, backend)) return *rc;
   return run_kernel(a, role);

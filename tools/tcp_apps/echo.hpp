@@ -233,8 +233,23 @@ class echo_server {
   // on_done: after max_connections ended.
   echo_server(Acceptor& acc, std::uint64_t max_connections, std::function<void(const echo_result&)> on_connection,
               std::function<void()> on_done = {})
-      : acc_(acc), max_(max_connections), on_connection_(std::move(on_connection)), on_done_(std::move(on_done)) {}
-  void start() { accept_next(); }
+      : acc_(&acc), max_(max_connections), on_connection_(std::move(on_connection)), on_done_(std::move(on_done)) {}
+  // Without an acceptor: connections come through serve() (a lane of bypass::tcp_lanes, whose own
+  // acceptor hands them over); start() does nothing.
+  echo_server(std::uint64_t max_connections, std::function<void(const echo_result&)> on_connection,
+              std::function<void()> on_done = {})
+      : acc_(nullptr), max_(max_connections), on_connection_(std::move(on_connection)), on_done_(std::move(on_done)) {}
+  void start() {
+    if (acc_) accept_next();
+  }
+  // Echoes an accepted connection (on the thread of the socket's io_context).
+  void serve(Socket s) {
+    auto p = std::make_unique<session>(*this, std::move(s), static_cast<std::uint32_t>(t_.accepted++));
+    session* q = p.get();
+    sessions_.push_back(std::move(p));
+    q->self = std::prev(sessions_.end());
+    q->read_next();
+  }
   const totals& stats() const noexcept { return t_; }
   bool done() const noexcept { return max_ && t_.finished + t_.failed == max_; }
   template <class F>
@@ -287,17 +302,13 @@ class echo_server {
   };
 
   void accept_next() {
-    acc_.async_accept([this](const std::error_code& ec, auto peer) {
+    acc_->async_accept([this](const std::error_code& ec, auto peer) {
       if (ec == asio::error::operation_aborted) return;
       if (ec) {
         ++t_.accept_errors;   // e.g. a connection reset before it was accepted: go on accepting
         return accept_next();
       }
-      auto s = std::make_unique<session>(*this, Socket(std::move(peer)), static_cast<std::uint32_t>(t_.accepted++));
-      session* p = s.get();
-      sessions_.push_back(std::move(s));
-      p->self = std::prev(sessions_.end());
-      p->read_next();
+      serve(Socket(std::move(peer)));
       if (max_ == 0 || t_.accepted < max_) accept_next();
     });
   }
@@ -313,7 +324,7 @@ class echo_server {
     if (done() && on_done_) on_done_();
   }
 
-  Acceptor& acc_;
+  Acceptor* acc_;   // null: connections come through serve()
   std::uint64_t max_;
   std::function<void(const echo_result&)> on_connection_;
   std::function<void()> on_done_;

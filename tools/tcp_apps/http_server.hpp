@@ -36,8 +36,22 @@ template <class Acceptor, class Socket>
 class http_server {
  public:
   http_server(Acceptor& acc, std::size_t body_size, http_limits limits = {})
-      : acc_(acc), responder_(body_size), limits_(limits) {}
-  void start() { accept_next(); }
+      : acc_(&acc), responder_(body_size), limits_(limits) {}
+  // Without an acceptor: connections come through serve() (a lane of bypass::tcp_lanes).
+  explicit http_server(std::size_t body_size, http_limits limits = {})
+      : acc_(nullptr), responder_(body_size), limits_(limits) {}
+  void start() {
+    if (acc_) accept_next();
+  }
+  // Serves an accepted connection (on the thread of the socket's io_context).
+  void serve(Socket s) {
+    ++t_.connections;
+    auto p = std::make_unique<session>(*this, std::move(s));
+    session* q = p.get();
+    sessions_.push_back(std::move(p));
+    q->self = std::prev(sessions_.end());
+    q->read_next();
+  }
   const http_totals& stats() const noexcept { return t_; }
   template <class F>
   void for_each_socket(F&& f) {
@@ -101,23 +115,18 @@ class http_server {
   };
 
   void accept_next() {
-    acc_.async_accept([this](const std::error_code& ec, auto peer) {
+    acc_->async_accept([this](const std::error_code& ec, auto peer) {
       if (ec == asio::error::operation_aborted) return;
       if (ec) {
         ++t_.accept_errors;
         return accept_next();
       }
-      ++t_.connections;
-      auto s = std::make_unique<session>(*this, Socket(std::move(peer)));
-      session* p = s.get();
-      sessions_.push_back(std::move(s));
-      p->self = std::prev(sessions_.end());
-      p->read_next();
+      serve(Socket(std::move(peer)));
       accept_next();
     });
   }
 
-  Acceptor& acc_;
+  Acceptor* acc_;   // null: connections come through serve()
   http_responder responder_;
   http_limits limits_;
   std::list<std::unique_ptr<session>> sessions_;

@@ -1,15 +1,21 @@
 #include "tools/tcp_apps/sim_pair.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <system_error>
+
+#include "asio_bypass/rss_steering.hpp"
+#include "stack/iface/interface_config.hpp"
 
 namespace ringlab::tcp_apps {
 
 namespace {
 
-sim::sim_nic_config nic_config(const char* name) {
+sim::sim_nic_config nic_config(const char* name, std::uint16_t queues) {
+  if (queues == 0) throw std::invalid_argument("sim_pair: the server needs at least one lane");
   sim::sim_nic_config c;
   c.name = name;
+  c.queues = queues;
   c.ring_size = 2048;
   c.pool = {.frames = 4096, .frame_size = 2048, .headroom = 128};
   return c;
@@ -38,7 +44,7 @@ const char* to_string(sim_end e) noexcept {
   return "?";
 }
 
-sim_pair::sim_pair(const sim_pair_config& cfg) : na_(nic_config("client")), nb_(nic_config("server")) {
+sim_pair::sim_pair(const sim_pair_config& cfg) : na_(nic_config("client", 1)), nb_(nic_config("server", cfg.server_lanes)) {
   wire_ = std::make_unique<sim::wire>(na_, nb_, link(cfg, cfg.seed), link(cfg, cfg.seed + 100));
   na_.advance_to(epoch_ns);
   nb_.advance_to(epoch_ns);
@@ -49,25 +55,39 @@ sim_pair::sim_pair(const sim_pair_config& cfg) : na_(nic_config("client")), nb_(
     if (!w->open(cfg.tap, &why)) throw std::system_error(std::make_error_code(std::errc::io_error), "--tap: " + why);
     tap_ = std::make_unique<tap>(na_.queue(0), std::move(w), port::tap_dir::both, [n = &na_] { return n->now(); });
   }
-  auto make = [](sim::sim_nic& nic, port::any_port& p, wire::mac_addr mac, wire::ipv4_addr ip) {
-    auto l = std::make_unique<lane>();
-    l->svc = &asio::use_service<bypass::bypass_service>(l->ctx);
-    bypass::lane_config c;
-    c.iface.mac = mac;
-    c.iface.addr = ip;
-    c.iface.prefix_len = 24;
+  const wire::mac_addr client_mac{0x02, 0, 0, 0, 0, 0x01}, server_mac{0x02, 0, 0, 0, 0, 0x02};
+  auto host = [](wire::mac_addr mac, wire::ipv4_addr ip) {
+    stack::interface_config c;
+    c.mac = mac;
+    c.addr = ip;
+    c.prefix_len = 24;
     // ARP is not what these runs show: entries stay, and resolution keeps asking on a lossy wire.
-    c.iface.arp.reachable_for = 3600 * stack::sec;
-    c.iface.arp.max_requests = 30;
-    c.drive = bypass::drive_mode::manual;
-    c.clock = [&nic] { return nic.now(); };
-    if (auto ec = l->svc->attach(p, c)) throw std::system_error(ec, "attach");
-    l->svc->start();
-    return l;
+    c.arp.reachable_for = 3600 * stack::sec;
+    c.arp.max_requests = 30;
+    return c;
   };
-  a_ = make(na_, tap_ ? static_cast<port::any_port&>(*tap_) : na_.queue(0), wire::mac_addr{0x02, 0, 0, 0, 0, 0x01},
-            client_ip);
-  b_ = make(nb_, nb_.queue(0), wire::mac_addr{0x02, 0, 0, 0, 0, 0x02}, server_ip);
+  a_ = std::make_unique<lane>();
+  a_->svc = &asio::use_service<bypass::bypass_service>(a_->ctx);
+  bypass::lane_config c;
+  c.iface = host(client_mac, client_ip);
+  c.drive = bypass::drive_mode::manual;
+  c.clock = [n = &na_] { return n->now(); };
+  if (auto ec = a_->svc->attach(tap_ ? static_cast<port::any_port&>(*tap_) : na_.queue(0), c))
+    throw std::system_error(ec, "attach");
+  a_->svc->start();
+  // Host B: a lane per queue. The NIC gives ARP to queue 0 only, so lanes 1.. know the client from a
+  // static entry (tcp_lanes' neighbours); lane 0 answers the client's ARP request.
+  bypass::tcp_lanes_options o;
+  o.iface = host(server_mac, server_ip);
+  o.drive = bypass::drive_mode::manual;
+  o.clock = [n = &nb_] { return n->now(); };
+  o.rss = bypass::rss_steering::of(nb_);
+  o.neighbours = {{client_ip, client_mac}};
+  o.seed = cfg.seed;
+  std::vector<bypass::lane_port> ports;
+  for (std::uint16_t q = 0; q < nb_.queues(); ++q) ports.push_back({&nb_.queue(q), {}});
+  b_ = std::make_unique<bypass::tcp_lanes>(std::move(ports), std::move(o));
+  for (std::size_t q = 0; q < b_->size(); ++q) b_->service(q).start();
 }
 
 sim_pair::~sim_pair() {
@@ -85,14 +105,19 @@ sim_pair::run_stats sim_pair::run(const std::function<bool()>& done, stack::time
   std::uint32_t idle_rounds = 0;
   auto frames = [this] {
     const auto& ca = a_->svc->iface().counters();
-    const auto& cb = b_->svc->iface().counters();
-    return ca.rx_frames + ca.tx_frames + cb.rx_frames + cb.tx_frames;
+    std::uint64_t n = ca.rx_frames + ca.tx_frames;
+    for (std::size_t q = 0; q < b_->size(); ++q) {
+      const auto& cb = b_->iface_counters(q);
+      n += cb.rx_frames + cb.tx_frames;
+    }
+    return n;
   };
   for (;;) {
     stack::time_ns t = handlers || again_a || again_b ? now_ : never;
     if (const auto d = na_.next_due()) t = std::min(t, *d);
     if (const auto d = nb_.next_due()) t = std::min(t, *d);
-    t = std::min({t, a_->svc->iface().next_deadline(), b_->svc->iface().next_deadline()});
+    t = std::min(t, a_->svc->iface().next_deadline());
+    for (std::size_t q = 0; q < b_->size(); ++q) t = std::min(t, b_->service(q).iface().next_deadline());
     if (t == never) {
       st.ended = sim_end::idle;
       break;
@@ -112,12 +137,16 @@ sim_pair::run_stats sim_pair::run(const std::function<bool()>& done, stack::time
     std::size_t moved = na_.advance_to(t);
     moved += nb_.advance_to(t);
     again_a = a_->svc->poll_once() <= t;
-    again_b = b_->svc->poll_once() <= t;
+    again_b = false;
+    for (std::size_t q = 0; q < b_->size(); ++q) again_b = (b_->service(q).poll_once() <= t) || again_b;
     // The application's turn: handlers the polls made ready (manual drive posts them), and what
     // those handlers post in turn.
     a_->ctx.restart();
-    b_->ctx.restart();
-    const std::size_t ran = a_->ctx.poll() + b_->ctx.poll();
+    std::size_t ran = a_->ctx.poll();
+    for (std::size_t q = 0; q < b_->size(); ++q) {
+      b_->context(q).restart();
+      ran += b_->context(q).poll();
+    }
     handlers = ran > 0;
     ++st.rounds;
     idle_rounds = same_time && moved == 0 && ran == 0 && frames() == before ? idle_rounds + 1 : 0;

@@ -5,8 +5,13 @@
 // host A (10.0.0.1), the server on host B (10.0.0.2): the whole TCP path, frames through rings, with
 // no privileges and no real clock.
 //
-//   client sockets ─ lane A ─ [tap] ─ sim_nic A ══ wire a→b (faults) ══► sim_nic B ─ lane B ─ server sockets
+//   client sockets ─ lane A ─ [tap] ─ sim_nic A ══ wire a→b (faults) ══► sim_nic B ─ RSS ─ queue q ─ lane q ─ server sockets
 //                                              ◄══ wire b→a (faults) ══
+//
+// Host B is a bypass::tcp_lanes (mTCP's model, asio_bypass/tcp_lanes.hpp) on `server_lanes` RX queues
+// of sim_nic B (Toeplitz + RETA over the 4-tuple): lanes.listen() puts a listener on every lane, and a
+// client connection is served on the lane RSS gives its 4-tuple. One lane (the default) is the old
+// one-queue host. Manual drive: this one thread polls every lane in each round.
 //
 // run() is sim::event_loop's rule for two NICs (as tests/netsim/tcp_hosts/two_hosts.cpp): each round
 // takes the earliest event (a frame due on either NIC, either stack's next timer), moves both
@@ -20,6 +25,7 @@
 #include <string>
 
 #include "asio_bypass/bypass_service.hpp"
+#include "asio_bypass/tcp_lanes.hpp"
 #include "port/fault_line.hpp"
 #include "port/pcap_tap.hpp"
 #include "sim_nic/sim_nic.hpp"
@@ -34,6 +40,7 @@ struct sim_pair_config {
   std::uint64_t latency_ns = 100'000;
   double bandwidth_bps = 1e9;
   std::string tap;                          // host A's frames, both directions, as tcpdump on A ("": none)
+  std::uint16_t server_lanes = 1;           // host B's RX queues, one tcp_lanes lane on each
 };
 
 enum class sim_end : std::uint8_t { done, idle, until, stuck };
@@ -51,9 +58,12 @@ class sim_pair {
   ~sim_pair();
 
   asio::io_context& client_ctx() noexcept { return a_->ctx; }
-  asio::io_context& server_ctx() noexcept { return b_->ctx; }
+  // Host B's lane 0 (the whole host with one lane); lanes() for the others.
+  asio::io_context& server_ctx() noexcept { return b_->context(0); }
   bypass::bypass_service& client() noexcept { return *a_->svc; }
-  bypass::bypass_service& server() noexcept { return *b_->svc; }
+  bypass::bypass_service& server() noexcept { return b_->service(0); }
+  bypass::tcp_lanes& lanes() noexcept { return *b_; }
+  const sim::sim_nic& server_nic() const noexcept { return nb_; }   // its RSS: which lane a 4-tuple lands on
   stack::time_ns now() const noexcept { return now_; }
   stack::time_ns start_ns() const noexcept { return start_; }
 
@@ -85,7 +95,8 @@ class sim_pair {
   std::unique_ptr<sim::wire> wire_;
   std::unique_ptr<tap> tap_;
   // After the ports: an io_context's services (the stacks) go first.
-  std::unique_ptr<lane> a_, b_;
+  std::unique_ptr<lane> a_;
+  std::unique_ptr<bypass::tcp_lanes> b_;
   stack::time_ns start_ = 0, now_ = 0;
 };
 

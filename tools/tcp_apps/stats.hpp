@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "asio_bypass/tcp_socket.hpp"
 #include "stack/iface/interface.hpp"
@@ -99,6 +100,33 @@ void print_stats(std::FILE* out, std::string_view title, const stack::interface*
     std::fputs("no open connection\n", out);
   else
     std::fputs("no open connection (each one's TCP_INFO prints while it lives: --stats=SECONDS)\n", out);
+  std::fflush(out);
+}
+
+// The lanes' counters added up, field by field (every nstat counter, TcpCurrEstab's gauge too: the
+// whole host's). Take each lane's copy on its own thread, or after the lanes stopped.
+inline stack::tcp_lane_counters sum(const std::vector<stack::tcp_lane_counters>& lanes) {
+  stack::tcp_lane_counters all;
+  for (const auto& c : lanes)
+    for (const auto& n : stack::tcp_counter_names) all.*n.field += c.*n.field;
+  return all;
+}
+
+// --stats of a server on N lanes (bypass::tcp_lanes): "lane q:" blocks as print_stats prints one lane
+// (its counters, its connections), then "all lanes:" and the summed counters. iface_of(q) and
+// app_of(q) give lane q's stack and app; read every lane on ITS thread, or when no lane thread runs
+// (sim's one thread, or after join()).
+template <class IfaceOf, class AppOf>
+void print_lanes_stats(std::FILE* out, std::string_view title, std::size_t lanes, IfaceOf&& iface_of, AppOf&& app_of) {
+  std::fprintf(out, "%.*s\n", static_cast<int>(title.size()), title.data());
+  std::vector<stack::tcp_lane_counters> each;
+  for (std::size_t q = 0; q < lanes; ++q) {
+    const stack::interface& ifc = iface_of(q);
+    each.push_back(ifc.tcp_counters());
+    print_stats(out, "lane " + std::to_string(q) + ":", &ifc, app_of(q));
+  }
+  std::fputs("all lanes:\n", out);
+  std::fputs(stack::to_nstat(sum(each)).c_str(), out);
   std::fflush(out);
 }
 

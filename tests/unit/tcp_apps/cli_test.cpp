@@ -155,6 +155,65 @@ TEST(tcp_echo_cli, bad_input_is_exit_2) {
   });
 }
 
+// --lanes: the server host's N queues over sim; each connection's line names its lane; the per-lane
+// passive opens sum to the connections. Bad --lanes uses: exit 2 with the reason, nothing run.
+TEST(tcp_echo_cli, sim_lanes_serve_on_every_lane) {
+  auto r = run({ringlab_binary(), "tcp-echo", "client", "--backend", "sim", "--lanes", "2", "--connections", "4",
+                "--bytes", "64k", "--stats"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto l = lines_of(r.out);
+  ASSERT_EQ(l.size(), 8u) << r.out;
+  std::size_t lane0 = 0, lane1 = 0;
+  for (const auto& x : l) {
+    EXPECT_EQ(x.substr(x.size() - 3), " ok") << x;
+    lane0 += x.rfind("server lane 0 conn ", 0) == 0;
+    lane1 += x.rfind("server lane 1 conn ", 0) == 0;
+  }
+  EXPECT_EQ(lane0 + lane1, 4u) << r.out;
+  EXPECT_NE(r.err.find("tcp-echo: sim: server passive opens per lane: lane0=" + std::to_string(lane0) +
+                       " lane1=" + std::to_string(lane1) + "\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("all lanes:\n#kernel\nTcpActiveOpens                  0                  0.0\n"
+                       "TcpPassiveOpens                 4                  0.0\n"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(tcp_echo_cli, lanes_bad_input_is_exit_2) {
+  expect_usage_errors({ringlab_binary()}, {
+      {{"tcp-echo", "server", "--lanes", "2"},
+       "ringlab tcp-echo: --lanes 2: --backend kernel is Linux's TCP, which spreads connections over CPUs itself "
+       "(RPS/RFS); lanes are the bypass backends' (afxdp, dpdk, sim)\n"},
+      {{"tcp-echo", "server", "--lanes", "0"}, "ringlab tcp-echo: --lanes: '0' is not a whole number in 1..64\n"},
+      {{"http-serve", "--backend", "afxdp", "--iface", "lo", "--lanes", "4"},
+       "ringlab http-serve: --lanes 4: interface lo has 1 RX queue (channels); a lane needs one each (ethtool -L lo "
+       "combined 4, or a veth made with numrxqueues)\n"},
+      {{"http-serve", "--backend", "afxdp", "--iface", "lo", "--neighbour", "10.0.0.1=02:00:00:00:00:01"},
+       "ringlab http-serve: --neighbour does not apply to --lanes 1 (the lane learns its peers by ARP)\n"},
+      {{"iperf3-server", "--lanes", "2"},
+       "ringlab iperf3-server: --lanes 2: not done for iperf3-server (a test's data connections land on any lane and "
+       "must meet their control connection's test by cookie across lanes: tools/iperf3/README.md); tcp-echo server and "
+       "http-serve take --lanes\n"},
+      {{"iperf3-server", "--backend", "sim"},
+       "ringlab iperf3-server: --backend sim: a simulated NIC has no wire that `iperf3 -c` can reach: add --self-test "
+       "(our iperf3 client in this process), or use kernel, afxdp or dpdk\n"},
+  });
+}
+
+TEST(iperf3_server_cli, sim_self_test_both_ends_agree) {
+  auto r = run({ringlab_binary(), "iperf3-server", "--backend", "sim", "--self-test", "--parallel", "2", "--bytes",
+                "1M"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("iperf3-server: 10.0.0.1:49152: 2 streams, received, 2097152 bytes in "), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("iperf3-server: self-test client: 2 streams, sent 2097152 bytes; the server's results say "
+                       "2097152 ("),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("iperf3-server: self-test ok: both ends' counts agree\n"), std::string::npos) << r.err;
+}
+
 // Every option is read before the server binds: a bad value is exit 2, one line, and no "listening"
 // (which would say something ran). Had it bound the port (one nothing listens on), the listening line
 // would come first.

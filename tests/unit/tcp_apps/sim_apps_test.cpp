@@ -7,6 +7,8 @@
 
 #include <asio/read.hpp>
 #include <asio/write.hpp>
+#include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,7 +17,10 @@
 #include "tools/tcp_apps/byte_stream.hpp"
 #include "tools/tcp_apps/echo.hpp"
 #include "tools/tcp_apps/http_server.hpp"
+#include "tools/tcp_apps/lane_apps.hpp"
 #include "tools/tcp_apps/sim_pair.hpp"
+#include "tests/unit/asio_bypass/tcp_lanes_apps.hpp"
+#include "trace/trace.hpp"
 
 using namespace ringlab;
 namespace ta = ringlab::tcp_apps;
@@ -137,6 +142,86 @@ TEST(tcp_apps_sim, echo_with_both_windows_closed_under_loss_finishes_exact) {
   echo_run r;
   ASSERT_NO_FATAL_FAILURE(expect_echoes_exact_under_loss(0.02, 5, 3, 4 << 20, r));
 }
+
+// `--lanes N` over sim: the server host has N RX queues and a tcp_lanes lane on each (an echo_server
+// per lane, fed by its lane's listener); M connections from the client host. Every echo exact both
+// ways at both ends; each connection served on the lane that sim_nic's RSS gives its 4-tuple,
+// computed here with the reference Toeplitz over the tuple's bytes and the NIC's RETA; each lane's
+// TcpPassiveOpens is the number of connections it served; no RST, no segment for no socket.
+class echo_on_lanes : public ::testing::TestWithParam<std::uint16_t> {};
+
+TEST_P(echo_on_lanes, every_connection_exact_on_the_lane_rss_gives_it) {
+  const std::uint16_t lanes = GetParam();
+  constexpr std::uint32_t m = 16;
+  constexpr std::uint64_t bytes = 64 << 10;
+  ta::sim_pair_config pc;
+  pc.server_lanes = lanes;
+  ta::sim_pair pair(pc);
+  ASSERT_EQ(pair.lanes().size(), lanes);
+  struct served {
+    std::uint16_t peer_port;
+    std::string sent, received;
+  };
+  std::vector<std::vector<served>> on_lane(lanes);
+  using server = ta::echo_server<bacc, bsock>;
+  ta::lane_apps<server> servers(pair.lanes(), [&](std::size_t q) {
+    return std::make_unique<server>(0, [&on_lane, q](const ta::echo_result& r) {
+      EXPECT_TRUE(r.ok()) << "lane " << q << ": " << ta::failure_text(r);
+      const auto colon = r.peer.rfind(':');
+      on_lane[q].push_back({static_cast<std::uint16_t>(std::stoul(r.peer.substr(colon + 1))), r.sent_sha.hex(),
+                            r.received_sha.hex()});
+    });
+  });
+  ASSERT_FALSE(servers.listen({server_ip, 7007}));
+  ta::echo_client_config cc{.remote = {server_ip, 7007}, .bytes = bytes, .block = 10000, .connections = m, .seed = 9};
+  ta::echo_client<bsock> client(pair.client_ctx(), cc);
+  client.start();
+  auto ended = [&] {
+    std::size_t n = 0;
+    for (auto& l : on_lane) n += l.size();
+    return n;
+  };
+  const auto st = pair.run([&] { return client.done() && ended() == m; }, 600 * stack::sec);
+  ASSERT_EQ(st.ended, ta::sim_end::done);
+  std::vector<std::string> want;
+  for (std::uint32_t i = 0; i < m; ++i) {
+    want.push_back(digest_of_stream(9, i, bytes));
+    const auto* r = client.results()[i];
+    EXPECT_TRUE(r->ok()) << ta::failure_text(*r);
+    EXPECT_EQ(r->sent_sha.hex(), want[i]) << "connection " << i;
+    EXPECT_EQ(r->received_sha.hex(), want[i]) << "connection " << i;
+  }
+  std::vector<std::string> at_server;
+  std::uint64_t opens = 0;
+  std::size_t lanes_used = 0;
+  const auto reta = pair.server_nic().rss().reta();
+  for (std::uint16_t q = 0; q < lanes; ++q) {
+    for (const auto& c : on_lane[q]) {
+      EXPECT_EQ(c.sent, c.received) << "lane " << q;
+      at_server.push_back(c.received);
+      const stack::endpoint srv{ta::sim_pair::server_ip, 7007}, cli{ta::sim_pair::client_ip, c.peer_port};
+      EXPECT_EQ(tcp_lanes_testing::reference_queue(reta, srv, cli), q) << "client port " << c.peer_port;
+    }
+    const auto& tc = pair.lanes().tcp_counters(q);
+    EXPECT_EQ(tc.passive_opens, on_lane[q].size()) << "lane " << q;
+    EXPECT_EQ(pair.lanes().accepted(q), on_lane[q].size()) << "lane " << q;
+    EXPECT_EQ(tc.out_rsts, 0u) << "lane " << q;
+    EXPECT_EQ(pair.lanes().iface_counters(q).drops[static_cast<std::size_t>(trace::drop_reason::no_socket)], 0u)
+        << "lane " << q;
+    opens += tc.passive_opens;
+    lanes_used += on_lane[q].empty() ? 0 : 1;
+  }
+  EXPECT_EQ(opens, m);
+  EXPECT_EQ(lanes_used, lanes) << "16 connections and a lane RSS never chose";
+  std::sort(want.begin(), want.end());
+  std::sort(at_server.begin(), at_server.end());
+  EXPECT_EQ(at_server, want);
+  EXPECT_EQ(pair.client().iface().tcp_counters().out_rsts, 0u);
+  pair.run({}, pair.now() - pair.start_ns() + 300 * stack::sec);   // closes finish, TIME_WAIT ends
+  EXPECT_EQ(pair.frames_out(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(lanes, echo_on_lanes, ::testing::Values(1, 2, 4));
 
 TEST(tcp_apps_sim, echo_refused_when_nothing_listens) {
   ta::sim_pair pair({});
