@@ -102,10 +102,10 @@ std::size_t queue_port::rx_burst(std::span<port::frame_ref> out) noexcept {
 void queue_port::rx_release(std::span<const port::frame_ref> frames) noexcept { free_frames(frames); }
 
 port::tx_batch queue_port::tx_reserve(std::size_t n) noexcept {
-  port::frame_ref f[port::tx_batch::max_frames];
-  n = std::min(n, std::size(f));
-  const std::size_t k = cache_ ? cache_->alloc_burst({f, n}) : nic_.pool_.alloc_burst({f, n});
-  return port::tx_batch(this, {f, k});
+  // Filled in place: no local array of frame_refs built and copied per reserve.
+  return port::tx_batch(this, n, [this](std::span<port::frame_ref> room) {
+    return cache_ ? cache_->alloc_burst(room) : nic_.pool_.alloc_burst(room);
+  });
 }
 
 port::port_caps queue_port::caps() const {
