@@ -178,7 +178,7 @@ GROUPS = [
      "extra_fn": lambda row, runs: tcp_app_extra(row, runs),
      "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]},
     {"key": "tcp_app_callgrind", "program": "callgrind_tcp_app",
-     "title": "TCP app over sim_nic (bench_tcp_app's bypass_sim rows), instructions per transaction / connection (callgrind), "
+     "title": "TCP app over sim_nic (bench_tcp_app's bypass_sim rows), instructions per transaction / connection / MB (callgrind), "
               "both ends on one thread",
      "measure": ("instructions per unit, both ends", None, LOWER, "Ir"),
      "second": ("sim_nic's share (the wire's copies, ingest) + host (app, Asio, bypass_service, stack)", None, LOWER, ""),
@@ -189,7 +189,9 @@ GENERIC = {"measure": ("items/s", first_counter("items_per_second"), HIGHER, "/s
            "full": ["--benchmark_min_time=0.5"], "quick": ["--benchmark_min_time=0.05"]}
 
 TCP_APP_CALLGRIND_MODES = [  # (row, bench_tcp_app --callgrind mode)
-    ("rr: a 64 B transaction on a kept-alive connection", "rr"), ("short: a connection (connect, 64 B, 64 B, close)", "short")]
+    ("rr: a 64 B transaction on a kept-alive connection", "rr"), ("short: a connection (connect, 64 B, 64 B, close)", "short"),
+    ("bulk: 1 MB (10^6 bytes) received, 64 KiB writes", "bulk")]
+TCP_APP_CALLGRIND_N = {"bulk": (4, 20)}  # MB (quick, full): the other modes' units are transactions / connections
 TCP_CALLGRIND_MODES = [  # (row, bench_tcp --callgrind mode)
     ("rx: on_segment of a 1448 B segment + its ACKs", "rx"), ("tx: send() to the sink, per segment", "tx"),
     ("conn: setup + teardown, per connection", "conn")]
@@ -364,9 +366,9 @@ def callgrind_loop(status, runs, pattern, keys, raw, name):
     return status, samples
 
 
-def run_callgrind_script(build, raw, name, program, script, modes, n, pattern, keys):
+def run_callgrind_script(build, raw, name, program, script, modes, n, pattern, keys, n_of=None):
     """PROGRAM --callgrind MODE N under SCRIPT (paths relative to the build's and this folder), every
-    mode REPS times, interleaved; the samples go to raw/NAME.json."""
+    mode REPS times, interleaved (n_of: another N for some modes); the samples go to raw/NAME.json."""
     prog = os.path.join(build, "bench", program)
     script = os.path.join(HERE, script)
     status = {"program": name, "command": f"{script} {prog} MODE {n}", "env": {}, "exit": 0}
@@ -374,7 +376,7 @@ def run_callgrind_script(build, raw, name, program, script, modes, n, pattern, k
         status.update(exit=77, why=f"{os.path.basename(prog)} not built in the callgrind build, or valgrind missing")
         return status, []
     log(f"{os.path.basename(script)}: {len(modes)} modes x {REPS}, {n} units each")
-    runs = [(row, rep, ["sh", script, prog, mode, str(n), "0"]) for rep, (row, mode) in interleaved(modes)]
+    runs = [(row, rep, ["sh", script, prog, mode, str((n_of or {}).get(mode, n)), "0"]) for rep, (row, mode) in interleaved(modes)]
     return callgrind_loop(status, runs, pattern, keys, raw, name)
 
 
@@ -386,10 +388,11 @@ def run_callgrind_tcp(build, quick, raw):
 
 
 def run_callgrind_tcp_app(build, quick, raw):
-    """bench_tcp_app --callgrind under callgrind_tcp_app.sh: transactions (connections) over sim_nic."""
+    """bench_tcp_app --callgrind under callgrind_tcp_app.sh: transactions (connections, MB) over sim_nic."""
     return run_callgrind_script(build, raw, "callgrind_tcp_app", "tcp_app/bench_tcp_app", "tcp_app/callgrind_tcp_app.sh",
                                 TCP_APP_CALLGRIND_MODES, 200 if quick else 1000,
-                                r"^(nic |host |)instructions/(?:transaction|connection): ([0-9.]+)$", ("nic", "host"))
+                                r"^(nic |host |)instructions/(?:transaction|connection|MB): ([0-9.]+)$", ("nic", "host"),
+                                {m: n[0 if quick else 1] for m, n in TCP_APP_CALLGRIND_N.items()})
 
 
 # The fault soak grid (tests/netsim/soak): the full grid (3072 cells, 15.4 M datagrams) in a full run,

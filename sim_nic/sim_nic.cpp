@@ -41,12 +41,27 @@ std::string drop_record::to_string() const {
   return os.str();
 }
 
+// One direction of a wire. Frames in flight are the sender's pool frames; refs counts the copies of
+// each still on the line (a duplicate is a second delivery of the same frame), written by the sender
+// under mu when it pushes and by the receiver when it delivers: the frame is the sender's again (freed
+// to its pool) when the count reaches 0.
 struct sim_nic::wire_dir {
-  explicit wire_dir(link_config c) : cfg(c), line(c.faults, c.seed) {}
+  wire_dir(link_config c, port::frame_pool& from_pool)
+      : cfg(c), line(c.faults, c.seed), from(from_pool), refs(from_pool.config().frames, 0) {}
   mutable std::mutex mu;
   link_config cfg;
   port::fault_line<wire_frame> line;   // guarded by mu
   std::uint64_t link_free = 0;         // guarded by mu: when the sender's last frame finished serialising
+  port::frame_pool& from;              // the sender's pool
+  std::vector<std::uint8_t> refs;      // by frame id: copies on the line (a frame in flight is not free,
+                                       // so its entry has one writer at a time)
+  // Drops one copy of f; true when it was the last (the caller frees f.id to `from`).
+  bool unref(const wire_frame& f) noexcept { return --refs[f.id] == 0; }
+  // Frees whatever is still on the line (the wire is going away).
+  void drain() {
+    std::lock_guard lk(mu);
+    line.drain_all([this](const wire_frame& f) { if (unref(f)) from.free_ids({&f.id, 1}); });
+  }
 };
 
 // ---------------------------------------------------------------- queue_port
@@ -102,10 +117,10 @@ std::size_t queue_port::rx_burst(std::span<port::frame_ref> out) noexcept {
 void queue_port::rx_release(std::span<const port::frame_ref> frames) noexcept { free_frames(frames); }
 
 port::tx_batch queue_port::tx_reserve(std::size_t n) noexcept {
-  port::frame_ref f[port::tx_batch::max_frames];
-  n = std::min(n, std::size(f));
-  const std::size_t k = cache_ ? cache_->alloc_burst({f, n}) : nic_.pool_.alloc_burst({f, n});
-  return port::tx_batch(this, {f, k});
+  // Filled in place: no local array of frame_refs built and copied per reserve.
+  return port::tx_batch(this, n, [this](std::span<port::frame_ref> room) {
+    return cache_ ? cache_->alloc_burst(room) : nic_.pool_.alloc_burst(room);
+  });
 }
 
 port::port_caps queue_port::caps() const {
@@ -394,19 +409,13 @@ template <bool Stream>
       }
       ++handled;
     } else {
-      std::optional<port::fault_line<wire_frame>::out_item> o;
-      {
-        std::lock_guard lk(rx_wire_->mu);
-        o = rx_wire_->line.pop_ready(best);
-      }
-      if (o) {
-        bump(wire_rx_);
-        const std::uint64_t id = wire_id_bit | ++wire_ids_;
-        trace::emit({.packet_id = id, .t_ns = now(), .stage = trace::hop::nic_rx});
-        const auto& b = *o->item.bytes;
-        receive(b, static_cast<std::uint32_t>(b.size()), id, nullptr, &o->mark, tracing);
-      }
-      ++handled;
+      // The wire's frames due before the other sources' next one, as a burst. Nothing they hold
+      // changes while wire frames go in, so the time order is the one a frame-by-frame loop gives.
+      std::uint64_t other = never;
+      if (next_trace_time(t) && t <= limit) other = t;
+      if (rx_faults_)
+        if (auto d = rx_faults_->next_due(); d && *d <= limit && *d < other) other = *d;
+      handled += deliver_wire(limit, other, budget - handled, tracing);
     }
   }
   flush_staged();
@@ -427,6 +436,40 @@ std::size_t sim_nic::run(std::uint64_t limit, std::size_t budget) noexcept {
 }
 
 std::size_t sim_nic::run_stream(std::uint64_t limit, std::size_t budget) noexcept { return run_frames<true>(limit, budget); }
+
+std::size_t sim_nic::deliver_wire(std::uint64_t limit, std::uint64_t before, std::size_t budget, bool tracing) noexcept {
+  using item = port::fault_line<wire_frame>::out_item;
+  constexpr std::size_t max_burst = 32;
+  item got[max_burst];
+  std::uint64_t at[max_burst];
+  std::size_t n = 0, handled = 0;
+  wire_dir& w = *rx_wire_;
+  {
+    std::lock_guard lk(w.mu);
+    while (n < max_burst && handled < budget) {
+      const auto d = w.line.next_due();
+      if (!d || *d > limit || *d >= before) break;
+      auto o = w.line.pop_ready(*d);
+      ++handled;
+      if (!o) break;   // cannot happen: next_due() said one is due by *d
+      at[n] = *d;
+      got[n++] = *o;
+    }
+  }
+  port::frame_id done[max_burst];
+  std::size_t n_done = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    set_clock(at[i]);
+    bump(wire_rx_);
+    const std::uint64_t id = wire_id_bit | ++wire_ids_;
+    trace::emit({.packet_id = id, .t_ns = now(), .stage = trace::hop::nic_rx});
+    const wire_frame& f = got[i].item;
+    receive({f.data, f.len}, f.len, id, nullptr, &got[i].mark, tracing);   // the one copy
+    if (w.unref(f)) done[n_done++] = f.id;
+  }
+  if (n_done) w.from.free_ids({done, n_done});   // one lock on the sender's pool per burst
+  return handled;
+}
 
 port::frame_ref sim_nic::take_frame() noexcept { return ingest_cache_->alloc(); }
 
@@ -536,30 +579,52 @@ void sim_nic::flush_queue(std::uint16_t q) noexcept {
 void sim_nic::transmit(std::uint16_t q, std::span<port::frame_ref> frames) noexcept {
   const std::uint64_t t = now();
   std::uint64_t bytes = 0;
-  for (const auto& f : frames) {
-    bytes += f.bytes.size();
-    if (tx_pcap_.is_open()) tx_pcap_.write(t, f.bytes);
-    trace::emit({.packet_id = f.meta.packet_id, .t_ns = t, .frame = f.id, .queue = q,
-                 .stage = trace::hop::nic_tx, .v = trace::verdict::tx});
-    if (tx_wire_) {
-      wire_frame w{std::make_shared<const std::vector<std::byte>>(f.bytes.begin(), f.bytes.end()), f.meta.packet_id};
-      std::lock_guard lk(tx_wire_->mu);
-      const std::uint64_t depart = std::max(t, tx_wire_->link_free);
-      const std::uint64_t ser = tx_wire_->cfg.bandwidth_bps > 0
-          ? static_cast<std::uint64_t>(static_cast<long double>(f.bytes.size()) * 8e9L / tx_wire_->cfg.bandwidth_bps)
+  for (const auto& f : frames) bytes += f.bytes.size();
+  qc_[q].opackets.fetch_add(frames.size(), std::memory_order_relaxed);
+  qc_[q].obytes.fetch_add(bytes, std::memory_order_relaxed);
+  if (!tx_wire_) {
+    for (const auto& f : frames) {
+      if (tx_pcap_.is_open()) tx_pcap_.write(t, f.bytes);
+      trace::emit({.packet_id = f.meta.packet_id, .t_ns = t, .frame = f.id, .queue = q,
+                   .stage = trace::hop::nic_tx, .v = trace::verdict::tx});
+    }
+    queues_[q]->free_frames(std::span<const port::frame_ref>(frames.data(), frames.size()));
+    return;
+  }
+  // Onto the wire: the frames stay lent to it until delivered; those the line drops go back now.
+  // The wire's lock is taken once per burst.
+  wire_dir& w = *tx_wire_;
+  std::size_t n_free = 0;   // dropped frames, compacted to the front of `frames`
+  {
+    std::lock_guard lk(w.mu);
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      const port::frame_ref f = frames[i];
+      if (tx_pcap_.is_open()) tx_pcap_.write(t, f.bytes);
+      trace::emit({.packet_id = f.meta.packet_id, .t_ns = t, .frame = f.id, .queue = q,
+                   .stage = trace::hop::nic_tx, .v = trace::verdict::tx});
+      const std::uint64_t depart = std::max(t, w.link_free);
+      const std::uint64_t ser = w.cfg.bandwidth_bps > 0
+          ? static_cast<std::uint64_t>(static_cast<long double>(f.bytes.size()) * 8e9L / w.cfg.bandwidth_bps)
           : 0;
-      tx_wire_->link_free = depart + ser;
-      const std::uint64_t arrival = tx_wire_->link_free + tx_wire_->cfg.latency_ns;
-      const bool kept = tx_wire_->line.push(w, arrival);
+      w.link_free = depart + ser;
+      const std::uint64_t arrival = w.link_free + w.cfg.latency_ns;
+      w.refs[f.id] = 1;
+      const bool kept = w.line.push(wire_frame{f.bytes.data(), static_cast<std::uint32_t>(f.bytes.size()), f.id, f.meta.packet_id},
+                                    arrival, [&w](const wire_frame& x) {
+                                      ++w.refs[x.id];   // a duplicate: the same frame delivered twice
+                                      return std::optional<wire_frame>(x);
+                                    });
       trace::emit({.packet_id = f.meta.packet_id, .t_ns = arrival, .frame = f.id, .queue = q, .stage = trace::hop::wire,
                    .v = kept ? trace::verdict::pass : trace::verdict::drop,
                    .reason = kept ? trace::drop_reason::none : trace::drop_reason::fault_injected});
-      bump(wire_tx_);
+      if (!kept) {
+        w.refs[f.id] = 0;
+        frames[n_free++] = f;
+      }
     }
+    bump(wire_tx_, frames.size());   // under the lock: the NIC's queues may send on their own threads
   }
-  qc_[q].opackets.fetch_add(frames.size(), std::memory_order_relaxed);
-  qc_[q].obytes.fetch_add(bytes, std::memory_order_relaxed);
-  queues_[q]->free_frames(std::span<const port::frame_ref>(frames.data(), frames.size()));
+  if (n_free) queues_[q]->free_frames(std::span<const port::frame_ref>(frames.data(), n_free));
 }
 
 nic_counters sim_nic::counters() const {
@@ -598,7 +663,8 @@ std::vector<drop_record> sim_nic::drop_log() const {
 // ---------------------------------------------------------------- wire
 
 wire::wire(sim_nic& a, sim_nic& b, link_config a_to_b, link_config b_to_a)
-    : a_(a), b_(b), ab_(std::make_unique<sim_nic::wire_dir>(a_to_b)), ba_(std::make_unique<sim_nic::wire_dir>(b_to_a)) {
+    : a_(a), b_(b), ab_(std::make_unique<sim_nic::wire_dir>(a_to_b, a.pool_)),
+      ba_(std::make_unique<sim_nic::wire_dir>(b_to_a, b.pool_)) {
   a_.tx_wire_ = ab_.get();
   b_.rx_wire_ = ab_.get();
   b_.tx_wire_ = ba_.get();
@@ -606,6 +672,8 @@ wire::wire(sim_nic& a, sim_nic& b, link_config a_to_b, link_config b_to_a)
 }
 
 wire::~wire() {
+  ab_->drain();   // frames still in flight go back to their senders' pools
+  ba_->drain();
   a_.tx_wire_ = a_.rx_wire_ = nullptr;
   b_.tx_wire_ = b_.rx_wire_ = nullptr;
 }

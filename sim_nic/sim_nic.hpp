@@ -230,8 +230,12 @@ class sim_nic {
     std::uint64_t index;                        // replay index: loop * frames + record
     std::shared_ptr<const held_frame> held{};   // a stream's frame (a loaded trace: null, read by index)
   };
+  // A frame on the wire is the sender's pool frame itself, lent until delivery (one copy per frame,
+  // into the receiver's pool, as a NIC's DMA reads the sender's buffer): no heap copy per frame.
   struct wire_frame {
-    std::shared_ptr<const std::vector<std::byte>> bytes;
+    const std::byte* data;
+    std::uint32_t len;
+    port::frame_id id;        // in the sender's pool; freed there when its last copy is delivered
     std::uint64_t packet_id;
   };
   struct staged {
@@ -248,7 +252,9 @@ class sim_nic {
                const trace_record* rec, const port::fault_mark* mark, bool tracing) noexcept;
   bool next_trace_time(std::uint64_t& t) const noexcept;
   std::uint64_t wire_next_due() const noexcept;
-  bool wire_pop(std::uint64_t now, wire_frame& out) noexcept;
+  // Delivers the wire's frames due by `limit` and before `before` (the next trace / ingress-fault
+  // frame), at most `budget`, taking the wire's lock once per burst; returns frames handled.
+  std::size_t deliver_wire(std::uint64_t limit, std::uint64_t before, std::size_t budget, bool tracing) noexcept;
   std::size_t run(std::uint64_t limit, std::size_t budget) noexcept;
   // The loop of run(); Stream: the trace is a pcap_stream (decided once per call, not per frame).
   template <bool Stream>

@@ -1,17 +1,19 @@
 #!/bin/sh
-# Instructions per transaction (rr) or per connection (short) of bench_tcp_app's bypass_sim row under
+# Instructions per transaction (rr), per connection (short) or per MB received (bulk, 10^6 bytes) of
+# bench_tcp_app's bypass_sim row under
 # callgrind: the same app, both ends, two sim_nics on sim's wire, on one thread. The repeatable figure
 # beside the wall-clock rows (issue 13 point 6).
 #   callgrind_tcp_app.sh [PATH/TO/bench_tcp_app] [MODE=rr] [N=2000] [TOP=12]
 # Runs `bench_tcp_app --callgrind MODE N` under valgrind with collection on only around the N units
-# (connection set-up, ARP and 200 warm-up units outside). Prints
+# (bulk: N MB, in whole 64 KiB chunks; connection set-up, ARP and a warm-up outside). Prints
 #   instructions/UNIT: T       everything measured, per unit, both ends
 #   nic instructions/UNIT: S   sim_nic's share: transmit onto the wire (a heap copy per frame) and
 #                              advance_to (the copy into the peer's pool, the RX ring), inclusive;
 #                              what a NIC's DMA would do
 #   host instructions/UNIT: H  T - S: the app, Asio, bypass_service, the stack, the driver loop
 #   frames/UNIT: F             frames both NICs sent per unit
-# and the top functions by exclusive Ir. Exit 77 (ctest: skipped) without valgrind.
+# and the top functions by exclusive Ir. Exit 77 (ctest: skipped) without valgrind. With
+# CALLGRIND_KEEP=FILE the raw profile is kept there (callgrind_annotate --inclusive=yes FILE).
 set -eu
 prog=${1:-build/default/bench/tcp_app/bench_tcp_app}
 mode=${2:-rr}
@@ -25,14 +27,21 @@ fi
 case "$mode" in
   rr) unit=transaction ;;
   short) unit=connection ;;
-  *) echo "callgrind_tcp_app.sh: mode '$mode': rr or short" >&2; exit 2 ;;
+  bulk) unit=MB ;;
+  *) echo "callgrind_tcp_app.sh: mode '$mode': rr, short or bulk" >&2; exit 2 ;;
 esac
 out=$(mktemp /tmp/callgrind_tcp_app.XXXXXX)
 trap 'rm -f "$out" "$out.log" "$out.ann" "$out.inc"' EXIT
 valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out" "$prog" --callgrind "$mode" "$n" \
   >"$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
-done_n=$(sed -n "s/^${unit}s: \([0-9]*\)\$/\1/p" "$out.log")
-[ -n "$done_n" ] && [ "$done_n" -gt 0 ] || { cat "$out.log" >&2; exit 1; }
+if [ "$mode" = bulk ]; then
+  bytes=$(sed -n 's/^bytes: \([0-9]*\)$/\1/p' "$out.log")
+  [ -n "$bytes" ] && [ "$bytes" -gt 0 ] || { cat "$out.log" >&2; exit 1; }
+  done_n=$(awk -v b="$bytes" 'BEGIN { printf "%.6f", b / 1e6 }')
+else
+  done_n=$(sed -n "s/^${unit}s: \([0-9]*\)\$/\1/p" "$out.log")
+  [ -n "$done_n" ] && [ "$done_n" -gt 0 ] || { cat "$out.log" >&2; exit 1; }
+fi
 frames=$(sed -n 's/^frames: \([0-9]*\)$/\1/p' "$out.log")
 callgrind_annotate --threshold=100 "$out" >"$out.ann" 2>/dev/null
 ir=$(sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' "$out.ann" | tr -d , | head -n1)
@@ -40,6 +49,7 @@ ir=$(sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' "$out.ann" | tr -d , | he
 callgrind_annotate --inclusive=yes --threshold=100 "$out" >"$out.inc" 2>/dev/null
 incl() { v=$(grep -m1 "$1" "$out.inc" | sed -n 's/^ *\([0-9,]*\) .*/\1/p' | tr -d ,); echo "${v:-0}"; }
 nic=$(( $(incl 'sim_nic::transmit(') + $(incl 'sim_nic::advance_to(unsigned long, unsigned long)') ))
+[ -z "${CALLGRIND_KEEP:-}" ] || cp "$out" "$CALLGRIND_KEEP"
 echo "mode: $mode, measured ${unit}s: $done_n"
 sed -n 's/^retransmissions: /retransmissions while measured: /p' "$out.log"
 echo "total Ir: $ir"

@@ -33,8 +33,9 @@
 //                   the AF_XDP socket's drops, over the timed iterations
 // items_per_second is per CPU-second (the manual time is the CPU time).
 //
-// With `--callgrind rr|short N` the program instead runs N units of the bypass_sim row under callgrind's
-// collection (bench/tcp_app/callgrind_tcp_app.sh prints instructions per transaction / connection).
+// With `--callgrind rr|short|bulk N` the program instead runs N units (bulk: N MB) of the bypass_sim row
+// under callgrind's collection (bench/tcp_app/callgrind_tcp_app.sh prints instructions per transaction /
+// connection / MB).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -200,37 +201,50 @@ void bulk(benchmark::State& st) {
 // ---------------------------------------------------------------- callgrind
 using bypass_sim_socket = ta::bypass_sim_world::client_socket;
 
-// `--callgrind rr|short N`: N transactions (connections) of the bypass_sim row under callgrind's
-// collection, both ends (bench/tcp_app/callgrind_tcp_app.sh prints instructions per unit). The
-// connection, ARP and a warm-up of 200 units run before collection starts.
+// `--callgrind rr|short|bulk N`: N transactions (connections; MB for bulk) of the bypass_sim row under
+// callgrind's collection, both ends (bench/tcp_app/callgrind_tcp_app.sh prints instructions per unit).
+// The connection, ARP and a warm-up (200 units; bulk: 16 chunks, the window open) run before collection.
 int callgrind_run(const std::string& mode, std::uint64_t n) {
-  const bool rr_mode = mode == "rr";
-  if (!rr_mode && mode != "short") return std::fprintf(stderr, "bench_tcp_app --callgrind: mode rr or short\n"), 2;
-  setup<ta::bypass_sim_world> s(rr_mode ? ta::server_mode::echo : ta::server_mode::close_after_reply);
+  const bool rr_mode = mode == "rr", bulk_mode = mode == "bulk";
+  if (!rr_mode && !bulk_mode && mode != "short")
+    return std::fprintf(stderr, "bench_tcp_app --callgrind: mode rr, short or bulk\n"), 2;
+  setup<ta::bypass_sim_world> s(rr_mode ? ta::server_mode::echo
+                                : bulk_mode ? ta::server_mode::bulk : ta::server_mode::close_after_reply);
   if (!s.w.why.empty()) return std::fprintf(stderr, "%s\n", s.w.why.c_str()), 1;
-  auto measure = [&](auto& c) {
-    c.run(200);
-    if (!s.drive([&] { return c.idle(); })) return false;
+  // Runs `warm` units, then `units` under collection until done() says the last one arrived.
+  auto measure = [&](auto& c, std::uint64_t warm, std::uint64_t units, auto done) {
+    c.run(warm);
+    if (!s.drive([&] { return done(); })) return false;
     const auto d0 = diag_of(s.w);
     CALLGRIND_TOGGLE_COLLECT;
-    c.run(n);
-    const bool ok = s.drive([&] { return c.idle(); });
+    c.run(units);
+    const bool ok = s.drive([&] { return done(); });
     CALLGRIND_TOGGLE_COLLECT;
     const auto d1 = diag_of(s.w);
     std::printf("frames: %.0f\nretransmissions: %.0f\n", d1.at("frames") - d0.at("frames"), d1.at("retrans") - d0.at("retrans"));
     return ok;
   };
   bool ok = false;
+  std::uint64_t units = n;
   if (rr_mode) {
     ta::rr_client<bypass_sim_socket> c(s.w.client.ctx, s.at(), s.status);
     c.connect();
-    ok = s.drive([&] { return c.connected(); }) && measure(c);
+    ok = s.drive([&] { return c.connected(); }) && measure(c, 200, n, [&] { return c.idle(); });
+  } else if (bulk_mode) {
+    // N MB, in whole chunks: the unit printed is the MB (10^6 bytes) the server received.
+    ta::bulk_client<bypass_sim_socket> c(s.w.client.ctx, s.at(), s.status);
+    c.connect();
+    const std::uint64_t chunks = (n * 1000000 + ta::bulk_chunk - 1) / ta::bulk_chunk;
+    // Done when every chunk written so far (warm-up included) has reached the server's app.
+    ok = s.drive([&] { return c.connected(); }) &&
+         measure(c, 16, chunks, [&] { return c.idle() && s.server->bytes_in() >= c.done() * ta::bulk_chunk; });
+    units = chunks * ta::bulk_chunk;   // printed as bytes; the script divides by 10^6
   } else {
     ta::short_client<bypass_sim_socket> c(s.w.client.ctx, s.at(), s.status);
-    ok = measure(c);
+    ok = measure(c, 200, n, [&] { return c.idle(); });
   }
   if (!ok) return std::fprintf(stderr, "bench_tcp_app --callgrind: %s\n", s.status.error.c_str()), 1;
-  std::printf("%s: %llu\n", rr_mode ? "transactions" : "connections", static_cast<unsigned long long>(n));
+  std::printf("%s: %llu\n", rr_mode ? "transactions" : bulk_mode ? "bytes" : "connections", static_cast<unsigned long long>(units));
   return 0;
 }
 
@@ -247,7 +261,7 @@ int register_rows() {
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "--callgrind") == 0) {
-    if (argc < 3) return std::fprintf(stderr, "usage: bench_tcp_app --callgrind rr|short [N]\n"), 2;
+    if (argc < 3) return std::fprintf(stderr, "usage: bench_tcp_app --callgrind rr|short|bulk [N]\n"), 2;
     if (!RINGLAB_HAVE_CALLGRIND) return std::fprintf(stderr, "bench_tcp_app: built without <valgrind/callgrind.h>\n"), 77;
     return callgrind_run(argv[2], argc >= 4 ? std::strtoull(argv[3], nullptr, 10) : 2000);
   }

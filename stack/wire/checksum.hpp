@@ -10,12 +10,16 @@
 //                  including its checksum field folds to 0xffff is valid (verify()).
 //   incremental    update(hc, old, new) is RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'): the checksum after
 //                  one 16-bit word changed from m to m', equal to a full recompute (no -0 trouble).
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
 #include <type_traits>
+#if defined(__SSE2__) && defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 #include "stack/wire/ipv4_addr.hpp"
 
@@ -99,6 +103,67 @@ constexpr std::uint16_t compute(std::span<const std::byte> data, std::uint16_t a
 // True when data (checksum field included) sums to 0xffff, i.e. the stored checksum is right.
 constexpr bool verify(std::span<const std::byte> data, std::uint16_t acc = 0) noexcept {
   return sum(data, acc) == 0xffff;
+}
+
+// The same sum for long spans (TCP's full segments, summed twice per payload byte: send and
+// receive). Where SSE2 is there (every x86-64) sixteen bytes a step: the native 16-bit words widened
+// to 32-bit lanes and added, two loads a loop, ~0.4 instructions a byte against ~0.9 for sum()'s
+// 64-bit loop. Kept apart from sum(), which stays small enough to inline into UDP's and IPv4's
+// per-packet checks (short spans go to it from here too).
+#if defined(__SSE2__) && defined(__x86_64__)
+// sum_long's loop, out of line: a short span stays on sum()'s inlined path.
+[[gnu::noinline]] inline std::uint16_t sum_wide(std::span<const std::byte> data, std::uint16_t acc) noexcept {
+  const std::byte* p = data.data();
+  std::size_t n = data.size();
+  std::uint64_t s = 0;
+  // A lane takes at most 2 x 0xffff per 32-byte step: chunks of 2^15 bytes stay far below 2^32.
+  while (n >= 16) {
+    const std::size_t chunk = std::min<std::size_t>(n & ~std::size_t{15}, std::size_t{1} << 15);
+    const std::byte* const end = p + chunk;
+    const __m128i zero = _mm_setzero_si128();
+    __m128i a = zero, b = zero;
+    for (; end - p >= 32; p += 32) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+      a = _mm_add_epi32(a, _mm_unpacklo_epi16(v, zero));
+      b = _mm_add_epi32(b, _mm_unpackhi_epi16(v, zero));
+      a = _mm_add_epi32(a, _mm_unpacklo_epi16(w, zero));
+      b = _mm_add_epi32(b, _mm_unpackhi_epi16(w, zero));
+    }
+    if (p != end) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      a = _mm_add_epi32(a, _mm_unpacklo_epi16(v, zero));
+      b = _mm_add_epi32(b, _mm_unpackhi_epi16(v, zero));
+      p += 16;
+    }
+    // Four 32-bit lanes of each, added as 64-bit values: no overflow.
+    const __m128i t = _mm_add_epi64(_mm_add_epi64(_mm_unpacklo_epi32(a, zero), _mm_unpackhi_epi32(a, zero)),
+                                    _mm_add_epi64(_mm_unpacklo_epi32(b, zero), _mm_unpackhi_epi32(b, zero)));
+    s += static_cast<std::uint64_t>(_mm_cvtsi128_si64(t)) +
+         static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(t, t)));
+    n -= chunk;
+  }
+  // Native-order words, as in sum(): fold, swap into network order once. The rest (< 16 bytes) starts
+  // at an even offset, so sum() takes it as a continuation.
+  std::uint16_t folded = fold(s);
+  if constexpr (std::endian::native == std::endian::little)
+    folded = static_cast<std::uint16_t>(folded << 8 | folded >> 8);
+  return add(add(folded, acc), sum({p, n}));
+}
+#endif
+
+constexpr std::uint16_t sum_long(std::span<const std::byte> data, std::uint16_t acc = 0) noexcept {
+#if defined(__SSE2__) && defined(__x86_64__)
+  if (!std::is_constant_evaluated() && data.size() >= 128) return sum_wide(data, acc);
+#endif
+  return sum(data, acc);
+}
+
+constexpr std::uint16_t compute_long(std::span<const std::byte> data, std::uint16_t acc = 0) noexcept {
+  return finish(sum_long(data, acc));
+}
+constexpr bool verify_long(std::span<const std::byte> data, std::uint16_t acc = 0) noexcept {
+  return sum_long(data, acc) == 0xffff;
 }
 
 // RFC 1624 eqn. 3 for one 16-bit word changed from old_word to new_word.

@@ -107,7 +107,7 @@ class view {
 
   // Whether pseudo header + segment sum to 0xffff.
   constexpr bool verify_checksum(ipv4_addr src, ipv4_addr dst) const noexcept {
-    return checksum::verify(b_, checksum::pseudo_header(src, dst, ip_protocol, static_cast<std::uint16_t>(b_.size())));
+    return checksum::verify_long(b_, checksum::pseudo_header(src, dst, ip_protocol, static_cast<std::uint16_t>(b_.size())));
   }
 
  private:
@@ -282,7 +282,7 @@ struct repr {
     opts.emit(out.subspan(field::options, hl - header_len));
     if (mode == csum::full)
       store_be16(p + field::checksum,
-                 checksum::compute(out.first(len), checksum::pseudo_header(src, dst, ip_protocol,
+                 checksum::compute_long(out.first(len), checksum::pseudo_header(src, dst, ip_protocol,
                                                                            static_cast<std::uint16_t>(len))));
     return len;
   }

@@ -255,6 +255,50 @@ TEST(sim_nic, wire_delivers_to_the_peer_after_serialisation_and_latency) {
   EXPECT_EQ(b.pool().out(), 0u);
 }
 
+// A frame on the wire is the sender's pool frame, lent until its last copy is delivered (one copy,
+// into the receiver's pool): out() counts it on the sender's side while it flies; a duplicate is the
+// same frame delivered twice and freed once; a wire that goes away gives its frames back.
+TEST(sim_nic, wire_lends_the_senders_frame_until_delivery) {
+  for (const char* spec : {"", "dup=1", "corrupt=1"}) {
+    SCOPED_TRACE(spec);
+    std::string err;
+    sim::sim_nic a(sim::sim_nic_config{.name = "a"}), b(sim::sim_nic_config{.name = "b"});
+    sim::wire w(a, b, {.latency_ns = 1'000, .faults = *port::parse_fault_spec(spec, &err), .seed = 3}, {});
+    auto batch = a.queue(0).tx_reserve(3);
+    ASSERT_EQ(batch.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+      const auto fr = flow_frame(20 + static_cast<std::uint32_t>(i));
+      std::memcpy(batch[i].bytes.data(), fr.data(), fr.size());
+      batch[i].bytes = batch[i].bytes.first(fr.size());
+    }
+    batch.commit(3);
+    EXPECT_EQ(a.pool().out(), 3u);   // on the wire
+    const std::size_t copies = std::string_view(spec) == "dup=1" ? 6 : 3;
+    EXPECT_EQ(b.advance_to(1'000), copies);
+    EXPECT_EQ(a.pool().out(), 0u);   // delivered: the sender's again
+    const auto got = drain(b, 0);
+    ASSERT_EQ(got.size(), copies);
+    std::size_t corrupted = 0;
+    for (std::size_t i = 0; i < copies; ++i) {
+      const auto want = flow_frame(20 + static_cast<std::uint32_t>(copies == 6 ? i / 2 : i));
+      ASSERT_EQ(got[i].data.size(), want.size());
+      corrupted += got[i].data != want;
+    }
+    EXPECT_EQ(corrupted, std::string_view(spec) == "corrupt=1" ? copies : 0u);
+    EXPECT_EQ(b.pool().out(), 0u);
+  }
+  // In flight when the wire ends: back to the sender's pool.
+  sim::sim_nic a(sim::sim_nic_config{.name = "a"}), b(sim::sim_nic_config{.name = "b"});
+  {
+    sim::wire w(a, b, {.latency_ns = 1'000}, {});
+    auto batch = a.queue(0).tx_reserve(2);
+    for (std::size_t i = 0; i < 2; ++i) batch[i].bytes = batch[i].bytes.first(60);
+    batch.commit(2);
+    EXPECT_EQ(a.pool().out(), 2u);
+  }
+  EXPECT_EQ(a.pool().out(), 0u);
+}
+
 TEST(sim_nic, rx_faults_drop_everything_or_duplicate_everything) {
   for (const char* spec : {"drop=1", "dup=1", "corrupt=1"}) {
     SCOPED_TRACE(spec);

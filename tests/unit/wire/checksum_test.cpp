@@ -154,5 +154,23 @@ TEST(Checksum, WideRuntimeSumEqualsTheWordLoop) {
   }
 }
 
+// sum_long (TCP's segments): its 32-byte steps, 16-byte tail, sub-16-byte rest and 2^15-byte chunks
+// (lanes must not overflow on all-0xff data) against the word loop, from an even and an odd address.
+TEST(Checksum, LongSpansEqualTheWordLoop) {
+  std::mt19937 rng(11);
+  std::vector<std::byte> buf(140'000);
+  for (int fill = 0; fill < 2; ++fill) {
+    for (auto& b : buf) b = fill == 0 ? std::byte(rng()) : std::byte{0xff};
+    for (std::size_t len : {std::size_t{0}, std::size_t{127}, std::size_t{128}, std::size_t{129}, std::size_t{143},
+                            std::size_t{1448}, std::size_t{1460}, std::size_t{1461}, std::size_t{9000}, std::size_t{32768},
+                            std::size_t{32768 + 16}, std::size_t{32768 + 33}, std::size_t{65535}, std::size_t{139'999}})
+      for (std::size_t at : {std::size_t{0}, std::size_t{1}}) {
+        const std::span<const std::byte> d(buf.data() + at, len);
+        for (std::uint16_t acc : {std::uint16_t{0}, std::uint16_t{0x1234}, std::uint16_t{0xffff}})
+          ASSERT_EQ(checksum::sum_long(d, acc), reference_sum(d, acc)) << "len " << len << " fill " << fill;
+      }
+  }
+}
+
 }  // namespace
 }  // namespace ringlab::wire
