@@ -405,7 +405,11 @@ TEST_P(tcp_apps_lanes_netns, tcp_echo_server_two_lanes_socat_clients) {
   EXPECT_EQ(ok, std::size_t(conns)) << srv.out();
 }
 
-INSTANTIATE_TEST_SUITE_P(backends, tcp_apps_lanes_netns, ::testing::Values("afxdp", "dpdk"),
+// AF_XDP only. DPDK's multi-lane apps are not instantiated here: these tests build their own veth pair,
+// and net_af_xdp opens one queue of a veth at most (dpdk_queues_unavailable above says why), so a dpdk
+// case could never run on any machine with this topology; under CI (RINGLAB_REQUIRE_ALL=1) it would only
+// fail. It needs a NIC with combined channels (tools/tcp_apps/README.md, "Not done").
+INSTANTIATE_TEST_SUITE_P(backends, tcp_apps_lanes_netns, ::testing::Values("afxdp"),
                          [](const auto& i) { return i.param; });
 
 INSTANTIATE_TEST_SUITE_P(backends, tcp_apps_netns, ::testing::Values("afxdp", "kernel", "dpdk"),
