@@ -77,17 +77,25 @@ struct bypass_lane {
   bypass::bypass_service* svc = nullptr;
 };
 
+// The interface a host's lane runs: its address and MAC, the seed its timers and ports draw from, and a
+// socket queue deep enough for a burst per socket. One place for every app's lane (mcast, TCP lanes).
+inline stack::interface_config interface_of(const host_config& h, std::uint64_t seed) {
+  stack::interface_config c;
+  c.mac = h.mac;
+  c.addr = h.addr;
+  c.prefix_len = h.prefix_len;
+  c.seed = seed;
+  c.socket_queue_depth = 1024;
+  return c;
+}
+
 // Attaches the stack of `lane` to queue q of dev. A sim device is driven by run_replay (event_loop), a real
 // one busy-polls on the lane's loop with the real clock.
 inline std::error_code attach_lane(bypass_lane& lane, bypass::device& dev, std::uint16_t q, const host_config& h,
                                    std::uint64_t seed) {
   lane.svc = &asio::use_service<bypass::bypass_service>(lane.ctx);
   bypass::lane_config c;
-  c.iface.mac = h.mac;
-  c.iface.addr = h.addr;
-  c.iface.prefix_len = h.prefix_len;
-  c.iface.seed = seed;
-  c.iface.socket_queue_depth = 1024;
+  c.iface = interface_of(h, seed);
   const bool sim = dev.sim_nic() != nullptr;
   // A real port's lane keys its TCP ISNs and SYN cookies from the OS; sim keeps the fixed secret so
   // that a seeded run repeats (interface_config::tcp_secret).

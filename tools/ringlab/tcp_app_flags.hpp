@@ -330,11 +330,7 @@ inline std::unique_ptr<real_lanes> open_real_lanes(const args& a, const std::str
   const std::uint64_t seed = a.u64("seed");
   apply_device_flags(a, r->opts, seed);
   bypass::tcp_lanes_options o;
-  o.iface.mac = host.mac;
-  o.iface.addr = host.addr;
-  o.iface.prefix_len = host.prefix_len;
-  o.iface.seed = seed;
-  o.iface.socket_queue_depth = 1024;
+  o.iface = mcast::interface_of(host, seed);
   o.drive = bypass::drive_mode::busy_poll;
   o.neighbours = neighbours_of(a);
   o.pin = a.has("pin");
