@@ -35,29 +35,13 @@ TEST(tcp_lanes_threads, two_lanes_on_two_threads_serve_and_open_connections_on_t
   // Host B: the test thread's.
   asio::io_context ctx_b{1};
   auto& svc_b = asio::use_service<bypass::bypass_service>(ctx_b);
-  {
-    bypass::lane_config c;
-    c.iface.mac = b_mac;
-    c.iface.addr = b_ip;
-    c.drive = bypass::drive_mode::manual;
-    c.clock = mono;
-    ASSERT_FALSE(svc_b.attach(nb.queue(0), c));
-    svc_b.iface().add_neighbour(a_ip, a_mac, mono());
-  }
+  ASSERT_FALSE(attach_host_b(svc_b, nb, mono));
   std::size_t accepted_b = 0;
   bacc acc_b(ctx_b, atcp::endpoint(atcp::v4(), echo_port));
   accept_loop(acc_b, accepted_b);
 
   // Host A: the lanes. Their clients and echo sessions live on their own lanes.
-  bypass::tcp_lanes_options o;
-  o.iface.mac = a_mac;
-  o.iface.addr = a_ip;
-  o.drive = bypass::drive_mode::busy_poll;
-  o.rss = bypass::rss_steering::of(na);
-  o.neighbours = {{b_ip, b_mac}};
-  std::vector<bypass::lane_port> ports;
-  for (std::uint16_t q = 0; q < queues; ++q) ports.push_back({&na.queue(q), {}});
-  auto lanes = std::make_unique<bypass::tcp_lanes>(std::move(ports), o);
+  auto lanes = lanes_of_host_a(na, queues);
   std::vector<std::size_t> served(queues, 0);   // each element written by its own lane only
   ASSERT_FALSE(lanes->listen(atcp::endpoint(atcp::v4(), lanes_port), [&served](std::size_t lane, bsock s) {
     ++served[lane];

@@ -10,8 +10,13 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <system_error>
+#include <vector>
 
+#include "asio_bypass/bypass_service.hpp"
+#include "asio_bypass/rss_steering.hpp"
 #include "asio_bypass/tcp_acceptor.hpp"
+#include "asio_bypass/tcp_lanes.hpp"
 #include "asio_bypass/tcp_socket.hpp"
 #include "sim_nic/rss.hpp"
 #include "sim_nic/sim_nic.hpp"
@@ -108,5 +113,30 @@ struct client : std::enable_shared_from_this<client> {
     });
   }
 };
+
+// The two hosts of the threaded tests: B is one bypass lane on nb's only queue, driven by hand (the
+// test's thread), A is a tcp_lanes with a busy-polling lane per queue of na that knows B statically.
+inline std::error_code attach_host_b(bypass::bypass_service& svc, sim::sim_nic& nb,
+                                     std::function<stack::time_ns()> clock) {
+  bypass::lane_config c;
+  c.iface.mac = b_mac;
+  c.iface.addr = b_ip;
+  c.drive = bypass::drive_mode::manual;
+  c.clock = clock;
+  if (auto e = svc.attach(nb.queue(0), c)) return e;
+  svc.iface().add_neighbour(a_ip, a_mac, clock());
+  return {};
+}
+inline std::unique_ptr<bypass::tcp_lanes> lanes_of_host_a(sim::sim_nic& na, std::uint16_t queues) {
+  bypass::tcp_lanes_options o;
+  o.iface.mac = a_mac;
+  o.iface.addr = a_ip;
+  o.drive = bypass::drive_mode::busy_poll;
+  o.rss = bypass::rss_steering::of(na);
+  o.neighbours = {{b_ip, b_mac}};
+  std::vector<bypass::lane_port> ports;
+  for (std::uint16_t q = 0; q < queues; ++q) ports.push_back({&na.queue(q), {}});
+  return std::make_unique<bypass::tcp_lanes>(std::move(ports), o);
+}
 
 }  // namespace ringlab::tcp_lanes_testing

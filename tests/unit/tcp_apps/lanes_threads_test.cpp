@@ -41,25 +41,9 @@ TEST(tcp_apps_lanes_threads, echo_server_on_two_lane_threads_exact_on_the_rss_la
 
   asio::io_context ctx_b{1};   // the client host: this thread's
   auto& svc_b = asio::use_service<bypass::bypass_service>(ctx_b);
-  {
-    bypass::lane_config c;
-    c.iface.mac = b_mac;
-    c.iface.addr = b_ip;
-    c.drive = bypass::drive_mode::manual;
-    c.clock = mono;
-    ASSERT_FALSE(svc_b.attach(nb.queue(0), c));
-    svc_b.iface().add_neighbour(a_ip, a_mac, mono());
-  }
+  ASSERT_FALSE(attach_host_b(svc_b, nb, mono));
 
-  bypass::tcp_lanes_options o;
-  o.iface.mac = a_mac;
-  o.iface.addr = a_ip;
-  o.drive = bypass::drive_mode::busy_poll;
-  o.rss = bypass::rss_steering::of(na);
-  o.neighbours = {{b_ip, b_mac}};
-  std::vector<bypass::lane_port> ports;
-  for (std::uint16_t q = 0; q < queues; ++q) ports.push_back({&na.queue(q), {}});
-  auto lanes = std::make_unique<bypass::tcp_lanes>(std::move(ports), o);
+  auto lanes = lanes_of_host_a(na, queues);
   using server_t = ta::echo_server<bacc, bsock>;
   struct served {
     std::uint16_t port;
