@@ -72,14 +72,7 @@ TEST(tcp_lanes_threads, two_lanes_on_two_threads_serve_and_open_connections_on_t
     return true;
   };
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  auto turn = [&] {
-    const stack::time_ns t = mono();
-    na.advance_to(t);
-    nb.advance_to(t);
-    svc_b.poll_once();
-    ctx_b.restart();
-    ctx_b.poll();
-  };
+  auto turn = [&] { turn_host_b(na, nb, svc_b, ctx_b, mono()); };
   while (!(b_done() && finished_a.load(std::memory_order_acquire) == int(queues * active_per_lane)) &&
          std::chrono::steady_clock::now() < give_up)
     turn();

@@ -139,4 +139,14 @@ inline std::unique_ptr<bypass::tcp_lanes> lanes_of_host_a(sim::sim_nic& na, std:
   return std::make_unique<bypass::tcp_lanes>(std::move(ports), o);
 }
 
+// One turn of the test thread: both NICs' ingest up to now, then host B's lane and its handlers.
+inline void turn_host_b(sim::sim_nic& na, sim::sim_nic& nb, bypass::bypass_service& svc_b, asio::io_context& ctx_b,
+                        stack::time_ns now) {
+  na.advance_to(now);
+  nb.advance_to(now);
+  svc_b.poll_once();
+  ctx_b.restart();
+  ctx_b.poll();
+}
+
 }  // namespace ringlab::tcp_lanes_testing

@@ -65,14 +65,7 @@ TEST(tcp_apps_lanes_threads, echo_server_on_two_lane_threads_exact_on_the_rss_la
               .seed = 3});
   client.start();
   lanes->start();
-  auto turn = [&] {
-    const stack::time_ns t = mono();
-    na.advance_to(t);
-    nb.advance_to(t);
-    svc_b.poll_once();
-    ctx_b.restart();
-    ctx_b.poll();
-  };
+  auto turn = [&] { turn_host_b(na, nb, svc_b, ctx_b, mono()); };
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (!(client.done() && ended.load(std::memory_order_acquire) == m) && std::chrono::steady_clock::now() < give_up)
     turn();
