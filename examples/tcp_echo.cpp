@@ -3,7 +3,10 @@
 //                                                               simulated hosts joined by sim_nic's wire
 //   tcp_echo --backend kernel --role server --port 7007         Linux TCP
 //   tcp_echo --backend kernel --role client --connect 127.0.0.1 --port 7007 [--bytes N]
-//   tcp_echo --backend afxdp --role server --iface veth0 --port 7007   (root, XDP; falls back to kernel)
+//   tcp_echo --backend afxdp --role server --iface veth0 --port 7007 [--addr 10.0.0.2/24] [--mac MAC]
+//                                                               (root, XDP; falls back to kernel; the stack
+//                                                               answers ARP for --addr with --mac: give the
+//                                                               interface's own MAC)
 // The client sends N bytes, half-closes, reads the echo back and prints "echoed N bytes: exact".
 // The echo and the client are ONE template each over the socket type: asio::ip::tcp::socket on the
 // kernel, ringlab::bypass::tcp::socket on ringlab's user-space stack (the same Asio shape).
@@ -12,6 +15,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/write.hpp>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -34,33 +38,58 @@ namespace {
 using namespace ringlab;
 
 struct options {
-  std::string backend = "kernel", role = "client", connect = "127.0.0.1", iface, vdev;
+  std::string backend = "kernel", role = "client", connect = "127.0.0.1", iface, vdev, addr = "10.0.0.2/24", mac = "02:00:00:00:00:02";
   unsigned short port = 7007;
   std::size_t bytes = 100000;
 };
 
+constexpr const char* usage_text =
+    "usage: tcp_echo --backend kernel|sim|afxdp|dpdk [--role server|client] [--port N] [--connect ADDR]\n"
+    "                [--bytes N] [--iface NAME] [--vdev SPEC] [--addr IP/LEN] [--mac MAC]\n"
+    "  sim: server and client in this process over sim_nic; kernel: Linux TCP; afxdp/dpdk: the server on\n"
+    "  the device's queue 0 at --addr (default 10.0.0.2/24) with --mac (default 02:00:00:00:00:02:\n  give the interface's own, `ip link show IFACE`, or set the interface's MAC to it).\n"
+    "  The client sends --bytes, half-closes and prints \"echoed N bytes: exact\" (exit 0) or DIFFERENT (1).\n";
+
 [[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr, "tcp_echo: %s\nusage: tcp_echo --backend kernel|sim|afxdp|dpdk [--role server|client] "
-                       "[--port N] [--connect ADDR] [--bytes N] [--iface NAME] [--vdev SPEC]\n", why.c_str());
+  std::fprintf(stderr, "tcp_echo: %s\n%s", why.c_str(), usage_text);
   std::exit(2);
+}
+
+unsigned long number(std::string_view k, const std::string& v, unsigned long max) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long n = std::strtoul(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno != 0 || n > max || v[0] == '-')
+    usage("'" + std::string(k) + "' wants a number up to " + std::to_string(max) + ", not '" + v + "'");
+  return n;
 }
 
 options parse(int argc, char** argv) {
   options o;
   for (int i = 1; i < argc; ++i) {
     const std::string_view k = argv[i];
+    if (k == "--help" || k == "-h") {
+      std::fputs(usage_text, stdout);
+      std::exit(0);
+    }
     if (i + 1 >= argc) usage("'" + std::string(k) + "' needs a value");
     const std::string v = argv[++i];
     if (k == "--backend") o.backend = v;
     else if (k == "--role") o.role = v;
-    else if (k == "--port") o.port = static_cast<unsigned short>(std::stoul(v));
+    else if (k == "--port") o.port = static_cast<unsigned short>(number(k, v, 65535));
     else if (k == "--connect") o.connect = v;
-    else if (k == "--bytes") o.bytes = std::stoul(v);
+    else if (k == "--bytes") o.bytes = number(k, v, 1UL << 34);
     else if (k == "--iface") o.iface = v;
     else if (k == "--vdev") o.vdev = v;
+    else if (k == "--addr") o.addr = v;
+    else if (k == "--mac") o.mac = v;
     else usage("unknown option '" + std::string(k) + "'");
   }
-  if (o.role != "server" && o.role != "client") usage("--role is server or client");
+  if (o.role != "server" && o.role != "client") usage("--role is server or client, not '" + o.role + "'");
+  if (o.backend != "kernel" && o.backend != "sim" && o.backend != "afxdp" && o.backend != "dpdk")
+    usage("unknown backend '" + o.backend + "'");
+  if (o.backend == "afxdp" && o.iface.empty()) usage("--backend afxdp needs --iface");
+  if (o.backend == "dpdk" && o.vdev.empty()) usage("--backend dpdk needs --vdev");
   return o;
 }
 
@@ -203,9 +232,14 @@ int run_device_server(const options& o, bypass::device& dev) {
   asio::io_context ctx{1};
   auto& svc = asio::use_service<bypass::bypass_service>(ctx);
   bypass::lane_config c;
-  c.iface.mac = *wire::mac_addr::parse("02:00:00:00:00:02");
-  c.iface.addr = *wire::ipv4_addr::parse("10.0.0.2");
-  c.iface.prefix_len = 24;
+  const auto slash = o.addr.find('/');
+  const auto ip = wire::ipv4_addr::parse(o.addr.substr(0, slash));
+  if (!ip) usage("--addr: not an IPv4 address: '" + o.addr + "'");
+  c.iface.addr = *ip;
+  c.iface.prefix_len = slash == std::string::npos ? 24 : static_cast<int>(number("--addr", o.addr.substr(slash + 1), 32));
+  const auto mac = wire::mac_addr::parse(o.mac);
+  if (!mac) usage("--mac: not a MAC address: '" + o.mac + "'");
+  c.iface.mac = *mac;
   c.drive = bypass::drive_mode::busy_poll;
   c.clock = dev.clock();
   if (auto ec = svc.attach(dev.queue(0), c)) usage("attach: " + ec.message());
@@ -213,6 +247,8 @@ int run_device_server(const options& o, bypass::device& dev) {
   bypass::tcp::acceptor acc(ctx, {asio::ip::address_v4::any(), o.port});
   echo_server<bypass::tcp::acceptor, bypass::tcp::socket> server{acc, {}};
   server.start();
+  std::printf("tcp_echo: listening on %s:%u over %s\n", o.addr.c_str(), o.port, o.backend.c_str());
+  std::fflush(stdout);
   asio::signal_set signals(ctx, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code&, int) { ctx.stop(); });
   ctx.run();

@@ -36,9 +36,32 @@
 #ifndef RINGLAB_AFXDP_BPF_OBJ_DEFAULT
 #define RINGLAB_AFXDP_BPF_OBJ_DEFAULT "xsk_redirect.bpf.o"
 #endif
+#ifndef RINGLAB_AFXDP_BPF_OBJ_INSTALLED
+#define RINGLAB_AFXDP_BPF_OBJ_INSTALLED "/usr/share/ringlab/xsk_redirect.bpf.o"
+#endif
 
 namespace ringlab::backends::afxdp {
 namespace {
+
+// Where the XDP object is: $RINGLAB_AFXDP_BPF_OBJ, else the build tree's (an uninstalled build), else
+// the installed copy (cmake --install / the .deb put it in DATADIR/ringlab), found at the configured
+// prefix or next to the running binary (../share/ringlab: an install moved with --prefix or a package).
+// `tried` lists the places looked at, for the error when none opens.
+std::string find_bpf_object(std::string& tried) {
+  if (const char* env = std::getenv("RINGLAB_AFXDP_BPF_OBJ")) return env;
+  std::vector<std::string> places{RINGLAB_AFXDP_BPF_OBJ_DEFAULT, RINGLAB_AFXDP_BPF_OBJ_INSTALLED};
+  std::array<char, 4096> exe{};
+  if (const ssize_t n = ::readlink("/proc/self/exe", exe.data(), exe.size() - 1); n > 0) {
+    std::string dir(exe.data(), std::size_t(n));
+    dir.resize(dir.rfind('/') == std::string::npos ? 0 : dir.rfind('/'));
+    places.push_back(dir + "/../share/ringlab/xsk_redirect.bpf.o");
+  }
+  for (const std::string& p : places) {
+    if (::access(p.c_str(), R_OK) == 0) return p;
+    tried += (tried.empty() ? "" : ", ") + p;
+  }
+  return places.front();
+}
 
 using ringlab::port::frame_id;
 using ringlab::port::frame_ref;
@@ -263,15 +286,13 @@ std::error_code port::program::attach(const config& cfg, std::string& why) {
     return std::error_code(e, std::generic_category());
   };
   setenv("LIBXDP_SKIP_DISPATCHER", "1", 0);   // one program per interface here; no freplace dispatcher
-  std::string path = cfg.bpf_object;
-  if (path.empty()) {
-    const char* env = std::getenv("RINGLAB_AFXDP_BPF_OBJ");
-    path = env ? env : RINGLAB_AFXDP_BPF_OBJ_DEFAULT;
-  }
+  std::string tried;
+  const std::string path = cfg.bpf_object.empty() ? find_bpf_object(tried) : cfg.bpf_object;
   prog = xdp_program__open_file(path.c_str(), "xdp", nullptr);
   if (long e = libxdp_get_error(prog); e || !prog) {
     prog = nullptr;
-    return fail(int(e ? -e : ENOENT), with_library("XDP program " + path + ": open failed: " + err_text(int(e ? -e : ENOENT))));
+    return fail(int(e ? -e : ENOENT), with_library("XDP program " + path + ": open failed: " + err_text(int(e ? -e : ENOENT)) +
+                                                   (tried.empty() ? "" : " (looked in " + tried + "; set $RINGLAB_AFXDP_BPF_OBJ)")));
   }
   std::vector<attach_mode> modes;
   if (cfg.attach != attach_mode::skb) modes.push_back(attach_mode::native);

@@ -48,7 +48,9 @@ def main():
         run(["cmake", "--install", a.build, "--prefix", prefix])
         for path in ["bin/ringlab", "include/ringlab/asio_bypass/udp_socket.hpp",
                      "lib/cmake/ringlab/ringlabConfig.cmake", "lib/cmake/ringlab/ringlabConfigVersion.cmake",
-                     "lib/pkgconfig/ringlab.pc", "lib/libringlab_bypass_stack.a"]:
+                     "lib/pkgconfig/ringlab.pc", "lib/libringlab_bypass_stack.a",
+                     # the XDP objects an installed AF_XDP port opens once the build tree is gone
+                     "share/ringlab/xsk_redirect.bpf.o", "share/ringlab/xsk_redirect_ipv4.bpf.o"]:
             if not os.path.exists(os.path.join(prefix, path)):
                 sys.exit(f"not installed: {path}")
         # Every "..." include of an installed header resolves inside the installed tree: a header of a

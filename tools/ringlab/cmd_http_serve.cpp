@@ -70,7 +70,7 @@ struct settings {
 template <class Acceptor, class Socket>
 int serve(asio::io_context& ctx, Acceptor& acc, const asio::ip::tcp::endpoint& at, const asio::ip::tcp::endpoint& shown,
           const settings& set, const stack::interface* iface, const char* backend) {
-  if (auto err = ta::open_listener(acc, at); !err.empty()) throw std::runtime_error(err);
+  if (auto err = ta::open_listener(acc, at); !err.empty()) throw cli::usage_error{err};   // a port in use: nothing ran (exit 2)
   ta::http_server<Acceptor, Socket> server(acc, set.body_size);
   server.start();
   std::fprintf(stderr, "http-serve: listening on %s (backend %s)\n", ta::endpoint_text(shown).c_str(), backend);

@@ -268,7 +268,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& role, const
   } else {
     bypass::tcp::acceptor acc(ctx);
     if (auto err = ta::open_listener(acc, {asio::ip::address_v4::any(), port}); !err.empty())
-      throw std::runtime_error(err);
+      throw cli::usage_error{err};   // a port in use: nothing ran (exit 2)
     bool failed = false;
     ta::echo_server<bypass::tcp::acceptor, bypass::tcp::socket> server(
         acc, count, [&](const ta::echo_result& r) {
@@ -316,7 +316,7 @@ int run_kernel(const cli::args& a, const std::string& role) {
   const std::uint16_t port = cli::port_value(a, "port");
   const std::uint64_t count = a.u64("count");
   asio::ip::tcp::acceptor acc(ctx);
-  if (auto err = ta::open_listener(acc, {listen, port}); !err.empty()) throw std::runtime_error(err);
+  if (auto err = ta::open_listener(acc, {listen, port}); !err.empty()) throw cli::usage_error{err};   // a port in use: nothing ran (exit 2)
   bool failed = false;
   ta::echo_server<asio::ip::tcp::acceptor, asio::ip::tcp::socket> server(
       acc, count, [&](const ta::echo_result& r) {

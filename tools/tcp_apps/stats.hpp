@@ -6,10 +6,7 @@
 //           printer); the lane counters are the kernel's: run `nstat -az` itself.
 // Call on the lane's thread (the thread running the sockets' io_context): it reads the stack.
 // Everything goes to the FILE given (the commands pass stderr: stdout stays the data's).
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <linux/sockios.h>
 
 #include <asio/basic_stream_socket.hpp>
@@ -23,6 +20,7 @@
 #include "stack/iface/interface.hpp"
 #include "stack/socket/tcp_info.hpp"
 #include "stack/socket/tcp_lane_counters.hpp"
+#include "tools/tcp_apps/kernel_tcp_info.hpp"
 
 namespace ringlab::tcp_apps {
 
@@ -31,53 +29,20 @@ inline std::optional<stack::tcp_info> info_of(bypass::tcp::socket& s) {
   return std::nullopt;
 }
 
-// Linux's tcp_info in the stack's struct (so one printer serves both). A template: it names Asio.
+// Linux's TCP_INFO (kernel_tcp_info.cpp) plus the addresses and queues. A template: it names Asio.
 template <class Protocol, class Executor>
 std::optional<stack::tcp_info> info_of(asio::basic_stream_socket<Protocol, Executor>& s) {
   if (!s.is_open()) return std::nullopt;
-  const int fd = s.native_handle();
-  ::tcp_info k{};
-  socklen_t len = sizeof k;
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &k, &len) != 0) return std::nullopt;
-  stack::tcp_info i;
-  using st = ringlab::tcp::state;
-  switch (k.tcpi_state) {   // include/net/tcp_states.h
-    case 1: i.state = st::established; break;
-    case 2: i.state = st::syn_sent; break;
-    case 3: i.state = st::syn_received; break;
-    case 4: i.state = st::fin_wait_1; break;
-    case 5: i.state = st::fin_wait_2; break;
-    case 6: i.state = st::time_wait; break;
-    case 8: i.state = st::close_wait; break;
-    case 9: i.state = st::last_ack; break;
-    case 10: i.state = st::listen; break;
-    case 11: i.state = st::closing; break;
-    default: i.state = st::closed; break;
-  }
+  auto i = kernel_tcp_info(s.native_handle());
+  if (!i) return std::nullopt;
   std::error_code ec;
   const auto l = s.local_endpoint(ec);
   const auto r = s.remote_endpoint(ec);
-  i.local = bypass::tcp::to_stack(l);
-  if (!ec) i.remote = bypass::tcp::to_stack(r);
+  i->local = bypass::tcp::to_stack(l);
+  if (!ec) i->remote = bypass::tcp::to_stack(r);
   int q = 0;
-  if (::ioctl(fd, SIOCINQ, &q) == 0) i.recv_queue = static_cast<std::size_t>(q);
-  if (::ioctl(fd, SIOCOUTQ, &q) == 0) i.send_queue = static_cast<std::size_t>(q);
-  i.mss = static_cast<std::uint16_t>(k.tcpi_snd_mss);
-  i.cwnd = k.tcpi_snd_cwnd * k.tcpi_snd_mss;
-  i.ssthresh = k.tcpi_snd_ssthresh >= 0x7fffffffu ? 0xffffffffu : k.tcpi_snd_ssthresh * k.tcpi_snd_mss;
-  i.unacked = k.tcpi_unacked * k.tcpi_snd_mss;
-  i.srtt = stack::time_ns{k.tcpi_rtt} * 1000;
-  i.rttvar = stack::time_ns{k.tcpi_rttvar} * 1000;
-  i.rto = stack::time_ns{k.tcpi_rto} * 1000;
-  i.timestamps = k.tcpi_options & TCPI_OPT_TIMESTAMPS;
-  i.sack = k.tcpi_options & TCPI_OPT_SACK;
-  if (k.tcpi_options & TCPI_OPT_WSCALE) {
-    i.snd_wscale = k.tcpi_snd_wscale;
-    i.rcv_wscale = k.tcpi_rcv_wscale;
-  }
-  i.retrans = k.tcpi_total_retrans;
-  // bytes_acked, bytes_received, segs_in/out: not in glibc's struct tcp_info (Linux's newer tail);
-  // they print as 0 for kernel sockets.
+  if (::ioctl(s.native_handle(), SIOCINQ, &q) == 0) i->recv_queue = static_cast<std::size_t>(q);
+  if (::ioctl(s.native_handle(), SIOCOUTQ, &q) == 0) i->send_queue = static_cast<std::size_t>(q);
   return i;
 }
 

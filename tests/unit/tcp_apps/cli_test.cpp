@@ -120,6 +120,30 @@ TEST(tcp_echo_cli, refused_is_exit_1_with_the_reason) {
   EXPECT_EQ(r.err, "tcp-echo: connection 0 to 127.0.0.1:" + port + ": connect: Connection refused\n");
 }
 
+// A port already in use: nothing ran, so exit 2 (the exit table's "bad input"), one line naming the
+// failing step and the port, nothing on standard output; for both servers.
+TEST(tcp_apps_cli, port_in_use_is_exit_2_naming_the_port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  for (const std::string cmd : {"tcp-echo", "http-serve"}) {
+    std::vector<std::string> argv{ringlab_binary(), cmd};
+    if (cmd == "tcp-echo") argv.push_back("server");
+    argv.insert(argv.end(), {"--port", port, "--timeout", "5"});
+    auto r = run(argv);
+    EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.err;
+    EXPECT_EQ(r.err, "ringlab " + cmd + ": bind 0.0.0.0:" + port + ": Address already in use\n");
+    EXPECT_EQ(r.out, "");
+  }
+  ::close(fd);
+}
+
 struct usage_case {
   std::vector<std::string> args;
   std::string err;
@@ -279,9 +303,17 @@ TEST(tcp_echo_cli, kernel_stats_show_live_connections_and_say_where_the_counters
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(static_cast<std::uint16_t>(std::stoi(port)));
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::write(fd, "hello", 5), 5);
   const std::string live = "\nESTAB      0      0      127.0.0.1:" + port + " 127.0.0.1:";
   EXPECT_TRUE(ringlab::test::eventually([&] { return srv.err().find(live) != std::string::npos; },
                                         std::chrono::seconds(10)))
+      << srv.err();
+  // Linux's own tail of TCP_INFO (linux/tcp.h, not glibc's copy): the 5 bytes received and echoed.
+  EXPECT_TRUE(ringlab::test::eventually(
+      [&] {
+        return std::regex_search(srv.err(), std::regex(" bytes_acked:5 bytes_received:5 segs_out:[1-9][0-9]* segs_in:[1-9]"));
+      },
+      std::chrono::seconds(10)))
       << srv.err();
   ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);   // the server half-closes in turn and counts the connection
   char buf[16];
