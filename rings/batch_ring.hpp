@@ -28,6 +28,12 @@
 // gives back what it holds. Either rule alone breaks the cycle; rings/models/batch.pml -DNO_RULES shows
 // the livelock without them and spin proves progress with them.
 //
+// Burst path (issue 15.8): at burst 32 both this ring and rte_ring publish once per burst, so what is
+// left is the slot lines. enqueue_burst/_bulk take the slot lines up to 4 KiB ahead for writing
+// (prefetch_ahead: prefetchw, each line once per lap, only slots the cached tail counts as free), and
+// dequeue_burst/_bulk prefetch a burst's lines before copying them out. Hints only: no memory order
+// changes.
+//
 // Memory orders (labels used in the code, rings/README.md and rings/models/batch.pml):
 //   R1 release head in publish():  pairs with A1 in avail_from()  - items written before head moves
 //   R2 release tail in retire():   pairs with A2 in free_from()   - items read before the slot is reused
