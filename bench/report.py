@@ -8,7 +8,7 @@ usage:
   report.py run BUILD_DIR [--quick] [--out DIR] [--readme [README.md]] [--note TEXT] [--only NAME,...]
   report.py render DIR [--readme [README.md]] [--note TEXT]
 
-run     runs the programs listed in BUILD_DIR/bench/benches.txt (each with --benchmark_repetitions=5
+run     runs the programs listed in BUILD_DIR/bench/benches.txt (each with --benchmark_repetitions=5, rings_bench 7
         --benchmark_enable_random_interleaving=true: the repetitions of its benchmarks in random
         order), callgrind_rx.sh in its four modes and tcp/callgrind_tcp.sh in its three (five
         repetitions each, interleaved), then renders.
@@ -100,6 +100,10 @@ GROUPS = [
      "measure": ("items/s", first_counter("items_per_second"), HIGHER, "/s"),
      "second": ("ns per item", ns_per_item, LOWER, "ns"),
      "rows": ring_rows, "baseline_text": "the target's baseline ring, same element size and burst",
+     # The cross-core baselines move up to 1.7x between runs on these VMs (rte-sp-sc 64 B burst 32: 41 ->
+     # 70 M/s), so the target rows also show the ratio of each interleaved pair (design's i-th repetition
+     # over the baseline's i-th), and take 7 repetitions instead of 5 (about +26 s on a 66 s program).
+     "reps": 7, "paired": True,
      "full": ["--benchmark_min_time=0.2", r"--benchmark_filter=^(floor/|cross/.*/burst:(1|32)(/|$))"],
      "quick": ["--benchmark_min_time=0.05",
                r"--benchmark_filter=^cross/(spsc|batch|boost-spsc|rte-sp-sc|mpmc-mp-mc|rte-mp-mc)/.*/burst:(1|32)(/|$)"]},
@@ -308,10 +312,10 @@ def build_info(build):
             "compiler": version, "commit": commit + ("+local changes" if dirty else "")}
 
 
-def run_program(path, args, env_extra, raw):
+def run_program(path, args, env_extra, raw, reps=REPS):
     name = os.path.basename(path)
     out = os.path.join(raw, name + ".json")
-    cmd = [path, f"--benchmark_repetitions={REPS}", "--benchmark_enable_random_interleaving=true",
+    cmd = [path, f"--benchmark_repetitions={reps}", "--benchmark_enable_random_interleaving=true",
            *args, f"--benchmark_out={out}", "--benchmark_out_format=json"]
     env = dict(os.environ, **env_extra)
     log(" ".join(f"{k}={v}" for k, v in env_extra.items()) + (" " if env_extra else "") + " ".join(cmd[:-2]))
@@ -494,7 +498,7 @@ def cmd_run(a):
             meta["programs"].append({"program": name, "exit": 127, "why": "not built"})
             continue
         env = g.get("quick_env", {}) if a.quick else g.get("full_env", {})
-        meta["programs"].append(run_program(path, g["quick" if a.quick else "full"], env, raw))
+        meta["programs"].append(run_program(path, g["quick" if a.quick else "full"], env, raw, g.get("reps", REPS)))
     if not only or "callgrind" in only:
         status, _ = run_callgrind(a.callgrind_build, a.quick, raw)
         status["build"] = build_info(a.callgrind_build)
@@ -569,6 +573,13 @@ def fmt_range(s, unit=""):
 
 def ratio(a, b):
     return a["median"] / b["median"] if a and b and b["median"] else None
+
+
+def paired_ratios(r, base):
+    """Stats of design_i / baseline_i over the repetitions (i-th of each in run order; both interleaved at
+    random among the same run's rows, so a pair saw the same machine more nearly than two medians do)."""
+    a, b = r.get("samples") or [], base.get("samples") or []
+    return stats([x / y for x, y in zip(a, b) if x is not None and y])
 
 
 def group_rows(g, quick, raw):
@@ -740,6 +751,9 @@ def render(out, readme, note):
             else:
                 rcell = f"{rat:.3g}× {r['base']}" if rat is not None else \
                     (f"- ({r['base']}: error)" if r["base"] in by_name else f"- (no {r['base']} in this run)")
+                pr = paired_ratios(r, base) if g.get("paired") and base else None
+                if pr:
+                    rcell += f"; paired {pr['median']:.3g}× ({pr['min']:.3g}–{pr['max']:.3g}, n={pr['n']})"
             if g["key"] == "callgrind":
                 second = f"NIC {fmt(r['nic']['median'], 'Ir')} + host {fmt(r['host']['median'], 'Ir')}"
             elif g["key"] == "tcp_callgrind":

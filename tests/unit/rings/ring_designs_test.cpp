@@ -142,6 +142,33 @@ TEST(batch_ring, batch_is_clamped_to_the_ring) {
   ASSERT_TRUE(one.try_push(1));
   EXPECT_EQ(one.size(), 1u) << "a batch of 1 publishes every push, as spsc";
 }
+// The producer's prefetch-for-write runs write_ahead slots (4 KiB) past each burst, but only over slots
+// its cached tail counts as free: a line the consumer may still read is never taken from it.
+TEST(batch_ring, burst_prefetch_stays_inside_the_free_slots) {
+  batch_ring<std::uint64_t> r(64, near_wrap);  // 4 KiB ahead is 512 slots: the ring (64) bounds it
+  std::vector<std::uint64_t> in(64, 7), out(64);
+  ASSERT_EQ(r.enqueue_burst({in.data(), 32}), 32u);
+  EXPECT_EQ(r.prefetched_until(), near_wrap + 64) << "up to tail + size, across 2^32";
+  ASSERT_EQ(r.enqueue_burst({in.data(), 32}), 32u);  // full: nothing free to take
+  EXPECT_EQ(r.prefetched_until(), near_wrap + 64);
+  ASSERT_EQ(r.dequeue_burst({out.data(), 16}), 16u);
+  ASSERT_EQ(r.enqueue_burst({in.data(), 16}), 16u);  // full again
+  EXPECT_EQ(r.prefetched_until(), near_wrap + 64) << "nothing past the 16 slots just refilled";
+  ASSERT_EQ(r.dequeue_burst({out.data(), 48}), 48u);  // tail = near_wrap + 64
+  ASSERT_EQ(r.enqueue_burst({in.data(), 8}), 8u);     // reloads the tail: free up to near_wrap + 128
+  EXPECT_EQ(r.prefetched_until(), near_wrap + 128);
+  ASSERT_EQ(r.enqueue_burst({in.data(), 8}), 8u);     // already taken: the watermark stays
+  EXPECT_EQ(r.prefetched_until(), near_wrap + 128);
+
+  batch_ring<std::uint64_t> big(4096);
+  ASSERT_EQ(big.enqueue_burst({in.data(), 32}), 32u);
+  EXPECT_EQ(big.prefetched_until(), 32u + 512u) << "4 KiB of 8-byte slots past the burst";
+  struct line { std::uint64_t w[8]; };
+  batch_ring<line> wide(4096);
+  std::vector<line> lines(32);
+  ASSERT_EQ(wide.enqueue_burst({lines.data(), 32}), 32u);
+  EXPECT_EQ(wide.prefetched_until(), 32u + 64u) << "4 KiB of 64-byte slots past the burst";
+}
 // ---------------- objects in slots ----------------
 struct counted {
   static inline int live = 0, made = 0;
