@@ -1,7 +1,8 @@
 #!/bin/sh
 # Instructions per transaction / per server segment of the tcp_lanes bench's work, 1 lane vs N, on one
 # thread with a virtual clock (callgrind_tcp_lanes.cpp says why).
-#   callgrind_tcp_lanes.sh [PATH/TO/callgrind_tcp_lanes] [LANES=1] [MEASURED=8000] [WARMUP=4000] [TOP=15]
+#   callgrind_tcp_lanes.sh [PATH/TO/callgrind_tcp_lanes] [LANES=1] [MEASURED=8000] [TOP=15] [WARMUP=4000]
+# (bench/report.py's order: PROGRAM MODE N TOP.)
 # Prints instructions/transaction, instructions/segment (server lanes' in + out segments: the
 # bench's lane_cpu_ns_per_seg divides by the same), instructions/round (one poll_all: every lane's
 # ingest + poll + handlers), segments/round, and the top functions by exclusive Ir. Exit 77 without valgrind.
@@ -9,8 +10,8 @@ set -eu
 prog=${1:-build/default/bench/tcp_lanes/callgrind_tcp_lanes}
 lanes=${2:-1}
 measured=${3:-8000}
-warmup=${4:-4000}
-top=${5:-15}
+top=${4:-15}
+warmup=${5:-4000}
 if ! command -v valgrind >/dev/null 2>&1 || ! command -v callgrind_annotate >/dev/null 2>&1; then
   echo "SKIPPED: valgrind / callgrind_annotate not installed (Debian package valgrind)"
   exit 77
@@ -28,7 +29,7 @@ ir=$(sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' "$out.ann" | tr -d , | he
 [ -n "$ir" ] && [ "$ir" -gt 0 ] || { echo "callgrind_tcp_lanes.sh: no PROGRAM TOTALS" >&2; exit 1; }
 echo "lanes: $lanes, measured transactions: $measured (after $warmup), server segments: $segs, rounds: $rounds"
 awk -v ir="$ir" -v m="$measured" -v s="$segs" -v r="$rounds" 'BEGIN {
-  printf "instructions/transaction: %.1f\ninstructions/segment: %.1f\ninstructions/round: %.1f\nsegments/round: %.2f\n",
+  printf "instructions/transaction: %.1f\ninstructions/segment: %.1f\nround instructions/round: %.1f\nsegments/round: %.2f\n",
          ir / m, ir / s, ir / r, s / r }'
 echo "top functions (exclusive Ir over the measured transactions):"
 awk '/file:function/ { on = 1; next } on && NF && !/^-+$/' "$out.ann" | head -n "$top" | cut -c1-200

@@ -24,6 +24,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <thread>
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -45,8 +48,10 @@ using tcp_lanes_testing::echo_session;
 
 using namespace ringlab::bench_tcp_lanes;
 void bm_tcp_lanes_rr(benchmark::State& state, std::size_t lanes) {
-  std::atomic<std::uint64_t> gen{0};
-  std::atomic<int> ready{0}, done{0};
+  // Each on its own line: the lanes read `gen` every step, and write `done` at an iteration's end.
+  alignas(64) std::atomic<std::uint64_t> gen{0};
+  alignas(64) std::atomic<int> ready{0};
+  alignas(64) std::atomic<int> done{0};
   std::vector<std::unique_ptr<rig>> rigs;
   std::vector<bypass::lane_port> ports;
   for (std::size_t q = 0; q < lanes; ++q) {
@@ -62,6 +67,10 @@ void bm_tcp_lanes_rr(benchmark::State& state, std::size_t lanes) {
   o.pin = true;
   auto tl = std::make_unique<bypass::tcp_lanes>(std::move(ports), o);
   for (auto& r : rigs) r->set_lanes(tl.get());
+  // RINGLAB_TCP_LANES_CPU=C: lane q on CPU C + q (default: q). For the share-nothing control: two
+  // processes of tcp_lanes/rr/1, one with C=0 and one with C=1 (bench/README.md, "TCP lanes").
+  if (const char* c = std::getenv("RINGLAB_TCP_LANES_CPU"))
+    for (std::size_t q = 0; q < rigs.size(); ++q) rigs[q]->set_cpu(static_cast<int>((std::strtoul(c, nullptr, 10) + q) % std::max(1u, std::thread::hardware_concurrency())));
   if (auto ec = tl->listen(atcp::endpoint(atcp::v4(), server_port), [](std::size_t, bypass::tcp::socket s) {
         s.set_option(atcp::no_delay(true));
         std::make_shared<echo_session>(std::move(s))->go();

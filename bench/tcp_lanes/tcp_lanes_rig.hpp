@@ -2,6 +2,9 @@
 // The tcp_lanes bench's lane rig (bench_tcp_lanes and callgrind_tcp_lanes share it): one lane's NIC
 // pair, the peer's stack and its client sockets, driven from the lane's ingest step (tcp_lanes_bench.cpp
 // has the picture).
+#include <pthread.h>
+#include <sched.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -55,7 +58,10 @@ class rig {
   }
   port::any_port& port() noexcept { return a_.queue(0); }
   void set_lanes(bypass::tcp_lanes* l) noexcept { lanes_ = l; }
-  void set_target(std::uint64_t t) noexcept { target_ = t; }   // before the bump the lane acquires
+  void set_target(std::uint64_t t) noexcept { target_ = t; }
+  // Moves the lane's thread to `cpu` at its first step (after tcp_lanes pinned lane q to CPU q): two
+  // 1-lane processes on CPUs 0 and 1 are then 2 lanes that share nothing, not even an address space.
+  void set_cpu(int cpu) noexcept { cpu_ = cpu; }   // before the bump the lane acquires
   std::uint64_t cpu_ns() const noexcept { return cpu_ns_.load(std::memory_order_relaxed); }
   std::uint64_t segs() const noexcept { return segs_.load(std::memory_order_relaxed); }
   std::uint64_t txns() const noexcept { return txns_.load(std::memory_order_relaxed); }
@@ -63,6 +69,13 @@ class rig {
 
   // The lane's ingest step (its thread, before each poll of its stack).
   std::size_t step(stack::time_ns now) noexcept {
+    if (cpu_ >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu_, &set);
+      pthread_setaffinity_np(pthread_self(), sizeof set, &set);   // best effort
+      cpu_ = -1;
+    }
     std::size_t moved = a_.advance_to(now) + b_.advance_to(now);
     peer_->poll(now);
     if (!connected_) return moved + connect(now);
@@ -149,6 +162,7 @@ class rig {
   std::vector<client> clients_;
   bypass::tcp_lanes* lanes_ = nullptr;
   bool connected_ = false, working_ = false;
+  int cpu_ = -1;
   std::uint64_t seen_ = 0, target_ = 0, want_ = 0, sent_ = 0, done_txn_ = 0, cpu0_ = 0, segs0_ = 0;
   std::atomic<std::uint64_t> cpu_ns_{0}, segs_{0}, txns_{0};
   std::string error_;
