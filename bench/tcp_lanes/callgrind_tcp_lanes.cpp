@@ -38,11 +38,7 @@ int main(int argc, char** argv) {
   std::atomic<int> ready{0}, done{0};
   std::vector<std::unique_ptr<rig>> rigs;
   std::vector<bypass::lane_port> ports;
-  for (std::size_t q = 0; q < lanes; ++q) {
-    rigs.push_back(std::make_unique<rig>(q, total_conns / lanes, gen, ready, done));
-    rig* r = rigs.back().get();
-    ports.push_back({&r->port(), [r](stack::time_ns now) { return r->step(now); }});
-  }
+  make_rigs(lanes, gen, ready, done, rigs, ports);
   stack::time_ns now = stack::sec;
   bypass::tcp_lanes_options o;
   o.iface.mac = a_mac;

@@ -54,11 +54,7 @@ void bm_tcp_lanes_rr(benchmark::State& state, std::size_t lanes) {
   alignas(64) std::atomic<int> done{0};
   std::vector<std::unique_ptr<rig>> rigs;
   std::vector<bypass::lane_port> ports;
-  for (std::size_t q = 0; q < lanes; ++q) {
-    rigs.push_back(std::make_unique<rig>(q, total_conns / lanes, gen, ready, done));
-    rig* r = rigs.back().get();
-    ports.push_back({&r->port(), [r](stack::time_ns now) { return r->step(now); }});
-  }
+  make_rigs(lanes, gen, ready, done, rigs, ports);
   bypass::tcp_lanes_options o;
   o.iface.mac = a_mac;
   o.iface.addr = a_ip;

@@ -168,4 +168,15 @@ class rig {
   std::string error_;
 };
 
+// The rigs of `lanes` lanes (total_conns split evenly over them) and the lane ports tcp_lanes drives
+// them by (each lane's ingest is its rig's step).
+inline void make_rigs(std::size_t lanes, std::atomic<std::uint64_t>& gen, std::atomic<int>& ready, std::atomic<int>& done,
+                      std::vector<std::unique_ptr<rig>>& rigs, std::vector<bypass::lane_port>& ports) {
+  for (std::size_t q = 0; q < lanes; ++q) {
+    rigs.push_back(std::make_unique<rig>(q, total_conns / lanes, gen, ready, done));
+    rig* r = rigs.back().get();
+    ports.push_back({&r->port(), [r](stack::time_ns now) { return r->step(now); }});
+  }
+}
+
 }  // namespace ringlab::bench_tcp_lanes

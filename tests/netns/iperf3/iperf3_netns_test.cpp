@@ -27,6 +27,27 @@ using ringlab::test::ringlab_binary;
 namespace {
 
 
+// Stock `iperf3 -c ADDR -p PORT -t 1 -J ARGS` against the listening `srv`: the client exits 0, the
+// server (--once) exits 0 after it; cj: the client's JSON, sj: the server's one --json line (completed).
+void client_against(const t::netns& cli_ns, t::background_process& srv, const std::string& addr, const std::string& port,
+                    const std::vector<std::string>& client_args, json& cj, json& sj) {
+  std::vector<std::string> c{"timeout", "30", "iperf3", "-c", addr, "-p", port, "-t", "1", "-J"};
+  c.insert(c.end(), client_args.begin(), client_args.end());
+  auto client = cli_ns.exec(c);
+  ASSERT_EQ(client.exit_code, 0) << client.out << client.err << "\nserver: " << srv.err();
+  const auto code = srv.wait_for(15s);
+  ASSERT_TRUE(code.has_value()) << srv.err();
+  EXPECT_EQ(*code, 0) << srv.err();
+  cj = json::parse(client.out, nullptr, false);
+  ASSERT_TRUE(cj.is_object()) << client.out;
+  std::istringstream is(srv.out());
+  std::string line;
+  ASSERT_TRUE(std::getline(is, line)) << srv.err();
+  sj = json::parse(line, nullptr, false);
+  ASSERT_TRUE(sj.is_object()) << line;
+  EXPECT_EQ(sj["completed"], true) << sj["error"];
+}
+
 void run_case(int net, const std::string& backend, const std::vector<std::string>& client_args) {
   const std::string n = std::to_string(net), prefix = "10.21" + n + ".0.", port = std::to_string(45200 + net);
   t::netns cli_ns("rlic" + n), srv_ns("rlis" + n);
@@ -46,27 +67,13 @@ void run_case(int net, const std::string& backend, const std::vector<std::string
   ASSERT_EQ(srv.err().find("falling back"), std::string::npos) << "the device did not open: " << srv.err();
   ASSERT_NE(srv.err().find("(backend " + backend), std::string::npos) << srv.err();
 
-  std::vector<std::string> c{"timeout", "30", "iperf3", "-c", prefix + "2", "-p", port, "-t", "1", "-J"};
-  c.insert(c.end(), client_args.begin(), client_args.end());
-  auto client = cli_ns.exec(c);
-  ASSERT_EQ(client.exit_code, 0) << client.out << client.err << "\nserver: " << srv.err();
-  const auto code = srv.wait_for(15s);
-  ASSERT_TRUE(code.has_value()) << srv.err();
-  EXPECT_EQ(*code, 0) << srv.err();
-
-  const json cj = json::parse(client.out, nullptr, false);
-  ASSERT_TRUE(cj.is_object()) << client.out;
+  json cj, sj;
+  client_against(cli_ns, srv, prefix + "2", port, client_args, cj, sj);
+  if (::testing::Test::HasFatalFailure()) return;
   const json& end = cj["end"];
   const std::uint64_t sent = end["sum_sent"]["bytes"], received = end["sum_received"]["bytes"];
   EXPECT_GT(sent, 0u);
   EXPECT_GT(received, 0u);
-  // The server's one JSON line.
-  std::istringstream is(srv.out());
-  std::string line;
-  ASSERT_TRUE(std::getline(is, line)) << srv.err();
-  const json sj = json::parse(line, nullptr, false);
-  ASSERT_TRUE(sj.is_object()) << line;
-  EXPECT_EQ(sj["completed"], true) << sj["error"];
   EXPECT_EQ(sj["backend"].get<std::string>().rfind(backend, 0), 0u) << sj["backend"];
   const bool reverse = std::find(client_args.begin(), client_args.end(), "-R") != client_args.end();
   EXPECT_EQ(sj["reverse"], reverse);
@@ -143,22 +150,9 @@ void run_lanes_case(int net, const std::vector<std::string>& client_args, bool b
             std::string::npos)
       << srv.err();
 
-  std::vector<std::string> c{"timeout", "30", "iperf3", "-c", prefix + "2", "-p", port, "-t", "1", "-J"};
-  c.insert(c.end(), client_args.begin(), client_args.end());
-  auto client = cli_ns.exec(c);
-  ASSERT_EQ(client.exit_code, 0) << client.out << client.err << "\nserver: " << srv.err();
-  const auto code = srv.wait_for(15s);
-  ASSERT_TRUE(code.has_value()) << srv.err();
-  EXPECT_EQ(*code, 0) << srv.err();
-
-  const json cj = json::parse(client.out, nullptr, false);
-  ASSERT_TRUE(cj.is_object()) << client.out;
-  std::istringstream is(srv.out());
-  std::string line;
-  ASSERT_TRUE(std::getline(is, line)) << srv.err();
-  const json sj = json::parse(line, nullptr, false);
-  ASSERT_TRUE(sj.is_object()) << line;
-  EXPECT_EQ(sj["completed"], true) << sj["error"];
+  json cj, sj;
+  client_against(cli_ns, srv, prefix + "2", port, client_args, cj, sj);
+  if (::testing::Test::HasFatalFailure()) return;
   const bool reverse = std::find(client_args.begin(), client_args.end(), "-R") != client_args.end();
   EXPECT_EQ(sj["reverse"], reverse);
   const json& end = cj["end"];
@@ -166,7 +160,7 @@ void run_lanes_case(int net, const std::vector<std::string>& client_args, bool b
   EXPECT_GT(theirs, 0u);
   EXPECT_EQ(theirs, sj["bytes"].get<std::uint64_t>()) << "the client's figure for the server's side is ours, exactly";
   const std::size_t p = std::stoul(*(std::find(client_args.begin(), client_args.end(), "-P") + 1));
-  ASSERT_EQ(sj["streams"].size(), p) << line;
+  ASSERT_EQ(sj["streams"].size(), p) << sj.dump();
   ASSERT_EQ(end["streams"].size(), p);
   std::vector<std::uint64_t> per_lane(2, 0);
   std::vector<int> streams_on(2, 0);
@@ -175,7 +169,7 @@ void run_lanes_case(int net, const std::vector<std::string>& client_args, bool b
     EXPECT_EQ(end["streams"][i][reverse ? "sender" : "receiver"]["bytes"], ours["bytes"]) << "stream " << i;
     EXPECT_GT(ours["bytes"].get<std::uint64_t>(), 0u) << "stream " << i;
     const std::size_t q = ours["lane"];
-    ASSERT_LT(q, 2u) << line;
+    ASSERT_LT(q, 2u) << sj.dump();
     per_lane[q] += ours["bytes"].get<std::uint64_t>();
     ++streams_on[q];
   }
