@@ -267,7 +267,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, st
 int run(int argc, char** argv) {
   cli::args a("iperf3-server", opts, argc, argv);
   if (a.help()) {
-    std::fputs(cli::usage_text("iperf3-server", "[--port N] [--once] [--json] [--backend kernel|afxdp|dpdk ...] | --backend sim --self-test",
+    std::fputs(cli::usage_text("iperf3-server", "[--port N] [--once] [--json] [--backend kernel|afxdp|dpdk ...] [--lanes N] | --backend sim --self-test",
                                "The server side of the iperf3 protocol: stock `iperf3 -c ADDR` (TCP; -t, -n, -k, -P,\n"
                                "-R, -l, -O, -N, -w) measures our TCP, over kernel sockets or the user-space stack on\n"
                                "an AF_XDP (--iface) or DPDK (--vdev) port. UDP, --bidir, -M, -C, -b, --get-server-output\n"
@@ -275,7 +275,10 @@ int run(int argc, char** argv) {
                                "not implemented yet'. --backend sim --self-test [--reverse] [--parallel N]: nothing\n"
                                "outside the process reaches a simulated NIC, so our own iperf3 protocol client runs\n"
                                "against this server over two simulated hosts in this process; exit 0 when the bytes\n"
-                               "the server counted are what the client sent (or, --reverse, read in the results).",
+                               "the server counted are what the client sent (or, --reverse, read in the results).\n"
+                               "--lanes N (afxdp, dpdk, sim --self-test): a server on each of N lanes (RX queues); a test's\n"
+                               "data connections stay on the lane RSS gives them and meet their control connection's test\n"
+                               "by cookie in a registry shared by the lanes (tools/iperf3/README.md).",
                                opts).c_str(), stdout);
     return cli::exit_ok;
   }
