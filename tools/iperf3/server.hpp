@@ -98,6 +98,7 @@ class server {
     if (stopped_) return;
     auto p = std::make_shared<pending>();
     p->s = std::make_unique<Socket>(std::move(s));
+    if (h_.registry) p->accepted_s = h_.now_s();
     pending_.push_back(p);
     asio::async_read(*p->s, asio::buffer(p->cookie), [this, p](std::error_code e, std::size_t) {
       if (e == asio::error::operation_aborted) return;   // stop() closed it: `this` may be gone
@@ -189,6 +190,7 @@ class server {
   };
   struct pending {
     std::unique_ptr<Socket> s;
+    double accepted_s = 0;   // --lanes: the streams' ids follow it (test_registry::join)
     std::array<char, cookie_size> cookie{};
   };
   // --lanes: a data connection of a test whose control connection may be on another lane.
@@ -246,7 +248,7 @@ class server {
     if (h_.registry) {
       std::error_code e;
       const auto peer = p->s->remote_endpoint(e);
-      if (auto [t, slot] = h_.registry->join(p->cookie, h_.lane, e ? 0 : peer.port()); slot)
+      if (auto [t, slot] = h_.registry->join(p->cookie, h_.lane, e ? 0 : peer.port(), p->accepted_s); slot)
         return add_lane_stream(std::move(p->s), std::move(t), std::move(slot));
       if (!test_)
         if (auto t = h_.registry->begin(p->cookie, h_.lane)) return begin_test(std::move(p->s), p->cookie, std::move(t));

@@ -15,6 +15,7 @@
 // The mutex is taken only at connection setup (a cookie read), at the test's start and end, and by
 // counted()/slots() (setup-time callers and the sim's owner): never per segment. Per segment a lane
 // writes its own slot's counter only (one writer; the control lane reads it).
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -32,9 +33,10 @@ using cookie_bytes = std::array<char, cookie_size>;
 
 // One data connection of the test, written by the lane it lives on.
 struct stream_slot {
-  int id = 0;                 // iperf3's stream id (1, 3, 4, ...): the order the streams joined
+  int id = 0;                 // iperf3's stream id (1, 3, 4, ...): the accept order (join() says why)
   std::size_t lane = 0;       // the lane RSS gave the connection
   std::uint16_t peer_port = 0;
+  double accepted_s = 0;      // when its lane accepted it (the lanes' common steady clock)
   // Own cache line: each is written per read completion by its own lane, and two streams on two lanes
   // would otherwise write one line (the slots are allocated one after another).
   alignas(64) std::atomic<std::uint64_t> bytes{0};
@@ -75,16 +77,24 @@ class test_registry {
   }
   // A data connection's cookie on `lane`: its slot and the test, or {nullptr, nullptr} (not the test's
   // cookie, not while its streams are being made, or P streams already joined).
+  // Ids: iperf3's client numbers its streams in the order it opened them, one after the other
+  // (connect, cookie, next), and a one-lane server in the order it accepted them; across lanes the
+  // cookies may be read out of that order, so once P joined the ids follow the accept times.
   std::pair<std::shared_ptr<shared_test>, std::shared_ptr<stream_slot>> join(const cookie_bytes& cookie, std::size_t lane,
-                                                                             std::uint16_t peer_port) {
+                                                                             std::uint16_t peer_port, double accepted_s = 0) {
     std::lock_guard g(m_);
     if (!current_ || !accepting_ || current_->cookie != cookie || slots_.size() >= current_->params.parallel) return {};
     auto s = std::make_shared<stream_slot>();
     s->id = stream_id(slots_.size());
     s->lane = lane;
     s->peer_port = peer_port;
+    s->accepted_s = accepted_s;
     slots_.push_back(s);
-    if (slots_.size() == current_->params.parallel) accepting_ = false;
+    if (slots_.size() == current_->params.parallel) {
+      accepting_ = false;
+      std::stable_sort(slots_.begin(), slots_.end(), [](const auto& a, const auto& b) { return a->accepted_s < b->accepted_s; });
+      for (std::size_t i = 0; i < slots_.size(); ++i) slots_[i]->id = stream_id(i);   // before `joined` releases them
+    }
     current_->joined.store(static_cast<std::uint32_t>(slots_.size()), std::memory_order_release);
     return {current_, s};
   }

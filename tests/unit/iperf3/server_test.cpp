@@ -422,8 +422,10 @@ TEST_P(iperf3_threaded_lanes, eight_streams_over_two_lane_threads_exact_per_stre
     EXPECT_EQ(res->streams[i].bytes, r.streams[i].bytes) << "reported = counted, stream " << ids[i];
     EXPECT_LT(r.stream_lanes[i], 2u);
     if (reverse) {
+      // The ids follow the lanes' accept times (the client opens one stream after the other); a lane
+      // thread that accepts a handshake later than the next one's (TSan's pace) swaps two ids: the
+      // per-stream comparison with what the client read is the netns and sim tests' (busy-polled lanes).
       EXPECT_GE(cr.bytes[i], 400'000u);
-      EXPECT_LE(cr.bytes[i], r.streams[i].bytes);
       EXPECT_GE(r.streams[i].retransmits, 0) << "the sending lane read its socket's tcp_info";
     } else {
       EXPECT_EQ(r.streams[i].bytes, 400'000u) << "stream " << ids[i];
@@ -432,6 +434,11 @@ TEST_P(iperf3_threaded_lanes, eight_streams_over_two_lane_threads_exact_per_stre
     sum += r.streams[i].bytes;
   }
   EXPECT_EQ(r.bytes, sum);
+  if (reverse) {
+    std::uint64_t read = 0;
+    for (auto b : cr.bytes) read += b;
+    EXPECT_LE(read, sum) << "the client read no more than the lanes say they sent";
+  }
   EXPECT_EQ(registry.counted(), 0u) << "the registry is idle again";
   std::string where;
   for (auto q : r.stream_lanes) where += std::to_string(q);
