@@ -13,7 +13,7 @@ run     runs the programs listed in BUILD_DIR/bench/benches.txt (each with --ben
         order), callgrind_rx.sh in its four modes and tcp/callgrind_tcp.sh in its three (five
         repetitions each, interleaved), then renders.
         --quick: shorter repetitions and the target rows only (the same table, noisier).
-        --only: these programs (and 'callgrind', 'callgrind_tcp', 'callgrind_tcp_app', 'soak') only. The fault soak grid
+        --only: these programs (and 'callgrind', 'callgrind_tcp', 'callgrind_tcp_app', 'callgrind_tcp_lanes', 'soak') only. The fault soak grid
         (tests/netsim/soak, from the default build: the full 3072-cell grid, the short one with --quick) is
         summed in its own section.
 render  writes the report again from DIR's raw results (after editing this script, or to add --note).
@@ -171,6 +171,12 @@ GROUPS = [
      "measure": ("instructions per segment (conn: per connection)", None, LOWER, "Ir"),
      "second": ("the in-memory wire's copy (sink) + the engine's own", None, LOWER, ""),
      "baseline_text": None},
+    {"key": "tcp_lanes_callgrind", "program": "callgrind_tcp_lanes",
+     "title": "TCP lanes, instructions per server segment (callgrind): bench_tcp_lanes' work (8 connections, 64 B "
+              "request/response, both ends) on one thread with a virtual clock, 1 lane vs 2",
+     "measure": ("instructions per segment (server lanes' in + out)", None, LOWER, "Ir"),
+     "second": ("instructions per poll round (every lane's ingest + poll + handlers)", None, LOWER, ""),
+     "baseline_text": None},
     {"key": "tcp_app", "program": "bench_tcp_app",
      "title": "TCP apps vs the kernel: the same Asio app (one template over the socket type), both ends busy-polled on one "
               "thread; rr: 64 B each way on one kept-alive connection; short: connect, 64 B, 64 B, close; bulk: one connection",
@@ -196,6 +202,8 @@ TCP_APP_CALLGRIND_MODES = [  # (row, bench_tcp_app --callgrind mode)
     ("rr: a 64 B transaction on a kept-alive connection", "rr"), ("short: a connection (connect, 64 B, 64 B, close)", "short"),
     ("bulk: 1 MB (10^6 bytes) received, 64 KiB writes", "bulk")]
 TCP_APP_CALLGRIND_N = {"bulk": (4, 20)}  # MB (quick, full): the other modes' units are transactions / connections
+TCP_LANES_CALLGRIND_MODES = [  # (row, callgrind_tcp_lanes LANES)
+    ("1 lane, 8 connections", "1"), ("2 lanes, 4 connections each", "2")]
 TCP_CALLGRIND_MODES = [  # (row, bench_tcp --callgrind mode)
     ("rx: on_segment of a 1448 B segment + its ACKs", "rx"), ("tx: send() to the sink, per segment", "tx"),
     ("conn: setup + teardown, per connection", "conn")]
@@ -399,6 +407,13 @@ def run_callgrind_tcp_app(build, quick, raw):
                                 {m: n[0 if quick else 1] for m, n in TCP_APP_CALLGRIND_N.items()})
 
 
+def run_callgrind_tcp_lanes(build, quick, raw):
+    """callgrind_tcp_lanes under callgrind_tcp_lanes.sh: server segments, 1 lane vs 2 (bench/README.md, "TCP lanes")."""
+    return run_callgrind_script(build, raw, "callgrind_tcp_lanes", "tcp_lanes/callgrind_tcp_lanes",
+                                "tcp_lanes/callgrind_tcp_lanes.sh", TCP_LANES_CALLGRIND_MODES, 2000 if quick else 8000,
+                                r"^(round |)instructions/(?:segment|round): ([0-9.]+)$", ("round",))
+
+
 # The fault soak grid (tests/netsim/soak): the full grid (3072 cells, 15.4 M datagrams) in a full run,
 # the short grid (18 cells) with --quick. Its per-cell table goes to raw/soak.log; the report sums it
 # per fault rate (soak_table). Correctness, not speed: the test's own checks decide pass or fail.
@@ -509,6 +524,10 @@ def cmd_run(a):
         meta["programs"].append(status)
     if not only or "callgrind_tcp_app" in only:
         status, _ = run_callgrind_tcp_app(a.callgrind_build, a.quick, raw)
+        status["build"] = build_info(a.callgrind_build)
+        meta["programs"].append(status)
+    if not only or "callgrind_tcp_lanes" in only:
+        status, _ = run_callgrind_tcp_lanes(a.callgrind_build, a.quick, raw)
         status["build"] = build_info(a.callgrind_build)
         meta["programs"].append(status)
     if not only or "soak" in only:
@@ -717,7 +736,9 @@ def render(out, readme, note):
         rows = callgrind_rows(raw) if g["program"] == "callgrind" else \
             callgrind_tcp_rows(raw) if g["program"] == "callgrind_tcp" else \
             callgrind_tcp_rows(raw, "callgrind_tcp_app", TCP_APP_CALLGRIND_MODES, ("nic", "host")) \
-            if g["program"] == "callgrind_tcp_app" else group_rows(g, quick, raw)
+            if g["program"] == "callgrind_tcp_app" else \
+            callgrind_tcp_rows(raw, "callgrind_tcp_lanes", TCP_LANES_CALLGRIND_MODES, ("round",)) \
+            if g["program"] == "callgrind_tcp_lanes" else group_rows(g, quick, raw)
         mname, _, better, unit = g["measure"]
         sname, _, sbetter, sunit = g["second"]
         head = f"**{g['title']}** — {mname}, {better} is better; second column: {sname}"
@@ -758,6 +779,8 @@ def render(out, readme, note):
                 second = f"NIC {fmt(r['nic']['median'], 'Ir')} + host {fmt(r['host']['median'], 'Ir')}"
             elif g["key"] == "tcp_callgrind":
                 second = f"sink {fmt(r['sink']['median'], 'Ir')} + engine {fmt(r['engine']['median'], 'Ir')}"
+            elif g["key"] == "tcp_lanes_callgrind":
+                second = f"{fmt(r['round']['median'], 'Ir')} per round"
             elif g["key"] == "tcp_app_callgrind":
                 second = f"sim_nic {fmt(r['nic']['median'], 'Ir')} + host {fmt(r['host']['median'], 'Ir')}"
             else:

@@ -122,23 +122,28 @@ class client {
   void send_params() {
     write_json(params_json(o_.params), [this] { expect(state::create_streams, [this] { connect_streams(); }); });
   }
+  // One stream after the other, as iperf3's client does (connect, cookie, then the next): the server
+  // numbers the streams in the order it accepted them, which is then this order also across lanes.
   void connect_streams() {
-    for (std::uint32_t i = 0; i < o_.params.parallel; ++i) {
-      auto st = std::make_unique<stream>();
-      st->s = make_();
-      st->buf.assign(o_.params.reverse ? std::max<std::size_t>(o_.params.len, 64 * 1024) : o_.params.len, std::byte{'x'});
-      stream* p = st.get();
-      streams_.push_back(std::move(st));
-      p->s->async_connect(at_, [this, p](std::error_code ec) {
-        if (ec) return fail("stream connect: " + ec.message());
-        asio::async_write(*p->s, asio::buffer(cookie_), [this](std::error_code e, std::size_t) {
-          if (e) return fail("stream cookie: " + e.message());
-        });
-      });
-    }
+    connect_stream(0);
     expect(state::test_start, [this] {
       expect(state::test_running, [this] {
         for (auto& s : streams_) o_.params.reverse ? receive(s.get()) : send(s.get());
+      });
+    });
+  }
+  void connect_stream(std::uint32_t i) {
+    if (i == o_.params.parallel || finished_) return;
+    auto st = std::make_unique<stream>();
+    st->s = make_();
+    st->buf.assign(o_.params.reverse ? std::max<std::size_t>(o_.params.len, 64 * 1024) : o_.params.len, std::byte{'x'});
+    stream* p = st.get();
+    streams_.push_back(std::move(st));
+    p->s->async_connect(at_, [this, p, i](std::error_code ec) {
+      if (ec) return fail("stream connect: " + ec.message());
+      asio::async_write(*p->s, asio::buffer(cookie_), [this, i](std::error_code e, std::size_t) {
+        if (e) return fail("stream cookie: " + e.message());
+        connect_stream(i + 1);
       });
     });
   }

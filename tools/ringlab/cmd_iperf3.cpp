@@ -4,6 +4,10 @@
 // afxdp|dpdk: bypass::tcp on one lane, busy-polled); a bypass device that cannot open says why in one
 // line and the run goes on over kernel sockets, as every ringlab command does.
 //
+// --lanes N (afxdp, dpdk, sim --self-test): bypass::tcp_lanes, a lane (stack + io_context + thread) per
+// RX queue, a server on each, one test_registry between them (tools/iperf3/test_registry.hpp): a data
+// connection is served on the lane RSS gave it, its control connection's lane learns of it by flags.
+//
 // One line per test on standard error, and with --json one JSON object per test on standard output:
 // {"peer":..., "reverse":..., "parallel":..., "len":..., "seconds":..., "bytes":N, "streams":[{"id":1,
 // "bytes":N, "retransmits":R}], "completed":true, "error":"", "backend":...}. "bytes" is exactly what
@@ -22,6 +26,7 @@
 #include "asio_bypass/tcp_socket.hpp"
 #include "tools/iperf3/server.hpp"
 #include "tools/iperf3/sim_self_test.hpp"
+#include "tools/iperf3/test_registry.hpp"
 #include "tools/mcast/bypass_host.hpp"
 #include "tools/ringlab/cli.hpp"
 #include "tools/ringlab/tcp_app_flags.hpp"
@@ -46,8 +51,13 @@ const std::vector<cli::option> opts = {
     {"parallel", "N", "--self-test: data streams (iperf3 -P)", "1"},
     {"bytes", "SIZE", "--self-test: bytes per stream (suffix k, M, G)", "4M"},
     {"len", "SIZE", "--self-test: block size (iperf3 -l)", "128k"},
-    {"seed", "N", "--self-test: the stack's and the client's cookie seed", "1"},
-    {"lanes", "N", "only 1: the iperf3 server runs one lane (tools/iperf3/README.md: what N lanes need)", "1"},
+    {"lanes", "N", "afxdp/dpdk/sim: one lane (stack + io_context + thread) per RX queue 0..N-1, a listener on each; "
+                   "every data connection is served on the lane RSS gives it (afxdp: N queues of --iface; dpdk: "
+                   "net_af_xdp with queue_count=N; sim: the server host's N queues; kernel: only 1)", "1"},
+    {"neighbour", "IP=MAC", "afxdp/dpdk with --lanes: a static ARP entry on every lane (repeatable; the NIC gives ARP to "
+                            "one queue, so lanes 1.. learn no peer by ARP)", "", true},
+    {"pin", "", "afxdp/dpdk with --lanes: pin lane q's thread to CPU q"},
+    {"seed", "N", "the stack's seed (--self-test: also the client's cookie)", "1"},
 };
 
 
@@ -69,6 +79,12 @@ struct printer {
                  r.params.reverse ? "sent (-R)" : "received", r.bytes, r.seconds, mbit,
                  r.params.reverse ? (", " + std::to_string(rtx) + " retransmits").c_str() : "",
                  r.completed ? "" : "; not completed: ", r.error.c_str());
+    if (!r.stream_lanes.empty()) {   // --lanes: where RSS put each stream
+      std::string per;
+      for (std::size_t i = 0; i < r.streams.size() && i < r.stream_lanes.size(); ++i)
+        per += " " + std::to_string(r.streams[i].id) + "@lane" + std::to_string(r.stream_lanes[i]);
+      std::fprintf(stderr, "iperf3-server: control connection on lane %zu; streams:%s\n", r.control_lane, per.c_str());
+    }
     if (!json) return;
     nlohmann::json j;
     j["peer"] = r.peer;
@@ -78,7 +94,12 @@ struct printer {
     j["seconds"] = r.seconds;
     j["bytes"] = r.bytes;
     j["streams"] = nlohmann::json::array();
-    for (const auto& s : r.streams) j["streams"].push_back({{"id", s.id}, {"bytes", s.bytes}, {"retransmits", s.retransmits}});
+    for (std::size_t i = 0; i < r.streams.size(); ++i) {
+      const auto& s = r.streams[i];
+      j["streams"].push_back({{"id", s.id}, {"bytes", s.bytes}, {"retransmits", s.retransmits}});
+      if (i < r.stream_lanes.size()) j["streams"].back()["lane"] = r.stream_lanes[i];
+    }
+    if (!r.stream_lanes.empty()) j["control_lane"] = r.control_lane;
     std::vector<std::string> got;
     for (auto m : r.received) got.emplace_back(iperf3::to_string(m));
     j["received"] = got;
@@ -93,7 +114,8 @@ struct printer {
 // --backend sim --self-test: iperf3::sim_self_test, the server's line (as on every backend) and the
 // client's view of it; exit 0 when both ends' counts agree.
 int run_sim_self_test(const cli::args& a, std::uint16_t port, const printer& print) {
-  a.refuse({"iface", "vdev", "mac", "addr", "bind", "once"}, "--backend sim (two fixed hosts 10.0.0.1 -> 10.0.0.2)");
+  a.refuse({"iface", "vdev", "mac", "addr", "bind", "once", "neighbour", "pin"},
+           "--backend sim (two fixed hosts 10.0.0.1 -> 10.0.0.2)");
   iperf3::self_test_options o;
   o.reverse = a.has("reverse");
   o.parallel = static_cast<std::uint32_t>(a.u64("parallel", 1, 128));
@@ -103,6 +125,7 @@ int run_sim_self_test(const cli::args& a, std::uint16_t port, const printer& pri
   if (o.len == 0) throw cli::usage_error{"--len: at least 1 byte"};
   o.seed = a.u64("seed");
   o.port = port;
+  o.lanes = cli::lanes_value(a);
   const auto r = iperf3::sim_self_test(o);
   if (r.server) print(*r.server);
   std::uint64_t client_bytes = 0, reported = 0;
@@ -114,6 +137,11 @@ int run_sim_self_test(const cli::args& a, std::uint16_t port, const printer& pri
                " (%.6f s of virtual time)\n",
                r.client.bytes.size(), r.client.bytes.size() == 1 ? "" : "s", o.reverse ? "received" : "sent",
                client_bytes, reported, r.virtual_s);
+  if (!r.lane_bytes.empty()) {
+    std::string per;
+    for (std::size_t q = 0; q < r.lane_bytes.size(); ++q) per += " lane" + std::to_string(q) + "=" + std::to_string(r.lane_bytes[q]);
+    std::fprintf(stderr, "iperf3-server: self-test: bytes per lane (each stream on the lane RSS gives it):%s\n", per.c_str());
+  }
   if (!r.error.empty()) {
     std::fprintf(stderr, "iperf3-server: self-test FAILED: %s\n", r.error.c_str());
     return cli::exit_failure;
@@ -166,6 +194,39 @@ int run_kernel(const cli::args& a, std::uint16_t port, const printer& print) {
       nullptr);
 }
 
+// --backend afxdp|dpdk --lanes N (> 1): a server per lane, one registry; no fallback (open_real_lanes).
+int run_lanes(const cli::args& a, const std::string& backend, std::uint16_t port, std::uint16_t n, printer print) {
+  using srv_t = iperf3::server<bypass::tcp::acceptor, bypass::tcp::socket>;
+  auto rl = cli::open_real_lanes(a, backend, "iperf3-server", "tcp=" + std::to_string(port), n);
+  print.backend = std::string(rl->dev->backend());
+  iperf3::test_registry registry;
+  const bool once = a.has("once");
+  std::atomic<int> ended{0};   // --once: 1 completed, 2 not; set by the control lane, read by run_lanes' thread
+  {
+    tcp_apps::lane_apps<srv_t> servers(*rl->lanes, [&](std::size_t q) {
+      return std::make_unique<srv_t>(
+          rl->lanes->context(q).get_executor(),
+          srv_t::hooks{.retransmits = [](bypass::tcp::socket& s) {
+                         return s.native() ? static_cast<std::int64_t>(s.native()->counters().retrans_segs) : std::int64_t{-1};
+                       },
+                       .now_s = steady_s,
+                       .on_test_end =
+                           [&](const iperf3::test_report& r) {
+                             cli::print_atomically(stderr, [&](std::FILE*) { print(r); });
+                             if (once) ended.store(r.completed ? 1 : 2, std::memory_order_release);
+                           },
+                       .log = [](const std::string& l) { std::fprintf(stderr, "iperf3-server: %s\n", l.c_str()); },
+                       .registry = &registry,
+                       .lane = q});
+    });
+    cli::serve_on_lanes(*rl, servers, "iperf3-server", port, cli::run_limits{0, -1},
+                        [&] { return once && ended.load(std::memory_order_acquire) != 0; });
+    // The lanes are joined: each server ends what it still holds ("stopped") as it goes.
+  }
+  cli::drain_lanes(*rl->lanes);
+  return !once || ended.load() == 1 ? cli::exit_ok : cli::exit_failure;
+}
+
 // --backend afxdp|dpdk: nullopt when the device did not open (the caller goes on over kernel sockets).
 std::optional<int> run_bypass(const cli::args& a, const std::string& backend, std::uint16_t port, printer print) {
   mcast::host_config host;
@@ -206,7 +267,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, st
 int run(int argc, char** argv) {
   cli::args a("iperf3-server", opts, argc, argv);
   if (a.help()) {
-    std::fputs(cli::usage_text("iperf3-server", "[--port N] [--once] [--json] [--backend kernel|afxdp|dpdk ...] | --backend sim --self-test",
+    std::fputs(cli::usage_text("iperf3-server", "[--port N] [--once] [--json] [--backend kernel|afxdp|dpdk ...] [--lanes N] | --backend sim --self-test",
                                "The server side of the iperf3 protocol: stock `iperf3 -c ADDR` (TCP; -t, -n, -k, -P,\n"
                                "-R, -l, -O, -N, -w) measures our TCP, over kernel sockets or the user-space stack on\n"
                                "an AF_XDP (--iface) or DPDK (--vdev) port. UDP, --bidir, -M, -C, -b, --get-server-output\n"
@@ -214,21 +275,25 @@ int run(int argc, char** argv) {
                                "not implemented yet'. --backend sim --self-test [--reverse] [--parallel N]: nothing\n"
                                "outside the process reaches a simulated NIC, so our own iperf3 protocol client runs\n"
                                "against this server over two simulated hosts in this process; exit 0 when the bytes\n"
-                               "the server counted are what the client sent (or, --reverse, read in the results).",
+                               "the server counted are what the client sent (or, --reverse, read in the results).\n"
+                               "--lanes N (afxdp, dpdk, sim --self-test): a server on each of N lanes (RX queues); a test's\n"
+                               "data connections stay on the lane RSS gives them and meet their control connection's test\n"
+                               "by cookie in a registry shared by the lanes (tools/iperf3/README.md).",
                                opts).c_str(), stdout);
     return cli::exit_ok;
   }
   a.expect_positional(0);
   const std::string backend = a.str("backend");
   const auto port = static_cast<std::uint16_t>(a.u64("port", 1, 65535));
-  if (const auto lanes = a.u64("lanes", 1, 64); lanes != 1)
-    throw cli::usage_error{"--lanes " + std::to_string(lanes) + ": not done for iperf3-server (a test's data connections "
-                           "land on any lane and must meet their control connection's test by cookie across lanes: "
-                           "tools/iperf3/README.md); tcp-echo server and http-serve take --lanes"};
+  const std::uint16_t lanes = cli::lanes_value(a);
+  if (backend == "kernel" && lanes > 1)
+    throw cli::usage_error{"--lanes " + std::to_string(lanes) + ": --backend kernel is Linux's TCP, which spreads "
+                           "connections over CPUs itself (RPS/RFS); lanes are the bypass backends' (afxdp, dpdk, sim)"};
+  if (lanes == 1) a.refuse({"neighbour", "pin"}, "--lanes 1 (the lane learns its peers by ARP)");
   if (backend == "sim" && !a.has("self-test"))
     throw cli::usage_error{"--backend sim: a simulated NIC has no wire that `iperf3 -c` can reach: add --self-test (our "
                            "iperf3 client in this process), or use kernel, afxdp or dpdk"};
-  if (backend != "sim") a.refuse({"self-test", "reverse", "parallel", "bytes", "len", "seed"}, "--backend " + backend +
+  if (backend != "sim") a.refuse({"self-test", "reverse", "parallel", "bytes", "len"}, "--backend " + backend +
                                  " (--self-test options: --backend sim)");
   printer print{.json = a.has("json"), .backend = backend == "sim" ? "sim" : "kernel"};
   if (backend == "sim") return run_sim_self_test(a, port, print);
@@ -237,6 +302,7 @@ int run(int argc, char** argv) {
   if (backend == "kernel") a.refuse({"iface", "vdev", "mac", "addr"}, "--backend kernel (bypass backends only)");
   else a.refuse({"bind"}, "--backend " + backend + " (the stack's address is --addr)");
   cli::hold_signals();
+  if (backend != "kernel" && lanes > 1) return run_lanes(a, backend, port, lanes, print);
   if (backend != "kernel")
     if (auto rc = run_bypass(a, backend, port, print)) return *rc;
   return run_kernel(a, port, print);

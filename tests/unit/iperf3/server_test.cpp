@@ -5,11 +5,15 @@
 // to what the client sent; refusals with iperf3's error number; ACCESS_DENIED while busy.
 #include <gtest/gtest.h>
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "asio_bypass/bypass_service.hpp"
@@ -18,6 +22,7 @@
 #include "tests/unit/stack/test_port.hpp"
 #include "tools/iperf3/client.hpp"
 #include "tools/iperf3/server.hpp"
+#include "tools/iperf3/test_registry.hpp"
 
 using namespace ringlab;
 using namespace ringlab::iperf3;
@@ -309,5 +314,138 @@ TEST_F(iperf3_bypass_pair, reverse_reports_the_stacks_retransmit_counter) {
       << "the stack's RetransSegs at TEST_END; timeouts " << at_end[0].timeouts << ", window probes "
       << at_end[0].window_probes << ", fast " << at_end[0].fast_retrans;
 }
+
+// ---- --lanes on threads: a server per lane, one test_registry ----
+// The lanes model over kernel sockets, so that the registry's cross-thread path runs under TSan in the
+// unit suite: two io_contexts on two threads, each with its own acceptor on one port (SO_REUSEPORT:
+// Linux spreads the connections over the two by their 4-tuple, as RSS spreads them over queues), a
+// server on each with hooks::registry, flags read by each lane's 1 ms timer. Our client on the test's
+// thread. Exact: per-stream bytes (receive: what the client sent), ids, the control messages.
+struct iperf3_threaded_lanes : ::testing::TestWithParam<bool> {
+  struct lane {
+    asio::io_context ctx{1};
+    std::optional<atcp::acceptor> acc;
+    std::optional<kserver> srv;
+    std::thread thread;
+  };
+  test_registry registry;
+  std::mutex m;
+  std::vector<test_report> reports;   // on_test_end runs on the control lane's thread
+  std::vector<std::unique_ptr<lane>> lanes;
+  asio::io_context ctx{1};   // the client's
+
+  void SetUp() override {
+    std::uint16_t port = 0;
+    for (std::size_t q = 0; q < 2; ++q) {
+      auto l = std::make_unique<lane>();
+      l->acc.emplace(l->ctx);
+      l->acc->open(atcp::v4());
+      l->acc->set_option(asio::socket_base::reuse_address(true));
+      const int one = 1;
+      ASSERT_EQ(::setsockopt(l->acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one), 0);
+      l->acc->bind(atcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), port));
+      l->acc->listen();
+      port = l->acc->local_endpoint().port();
+      l->srv.emplace(*l->acc, kserver::hooks{.retransmits = [](atcp::socket& s) { return kernel_retransmits(s.native_handle()); },
+                                             .now_s = steady_s,
+                                             .on_test_end =
+                                                 [this](const test_report& r) {
+                                                   std::lock_guard g(m);
+                                                   reports.push_back(r);
+                                                 },
+                                             .log = {},
+                                             .registry = &registry,
+                                             .lane = q});
+      l->srv->start();
+      lanes.push_back(std::move(l));
+    }
+    for (auto& l : lanes)
+      l->thread = std::thread([p = l.get()] {
+        auto work = asio::make_work_guard(p->ctx);
+        p->ctx.run();
+      });
+  }
+  void TearDown() override {
+    for (auto& l : lanes) {
+      // io_context{1} keeps its lock (not lane_threading::one_thread): a post from here is safe.
+      asio::post(l->ctx, [p = l.get()] {
+        p->srv->stop();
+        p->acc->close();
+      });
+    }
+    // The aborted handlers run, then the lane stops.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (auto& l : lanes) {
+      l->ctx.stop();
+      l->thread.join();
+    }
+  }
+};
+
+TEST_P(iperf3_threaded_lanes, eight_streams_over_two_lane_threads_exact_per_stream) {
+  const bool reverse = GetParam();
+  kclient::options o;
+  o.params.parallel = 8;
+  o.params.reverse = reverse;
+  o.params.len = 8192;
+  o.bytes_per_stream = 400'000;
+  if (!reverse) o.ready_to_end = [this] { return registry.counted() == 8 * 400'000u; };
+  kclient c([this] { return std::make_unique<atcp::socket>(ctx); }, lanes[0]->acc->local_endpoint(), o);
+  c.start();
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto have_report = [this] {
+    std::lock_guard g(m);
+    return reports.size() == 1;
+  };
+  while (!(c.finished() && have_report()) && std::chrono::steady_clock::now() < end)
+    ctx.run_one_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(c.finished() && have_report()) << "the exchange did not finish: " << c.report().error;
+  const auto& cr = c.report();
+  EXPECT_EQ(cr.error, "");
+  EXPECT_EQ(cr.received, client_sees);
+  std::lock_guard g(m);
+  const auto& r = reports[0];
+  EXPECT_TRUE(r.completed) << r.error;
+  EXPECT_EQ(r.received, server_sees);
+  ASSERT_EQ(r.streams.size(), 8u);
+  ASSERT_EQ(r.stream_lanes.size(), 8u);
+  EXPECT_LT(r.control_lane, 2u);
+  const auto res = parse_results(cr.results);
+  ASSERT_TRUE(res) << cr.results;
+  ASSERT_EQ(res->streams.size(), 8u);
+  ASSERT_EQ(cr.bytes.size(), 8u);
+  const std::vector<int> ids{1, 3, 4, 5, 6, 7, 8, 9};
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(r.streams[i].id, ids[i]);
+    EXPECT_EQ(res->streams[i].id, ids[i]);
+    EXPECT_EQ(res->streams[i].bytes, r.streams[i].bytes) << "reported = counted, stream " << ids[i];
+    EXPECT_LT(r.stream_lanes[i], 2u);
+    if (reverse) {
+      // The ids follow the lanes' accept times (the client opens one stream after the other); a lane
+      // thread that accepts a handshake later than the next one's (TSan's pace) swaps two ids: the
+      // per-stream comparison with what the client read is the netns and sim tests' (busy-polled lanes).
+      EXPECT_GE(cr.bytes[i], 400'000u);
+      EXPECT_GE(r.streams[i].retransmits, 0) << "the sending lane read its socket's tcp_info";
+    } else {
+      EXPECT_EQ(r.streams[i].bytes, 400'000u) << "stream " << ids[i];
+      EXPECT_EQ(cr.bytes[i], 400'000u);
+    }
+    sum += r.streams[i].bytes;
+  }
+  EXPECT_EQ(r.bytes, sum);
+  if (reverse) {
+    std::uint64_t read = 0;
+    for (auto b : cr.bytes) read += b;
+    EXPECT_LE(read, sum) << "the client read no more than the lanes say they sent";
+  }
+  EXPECT_EQ(registry.counted(), 0u) << "the registry is idle again";
+  std::string where;
+  for (auto q : r.stream_lanes) where += std::to_string(q);
+  RecordProperty("stream_lanes", where);   // which lane each stream was served on (the kernel's REUSEPORT hash)
+}
+
+INSTANTIATE_TEST_SUITE_P(directions, iperf3_threaded_lanes, ::testing::Values(false, true),
+                         [](const auto& i) { return i.param ? std::string("reverse") : std::string("receive"); });
 
 }  // namespace

@@ -216,13 +216,32 @@ TEST(tcp_echo_cli, lanes_bad_input_is_exit_2) {
       {{"http-serve", "--backend", "afxdp", "--iface", "lo", "--neighbour", "10.0.0.1=02:00:00:00:00:01"},
        "ringlab http-serve: --neighbour does not apply to --lanes 1 (the lane learns its peers by ARP)\n"},
       {{"iperf3-server", "--lanes", "2"},
-       "ringlab iperf3-server: --lanes 2: not done for iperf3-server (a test's data connections land on any lane and "
-       "must meet their control connection's test by cookie across lanes: tools/iperf3/README.md); tcp-echo server and "
-       "http-serve take --lanes\n"},
+       "ringlab iperf3-server: --lanes 2: --backend kernel is Linux's TCP, which spreads connections over CPUs itself "
+       "(RPS/RFS); lanes are the bypass backends' (afxdp, dpdk, sim)\n"},
+      {{"iperf3-server", "--backend", "afxdp", "--iface", "lo", "--lanes", "2"},
+       "ringlab iperf3-server: --lanes 2: interface lo has 1 RX queue (channels); a lane needs one each (ethtool -L lo "
+       "combined 2, or a veth made with numrxqueues)\n"},
       {{"iperf3-server", "--backend", "sim"},
        "ringlab iperf3-server: --backend sim: a simulated NIC has no wire that `iperf3 -c` can reach: add --self-test "
        "(our iperf3 client in this process), or use kernel, afxdp or dpdk\n"},
   });
+}
+
+// --lanes 2 -P 4 over the sim: each stream on the lane sim_nic's RSS gives it (the seeded ports: 2 and
+// 2), the exact per-lane bytes, the control connection's lane.
+TEST(iperf3_server_cli, sim_self_test_on_two_lanes) {
+  auto r = run({ringlab_binary(), "iperf3-server", "--backend", "sim", "--self-test", "--lanes", "2", "--parallel", "4",
+                "--bytes", "1M"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("iperf3-server: 10.0.0.1:49152: 4 streams, received, 4194304 bytes in "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("iperf3-server: control connection on lane 1; streams: 1@lane0 3@lane1 4@lane0 5@lane1\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("iperf3-server: self-test: bytes per lane (each stream on the lane RSS gives it): lane0=2097152 "
+                       "lane1=2097152\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("iperf3-server: self-test ok: both ends' counts agree\n"), std::string::npos) << r.err;
 }
 
 TEST(iperf3_server_cli, sim_self_test_both_ends_agree) {
