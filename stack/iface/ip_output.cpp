@@ -19,6 +19,15 @@ constexpr std::size_t l2_len = eth::header_len;
 constexpr std::size_t min_frame = eth::min_frame_len;   // we pad short frames, as a NIC does on the wire
 
 std::error_code errc(std::errc e) noexcept { return std::make_error_code(e); }
+
+// What tells this stack apart from every other in a run (trace/packet_id.hpp): its MAC and IPv4
+// address (the host) and its port's name (the queue: a host's lanes share the addresses).
+std::uint64_t stack_tag(port::any_port& port, const interface_config& cfg) {
+  std::uint64_t h = trace::tx_tag(trace::tx_tag_seed, {reinterpret_cast<const char*>(cfg.mac.octets.data()), cfg.mac.octets.size()});
+  const std::uint32_t a = cfg.addr.value;
+  h = trace::tx_tag(h, {reinterpret_cast<const char*>(&a), sizeof a});
+  return trace::tx_tag(h, port.caps().name);
+}
 }  // namespace
 
 ip_output::ip_output(port::any_port& port, const interface_config& cfg, interface_counters& ctr,
@@ -33,7 +42,8 @@ ip_output::ip_output(port::any_port& port, const interface_config& cfg, interfac
               static_cast<ip_output*>(o)->send_arp(1, wire::mac_addr::broadcast(), {}, ip, now);
             },
             [](void* o, wire::ipv4_addr ip, time_ns now) noexcept { static_cast<ip_output*>(o)->unresolved(ip, now); }}),
-      mtu_(port.caps().mtu) {
+      mtu_(port.caps().mtu),
+      ids_(stack_tag(port, cfg)) {
   pending_.reserve(cfg_.arp.pending_total);
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -61,14 +62,16 @@ ringlab::test::command_result record(const std::string& dir, const std::vector<s
 }
 
 // Event i as check names it: the packet (trace/packet_id.hpp's layout, decoded here by hand: bit 63 a
-// frame a stack sent, bits 47..62 its stack, the rest its number there; bit 62 alone a frame a sim
-// wire delivered without an id), the hop, the verdict.
+// frame a stack sent, bits 39..62 its stack's tag (6 hex digits), the rest its number there; bit 62
+// alone a frame a sim wire delivered without an id), the hop, the verdict.
 std::string named(const std::vector<ringlab::trace::repro_record>& ev, std::size_t i) {
   namespace tr = ringlab::trace;
   const std::uint64_t id = ev[i].packet_id;
   std::string who = "packet " + std::to_string(id);
   if (id >> 63) {
-    who = "stack " + std::to_string((id >> 47) & 0xffff) + " frame " + std::to_string(id & ((1ull << 47) - 1));
+    char tag[8];
+    std::snprintf(tag, sizeof tag, "%06llx", static_cast<unsigned long long>((id >> 39) & 0xffffff));
+    who = std::string("stack ") + tag + " frame " + std::to_string(id & ((1ull << 39) - 1));
   } else if (id >> 62 == 1) {
     who = "wire frame " + std::to_string(id & ((1ull << 62) - 1));
   }
@@ -300,7 +303,7 @@ TEST(repro, a_tcp_segment_keeps_its_stack_packet_id_from_tx_to_delivery_and_ids_
     EXPECT_NE(e.packet_id, 0u) << "every frame of a TCP run is numbered";
     if (!hop_is(e, tr::hop::tx)) continue;
     sent.push_back(e.packet_id);
-    senders.push_back((e.packet_id >> 47) & 0xffff);
+    senders.push_back((e.packet_id >> 39) & 0xffffff);
   }
   std::sort(sent.begin(), sent.end());
   EXPECT_EQ(std::adjacent_find(sent.begin(), sent.end()), sent.end()) << "an id given twice";
