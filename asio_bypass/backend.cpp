@@ -14,7 +14,10 @@ namespace {
 
 class sim_device final : public device {
  public:
-  sim_device(const device_options& o) : nic_(config(o)), budget_(o.ingest_budget) { nic_.load(*o.trace); }
+  sim_device(const device_options& o) : nic_(config(o)), budget_(o.ingest_budget) {
+    if (o.stream) nic_.load(*o.stream);
+    else nic_.load(*o.trace);
+  }
   std::string_view backend() const noexcept override { return "sim"; }
   std::uint16_t queues() const noexcept override { return nic_.queues(); }
   port::any_port& queue(std::uint16_t q) noexcept override { return nic_.queue(q); }
@@ -76,7 +79,7 @@ namespace {
 std::unique_ptr<device> open_bare_device(const device_options& o, std::string& why) {
   why.clear();
   if (o.backend == "sim") {
-    if (!o.trace) {
+    if (!o.trace && !o.stream) {
       why = "backend 'sim' needs a trace to replay";
       return nullptr;
     }

@@ -21,9 +21,12 @@ namespace ringlab::bypass {
 struct device_options {
   std::string backend = "sim";
   std::uint16_t queues = 1;
-  // sim: the NIC's configuration (queues above wins) and the trace it replays (kept by reference).
+  // sim: the NIC's configuration (queues above wins) and the trace it replays (kept by reference):
+  // a file streamed (stream: memory flat whatever its size; what the CLI's commands give), or one held
+  // in memory (trace: a trace made in code). stream wins when both are set.
   sim::sim_nic_config sim;
   const sim::pcap_trace* trace = nullptr;
+  sim::pcap_stream* stream = nullptr;
   std::size_t ingest_budget = 32;   // frames per ingest step (one RX burst's worth)
   // afxdp, dpdk: the rest of a backends::parse_spec text after "NAME:" (backends/probe.hpp), e.g.
   // "veth0:udp=5000,icmp,arp=us" or "net_af_xdp0,iface=veth0". `queues` ports (one per queue, each

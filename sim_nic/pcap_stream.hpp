@@ -52,6 +52,21 @@ class pcap_stream {
   bool rewind();
   // Back to the first record with the sequence restarting at 0 (a new replay of the same stream).
   bool restart();
+  // One pass over every frame, fn(record, bytes) for each, then restart(): for a command that reads
+  // the trace's addresses before it replays it (the demo's groups, trace replay's host and selection),
+  // in the same bounded window. false: a record could not be read (fn saw the frames before it) or the
+  // file could not be re-opened; scan_error() names the file, packet and byte offset.
+  template <class F>
+  bool scan(F&& fn) {
+    while (const stream_frame* f = peek()) {
+      fn(f->rec, f->bytes);
+      pop();
+    }
+    scan_error_ = error();
+    if (!restart() && scan_error_.empty()) scan_error_ = error();
+    return scan_error_.empty();
+  }
+  const std::string& scan_error() const noexcept { return scan_error_; }
   // The record of sequence number seq: the one at hand (peeked; sim_nic flushes a burst while the
   // frame that filled it is still at hand) or one of the last `recent` popped; else nullptr.
   const trace_record* find(std::uint64_t seq) const noexcept {
@@ -77,6 +92,7 @@ class pcap_stream {
   pcap_reader reader_;
   std::size_t read_ahead_;
   std::string open_error_;   // a rewind could not re-open the file
+  std::string scan_error_;   // why the last scan() stopped early
   stream_frame cur_;
   bool have_ = false;
   std::uint64_t seq_ = 0;

@@ -15,7 +15,7 @@ namespace ringlab::sim {
 
 namespace {
 constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
-constexpr std::uint64_t wire_id_bit = 1ull << 62;   // packet ids of frames that came over a wire
+using trace::wire_id_bit;   // packet ids of frames that came over a wire without one (trace/packet_id.hpp)
 
 // Single-writer counters: a load and a store, no read-modify-write on the per-packet path.
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
@@ -34,7 +34,7 @@ std::string drop_record::to_string() const {
   if (packet_number)
     os << "packet " << packet_number << " at byte offset " << file_offset << " (replay id " << packet_id << ")";
   else
-    os << "wire frame " << (packet_id & ~wire_id_bit);
+    os << trace::describe_packet(packet_id);   // a wire frame, or a frame a stack sent
   os << ": " << trace::to_string(reason) << " (" << caplen << " bytes captured, " << wirelen << " on the wire";
   if (reason == trace::drop_reason::ring_full || reason == trace::drop_reason::pool_empty) os << ", queue " << queue;
   os << ')';
@@ -330,7 +330,7 @@ void sim_nic::advance_stream() noexcept {
 }
 
 const trace_record* sim_nic::record_of(std::uint64_t packet_id) const noexcept {
-  if (packet_id & wire_id_bit) return nullptr;
+  if (packet_id & (wire_id_bit | trace::tx_id_bit)) return nullptr;
   if (stream_) return stream_->find(packet_id - 1);
   const std::uint64_t n = trace_ ? trace_->records().size() : 0;
   return n ? &trace_->records()[(packet_id - 1) % n] : nullptr;
@@ -461,9 +461,11 @@ std::size_t sim_nic::deliver_wire(std::uint64_t limit, std::uint64_t before, std
   for (std::size_t i = 0; i < n; ++i) {
     set_clock(at[i]);
     bump(wire_rx_);
-    const std::uint64_t id = wire_id_bit | ++wire_ids_;
-    trace::emit({.packet_id = id, .t_ns = now(), .stage = trace::hop::nic_rx});
     const wire_frame& f = got[i].item;
+    // A frame a stack sent keeps its id (its route from the sender's tx to the peer's delivery is one
+    // packet); one without an id is numbered here.
+    const std::uint64_t id = f.packet_id ? f.packet_id : wire_id_bit | ++wire_ids_;
+    trace::emit({.packet_id = id, .t_ns = now(), .stage = trace::hop::nic_rx});
     receive({f.data, f.len}, f.len, id, nullptr, &got[i].mark, tracing);   // the one copy
     if (w.unref(f)) done[n_done++] = f.id;
   }

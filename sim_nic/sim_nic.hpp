@@ -26,6 +26,7 @@
 #include "port/frame_pool.hpp"
 #include "port/pcap_tap.hpp"
 #include "port/port.hpp"
+#include "trace/packet_id.hpp"
 #include "trace/trace.hpp"
 #include "rings/any_ring.hpp"
 #include "sim_nic/pcap_stream.hpp"

@@ -19,6 +19,15 @@ constexpr std::size_t l2_len = eth::header_len;
 constexpr std::size_t min_frame = eth::min_frame_len;   // we pad short frames, as a NIC does on the wire
 
 std::error_code errc(std::errc e) noexcept { return std::make_error_code(e); }
+
+// What tells this stack apart from every other in a run (trace/packet_id.hpp): its MAC and IPv4
+// address (the host) and its port's name (the queue: a host's lanes share the addresses).
+std::uint64_t stack_tag(port::any_port& port, const interface_config& cfg) {
+  std::uint64_t h = trace::tx_tag(trace::tx_tag_seed, {reinterpret_cast<const char*>(cfg.mac.octets.data()), cfg.mac.octets.size()});
+  const std::uint32_t a = cfg.addr.value;
+  h = trace::tx_tag(h, {reinterpret_cast<const char*>(&a), sizeof a});
+  return trace::tx_tag(h, port.caps().name);
+}
 }  // namespace
 
 ip_output::ip_output(port::any_port& port, const interface_config& cfg, interface_counters& ctr,
@@ -33,7 +42,8 @@ ip_output::ip_output(port::any_port& port, const interface_config& cfg, interfac
               static_cast<ip_output*>(o)->send_arp(1, wire::mac_addr::broadcast(), {}, ip, now);
             },
             [](void* o, wire::ipv4_addr ip, time_ns now) noexcept { static_cast<ip_output*>(o)->unresolved(ip, now); }}),
-      mtu_(port.caps().mtu) {
+      mtu_(port.caps().mtu),
+      ids_(stack_tag(port, cfg)) {
   pending_.reserve(cfg_.arp.pending_total);
 }
 
@@ -80,6 +90,7 @@ std::error_code ip_output::send(const params& o, std::size_t l4_max, l4_writer f
     ++ctr_.tx_no_frame;
     return errc(std::errc::no_buffer_space);
   }
+  b[0].meta.packet_id = ids_.take();   // the frame's id from here to the peer's delivery
   const std::span<std::byte> room = b[0].bytes;
   if (l2_len + ip_len + l4_max > room.size()) return errc(std::errc::message_size);
   // L4 first (it may checksum its own bytes), then IPv4 and Ethernet in front of it, all in place.
@@ -94,10 +105,10 @@ std::error_code ip_output::send(const params& o, std::size_t l4_max, l4_writer f
   const std::size_t len = l2_len + ip_len + l4_len;
 
   if (o.dst == cfg_.addr) {   // to ourselves: never on the wire
-    loop_back(room.first(len), now);
+    loop_back(room.first(len), b[0].meta.packet_id, now);
     return {};
   }
-  if (o.loop) loop_back(room.first(len), now);
+  if (o.loop) loop_back(room.first(len), b[0].meta.packet_id, now);
   if (known) {
     commit(b, len);
     return {};
@@ -110,7 +121,7 @@ std::error_code ip_output::send(const params& o, std::size_t l4_max, l4_writer f
       static_cast<std::size_t>(waiting) >= cfg_.arp.pending_per_hop) {
     // As a kernel's full unresolved queue: the datagram is lost, the send itself succeeded.
     ctr_.count_drop(drop_reason::arp_unresolved);
-    trace::emit({.t_ns = now, .frame = b[0].id, .stage = trace::hop::arp, .v = verdict::drop,
+    trace::emit({.packet_id = b[0].meta.packet_id, .t_ns = now, .frame = b[0].id, .stage = trace::hop::arp, .v = verdict::drop,
                  .reason = drop_reason::arp_unresolved});
     return {};
   }
@@ -127,7 +138,7 @@ void ip_output::commit(port::tx_batch& b, std::size_t len) noexcept {
   f.bytes = f.bytes.first(len);
   ++ctr_.tx_frames;
   ctr_.tx_bytes += len;
-  trace::emit({.t_ns = frames_.now(), .frame = f.id, .stage = trace::hop::tx, .v = verdict::tx});
+  trace::emit({.packet_id = f.meta.packet_id, .t_ns = frames_.now(), .frame = f.id, .stage = trace::hop::tx, .v = verdict::tx});
   b.commit(1);
 }
 
@@ -147,13 +158,13 @@ void ip_output::unresolved(wire::ipv4_addr ip, time_ns now) noexcept {
   std::erase_if(pending_, [&](pending_tx& p) {
     if (p.hop != ip) return false;
     ctr_.count_drop(drop_reason::arp_unresolved);
-    trace::emit({.t_ns = now, .frame = p.batch[0].id, .stage = trace::hop::arp, .v = verdict::drop,
+    trace::emit({.packet_id = p.batch[0].meta.packet_id, .t_ns = now, .frame = p.batch[0].id, .stage = trace::hop::arp, .v = verdict::drop,
                  .reason = drop_reason::arp_unresolved});
     return true;   // the batch cancels: the frame returns to the pool
   });
 }
 
-void ip_output::loop_back(std::span<const std::byte> frame, time_ns now) noexcept {
+void ip_output::loop_back(std::span<const std::byte> frame, std::uint64_t packet_id, time_ns now) noexcept {
   port::frame_ref f = port_.alloc_frame();   // through the lane's pool cache when the port has one
   if (!f.valid()) {
     ctr_.count_drop(drop_reason::pool_empty);
@@ -161,6 +172,7 @@ void ip_output::loop_back(std::span<const std::byte> frame, time_ns now) noexcep
   }
   std::memcpy(f.bytes.data(), frame.data(), frame.size());
   f.bytes = f.bytes.first(frame.size());
+  f.meta.packet_id = packet_id;   // the looped-back copy is the same packet
   ++ctr_.looped_back;
   loop_->receive_own(f, now);
 }
@@ -172,6 +184,7 @@ void ip_output::send_arp(std::uint16_t op, wire::mac_addr l2_dst, wire::mac_addr
     ++ctr_.tx_no_frame;
     return;
   }
+  b[0].meta.packet_id = ids_.take();
   const std::span<std::byte> room = b[0].bytes;
   eth::repr{cfg_.mac, l2_dst, eth::ethertype::arp, {}, 0}.emit(room);
   const wire::arp::repr r{static_cast<wire::arp::operation>(op), cfg_.mac, cfg_.addr, target_mac, target_ip};

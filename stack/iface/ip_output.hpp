@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "port/port.hpp"
+#include "trace/packet_id.hpp"
 #include "stack/iface/timer_queue.hpp"
 #include "stack/iface/arp_cache.hpp"
 #include "stack/iface/frame_releaser.hpp"
@@ -88,7 +89,7 @@ class ip_output {
   bool next_hop(wire::ipv4_addr dst, wire::ipv4_addr& hop_ip, wire::mac_addr& mac, bool& known,
                 time_ns now) const noexcept;
   void commit(port::tx_batch& b, std::size_t len) noexcept;
-  void loop_back(std::span<const std::byte> frame, time_ns now) noexcept;
+  void loop_back(std::span<const std::byte> frame, std::uint64_t packet_id, time_ns now) noexcept;
 
   port::any_port& port_;
   const interface_config& cfg_;
@@ -98,6 +99,7 @@ class ip_output {
   arp_cache arp_;
   std::uint32_t mtu_ = 1500;
   std::uint16_t next_ident_ = 1;
+  trace::tx_ids ids_;                       // each frame's packet id, stamped when it is reserved (trace/packet_id.hpp)
   struct pending_tx {
     wire::ipv4_addr hop;
     port::tx_batch batch;                   // one built frame, its Ethernet destination not yet known

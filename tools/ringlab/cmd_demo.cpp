@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <span>
 #include <memory>
 #include <set>
 #include <string>
@@ -24,6 +26,7 @@
 #include "asio_bypass/udp_socket.hpp"
 #include "port/fault_line.hpp"
 #include "trace/trace.hpp"
+#include "sim_nic/pcap_stream.hpp"
 #include "sim_nic/pcap_trace.hpp"
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv4.hpp"
@@ -126,27 +129,32 @@ struct udp_destinations {
   }
 };
 
-udp_destinations destinations_in(const sim::pcap_trace& t) {
+// One frame's part in udp_destinations (the demo reads every frame of the trace once, before replaying it).
+void add_frame(udp_destinations& d, std::map<group_key, int>& seen, std::span<const std::byte> frame) {
+  const auto e = wire::ethernet::view::check(frame);
+  if (!e || e->type() != wire::ethernet::ethertype::ipv4) return;
+  const auto ip = wire::ipv4::view::check(e->payload());
+  if (ip && ip->proto() == wire::tcp::ip_protocol && !ip->is_fragment())
+    if (const auto t = wire::tcp::view::check(ip->payload())) {
+      ++d.tcp_segments;
+      ++d.tcp_to[t->dst_port()];
+      if (t->has(wire::tcp::flag::syn) && !t->has(wire::tcp::flag::ack)) d.tcp_syn_ports.insert(t->dst_port());
+    }
+  if (!ip || ip->proto() != wire::udp::ip_protocol) return;
+  const auto u = wire::udp::view::check(ip->payload());
+  if (!u) return;
+  ++d.datagrams;
+  const group_key k{ip->dst().value, u->dst_port()};
+  if (ip->dst().is_multicast()) seen[k]++;
+  else ++d.other[k];
+}
+
+// for_each(fn) calls fn(bytes) for every frame of the trace.
+template <class ForEach>
+udp_destinations destinations_in(ForEach&& for_each) {
   udp_destinations d;
   std::map<group_key, int> seen;
-  for (const auto& r : t.records()) {
-    const auto e = wire::ethernet::view::check(t.bytes(r));
-    if (!e || e->type() != wire::ethernet::ethertype::ipv4) continue;
-    const auto ip = wire::ipv4::view::check(e->payload());
-    if (ip && ip->proto() == wire::tcp::ip_protocol && !ip->is_fragment())
-      if (const auto t = wire::tcp::view::check(ip->payload())) {
-        ++d.tcp_segments;
-        ++d.tcp_to[t->dst_port()];
-        if (t->has(wire::tcp::flag::syn) && !t->has(wire::tcp::flag::ack)) d.tcp_syn_ports.insert(t->dst_port());
-      }
-    if (!ip || ip->proto() != wire::udp::ip_protocol) continue;
-    const auto u = wire::udp::view::check(ip->payload());
-    if (!u) continue;
-    ++d.datagrams;
-    const group_key k{ip->dst().value, u->dst_port()};
-    if (ip->dst().is_multicast()) seen[k]++;
-    else ++d.other[k];
-  }
+  for_each([&](std::span<const std::byte> frame) { add_frame(d, seen, frame); });
   for (auto& [k, n] : seen) d.groups.push_back(k);
   return d;
 }
@@ -205,7 +213,10 @@ int run(int argc, char** argv) {
                                "bypass UDP sockets under Asio, and reports what the receivers saw. The feed is\n"
                                "traces/mcast-feed.pcap (found in the current directory or $RINGLAB_SOURCE_DIR);\n"
                                "run elsewhere, the same 12000 frames are generated in memory from the file's\n"
-                               "recipe, and the first line of the report says which one ran. --faults, --tap\n"
+                               "recipe, and the first line of the report says which one ran. A --replay file is\n"
+                               "streamed, read once for its groups and once to replay (memory flat whatever its\n"
+                               "size): a record that cannot be read stops the demo before it runs (exit 2),\n"
+                               "naming the file, packet number and byte offset. --faults, --tap\n"
                                "and --trace wrap every queue (faults, tap, trace from the NIC up). Then the TCP\n"
                                "part: tcp-echo moves --tcp-bytes over the bypass TCP path between two sim hosts\n"
                                "with 1% loss each way and prints the sha256 match and the lanes' nstat counters.\n"
@@ -223,14 +234,21 @@ int run(int argc, char** argv) {
       a.has("replay") && !a.has("tcp-bytes") ? 0 : a.u64("tcp-bytes", 0, std::uint64_t{1} << 30);
   const bool event_hash = a.has("event-hash");
 
-  // The trace: a file, or the bundled feed's recipe run in memory.
+  // The trace: a file, streamed as `ringlab replay` streams it (tools/ringlab/trace_file.hpp: memory
+  // flat whatever its size), or the bundled feed's recipe run in memory (12000 frames: nothing to stream).
+  // The file is read once first for the groups to join, then replayed: a record that cannot be read
+  // stops the demo before anything ran (exit 2), naming the file, the packet and the byte offset.
   std::string path = a.has("replay") ? a.str("replay") : default_trace_path();
+  std::optional<sim::pcap_stream> stream;
   sim::pcap_trace trace;
   std::string source;
+  udp_destinations dests;
   if (!path.empty()) {
-    auto t = sim::pcap_trace::open(path);
-    if (!t) throw cli::usage_error{"--replay: " + t.error};
-    trace = std::move(*t);
+    stream.emplace(cli::open_trace_stream(path, "--replay: "));
+    dests = destinations_in([&](auto&& fn) {
+      if (!stream->scan([&](const sim::trace_record&, std::span<const std::byte> b) { fn(b); }))
+        throw cli::usage_error{"--replay: " + stream->scan_error()};
+    });
     source = path;
   } else {
     auto pk = gen_trace::generate(gen_trace::mcast_feed_recipe());
@@ -238,6 +256,9 @@ int run(int argc, char** argv) {
     std::vector<std::uint64_t> ts;
     for (auto& p : pk) frames.push_back(std::move(p.bytes)), ts.push_back(p.t_ns);
     trace = sim::pcap_trace::from_frames(frames, ts);
+    dests = destinations_in([&](auto&& fn) {
+      for (const auto& r : trace.records()) fn(trace.bytes(r));
+    });
     source = "traces/mcast-feed.pcap not found here (nor under $RINGLAB_SOURCE_DIR): the same feed generated "
              "in memory from its recipe (gen-trace --kind mcast-feed --groups 4 --count 12000 --size 32 "
              "--pps 100000 --seed 1)";
@@ -247,6 +268,7 @@ int run(int argc, char** argv) {
   d.backend = "sim";
   d.queues = queues;
   d.trace = &trace;
+  d.stream = stream ? &*stream : nullptr;
   d.sim.ring = a.str("ring");
   d.sim.seed = seed;
   d.sim.pool = {.frames = 2048, .frame_size = 2048, .headroom = 256};
@@ -267,7 +289,6 @@ int run(int argc, char** argv) {
     trace::enable(true);
     (void)trace::drain();
   }
-  const auto dests = destinations_in(trace);
   const auto& groups = dests.groups;
   std::vector<std::unique_ptr<lane>> lanes;
   for (std::uint16_t q = 0; q < queues; ++q) {
@@ -304,9 +325,10 @@ int run(int argc, char** argv) {
   std::printf("  path: pcap -> sim_nic (%u queue%s, RSS, ring '%s'%s) -> user-space stack per queue -> "
               "bypass::udp::socket -> mcast::receiver (the app mcast-recv runs on kernel sockets)\n",
               queues, queues == 1 ? "" : "s", a.str("ring").c_str(), a.has("faults") ? ", faults on" : "");
-  std::printf("  %zu frames replayed, %zu groups; seq numbers tell loss / reordering per group\n\n",
-              trace.records().size(), groups.size());
-  if (groups.empty()) explain_no_groups(dests, trace.records().size(), path.empty() ? "the feed" : path);
+  const std::uint64_t frames = nic->counters().trace_frames;
+  std::printf("  %" PRIu64 " frames replayed, %zu groups; seq numbers tell loss / reordering per group\n\n", frames,
+              groups.size());
+  if (groups.empty()) explain_no_groups(dests, frames, path.empty() ? "the feed" : path);
   else
     std::printf("  %-16s %5s %9s %9s %7s %9s %7s %7s\n", "group", "queue", "received", "unique", "lost", "reordered",
                 "dups", "stale");

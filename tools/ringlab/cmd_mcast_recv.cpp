@@ -14,11 +14,12 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "asio_bypass/asio_service.hpp"
 #include "trace/trace.hpp"
-#include "sim_nic/pcap_trace.hpp"
+#include "sim_nic/pcap_stream.hpp"
 #include "tools/mcast/bypass_host.hpp"
 #include "tools/mcast/endpoints.hpp"
 #include "tools/mcast/options.hpp"
@@ -155,13 +156,13 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, co
 
   bypass::device_options d;
   d.backend = backend;
-  sim::pcap_trace trace;
+  std::optional<sim::pcap_stream> stream;
   if (backend == "sim") {
     if (!a.has("replay")) throw cli::usage_error{"--backend sim needs --replay FILE (the pcap to replay)"};
-    auto t = sim::pcap_trace::open(a.str("replay"));
-    if (!t) throw cli::usage_error{"--replay: " + t.error};
-    trace = std::move(*t);
-    d.trace = &trace;
+    // Streamed as `ringlab replay` streams (trace_file.hpp): memory flat whatever the file's size; a
+    // record that cannot be read ends the replay there, and finish_run() names it (exit 1).
+    stream.emplace(cli::open_trace_stream(a.str("replay"), "--replay: "));
+    d.stream = &*stream;
     d.sim.seed = seed;
     d.sim.pool = {.frames = 2048, .frame_size = 2048, .headroom = 256};
     d.sim.tx_pcap = a.str("out");
@@ -343,7 +344,10 @@ int run(int argc, char** argv) {
                                "--backend sim|afxdp|dpdk runs the same receive on the user-space stack (host\n"
                                "--mac, --addr): each delivered datagram prints as 'SRC:PORT > DST:PORT seq=N\n"
                                "PAYLOAD'; sim replays --replay through sim_nic and writes what the stack sent\n"
-                               "(ARP/echo replies, IGMP reports) to --out. An afxdp/dpdk device that does not\n"
+                               "(ARP/echo replies, IGMP reports) to --out. The file is streamed (memory flat\n"
+                               "whatever its size); a record that cannot be read ends the replay there: the\n"
+                               "summary, then the file, packet number and byte offset, exit 1 (2 when it is\n"
+                               "the first). An afxdp/dpdk device that does not\n"
                                "open says why in one line and the run falls back to kernel sockets.",
                                opts).c_str(), stdout);
     return cli::exit_ok;

@@ -16,6 +16,7 @@
 #include "trace/trace.hpp"
 #include "sim_nic/sim_nic.hpp"
 #include "tools/ringlab/cli.hpp"
+#include "tools/ringlab/trace_file.hpp"
 
 namespace {
 
@@ -200,10 +201,8 @@ int run(int argc, char** argv) {
 
   // The file is streamed (sim_nic/pcap_stream.hpp): memory stays flat however large it is; a record
   // that cannot be read ends the replay with the error naming its packet number and byte offset.
-  auto trace_file = sim::pcap_stream::open(file);
-  if (!trace_file) throw cli::usage_error{trace_file.error};
-  if (!trace_file->peek())
-    throw cli::usage_error{trace_file->error().empty() ? file + ": holds no frames" : trace_file->error()};
+  // (tools/ringlab/trace_file.hpp: the demo, mcast-recv --backend sim and trace replay open theirs the same way.)
+  sim::pcap_stream trace_file = cli::open_trace_stream(file);
 
   std::unique_ptr<sim::sim_nic> nic;
   try {
@@ -213,7 +212,7 @@ int run(int argc, char** argv) {
   } catch (const std::runtime_error& e) {
     throw cli::usage_error{std::string("--out: ") + e.what()};
   }
-  nic->load(*trace_file);
+  nic->load(trace_file);
   if (a.has("trace")) { trace::drain(); trace::enable(true); }
 
   std::vector<consumer> cons(cfg.queues);
@@ -288,15 +287,10 @@ int run(int argc, char** argv) {
     const auto ev = trace::drain();
     std::printf("trace events %zu, hash %016" PRIx64 "\n", ev.size(), trace::hash(ev));
   }
-  int rc = cli::exit_ok;
   // A record that could not be read ended the trace partway: what came before it was replayed (the
   // counters above say what), so the run failed rather than never ran (exit 1, not 2; a file that
   // fails at open is exit 2, above).
-  if (const std::string err = nic->trace_error(); !err.empty()) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "ringlab replay: %s\n", err.c_str());
-    rc = cli::exit_failure;
-  }
+  int rc = cli::trace_end("replay", *nic, cli::exit_ok);
   if (nic->pool().out() != 0) {
     std::fprintf(stderr, "ringlab replay: %u pool frames not returned (a leak)\n", nic->pool().out());
     rc = cli::exit_failure;

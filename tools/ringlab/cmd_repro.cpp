@@ -29,6 +29,7 @@
 
 #include "ringlab_revision.hpp"   // generated at build time: RINGLAB_GIT_REVISION (cmake/git_revision.cmake)
 #include "tools/ringlab/cli.hpp"
+#include "trace/packet_id.hpp"
 #include "trace/repro_log.hpp"
 
 #ifndef RINGLAB_BUILD_KIND
@@ -319,22 +320,12 @@ int run_logged(const std::vector<std::string>& args, const fs::path& dir, const 
 
 std::string hop_name(std::uint8_t h) { return std::string(tr::to_string(static_cast<tr::hop>(h))); }
 
-// Event i of a run, named for a person: its packet (a replayed trace's packet number; a frame that came
-// over a sim wire by its number there; a frame the stack sent, which carries no id, as the n-th event
-// of its hop without one), its hop, verdict, reason and queue.
+// Event i of a run, named for a person: its packet (trace/packet_id.hpp: a replayed trace's packet
+// number, a frame a stack sent by its stack and number there, a frame that came over a sim wire without
+// an id by its number there), its hop, verdict, reason and queue.
 std::string describe(const std::vector<tr::repro_record>& ev, std::size_t i) {
-  constexpr std::uint64_t wire_id_bit = 1ull << 62;   // sim_nic's ids of frames received over a wire
   const tr::repro_record& r = ev[i];
-  std::string s;
-  if (r.packet_id == 0) {
-    std::size_t k = 1;
-    for (std::size_t j = 0; j < i; ++j) k += ev[j].packet_id == 0 && ev[j].stage == r.stage;
-    s = "packet - (sent by a stack: no packet id; number " + std::to_string(k) + " at this hop)";
-  } else if (r.packet_id & wire_id_bit) {
-    s = "wire frame " + std::to_string(r.packet_id & ~wire_id_bit);
-  } else {
-    s = "packet " + std::to_string(r.packet_id);
-  }
+  std::string s = tr::describe_packet(r.packet_id);
   s += " hop " + hop_name(r.stage) + " (" + std::string(tr::to_string(static_cast<tr::verdict>(r.v)));
   if (r.reason) s += " " + std::string(tr::to_string(static_cast<tr::drop_reason>(r.reason)));
   return s + ", queue " + std::to_string(r.queue) + ")";

@@ -61,6 +61,9 @@ constexpr const char* description =
     "                                                                 real clock (the lab's CLOCK_MONOTONIC, the kernel's\n"
     "                                                                 trace clock); replay keeps sim_nic's virtual clock\n"
     "  ringlab trace tracepoints                                      kernel tracepoints and their sources\n\n"
+    "replay and compare stream FILE (memory flat in its size; the events of the run are kept): a record that\n"
+    "cannot be read stops the command before anything runs (exit 2), naming the file, packet and byte offset.\n"
+    "A frame a stack sent is named by its stack's packet id: 'stack S frame N'.\n\n"
     "The kernel path makes its own network namespaces and veth pair (rlt<pid>a/b, 10.x addresses inside\n"
     "them only), traces in a private tracefs instance (instances/ringlab-<pid>), and removes all of it on\n"
     "exit and on SIGINT/SIGTERM/SIGHUP.";

@@ -15,6 +15,7 @@
 #include "sim_nic/event_loop.hpp"
 #include "tools/gen_trace/gen_trace.hpp"
 #include "tools/ringlab/cli.hpp"
+#include "tools/ringlab/trace_file.hpp"
 #include "trace/trace.hpp"
 
 namespace ringlab::cli {
@@ -128,10 +129,12 @@ inline bool report_device_flags(std::FILE* out, const char* tool, const char* co
   return ok;
 }
 
-// The last thing a command over a device does: the tap's write error, if there was one, is the last
-// line the user sees (after every count on stdout or stderr, so a full disk is not buried under a
-// summary) and fails the run; otherwise rc as it was. `command` names the command in the error.
+// The last thing a command over a device does: a sim trace that ended early at a record it could not
+// read (trace_file.hpp), then the tap's write error, if there was one, are the last lines the user sees
+// (after every count on stdout or stderr, so a full disk is not buried under a summary) and fail the
+// run; otherwise rc as it was. `command` names the command in the error.
 inline int finish_run(const char* command, int rc, bypass::device& dev, const bypass::device_options& d) {
+  if (const sim::sim_nic* nic = dev.sim_nic()) rc = trace_end(command, *nic, rc);
   if (d.tap.empty()) return rc;
   const std::string err = dev.decorators().tap_error;
   if (err.empty()) return rc;

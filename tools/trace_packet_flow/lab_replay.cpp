@@ -7,11 +7,13 @@
 #include <limits>
 #include <memory>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <time.h>
 #include <tuple>
 
 #include "sim_nic/event_loop.hpp"
+#include "sim_nic/pcap_stream.hpp"
 #include "sim_nic/sim_nic.hpp"
 #include "stack/iface/interface.hpp"
 #include "stack/socket/tcp_listener.hpp"
@@ -34,7 +36,10 @@ std::uint32_t parse_ipv4(const std::string& s) {
 }  // namespace
 
 lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_options& o) {
-  auto tr = sim::pcap_trace::open(pcap);
+  // Streamed (sim_nic/pcap_stream.hpp), as `ringlab replay` streams: the file is read once for the
+  // stack's identity, then once per replay below, in the same bounded window whatever its size. A
+  // record that cannot be read stops it before anything ran, naming the file, packet and byte offset.
+  auto tr = sim::pcap_stream::open(pcap);
   if (!tr) throw input_error(tr.error);
   lab_replay_result res;
 
@@ -47,24 +52,26 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   wire::mac_addr mac{0x02, 0, 0, 0, 0, 0x02};
   bool have_mac = false;
   auto multicast = [](std::uint32_t a) { return wire::ipv4_addr{a}.is_multicast(); };
-  for (const auto& r : tr->records()) {
-    auto b = tr->bytes(r);
-    const auto* p = reinterpret_cast<const std::uint8_t*>(b.data());
-    auto d = parse_udp(1, p, b.size());
-    if (!d) continue;
-    if (!addr && !multicast(d->dst_ip)) addr = d->dst_ip;
-  }
+  // Two passes: the host's address first (the first unicast UDP destination), then what goes to it.
+  std::uint64_t frames = 0;   // counted on the first pass
+  auto scan = [&](auto&& fn) {
+    frames = 0;
+    if (!tr->scan([&](const sim::trace_record&, std::span<const std::byte> b) {
+          ++frames;
+          if (auto d = parse_udp(1, reinterpret_cast<const std::uint8_t*>(b.data()), b.size())) fn(b, *d);
+        }))
+      throw input_error(tr->scan_error());
+  };
+  scan([&](std::span<const std::byte>, const udp_datagram& d) {
+    if (!addr && !multicast(d.dst_ip)) addr = d.dst_ip;
+  });
   if (!addr) addr = 0x0a000002;
-  for (const auto& r : tr->records()) {
-    auto b = tr->bytes(r);
-    const auto* p = reinterpret_cast<const std::uint8_t*>(b.data());
-    auto d = parse_udp(1, p, b.size());
-    if (!d) continue;
-    if (d->dst_ip == addr && !have_mac) { mac = wire::ethernet::view::unchecked(b).dst(); have_mac = true; }
-    if (multicast(d->dst_ip)) groups.insert(d->dst_ip);
-    if (o.listen_ports.empty() && !o.listen_none && (d->dst_ip == addr || multicast(d->dst_ip)))
-      ports.insert(d->dst_port);
-  }
+  scan([&](std::span<const std::byte> b, const udp_datagram& d) {
+    if (d.dst_ip == addr && !have_mac) { mac = wire::ethernet::view::unchecked(b).dst(); have_mac = true; }
+    if (multicast(d.dst_ip)) groups.insert(d.dst_ip);
+    if (o.listen_ports.empty() && !o.listen_none && (d.dst_ip == addr || multicast(d.dst_ip)))
+      ports.insert(d.dst_port);
+  });
   if (!o.mac.empty()) {
     const auto m = wire::mac_addr::parse(o.mac);
     if (!m) throw input_error("--mac: '" + o.mac + "' is not a MAC address");
@@ -92,6 +99,7 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   } catch (const std::exception& e) {
     throw input_error(std::string("sim_nic: ") + e.what());
   }
+  if (!tr->restart()) throw input_error(tr->error());   // each replay from the first record
   nic->load(*tr);
   trace::drain();   // start clean: earlier events in this process are not ours
   trace::enable(traced);
@@ -183,7 +191,7 @@ lab_replay_result run_lab_replay(const std::string& pcap, const lab_replay_optio
   };
   std::tie(res.wall_ns_untraced, res.cpu_ns_untraced) = replay(false);
   std::tie(res.wall_ns, res.cpu_ns) = replay(true);
-  res.frames = tr->records().size();
+  res.frames = frames;
   auto ev = trace::drain();
   trace::enable(was_on);
   res.events = from_trace(ev);

@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "trace/packet_id.hpp"
+
 namespace ringlab::trace_flow {
 
 std::uint64_t percentile(const std::vector<std::uint64_t>& sorted, double p) {
@@ -65,7 +67,7 @@ std::string lpad(std::string s, std::size_t n) {
 
 void write_timeline(std::ostream& os, const std::vector<route>& routes) {
   for (const auto& r : routes) {
-    os << "packet " << r.packet_id << " (" << r.path << " path)";
+    os << trace::describe_packet(r.packet_id) << " (" << r.path << " path)";   // "stack S frame N" for a frame a stack sent
     if (!r.summary.empty()) os << "  " << r.summary;
     os << '\n';
     std::size_t hop_w = 4;

@@ -6,7 +6,7 @@
 #include <span>
 #include <sstream>
 
-#include "sim_nic/pcap_trace.hpp"
+#include "sim_nic/pcap_stream.hpp"
 #include "stack/wire/endian.hpp"
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv4.hpp"
@@ -145,21 +145,21 @@ std::string describe(int linktype, const std::uint8_t* p, std::size_t n) {
 }
 
 pcap_selection select_packets(const std::string& file, const std::string& filter_expr, std::size_t max) {
-  // Through sim_nic's reader, the one `ringlab replay` and the lab path use: the same errors (file,
-  // packet number, byte offset), the same link types (cooked and raw IP arrive as Ethernet, so the
-  // filter is compiled for Ethernet), the same packet numbers as the lab's packet ids.
-  auto tr = sim::pcap_trace::open(file);
+  // Through sim_nic's stream, the one `ringlab replay` and the lab path read with: the same errors
+  // (file, packet number, byte offset), the same link types (cooked and raw IP arrive as Ethernet, so
+  // the filter is compiled for Ethernet), the same packet numbers as the lab's packet ids, and memory
+  // bounded by the stream's window plus the packets selected (--packets N).
+  auto tr = sim::pcap_stream::open(file);
   if (!tr) throw input_error(tr.error);
   pcap_selection sel;
   sel.linktype = DLT_EN10MB;
   std::optional<packet_filter> filter;
   if (!filter_expr.empty()) filter.emplace(filter_expr, sel.linktype);
-  for (const auto& r : tr->records()) {
+  const bool whole = tr->scan([&](const sim::trace_record& r, std::span<const std::byte> b) {
     ++sel.total;
-    if (max && sel.packets.size() == max) continue;   // keep counting: "N of TOTAL selected"
-    const auto b = tr->bytes(r);
+    if (max && sel.packets.size() == max) return;   // keep counting: "N of TOTAL selected"
     const auto* data = reinterpret_cast<const std::uint8_t*>(b.data());
-    if (filter && !filter->matches(data, r.caplen, r.wirelen)) continue;
+    if (filter && !filter->matches(data, r.caplen, r.wirelen)) return;
     selected_packet sp;
     sp.id = r.number;
     sp.ts_ns = r.ts_ns;
@@ -168,7 +168,8 @@ pcap_selection select_packets(const std::string& file, const std::string& filter
     sp.summary = describe(sel.linktype, data, r.caplen);
     sp.udp = parse_udp(sel.linktype, data, r.caplen);
     sel.packets.push_back(std::move(sp));
-  }
+  });
+  if (!whole) throw input_error(tr->scan_error());
   return sel;
 }
 

@@ -7,6 +7,7 @@
 #include <ostream>
 #include <sstream>
 #include <unordered_set>
+#include "trace/packet_id.hpp"
 
 namespace ringlab::trace_flow {
 
@@ -109,9 +110,10 @@ std::vector<route> build_lab_routes(std::span<const lab_event> events, std::span
   std::map<std::uint64_t, route> by_id;
   for (const auto& le : events) {
     const std::uint64_t id = le.e.packet_id;
-    // Frames the stack made itself (replies, reports, timers' sends) carry packet id 0: no packet of
-    // the trace, so not a route unless asked for by id.
-    if (wanted.empty() ? id == 0 : !wanted.count(id)) continue;
+    // Frames the stack made itself (replies, reports, timers' sends) carry their stack's ids
+    // (trace/packet_id.hpp), and a frame nobody numbered 0: no packet of the trace, so not a route
+    // unless asked for by id.
+    if (wanted.empty() ? id == 0 || trace::is_tx_id(id) : !wanted.count(id)) continue;
     route& r = by_id[id];
     if (r.steps.empty()) { r.path = "lab"; r.packet_id = id; r.clock = lab_clock_name(clock); }
     r.steps.push_back(to_step(le, clock));

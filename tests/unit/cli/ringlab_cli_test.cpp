@@ -211,6 +211,58 @@ TEST(ringlab_cli_exit, replay_and_trace_replay_name_the_same_file_packet_and_off
   std::remove(cut.c_str());
 }
 
+// Every sim command streams its trace through the same reader (tools/ringlab/trace_file.hpp, sim_nic's
+// pcap_stream) and says the same of a damaged one: the file, the packet and the byte offset, computed
+// here from the file's own record headers. Cut inside packet 2: the commands that replay as they read
+// (replay, mcast-recv --backend sim) ran packet 1 and fail partway (exit 1, the line last); the ones
+// that read the file once before replaying it (demo's groups, trace replay's selection) ran nothing
+// (exit 2). Cut inside packet 1: nothing ran anywhere (exit 2).
+TEST(ringlab_cli_exit, every_sim_command_names_a_damaged_traces_file_packet_and_offset) {
+  const std::string src = source_file("traces/arp-icmp-igmp.pcap");
+  std::ifstream in(src, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::uint32_t len1 = static_cast<std::uint8_t>(bytes[24 + 8]) | static_cast<std::uint8_t>(bytes[24 + 9]) << 8;
+  struct cut_case {
+    std::string name;
+    std::size_t keep;
+    std::string packet;      // "packet N at byte offset B: "
+    int partway_exit;        // replay's and mcast-recv's exit code
+  };
+  const std::vector<cut_case> cases = {
+      {"cut2.pcap", 24 + 16 + len1 + 16 + 5, "packet 2 at byte offset " + std::to_string(24 + 16 + len1) + ": ", 1},
+      {"cut1.pcap", 24 + 16 + 5, "packet 1 at byte offset 24: ", 2},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string cut = temp_path(c.name);
+    std::ofstream(cut, std::ios::binary) << bytes.substr(0, c.keep);
+    const auto r = ringlab({"replay", cut});
+    EXPECT_EQ(r.exit_code, c.partway_exit);
+    const std::string head = cut + ": " + c.packet;
+    ASSERT_EQ(r.err.rfind("ringlab replay: " + head, 0), 0u) << r.err;
+    const std::string why = r.err.substr(std::string("ringlab replay: ").size());   // "FILE: packet ...: WHAT\n"
+    ASSERT_EQ(why.find('\n'), why.size() - 1) << r.err;
+    const auto m = ringlab({"mcast-recv", "--backend", "sim", "--replay", cut, "--group", "239.1.1.1", "--quiet"});
+    EXPECT_EQ(m.exit_code, c.partway_exit) << m.err;
+    const std::string m_line = "ringlab mcast-recv: " + std::string(c.partway_exit == 2 ? "--replay: " : "") + why;
+    if (c.partway_exit == 1) {
+      // The summary first (packet 1, an ARP request, answered), the damaged record last.
+      EXPECT_NE(m.err.find("mcast-recv: stack: 1 frames in, 0 datagrams delivered"), std::string::npos) << m.err;
+      EXPECT_TRUE(m.err.ends_with("\n" + m_line)) << m.err;
+    } else {
+      EXPECT_EQ(m.err, m_line) << m.err;
+    }
+    const auto d = ringlab({"demo", "--replay", cut, "--queues", "1"});
+    EXPECT_EQ(d.exit_code, 2);
+    EXPECT_EQ(d.err, "ringlab demo: --replay: " + why);
+    EXPECT_EQ(d.out, "");
+    const auto t = ringlab({"trace", "replay", cut});
+    EXPECT_EQ(t.exit_code, 2);
+    EXPECT_EQ(t.err, "ringlab trace: " + why);
+    std::remove(cut.c_str());
+  }
+}
+
 TEST(ringlab_cli_exit, demo) {
   auto r = ringlab({"demo", "--queues", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

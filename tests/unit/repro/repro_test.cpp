@@ -3,6 +3,8 @@
 // runs' own event files, and the trace digests by sha256sum (coreutils), not by the code under test.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -59,17 +61,19 @@ ringlab::test::command_result record(const std::string& dir, const std::vector<s
   return run_ringlab(a);
 }
 
-// Event i as check names it: the packet (a frame the stack sent has no id: numbered among those at its
-// hop), the hop, the verdict.
+// Event i as check names it: the packet (trace/packet_id.hpp's layout, decoded here by hand: bit 63 a
+// frame a stack sent, bits 39..62 its stack's tag (6 hex digits), the rest its number there; bit 62
+// alone a frame a sim wire delivered without an id), the hop, the verdict.
 std::string named(const std::vector<ringlab::trace::repro_record>& ev, std::size_t i) {
   namespace tr = ringlab::trace;
-  std::string who = "packet " + std::to_string(ev[i].packet_id);
-  if (ev[i].packet_id == 0) {
-    std::size_t k = 1;
-    for (std::size_t j = 0; j < i; ++j) k += ev[j].packet_id == 0 && ev[j].stage == ev[i].stage;
-    who = "packet - (sent by a stack: no packet id; number " + std::to_string(k) + " at this hop)";
-  } else if (ev[i].packet_id >> 62 == 1) {
-    who = "wire frame " + std::to_string(ev[i].packet_id & ((1ull << 62) - 1));
+  const std::uint64_t id = ev[i].packet_id;
+  std::string who = "packet " + std::to_string(id);
+  if (id >> 63) {
+    char tag[8];
+    std::snprintf(tag, sizeof tag, "%06llx", static_cast<unsigned long long>((id >> 39) & 0xffffff));
+    who = std::string("stack ") + tag + " frame " + std::to_string(id & ((1ull << 39) - 1));
+  } else if (id >> 62 == 1) {
+    who = "wire frame " + std::to_string(id & ((1ull << 62) - 1));
   }
   return who + " hop " + std::string(tr::to_string(static_cast<tr::hop>(ev[i].stage))) + " (" +
          std::string(tr::to_string(static_cast<tr::verdict>(ev[i].v)));
@@ -77,11 +81,13 @@ std::string named(const std::vector<ringlab::trace::repro_record>& ev, std::size
 
 // `repro check` of bundle `dir` whose command was edited to the one that gave events `now`: exit 1,
 // the first differing event named by its checkpoint (every `every` events), packet and hop on both sides.
-void expect_first_difference_named(const std::string& dir, const std::vector<ringlab::trace::repro_record>& recorded,
-                                   const std::vector<ringlab::trace::repro_record>& now, std::size_t every) {
+// Returns the index of that event.
+std::size_t expect_first_difference_named(const std::string& dir, const std::vector<ringlab::trace::repro_record>& recorded,
+                                          const std::vector<ringlab::trace::repro_record>& now, std::size_t every) {
   std::size_t i = 0;
   while (i < recorded.size() && i < now.size() && recorded[i] == now[i]) ++i;
-  ASSERT_LT(i, std::min(recorded.size(), now.size())) << "the runs gave the same events";
+  EXPECT_LT(i, std::min(recorded.size(), now.size())) << "the runs gave the same events";
+  if (i >= std::min(recorded.size(), now.size())) return i;
   const auto c = run_ringlab({"repro", "check", dir});
   EXPECT_EQ(c.exit_code, 1) << c.out << c.err;
   const std::size_t cp = i / every + 1;
@@ -90,6 +96,7 @@ void expect_first_difference_named(const std::string& dir, const std::vector<rin
       << c.out;
   EXPECT_NE(c.out.find("\n  bundle:   " + named(recorded, i)), std::string::npos) << named(recorded, i) << "\n" << c.out;
   EXPECT_NE(c.out.find("\n  this run: " + named(now, i)), std::string::npos) << named(now, i) << "\n" << c.out;
+  return i;
 }
 
 }  // namespace
@@ -265,6 +272,51 @@ TEST(repro, tcp_echo_over_sim_records_twice_the_same_and_checks_the_same) {
   fs::remove_all(b);
 }
 
+// Frames a stack sends carry their own packet id (trace/packet_id.hpp), stamped when the stack takes
+// the frame: a segment's whole route, from its sender's tx to the peer's delivery, is one id, and the
+// two hosts' ids never meet.
+TEST(repro, a_tcp_segment_keeps_its_stack_packet_id_from_tx_to_delivery_and_ids_are_unique) {
+  namespace tr = ringlab::trace;
+  const std::string a = temp("tcp_ids");
+  fs::remove_all(a);
+  const auto r = record(a, {"tcp-echo", "client", "--backend", "sim", "--bytes", "8k"}, "100");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto ev = events_of(fs::path(a) / "events.bin");
+  auto hop_is = [](const tr::repro_record& e, tr::hop h) { return e.stage == static_cast<std::uint8_t>(h); };
+  // The first segment a stack took (hop tcp, delivered): the client's SYN.
+  std::size_t first = ev.size();
+  for (std::size_t i = 0; i < ev.size() && first == ev.size(); ++i)
+    if (hop_is(ev[i], tr::hop::tcp) && ev[i].v == static_cast<std::uint8_t>(tr::verdict::deliver)) first = i;
+  ASSERT_LT(first, ev.size());
+  const std::uint64_t id = ev[first].packet_id;
+  EXPECT_EQ(id >> 63, 1u) << "a frame a stack sent";
+  std::vector<std::string> route;
+  for (const auto& e : ev)
+    if (e.packet_id == id) route.push_back(std::string(tr::to_string(static_cast<tr::hop>(e.stage))));
+  const std::vector<std::string> want = {"tx",           "nic_tx",       "wire",    "nic_rx", "rss", "pool",
+                                         "ring_enqueue", "ring_dequeue", "port_rx", "eth",    "ipv4", "tcp", "release"};
+  EXPECT_EQ(route, want) << named(ev, first);
+  // Every frame either host sent has an id of its own; two hosts, two senders; nothing unnumbered.
+  std::vector<std::uint64_t> sent;
+  std::vector<std::uint64_t> senders;
+  for (const auto& e : ev) {
+    EXPECT_NE(e.packet_id, 0u) << "every frame of a TCP run is numbered";
+    if (!hop_is(e, tr::hop::tx)) continue;
+    sent.push_back(e.packet_id);
+    senders.push_back((e.packet_id >> 39) & 0xffffff);
+  }
+  std::sort(sent.begin(), sent.end());
+  EXPECT_EQ(std::adjacent_find(sent.begin(), sent.end()), sent.end()) << "an id given twice";
+  std::sort(senders.begin(), senders.end());
+  senders.erase(std::unique(senders.begin(), senders.end()), senders.end());
+  EXPECT_EQ(senders.size(), 2u) << "client host and server host";
+  // Each sent frame's nic_tx and wire hops are under its id: as many as the tx hops.
+  std::size_t nic_tx = 0;
+  for (const auto& e : ev) nic_tx += hop_is(e, tr::hop::nic_tx) && e.packet_id >> 63;
+  EXPECT_EQ(nic_tx, sent.size());
+  fs::remove_all(a);
+}
+
 TEST(repro, tcp_echo_with_another_seed_or_faults_differs_naming_the_packet_and_hop) {
   struct edit {
     std::vector<std::string> other;   // the command the bundle is edited to
@@ -288,7 +340,11 @@ TEST(repro, tcp_echo_with_another_seed_or_faults_differs_naming_the_packet_and_h
     text.replace(at, e.from.size(), e.to);
     if (e.to == "arg 4\n") text.replace(text.find("\nseed 3\n"), 8, "\nseed 4\n");
     std::ofstream(fs::path(a) / "bundle.txt") << text;
-    expect_first_difference_named(a, events_of(fs::path(a) / "events.bin"), events_of(fs::path(b) / "events.bin"), 100);
+    const auto ea = events_of(fs::path(a) / "events.bin");
+    const std::size_t i = expect_first_difference_named(a, ea, events_of(fs::path(b) / "events.bin"), 100);
+    // Where the wire's faults part the runs, the packet is a segment a stack sent, named by its id.
+    ASSERT_LT(i, ea.size());
+    EXPECT_EQ(ea[i].packet_id >> 63, 1u) << named(ea, i);
     fs::remove_all(a);
     fs::remove_all(b);
   }
