@@ -103,6 +103,9 @@ struct connection_counters {
   std::uint64_t syn_retrans = 0;                           // TCPSynRetrans
   std::uint64_t fast_retrans = 0;                          // TCPFastRetrans
   std::uint64_t recoveries = 0;                            // TCPRenoRecovery
+  std::uint64_t loss_probes = 0;                           // TCPLossProbes: tail-loss probes sent (RFC 8985 7)
+  std::uint64_t loss_probe_recovery = 0;                   // TCPLossProbeRecovery: a probe repaired a loss
+  std::uint64_t sack_reorder = 0;                          // TCPSACKReorder: RACK saw reordering
   std::uint64_t challenge_acks = 0;                        // TCPChallengeACK
   std::uint64_t paws_rejected = 0;                         // PAWSEstab
   std::uint64_t out_of_window = 0;                         // segments failing the acceptability test
