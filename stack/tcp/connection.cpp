@@ -688,21 +688,26 @@ void connection::retransmit_first(time_ns now, segment_sink out) {
   rtt_timing_ = false;   // Karn: the timed segment may be this one
   if (!p.empty()) {
     send_segment(snd_una_, flag::ack | (fin_sent_ && snd_una_ + p.size() == fin_seq_ ? flag::fin : 0), p, now, out);
-    if (rack_on()) rack_.sent(snd_una_, static_cast<std::uint32_t>(p.size()), now);
+    if (rack_on()) rack_.sent(snd_una_, static_cast<std::uint32_t>(p.size()) + (snd_una_ + p.size() == fin_seq_ ? fin_sent_ : 0), now);
   } else if (fin_sent_) {
     send_segment(fin_seq_, flag::ack | flag::fin, {}, now, out);
+    if (rack_on()) rack_.sent(fin_seq_, 1, now);
   }
   if (rto_at_ == never) arm_rto(now);
 }
 
+// Sequence space resent: the bytes, and our FIN when the range asked for reaches its number (a lost
+// FIN is repaired like a lost byte: RACK marks it, RFC 6675's holes run to SND.MAX).
 std::uint32_t connection::resend(std::uint32_t seq, std::uint32_t len, time_ns now, segment_sink out) {
   const std::span<const std::byte> p = snd_buf_.at(seq - snd_una_, len);
-  if (p.empty()) return 0;
+  const std::uint32_t n = static_cast<std::uint32_t>(p.size());
+  const bool fin = fin_sent_ && seq + n == fin_seq_ && seq_gt(seq + len, fin_seq_);
+  if (n == 0 && !fin) return 0;
   ++ctr_.retrans_segs;
   rtt_timing_ = false;   // Karn
-  send_segment(seq, flag::ack, p, now, out);
-  if (rack_on()) rack_.sent(seq, static_cast<std::uint32_t>(p.size()), now);
-  return static_cast<std::uint32_t>(p.size());
+  send_segment(seq, flag::ack | (fin ? flag::fin : 0), p, now, out);
+  if (rack_on()) rack_.sent(seq, n + fin, now);
+  return n + fin;
 }
 
 // NextSeg rule 1: the lost segments, while the pipe leaves room.
@@ -752,13 +757,13 @@ bool connection::sack_rescue(time_ns now, segment_sink out) {
 // acknowledged, then step 5.
 void connection::rack_on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
   const bool echo = ts_ok_ && seg.opts.ts && seg.opts.ts->echo != 0;
-  // Step 2: a retransmitted segment's delivery is a sample only when the ACK is for the
-  // retransmission: it echoes a TSval not older than the retransmission's, or (without timestamps)
-  // at least min_RTT passed since it went out.
+  // Step 2: a retransmitted segment's delivery is a sample only when it may be the retransmission's:
+  // at least min_RTT passed since it went out (Linux's tcp_rack_advance). Not the RFC's TSecr test:
+  // a SACK's TSecr is the TSval of the segment at the hole (RFC 7323 4.3 updates TS.Recent only
+  // there), older than any retransmission above it, so that test would refuse every SACKed
+  // retransmission, and a lost retransmission below it would wait for the RTO.
   auto sample_ok = [&](const rack::record& x) {
-    if (!(x.flags & rack::retransmitted)) return true;
-    if (echo) return !seq_lt(seg.opts.ts->echo, ts_now(x.xmit));
-    return now >= x.xmit + rack_.min_rtt();
+    return !(x.flags & rack::retransmitted) || now >= x.xmit + rack_.min_rtt();
   };
   auto on_delivered = [&](const rack::record& x) {
     if (rack_.delivered(x, now, sample_ok(x))) ++ctr_.sack_reorder;
@@ -799,7 +804,7 @@ void connection::rack_detect(time_ns now, segment_sink out) {
     ++ctr_.fast_retrans;
     // RFC 6675 (C.1): the first lost segment at once, whatever the pipe.
     if (const rack::record* x = rack_.first_lost())
-      resend(x->begin, std::min<std::uint32_t>(x->end - x->begin, smss_), now, out);
+      resend(x->begin, std::min<std::uint32_t>(x->end - x->begin, smss_ + 1u), now, out);   // + 1: a FIN rides along
   }
   if (in_recovery_) rack_retransmit(now, out);
 }
@@ -809,7 +814,7 @@ void connection::rack_detect(time_ns now, segment_sink out) {
 void connection::rack_retransmit(time_ns now, segment_sink out) {
   while (cwnd_ > in_flight() && cwnd_ - in_flight() >= smss_) {
     const rack::record* x = rack_.first_lost();
-    if (!x || !resend(x->begin, std::min<std::uint32_t>(x->end - x->begin, smss_), now, out)) return;
+    if (!x || !resend(x->begin, std::min<std::uint32_t>(x->end - x->begin, smss_ + 1u), now, out)) return;
   }
 }
 
@@ -846,7 +851,7 @@ void connection::send_loss_probe(time_ns now, segment_sink out) {
     ++ctr_.retrans_segs;
     rtt_timing_ = false;   // Karn
     send_segment(seq, flag::ack | (fin_sent_ ? flag::fin : 0), snd_buf_.at(seq - snd_una_, len), now, out);
-    rack_.sent(seq, len, now);
+    rack_.sent(seq, len + fin_sent_, now);
   }
   ++ctr_.loss_probes;
   tlp_pending_ = true;
@@ -900,7 +905,7 @@ void connection::output(time_ns now, segment_sink out) {
       rtt_start_ = now;
     }
     send_segment(seq, f, snd_buf_.at(sent_off, len), now, out);
-    if (rack_on()) rack_.sent(seq, static_cast<std::uint32_t>(len), now);
+    if (rack_on()) rack_.sent(seq, static_cast<std::uint32_t>(len) + ((f & flag::fin) ? 1 : 0), now);   // the FIN too
     snd_nxt_ += static_cast<std::uint32_t>(len) + ((f & flag::fin) ? 1 : 0);
     if (f & flag::fin) {
       fin_sent_ = true;

@@ -213,6 +213,7 @@ class connection {
   const connection_counters& counters() const noexcept { return ctr_; }
   const congestion& congestion_state() const noexcept { return cc_; }
   const sack_scoreboard& scoreboard() const noexcept { return sb_; }
+  const rack& rack_state() const noexcept { return rack_; }
 
   // Congestion and RTT state, as `ss -ti` shows it.
   std::uint32_t cwnd() const noexcept { return cwnd_; }

@@ -37,6 +37,7 @@ class rack {
   struct record {
     std::uint32_t begin = 0, end = 0;   // [begin, end) of sequence space
     time_ns xmit = 0;                   // when it last went out
+    std::uint32_t order = 0;            // and in which send (ties of xmit: several segments per call)
     std::uint8_t flags = 0;
   };
   static constexpr std::uint8_t retransmitted = 1, lost = 2, sacked = 4;
@@ -52,6 +53,7 @@ class rack {
     r_ = std::exchange(o.r_, nullptr);
     head_ = std::exchange(o.head_, 0), n_ = std::exchange(o.n_, 0);
     xmit_ts_ = o.xmit_ts_, rtt_ = o.rtt_, min_rtt_ = o.min_rtt_, end_seq_ = o.end_seq_, fack_ = o.fack_;
+    order_ = o.order_, sends_ = o.sends_;
     have_ = o.have_, fack_valid_ = o.fack_valid_, reordering_seen_ = o.reordering_seen_, reorder_at_ = o.reorder_at_;
     return *this;
   }
@@ -78,14 +80,14 @@ class rack {
   // still repairs.
   void sent(std::uint32_t seq, std::uint32_t len, time_ns now) noexcept {
     if (len == 0) return;
-    const std::uint32_t end = seq + len;
-    if (n_ == 0 || !seq_lt(seq, back().end)) return append({seq, end, now, 0});
+    const std::uint32_t end = seq + len, order = ++sends_;
+    if (n_ == 0 || !seq_lt(seq, back().end)) return append({seq, end, now, order, 0});
     if (seq_gt(end, back().end)) {   // runs past what was sent before: the rest is new
       const std::uint32_t old_end = back().end;
-      mark_resent(seq, old_end, now);
-      return append({old_end, end, now, 0});
+      mark_resent(seq, old_end, now, order);
+      return append({old_end, end, now, order, 0});
     }
-    mark_resent(seq, end, now);
+    mark_resent(seq, end, now, order);
   }
 
   // SND.UNA moved: the records below it are delivered. f(record) for each one not SACKed before.
@@ -116,9 +118,10 @@ class rack {
     if (sample_ok) {
       const time_ns rtt = now > x.xmit ? now - x.xmit : 0;
       if (!min_rtt_ || rtt < min_rtt_) min_rtt_ = std::max<time_ns>(rtt, 1);
-      if (sent_after(x.xmit, x.end, xmit_ts_, end_seq_) || !have_) {
+      if (sent_after(x.xmit, x.order, xmit_ts_, order_) || !have_) {
         rtt_ = rtt;
         xmit_ts_ = x.xmit;
+        order_ = x.order;
         end_seq_ = x.end;
         have_ = true;
       }
@@ -150,7 +153,7 @@ class rack {
     time_ns wait = 0;
     for (std::size_t i = head_; i < head_ + n_; ++i) {
       record& x = r_[i];
-      if (x.flags & (sacked | lost) || !sent_after(xmit_ts_, end_seq_, x.xmit, x.end)) continue;
+      if (x.flags & (sacked | lost) || !sent_after(xmit_ts_, order_, x.xmit, x.order)) continue;
       const time_ns due = x.xmit + rtt_ + reo_wnd;   // time_ns is unsigned: compare, never subtract past 0
       if (due <= now) {
         x.flags |= lost;
@@ -191,9 +194,13 @@ class rack {
     return k;
   }
 
-  // RFC 8985 6.2: whether (t1, seq1) was sent after (t2, seq2); equal times go by sequence.
-  static bool sent_after(time_ns t1, std::uint32_t seq1, time_ns t2, std::uint32_t seq2) noexcept {
-    return t1 > t2 || (t1 == t2 && seq_gt(seq1, seq2));
+  // RFC 8985 6.2 RACK_sent_after: whether (t1, order1) went out after (t2, order2). The RFC breaks a
+  // tie of times by sequence; here by the order of the sends, which is exact: one call sends several
+  // segments at one `now`, and a retransmission may follow new data of higher sequence in it (limited
+  // transmit's segments, then the first resend): by sequence that resend looked older than the new
+  // segments and was marked lost again when they were SACKed.
+  static bool sent_after(time_ns t1, std::uint32_t order1, time_ns t2, std::uint32_t order2) noexcept {
+    return t1 > t2 || (t1 == t2 && seq_gt(order1, order2));
   }
 
  private:
@@ -209,6 +216,7 @@ class rack {
     if (n_ == capacity) {   // full: the newest record takes the segment, with the newer time
       back().end = x.end;
       back().xmit = x.xmit;
+      back().order = x.order;
       return;
     }
     if (head_ + n_ == capacity) compact();
@@ -236,13 +244,14 @@ class rack {
       return;
     }
   }
-  void mark_resent(std::uint32_t seq, std::uint32_t end, time_ns now) noexcept {
+  void mark_resent(std::uint32_t seq, std::uint32_t end, time_ns now, std::uint32_t order) noexcept {
     split_at(seq);
     split_at(end);
     for (std::size_t i = head_; i < head_ + n_; ++i) {
       record& x = r_[i];
       if (seq_le(x.end, seq) || !seq_lt(x.begin, end)) continue;
       x.xmit = now;
+      x.order = order;
       x.flags = static_cast<std::uint8_t>((x.flags | retransmitted) & ~lost);
     }
   }
@@ -251,7 +260,7 @@ class rack {
   std::size_t head_ = 0, n_ = 0;
   // RFC 8985 6.1 variables.
   time_ns xmit_ts_ = 0, rtt_ = 0, min_rtt_ = 0;
-  std::uint32_t end_seq_ = 0, fack_ = 0;
+  std::uint32_t end_seq_ = 0, fack_ = 0, order_ = 0, sends_ = 0;
   bool have_ = false, fack_valid_ = false, reordering_seen_ = false;
   time_ns reorder_at_ = stack::never;
 };
