@@ -787,7 +787,10 @@ void connection::rack_on_ack(const wire::tcp::repr& seg, time_ns now, segment_si
 // Step 5 and what follows from it: the segments RACK now deems lost start recovery (a new congestion
 // event unless SND.UNA is still below the last one's recovery point) and are retransmitted.
 void connection::rack_detect(time_ns now, segment_sink out) {
-  if (rack_.empty()) return rack_.disarm();
+  // Outside recovery with nothing SACKed every segment in flight lies above SND.UNA and went out after
+  // what was delivered (a cumulative ACK delivers in order): nothing to mark, and no scan of the
+  // records on the bulk path's every ACK (Linux runs RACK from tcp_fastretrans_alert only, likewise).
+  if (rack_.empty() || (!in_recovery_ && sb_.ranges().empty())) return rack_.disarm();
   const bool marked = rack_.detect_loss(now, rack_.reo_wnd(in_recovery_, srtt_));
   if (marked && !in_recovery_) {
     if (seq_ge(snd_una_, recover_)) {
