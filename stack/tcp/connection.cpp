@@ -363,7 +363,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       cwnd_ = ssthresh_ + 3u * smss_;
     }
   }
-  if (rack_on()) rack_on_ack(seg, now, out);
+  if (rack_on() && (!rack_.empty() || tlp_pending_)) rack_on_ack(seg, now, out);   // nothing in flight: nothing to do
   cwnd_ = std::min(cwnd_, std::max(cfg_.cwnd_clamp, std::uint32_t{smss_}));
   // Window update (RFC 9293 3.10.7.4: SND.WL1/WL2 keep an old segment from shrinking it).
   if (seq_lt(snd_wl1_, seg.seq) || (snd_wl1_ == seg.seq && seq_le(snd_wl2_, seg.ack))) {

@@ -63,6 +63,7 @@ class rack {
   void release() noexcept {
     if (r_) chunk_pool::put(reinterpret_cast<std::byte*>(r_), chunk_pool::default_chunk);
     r_ = nullptr, head_ = n_ = 0;
+    reorder_at_ = stack::never;   // nothing left to wait for
   }
   bool empty() const noexcept { return n_ == 0; }
   std::size_t size() const noexcept { return n_; }
