@@ -35,6 +35,9 @@ struct tcp_lane_counters {
   std::uint64_t fast_retrans = 0;      // TCPFastRetrans
   std::uint64_t sack_recovery = 0;     // TCPSACKRecovery: recoveries with SACK (RFC 6675)
   std::uint64_t reno_recovery = 0;     // TCPRenoRecovery: recoveries without (RFC 6582)
+  std::uint64_t loss_probes = 0;       // TCPLossProbes: tail-loss probes sent (RFC 8985 7)
+  std::uint64_t loss_probe_recovery = 0;   // TCPLossProbeRecovery: a probe repaired a tail loss
+  std::uint64_t sack_reorder = 0;      // TCPSACKReorder: reordering seen (RACK, RFC 8985 6.2)
   std::uint64_t challenge_acks = 0;    // TCPChallengeACK
   std::uint64_t paws_estab = 0;        // PAWSEstab
   std::uint64_t ofo_queue = 0;         // TCPOFOQueue
@@ -76,6 +79,9 @@ inline constexpr tcp_counter_name tcp_counter_names[] = {
     {"TcpExtTCPSACKRecovery", &tcp_lane_counters::sack_recovery},
     {"TcpExtTCPFastRetrans", &tcp_lane_counters::fast_retrans},
     {"TcpExtTCPTimeouts", &tcp_lane_counters::timeouts},
+    {"TcpExtTCPLossProbes", &tcp_lane_counters::loss_probes},
+    {"TcpExtTCPLossProbeRecovery", &tcp_lane_counters::loss_probe_recovery},
+    {"TcpExtTCPSACKReorder", &tcp_lane_counters::sack_reorder},
     {"TcpExtTCPAbortOnClose", &tcp_lane_counters::abort_on_close},
     {"TcpExtTCPOFOQueue", &tcp_lane_counters::ofo_queue},
     {"TcpExtTCPOFODrop", &tcp_lane_counters::ofo_drop},

@@ -191,6 +191,7 @@ void connection::process(const wire::tcp::repr& seg, time_ns now, segment_sink o
   // Seventh, the text; eighth, FIN.
   if (!seg.payload.empty() || seg.has(flag::fin)) on_data(seg, now);
   output(now, out);
+  arm_loss_probe(now);
 }
 
 // RFC 9293 3.10.7.3, SYN-SENT.
@@ -303,7 +304,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       if (seq_ge(seg.ack, recover_)) {   // RFC 6675 5: the recovery point is acknowledged
         in_recovery_ = false;
         sb_.clear();
-      } else {
+      } else if (!rack_on()) {   // with RACK: rack_on_ack() below decides what is lost
         sack_retransmit(now, out);
       }
     } else if (in_recovery_) {
@@ -328,7 +329,9 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
     // network duplicated is not); recovery starts at DupThresh of them or once SND.UNA is lost.
     ++ctr_.dup_acks_in;
     ++dupacks_;
-    if (in_recovery_) {
+    if (rack_on()) {
+      // RACK (rack_on_ack() below) decides what is lost and when recovery starts, not DupThresh.
+    } else if (in_recovery_) {
       sack_retransmit(now, out);
     } else if ((dupacks_ >= 3 || sb_.is_lost(snd_una_, smss_)) && seq_ge(snd_una_, recover_)) {
       ssthresh_ = cc_.on_loss(cwnd_, flight(), smss_);
@@ -360,6 +363,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       cwnd_ = ssthresh_ + 3u * smss_;
     }
   }
+  if (rack_on() && (!rack_.empty() || tlp_pending_)) rack_on_ack(seg, now, out);   // nothing in flight: nothing to do
   cwnd_ = std::min(cwnd_, std::max(cfg_.cwnd_clamp, std::uint32_t{smss_}));
   // Window update (RFC 9293 3.10.7.4: SND.WL1/WL2 keep an old segment from shrinking it).
   if (seq_lt(snd_wl1_, seg.seq) || (snd_wl1_ == seg.seq && seq_le(snd_wl2_, seg.ack))) {
@@ -459,12 +463,16 @@ void connection::rtt_sample(time_ns r) noexcept {
 void connection::enter_closed(close_reason why) noexcept {
   st_ = state::closed;
   reason_ = why;
-  rto_at_ = delack_at_ = persist_at_ = keepalive_at_ = time_wait_at_ = never;
+  rto_at_ = delack_at_ = persist_at_ = keepalive_at_ = time_wait_at_ = tlp_at_ = never;
+  rack_.release();
+  rack_.disarm();
 }
 
 void connection::enter_time_wait(time_ns now) noexcept {
   st_ = state::time_wait;
-  rto_at_ = delack_at_ = persist_at_ = keepalive_at_ = never;
+  rto_at_ = delack_at_ = persist_at_ = keepalive_at_ = tlp_at_ = never;
+  rack_.release();
+  rack_.disarm();
   time_wait_at_ = now + 2 * cfg_.msl;
 }
 
@@ -483,7 +491,10 @@ std::size_t connection::send(std::span<const std::byte> data, time_ns now, segme
                           st_ != state::syn_received))
     return 0;
   const std::size_t n = snd_buf_.write(data);
-  if (st_ == state::established || st_ == state::close_wait) output(now, out);
+  if (st_ == state::established || st_ == state::close_wait) {
+    output(now, out);
+    arm_loss_probe(now);
+  }
   return n;
 }
 
@@ -509,6 +520,7 @@ void connection::close(time_ns now, segment_sink out) {
       if (sending_closed_) return;
       sending_closed_ = true;
       output(now, out);
+      arm_loss_probe(now);
       return;
     default: return;
   }
@@ -522,11 +534,17 @@ void connection::abort(time_ns now, segment_sink out) {
 // ---------------------------------------------------------------- timers
 
 time_ns connection::next_deadline() const noexcept {
-  return std::min({rto_at_, delack_at_, persist_at_, keepalive_at_, time_wait_at_});
+  return std::min({rto_at_, delack_at_, persist_at_, keepalive_at_, time_wait_at_, tlp_at_, rack_.reorder_at()});
 }
 
 void connection::on_timer(time_ns now, segment_sink out) {
   if (time_wait_at_ <= now) return enter_closed(close_reason::none);
+  // RFC 8985 7.3: the probe goes before the RTO it may have been brought forward to, and re-arms it.
+  if (tlp_at_ <= now) {
+    tlp_at_ = never;
+    send_loss_probe(now, out);
+  }
+  if (rack_.reorder_at() <= now) rack_detect(now, out);   // RFC 8985 6.2 step 5's reorder timer
   if (rto_at_ <= now) {
     ++ctr_.timeouts;
     const unsigned limit = st_ == state::syn_sent || st_ == state::syn_received ? cfg_.syn_retries : cfg_.data_retries;
@@ -544,6 +562,9 @@ void connection::on_timer(time_ns now, segment_sink out) {
       cwnd_ = smss_;
       in_recovery_ = false;
       sb_.clear();   // RFC 6675 5.1: after an RTO the scoreboard is not trusted
+      rack_.mark_all_lost();   // RFC 8985 6.3 (go-back-N below sends them again)
+      tlp_pending_ = false;
+      tlp_at_ = never;
       dupacks_ = 0;
       recover_ = snd_max_;
       snd_nxt_ = snd_una_;
@@ -667,23 +688,31 @@ void connection::retransmit_first(time_ns now, segment_sink out) {
   rtt_timing_ = false;   // Karn: the timed segment may be this one
   if (!p.empty()) {
     send_segment(snd_una_, flag::ack | (fin_sent_ && snd_una_ + p.size() == fin_seq_ ? flag::fin : 0), p, now, out);
+    if (rack_on()) rack_.sent(snd_una_, static_cast<std::uint32_t>(p.size()) + (snd_una_ + p.size() == fin_seq_ ? fin_sent_ : 0), now);
   } else if (fin_sent_) {
     send_segment(fin_seq_, flag::ack | flag::fin, {}, now, out);
+    if (rack_on()) rack_.sent(fin_seq_, 1, now);
   }
   if (rto_at_ == never) arm_rto(now);
 }
 
+// Sequence space resent: the bytes, and our FIN when the range asked for reaches its number (a lost
+// FIN is repaired like a lost byte: RACK marks it, RFC 6675's holes run to SND.MAX).
 std::uint32_t connection::resend(std::uint32_t seq, std::uint32_t len, time_ns now, segment_sink out) {
   const std::span<const std::byte> p = snd_buf_.at(seq - snd_una_, len);
-  if (p.empty()) return 0;
+  const std::uint32_t n = static_cast<std::uint32_t>(p.size());
+  const bool fin = fin_sent_ && seq + n == fin_seq_ && seq_gt(seq + len, fin_seq_);
+  if (n == 0 && !fin) return 0;
   ++ctr_.retrans_segs;
   rtt_timing_ = false;   // Karn
-  send_segment(seq, flag::ack, p, now, out);
-  return static_cast<std::uint32_t>(p.size());
+  send_segment(seq, flag::ack | (fin ? flag::fin : 0), p, now, out);
+  if (rack_on()) rack_.sent(seq, n + fin, now);
+  return n + fin;
 }
 
 // NextSeg rule 1: the lost segments, while the pipe leaves room.
 void connection::sack_retransmit(time_ns now, segment_sink out) {
+  if (rack_on()) return rack_retransmit(now, out);
   while (cwnd_ > in_flight() && cwnd_ - in_flight() >= smss_) {
     const auto s = sb_.next_lost(snd_una_, snd_max_, smss_);
     if (!s) return;   // nothing lost left: new data, if any, goes out from output() by the same pipe
@@ -698,6 +727,7 @@ void connection::sack_retransmit(time_ns now, segment_sink out) {
 // recovery, a "rescue" of the highest unSACKed segment: a loss at the tail of the window brings no
 // SACK above it, so IsLost never marks it, and without this only the RTO would repair it.
 bool connection::sack_rescue(time_ns now, segment_sink out) {
+  if (rack_on()) return false;   // RACK's reorder timer and TLP's probe do what rules 3 and 4 did
   bool sent = false;
   // The FIN's sequence number is no byte of the buffer: resent by retransmit_first or the RTO only.
   const std::uint32_t high_data = fin_sent_ ? fin_seq_ : snd_max_;
@@ -719,6 +749,118 @@ bool connection::sack_rescue(time_ns now, segment_sink out) {
     break;
   }
   return sent;
+}
+
+// ---------------------------------------------------------------- RACK-TLP (RFC 8985)
+
+// RFC 8985 6.2 steps 1-3 for what this ACK delivered (cumulatively or by SACK), 7.4 for a probe it
+// acknowledged, then step 5.
+void connection::rack_on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
+  const bool echo = ts_ok_ && seg.opts.ts && seg.opts.ts->echo != 0;
+  // Step 2: a retransmitted segment's delivery is a sample only when it may be the retransmission's:
+  // at least min_RTT passed since it went out (Linux's tcp_rack_advance). Not the RFC's TSecr test:
+  // a SACK's TSecr is the TSval of the segment at the hole (RFC 7323 4.3 updates TS.Recent only
+  // there), older than any retransmission above it, so that test would refuse every SACKed
+  // retransmission, and a lost retransmission below it would wait for the RTO.
+  auto sample_ok = [&](const rack::record& x) {
+    return !(x.flags & rack::retransmitted) || now >= x.xmit + rack_.min_rtt();
+  };
+  auto on_delivered = [&](const rack::record& x) {
+    if (rack_.delivered(x, now, sample_ok(x))) ++ctr_.sack_reorder;
+  };
+  rack_.acked(snd_una_, on_delivered);
+  if (!sb_.ranges().empty()) rack_.sacked_by([&](std::uint32_t q) { return sb_.is_sacked(q); }, on_delivered);
+  // 7.4: the probe acknowledged. A retransmitted probe repaired a loss unless the ACK echoes an older
+  // TSval than the probe's (the original arrived, its ACK was late: the probe was spurious; without
+  // DSACK this is how we tell). A repair is a congestion event: cwnd comes down as after a recovery.
+  if (tlp_pending_ && seq_ge(seg.ack, tlp_end_)) {
+    tlp_pending_ = false;
+    if (tlp_retrans_ && !(echo && seq_lt(seg.opts.ts->echo, tlp_tsval_))) {
+      ++ctr_.loss_probe_recovery;
+      ssthresh_ = cc_.on_loss(cwnd_, std::max(flight(), cwnd_), smss_);
+      cwnd_ = ssthresh_;
+    }
+  }
+  rack_detect(now, out);
+}
+
+// Step 5 and what follows from it: the segments RACK now deems lost start recovery (a new congestion
+// event unless SND.UNA is still below the last one's recovery point) and are retransmitted.
+void connection::rack_detect(time_ns now, segment_sink out) {
+  // Outside recovery with nothing SACKed every segment in flight lies above SND.UNA and went out after
+  // what was delivered (a cumulative ACK delivers in order): nothing to mark, and no scan of the
+  // records on the bulk path's every ACK (Linux runs RACK from tcp_fastretrans_alert only, likewise).
+  if (rack_.empty() || (!in_recovery_ && sb_.ranges().empty())) return rack_.disarm();
+  const bool marked = rack_.detect_loss(now, rack_.reo_wnd(in_recovery_, srtt_));
+  if (marked && !in_recovery_) {
+    if (seq_ge(snd_una_, recover_)) {
+      ssthresh_ = cc_.on_loss(cwnd_, flight(), smss_);
+      cwnd_ = ssthresh_;
+    }
+    // After an RTO's rewind the go-back-N hands over: everything it had yet to resend is marked lost
+    // (mark_all_lost) and goes out below by the pipe, not twice.
+    snd_nxt_ = snd_max_;
+    recover_ = snd_max_;
+    in_recovery_ = true;
+    tlp_at_ = never;
+    ++ctr_.recoveries;
+    ++ctr_.fast_retrans;
+    // RFC 6675 (C.1): the first lost segment at once, whatever the pipe.
+    if (const rack::record* x = rack_.first_lost())
+      resend(x->begin, std::min<std::uint32_t>(x->end - x->begin, smss_ + 1u), now, out);   // + 1: a FIN rides along
+  }
+  if (in_recovery_) rack_retransmit(now, out);
+}
+
+// RFC 6675 NextSeg rule 1 with RACK's lost marks: the lost segments in sequence order while the pipe
+// leaves room (rule 2, new data, is output()'s by the same pipe).
+void connection::rack_retransmit(time_ns now, segment_sink out) {
+  while (cwnd_ > in_flight() && cwnd_ - in_flight() >= smss_) {
+    const rack::record* x = rack_.first_lost();
+    if (!x || !resend(x->begin, std::min<std::uint32_t>(x->end - x->begin, smss_ + 1u), now, out)) return;
+  }
+}
+
+// RFC 8985 7.2: after new data went out or an ACK came, the probe timeout, unless a probe is out, a
+// recovery (fast or RTO) runs or SACKed data shows the peer is already answering (as Linux: CA_Open).
+// PTO = 2 SRTT plus the delayed-ACK allowance, never later than the RTO (the probe then goes first).
+void connection::arm_loss_probe(time_ns now) noexcept {
+  tlp_at_ = never;
+  if (!rack_on() || tlp_pending_ || in_recovery_ || seq_lt(snd_una_, recover_) || !sb_.ranges().empty() ||
+      srtt_ == 0 || flight() == 0 || rto_at_ == never)
+    return;
+  if (st_ != state::established && st_ != state::close_wait && st_ != state::fin_wait_1 && st_ != state::closing &&
+      st_ != state::last_ack)
+    return;
+  const time_ns pto = 2 * srtt_ + (flight() <= smss_ ? cfg_.tlp_delayed_ack_allowance : 2 * stack::ms);
+  tlp_at_ = std::min(now + pto, rto_at_);
+}
+
+// RFC 8985 7.3: one segment: new data if there is any and the peer's window takes it (one segment
+// past cwnd), else the last segment sent again (with the FIN if it carried it). The RTO is re-armed;
+// no other probe until this one is acknowledged.
+void connection::send_loss_probe(time_ns now, segment_sink out) {
+  if (!rack_on() || flight() == 0 || in_recovery_ || tlp_pending_) return;
+  const std::uint32_t before = snd_max_;
+  const std::uint32_t saved_cwnd = cwnd_;
+  cwnd_ = std::max(cwnd_, flight() + smss_);
+  output(now, out);   // Nagle and sender SWS avoidance still apply: a held short segment stays held
+  cwnd_ = saved_cwnd;
+  tlp_retrans_ = snd_max_ == before;
+  if (tlp_retrans_) {
+    const std::uint32_t high = fin_sent_ ? fin_seq_ : snd_max_;
+    const std::uint32_t len = std::min<std::uint32_t>(high - snd_una_, smss_);
+    const std::uint32_t seq = high - len;
+    ++ctr_.retrans_segs;
+    rtt_timing_ = false;   // Karn
+    send_segment(seq, flag::ack | (fin_sent_ ? flag::fin : 0), snd_buf_.at(seq - snd_una_, len), now, out);
+    rack_.sent(seq, len + fin_sent_, now);
+  }
+  ++ctr_.loss_probes;
+  tlp_pending_ = true;
+  tlp_end_ = snd_max_;
+  tlp_tsval_ = ts_now(now);
+  arm_rto(now);
 }
 
 void connection::output(time_ns now, segment_sink out) {
@@ -766,6 +908,7 @@ void connection::output(time_ns now, segment_sink out) {
       rtt_start_ = now;
     }
     send_segment(seq, f, snd_buf_.at(sent_off, len), now, out);
+    if (rack_on()) rack_.sent(seq, static_cast<std::uint32_t>(len) + ((f & flag::fin) ? 1 : 0), now);   // the FIN too
     snd_nxt_ += static_cast<std::uint32_t>(len) + ((f & flag::fin) ? 1 : 0);
     if (f & flag::fin) {
       fin_sent_ = true;

@@ -33,6 +33,7 @@
 #include "stack/iface/time.hpp"
 #include "stack/tcp/buffers.hpp"
 #include "stack/tcp/congestion.hpp"
+#include "stack/tcp/rack.hpp"
 #include "stack/tcp/sack_scoreboard.hpp"
 #include "stack/wire/tcp.hpp"
 
@@ -72,6 +73,14 @@ struct connection_config {
   time_ns rto_max = 120 * stack::sec;
   time_ns msl = 30 * stack::sec;            // TIME_WAIT lasts 2*MSL (Linux: 60 s)
   time_ns delayed_ack = 40 * stack::ms;     // Linux's minimum; RFC 9293 3.8.6.3: < 0.5 s
+  // Loss recovery beside RFC 6675 (with SACK): RACK-TLP (RFC 8985: time-based loss marking and
+  // tail-loss probes, Linux's default), and RFC 3042 limited transmit. Off: RFC 6675 alone, with its
+  // NextSeg rules 3 and 4 (the old behaviour, still tested).
+  bool rack_tlp = true;
+  bool limited_transmit = true;
+  // RFC 8985 7.2: a probe after 2 SRTT, plus the peer's worst-case delayed ACK when one segment is in
+  // flight (WCDelAckT; Linux adds TCP_RTO_MIN, 200 ms), else 2 ms (Linux's TCP_TIMEOUT_MIN).
+  time_ns tlp_delayed_ack_allowance = 200 * stack::ms;
   unsigned syn_retries = 6;                 // SYNs after the first before giving up (Linux's tcp_syn_retries)
   unsigned data_retries = 15;               // RTO expiries in a row before giving up (tcp_retries2)
   time_ns keepalive_idle = 0;               // 0: no keepalive (RFC 1122 4.2.3.6: off by default)
@@ -103,6 +112,9 @@ struct connection_counters {
   std::uint64_t syn_retrans = 0;                           // TCPSynRetrans
   std::uint64_t fast_retrans = 0;                          // TCPFastRetrans
   std::uint64_t recoveries = 0;                            // TCPRenoRecovery
+  std::uint64_t loss_probes = 0;                           // TCPLossProbes: tail-loss probes sent (RFC 8985 7)
+  std::uint64_t loss_probe_recovery = 0;                   // TCPLossProbeRecovery: a probe repaired a loss
+  std::uint64_t sack_reorder = 0;                          // TCPSACKReorder: RACK saw reordering
   std::uint64_t challenge_acks = 0;                        // TCPChallengeACK
   std::uint64_t paws_rejected = 0;                         // PAWSEstab
   std::uint64_t out_of_window = 0;                         // segments failing the acceptability test
@@ -201,6 +213,7 @@ class connection {
   const connection_counters& counters() const noexcept { return ctr_; }
   const congestion& congestion_state() const noexcept { return cc_; }
   const sack_scoreboard& scoreboard() const noexcept { return sb_; }
+  const rack& rack_state() const noexcept { return rack_; }
 
   // Congestion and RTT state, as `ss -ti` shows it.
   std::uint32_t cwnd() const noexcept { return cwnd_; }
@@ -246,9 +259,20 @@ class connection {
   void sack_retransmit(time_ns now, segment_sink out);   // RFC 6675 5 (C): lost segments while cwnd - pipe >= SMSS
   bool sack_rescue(time_ns now, segment_sink out);       // RFC 6675 4 NextSeg rules 3 and 4
   std::uint32_t resend(std::uint32_t seq, std::uint32_t len, time_ns now, segment_sink out);   // bytes resent
+  // RFC 6675's pipe in SACK recovery (RACK deciding what is lost when on); else FlightSize, less RFC
+  // 3042's allowance on the first two duplicate ACKs (limited transmit: two new segments past cwnd).
   std::uint32_t in_flight() const noexcept {
-    return sack_ok_ && in_recovery_ ? sb_.pipe(snd_una_, snd_max_, smss_) : flight();
+    if (sack_ok_ && in_recovery_) return rack_on() ? rack_.pipe() : sb_.pipe(snd_una_, snd_max_, smss_);
+    const std::uint32_t lt = cfg_.limited_transmit && !in_recovery_ ? std::min(dupacks_, 2u) * smss_ : 0;
+    return flight() > lt ? flight() - lt : 0;
   }
+  // RACK-TLP (RFC 8985), with SACK only (as Linux: without it a probe's repair cannot be told apart).
+  bool rack_on() const noexcept { return cfg_.rack_tlp && sack_ok_; }
+  void rack_on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink out);
+  void rack_detect(time_ns now, segment_sink out);     // marks lost, starts recovery, retransmits
+  void rack_retransmit(time_ns now, segment_sink out); // the lost segments, while the pipe leaves room
+  void arm_loss_probe(time_ns now) noexcept;            // RFC 8985 7.2
+  void send_loss_probe(time_ns now, segment_sink out);  // RFC 8985 7.3
   std::uint16_t window_to_announce() noexcept;
   std::uint32_t ts_now(time_ns now) const noexcept { return timestamp_clock(now, ts_offset_); }
   std::uint32_t flight() const noexcept { return snd_nxt_ - snd_una_; }
@@ -298,6 +322,12 @@ class connection {
   std::uint32_t recover_ = 0;
   std::uint32_t rescue_rxt_ = 0;   // RFC 6675 RescueRxt: the recovery point of the last rescue retransmission
   bool rescue_valid_ = false;
+  rack rack_;                        // per-segment transmit times (RFC 8985 6), while data is in flight
+  time_ns tlp_at_ = never;           // the probe timeout (PTO)
+  std::uint32_t tlp_end_ = 0;        // TLP.end_seq: SND.MAX when the probe went out
+  std::uint32_t tlp_tsval_ = 0;      // the probe's TSval: an ACK echoing an older one was for the original
+  bool tlp_pending_ = false;         // a probe is out and not yet acknowledged (one per flight)
+  bool tlp_retrans_ = false;         // the probe was a retransmission (not new data)
 
   // Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2).
   bool ack_now_ = false;

@@ -328,11 +328,13 @@ inline void seeded_loss(ti::interop_link& net, stack::interface& ifc, role r, st
   // One line for the README's figures and for a slow run's why: how the sender recovered.
   const auto theirs = c.theirs->info();
   std::printf("seeded loss %s at %u ppm: sent %llu, received %llu, dropped by the program %llu, elsewhere %llu; "
-              "our retrans %llu (RTO %llu, fast %llu, SACK recoveries %llu), Linux's retrans %u\n",
+              "our retrans %llu (RTO %llu, fast %llu, SACK recoveries %llu, loss probes %llu, probe repairs %llu), "
+              "Linux's retrans %u\n",
               to_linux ? "us -> Linux" : "Linux -> us", ppm, (unsigned long long)sent, (unsigned long long)got,
               (unsigned long long)lost, (unsigned long long)other, (unsigned long long)lane.retrans_segs,
               (unsigned long long)lane.timeouts, (unsigned long long)lane.fast_retrans,
-              (unsigned long long)lane.sack_recovery, theirs.tcpi_total_retrans);
+              (unsigned long long)lane.sack_recovery, (unsigned long long)lane.loss_probes,
+              (unsigned long long)lane.loss_probe_recovery, theirs.tcpi_total_retrans);
   EXPECT_GT(lost, 0u) << "the program dropped nothing at " << ppm << " per million";
   EXPECT_EQ(sent, got + lost + other) << "sent " << sent << ", received " << got << ", dropped by the program " << lost
                                       << ", dropped elsewhere " << other;

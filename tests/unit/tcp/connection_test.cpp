@@ -114,6 +114,8 @@ TEST(TcpConnection, CwndStopsAtItsClampWhenNoSegmentIsLost) {
 TEST(TcpConnection, OneLostSegmentIsFastRetransmittedAfterThreeDupAcksWithSackBlocks) {
   connection_config reno;
   reno.congestion = congestion_control::newreno;
+  reno.rack_tlp = false;            // RFC 6675's DupThresh (RACK: tests/unit/tcp/loss_recovery_test.cpp)
+  reno.limited_transmit = false;
   pair p(reno, {});
   p.open();
   p.run_for(1 * sec);
@@ -200,6 +202,8 @@ stack::time_ns time_to_repair_two_losses(bool sack, connection_counters* ctr) {
   connection_config c;
   c.sack = sack;
   c.congestion = congestion_control::newreno;
+  c.rack_tlp = false;   // RFC 6675 / RFC 6582 alone
+  c.limited_transmit = false;
   pair p(c, c);
   p.open();
   p.run_for(1 * sec);
@@ -243,7 +247,10 @@ TEST(TcpConnection, SackRecoveryRepairsTwoLossesInOneRoundTripNewRenoNeedsTwo) {
 // lost. The 9th and 10th have nothing SACKed above them, so IsLost never marks them: without the
 // rescue only the RTO (200 ms at least) would repair them.
 TEST(TcpConnection, SackRecoveryRescuesTheTailLossRule4ThenRule3) {
-  pair p;
+  connection_config old;   // RFC 6675 alone: with RACK-TLP on, its reorder timer and probe do this
+  old.rack_tlp = false;
+  old.limited_transmit = false;
+  pair p(old, {});
   p.open();
   p.run_for(1 * sec);
   const stack::time_ns t0 = p.now;
@@ -397,7 +404,9 @@ TEST(TcpCongestion, NewRenoAddsOneSegmentPerWindowAcknowledged) {
 }
 
 TEST(TcpConnection, RetransmissionTimeoutBacksOffAndRecovers) {
-  pair p;
+  connection_config no_tlp;   // the RTO alone (with TLP the probe goes first: loss_recovery_test.cpp)
+  no_tlp.rack_tlp = false;
+  pair p(no_tlp, {});
   p.open();
   p.run_for(1 * sec);
   const stack::time_ns rto0 = p.a.rto();

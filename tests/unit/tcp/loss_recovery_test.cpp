@@ -1,0 +1,213 @@
+// Issue 13 point 4: loss recovery beside RFC 6675 — RFC 3042 limited transmit and RACK-TLP (RFC 8985:
+// time-based loss marking with a reordering window, tail-loss probes). Each test scripts the losses on
+// the harness's wire (10 ms one way, so a round trip is 20 ms) and asserts which segments went out
+// when; a contrast run with the mechanism off shows what it changed.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <vector>
+
+#include "stack/tcp/seq.hpp"
+#include "tests/unit/tcp/harness.hpp"
+
+namespace ringlab::tcp {
+namespace {
+
+using namespace testing;
+using stack::ms;
+using stack::sec;
+
+constexpr std::uint32_t mss = 1448;   // 1460 less the timestamps
+constexpr std::uint32_t seg_seq(std::uint32_t k) { return 1001 + (k - 1) * mss; }   // k: 1, 2, ...
+
+struct sent_data {
+  std::uint32_t seq;
+  stack::time_ns at;   // after t0
+  bool operator==(const sent_data&) const = default;
+};
+std::ostream& operator<<(std::ostream& os, const sent_data& d) {
+  return os << "{seg " << (d.seq - 1001) / mss + 1 << " at " << d.at / ms << " ms}";
+}
+// A's data segments from log index `from` on.
+std::vector<sent_data> a_data(const pair& p, std::size_t from, stack::time_ns t0) {
+  std::vector<sent_data> v;
+  for (std::size_t i = from; i < p.log.size(); ++i) {
+    const auto r = p.log[i].repr();
+    if (p.log[i].from_a && !r.payload.empty()) v.push_back({r.seq, p.log[i].sent_at - t0});
+  }
+  return v;
+}
+std::vector<stack::time_ns> times_of(const std::vector<sent_data>& v, std::uint32_t seq) {
+  std::vector<stack::time_ns> t;
+  for (const auto& d : v)
+    if (d.seq == seq) t.push_back(d.at);
+  return t;
+}
+
+// RFC 3042: the first two duplicate ACKs each let one new segment out, past cwnd. Fourteen segments
+// queued, cwnd 10: the first is lost. At 20 ms the ACK of nothing new and B's duplicate ACKs (one
+// per segment 2..10, each SACKing what B holds) arrive together; limited transmit sends 11 and 12 on
+// the first two, the third starts recovery (RACK: three segments SACKed, reo_wnd 0) and resends 1.
+TEST(TcpLossRecovery, LimitedTransmitSendsNewDataOnTheFirstTwoDuplicateAcks) {
+  auto run = [](bool limited) {
+    connection_config c;
+    c.limited_transmit = limited;
+    pair p(c, {});
+    p.open();
+    p.run_for(1 * sec);
+    const stack::time_ns t0 = p.now;
+    const auto data = pattern(14 * mss, 3);
+    bool dropped = false;
+    p.pass = [&](const segment& s) { return !(s.from_a && !dropped && s.repr().seq == seg_seq(1) && (dropped = true)); };
+    const std::size_t from = p.log.size();
+    EXPECT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+    p.run_for(2 * sec);
+    EXPECT_EQ(p.drain_b(), data);
+    EXPECT_EQ(p.a.counters().timeouts, 0u);
+    EXPECT_EQ(p.a.counters().retrans_segs, 1u);
+    auto v = a_data(p, from, t0);
+    v.erase(v.begin(), v.begin() + 10);   // the initial window at 0 ms
+    return v;
+  };
+  const auto with = run(true), without = run(false);
+  ASSERT_GE(with.size(), 3u);
+  EXPECT_EQ(with[0], (sent_data{seg_seq(11), 20 * ms}));
+  EXPECT_EQ(with[1], (sent_data{seg_seq(12), 20 * ms}));
+  EXPECT_EQ(with[2], (sent_data{seg_seq(1), 20 * ms}));
+  ASSERT_GE(without.size(), 1u);
+  EXPECT_EQ(without[0], (sent_data{seg_seq(1), 20 * ms}));   // nothing new before the retransmission
+}
+
+// RFC 8985 7: the last two of ten segments (all the data) are lost, so no duplicate ACK comes. B's
+// ACK of 1..8 is back at 20 ms; the probe timeout is 2 SRTT + 2 ms = 42 ms later, and the probe is
+// the last segment again (there is no new data). B SACKs it at 72 ms; at 82 ms RACK marks 9 lost
+// (sent before the delivered probe, more than RACK.rtt + reo_wnd ago) and resends it: B has all at
+// 92 ms. Without RACK-TLP the tail waits for the RTO.
+TEST(TcpLossRecovery, TailLossIsRepairedByTheProbeWithoutRto) {
+  auto run = [](bool rack_tlp, connection_counters* ctr, stack::time_ns* complete) {
+    connection_config c;
+    c.rack_tlp = rack_tlp;
+    pair p(c, {});
+    p.open();
+    p.run_for(1 * sec);
+    const stack::time_ns t0 = p.now;
+    const auto data = pattern(10 * mss, 4);
+    std::set<std::uint32_t> lose = {seg_seq(9), seg_seq(10)};
+    p.pass = [&](const segment& s) { return !(s.from_a && s.sent_at == t0 && lose.erase(s.repr().seq)); };
+    const std::size_t from = p.log.size();
+    EXPECT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+    *complete = 0;
+    while (!*complete && p.now < t0 + 5 * sec) {
+      p.run_for(1 * ms);
+      if (p.b.rcv_nxt() == seg_seq(11)) *complete = p.now - t0;
+    }
+    p.run_for(1 * sec);
+    EXPECT_EQ(p.drain_b(), data);
+    EXPECT_EQ(p.a.unacked(), 0u);
+    *ctr = p.a.counters();
+    auto v = a_data(p, from, t0);
+    v.erase(v.begin(), v.begin() + 10);
+    return v;
+  };
+  connection_counters on{}, off{};
+  stack::time_ns t_on = 0, t_off = 0;
+  const auto resent = run(true, &on, &t_on);
+  EXPECT_EQ(resent, (std::vector<sent_data>{{seg_seq(10), 62 * ms}, {seg_seq(9), 82 * ms}}));
+  EXPECT_EQ(t_on, 92 * ms);
+  EXPECT_EQ(on.loss_probes, 1u);
+  EXPECT_EQ(on.loss_probe_recovery, 1u);   // the probe's ACK echoes 9's resend, not an older original
+  EXPECT_EQ(on.timeouts, 0u);
+  EXPECT_EQ(on.retrans_segs, 2u);
+  EXPECT_EQ(on.recoveries, 1u);
+  run(false, &off, &t_off);
+  EXPECT_EQ(off.loss_probes, 0u);
+  EXPECT_GE(off.timeouts, 1u);
+  EXPECT_GE(t_off, 200 * ms);   // the RTO's minimum
+}
+
+// RFC 8985 6.2: a lost retransmission. Segment 3 is lost and so is its first resend (20 ms, the third
+// duplicate ACK); segments sent after that resend are SACKed at 40 ms, so RACK marks the resend lost
+// then (it went out before them, RACK.rtt ago) and sends 3 a third time. RFC 6675 alone never marks a
+// hole lost twice (HighRxt has passed it): only the RTO repairs it.
+TEST(TcpLossRecovery, RackFindsALostRetransmission) {
+  auto run = [](bool rack_tlp, connection_counters* ctr) {
+    connection_config c;
+    c.rack_tlp = rack_tlp;
+    pair p(c, {});
+    p.open();
+    p.run_for(1 * sec);
+    const stack::time_ns t0 = p.now;
+    const auto data = pattern(40 * mss, 5);
+    int drops = 0;
+    p.pass = [&](const segment& s) { return !(s.from_a && drops < 2 && s.repr().seq == seg_seq(3) && ++drops); };
+    const std::size_t from = p.log.size();
+    EXPECT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+    p.run_for(5 * sec);
+    EXPECT_EQ(p.drain_b(), data);
+    EXPECT_EQ(drops, 2);
+    *ctr = p.a.counters();
+    return times_of(a_data(p, from, t0), seg_seq(3));
+  };
+  connection_counters on{}, off{};
+  EXPECT_EQ(run(true, &on), (std::vector<stack::time_ns>{0, 20 * ms, 40 * ms}));
+  EXPECT_EQ(on.timeouts, 0u);
+  EXPECT_EQ(on.recoveries, 1u);
+  const auto t_off = run(false, &off);
+  ASSERT_EQ(t_off.size(), 3u);
+  EXPECT_GE(t_off[2], 20 * ms + 200 * ms);   // the RTO, at least rto_min after the lost resend
+  EXPECT_GE(off.timeouts, 1u);
+}
+
+// RFC 8985 6.2 steps 3-5: reordering inside the reordering window is not loss. Four segments; the
+// third is held `late` on the wire, so B SACKs the fourth first (one duplicate ACK, at 20 ms).
+// reo_wnd is min_RTT / 4 = 5 ms: RACK waits (the reorder timer, 25 ms). Held 3 ms, segment 3 is
+// acknowledged at 23 ms: nothing resent, no recovery, and the reordering is counted. Held 8 ms, the
+// timer fires first and 3 goes out again at 25 ms.
+TEST(TcpLossRecovery, ReorderingWithinTheWindowIsNotMarkedLost) {
+  auto run = [](stack::time_ns late) {
+    pair p;
+    p.open();
+    p.run_for(1 * sec);
+    const stack::time_ns t0 = p.now;
+    const auto data = pattern(4 * mss, 6);
+    p.extra_delay = [&](const segment& s) {
+      return s.from_a && s.sent_at == t0 && s.repr().seq == seg_seq(3) ? late : stack::time_ns{0};
+    };
+    const std::size_t from = p.log.size();
+    EXPECT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+    p.run_for(2 * sec);
+    EXPECT_EQ(p.drain_b(), data);
+    EXPECT_EQ(p.a.counters().timeouts, 0u);
+    auto v = a_data(p, from, t0);
+    v.erase(v.begin(), v.begin() + 4);
+    return std::pair{v, p.a.counters()};
+  };
+  const auto [inside, c_in] = run(3 * ms);
+  EXPECT_TRUE(inside.empty()) << inside.front();
+  EXPECT_EQ(c_in.retrans_segs, 0u);
+  EXPECT_EQ(c_in.recoveries, 0u);
+  EXPECT_EQ(c_in.sack_reorder, 1u);
+  const auto [outside, c_out] = run(8 * ms);
+  EXPECT_EQ(outside, (std::vector<sent_data>{{seg_seq(3), 25 * ms}}));
+  EXPECT_EQ(c_out.recoveries, 1u);
+}
+
+// The records live in a chunk of the buffers' pool only while data is in flight: none once all is
+// acknowledged, none after the connection closed (an idle connection holds no heap: memory_test).
+TEST(TcpLossRecovery, RackRecordsOnlyWhileDataIsInFlight) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  const auto data = pattern(5 * mss, 7);
+  ASSERT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+  EXPECT_EQ(p.a.rack_state().size(), 5u);   // one per segment
+  EXPECT_EQ(p.a.rack_state()[0].begin, seg_seq(1));
+  EXPECT_EQ(p.a.rack_state()[4].end, seg_seq(6));
+  p.run_for(1 * sec);
+  EXPECT_EQ(p.drain_b(), data);
+  EXPECT_TRUE(p.a.rack_state().empty());
+  EXPECT_EQ(p.a.rack_state().min_rtt(), 20 * ms);
+}
+
+}  // namespace
+}  // namespace ringlab::tcp
