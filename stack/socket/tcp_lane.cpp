@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -132,7 +133,13 @@ drop_reason tcp_lane::receive(const segment_in& s, time_ns now) noexcept {
   const tcp_key k{{s.dst, seg.dst_port}, {s.src, seg.src_port}};
   tcp_listener* l = nullptr;
   if (tcp_entry* e = sockets_.find_tcp(k)) {
-    if (!reuse_time_wait(*e, seg, l)) return to_connection(*e, seg, now);
+    if (!reuse_time_wait(*e, seg, l)) {
+      if (s.burst) {
+        e->conn.begin_burst();
+        if (burst_.empty() || burst_.back() != e) burst_.push_back(e);   // a bulk burst: one flow, once
+      }
+      return to_connection(*e, seg, now);
+    }
   } else {
     l = sockets_.find_listener(k.local);
   }
@@ -300,6 +307,18 @@ void tcp_lane::drain_loop_now(time_ns now) noexcept {
   draining_ = false;
 }
 
+void tcp_lane::end_burst_now(time_ns now) noexcept {
+  // In arrival order; an entry may come twice (flows interleaved: ends once, the second is a no-op).
+  // Each run may free entries (its own, or another through a looped-back RST): free_entry takes them
+  // out of burst_, so the walk goes by popping the back of a reversed list, never by a stale index.
+  std::reverse(burst_.begin(), burst_.end());
+  while (!burst_.empty()) {
+    tcp_entry* e = burst_.back();
+    burst_.pop_back();
+    run(*e, now, true, [&](tcp::connection& c, tcp::segment_sink out) { c.end_burst(now, out); });
+  }
+}
+
 // ---------------------------------------------------------------- after every engine call
 
 void tcp_lane::settle(tcp_entry& e, const before& b, time_ns now, bool events) noexcept {
@@ -368,6 +387,7 @@ void tcp_lane::on_timer(void* ctx, std::uint64_t arg, time_ns now) noexcept {
 
 void tcp_lane::free_entry(tcp_entry& e) noexcept {
   if (e.timer.valid()) timers_.cancel(e.timer);
+  std::erase(burst_, &e);
   add_connection(retired_, e.conn);
   if (e.listener && !e.owner) {
     if (e.conn.current() == state::syn_received) e.listener->syn_gone();
