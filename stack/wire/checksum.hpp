@@ -152,62 +152,6 @@ constexpr bool verify(std::span<const std::byte> data, std::uint16_t acc = 0) no
 }
 #endif
 
-#if defined(__SSE2__) && defined(__x86_64__)
-// sum_wide's loop that also stores what it loads at `to` (csum_and_copy, as Linux's
-// csum_partial_copy): a payload copied into a frame is summed on the way, one pass over the bytes
-// instead of a memcpy and then a sum (TCP's transmit: ~1 instruction a byte less). `to` and `from`
-// must not overlap.
-[[gnu::noinline]] inline std::uint16_t copy_sum_wide(std::byte* to, std::span<const std::byte> from,
-                                                     std::uint16_t acc) noexcept {
-  const std::byte* p = from.data();
-  std::byte* q = to;
-  std::size_t n = from.size();
-  std::uint64_t s = 0;
-  while (n >= 16) {
-    const std::size_t chunk = std::min<std::size_t>(n & ~std::size_t{15}, std::size_t{1} << 15);
-    const std::byte* const end = p + chunk;
-    const __m128i zero = _mm_setzero_si128();
-    __m128i a = zero, b = zero;
-    for (; end - p >= 32; p += 32, q += 32) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(q), v);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), w);
-      a = _mm_add_epi32(a, _mm_unpacklo_epi16(v, zero));
-      b = _mm_add_epi32(b, _mm_unpackhi_epi16(v, zero));
-      a = _mm_add_epi32(a, _mm_unpacklo_epi16(w, zero));
-      b = _mm_add_epi32(b, _mm_unpackhi_epi16(w, zero));
-    }
-    if (p != end) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(q), v);
-      a = _mm_add_epi32(a, _mm_unpacklo_epi16(v, zero));
-      b = _mm_add_epi32(b, _mm_unpackhi_epi16(v, zero));
-      p += 16, q += 16;
-    }
-    const __m128i t = _mm_add_epi64(_mm_add_epi64(_mm_unpacklo_epi32(a, zero), _mm_unpackhi_epi32(a, zero)),
-                                    _mm_add_epi64(_mm_unpacklo_epi32(b, zero), _mm_unpackhi_epi32(b, zero)));
-    s += static_cast<std::uint64_t>(_mm_cvtsi128_si64(t)) +
-         static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(t, t)));
-    n -= chunk;
-  }
-  std::uint16_t folded = fold(s);
-  if constexpr (std::endian::native == std::endian::little)
-    folded = static_cast<std::uint16_t>(folded << 8 | folded >> 8);
-  if (n) std::memcpy(q, p, n);
-  return add(add(folded, acc), sum({q, n}));
-}
-#endif
-
-// Copies `from` to `to` (not overlapping) and returns its sum, as sum_long(from, acc) would.
-inline std::uint16_t copy_sum_long(std::byte* to, std::span<const std::byte> from, std::uint16_t acc = 0) noexcept {
-#if defined(__SSE2__) && defined(__x86_64__)
-  if (from.size() >= 128) return copy_sum_wide(to, from, acc);
-#endif
-  if (!from.empty()) std::memcpy(to, from.data(), from.size());
-  return sum({to, from.size()}, acc);
-}
-
 constexpr std::uint16_t sum_long(std::span<const std::byte> data, std::uint16_t acc = 0) noexcept {
 #if defined(__SSE2__) && defined(__x86_64__)
   if (!std::is_constant_evaluated() && data.size() >= 128) return sum_wide(data, acc);

@@ -269,13 +269,7 @@ struct repr {
     const std::size_t hl = header_length(), len = buffer_len();
     if (opts.buffer_len() > max_options_len || out.size() < len || len > 0xffff) return 0;
     std::byte* p = out.data();
-    // Summed while copied (checksum::copy_sum_long) when the payload is copied in from elsewhere (a
-    // send buffer) and the checksum is ours to compute: one pass over the bytes instead of two.
-    const bool apart = !payload.empty() && (payload.data() + payload.size() <= p + hl || payload.data() >= p + len);
-    const bool fold_copy = mode == csum::full && apart;
-    std::uint16_t payload_sum = 0;
-    if (fold_copy) payload_sum = checksum::copy_sum_long(p + hl, payload);
-    else if (!payload.empty() && payload.data() != p + hl) std::memmove(p + hl, payload.data(), payload.size());
+    if (!payload.empty() && payload.data() != p + hl) std::memmove(p + hl, payload.data(), payload.size());
     store_be16(p + field::src_port, src_port);
     store_be16(p + field::dst_port, dst_port);
     store_be32(p + field::seq_num, seq);
@@ -286,12 +280,10 @@ struct repr {
     store_be16(p + field::checksum, 0);
     store_be16(p + field::urgent, urgent);
     opts.emit(out.subspan(field::options, hl - header_len));
-    const std::uint16_t pseudo = checksum::pseudo_header(src, dst, ip_protocol, static_cast<std::uint16_t>(len));
-    // The header starts the message and is a multiple of 4 bytes long: the payload's sum continues it.
-    if (fold_copy)
-      store_be16(p + field::checksum, checksum::finish(checksum::add(checksum::sum(out.first(hl), pseudo), payload_sum)));
-    else if (mode == csum::full)
-      store_be16(p + field::checksum, checksum::compute_long(out.first(len), pseudo));
+    if (mode == csum::full)
+      store_be16(p + field::checksum,
+                 checksum::compute_long(out.first(len), checksum::pseudo_header(src, dst, ip_protocol,
+                                                                           static_cast<std::uint16_t>(len))));
     return len;
   }
 
