@@ -97,6 +97,13 @@ struct sim_nic_config {
   // set rx_meta flags good/bad. Off by default, as `ethtool -K rx off`: the stack's software checks
   // are then what is exercised (and a trace replays identically either way).
   bool rx_csum_offload = false;
+  // TX checksum offload (sim_nic/tx_csum.hpp; caps().tx_l4_csum): the stack may send TCP/UDP frames
+  // with the checksum partial (port::tx_l4_csum_partial). The NIC finishes it for its TX pcap, for a
+  // frame without a wire, and before a wire whose faults corrupt; otherwise the frame crosses sim's
+  // wire as it is and the peer NIC hands it up marked rx_l4_csum_good, as Linux's loopback and veth
+  // hand CHECKSUM_PARTIAL skbs to the receiving stack, which never sums them. Off by default (`ethtool
+  // -K tx off`): the stack then computes every checksum in software.
+  bool tx_csum_offload = false;
   // Frames per lane cache (port::frame_pool::cache, as DPDK's mempool cache): each queue's consumer
   // frees (rx_release, tx) and allocates (tx_reserve) through its own cache, the ingest thread
   // allocates through its own, so they meet on the pool's lock once per cache-full instead of once
@@ -237,6 +244,7 @@ class sim_nic {
     std::uint32_t len;
     port::frame_id id;        // in the sender's pool; freed there when its last copy is delivered
     std::uint64_t packet_id;
+    bool csum_partial = false;   // its L4 checksum left to the "device" (tx_csum_offload): good by construction
   };
   struct staged {
     std::array<rx_desc, 64> d;
@@ -249,7 +257,7 @@ class sim_nic {
 
   std::uint64_t schedule_next(const trace_record& r) noexcept;   // due time of replay index next_index_ (r: its record)
   void receive(std::span<const std::byte> bytes, std::uint32_t wirelen, std::uint64_t packet_id,
-               const trace_record* rec, const port::fault_mark* mark, bool tracing) noexcept;
+               const trace_record* rec, const port::fault_mark* mark, bool tracing, bool l4_good = false) noexcept;
   bool next_trace_time(std::uint64_t& t) const noexcept;
   std::uint64_t wire_next_due() const noexcept;
   // Delivers the wire's frames due by `limit` and before `before` (the next trace / ingress-fault

@@ -275,14 +275,26 @@ void tcp_lane::emit(const tcp_key& k, const wire::tcp::repr& r, time_ns now) noe
     ++ctr_.looped_back;
     return;
   }
+  // With the port's TX checksum offload the checksum is left partial (the pseudo header's sum in the
+  // field) for the device to finish, as Linux leaves it on loopback and veth: no pass over the payload.
+  const bool partial = out_.tx_l4_csum_offload();
   ip_output::params o{.src = k.local.addr, .dst = k.remote.addr, .proto = wire::tcp::ip_protocol,
-                      .ttl = cfg_.default_ttl};
+                      .ttl = cfg_.default_ttl, .l4_csum_partial = partial};
   // A segment that finds no TX frame (or no route) is lost like one the network lost: the engine's
   // RTO sends it again. But not silently: counted in the interface's drops by reason and traced as
   // a drop at the tcp hop, so a connection that never gets out says why. The IPv4 + Ethernet headers
   // go in front, ARP waits as for UDP.
-  const std::error_code ec =
-      out_.send(o, r.buffer_len(), [&](std::span<std::byte> b) { return r.emit(b, o.src, o.dst); }, now);
+  const std::error_code ec = out_.send(
+      o, r.buffer_len(),
+      [&](std::span<std::byte> b) {
+        if (!partial) return r.emit(b, o.src, o.dst);
+        const std::size_t n = r.emit(b, o.src, o.dst, wire::csum::offload);
+        if (n)
+          wire::store_be16(b.data() + wire::tcp::field::checksum,
+                           wire::checksum::pseudo_header(o.src, o.dst, wire::tcp::ip_protocol, static_cast<std::uint16_t>(n)));
+        return n;
+      },
+      now);
   if (!ec) return;
   // No TX frame (pool or ring full): pool_empty. No route (off-subnet, no gateway): arp_unresolved,
   // the drop reason of a frame whose next hop never resolved; here there is no next hop at all.
