@@ -722,15 +722,21 @@ TEST(TcpConnection, ResetAnswerToOurSynRefusesTheConnect) {
 
 // Receive bursts (tcp_lane's rx burst, as GRO + delayed ACK give Linux): the every-second-segment ACK
 // waits for the burst's end; one ACK covers the burst.
-TEST(TcpConnection, ABurstOfSegmentsIsAcknowledgedOnceAtItsEnd) {
-  pair p;
+
+// Opens the pair, then holds back what A sends (into `held`) for the test to hand to B itself.
+void open_holding_a(pair& p, std::vector<segment>& held) {
   p.open();
   p.run_for(1 * sec);
-  std::vector<segment> held;   // A's data, delivered to B by hand as one burst
-  p.pass = [&](const segment& s) {
+  p.pass = [&held](const segment& s) {
     if (s.from_a) held.push_back(s);
     return !s.from_a;
   };
+}
+
+TEST(TcpConnection, ABurstOfSegmentsIsAcknowledgedOnceAtItsEnd) {
+  pair p;
+  std::vector<segment> held;   // A's data, delivered to B by hand as one burst
+  open_holding_a(p, held);
   const auto data = pattern(6 * 1448, 7);
   ASSERT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
   ASSERT_EQ(held.size(), 6u);
@@ -763,13 +769,8 @@ TEST(TcpConnection, ABurstOfSegmentsIsAcknowledgedOnceAtItsEnd) {
 
 TEST(TcpConnection, ABurstStillAcknowledgesOutOfOrderAndHoleFillAtOnceAndOneSegmentLate) {
   pair p;
-  p.open();
-  p.run_for(1 * sec);
   std::vector<segment> held;
-  p.pass = [&](const segment& s) {
-    if (s.from_a) held.push_back(s);
-    return !s.from_a;
-  };
+  open_holding_a(p, held);
   const auto data = pattern(3 * 1448, 9);
   ASSERT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
   ASSERT_EQ(held.size(), 3u);
