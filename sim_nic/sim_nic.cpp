@@ -466,7 +466,9 @@ std::size_t sim_nic::deliver_wire(std::uint64_t limit, std::uint64_t before, std
     const std::uint64_t id = wire_id_bit | ++wire_ids_;
     trace::emit({.packet_id = id, .t_ns = now(), .stage = trace::hop::nic_rx});
     const wire_frame& f = got[i].item;
-    receive({f.data, f.len}, f.len, id, nullptr, &got[i].mark, tracing, f.csum_partial);   // the one copy
+    wire_flags_ = f.csum_partial ? std::uint16_t{port::rx_l4_csum_good} : std::uint16_t{0};
+    receive({f.data, f.len}, f.len, id, nullptr, &got[i].mark, tracing);   // the one copy
+    wire_flags_ = 0;
     if (w.unref(f)) done[n_done++] = f.id;
   }
   if (n_done) w.from.free_ids({done, n_done});   // one lock on the sender's pool per burst
@@ -483,7 +485,7 @@ void sim_nic::log_drop(const drop_record& d) {
 }
 
 void sim_nic::receive(std::span<const std::byte> bytes, std::uint32_t wirelen, std::uint64_t packet_id,
-                      const trace_record* rec, const port::fault_mark* mark, bool tracing, bool l4_good) noexcept {
+                      const trace_record* rec, const port::fault_mark* mark, bool tracing) noexcept {
   const std::uint64_t t = clock_.load(std::memory_order_relaxed);   // (P): our own store
   auto drop = [&](trace::drop_reason why, trace::hop at, std::uint16_t q) {
     trace::emit({.packet_id = packet_id, .t_ns = t, .queue = q, .stage = at, .v = trace::verdict::drop, .reason = why});
@@ -528,9 +530,8 @@ void sim_nic::receive(std::span<const std::byte> bytes, std::uint32_t wirelen, s
   // RX checksum offload: the NIC checks the frame as it lands (after a fault corrupted it, as the wire would).
   // A peer's frame whose checksum it left partial (tx_csum_offload) is good by construction: handed up
   // as such and never summed, as a veth's CHECKSUM_PARTIAL skb is CHECKSUM_UNNECESSARY to its peer.
-  const std::uint16_t flags = l4_good                ? std::uint16_t{port::rx_l4_csum_good}
-                              : cfg_.rx_csum_offload ? rx_checksum_flags(f.bytes.first(bytes.size()))
-                                                     : std::uint16_t{0};
+  const std::uint16_t flags = cfg_.rx_csum_offload && !wire_flags_ ? rx_checksum_flags(f.bytes.first(bytes.size()))
+                                                                    : wire_flags_;
   staged& s = staged_[q];
   s.d[s.n++] = rx_desc{f.id, static_cast<std::uint32_t>(bytes.size()), packet_id, t, hash, q, flags};
   if (s.n >= cfg_.ingest_burst) flush_queue(q);

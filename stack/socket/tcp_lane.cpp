@@ -327,7 +327,19 @@ void tcp_lane::end_burst_now(time_ns now) noexcept {
   while (!burst_.empty()) {
     tcp_entry* e = burst_.back();
     burst_.pop_back();
-    run(*e, now, true, [&](tcp::connection& c, tcp::segment_sink out) { c.end_burst(now, out); });
+    // run()'s bookkeeping only when the burst's end sent something (the ACK owed): else nothing of the
+    // entry changed but the engine's burst flag, and a keep-alive transaction's one segment per burst
+    // would pay a settle and a timer re-arm for nothing (~70 instructions, callgrind rr).
+    const before b = snap(*e);
+    bool sent = false;
+    auto out = [this, e, now, &sent](const wire::tcp::repr& r) {
+      sent = true;
+      emit(e->key, r, now);
+    };
+    e->conn.end_burst(now, tcp::segment_sink(out));
+    if (!sent) continue;
+    settle(*e, b, now, true);   // may free e: nothing of it is read after
+    drain_loop(now);
   }
 }
 
