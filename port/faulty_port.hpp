@@ -52,7 +52,13 @@ class faulty_port final : public tx_sink {
     tx_batch& in = batches_.add(inner_.tx_reserve(std::min(2 * n, tx_batch::max_frames)));
     return tx_batch(this, in.frames().first(std::min(n, in.size())));
   }
-  port_caps caps() const { return inner_.caps(); }
+  // No TX checksum offload through a line that may corrupt frames: a partial checksum would reach the
+  // receiver unfinished and marked good, and the damage would go unseen.
+  port_caps caps() const {
+    port_caps c = inner_.caps();
+    c.tx_l4_csum = false;
+    return c;
+  }
   frame_pool& pool() noexcept { return inner_.pool(); }
   P& inner() noexcept { return inner_; }
 

@@ -25,6 +25,9 @@ enum rx_flags : std::uint16_t {
   rx_l4_csum_good = 1u << 1,     // the device verified the UDP/TCP checksum
   rx_ip_csum_bad = 1u << 2,      // the device found the IPv4 header checksum wrong (the stack drops it)
   rx_l4_csum_bad = 1u << 3,      // the device found the UDP/TCP checksum wrong (the stack drops it)
+  // On a TX frame (set by the stack, only where caps().tx_l4_csum): the UDP/TCP checksum field holds
+  // the pseudo header's sum and the device finishes the checksum (Linux's CHECKSUM_PARTIAL).
+  tx_l4_csum_partial = 1u << 4,
 };
 
 struct frame_ref {

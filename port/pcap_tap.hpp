@@ -84,7 +84,12 @@ class pcap_tap final : public tx_sink {
     tx_batch& in = batches_.add(inner_.tx_reserve(n));
     return tx_batch(this, in.frames());
   }
-  port_caps caps() const { return inner_.caps(); }
+  // No TX checksum offload under a tap: the capture must hold finished checksums (tshark checks them).
+  port_caps caps() const {
+    port_caps c = inner_.caps();
+    c.tx_l4_csum = false;
+    return c;
+  }
   frame_pool& pool() noexcept { return inner_.pool(); }
   P& inner() noexcept { return inner_; }
   pcap_writer& writer() noexcept { return *w_; }

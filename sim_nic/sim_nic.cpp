@@ -10,6 +10,7 @@
 
 #include "rings/registry.hpp"
 #include "sim_nic/rx_csum.hpp"
+#include "sim_nic/tx_csum.hpp"
 
 namespace ringlab::sim {
 
@@ -129,6 +130,7 @@ port::port_caps queue_port::caps() const {
   c.mtu = nic_.cfg_.mtu;
   c.rx_queues = nic_.cfg_.queues;
   c.tx_queues = nic_.cfg_.queues;
+  c.tx_l4_csum = nic_.cfg_.tx_csum_offload;
   return c;
 }
 
@@ -466,7 +468,9 @@ std::size_t sim_nic::deliver_wire(std::uint64_t limit, std::uint64_t before, std
     // packet); one without an id is numbered here.
     const std::uint64_t id = f.packet_id ? f.packet_id : wire_id_bit | ++wire_ids_;
     trace::emit({.packet_id = id, .t_ns = now(), .stage = trace::hop::nic_rx});
+    wire_flags_ = f.csum_partial ? std::uint16_t{port::rx_l4_csum_good} : std::uint16_t{0};
     receive({f.data, f.len}, f.len, id, nullptr, &got[i].mark, tracing);   // the one copy
+    wire_flags_ = 0;
     if (w.unref(f)) done[n_done++] = f.id;
   }
   if (n_done) w.from.free_ids({done, n_done});   // one lock on the sender's pool per burst
@@ -526,7 +530,10 @@ void sim_nic::receive(std::span<const std::byte> bytes, std::uint32_t wirelen, s
   if (tracing) [[unlikely]]
     trace::emit({.packet_id = packet_id, .t_ns = t, .frame = f.id, .queue = q, .stage = trace::hop::pool});
   // RX checksum offload: the NIC checks the frame as it lands (after a fault corrupted it, as the wire would).
-  const std::uint16_t flags = cfg_.rx_csum_offload ? rx_checksum_flags(f.bytes.first(bytes.size())) : 0;
+  // A peer's frame whose checksum it left partial (tx_csum_offload) is good by construction: handed up
+  // as such and never summed, as a veth's CHECKSUM_PARTIAL skb is CHECKSUM_UNNECESSARY to its peer.
+  const std::uint16_t flags = cfg_.rx_csum_offload && !wire_flags_ ? rx_checksum_flags(f.bytes.first(bytes.size()))
+                                                                    : wire_flags_;
   staged& s = staged_[q];
   s.d[s.n++] = rx_desc{f.id, static_cast<std::uint32_t>(bytes.size()), packet_id, t, hash, q, flags};
   if (s.n >= cfg_.ingest_burst) flush_queue(q);
@@ -586,6 +593,7 @@ void sim_nic::transmit(std::uint16_t q, std::span<port::frame_ref> frames) noexc
   qc_[q].obytes.fetch_add(bytes, std::memory_order_relaxed);
   if (!tx_wire_) {
     for (const auto& f : frames) {
+      if (f.meta.flags & port::tx_l4_csum_partial) finish_l4_checksum(f.bytes);   // the "device" finishes it
       if (tx_pcap_.is_open()) tx_pcap_.write(t, f.bytes);
       trace::emit({.packet_id = f.meta.packet_id, .t_ns = t, .frame = f.id, .queue = q,
                    .stage = trace::hop::nic_tx, .v = trace::verdict::tx});
@@ -597,10 +605,16 @@ void sim_nic::transmit(std::uint16_t q, std::span<port::frame_ref> frames) noexc
   // The wire's lock is taken once per burst.
   wire_dir& w = *tx_wire_;
   std::size_t n_free = 0;   // dropped frames, compacted to the front of `frames`
+  // A partial checksum stays partial across the wire unless something looks at the bytes: our TX pcap
+  // (tshark must see the finished checksum), or a line that may corrupt them (the receiver's software
+  // check must catch the damage, so the checksum is finished before it).
+  const bool finish_all = tx_pcap_.is_open() || w.cfg.faults.corrupt > 0;
   {
     std::lock_guard lk(w.mu);
     for (std::size_t i = 0; i < frames.size(); ++i) {
       const port::frame_ref f = frames[i];
+      bool partial = (f.meta.flags & port::tx_l4_csum_partial) != 0;
+      if (partial && finish_all) partial = !finish_l4_checksum(f.bytes);
       if (tx_pcap_.is_open()) tx_pcap_.write(t, f.bytes);
       trace::emit({.packet_id = f.meta.packet_id, .t_ns = t, .frame = f.id, .queue = q,
                    .stage = trace::hop::nic_tx, .v = trace::verdict::tx});
@@ -611,7 +625,8 @@ void sim_nic::transmit(std::uint16_t q, std::span<port::frame_ref> frames) noexc
       w.link_free = depart + ser;
       const std::uint64_t arrival = w.link_free + w.cfg.latency_ns;
       w.refs[f.id] = 1;
-      const bool kept = w.line.push(wire_frame{f.bytes.data(), static_cast<std::uint32_t>(f.bytes.size()), f.id, f.meta.packet_id},
+      const bool kept = w.line.push(wire_frame{f.bytes.data(), static_cast<std::uint32_t>(f.bytes.size()), f.id,
+                                               f.meta.packet_id, partial},
                                     arrival, [&w](const wire_frame& x) {
                                       ++w.refs[x.id];   // a duplicate: the same frame delivered twice
                                       return std::optional<wire_frame>(x);

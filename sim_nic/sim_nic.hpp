@@ -98,6 +98,13 @@ struct sim_nic_config {
   // set rx_meta flags good/bad. Off by default, as `ethtool -K rx off`: the stack's software checks
   // are then what is exercised (and a trace replays identically either way).
   bool rx_csum_offload = false;
+  // TX checksum offload (sim_nic/tx_csum.hpp; caps().tx_l4_csum): the stack may send TCP/UDP frames
+  // with the checksum partial (port::tx_l4_csum_partial). The NIC finishes it for its TX pcap, for a
+  // frame without a wire, and before a wire whose faults corrupt; otherwise the frame crosses sim's
+  // wire as it is and the peer NIC hands it up marked rx_l4_csum_good, as Linux's loopback and veth
+  // hand CHECKSUM_PARTIAL skbs to the receiving stack, which never sums them. Off by default (`ethtool
+  // -K tx off`): the stack then computes every checksum in software.
+  bool tx_csum_offload = false;
   // Frames per lane cache (port::frame_pool::cache, as DPDK's mempool cache): each queue's consumer
   // frees (rx_release, tx) and allocates (tx_reserve) through its own cache, the ingest thread
   // allocates through its own, so they meet on the pool's lock once per cache-full instead of once
@@ -238,6 +245,9 @@ class sim_nic {
     std::uint32_t len;
     port::frame_id id;        // in the sender's pool; freed there when its last copy is delivered
     std::uint64_t packet_id;
+    // Its L4 checksum left to the "device" (tx_csum_offload): good by construction. No default member
+    // initializer: deliver_wire's array of 32 items would be initialised on every call (~64 instructions).
+    bool csum_partial;
   };
   struct staged {
     std::array<rx_desc, 64> d;
@@ -293,6 +303,10 @@ class sim_nic {
   std::vector<staged> staged_;
   std::optional<port::frame_pool::cache> ingest_cache_;   // the ingest thread's lane cache
   std::uint64_t wire_ids_ = 0;
+  // rx_meta flags for the frame receive() takes now: rx_l4_csum_good while deliver_wire hands it a
+  // peer's frame with a partial checksum, else 0. A member, not a parameter: the replay path's receive()
+  // keeps its six register arguments (a seventh on the stack cost ~5 instructions a frame, callgrind_rx).
+  std::uint16_t wire_flags_ = 0;
   std::atomic<std::uint64_t> clock_{0};   // (P) R1 release in set_clock: pairs with A1 in now()
   std::atomic<std::uint64_t> rx_runt_{0}, rx_oversize_{0}, rx_snap_{0}, trace_frames_{0}, wire_rx_{0};
   mutable std::mutex fault_mu_;           // guards the fault counters' copy read by counters()

@@ -4,6 +4,7 @@
 # callgrind: the same app, both ends, two sim_nics on sim's wire, on one thread. The repeatable figure
 # beside the wall-clock rows (issue 13 point 6).
 #   callgrind_tcp_app.sh [PATH/TO/bench_tcp_app] [MODE=rr] [N=2000] [TOP=12]
+# MODE rr, short, bulk: bypass_sim (sim's TX checksum offload); rr_sw, short_sw, bulk_sw: bypass_sim_sw.
 # Runs `bench_tcp_app --callgrind MODE N` under valgrind with collection on only around the N units
 # (bulk: N MB, in whole 64 KiB chunks; connection set-up, ARP and a warm-up outside). Prints
 #   instructions/UNIT: T       everything measured, per unit, both ends
@@ -24,17 +25,17 @@ if ! command -v valgrind >/dev/null 2>&1 || ! command -v callgrind_annotate >/de
   exit 77
 fi
 [ -x "$prog" ] || { echo "callgrind_tcp_app.sh: no program at '$prog' (build target bench_tcp_app)" >&2; exit 2; }
-case "$mode" in
-  rr) unit=transaction ;;
-  short) unit=connection ;;
-  bulk) unit=MB ;;
-  *) echo "callgrind_tcp_app.sh: mode '$mode': rr, short or bulk" >&2; exit 2 ;;
+case "$mode" in   # MODE_sw: the bypass_sim_sw world (no checksum offload on sim's wire)
+  rr|rr_sw) unit=transaction ;;
+  short|short_sw) unit=connection ;;
+  bulk|bulk_sw) unit=MB ;;
+  *) echo "callgrind_tcp_app.sh: mode '$mode': rr, short or bulk (or rr_sw, short_sw, bulk_sw)" >&2; exit 2 ;;
 esac
 out=$(mktemp /tmp/callgrind_tcp_app.XXXXXX)
 trap 'rm -f "$out" "$out.log" "$out.ann" "$out.inc"' EXIT
 valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out" "$prog" --callgrind "$mode" "$n" \
   >"$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
-if [ "$mode" = bulk ]; then
+if [ "$unit" = MB ]; then
   bytes=$(sed -n 's/^bytes: \([0-9]*\)$/\1/p' "$out.log")
   [ -n "$bytes" ] && [ "$bytes" -gt 0 ] || { cat "$out.log" >&2; exit 1; }
   done_n=$(awk -v b="$bytes" 'BEGIN { printf "%.6f", b / 1e6 }')

@@ -3,6 +3,8 @@
 //
 //   MODE/kernel_loopback   asio::ip::tcp over 127.0.0.1                        } pair 1: the baseline
 //   MODE/bypass_sim        bypass::tcp over two sim_nics joined by sim's wire  }   is kernel_loopback
+//                          with sim's TX checksum offload (as loopback's CHECKSUM_PARTIAL)
+//   MODE/bypass_sim_sw     the same without it: every checksum computed and verified in software
 //   MODE/kernel_veth       asio::ip::tcp, server in ns a, client in ns b of a veth pair   } pair 2: the
 //   MODE/bypass_afxdp      the server bypass::tcp on our AF_XDP port (copy mode) on the  }   baseline is
 //                          ns-a end of another such pair; the client the kernel's TCP     }   kernel_veth
@@ -204,11 +206,13 @@ using bypass_sim_socket = ta::bypass_sim_world::client_socket;
 // `--callgrind rr|short|bulk N`: N transactions (connections; MB for bulk) of the bypass_sim row under
 // callgrind's collection, both ends (bench/tcp_app/callgrind_tcp_app.sh prints instructions per unit).
 // The connection, ARP and a warm-up (200 units; bulk: 16 chunks, the window open) run before collection.
+// W: bypass_sim (sim's checksum offload) or, for the modes named MODE_sw, bypass_sim_sw.
+template <class W>
 int callgrind_run(const std::string& mode, std::uint64_t n) {
   const bool rr_mode = mode == "rr", bulk_mode = mode == "bulk";
   if (!rr_mode && !bulk_mode && mode != "short")
-    return std::fprintf(stderr, "bench_tcp_app --callgrind: mode rr, short or bulk\n"), 2;
-  setup<ta::bypass_sim_world> s(rr_mode ? ta::server_mode::echo
+    return std::fprintf(stderr, "bench_tcp_app --callgrind: mode rr, short or bulk (or rr_sw, short_sw, bulk_sw)\n"), 2;
+  setup<W> s(rr_mode ? ta::server_mode::echo
                                 : bulk_mode ? ta::server_mode::bulk : ta::server_mode::close_after_reply);
   if (!s.w.why.empty()) return std::fprintf(stderr, "%s\n", s.w.why.c_str()), 1;
   // Runs `warm` units, then `units` under collection until done() says the last one arrived.
@@ -261,12 +265,17 @@ int register_rows() {
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "--callgrind") == 0) {
-    if (argc < 3) return std::fprintf(stderr, "usage: bench_tcp_app --callgrind rr|short|bulk [N]\n"), 2;
+    if (argc < 3) return std::fprintf(stderr, "usage: bench_tcp_app --callgrind rr|short|bulk[_sw] [N]\n"), 2;
     if (!RINGLAB_HAVE_CALLGRIND) return std::fprintf(stderr, "bench_tcp_app: built without <valgrind/callgrind.h>\n"), 77;
-    return callgrind_run(argv[2], argc >= 4 ? std::strtoull(argv[3], nullptr, 10) : 2000);
+    const std::string mode = argv[2];
+    const std::uint64_t n = argc >= 4 ? std::strtoull(argv[3], nullptr, 10) : 2000;
+    if (mode.size() > 3 && mode.ends_with("_sw"))
+      return callgrind_run<ta::bypass_sim_sw_world>(mode.substr(0, mode.size() - 3), n);
+    return callgrind_run<ta::bypass_sim_world>(mode, n);
   }
   register_rows<ta::kernel_loopback_world>();
   register_rows<ta::bypass_sim_world>();
+  register_rows<ta::bypass_sim_sw_world>();
   register_rows<ta::kernel_veth_world>();
   register_rows<ta::bypass_afxdp_world>();
   benchmark::Initialize(&argc, argv);

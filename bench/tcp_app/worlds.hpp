@@ -110,25 +110,31 @@ struct kernel_loopback_world {
 };
 
 // ---- bypass TCP over two sim_nics on sim's wire ----
-inline sim::sim_nic_config sim_host(const char* name) {
+inline sim::sim_nic_config sim_host(const char* name, bool csum_offload) {
   sim::sim_nic_config c;
   c.name = name;
+  c.tx_csum_offload = csum_offload;
   c.ring_size = 2048;
   c.pool = {.frames = 8192, .frame_size = 2048, .headroom = 256};
   return c;
 }
 
-struct bypass_sim_world {
+// CsumOffload: sim's TX checksum offload on both NICs (sim_nic_config::tx_csum_offload): TCP leaves
+// its checksums partial and the wire hands them to the peer as verified, as Linux's loopback and veth
+// do (`bypass_sim`, the pair of kernel_loopback, which sums nothing either); off, our stack computes
+// and verifies every checksum in software (`bypass_sim_sw`).
+template <bool CsumOffload>
+struct bypass_sim_world_of {
   using client_socket = bypass::tcp::socket;
   using server_socket = bypass::tcp::socket;
   using acceptor = bypass::tcp::acceptor;
-  static constexpr const char* name = "bypass_sim";
+  static constexpr const char* name = CsumOffload ? "bypass_sim" : "bypass_sim_sw";
   static constexpr wire::ipv4_addr client_ip{10, 0, 0, 1}, server_ip{10, 0, 0, 2};
-  sim::sim_nic nic_c{sim_host("client")}, nic_s{sim_host("server")};
+  sim::sim_nic nic_c{sim_host("client", CsumOffload)}, nic_s{sim_host("server", CsumOffload)};
   sim::wire link{nic_c, nic_s, {.latency_ns = 0}, {.latency_ns = 0}};
   lane client, server;   // after the NICs: their stacks go first
   std::string why;
-  bypass_sim_world() {
+  bypass_sim_world_of() {
     std::error_code ec = client.attach(nic_c.queue(0), wire::mac_addr{0x02, 0, 0, 0, 0, 1}, client_ip,
                                        [this](stack::time_ns t) { return nic_c.advance_to(t, 64); });
     if (!ec)
@@ -146,6 +152,8 @@ struct bypass_sim_world {
             {"retrans", double(client.svc->iface().tcp_counters().retrans_segs + server.svc->iface().tcp_counters().retrans_segs)}};
   }
 };
+using bypass_sim_world = bypass_sim_world_of<true>;
+using bypass_sim_sw_world = bypass_sim_world_of<false>;
 
 // ---- a veth pair between two namespaces, made once per process (the DPDK-free part of veth_rx's) ----
 // ns a holds the server, ns b the client (kernel TCP in both worlds). The client end computes its

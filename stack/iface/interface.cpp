@@ -38,6 +38,7 @@ interface::~interface() {
 time_ns interface::poll(time_ns now) noexcept {
   frames_.set_now(now);
   const bool full = rx_.run_burst(now);
+  tcp_.end_burst(now);   // the ACKs the burst's segments owe: one per connection (tcp_lane::end_burst)
   run_timers(now);
   // A full burst: more frames may wait in the ring, so ask to be polled again at once.
   return full ? now : next_deadline();

@@ -43,6 +43,7 @@ ip_output::ip_output(port::any_port& port, const interface_config& cfg, interfac
             },
             [](void* o, wire::ipv4_addr ip, time_ns now) noexcept { static_cast<ip_output*>(o)->unresolved(ip, now); }}),
       mtu_(port.caps().mtu),
+      tx_l4_csum_(port.caps().tx_l4_csum),
       ids_(stack_tag(port, cfg)) {
   pending_.reserve(cfg_.arp.pending_total);
 }
@@ -96,6 +97,7 @@ std::error_code ip_output::send(const params& o, std::size_t l4_max, l4_writer f
   // L4 first (it may checksum its own bytes), then IPv4 and Ethernet in front of it, all in place.
   const std::size_t l4_len = fill(room.subspan(l2_len + ip_len));
   if (l4_len == 0) return errc(std::errc::message_size);
+  if (o.l4_csum_partial) b[0].meta.flags |= port::tx_l4_csum_partial;
   // RFC 2113 Router Alert (IGMP, RFC 2236 2 / RFC 3376 4) is wire's to write: a 24-byte header.
   wire::ipv4::repr ip{o.src,  o.dst, o.proto, static_cast<std::uint16_t>(l4_len), o.ttl, o.tos,
                       next_ident_++, true};

@@ -44,6 +44,9 @@ class ip_output {
     bool router_alert = false;               // IGMP: RFC 2113 option, 24-byte header
     bool loop = false;                       // multicast: also deliver a copy here
     std::optional<wire::mac_addr> l2_dst;    // replies: straight back to the requester, no ARP
+    // The L4 checksum field holds the pseudo header's sum: the device finishes it (the frame goes out
+    // marked port::tx_l4_csum_partial). Only where tx_l4_csum_offload() says the port can.
+    bool l4_csum_partial = false;
   };
   // Writes the L4 bytes into the span it is given (at the L4 offset of a TX frame) and returns their
   // length (0: give up). A non-owning reference to the callable, valid for the call it is passed to.
@@ -68,6 +71,8 @@ class ip_output {
 
   // Where looped-back frames are received (set once by the interface that owns both).
   void set_loopback(rx_pipeline& rx) noexcept { loop_ = &rx; }
+  // The port finishes UDP/TCP checksums on transmit (port_caps::tx_l4_csum).
+  bool tx_l4_csum_offload() const noexcept { return tx_l4_csum_; }
 
   // One IPv4 packet, L4 bytes from `fill` (at most l4_max). Errors are udp_socket's: message_size,
   // network_unreachable, no_buffer_space. A frame parked for ARP that is later lost (queue full, no
@@ -98,6 +103,7 @@ class ip_output {
   rx_pipeline* loop_ = nullptr;
   arp_cache arp_;
   std::uint32_t mtu_ = 1500;
+  bool tx_l4_csum_ = false;
   std::uint16_t next_ident_ = 1;
   trace::tx_ids ids_;                       // each frame's packet id, stamped when it is reserved (trace/packet_id.hpp)
   struct pending_tx {

@@ -337,7 +337,7 @@ void rx_pipeline::on_udp(rx_ctx& c, const ip_values& ip, std::span<const std::by
 // like every other drop, with the frame's packet id. The engine copies the payload: the frame goes back
 // with the burst whatever happened.
 void rx_pipeline::on_tcp(rx_ctx& c, const ip_values& ip, std::span<const std::byte> payload) noexcept {
-  const drop_reason why = tcp_.receive({ip.src, ip.dst, payload, ip.l4_csum_good, ip.l4_csum_bad}, c.now);
+  const drop_reason why = tcp_.receive({ip.src, ip.dst, payload, ip.l4_csum_good, ip.l4_csum_bad, c.from_port}, c.now);
   if (why != drop_reason::none) return drop(c, trace::hop::tcp, why);
   hop(c, trace::hop::tcp, verdict::deliver);
 }

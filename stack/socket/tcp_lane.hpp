@@ -68,9 +68,17 @@ class tcp_lane {
     std::span<const std::byte> bytes;
     bool csum_good = false;   // the device vouched for the checksum
     bool csum_bad = false;    // the device found it wrong
+    bool burst = false;       // part of an rx burst: end_burst() follows it (see below)
   };
   // none: a connection or a listener took it; else why it was dropped (the caller counts and traces).
   trace::drop_reason receive(const segment_in& s, time_ns now) noexcept;
+  // After the rx burst whose segments came with `burst` set: each connection they reached sends the
+  // ACK it still owes, one per connection per burst (tcp::connection::begin_burst, as GRO and the
+  // delayed ACK give Linux one ACK per NAPI poll of a bulk flow). Inline: a burst that reached no
+  // connection (UDP) pays one compare.
+  void end_burst(time_ns now) noexcept {
+    if (!burst_.empty()) end_burst_now(now);
+  }
 
   // ---- from sockets: none of these fires an event.
   // Active open of `s` from local (port 0: ephemeral; addr any(): ours) to remote: SYN out.
@@ -125,6 +133,7 @@ class tcp_lane {
     if (!looped_.empty() && !draining_) drain_loop_now(now);
   }
   void drain_loop_now(time_ns now) noexcept;
+  void end_burst_now(time_ns now) noexcept;
   void settle(tcp_entry& e, const before& b, time_ns now, bool events) noexcept;
   void arm(tcp_entry& e) noexcept;   // the entry's one timer, at conn.next_deadline()
   static void on_timer(void* ctx, std::uint64_t arg, time_ns now) noexcept;
@@ -166,6 +175,7 @@ class tcp_lane {
   mutable tcp_lane_counters snapshot_;
   std::deque<std::vector<std::byte>> looped_;   // segments to our own address, waiting for drain_loop
   bool draining_ = false;
+  std::vector<tcp_entry*> burst_;   // connections that took a segment of this rx burst (free_entry keeps it true)
 };
 
 }  // namespace ringlab::stack

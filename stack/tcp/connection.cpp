@@ -423,7 +423,18 @@ void connection::on_data(const wire::tcp::repr& seg, time_ns now) {
     if (fin_at == rcv_nxt_ && rcv_.out_of_order().empty()) return on_fin(now);
     ack_now_ = true;   // a FIN past a gap: wait for the gap, acknowledge what we have
   }
-  schedule_ack(now, filled_hole || unacked_rcv_bytes_ >= 2u * smss_);
+  // Inside a receive burst the every-second-segment rule is applied once, at end_burst().
+  schedule_ack(now, filled_hole || (!in_burst_ && unacked_rcv_bytes_ >= 2u * smss_));
+}
+
+void connection::end_burst(time_ns now, segment_sink out) {
+  if (!in_burst_) return;
+  in_burst_ = false;
+  // Two full segments or more not yet acknowledged (a segment we sent in the burst carried the ACK
+  // and reset the count): acknowledge them now, with one ACK for the whole burst.
+  if (unacked_rcv_bytes_ < 2u * smss_) return;
+  ack_now_ = true;
+  output(now, out);
 }
 
 void connection::on_fin(time_ns now) {

@@ -180,6 +180,14 @@ class connection {
   std::size_t send(std::span<const std::byte> data, time_ns now, segment_sink out);
   // Copies received in-order bytes out; a window update goes out when reading opened it enough.
   std::size_t receive(std::span<std::byte> buf, time_ns now, segment_sink out);
+  // Receive bursts (what GRO and the delayed ACK give Linux: one ACK per NAPI poll of a bulk flow).
+  // Between begin_burst() and end_burst() the ACK owed for every second full segment (RFC 5681 4.2)
+  // waits for the burst's end instead of going out after each second segment; the immediate ACKs stay
+  // immediate (out of order, hole filled, FIN, window update, the PAWS/acceptability answers), and a
+  // segment sent meanwhile carries the ACK as always. end_burst() sends the ACK still owed: at least
+  // one per burst that brought two full segments or more. The lane calls them around one rx burst.
+  void begin_burst() noexcept { in_burst_ = true; }
+  void end_burst(time_ns now, segment_sink out);
   // Sends FIN after the queued bytes (ESTABLISHED -> FIN_WAIT_1, CLOSE_WAIT -> LAST_ACK); idempotent.
   void close(time_ns now, segment_sink out);
   // Sends RST (in a synchronized state) and goes to CLOSED with close_reason::aborted.
@@ -331,6 +339,7 @@ class connection {
 
   // Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2).
   bool ack_now_ = false;
+  bool in_burst_ = false;   // begin_burst() .. end_burst(): the every-second-segment ACK waits
   std::size_t unacked_rcv_bytes_ = 0;
 
   connection_counters ctr_;

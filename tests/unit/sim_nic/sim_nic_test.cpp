@@ -5,6 +5,8 @@
 #include <map>
 
 #include "sim_nic/sim_nic.hpp"
+#include "sim_nic/tx_csum.hpp"
+#include "stack/wire/checksum.hpp"
 #include "tests/unit/sim_nic/frames.hpp"
 
 using namespace ringlab;
@@ -378,4 +380,93 @@ TEST(sim_nic, queue_consumers_use_their_lane_cache_and_meet_the_pool_lock_per_ca
   run(0, direct_locks, bursts);
   // No lane caches: every release and every tx_reserve/cancel takes the lock.
   EXPECT_GE(direct_locks, 3 * bursts);
+}
+
+// TX checksum offload (sim_nic_config::tx_csum_offload, sim_nic/tx_csum.hpp): a TCP frame sent with
+// its checksum partial (the pseudo header's sum in the field, port::tx_l4_csum_partial) crosses the
+// wire unfinished and arrives marked rx_l4_csum_good; the TX pcap and a corrupting line get it
+// finished first (the capture verifies, the receiver's software check sees the damage).
+namespace {
+bytes partial_tcp_frame(std::size_t payload) {
+  bytes f = ipv4_frame({10, 0, 0, 1}, {10, 0, 0, 2}, 40000, 80, payload, 6);
+  f[46] = std::byte{0x50};   // data offset 5
+  const std::uint16_t pseudo = wire::checksum::pseudo_header(wire::ipv4_addr{10, 0, 0, 1}, wire::ipv4_addr{10, 0, 0, 2},
+                                                             6, static_cast<std::uint16_t>(20 + payload));
+  put16(f, 14 + 20 + 16, pseudo);
+  return f;
+}
+bool l4_verifies(const bytes& f) {
+  const std::span<const std::byte> l4(f.data() + 34, f.size() - 34);
+  return wire::checksum::verify_long(l4, wire::checksum::pseudo_header(wire::ipv4_addr{10, 0, 0, 1},
+                                                                       wire::ipv4_addr{10, 0, 0, 2}, 6,
+                                                                       static_cast<std::uint16_t>(l4.size())));
+}
+void send_partial(sim::sim_nic& a, const bytes& fr) {
+  auto batch = a.queue(0).tx_reserve(1);
+  ASSERT_EQ(batch.size(), 1u);
+  std::memcpy(batch[0].bytes.data(), fr.data(), fr.size());
+  batch[0].bytes = batch[0].bytes.first(fr.size());
+  batch[0].meta.flags = port::tx_l4_csum_partial;
+  batch.commit(1);
+}
+}  // namespace
+
+TEST(sim_nic, tx_checksum_offload_crosses_the_wire_unfinished_and_arrives_verified) {
+  const bytes fr = partial_tcp_frame(1000);
+  ASSERT_FALSE(l4_verifies(fr));
+  EXPECT_FALSE(sim::sim_nic(sim::sim_nic_config{.name = "off"}).queue(0).caps().tx_l4_csum);
+  sim::sim_nic_config ca{.name = "a"};
+  ca.tx_csum_offload = true;
+  sim::sim_nic a(ca), b(sim::sim_nic_config{.name = "b"});
+  EXPECT_TRUE(a.queue(0).caps().tx_l4_csum);
+  sim::wire w(a, b, {.latency_ns = 1'000}, {});
+  send_partial(a, fr);
+  ASSERT_EQ(b.advance_to(1'000), 1u);
+  const auto got = drain(b, 0);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].data, fr);   // never summed on the way
+  EXPECT_EQ(got[0].meta.flags, port::rx_l4_csum_good);
+}
+
+TEST(sim_nic, tx_checksum_offload_is_finished_for_the_pcap_and_before_corruption) {
+  const bytes fr = partial_tcp_frame(777);
+  bytes finished = fr;
+  ASSERT_TRUE(sim::finish_l4_checksum(finished));
+  ASSERT_TRUE(l4_verifies(finished));
+  EXPECT_NE(finished, fr);
+  {   // the TX pcap holds the finished checksum; the peer gets the finished frame, unmarked
+    temp_file out("txcsum");
+    sim::sim_nic_config ca{.name = "a"};
+    ca.tx_csum_offload = true;
+    ca.tx_pcap = out.path;
+    {
+      sim::sim_nic a(ca), b(sim::sim_nic_config{.name = "b"});
+      sim::wire w(a, b, {.latency_ns = 1'000}, {});
+      send_partial(a, fr);
+      ASSERT_EQ(b.advance_to(1'000), 1u);
+      const auto got = drain(b, 0);
+      ASSERT_EQ(got.size(), 1u);
+      EXPECT_EQ(got[0].data, finished);
+      EXPECT_EQ(got[0].meta.flags, 0u);
+    }
+    const auto p = read_pcap(out.path);
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0].data, finished);
+  }
+  {   // a line that corrupts: finished first, so the receiver's own check fails on the damage
+    std::string err;
+    sim::sim_nic_config ca{.name = "a"};
+    ca.tx_csum_offload = true;
+    sim::sim_nic a(ca), b(sim::sim_nic_config{.name = "b"});
+    sim::wire w(a, b, {.latency_ns = 1'000, .faults = *port::parse_fault_spec("corrupt=1", &err), .seed = 5}, {});
+    send_partial(a, fr);
+    ASSERT_EQ(b.advance_to(1'000), 1u);
+    const auto got = drain(b, 0);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].meta.flags, 0u);
+    ASSERT_EQ(got[0].data.size(), finished.size());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < finished.size(); ++i) differ += got[0].data[i] != finished[i];
+    EXPECT_EQ(differ, 1u);   // one byte of the FINISHED frame flipped
+  }
 }

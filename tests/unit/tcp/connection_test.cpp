@@ -729,5 +729,87 @@ TEST(TcpConnection, ResetAnswerToOurSynRefusesTheConnect) {
   EXPECT_EQ(p.a.reason(), close_reason::refused);
 }
 
+// Receive bursts (tcp_lane's rx burst, as GRO + delayed ACK give Linux): the every-second-segment ACK
+// waits for the burst's end; one ACK covers the burst.
+
+// Opens the pair, then holds back what A sends (into `held`) for the test to hand to B itself.
+void open_holding_a(pair& p, std::vector<segment>& held) {
+  p.open();
+  p.run_for(1 * sec);
+  p.pass = [&held](const segment& s) {
+    if (s.from_a) held.push_back(s);
+    return !s.from_a;
+  };
+}
+
+TEST(TcpConnection, ABurstOfSegmentsIsAcknowledgedOnceAtItsEnd) {
+  pair p;
+  std::vector<segment> held;   // A's data, delivered to B by hand as one burst
+  open_holding_a(p, held);
+  const auto data = pattern(6 * 1448, 7);
+  ASSERT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+  ASSERT_EQ(held.size(), 6u);
+  const std::size_t before = p.sent_by(false).size();
+  p.b.begin_burst();
+  for (const auto& s : held) EXPECT_EQ(p.b.on_segment(s.repr(), p.now, p.sink_b()), segment_result::accepted);
+  EXPECT_EQ(p.sent_by(false).size(), before);   // six full segments, no ACK yet
+  p.b.end_burst(p.now, p.sink_b());
+  const auto from_b = p.sent_by(false);
+  ASSERT_EQ(from_b.size(), before + 1);
+  EXPECT_EQ(from_b.back().flags(), ".");
+  EXPECT_EQ(from_b.back().repr().ack, 1001u + 6 * 1448);
+  EXPECT_EQ(from_b.back().repr().payload.size(), 0u);
+  p.b.end_burst(p.now, p.sink_b());   // ended: nothing more
+  EXPECT_EQ(p.sent_by(false).size(), before + 1);
+  EXPECT_EQ(p.drain_b(), data);
+  // The same six segments outside a burst: an ACK after every second one (RFC 5681 4.2).
+  p.run_for(20 * ms);   // B's ACK reaches A: the window is A's again
+  held.clear();
+  const auto more = pattern(6 * 1448, 8);
+  ASSERT_EQ(p.a.send(more, p.now, p.sink_a()), more.size());
+  ASSERT_EQ(held.size(), 6u);
+  const std::size_t before2 = p.sent_by(false).size();
+  for (const auto& s : held) p.b.on_segment(s.repr(), p.now, p.sink_b());
+  const auto acks = p.sent_by(false);
+  ASSERT_EQ(acks.size(), before2 + 3);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(acks[before2 + i].repr().ack, 1001u + (8 + 2 * i) * 1448);
+  EXPECT_EQ(p.drain_b(), more);
+}
+
+TEST(TcpConnection, ABurstStillAcknowledgesOutOfOrderAndHoleFillAtOnceAndOneSegmentLate) {
+  pair p;
+  std::vector<segment> held;
+  open_holding_a(p, held);
+  const auto data = pattern(3 * 1448, 9);
+  ASSERT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+  ASSERT_EQ(held.size(), 3u);
+  const std::size_t before = p.sent_by(false).size();
+  p.b.begin_burst();
+  // The second segment first: out of order, a duplicate ACK with its SACK block at once.
+  p.b.on_segment(held[1].repr(), p.now, p.sink_b());
+  auto from_b = p.sent_by(false);
+  ASSERT_EQ(from_b.size(), before + 1);
+  EXPECT_EQ(from_b.back().repr().ack, 1001u);
+  ASSERT_EQ(from_b.back().repr().opts.sack_count, 1u);
+  EXPECT_EQ(from_b.back().repr().opts.sack[0].left, 1001u + 1448);
+  // The first fills the hole: acknowledged at once too (RFC 5681 4.2).
+  p.b.on_segment(held[0].repr(), p.now, p.sink_b());
+  from_b = p.sent_by(false);
+  ASSERT_EQ(from_b.size(), before + 2);
+  EXPECT_EQ(from_b.back().repr().ack, 1001u + 2 * 1448);
+  // The third alone: one full segment is not owed an ACK at the burst's end; the delayed ACK takes it.
+  p.b.on_segment(held[2].repr(), p.now, p.sink_b());
+  p.b.end_burst(p.now, p.sink_b());
+  EXPECT_EQ(p.sent_by(false).size(), before + 2);
+  const stack::time_ns t0 = p.now;
+  p.run_for(100 * ms);
+  from_b = p.sent_by(false);
+  ASSERT_EQ(from_b.size(), before + 3);
+  EXPECT_EQ(from_b.back().sent_at, t0 + 40 * ms);
+  EXPECT_EQ(from_b.back().repr().ack, 1001u + 3 * 1448);
+  EXPECT_EQ(p.b.counters().delayed_acks, 1u);
+  EXPECT_EQ(p.drain_b(), data);
+}
+
 }  // namespace
 }  // namespace ringlab::tcp
