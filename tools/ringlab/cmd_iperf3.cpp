@@ -27,6 +27,7 @@
 #include "tools/iperf3/server.hpp"
 #include "tools/iperf3/sim_self_test.hpp"
 #include "tools/iperf3/test_registry.hpp"
+#include "tools/tcp_apps/stats.hpp"
 #include "tools/mcast/bypass_host.hpp"
 #include "tools/ringlab/cli.hpp"
 #include "tools/ringlab/tcp_app_flags.hpp"
@@ -58,6 +59,10 @@ const std::vector<cli::option> opts = {
                             "one queue, so lanes 1.. learn no peer by ARP)", "", true},
     {"pin", "", "afxdp/dpdk with --lanes: pin lane q's thread to CPU q"},
     {"seed", "N", "the stack's seed (--self-test: also the client's cookie)", "1"},
+    {"timeout", "SECONDS", "stop after this many seconds, 0 for no limit (until SIGINT/SIGTERM or --once's test)", "0"},
+    // "[=SECONDS]": usage_text prints it joined, `--stats[=SECONDS]` (the value is optional).
+    {"stats", "[=SECONDS]", "print the lane's counters (as nstat -az; kernel: where Linux's are) and each open "
+                            "connection (as ss -ti) to standard error at exit; with =S also every S seconds"},
 };
 
 
@@ -154,7 +159,7 @@ int run_sim_self_test(const cli::args& a, std::uint16_t port, const printer& pri
 // iface: the bypass stack, whose TCP counters the checksum-offload hint watches (nullptr: kernel).
 template <class Acceptor, class Socket, class Retransmits>
 int serve(asio::io_context& ctx, Acceptor& acc, Retransmits rtx, bool once, const printer& print,
-          const stack::interface* iface) {
+          const stack::interface* iface, const cli::run_limits& lim) {
   bool ok = !once;
   std::optional<iperf3::server<Acceptor, Socket>> srv;
   srv.emplace(acc, typename iperf3::server<Acceptor, Socket>::hooks{
@@ -168,9 +173,14 @@ int serve(asio::io_context& ctx, Acceptor& acc, Retransmits rtx, bool once, cons
                        .log = [](const std::string& l) { std::fprintf(stderr, "iperf3-server: %s\n", l.c_str()); }});
   srv->start();
   cli::checksum_watch watch("iperf3-server", print.backend, iface);
-  cli::run_lane(ctx, 0, 0, {}, iface ? std::function<void()>([&] { watch(); }) : std::function<void()>());
+  const auto why = cli::run_lane(
+      ctx, lim.timeout_s, lim.every_s,
+      [&](double t) { tcp_apps::print_stats(stderr, cli::stats_title("iperf3-server", t), iface, *srv); },
+      iface ? std::function<void()>([&] { watch(); }) : std::function<void()>());
   watch();
+  if (lim.every_s >= 0) tcp_apps::print_stats(stderr, "iperf3-server: stats at exit", iface, *srv);
   srv.reset();   // a test under way ends here (reported as "stopped")
+  if (!why.empty()) std::fprintf(stderr, "iperf3-server: ended by %s\n", why.c_str());
   return ok ? cli::exit_ok : cli::exit_failure;
 }
 
@@ -183,15 +193,13 @@ int run_kernel(const cli::args& a, std::uint16_t port, const printer& print) {
   acc.open(atcp::v4());
   acc.set_option(asio::socket_base::reuse_address(true));
   acc.bind(atcp::endpoint(addr, port), ec);
-  if (ec) {
-    std::fprintf(stderr, "ringlab iperf3-server: bind %s:%u: %s\n", a.str("bind").c_str(), port, ec.message().c_str());
-    return cli::exit_failure;
-  }
+  if (ec)   // a port in use: nothing ran (exit 2), as tcp-echo and http-serve say it
+    throw cli::usage_error{"bind " + a.str("bind") + ":" + std::to_string(port) + ": " + ec.message()};
   acc.listen();
   std::fprintf(stderr, "iperf3-server: listening on %s:%u (backend kernel)\n", a.str("bind").c_str(), port);
   return serve<atcp::acceptor, atcp::socket>(
       ctx, acc, [](atcp::socket& s) { return iperf3::kernel_retransmits(s.native_handle()); }, a.has("once"), print,
-      nullptr);
+      nullptr, cli::run_limits_of(a));
 }
 
 // --backend afxdp|dpdk --lanes N (> 1): a server per lane, one registry; no fallback (open_real_lanes).
@@ -219,8 +227,9 @@ int run_lanes(const cli::args& a, const std::string& backend, std::uint16_t port
                        .registry = &registry,
                        .lane = q});
     });
-    cli::serve_on_lanes(*rl, servers, "iperf3-server", port, cli::run_limits{0, -1},
-                        [&] { return once && ended.load(std::memory_order_acquire) != 0; });
+    const auto why = cli::serve_on_lanes(*rl, servers, "iperf3-server", port, cli::run_limits_of(a),
+                                         [&] { return once && ended.load(std::memory_order_acquire) != 0; });
+    if (!why.empty()) std::fprintf(stderr, "iperf3-server: ended by %s\n", why.c_str());
     // The lanes are joined: each server ends what it still holds ("stopped") as it goes.
   }
   cli::drain_lanes(*rl->lanes);
@@ -256,7 +265,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, st
         [](bypass::tcp::socket& s) {
           return s.native() ? static_cast<std::int64_t>(s.native()->counters().retrans_segs) : std::int64_t{-1};
         },
-        a.has("once"), print, &lane.svc->iface());
+        a.has("once"), print, &lane.svc->iface(), cli::run_limits_of(a));
   }
   // The closes' FINs leave on the next polls; a short run of the lane lets them out.
   lane.ctx.restart();
@@ -265,7 +274,8 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, st
 }
 
 int run(int argc, char** argv) {
-  cli::args a("iperf3-server", opts, argc, argv);
+  auto av = cli::rewrite_bare_stats(argc, argv);
+  cli::args a("iperf3-server", opts, argc, av.data());
   if (a.help()) {
     std::fputs(cli::usage_text("iperf3-server", "[--port N] [--once] [--json] [--backend kernel|afxdp|dpdk ...] [--lanes N] | --backend sim --self-test",
                                "The server side of the iperf3 protocol: stock `iperf3 -c ADDR` (TCP; -t, -n, -k, -P,\n"
@@ -295,6 +305,8 @@ int run(int argc, char** argv) {
                            "iperf3 client in this process), or use kernel, afxdp or dpdk"};
   if (backend != "sim") a.refuse({"self-test", "reverse", "parallel", "bytes", "len"}, "--backend " + backend +
                                  " (--self-test options: --backend sim)");
+  else a.refuse({"timeout", "stats"}, "--backend sim --self-test (it ends when its test does)");
+  (void)cli::run_limits_of(a);   // a bad --timeout or --stats is exit 2 before anything listens
   printer print{.json = a.has("json"), .backend = backend == "sim" ? "sim" : "kernel"};
   if (backend == "sim") return run_sim_self_test(a, port, print);
   if (backend != "kernel" && backend != "afxdp" && backend != "dpdk")

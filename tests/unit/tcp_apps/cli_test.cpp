@@ -121,7 +121,7 @@ TEST(tcp_echo_cli, refused_is_exit_1_with_the_reason) {
 }
 
 // A port already in use: nothing ran, so exit 2 (the exit table's "bad input"), one line naming the
-// failing step and the port, nothing on standard output; for both servers.
+// failing step and the port, nothing on standard output; for the three servers.
 TEST(tcp_apps_cli, port_in_use_is_exit_2_naming_the_port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -132,7 +132,7 @@ TEST(tcp_apps_cli, port_in_use_is_exit_2_naming_the_port) {
   socklen_t len = sizeof a;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   const std::string port = std::to_string(ntohs(a.sin_port));
-  for (const std::string cmd : {"tcp-echo", "http-serve"}) {
+  for (const std::string cmd : {"tcp-echo", "http-serve", "iperf3-server"}) {
     std::vector<std::string> argv{ringlab_binary(), cmd};
     if (cmd == "tcp-echo") argv.push_back("server");
     argv.insert(argv.end(), {"--port", port, "--timeout", "5"});
@@ -142,6 +142,29 @@ TEST(tcp_apps_cli, port_in_use_is_exit_2_naming_the_port) {
     EXPECT_EQ(r.out, "");
   }
   ::close(fd);
+}
+
+// iperf3-server's --timeout and --stats, as the other two servers have them: the kernel server stops
+// at its timeout, says so, and prints its --stats block at exit; the self-test refuses both.
+TEST(iperf3_server_cli, timeout_ends_it_and_stats_print_at_exit) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  auto r = run({ringlab_binary(), "iperf3-server", "--bind", "127.0.0.1", "--port", port, "--timeout", "0.3", "--stats"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "iperf3-server: listening on 127.0.0.1:" + port + " (backend kernel)\n"
+                   "iperf3-server: stats at exit\nkernel backend: lane counters are the kernel's (nstat -az)\n"
+                   "no open connection (each one's TCP_INFO prints while it lives: --stats=SECONDS)\n"
+                   "iperf3-server: ended by timeout\n");
+  r = run({ringlab_binary(), "iperf3-server", "--backend", "sim", "--self-test", "--timeout", "5"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "ringlab iperf3-server: --timeout does not apply to --backend sim --self-test (it ends when its test does)\n");
 }
 
 struct usage_case {
