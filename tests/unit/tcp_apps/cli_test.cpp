@@ -104,17 +104,21 @@ TEST(tcp_echo_cli, afxdp_falls_back_to_kernel_with_one_line) {
   EXPECT_EQ(srv.wait_for(std::chrono::seconds(10)), std::optional<int>(0));
 }
 
-TEST(tcp_echo_cli, refused_is_exit_1_with_the_reason) {
-  // A port nothing listens on: bound and closed again here.
+// A loopback port nothing listens on: bound and closed again here.
+std::string free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   socklen_t len = sizeof a;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(fd);
-  const std::string port = std::to_string(ntohs(a.sin_port));
+  return std::to_string(ntohs(a.sin_port));
+}
+
+TEST(tcp_echo_cli, refused_is_exit_1_with_the_reason) {
+  const std::string port = free_port();
   auto r = run({ringlab_binary(), "tcp-echo", "client", "--port", port});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "tcp-echo: connection 0 to 127.0.0.1:" + port + ": connect: Connection refused\n");
@@ -147,15 +151,7 @@ TEST(tcp_apps_cli, port_in_use_is_exit_2_naming_the_port) {
 // iperf3-server's --timeout and --stats, as the other two servers have them: the kernel server stops
 // at its timeout, says so, and prints its --stats block at exit; the self-test refuses both.
 TEST(iperf3_server_cli, timeout_ends_it_and_stats_print_at_exit) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  const std::string port = std::to_string(ntohs(a.sin_port));
+  const std::string port = free_port();
   auto r = run({ringlab_binary(), "iperf3-server", "--bind", "127.0.0.1", "--port", port, "--timeout", "0.3", "--stats"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "iperf3-server: listening on 127.0.0.1:" + port + " (backend kernel)\n"
