@@ -211,3 +211,42 @@ TEST(TcpLossRecovery, RackRecordsOnlyWhileDataIsInFlight) {
 
 }  // namespace
 }  // namespace ringlab::tcp
+
+namespace ringlab::tcp {
+namespace {
+
+// RTT on a sub-millisecond path (trial13: `rtt:0.002775` on sim's 0.2 ms round trip). The timestamp
+// echo ticks in ms, so its samples here would all be 0 and pull SRTT toward nothing; RACK's records
+// give each ACK's sample at the clock's resolution. The wire: 100 us each way, so every sample is
+// exactly 200 us (two full segments per send: B acknowledges at once, no delayed-ACK wait).
+TEST(TcpRtt, SamplesComeFromSendTimesNotTheMillisecondTimestampClock) {
+  pair p;
+  p.delay = 100'000;
+  p.open();
+  p.run_for(1 * sec);
+  ASSERT_EQ(p.a.current(), state::established);
+  const auto data = testing::pattern(2 * mss, 5);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+    p.run_for(10 * ms);
+    ASSERT_EQ(p.drain_b().size(), data.size());
+  }
+  EXPECT_EQ(p.a.srtt(), 200'000);   // ns
+  // With RACK off nothing but the echo and the one timed segment give samples: the echo's 0 ms
+  // samples drag SRTT far below the true 200 us (what the trial saw).
+  connection_config off;
+  off.rack_tlp = false;
+  pair q(off, {});
+  q.delay = 100'000;
+  q.open();
+  q.run_for(1 * sec);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(q.a.send(data, q.now, q.sink_a()), data.size());
+    q.run_for(10 * ms);
+    ASSERT_EQ(q.drain_b().size(), data.size());
+  }
+  EXPECT_LT(q.a.srtt(), 50'000);
+}
+
+}  // namespace
+}  // namespace ringlab::tcp
