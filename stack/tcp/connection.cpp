@@ -872,7 +872,11 @@ void connection::send_loss_probe(time_ns now, segment_sink out) {
     const std::uint32_t seq = high - len;
     ++ctr_.retrans_segs;
     rtt_timing_ = false;   // Karn
-    send_segment(seq, flag::ack | (fin_sent_ ? flag::fin : 0), snd_buf_.at(seq - snd_una_, len), now, out);
+    // PSH as the segment had when it first went out (output() sets it on the last byte written): the
+    // probe is that segment again (Linux retransmits the skb with its flags; packetdrill scripts see it).
+    const bool last = len > 0 && seq + len == snd_una_ + static_cast<std::uint32_t>(snd_buf_.size());
+    send_segment(seq, flag::ack | (fin_sent_ ? flag::fin : 0) | (last ? flag::psh : 0), snd_buf_.at(seq - snd_una_, len),
+                 now, out);
     rack_.sent(seq, len + fin_sent_, now);
   }
   ++ctr_.loss_probes;
