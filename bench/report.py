@@ -103,7 +103,7 @@ GROUPS = [
      # The cross-core baselines move up to 1.7x between runs on these VMs (rte-sp-sc 64 B burst 32: 41 ->
      # 70 M/s), so the target rows also show the ratio of each interleaved pair (design's i-th repetition
      # over the baseline's i-th), and take 7 repetitions instead of 5 (about +26 s on a 66 s program).
-     "reps": 7, "paired": True,
+     "reps": 7, "paired": True, "extra_fn": lambda row, runs: ring_extra(row, runs),
      "full": ["--benchmark_min_time=0.2", r"--benchmark_filter=^(floor/|cross/.*/burst:(1|32)(/|$))"],
      "quick": ["--benchmark_min_time=0.05",
                r"--benchmark_filter=^cross/(spsc|batch|boost-spsc|rte-sp-sc|mpmc-mp-mc|rte-mp-mc)/.*/burst:(1|32)(/|$)"]},
@@ -209,6 +209,13 @@ TCP_LANES_CALLGRIND_MODES = [  # (row, callgrind_tcp_lanes LANES)
 TCP_CALLGRIND_MODES = [  # (row, bench_tcp --callgrind mode)
     ("rx: on_segment of a 1448 B segment + its ACKs", "rx"), ("tx: send() to the sink, per segment", "tx"),
     ("conn: setup + teardown, per connection", "conn")]
+
+
+def ring_extra(row, runs):
+    """The cross-core rows' rate while both threads ran (rings_bench's window_Mps: the median timing window of
+    each repetition, medians over them): the figure that does not count the scheduler's stops."""
+    v = stats([first_counter("window_Mps")(b) for b in runs])
+    return f"; while both ran {v['median']:.0f} M/s ({v['min']:.0f}-{v['max']:.0f})" if v else ""
 
 
 def tcp_extra(row, runs):

@@ -60,11 +60,18 @@ class batch_ring : public burst_and_bulk<batch_ring<T>, T> {
   // core-to-core round trip of producer time on the machines this lab runs on.
   static constexpr std::uint32_t default_batch = 32;
 
+  // The burst path's prefetch distances (issue 15.8), per ring so that rings_bench can run batch with
+  // them off beside batch with them on (the batch-nopf rows) on the same machine in the same run.
+  struct burst_tuning {
+    std::uint32_t write_ahead_bytes = 4096;  // prefetchw this far past a burst; 0: none
+    std::uint32_t read_ahead_bytes = 2048;   // prefetcht0 this much of a burst before copying it out; 0: none
+  };
+
   // `batch` is clamped to 1..size: a batch larger than the ring could never fill.
-  explicit batch_ring(std::size_t capacity, std::uint32_t initial_index = 0, std::uint32_t batch = default_batch)
+  explicit batch_ring(std::size_t capacity, std::uint32_t initial_index = 0, std::uint32_t batch = default_batch,
+                      burst_tuning tuning = {})
       : size_(ring_size_for(capacity)), mask_(size_ - 1), batch_(std::clamp<std::uint32_t>(batch, 1, size_)),
-        write_ahead_(std::clamp<std::uint32_t>(static_cast<std::uint32_t>(4096 / sizeof(T)), 1, size_)),
-        read_ahead_(std::clamp<std::uint32_t>(static_cast<std::uint32_t>(2048 / sizeof(T)), 1, size_)),
+        write_ahead_(slots_for(tuning.write_ahead_bytes, size_)), read_ahead_(slots_for(tuning.read_ahead_bytes, size_)),
         slots_(size_) {
     idx_.head.head.store(initial_index, std::memory_order_relaxed);
     idx_.tail.tail.store(initial_index, std::memory_order_relaxed);
@@ -154,6 +161,10 @@ class batch_ring : public burst_and_bulk<batch_ring<T>, T> {
 
  private:
   T* slot(std::uint32_t i) const noexcept { return slots_.get() + (i & mask_); }
+  // Bytes of look-ahead as whole slots, at most the ring; 0 stays 0 (no prefetch), else at least one.
+  static std::uint32_t slots_for(std::uint32_t bytes, std::uint32_t size) noexcept {
+    return bytes == 0 ? 0 : std::clamp<std::uint32_t>(static_cast<std::uint32_t>(bytes / sizeof(T)), 1, size);
+  }
 
   // Free slots from the producer's view; reloads the consumer's tail only when the cache says < want.
   std::uint32_t free_from(std::uint32_t next, std::uint32_t want) noexcept {
@@ -204,7 +215,7 @@ class batch_ring : public burst_and_bulk<batch_ring<T>, T> {
     flush_producer();  // a burst is a batch; and a refused one must not strand try_push's pending items
     // A burst under a line (burst 1 through any_ring) is left alone: its bookkeeping would cost more than
     // the one line it could start early (callgrind: +60 instructions per call at burst 1).
-    if (n * sizeof(T) >= cache_line_bytes) prefetch_ahead(next + n);
+    if (write_ahead_ != 0 && n * sizeof(T) >= cache_line_bytes) prefetch_ahead(next + n);
     return n;
   }
   std::size_t get(std::span<T> out, bool bulk, std::uint32_t* first_slot) noexcept {
@@ -219,7 +230,7 @@ class batch_ring : public burst_and_bulk<batch_ring<T>, T> {
     // The burst's lines (up to 2 KiB) requested at once before the copy: each is a core-to-core transfer
     // from the producer's cache, and the copy's own loads would reach the later ones only as it gets there.
     // Two lines or fewer: the copy's first loads ask for them as soon.
-    if (n * sizeof(T) > 2 * cache_line_bytes) prefetch_slots<false>(slots_.get(), mask_, next, std::min(n, read_ahead_));
+    if (read_ahead_ != 0 && n * sizeof(T) > 2 * cache_line_bytes) prefetch_slots<false>(slots_.get(), mask_, next, std::min(n, read_ahead_));
     slots_.take(mask_, next, out.data(), n);
     idx_.cons.next = next + n;
     flush_consumer();

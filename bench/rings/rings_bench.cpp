@@ -6,7 +6,9 @@
 // bench/rings/ratio_table.py turns the JSON into the ratio table of rings/README.md; bench/report.py
 // puts the target rows in the benchmark report.
 #include <benchmark/benchmark.h>
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <atomic>
 #include <boost/lockfree/queue.hpp>
 #include <cstdint>
@@ -60,6 +62,15 @@ struct batch_ops {
   batch_ring<T> r{ring_slots};
   std::size_t put(const T* p, std::size_t n) { return n == 1 ? r.try_push(*p) : r.enqueue_burst({p, n}); }
   std::size_t get(T* p, std::size_t n) { return n == 1 ? r.try_pop(*p) : r.dequeue_burst({p, n}); }
+};
+// batch without the burst path's prefetches (issue 15.8), cross-core at burst 32 only: the control
+// that says what the prefetches buy on the machine of the run.
+template <class T>
+struct batch_nopf_ops {
+  static constexpr const char* name = "batch-nopf";
+  batch_ring<T> r{ring_slots, 0, batch_ring<T>::default_batch, {.write_ahead_bytes = 0, .read_ahead_bytes = 0}};
+  std::size_t put(const T* p, std::size_t n) { return r.enqueue_burst({p, n}); }
+  std::size_t get(T* p, std::size_t n) { return r.dequeue_burst({p, n}); }
 };
 template <class T, sync_mode M>
 struct mpmc_ops {
@@ -116,6 +127,10 @@ struct rte_ops {
 #endif
 
 using ringlab::bench::pin_to_cpu;
+// Items per timing window of the cross-core rows (window_Mps): eight rings' worth, so a window cannot be
+// one thread draining a ring the other filled before it was preempted (that alone runs at
+// single-thread speed); 0.14 ms at 240 M/s, 0.55 ms at 60 M/s: under a scheduler time slice (ms).
+constexpr std::uint64_t window_items = 8 * ring_slots;
 
 // items/s only: ns per item is 1e9 / items_per_second (bench/report.py and ratio_table.py show it); a
 // rate counter inverted would print in seconds.
@@ -152,35 +167,82 @@ void cross_core(benchmark::State& state) {
   const auto burst = static_cast<std::size_t>(state.range(0));
   auto ops = std::make_unique<Ops>();
   std::atomic<bool> stop{false}, ready{false};
+  std::uint64_t full_polls = 0;   // the producer's puts that moved nothing (read after join)
   std::thread producer([&] {
     pin_to_cpu(1);
     std::vector<T> buf(burst);
-    std::uint64_t seq = 0;
+    std::uint64_t seq = 0, full = 0;
     ready.store(true, std::memory_order_release);
     while (!stop.load(std::memory_order_relaxed)) {
       for (std::size_t i = 0; i < burst; ++i) buf[i] = make<T>(seq + i);
       const std::size_t k = ops->put(buf.data(), burst);
       seq += k;
-      if (k == 0) cpu_relax();
+      if (k == 0) {
+        ++full;
+        cpu_relax();
+      }
     }
+    full_polls = full;
   });
   pin_to_cpu(0);
   while (!ready.load(std::memory_order_acquire)) cpu_relax();
   std::vector<T> out(burst);
-  std::uint64_t items = 0, expect = 0, bad = 0;
+  std::uint64_t items = 0, expect = 0, bad = 0, empty_polls = 0;
+  std::vector<std::int64_t> windows;   // ns per window_items items moved
+  windows.reserve(1 << 16);
+  auto window_start = std::chrono::steady_clock::now();
+  std::uint64_t window_end = window_items;
   for (auto _ : state) {
     const std::size_t k = ops->get(out.data(), burst);
     if (k == 0) {
+      ++empty_polls;
       cpu_relax();
       continue;
     }
     bad += first_word(out[0]) != expect;  // also keeps the copy from being optimised away
     expect += k;
     items += k;
+    if (items >= window_end) {
+      const auto now = std::chrono::steady_clock::now();
+      if (windows.size() < windows.capacity())
+        windows.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(now - window_start).count());
+      window_start = now;
+      window_end = items + window_items;
+    }
   }
   stop.store(true);
   producer.join();
   if (bad) state.SkipWithError("cross-core: items out of order");
+  // Which side waits (issue 15.8): polls that moved nothing per 1000 items moved. Empty polls high: the
+  // consumer keeps up and the producer sets the pace; full polls high: the ring sits full and the
+  // consumer (the timed side) does.
+  const double per_k = items ? 1000.0 / static_cast<double>(items) : 0.0;
+  state.counters["empty_per_k"] = static_cast<double>(empty_polls) * per_k;
+  state.counters["full_per_k"] = static_cast<double>(full_polls) * per_k;
+  // The rate while both threads ran: the consumer times windows of window_items items; window_Mps is
+  // the rate of the median window, window_fast_Mps of the 10th-percentile (fast) one. A window in which
+  // the guest's scheduler or the hypervisor stopped either thread lasts milliseconds instead of
+  // fractions of one and falls out of the middle, so these compare designs where items/s (the whole
+  // run, stops included) measures the scheduler: on a loaded VM, and on these VMs' hypervisor.
+  if (windows.size() >= 10) {
+    auto pct = [&](std::size_t p) {
+      auto it = windows.begin() + static_cast<std::ptrdiff_t>(windows.size() * p / 100);
+      std::nth_element(windows.begin(), it, windows.end());
+      return static_cast<double>(window_items) * 1e3 / static_cast<double>(std::max<std::int64_t>(*it, 1));
+    };
+    state.counters["window_fast_Mps"] = pct(10);
+    state.counters["window_Mps"] = pct(50);   // leaves windows[size / 2] the median duration
+    // The share of the timed windows' time spent in windows over 4x the median: what items/s loses to
+    // stops. Alike across designs in one run when the stops are the scheduler's; a design whose share
+    // stands out on a quiet machine has slow phases of its own (items/s counts them, window_Mps not).
+    const std::int64_t median = windows[windows.size() / 2];
+    std::int64_t slow = 0, total = 0;
+    for (const std::int64_t w : windows) {
+      total += w;
+      if (w > 4 * median) slow += w;
+    }
+    state.counters["slow_share"] = static_cast<double>(slow) / static_cast<double>(std::max<std::int64_t>(total, 1));
+  }
   finish(state, items);
 }
 
@@ -228,6 +290,16 @@ void register_design() {
     reg.template operator()<elem64>("64B");
   }
 }
+// Cross-core at burst 32 only: the rows issue 15.8's target is judged on.
+template <template <class> class Ops>
+void register_burst32_variant() {
+  auto reg = [&]<class T>(const char* esize) {
+    const std::string name = std::string("cross/") + Ops<T>::name + "/" + esize;
+    benchmark::RegisterBenchmark(name.c_str(), cross_core<Ops<T>, T>)->ArgName("burst")->Arg(32)->UseRealTime();
+  };
+  reg.template operator()<std::uint64_t>("8B");
+  reg.template operator()<elem64>("64B");
+}
 template <class T> using mpmc_single = mpmc_ops<T, sync_mode::single>;
 template <class T> using mpmc_multi = mpmc_ops<T, sync_mode::multi>;
 #if RINGLAB_HAVE_DPDK
@@ -241,6 +313,7 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("floor/cache_line_round_trip", cache_line_round_trip)->UseRealTime();
   register_design<spsc_ops>();
   register_design<batch_ops>();
+  register_burst32_variant<batch_nopf_ops>();
   register_design<boost_spsc_ops>();
 #if RINGLAB_HAVE_DPDK
   register_design<rte_single>();

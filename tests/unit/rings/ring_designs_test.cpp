@@ -169,6 +169,21 @@ TEST(batch_ring, burst_prefetch_stays_inside_the_free_slots) {
   ASSERT_EQ(wide.enqueue_burst({lines.data(), 32}), 32u);
   EXPECT_EQ(wide.prefetched_until(), 32u + 64u) << "4 KiB of 64-byte slots past the burst";
 }
+// The distances are per ring (rings_bench's batch-nopf rows): 0 takes nothing, a byte count whole slots.
+TEST(batch_ring, burst_prefetch_distance_is_set_per_ring) {
+  std::vector<std::uint64_t> in(64, 7), out(64);
+  batch_ring<std::uint64_t> off(4096, near_wrap, 32, {.write_ahead_bytes = 0, .read_ahead_bytes = 0});
+  ASSERT_EQ(off.enqueue_burst({in.data(), 32}), 32u);
+  EXPECT_EQ(off.prefetched_until(), near_wrap) << "no prefetchw: the watermark never moves";
+  ASSERT_EQ(off.dequeue_burst({out.data(), 32}), 32u);
+  EXPECT_EQ(out[31], 7u);
+  batch_ring<std::uint64_t> near(4096, near_wrap, 32, {.write_ahead_bytes = 1024});
+  ASSERT_EQ(near.enqueue_burst({in.data(), 32}), 32u);
+  EXPECT_EQ(near.prefetched_until(), near_wrap + 32 + 128) << "1 KiB of 8-byte slots past the burst, across 2^32";
+  batch_ring<std::uint64_t> tiny(4096, 0, 32, {.write_ahead_bytes = 3});
+  ASSERT_EQ(tiny.enqueue_burst({in.data(), 32}), 32u);
+  EXPECT_EQ(tiny.prefetched_until(), 33u) << "under one slot rounds up to one";
+}
 // ---------------- objects in slots ----------------
 struct counted {
   static inline int live = 0, made = 0;
