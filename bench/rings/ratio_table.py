@@ -23,7 +23,7 @@ def load(path):
     with open(path) as f:
         doc = json.load(f)
     runs = defaultdict(list)
-    windows = defaultdict(list)   # cross-core: items/s of the median timing window, per repetition
+    windows = defaultdict(list)   # cross-core: M items/s of the median timing window, per repetition, in run order
     floor = []
     for b in doc["benchmarks"]:
         if b.get("run_type") == "aggregate" or b.get("error_occurred"):
@@ -35,13 +35,29 @@ def load(path):
         mode, design, esize, burst = name.split("/")[:4]
         key = (mode, design, esize, int(burst.split(":")[1]))
         runs[key].append(b["items_per_second"])
-        if "window_Mps" in b:
-            windows[key].append(b["window_Mps"])
+        windows[key].append(b.get("window_Mps"))   # None: under 10 windows in that repetition
     return doc.get("context", {}), {k: statistics.median(v) for k, v in runs.items()}, floor, runs, windows
 
 
 def cv(v):
     return statistics.stdev(v) / statistics.mean(v) * 100 if len(v) > 1 else 0.0
+
+
+def target_samples(samples):
+    """(label, target, design's samples, baseline's samples) for each target both sides of which were measured."""
+    for d, base, mode, burst, want in TARGETS:
+        for esize in ("8B", "64B"):
+            sa, sb = samples.get((mode, d, esize, burst)), samples.get((mode, base, esize, burst))
+            if sa and sb and any(x is not None for x in sa) and any(x is not None for x in sb):
+                yield f"{d} / {base}, {mode}-core, burst {burst}, {esize}: >= {want}x", want, sa, sb
+
+
+def paired(sa, sb):
+    """Median (min-max) of design_i / baseline_i, the i-th repetitions of each in run order."""
+    pairs = [x / y for x, y in zip(sa, sb) if x is not None and y]
+    if not pairs:
+        return "-"
+    return f"{statistics.median(pairs):.2f}x ({min(pairs):.2f}-{max(pairs):.2f})"
 
 
 def main():
@@ -63,18 +79,11 @@ def main():
     out.append("")
     out.append("| target | measured (median / median) | range | paired | cv | met |")
     out.append("|---|---|---|---|---|---|")
-    for d, base, mode, burst, want in TARGETS:
-        for esize in ("8B", "64B"):
-            a, b = r.get((mode, d, esize, burst)), r.get((mode, base, esize, burst))
-            if a and b:
-                ra, rb = runs[(mode, d, esize, burst)], runs[(mode, base, esize, burst)]
-                pairs = [x / y for x, y in zip(ra, rb)]
-                out.append(f"| {d} / {base}, {mode}-core, burst {burst}, {esize}: >= {want}x | {a / b:.2f}x | "
-                           f"{min(ra) / max(rb):.2f}-{max(ra) / min(rb):.2f}x | "
-                           f"{statistics.median(pairs):.2f}x ({min(pairs):.2f}-{max(pairs):.2f}) | "
-                           f"{cv(ra):.0f}% / {cv(rb):.0f}% | "
-                           f"{'yes' if a / b >= want else 'NO'} |")
-    if windows:
+    for label, want, ra, rb in target_samples(runs):
+        a, b = statistics.median(ra), statistics.median(rb)
+        out.append(f"| {label} | {a / b:.2f}x | {min(ra) / max(rb):.2f}-{max(ra) / min(rb):.2f}x | {paired(ra, rb)} | "
+                   f"{cv(ra):.0f}% / {cv(rb):.0f}% | {'yes' if a / b >= want else 'NO'} |")
+    if any(x is not None for v in windows.values() for x in v):
         out.append("")
         out.append("### Targets while both threads ran")
         out.append("The same targets on window_Mps: the consumer times windows of 8 rings' worth of items, and each "
@@ -83,16 +92,11 @@ def main():
         out.append("")
         out.append("| target | design M/s | baseline M/s | ratio | paired | met |")
         out.append("|---|---|---|---|---|---|")
-        for d, base, mode, burst, want in TARGETS:
-            for esize in ("8B", "64B"):
-                wa, wb = windows.get((mode, d, esize, burst)), windows.get((mode, base, esize, burst))
-                if wa and wb:
-                    a, b = statistics.median(wa), statistics.median(wb)
-                    pairs = [x / y for x, y in zip(wa, wb)]
-                    out.append(f"| {d} / {base}, {mode}-core, burst {burst}, {esize}: >= {want}x | {a:.0f} "
-                               f"({min(wa):.0f}-{max(wa):.0f}) | {b:.0f} ({min(wb):.0f}-{max(wb):.0f}) | {a / b:.2f}x | "
-                               f"{statistics.median(pairs):.2f}x ({min(pairs):.2f}-{max(pairs):.2f}) | "
-                               f"{'yes' if a / b >= want else 'NO'} |")
+        for label, want, wa_all, wb_all in target_samples(windows):
+            wa, wb = [x for x in wa_all if x is not None], [x for x in wb_all if x is not None]
+            a, b = statistics.median(wa), statistics.median(wb)
+            out.append(f"| {label} | {a:.0f} ({min(wa):.0f}-{max(wa):.0f}) | {b:.0f} ({min(wb):.0f}-{max(wb):.0f}) | "
+                       f"{a / b:.2f}x | {paired(wa_all, wb_all)} | {'yes' if a / b >= want else 'NO'} |")
     for mode in ("cross", "single"):
         for esize in ("8B", "64B"):
             out.append("")
