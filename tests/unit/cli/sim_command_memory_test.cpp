@@ -72,6 +72,7 @@ TEST(sim_command_memory, demo_streams_its_trace_flat_from_1e5_to_1e6_messages) {
   const std::string small = ringlab::test::temp_path("simmem", "1e5.pcap");
   const std::string big = ringlab::test::temp_path("simmem", "1e6.pcap");
   const std::string out = ringlab::test::temp_path("simmem", "out.txt");
+  std::uint64_t big_frames = 0;   // what the big file holds: every one must be replayed and delivered
   for (const auto& [path, n] : {std::pair{small, 100'000ull}, std::pair{big, 1'000'000ull}}) {
     ringlab::gen_trace::options o;   // the mcast feed: 4 groups, 32-byte messages
     o.count = n;
@@ -80,6 +81,7 @@ TEST(sim_command_memory, demo_streams_its_trace_flat_from_1e5_to_1e6_messages) {
     std::uint64_t written = 0;
     ASSERT_EQ(ringlab::gen_trace::generate_pcap(path, o, &written), "");
     ASSERT_GE(written, n);
+    big_frames = written;
   }
   const auto s = run_measured({"demo", "--replay", small, "--queues", "1"}, out);
   const auto b = run_measured({"demo", "--replay", big, "--queues", "1"}, out);
@@ -89,8 +91,12 @@ TEST(sim_command_memory, demo_streams_its_trace_flat_from_1e5_to_1e6_messages) {
   std::remove(out.c_str());
   ASSERT_EQ(s.exit_code, 0);
   ASSERT_EQ(b.exit_code, 0) << b.out;
-  // Every message went through: the groups' received counts add up to the trace's datagrams.
-  EXPECT_NE(b.out.find(" frames replayed, 4 groups"), std::string::npos) << b.out;
+  // Every message went through, both passes over the stream whole: the replay counted every frame of
+  // the file, and the stack took each in and delivered each to a group's socket.
+  const std::string n = std::to_string(big_frames);
+  EXPECT_NE(b.out.find("\n  " + n + " frames replayed, 4 groups"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("\n  stack: " + n + " frames in, " + n + " datagrams delivered to sockets\n"), std::string::npos)
+      << b.out;
   std::printf("demo --replay: peak RSS %.1f MiB at 10^5 messages, %.1f MiB at 10^6 (files %.0f MB apart)\n",
               static_cast<double>(s.peak_kib) / 1024, static_cast<double>(b.peak_kib) / 1024, static_cast<double>(grown) / 1e6);
   constexpr long bound_kib = 8 * 1024;
