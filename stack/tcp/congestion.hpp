@@ -42,10 +42,13 @@ class congestion {
   std::uint32_t on_ack(std::uint32_t cwnd, std::uint32_t acked, std::uint32_t smss, stack::time_ns now,
                        stack::time_ns srtt) noexcept {
     if (kind_ == congestion_control::newreno) {
-      bytes_acked_ += acked;   // RFC 5681 3.1: byte counting
+      // RFC 5681 3.1 byte counting: one SMSS per cwnd of bytes acknowledged, however many cwnds one
+      // (stretch) ACK covers, as Linux's tcp_cong_avoid_ai.
+      bytes_acked_ += acked;
       if (bytes_acked_ >= cwnd) {
-        bytes_acked_ -= cwnd;
-        cwnd += smss;
+        const std::uint32_t k = bytes_acked_ / cwnd;
+        bytes_acked_ -= k * cwnd;
+        cwnd += k * smss;
       }
       return cwnd;
     }

@@ -128,6 +128,7 @@ segment_result connection::on_segment(const wire::tcp::repr& seg, time_ns now, s
 
 void connection::process(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
   ++ctr_.in_segs;
+  const std::uint32_t una_before = snd_una_, max_before = snd_max_;
   if (seg.has(flag::rst)) ++ctr_.rsts_in;
   switch (st_) {
     case state::closed:
@@ -191,7 +192,7 @@ void connection::process(const wire::tcp::repr& seg, time_ns now, segment_sink o
   // Seventh, the text; eighth, FIN.
   if (!seg.payload.empty() || seg.has(flag::fin)) on_data(seg, now);
   output(now, out);
-  arm_loss_probe(now);
+  update_loss_probe(una_before, max_before, now);
 }
 
 // RFC 9293 3.10.7.3, SYN-SENT.
@@ -325,7 +326,12 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
         if (acked >= smss_) cwnd_ += smss_;
       }
     } else if (cwnd_ < ssthresh_) {
-      cwnd_ += std::min<std::uint32_t>(acked, smss_);   // RFC 5681 3.1 (ABC with L = 1 SMSS)
+      // Slow start as Linux's tcp_slow_start: every byte acknowledged, up to ssthresh, and the rest to
+      // avoidance. RFC 5681's min(N, SMSS) per ACK would grow cwnd by one segment per round trip once
+      // the receiver acknowledges a whole burst at once (ours does, as GRO makes Linux's do).
+      const std::uint32_t grow = std::min(acked, ssthresh_ - cwnd_);
+      cwnd_ += grow;
+      if (acked > grow) cwnd_ = cc_.on_ack(cwnd_, acked - grow, smss_, now, srtt_);
     } else {
       cwnd_ = cc_.on_ack(cwnd_, acked, smss_, now, srtt_);   // avoidance: NewReno or CUBIC
     }
@@ -511,8 +517,9 @@ std::size_t connection::send(std::span<const std::byte> data, time_ns now, segme
     return 0;
   const std::size_t n = snd_buf_.write(data);
   if (st_ == state::established || st_ == state::close_wait) {
+    const std::uint32_t max_before = snd_max_;
     output(now, out);
-    arm_loss_probe(now);
+    update_loss_probe(snd_una_, max_before, now);
   }
   return n;
 }
@@ -535,12 +542,14 @@ void connection::close(time_ns now, segment_sink out) {
     case state::listen: return enter_closed(close_reason::none);
     case state::syn_received:
     case state::established:
-    case state::close_wait:
+    case state::close_wait: {
       if (sending_closed_) return;
       sending_closed_ = true;
+      const std::uint32_t max_before = snd_max_;
       output(now, out);
-      arm_loss_probe(now);
+      update_loss_probe(snd_una_, max_before, now);
       return;
+    }
     default: return;
   }
 }
@@ -825,8 +834,7 @@ void connection::rack_detect(time_ns now, segment_sink out) {
     ++ctr_.recoveries;
     ++ctr_.fast_retrans;
     // RFC 6675 (C.1): the first lost segment at once, whatever the pipe.
-    if (const rack::record* x = rack_.first_lost())
-      resend(x->begin, std::min<std::uint32_t>(x->end - x->begin, smss_ + 1u), now, out);   // + 1: a FIN rides along
+    if (const rack::record* x = rack_.first_lost()) resend_record(*x, now, out);
   }
   if (in_recovery_) rack_retransmit(now, out);
 }
@@ -836,8 +844,17 @@ void connection::rack_detect(time_ns now, segment_sink out) {
 void connection::rack_retransmit(time_ns now, segment_sink out) {
   while (cwnd_ > in_flight() && cwnd_ - in_flight() >= smss_) {
     const rack::record* x = rack_.first_lost();
-    if (!x || !resend(x->begin, std::min<std::uint32_t>(x->end - x->begin, smss_ + 1u), now, out)) return;
+    if (!x || !resend_record(*x, now, out)) return;
   }
+}
+
+// A lost record, one segment of it at most: a record is one segment, except the newest once the table
+// was full (rack::append merges new data into it). Our FIN rides along only with the record's last
+// byte; a longer record goes MSS by MSS, never as one oversize segment.
+std::uint32_t connection::resend_record(const rack::record& x, time_ns now, segment_sink out) {
+  const std::uint32_t len = x.end - x.begin;
+  const bool fin_inside = fin_sent_ && x.end == fin_seq_ + 1;
+  return resend(x.begin, std::min<std::uint32_t>(len, smss_ + (fin_inside && len - 1 <= smss_ ? 1u : 0u)), now, out);
 }
 
 // RFC 8985 7.2: after new data went out or an ACK came, the probe timeout, unless a probe is out, a
@@ -845,14 +862,28 @@ void connection::rack_retransmit(time_ns now, segment_sink out) {
 // PTO = 2 SRTT plus the delayed-ACK allowance, never later than the RTO (the probe then goes first).
 void connection::arm_loss_probe(time_ns now) noexcept {
   tlp_at_ = never;
-  if (!rack_on() || tlp_pending_ || in_recovery_ || seq_lt(snd_una_, recover_) || !sb_.ranges().empty() ||
-      srtt_ == 0 || flight() == 0 || rto_at_ == never)
-    return;
-  if (st_ != state::established && st_ != state::close_wait && st_ != state::fin_wait_1 && st_ != state::closing &&
-      st_ != state::last_ack)
-    return;
+  if (!loss_probe_allowed()) return;
   const time_ns pto = 2 * srtt_ + (flight() <= smss_ ? cfg_.tlp_delayed_ack_allowance : 2 * stack::ms);
   tlp_at_ = std::min(now + pto, rto_at_);
+}
+
+bool connection::loss_probe_allowed() const noexcept {
+  if (!rack_on() || tlp_pending_ || in_recovery_ || seq_lt(snd_una_, recover_) || !sb_.ranges().empty() ||
+      srtt_ == 0 || flight() == 0 || rto_at_ == never)
+    return false;
+  return st_ == state::established || st_ == state::close_wait || st_ == state::fin_wait_1 ||
+         st_ == state::closing || st_ == state::last_ack;
+}
+
+// As Linux (tcp_schedule_loss_probe from tcp_write_xmit and tcp_ack): the probe timer restarts only
+// when new data went out or SND.UNA advanced. Anything else (the peer's data, an ACK with nothing new,
+// a write the window holds back) leaves it where it is, or cancels it once no probe may go: restarting
+// it there would put a two-way flow's probe off until the RTO.
+void connection::update_loss_probe(std::uint32_t una_before, std::uint32_t max_before, time_ns now) noexcept {
+  if (snd_una_ != una_before || snd_max_ != max_before)
+    arm_loss_probe(now);
+  else if (tlp_at_ != never && !loss_probe_allowed())
+    tlp_at_ = never;
 }
 
 // RFC 8985 7.3: one segment: new data if there is any and the peer's window takes it (one segment

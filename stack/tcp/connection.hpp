@@ -280,6 +280,9 @@ class connection {
   void rack_detect(time_ns now, segment_sink out);     // marks lost, starts recovery, retransmits
   void rack_retransmit(time_ns now, segment_sink out); // the lost segments, while the pipe leaves room
   void arm_loss_probe(time_ns now) noexcept;            // RFC 8985 7.2
+  bool loss_probe_allowed() const noexcept;
+  void update_loss_probe(std::uint32_t una_before, std::uint32_t max_before, time_ns now) noexcept;
+  std::uint32_t resend_record(const rack::record& x, time_ns now, segment_sink out);
   void send_loss_probe(time_ns now, segment_sink out);  // RFC 8985 7.3
   std::uint16_t window_to_announce() noexcept;
   std::uint32_t ts_now(time_ns now) const noexcept { return timestamp_clock(now, ts_offset_); }

@@ -218,6 +218,9 @@ class rack {
       back().end = x.end;
       back().xmit = x.xmit;
       back().order = x.order;
+      // The new bytes are neither SACKed nor lost: keeping those marks would leave them out of the
+      // pipe and out of RACK's loss marking (only the RTO would repair them). Karn's mark stays.
+      back().flags &= retransmitted;
       return;
     }
     if (head_ + n_ == capacity) compact();

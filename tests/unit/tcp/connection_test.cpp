@@ -132,9 +132,10 @@ TEST(TcpConnection, OneLostSegmentIsFastRetransmittedAfterThreeDupAcksWithSackBl
   EXPECT_EQ(p.a.counters().fast_retrans, 1u);
   EXPECT_EQ(p.a.counters().recoveries, 1u);
   EXPECT_EQ(p.a.counters().timeouts, 0u);
-  // Segments 4..10 of the initial window of 10 come early; so do 11..13, which B's ACK of 1 and 2
-  // released (slow start: cwnd 11 segments, 8 in flight) before the third duplicate ACK arrived.
-  EXPECT_EQ(p.b.counters().ofo_queued, 10u);
+  // Segments 4..10 of the initial window of 10 come early; so do 11..14, which B's ACK of 1 and 2
+  // released (slow start counts both segments it covers, as Linux: cwnd 12 segments, 8 in flight)
+  // before the third duplicate ACK arrived.
+  EXPECT_EQ(p.b.counters().ofo_queued, 11u);
   // B's duplicate ACKs name what it holds past the hole (RFC 2018): first block starts after it.
   bool saw_sack = false;
   for (const auto& s : p.sent_by(false)) {
@@ -145,7 +146,7 @@ TEST(TcpConnection, OneLostSegmentIsFastRetransmittedAfterThreeDupAcksWithSackBl
     }
   }
   EXPECT_TRUE(saw_sack);
-  EXPECT_EQ(p.a.ssthresh(), 11u * 1448 / 2);   // FlightSize (segments 3..13) halved (RFC 5681 3.2)
+  EXPECT_EQ(p.a.ssthresh(), 12u * 1448 / 2);   // FlightSize (segments 3..14) halved (RFC 5681 3.2)
 }
 
 // RFC 6691: options come out of the MSS. With data both ways and a hole in A's stream, B's full-size
@@ -191,9 +192,9 @@ TEST(TcpConnection, CubicCutsToSeventyPercentAndRegrowsAlongTheCubicCurve) {
   p.run_for(2 * sec);
   EXPECT_EQ(p.drain_b(), data);
   EXPECT_EQ(p.a.counters().fast_retrans, 1u);
-  // cwnd was 11 segments at the third duplicate ACK (as in the NewReno test): beta = 0.7 of it.
-  EXPECT_EQ(p.a.ssthresh(), static_cast<std::uint32_t>(11 * 0.7 * 1448));
-  EXPECT_DOUBLE_EQ(p.a.congestion_state().w_max(), 11.0);
+  // cwnd was 12 segments at the third duplicate ACK (as in the NewReno test): beta = 0.7 of it.
+  EXPECT_EQ(p.a.ssthresh(), static_cast<std::uint32_t>(12 * 0.7 * 1448));
+  EXPECT_DOUBLE_EQ(p.a.congestion_state().w_max(), 12.0);
 }
 
 // Two segments of one window lost: NewReno repairs one per round trip (RFC 6582's partial ACK);
