@@ -78,6 +78,16 @@ struct connection_config {
   // NextSeg rules 3 and 4 (the old behaviour, still tested).
   bool rack_tlp = true;
   bool limited_transmit = true;
+  // RFC 7661 as Linux does it (tcp_is_cwnd_limited): cwnd grows on an ACK only while the sender used
+  // it (in slow start: cwnd below twice the most in flight since the last window was acknowledged;
+  // else the pipe reached cwnd at a send). Off: every ACK grows cwnd, an application writing a little
+  // per round trip inflates it to a window it never tested (the old behaviour).
+  bool cwnd_validation = true;
+  // RFC 6937 proportional rate reduction (PRR-SSRB, as Linux's tcp_cwnd_reduction) in SACK recovery:
+  // per ACK, cwnd = pipe + what PRR lets out, so the pipe falls to ssthresh over the recovery's round
+  // trip in step with the deliveries. Off: cwnd drops to ssthresh at once (RFC 6675's rule), nothing
+  // goes out until the pipe has fallen below it, then everything at once.
+  bool prr = true;
   // RFC 8985 7.2: a probe after 2 SRTT, plus the peer's worst-case delayed ACK when one segment is in
   // flight (WCDelAckT; Linux adds TCP_RTO_MIN, 200 ms), else 2 ms (Linux's TCP_TIMEOUT_MIN).
   time_ns tlp_delayed_ack_allowance = 200 * stack::ms;
@@ -280,6 +290,13 @@ class connection {
   void rack_detect(time_ns now, segment_sink out);     // marks lost, starts recovery, retransmits
   void rack_retransmit(time_ns now, segment_sink out); // the lost segments, while the pipe leaves room
   void arm_loss_probe(time_ns now) noexcept;            // RFC 8985 7.2
+  // RFC 7661 / Linux's tcp_cwnd_validate: after output() sent or held queued bytes, notes
+  // whether the pipe filled cwnd and the most in flight in this window; is_cwnd_limited() reads it.
+  void cwnd_validate(bool sent, bool queued) noexcept;
+  bool is_cwnd_limited() const noexcept;
+  // RFC 6937: prr_start() on entering recovery, prr_ack() for what an ACK delivered (sets cwnd).
+  void prr_start() noexcept;
+  void prr_ack(bool newly_lost) noexcept;
   void send_loss_probe(time_ns now, segment_sink out);  // RFC 8985 7.3
   std::uint16_t window_to_announce() noexcept;
   std::uint32_t ts_now(time_ns now) const noexcept { return timestamp_clock(now, ts_offset_); }
@@ -328,6 +345,15 @@ class connection {
   bool in_recovery_ = false;
   sack_scoreboard sb_;   // with SACK on: recovery by RFC 6675 (pipe) instead of RFC 6582
   std::uint32_t recover_ = 0;
+  // Cwnd validation (Linux: is_cwnd_limited, max_packets_out, cwnd_usage_seq; here in bytes).
+  bool cwnd_limited_ = false;
+  std::uint32_t max_flight_ = 0;         // the most in flight at a send since cwnd_usage_seq_ was sent
+  std::uint32_t cwnd_usage_seq_ = 0;     // SND.NXT when that window began: acknowledged, a new one starts
+  // PRR (RFC 6937), in bytes. prr_out is what went out in this recovery: new data (SND.MAX past the
+  // recovery point, set at its start) and prr_rxt_, the bytes resent.
+  std::uint32_t prior_cwnd_ = 0, prr_delivered_ = 0, prr_rxt_ = 0;
+  std::uint32_t ack_delivered_ = 0;      // this ACK's newly delivered bytes (cumulative + SACKed), for prr_ack
+  bool ack_una_advanced_ = false;
   std::uint32_t rescue_rxt_ = 0;   // RFC 6675 RescueRxt: the recovery point of the last rescue retransmission
   bool rescue_valid_ = false;
   rack rack_;                        // per-segment transmit times (RFC 8985 6), while data is in flight
