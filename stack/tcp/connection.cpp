@@ -159,6 +159,9 @@ void connection::process(const wire::tcp::repr& seg, time_ns now, segment_sink o
     if (seg.has(flag::rst)) return;                              // never answered (RFC 9293, RFC 5961 3.2)
     if (seg.has(flag::syn)) return challenge_ack(now, out);      // RFC 5961 4.2: whatever its sequence number
     if (st_ == state::time_wait && seg.has(flag::fin)) time_wait_at_ = now + 2 * cfg_.msl;   // a FIN again
+    // RFC 2883: data we already had (Linux's tcp_send_dupack): reported as a DSACK in this ACK.
+    if (!seg.payload.empty() && seq_lt(seg.seq, rcv_nxt_))
+      dsack_note(seg.seq, seq_min(seg.seq + static_cast<std::uint32_t>(seg.payload.size()), rcv_nxt_));
     return send_ack(now, out);
   }
   // RFC 7323 4.3: TS.Recent follows the segment that covers Last.ACK.sent.
@@ -277,6 +280,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
   const bool window_changed = (static_cast<std::uint32_t>(seg.window) << snd_scale_) != snd_wnd_;
   // RFC 6675 2: with SACK a duplicate ACK is one that brings new SACK information.
   const std::uint32_t delivered_before = snd_una_ + sb_.sacked_bytes();
+  const bool dsack = dsack_check(seg);
   const bool new_sack = sack_ok_ && sb_.update(seg.ack, snd_max_, seg.opts.sack_blocks());
   // What this ACK delivered, cumulatively or by SACK (Linux's newly_acked_sacked), for PRR.
   ack_una_advanced_ = seq_gt(seg.ack, snd_una_);
@@ -316,6 +320,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       if (seq_ge(seg.ack, recover_)) {   // RFC 6675 5: the recovery point is acknowledged
         in_recovery_ = false;
         sb_.clear();
+        rack_.recovery_ended();
         if (cfg_.prr) cwnd_ = ssthresh_;   // RFC 6937: the reduction ends at ssthresh (tcp_end_cwnd_reduction)
       } else if (!rack_on()) {   // with RACK: rack_on_ack() below decides what is lost
         if (cfg_.prr) prr_ack(false);
@@ -385,6 +390,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       cwnd_ = ssthresh_ + 3u * smss_;
     }
   }
+  if (rack_on()) rack_.on_ack_dsack(dsack, snd_una_, snd_nxt_);   // RFC 8985 6.2 step 4
   if (rack_on() && (!rack_.empty() || tlp_pending_)) rack_on_ack(seg, now, out);   // nothing in flight: nothing to do
   cwnd_ = std::min(cwnd_, std::max(cfg_.cwnd_clamp, std::uint32_t{smss_}));
   // Window update (RFC 9293 3.10.7.4: SND.WL1/WL2 keep an old segment from shrinking it).
@@ -420,6 +426,7 @@ void connection::on_data(const wire::tcp::repr& seg, time_ns now) {
   // Trim what lies before RCV.NXT (already received); the buffer cuts what lies past the window.
   std::span<const std::byte> data = seg.payload;
   std::uint32_t seq = seg.seq;
+  if (!data.empty()) dsack_on_data(seg);   // RFC 2883: bytes that arrived before
   if (seq_lt(seq, rcv_nxt_)) {
     const std::uint32_t skip = std::min<std::uint32_t>(rcv_nxt_ - seq, static_cast<std::uint32_t>(data.size()));
     data = data.subspan(skip);
@@ -696,9 +703,19 @@ void connection::send_segment(std::uint32_t seq, std::uint8_t flags, std::span<c
           r.opts.sack[r.opts.sack_count++] = {rcv_nxt_ + static_cast<std::uint32_t>(g.begin),
                                               rcv_nxt_ + static_cast<std::uint32_t>(g.end)};
       };
-      if (!ooo.empty()) add(ooo[rcv_.latest()]);
+      // RFC 2883 4: a duplicate goes first, then the range holding it (where the sender looks for it).
+      std::size_t first = rcv_.latest();
+      if (dsack_pending_ && max_blocks) {
+        r.opts.sack[r.opts.sack_count++] = {dsack_left_, dsack_right_};
+        dsack_pending_ = false;
+        ++ctr_.dsack_sent;
+        for (std::size_t i = 0; i < ooo.size(); ++i)
+          if (seq_in(dsack_left_, rcv_nxt_ + static_cast<std::uint32_t>(ooo[i].begin), rcv_nxt_ + static_cast<std::uint32_t>(ooo[i].end)))
+            first = i;
+      }
+      if (!ooo.empty()) add(ooo[first]);
       for (std::size_t i = 0; i < ooo.size(); ++i)
-        if (i != rcv_.latest()) add(ooo[i]);
+        if (i != first) add(ooo[i]);
     }
   }
   if (flags & flag::ack) {
@@ -920,6 +937,39 @@ void connection::prr_ack(bool newly_lost) noexcept {
   }
   sndcnt = std::max<std::int64_t>(sndcnt, prr_out ? 0 : smss_);
   cwnd_ = pipe + static_cast<std::uint32_t>(sndcnt);
+}
+
+// RFC 2883 receiver side: [left, right) arrived before; the next ACK reports it first, and goes at once.
+void connection::dsack_note(std::uint32_t left, std::uint32_t right) noexcept {
+  if (!cfg_.dsack || !sack_ok_) return;
+  dsack_left_ = left;
+  dsack_right_ = right;
+  dsack_pending_ = true;
+  ack_now_ = true;
+}
+
+// A data segment's bytes we already had: below RCV.NXT (RFC 2883 4.1.1: a retransmission of what
+// arrived), else the first out-of-order range it overlaps (4.1.2), as Linux's tcp_data_queue(_ofo).
+void connection::dsack_on_data(const wire::tcp::repr& seg) noexcept {
+  const std::uint32_t end = seg.seq + static_cast<std::uint32_t>(seg.payload.size());
+  if (seq_lt(seg.seq, rcv_nxt_)) return dsack_note(seg.seq, seq_min(end, rcv_nxt_));
+  for (const auto& g : rcv_.out_of_order()) {
+    const std::uint32_t l = seq_max(seg.seq, rcv_nxt_ + static_cast<std::uint32_t>(g.begin));
+    const std::uint32_t r = seq_min(end, rcv_nxt_ + static_cast<std::uint32_t>(g.end));
+    if (seq_lt(l, r)) return dsack_note(l, r);
+  }
+}
+
+// RFC 2883 sender side, as Linux's tcp_check_dsack: the first block is a DSACK when it starts below
+// the ACK (TCPDSACKRecv) or lies inside the second block (TCPDSACKOfoRecv). The scoreboard ignores
+// the first kind and the second adds nothing.
+bool connection::dsack_check(const wire::tcp::repr& seg) noexcept {
+  if (!cfg_.dsack || !sack_ok_) return false;
+  const auto b = seg.opts.sack_blocks();
+  if (b.empty()) return false;
+  if (seq_lt(b[0].left, seg.ack)) return ++ctr_.dsack_recv, true;
+  if (b.size() > 1 && seq_ge(b[0].left, b[1].left) && seq_le(b[0].right, b[1].right)) return ++ctr_.dsack_ofo_recv, true;
+  return false;
 }
 
 // RFC 8985 7.2: after new data went out or an ACK came, the probe timeout, unless a probe is out, a

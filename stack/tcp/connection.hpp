@@ -88,6 +88,11 @@ struct connection_config {
   // trip in step with the deliveries. Off: cwnd drops to ssthresh at once (RFC 6675's rule), nothing
   // goes out until the pipe has fallen below it, then everything at once.
   bool prr = true;
+  // RFC 2883 DSACK (Linux's tcp_dsack, on): as receiver, a segment that arrived twice is reported as
+  // the first SACK block of the ACK it gets at once; as sender, such a block (below the ACK, or inside
+  // the block after it) is counted (TCPDSACKRecv / TCPDSACKOfoRecv) and grows RACK's reo_wnd (RFC
+  // 8985 6.2 step 4). Off: neither.
+  bool dsack = true;
   // RFC 8985 7.2: a probe after 2 SRTT, plus the peer's worst-case delayed ACK when one segment is in
   // flight (WCDelAckT; Linux adds TCP_RTO_MIN, 200 ms), else 2 ms (Linux's TCP_TIMEOUT_MIN).
   time_ns tlp_delayed_ack_allowance = 200 * stack::ms;
@@ -125,6 +130,9 @@ struct connection_counters {
   std::uint64_t loss_probes = 0;                           // TCPLossProbes: tail-loss probes sent (RFC 8985 7)
   std::uint64_t loss_probe_recovery = 0;                   // TCPLossProbeRecovery: a probe repaired a loss
   std::uint64_t sack_reorder = 0;                          // TCPSACKReorder: RACK saw reordering
+  std::uint64_t dsack_recv = 0;                            // TCPDSACKRecv: a DSACK below the ACK
+  std::uint64_t dsack_ofo_recv = 0;                        // TCPDSACKOfoRecv: a DSACK inside a SACK block
+  std::uint64_t dsack_sent = 0;                            // TCPDSACKOldSent + TCPDSACKOfoSent
   std::uint64_t challenge_acks = 0;                        // TCPChallengeACK
   std::uint64_t paws_rejected = 0;                         // PAWSEstab
   std::uint64_t out_of_window = 0;                         // segments failing the acceptability test
@@ -297,6 +305,10 @@ class connection {
   // RFC 6937: prr_start() on entering recovery, prr_ack() for what an ACK delivered (sets cwnd).
   void prr_start() noexcept;
   void prr_ack(bool newly_lost) noexcept;
+  // RFC 2883: the receiver notes a duplicate [left, right) for the next ACK; the sender reads one.
+  void dsack_note(std::uint32_t left, std::uint32_t right) noexcept;
+  bool dsack_check(const wire::tcp::repr& seg) noexcept;
+  void dsack_on_data(const wire::tcp::repr& seg) noexcept;
   void send_loss_probe(time_ns now, segment_sink out);  // RFC 8985 7.3
   std::uint16_t window_to_announce() noexcept;
   std::uint32_t ts_now(time_ns now) const noexcept { return timestamp_clock(now, ts_offset_); }
@@ -354,6 +366,9 @@ class connection {
   std::uint32_t prior_cwnd_ = 0, prr_delivered_ = 0, prr_rxt_ = 0;
   std::uint32_t ack_delivered_ = 0;      // this ACK's newly delivered bytes (cumulative + SACKed), for prr_ack
   bool ack_una_advanced_ = false;
+  // DSACK to report in the next ACK (receiver side).
+  std::uint32_t dsack_left_ = 0, dsack_right_ = 0;
+  bool dsack_pending_ = false;
   std::uint32_t rescue_rxt_ = 0;   // RFC 6675 RescueRxt: the recovery point of the last rescue retransmission
   bool rescue_valid_ = false;
   rack rack_;                        // per-segment transmit times (RFC 8985 6), while data is in flight

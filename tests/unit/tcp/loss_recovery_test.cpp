@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "stack/tcp/seq.hpp"
@@ -188,6 +189,120 @@ TEST(TcpLossRecovery, ReorderingWithinTheWindowIsNotMarkedLost) {
   const auto [outside, c_out] = run(8 * ms);
   EXPECT_EQ(outside, (std::vector<sent_data>{{seg_seq(3), 25 * ms}}));
   EXPECT_EQ(c_out.recoveries, 1u);
+}
+
+// RFC 2883 receiver side. `dup` names A's segments (1-based in a write of `n` at t0) the wire
+// delivers twice, `lose` the ones it drops once. Returns B's ACKs that carried SACK blocks, as their
+// blocks in segment numbers ({first, last} inclusive; 0.5 steps never occur: whole segments), and
+// the counters of both ends.
+struct dsack_run {
+  std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> acks;
+  connection_counters a, b;
+};
+dsack_run dsack_script(bool dsack, std::uint32_t n, std::set<std::uint32_t> dup, std::set<std::uint32_t> lose) {
+  connection_config c;
+  c.dsack = dsack;
+  pair p(c, c);
+  p.open();
+  p.run_for(1 * sec);
+  const stack::time_ns t0 = p.now;
+  auto seg_no = [](const segment& s) { return (s.repr().seq - 1001) / mss + 1; };
+  p.copies = [&](const segment& s) { return s.from_a && s.sent_at == t0 && dup.count(seg_no(s)) ? 2 : 1; };
+  p.pass = [&](const segment& s) { return !(s.from_a && s.sent_at == t0 && lose.erase(seg_no(s))); };
+  const std::size_t from = p.log.size();
+  const auto data = pattern(n * mss, 8);
+  EXPECT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+  p.run_for(2 * sec);
+  EXPECT_EQ(p.drain_b(), data);
+  dsack_run r;
+  for (std::size_t i = from; i < p.log.size(); ++i) {
+    const auto x = p.log[i].repr();
+    if (p.log[i].from_a || x.opts.sack_count == 0) continue;
+    auto& blocks = r.acks.emplace_back();
+    for (const auto& b : x.opts.sack_blocks()) blocks.emplace_back((b.left - 1001) / mss + 1, (b.right - 1001) / mss);
+  }
+  r.a = p.a.counters();
+  r.b = p.b.counters();
+  return r;
+}
+
+using blocks = std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>>;
+
+// A duplicate of what B already took (RFC 2883 4.1.1): segment 1 arrives twice; the copy is below
+// RCV.NXT and B's immediate ACK reports it as the only block; A counts it as TCPDSACKRecv. Without
+// DSACK the copy gets a bare duplicate ACK.
+TEST(TcpDsack, ADuplicateBelowRcvNxtIsTheFirstBlock) {
+  const auto on = dsack_script(true, 2, {1}, {});
+  EXPECT_EQ(on.acks, (blocks{{{1, 1}}}));
+  EXPECT_EQ(on.b.dsack_sent, 1u);
+  EXPECT_EQ(on.a.dsack_recv, 1u);
+  EXPECT_EQ(on.a.dsack_ofo_recv, 0u);
+  const auto off = dsack_script(false, 2, {1}, {});
+  EXPECT_EQ(off.acks, blocks{});
+  EXPECT_EQ(off.a.dsack_recv, 0u);
+}
+
+// An out-of-order duplicate (RFC 2883 4.1.2): 1 is lost, 3 arrives twice. The ACKs for 2 and 3 SACK
+// 2..2 and 2..3; the copy of 3 is reported first, then the range holding it; A counts
+// TCPDSACKOfoRecv. The ACK for 4 SACKs 2..4 as usual.
+TEST(TcpDsack, AnOutOfOrderDuplicateComesFirstThenTheRangeHoldingIt) {
+  const auto on = dsack_script(true, 4, {3}, {1});
+  ASSERT_GE(on.acks.size(), 4u);
+  EXPECT_EQ((blocks{on.acks.begin(), on.acks.begin() + 4}),
+            (blocks{{{2, 2}}, {{2, 3}}, {{3, 3}, {2, 3}}, {{2, 4}}}));
+  EXPECT_EQ(on.b.dsack_sent, 1u);
+  EXPECT_EQ(on.a.dsack_ofo_recv, 1u);
+  EXPECT_EQ(on.a.dsack_recv, 0u);
+  const auto off = dsack_script(false, 4, {3}, {1});
+  ASSERT_GE(off.acks.size(), 4u);
+  EXPECT_EQ((blocks{off.acks.begin(), off.acks.begin() + 4}), (blocks{{{2, 2}}, {{2, 3}}, {{2, 3}}, {{2, 4}}}));
+  EXPECT_EQ(off.a.dsack_ofo_recv, 0u);
+}
+
+// RFC 8985 6.2 step 4: reo_wnd grows from DSACK. Two writes of four segments, 1 s apart, each with
+// segment 3 held 8 ms on the wire. The first time reo_wnd is min_RTT / 4 = 5 ms: the reorder timer
+// resends 3 at 25 ms, spuriously; the resend reaches B after the original and B's DSACK tells A
+// (TCPDSACKRecv): reo_wnd_mult 2, reo_wnd 10 ms. The second time the original's ACK (28 ms) beats the
+// timer (30 ms): nothing resent. Without DSACK the second write is resent at 25 ms again.
+TEST(TcpDsack, ADsackGrowsRacksReorderingWindow) {
+  auto run = [](bool dsack) {
+    connection_config c;
+    c.dsack = dsack;
+    pair p(c, c);
+    p.open();
+    p.run_for(1 * sec);
+    std::vector<std::vector<sent_data>> resent;
+    for (int w = 0; w < 2; ++w) {
+      const stack::time_ns t0 = p.now;
+      const std::uint32_t base = p.a.snd_nxt();
+      const auto data = pattern(4 * mss, 9 + w);
+      p.extra_delay = [&](const segment& s) {
+        return s.from_a && s.sent_at == t0 && s.repr().seq == base + 2 * mss ? 8 * ms : stack::time_ns{0};
+      };
+      const std::size_t from = p.log.size();
+      EXPECT_EQ(p.a.send(data, p.now, p.sink_a()), data.size());
+      p.run_for(1 * sec);
+      EXPECT_EQ(p.drain_b(), data);
+      std::vector<sent_data> v;
+      for (std::size_t i = from; i < p.log.size(); ++i) {
+        const auto r = p.log[i].repr();
+        if (p.log[i].from_a && !r.payload.empty() && p.log[i].sent_at > t0)
+          v.push_back({1001 + (r.seq - base), p.log[i].sent_at - t0});
+      }
+      resent.push_back(v);
+    }
+    return std::tuple{resent, p.a.counters(), p.a.rack_state().reo_wnd_mult()};
+  };
+  const auto [on, c_on, mult_on] = run(true);
+  EXPECT_EQ(on[0], (std::vector<sent_data>{{seg_seq(3), 25 * ms}}));
+  EXPECT_EQ(on[1], std::vector<sent_data>{});
+  EXPECT_EQ(c_on.dsack_recv, 1u);
+  EXPECT_EQ(mult_on, 2u);
+  const auto [off, c_off, mult_off] = run(false);
+  EXPECT_EQ(off[0], (std::vector<sent_data>{{seg_seq(3), 25 * ms}}));
+  EXPECT_EQ(off[1], (std::vector<sent_data>{{seg_seq(3), 25 * ms}}));
+  EXPECT_EQ(c_off.dsack_recv, 0u);
+  EXPECT_EQ(mult_off, 1u);
 }
 
 // The records live in a chunk of the buffers' pool only while data is in flight: none once all is
