@@ -19,7 +19,8 @@
 //   congestion  CUBIC (RFC 9438, the default) or NewReno (RFC 5681) in avoidance; slow start, RFC 6582
 //               fast retransmit and recovery (with SACK: RFC 6675's scoreboard, pipe and NextSeg with
 //               its rescue retransmissions),
-//               initial window 10 (RFC 6928) for both; Nagle
+//               initial window 10 (RFC 6928) for both; cwnd grows only while cwnd-limited (RFC 7661
+//               as Linux); PRR (RFC 6937) in SACK recovery; DSACK both ways (RFC 2883); Nagle
 //               (switchable), receiver and sender SWS avoidance
 //   cookies     accept_cookie(): a connection straight in ESTABLISHED from a SYN cookie's ACK
 //               (syn_cookie.hpp makes and checks the cookies; the listener decides when)
