@@ -160,6 +160,9 @@ void connection::process(const wire::tcp::repr& seg, time_ns now, segment_sink o
     if (seg.has(flag::rst)) return;                              // never answered (RFC 9293, RFC 5961 3.2)
     if (seg.has(flag::syn)) return challenge_ack(now, out);      // RFC 5961 4.2: whatever its sequence number
     if (st_ == state::time_wait && seg.has(flag::fin)) time_wait_at_ = now + 2 * cfg_.msl;   // a FIN again
+    // RFC 2883: data we already had (Linux's tcp_send_dupack): reported as a DSACK in this ACK.
+    if (!seg.payload.empty() && seq_lt(seg.seq, rcv_nxt_))
+      dsack_note(seg.seq, seq_min(seg.seq + static_cast<std::uint32_t>(seg.payload.size()), rcv_nxt_));
     return send_ack(now, out);
   }
   // RFC 7323 4.3: TS.Recent follows the segment that covers Last.ACK.sent.
@@ -277,7 +280,12 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
   const std::uint32_t acked = seg.ack - snd_una_;
   const bool window_changed = (static_cast<std::uint32_t>(seg.window) << snd_scale_) != snd_wnd_;
   // RFC 6675 2: with SACK a duplicate ACK is one that brings new SACK information.
+  const std::uint32_t delivered_before = snd_una_ + sb_.sacked_bytes();
+  const bool dsack = dsack_check(seg);
   const bool new_sack = sack_ok_ && sb_.update(seg.ack, snd_max_, seg.opts.sack_blocks());
+  // What this ACK delivered, cumulatively or by SACK (Linux's newly_acked_sacked), for PRR.
+  ack_una_advanced_ = seq_gt(seg.ack, snd_una_);
+  ack_delivered_ = seq_ge(seg.ack, snd_una_) ? seg.ack + sb_.sacked_bytes() - delivered_before : 0;
   if (seq_gt(seg.ack, snd_una_)) {
     // New data acknowledged.
     std::uint32_t data_acked = acked;
@@ -313,7 +321,10 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       if (seq_ge(seg.ack, recover_)) {   // RFC 6675 5: the recovery point is acknowledged
         in_recovery_ = false;
         sb_.clear();
+        rack_.recovery_ended();
+        if (cfg_.prr) cwnd_ = ssthresh_;   // RFC 6937: the reduction ends at ssthresh (tcp_end_cwnd_reduction)
       } else if (!rack_on()) {   // with RACK: rack_on_ack() below decides what is lost
+        if (cfg_.prr) prr_ack(false);
         sack_retransmit(now, out);
       }
     } else if (in_recovery_) {
@@ -325,6 +336,8 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
         cwnd_ = cwnd_ > acked ? cwnd_ - acked : 0;
         if (acked >= smss_) cwnd_ += smss_;
       }
+    } else if (!is_cwnd_limited()) {
+      // RFC 7661: an application-limited sender keeps its cwnd (the window it has not used is untested).
     } else if (cwnd_ < ssthresh_) {
       // Slow start as Linux's tcp_slow_start: every byte acknowledged, up to ssthresh, and the rest to
       // avoidance. RFC 5681's min(N, SMSS) per ACK would grow cwnd by one segment per round trip once
@@ -346,12 +359,18 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
     if (rack_on()) {
       // RACK (rack_on_ack() below) decides what is lost and when recovery starts, not DupThresh.
     } else if (in_recovery_) {
+      if (cfg_.prr) prr_ack(false);
       sack_retransmit(now, out);
     } else if ((dupacks_ >= 3 || sb_.is_lost(snd_una_, smss_)) && seq_ge(snd_una_, recover_)) {
       ssthresh_ = cc_.on_loss(cwnd_, flight(), smss_);
-      cwnd_ = ssthresh_;
       recover_ = snd_max_;
       in_recovery_ = true;
+      if (cfg_.prr) {
+        prr_start();
+        prr_ack(false);
+      } else {
+        cwnd_ = ssthresh_;
+      }
       ++ctr_.recoveries;
       ++ctr_.fast_retrans;
       retransmit_first(now, out);   // (C.1) SND.UNA's segment at once, whatever the pipe
@@ -377,6 +396,7 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       cwnd_ = ssthresh_ + 3u * smss_;
     }
   }
+  if (rack_on()) rack_.on_ack_dsack(dsack, snd_una_, snd_nxt_);   // RFC 8985 6.2 step 4
   if (rack_on() && (!rack_.empty() || tlp_pending_)) rack_on_ack(seg, now, out);   // nothing in flight: nothing to do
   cwnd_ = std::min(cwnd_, std::max(cfg_.cwnd_clamp, std::uint32_t{smss_}));
   // Window update (RFC 9293 3.10.7.4: SND.WL1/WL2 keep an old segment from shrinking it).
@@ -412,6 +432,7 @@ void connection::on_data(const wire::tcp::repr& seg, time_ns now) {
   // Trim what lies before RCV.NXT (already received); the buffer cuts what lies past the window.
   std::span<const std::byte> data = seg.payload;
   std::uint32_t seq = seg.seq;
+  if (!data.empty()) dsack_on_data(seg);   // RFC 2883: bytes that arrived before
   if (seq_lt(seq, rcv_nxt_)) {
     const std::uint32_t skip = std::min<std::uint32_t>(rcv_nxt_ - seq, static_cast<std::uint32_t>(data.size()));
     data = data.subspan(skip);
@@ -572,7 +593,13 @@ void connection::on_timer(time_ns now, segment_sink out) {
     tlp_at_ = never;
     send_loss_probe(now, out);
   }
-  if (rack_.reorder_at() <= now) rack_detect(now, out);   // RFC 8985 6.2 step 5's reorder timer
+  if (rack_.reorder_at() <= now) {   // RFC 8985 6.2 step 5's reorder timer
+    // A recovery it starts lets one segment's worth through PRR (Linux's tcp_rack_reo_timeout); one
+    // already running keeps its cwnd: no ACK delivered anything.
+    ack_delivered_ = in_recovery_ ? 0 : smss_;
+    ack_una_advanced_ = false;
+    rack_detect(now, out);
+  }
   if (rto_at_ <= now) {
     ++ctr_.timeouts;
     const unsigned limit = st_ == state::syn_sent || st_ == state::syn_received ? cfg_.syn_retries : cfg_.data_retries;
@@ -685,9 +712,19 @@ void connection::send_segment(std::uint32_t seq, std::uint8_t flags, std::span<c
           r.opts.sack[r.opts.sack_count++] = {rcv_nxt_ + static_cast<std::uint32_t>(g.begin),
                                               rcv_nxt_ + static_cast<std::uint32_t>(g.end)};
       };
-      if (!ooo.empty()) add(ooo[rcv_.latest()]);
+      // RFC 2883 4: a duplicate goes first, then the range holding it (where the sender looks for it).
+      std::size_t first = rcv_.latest();
+      if (dsack_pending_ && max_blocks) {
+        r.opts.sack[r.opts.sack_count++] = {dsack_left_, dsack_right_};
+        dsack_pending_ = false;
+        ++ctr_.dsack_sent;
+        for (std::size_t i = 0; i < ooo.size(); ++i)
+          if (seq_in(dsack_left_, rcv_nxt_ + static_cast<std::uint32_t>(ooo[i].begin), rcv_nxt_ + static_cast<std::uint32_t>(ooo[i].end)))
+            first = i;
+      }
+      if (!ooo.empty()) add(ooo[first]);
       for (std::size_t i = 0; i < ooo.size(); ++i)
-        if (i != rcv_.latest()) add(ooo[i]);
+        if (i != first) add(ooo[i]);
     }
   }
   if (flags & flag::ack) {
@@ -714,6 +751,7 @@ void connection::retransmit_first(time_ns now, segment_sink out) {
   const std::span<const std::byte> p = snd_buf_.at(0, smss_);
   ++ctr_.retrans_segs;
   rtt_timing_ = false;   // Karn: the timed segment may be this one
+  if (in_recovery_) prr_rxt_ += p.empty() ? 1u : static_cast<std::uint32_t>(p.size());
   if (!p.empty()) {
     send_segment(snd_una_, flag::ack | (fin_sent_ && snd_una_ + p.size() == fin_seq_ ? flag::fin : 0), p, now, out);
     if (rack_on()) rack_.sent(snd_una_, static_cast<std::uint32_t>(p.size()) + (snd_una_ + p.size() == fin_seq_ ? fin_sent_ : 0), now);
@@ -733,6 +771,7 @@ std::uint32_t connection::resend(std::uint32_t seq, std::uint32_t len, time_ns n
   if (n == 0 && !fin) return 0;
   ++ctr_.retrans_segs;
   rtt_timing_ = false;   // Karn
+  if (in_recovery_) prr_rxt_ += n + fin;
   send_segment(seq, flag::ack | (fin ? flag::fin : 0), p, now, out);
   if (rack_on()) rack_.sent(seq, n + fin, now);
   return n + fin;
@@ -823,7 +862,7 @@ void connection::rack_detect(time_ns now, segment_sink out) {
   if (marked && !in_recovery_) {
     if (seq_ge(snd_una_, recover_)) {
       ssthresh_ = cc_.on_loss(cwnd_, flight(), smss_);
-      cwnd_ = ssthresh_;
+      if (!cfg_.prr) cwnd_ = ssthresh_;
     }
     // After an RTO's rewind the go-back-N hands over: everything it had yet to resend is marked lost
     // (mark_all_lost) and goes out below by the pipe, not twice.
@@ -833,10 +872,16 @@ void connection::rack_detect(time_ns now, segment_sink out) {
     tlp_at_ = never;
     ++ctr_.recoveries;
     ++ctr_.fast_retrans;
-    // RFC 6675 (C.1): the first lost segment at once, whatever the pipe.
-    if (const rack::record* x = rack_.first_lost()) resend_record(*x, now, out);
+    if (cfg_.prr) {
+      prr_start();   // prr_ack() below lets out at least the first lost segment (Linux's forced one)
+    } else if (const rack::record* x = rack_.first_lost()) {
+      resend_record(*x, now, out);   // RFC 6675 (C.1): the first lost segment at once, whatever the pipe
+    }
   }
-  if (in_recovery_) rack_retransmit(now, out);
+  if (in_recovery_) {
+    if (cfg_.prr) prr_ack(marked);
+    rack_retransmit(now, out);
+  }
 }
 
 // RFC 6675 NextSeg rule 1 with RACK's lost marks: the lost segments in sequence order while the pipe
@@ -855,6 +900,93 @@ std::uint32_t connection::resend_record(const rack::record& x, time_ns now, segm
   const std::uint32_t len = x.end - x.begin;
   const bool fin_inside = fin_sent_ && x.end == fin_seq_ + 1;
   return resend(x.begin, std::min<std::uint32_t>(len, smss_ + (fin_inside && len - 1 <= smss_ ? 1u : 0u)), now, out);
+}
+
+// Linux's tcp_cwnd_validate (RFC 7661 4.1's "cwnd-limited"), in bytes: a send that left no room for
+// another full segment in cwnd makes this window cwnd-limited; otherwise the largest flight of the
+// window is kept, and a new window starts once the one that began at cwnd_usage_seq_ is acknowledged.
+void connection::cwnd_validate(bool sent, bool queued) noexcept {
+  if (!sent && !queued) return;   // as Linux's tcp_write_xmit: only when there was something to send
+  const bool limited = cwnd_ < in_flight() + smss_;
+  if (!sent && !limited) return;
+  if (seq_ge(snd_una_, cwnd_usage_seq_) || limited || (!cwnd_limited_ && flight() > max_flight_)) {
+    cwnd_limited_ = limited;
+    max_flight_ = flight();
+    cwnd_usage_seq_ = snd_nxt_;
+  }
+}
+
+// Linux's tcp_is_cwnd_limited: cwnd-limited in this window, or in slow start below twice its largest
+// flight (slow start may double what was used: a sender that filled half of cwnd still grows it).
+bool connection::is_cwnd_limited() const noexcept {
+  if (!cfg_.cwnd_validation || cwnd_limited_) return true;
+  return cwnd_ < ssthresh_ && cwnd_ < 2 * max_flight_;
+}
+
+// RFC 6937 3 / Linux's tcp_init_cwnd_reduction: the window before the event is RecoverFS (Linux's
+// prior_cwnd); nothing delivered or sent in this recovery yet (recover_ is SND.MAX now: new data
+// counts from here).
+void connection::prr_start() noexcept {
+  prior_cwnd_ = cwnd_;
+  prr_delivered_ = 0;
+  prr_rxt_ = 0;
+}
+
+// RFC 6937 3.1 with PRR-SSRB, as Linux's tcp_cwnd_reduction, in bytes. While the pipe is above
+// ssthresh, out goes ssthresh / RecoverFS of what was delivered (rounded up), so the pipe reaches
+// ssthresh at the end of the round trip; below it (heavy losses), slow start back up, at most one
+// segment more than delivered per ACK and never past ssthresh. The first call of a recovery lets out
+// at least one segment (the fast retransmit).
+void connection::prr_ack(bool newly_lost) noexcept {
+  const std::uint32_t newly = ack_delivered_;
+  ack_delivered_ = 0;   // once per ACK
+  if (newly == 0 || prior_cwnd_ == 0) return;
+  prr_delivered_ += newly;
+  const std::uint32_t pipe = in_flight();
+  const std::int64_t prr_out = std::int64_t{snd_max_ - recover_} + prr_rxt_;
+  std::int64_t sndcnt;
+  if (pipe > ssthresh_) {
+    sndcnt = static_cast<std::int64_t>((std::uint64_t{ssthresh_} * prr_delivered_ + prior_cwnd_ - 1) / prior_cwnd_) - prr_out;
+  } else {
+    sndcnt = std::max<std::int64_t>(std::int64_t{prr_delivered_} - prr_out, newly);
+    if (ack_una_advanced_ && !newly_lost) sndcnt += smss_;
+    sndcnt = std::min<std::int64_t>(ssthresh_ - pipe, sndcnt);
+  }
+  sndcnt = std::max<std::int64_t>(sndcnt, prr_out ? 0 : smss_);
+  cwnd_ = pipe + static_cast<std::uint32_t>(sndcnt);
+}
+
+// RFC 2883 receiver side: [left, right) arrived before; the next ACK reports it first, and goes at once.
+void connection::dsack_note(std::uint32_t left, std::uint32_t right) noexcept {
+  if (!cfg_.dsack || !sack_ok_) return;
+  dsack_left_ = left;
+  dsack_right_ = right;
+  dsack_pending_ = true;
+  ack_now_ = true;
+}
+
+// A data segment's bytes we already had: below RCV.NXT (RFC 2883 4.1.1: a retransmission of what
+// arrived), else the first out-of-order range it overlaps (4.1.2), as Linux's tcp_data_queue(_ofo).
+void connection::dsack_on_data(const wire::tcp::repr& seg) noexcept {
+  const std::uint32_t end = seg.seq + static_cast<std::uint32_t>(seg.payload.size());
+  if (seq_lt(seg.seq, rcv_nxt_)) return dsack_note(seg.seq, seq_min(end, rcv_nxt_));
+  for (const auto& g : rcv_.out_of_order()) {
+    const std::uint32_t l = seq_max(seg.seq, rcv_nxt_ + static_cast<std::uint32_t>(g.begin));
+    const std::uint32_t r = seq_min(end, rcv_nxt_ + static_cast<std::uint32_t>(g.end));
+    if (seq_lt(l, r)) return dsack_note(l, r);
+  }
+}
+
+// RFC 2883 sender side, as Linux's tcp_check_dsack: the first block is a DSACK when it starts below
+// the ACK (TCPDSACKRecv) or lies inside the second block (TCPDSACKOfoRecv). The scoreboard ignores
+// the first kind and the second adds nothing.
+bool connection::dsack_check(const wire::tcp::repr& seg) noexcept {
+  if (!cfg_.dsack || !sack_ok_) return false;
+  const auto b = seg.opts.sack_blocks();
+  if (b.empty()) return false;
+  if (seq_lt(b[0].left, seg.ack)) return ++ctr_.dsack_recv, true;
+  if (b.size() > 1 && seq_ge(b[0].left, b[1].left) && seq_le(b[0].right, b[1].right)) return ++ctr_.dsack_ofo_recv, true;
+  return false;
 }
 
 // RFC 8985 7.2: after new data went out or an ACK came, the probe timeout, unless a probe is out, a
@@ -975,6 +1107,7 @@ void connection::output(time_ns now, segment_sink out) {
     sent = true;
     if (f & flag::fin) break;
   }
+  cwnd_validate(sent, unsent_bytes() > 0);
   // A zero window with bytes waiting and nothing in flight: probe it (RFC 9293 3.8.6.1).
   // Bytes waiting, nothing in flight to bring an ACK: a zero window is probed, a window too small
   // for sender SWS avoidance is used anyway when the override timer fires (both: the persist timer).

@@ -19,7 +19,8 @@
 //   congestion  CUBIC (RFC 9438, the default) or NewReno (RFC 5681) in avoidance; slow start, RFC 6582
 //               fast retransmit and recovery (with SACK: RFC 6675's scoreboard, pipe and NextSeg with
 //               its rescue retransmissions),
-//               initial window 10 (RFC 6928) for both; Nagle
+//               initial window 10 (RFC 6928) for both; cwnd grows only while cwnd-limited (RFC 7661
+//               as Linux); PRR (RFC 6937) in SACK recovery; DSACK both ways (RFC 2883); Nagle
 //               (switchable), receiver and sender SWS avoidance
 //   cookies     accept_cookie(): a connection straight in ESTABLISHED from a SYN cookie's ACK
 //               (syn_cookie.hpp makes and checks the cookies; the listener decides when)
@@ -78,6 +79,21 @@ struct connection_config {
   // NextSeg rules 3 and 4 (the old behaviour, still tested).
   bool rack_tlp = true;
   bool limited_transmit = true;
+  // RFC 7661 as Linux does it (tcp_is_cwnd_limited): cwnd grows on an ACK only while the sender used
+  // it (in slow start: cwnd below twice the most in flight since the last window was acknowledged;
+  // else the pipe reached cwnd at a send). Off: every ACK grows cwnd, an application writing a little
+  // per round trip inflates it to a window it never tested (the old behaviour).
+  bool cwnd_validation = true;
+  // RFC 6937 proportional rate reduction (PRR-SSRB, as Linux's tcp_cwnd_reduction) in SACK recovery:
+  // per ACK, cwnd = pipe + what PRR lets out, so the pipe falls to ssthresh over the recovery's round
+  // trip in step with the deliveries. Off: cwnd drops to ssthresh at once (RFC 6675's rule), nothing
+  // goes out until the pipe has fallen below it, then everything at once.
+  bool prr = true;
+  // RFC 2883 DSACK (Linux's tcp_dsack, on): as receiver, a segment that arrived twice is reported as
+  // the first SACK block of the ACK it gets at once; as sender, such a block (below the ACK, or inside
+  // the block after it) is counted (TCPDSACKRecv / TCPDSACKOfoRecv) and grows RACK's reo_wnd (RFC
+  // 8985 6.2 step 4). Off: neither.
+  bool dsack = true;
   // RFC 8985 7.2: a probe after 2 SRTT, plus the peer's worst-case delayed ACK when one segment is in
   // flight (WCDelAckT; Linux adds TCP_RTO_MIN, 200 ms), else 2 ms (Linux's TCP_TIMEOUT_MIN).
   time_ns tlp_delayed_ack_allowance = 200 * stack::ms;
@@ -115,6 +131,9 @@ struct connection_counters {
   std::uint64_t loss_probes = 0;                           // TCPLossProbes: tail-loss probes sent (RFC 8985 7)
   std::uint64_t loss_probe_recovery = 0;                   // TCPLossProbeRecovery: a probe repaired a loss
   std::uint64_t sack_reorder = 0;                          // TCPSACKReorder: RACK saw reordering
+  std::uint64_t dsack_recv = 0;                            // TCPDSACKRecv: a DSACK below the ACK
+  std::uint64_t dsack_ofo_recv = 0;                        // TCPDSACKOfoRecv: a DSACK inside a SACK block
+  std::uint64_t dsack_sent = 0;                            // TCPDSACKOldSent + TCPDSACKOfoSent
   std::uint64_t challenge_acks = 0;                        // TCPChallengeACK
   std::uint64_t paws_rejected = 0;                         // PAWSEstab
   std::uint64_t out_of_window = 0;                         // segments failing the acceptability test
@@ -283,6 +302,17 @@ class connection {
   bool loss_probe_allowed() const noexcept;
   void update_loss_probe(std::uint32_t una_before, std::uint32_t max_before, time_ns now) noexcept;
   std::uint32_t resend_record(const rack::record& x, time_ns now, segment_sink out);
+  // RFC 7661 / Linux's tcp_cwnd_validate: after output() sent or held queued bytes, notes
+  // whether the pipe filled cwnd and the most in flight in this window; is_cwnd_limited() reads it.
+  void cwnd_validate(bool sent, bool queued) noexcept;
+  bool is_cwnd_limited() const noexcept;
+  // RFC 6937: prr_start() on entering recovery, prr_ack() for what an ACK delivered (sets cwnd).
+  void prr_start() noexcept;
+  void prr_ack(bool newly_lost) noexcept;
+  // RFC 2883: the receiver notes a duplicate [left, right) for the next ACK; the sender reads one.
+  void dsack_note(std::uint32_t left, std::uint32_t right) noexcept;
+  bool dsack_check(const wire::tcp::repr& seg) noexcept;
+  void dsack_on_data(const wire::tcp::repr& seg) noexcept;
   void send_loss_probe(time_ns now, segment_sink out);  // RFC 8985 7.3
   std::uint16_t window_to_announce() noexcept;
   std::uint32_t ts_now(time_ns now) const noexcept { return timestamp_clock(now, ts_offset_); }
@@ -331,6 +361,18 @@ class connection {
   bool in_recovery_ = false;
   sack_scoreboard sb_;   // with SACK on: recovery by RFC 6675 (pipe) instead of RFC 6582
   std::uint32_t recover_ = 0;
+  // Cwnd validation (Linux: is_cwnd_limited, max_packets_out, cwnd_usage_seq; here in bytes).
+  bool cwnd_limited_ = false;
+  std::uint32_t max_flight_ = 0;         // the most in flight at a send since cwnd_usage_seq_ was sent
+  std::uint32_t cwnd_usage_seq_ = 0;     // SND.NXT when that window began: acknowledged, a new one starts
+  // PRR (RFC 6937), in bytes. prr_out is what went out in this recovery: new data (SND.MAX past the
+  // recovery point, set at its start) and prr_rxt_, the bytes resent.
+  std::uint32_t prior_cwnd_ = 0, prr_delivered_ = 0, prr_rxt_ = 0;
+  std::uint32_t ack_delivered_ = 0;      // this ACK's newly delivered bytes (cumulative + SACKed), for prr_ack
+  bool ack_una_advanced_ = false;
+  // DSACK to report in the next ACK (receiver side).
+  std::uint32_t dsack_left_ = 0, dsack_right_ = 0;
+  bool dsack_pending_ = false;
   std::uint32_t rescue_rxt_ = 0;   // RFC 6675 RescueRxt: the recovery point of the last rescue retransmission
   bool rescue_valid_ = false;
   rack rack_;                        // per-segment transmit times (RFC 8985 6), while data is in flight

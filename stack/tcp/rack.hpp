@@ -17,9 +17,10 @@
 // merges new segments into the newest record (which then carries the newest time: a later time only
 // makes detection wait longer, never marks a segment lost early).
 //
-// What is not done: RFC 8985 6.2 step 4's DSACK-driven growth of reo_wnd (we do not read DSACK), so
-// reo_wnd is min_RTT / 4 once reordering was seen and 0 before it in recovery, as the RFC's default;
-// min_RTT is the minimum over the connection, not a windowed filter.
+// reo_wnd grows by min_RTT / 4 per round trip that brought a DSACK (RFC 8985 6.2 step 4: the peer
+// got a segment twice, so a retransmission was spurious and the window too short), and falls back to
+// min_RTT / 4 after 16 recoveries without one. What is not done: min_RTT is the minimum over the
+// connection, not a windowed filter.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -55,6 +56,8 @@ class rack {
     xmit_ts_ = o.xmit_ts_, rtt_ = o.rtt_, min_rtt_ = o.min_rtt_, end_seq_ = o.end_seq_, fack_ = o.fack_;
     order_ = o.order_, sends_ = o.sends_;
     have_ = o.have_, fack_valid_ = o.fack_valid_, reordering_seen_ = o.reordering_seen_, reorder_at_ = o.reorder_at_;
+    dsack_round_ = o.dsack_round_, dsack_round_valid_ = o.dsack_round_valid_;
+    reo_wnd_mult_ = o.reo_wnd_mult_, reo_wnd_persist_ = o.reo_wnd_persist_;
     return *this;
   }
   ~rack() { release(); }
@@ -137,12 +140,28 @@ class rack {
     return true;
   }
 
-  // RFC 8985 6.2 step 4 (without DSACK): 0 until reordering was seen, once in recovery or with
-  // DupThresh segments SACKed (then RACK is as quick as RFC 6675); else min_RTT / 4, at most SRTT.
+  // RFC 8985 6.2 step 4: 0 until reordering was seen, once in recovery or with DupThresh segments
+  // SACKed (then RACK is as quick as RFC 6675); else min_RTT / 4 x reo_wnd_mult, at most SRTT.
   time_ns reo_wnd(bool in_recovery, time_ns srtt) const noexcept {
     if (!reordering_seen_ && (in_recovery || sacked_segments() >= 3)) return 0;
-    return std::min(min_rtt_ / 4, srtt);
+    return std::min(min_rtt_ / 4 * reo_wnd_mult_, srtt);
   }
+  // Step 4's DSACK part, on every ACK: a DSACK (`dsack`) grows the multiplier once per round trip
+  // (until SND.UNA passes what was SND.NXT when it grew) and keeps it for 16 recoveries.
+  void on_ack_dsack(bool dsack, std::uint32_t snd_una, std::uint32_t snd_nxt) noexcept {
+    if (dsack_round_valid_ && seq_ge(snd_una, dsack_round_)) dsack_round_valid_ = false;
+    if (dsack && !dsack_round_valid_) {
+      dsack_round_ = snd_nxt;
+      dsack_round_valid_ = true;
+      if (reo_wnd_mult_ < 0xff) ++reo_wnd_mult_;
+      reo_wnd_persist_ = 16;
+    }
+  }
+  // A fast recovery ended: one of the 16 it persists for.
+  void recovery_ended() noexcept {
+    if (reo_wnd_persist_ && --reo_wnd_persist_ == 0) reo_wnd_mult_ = 1;
+  }
+  std::uint32_t reo_wnd_mult() const noexcept { return reo_wnd_mult_; }
 
   // RFC 8985 6.2 step 5: marks lost every segment sent before the newest delivered one that has
   // waited RACK.rtt + reo_wnd; arms the reorder timer for the ones still inside that. Returns whether
@@ -267,6 +286,9 @@ class rack {
   std::uint32_t end_seq_ = 0, fack_ = 0, order_ = 0, sends_ = 0;
   bool have_ = false, fack_valid_ = false, reordering_seen_ = false;
   time_ns reorder_at_ = stack::never;
+  std::uint32_t dsack_round_ = 0;       // RACK.dsack_round
+  bool dsack_round_valid_ = false;
+  std::uint32_t reo_wnd_mult_ = 1, reo_wnd_persist_ = 0;
 };
 
 }  // namespace ringlab::tcp
