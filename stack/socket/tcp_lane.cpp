@@ -58,6 +58,7 @@ constexpr std::pair<std::uint64_t tcp::connection_counters::*, std::uint64_t tcp
     {&tcp::connection_counters::loss_probe_recovery, &tcp_lane_counters::loss_probe_recovery},
     {&tcp::connection_counters::sack_reorder, &tcp_lane_counters::sack_reorder},
     {&tcp::connection_counters::challenge_acks, &tcp_lane_counters::challenge_acks},
+    {&tcp::connection_counters::challenge_acks_skipped, &tcp_lane_counters::challenge_acks_skipped},
     {&tcp::connection_counters::paws_rejected, &tcp_lane_counters::paws_estab},
     {&tcp::connection_counters::ofo_queued, &tcp_lane_counters::ofo_queue},
     {&tcp::connection_counters::ofo_dropped, &tcp_lane_counters::ofo_drop},

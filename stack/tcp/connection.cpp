@@ -696,7 +696,16 @@ void connection::send_rst(std::uint32_t seq, time_ns now, segment_sink out) {
   send_segment(seq, flag::rst, {}, now, out);
 }
 
+// RFC 5961 7: challenge ACKs are throttled, or a blind attacker's flood of SYNs or RSTs would make us
+// send as fast as it does. Linux (tcp_send_challenge_ack) first limits per socket: within
+// tcp_invalid_ratelimit (500 ms) of the last one, none (TCPACKSkippedChallenge). Its second, per-netns
+// limit (tcp_challenge_ack_limit) is off by default since Linux 6.0 and is not done here.
 void connection::challenge_ack(time_ns now, segment_sink out) {
+  if (last_challenge_ != never && now >= last_challenge_ && now - last_challenge_ < cfg_.challenge_ack_interval) {
+    ++ctr_.challenge_acks_skipped;
+    return;
+  }
+  last_challenge_ = now;
   ++ctr_.challenge_acks;
   send_ack(now, out);
 }

@@ -533,8 +533,11 @@ TEST(TcpConnection, SimultaneousOpenGoesThroughSynReceived) {
 
 // RFC 5961: a RST exactly at RCV.NXT resets; one elsewhere in the window draws a challenge ACK; a SYN
 // on an established connection draws one too; an ACK for data never sent is answered, not taken.
+// (The three arrive at one instant: the rate limit, tested below, is off here.)
 TEST(TcpConnection, BlindResetAndSynAndAckAttacksDrawChallengeAcks) {
-  pair p;
+  connection_config unlimited;
+  unlimited.challenge_ack_interval = 0;
+  pair p(unlimited);
   p.open();
   p.run_for(1 * sec);
   auto forged = [&](std::uint32_t seq, std::uint8_t flags, std::uint32_t ack = 0) {
@@ -562,6 +565,50 @@ TEST(TcpConnection, BlindResetAndSynAndAckAttacksDrawChallengeAcks) {
   p.a.on_segment(forged(p.a.rcv_nxt(), flag::rst), p.now, p.sink_a());
   EXPECT_EQ(p.a.current(), state::closed);
   EXPECT_EQ(p.a.reason(), close_reason::reset);
+}
+
+// RFC 5961 7 as Linux 6.x throttles it (tcp_send_challenge_ack: __tcp_oow_rate_limited with
+// tcp_invalid_ratelimit = 500 ms per socket, TCPACKSkippedChallenge; the per-netns limit is off by
+// default since 6.0): a blind flood of 100 in-window RSTs, SYNs and too-old ACKs, one every 20 ms
+// over 2 s, draws challenge ACKs at 0, 500, 1000 and 1500 ms only, 4 in all, and 96 are skipped.
+TEST(TcpConnection, ChallengeAcksAreLimitedToOnePerHalfSecondPerSocket) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  ASSERT_EQ(p.a.current(), state::established);
+  const std::size_t before = p.log.size();
+  const stack::time_ns t0 = p.now;
+  std::vector<stack::time_ns> challenged;
+  for (int i = 0; i < 100; ++i) {
+    p.now = t0 + static_cast<stack::time_ns>(i) * 20 * ms;
+    wire::tcp::repr r;
+    r.src_port = 80, r.dst_port = 40000, r.window = 100;
+    switch (i % 3) {
+      case 0: r.seq = p.a.rcv_nxt() + 1000, r.flags = flag::rst; break;       // RFC 5961 3.2
+      case 1: r.seq = p.a.rcv_nxt() + 7, r.flags = flag::syn; break;          // RFC 5961 4.2
+      default:                                                                // RFC 5961 5.2
+        r.seq = p.a.rcv_nxt(), r.flags = flag::ack, r.ack = p.a.snd_nxt() + 100000;
+    }
+    const std::size_t sent = p.log.size();
+    p.a.on_segment(r, p.now, p.sink_a());
+    if (p.log.size() != sent) challenged.push_back(p.now - t0);
+  }
+  EXPECT_EQ(challenged, (std::vector<stack::time_ns>{0, 500 * ms, 1000 * ms, 1500 * ms}));
+  EXPECT_EQ(p.a.counters().challenge_acks, 4u);
+  EXPECT_EQ(p.a.counters().challenge_acks_skipped, 96u);
+  ASSERT_EQ(p.log.size(), before + 4);
+  for (std::size_t i = before; i < p.log.size(); ++i) {
+    EXPECT_EQ(p.log[i].flags(), ".");
+    EXPECT_EQ(p.log[i].repr().ack, p.a.rcv_nxt());
+  }
+  EXPECT_EQ(p.a.current(), state::established);
+  // 500 ms after the last one, the next attack is answered again.
+  p.now = t0 + 2000 * ms;
+  wire::tcp::repr syn;
+  syn.src_port = 80, syn.dst_port = 40000, syn.seq = p.a.rcv_nxt(), syn.flags = flag::syn, syn.window = 100;
+  p.a.on_segment(syn, p.now, p.sink_a());
+  EXPECT_EQ(p.a.counters().challenge_acks, 5u);
+  EXPECT_EQ(p.log.size(), before + 5);
 }
 
 TEST(TcpConnection, PawsDropsASegmentWithAnOldTimestamp) {
