@@ -309,6 +309,8 @@ class connection {
   bool ts_offset_set_ = false;
   bool fin_received_ = false, sending_closed_ = false, fin_sent_ = false;
   std::uint32_t fin_seq_ = 0;   // our FIN's sequence number once sent
+  std::uint32_t fin_ooo_ = 0;   // the peer's FIN's sequence number, arrived and not yet counted
+  bool fin_ooo_set_ = false;    // (a FIN past a gap: it counts when the gap fills)
 
   send_buffer snd_buf_;
   recv_buffer rcv_;

@@ -628,6 +628,84 @@ TEST(TcpConnection, PawsDropsASegmentWithAnOldTimestamp) {
   EXPECT_EQ(p.drain_a(), to_bytes("fresh"));   // "stale" never reached the reader
 }
 
+// Linux (tcp_data_queue_ofo, tcp_ofo_queue -> tcp_fin) keeps a FIN that arrives past a gap with the
+// out-of-order data and counts it when the gap fills: the peer need not send it again. Here B's
+// "hello" is missing when "world"+FIN arrives (A: a duplicate ACK at RCV.NXT, still ESTABLISHED); the
+// late "hello" fills the gap and A goes to CLOSE_WAIT at once, acknowledging all 10 bytes and the FIN.
+// Then the same with a bare FIN past the gap.
+TEST(TcpConnection, AFinPastAGapIsKeptAndCountsWhenTheGapFills) {
+  for (const bool bare_fin : {false, true}) {
+    SCOPED_TRACE(bare_fin ? "bare FIN" : "FIN on data");
+    pair p;
+    p.open();
+    p.run_for(1 * sec);
+    p.b.send(to_bytes("x"), p.now, p.sink_b());
+    p.run_for(100 * ms);
+    ASSERT_EQ(p.drain_a(), to_bytes("x"));
+    const wire::tcp::repr tmpl = p.sent_by(false).back().repr();   // B's timestamps and ACK
+    const std::uint32_t base = p.a.rcv_nxt();
+    const std::vector<std::byte> hello = to_bytes("hello"), world = to_bytes("world");
+    auto seg = [&](std::uint32_t seq, std::span<const std::byte> data, std::uint8_t flags) {
+      wire::tcp::repr r = tmpl;
+      r.seq = seq, r.payload = data, r.flags = flags;
+      return r;
+    };
+    const std::size_t before = p.log.size();
+    if (bare_fin) {
+      p.a.on_segment(seg(base + 5, world, flag::ack), p.now, p.sink_a());
+      p.a.on_segment(seg(base + 10, {}, flag::fin | flag::ack), p.now, p.sink_a());
+    } else {
+      p.a.on_segment(seg(base + 5, world, flag::fin | flag::ack), p.now, p.sink_a());
+    }
+    EXPECT_EQ(p.a.current(), state::established);
+    EXPECT_FALSE(p.a.peer_closed());
+    EXPECT_EQ(p.a.rcv_nxt(), base);
+    ASSERT_GT(p.log.size(), before);
+    EXPECT_EQ(p.log.back().repr().ack, base);   // the duplicate ACK for the gap
+    p.a.on_segment(seg(base, hello, flag::ack), p.now, p.sink_a());
+    EXPECT_EQ(p.a.current(), state::close_wait);
+    EXPECT_TRUE(p.a.peer_closed());
+    EXPECT_EQ(p.a.rcv_nxt(), base + 11);   // 10 bytes and the FIN
+    EXPECT_EQ(p.log.back().repr().ack, base + 11);
+    EXPECT_EQ(p.log.back().flags(), ".");
+    EXPECT_EQ(p.drain_a(), to_bytes("helloworld"));
+  }
+}
+
+// A FIN on a segment whose bytes were not kept (the out-of-order queue holds 8 ranges and this is a
+// ninth: TCPOFODrop; Linux drops such a segment whole) is not kept either: bytes up to it without a
+// FIN leave A ESTABLISHED; the peer's retransmission with the FIN closes.
+TEST(TcpConnection, AFinOnADroppedOutOfOrderSegmentIsNotKept) {
+  pair p;
+  p.open();
+  p.run_for(1 * sec);
+  p.b.send(to_bytes("x"), p.now, p.sink_b());
+  p.run_for(100 * ms);
+  ASSERT_EQ(p.drain_a(), to_bytes("x"));
+  wire::tcp::repr r = p.sent_by(false).back().repr();
+  const std::uint32_t base = p.a.rcv_nxt();
+  const std::vector<std::byte> all = to_bytes("abcdefghijklmnopqrst");   // 20 bytes
+  r.flags = flag::ack;
+  for (std::uint32_t k = 1; k <= 8; ++k) {   // 8 ranges of one byte, apart: base+2, +4, .. +16
+    r.seq = base + 2 * k, r.payload = std::span(all).subspan(2 * k, 1);
+    p.a.on_segment(r, p.now, p.sink_a());
+  }
+  EXPECT_EQ(p.a.counters().ofo_queued, 8u);
+  r.seq = base + 18, r.payload = std::span(all).subspan(18, 2), r.flags = flag::fin | flag::ack;
+  p.a.on_segment(r, p.now, p.sink_a());
+  EXPECT_EQ(p.a.counters().ofo_dropped, 1u);
+  r.seq = base, r.payload = all, r.flags = flag::ack;
+  p.a.on_segment(r, p.now, p.sink_a());
+  EXPECT_EQ(p.a.rcv_nxt(), base + 20);
+  EXPECT_EQ(p.a.current(), state::established);
+  EXPECT_FALSE(p.a.peer_closed());
+  r.seq = base + 18, r.payload = std::span(all).subspan(18, 2), r.flags = flag::fin | flag::ack;
+  p.a.on_segment(r, p.now, p.sink_a());
+  EXPECT_EQ(p.a.current(), state::close_wait);
+  EXPECT_EQ(p.a.rcv_nxt(), base + 21);
+  EXPECT_EQ(p.drain_a(), all);
+}
+
 TEST(TcpConnection, ZeroWindowIsProbedUntilTheReaderMakesRoom) {
   connection_config small;
   small.recv_buffer = 4096;
