@@ -9,6 +9,7 @@
 // hash() is F alone, with an extra word, for whatever else needs the secret (SYN cookies).
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include "stack/iface/tcp_entry.hpp"
 #include "stack/iface/time.hpp"
@@ -27,5 +28,14 @@ class tcp_secret {
  private:
   std::array<unsigned char, 16> key_{};
 };
+
+// The interface_config::tcp_secret a lane gets: `chosen` when the user gave one (`--tcp-secret N`: a
+// run that repeats, on any port), else 0 on a real port (the lane draws its own from the OS: a
+// fixed, published default would let anyone compute our ISNs and forge cookies), else `configured`
+// (sim: the same seed, the same run byte for byte).
+constexpr std::uint64_t lane_tcp_secret(std::uint64_t configured, bool real_port,
+                                        std::optional<std::uint64_t> chosen) noexcept {
+  return chosen ? *chosen : real_port ? 0 : configured;
+}
 
 }  // namespace ringlab::stack
