@@ -628,6 +628,17 @@ TEST(TcpConnection, PawsDropsASegmentWithAnOldTimestamp) {
   EXPECT_EQ(p.drain_a(), to_bytes("fresh"));   // "stale" never reached the reader
 }
 
+// Opens p and has B send A one byte, read: B's last segment, a template for forged segments of B's
+// (its timestamps and ACK).
+wire::tcp::repr established_with_a_byte(pair& p) {
+  p.open();
+  p.run_for(1 * sec);
+  p.b.send(to_bytes("x"), p.now, p.sink_b());
+  p.run_for(100 * ms);
+  EXPECT_EQ(p.drain_a(), to_bytes("x"));
+  return p.sent_by(false).back().repr();
+}
+
 // Linux (tcp_data_queue_ofo, tcp_ofo_queue -> tcp_fin) keeps a FIN that arrives past a gap with the
 // out-of-order data and counts it when the gap fills: the peer need not send it again. Here B's
 // "hello" is missing when "world"+FIN arrives (A: a duplicate ACK at RCV.NXT, still ESTABLISHED); the
@@ -637,12 +648,7 @@ TEST(TcpConnection, AFinPastAGapIsKeptAndCountsWhenTheGapFills) {
   for (const bool bare_fin : {false, true}) {
     SCOPED_TRACE(bare_fin ? "bare FIN" : "FIN on data");
     pair p;
-    p.open();
-    p.run_for(1 * sec);
-    p.b.send(to_bytes("x"), p.now, p.sink_b());
-    p.run_for(100 * ms);
-    ASSERT_EQ(p.drain_a(), to_bytes("x"));
-    const wire::tcp::repr tmpl = p.sent_by(false).back().repr();   // B's timestamps and ACK
+    const wire::tcp::repr tmpl = established_with_a_byte(p);
     const std::uint32_t base = p.a.rcv_nxt();
     const std::vector<std::byte> hello = to_bytes("hello"), world = to_bytes("world");
     auto seg = [&](std::uint32_t seq, std::span<const std::byte> data, std::uint8_t flags) {
@@ -677,12 +683,7 @@ TEST(TcpConnection, AFinPastAGapIsKeptAndCountsWhenTheGapFills) {
 // FIN leave A ESTABLISHED; the peer's retransmission with the FIN closes.
 TEST(TcpConnection, AFinOnADroppedOutOfOrderSegmentIsNotKept) {
   pair p;
-  p.open();
-  p.run_for(1 * sec);
-  p.b.send(to_bytes("x"), p.now, p.sink_b());
-  p.run_for(100 * ms);
-  ASSERT_EQ(p.drain_a(), to_bytes("x"));
-  wire::tcp::repr r = p.sent_by(false).back().repr();
+  wire::tcp::repr r = established_with_a_byte(p);
   const std::uint32_t base = p.a.rcv_nxt();
   const std::vector<std::byte> all = to_bytes("abcdefghijklmnopqrst");   // 20 bytes
   r.flags = flag::ack;
