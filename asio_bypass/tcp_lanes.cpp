@@ -11,6 +11,7 @@
 
 #include "asio_bypass/detail/errors.hpp"
 #include "stack/iface/interface.hpp"
+#include "stack/socket/tcp_secret.hpp"
 
 namespace ringlab::bypass {
 
@@ -36,9 +37,9 @@ std::vector<lane_port> ports_of(device& dev) {
 tcp_lanes_options with_device(device& dev, tcp_lanes_options o) {
   if (!o.clock) o.clock = dev.clock();
   if (!o.rss) o.rss = steering_of(dev);
-  // A real port's lanes draw their TCP secret from the OS (ISNs and cookies nobody can predict); sim
-  // keeps the configured one so that a seeded run repeats (interface_config::tcp_secret).
-  if (!dev.sim_nic()) o.iface.tcp_secret = 0;
+  // A real port's lanes draw their TCP secret from the OS (ISNs and cookies nobody can predict) unless
+  // the user chose one; sim keeps the configured one so that a seeded run repeats.
+  o.iface.tcp_secret = stack::lane_tcp_secret(o.iface.tcp_secret, !dev.sim_nic(), o.tcp_secret);
   return o;
 }
 

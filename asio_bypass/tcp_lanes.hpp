@@ -77,6 +77,9 @@ struct tcp_lanes_options {
   std::vector<neighbour> neighbours;          // static ARP entries on every lane (see ARP above)
   bool pin = false;                           // lane q's thread on CPU q % CPUs
   std::uint64_t seed = 1;                     // where each lane's ephemeral port search starts
+  // The TCP secret on a real device (ISNs, SYN cookies): empty, each lane draws its own from the OS;
+  // a number, that one (a repeatable run). A sim device keeps iface.tcp_secret either way.
+  std::optional<std::uint64_t> tcp_secret;
 };
 
 class tcp_lanes {

@@ -2,6 +2,14 @@
 # installed lives with the libraries themselves (not in the root). cmake/package.cmake (included last
 # by the root) writes the CMake package, ringlab.pc and the CPack settings from what was registered.
 include_guard(GLOBAL)
+# Libraries go to Debian's multiarch directory (lib/x86_64-linux-gnu) where the compiler names one, for
+# every prefix: GNUInstallDirs picks it only when the prefix is /usr at configure time, so a build
+# configured for /usr/local gave the Debian package (CPack, prefix /usr) a bare lib/.
+# -DRINGLAB_DEBIAN_MULTIARCH=OFF leaves CMAKE_INSTALL_LIBDIR to GNUInstallDirs (and to -D).
+option(RINGLAB_DEBIAN_MULTIARCH "install libraries in lib/<multiarch> on Debian" ON)
+if(RINGLAB_DEBIAN_MULTIARCH AND CMAKE_LIBRARY_ARCHITECTURE AND EXISTS /etc/debian_version)
+  set(CMAKE_INSTALL_LIBDIR lib/${CMAKE_LIBRARY_ARCHITECTURE} CACHE PATH "object code libraries (Debian multiarch)" FORCE)
+endif()
 include(GNUInstallDirs)
 
 # Headers go to <prefix>/include/ringlab/<folder>/, keeping the folder layout of the source tree.

@@ -1,7 +1,5 @@
 #include "stack/socket/tcp_lane.hpp"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <utility>
@@ -58,6 +56,7 @@ constexpr std::pair<std::uint64_t tcp::connection_counters::*, std::uint64_t tcp
     {&tcp::connection_counters::loss_probe_recovery, &tcp_lane_counters::loss_probe_recovery},
     {&tcp::connection_counters::sack_reorder, &tcp_lane_counters::sack_reorder},
     {&tcp::connection_counters::challenge_acks, &tcp_lane_counters::challenge_acks},
+    {&tcp::connection_counters::challenge_acks_skipped, &tcp_lane_counters::challenge_acks_skipped},
     {&tcp::connection_counters::paws_rejected, &tcp_lane_counters::paws_estab},
     {&tcp::connection_counters::ofo_queued, &tcp_lane_counters::ofo_queue},
     {&tcp::connection_counters::ofo_dropped, &tcp_lane_counters::ofo_drop},
@@ -72,13 +71,6 @@ void add_connection(tcp_lane_counters& into, const tcp::connection& c) noexcept 
   (c.sack_on() ? into.sack_recovery : into.reno_recovery) += k.recoveries;
 }
 
-std::uint64_t os_random_u64() noexcept {
-  [[maybe_unused]] const int ready = sodium_init();   // idempotent; randombytes_buf aborts rather than fail
-  std::uint64_t v = 0;
-  randombytes_buf(&v, sizeof v);
-  return v == 0 ? 1 : v;   // 0 is "draw one": never the drawn value itself
-}
-
 void add_all(tcp_lane_counters& into, const tcp_lane_counters& c) noexcept {
   for (const auto& n : tcp_counter_names) into.*n.field += c.*n.field;
 }
@@ -90,8 +82,8 @@ tcp_lane::tcp_lane(const interface_config& cfg, interface_counters& ctr, socket_
     : cfg_(cfg), ctr_(ctr), sockets_(sockets), out_(out), timers_(timers), frames_(frames),
       // tcp_secret 0: the secret is the OS's, drawn per lane (real ports: a fixed, published number
       // would let anyone compute our ISNs and forge cookies). Else the configured one, so a sim run
-      // repeats byte for byte. The ISN key is BLAKE2b of 64 random bits; the cookie keys are 2 x 128.
-      secret_(cfg.tcp_secret ? cfg.tcp_secret : os_random_u64()),
+      // repeats byte for byte. The ISN key is 128 random bits, the cookie keys 2 x 128.
+      secret_(cfg.tcp_secret ? tcp_secret(cfg.tcp_secret) : tcp_secret::from_os()),
       cookies_(cfg.tcp_secret ? tcp::syn_cookie(cfg.tcp_secret) : tcp::syn_cookie::from_os()) {}
 
 time_ns tcp_lane::now() const noexcept { return frames_.now(); }

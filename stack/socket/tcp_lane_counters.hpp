@@ -39,6 +39,7 @@ struct tcp_lane_counters {
   std::uint64_t loss_probe_recovery = 0;   // TCPLossProbeRecovery: a probe repaired a tail loss
   std::uint64_t sack_reorder = 0;      // TCPSACKReorder: reordering seen (RACK, RFC 8985 6.2)
   std::uint64_t challenge_acks = 0;    // TCPChallengeACK
+  std::uint64_t challenge_acks_skipped = 0;   // TCPACKSkippedChallenge: rate-limited (RFC 5961 7)
   std::uint64_t paws_estab = 0;        // PAWSEstab
   std::uint64_t ofo_queue = 0;         // TCPOFOQueue
   std::uint64_t ofo_drop = 0;          // TCPOFODrop
@@ -86,6 +87,7 @@ inline constexpr tcp_counter_name tcp_counter_names[] = {
     {"TcpExtTCPOFOQueue", &tcp_lane_counters::ofo_queue},
     {"TcpExtTCPOFODrop", &tcp_lane_counters::ofo_drop},
     {"TcpExtTCPChallengeACK", &tcp_lane_counters::challenge_acks},
+    {"TcpExtTCPACKSkippedChallenge", &tcp_lane_counters::challenge_acks_skipped},
     {"TcpExtTCPSynRetrans", &tcp_lane_counters::syn_retrans},
     {"TcpExtTCPTimeWaitReuse", &tcp_lane_counters::time_wait_reuse},
     {"TcpExtTCPKeepAlive", &tcp_lane_counters::keepalive},

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace ringlab::stack {
@@ -16,6 +17,14 @@ tcp_secret::tcp_secret(std::uint64_t seed) noexcept {
   unsigned char in[8];
   std::memcpy(in, &seed, 8);
   crypto_generichash(key_.data(), key_.size(), in, sizeof in, nullptr, 0);
+}
+
+tcp_secret tcp_secret::from_os() noexcept {
+  // Without a random source there is no secret to key ISNs with: nothing sensible to go on with.
+  if (sodium_init() < 0) std::abort();
+  tcp_secret s;
+  randombytes_buf(s.key_.data(), s.key_.size());
+  return s;
 }
 
 std::uint64_t tcp_secret::hash(const tcp_key& k, std::uint32_t extra) const noexcept {

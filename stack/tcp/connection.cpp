@@ -439,7 +439,7 @@ void connection::on_data(const wire::tcp::repr& seg, time_ns now) {
     seq += skip;
   }
   const std::size_t offset = seq - rcv_nxt_;
-  bool filled_hole = false;
+  bool filled_hole = false, placed = true;
   if (!data.empty()) {
     const bool had_ooo = !rcv_.out_of_order().empty();
     const auto r = rcv_.place(offset, data);
@@ -451,12 +451,19 @@ void connection::on_data(const wire::tcp::repr& seg, time_ns now) {
     ctr_.bytes_received += r.advanced;
     unacked_rcv_bytes_ += r.advanced;
     filled_hole = had_ooo && r.advanced > data.size();
+    placed = !r.dropped;
   }
-  // The FIN counts once every byte before it arrived.
   if (seg.has(flag::fin)) {
+    ack_now_ = true;
+    // A FIN past a gap is kept (Linux queues the segment, FIN and all, out of order: tcp_data_queue_ofo)
+    // unless its bytes were dropped (no room: Linux drops the segment whole); it counts when the gap fills.
     const std::uint32_t fin_at = seg.seq + static_cast<std::uint32_t>(seg.payload.size());
-    if (fin_at == rcv_nxt_ && rcv_.out_of_order().empty()) return on_fin(now);
-    ack_now_ = true;   // a FIN past a gap: wait for the gap, acknowledge what we have
+    if (placed && seq_ge(fin_at, rcv_nxt_)) fin_ooo_ = fin_at, fin_ooo_set_ = true;
+  }
+  // The FIN counts once every byte before it arrived (Linux's tcp_ofo_queue: tcp_fin()).
+  if (fin_ooo_set_ && fin_ooo_ == rcv_nxt_ && rcv_.out_of_order().empty()) {
+    fin_ooo_set_ = false;
+    return on_fin(now);
   }
   // Inside a receive burst the every-second-segment rule is applied once, at end_burst().
   schedule_ack(now, filled_hole || (!in_burst_ && unacked_rcv_bytes_ >= 2u * smss_));
@@ -742,7 +749,16 @@ void connection::send_rst(std::uint32_t seq, time_ns now, segment_sink out) {
   send_segment(seq, flag::rst, {}, now, out);
 }
 
+// RFC 5961 7: challenge ACKs are throttled, or a blind attacker's flood of SYNs or RSTs would make us
+// send as fast as it does. Linux (tcp_send_challenge_ack) first limits per socket: within
+// tcp_invalid_ratelimit (500 ms) of the last one, none (TCPACKSkippedChallenge). Its second, per-netns
+// limit (tcp_challenge_ack_limit) is off by default since Linux 6.0 and is not done here.
 void connection::challenge_ack(time_ns now, segment_sink out) {
+  if (last_challenge_ != never && now >= last_challenge_ && now - last_challenge_ < cfg_.challenge_ack_interval) {
+    ++ctr_.challenge_acks_skipped;
+    return;
+  }
+  last_challenge_ = now;
   ++ctr_.challenge_acks;
   send_ack(now, out);
 }

@@ -102,6 +102,9 @@ struct connection_config {
   time_ns keepalive_idle = 0;               // 0: no keepalive (RFC 1122 4.2.3.6: off by default)
   time_ns keepalive_interval = 75 * stack::sec;
   unsigned keepalive_probes = 9;
+  // RFC 5961 7 (ACK throttling) as Linux does it per socket: a challenge ACK within this long of the
+  // last one is not sent (TCPACKSkippedChallenge); Linux's tcp_invalid_ratelimit, HZ/2. 0: no limit.
+  time_ns challenge_ack_interval = 500 * stack::ms;
 };
 
 // What on_segment() did with a segment: accepted (it was processed: state, data, ACK, even a RST that
@@ -135,6 +138,7 @@ struct connection_counters {
   std::uint64_t dsack_ofo_recv = 0;                        // TCPDSACKOfoRecv: a DSACK inside a SACK block
   std::uint64_t dsack_sent = 0;                            // TCPDSACKOldSent + TCPDSACKOfoSent
   std::uint64_t challenge_acks = 0;                        // TCPChallengeACK
+  std::uint64_t challenge_acks_skipped = 0;                // TCPACKSkippedChallenge: rate-limited
   std::uint64_t paws_rejected = 0;                         // PAWSEstab
   std::uint64_t out_of_window = 0;                         // segments failing the acceptability test
   std::uint64_t ofo_queued = 0, ofo_dropped = 0;           // TCPOFOQueue, TCPOFODrop
@@ -338,6 +342,8 @@ class connection {
   bool ts_offset_set_ = false;
   bool fin_received_ = false, sending_closed_ = false, fin_sent_ = false;
   std::uint32_t fin_seq_ = 0;   // our FIN's sequence number once sent
+  std::uint32_t fin_ooo_ = 0;   // the peer's FIN's sequence number, arrived and not yet counted
+  bool fin_ooo_set_ = false;    // (a FIN past a gap: it counts when the gap fills)
 
   send_buffer snd_buf_;
   recv_buffer rcv_;
@@ -353,6 +359,7 @@ class connection {
   unsigned probes_ = 0;   // zero-window probes sent in a row
   bool force_ = false;    // the override timer fired: the next segment ignores sender SWS avoidance
   time_ns last_heard_ = 0;
+  time_ns last_challenge_ = never;   // when the last challenge ACK went out (Linux's last_oow_ack_time)
 
   // Congestion control (RFC 5681, RFC 6582).
   std::uint32_t cwnd_ = 0, ssthresh_ = 0xffffffffu;

@@ -10,7 +10,9 @@
 //                                      8 bits        22 bits    2 bits: mss_table
 //
 // counter: minutes on the caller's clock (`now`); a cookie is good while the counter is less than
-// max_age minutes past the one it was made in (Linux's MAX_SYNCOOKIE_AGE), so 1 to 2 minutes.
+// max_age minutes past the one it was made in (Linux's MAX_SYNCOOKIE_AGE), so 1 to 2 minutes. The MAC
+// covers the whole minute count (32 bits, as Linux's tcp_cookie_time()), not only the 8 bits the
+// cookie carries: an ACK replayed when those 8 bits come round again (256 minutes on) fails its MAC.
 // Unlike Linux, whose low 24 bits are (hash + index) so that an ACK number off by one still decodes
 // to a neighbouring MSS index, the MAC covers the index as FreeBSD's syncache cookies do: any other
 // ACK number fails the MAC (a forger's chance is 2^-22 per try, as for Linux's 2^24 / 4 values).
@@ -29,8 +31,12 @@
 // The hashes are SipHash-2-4 (libsodium's crypto_shorthash) under two 128-bit keys; keys come from a
 // seed (deterministic runs on the virtual clock) or from the OS.
 //
+// The keys do not rotate, as Linux's do not (syncookie_secret, drawn once by net_get_random_once):
+// what ends a cookie's life is the counter under the MAC, so a captured cookie ACK is good for 2
+// minutes at most and never again.
+//
 // Not done: the TSecr bits are not covered by the MAC (as in Linux: a peer that completes the
-// handshake chooses its options anyway); ECN is never offered; the key does not rotate.
+// handshake chooses its options anyway); ECN is never offered.
 #include <array>
 #include <cstdint>
 #include <optional>

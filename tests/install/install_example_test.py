@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--cxx-flags", default="")
     ap.add_argument("--linker-flags", default="")
     ap.add_argument("--build-type", default="Release")
+    ap.add_argument("--libdir", default="lib")   # CMAKE_INSTALL_LIBDIR (Debian: lib/<multiarch>)
     a = ap.parse_args()
     # A fixed place in the build tree, not a fresh temporary one: the prefix's include paths are then
     # the same in every run, so ccache hits on the example's compile (CCACHE_BASEDIR, ./lab).
@@ -47,8 +48,8 @@ def main():
         prefix = os.path.join(tmp, "prefix")
         run(["cmake", "--install", a.build, "--prefix", prefix])
         for path in ["bin/ringlab", "include/ringlab/asio_bypass/udp_socket.hpp",
-                     "lib/cmake/ringlab/ringlabConfig.cmake", "lib/cmake/ringlab/ringlabConfigVersion.cmake",
-                     "lib/pkgconfig/ringlab.pc", "lib/libringlab_bypass_stack.a",
+                     f"{a.libdir}/cmake/ringlab/ringlabConfig.cmake", f"{a.libdir}/cmake/ringlab/ringlabConfigVersion.cmake",
+                     f"{a.libdir}/pkgconfig/ringlab.pc", f"{a.libdir}/libringlab_bypass_stack.a",
                      # the XDP objects an installed AF_XDP port opens once the build tree is gone
                      "share/ringlab/xsk_redirect.bpf.o", "share/ringlab/xsk_redirect_ipv4.bpf.o"]:
             if not os.path.exists(os.path.join(prefix, path)):
@@ -62,7 +63,7 @@ def main():
                     for m in re.finditer(r'^#include "([^"]+)"', f.read(), re.M):
                         if not os.path.exists(os.path.join(inc, m.group(1))):
                             sys.exit(f"{os.path.relpath(os.path.join(root, n), inc)} includes {m.group(1)}, not installed")
-        env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(prefix, "lib", "pkgconfig"))
+        env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(prefix, a.libdir, "pkgconfig"))
         launcher = ["-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"] if shutil.which("ccache") else []
         trace = os.path.join(a.source, "traces", "mcast-feed.pcap")
         for name, flags in [("find_package", [f"-DCMAKE_PREFIX_PATH={prefix}"]),

@@ -23,8 +23,11 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--version", required=True)
     ap.add_argument("--depends", required=True)
+    # What the package must use: Debian's multiarch directory, as dpkg-architecture names it (not
+    # read back from the build), unless the build was configured with another CMAKE_INSTALL_LIBDIR.
+    ap.add_argument("--libdir", required=True)
     a = ap.parse_args()
-    for tool in ("cpack", "dpkg-deb"):
+    for tool in ("cpack", "dpkg-deb", "dpkg-architecture"):
         if not shutil.which(tool):   # the machine's lack, not ours
             print(f"skipped: {tool} is not installed")
             sys.exit(77)
@@ -40,11 +43,15 @@ def main():
             "Maintainer": "ringlab maintainers <ringlab@localhost>"}
     if fields != want:
         sys.exit(f"control fields differ:\n  want {want}\n  got  {fields}")
+    multiarch = "lib/" + run(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"]).strip()
+    if a.libdir != multiarch:
+        sys.exit(f"the build installs libraries in {a.libdir}, not Debian's {multiarch}")
     listing = run(["dpkg-deb", "-c", deb])
     files = {line.split()[-1] for line in listing.splitlines() if line}
     for path in ["./usr/bin/ringlab", "./usr/include/ringlab/asio_bypass/udp_socket.hpp",
-                 "./usr/lib/cmake/ringlab/ringlabConfig.cmake", "./usr/lib/cmake/ringlab/ringlabTargets.cmake",
-                 "./usr/lib/pkgconfig/ringlab.pc", "./usr/lib/libringlab_bypass_stack.a"]:
+                 f"./usr/{multiarch}/cmake/ringlab/ringlabConfig.cmake",
+                 f"./usr/{multiarch}/cmake/ringlab/ringlabTargets.cmake",
+                 f"./usr/{multiarch}/pkgconfig/ringlab.pc", f"./usr/{multiarch}/libringlab_bypass_stack.a"]:
         if path not in files:
             sys.exit(f"{deb} lacks {path}; it has:\n{listing}")
     print(f"ok: {deb}, {len(files)} entries")

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,7 @@
 #include "asio_bypass/udp_socket.hpp"
 #include "sim_nic/event_loop.hpp"
 #include "sim_nic/sim_nic.hpp"
+#include "stack/socket/tcp_secret.hpp"
 #include "stack/wire/ipv4_addr.hpp"
 #include "stack/wire/mac_addr.hpp"
 
@@ -92,14 +94,14 @@ inline stack::interface_config interface_of(const host_config& h, std::uint64_t 
 // Attaches the stack of `lane` to queue q of dev. A sim device is driven by run_replay (event_loop), a real
 // one busy-polls on the lane's loop with the real clock.
 inline std::error_code attach_lane(bypass_lane& lane, bypass::device& dev, std::uint16_t q, const host_config& h,
-                                   std::uint64_t seed) {
+                                   std::uint64_t seed, std::optional<std::uint64_t> tcp_secret = std::nullopt) {
   lane.svc = &asio::use_service<bypass::bypass_service>(lane.ctx);
   bypass::lane_config c;
   c.iface = interface_of(h, seed);
   const bool sim = dev.sim_nic() != nullptr;
-  // A real port's lane keys its TCP ISNs and SYN cookies from the OS; sim keeps the fixed secret so
-  // that a seeded run repeats (interface_config::tcp_secret).
-  if (!sim) c.iface.tcp_secret = 0;
+  // A real port's lane keys its TCP ISNs and SYN cookies from the OS unless the user chose a secret;
+  // sim keeps the fixed one so that a seeded run repeats.
+  c.iface.tcp_secret = stack::lane_tcp_secret(c.iface.tcp_secret, !sim, tcp_secret);
   c.drive = sim ? bypass::drive_mode::manual : bypass::drive_mode::busy_poll;
   c.clock = dev.clock();
   if (!sim) c.ingest = dev.ingest();

@@ -116,7 +116,8 @@ int run(int argc, char** argv) {
   const std::uint16_t port = set.port;
   if (backend != "afxdp") a.refuse({"iface"}, "--backend " + backend + " (afxdp only)");
   if (backend != "dpdk") a.refuse({"vdev"}, "--backend " + backend + " (dpdk only)");
-  if (backend == "kernel") a.refuse({"mac", "addr", "tap", "faults", "trace"}, "--backend kernel (bypass backends only)");
+  if (backend == "kernel")
+    a.refuse({"mac", "addr", "tap", "faults", "trace", "tcp-secret"}, "--backend kernel (bypass backends only)");
   const std::uint16_t lanes = cli::lanes_value(a);
   if (lanes == 1) a.refuse({"neighbour", "pin"}, "--lanes 1 (the lane learns its peers by ARP)");
   if (backend == "kernel" && lanes > 1)

@@ -59,6 +59,7 @@ const std::vector<cli::option> opts = {
                             "one queue, so lanes 1.. learn no peer by ARP)", "", true},
     {"pin", "", "afxdp/dpdk with --lanes: pin lane q's thread to CPU q"},
     {"seed", "N", "the stack's seed (--self-test: also the client's cookie)", "1"},
+    cli::tcp_secret_option(),
     {"timeout", "SECONDS", "stop after this many seconds, 0 for no limit (until SIGINT/SIGTERM or --once's test)", "0"},
     // "[=SECONDS]": usage_text prints it joined, `--stats[=SECONDS]` (the value is optional).
     {"stats", "[=SECONDS]", "print the lane's counters (as nstat -az; kernel: where Linux's are) and each open "
@@ -78,10 +79,13 @@ struct printer {
     const double mbit = r.seconds > 0 ? static_cast<double>(r.bytes) * 8 / r.seconds / 1e6 : 0;
     std::int64_t rtx = 0;
     for (const auto& s : r.streams) rtx += s.retransmits > 0 ? s.retransmits : 0;
+    // The server's role as iperf3 names it in its summary (sender / receiver) and what it counted: the
+    // bytes its writes handed to the socket (-R; the client may stop reading before them all), or the
+    // bytes it read.
     std::fprintf(stderr,
-                 "iperf3-server: %s: %zu stream%s, %s, %" PRIu64 " bytes in %.3f s (%.1f Mbit/s)%s%s%s\n",
+                 "iperf3-server: %s: %zu stream%s, %s %" PRIu64 " bytes in %.3f s (%.1f Mbit/s)%s%s%s\n",
                  r.peer.c_str(), r.streams.size(), r.streams.size() == 1 ? "" : "s",
-                 r.params.reverse ? "sent (-R)" : "received", r.bytes, r.seconds, mbit,
+                 r.params.reverse ? "sender (-R): wrote" : "receiver: read", r.bytes, r.seconds, mbit,
                  r.params.reverse ? (", " + std::to_string(rtx) + " retransmits").c_str() : "",
                  r.completed ? "" : "; not completed: ", r.error.c_str());
     if (!r.stream_lanes.empty()) {   // --lanes: where RSS put each stream
@@ -137,11 +141,14 @@ int run_sim_self_test(const cli::args& a, std::uint16_t port, const printer& pri
   for (auto b : r.client.bytes) client_bytes += b;
   if (r.client_saw)
     for (const auto& s : *r.client_saw) reported += s.bytes;
+  // The client is the other role: it read (-R) or wrote; the server's figure is from the results
+  // exchange, what the server wrote (-R) or read.
   std::fprintf(stderr,
-               "iperf3-server: self-test client: %zu stream%s, %s %" PRIu64 " bytes; the server's results say %" PRIu64
+               "iperf3-server: self-test client: %zu stream%s, %s %" PRIu64 " bytes; the server (%s) says it %s %" PRIu64
                " (%.6f s of virtual time)\n",
-               r.client.bytes.size(), r.client.bytes.size() == 1 ? "" : "s", o.reverse ? "received" : "sent",
-               client_bytes, reported, r.virtual_s);
+               r.client.bytes.size(), r.client.bytes.size() == 1 ? "" : "s",
+               o.reverse ? "receiver (-R): read" : "sender: wrote", client_bytes, o.reverse ? "sender" : "receiver",
+               o.reverse ? "wrote" : "read", reported, r.virtual_s);
   if (!r.lane_bytes.empty()) {
     std::string per;
     for (std::size_t q = 0; q < r.lane_bytes.size(); ++q) per += " lane" + std::to_string(q) + "=" + std::to_string(r.lane_bytes[q]);
@@ -238,6 +245,7 @@ int run_lanes(const cli::args& a, const std::string& backend, std::uint16_t port
 
 // --backend afxdp|dpdk: nullopt when the device did not open (the caller goes on over kernel sockets).
 std::optional<int> run_bypass(const cli::args& a, const std::string& backend, std::uint16_t port, printer print) {
+  const auto secret = cli::tcp_secret_of(a);   // a bad value is exit 2 before the device opens
   mcast::host_config host;
   if (auto err = mcast::parse_host(a.str("mac"), a.str("addr"), host); !err.empty()) throw cli::usage_error{err};
   bypass::device_options d;
@@ -253,7 +261,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, st
   bypass::device* dev = svc->bypass_device();
   if (!dev) return std::nullopt;
   mcast::bypass_lane lane;
-  if (auto ec = mcast::attach_lane(lane, *dev, 0, host, 1)) throw std::system_error(ec, "attach");
+  if (auto ec = mcast::attach_lane(lane, *dev, 0, host, 1, secret)) throw std::system_error(ec, "attach");
   int rc = 0;
   {
     bypass::tcp::acceptor acc(lane.ctx, atcp::endpoint(atcp::v4(), port));
@@ -306,12 +314,13 @@ int run(int argc, char** argv) {
   if (backend != "sim") a.refuse({"self-test", "reverse", "parallel", "bytes", "len"}, "--backend " + backend +
                                  " (--self-test options: --backend sim)");
   else a.refuse({"timeout", "stats"}, "--backend sim --self-test (it ends when its test does)");
+  if (backend == "sim") a.refuse({"tcp-secret"}, "--backend sim (its stacks keep a fixed secret: a seeded run repeats)");
   (void)cli::run_limits_of(a);   // a bad --timeout or --stats is exit 2 before anything listens
   printer print{.json = a.has("json"), .backend = backend == "sim" ? "sim" : "kernel"};
   if (backend == "sim") return run_sim_self_test(a, port, print);
   if (backend != "kernel" && backend != "afxdp" && backend != "dpdk")
     throw cli::usage_error{"--backend: '" + backend + "' is not one of kernel, afxdp, dpdk"};
-  if (backend == "kernel") a.refuse({"iface", "vdev", "mac", "addr"}, "--backend kernel (bypass backends only)");
+  if (backend == "kernel") a.refuse({"iface", "vdev", "mac", "addr", "tcp-secret"}, "--backend kernel (bypass backends only)");
   else a.refuse({"bind"}, "--backend " + backend + " (the stack's address is --addr)");
   cli::hold_signals();
   if (backend != "kernel" && lanes > 1) return run_lanes(a, backend, port, lanes, print);

@@ -101,6 +101,7 @@ ta::echo_client_config client_config(const cli::args& a, asio::ip::address_v4 se
 int run_sim(const cli::args& a) {
   a.refuse({"connect", "listen", "iface", "vdev", "mac", "addr", "count", "trace", "neighbour", "pin"},
            "--backend sim (two fixed hosts 10.0.0.1 -> 10.0.0.2; --connections sets the server's count)");
+  a.refuse({"tcp-secret"}, "--backend sim (its stacks keep a fixed secret: a seeded run repeats)");
   ta::sim_pair_config pc;
   pc.seed = a.u64("seed");
   if (a.has("faults")) {
@@ -375,7 +376,7 @@ int run(int argc, char** argv) {
                            "connections over CPUs itself (RPS/RFS); lanes are the bypass backends' (afxdp, dpdk, sim)"};
   if (backend != "afxdp") a.refuse({"iface"}, "--backend " + backend + " (afxdp only)");
   if (backend != "dpdk") a.refuse({"vdev"}, "--backend " + backend + " (dpdk only)");
-  if (backend == "kernel") a.refuse({"mac", "addr"}, "--backend kernel (the stack's host: bypass backends only)");
+  if (backend == "kernel") a.refuse({"mac", "addr", "tcp-secret"}, "--backend kernel (the stack's host: bypass backends only)");
   if (role == "client" && backend != "kernel" && !a.has("connect"))
     throw cli::usage_error{"client --backend " + backend + " needs --connect ADDR (the server's address)"};
   cli::hold_signals();

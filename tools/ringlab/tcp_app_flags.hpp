@@ -35,6 +35,12 @@
 
 namespace ringlab::cli {
 
+// --tcp-secret: every TCP app's (tcp-echo, http-serve, iperf3-server) on real ports.
+inline option tcp_secret_option() {
+  return {"tcp-secret", "N", "afxdp/dpdk: key the stack's TCP ISNs and SYN cookies from N (1..2^64-1) so that a run "
+                             "repeats; without it each lane draws its secret from the OS (sim: a fixed one)"};
+}
+
 inline std::vector<option> tcp_backend_options(std::string_view afxdp_steering) {
   return {
       {"backend", "NAME", "kernel (Linux TCP), sim (two simulated hosts in this process, no privileges), afxdp "
@@ -45,6 +51,7 @@ inline std::vector<option> tcp_backend_options(std::string_view afxdp_steering) 
       {"mac", "MAC", "afxdp/dpdk: the stack's MAC address (use the interface's own)", "02:00:00:00:00:02"},
       {"addr", "A.B.C.D/P", "afxdp/dpdk: the stack's IPv4 address and prefix length", "10.0.0.2/24"},
       {"seed", "N", "seed (sim: the wire's faults and the stack; client: the bytes sent)", "1"},
+      tcp_secret_option(),
       {"neighbour", "IP=MAC", "afxdp/dpdk with --lanes: a static ARP entry on every lane (repeatable; the NIC gives "
                                "ARP to one queue, so lanes 1.. learn no peer by ARP: mTCP's arp.conf)", "", true},
       {"pin", "", "afxdp/dpdk with --lanes: pin lane q's thread to CPU q"},
@@ -69,6 +76,12 @@ inline std::vector<char*> rewrite_bare_stats(int argc, char** argv) {
   }
   v.push_back(nullptr);
   return v;
+}
+
+// --tcp-secret N, or nothing (each real lane draws its own: stack::lane_tcp_secret).
+inline std::optional<std::uint64_t> tcp_secret_of(const args& a) {
+  if (!a.has("tcp-secret")) return std::nullopt;
+  return a.u64("tcp-secret", 1, ~std::uint64_t{0});
 }
 
 // -1: no --stats; 0: at exit only; > 0: every that many seconds and at exit.
@@ -135,6 +148,7 @@ struct real_lane {
 };
 inline std::unique_ptr<real_lane> open_real_lane(const args& a, const std::string& backend, const char* tool,
                                                  const std::string& steering) {
+  const auto secret = tcp_secret_of(a);   // a bad value is exit 2 before the device opens
   auto r = std::make_unique<real_lane>();
   mcast::host_config host;
   if (auto err = mcast::parse_host(a.str("mac"), a.str("addr"), host); !err.empty()) throw usage_error{err};
@@ -155,7 +169,7 @@ inline std::unique_ptr<real_lane> open_real_lane(const args& a, const std::strin
       throw std::runtime_error("--tap, --faults and --trace need the bypass device: not falling back to kernel");
     return nullptr;
   }
-  if (auto ec = mcast::attach_lane(r->lane, *r->dev, 0, host, seed)) throw std::system_error(ec, "attach");
+  if (auto ec = mcast::attach_lane(r->lane, *r->dev, 0, host, seed, secret)) throw std::system_error(ec, "attach");
   r->addr = host.addr;
   std::fprintf(stderr, "%s: backend %.*s, device %s, stack %s/%d\n", tool, static_cast<int>(r->dev->backend().size()),
                r->dev->backend().data(), r->dev->queue(0).caps().name.c_str(), host.addr.to_string().c_str(),
@@ -335,6 +349,7 @@ inline std::unique_ptr<real_lanes> open_real_lanes(const args& a, const std::str
   o.neighbours = neighbours_of(a);
   o.pin = a.has("pin");
   o.seed = seed;
+  o.tcp_secret = tcp_secret_of(a);
   r->svc = mcast::open_backend(r->opts, tool);
   r->dev = r->svc->bypass_device();
   if (!r->dev)

@@ -748,7 +748,10 @@ TEST_F(stack_tcp, engine_drops_are_counted_and_traced_by_reason) {
   EXPECT_EQ(drops, (std::vector<std::pair<std::uint64_t, drop_reason>>{
                        {201, drop_reason::tcp_out_of_window}, {202, drop_reason::tcp_rst_challenged},
                        {203, drop_reason::tcp_syn_challenged}, {204, drop_reason::tcp_no_ack}}));
-  EXPECT_EQ(b.ifc.tcp_counters().challenge_acks, 2u);
+  // Two challenges in one poll: the second is within 500 ms of the first (RFC 5961 7, Linux's
+  // per-socket limit), so one ACK goes out and one is skipped (TcpExtTCPACKSkippedChallenge).
+  EXPECT_EQ(b.ifc.tcp_counters().challenge_acks, 1u);
+  EXPECT_EQ(b.ifc.tcp_counters().challenge_acks_skipped, 1u);
   EXPECT_EQ(p.server->state(), tcp::state::established);
   b.port.sent.clear();
 }
@@ -1002,6 +1005,29 @@ TEST(stack_tcp_secret, real_port_lanes_draw_their_own_secret_and_sim_lanes_repea
   EXPECT_NE(r1, r2);   // 2^-32 to fail by chance
   EXPECT_NE(r1, fixed);
   EXPECT_NE(r2, fixed);
+}
+
+// The rule attach_lane and tcp_lanes apply (lane_tcp_secret): a real port draws from the OS (0)
+// unless the user chose a secret (--tcp-secret N: two real-port runs with it give the same ISNs);
+// sim keeps the configured secret, or the chosen one.
+TEST(stack_tcp_secret, a_chosen_secret_makes_real_port_isns_repeat) {
+  const std::uint64_t configured = interface_config{}.tcp_secret;
+  EXPECT_EQ(lane_tcp_secret(configured, true, std::nullopt), 0u);
+  EXPECT_EQ(lane_tcp_secret(configured, false, std::nullopt), configured);
+  EXPECT_EQ(lane_tcp_secret(configured, true, 42), 42u);
+  EXPECT_EQ(lane_tcp_secret(configured, false, 42), 42u);
+  const tcp_key k{{a_ip, 40000}, {b_ip, 80}};
+  auto lane_iss = [&](std::optional<std::uint64_t> chosen) {
+    test_port p;
+    interface_config c = host_config(a_mac, a_ip);
+    c.tcp_secret = lane_tcp_secret(c.tcp_secret, true, chosen);
+    interface i(p, c);
+    return i.tcp_host().lane.secret().iss(k, 5 * sec);
+  };
+  EXPECT_EQ(lane_iss(42), lane_iss(42));
+  EXPECT_EQ(lane_iss(42), tcp_secret(42).iss(k, 5 * sec));
+  EXPECT_NE(lane_iss(42), lane_iss(43));
+  EXPECT_NE(lane_iss(std::nullopt), lane_iss(std::nullopt));   // 2^-32 to fail by chance
 }
 
 // RFC 4987 3.6: a SYN flood fills the SYN queue (backlog 2) with connections whose SYN-ACKs go

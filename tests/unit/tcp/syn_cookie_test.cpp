@@ -139,6 +139,14 @@ TEST(TcpSynCookie, AnotherFourTupleAStaleCounterAForgedHashAndAWrongAckAreRefuse
   EXPECT_FALSE(sc.check(b_flow, ack, 12 * 60 * sec));
   EXPECT_FALSE(sc.check(b_flow, ack, 100 * 60 * sec));
   EXPECT_FALSE(sc.check(b_flow, ack, 9 * 60 * sec + 59 * sec));   // a counter not reached yet
+  // Replayed 256 (512, 2560) minutes later, when the cookie's 8 counter bits match again: the MAC is
+  // over the whole minute count (Linux: cookie_hash(..., count - diff, 1) with tcp_cookie_time()'s
+  // 32 bits), so a captured ACK is never good again. Linux's keys never rotate either
+  // (net_get_random_once): the counter in the MAC is what bounds a cookie to 2 minutes.
+  for (time_ns later : {256, 512, 2560}) {
+    EXPECT_FALSE(sc.check(b_flow, ack, made + later * 60 * sec)) << later;
+    EXPECT_FALSE(sc.check(b_flow, ack, made + (later + 1) * 60 * sec)) << later;
+  }
   // Forged: every single-bit change of the ACK number or of the sequence number.
   for (int bit = 0; bit < 32; ++bit) {
     auto f = ack;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <regex>
 #include <string>
 #include <vector>
@@ -246,13 +247,36 @@ TEST(tcp_echo_cli, lanes_bad_input_is_exit_2) {
   });
 }
 
+// --tcp-secret N (real ports: ISNs and cookies that repeat): refused where no lane of ours runs on a
+// real port, and a value outside 1..2^64-1 is exit 2 before any device opens.
+TEST(tcp_apps_cli, tcp_secret_bad_input_is_exit_2) {
+  expect_usage_errors({ringlab_binary()}, {
+      {{"tcp-echo", "server", "--tcp-secret", "5"},
+       "ringlab tcp-echo: --tcp-secret does not apply to --backend kernel (the stack's host: bypass backends only)\n"},
+      {{"http-serve", "--tcp-secret", "5"},
+       "ringlab http-serve: --tcp-secret does not apply to --backend kernel (bypass backends only)\n"},
+      {{"iperf3-server", "--tcp-secret", "5"},
+       "ringlab iperf3-server: --tcp-secret does not apply to --backend kernel (bypass backends only)\n"},
+      {{"iperf3-server", "--backend", "sim", "--self-test", "--tcp-secret", "5"},
+       "ringlab iperf3-server: --tcp-secret does not apply to --backend sim (its stacks keep a fixed secret: a seeded "
+       "run repeats)\n"},
+      {{"tcp-echo", "client", "--backend", "sim", "--tcp-secret", "5"},
+       "ringlab tcp-echo: --tcp-secret does not apply to --backend sim (its stacks keep a fixed secret: a seeded run "
+       "repeats)\n"},
+      {{"tcp-echo", "server", "--backend", "afxdp", "--iface", "lo", "--tcp-secret", "0"},
+       "ringlab tcp-echo: --tcp-secret: '0' is not a whole number in 1..18446744073709551615\n"},
+      {{"iperf3-server", "--backend", "afxdp", "--iface", "lo", "--tcp-secret", "x"},
+       "ringlab iperf3-server: --tcp-secret: 'x' is not a whole number in 1..18446744073709551615\n"},
+  });
+}
+
 // --lanes 2 -P 4 over the sim: each stream on the lane sim_nic's RSS gives it (the seeded ports: 2 and
 // 2), the exact per-lane bytes, the control connection's lane.
 TEST(iperf3_server_cli, sim_self_test_on_two_lanes) {
   auto r = run({ringlab_binary(), "iperf3-server", "--backend", "sim", "--self-test", "--lanes", "2", "--parallel", "4",
                 "--bytes", "1M"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("iperf3-server: 10.0.0.1:49152: 4 streams, received, 4194304 bytes in "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("iperf3-server: 10.0.0.1:49152: 4 streams, receiver: read 4194304 bytes in "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("iperf3-server: control connection on lane 1; streams: 1@lane0 3@lane1 4@lane0 5@lane1\n"),
             std::string::npos)
       << r.err;
@@ -267,12 +291,37 @@ TEST(iperf3_server_cli, sim_self_test_both_ends_agree) {
   auto r = run({ringlab_binary(), "iperf3-server", "--backend", "sim", "--self-test", "--parallel", "2", "--bytes",
                 "1M"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("iperf3-server: 10.0.0.1:49152: 2 streams, received, 2097152 bytes in "), std::string::npos)
+  EXPECT_NE(r.err.find("iperf3-server: 10.0.0.1:49152: 2 streams, receiver: read 2097152 bytes in "), std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find("iperf3-server: self-test client: 2 streams, sent 2097152 bytes; the server's results say "
-                       "2097152 ("),
+  EXPECT_NE(r.err.find("iperf3-server: self-test client: 2 streams, sender: wrote 2097152 bytes; the server "
+                       "(receiver) says it read 2097152 ("),
             std::string::npos)
       << r.err;
+  EXPECT_NE(r.err.find("iperf3-server: self-test ok: both ends' counts agree\n"), std::string::npos) << r.err;
+}
+
+// -R, as iperf3 names the roles: the server is the sender (what its writes handed to the socket, with
+// its retransmits), the client the receiver (what it read: its target, 1 MiB a stream).
+TEST(iperf3_server_cli, sim_self_test_reverse_names_the_server_the_sender) {
+  auto r = run({ringlab_binary(), "iperf3-server", "--backend", "sim", "--self-test", "--reverse", "--parallel", "2",
+                "--bytes", "1M"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("iperf3-server: 10.0.0.1:49152: 2 streams, sender (-R): wrote "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" retransmits\n"), std::string::npos) << r.err;
+  // The client reads its 1 MiB a stream and stops (a block may end past it); the server wrote more:
+  // what its socket accepted, some never read. The figures move with the engine: their relation is pinned.
+  const auto at = r.err.find("iperf3-server: self-test client: 2 streams, receiver (-R): read ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  unsigned long long read = 0, wrote = 0;
+  ASSERT_EQ(std::sscanf(r.err.c_str() + at,
+                        "iperf3-server: self-test client: 2 streams, receiver (-R): read %llu bytes; the server "
+                        "(sender) says it wrote %llu (",
+                        &read, &wrote),
+            2)
+      << r.err;
+  EXPECT_GE(read, 2u * 1048576u);
+  EXPECT_GE(wrote, read);
+  EXPECT_NE(r.err.find("sender (-R): wrote " + std::to_string(wrote) + " bytes in "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("iperf3-server: self-test ok: both ends' counts agree\n"), std::string::npos) << r.err;
 }
 
