@@ -193,25 +193,26 @@ class fault_line {
     bool empty() const noexcept { return n_ == 0; }
     std::size_t size() const noexcept { return n_; }
     const entry& front() const noexcept { return buf_[head_]; }
-    const entry& back() const noexcept { return buf_[(head_ + n_ - 1) & (buf_.size() - 1)]; }
+    const entry& back() const noexcept { return buf_[(head_ + n_ - 1) & mask_]; }
     void push_back(const entry& e) {
       if (n_ == buf_.size()) grow();
-      buf_[(head_ + n_++) & (buf_.size() - 1)] = e;
+      buf_[(head_ + n_++) & mask_] = e;
     }
     void pop_front() noexcept {
-      head_ = (head_ + 1) & (buf_.size() - 1);
+      head_ = (head_ + 1) & mask_;
       --n_;
     }
 
    private:
     void grow() {
       std::vector<entry> b(buf_.empty() ? 16 : buf_.size() * 2);
-      for (std::size_t i = 0; i < n_; ++i) b[i] = buf_[(head_ + i) & (buf_.size() - 1)];
+      for (std::size_t i = 0; i < n_; ++i) b[i] = buf_[(head_ + i) & mask_];
       buf_ = std::move(b);
+      mask_ = buf_.size() - 1;
       head_ = 0;
     }
     std::vector<entry> buf_;   // a power of two long
-    std::size_t head_ = 0, n_ = 0;
+    std::size_t mask_ = 0, head_ = 0, n_ = 0;
   };
 
   fault_mark draw_corrupt() {
@@ -270,13 +271,14 @@ class fault_line {
     else ready_.push(e);
   }
   const entry* head() const noexcept {
-    if (fifo_.empty()) return ready_.empty() ? nullptr : &ready_.top();
-    if (ready_.empty() || later{}(ready_.top(), fifo_.front())) return &fifo_.front();
-    return &ready_.top();
+    if (ready_.empty()) [[likely]]
+      return fifo_.empty() ? nullptr : &fifo_.front();
+    if (fifo_.empty() || later{}(fifo_.front(), ready_.top())) return &ready_.top();
+    return &fifo_.front();
   }
   void pop_head(const entry* e) {
-    if (!fifo_.empty() && e == &fifo_.front()) fifo_.pop_front();
-    else ready_.pop();
+    if (!ready_.empty() && e == &ready_.top()) ready_.pop();
+    else fifo_.pop_front();
   }
 
   std::priority_queue<entry, std::vector<entry>, later> ready_;
