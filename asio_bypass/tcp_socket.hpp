@@ -261,25 +261,40 @@ class socket final : private detail::stream_ops {
   }
 
   // The one "read": what the stack has, into the buffers in order. would_block when there is nothing.
+  // An async read (`queued`: it waits when it would block) posts its first buffer to the stack
+  // (stack::tcp_socket::post_read): bytes arriving meanwhile go straight there, and the next perform
+  // counts them first (they lie at that buffer's front, before anything the receive buffer holds).
   template <class MutableBufferSequence>
-  std::error_code read_into(const MutableBufferSequence& buffers, std::size_t& n) noexcept {
+  std::error_code read_into(const MutableBufferSequence& buffers, std::size_t& n, bool queued = false) noexcept {
     n = 0;
     if (!open_) return asio::error::bad_descriptor;
     if (asio::buffer_size(buffers) == 0) return {};   // as Asio: an empty read completes at once
     if (!s_) return asio::error::not_connected;
-    if (rd_shut_) return asio::error::eof;
+    std::size_t posted = queued ? s_->take_posted() : 0;
+    if (rd_shut_) return posted ? (n = posted, std::error_code()) : std::error_code(asio::error::eof);
     const stack::time_ns now = svc_->now();
+    std::span<std::byte> first;
     for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
       const asio::mutable_buffer b(*it);
       if (b.size() == 0) continue;
-      const auto r = s_->receive({static_cast<std::byte*>(b.data()), b.size()}, now);
+      std::span<std::byte> s{static_cast<std::byte*>(b.data()), b.size()};
+      if (first.empty()) {
+        first = s;
+        n = posted;
+        if ((s = s.subspan(posted)).empty()) return {};
+      }
+      const auto r = s_->receive(s, now);
       n += r.bytes;
-      if (n > 0 && (r.ec || r.bytes < b.size())) return {};   // what there was
-      if (r.ec) return detail::as_system(r.ec);
+      if (n > 0 && (r.ec || r.bytes < s.size())) return {};   // what there was
+      if (r.ec) {
+        if (queued && detail::would_block(r.ec)) s_->post_read(first);
+        return detail::as_system(r.ec);
+      }
       if (r.bytes == 0) return asio::error::eof;   // the peer's FIN, every byte before it read
     }
     return {};
   }
+  std::size_t unpost_read() noexcept override { return s_ ? s_->take_posted() : 0; }
   template <class ConstBufferSequence>
   std::error_code write_from(const ConstBufferSequence& buffers, std::size_t& n) noexcept {
     n = 0;
@@ -306,7 +321,7 @@ class socket final : private detail::stream_ops {
     static detail::perform_result do_perform(op* base, detail::stream_ops* owner) noexcept {
       auto* o = static_cast<io_op*>(base);
       auto* me = static_cast<socket*>(owner);
-      if constexpr (T == detail::op_type::read) o->ec_ = me->read_into(o->buffers, o->bytes_);
+      if constexpr (T == detail::op_type::read) o->ec_ = me->read_into(o->buffers, o->bytes_, true);
       else o->ec_ = me->write_from(o->buffers, o->bytes_);
       if (!detail::would_block(o->ec_)) return done();
       o->ec_ = {};

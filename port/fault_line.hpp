@@ -118,17 +118,17 @@ class fault_line {
       ++c_.reordered;
       held_.push_back({{item, due, m}, 1 + rng_.below(spec_.reorder_window ? spec_.reorder_window : 1), seq_++});
     } else {
-      ready_.push({{item, due, m}, 0, seq_++});
+      enqueue({{item, due, m}, 0, seq_++});
     }
     if (dup) {
       fault_mark m2 = draw_corrupt();
       m2.duplicate = true;
       if constexpr (std::is_same_v<Copy, std::nullptr_t>) {
         ++c_.duplicated;
-        ready_.push({{item, due, m2}, 0, seq_++});
+        enqueue({{item, due, m2}, 0, seq_++});
       } else if (std::optional<T> c = copy(item)) {
         ++c_.duplicated;
-        ready_.push({{*c, due, m2}, 0, seq_++});
+        enqueue({{*c, due, m2}, 0, seq_++});
       } else {
         ++c_.dup_no_room;
       }
@@ -140,7 +140,7 @@ class fault_line {
   // Next due time of an item (ready, or held until its reorder limit), if any.
   std::optional<std::uint64_t> next_due() const {
     std::optional<std::uint64_t> d;
-    if (!ready_.empty()) d = ready_.top().o.due_ns;
+    if (const entry* e = head()) d = e->o.due_ns;
     for (const auto& h : held_)
       if (!d || h.o.due_ns + spec_.reorder_limit_ns < *d) d = h.o.due_ns + spec_.reorder_limit_ns;
     return d;
@@ -148,18 +148,19 @@ class fault_line {
   // Takes the earliest item due by now.
   std::optional<out_item> pop_ready(std::uint64_t now_ns) {
     expire_held(now_ns);
-    if (ready_.empty() || ready_.top().o.due_ns > now_ns) return std::nullopt;
-    out_item o = ready_.top().o;
-    ready_.pop();
+    const entry* e = head();
+    if (!e || e->o.due_ns > now_ns) return std::nullopt;
+    out_item o = e->o;
+    pop_head(e);
     ++c_.out;
     return o;
   }
   // End of stream: held items are released (they had nothing left to wait for).
   void flush(std::uint64_t now_ns) {
-    for (auto& h : held_) { h.o.due_ns = std::max(h.o.due_ns, now_ns); h.seq = seq_++; ready_.push(h); }
+    for (auto& h : held_) { h.o.due_ns = std::max(h.o.due_ns, now_ns); h.seq = seq_++; enqueue(h); }
     held_.clear();
   }
-  std::size_t pending() const noexcept { return ready_.size() + held_.size(); }
+  std::size_t pending() const noexcept { return ready_.size() + fifo_.size() + held_.size(); }
   const fault_counters& counters() const noexcept { return c_; }
   const fault_spec& spec() const noexcept { return spec_; }
 
@@ -168,7 +169,10 @@ class fault_line {
   void drain_all(F&& f) {
     for (auto& h : held_) f(h.o.item);
     held_.clear();
-    while (!ready_.empty()) { f(ready_.top().o.item); ready_.pop(); }
+    while (const entry* e = head()) {
+      f(e->o.item);
+      pop_head(e);
+    }
   }
 
  private:
@@ -181,6 +185,34 @@ class fault_line {
     bool operator()(const entry& a, const entry& b) const noexcept {
       return a.o.due_ns != b.o.due_ns ? a.o.due_ns > b.o.due_ns : a.seq > b.seq;
     }
+  };
+
+  // A growable ring of entries (std::deque would allocate a block every few frames).
+  class entry_ring {
+   public:
+    bool empty() const noexcept { return n_ == 0; }
+    std::size_t size() const noexcept { return n_; }
+    const entry& front() const noexcept { return buf_[head_]; }
+    const entry& back() const noexcept { return buf_[(head_ + n_ - 1) & mask_]; }
+    void push_back(const entry& e) {
+      if (n_ == buf_.size()) grow();
+      buf_[(head_ + n_++) & mask_] = e;
+    }
+    void pop_front() noexcept {
+      head_ = (head_ + 1) & mask_;
+      --n_;
+    }
+
+   private:
+    void grow() {
+      std::vector<entry> b(buf_.empty() ? 16 : buf_.size() * 2);
+      for (std::size_t i = 0; i < n_; ++i) b[i] = buf_[(head_ + i) & mask_];
+      buf_ = std::move(b);
+      mask_ = buf_.size() - 1;
+      head_ = 0;
+    }
+    std::vector<entry> buf_;   // a power of two long
+    std::size_t mask_ = 0, head_ = 0, n_ = 0;
   };
 
   fault_mark draw_corrupt() {
@@ -201,7 +233,7 @@ class fault_line {
         entry e = held_[i];
         e.o.due_ns = limit;
         e.seq = seq_++;
-        ready_.push(e);
+        enqueue(e);
         held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(i));
       } else {
         ++i;
@@ -216,7 +248,7 @@ class fault_line {
         entry e = held_[i];
         e.o.due_ns = std::max(e.o.due_ns, due);
         e.seq = seq_++;
-        ready_.push(e);
+        enqueue(e);
         held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(i));
         --n;
       } else {
@@ -229,7 +261,28 @@ class fault_line {
   rng rng_;
   fault_counters c_;
   std::vector<entry> held_;
+  // Ready items wait in due order (due time, then push order) in two places: a FIFO that takes every
+  // item not earlier than its last one, and a heap for the rest. A line without jitter or reordering
+  // over times that only grow (sim's wire: arrival = departure + latency) only appends, so an item
+  // costs a ring append and a pop instead of a heap's O(log n) push and pop (~120 instructions a
+  // frame on bulk TCP, callgrind); what comes out, and when, is the same as from the heap alone.
+  void enqueue(const entry& e) {
+    if (fifo_.empty() || later{}(e, fifo_.back())) fifo_.push_back(e);
+    else ready_.push(e);
+  }
+  const entry* head() const noexcept {
+    if (ready_.empty()) [[likely]]
+      return fifo_.empty() ? nullptr : &fifo_.front();
+    if (fifo_.empty() || later{}(fifo_.front(), ready_.top())) return &ready_.top();
+    return &fifo_.front();
+  }
+  void pop_head(const entry* e) {
+    if (!ready_.empty() && e == &ready_.top()) ready_.pop();
+    else fifo_.pop_front();
+  }
+
   std::priority_queue<entry, std::vector<entry>, later> ready_;
+  entry_ring fifo_;
   std::uint64_t seq_ = 0;
 };
 

@@ -38,9 +38,9 @@ class stream_ops : protected socket_hooks {
 
   // The cancellation slot's handler (detail::cancel_handler).
   void cancel_op(op_type t, op* o) noexcept {
+    const bool front = ops_[t].front() == o;
     if (!ops_[t].remove(o)) return;   // already done
-    o->ec_ = asio::error::operation_aborted;
-    svc_->post_completion(o);
+    abort_op(t, o, front);
   }
 
  protected:
@@ -80,14 +80,25 @@ class stream_ops : protected socket_hooks {
   void cancel_all() noexcept {
     for (op_type t : {op_type::connect, op_type::read, op_type::accept, op_type::write}) {
       auto& q = ops_[t];
-      while (!q.empty()) {
-        op* o = q.pop();
-        o->ec_ = asio::error::operation_aborted;
-        svc_->post_completion(o);
-      }
+      for (bool front = true; !q.empty(); front = false) abort_op(t, q.pop(), front);
     }
   }
-  void shutdown_ops() noexcept override { ops_.destroy_all(); }
+  // A cancelled op completes with operation_aborted; but the read at the front may have a posted
+  // buffer (stack::tcp_socket::post_read) that bytes already went into: they are the connection's
+  // no more, so the read completes with them (as a read that was done before the cancel came).
+  void abort_op(op_type t, op* o, bool front) noexcept {
+    o->ec_ = asio::error::operation_aborted;
+    if (t == op_type::read && front) {
+      if (const std::size_t n = unpost_read(); n > 0) o->ec_ = {}, o->bytes_ = n;
+    }
+    svc_->post_completion(o);
+  }
+  // The bytes a posted read buffer holds; the buffer is forgotten (a socket that posts none: 0).
+  virtual std::size_t unpost_read() noexcept { return 0; }
+  void shutdown_ops() noexcept override {
+    unpost_read();   // the ops' buffers go with them
+    ops_.destroy_all();
+  }
   bool any_queued() const noexcept {
     for (op_type t : {op_type::connect, op_type::read, op_type::accept, op_type::write})
       if (!ops_[t].empty()) return true;

@@ -332,7 +332,7 @@ void tcp_lane::end_burst_now(time_ns now) noexcept {
       emit(e->key, r, now);
     };
     e->conn.end_burst(now, tcp::segment_sink(out));
-    if (!sent) continue;
+    if (!sent && e->conn.posted() == 0) continue;
     settle(*e, b, now, true);   // may free e: nothing of it is read after
     drain_loop(now);
   }
@@ -359,7 +359,11 @@ void tcp_lane::settle(tcp_entry& e, const before& b, time_ns now, bool events) n
   if (owner) {
     if (st == state::closed) sockets_.unhash_tcp(e);   // the tuple is free; the socket keeps the entry
     if (events) {
-      if (e.conn.readable() > b.readable || (e.conn.peer_closed() && !b.peer_closed)) ev |= tcp_socket::ev_readable;
+      // Bytes in a posted read (tcp_socket::post_read) wake it once the rx burst is over (end_burst),
+      // so the burst's segments all go straight into it.
+      if (e.conn.readable() > b.readable || (e.conn.peer_closed() && !b.peer_closed) ||
+          (e.conn.posted() > 0 && !e.conn.in_burst()))
+        ev |= tcp_socket::ev_readable;
       if (e.conn.send_room() > b.room) ev |= tcp_socket::ev_writable;
       if (!synchronized_open(b.st) && synchronized_open(st)) ev |= tcp_socket::ev_connected | tcp_socket::ev_writable;
       if (st == state::closed && b.st != state::closed) ev |= tcp_socket::ev_closed;

@@ -34,6 +34,7 @@ std::error_code tcp_socket::connect(endpoint remote, time_ns now) noexcept {
     if (s != tcp::state::closed) return errc(std::errc::already_connected);
     // A connection that ended (refused, reset, timed out) may be tried again, as Linux allows.
     tcp_entry* old = entry_;
+    old->conn.take_posted();
     entry_ = nullptr;
     host_->lane.release(*old, now);
     shut_send_ = false;
@@ -81,6 +82,12 @@ tcp_socket::io_result tcp_socket::receive(std::span<std::byte> buf, time_ns now)
   return {0, errc(std::errc::operation_would_block)};
 }
 
+void tcp_socket::post_read(std::span<std::byte> buf) noexcept {
+  if (entry_) entry_->conn.post_read(buf);
+}
+
+std::size_t tcp_socket::take_posted() noexcept { return entry_ ? entry_->conn.take_posted() : 0; }
+
 std::error_code tcp_socket::shutdown_send(time_ns now) noexcept {
   if (!open_) return errc(std::errc::bad_file_descriptor);
   if (!entry_) return errc(std::errc::not_connected);
@@ -94,6 +101,7 @@ std::error_code tcp_socket::shutdown_send(time_ns now) noexcept {
 void tcp_socket::let_go(time_ns now) noexcept {
   if (entry_) {
     tcp_entry* e = entry_;
+    e->conn.take_posted();   // the posted buffer is the application's: an orphan must not write to it
     entry_ = nullptr;
     host_->lane.release(*e, now);
   }

@@ -45,6 +45,12 @@ class tcp_socket {
   io_result send(std::span<const std::byte> data, time_ns now) noexcept;
   // Bytes; or would_block; or EOF: bytes 0, ec {} and peer_closed() (as read() returning 0).
   io_result receive(std::span<std::byte> buf, time_ns now) noexcept;
+  // A pending read's buffer (issue 13 point 6): in-order bytes arriving while none waits go straight
+  // into it, not through the receive buffer (tcp::connection::post_read); ev_readable says they did.
+  // `buf` stays valid until take_posted(), which returns how many bytes landed at its front and
+  // forgets it. Reads that never wait (receive()) need neither.
+  void post_read(std::span<std::byte> buf) noexcept;
+  std::size_t take_posted() noexcept;
   std::error_code shutdown_send(time_ns now) noexcept;   // FIN after the queued bytes (half-close)
   void close(time_ns now) noexcept;   // FIN (RST when received bytes were never read); the handle closes
   void abort(time_ns now) noexcept;   // RST (SO_LINGER 0); the handle closes

@@ -1,6 +1,7 @@
 #include "stack/tcp/connection.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "stack/tcp/seq.hpp"
 #include "stack/tcp/syn_cookie.hpp"
@@ -440,6 +441,21 @@ void connection::on_data(const wire::tcp::repr& seg, time_ns now) {
   }
   const std::size_t offset = seq - rcv_nxt_;
   bool filled_hole = false, placed = true;
+  if (!data.empty() && offset == 0 && posted_buf_.size() > posted_n_ && rcv_.readable() == 0 &&
+      rcv_.out_of_order().empty()) {
+    // Straight into the pending read (post_read); the rest, if its buffer is full, to rcv_ below.
+    const std::size_t n = std::min({data.size(), posted_buf_.size() - posted_n_, rcv_.window()});
+    std::memcpy(posted_buf_.data() + posted_n_, data.data(), n);
+    posted_n_ += n;
+    rcv_nxt_ += static_cast<std::uint32_t>(n);
+    ctr_.bytes_received += n;
+    ctr_.bytes_posted += n;
+    unacked_rcv_bytes_ += n;
+    data = data.subspan(n);
+    // As receive() after a read: the window update, once per burst inside one.
+    if (in_burst_) window_update_owed_ = true;
+    else if (window_opened()) ack_now_ = true;
+  }
   if (!data.empty()) {
     const bool had_ooo = !rcv_.out_of_order().empty();
     const auto r = rcv_.place(offset, data);
@@ -472,9 +488,11 @@ void connection::on_data(const wire::tcp::repr& seg, time_ns now) {
 void connection::end_burst(time_ns now, segment_sink out) {
   if (!in_burst_) return;
   in_burst_ = false;
+  const bool update = window_update_owed_ && window_opened();
+  window_update_owed_ = false;
   // Two full segments or more not yet acknowledged (a segment we sent in the burst carried the ACK
   // and reset the count): acknowledge them now, with one ACK for the whole burst.
-  if (unacked_rcv_bytes_ < 2u * smss_) return;
+  if (unacked_rcv_bytes_ < 2u * smss_ && !update) return;
   ack_now_ = true;
   output(now, out);
 }
@@ -555,13 +573,15 @@ std::size_t connection::send(std::span<const std::byte> data, time_ns now, segme
 std::size_t connection::receive(std::span<std::byte> buf, time_ns now, segment_sink out) {
   const std::size_t n = rcv_.read(buf);
   if (n == 0 || !synchronized() || st_ == state::time_wait) return n;
-  // Receiver SWS avoidance (RFC 9293 3.8.6.2.2): announce the opened window once it grew by
-  // min(buffer / 2, MSS) past the edge already announced.
-  const std::uint32_t edge = rcv_nxt_ + static_cast<std::uint32_t>(rcv_.window());
-  if (seq_ge(edge - std::min<std::uint32_t>(static_cast<std::uint32_t>(rcv_.capacity() / 2), smss_), rcv_adv_))
-    ack_now_ = true;
+  if (window_opened()) ack_now_ = true;
   output(now, out);
   return n;
+}
+
+bool connection::window_opened() const noexcept {
+  // Announce the opened window once it grew by min(buffer / 2, MSS) past the edge already announced.
+  const std::uint32_t edge = rcv_nxt_ + static_cast<std::uint32_t>(rcv_.window());
+  return seq_ge(edge - std::min<std::uint32_t>(static_cast<std::uint32_t>(rcv_.capacity() / 2), smss_), rcv_adv_);
 }
 
 void connection::close(time_ns now, segment_sink out) {

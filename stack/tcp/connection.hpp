@@ -147,6 +147,7 @@ struct connection_counters {
   std::uint64_t window_probes = 0;
   std::uint64_t keepalive_probes = 0;
   std::uint64_t bytes_acked = 0, bytes_received = 0;       // ss: bytes_acked, bytes_received
+  std::uint64_t bytes_posted = 0;                          // of bytes_received: straight into a posted read
   std::uint64_t rsts_in = 0, rsts_out = 0;
 };
 
@@ -210,6 +211,22 @@ class connection {
   // segment sent meanwhile carries the ACK as always. end_burst() sends the ACK still owed: at least
   // one per burst that brought two full segments or more. The lane calls them around one rx burst.
   void begin_burst() noexcept { in_burst_ = true; }
+  bool in_burst() const noexcept { return in_burst_; }
+  // A pending read's buffer (issue 13 point 6: one copy less per byte). While it is set and no
+  // received byte waits in the receive buffer, in-order payload goes from the segment straight into
+  // it (what would not fit goes to the receive buffer as before); those bytes count as read the moment
+  // they land: the window stays open, and the window update a read would cause is due (at the burst's
+  // end inside a burst, as the every-second-segment ACK). The caller keeps `buf` alive until
+  // take_posted(), which says how many bytes landed (at buf's front) and forgets the buffer.
+  void post_read(std::span<std::byte> buf) noexcept {
+    if (posted_n_ == 0) posted_buf_ = buf;
+  }
+  std::size_t take_posted() noexcept {
+    const std::size_t n = posted_n_;
+    posted_buf_ = {}, posted_n_ = 0;
+    return n;
+  }
+  std::size_t posted() const noexcept { return posted_n_; }   // bytes in the posted buffer, not yet taken
   void end_burst(time_ns now, segment_sink out);
   // Sends FIN after the queued bytes (ESTABLISHED -> FIN_WAIT_1, CLOSE_WAIT -> LAST_ACK); idempotent.
   void close(time_ns now, segment_sink out);
@@ -323,6 +340,9 @@ class connection {
   std::uint32_t flight() const noexcept { return snd_nxt_ - snd_una_; }
   void arm_rto(time_ns now) noexcept { rto_at_ = now + rto_; }
   void schedule_ack(time_ns now, bool at_once) noexcept;
+  // Receiver SWS avoidance (RFC 9293 3.8.6.2.2): whether bytes just read (or posted) opened the window
+  // by min(buffer / 2, MSS) past the edge already announced, so a window update is due.
+  bool window_opened() const noexcept;
 
   connection_config cfg_;
   std::uint16_t local_port_, remote_port_;
@@ -392,6 +412,9 @@ class connection {
   // Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2).
   bool ack_now_ = false;
   bool in_burst_ = false;   // begin_burst() .. end_burst(): the every-second-segment ACK waits
+  bool window_update_owed_ = false;   // bytes were posted inside a burst: end_burst() checks the window
+  std::span<std::byte> posted_buf_;   // post_read(): where in-order payload goes while rcv_ is empty
+  std::size_t posted_n_ = 0;          // bytes of it filled
   std::size_t unacked_rcv_bytes_ = 0;
 
   connection_counters ctr_;

@@ -217,6 +217,72 @@ TEST_F(bypass_tcp, exact_bytes_both_ways_through_async_write_and_async_read) {
   EXPECT_EQ(p.client->available(), 0u);
 }
 
+// Issue 13 point 6: a read that waits posts its buffer, and in-order bytes go from the frame straight
+// into it (never through the receive buffer) while no byte waits there.
+TEST_F(bypass_tcp, a_pending_read_takes_the_bytes_straight_from_the_frames) {
+  auto p = connect_pair();
+  const auto up = pattern(1'000'000, 3);
+  std::vector<std::byte> got, buf(64 * 1024);
+  std::size_t reads = 0, peak_waiting = 0;
+  std::optional<std::error_code> end, wrote;
+  std::function<void()> read = [&] {
+    p.server->async_read_some(asio::buffer(buf), [&](std::error_code ec, std::size_t n) {
+      if (ec) return end.emplace(ec), void();
+      ++reads;
+      got.insert(got.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+      read();
+    });
+  };
+  read();
+  asio::async_write(*p.client, asio::buffer(up), [&](std::error_code ec, std::size_t) {
+    wrote = ec;
+    p.client->shutdown(atcp::socket::shutdown_send);
+  });
+  for (int i = 0; i < 100000 && !end; ++i) {
+    a.svc->poll_once();
+    b.svc->poll_once();
+    peak_waiting = std::max(peak_waiting, p.server->native()->info().recv_queue);
+    a.drain();
+    b.drain();
+    move(a, b);
+    move(b, a);
+  }
+  ASSERT_EQ(wrote, std::error_code());
+  ASSERT_EQ(end, asio::error::eof);
+  ASSERT_EQ(got.size(), up.size());
+  EXPECT_TRUE(got == up);
+  // Every byte went straight in: the reader always waits, and no burst brings more than its 64 KiB.
+  const auto& c = p.server->native()->counters();
+  EXPECT_EQ(c.bytes_received, up.size());
+  EXPECT_EQ(c.bytes_posted, up.size());
+  EXPECT_EQ(peak_waiting, 0u) << "no byte waited in the receive buffer";
+  EXPECT_LT(reads, up.size() / 1448) << "a read completes once per burst, not once per segment";
+}
+
+// A posted buffer smaller than the segment: its bytes go in, the rest waits in the receive buffer for
+// the next read, in order; a read of a socket with bytes waiting never posts.
+TEST_F(bypass_tcp, a_pending_read_smaller_than_the_segment_leaves_the_rest_in_order) {
+  auto p = connect_pair();
+  const auto up = pattern(1000, 4);
+  std::vector<std::byte> small(100), rest(2000);
+  std::optional<std::pair<std::error_code, std::size_t>> r1, r2;
+  p.server->async_read_some(asio::buffer(small), [&](std::error_code ec, std::size_t n) { r1.emplace(ec, n); });
+  asio::write(*p.client, asio::buffer(up));
+  pump();
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(*r1, std::make_pair(std::error_code(), std::size_t{100}));
+  EXPECT_TRUE(std::equal(small.begin(), small.end(), up.begin()));
+  EXPECT_EQ(p.server->available(), 900u);
+  EXPECT_EQ(p.server->native()->counters().bytes_posted, 100u);
+  p.server->async_read_some(asio::buffer(rest), [&](std::error_code ec, std::size_t n) { r2.emplace(ec, n); });
+  pump();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(*r2, std::make_pair(std::error_code(), std::size_t{900}));
+  EXPECT_TRUE(std::equal(up.begin() + 100, up.end(), rest.begin()));
+  EXPECT_EQ(p.server->native()->counters().bytes_posted, 100u);
+  EXPECT_EQ(p.server->available(), 0u);
+}
+
 TEST_F(bypass_tcp, read_until_and_a_scatter_read_and_available) {
   auto p = connect_pair();
   std::string line_buf;
