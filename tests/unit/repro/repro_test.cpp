@@ -2,6 +2,7 @@
 // by its checkpoint, event, packet and hop. The expected differences are computed here from the two
 // runs' own event files, and the trace digests by sha256sum (coreutils), not by the code under test.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -161,7 +162,7 @@ TEST(repro, a_changed_trace_is_reported_before_anything_runs) {
   fs::copy_file(source_file("traces/malformed.pcap"), copy, fs::copy_options::overwrite_existing);
   ASSERT_EQ(record(dir, {"replay", copy}).exit_code, 0);
   const std::string before = sha256sum(copy);
-  // check runs on the bundle's copy of the trace (a hard link or a copy): the one to change.
+  // check runs on the bundle's copy of the trace: the one to change.
   const std::string in_bundle = dir + "/inputs/1-" + fs::path(copy).filename().string();
   ASSERT_EQ(sha256sum(in_bundle), before);
   {
@@ -177,6 +178,37 @@ TEST(repro, a_changed_trace_is_reported_before_anything_runs) {
   EXPECT_FALSE(fs::exists(fs::path(dir) / "check")) << "nothing ran";
   fs::remove_all(dir);
   fs::remove(copy);
+}
+
+// The bundle holds a copy of each input's bytes, never a link to it: regenerating or editing the
+// original (traces/README says how) leaves every bundle checking the same, and editing the bundle's
+// copy leaves the original as it was.
+TEST(repro, the_bundle_copies_its_input_so_rewriting_the_original_leaves_it_the_same) {
+  const std::string dir = temp("copied"), orig = temp("orig.pcap");
+  fs::remove_all(dir);
+  fs::copy_file(source_file("traces/malformed.pcap"), orig, fs::copy_options::overwrite_existing);
+  const std::string digest = sha256sum(orig);
+  ASSERT_EQ(record(dir, {"replay", orig}).exit_code, 0);
+  const std::string in_bundle = dir + "/inputs/1-" + fs::path(orig).filename().string();
+  struct stat a{}, b{};
+  ASSERT_EQ(::stat(orig.c_str(), &a), 0);
+  ASSERT_EQ(::stat(in_bundle.c_str(), &b), 0);
+  EXPECT_NE(a.st_ino, b.st_ino) << "the bundle's input is a link to the original";
+  EXPECT_EQ(b.st_nlink, 1u);
+  EXPECT_EQ(sha256sum(in_bundle), digest);
+  // Rewrite the original in place (same inode, other bytes), as a regenerated trace would be.
+  {
+    std::fstream f(orig, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  ASSERT_NE(sha256sum(orig), digest);
+  EXPECT_EQ(sha256sum(in_bundle), digest) << "the bundle's copy changed with the original";
+  const auto c = run_ringlab({"repro", "check", dir});
+  EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
+  EXPECT_NE(c.out.find("\nSAME: "), std::string::npos) << c.out;
+  fs::remove_all(dir);
+  fs::remove(orig);
 }
 
 TEST(repro, bad_input_is_refused_naming_it) {
