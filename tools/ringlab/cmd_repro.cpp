@@ -215,7 +215,33 @@ struct bundle {
   int exit_status = 0;
   std::uint64_t every = 0, events = 0, final_hash = 0;
   std::vector<std::uint64_t> checkpoints;         // hash after events every, 2*every, ...
+  // Where read_bundle found them in bundle.txt (1-based), so a check that fails names the line.
+  int every_line = 0, events_line = 0, final_line = 0, exit_line = 0;
+  std::vector<int> checkpoint_lines;
 };
+
+// bundle.txt's numbers exactly as record writes them: decimal digits only (no sign, no space, nothing
+// after), hashes 16 lower-case hex digits. std::stoull would take " 12x" as 12: an edit it hides.
+std::optional<std::uint64_t> decimal_of(std::string_view v) {
+  if (v.empty() || v.size() > 20 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : v) {
+    if (n > (UINT64_MAX - static_cast<std::uint64_t>(c - '0')) / 10) return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+std::optional<std::uint64_t> hash_of(std::string_view v) {
+  if (v.size() != 16) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : v) {
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    n = n << 4 | static_cast<std::uint64_t>(d);
+  }
+  return n;
+}
 
 void write_bundle(const fs::path& dir, const bundle& b) {
   std::ostringstream o;
@@ -243,7 +269,7 @@ bundle read_bundle(const fs::path& dir) {
   if (!in) throw cli::usage_error{"'" + dir.string() + "' holds no bundle.txt (ringlab repro record writes one)"};
   bundle b;
   std::string line;
-  int n = 0, seed_line = 0, events_line = 0;
+  int n = 0, seed_line = 0;
   bool final_seen = false;
   std::map<std::string, int> seen;
   // The lines record writes exactly once.
@@ -260,18 +286,30 @@ bundle read_bundle(const fs::path& dir) {
     const std::string key = line.substr(0, sp), val = sp == std::string::npos ? "" : line.substr(sp + 1);
     if (std::find(std::begin(once), std::end(once), key) != std::end(once) && seen[key]++)
       throw bad("'" + key + "' given twice");
-    try {
+    auto number = [&](std::string_view v) {
+      const auto x = decimal_of(v);
+      if (!x) throw bad("bad value '" + escaped(val) + "'");
+      return *x;
+    };
+    auto hash = [&](std::string_view v) {
+      const auto x = hash_of(v);
+      if (!x) throw bad("bad value '" + escaped(val) + "' (a hash is 16 lower-case hex digits)");
+      return *x;
+    };
+    {
       if (key == "arg") b.args.push_back(val);
       else if (key == "cwd") b.cwd = val;
       else if (key == "seed") b.seed = val, seed_line = n;
       else if (key == "revision") b.revision = val;
       else if (key == "build") b.build = val;
-      else if (key == "exit") b.exit_status = std::stoi(val);
-      else if (key == "every") {
-        b.every = std::stoull(val);
+      else if (key == "exit") {
+        if (number(val) > 255) throw bad("bad value '" + escaped(val) + "' (an exit status is 0..255)");
+        b.exit_status = static_cast<int>(number(val)), b.exit_line = n;
+      } else if (key == "every") {
+        b.every = number(val), b.every_line = n;
         if (b.every == 0) throw bad("every must be at least 1");
-      } else if (key == "events") b.events = std::stoull(val), events_line = n;
-      else if (key == "final") b.final_hash = std::stoull(val, nullptr, 16), final_seen = true;
+      } else if (key == "events") b.events = number(val), b.events_line = n;
+      else if (key == "final") b.final_hash = hash(val), final_seen = true, b.final_line = n;
       else if (key == "file") {
         const auto s2 = val.find(' ');
         if (s2 == std::string::npos) throw bad("file needs a digest and a path");
@@ -283,14 +321,17 @@ bundle read_bundle(const fs::path& dir) {
       } else if (key == "checkpoint") {
         const auto s2 = val.find(' ');
         if (s2 == std::string::npos) throw bad("checkpoint needs an event count and a hash");
-        if (b.every == 0 || std::stoull(val.substr(0, s2)) != (b.checkpoints.size() + 1) * b.every)
-          throw bad("checkpoints out of order");
-        b.checkpoints.push_back(std::stoull(val.substr(s2 + 1), nullptr, 16));
+        const std::uint64_t at = number(val.substr(0, s2)), want = (b.checkpoints.size() + 1) * b.every;
+        if (b.every == 0) throw bad("a checkpoint before the 'every' line");
+        if (at != want)
+          throw bad("checkpoint " + std::to_string(at) + " where 'every " + std::to_string(b.every) + "' (line " +
+                    std::to_string(b.every_line) + ") puts one at " + std::to_string(want) +
+                    ": the checkpoints or the every line were edited");
+        b.checkpoints.push_back(hash(val.substr(s2 + 1)));
+        b.checkpoint_lines.push_back(n);
       } else {
         throw bad("unknown line '" + escaped(key) + "'");
       }
-    } catch (const std::logic_error&) {
-      throw bad("bad value '" + escaped(val) + "'");
     }
   }
   if (n == 0) throw cli::usage_error{file.string() + " is empty"};
@@ -305,7 +346,7 @@ bundle read_bundle(const fs::path& dir) {
     throw cli::usage_error{file.string() + ": " + e.what};
   }
   if (b.checkpoints.size() != b.events / b.every)
-    throw cli::usage_error{file.string() + ":" + std::to_string(events_line) + ": " + std::to_string(b.events) +
+    throw cli::usage_error{file.string() + ":" + std::to_string(b.events_line) + ": " + std::to_string(b.events) +
                            " events every " + std::to_string(b.every) + " make " + std::to_string(b.events / b.every) +
                            " checkpoints, the file has " + std::to_string(b.checkpoints.size())};
   // The seed line is derived from the command: a line that says otherwise was edited.
@@ -529,15 +570,34 @@ int check(fs::path dir, const std::optional<std::string>& cwd_opt) {
   }
   bundle rec = want;
   checkpoints_of(dir / "events.bin", true, rec);
+  const std::string bundle_txt = (dir / "bundle.txt").string();
   if (rec.events != want.events)
-    throw cli::usage_error{(dir / "events.bin").string() + " holds " + std::to_string(rec.events) + " events, bundle.txt " +
-                           std::to_string(want.events) + ": the bundle is damaged"};
-  if (rec.checkpoints != want.checkpoints || rec.final_hash != want.final_hash)
-    throw cli::usage_error{(dir / "events.bin").string() + " does not give bundle.txt's checkpoints: the bundle is damaged"};
+    throw cli::usage_error{(dir / "events.bin").string() + " holds " + std::to_string(rec.events) + " events, " + bundle_txt +
+                           ":" + std::to_string(want.events_line) + " says " + std::to_string(want.events) +
+                           ": the bundle is damaged"};
+  // The first line whose hash the events do not give: an edited line, or events.bin changed from there.
+  auto hex = [](std::uint64_t h) {
+    char b[17];
+    std::snprintf(b, sizeof b, "%016" PRIx64, h);
+    return std::string(b);
+  };
+  for (std::size_t k = 0; k < want.checkpoints.size(); ++k)
+    if (rec.checkpoints[k] != want.checkpoints[k])
+      throw cli::usage_error{bundle_txt + ":" + std::to_string(want.checkpoint_lines[k]) + ": checkpoint " +
+                             std::to_string((k + 1) * want.every) + " " + hex(want.checkpoints[k]) + ", " +
+                             (dir / "events.bin").string() + " gives " + hex(rec.checkpoints[k]) + ": the bundle is damaged"};
+  if (rec.final_hash != want.final_hash)
+    throw cli::usage_error{bundle_txt + ":" + std::to_string(want.final_line) + ": final " + hex(want.final_hash) + ", " +
+                           (dir / "events.bin").string() + " gives " + hex(rec.final_hash) + ": the bundle is damaged"};
   const fs::path rerun = dir / "check";
   fs::create_directories(rerun, ec);
   if (ec) throw std::runtime_error("cannot create " + rerun.string() + ": " + ec.message());
   const int status = run_logged(args, rerun, cwd);
+  // A command that refuses its arguments (edited into one: record never writes a bundle of a refusal
+  // unless --allow-failure kept it) is bad input, as record's refusal is: exit 2, with what it said.
+  if (status == cli::exit_usage && want.exit_status != cli::exit_usage)
+    throw cli::usage_error{bundle_txt + ": the command refused its arguments (exit 2); its standard error ended with:\n" +
+                           tail_of(rerun / "stderr.txt", 10) + "(output in " + rerun.string() + ")"};
   // Both event files side by side, as streams: the first event that differs, and the one before it.
   events_reader recorded(dir / "events.bin", true), now(rerun / "events.bin", false);
   bundle got = want;
@@ -552,12 +612,16 @@ int check(fs::path dir, const std::optional<std::string>& cwd_opt) {
     last = *n;
   }
   if (!r && !n) {
-    std::printf("SAME: %" PRIu64 " events, %zu checkpoints, final hash %016" PRIx64 ", exit %d\n", got.events,
-                got.checkpoints.size(), got.final_hash, status);
+    // One verdict: the same events with another exit status is a difference.
     if (status != want.exit_status) {
-      std::printf("DIFFERS: exit status %d, bundle %d\n", status, want.exit_status);
+      std::printf("DIFFERS: exit status %d, bundle %d (%s:%d); the events are the same: %" PRIu64
+                  " events, final hash %016" PRIx64 " (output in %s)\n",
+                  status, want.exit_status, bundle_txt.c_str(), want.exit_line, got.events, got.final_hash,
+                  rerun.string().c_str());
       return cli::exit_failure;
     }
+    std::printf("SAME: %" PRIu64 " events, %zu checkpoints, final hash %016" PRIx64 ", exit %d\n", got.events,
+                got.checkpoints.size(), got.final_hash, status);
     return cli::exit_ok;
   }
   // Event i is the first that differs: it lies under checkpoint i / every + 1.
