@@ -561,6 +561,20 @@ TEST(ringlab_cli_exit, device_flags_bad_input_is_usage_and_a_failed_tap_write_fa
                "FIELD=VALUE items separated by single commas");
 }
 
+// `trace replay --quiet` prints no route, so the summary says why packets were dropped: each reason
+// with its count, most first (ties by name). traces/README.md's table for malformed.pcap ("trace
+// replay" column): packets 2, 4, 6, 7, 8, 9, 10, 12, 13, 15 dropped with their reasons (11 is held).
+TEST(ringlab_cli, trace_replay_quiet_counts_the_drops_per_reason) {
+  const auto r = ringlab({"trace", "replay", source_file("traces/malformed.pcap"), "--packets", "0", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\nlab path: 15 packets, 10 dropped, "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nlab path drops: 2 bad_ip_header_len, 1 bad_ethertype, 1 bad_ip_checksum, 1 bad_ip_total_len, "
+                       "1 bad_ip_version, 1 bad_l4_checksum, 1 bad_l4_length, 1 runt, "
+                       "1 snap_truncated\n"),
+            std::string::npos)
+      << r.out;
+}
+
 // --faults takes seed=N in every command that takes --faults (one parser, tools/ringlab/faults_flag.hpp):
 // replay's `seed=7` runs as `--seed 7` does, byte for byte, and another seed gives other faults; --seed
 // and seed= both given must agree, else exit 2 naming both.
