@@ -9,6 +9,7 @@
 #include "trace/repro_log.hpp"
 
 namespace ringlab::trace {
+
 namespace {
 
 struct tagged { std::uint64_t seq; event e; };
@@ -54,10 +55,16 @@ buffer& my_buffer() {
 
 }  // namespace
 
+// What the command asked for: only then are its events kept for drain(). A repro run keeps tracing
+// on from start to exit whatever the command switches, but its events go to the repro log as they
+// come (repro_log.hpp), so a command that never drains holds none of them: memory stays flat.
+namespace {
+std::atomic<bool> user_enabled{false};
+}  // namespace
+
 void enable(bool on) noexcept {
-  // A repro run records from start to exit, whatever the command switches (repro_log.hpp).
-  if (!on && detail::repro_active()) return;
-  detail::enabled_flag.store(on, std::memory_order_relaxed);
+  user_enabled.store(on, std::memory_order_relaxed);
+  detail::enabled_flag.store(on || detail::repro_active(), std::memory_order_relaxed);
 }
 
 void detail::record(const event& e) {
@@ -71,6 +78,8 @@ void detail::record(const event& e) {
     ev.cpu = static_cast<std::uint16_t>(c < 0 ? 0 : c);
   }
   const std::uint64_t s = reg().seq.fetch_add(1, std::memory_order_relaxed);
+  if (detail::repro_active()) detail::repro_log_event(ev, s);
+  if (!user_enabled.load(std::memory_order_relaxed)) return;
   std::lock_guard lk(b.mu);
   b.push({s, ev});
 }
@@ -91,7 +100,9 @@ std::vector<event> drain() {
   std::vector<event> out;
   out.reserve(all.size());
   for (auto& t : all) out.push_back(t.e);
-  if (detail::repro_active()) detail::repro_append(out);
+  // A drain ends the repro log's ordering window, as it always has: the log's order stays the one
+  // drain() hands out (repro_log.hpp).
+  if (detail::repro_active()) detail::repro_flush();
   return out;
 }
 

@@ -88,6 +88,9 @@ def run_target(m, out, runs, seconds, nice):
     with open(os.path.join(work, 'log.txt'), 'w') as f:
         f.write(' '.join(cmd) + '\n' + r.stdout)
     s = parse_log(r.stdout)
+    # libFuzzer's average_exec_per_sec is executions over whole seconds elapsed: 0 for a run under a
+    # second. Executions over the run's own wall time instead (process start included).
+    s['exec_per_sec'] = round(s['execs'] / wall) if wall > 0 else 0
     new = sorted(set(os.listdir(crashes)) - before)
     s.update(name=m['name'], wall_s=round(wall, 1), exit=r.returncode,
              crashes=[os.path.join(crashes, c) for c in new], binary=m['binary'],
@@ -113,7 +116,15 @@ def main():
     ap.add_argument('--out', default=None, help='campaign directory (default BUILD/fuzz-campaign)')
     ap.add_argument('--nice', type=int, default=10)
     ap.add_argument('--list', action='store_true', help='print the targets and exit')
+    ap.add_argument('--check-args', action='store_true',
+                    help='check the arguments and exit (./lab fuzz does, before it builds anything)')
     a = ap.parse_args()
+    # Bad arguments are refused before anything is read or built (./lab fuzz --check-args first).
+    if a.runs <= 0 or a.time < 0:
+        print('fuzz: --runs must be > 0 and --time >= 0', file=sys.stderr)
+        return 2
+    if a.check_args:
+        return 0
     manifests = {read_manifest(p)['name']: read_manifest(p)
                  for p in sorted(glob.glob(os.path.join(a.build, 'fuzz_targets', '*.txt')))}
     if not manifests:
@@ -122,9 +133,6 @@ def main():
     if a.list:
         print('\n'.join(manifests))
         return 0
-    if a.runs <= 0 or a.time < 0:
-        print('fuzz: --runs must be > 0 and --time >= 0', file=sys.stderr)
-        return 2
     names = a.target or list(manifests)
     unknown = [n for n in names if n not in manifests]
     if unknown:

@@ -51,7 +51,7 @@ const std::vector<cli::option> opts = cli::with_device_flags({
                       "$RINGLAB_SOURCE_DIR, else the same 12000 frames generated in memory from its recipe)"},
     {"ring", "NAME", "RX descriptor ring design (rings/ registry name)", "spsc"},
     {"queues", "N", "RX queues: one stack + io_context each, RSS spreads the groups", "2"},
-    {"seed", "N", "seed for the faults (unless --faults names one) and the stack: same seed, same output", "1"},
+    {"seed", "N", "seed for the faults (--faults seed=N too: both given must agree) and the stack: same seed, same output", "1"},
     {"event-hash", "", "trace every hop and print the FNV-1a hash of all events"},
     {"tcp-bytes", "SIZE", "the TCP part: bytes tcp-echo sends and reads back over two sim hosts with 1% loss "
                           "each way (0: no TCP part; with --replay the default is 0)", "1048576"},

@@ -16,6 +16,7 @@
 #include "trace/trace.hpp"
 #include "sim_nic/sim_nic.hpp"
 #include "tools/ringlab/cli.hpp"
+#include "tools/ringlab/faults_flag.hpp"
 #include "tools/ringlab/trace_file.hpp"
 
 namespace {
@@ -32,7 +33,7 @@ const std::vector<cli::option> opts = {
     {"mbps", "N", "replay at a fixed N megabits per second (frame bytes x 8)"},
     {"loop", "N", "replay the trace N times", "1"},
     {"faults", "SPEC", "faults between the trace and the NIC, e.g. drop=0.01,dup=0.001,reorder=0.01:8,"
-                       "corrupt=0.001,delay=50us,jitter=10us"},
+                       "corrupt=0.001,delay=50us,jitter=10us,seed=7 (seed= as --seed; both given must agree)"},
     {"seed", "S", "seed for the fault generator (same seed + trace = same output)", "1"},
     {"out", "FILE", "forward every received frame out of its queue (testpmd io-forward style) into this pcap, "
                     "each stamped with its own arrival time on the virtual clock"},
@@ -184,11 +185,10 @@ int run(int argc, char** argv) {
   if (a.has("speed")) { cfg.timing.mode = sim::pacing::recorded; cfg.timing.speed = a.real("speed", 1e-6, 1e9); }
   if (a.has("pps")) { cfg.timing.mode = sim::pacing::pps; cfg.timing.pps = a.real("pps", 1e-3, 1e12); }
   if (a.has("mbps")) { cfg.timing.mode = sim::pacing::mbps; cfg.timing.mbps = a.real("mbps", 1e-6, 1e9); }
-  if (a.has("faults")) {
-    std::string err;
-    auto spec = port::parse_fault_spec(a.str("faults"), &err);
-    if (!spec) throw cli::usage_error{"--faults: " + err};
-    cfg.rx_faults = *spec;
+  if (auto f = cli::faults_flag(a)) {
+    if (!f->rx) throw cli::usage_error{"--faults: dir=tx does not apply to replay (its faults act between the trace and the NIC)"};
+    cfg.rx_faults = f->spec;
+    if (f->seed) cfg.seed = *f->seed;
   }
   const std::string clock = a.str("clock");
   if (clock != "virtual" && clock != "real") throw cli::usage_error{"--clock: '" + clock + "' is not virtual or real"};

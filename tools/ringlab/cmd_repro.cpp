@@ -10,14 +10,18 @@
 // check re-runs the bundle's command with this binary and reports the first checkpoint whose hash
 // differs, naming the event, its packet and its hop on both sides. docs/repro.md says how to use it.
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <openssl/evp.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -153,6 +157,52 @@ fs::path input_copy(std::size_t k, const std::string& arg) {
   return fs::path(inputs_dir) / (std::to_string(k + 1) + "-" + fs::path(arg).filename().string());
 }
 
+// Copies a file's bytes to a new file: a reflink where the file system shares extents (FICLONE: no
+// bytes move, yet the copy is its own file: a write to either leaves the other), else
+// copy_file_range (in the kernel, no round trip through user space), else read/write. Empty on success,
+// else why not.
+std::string copy_bytes(const fs::path& from, const fs::path& to) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return std::strerror(errno);
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (out < 0) {
+    const int e = errno;
+    ::close(in);
+    return std::strerror(e);
+  }
+  std::string err;
+  if (::ioctl(out, FICLONE, in) != 0) {
+    bool fallback = false;
+    for (;;) {
+      const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, std::size_t{1} << 30, 0);
+      if (n == 0) break;
+      if (n > 0) continue;
+      if (errno == EINTR) continue;
+      if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) fallback = true;
+      else err = std::strerror(errno);
+      break;
+    }
+    // copy_file_range refused before writing anything (an old kernel, another file system kind):
+    // plain reads and writes from where it stopped.
+    std::vector<char> buf(fallback ? std::size_t{1} << 16 : 0);
+    while (fallback) {
+      const ssize_t n = ::read(in, buf.data(), buf.size());
+      if (n == 0) break;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) { err = std::strerror(errno); break; }
+      for (ssize_t w = 0; w < n;) {
+        const ssize_t m = ::write(out, buf.data() + w, static_cast<std::size_t>(n - w));
+        if (m < 0 && errno == EINTR) continue;
+        if (m < 0) { err = std::strerror(errno); fallback = false; break; }
+        w += m;
+      }
+    }
+  }
+  ::close(in);
+  if (::close(out) != 0 && err.empty()) err = std::strerror(errno);
+  return err;
+}
+
 // What a bundle holds (bundle.txt), as written and read back.
 struct bundle {
   struct input {
@@ -165,7 +215,33 @@ struct bundle {
   int exit_status = 0;
   std::uint64_t every = 0, events = 0, final_hash = 0;
   std::vector<std::uint64_t> checkpoints;         // hash after events every, 2*every, ...
+  // Where read_bundle found them in bundle.txt (1-based), so a check that fails names the line.
+  int every_line = 0, events_line = 0, final_line = 0, exit_line = 0;
+  std::vector<int> checkpoint_lines;
 };
+
+// bundle.txt's numbers exactly as record writes them: decimal digits only (no sign, no space, nothing
+// after), hashes 16 lower-case hex digits. std::stoull would take " 12x" as 12: an edit it hides.
+std::optional<std::uint64_t> decimal_of(std::string_view v) {
+  if (v.empty() || v.size() > 20 || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : v) {
+    if (n > (UINT64_MAX - static_cast<std::uint64_t>(c - '0')) / 10) return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+std::optional<std::uint64_t> hash_of(std::string_view v) {
+  if (v.size() != 16) return std::nullopt;
+  std::uint64_t n = 0;
+  for (char c : v) {
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    n = n << 4 | static_cast<std::uint64_t>(d);
+  }
+  return n;
+}
 
 void write_bundle(const fs::path& dir, const bundle& b) {
   std::ostringstream o;
@@ -193,7 +269,7 @@ bundle read_bundle(const fs::path& dir) {
   if (!in) throw cli::usage_error{"'" + dir.string() + "' holds no bundle.txt (ringlab repro record writes one)"};
   bundle b;
   std::string line;
-  int n = 0, seed_line = 0, events_line = 0;
+  int n = 0, seed_line = 0;
   bool final_seen = false;
   std::map<std::string, int> seen;
   // The lines record writes exactly once.
@@ -210,18 +286,30 @@ bundle read_bundle(const fs::path& dir) {
     const std::string key = line.substr(0, sp), val = sp == std::string::npos ? "" : line.substr(sp + 1);
     if (std::find(std::begin(once), std::end(once), key) != std::end(once) && seen[key]++)
       throw bad("'" + key + "' given twice");
-    try {
+    auto number = [&](std::string_view v) {
+      const auto x = decimal_of(v);
+      if (!x) throw bad("bad value '" + escaped(val) + "'");
+      return *x;
+    };
+    auto hash = [&](std::string_view v) {
+      const auto x = hash_of(v);
+      if (!x) throw bad("bad value '" + escaped(val) + "' (a hash is 16 lower-case hex digits)");
+      return *x;
+    };
+    {
       if (key == "arg") b.args.push_back(val);
       else if (key == "cwd") b.cwd = val;
       else if (key == "seed") b.seed = val, seed_line = n;
       else if (key == "revision") b.revision = val;
       else if (key == "build") b.build = val;
-      else if (key == "exit") b.exit_status = std::stoi(val);
-      else if (key == "every") {
-        b.every = std::stoull(val);
+      else if (key == "exit") {
+        if (number(val) > 255) throw bad("bad value '" + escaped(val) + "' (an exit status is 0..255)");
+        b.exit_status = static_cast<int>(number(val)), b.exit_line = n;
+      } else if (key == "every") {
+        b.every = number(val), b.every_line = n;
         if (b.every == 0) throw bad("every must be at least 1");
-      } else if (key == "events") b.events = std::stoull(val), events_line = n;
-      else if (key == "final") b.final_hash = std::stoull(val, nullptr, 16), final_seen = true;
+      } else if (key == "events") b.events = number(val), b.events_line = n;
+      else if (key == "final") b.final_hash = hash(val), final_seen = true, b.final_line = n;
       else if (key == "file") {
         const auto s2 = val.find(' ');
         if (s2 == std::string::npos) throw bad("file needs a digest and a path");
@@ -233,14 +321,17 @@ bundle read_bundle(const fs::path& dir) {
       } else if (key == "checkpoint") {
         const auto s2 = val.find(' ');
         if (s2 == std::string::npos) throw bad("checkpoint needs an event count and a hash");
-        if (b.every == 0 || std::stoull(val.substr(0, s2)) != (b.checkpoints.size() + 1) * b.every)
-          throw bad("checkpoints out of order");
-        b.checkpoints.push_back(std::stoull(val.substr(s2 + 1), nullptr, 16));
+        const std::uint64_t at = number(val.substr(0, s2)), want = (b.checkpoints.size() + 1) * b.every;
+        if (b.every == 0) throw bad("a checkpoint before the 'every' line");
+        if (at != want)
+          throw bad("checkpoint " + std::to_string(at) + " where 'every " + std::to_string(b.every) + "' (line " +
+                    std::to_string(b.every_line) + ") puts one at " + std::to_string(want) +
+                    ": the checkpoints or the every line were edited");
+        b.checkpoints.push_back(hash(val.substr(s2 + 1)));
+        b.checkpoint_lines.push_back(n);
       } else {
         throw bad("unknown line '" + escaped(key) + "'");
       }
-    } catch (const std::logic_error&) {
-      throw bad("bad value '" + escaped(val) + "'");
     }
   }
   if (n == 0) throw cli::usage_error{file.string() + " is empty"};
@@ -255,7 +346,7 @@ bundle read_bundle(const fs::path& dir) {
     throw cli::usage_error{file.string() + ": " + e.what};
   }
   if (b.checkpoints.size() != b.events / b.every)
-    throw cli::usage_error{file.string() + ":" + std::to_string(events_line) + ": " + std::to_string(b.events) +
+    throw cli::usage_error{file.string() + ":" + std::to_string(b.events_line) + ": " + std::to_string(b.events) +
                            " events every " + std::to_string(b.every) + " make " + std::to_string(b.events / b.every) +
                            " checkpoints, the file has " + std::to_string(b.checkpoints.size())};
   // The seed line is derived from the command: a line that says otherwise was edited.
@@ -265,33 +356,62 @@ bundle read_bundle(const fs::path& dir) {
   return b;
 }
 
-// A bundle's events.bin (`bundle_input`: unreadable is bad input, exit 2) or a run's (a failed run, exit 1).
-std::vector<tr::repro_record> read_events(const fs::path& p, bool bundle_input) {
-  auto fail = [&](const std::string& why) -> std::runtime_error {
-    if (bundle_input) throw cli::usage_error{p.string() + ": " + why};
-    return std::runtime_error(p.string() + ": " + why);
-  };
-  std::ifstream in(p, std::ios::binary);
-  std::error_code ec;
-  const auto size = fs::file_size(p, ec);
-  if (!in || ec) throw fail("cannot be read" + (ec ? " (" + ec.message() + ")" : std::string()));
-  if (size % sizeof(tr::repro_record) != 0)
-    throw fail("cut short (" + std::to_string(size) + " bytes: not a whole number of 16-byte events)");
-  std::vector<tr::repro_record> v(size / sizeof(tr::repro_record));
-  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(tr::repro_record)));
-  if (!in) throw fail("cannot be read");
-  return v;
-}
-
-void checkpoints_of(const std::vector<tr::repro_record>& ev, bundle& b) {
-  std::uint64_t h = tr::repro_hash_seed;
-  b.checkpoints.clear();
-  for (std::size_t i = 0; i < ev.size(); ++i) {
-    h = tr::repro_hash(h, ev[i]);
-    if ((i + 1) % b.every == 0) b.checkpoints.push_back(h);
+// An events file read as a stream, 64 KiB at a time: a bundle of a several-GB trace is checked in the
+// memory of a small one's. A bundle's events.bin (`bundle_input`: unreadable is bad input, exit 2) or a
+// run's (a failed run, exit 1).
+class events_reader {
+ public:
+  events_reader(const fs::path& p, bool bundle_input) : path_(p), bundle_input_(bundle_input) {
+    std::error_code ec;
+    const auto size = fs::file_size(p, ec);
+    in_.open(p, std::ios::binary);
+    if (!in_ || ec) fail("cannot be read" + (ec ? " (" + ec.message() + ")" : std::string()));
+    if (size % sizeof(tr::repro_record) != 0)
+      fail("cut short (" + std::to_string(size) + " bytes: not a whole number of 16-byte events)");
+    count_ = size / sizeof(tr::repro_record);
   }
-  b.events = ev.size();
-  b.final_hash = h;
+  std::uint64_t count() const { return count_; }
+  // The next event, or nullptr after the last.
+  const tr::repro_record* next() {
+    if (at_ == got_) {
+      if (read_ == count_) return nullptr;
+      const std::uint64_t n = std::min<std::uint64_t>(buf_.size(), count_ - read_);
+      in_.read(reinterpret_cast<char*>(buf_.data()), static_cast<std::streamsize>(n * sizeof(tr::repro_record)));
+      if (!in_) fail("cannot be read");
+      read_ += n, got_ = static_cast<std::size_t>(n), at_ = 0;
+    }
+    return &buf_[at_++];
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) const {
+    if (bundle_input_) throw cli::usage_error{path_.string() + ": " + why};
+    throw std::runtime_error(path_.string() + ": " + why);
+  }
+  fs::path path_;
+  bool bundle_input_;
+  std::ifstream in_;
+  std::vector<tr::repro_record> buf_ = std::vector<tr::repro_record>(4096);
+  std::uint64_t count_ = 0, read_ = 0;
+  std::size_t at_ = 0, got_ = 0;
+};
+
+// The checkpoints of a run as it goes: the hash after every `every` events, and the final one.
+struct checkpointer {
+  bundle& b;
+  std::uint64_t h = tr::repro_hash_seed;
+  explicit checkpointer(bundle& to) : b(to) { b.checkpoints.clear(), b.events = 0, b.final_hash = h; }
+  void add(const tr::repro_record& r) {
+    h = tr::repro_hash(h, r);
+    if (++b.events % b.every == 0) b.checkpoints.push_back(h);
+    b.final_hash = h;
+  }
+};
+
+void checkpoints_of(const fs::path& events, bool bundle_input, bundle& b) {
+  events_reader in(events, bundle_input);
+  checkpointer cp(b);
+  while (const tr::repro_record* r = in.next()) cp.add(*r);
 }
 
 // Runs this binary with args, the events logged to events.bin in dir, output to dir/stdout.txt and
@@ -323,8 +443,7 @@ std::string hop_name(std::uint8_t h) { return std::string(tr::to_string(static_c
 // Event i of a run, named for a person: its packet (trace/packet_id.hpp: a replayed trace's packet
 // number, a frame a stack sent by its stack and number there, a frame that came over a sim wire without
 // an id by its number there), its hop, verdict, reason and queue.
-std::string describe(const std::vector<tr::repro_record>& ev, std::size_t i) {
-  const tr::repro_record& r = ev[i];
+std::string describe(const tr::repro_record& r) {
   std::string s = tr::describe_packet(r.packet_id);
   s += " hop " + hop_name(r.stage) + " (" + std::string(tr::to_string(static_cast<tr::verdict>(r.v)));
   if (r.reason) s += " " + std::string(tr::to_string(static_cast<tr::drop_reason>(r.reason)));
@@ -382,19 +501,18 @@ int record(const cli::args& a, const std::vector<std::string>& cmd) {
   if (status != 0 && !a.has("allow-failure"))
     return discard("the command failed (exit " + std::to_string(status) + "; --allow-failure records a failing run)");
   b.exit_status = status;
-  const auto ev = read_events(dir / "events.bin", false);
-  if (ev.empty()) return discard("the command recorded no trace events");
+  checkpoints_of(dir / "events.bin", false, b);
+  if (b.events == 0) return discard("the command recorded no trace events");
   // An input the command changed was its output (an existing --tap file, say): not an input.
   std::erase_if(b.files, [&](const bundle::input& f) { return sha256_of(cmd[f.arg]) != f.sha256; });
-  // Each input travels with the bundle: a hard link where the file system allows, else a copy.
+  // Each input travels with the bundle as a copy of its bytes, never a link: the original may be
+  // regenerated or edited (traces/README), and the bundle must still hold what ran.
   for (std::size_t k = 0; k < b.files.size(); ++k) {
     const fs::path to = dir / input_copy(k, cmd[b.files[k].arg]);
     fs::create_directories(to.parent_path(), ec);
-    fs::create_hard_link(cmd[b.files[k].arg], to, ec);
-    if (ec) fs::copy_file(cmd[b.files[k].arg], to, fs::copy_options::overwrite_existing, ec);
-    if (ec) throw std::runtime_error("cannot copy " + cmd[b.files[k].arg] + " to " + to.string() + ": " + ec.message());
+    if (const std::string err = copy_bytes(cmd[b.files[k].arg], to); !err.empty())
+      throw std::runtime_error("cannot copy " + cmd[b.files[k].arg] + " to " + to.string() + ": " + err);
   }
-  checkpoints_of(ev, b);
   write_bundle(dir, b);
   const std::string inputs = b.files.empty() ? "" : ", " + std::to_string(b.files.size()) + " input file" +
                                                          (b.files.size() == 1 ? "" : "s") + " in " + (dir / inputs_dir).string();
@@ -450,42 +568,71 @@ int check(fs::path dir, const std::optional<std::string>& cwd_opt) {
     }
     args[want.files[k].arg] = p.string();
   }
-  const auto recorded = read_events(dir / "events.bin", true);
   bundle rec = want;
-  checkpoints_of(recorded, rec);
+  checkpoints_of(dir / "events.bin", true, rec);
+  const std::string bundle_txt = (dir / "bundle.txt").string();
   if (rec.events != want.events)
-    throw cli::usage_error{(dir / "events.bin").string() + " holds " + std::to_string(rec.events) + " events, bundle.txt " +
-                           std::to_string(want.events) + ": the bundle is damaged"};
-  if (rec.checkpoints != want.checkpoints || rec.final_hash != want.final_hash)
-    throw cli::usage_error{(dir / "events.bin").string() + " does not give bundle.txt's checkpoints: the bundle is damaged"};
+    throw cli::usage_error{(dir / "events.bin").string() + " holds " + std::to_string(rec.events) + " events, " + bundle_txt +
+                           ":" + std::to_string(want.events_line) + " says " + std::to_string(want.events) +
+                           ": the bundle is damaged"};
+  // The first line whose hash the events do not give: an edited line, or events.bin changed from there.
+  auto hex = [](std::uint64_t h) {
+    char b[17];
+    std::snprintf(b, sizeof b, "%016" PRIx64, h);
+    return std::string(b);
+  };
+  for (std::size_t k = 0; k < want.checkpoints.size(); ++k)
+    if (rec.checkpoints[k] != want.checkpoints[k])
+      throw cli::usage_error{bundle_txt + ":" + std::to_string(want.checkpoint_lines[k]) + ": checkpoint " +
+                             std::to_string((k + 1) * want.every) + " " + hex(want.checkpoints[k]) + ", " +
+                             (dir / "events.bin").string() + " gives " + hex(rec.checkpoints[k]) + ": the bundle is damaged"};
+  if (rec.final_hash != want.final_hash)
+    throw cli::usage_error{bundle_txt + ":" + std::to_string(want.final_line) + ": final " + hex(want.final_hash) + ", " +
+                           (dir / "events.bin").string() + " gives " + hex(rec.final_hash) + ": the bundle is damaged"};
   const fs::path rerun = dir / "check";
   fs::create_directories(rerun, ec);
   if (ec) throw std::runtime_error("cannot create " + rerun.string() + ": " + ec.message());
   const int status = run_logged(args, rerun, cwd);
-  const auto now = read_events(rerun / "events.bin", false);
+  // A command that refuses its arguments (edited into one: record never writes a bundle of a refusal
+  // unless --allow-failure kept it) is bad input, as record's refusal is: exit 2, with what it said.
+  if (status == cli::exit_usage && want.exit_status != cli::exit_usage)
+    throw cli::usage_error{bundle_txt + ": the command refused its arguments (exit 2); its standard error ended with:\n" +
+                           tail_of(rerun / "stderr.txt", 10) + "(output in " + rerun.string() + ")"};
+  // Both event files side by side, as streams: the first event that differs, and the one before it.
+  events_reader recorded(dir / "events.bin", true), now(rerun / "events.bin", false);
   bundle got = want;
-  checkpoints_of(now, got);
-  const std::size_t n = std::min(recorded.size(), now.size());
-  std::size_t i = 0;
-  while (i < n && recorded[i] == now[i]) ++i;
-  if (i == recorded.size() && i == now.size()) {
-    std::printf("SAME: %" PRIu64 " events, %zu checkpoints, final hash %016" PRIx64 ", exit %d\n", got.events,
-                got.checkpoints.size(), got.final_hash, status);
+  checkpointer cp(got);
+  std::uint64_t i = 0;
+  tr::repro_record last{};
+  const tr::repro_record *r = nullptr, *n = nullptr;
+  for (;; ++i) {
+    r = recorded.next(), n = now.next();
+    if (!r || !n || !(*r == *n)) break;
+    cp.add(*n);
+    last = *n;
+  }
+  if (!r && !n) {
+    // One verdict: the same events with another exit status is a difference.
     if (status != want.exit_status) {
-      std::printf("DIFFERS: exit status %d, bundle %d\n", status, want.exit_status);
+      std::printf("DIFFERS: exit status %d, bundle %d (%s:%d); the events are the same: %" PRIu64
+                  " events, final hash %016" PRIx64 " (output in %s)\n",
+                  status, want.exit_status, bundle_txt.c_str(), want.exit_line, got.events, got.final_hash,
+                  rerun.string().c_str());
       return cli::exit_failure;
     }
+    std::printf("SAME: %" PRIu64 " events, %zu checkpoints, final hash %016" PRIx64 ", exit %d\n", got.events,
+                got.checkpoints.size(), got.final_hash, status);
     return cli::exit_ok;
   }
   // Event i is the first that differs: it lies under checkpoint i / every + 1.
-  const std::uint64_t cp = i / want.every + 1;
-  std::printf("DIFFERS at checkpoint %" PRIu64 " (events %" PRIu64 "..%" PRIu64 "): first at event %zu\n", cp,
-              (cp - 1) * want.every, cp * want.every - 1, i);
-  std::printf("  bundle:   %s\n", i < recorded.size() ? describe(recorded, i).c_str() : "(no more events: the run ended)");
-  std::printf("  this run: %s\n", i < now.size() ? describe(now, i).c_str() : "(no more events: the run ended)");
-  if (i > 0) std::printf("  last event in common: %s\n", describe(now, i - 1).c_str());
-  std::printf("  events: bundle %zu, this run %zu; exit: bundle %d, this run %d (output in %s)\n", recorded.size(),
-              now.size(), want.exit_status, status, rerun.string().c_str());
+  const std::uint64_t cp_no = i / want.every + 1;
+  std::printf("DIFFERS at checkpoint %" PRIu64 " (events %" PRIu64 "..%" PRIu64 "): first at event %" PRIu64 "\n", cp_no,
+              (cp_no - 1) * want.every, cp_no * want.every - 1, i);
+  std::printf("  bundle:   %s\n", r ? describe(*r).c_str() : "(no more events: the run ended)");
+  std::printf("  this run: %s\n", n ? describe(*n).c_str() : "(no more events: the run ended)");
+  if (i > 0) std::printf("  last event in common: %s\n", describe(last).c_str());
+  std::printf("  events: bundle %" PRIu64 ", this run %" PRIu64 "; exit: bundle %d, this run %d (output in %s)\n",
+              recorded.count(), now.count(), want.exit_status, status, rerun.string().c_str());
   return cli::exit_failure;
 }
 

@@ -19,6 +19,7 @@
 #include "port/fault_line.hpp"
 #include "trace/trace.hpp"
 #include "tools/ringlab/cli.hpp"
+#include "tools/ringlab/faults_flag.hpp"
 #include "tools/ringlab/tcp_app_flags.hpp"
 #include "tools/tcp_apps/echo.hpp"
 #include "tools/tcp_apps/lane_apps.hpp"
@@ -104,10 +105,7 @@ int run_sim(const cli::args& a) {
   a.refuse({"tcp-secret"}, "--backend sim (its stacks keep a fixed secret: a seeded run repeats)");
   ta::sim_pair_config pc;
   pc.seed = a.u64("seed");
-  if (a.has("faults")) {
-    std::string err;
-    auto f = port::parse_port_faults(a.str("faults"), &err);
-    if (!f) throw cli::usage_error{"--faults: " + err};
+  if (auto f = cli::faults_flag(a)) {
     if (!f->rx || !f->tx) throw cli::usage_error{"--faults: dir= does not apply to sim (the faults act on the wire, both ways)"};
     pc.faults = f->spec;
     if (f->seed) pc.seed = *f->seed;

@@ -15,6 +15,7 @@
 #include "sim_nic/event_loop.hpp"
 #include "tools/gen_trace/gen_trace.hpp"
 #include "tools/ringlab/cli.hpp"
+#include "tools/ringlab/faults_flag.hpp"
 #include "tools/ringlab/trace_file.hpp"
 #include "trace/trace.hpp"
 
@@ -47,12 +48,7 @@ inline void apply_device_flags(const args& a, bypass::device_options& d, std::ui
     check_output("tap", a.str("tap"));
     d.tap = a.str("tap");
   }
-  if (a.has("faults")) {
-    std::string err;
-    auto f = port::parse_port_faults(a.str("faults"), &err);
-    if (!f) throw usage_error{"--faults: " + err};
-    d.faults = *f;
-  }
+  if (auto f = faults_flag(a)) d.faults = *f;
   d.fault_seed = default_seed;
   d.trace_hops = a.has("trace");
   if (d.trace_hops) {

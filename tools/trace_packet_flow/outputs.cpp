@@ -100,10 +100,14 @@ void write_stats(std::ostream& os, const std::vector<route>& routes) {
   // Per path: hops per route and the whole route's time.
   std::map<std::string, std::vector<std::uint64_t>> totals, hops;
   std::map<std::string, std::size_t> drops;
+  std::map<std::string, std::map<std::string, std::size_t>> reasons;   // path -> drop reason -> packets
   for (const auto& r : routes) {
     totals[r.path].push_back(r.total_ns());
     hops[r.path].push_back(r.steps.size());
-    if (r.dropped()) ++drops[r.path];
+    if (const auto* d = r.drop_step()) {
+      ++drops[r.path];
+      ++reasons[r.path][d->reason.empty() ? "unknown" : d->reason];
+    }
   }
   std::map<std::string, std::string> clocks;
   for (const auto& r : routes)
@@ -117,6 +121,15 @@ void write_stats(std::ostream& os, const std::vector<route>& routes) {
        << " ns, p99 " << percentile(t, 99) << " ns, max " << t.back() << " ns";
     if (clocks.count(path)) os << " (clock: " << clocks[path] << ')';
     os << '\n';
+    // The count alone says nothing of why (`--quiet` prints no route): each reason, most packets first.
+    if (auto it = reasons.find(path); it != reasons.end()) {
+      std::vector<std::pair<std::size_t, std::string>> by(it->second.size());
+      std::transform(it->second.begin(), it->second.end(), by.begin(), [](const auto& kv) { return std::pair{kv.second, kv.first}; });
+      std::stable_sort(by.begin(), by.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+      os << path << " path drops:";
+      for (std::size_t i = 0; i < by.size(); ++i) os << (i ? ", " : " ") << by[i].first << ' ' << by[i].second;
+      os << '\n';
+    }
   }
 }
 

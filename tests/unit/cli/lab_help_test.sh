@@ -41,6 +41,16 @@ expect_command_help() {
   fi
 }
 
+# ./lab fuzz refuses bad arguments before it builds (the stand-in cmake would write down the build).
+mkdir -p "$dir/tests/fuzz"
+cp "$(dirname "$lab_src")/tests/fuzz/campaign.py" "$dir/tests/fuzz/"
+for bad in "--runs abc" "--runs 0" "--time -1"; do
+  run_lab fuzz $bad
+  [ "$rc" -eq 2 ] || fail "./lab fuzz $bad: exit $rc, want 2: $err"
+  grep -q -- "--runs\|--time" <<< "$err" || fail "./lab fuzz $bad: the error does not name the option: $err"
+  [ ! -e "$dir/called" ] || fail "./lab fuzz $bad ran $(cat "$dir/called") before refusing its arguments"
+done
+
 expect_command_help bench 3 bench --help
 grep -q -- "--quick" <<< "$out" || fail "bench --help lacks --quick: $out"
 expect_command_help bench 3 bench --quick -h

@@ -561,6 +561,49 @@ TEST(ringlab_cli_exit, device_flags_bad_input_is_usage_and_a_failed_tap_write_fa
                "FIELD=VALUE items separated by single commas");
 }
 
+// `trace replay --quiet` prints no route, so the summary says why packets were dropped: each reason
+// with its count, most first (ties by name). traces/README.md's table for malformed.pcap ("trace
+// replay" column): packets 2, 4, 6, 7, 8, 9, 10, 12, 13, 15 dropped with their reasons (11 is held).
+TEST(ringlab_cli, trace_replay_quiet_counts_the_drops_per_reason) {
+  const auto r = ringlab({"trace", "replay", source_file("traces/malformed.pcap"), "--packets", "0", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\nlab path: 15 packets, 10 dropped, "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nlab path drops: 2 bad_ip_header_len, 1 bad_ethertype, 1 bad_ip_checksum, 1 bad_ip_total_len, "
+                       "1 bad_ip_version, 1 bad_l4_checksum, 1 bad_l4_length, 1 runt, "
+                       "1 snap_truncated\n"),
+            std::string::npos)
+      << r.out;
+}
+
+// --faults takes seed=N in every command that takes --faults (one parser, tools/ringlab/faults_flag.hpp):
+// replay's `seed=7` runs as `--seed 7` does, byte for byte, and another seed gives other faults; --seed
+// and seed= both given must agree, else exit 2 naming both.
+TEST(ringlab_cli, faults_seed_is_the_seed_in_every_command_and_a_conflict_is_refused) {
+  const std::string flows = source_file("traces/flows.pcap");
+  const auto in_spec = ringlab({"replay", flows, "--faults", "drop=0.05,seed=7"});
+  const auto as_flag = ringlab({"replay", flows, "--faults", "drop=0.05", "--seed", "7"});
+  const auto both = ringlab({"replay", flows, "--faults", "drop=0.05,seed=7", "--seed", "7"});
+  const auto other = ringlab({"replay", flows, "--faults", "drop=0.05,seed=8"});
+  ASSERT_EQ(in_spec.exit_code, 0) << in_spec.err;
+  ASSERT_EQ(as_flag.exit_code, 0) << as_flag.err;
+  EXPECT_EQ(both.exit_code, 0) << both.err;
+  // All but the last line (wall time: the real clock's).
+  auto counters = [](const std::string& out) { return out.substr(0, out.find("wall time ")); };
+  EXPECT_EQ(counters(in_spec.out), counters(as_flag.out));
+  EXPECT_EQ(counters(in_spec.out), counters(both.out));
+  const std::uint64_t dropped = number_after(in_spec.out, "dropped ");
+  EXPECT_GT(dropped, 0u) << in_spec.out;
+  EXPECT_NE(number_after(other.out, "dropped "), dropped) << "seed=8 dropped what seed=7 did:\n" << other.out;
+  expect_usage({"replay", flows, "--faults", "drop=0.05,seed=7", "--seed", "8"},
+               "ringlab replay: --faults seed=7 and --seed 8 disagree: give the faults' seed once");
+  expect_usage({"demo", "--faults", "drop=0.05,seed=7", "--seed", "3"},
+               "ringlab demo: --faults seed=7 and --seed 3 disagree: give the faults' seed once");
+  expect_usage({"tcp-echo", "client", "--backend", "sim", "--faults", "drop=0.05,seed=7", "--seed=9"},
+               "ringlab tcp-echo: --faults seed=7 and --seed 9 disagree: give the faults' seed once");
+  expect_usage({"replay", flows, "--faults", "drop=0.05,dir=tx"},
+               "ringlab replay: --faults: dir=tx does not apply to replay (its faults act between the trace and the NIC)");
+}
+
 // Every frame the stack sends is traced, the IGMP leaves the closing sockets send included (the trace
 // once ended at the joins): one queue, the feed's 4 groups: 4 reports in, 4 leaves out, and the tap,
 // which writes what the stack sent, agrees.

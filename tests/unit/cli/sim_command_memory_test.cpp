@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -104,4 +105,54 @@ TEST(sim_command_memory, demo_streams_its_trace_flat_from_1e5_to_1e6_messages) {
   // per-frame state) in memory could not stay within it.
   EXPECT_GT(grown / 1024, 4 * bound_kib);
   EXPECT_LT(b.peak_kib, s.peak_kib + bound_kib) << "demo's memory grew with its trace";
+}
+
+// `repro record` and `repro check` stream: the recorded run writes its events as they come (a sorting
+// window of trace::repro_window events), and record and check hash and compare the events files 64 KiB
+// at a time. Peak RSS of the whole tree (record or check, and the ringlab run under it: wait4 counts
+// the largest of them) at 5x10^5 packets within 8 MiB of 5x10^4's; before, both kept every event
+// (~150 bytes per packet: 775 MiB at 10^6 packets).
+TEST(sim_command_memory, repro_record_and_check_are_flat_from_5e4_to_5e5_packets) {
+  const std::string small = ringlab::test::temp_path("simmem", "r5e4.pcap");
+  const std::string big = ringlab::test::temp_path("simmem", "r5e5.pcap");
+  const std::string out = ringlab::test::temp_path("simmem", "rout.txt");
+  const std::string bs = ringlab::test::temp_path("simmem", "bundle_small");
+  const std::string bb = ringlab::test::temp_path("simmem", "bundle_big");
+  for (const auto& [path, n] : {std::pair{small, 50'000ull}, std::pair{big, 500'000ull}}) {
+    ringlab::gen_trace::options o;
+    o.what = ringlab::gen_trace::kind::flows;
+    o.count = n;
+    std::uint64_t written = 0;
+    ASSERT_EQ(ringlab::gen_trace::generate_pcap(path, o, &written), "");
+    ASSERT_EQ(written, n);
+  }
+  std::filesystem::remove_all(bs);
+  std::filesystem::remove_all(bb);
+  const auto rs = run_measured({"repro", "record", "--out", bs, "--", "replay", small}, out);
+  const auto rb = run_measured({"repro", "record", "--out", bb, "--", "replay", big}, out);
+  ASSERT_EQ(rs.exit_code, 0) << rs.out;
+  ASSERT_EQ(rb.exit_code, 0) << rb.out;
+  const auto cs = run_measured({"repro", "check", bs}, out);
+  const auto cb = run_measured({"repro", "check", bb}, out);
+  ASSERT_EQ(cs.exit_code, 0) << cs.out;
+  ASSERT_EQ(cb.exit_code, 0) << cb.out;
+  // Every packet's five hops (nic_rx, rss, pool, ring_enqueue, ring_dequeue) in the events file, 16
+  // bytes each, and check went through all of them.
+  EXPECT_EQ(file_bytes(bb + "/events.bin"), 500'000l * 5 * 16);
+  EXPECT_NE(cb.out.find("\nSAME: 2500000 events, 2500 checkpoints, final hash "), std::string::npos) << cb.out;
+  // No event came later than the sorting window: the file is in drain()'s time order.
+  EXPECT_EQ(file_bytes(bb + "/stderr.txt"), 0);
+  std::printf("repro: peak RSS record %.1f / %.1f MiB, check %.1f / %.1f MiB at 5x10^4 / 5x10^5 packets\n",
+              static_cast<double>(rs.peak_kib) / 1024, static_cast<double>(rb.peak_kib) / 1024,
+              static_cast<double>(cs.peak_kib) / 1024, static_cast<double>(cb.peak_kib) / 1024);
+  constexpr long bound_kib = 8 * 1024;
+  // The control: the big bundle's events alone are far past the bound.
+  EXPECT_GT(file_bytes(bb + "/events.bin") / 1024, 4 * bound_kib);
+  EXPECT_LT(rb.peak_kib, rs.peak_kib + bound_kib) << "repro record's memory grew with the trace";
+  EXPECT_LT(cb.peak_kib, cs.peak_kib + bound_kib) << "repro check's memory grew with the trace";
+  std::filesystem::remove_all(bs);
+  std::filesystem::remove_all(bb);
+  std::remove(small.c_str());
+  std::remove(big.c_str());
+  std::remove(out.c_str());
 }

@@ -2,6 +2,7 @@
 // by its checkpoint, event, packet and hop. The expected differences are computed here from the two
 // runs' own event files, and the trace digests by sha256sum (coreutils), not by the code under test.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -161,7 +162,7 @@ TEST(repro, a_changed_trace_is_reported_before_anything_runs) {
   fs::copy_file(source_file("traces/malformed.pcap"), copy, fs::copy_options::overwrite_existing);
   ASSERT_EQ(record(dir, {"replay", copy}).exit_code, 0);
   const std::string before = sha256sum(copy);
-  // check runs on the bundle's copy of the trace (a hard link or a copy): the one to change.
+  // check runs on the bundle's copy of the trace: the one to change.
   const std::string in_bundle = dir + "/inputs/1-" + fs::path(copy).filename().string();
   ASSERT_EQ(sha256sum(in_bundle), before);
   {
@@ -177,6 +178,37 @@ TEST(repro, a_changed_trace_is_reported_before_anything_runs) {
   EXPECT_FALSE(fs::exists(fs::path(dir) / "check")) << "nothing ran";
   fs::remove_all(dir);
   fs::remove(copy);
+}
+
+// The bundle holds a copy of each input's bytes, never a link to it: regenerating or editing the
+// original (traces/README says how) leaves every bundle checking the same, and editing the bundle's
+// copy leaves the original as it was.
+TEST(repro, the_bundle_copies_its_input_so_rewriting_the_original_leaves_it_the_same) {
+  const std::string dir = temp("copied"), orig = temp("orig.pcap");
+  fs::remove_all(dir);
+  fs::copy_file(source_file("traces/malformed.pcap"), orig, fs::copy_options::overwrite_existing);
+  const std::string digest = sha256sum(orig);
+  ASSERT_EQ(record(dir, {"replay", orig}).exit_code, 0);
+  const std::string in_bundle = dir + "/inputs/1-" + fs::path(orig).filename().string();
+  struct stat a{}, b{};
+  ASSERT_EQ(::stat(orig.c_str(), &a), 0);
+  ASSERT_EQ(::stat(in_bundle.c_str(), &b), 0);
+  EXPECT_NE(a.st_ino, b.st_ino) << "the bundle's input is a link to the original";
+  EXPECT_EQ(b.st_nlink, 1u);
+  EXPECT_EQ(sha256sum(in_bundle), digest);
+  // Rewrite the original in place (same inode, other bytes), as a regenerated trace would be.
+  {
+    std::fstream f(orig, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x5a');
+  }
+  ASSERT_NE(sha256sum(orig), digest);
+  EXPECT_EQ(sha256sum(in_bundle), digest) << "the bundle's copy changed with the original";
+  const auto c = run_ringlab({"repro", "check", dir});
+  EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
+  EXPECT_NE(c.out.find("\nSAME: "), std::string::npos) << c.out;
+  fs::remove_all(dir);
+  fs::remove(orig);
 }
 
 TEST(repro, bad_input_is_refused_naming_it) {
@@ -474,13 +506,96 @@ TEST(repro, a_damaged_or_edited_bundle_is_bad_input_naming_the_file_and_line) {
   put(eb, events.substr(0, events.size() - 5));
   expect(eb.string() + ": cut short (" + std::to_string(events.size() - 5) + " bytes: not a whole number of 16-byte events)");
   put(eb, events.substr(0, events.size() - 16));
-  expect(eb.string() + " holds " + std::to_string(events.size() / 16 - 1) + " events, bundle.txt " +
-         std::to_string(events.size() / 16) + ": the bundle is damaged");
+  int events_at = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i)
+    if (lines[i].starts_with("events ")) events_at = static_cast<int>(i) + 1;
+  expect(eb.string() + " holds " + std::to_string(events.size() / 16 - 1) + " events, " + bt.string() + ":" +
+         std::to_string(events_at) + " says " + std::to_string(events.size() / 16) + ": the bundle is damaged");
+  // A changed event: named by the first checkpoint line whose hash the events no longer give.
   std::string flipped = events;
   flipped[40] = static_cast<char>(flipped[40] ^ 1);
   put(eb, flipped);
-  expect(eb.string() + " does not give bundle.txt's checkpoints: the bundle is damaged");
+  int first_cp_line = 0;
+  for (std::size_t i = 0; i < lines.size() && !first_cp_line; ++i)
+    if (lines[i].starts_with("checkpoint 20 ")) first_cp_line = static_cast<int>(i) + 1;
+  ASSERT_GT(first_cp_line, 0);
+  const std::string cp1 = lines[static_cast<std::size_t>(first_cp_line) - 1];
+  {
+    const auto fe = events_of(eb);
+    std::uint64_t h = ringlab::trace::repro_hash_seed;
+    for (std::size_t i = 0; i < 20; ++i) h = ringlab::trace::repro_hash(h, fe[i]);
+    char gives[17];
+    std::snprintf(gives, sizeof gives, "%016llx", static_cast<unsigned long long>(h));
+    expect(bt.string() + ":" + std::to_string(first_cp_line) + ": " + cp1 + ", " + eb.string() + " gives " + gives +
+           ": the bundle is damaged");
+  }
   put(eb, events);
+  auto edit_line = [&](int line_no, const std::string& to) {
+    std::string t;
+    for (std::size_t i = 0; i < lines.size(); ++i) t += (static_cast<int>(i) + 1 == line_no ? to : lines[i]) + "\n";
+    put(bt, t);
+  };
+  auto line_of = [&](const std::string& prefix) {
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      if (lines[i].starts_with(prefix)) return static_cast<int>(i) + 1;
+    ADD_FAILURE() << "no line " << prefix;
+    return 0;
+  };
+  // A checkpoint's hash edited: that line is named, with the hash the events give.
+  {
+    std::string h = cp1.substr(cp1.size() - 16), edited_h = h;
+    edited_h[15] = edited_h[15] == '0' ? '1' : '0';
+    edit_line(first_cp_line, "checkpoint 20 " + edited_h);
+    expect(bt.string() + ":" + std::to_string(first_cp_line) + ": checkpoint 20 " + edited_h + ", " + eb.string() + " gives " + h +
+           ": the bundle is damaged");
+    // Whitespace or trailing bytes in it are refused, not read past.
+    edit_line(first_cp_line, cp1 + " ");
+    expect(bt.string() + ":" + std::to_string(first_cp_line) + ": bad value '" + cp1.substr(11) +
+           " ' (a hash is 16 lower-case hex digits)");
+    edit_line(first_cp_line, "checkpoint  20 " + h);
+    expect(bt.string() + ":" + std::to_string(first_cp_line) + ": bad value ' 20 " + h + "'");
+  }
+  // The events count edited (keeping the number of checkpoints): its line is named.
+  {
+    const std::uint64_t n = events.size() / 16, m = n % 20 == 19 ? n - 1 : n + 1;
+    const int el = line_of("events ");
+    edit_line(el, "events " + std::to_string(m));
+    expect(eb.string() + " holds " + std::to_string(n) + " events, " + bt.string() + ":" + std::to_string(el) + " says " +
+           std::to_string(m) + ": the bundle is damaged");
+  }
+  // The every line edited: the first checkpoint it contradicts is named, and the every line with it.
+  {
+    const int ev_line = line_of("every ");
+    edit_line(ev_line, "every 10");
+    expect(bt.string() + ":" + std::to_string(first_cp_line) + ": checkpoint 20 where 'every 10' (line " +
+           std::to_string(ev_line) + ") puts one at 10: the checkpoints or the every line were edited");
+  }
+  // The exit line edited: one verdict, DIFFERS, naming the line (the events are the same).
+  {
+    const int xl = line_of("exit ");
+    edit_line(xl, "exit 1");
+    const auto r = run_ringlab({"repro", "check", dir});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_EQ(r.out.find("SAME"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\nDIFFERS: exit status 0, bundle 1 (" + bt.string() + ":" + std::to_string(xl) +
+                         "); the events are the same: " + std::to_string(events.size() / 16) + " events, final hash "),
+              std::string::npos)
+        << r.out;
+    fs::remove_all(fs::path(dir) / "check");
+  }
+  // The command edited into one that refuses its arguments: bad input (exit 2) showing the refusal.
+  {
+    std::string refused = text;
+    refused.replace(refused.find("\narg 7\n"), 7, "\narg 7\narg --queues\narg 0\n");
+    put(bt, refused);
+    const auto r = run_ringlab({"repro", "check", dir});
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_EQ(r.err, "ringlab repro: " + bt.string() + ": the command refused its arguments (exit 2); its standard error "
+                     "ended with:\n  | ringlab replay: --queues: '0' is not a whole number in 1..256\n(output in " +
+                     dir + "/check)\n");
+    fs::remove_all(fs::path(dir) / "check");
+  }
+  put(bt, text);
   // bundle.txt cut at a line boundary: blamed on bundle.txt, at its last line.
   std::string cut;
   for (std::size_t i = 0; i + 2 < lines.size(); ++i) cut += lines[i] + "\n";
