@@ -12,7 +12,7 @@ namespace {
 constexpr std::string_view known_keys[] = {
     "local_ip", "prefix_len", "gateway_ip", "local_mac", "peer_mac", "mtu", "start_usecs", "tick_usecs",
     "receive_limit_secs", "stall_ms", "sack", "timestamps", "window_scaling", "nagle", "congestion", "rto_min_ms",
-    "rto_initial_ms", "delayed_ack_ms", "msl_secs", "mss", "seed", "rcvbuf", "sndbuf", "rack_tlp", "limited_transmit"};
+    "rto_initial_ms", "delayed_ack_ms", "msl_secs", "mss", "seed", "rcvbuf", "sndbuf", "rack_tlp", "limited_transmit", "prr", "dsack", "cwnd_validation"};
 
 // Messages are appended piece by piece, never `"literal" + std::string`: GCC 12 at -O3 reports a false
 // -Wrestrict inside that operator+ (docs/machine-findings.md).
@@ -74,6 +74,9 @@ std::string apply(so_config& cfg, std::string_view key, std::string_view v) {
   if (key == "nagle") return flag(cfg.tcp.nagle);
   if (key == "rack_tlp") return flag(cfg.tcp.rack_tlp);
   if (key == "limited_transmit") return flag(cfg.tcp.limited_transmit);
+  if (key == "prr") return flag(cfg.tcp.prr);
+  if (key == "dsack") return flag(cfg.tcp.dsack);
+  if (key == "cwnd_validation") return flag(cfg.tcp.cwnd_validation);
   if (key == "congestion") {
     if (v == "cubic") cfg.tcp.congestion = tcp::congestion_control::cubic;
     else if (v == "reno" || v == "newreno") cfg.tcp.congestion = tcp::congestion_control::newreno;

@@ -43,7 +43,7 @@ TEST(so_flags, every_key_is_read_with_any_separator) {
       "local_ip=10.1.2.3,prefix_len=8;gateway_ip=10.0.0.1 local_mac=02:aa:bb:cc:dd:ee peer_mac=02-11-22-33-44-55 "
       "mtu=1400 start_usecs=5 tick_usecs=3 receive_limit_secs=9 stall_ms=250 sack=0 timestamps=off window_scaling=false "
       "nagle=0 congestion=reno rto_min_ms=1000 rto_initial_ms=3000 delayed_ack_ms=200 msl_secs=60 mss=1000 seed=42 "
-      "rcvbuf=6291456 sndbuf=16384 rack_tlp=0 limited_transmit=off");
+      "rcvbuf=6291456 sndbuf=16384 rack_tlp=0 limited_transmit=off prr=1 dsack=0 cwnd_validation=0");
   EXPECT_EQ(c.iface.addr, (wire::ipv4_addr{10, 1, 2, 3}));
   EXPECT_EQ(c.iface.prefix_len, 8);
   EXPECT_EQ(c.iface.gateway, (wire::ipv4_addr{10, 0, 0, 1}));
@@ -69,6 +69,9 @@ TEST(so_flags, every_key_is_read_with_any_separator) {
   EXPECT_EQ(c.tcp.send_buffer, 16384u);
   EXPECT_FALSE(c.tcp.rack_tlp);
   EXPECT_FALSE(c.tcp.limited_transmit);
+  EXPECT_TRUE(c.tcp.prr);
+  EXPECT_FALSE(c.tcp.dsack);
+  EXPECT_FALSE(c.tcp.cwnd_validation);
 }
 
 TEST(so_flags, the_mss_never_exceeds_what_the_mtu_carries) {

@@ -50,16 +50,17 @@ std::pair<std::uint32_t, std::uint32_t> app_limited(const connection_config& c, 
 }
 
 // Slow start (RFC 7661 4.1 as Linux's tcp_is_cwnd_limited): six segments a round trip, IW10. B
-// acknowledges every second segment, so three ACKs per write; cwnd grows by one segment per ACK only
-// while it is below twice the most in flight (2 x 6): 10 -> 11 -> 12 on the first write, then never
-// again. Without validation every ACK grows it: 10 + 3 x 10 = 40 segments the sender never used.
+// acknowledges every second segment, so three ACKs of two segments per write; cwnd grows by what an
+// ACK covers (Linux's tcp_slow_start) only while it is below twice the most in flight (2 x 6):
+// 10 -> 12 on the first write's first ACK, then never again. Without validation every ACK grows it:
+// 10 + 6 x 10 = 70 segments the sender never used.
 TEST(TcpCwndValidation, AnAppLimitedSenderInSlowStartGrowsOnlyToTwiceWhatItSent) {
   for (auto kind : {congestion_control::cubic, congestion_control::newreno}) {
     connection_config c;
     c.congestion = kind;
     EXPECT_EQ(app_limited(c, 6, 10), (std::pair{10 * mss, 12 * mss})) << static_cast<int>(kind);
     c.cwnd_validation = false;
-    EXPECT_EQ(app_limited(c, 6, 10), (std::pair{10 * mss, 40 * mss})) << static_cast<int>(kind);
+    EXPECT_EQ(app_limited(c, 6, 10), (std::pair{10 * mss, 70 * mss})) << static_cast<int>(kind);
   }
 }
 
@@ -81,8 +82,9 @@ TEST(TcpCwndValidation, AnAppLimitedSenderInAvoidanceKeepsItsCwnd) {
   EXPECT_EQ(app_limited(r, 2, 20, 20), (std::pair{7 * mss, 11 * mss}));
 }
 
-// A recovery's sends, ACK by ACK. A first write of 10 segments grows cwnd to 15 (slow start); then 40
-// segments are written, 15 go out at t0 and the first of them is lost. B answers each of the 14 that
+// A recovery's sends, ACK by ACK. A first write of 10 segments grows cwnd to 20 (slow start: five
+// ACKs of two segments each, up to twice the flight); then 40 segments are written, 20 go out at t0
+// and the first of them is lost. B answers each of the 19 that
 // arrive with a duplicate ACK at t0 + 10 ms; the wire spaces those 0.1 ms apart so that each arrives
 // alone and what A sends for it shows by its send time. Returns, per ACK arriving from t0 + 20 ms on
 // (ACK i at t0 + 20 ms + i x 0.1 ms), the segments (1-based within the write) A sent for it.
@@ -94,7 +96,7 @@ std::vector<std::vector<std::uint32_t>> recovery_sends(const connection_config& 
   EXPECT_EQ(p.a.send(warm, p.now, p.sink_a()), warm.size());
   p.run_for(1 * sec);
   EXPECT_EQ(p.drain_b(), warm);
-  EXPECT_EQ(p.a.cwnd(), 15 * mss);
+  EXPECT_EQ(p.a.cwnd(), 20 * mss);
   const stack::time_ns t0 = p.now;
   const std::uint32_t first = p.a.snd_nxt();
   bool dropped = false;
@@ -126,34 +128,37 @@ std::vector<std::vector<std::uint32_t>> recovery_sends(const connection_config& 
 using sends = std::vector<std::vector<std::uint32_t>>;
 
 // RFC 6937 with CUBIC: the recovery starts on the third duplicate ACK (ACKs 0 and 1 each sent a new
-// segment by limited transmit, 16 and 17) with 17 in flight; ssthresh = 0.7 x 15 = 10.5 segments
-// (15,204 bytes), RecoverFS (prior cwnd) 15 segments. While the pipe (13 segments) is above
-// ssthresh, PRR lets out ceil(ssthresh x delivered / RecoverFS) less what it sent: the fast
-// retransmit of 1 on ACK 2 (forced: nothing sent yet), then 18, 19, 20 on ACKs 4, 6, 7 (0.7 per
-// ACK); from ACK 8 the pipe is at ssthresh and SSRB sends what the pipe falls below it: one segment
-// per ACK from ACK 10. Without PRR cwnd is 10.5 segments at once: nothing from ACK 3 to 6, until the
-// pipe fell below it, then one per ACK: the same 7 segments by ACK 13, but bunched at the end.
+// segment by limited transmit, 21 and 22) with 22 in flight; ssthresh = 0.7 x 20 = 14 segments
+// (20,272 bytes), RecoverFS (prior cwnd) 20 segments; ACK k has delivered k - 1 segments since.
+// While the pipe is above ssthresh, PRR lets out ceil(ssthresh x delivered / RecoverFS) less what it
+// sent, in whole segments: the fast retransmit of 1 on ACK 2 (forced: nothing sent yet), then 23, 24,
+// 25 on ACKs 4, 6, 7, and 26, 27, 28 on ACKs 9, 10, 11 (0.7 per ACK); on ACK 13 the pipe is at
+// ssthresh (28 sent, 14 SACKed) and SSRB sends only what the pipe falls below it: nothing. Without
+// PRR cwnd is 14 segments at once: nothing from ACK 3 to 7, until the pipe fell below it, then one
+// per ACK: 6 new segments by ACK 13, bunched at the end.
 TEST(TcpPrr, SegmentsPerAckInACubicRecovery) {
   connection_config c;
+  c.prr = true;   // off by default (connection.hpp says why)
   EXPECT_EQ(recovery_sends(c, 14),
-            (sends{{16}, {17}, {1}, {}, {18}, {}, {19}, {20}, {}, {}, {21}, {22}, {23}, {24}}));
+            (sends{{21}, {22}, {1}, {}, {23}, {}, {24}, {25}, {}, {26}, {27}, {28}, {}, {}}));
   c.prr = false;
   EXPECT_EQ(recovery_sends(c, 14),
-            (sends{{16}, {17}, {1}, {}, {}, {}, {}, {18}, {19}, {20}, {21}, {22}, {23}, {24}}));
+            (sends{{21}, {22}, {1}, {}, {}, {}, {}, {}, {23}, {24}, {25}, {26}, {27}, {28}}));
 }
 
-// The same with NewReno: ssthresh = FlightSize / 2 = 8.5 segments (12,308 bytes). PRR: 1 on ACK 2,
-// then new segments on ACKs 5, 7, 9 and 10 (ssthresh / RecoverFS = 0.57 per ACK), nothing on 11 and
-// 12 (the pipe reached ssthresh on 12: SSRB waits for it to fall), 22 on 13. Without: nothing from
-// ACK 3 to 8, then one per ACK.
+// The same with NewReno: ssthresh = FlightSize / 2 = 11 segments (15,928 bytes). PRR: 1 on ACK 2,
+// then new segments on ACKs 5, 7, 9, 11 and 12 (ssthresh / RecoverFS = 0.55 per ACK), nothing on 13
+// (0.6 of a segment owed). Without: cwnd 11 at once, nothing from ACK 3 to 10 (the pipe, 21 - k at
+// ACK k, above it), then one per ACK.
 TEST(TcpPrr, SegmentsPerAckInANewRenoRecovery) {
   connection_config c;
+  c.prr = true;   // off by default (connection.hpp says why)
   c.congestion = congestion_control::newreno;
   EXPECT_EQ(recovery_sends(c, 14),
-            (sends{{16}, {17}, {1}, {}, {}, {18}, {}, {19}, {}, {20}, {21}, {}, {}, {22}}));
+            (sends{{21}, {22}, {1}, {}, {}, {23}, {}, {24}, {}, {25}, {}, {26}, {27}, {}}));
   c.prr = false;
   EXPECT_EQ(recovery_sends(c, 14),
-            (sends{{16}, {17}, {1}, {}, {}, {}, {}, {}, {}, {18}, {19}, {20}, {21}, {22}}));
+            (sends{{21}, {22}, {1}, {}, {}, {}, {}, {}, {}, {}, {}, {23}, {24}, {25}}));
 }
 
 }  // namespace
