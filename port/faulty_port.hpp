@@ -175,9 +175,13 @@ class faulty_port final : public tx_sink {
       if (src[j] == s && !marks[j].duplicate) return true;
     return false;
   }
+  // The flipped bit lands after any device checksum check: a frame the device marked verified is no
+  // longer (a peer's TX offload hands frames up marked good whatever their checksum field holds), so
+  // the stack must check it again, and drops it, as a wire's damage would be caught.
   static void corrupt(frame_ref& f, const fault_mark& m) noexcept {
     const std::size_t at = m.offset % f.bytes.size();
     f.bytes[at] ^= std::byte{m.mask};
+    f.meta.flags &= static_cast<std::uint16_t>(~(rx_ip_csum_good | rx_l4_csum_good));
   }
   static void emit_drop(const frame_ref& f) noexcept {
     trace::emit({.packet_id = f.meta.packet_id, .t_ns = f.meta.t_ns, .frame = f.id, .queue = f.meta.queue,

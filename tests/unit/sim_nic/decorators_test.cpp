@@ -223,6 +223,45 @@ TEST(faulty_port, rx_drop_dup_corrupt_reorder_with_no_leak) {
   }
 }
 
+// Corruption after the device's checksum check: the frame loses its "verified" marks so the stack
+// checks it again (a frame a peer sent with TX checksum offload arrives marked good whatever it holds).
+TEST(faulty_port, a_corrupted_frame_loses_the_devices_checksum_verdict) {
+  // flow_frame leaves the IPv4 header checksum 0: fill it in (RFC 1071) and send no UDP checksum (0:
+  // absent, which the NIC vouches for), so the NIC marks both good.
+  std::vector<bytes> frames;
+  std::vector<std::uint64_t> ts;
+  for (std::uint32_t i = 0; i < 20; ++i) {
+    bytes f = flow_frame(i);
+    f[24] = f[25] = f[40] = f[41] = std::byte{0};
+    f[38] = std::byte{0};
+    f[39] = std::byte{8 + 18};   // the UDP length, which ipv4_frame leaves 0
+    std::uint32_t sum = 0;
+    for (std::size_t k = 14; k < 34; k += 2) sum += std::to_integer<std::uint32_t>(f[k]) << 8 | std::to_integer<std::uint32_t>(f[k + 1]);
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    f[24] = static_cast<std::byte>(~sum >> 8);
+    f[25] = static_cast<std::byte>(~sum);
+    frames.push_back(f);
+    ts.push_back(1'000'000 + i * 100);
+  }
+  const auto t = sim::pcap_trace::from_frames(frames, ts);
+  std::string err;
+  for (const char* spec : {"corrupt=1", ""}) {
+    SCOPED_TRACE(spec);
+    sim::sim_nic_config cfg;
+    cfg.rx_csum_offload = true;
+    sim::sim_nic nic(cfg);
+    nic.load(t);
+    nic.advance_to(100'000'000);
+    port::faulty_port<port::any_port&> fp(nic.queue(0), *port::parse_fault_spec(spec, &err), {}, 5);
+    port::frame_ref f[32];
+    const std::size_t n = fp.rx_burst(f);
+    ASSERT_EQ(n, 20u);
+    const std::uint16_t good = port::rx_ip_csum_good | port::rx_l4_csum_good;
+    for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(f[i].meta.flags & good, *spec ? 0 : good) << i;
+    fp.rx_release({f, n});
+  }
+}
+
 // A duplicate is a copy made when the original arrives: the original may reach the stack, be released
 // and its frame reused (here: scribbled over at once) before the copy leaves, and the copy must still
 // carry the original's bytes.
