@@ -474,7 +474,7 @@ void connection::on_data(const wire::tcp::repr& seg, time_ns now) {
     // A FIN past a gap is kept (Linux queues the segment, FIN and all, out of order: tcp_data_queue_ofo)
     // unless its bytes were dropped (no room: Linux drops the segment whole); it counts when the gap fills.
     const std::uint32_t fin_at = seg.seq + static_cast<std::uint32_t>(seg.payload.size());
-    if (placed && seq_ge(fin_at, rcv_nxt_)) fin_ooo_ = fin_at, fin_ooo_set_ = true;
+    if (placed && (fin_at == rcv_nxt_ || (cfg_.keep_ooo_fin && seq_gt(fin_at, rcv_nxt_)))) fin_ooo_ = fin_at, fin_ooo_set_ = true;
   }
   // The FIN counts once every byte before it arrived (Linux's tcp_ofo_queue: tcp_fin()).
   if (fin_ooo_set_ && fin_ooo_ == rcv_nxt_ && rcv_.out_of_order().empty()) {

@@ -26,9 +26,9 @@ std::pair<std::uint32_t, std::uint32_t> app_limited(const connection_config& c, 
   pair p(c, {});
   p.open();
   p.run_for(1 * sec);
+  bool dropped = false;   // outlives the block: p.pass keeps a reference to it for the writes below
   if (bulk) {
     const auto data = pattern(bulk * mss, 1);
-    bool dropped = false;
     p.pass = [&](const segment& s) {
       return !(s.from_a && !s.repr().payload.empty() && !dropped && (dropped = true));
     };

@@ -648,7 +648,9 @@ wire::tcp::repr established_with_a_byte(pair& p) {
 TEST(TcpConnection, AFinPastAGapIsKeptAndCountsWhenTheGapFills) {
   for (const bool bare_fin : {false, true}) {
     SCOPED_TRACE(bare_fin ? "bare FIN" : "FIN on data");
-    pair p;
+    connection_config keep;
+    keep.keep_ooo_fin = true;   // off by default (connection.hpp says why)
+    pair p(keep, keep);
     const wire::tcp::repr tmpl = established_with_a_byte(p);
     const std::uint32_t base = p.a.rcv_nxt();
     const std::vector<std::byte> hello = to_bytes("hello"), world = to_bytes("world");
@@ -683,7 +685,9 @@ TEST(TcpConnection, AFinPastAGapIsKeptAndCountsWhenTheGapFills) {
 // ninth: TCPOFODrop; Linux drops such a segment whole) is not kept either: bytes up to it without a
 // FIN leave A ESTABLISHED; the peer's retransmission with the FIN closes.
 TEST(TcpConnection, AFinOnADroppedOutOfOrderSegmentIsNotKept) {
-  pair p;
+  connection_config keep;
+  keep.keep_ooo_fin = true;
+  pair p(keep, keep);
   wire::tcp::repr r = established_with_a_byte(p);
   const std::uint32_t base = p.a.rcv_nxt();
   const std::vector<std::byte> all = to_bytes("abcdefghijklmnopqrst");   // 20 bytes
