@@ -15,7 +15,6 @@ using namespace testing;
 using stack::ms;
 using stack::sec;
 
-constexpr std::uint32_t mss = 1448;   // 1460 less the timestamps
 
 // The application writes `per_round` full segments every 40 ms (two round trips: each write's ACKs are
 // back before the next), `rounds` times, after a handshake and an optional first bulk of `bulk`

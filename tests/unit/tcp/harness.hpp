@@ -17,6 +17,8 @@
 namespace ringlab::tcp::testing {
 
 inline const wire::ipv4_addr a_ip{10, 0, 0, 1}, b_ip{10, 0, 0, 2};
+// A full segment's payload with the default config: MSS 1460 less the timestamps option (12 bytes).
+inline constexpr std::uint32_t mss = 1448;
 
 struct segment {
   bool from_a = true;

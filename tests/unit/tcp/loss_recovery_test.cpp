@@ -19,7 +19,6 @@ using namespace testing;
 using stack::ms;
 using stack::sec;
 
-constexpr std::uint32_t mss = 1448;   // 1460 less the timestamps
 constexpr std::uint32_t seg_seq(std::uint32_t k) { return 1001 + (k - 1) * mss; }   // k: 1, 2, ...
 
 struct sent_data {

@@ -14,7 +14,6 @@ using namespace testing;
 using stack::ms;
 using stack::sec;
 
-constexpr std::uint32_t mss = 1448;   // 1460 less the timestamps option
 
 // Slow start counts every byte a stretch ACK covers (Linux's tcp_slow_start), so one ACK per round
 // trip still doubles cwnd. Per-ACK growth capped at one SMSS (the old rule) gave 11, 12, 13...
