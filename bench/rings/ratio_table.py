@@ -119,7 +119,7 @@ def main():
     if any(x is not None for v in rtts.values() for x in v):
         out.append("")
         out.append("### Targets by placement")
-        out.append(f"Each cross-core repetition first times 1000 round trips of one line between its two threads (rtt_ns); "
+        out.append(f"Each cross-core repetition first times round trips of one line between its two threads (rtt_ns: the median of 100 blocks of 10); "
                    f"under {NEAR_NS} ns the hypervisor had the two vCPUs near each other, above it far. Items/s medians "
                    "(min-max) of the repetitions in each placement, design against baseline; n is how many repetitions "
                    "of each landed there.")
