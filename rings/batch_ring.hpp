@@ -186,10 +186,7 @@ class batch_ring : public burst_and_bulk<batch_ring<T>, T> {
     return cached_room(idx_.prod.cached_tail, idx_.tail.tail, size_, next, want);
   }
   std::uint32_t avail_from(std::uint32_t next, std::uint32_t want) noexcept {
-    if (idle_polls_ == 0) {
-      // A1 acquire (in cached_room): pairs with R1 in publish(): the items before head are fully written.
-      return cached_room(idx_.cons.cached_head, idx_.head.head, 0, next, want);
-    }
+    // cached_room's check, plus the idle polls on its slow path (idle_left stays 0 when they are off).
     std::uint32_t room = idx_.cons.cached_head - next;
     if (room < want) {
       if (idx_.cons.idle_left != 0) {  // idle: leave the head line with the producer a while longer
