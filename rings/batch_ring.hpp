@@ -34,6 +34,14 @@
 // dequeue_burst/_bulk prefetch a burst's lines before copying them out. Hints only: no memory order
 // changes.
 //
+// Idle polls (issue 15.8, burst_tuning::idle_polls, off by default): a consumer that keeps up reloads
+// head after every burst and so reads every value the producer stores; each store then waits for the
+// line to come back (a round trip, 400-1300 ns when the hypervisor puts the two vCPUs far apart), and
+// x86 commits the producer's later stores behind it: about one burst per round trip, whatever the ring.
+// With idle polls, after a reload that found nothing new the consumer's next short calls read only its
+// cached head, the producer stores head into a line it owns, and the next reload finds several bursts.
+// A bounded delay of A1 (rings/models/batch.pml -DIDLE): no memory order changes.
+//
 // Memory orders (labels used in the code, rings/README.md and rings/models/batch.pml):
 //   R1 release head in publish():  pairs with A1 in avail_from()  - items written before head moves
 //   R2 release tail in retire():   pairs with A2 in free_from()   - items read before the slot is reused
@@ -65,6 +73,12 @@ class batch_ring : public burst_and_bulk<batch_ring<T>, T> {
   struct burst_tuning {
     std::uint32_t write_ahead_bytes = 4096;  // prefetchw this far past a burst; 0: none
     std::uint32_t read_ahead_bytes = 2048;   // prefetcht0 this much of a burst before copying it out; 0: none
+    // The consumer's idle polls (issue 15.8; 0, the default: off). After a reload of head that found
+    // nothing new, this many calls that find the cached head short return what the cache holds (often
+    // 0) without reloading: the head line stays with the producer, whose next stores of head then need
+    // no transfer, and the consumer's next reload finds several bursts. Costs latency (an item waits up
+    // to that many of the caller's polls), so any_ring's batch (sim_nic) keeps it off.
+    std::uint32_t idle_polls = 0;
   };
 
   // `batch` is clamped to 1..size: a batch larger than the ring could never fill.
@@ -72,11 +86,11 @@ class batch_ring : public burst_and_bulk<batch_ring<T>, T> {
                       burst_tuning tuning = {})
       : size_(ring_size_for(capacity)), mask_(size_ - 1), batch_(std::clamp<std::uint32_t>(batch, 1, size_)),
         write_ahead_(slots_for(tuning.write_ahead_bytes, size_)), read_ahead_(slots_for(tuning.read_ahead_bytes, size_)),
-        slots_(size_) {
+        idle_polls_(tuning.idle_polls), slots_(size_) {
     idx_.head.head.store(initial_index, std::memory_order_relaxed);
     idx_.tail.tail.store(initial_index, std::memory_order_relaxed);
     idx_.prod = {initial_index, initial_index, initial_index + size_, initial_index};
-    idx_.cons = {initial_index, initial_index, initial_index};
+    idx_.cons = {initial_index, initial_index, initial_index, 0};
   }
   ~batch_ring() { slots_.destroy(mask_, idx_.cons.next, idx_.prod.next); }
   batch_ring(const batch_ring&) = delete;
@@ -172,8 +186,20 @@ class batch_ring : public burst_and_bulk<batch_ring<T>, T> {
     return cached_room(idx_.prod.cached_tail, idx_.tail.tail, size_, next, want);
   }
   std::uint32_t avail_from(std::uint32_t next, std::uint32_t want) noexcept {
-    // A1 acquire (in cached_room): pairs with R1 in publish(): the items before head are fully written.
-    return cached_room(idx_.cons.cached_head, idx_.head.head, 0, next, want);
+    // cached_room's check, plus the idle polls on its slow path (idle_left stays 0 when they are off).
+    std::uint32_t room = idx_.cons.cached_head - next;
+    if (room < want) {
+      if (idx_.cons.idle_left != 0) {  // idle: leave the head line with the producer a while longer
+        --idx_.cons.idle_left;
+        return room;
+      }
+      const std::uint32_t before = idx_.cons.cached_head;
+      // A1 acquire: pairs with R1 in publish(): the items before head are fully written.
+      idx_.cons.cached_head = idx_.head.head.load(std::memory_order_acquire);
+      if (idx_.cons.cached_head == before) idx_.cons.idle_left = idle_polls_;
+      room = idx_.cons.cached_head - next;
+    }
+    return room;
   }
   // Takes the lines of the slots up to `write_ahead_` past `next` for writing, each once per lap (the
   // watermark prefetched), so a burst's stores find their lines already exclusive. Why: the consumer read
@@ -245,6 +271,7 @@ class batch_ring : public burst_and_bulk<batch_ring<T>, T> {
   // of 64-byte items), 2 KiB of a burst for the consumer's reads; both at least 1, at most the ring.
   const std::uint32_t write_ahead_;
   const std::uint32_t read_ahead_;
+  const std::uint32_t idle_polls_;  // burst_tuning::idle_polls
   slot_storage<T> slots_;
 
  public:
@@ -267,6 +294,7 @@ class batch_ring : public burst_and_bulk<batch_ring<T>, T> {
     std::uint32_t next;         // (C) next index to read; tail <= next <= head
     std::uint32_t retired;      // (C) the last value stored to tail
     std::uint32_t cached_head;  // (C) (P)'s head as last seen
+    std::uint32_t idle_left;    // (C) short calls left that do not reload head (burst_tuning::idle_polls)
   };
   struct indices {
     head_block head;

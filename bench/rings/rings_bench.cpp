@@ -72,6 +72,17 @@ struct batch_nopf_ops {
   std::size_t put(const T* p, std::size_t n) { return r.enqueue_burst({p, n}); }
   std::size_t get(T* p, std::size_t n) { return r.dequeue_burst({p, n}); }
 };
+// batch with the consumer's idle polls (issue 15.8), cross-core at burst 32 only: after a reload of head
+// that found nothing new, 128 polls (this loop's pause each: about 4.5 us on the lab's VMs) read only
+// the cached head. The default batch row is the same ring with them off (any_ring's batch keeps them off).
+template <class T>
+struct batch_idle_ops {
+  static constexpr const char* name = "batch-idle";
+  static constexpr std::uint32_t idle_polls = 128;
+  batch_ring<T> r{ring_slots, 0, batch_ring<T>::default_batch, {.idle_polls = idle_polls}};
+  std::size_t put(const T* p, std::size_t n) { return r.enqueue_burst({p, n}); }
+  std::size_t get(T* p, std::size_t n) { return r.dequeue_burst({p, n}); }
+};
 template <class T, sync_mode M>
 struct mpmc_ops {
   static constexpr const char* name = M == sync_mode::single ? "mpmc-sp-sc" : "mpmc-mp-mc";
@@ -132,6 +143,48 @@ using ringlab::bench::pin_to_cpu;
 // single-thread speed); 0.14 ms at 240 M/s, 0.55 ms at 60 M/s: under a scheduler time slice (ms).
 constexpr std::uint64_t window_items = 8 * ring_slots;
 
+// Two threads bounce one line: `ping` (one thread) stores odd values and waits for the even answer that
+// `echo` (the other) stores. The floor row, and each cross-core repetition before its timed loop
+// (rtt_ns): the hypervisor moves the two vCPUs between host cores, and a repetition's round trip says
+// where they sat (80 ns and 500-1300 ns both occur within one run on the lab's VMs).
+struct ping_pong {
+  alignas(128) std::atomic<std::uint64_t> line{0};
+  std::uint64_t v = 0;       // (ping) last value stored
+  std::uint64_t seen = 0;    // (echo) last value answered
+  void ping_once() noexcept {
+    line.store(++v, std::memory_order_release);  // odd: ping
+    while (line.load(std::memory_order_acquire) != v + 1) cpu_relax();
+    ++v;  // even: pong seen
+  }
+  // Answers until `until` pings were answered, or for ever while !stop.
+  void echo(std::uint64_t until, const std::atomic<bool>* stop) noexcept {
+    std::uint64_t answered = 0;
+    while (answered < until && !(stop && stop->load(std::memory_order_relaxed))) {
+      const std::uint64_t x = line.load(std::memory_order_acquire);
+      if (x != seen && (x & 1)) {
+        seen = x + 1;
+        line.store(seen, std::memory_order_release);
+        ++answered;
+      }
+    }
+  }
+};
+// The repetition's round trip: the median of 100 blocks of 10 trips (a stop in one block moves no
+// median), after 100 trips that wait for the other thread to start and warm the line.
+constexpr std::uint64_t rtt_warmup = 100, rtt_blocks = 100, rtt_block_trips = 10;
+double median_round_trip_ns(ping_pong& pp) {
+  for (std::uint64_t i = 0; i < rtt_warmup; ++i) pp.ping_once();
+  std::vector<double> blocks;
+  for (std::uint64_t b = 0; b < rtt_blocks; ++b) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::uint64_t i = 0; i < rtt_block_trips; ++i) pp.ping_once();
+    blocks.push_back(static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()) /
+                     static_cast<double>(rtt_block_trips));
+  }
+  std::nth_element(blocks.begin(), blocks.begin() + rtt_blocks / 2, blocks.end());
+  return blocks[rtt_blocks / 2];
+}
+
 // items/s only: ns per item is 1e9 / items_per_second (bench/report.py and ratio_table.py show it); a
 // rate counter inverted would print in seconds.
 void finish(benchmark::State& state, std::uint64_t items) {
@@ -168,8 +221,10 @@ void cross_core(benchmark::State& state) {
   auto ops = std::make_unique<Ops>();
   std::atomic<bool> stop{false}, ready{false};
   std::uint64_t full_polls = 0;   // the producer's puts that moved nothing (read after join)
+  auto pp = std::make_unique<ping_pong>();
   std::thread producer([&] {
     pin_to_cpu(1);
+    pp->echo(rtt_warmup + rtt_blocks * rtt_block_trips, nullptr);
     std::vector<T> buf(burst);
     std::uint64_t seq = 0, full = 0;
     ready.store(true, std::memory_order_release);
@@ -185,6 +240,7 @@ void cross_core(benchmark::State& state) {
     full_polls = full;
   });
   pin_to_cpu(0);
+  const double rtt_ns = median_round_trip_ns(*pp);
   while (!ready.load(std::memory_order_acquire)) cpu_relax();
   std::vector<T> out(burst);
   std::uint64_t items = 0, expect = 0, bad = 0, empty_polls = 0;
@@ -219,6 +275,7 @@ void cross_core(benchmark::State& state) {
   const double per_k = items ? 1000.0 / static_cast<double>(items) : 0.0;
   state.counters["empty_per_k"] = static_cast<double>(empty_polls) * per_k;
   state.counters["full_per_k"] = static_cast<double>(full_polls) * per_k;
+  state.counters["rtt_ns"] = rtt_ns;
   // The rate while both threads ran: the consumer times windows of window_items items; window_Mps is
   // the rate of the median window, window_fast_Mps of the 10th-percentile (fast) one. A window in which
   // the guest's scheduler or the hypervisor stopped either thread lasts milliseconds instead of
@@ -248,26 +305,16 @@ void cross_core(benchmark::State& state) {
 
 // Two threads bounce one cache line: the floor under any cross-core handoff.
 void cache_line_round_trip(benchmark::State& state) {
-  alignas(128) static std::atomic<std::uint64_t> line{0};
-  line.store(0);
+  auto pp = std::make_unique<ping_pong>();
   std::atomic<bool> stop{false};
   std::thread echo([&] {
     pin_to_cpu(1);
-    std::uint64_t seen = 0;
-    while (!stop.load(std::memory_order_relaxed)) {
-      const std::uint64_t v = line.load(std::memory_order_acquire);
-      if (v != seen && (v & 1)) {
-        seen = v + 1;
-        line.store(seen, std::memory_order_release);
-      }
-    }
+    pp->echo(~std::uint64_t{0}, &stop);
   });
   pin_to_cpu(0);
-  std::uint64_t v = 0, trips = 0;
+  std::uint64_t trips = 0;
   for (auto _ : state) {
-    line.store(++v, std::memory_order_release);  // odd: ping
-    while (line.load(std::memory_order_acquire) != v + 1) cpu_relax();
-    ++v;  // even: pong seen
+    pp->ping_once();
     ++trips;
   }
   stop.store(true);
@@ -314,6 +361,7 @@ int main(int argc, char** argv) {
   register_design<spsc_ops>();
   register_design<batch_ops>();
   register_burst32_variant<batch_nopf_ops>();
+  register_burst32_variant<batch_idle_ops>();
   register_design<boost_spsc_ops>();
 #if RINGLAB_HAVE_DPDK
   register_design<rte_single>();

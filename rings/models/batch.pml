@@ -19,6 +19,11 @@
  *               it needs 2(K-1) >= N, as with the default N = K = 2). Either rule alone is enough:
  *               -DNO_FULL_RULE and -DNO_EMPTY_RULE each pass the progress check.
  *
+ *   -DIDLE=P    the consumer's idle polls (burst_tuning::idle_polls = P): after a reload of head that
+ *               found nothing new, the next P calls that find the cached head short do not reload it.
+ *               Checked like the default (safety and progress): a delayed reload loses nothing and,
+ *               being bounded, stops nothing.
+ *
  * Labels are the C++ labels (batch_ring.hpp, rings/README.md): one step each, as the C++ has one
  * publish() and one retire():
  *   R1 release head in publish()  pairs with A1 in avail_from()
@@ -144,6 +149,10 @@ active proctype consumer() {
   byte retired = I0;      /* (C) last value stored to tail */
   byte cached_head = I0;  /* (C) head as last seen */
   byte expect = 1;        /* the value the next item must have: FIFO, no loss, no duplicate */
+#ifdef IDLE
+  byte idle_left = 0;     /* (C) short calls left that do not reload head (burst_tuning::idle_polls) */
+  byte before;
+#endif
   bool single;
   byte want, avail, n, k, v;
   do
@@ -160,9 +169,22 @@ active proctype consumer() {
      /* avail_from(next, want) */
      avail = IDX(cached_head - next);
      if
+#ifdef IDLE
+     :: avail < want && idle_left > 0 ->  /* an idle poll: the cached head, no reload */
+        idle_left--
+     :: avail < want && idle_left == 0 ->
+        before = cached_head;
+A1:     cached_head = head;  /* A1 acquire head: pairs with R1 in publish() */
+        if
+        :: cached_head == before -> idle_left = IDLE  /* nothing new: the next IDLE short calls do not reload */
+        :: else
+        fi;
+        avail = IDX(cached_head - next)
+#else
      :: avail < want ->
 A1:     cached_head = head;  /* A1 acquire head: pairs with R1 in publish() */
         avail = IDX(cached_head - next)
+#endif
      :: else
      fi;
      n = MIN(want, avail);

@@ -176,5 +176,39 @@ TEST(ring_stress_single_item, batch_try_push_try_pop_every_batch_size) {
   }
 }
 
+// batch with the consumer's idle polls (issue 15.8, rings_bench's batch-idle rows): bursts of 1..32 either side, and try_pop, with items published while the consumer
+// idles on its cached head. Every item once, in order, undamaged; nothing left.
+TEST(ring_stress_single_item, batch_idle_polls_bursts) {
+  for (std::uint32_t idle : {1u, 32u}) {
+    SCOPED_TRACE(idle);
+    batch_ring<item> ring(1024, 0xffffff00u, 32, {.idle_polls = idle});
+    const std::uint64_t total = total_items() / 4;
+    std::thread producer([&] {
+      std::vector<item> buf(32);
+      for (std::uint64_t seq = 0; seq < total;) {
+        const std::size_t n = std::min<std::uint64_t>(1 + seq % 32, total - seq);
+        for (std::size_t i = 0; i < n; ++i) buf[i] = item::make(5, seq + i);
+        const std::size_t k = ring.enqueue_burst({buf.data(), n});
+        seq += k;
+        if (k == 0) std::this_thread::yield();
+      }
+    });
+    std::vector<item> out(32);
+    std::uint64_t expect = 0, bad = 0;
+    while (expect < total) {
+      std::size_t k = 0;
+      if (expect % 3 == 0) k = ring.try_pop(out[0]) ? 1 : 0;
+      else k = ring.dequeue_burst({out.data(), 1 + expect % 32});
+      for (std::size_t i = 0; i < k; ++i) bad += !(out[i] == item::make(5, expect + i));
+      expect += k;
+      if (k == 0) std::this_thread::yield();
+    }
+    producer.join();
+    ring.flush_consumer();
+    EXPECT_EQ(bad, 0u) << "items out of order or damaged";
+    EXPECT_EQ(ring.size(), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace ringlab::rings::test

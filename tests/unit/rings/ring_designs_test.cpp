@@ -184,6 +184,33 @@ TEST(batch_ring, burst_prefetch_distance_is_set_per_ring) {
   ASSERT_EQ(tiny.enqueue_burst({in.data(), 32}), 32u);
   EXPECT_EQ(tiny.prefetched_until(), 33u) << "under one slot rounds up to one";
 }
+// The consumer's idle polls (issue 15.8): after a reload of head that found nothing new, the next
+// idle_polls calls short of items use the cached head; the one after reloads. Off by default.
+TEST(batch_ring, idle_polls_delay_the_reload_after_an_empty_one) {
+  std::vector<std::uint64_t> in(8, 5), out(8);
+  batch_ring<std::uint64_t> r(64, near_wrap, 32, {.idle_polls = 3});
+  ASSERT_EQ(r.dequeue_burst({out.data(), 8}), 0u);  // reload: nothing new, 3 idle polls from here
+  ASSERT_EQ(r.enqueue_burst({in.data(), 8}), 8u);
+  EXPECT_EQ(r.size(), 8u) << "published";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(r.dequeue_burst({out.data(), 8}), 0u) << "idle poll " << i;
+  EXPECT_EQ(r.dequeue_burst({out.data(), 8}), 8u) << "the 4th call reloads and finds the 8";
+  EXPECT_EQ(out[7], 5u);
+  ASSERT_EQ(r.enqueue_burst({in.data(), 8}), 8u);
+  EXPECT_EQ(r.dequeue_burst({out.data(), 8}), 8u) << "the last reload found items: no idle polls armed";
+  EXPECT_EQ(r.dequeue_burst({out.data(), 8}), 0u);  // empty: armed again
+  ASSERT_EQ(r.enqueue_burst({in.data(), 8}), 8u);
+  std::uint64_t v = 0;
+  EXPECT_FALSE(r.try_pop(v)) << "try_pop polls the same cache";
+  EXPECT_EQ(r.dequeue_burst({out.data(), 4}), 0u);
+  EXPECT_EQ(r.dequeue_burst({out.data(), 4}), 0u);
+  EXPECT_EQ(r.dequeue_burst({out.data(), 4}), 4u) << "reloaded";
+  EXPECT_EQ(r.dequeue_burst({out.data(), 8}), 4u) << "a reload that finds nothing new: what the cache holds";
+  EXPECT_EQ(r.size(), 0u);
+  batch_ring<std::uint64_t> d(64);
+  ASSERT_EQ(d.dequeue_burst({out.data(), 8}), 0u);
+  ASSERT_EQ(d.enqueue_burst({in.data(), 8}), 8u);
+  EXPECT_EQ(d.dequeue_burst({out.data(), 8}), 8u) << "default: every short call reloads";
+}
 // ---------------- objects in slots ----------------
 struct counted {
   static inline int live = 0, made = 0;
