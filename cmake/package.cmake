@@ -74,4 +74,7 @@ list(JOIN deb_depends ", " CPACK_DEBIAN_PACKAGE_DEPENDS)
 set(CPACK_COMPONENTS_ALL cli dev)   # not the Unspecified component: nothing else is meant to ship
 set(CPACK_DEB_COMPONENT_INSTALL OFF)
 set(CPACK_GENERATOR DEB)
+# The default preset builds with -g: unstripped, the .deb was 37 MB and installed 125 MB, nearly all
+# debug info (a debug package is not built).
+set(CPACK_STRIP_FILES ON)
 include(CPack)

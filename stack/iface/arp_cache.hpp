@@ -29,8 +29,12 @@ struct arp_config {
   time_ns reachable_for = 60 * sec;
   time_ns retry = 1 * sec;
   unsigned max_requests = 3;
-  std::size_t pending_per_hop = 4;    // frames waiting on one unresolved next hop
-  std::size_t pending_total = 16;     // frames waiting on all of them
+  // Frames waiting on one unresolved next hop, and on all of them. Linux queues 101 packets per
+  // neighbour (unres_qlen; unres_qlen_bytes since); 4 made a client that opens 16 connections at
+  // once lose 12 SYNs and wait a second for their retransmissions. Each waiting frame holds a pool
+  // frame, so the pool bounds it too.
+  std::size_t pending_per_hop = 101;
+  std::size_t pending_total = 256;
 };
 
 // What the owner does when an incomplete entry's timer fires (from timer_queue::run, on the lane).

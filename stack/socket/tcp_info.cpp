@@ -1,6 +1,7 @@
 #include "stack/socket/tcp_info.hpp"
 
 #include <cstdio>
+#include <cstring>
 
 namespace ringlab::stack {
 
@@ -23,7 +24,10 @@ std::string to_ss(const tcp_info& i) {
   s += buf;
   if (i.timestamps) s += " ts";
   if (i.sack) s += " sack";
-  s += i.congestion == tcp::congestion_control::cubic ? " cubic" : " reno";
+  if (i.ca_name[0])
+    s += " " + std::string(i.ca_name, strnlen(i.ca_name, sizeof i.ca_name));
+  else
+    s += i.congestion == tcp::congestion_control::cubic ? " cubic" : " reno";
   if (i.snd_wscale || i.rcv_wscale) s += " wscale:" + std::to_string(i.snd_wscale) + "," + std::to_string(i.rcv_wscale);
   // ss prints ms with up to three decimals (%g) and the window in segments.
   const std::uint32_t mss = i.mss ? i.mss : 1;
@@ -34,8 +38,8 @@ std::string to_ss(const tcp_info& i) {
   s += " bytes_acked:" + std::to_string(i.bytes_acked) + " bytes_received:" + std::to_string(i.bytes_received);
   s += " segs_out:" + std::to_string(i.segs_out) + " segs_in:" + std::to_string(i.segs_in);
   if (i.unacked) s += " unacked:" + std::to_string((i.unacked + mss - 1) / mss);
-  // ss prints retrans:current/total; the engine keeps no "current backoff" outside it: total only.
-  if (i.retrans) s += " retrans:" + std::to_string(i.retrans);
+  // ss: retrans:tcpi_retrans/tcpi_total_retrans (in flight again now / all), when either is non-zero.
+  if (i.retrans_out || i.retrans) s += " retrans:" + std::to_string(i.retrans_out) + "/" + std::to_string(i.retrans);
   return s;
 }
 

@@ -25,6 +25,8 @@ struct tcp_info {
   std::uint8_t snd_wscale = 0, rcv_wscale = 0;
   bool timestamps = false, sack = false;
   tcp::congestion_control congestion = tcp::congestion_control::cubic;
+  char ca_name[16] = {};             // a kernel socket's TCP_CONGESTION (bbr, ...); empty: `congestion`
+  std::uint32_t retrans_out = 0;     // segments sent again and not yet acknowledged (tcpi_retrans)
   std::uint64_t retrans = 0;         // segments sent again (RetransSegs of this connection)
   std::uint64_t bytes_acked = 0, bytes_received = 0;
   std::uint64_t segs_in = 0, segs_out = 0;
@@ -32,7 +34,7 @@ struct tcp_info {
 
 // ss -ti's two lines: "STATE Recv-Q Send-Q local peer" then, indented, ts sack cubic wscale:s,r
 // rto:ms rtt:srtt/rttvar (ms) mss cwnd (segments) ssthresh bytes_acked bytes_received segs_out segs_in
-// unacked (segments) retrans, as ss prints them (fields it would leave out are left out: ssthresh
+// unacked (segments) retrans:out/total, as ss prints them (fields it would leave out are left out: ssthresh
 // before a loss, retrans while zero).
 std::string to_ss(const tcp_info& i);
 // ss's state names (ESTAB, SYN-SENT, TIME-WAIT, ...).

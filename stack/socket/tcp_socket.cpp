@@ -193,6 +193,10 @@ tcp_info tcp_socket::info() const noexcept {
   i.sack = c.sack_on();
   i.congestion = cfg_.congestion;
   i.retrans = c.counters().retrans_segs;
+  // Linux's retrans_out: retransmitted segments neither acknowledged, SACKed nor marked lost again.
+  const tcp::rack& r = c.rack_state();
+  for (std::size_t k = 0; k < r.size(); ++k)
+    i.retrans_out += (r[k].flags & (tcp::rack::retransmitted | tcp::rack::sacked | tcp::rack::lost)) == tcp::rack::retransmitted;
   i.bytes_acked = c.counters().bytes_acked;
   i.bytes_received = c.counters().bytes_received;
   i.segs_in = c.counters().in_segs;

@@ -252,6 +252,26 @@ bool connection::acceptable(const wire::tcp::repr& seg) const noexcept {
 }
 
 // Fifth step: the ACK field. False when the segment is to be dropped here.
+namespace {
+// What an ACK up to `una` covers in RACK's records, before rack::acked() drops them: the bytes SACKed
+// before (not newly delivered: Linux's tcp_clean_rtx_queue does not count a SACKed skb again) and
+// whether any of it was sent more than once (Karn: Linux's FLAG_RETRANS_DATA_ACKED takes no
+// seq_rtt_us sample then). Costs the records the ACK removes.
+struct acked_records {
+  std::uint32_t sacked_bytes = 0;
+  bool any_retransmitted = false;
+};
+acked_records covered_below(const rack& r, std::uint32_t una) noexcept {
+  acked_records c;
+  for (std::size_t i = 0; i < r.size() && seq_lt(r[i].begin, una); ++i) {
+    const rack::record& x = r[i];
+    if (x.flags & rack::sacked) c.sacked_bytes += (seq_lt(una, x.end) ? una : x.end) - x.begin;
+    if (x.flags & rack::retransmitted) c.any_retransmitted = true;
+  }
+  return c;
+}
+}  // namespace
+
 bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink out) {
   if (st_ == state::syn_received) {
     if (!(seq_lt(snd_una_, seg.ack) && seq_le(seg.ack, snd_nxt_))) {
@@ -306,8 +326,11 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
     // timestamps). The timestamp echo ticks in ms (RFC 7323 4.1), so on a sub-millisecond path most
     // of its samples are 0 and srtt read ~3 us on sim's 0.2 ms round trip: it serves only where no
     // record does (RACK off, or every delivered segment was sent again), then the one timed segment.
+    // No sample from it when the ACK also covers a retransmitted segment (Karn, as Linux's
+    // FLAG_RETRANS_DATA_ACKED): the ACK may be for that segment's original, sent long before.
+    const acked_records cov = rack_on() ? covered_below(rack_, seg.ack) : acked_records{};
     const bool rack_sample = rack_on() && !rack_.empty() && seq_le(rack_[0].end, seg.ack) &&
-                             !(rack_[0].flags & (rack::retransmitted | rack::sacked));
+                             !(rack_[0].flags & (rack::retransmitted | rack::sacked)) && !cov.any_retransmitted;
     if (rack_sample) {
       rtt_sample(now - rack_[0].xmit);
     } else if (ts_ok_ && seg.opts.ts && seg.opts.ts->echo != 0) {
@@ -343,11 +366,16 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       // Slow start as Linux's tcp_slow_start: every byte acknowledged, up to ssthresh, and the rest to
       // avoidance. RFC 5681's min(N, SMSS) per ACK would grow cwnd by one segment per round trip once
       // the receiver acknowledges a whole burst at once (ours does, as GRO makes Linux's do).
-      const std::uint32_t grow = std::min(acked, ssthresh_ - cwnd_);
+      // Bytes the peer had SACKed count once, when SACKed, not again here: after an RTO (the
+      // scoreboard cleared, RACK's marks kept) the ACK that fills the hole covers everything the peer
+      // held, and counting it would take cwnd from one segment to ssthresh in one ACK, a line-rate
+      // burst (Linux counts newly delivered packets: tcp_clean_rtx_queue skips SACKed skbs).
+      const std::uint32_t delivered = acked - std::min(acked, cov.sacked_bytes);
+      const std::uint32_t grow = std::min(delivered, ssthresh_ - cwnd_);
       cwnd_ += grow;
-      if (acked > grow) cwnd_ = cc_.on_ack(cwnd_, acked - grow, smss_, now, srtt_);
+      if (delivered > grow) cwnd_ = cc_.on_ack(cwnd_, delivered - grow, smss_, now, srtt_);
     } else {
-      cwnd_ = cc_.on_ack(cwnd_, acked, smss_, now, srtt_);   // avoidance: NewReno or CUBIC
+      cwnd_ = cc_.on_ack(cwnd_, acked - std::min(acked, cov.sacked_bytes), smss_, now, srtt_);   // avoidance: NewReno or CUBIC
     }
     dupacks_ = 0;
     rto_at_ = snd_una_ == snd_max_ ? never : now + rto_;   // RFC 6298 5.3

@@ -123,10 +123,16 @@ def main():
     if a.runs <= 0 or a.time < 0:
         print('fuzz: --runs must be > 0 and --time >= 0', file=sys.stderr)
         return 2
-    if a.check_args:
-        return 0
     manifests = {read_manifest(p)['name']: read_manifest(p)
                  for p in sorted(glob.glob(os.path.join(a.build, 'fuzz_targets', '*.txt')))}
+    if a.check_args:
+        # The manifests exist once the preset is configured (file(GENERATE)), before anything is built:
+        # a misspelt --target is refused then, not after the build.
+        unknown = [n for n in a.target if manifests and n not in manifests]
+        if unknown:
+            print(f"fuzz: unknown target {', '.join(unknown)}; targets: {', '.join(manifests)}", file=sys.stderr)
+            return 2
+        return 0
     if not manifests:
         print(f"fuzz: no targets in {a.build}/fuzz_targets (build the fuzz preset: ./lab build --preset fuzz)", file=sys.stderr)
         return 2

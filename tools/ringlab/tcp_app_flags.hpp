@@ -4,6 +4,13 @@
 // commands do, one log line), the loop that runs a lane with signals, --timeout and --stats, and the
 // checksum-offload hint's watch (`ringlab iperf3-server` uses the loop and the watch too).
 // Header-only, included by those cmd_*.cpp files (default Asio build).
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -14,6 +21,7 @@
 #include <mutex>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -283,6 +291,24 @@ inline int rx_queues_of(const std::string& iface) {
   return n;
 }
 
+// How many queues DPDK's net_af_xdp can open on `iface` (xdp_get_channels_info in its
+// rte_eth_af_xdp.c): the interface's combined channels (ETHTOOL_GCHANNELS), or 1 when it reports none
+// or cannot say (a veth reports rx/tx counts, never combined ones). -1: no such interface.
+inline int net_af_xdp_queues_of(const std::string& iface) {
+  const unsigned index = ::if_nametoindex(iface.c_str());
+  if (index == 0 || iface.size() >= IFNAMSIZ) return -1;
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  ethtool_channels ch{};
+  ch.cmd = ETHTOOL_GCHANNELS;
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, iface.c_str(), iface.size());
+  ifr.ifr_data = reinterpret_cast<char*>(&ch);
+  const bool ok = ::ioctl(fd, SIOCETHTOOL, &ifr) == 0;
+  ::close(fd);
+  return ok && ch.max_combined != 0 ? static_cast<int>(ch.combined_count) : 1;
+}
+
 // "iface=NAME" out of a DPDK vdev spec ("" when it has none).
 inline std::string vdev_iface(const std::string& vdev) {
   const auto at = vdev.find("iface=");
@@ -336,7 +362,15 @@ inline std::unique_ptr<real_lanes> open_real_lanes(const args& a, const std::str
     r->opts.device = vdev + ",queue_count=" + std::to_string(n);
     iface = vdev_iface(vdev);
   }
-  if (!iface.empty())
+  if (!iface.empty() && backend == "dpdk" && a.str("vdev").rfind("net_af_xdp", 0) == 0) {
+    // DPDK's own refusal would come after "falling back to kernel" (which --lanes then refuses) and
+    // only in its log: say it first.
+    if (const int have = net_af_xdp_queues_of(iface); have >= 0 && have < n)
+      throw usage_error{"--lanes " + std::to_string(n) + ": DPDK's net_af_xdp opens one queue per combined channel of " +
+                        iface + ", and it has " + (have == 1 ? std::string("1 (no channels: one queue)") : std::to_string(have)) +
+                        "; a lane needs one each (ethtool -L " + iface + " combined " + std::to_string(n) +
+                        "; a veth has no channels: use --backend afxdp for lanes on a veth)"};
+  } else if (!iface.empty())
     if (const int have = rx_queues_of(iface); have >= 0 && have < n)
       throw usage_error{"--lanes " + std::to_string(n) + ": interface " + iface + " has " + std::to_string(have) +
                         " RX queue" + (have == 1 ? "" : "s") + " (channels); a lane needs one each (ethtool -L " +

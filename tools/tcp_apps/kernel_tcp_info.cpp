@@ -39,6 +39,9 @@ std::optional<stack::tcp_info> kernel_tcp_info(int fd) {
     i.rcv_wscale = k.tcpi_rcv_wscale;
   }
   i.retrans = k.tcpi_total_retrans;
+  i.retrans_out = k.tcpi_retrans;
+  socklen_t ca_len = sizeof i.ca_name - 1;   // leaves the terminating 0
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, i.ca_name, &ca_len) != 0) i.ca_name[0] = 0;
   // The tail Linux 4.1-4.2 added; a kernel older than that returns a shorter struct (len says so).
   constexpr auto end_of = [](auto off, auto size) { return static_cast<socklen_t>(off + size); };
   if (len >= end_of(offsetof(::tcp_info, tcpi_bytes_received), sizeof k.tcpi_bytes_received)) {

@@ -17,7 +17,7 @@ sim::sim_nic_config nic_config(const char* name, std::uint16_t queues) {
   c.name = name;
   c.queues = queues;
   c.ring_size = 2048;
-  c.pool = {.frames = 4096, .frame_size = 2048, .headroom = 128};
+  c.pool = {.frames = 16384, .frame_size = 2048, .headroom = 128};
   return c;
 }
 

@@ -50,6 +50,16 @@ for bad in "--runs abc" "--runs 0" "--time -1"; do
   grep -q -- "--runs\|--time" <<< "$err" || fail "./lab fuzz $bad: the error does not name the option: $err"
   [ ! -e "$dir/called" ] || fail "./lab fuzz $bad ran $(cat "$dir/called") before refusing its arguments"
 done
+# A configured fuzz preset (its manifests written, nothing built): a misspelt --target is refused
+# by name before the build.
+mkdir -p "$dir/build/fuzz/fuzz_targets"
+touch "$dir/build/fuzz/CMakeCache.txt"
+printf 'binary=%s\n' "$dir/build/fuzz/fuzz_arp" > "$dir/build/fuzz/fuzz_targets/fuzz_arp.txt"
+run_lab fuzz --target fuzz_arpp --runs 10
+[ "$rc" -eq 2 ] || fail "./lab fuzz --target fuzz_arpp: exit $rc, want 2: $err"
+grep -q "unknown target fuzz_arpp; targets: fuzz_arp" <<< "$err" || fail "./lab fuzz --target fuzz_arpp: $err"
+[ ! -e "$dir/called" ] || fail "./lab fuzz --target fuzz_arpp ran $(cat "$dir/called") before refusing it"
+rm -rf "$dir/build"
 
 expect_command_help bench 3 bench --help
 grep -q -- "--quick" <<< "$out" || fail "bench --help lacks --quick: $out"

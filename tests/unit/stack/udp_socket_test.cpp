@@ -209,6 +209,34 @@ TEST_F(stack_udp, send_builds_the_exact_frame_once_arp_resolves) {
   EXPECT_EQ(s.counters().sent, 2u);
 }
 
+// A burst to a neighbour not yet resolved waits whole (as Linux's unres_qlen, 101 per neighbour): a
+// client opening 16 connections at once used to lose all but 4 SYNs to arp_unresolved and wait 1 s
+// for their retransmissions. Past the bound a send is dropped and counted; once the reply comes, what
+// waited goes out in the order it was sent, the ARP reply's poll sending all of it.
+TEST_F(stack_udp, a_burst_to_an_unresolved_neighbour_waits_whole_and_goes_out_in_order) {
+  interface ifc(port, config());
+  udp_socket s(ifc);
+  ASSERT_FALSE(s.bind({{}, 40000}));
+  const std::size_t bound = arp_config{}.pending_per_hop;
+  ASSERT_GE(bound, 64u);
+  ASSERT_LE(bound, arp_config{}.pending_total);
+  for (std::size_t i = 0; i < bound + 1; ++i)
+    ASSERT_FALSE(s.send_to(text("d" + std::to_string(i)), {peer_ip, 9000}, 0));
+  ASSERT_EQ(port.sent.size(), 1u);   // one ARP request for all of them
+  EXPECT_EQ(ifc.arp_pending(), bound);
+  EXPECT_EQ(ifc.counters().dropped(drop_reason::arp_unresolved), 1u);   // the one past the bound
+  port.inject(arp(wire::arp::operation::reply, peer_mac, peer_ip, me_mac, me_ip, me_mac));
+  ifc.poll(10 * ms);
+  ASSERT_EQ(port.sent.size(), 1 + bound);
+  for (std::size_t i = 0; i < bound; ++i) {
+    const std::string want = "d" + std::to_string(i);
+    const auto& f = port.sent[1 + i];
+    // Ethernet 14 + IPv4 20 + UDP 8, then the payload.
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(f.data()) + 42, want.size()), want) << i;
+  }
+  EXPECT_EQ(ifc.arp_pending(), 0u);
+}
+
 TEST_F(stack_udp, unresolved_next_hop_gives_up_after_three_requests) {
   interface ifc(port, config());
   udp_socket s(ifc);

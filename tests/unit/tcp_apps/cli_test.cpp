@@ -233,6 +233,10 @@ TEST(tcp_echo_cli, lanes_bad_input_is_exit_2) {
       {{"http-serve", "--backend", "afxdp", "--iface", "lo", "--lanes", "4"},
        "ringlab http-serve: --lanes 4: interface lo has 1 RX queue (channels); a lane needs one each (ethtool -L lo "
        "combined 4, or a veth made with numrxqueues)\n"},
+      {{"tcp-echo", "server", "--backend", "dpdk", "--vdev", "net_af_xdp0,iface=lo", "--lanes", "2"},
+       "ringlab tcp-echo: --lanes 2: DPDK's net_af_xdp opens one queue per combined channel of lo, and it has 1 (no "
+       "channels: one queue); a lane needs one each (ethtool -L lo combined 2; a veth has no channels: use --backend "
+       "afxdp for lanes on a veth)\n"},
       {{"http-serve", "--backend", "afxdp", "--iface", "lo", "--neighbour", "10.0.0.1=02:00:00:00:00:01"},
        "ringlab http-serve: --neighbour does not apply to --lanes 1 (the lane learns its peers by ARP)\n"},
       {{"iperf3-server", "--lanes", "2"},
