@@ -27,12 +27,14 @@ void route_stream::add(const lab_event& le) {
       en.followed = select_(id, &en.r.summary);
     }
   }
-  if (en.done) return;   // nothing comes after the last event (see the header); kept out if it did
   if (!en.asked || en.followed) add_lab_step(en.r, id, le, o_.clock);
+  // Complete or not by its latest event: a fragment that completes a datagram has its frame released
+  // by the reassembler and goes on, in the same poll, as the datagram (udp .. deliver, release).
   if (e.stage == trace::hop::pool && e.frame != ~0u) en.frame_out = true;
   if (e.stage == trace::hop::release) en.done = true;
   else if (e.v == trace::verdict::drop && (!en.frame_out || e.stage == trace::hop::ring_enqueue)) en.done = true;
   else if (stack_frame && (e.stage == trace::hop::nic_tx || e.v == trace::verdict::drop)) en.done = true;
+  else en.done = false;
 }
 
 void route_stream::add(std::span<const trace::event> events) {

@@ -10,9 +10,12 @@
 //     A frame a socket or TCP's out-of-order queue keeps stays open until it goes back;
 //   - a frame the stack sent (trace/packet_id.hpp's tx ids, with `stack_frames`): when the NIC sent it
 //     (`nic_tx`: trace replay has no wire behind its NIC) or something on the way dropped it.
-// A frame's `release` is its last event on the lab path: what the stack does later because of it (an
-// ACK, a reply, a datagram the fragment completed) goes out as frames of their own, with their own
-// ids, and a reassembly timeout names no packet (id 0).
+// A frame's `release` is its last event on the lab path, but for one case: the fragment that completes
+// a datagram is released by the reassembler and goes on as the datagram in the same poll (udp ..
+// deliver, release of the reassembled frame). So a route counts as complete by its latest event, and
+// the caller settles between rounds of the event loop, never inside one. What the stack does later
+// because of a frame (an ACK, a reply) goes out as frames of their own, with their own ids, and a
+// reassembly timeout names no packet (id 0).
 //
 // Order: routes are handed on in the order their packets were first seen (trace packets in file order,
 // as build_lab_routes's packet-id order; a stack's frame where it was sent, between them), so a
@@ -48,7 +51,8 @@ class route_stream {
 
   void add(const lab_event& le);
   void add(std::span<const trace::event> events);
-  // Hands on, in first-seen order, every complete route that no open route precedes.
+  // Hands on, in first-seen order, every complete route that no open route precedes. Between rounds
+  // of the event loop (after a poll has emitted all it will for the frames it took).
   void settle();
   // The run is over: hands on every route left, complete or not (a frame still held when it ended).
   void finish();
