@@ -320,11 +320,14 @@ int run_replay(const cli::args& a, const std::string& file) {
       tf::write_events_header(pending, src);
     }
     std::cout << "lab path: events from " << a.str("events") << '\n';
-    std::uint64_t n = 0;
+    // Settled when the time moves on: a saved file is in time order, and one poll's events (a fragment
+    // released by the reassembler, then its datagram) share its time, so none is cut in two.
+    std::uint64_t last_t = 0;
     try {
       tf::read_events(f, a.str("events"), nullptr, [&](tf::lab_event&& le) {
+        if (le.e.t_ns != last_t) rs.settle();
+        last_t = le.e.t_ns;
         take(std::move(le));
-        if (++n % 4096 == 0) rs.settle();
       });
     } catch (const tf::input_error& e) {
       throw cli::usage_error{e.what()};
