@@ -307,6 +307,14 @@ TEST(ringlab_cli_exit, trace_events_belong_to_their_pcap) {
   EXPECT_EQ(summary(alone.out), summary(direct.out));
   auto same = ringlab({"trace", "replay", pcap, "--events", ev});
   EXPECT_EQ(same.exit_code, 0) << same.err;
+  // The routes streamed from the file are the replay's, line for line (between the first line, which
+  // says where the events came from, and the closing one).
+  const auto routes = [](const std::string& out) {
+    const auto from = out.find("\n\n"), to = out.find("\nlab path", from);
+    return from == std::string::npos || to == std::string::npos ? std::string() : out.substr(from, to - from);
+  };
+  EXPECT_NE(routes(direct.out).find("\npacket 7 (lab path)"), std::string::npos) << direct.out;
+  EXPECT_EQ(routes(same.out), routes(direct.out));
   const std::string other = source_file("traces/flows.pcap");
   expect_usage({"trace", "replay", other, "--events", ev},
                "ringlab trace: --events " + ev + " came from '" + pcap + "' (" +
