@@ -62,6 +62,17 @@ child_run run_measured(const std::vector<std::string>& args, const std::string& 
   return r;
 }
 
+// The mcast feed (4 groups, 32-byte messages, 1 us apart) of n messages at path; the frames written.
+std::uint64_t write_feed(const std::string& path, std::uint64_t n) {
+  ringlab::gen_trace::options o;
+  o.count = n;
+  o.size = 32;
+  o.pps = 1e6;
+  std::uint64_t written = 0;
+  EXPECT_EQ(ringlab::gen_trace::generate_pcap(path, o, &written), "");
+  return written;
+}
+
 long file_bytes(const std::string& p) {
   struct stat s{};
   return ::stat(p.c_str(), &s) == 0 ? static_cast<long>(s.st_size) : 0;
@@ -75,14 +86,8 @@ TEST(sim_command_memory, demo_streams_its_trace_flat_from_1e5_to_1e6_messages) {
   const std::string out = ringlab::test::temp_path("simmem", "out.txt");
   std::uint64_t big_frames = 0;   // what the big file holds: every one must be replayed and delivered
   for (const auto& [path, n] : {std::pair{small, 100'000ull}, std::pair{big, 1'000'000ull}}) {
-    ringlab::gen_trace::options o;   // the mcast feed: 4 groups, 32-byte messages
-    o.count = n;
-    o.size = 32;
-    o.pps = 1e6;
-    std::uint64_t written = 0;
-    ASSERT_EQ(ringlab::gen_trace::generate_pcap(path, o, &written), "");
-    ASSERT_GE(written, n);
-    big_frames = written;
+    big_frames = write_feed(path, n);
+    ASSERT_GE(big_frames, n);
   }
   const auto s = run_measured({"demo", "--replay", small, "--queues", "1"}, out);
   const auto b = run_measured({"demo", "--replay", big, "--queues", "1"}, out);
@@ -167,15 +172,7 @@ TEST(sim_command_memory, trace_replay_streams_its_routes_flat_from_1e4_to_1e5_pa
   const std::string small = ringlab::test::temp_path("simmem", "t1e4.pcap");
   const std::string big = ringlab::test::temp_path("simmem", "t1e5.pcap");
   const std::string out = ringlab::test::temp_path("simmem", "tout.txt");
-  for (const auto& [path, n] : {std::pair{small, 10'000ull}, std::pair{big, 100'000ull}}) {
-    ringlab::gen_trace::options o;   // the mcast feed: 4 groups, 32-byte messages, 1 us apart
-    o.count = n;
-    o.size = 32;
-    o.pps = 1e6;
-    std::uint64_t written = 0;
-    ASSERT_EQ(ringlab::gen_trace::generate_pcap(path, o, &written), "");
-    ASSERT_EQ(written, n);
-  }
+  for (const auto& [path, n] : {std::pair{small, 10'000ull}, std::pair{big, 100'000ull}}) ASSERT_EQ(write_feed(path, n), n);
   constexpr long bound_kib = 8 * 1024;
   for (const bool quiet : {true, false}) {
     std::vector<std::string> args = {"trace", "replay", "--packets", "0"};
