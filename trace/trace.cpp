@@ -24,7 +24,7 @@ struct buffer {
   std::vector<chunk> chunks;
 
   void push(const tagged& t) {
-    if (chunks.empty() || chunks.back().size() == chunk_events) {
+    if (chunks.empty() || chunks.back().size() == chunks.back().capacity()) {
       chunks.emplace_back();
       chunks.back().reserve(chunk_events);
     }
@@ -91,7 +91,12 @@ std::vector<event> drain() {
     for (auto& b : reg().buffers) {
       std::lock_guard bl(b->mu);
       for (auto& c : b->chunks) all.insert(all.end(), c.begin(), c.end());
-      b->chunks.clear();
+      // The first chunk's room stays: a reader that drains after every round of a replay (trace
+      // replay's route stream) would otherwise free and allocate 4096 events' room each round.
+      if (!b->chunks.empty()) {
+        b->chunks.resize(1);
+        b->chunks.front().clear();
+      }
     }
   }
   std::sort(all.begin(), all.end(), [](const tagged& a, const tagged& b) {

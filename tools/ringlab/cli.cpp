@@ -148,23 +148,38 @@ void check_output(std::string_view option, const std::string& path) {
   if (!existed) ::unlink(path.c_str());
 }
 
-void write_output(std::string_view option, const std::string& path, std::string_view text) {
-  auto fail = [&](int err) {
-    return std::runtime_error("--" + std::string(option) + ": writing '" + path + "' failed: " + std::strerror(err));
-  };
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw fail(errno);
+std::runtime_error output_file::fail(int err) const {
+  return std::runtime_error("--" + option_ + ": writing '" + path_ + "' failed: " + std::strerror(err));
+}
+
+output_file::output_file(std::string_view option, const std::string& path) : option_(option), path_(path) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw fail(errno);
+}
+
+output_file::~output_file() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void output_file::write(std::string_view text) {
   for (std::size_t done = 0; done < text.size();) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    const ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int e = n < 0 ? errno : EIO;
-      ::close(fd);
-      throw fail(e);
-    }
+    if (n <= 0) throw fail(n < 0 ? errno : EIO);
     done += static_cast<std::size_t>(n);
   }
+}
+
+void output_file::close() {
+  const int fd = fd_;
+  fd_ = -1;
   if (::close(fd) != 0) throw fail(errno);   // NFS and friends report late
+}
+
+void write_output(std::string_view option, const std::string& path, std::string_view text) {
+  output_file f(option, path);
+  f.write(text);
+  f.close();
 }
 
 namespace {

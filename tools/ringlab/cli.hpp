@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,22 @@ class args {
 // failed, exit 1). Both throw, naming the option, the path and the reason.
 void check_output(std::string_view option, const std::string& path);
 void write_output(std::string_view option, const std::string& path, std::string_view text);
+// The same written piece by piece (an output too big to hold: trace replay's --save-events). Each
+// failure throws as write_output's does; close() reports a late one.
+class output_file {
+ public:
+  output_file(std::string_view option, const std::string& path);
+  ~output_file();
+  output_file(const output_file&) = delete;
+  output_file& operator=(const output_file&) = delete;
+  void write(std::string_view text);
+  void close();
+
+ private:
+  std::runtime_error fail(int err) const;
+  std::string option_, path_;
+  int fd_ = -1;
+};
 
 // SIGINT/SIGTERM/SIGHUP set a flag instead of ending the process (no SA_RESTART: a blocking poll or
 // read returns EINTR). For loops that have no event loop of their own to watch signals.

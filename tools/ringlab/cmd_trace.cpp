@@ -3,13 +3,16 @@
 //   kernel FILE     the kernel path: FILE's UDP datagrams through a veth pair into kernel sockets
 //   compare FILE    both, in one Perfetto file and one diagram
 //   tracepoints     which kernel tracepoints the tool uses, where the kernel emits them, which exist here
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "tools/ringlab/cli.hpp"
 #include "tools/trace_packet_flow/compare.hpp"
@@ -20,7 +23,9 @@
 #include "tools/trace_packet_flow/outputs.hpp"
 #include "tools/trace_packet_flow/packet_filter.hpp"
 #include "tools/trace_packet_flow/route.hpp"
+#include "tools/trace_packet_flow/route_stream.hpp"
 #include "tools/trace_packet_flow/tracefs.hpp"
+#include "trace/packet_id.hpp"
 
 namespace tf = ringlab::trace_flow;
 namespace cli = ringlab::cli;
@@ -43,6 +48,7 @@ const std::vector<cli::option>& options() {
       {"listen", "PORT", "UDP ports with a receiving socket (default: every destination port)", "", true},
       {"no-listen", "", "no receiving socket at all: every datagram finds no socket"},
       {"tcp-listen", "PORT", "replay: a TCP listener on PORT (connections accepted, read, closed at their end)", "", true},
+      {"stack-frames", "", "replay: the stack's own frames (replies, ACKs, SYN-ACK, RST, FIN) are routes too, --filter on their bytes"},
       {"raw", "FILE", "kernel: keep the tracefs text the routes were built from"},
       {"gap-us", "N", "kernel: microseconds between datagrams", "2000"},
   };
@@ -61,9 +67,11 @@ constexpr const char* description =
     "                                                                 real clock (the lab's CLOCK_MONOTONIC, the kernel's\n"
     "                                                                 trace clock); replay keeps sim_nic's virtual clock\n"
     "  ringlab trace tracepoints                                      kernel tracepoints and their sources\n\n"
-    "replay and compare stream FILE (memory flat in its size; the events of the run are kept): a record that\n"
-    "cannot be read stops the command before anything runs (exit 2), naming the file, packet and byte offset.\n"
-    "A frame a stack sent is named by its stack's packet id: 'stack S frame N'.\n\n"
+    "replay streams FILE and its routes: each route is printed once its last hop happened and then\n"
+    "forgotten, and --packets N stops reading the file once N routes are out (memory: the routes in flight,\n"
+    "whatever the file's size; --json/--dot/--svg draw at most the first 10000 routes). compare keeps the\n"
+    "run's events. A record that cannot be read stops the command before anything runs (exit 2), naming the\n"
+    "file, packet and byte offset. A frame a stack sent is named by its stack's packet id: 'stack S frame N'.\n\n"
     "The kernel path makes its own network namespaces and veth pair (rlt<pid>a/b, 10.x addresses inside\n"
     "them only), traces in a private tracefs instance (instances/ringlab-<pid>), and removes all of it on\n"
     "exit and on SIGINT/SIGTERM/SIGHUP.";
@@ -81,11 +89,8 @@ std::vector<std::uint16_t> ports_of(const cli::args& a, const char* option = "li
   return out;
 }
 
-void write_outputs(const cli::args& a, const std::vector<tf::route>& routes, const std::string& title,
-                   bool compare = false) {
-  if (!a.has("quiet")) tf::write_timeline(std::cout, routes);
-  std::cout << "per-hop latency (time from the previous hop of the same packet):\n";
-  tf::write_stats(std::cout, routes);
+// --json, --dot, --svg: drawn from the routes given.
+void write_drawings(const cli::args& a, const std::vector<tf::route>& routes, const std::string& title, bool compare) {
   if (a.has("json")) {
     std::ostringstream f;
     tf::write_chrome_json(f, routes);
@@ -114,6 +119,14 @@ void write_outputs(const cli::args& a, const std::vector<tf::route>& routes, con
   }
 }
 
+void write_outputs(const cli::args& a, const std::vector<tf::route>& routes, const std::string& title,
+                   bool compare = false) {
+  if (!a.has("quiet")) tf::write_timeline(std::cout, routes);
+  std::cout << "per-hop latency (time from the previous hop of the same packet):\n";
+  tf::write_stats(std::cout, routes);
+  write_drawings(a, routes, title, compare);
+}
+
 tf::pcap_selection select(const cli::args& a, const std::string& file) {
   try {
     return tf::select_packets(file, a.str("filter"), a.u64("packets"));
@@ -130,6 +143,62 @@ tf::pcap_selection select(const cli::args& a, const std::string& file) {
 // from run to run: the line says it was not measured instead of printing noise.
 constexpr std::uint64_t min_cost_frames = 4096;
 
+// The "lab path cost" line (with its leading newline) for a replay's result.
+std::string cost_note(const tf::lab_replay_result& r, tf::lab_clock clock) {
+  std::string note;
+  if (r.frames && r.frames < min_cost_frames) {
+    // Appended piece by piece: GCC 12 -O3 warns falsely (-Wrestrict) on `"literal" + std::string&&`.
+    note.append("\nlab path cost: not measured on ").append(std::to_string(r.frames))
+        .append(r.frames == 1 ? " frame" : " frames").append(" (a per-frame figure needs ")
+        .append(std::to_string(min_cost_frames))
+        .append(" or more: below that the replay's set-up is most of it); hop times below: ")
+        .append(tf::lab_clock_name(clock));
+  } else if (r.frames) {
+    char b[320];
+    const double f = static_cast<double>(r.frames);
+    std::snprintf(b, sizeof b, "\nlab path cost: replay loop (sim_nic + stack + reader), CPU time per frame: "
+                  "%.0f ns, %.0f ns with tracing on (%.1fx; wall time %.0f / %.0f ns; %llu frames); hop times below: ",
+                  static_cast<double>(r.cpu_ns_untraced) / f, static_cast<double>(r.cpu_ns) / f,
+                  r.cpu_ns_untraced ? static_cast<double>(r.cpu_ns) / static_cast<double>(r.cpu_ns_untraced) : 0.0,
+                  static_cast<double>(r.wall_ns_untraced) / f, static_cast<double>(r.wall_ns) / f,
+                  static_cast<unsigned long long>(r.frames));
+    note += b + tf::lab_clock_name(clock);
+  }
+  return note;
+}
+
+tf::lab_replay_options replay_options(const cli::args& a) {
+  tf::lab_replay_options o;
+  o.queues = static_cast<std::uint16_t>(a.u64("queues", 1, 64));
+  o.ring = a.str("ring");
+  o.addr = a.str("addr");
+  o.listen_ports = ports_of(a);
+  o.listen_none = a.has("no-listen");
+  o.tcp_listen_ports = ports_of(a, "tcp-listen");
+  return o;
+}
+
+// --events F beside a pcap: the pcap must be the one the events were saved from (its headers are printed).
+void check_events_source(const cli::args& a, const std::string& file, const tf::events_source& src) {
+  if (file.empty() || !src.known()) return;
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(file, ec);
+  if (ec || bytes != src.bytes)
+    throw cli::usage_error{"--events " + a.str("events") + " came from '" + src.name + "' (" +
+                           std::to_string(src.bytes) + " bytes), not from '" + file + "'" +
+                           (ec ? "" : " (" + std::to_string(bytes) + " bytes)") + ": give that pcap, or none"};
+}
+
+tf::events_source source_of(const std::string& file) {
+  tf::events_source src;
+  if (!file.empty()) {
+    std::error_code ec;
+    src = {file, std::filesystem::file_size(file, ec)};
+    if (ec) src = {};
+  }
+  return src;
+}
+
 std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, std::string* notes,
                                   const tf::pcap_selection* sel, tf::lab_clock clock = tf::lab_clock::emitter) {
   std::vector<tf::lab_event> events;
@@ -142,62 +211,20 @@ std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, s
     } catch (const tf::input_error& e) {
       throw cli::usage_error{e.what()};
     }
-    // The packet headers printed come from FILE: it must be the pcap the events were saved from.
-    if (!file.empty() && src.known()) {
-      std::error_code ec;
-      const auto bytes = std::filesystem::file_size(file, ec);
-      if (ec || bytes != src.bytes)
-        throw cli::usage_error{"--events " + a.str("events") + " came from '" + src.name + "' (" +
-                               std::to_string(src.bytes) + " bytes), not from '" + file + "'" +
-                               (ec ? "" : " (" + std::to_string(bytes) + " bytes)") +
-                               ": give that pcap, or none"};
-    }
+    check_events_source(a, file, src);
     if (notes) *notes = "events from " + a.str("events");
   } else {
-    tf::lab_replay_options o;
-    o.queues = static_cast<std::uint16_t>(a.u64("queues", 1, 64));
-    o.ring = a.str("ring");
-    o.addr = a.str("addr");
-    o.listen_ports = ports_of(a);
-    o.listen_none = a.has("no-listen");
-    o.tcp_listen_ports = ports_of(a, "tcp-listen");
     try {
-      auto r = tf::run_lab_replay(file, o);
+      auto r = tf::run_lab_replay(file, replay_options(a));
       events = std::move(r.events);
-      if (notes) {
-        *notes = r.notes;
-        if (r.frames && r.frames < min_cost_frames) {
-          // Appended piece by piece: GCC 12 -O3 warns falsely (-Wrestrict) on `"literal" + std::string&&`.
-          notes->append("\nlab path cost: not measured on ").append(std::to_string(r.frames))
-              .append(r.frames == 1 ? " frame" : " frames").append(" (a per-frame figure needs ")
-              .append(std::to_string(min_cost_frames))
-              .append(" or more: below that the replay's set-up is most of it); hop times below: ")
-              .append(tf::lab_clock_name(clock));
-        } else if (r.frames) {
-          char b[320];
-          const double f = static_cast<double>(r.frames);
-          std::snprintf(b, sizeof b, "\nlab path cost: replay loop (sim_nic + stack + reader), CPU time per frame: "
-                        "%.0f ns, %.0f ns with tracing on (%.1fx; wall time %.0f / %.0f ns; %llu frames); hop times below: ",
-                        static_cast<double>(r.cpu_ns_untraced) / f, static_cast<double>(r.cpu_ns) / f,
-                        r.cpu_ns_untraced ? static_cast<double>(r.cpu_ns) / static_cast<double>(r.cpu_ns_untraced) : 0.0,
-                        static_cast<double>(r.wall_ns_untraced) / f, static_cast<double>(r.wall_ns) / f,
-                        static_cast<unsigned long long>(r.frames));
-          *notes += b + tf::lab_clock_name(clock);
-        }
-      }
+      if (notes) *notes = r.notes + cost_note(r, clock);
     } catch (const tf::input_error& e) {
       throw cli::usage_error{e.what()};
     }
   }
   if (a.has("save-events")) {
     std::ostringstream f;
-    tf::events_source src;
-    if (!file.empty()) {
-      std::error_code ec;
-      src = {file, std::filesystem::file_size(file, ec)};
-      if (ec) src = {};
-    }
-    tf::write_events(f, events, src);
+    tf::write_events(f, events, source_of(file));
     cli::write_output("save-events", a.str("save-events"), f.str());
   }
   std::vector<std::uint64_t> ids;
@@ -210,6 +237,151 @@ std::vector<tf::route> lab_routes(const cli::args& a, const std::string& file, s
       for (const auto& p : sel->packets)
         if (p.id == r.packet_id) r.summary = p.summary;
   return routes;
+}
+
+// --json, --dot and --svg draw the routes they are given, so trace replay keeps the first of them for
+// those (a route is ~3 KB: 30 MB); the rest are printed and counted but not drawn, and it says so.
+constexpr std::size_t max_drawn = 10000;
+
+// trace replay: the lab path as a stream. Each route is printed when complete (route_stream.hpp says
+// when) and forgotten, the statistics gathered as they go (route_stats), the events saved as they
+// come; --packets N ends the replay once N routes are out, so the file is read no further.
+int run_replay(const cli::args& a, const std::string& file) {
+  const std::uint64_t max = a.u64("packets");
+  const bool quiet = a.has("quiet");
+  const bool draw = a.has("json") || a.has("dot") || a.has("svg");
+  std::optional<tf::stream_selector> sel;   // the pcap's frames: --filter and the routes' headers
+  try {
+    if (!file.empty()) sel.emplace(file, a.str("filter"));
+  } catch (const tf::input_error& e) {
+    throw cli::usage_error{e.what()};
+  }
+  std::optional<cli::output_file> saved;
+  std::ostringstream pending;   // --save-events text not yet written (written in pieces of ~1 MiB)
+  auto save = [&](const tf::lab_event& le, bool last = false) {
+    tf::write_event(pending, le);
+    if (last || pending.tellp() > (1 << 20)) { saved->write(pending.str()); pending.str({}); }
+  };
+
+  tf::route_stats stats;
+  std::vector<tf::route> drawn;
+  std::uint64_t routes = 0, undrawn = 0;
+  auto emit = [&](tf::route&& r) {
+    if (max && routes == max) return;
+    if (!quiet) {
+      if (!routes) std::cout << '\n';
+      tf::write_timeline(std::cout, r);
+    }
+    ++routes;
+    stats.add(r);
+    if (draw && drawn.size() < max_drawn) drawn.push_back(std::move(r));
+    else if (draw) ++undrawn;
+  };
+  // The stack's frames: their bytes when the NIC took them (a tap on TX), judged there and named; the
+  // route asks when it is complete. Held only from transmit to the route's end (one round).
+  std::unordered_map<std::uint64_t, std::optional<std::string>> sent;
+  auto select = [&](std::uint64_t id, std::string* summary) -> bool {
+    if (ringlab::trace::is_tx_id(id) || ringlab::trace::is_wire_id(id)) {
+      const auto it = sent.find(id);
+      if (it == sent.end()) return !a.has("filter");   // never handed to the NIC: no bytes to filter or name
+      const bool take = it->second.has_value();
+      if (take) *summary = *it->second;
+      sent.erase(it);
+      return take;
+    }
+    return !sel || sel->select(id, summary);   // an events file alone: every packet, unnamed
+  };
+  tf::route_stream rs({tf::lab_clock::emitter, a.has("stack-frames")}, select, emit);
+  auto take = [&](tf::lab_event&& le) {
+    if (saved) save(le);
+    rs.add(le);
+  };
+  const tf::events_source src = source_of(file);
+
+  std::string closing;
+  if (a.has("events")) {
+    std::ifstream f(a.str("events"));
+    if (!f) throw cli::usage_error{"--events: cannot read '" + a.str("events") + "'"};
+    // The source is checked before anything is printed: the first lines name it.
+    tf::events_source from;
+    {
+      std::ifstream head(a.str("events"));
+      std::string line;
+      for (int i = 0; i < 2 && std::getline(head, line); ++i)
+        if (line.rfind("#source\t", 0) == 0) {
+          const auto tab = line.rfind('\t');
+          from.name = line.substr(8, tab - 8);
+          from.bytes = std::strtoull(line.c_str() + tab + 1, nullptr, 10);
+        }
+    }
+    check_events_source(a, file, from);
+    if (a.has("save-events")) {
+      saved.emplace("save-events", a.str("save-events"));
+      tf::write_events_header(pending, src);
+    }
+    std::cout << "lab path: events from " << a.str("events") << '\n';
+    // Settled when the time moves on: a saved file is in time order, and one poll's events (a fragment
+    // released by the reassembler, then its datagram) share its time, so none is cut in two.
+    std::uint64_t last_t = 0;
+    try {
+      tf::read_events(f, a.str("events"), nullptr, [&](tf::lab_event&& le) {
+        if (le.e.t_ns != last_t) rs.settle();
+        last_t = le.e.t_ns;
+        take(std::move(le));
+      });
+    } catch (const tf::input_error& e) {
+      throw cli::usage_error{e.what()};
+    }
+    rs.finish();
+    closing.append("lab path: ").append(std::to_string(routes)).append(" routes");
+  } else {
+    if (a.has("save-events")) {
+      saved.emplace("save-events", a.str("save-events"));
+      tf::write_events_header(pending, src);
+    }
+    tf::lab_replay_hooks h;
+    h.started = [](const std::string& notes) { std::cout << "lab path: " << notes << '\n'; };
+    h.events = [&](std::span<const ringlab::trace::event> ev) {
+      for (auto& le : tf::from_trace(ev)) take(std::move(le));
+      rs.settle();
+      return max && routes >= max;
+    };
+    h.may_stop = max != 0;
+    if (a.has("stack-frames"))
+      h.tx_frame = [&](std::uint64_t id, std::span<const std::byte> bytes) {
+        std::string summary;
+        if (sel->select_bytes(bytes, &summary)) sent[id] = std::move(summary);
+        else sent[id] = std::nullopt;
+      };
+    tf::lab_replay_result r;
+    try {
+      r = tf::run_lab_replay(file, replay_options(a), h);
+    } catch (const tf::input_error& e) {
+      throw cli::usage_error{e.what()};
+    }
+    rs.finish();
+    // The notes' first line went out before the routes; the cost and the counts follow them.
+    closing = cost_note(r, tf::lab_clock::emitter);
+    if (!closing.empty()) closing.erase(0, 1);   // its leading newline
+    const std::uint64_t selected = max ? std::min<std::uint64_t>(sel->selected(), max) : sel->selected();
+    // Appended piece by piece: GCC 12 -O3 warns falsely (-Wrestrict) on `"literal" + std::string&&`.
+    if (!closing.empty()) closing.append("; ");
+    closing.append(std::to_string(selected)).append(" of ").append(r.stopped ? "the first " : "")
+        .append(std::to_string(r.frames)).append(" packets selected, ").append(std::to_string(routes)).append(" routes");
+    if (r.stopped) closing.append(" (--packets ").append(std::to_string(max)).append(": the file was read no further)");
+  }
+  if (saved) {
+    saved->write(pending.str());
+    saved->close();
+  }
+  std::cout << closing << "\n\n";
+  std::cout << "per-hop latency (time from the previous hop of the same packet):\n";
+  stats.write(std::cout);
+  if (undrawn)
+    std::cout << "--json/--dot/--svg: the first " << drawn.size() << " routes drawn, " << undrawn
+              << " more left out (they keep at most " << max_drawn << ")\n";
+  write_drawings(a, drawn, "lab path: " + file, false);
+  return cli::exit_ok;
 }
 
 tf::kernel_run_result kernel_routes(const cli::args& a, const tf::pcap_selection& sel) {
@@ -271,7 +443,7 @@ int run(int argc, char** argv) {
   if (sub == "tracepoints") {
     a.expect_positional(0);
     a.refuse({"filter", "packets", "json", "dot", "svg", "quiet", "events", "save-events", "queues", "ring", "addr",
-              "listen", "no-listen", "tcp-listen", "raw", "gap-us"},
+              "listen", "no-listen", "tcp-listen", "stack-frames", "raw", "gap-us"},
              "'trace tracepoints' (it takes no options)");
     return run_tracepoints();
   }
@@ -281,9 +453,10 @@ int run(int argc, char** argv) {
   // An option of the other path is refused, never ignored.
   if (sub == "replay") a.refuse({"raw", "gap-us"}, "'trace replay' (kernel path only: trace kernel, trace compare)");
   if (sub == "kernel")
-    a.refuse({"events", "save-events", "queues", "ring", "addr", "tcp-listen"},
+    a.refuse({"events", "save-events", "queues", "ring", "addr", "tcp-listen", "stack-frames"},
              "'trace kernel' (lab path only: trace replay, trace compare)");
-  if (sub == "compare") a.refuse({"tcp-listen"}, "'trace compare' (UDP only: the kernel path replays datagrams)");
+  if (sub == "compare")
+    a.refuse({"tcp-listen", "stack-frames"}, "'trace compare' (UDP only: the kernel path replays datagrams)");
   if (a.has("no-listen") && a.has("listen"))
     throw cli::usage_error{"--listen and --no-listen contradict each other: give one"};
   for (const char* o : {"json", "dot", "svg", "raw", "save-events"})
@@ -294,16 +467,12 @@ int run(int argc, char** argv) {
   (void)a.u64("packets");   // checked early: a bad number is a usage error before any work
 
   if (sub == "replay") {
-    std::optional<tf::pcap_selection> sel;
-    if (!file.empty()) sel = select(a, file);
-    else if (a.has("filter")) throw cli::usage_error{"--filter needs the pcap FILE the events came from"};
-    std::string notes;
-    auto routes = lab_routes(a, file, &notes, sel ? &*sel : nullptr);
-    std::cout << "lab path: " << notes;
-    if (sel) std::cout << "; " << sel->packets.size() << " of " << sel->total << " packets selected";
-    std::cout << ", " << routes.size() << " routes\n\n";
-    write_outputs(a, routes, "lab path: " + file);
-    return cli::exit_ok;
+    if (file.empty() && a.has("filter")) throw cli::usage_error{"--filter needs the pcap FILE the events came from"};
+    if (file.empty() && a.has("stack-frames"))
+      throw cli::usage_error{"--stack-frames needs the pcap FILE: the stack's frames are seen as it replays"};
+    if (a.has("events") && a.has("stack-frames"))
+      throw cli::usage_error{"--stack-frames and --events: the stack's frames are seen as it replays, not in saved events"};
+    return run_replay(a, file);
   }
   auto sel = select(a, file);
   if (sub == "kernel") {

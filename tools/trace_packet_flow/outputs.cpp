@@ -18,28 +18,56 @@ std::uint64_t percentile(const std::vector<std::uint64_t>& sorted, double p) {
   return sorted[std::min(rank, sorted.size()) - 1];
 }
 
-std::vector<hop_stats> compute_hop_stats(const std::vector<route>& routes) {
-  struct acc { std::vector<std::uint64_t> v; std::size_t order; };
-  std::map<std::pair<std::string, std::string>, acc> m;
-  std::size_t next = 0;
-  for (const auto& r : routes) {
-    for (std::size_t i = 0; i < r.steps.size(); ++i) {
-      const auto key = std::make_pair(r.path, r.steps[i].hop);
-      auto it = m.find(key);
-      if (it == m.end()) it = m.emplace(key, acc{{}, next++}).first;
-      const std::uint64_t d = i == 0 ? 0 : r.steps[i].t_ns - r.steps[i - 1].t_ns;
-      it->second.v.push_back(d);
-    }
+namespace {
+// Nearest-rank percentile of a histogram (value -> count), as percentile() of the sorted values.
+std::uint64_t percentile_of(const std::map<std::uint64_t, std::size_t>& h, std::size_t n, double p) {
+  if (!n) return 0;
+  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(n)));
+  if (rank == 0) rank = 1;
+  std::size_t seen = 0;
+  for (const auto& [v, c] : h)
+    if ((seen += c) >= rank) return v;
+  return h.rbegin()->first;
+}
+}  // namespace
+
+void route_stats::histogram::add(std::uint64_t v) {
+  ++counts[v];
+  ++n;
+}
+std::uint64_t route_stats::histogram::percentile(double p) const { return percentile_of(counts, n, p); }
+std::uint64_t route_stats::histogram::max() const { return counts.empty() ? 0 : counts.rbegin()->first; }
+
+void route_stats::add(const route& r) {
+  for (std::size_t i = 0; i < r.steps.size(); ++i) {
+    const auto key = std::make_pair(r.path, r.steps[i].hop);
+    auto it = hops_.find(key);
+    if (it == hops_.end()) it = hops_.emplace(key, hop_acc{{}, next_++}).first;
+    it->second.h.add(i == 0 ? 0 : r.steps[i].t_ns - r.steps[i - 1].t_ns);
   }
+  totals_[r.path].add(r.total_ns());
+  hop_counts_[r.path].add(r.steps.size());
+  if (const auto* d = r.drop_step()) {
+    ++drops_[r.path];
+    ++reasons_[r.path][d->reason.empty() ? "unknown" : d->reason];
+  }
+  if (!r.clock.empty()) clocks_.emplace(r.path, r.clock);
+}
+
+std::vector<hop_stats> route_stats::hop_table() const {
   std::vector<hop_stats> out;
-  for (auto& [k, a] : m) {
-    std::sort(a.v.begin(), a.v.end());
-    out.push_back({k.first, k.second, a.v.size(), percentile(a.v, 50), percentile(a.v, 99), a.v.back(), a.order});
-  }
+  for (const auto& [k, a] : hops_)
+    out.push_back({k.first, k.second, a.h.n, a.h.percentile(50), a.h.percentile(99), a.h.max(), a.order});
   std::sort(out.begin(), out.end(), [](const hop_stats& a, const hop_stats& b) {
     return a.path != b.path ? a.path > b.path : a.order < b.order;   // "lab" before "kernel"
   });
   return out;
+}
+
+std::vector<hop_stats> compute_hop_stats(const std::vector<route>& routes) {
+  route_stats st;
+  for (const auto& r : routes) st.add(r);
+  return st.hop_table();
 }
 
 namespace {
@@ -66,7 +94,11 @@ std::string lpad(std::string s, std::size_t n) {
 }  // namespace
 
 void write_timeline(std::ostream& os, const std::vector<route>& routes) {
-  for (const auto& r : routes) {
+  for (const auto& r : routes) write_timeline(os, r);
+}
+
+void write_timeline(std::ostream& os, const route& r) {
+  {
     os << trace::describe_packet(r.packet_id) << " (" << r.path << " path)";   // "stack S frame N" for a frame a stack sent
     if (!r.summary.empty()) os << "  " << r.summary;
     os << '\n';
@@ -88,7 +120,13 @@ void write_timeline(std::ostream& os, const std::vector<route>& routes) {
 }
 
 void write_stats(std::ostream& os, const std::vector<route>& routes) {
-  const auto stats = compute_hop_stats(routes);
+  route_stats st;
+  for (const auto& r : routes) st.add(r);
+  st.write(os);
+}
+
+void route_stats::write(std::ostream& os) const {
+  const auto stats = hop_table();
   std::size_t hop_w = 3;
   for (const auto& h : stats) hop_w = std::max(hop_w, h.hop.size());
   os << pad("path", 7) << pad("hop", hop_w + 2) << lpad("count", 6) << lpad("p50 ns", 11) << lpad("p99 ns", 11)
@@ -98,31 +136,16 @@ void write_stats(std::ostream& os, const std::vector<route>& routes) {
        << lpad(std::to_string(h.p50_ns), 11) << lpad(std::to_string(h.p99_ns), 11)
        << lpad(std::to_string(h.max_ns), 11) << '\n';
   // Per path: hops per route and the whole route's time.
-  std::map<std::string, std::vector<std::uint64_t>> totals, hops;
-  std::map<std::string, std::size_t> drops;
-  std::map<std::string, std::map<std::string, std::size_t>> reasons;   // path -> drop reason -> packets
-  for (const auto& r : routes) {
-    totals[r.path].push_back(r.total_ns());
-    hops[r.path].push_back(r.steps.size());
-    if (const auto* d = r.drop_step()) {
-      ++drops[r.path];
-      ++reasons[r.path][d->reason.empty() ? "unknown" : d->reason];
-    }
-  }
-  std::map<std::string, std::string> clocks;
-  for (const auto& r : routes)
-    if (!r.clock.empty()) clocks.emplace(r.path, r.clock);
-  for (auto& [path, t] : totals) {
-    std::sort(t.begin(), t.end());
-    auto& h = hops[path];
-    std::sort(h.begin(), h.end());
-    os << path << " path: " << t.size() << " packets, " << drops[path] << " dropped, hops per packet p50 "
-       << percentile(h, 50) << " (max " << h.back() << "), arrival to last hop p50 " << percentile(t, 50)
-       << " ns, p99 " << percentile(t, 99) << " ns, max " << t.back() << " ns";
-    if (clocks.count(path)) os << " (clock: " << clocks[path] << ')';
+  for (const auto& [path, t] : totals_) {
+    const auto& h = hop_counts_.at(path);
+    const auto d = drops_.find(path);
+    os << path << " path: " << t.n << " packets, " << (d == drops_.end() ? 0 : d->second)
+       << " dropped, hops per packet p50 " << h.percentile(50) << " (max " << h.max() << "), arrival to last hop p50 "
+       << t.percentile(50) << " ns, p99 " << t.percentile(99) << " ns, max " << t.max() << " ns";
+    if (const auto c = clocks_.find(path); c != clocks_.end()) os << " (clock: " << c->second << ')';
     os << '\n';
     // The count alone says nothing of why (`--quiet` prints no route): each reason, most packets first.
-    if (auto it = reasons.find(path); it != reasons.end()) {
+    if (auto it = reasons_.find(path); it != reasons_.end()) {
       std::vector<std::pair<std::size_t, std::string>> by(it->second.size());
       std::transform(it->second.begin(), it->second.end(), by.begin(), [](const auto& kv) { return std::pair{kv.second, kv.first}; });
       std::stable_sort(by.begin(), by.end(), [](const auto& a, const auto& b) { return a.first > b.first; });

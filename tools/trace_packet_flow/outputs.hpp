@@ -26,7 +26,35 @@ std::uint64_t percentile(const std::vector<std::uint64_t>& sorted, double p);
 // One entry per (path, hop) in route order; the first hop of a route has latency 0 (arrival).
 std::vector<hop_stats> compute_hop_stats(const std::vector<route>& routes);
 
+// The latency table and per-path summary (write_stats's text) gathered one route at a time, so a
+// stream of routes need not be kept: each latency goes into a histogram (value -> count), whose
+// percentiles are the sorted values' (nearest rank). Memory: the distinct values, not the routes (on
+// sim_nic's virtual clock a hop's latencies are a handful of values, mostly 0).
+class route_stats {
+ public:
+  void add(const route& r);
+  std::vector<hop_stats> hop_table() const;   // compute_hop_stats's
+  void write(std::ostream& os) const;         // write_stats's
+
+ private:
+  struct histogram {
+    std::map<std::uint64_t, std::size_t> counts;
+    std::size_t n = 0;
+    void add(std::uint64_t v);
+    std::uint64_t percentile(double p) const;
+    std::uint64_t max() const;
+  };
+  struct hop_acc { histogram h; std::size_t order; };
+  std::map<std::pair<std::string, std::string>, hop_acc> hops_;   // (path, hop)
+  std::size_t next_ = 0;
+  std::map<std::string, histogram> totals_, hop_counts_;          // per path
+  std::map<std::string, std::size_t> drops_;
+  std::map<std::string, std::map<std::string, std::size_t>> reasons_;   // path -> drop reason -> packets
+  std::map<std::string, std::string> clocks_;
+};
+
 void write_timeline(std::ostream& os, const std::vector<route>& routes);
+void write_timeline(std::ostream& os, const route& r);
 void write_stats(std::ostream& os, const std::vector<route>& routes);
 
 // Chrome trace-event JSON: one process per path, one thread (track) per hop, an "X" slice per step

@@ -173,6 +173,54 @@ pcap_selection select_packets(const std::string& file, const std::string& filter
   return sel;
 }
 
+struct stream_selector::impl {
+  sim::pcap_stream stream;
+  std::optional<packet_filter> filter;
+};
+
+stream_selector::stream_selector(const std::string& file, const std::string& filter_expr) {
+  auto tr = sim::pcap_stream::open(file);
+  if (!tr) throw input_error(tr.error);
+  p_ = new impl{std::move(*tr), std::nullopt};
+  try {
+    if (!filter_expr.empty()) p_->filter.emplace(filter_expr, DLT_EN10MB);
+  } catch (...) {
+    delete p_;
+    throw;
+  }
+}
+
+stream_selector::~stream_selector() { delete p_; }
+
+bool stream_selector::select_bytes(std::span<const std::byte> b, std::string* summary) const {
+  const auto* data = reinterpret_cast<const std::uint8_t*>(b.data());
+  const auto n = static_cast<std::uint32_t>(b.size());
+  if (p_->filter && !p_->filter->matches(data, n, n)) return false;
+  if (summary) *summary = describe(DLT_EN10MB, data, n);
+  return true;
+}
+
+bool stream_selector::select(std::uint64_t id, std::string* summary) {
+  auto& s = p_->stream;
+  // Packet id k is the stream's record k - 1 (sequence() counts the records popped).
+  if (id == 0) return false;
+  if (s.sequence() >= id && !s.restart()) throw input_error(s.error());
+  while (s.sequence() + 1 < id && s.peek()) s.pop();
+  const sim::stream_frame* f = s.peek();
+  if (!f || s.sequence() + 1 != id) {
+    // The replay read this packet from the same file: a stream that ends before it was damaged since.
+    throw input_error(s.error().empty() ? s.name() + ": packet " + std::to_string(id) + " is past the file's end" : s.error());
+  }
+  const auto* data = reinterpret_cast<const std::uint8_t*>(f->bytes.data());
+  const bool take = !p_->filter || p_->filter->matches(data, f->rec.caplen, f->rec.wirelen);
+  if (take) {
+    ++selected_;
+    if (summary) *summary = describe(DLT_EN10MB, data, f->rec.caplen);
+  }
+  s.pop();
+  return take;
+}
+
 void write_pcap(const std::string& file, const std::vector<std::vector<std::uint8_t>>& frames) {
   std::unique_ptr<pcap_t, decltype(&pcap_close)> dead(pcap_open_dead(DLT_EN10MB, 65535), &pcap_close);
   pcap_dumper_t* d = pcap_dump_open(dead.get(), file.c_str());

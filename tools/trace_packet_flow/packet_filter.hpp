@@ -3,6 +3,7 @@
 // frame with pcap_offline_filter: the same language as tcpdump and tshark's capture filters.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,29 @@ struct pcap_selection {
 // message (the file, and for a damaged record its packet number and byte offset: what `ringlab
 // replay` says of the same file) or naming the filter.
 pcap_selection select_packets(const std::string& file, const std::string& filter_expr, std::size_t max);
+
+// The same selection one packet at a time, for a reader that goes through the file once (trace
+// replay's route stream): select(id) reads on to packet id (1-based position) and says whether the
+// filter takes it, with its summary. Memory: the stream's window, whatever the file's size. Packets are
+// asked for in file order; an earlier one re-reads the file from its start to it.
+class stream_selector {
+ public:
+  // Throws input_error (the file, the filter).
+  stream_selector(const std::string& file, const std::string& filter_expr);
+  ~stream_selector();
+  stream_selector(const stream_selector&) = delete;
+  stream_selector& operator=(const stream_selector&) = delete;
+
+  bool select(std::uint64_t id, std::string* summary);
+  // Filter and summary of a frame given by its bytes (a frame the stack sent).
+  bool select_bytes(std::span<const std::byte> bytes, std::string* summary) const;
+  std::uint64_t selected() const noexcept { return selected_; }
+
+ private:
+  struct impl;
+  impl* p_;
+  std::uint64_t selected_ = 0;
+};
 
 // Parses Ethernet (with one VLAN tag) or raw IPv4 down to UDP; std::nullopt for anything else.
 std::optional<udp_datagram> parse_udp(int linktype, const std::uint8_t* p, std::size_t n);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <istream>
 #include <map>
 #include <ostream>
@@ -104,6 +105,29 @@ void mark_held_fragment(route& r) {
 }
 }  // namespace
 
+void finish_lab_route(route& r) {
+  // Events arrive ordered by time; a stable sort keeps emit order among equal times.
+  std::stable_sort(r.steps.begin(), r.steps.end(), [](const step& a, const step& b) { return a.t_ns < b.t_ns; });
+  // The same hop twice in a row, entry `pass` then its verdict: one step.
+  std::vector<step> merged;
+  merged.reserve(r.steps.size());
+  for (auto& st : r.steps) {
+    if (!merged.empty() && merged.back().hop == st.hop && merged.back().verdict == "pass" && st.verdict != "pass") {
+      st.t_ns = merged.back().t_ns;
+      merged.back() = std::move(st);
+      continue;
+    }
+    merged.push_back(std::move(st));
+  }
+  r.steps = std::move(merged);
+  mark_held_fragment(r);
+}
+
+void add_lab_step(route& r, std::uint64_t id, const lab_event& le, lab_clock clock) {
+  if (r.steps.empty()) { r.path = "lab"; r.packet_id = id; r.clock = lab_clock_name(clock); }
+  r.steps.push_back(to_step(le, clock));
+}
+
 std::vector<route> build_lab_routes(std::span<const lab_event> events, std::span<const std::uint64_t> packet_ids,
                                     std::size_t max_packets, lab_clock clock) {
   std::unordered_set<std::uint64_t> wanted(packet_ids.begin(), packet_ids.end());
@@ -114,26 +138,11 @@ std::vector<route> build_lab_routes(std::span<const lab_event> events, std::span
     // (trace/packet_id.hpp), and a frame nobody numbered 0: no packet of the trace, so not a route
     // unless asked for by id.
     if (wanted.empty() ? id == 0 || trace::is_tx_id(id) : !wanted.count(id)) continue;
-    route& r = by_id[id];
-    if (r.steps.empty()) { r.path = "lab"; r.packet_id = id; r.clock = lab_clock_name(clock); }
-    r.steps.push_back(to_step(le, clock));
+    add_lab_step(by_id[id], id, le, clock);
   }
   std::vector<route> out;
   for (auto& [id, r] : by_id) {
-    // Events arrive ordered by time; a stable sort keeps emit order among equal times.
-    std::stable_sort(r.steps.begin(), r.steps.end(), [](const step& a, const step& b) { return a.t_ns < b.t_ns; });
-    // The same hop twice in a row, entry `pass` then its verdict: one step.
-    std::vector<step> merged;
-    for (auto& st : r.steps) {
-      if (!merged.empty() && merged.back().hop == st.hop && merged.back().verdict == "pass" && st.verdict != "pass") {
-        st.t_ns = merged.back().t_ns;
-        merged.back() = std::move(st);
-        continue;
-      }
-      merged.push_back(std::move(st));
-    }
-    r.steps = std::move(merged);
-    mark_held_fragment(r);
+    finish_lab_route(r);
     out.push_back(std::move(r));
     if (max_packets && out.size() == max_packets) break;
   }
@@ -159,19 +168,25 @@ bool reason_from_string(std::string_view s, trace::drop_reason& out) noexcept {
   return false;
 }
 
-void write_events(std::ostream& os, std::span<const lab_event> events, const events_source& source) {
+void write_events_header(std::ostream& os, const events_source& source) {
   os << "#ringlab-trace-events v1\n";
   if (source.known()) os << "#source\t" << source.name << '\t' << source.bytes << '\n';
   os << "#packet_id\tt_ns\thop\tverdict\treason\tqueue\tring_slot\tframe\tcpu\tline\tfile\tfunction\n";
-  for (const auto& le : events) {
-    const auto& e = le.e;
-    os << e.packet_id << '\t' << e.t_ns << '\t' << trace::to_string(e.stage) << '\t' << trace::to_string(e.v)
-       << '\t' << trace::to_string(e.reason) << '\t' << e.queue << '\t';
-    if (e.ring_slot == ~0u) os << '-'; else os << e.ring_slot;
-    os << '\t';
-    if (e.frame == ~0u) os << '-'; else os << e.frame;
-    os << '\t' << e.cpu << '\t' << le.line << '\t' << le.file << '\t' << le.function << '\n';
-  }
+}
+
+void write_event(std::ostream& os, const lab_event& le) {
+  const auto& e = le.e;
+  os << e.packet_id << '\t' << e.t_ns << '\t' << trace::to_string(e.stage) << '\t' << trace::to_string(e.v)
+     << '\t' << trace::to_string(e.reason) << '\t' << e.queue << '\t';
+  if (e.ring_slot == ~0u) os << '-'; else os << e.ring_slot;
+  os << '\t';
+  if (e.frame == ~0u) os << '-'; else os << e.frame;
+  os << '\t' << e.cpu << '\t' << le.line << '\t' << le.file << '\t' << le.function << '\n';
+}
+
+void write_events(std::ostream& os, std::span<const lab_event> events, const events_source& source) {
+  write_events_header(os, source);
+  for (const auto& le : events) write_event(os, le);
 }
 
 namespace {
@@ -184,6 +199,12 @@ bool parse_uint(std::string_view s, T& out) {
 
 std::vector<lab_event> read_events(std::istream& is, const std::string& name, events_source* source) {
   std::vector<lab_event> out;
+  read_events(is, name, source, [&](lab_event&& le) { out.push_back(std::move(le)); });
+  return out;
+}
+
+void read_events(std::istream& is, const std::string& name, events_source* source,
+                 const std::function<void(lab_event&&)>& each) {
   std::string line;
   std::size_t n = 0;
   bool header = false;
@@ -245,10 +266,9 @@ std::vector<lab_event> read_events(std::istream& is, const std::string& name, ev
     if (!parse_uint(f[9], le.line)) throw bad("line", f[9]);
     le.file = std::string(f[10]);
     le.function = std::string(f[11]);
-    out.push_back(std::move(le));
+    each(std::move(le));
   }
   if (!header) throw input_error(name + ": empty, not a ringlab events file");
-  return out;
 }
 
 }  // namespace ringlab::trace_flow

@@ -4,6 +4,7 @@
 // followed by skbaddr). Both paths end up in the same model so that every output (timeline, Perfetto
 // JSON, Graphviz, latency percentiles) serves both, and `ringlab trace compare` can put them side by side.
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <span>
 #include <stdexcept>
@@ -92,6 +93,13 @@ std::vector<route> build_lab_routes(std::span<const lab_event> events,
                                     std::span<const std::uint64_t> packet_ids = {},
                                     std::size_t max_packets = 0, lab_clock clock = lab_clock::emitter);
 
+// One lab event as the next step of r (the route of packet id; its first step sets path, id, clock),
+// and the route made whole once its last event is in: steps in time order (emit order among equal
+// times), a hop's entry `pass` and its verdict merged into one step, a fragment kept for reassembly
+// marked held. build_lab_routes and route_stream (route_stream.hpp) both build routes with these.
+void add_lab_step(route& r, std::uint64_t id, const lab_event& le, lab_clock clock);
+void finish_lab_route(route& r);
+
 // Events file: a tab-separated text format, one event a line after a "#ringlab-trace-events v1" header:
 //   packet_id t_ns hop verdict reason queue ring_slot frame cpu line file function
 // A "#source NAME BYTES" comment names the pcap the events came from, so that a reader given a pcap
@@ -102,9 +110,15 @@ struct events_source {
   bool known() const noexcept { return !name.empty(); }
 };
 void write_events(std::ostream& os, std::span<const lab_event> events, const events_source& source = {});
+// The same in pieces, for a writer that streams: the header once, then each event as it comes.
+void write_events_header(std::ostream& os, const events_source& source = {});
+void write_event(std::ostream& os, const lab_event& le);
 // Throws input_error naming the file, the line and the field; a last line without its newline is a
 // cut file, refused.
 std::vector<lab_event> read_events(std::istream& is, const std::string& name, events_source* source = nullptr);
+// The same, each event handed to `each` as it is read (memory: one line), in file order.
+void read_events(std::istream& is, const std::string& name, events_source* source,
+                 const std::function<void(lab_event&&)>& each);
 
 bool hop_from_string(std::string_view s, trace::hop& out) noexcept;
 bool verdict_from_string(std::string_view s, trace::verdict& out) noexcept;

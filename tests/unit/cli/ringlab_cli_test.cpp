@@ -307,6 +307,14 @@ TEST(ringlab_cli_exit, trace_events_belong_to_their_pcap) {
   EXPECT_EQ(summary(alone.out), summary(direct.out));
   auto same = ringlab({"trace", "replay", pcap, "--events", ev});
   EXPECT_EQ(same.exit_code, 0) << same.err;
+  // The routes streamed from the file are the replay's, line for line (between the first line, which
+  // says where the events came from, and the closing one).
+  const auto routes = [](const std::string& out) {
+    const auto from = out.find("\n\n"), to = out.find("\nlab path", from);
+    return from == std::string::npos || to == std::string::npos ? std::string() : out.substr(from, to - from);
+  };
+  EXPECT_NE(routes(direct.out).find("\npacket 7 (lab path)"), std::string::npos) << direct.out;
+  EXPECT_EQ(routes(same.out), routes(direct.out));
   const std::string other = source_file("traces/flows.pcap");
   expect_usage({"trace", "replay", other, "--events", ev},
                "ringlab trace: --events " + ev + " came from '" + pcap + "' (" +
@@ -754,15 +762,16 @@ TEST(ringlab_cli, help_says_repeatable_once_per_option) {
                        "bypass backends only (repeatable)\n"), std::string::npos) << h.out;
 }
 
-// trace replay's cost line divides two whole replays' CPU time by the frames: on a few frames that is
-// mostly the replay's set-up, so it says "not measured" instead of a number.
+// trace replay's cost line divides two replays' CPU time by the frames they read: on a few frames that
+// is mostly the replay's set-up, so it says "not measured" instead of a number. `--packets N` stops
+// reading once N routes are out, so the measured run reads the whole file (--packets 0).
 TEST(ringlab_cli, trace_replay_prints_the_cost_only_on_enough_frames) {
   const auto few = ringlab({"trace", "replay", source_file("traces/arp-icmp-igmp.pcap"), "--quiet"});
   ASSERT_EQ(few.exit_code, 0) << few.err;
   EXPECT_NE(few.out.find("\nlab path cost: not measured on 7 frames (a per-frame figure needs 4096 or more: below "
                          "that the replay's set-up is most of it); hop times below: "), std::string::npos) << few.out;
   EXPECT_EQ(few.out.find("CPU time per frame"), std::string::npos) << few.out;
-  const auto many = ringlab({"trace", "replay", source_file("traces/flows.pcap"), "--quiet", "--packets", "1"});
+  const auto many = ringlab({"trace", "replay", source_file("traces/flows.pcap"), "--quiet", "--packets", "0"});
   ASSERT_EQ(many.exit_code, 0) << many.err;
   EXPECT_NE(many.out.find("\nlab path cost: replay loop (sim_nic + stack + reader), CPU time per frame: "),
             std::string::npos) << many.out;

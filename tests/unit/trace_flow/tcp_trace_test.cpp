@@ -72,6 +72,43 @@ TEST(TraceFlowTcp, TheCliPrintsEachSegmentsRouteAndDropReason) {
   EXPECT_NE(r.out.find(" win 65535 len 64\n"), std::string::npos) << r.out;   // packet 3's 64 bytes
 }
 
+// The stack's own frames as routes (--stack-frames): the SYN-ACK to packet 1's SYN and the RST to
+// packet 6's SYN to a closed port, selected by --filter on their bytes, each from the stack's `tx` to
+// the NIC's `nic_tx`, its header read from the bytes sent. (The peer's MAC comes from its frames: before,
+// both waited for ARP and were dropped as arp_unresolved.) Source line numbers are cut: they move.
+TEST(TraceFlowTcp, TheStacksSynAckAndRstAreRoutesSelectedByTheFilter) {
+  const auto r = ringlab::test::run({"timeout", "60", ringlab::test::ringlab_binary(), "trace", "replay", pcap(),
+                                     "--tcp-listen", "5001", "--packets", "0", "--stack-frames", "--filter",
+                                     "src host 10.0.0.2 and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string routes;
+  for (auto l : ringlab::test::lines_of(r.out)) {
+    if (!(l.starts_with("stack ") || l.starts_with("  "))) continue;
+    for (const char* ext : {".cpp:", ".hpp:"})   // "file.cpp:143 fn" -> "file.cpp fn"
+      if (auto at = l.find(ext); at != std::string::npos) l.erase(at + 4, l.find(' ', at) - at - 4);
+    routes += l + "\n";
+  }
+  const std::string tag = r.out.substr(r.out.find("\nstack ") + 7, 6);   // the stack's tag (its MAC and address)
+  EXPECT_EQ(routes,
+            "stack " + tag + " frame 1 (lab path)  TCP 10.0.0.2:5001 > 10.0.0.1:40000 [S.] seq 389649663 ack 1001 win 65535 len 0\n"
+            "         +ns  hop     queue slot  frame  verdict                  where\n"
+            "           0  tx      0     -     32     tx                       stack/iface/ip_output.cpp ringlab::stack::ip_output::commit\n"
+            "           0  nic_tx  0     -     32     tx                       sim_nic/sim_nic.cpp ringlab::sim::sim_nic::transmit\n"
+            "  => tx after 2 hops, 0 ns\n"
+            "stack " + tag + " frame 4 (lab path)  TCP 10.0.0.2:5002 > 10.0.0.1:40001 [R.] seq 0 ack 7001 win 0 len 0\n"
+            "         +ns  hop     queue slot  frame  verdict                  where\n"
+            "           0  tx      0     -     27     tx                       stack/iface/ip_output.cpp ringlab::stack::ip_output::commit\n"
+            "           0  nic_tx  0     -     27     tx                       sim_nic/sim_nic.cpp ringlab::sim::sim_nic::transmit\n"
+            "  => tx after 2 hops, 0 ns\n")
+      << r.out;
+  EXPECT_NE(r.out.find("; 0 of 8 packets selected, 2 routes\n"), std::string::npos) << r.out;
+  // Without --stack-frames the same filter selects nothing: the trace holds no frame from 10.0.0.2.
+  const auto none = ringlab::test::run({"timeout", "60", ringlab::test::ringlab_binary(), "trace", "replay", pcap(),
+                                        "--tcp-listen", "5001", "--packets", "0", "--filter", "src host 10.0.0.2"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_NE(none.out.find("; 0 of 8 packets selected, 0 routes\n"), std::string::npos) << none.out;
+}
+
 TEST(TraceFlowTcp, FlagsAreTcpdumpsLettersInTcpdumpsOrder) {
   namespace flag = ringlab::wire::tcp::flag;
   EXPECT_EQ(tf::tcp_flags_string(flag::syn), "S");
