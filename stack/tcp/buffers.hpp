@@ -219,6 +219,14 @@ class send_buffer {
     ring_.copy_out(pos, {scratch, len});
     return {scratch, len};
   }
+  // The same bytes as at(offset, out.size()), copied straight into `out` (a TX frame): a segment that
+  // crosses a chunk's end costs one copy, not two through the scratch. Returns the bytes copied.
+  std::size_t copy(std::size_t offset, std::span<std::byte> out) const noexcept {
+    if (offset >= size_) return 0;
+    const std::size_t len = std::min(out.size(), size_ - offset);
+    ring_.copy_out(ring_.wrap(begin_ + offset), out.first(len));
+    return len;
+  }
   // The first n bytes were acknowledged: their chunks go back once no queued byte is left in them.
   void consume(std::size_t n) noexcept {
     n = std::min(n, size_);

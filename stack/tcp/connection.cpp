@@ -699,6 +699,11 @@ std::uint16_t connection::window_to_announce() noexcept {
 
 void connection::send_segment(std::uint32_t seq, std::uint8_t flags, std::span<const std::byte> payload, time_ns now,
                               segment_sink out) {
+  out(make_segment(seq, flags, payload, now));
+}
+
+wire::tcp::repr connection::make_segment(std::uint32_t seq, std::uint8_t flags, std::span<const std::byte> payload,
+                                         time_ns now) noexcept {
   wire::tcp::repr r;
   r.src_port = local_port_;
   r.dst_port = remote_port_;
@@ -762,7 +767,7 @@ void connection::send_segment(std::uint32_t seq, std::uint8_t flags, std::span<c
   }
   ++ctr_.out_segs;
   if (flags & flag::rst) ++ctr_.rsts_out;
-  out(r);
+  return r;
 }
 
 void connection::send_rst(std::uint32_t seq, time_ns now, segment_sink out) {
@@ -1096,6 +1101,23 @@ void connection::output(time_ns now, segment_sink out) {
     return;
   }
   bool sent = false;
+  // Trains (GSO-like, issue 13 point 6): full-size segments with ACK alone, two or more in a row in
+  // this call, go to the sink as one train. Their headers differ only in the sequence number (the
+  // same ACK, window and TSval within one call; no SACK block fits beside a full segment), so the
+  // socket layer builds the headers once and patches them. Each segment's own state (RACK record,
+  // RTT timing, OutSegs, SND.NXT, the RTO) is kept here per segment as before: only how the frames
+  // are built changes, not what goes out. The head's payload span (send_buffer::at) stays valid
+  // until flush(): no other at() runs in between.
+  segment_train train;
+  auto flush = [&] {
+    if (train.count == 1) {
+      out(train.hdr);
+    } else if (train.count > 1) {
+      ++ctr_.trains, ctr_.train_segs += train.count;
+      out(train);
+    }
+    train.count = 0;
+  };
   // Bytes of the buffer not yet sent (after a FIN nothing is: the FIN follows the last byte).
   auto unsent_bytes = [&]() -> std::size_t {
     const std::uint32_t sent_off = snd_nxt_ - snd_una_;
@@ -1129,7 +1151,15 @@ void connection::output(time_ns now, segment_sink out) {
       rtt_seq_ = seq;
       rtt_start_ = now;
     }
-    send_segment(seq, f, snd_buf_.at(sent_off, len), now, out);
+    const bool full = len == smss_ && f == flag::ack && cfg_.segment_trains;
+    if (full && train.count > 0 && seq == train.hdr.seq + train.count * std::uint32_t{smss_}) {
+      ++train.count;
+      ++ctr_.out_segs;   // the rest of make_segment's bookkeeping is the head's, the same values
+    } else {
+      flush();
+      if (full) train = {make_segment(seq, f, snd_buf_.at(sent_off, len), now), &snd_buf_, sent_off, 1, smss_};
+      else send_segment(seq, f, snd_buf_.at(sent_off, len), now, out);
+    }
     if (rack_on()) rack_.sent(seq, static_cast<std::uint32_t>(len) + ((f & flag::fin) ? 1 : 0), now);   // the FIN too
     snd_nxt_ += static_cast<std::uint32_t>(len) + ((f & flag::fin) ? 1 : 0);
     if (f & flag::fin) {
@@ -1143,6 +1173,7 @@ void connection::output(time_ns now, segment_sink out) {
     sent = true;
     if (f & flag::fin) break;
   }
+  flush();
   cwnd_validate(sent, unsent_bytes() > 0);
   // A zero window with bytes waiting and nothing in flight: probe it (RFC 9293 3.8.6.1).
   // Bytes waiting, nothing in flight to bring an ACK: a zero window is probed, a window too small
