@@ -202,23 +202,24 @@ class segment_sink {
   template <class F>
     requires(!std::is_same_v<std::remove_cvref_t<F>, segment_sink>)
   segment_sink(F&& f) noexcept   // NOLINT: implicit on purpose, from a lambda at the call
-      : obj_(&f), fn_([](void* o, const wire::tcp::repr& s) { (*static_cast<std::remove_reference_t<F>*>(o))(s); }),
-        train_fn_([](void* o, const segment_train& t) {
+      : obj_(&f), fn_([](void* o, const wire::tcp::repr* s, const segment_train* t) {
           auto& g = *static_cast<std::remove_reference_t<F>*>(o);
+          if (s) return g(*s);
           if constexpr (std::is_invocable_v<decltype(g), const segment_train&>) {
-            g(t);
+            g(*t);
           } else {
-            g(t.hdr);   // the head's payload span is still good: no send_buffer::at() since
-            for (std::uint32_t i = 1; i < t.count; ++i) g(t.segment(i));
+            g(t->hdr);   // the head's payload span is still good: no send_buffer::at() since
+            for (std::uint32_t i = 1; i < t->count; ++i) g(t->segment(i));
           }
         }) {}
-  void operator()(const wire::tcp::repr& s) const { fn_(obj_, s); }
-  void operator()(const segment_train& t) const { train_fn_(obj_, t); }
+  void operator()(const wire::tcp::repr& s) const { fn_(obj_, &s, nullptr); }
+  void operator()(const segment_train& t) const { fn_(obj_, nullptr, &t); }
 
  private:
+  // Two words, so the sink travels in registers through every engine call (a third pointer for
+  // trains put it on the stack: +69 instructions per sent segment in bench_tcp tx, +1.4 % rr).
   void* obj_;
-  void (*fn_)(void*, const wire::tcp::repr&);
-  void (*train_fn_)(void*, const segment_train&);
+  void (*fn_)(void*, const wire::tcp::repr*, const segment_train*);
 };
 
 class connection {
@@ -356,6 +357,9 @@ class connection {
   // yet handed to a sink: output() sends it alone or as the head of a train.
   wire::tcp::repr make_segment(std::uint32_t seq, std::uint8_t flags, std::span<const std::byte> payload,
                                time_ns now) noexcept;
+  // n full-size ACK-only segments from `seq` (payload `off` bytes past SND.UNA), already accounted
+  // for by output(): one segment_train, or the lone segment as send_segment sends it.
+  void send_train(std::uint32_t seq, std::size_t off, std::uint32_t n, time_ns now, segment_sink out);
   // A segment without data carries SND.MAX, not SND.NXT (as BSD's tcp_output does): after an RTO
   // rewound SND.NXT, an ACK numbered below what the peer already received would fail its
   // acceptability test and never be read.
