@@ -24,6 +24,8 @@
 //               (switchable), receiver and sender SWS avoidance
 //   cookies     accept_cookie(): a connection straight in ESTABLISHED from a SYN cookie's ACK
 //               (syn_cookie.hpp makes and checks the cookies; the listener decides when)
+//   trains      two or more full-size ACK-only segments of one output() call go to the sink as one
+//               segment_train (GSO-like: the socket layer builds their frames from one header)
 // What it does not do yet (issue 12): RFC 6191 reuse is offered (accepts_reuse) but applied by the
 // socket table.
 #include <cstddef>
