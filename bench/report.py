@@ -286,6 +286,9 @@ def tcp_app_extra(row, runs):
     fr = stats([first_counter("frames_per_op")(b) for b in runs])
     if fr:
         parts.append(f"{fr['median']:.3g} frames/{'MB' if mode == 'bulk' else 'transaction'}")
+    tf = stats([first_counter("train_frames_per_op")(b) for b in runs])
+    if fr and tf and tf["median"] > 0:   # built from a TCP segment train's one header (issue 13.6)
+        parts.append(f"{tf['median']:.3g} of them in segment trains")
     return ("; " + "; ".join(parts)) if parts else ""
 
 

@@ -13,6 +13,7 @@
 #                              what a NIC's DMA would do
 #   host instructions/UNIT: H  T - S: the app, Asio, bypass_service, the stack, the driver loop
 #   frames/UNIT: F             frames both NICs sent per unit
+#   train frames/UNIT: T       of those, built from a TCP segment train's one header (send_train)
 # and the top functions by exclusive Ir. Exit 77 (ctest: skipped) without valgrind. With
 # CALLGRIND_KEEP=FILE the raw profile is kept there (callgrind_annotate --inclusive=yes FILE).
 set -eu
@@ -44,6 +45,7 @@ else
   [ -n "$done_n" ] && [ "$done_n" -gt 0 ] || { cat "$out.log" >&2; exit 1; }
 fi
 frames=$(sed -n 's/^frames: \([0-9]*\)$/\1/p' "$out.log")
+train_frames=$(sed -n 's/^train frames: \([0-9]*\)$/\1/p' "$out.log")
 callgrind_annotate --threshold=100 "$out" >"$out.ann" 2>/dev/null
 ir=$(sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' "$out.ann" | tr -d , | head -n1)
 [ -n "$ir" ] && [ "$ir" -gt 0 ] || { echo "callgrind_tcp_app.sh: no PROGRAM TOTALS in callgrind_annotate's output" >&2; exit 1; }
@@ -54,8 +56,8 @@ nic=$(( $(incl 'sim_nic::transmit(') + $(incl 'sim_nic::advance_to(unsigned long
 echo "mode: $mode, measured ${unit}s: $done_n"
 sed -n 's/^retransmissions: /retransmissions while measured: /p' "$out.log"
 echo "total Ir: $ir"
-awk -v ir="$ir" -v s="$nic" -v n="$done_n" -v u="$unit" -v f="${frames:-0}" 'BEGIN {
-  printf "instructions/%s: %.1f\nnic instructions/%s: %.1f\nhost instructions/%s: %.1f\nframes/%s: %.2f\n",
-         u, ir / n, u, s / n, u, (ir - s) / n, u, f / n }'
+awk -v ir="$ir" -v s="$nic" -v n="$done_n" -v u="$unit" -v f="${frames:-0}" -v tf="${train_frames:-0}" 'BEGIN {
+  printf "instructions/%s: %.1f\nnic instructions/%s: %.1f\nhost instructions/%s: %.1f\nframes/%s: %.2f\ntrain frames/%s: %.2f\n",
+         u, ir / n, u, s / n, u, (ir - s) / n, u, f / n, u, tf / n }'
 echo "top functions (exclusive Ir over all measured ${unit}s):"
 awk '/file:function/ { on = 1; next } on && NF && !/^-+$/' "$out.ann" | head -n "$top" | cut -c1-200

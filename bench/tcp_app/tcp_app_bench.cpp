@@ -29,6 +29,7 @@
 //   per_core_ops    units per CPU-second (= 1e9 / cpu_ns_per_op): transactions/s, connections/s or MB/s per core
 //   wall_ops_per_s  units per wall-clock second
 //   frames_per_op   bypass_sim only: frames both NICs sent per unit (segments on the wire)
+//   train_frames_per_op  bypass_sim only: of those, frames built from a segment train's one header
 //   retrans         bypass_sim: both stacks' retransmitted segments over the timed iterations
 //   client_retrans, server_retrans, xsk_rx_dropped, xsk_fill_empty, xsk_tx_ring_full: the veth rows'
 //                   kernel client's RetransSegs (its namespace), and on bypass_afxdp our stack's and
@@ -100,8 +101,8 @@ void diag_counters(benchmark::State& st, const std::map<std::string, double>& be
   for (const auto& [k, v] : after) {
     const auto b = before.find(k);
     const double d = v - (b == before.end() ? 0 : b->second);
-    if (k == "frames") {
-      if (units > 0) st.counters["frames_per_op"] = d / units;
+    if (k == "frames" || k == "train_frames") {
+      if (units > 0) st.counters[k + "_per_op"] = d / units;
     } else {
       st.counters[k] = d;
     }
@@ -225,7 +226,8 @@ int callgrind_run(const std::string& mode, std::uint64_t n) {
     const bool ok = s.drive([&] { return done(); });
     CALLGRIND_TOGGLE_COLLECT;
     const auto d1 = diag_of(s.w);
-    std::printf("frames: %.0f\nretransmissions: %.0f\n", d1.at("frames") - d0.at("frames"), d1.at("retrans") - d0.at("retrans"));
+    std::printf("frames: %.0f\ntrain frames: %.0f\nretransmissions: %.0f\n", d1.at("frames") - d0.at("frames"),
+                d1.at("train_frames") - d0.at("train_frames"), d1.at("retrans") - d0.at("retrans"));
     return ok;
   };
   bool ok = false;

@@ -146,9 +146,11 @@ struct bypass_sim_world_of {
   void enter_server(std::optional<netlab::enter>&) {}
   void enter_client(std::optional<netlab::enter>&) {}
   std::string label() const { return "bypass TCP, two sim_nics on sim's wire"; }
-  // frames: both NICs' sent frames; retrans: both stacks' retransmitted segments.
+  // frames: both NICs' sent frames; train_frames: of those, built from a segment train's header
+  // (ip_output::send_train); retrans: both stacks' retransmitted segments.
   std::map<std::string, double> diag() const {
     return {{"frames", double(nic_c.counters().total.opackets + nic_s.counters().total.opackets)},
+            {"train_frames", double(client.svc->iface().counters().tx_train_frames + server.svc->iface().counters().tx_train_frames)},
             {"retrans", double(client.svc->iface().tcp_counters().retrans_segs + server.svc->iface().tcp_counters().retrans_segs)}};
   }
 };

@@ -5,6 +5,8 @@
 
 #include "stack/iface/rx_pipeline.hpp"
 #include "stack/wire/arp.hpp"
+#include "stack/wire/checksum.hpp"
+#include "stack/wire/endian.hpp"
 #include "stack/wire/ethernet.hpp"
 #include "stack/wire/ipv4.hpp"
 
@@ -131,8 +133,7 @@ std::error_code ip_output::send(const params& o, std::size_t l4_max, l4_writer f
   return {};
 }
 
-void ip_output::commit(port::tx_batch& b, std::size_t len) noexcept {
-  port::frame_ref& f = b[0];
+void ip_output::finish(port::frame_ref& f, std::size_t len) noexcept {
   if (len < min_frame) {
     std::memset(f.bytes.data() + len, 0, min_frame - len);
     len = min_frame;
@@ -141,7 +142,81 @@ void ip_output::commit(port::tx_batch& b, std::size_t len) noexcept {
   ++ctr_.tx_frames;
   ctr_.tx_bytes += len;
   trace::emit({.packet_id = f.meta.packet_id, .t_ns = frames_.now(), .frame = f.id, .stage = trace::hop::tx, .v = verdict::tx});
+}
+
+void ip_output::commit(port::tx_batch& b, std::size_t len) noexcept {
+  finish(b[0], len);
   b.commit(1);
+}
+
+ip_output::train_result ip_output::send_train(const params& o, std::size_t l4_max, std::size_t n, train_writer fill,
+                                              time_ns now) noexcept {
+  train_result res;
+  const std::size_t ip_len = wire::ipv4::repr{}.buffer_len();
+  wire::ipv4_addr hop_ip;
+  wire::mac_addr mac;
+  bool known = false;
+  bool direct = !o.router_alert && !o.loop && o.dst != cfg_.addr && ip_len + l4_max <= mtu_;
+  if (direct && o.l2_dst) mac = *o.l2_dst, known = true;
+  else if (direct) direct = next_hop(o.dst, hop_ip, mac, known, now);
+  if (!direct || !known) {   // send()'s other roads (ARP waits, loopback, errors): one packet at a time
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::error_code ec = send(o, l4_max, [&](std::span<std::byte> out) { return fill(i, out, {}); }, now);
+      if (ec) ++res.failed, res.ec = ec;
+    }
+    return res;
+  }
+  const std::size_t hdr_len = l2_len + ip_len;
+  for (std::size_t i = 0; i < n;) {
+    const std::size_t want = std::min(n - i, port::tx_batch::max_frames);
+    port::tx_batch b = port_.tx_reserve(want);
+    if (b.size() < want) {   // as many failed send()s as frames missing
+      ctr_.tx_no_frame += want - b.size();
+      res.failed += want - b.size(), res.ec = errc(std::errc::no_buffer_space);
+    }
+    std::size_t k = 0;   // frames built
+    std::span<const std::byte> head_l4;
+    const std::byte* head = nullptr;
+    std::uint16_t head_ident = 0, head_total = 0, head_csum = 0;
+    for (; k < b.size(); ++k) {
+      port::frame_ref& f = b[k];
+      f.meta.packet_id = ids_.take();
+      const std::span<std::byte> room = f.bytes;
+      if (hdr_len + l4_max > room.size()) break;
+      const std::size_t l4_len = fill(i + k, room.subspan(hdr_len), head_l4);
+      if (l4_len == 0) break;
+      if (o.l4_csum_partial) f.meta.flags |= port::tx_l4_csum_partial;
+      const std::uint16_t ident = next_ident_++;
+      const auto total = static_cast<std::uint16_t>(ip_len + l4_len);
+      std::byte* p = room.data();
+      if (!head) {
+        wire::ipv4::repr{o.src, o.dst, o.proto, static_cast<std::uint16_t>(l4_len), o.ttl, o.tos, ident, true}.emit(
+            room.subspan(l2_len, ip_len));
+        eth::repr{cfg_.mac, mac, eth::ethertype::ipv4, {}, 0}.emit(room);
+        head = p, head_l4 = room.subspan(hdr_len, l4_len);
+        head_ident = ident, head_total = total;
+        head_csum = wire::load_be16(p + l2_len + wire::ipv4::field::checksum);
+      } else {
+        // The same header but for ident and total length: RFC 1624's update equals a recompute.
+        std::memcpy(p, head, hdr_len);
+        std::uint16_t c = wire::checksum::update(head_csum, head_ident, ident);
+        wire::store_be16(p + l2_len + wire::ipv4::field::ident, ident);
+        if (total != head_total) {
+          c = wire::checksum::update(c, head_total, total);
+          wire::store_be16(p + l2_len + wire::ipv4::field::total_len, total);
+        }
+        wire::store_be16(p + l2_len + wire::ipv4::field::checksum, c);
+      }
+      finish(f, hdr_len + l4_len);
+    }
+    if (k < b.size()) {   // a frame too small, or the writer gave up: send()'s message_size
+      res.failed += b.size() - k, res.ec = errc(std::errc::message_size);
+    }
+    if (k) ctr_.tx_train_frames += k, ++ctr_.tx_train_bursts;
+    b.commit(k);
+    i += want;
+  }
+  return res;
 }
 
 void ip_output::resolved(wire::ipv4_addr ip, wire::mac_addr mac) noexcept {

@@ -63,6 +63,31 @@ class ip_output {
     std::size_t (*fn_)(void*, std::span<std::byte>);
   };
 
+  // Writes packet i of a train's L4 bytes into `out` and returns their length (0: give up). `head` is
+  // the L4 bytes written for the first packet of the same TX burst (the template to copy and patch);
+  // empty for that packet itself, and for a packet that goes out alone (no template: write it whole).
+  class train_writer {
+   public:
+    template <class F>
+      requires(!std::is_same_v<std::remove_cvref_t<F>, train_writer>)
+    train_writer(F&& f) noexcept   // NOLINT: implicit on purpose, from a lambda at the call
+        : obj_(&f),
+          fn_([](void* o, std::size_t i, std::span<std::byte> out, std::span<const std::byte> head) {
+            return (*static_cast<std::remove_reference_t<F>*>(o))(i, out, head);
+          }) {}
+    std::size_t operator()(std::size_t i, std::span<std::byte> out, std::span<const std::byte> head) const noexcept {
+      return fn_(obj_, i, out, head);
+    }
+
+   private:
+    void* obj_;
+    std::size_t (*fn_)(void*, std::size_t, std::span<std::byte>, std::span<const std::byte>);
+  };
+  struct train_result {
+    std::size_t failed = 0;   // packets not sent (each as a send() that returned ec)
+    std::error_code ec;       // why the last of them failed
+  };
+
   ip_output(port::any_port& port, const interface_config& cfg, interface_counters& ctr, frame_releaser& frames,
             timer_queue& timers);
   ip_output(const ip_output&) = delete;
@@ -78,6 +103,14 @@ class ip_output {
   // network_unreachable, no_buffer_space. A frame parked for ARP that is later lost (queue full, no
   // answer) is counted arp_unresolved; the send itself succeeded, as a kernel's does.
   std::error_code send(const params& p, std::size_t l4_max, l4_writer fill, time_ns now) noexcept;
+  // n IPv4 packets of at most l4_max L4 bytes each, all to p.dst (GSO-like, issue 13 point 6): one
+  // tx_reserve and one commit per burst of up to port::tx_batch::max_frames; the IPv4 and Ethernet
+  // headers are built for the burst's first frame and copied into the others with the ident (and, if
+  // it differs, the total length) patched and the header checksum updated (RFC 1624). The frames are
+  // byte for byte what n send() calls write (the same idents, in order), each with its own packet id
+  // and tx trace event. Where send() would not commit the frame at once (next hop unresolved, to
+  // ourselves, a multicast loop, Router Alert) the train is n send() calls.
+  train_result send_train(const params& p, std::size_t l4_max, std::size_t n, train_writer fill, time_ns now) noexcept;
   // op 1 request, 2 reply.
   void send_arp(std::uint16_t op, wire::mac_addr l2_dst, wire::mac_addr target_mac, wire::ipv4_addr target_ip,
                 time_ns now) noexcept;
@@ -94,6 +127,7 @@ class ip_output {
   bool next_hop(wire::ipv4_addr dst, wire::ipv4_addr& hop_ip, wire::mac_addr& mac, bool& known,
                 time_ns now) const noexcept;
   void commit(port::tx_batch& b, std::size_t len) noexcept;
+  void finish(port::frame_ref& f, std::size_t len) noexcept;   // commit's per-frame part: pad, count, trace
   void loop_back(std::span<const std::byte> frame, std::uint64_t packet_id, time_ns now) noexcept;
 
   port::any_port& port_;

@@ -1,6 +1,7 @@
 #include "stack/socket/tcp_lane.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -262,35 +263,22 @@ void tcp_lane::reset_for(const tcp_key& k, const wire::tcp::repr& seg, time_ns n
   drain_loop(now);
 }
 
-void tcp_lane::emit(const tcp_key& k, const wire::tcp::repr& r, time_ns now) noexcept {
-  if (k.remote.addr == cfg_.addr) {   // to ourselves: after the sending engine call (drain_loop)
-    std::vector<std::byte> seg(r.buffer_len());
-    r.emit(seg, k.local.addr, k.remote.addr, wire::csum::offload);   // received as csum_good
-    looped_.push_back(std::move(seg));
-    ++ctr_.looped_back;
-    return;
-  }
-  // With the port's TX checksum offload the checksum is left partial (the pseudo header's sum in the
-  // field) for the device to finish, as Linux leaves it on loopback and veth: no pass over the payload.
-  const bool partial = out_.tx_l4_csum_offload();
-  ip_output::params o{.src = k.local.addr, .dst = k.remote.addr, .proto = wire::tcp::ip_protocol,
-                      .ttl = cfg_.default_ttl, .l4_csum_partial = partial};
-  // A segment that finds no TX frame (or no route) is lost like one the network lost: the engine's
-  // RTO sends it again. But not silently: counted in the interface's drops by reason and traced as
-  // a drop at the tcp hop, so a connection that never gets out says why. The IPv4 + Ethernet headers
-  // go in front, ARP waits as for UDP.
-  const std::error_code ec = out_.send(
-      o, r.buffer_len(),
-      [&](std::span<std::byte> b) {
-        if (!partial) return r.emit(b, o.src, o.dst);
-        const std::size_t n = r.emit(b, o.src, o.dst, wire::csum::offload);
-        if (n)
-          wire::store_be16(b.data() + wire::tcp::field::checksum,
-                           wire::checksum::pseudo_header(o.src, o.dst, wire::tcp::ip_protocol, static_cast<std::uint16_t>(n)));
-        return n;
-      },
-      now);
-  if (!ec) return;
+namespace {
+// A segment's L4 bytes into a TX frame. With the port's TX checksum offload the checksum is left
+// partial (the pseudo header's sum in the field) for the device to finish, as Linux leaves it on
+// loopback and veth: no pass over the payload.
+std::size_t write_segment(const wire::tcp::repr& r, std::span<std::byte> b, wire::ipv4_addr src, wire::ipv4_addr dst,
+                          bool partial) noexcept {
+  if (!partial) return r.emit(b, src, dst);
+  const std::size_t n = r.emit(b, src, dst, wire::csum::offload);
+  if (n)
+    wire::store_be16(b.data() + wire::tcp::field::checksum,
+                     wire::checksum::pseudo_header(src, dst, wire::tcp::ip_protocol, static_cast<std::uint16_t>(n)));
+  return n;
+}
+}  // namespace
+
+void tcp_lane::tx_failed(const std::error_code& ec, time_ns now) noexcept {
   // No TX frame (pool or ring full): pool_empty. No route (off-subnet, no gateway): arp_unresolved,
   // the drop reason of a frame whose next hop never resolved; here there is no next hop at all.
   // Too big for the MTU: oversize.
@@ -299,6 +287,66 @@ void tcp_lane::emit(const tcp_key& k, const wire::tcp::repr& r, time_ns now) noe
                                                               : drop_reason::pool_empty;
   ctr_.count_drop(why);
   trace::emit({.t_ns = now, .stage = trace::hop::tcp, .v = trace::verdict::drop, .reason = why});
+}
+
+void tcp_lane::emit(const tcp_key& k, const tcp::segment_train& t, time_ns now) noexcept {
+  if (k.remote.addr == cfg_.addr) {   // to ourselves: each segment into the loopback queue, in order
+    for (std::uint32_t i = 0; i < t.count; ++i) emit(k, t.segment(i), now);
+    return;
+  }
+  const bool partial = out_.tx_l4_csum_offload();
+  const ip_output::params o{.src = k.local.addr, .dst = k.remote.addr, .proto = wire::tcp::ip_protocol,
+                            .ttl = cfg_.default_ttl, .l4_csum_partial = partial};
+  const std::size_t hl = t.hdr.header_length(), len = hl + t.seg_len;
+  // Each frame's payload straight from the send buffer (one copy); the first frame of each TX burst
+  // gets the header written whole, the others a copy of it with the sequence number patched. The TCP
+  // checksum: partial, the pseudo header's sum, the same for every segment of the train (same
+  // addresses and length), so the copy holds it already; else summed over the segment as emit does.
+  const auto res = out_.send_train(
+      o, len, t.count,
+      [&](std::size_t i, std::span<std::byte> b, std::span<const std::byte> head) -> std::size_t {
+        const auto idx = static_cast<std::uint32_t>(i);
+        if (t.copy_payload(idx, b.subspan(hl)) != t.seg_len) return 0;
+        const std::uint32_t seq = t.hdr.seq + idx * std::uint32_t{t.seg_len};
+        if (head.empty()) {
+          wire::tcp::repr r = t.hdr;
+          r.seq = seq;
+          r.payload = b.subspan(hl, t.seg_len);   // already in place: emit skips the copy
+          return write_segment(r, b, o.src, o.dst, partial);
+        }
+        std::memcpy(b.data(), head.data(), hl);
+        wire::store_be32(b.data() + wire::tcp::field::seq_num, seq);
+        if (!partial) {
+          wire::store_be16(b.data() + wire::tcp::field::checksum, 0);
+          wire::store_be16(b.data() + wire::tcp::field::checksum,
+                           wire::checksum::compute_long(b.first(len), wire::checksum::pseudo_header(
+                                                                          o.src, o.dst, wire::tcp::ip_protocol,
+                                                                          static_cast<std::uint16_t>(len))));
+        }
+        return len;
+      },
+      now);
+  for (std::size_t i = 0; i < res.failed; ++i) tx_failed(res.ec, now);
+}
+
+void tcp_lane::emit(const tcp_key& k, const wire::tcp::repr& r, time_ns now) noexcept {
+  if (k.remote.addr == cfg_.addr) {   // to ourselves: after the sending engine call (drain_loop)
+    std::vector<std::byte> seg(r.buffer_len());
+    r.emit(seg, k.local.addr, k.remote.addr, wire::csum::offload);   // received as csum_good
+    looped_.push_back(std::move(seg));
+    ++ctr_.looped_back;
+    return;
+  }
+  const bool partial = out_.tx_l4_csum_offload();
+  const ip_output::params o{.src = k.local.addr, .dst = k.remote.addr, .proto = wire::tcp::ip_protocol,
+                            .ttl = cfg_.default_ttl, .l4_csum_partial = partial};
+  // A segment that finds no TX frame (or no route) is lost like one the network lost: the engine's
+  // RTO sends it again. But not silently: counted in the interface's drops by reason and traced as
+  // a drop at the tcp hop, so a connection that never gets out says why. The IPv4 + Ethernet headers
+  // go in front, ARP waits as for UDP.
+  const std::error_code ec = out_.send(
+      o, r.buffer_len(), [&](std::span<std::byte> b) { return write_segment(r, b, o.src, o.dst, partial); }, now);
+  if (ec) tx_failed(ec, now);
 }
 
 void tcp_lane::drain_loop_now(time_ns now) noexcept {
@@ -327,7 +375,7 @@ void tcp_lane::end_burst_now(time_ns now) noexcept {
     // would pay a settle and a timer re-arm for nothing (~70 instructions, callgrind rr).
     const before b = snap(*e);
     bool sent = false;
-    auto out = [this, e, now, &sent](const wire::tcp::repr& r) {
+    auto out = [this, e, now, &sent](const auto& r) {   // a repr or a train
       sent = true;
       emit(e->key, r, now);
     };

@@ -116,7 +116,7 @@ class tcp_lane {
   template <class F>
   auto run(tcp_entry& e, time_ns now, bool events, F&& f) noexcept {
     const before b = snap(e);
-    auto out = [this, &e, now](const wire::tcp::repr& r) { emit(e.key, r, now); };
+    auto out = [this, &e, now](const auto& r) { emit(e.key, r, now); };   // a repr or a segment_train
     if constexpr (std::is_void_v<decltype(f(e.conn, tcp::segment_sink(out)))>) {
       f(e.conn, tcp::segment_sink(out));
       settle(e, b, now, events);
@@ -139,6 +139,9 @@ class tcp_lane {
   static void on_timer(void* ctx, std::uint64_t arg, time_ns now) noexcept;
   void free_entry(tcp_entry& e) noexcept;   // timer cancelled, counters retired, out of the table
   void emit(const tcp_key& k, const wire::tcp::repr& r, time_ns now) noexcept;
+  // A train (GSO-like): its frames in TX bursts, headers built once per burst (ip_output::send_train).
+  void emit(const tcp_key& k, const tcp::segment_train& t, time_ns now) noexcept;
+  void tx_failed(const std::error_code& ec, time_ns now) noexcept;   // a segment that could not go: counted, traced
   // RFC 9293 3.10.7.1: the answer to a segment for no connection (never to a RST).
   void reset_for(const tcp_key& k, const wire::tcp::repr& seg, time_ns now) noexcept;
 

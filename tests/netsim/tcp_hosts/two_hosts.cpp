@@ -11,6 +11,7 @@ sim::sim_nic_config nic_config(const char* name, const two_hosts_config& cfg) {
   c.name = name;
   c.ring_size = cfg.ring_size;
   c.pool = {.frames = cfg.pool_frames, .frame_size = 2048, .headroom = 128};
+  c.tx_csum_offload = cfg.tx_csum_offload;
   return c;
 }
 
