@@ -110,12 +110,11 @@ struct connection_config {
   // last one is not sent (TCPACKSkippedChallenge); Linux's tcp_invalid_ratelimit, HZ/2. 0: no limit.
   time_ns challenge_ack_interval = 500 * stack::ms;
   // A FIN that arrives past a gap kept with the out-of-order data and counted when the gap fills, as
-  // Linux's tcp_data_queue_ofo / tcp_ofo_queue do. Off by default for now: the seeded-loss AF_XDP test
-  // against Linux (tests/netns/tcp_interop) failed with it on because the test read our counters from
-  // a stale snapshot (fixed; it passes 10 of 10 with it on); turning it on needs the golden TCP bundle
-  // and the labs re-checked (stack/tcp/README.md). Off: the FIN past a gap is acknowledged but not
+  // Linux's tcp_data_queue_ofo / tcp_ofo_queue do (on, as Linux). The seeded-loss AF_XDP test against
+  // Linux (tests/netns/tcp_interop) once failed with it on because the test read our counters from a
+  // stale snapshot (fixed; 10 of 10 with it on). Off: the FIN past a gap is acknowledged but not
   // remembered (the peer's retransmission delivers it).
-  bool keep_ooo_fin = false;
+  bool keep_ooo_fin = true;
 };
 
 // What on_segment() did with a segment: accepted (it was processed: state, data, ACK, even a RST that

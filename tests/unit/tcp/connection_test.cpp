@@ -649,7 +649,7 @@ TEST(TcpConnection, AFinPastAGapIsKeptAndCountsWhenTheGapFills) {
   for (const bool bare_fin : {false, true}) {
     SCOPED_TRACE(bare_fin ? "bare FIN" : "FIN on data");
     connection_config keep;
-    keep.keep_ooo_fin = true;   // off by default (connection.hpp says why)
+    keep.keep_ooo_fin = true;   // the default; said here as the test is about it
     pair p(keep, keep);
     const wire::tcp::repr tmpl = established_with_a_byte(p);
     const std::uint32_t base = p.a.rcv_nxt();
