@@ -63,6 +63,10 @@ constexpr std::pair<std::uint64_t tcp::connection_counters::*, std::uint64_t tcp
     {&tcp::connection_counters::ofo_dropped, &tcp_lane_counters::ofo_drop},
     {&tcp::connection_counters::delayed_acks, &tcp_lane_counters::delayed_acks},
     {&tcp::connection_counters::keepalive_probes, &tcp_lane_counters::keepalive},
+    {&tcp::connection_counters::dsack_old_sent, &tcp_lane_counters::dsack_old_sent},
+    {&tcp::connection_counters::dsack_ofo_sent, &tcp_lane_counters::dsack_ofo_sent},
+    {&tcp::connection_counters::dsack_recv, &tcp_lane_counters::dsack_recv},
+    {&tcp::connection_counters::dsack_ofo_recv, &tcp_lane_counters::dsack_ofo_recv},
 };
 
 void add_connection(tcp_lane_counters& into, const tcp::connection& c) noexcept {

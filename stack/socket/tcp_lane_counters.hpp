@@ -33,7 +33,7 @@ struct tcp_lane_counters {
   std::uint64_t timeouts = 0;          // TCPTimeouts: RTO expiries
   std::uint64_t syn_retrans = 0;       // TCPSynRetrans
   std::uint64_t fast_retrans = 0;      // TCPFastRetrans
-  std::uint64_t sack_recovery = 0;     // TCPSACKRecovery: recoveries with SACK (RFC 6675)
+  std::uint64_t sack_recovery = 0;     // TCPSackRecovery: recoveries with SACK (RFC 6675, RACK)
   std::uint64_t reno_recovery = 0;     // TCPRenoRecovery: recoveries without (RFC 6582)
   std::uint64_t loss_probes = 0;       // TCPLossProbes: tail-loss probes sent (RFC 8985 7)
   std::uint64_t loss_probe_recovery = 0;   // TCPLossProbeRecovery: a probe repaired a tail loss
@@ -48,7 +48,14 @@ struct tcp_lane_counters {
   std::uint64_t syncookies_sent = 0;   // SyncookiesSent
   std::uint64_t syncookies_recv = 0;   // SyncookiesRecv
   std::uint64_t syncookies_failed = 0; // SyncookiesFailed
-  std::uint64_t time_wait_reuse = 0;   // TCPTimeWaitReuse: a SYN took over a TIME_WAIT 4-tuple (RFC 6191)
+  // TWRecycled: a SYN took over a TIME_WAIT 4-tuple (RFC 6191). Linux counts this name when connect()
+  // reuses a TIME_WAIT 4-tuple (tcp_tw_reuse, __inet_check_established) and counts nothing when a SYN
+  // takes over its passive TIME_WAIT (tcp_timewait_state_process: TCP_TW_SYN); ours is that one.
+  std::uint64_t time_wait_reuse = 0;
+  std::uint64_t dsack_old_sent = 0;    // TCPDSACKOldSent: DSACKs sent for data below RCV.NXT (RFC 2883)
+  std::uint64_t dsack_ofo_sent = 0;    // TCPDSACKOfoSent: DSACKs sent for out-of-order data
+  std::uint64_t dsack_recv = 0;        // TCPDSACKRecv: DSACKs received below the ACK
+  std::uint64_t dsack_ofo_recv = 0;    // TCPDSACKOfoRecv: DSACKs received inside another SACK block
   std::uint64_t abort_on_close = 0;    // TCPAbortOnClose: closed with unread bytes: RST instead of FIN
 };
 
@@ -69,27 +76,32 @@ inline constexpr tcp_counter_name tcp_counter_names[] = {
     {"TcpInErrs", &tcp_lane_counters::in_errs},
     {"TcpOutRsts", &tcp_lane_counters::out_rsts},
     {"TcpInCsumErrors", &tcp_lane_counters::in_csum_errors},
+    // TcpExt in the order of net/ipv4/proc.c's snmp4_net_list (what /proc/net/netstat and nstat print).
     {"TcpExtSyncookiesSent", &tcp_lane_counters::syncookies_sent},
     {"TcpExtSyncookiesRecv", &tcp_lane_counters::syncookies_recv},
     {"TcpExtSyncookiesFailed", &tcp_lane_counters::syncookies_failed},
+    {"TcpExtTWRecycled", &tcp_lane_counters::time_wait_reuse},
     {"TcpExtPAWSEstab", &tcp_lane_counters::paws_estab},
     {"TcpExtDelayedACKs", &tcp_lane_counters::delayed_acks},
     {"TcpExtListenOverflows", &tcp_lane_counters::listen_overflows},
     {"TcpExtListenDrops", &tcp_lane_counters::listen_drops},
     {"TcpExtTCPRenoRecovery", &tcp_lane_counters::reno_recovery},
-    {"TcpExtTCPSACKRecovery", &tcp_lane_counters::sack_recovery},
+    {"TcpExtTCPSackRecovery", &tcp_lane_counters::sack_recovery},
+    {"TcpExtTCPSACKReorder", &tcp_lane_counters::sack_reorder},
     {"TcpExtTCPFastRetrans", &tcp_lane_counters::fast_retrans},
     {"TcpExtTCPTimeouts", &tcp_lane_counters::timeouts},
     {"TcpExtTCPLossProbes", &tcp_lane_counters::loss_probes},
     {"TcpExtTCPLossProbeRecovery", &tcp_lane_counters::loss_probe_recovery},
-    {"TcpExtTCPSACKReorder", &tcp_lane_counters::sack_reorder},
+    {"TcpExtTCPDSACKOldSent", &tcp_lane_counters::dsack_old_sent},
+    {"TcpExtTCPDSACKOfoSent", &tcp_lane_counters::dsack_ofo_sent},
+    {"TcpExtTCPDSACKRecv", &tcp_lane_counters::dsack_recv},
+    {"TcpExtTCPDSACKOfoRecv", &tcp_lane_counters::dsack_ofo_recv},
     {"TcpExtTCPAbortOnClose", &tcp_lane_counters::abort_on_close},
     {"TcpExtTCPOFOQueue", &tcp_lane_counters::ofo_queue},
     {"TcpExtTCPOFODrop", &tcp_lane_counters::ofo_drop},
     {"TcpExtTCPChallengeACK", &tcp_lane_counters::challenge_acks},
-    {"TcpExtTCPACKSkippedChallenge", &tcp_lane_counters::challenge_acks_skipped},
     {"TcpExtTCPSynRetrans", &tcp_lane_counters::syn_retrans},
-    {"TcpExtTCPTimeWaitReuse", &tcp_lane_counters::time_wait_reuse},
+    {"TcpExtTCPACKSkippedChallenge", &tcp_lane_counters::challenge_acks_skipped},
     {"TcpExtTCPKeepAlive", &tcp_lane_counters::keepalive},
 };
 

@@ -90,9 +90,10 @@ struct connection_config {
   // per ACK, cwnd = pipe + what PRR lets out, so the pipe falls to ssthresh over the recovery's round
   // trip in step with the deliveries. Off: cwnd drops to ssthresh at once (RFC 6675's rule), nothing
   // goes out until the pipe has fallen below it, then everything at once. Off by default, unlike
-  // Linux: in the sim loss grid (tests/netsim/tcp_hosts, tcp_loss_recovery) PRR costs RTOs that RFC
-  // 6675's rule does not (2 MB at 5 %: 1 RTO and 0.273 s against 0 and 0.078 s; 20 MB: 4 against 1,
-  // 1.539 s against 0.940), and why is not found yet (stack/tcp/README.md).
+  // Linux: on sim's loss grid (tests/netsim/tcp_hosts, tcp_loss_recovery) it cost RTOs when an ACK
+  // that marked a lost retransmission let out that one segment alone and it was lost again; with two
+  // segments kept in flight and the share rounded up to segments as Linux does, the grid's cells cost
+  // none, but over more seeds 20 MB at 5 % still has 18 RTOs against 15 (stack/tcp/README.md).
   bool prr = false;
   // RFC 2883 DSACK (Linux's tcp_dsack, on): as receiver, a segment that arrived twice is reported as
   // the first SACK block of the ACK it gets at once; as sender, such a block (below the ACK, or inside
@@ -111,12 +112,11 @@ struct connection_config {
   // last one is not sent (TCPACKSkippedChallenge); Linux's tcp_invalid_ratelimit, HZ/2. 0: no limit.
   time_ns challenge_ack_interval = 500 * stack::ms;
   // A FIN that arrives past a gap kept with the out-of-order data and counted when the gap fills, as
-  // Linux's tcp_data_queue_ofo / tcp_ofo_queue do. Off by default: with it on, the seeded-loss AF_XDP
-  // test against Linux (tests/netns/tcp_interop, tcp_afxdp_loss 2pct_linux_to_us) finds Linux's
-  // segs_out one above what reached us and what the XDP program dropped, in 3 of 5 runs; why is not
-  // found yet. Off: the FIN past a gap is acknowledged but not remembered (the peer's retransmission
-  // delivers it), as before.
-  bool keep_ooo_fin = false;
+  // Linux's tcp_data_queue_ofo / tcp_ofo_queue do (on, as Linux). The seeded-loss AF_XDP test against
+  // Linux (tests/netns/tcp_interop) once failed with it on because the test read our counters from a
+  // stale snapshot (fixed; 10 of 10 with it on). Off: the FIN past a gap is acknowledged but not
+  // remembered (the peer's retransmission delivers it).
+  bool keep_ooo_fin = true;
   // Trains (issue 13 point 6, GSO-like): two or more full-size segments in a row of one output() call
   // go to the sink as one segment_train, whose frames the socket layer builds from one header. Off:
   // each segment on its own (the same bytes on the wire; tests compare the two).
@@ -152,7 +152,8 @@ struct connection_counters {
   std::uint64_t sack_reorder = 0;                          // TCPSACKReorder: RACK saw reordering
   std::uint64_t dsack_recv = 0;                            // TCPDSACKRecv: a DSACK below the ACK
   std::uint64_t dsack_ofo_recv = 0;                        // TCPDSACKOfoRecv: a DSACK inside a SACK block
-  std::uint64_t dsack_sent = 0;                            // TCPDSACKOldSent + TCPDSACKOfoSent
+  std::uint64_t dsack_old_sent = 0;                        // TCPDSACKOldSent: a DSACK for data below RCV.NXT
+  std::uint64_t dsack_ofo_sent = 0;                        // TCPDSACKOfoSent: a DSACK for out-of-order data
   std::uint64_t challenge_acks = 0;                        // TCPChallengeACK
   std::uint64_t challenge_acks_skipped = 0;                // TCPACKSkippedChallenge: rate-limited
   std::uint64_t paws_rejected = 0;                         // PAWSEstab

@@ -17,18 +17,33 @@
 // merges new segments into the newest record (which then carries the newest time: a later time only
 // makes detection wait longer, never marks a segment lost early).
 //
+// Per ACK the cost is what the ACK changes, not the flight (an ACK used to scan every record several
+// times: O(n) per ACK, O(n^2) per recovery). Running byte counts give the pipe and the SACKed segments
+// at once; SACK marks look only at the records under the ACK's blocks (and the front one), in sequence
+// order as before; loss marking (step 5) walks only the segments that may be sent before RACK.xmit_ts:
+// new data from a cursor in sequence order (never-resent segments went out in sequence order, so the
+// walk stops at the first one sent after it), and the retransmissions from a queue in the order they
+// were sent (a second chunk of the pool, taken at the first one). The first lost segment is found
+// from a hint. What stays O(n): an RTO's marking of everything, a split (a resend not on a record's
+// edges) and, after the table filled or the queue ran out of room, the old scans (`slow_`: until the
+// flight is acknowledged). The engine's `now` never goes backwards, so a later send has a later or
+// equal time and a larger order: the walks' stop rule is RACK_sent_after's.
+//
 // reo_wnd grows by min_RTT / 4 per round trip that brought a DSACK (RFC 8985 6.2 step 4: the peer
 // got a segment twice, so a retransmission was spurious and the window too short), and falls back to
 // min_RTT / 4 after 16 recoveries without one. What is not done: min_RTT is the minimum over the
 // connection, not a windowed filter.
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <utility>
 
 #include "stack/iface/time.hpp"
 #include "stack/tcp/buffers.hpp"
 #include "stack/tcp/seq.hpp"
+#include "stack/wire/tcp.hpp"
 
 namespace ringlab::tcp {
 
@@ -53,6 +68,12 @@ class rack {
     release();
     r_ = std::exchange(o.r_, nullptr);
     head_ = std::exchange(o.head_, 0), n_ = std::exchange(o.n_, 0);
+    q_ = std::exchange(o.q_, nullptr);
+    qh_ = std::exchange(o.qh_, 0), qn_ = std::exchange(o.qn_, 0);
+    bytes_ = o.bytes_, sacked_bytes_ = o.sacked_bytes_, lost_bytes_ = o.lost_bytes_, sacked_n_ = o.sacked_n_;
+    lost_hint_ = o.lost_hint_, fresh_ = o.fresh_;
+    lost_hint_valid_ = o.lost_hint_valid_, fresh_valid_ = o.fresh_valid_, rescan_ = o.rescan_, slow_ = o.slow_;
+    always_slow_ = o.always_slow_;
     xmit_ts_ = o.xmit_ts_, rtt_ = o.rtt_, min_rtt_ = o.min_rtt_, end_seq_ = o.end_seq_, fack_ = o.fack_;
     order_ = o.order_, sends_ = o.sends_;
     have_ = o.have_, fack_valid_ = o.fack_valid_, reordering_seen_ = o.reordering_seen_, reorder_at_ = o.reorder_at_;
@@ -65,9 +86,17 @@ class rack {
   // Forgets every record (the connection closed).
   void release() noexcept {
     if (r_) chunk_pool::put(reinterpret_cast<std::byte*>(r_), chunk_pool::default_chunk);
+    if (q_) chunk_pool::put(reinterpret_cast<std::byte*>(q_), chunk_pool::default_chunk);
     r_ = nullptr, head_ = n_ = 0;
+    q_ = nullptr, qh_ = qn_ = 0;
+    bytes_ = sacked_bytes_ = lost_bytes_ = 0, sacked_n_ = 0;
+    lost_hint_valid_ = fresh_valid_ = rescan_ = false;
+    slow_ = always_slow_;
     reorder_at_ = stack::never;   // nothing left to wait for
   }
+  // Every call scans every record, as before the per-ACK bookkeeping (the reference the tests compare
+  // it with: tests/unit/tcp/rack_test.cpp).
+  void check_every_record() noexcept { always_slow_ = slow_ = true; }
   bool empty() const noexcept { return n_ == 0; }
   std::size_t size() const noexcept { return n_; }
   const record& operator[](std::size_t i) const noexcept { return r_[head_ + i]; }
@@ -99,19 +128,45 @@ class rack {
   void acked(std::uint32_t una, F f) noexcept {
     while (n_ && seq_le(front().end, una)) {
       if (!(front().flags & sacked)) f(front());
+      uncount(front(), front().end - front().begin);
       ++head_, --n_;
     }
-    if (n_ && seq_lt(front().begin, una)) front().begin = una;
+    if (n_ && seq_lt(front().begin, una)) {
+      uncount(front(), una - front().begin);
+      front().begin = una;
+    }
     if (n_ == 0) release();
   }
-  // Marks the records the scoreboard covers whole as SACKed: f(record) for each newly SACKed one.
+  // Marks the records the scoreboard covers whole as SACKed: f(record) for each newly SACKed one, in
+  // sequence order. This one looks at every record.
   template <class Sacked, class F>
   void sacked_by(Sacked is_sacked, F f) noexcept {
-    for (std::size_t i = head_; i < head_ + n_; ++i) {
-      record& x = r_[i];
-      if (x.flags & sacked || !is_sacked(x.begin) || !is_sacked(x.end - 1)) continue;
-      x.flags = static_cast<std::uint8_t>((x.flags | sacked) & ~lost);
-      f(x);
+    rescan_ = false;
+    for (std::size_t i = head_; i < head_ + n_; ++i) sack_if(r_[i], is_sacked, f);
+  }
+  // The same for an ACK whose SACK blocks are `blocks`, looking only at the records they overlap and
+  // the front one: the scoreboard grows only by an ACK's blocks (merging adjoining ranges, never
+  // filling a gap), so a record it covers whole now and did not before overlaps one of them, or is the
+  // front one (acked() trimmed it). After a split (a piece of a record may be covered whole by older
+  // ranges) or with the old scans on, every record once.
+  template <class Sacked, class F>
+  void sacked_by(std::span<const wire::tcp::sack_block> blocks, Sacked is_sacked, F f) noexcept {
+    if (n_ == 0) return;
+    // The blocks by their left edge, so the records are seen in sequence order (an option holds 4).
+    std::array<wire::tcp::sack_block, 4> b;
+    if (rescan_ || slow_ || blocks.size() > b.size()) return sacked_by(is_sacked, f);
+    std::size_t k = 0;
+    for (const auto& x : blocks) {
+      std::size_t j = k++;
+      for (; j > 0 && seq_lt(x.left, b[j - 1].left); --j) b[j] = b[j - 1];
+      b[j] = x;
+    }
+    sack_if(front(), is_sacked, f);
+    std::size_t next = head_ + 1;   // records before it were looked at
+    for (std::size_t i = 0; i < k; ++i) {
+      std::size_t j = std::max(next, first_ending_after(b[i].left));
+      for (; j < head_ + n_ && seq_lt(r_[j].begin, b[i].right); ++j) sack_if(r_[j], is_sacked, f);
+      next = std::max(next, j);
     }
   }
 
@@ -171,16 +226,51 @@ class rack {
     if (!have_) return false;
     bool marked = false;
     time_ns wait = 0;
-    for (std::size_t i = head_; i < head_ + n_; ++i) {
-      record& x = r_[i];
-      if (x.flags & (sacked | lost) || !sent_after(xmit_ts_, order_, x.xmit, x.order)) continue;
+    // A segment that may be lost: neither SACKed nor lost, sent before RACK.xmit_ts.
+    auto check = [&](record& x) {
+      if (x.flags & (sacked | lost) || !sent_after(xmit_ts_, order_, x.xmit, x.order)) return;
       const time_ns due = x.xmit + rtt_ + reo_wnd;   // time_ns is unsigned: compare, never subtract past 0
       if (due <= now) {
-        x.flags |= lost;
+        mark_lost(x);
         marked = true;
       } else {
         wait = std::max(wait, due - now);
       }
+    };
+    if (slow_) {
+      for (std::size_t i = head_; i < head_ + n_; ++i) check(r_[i]);
+    } else {
+      // Never-resent segments, from the first one that may still be marked, in sequence order (their
+      // send order) up to the first sent at or after RACK.xmit_ts. Those behind the cursor are SACKed,
+      // lost or resent for good (a resent one is the queue's below).
+      bool cursor = true;
+      for (std::size_t i = fresh_valid_ ? first_ending_after(fresh_) : head_; i < head_ + n_; ++i) {
+        record& x = r_[i];
+        if (!(x.flags & retransmitted)) {
+          if (!sent_after(xmit_ts_, order_, x.xmit, x.order)) break;
+          check(x);
+        }
+        if (cursor && x.flags & (retransmitted | sacked | lost)) fresh_ = x.end, fresh_valid_ = true;
+        else cursor = false;
+      }
+      // Resent segments, by the queue of resends in send order, up to the first sent at or after
+      // RACK.xmit_ts. A resend none of whose records is still a candidate leaves the queue; the others
+      // stay, moved up to the unexamined ones.
+      std::size_t end = qh_;
+      while (end < qh_ + qn_ && seq_lt(q_[end].order, order_)) ++end;
+      std::size_t keep = end;   // q_[keep, end) are the examined resends still waiting
+      for (std::size_t e = end; e-- > qh_;) {
+        const resend x = q_[e];
+        bool live = false;
+        for (std::size_t j = first_ending_after(x.begin); j < head_ + n_ && seq_lt(r_[j].begin, x.end); ++j) {
+          if (r_[j].order != x.order) continue;
+          check(r_[j]);
+          live |= !(r_[j].flags & (sacked | lost));
+        }
+        if (live) q_[--keep] = x;
+      }
+      qn_ -= keep - qh_;
+      qh_ = keep;
     }
     if (wait > 0) reorder_at_ = now + wait;
     return marked;
@@ -190,29 +280,28 @@ class rack {
   // RFC 8985 6.3: after an RTO every segment in flight is lost (and will be sent again).
   void mark_all_lost() noexcept {
     for (std::size_t i = head_; i < head_ + n_; ++i)
-      if (!(r_[i].flags & sacked)) r_[i].flags |= lost;
+      if (!(r_[i].flags & (sacked | lost))) mark_lost(r_[i]);
+    lost_hint_valid_ = false;
+    qh_ = qn_ = 0;   // every resend's records are lost now: none is a candidate again until resent
     reorder_at_ = stack::never;
   }
 
-  // The first segment marked lost (not SACKed, not retransmitted since), if any.
-  const record* first_lost() const noexcept {
-    for (std::size_t i = head_; i < head_ + n_; ++i)
-      if ((r_[i].flags & (lost | sacked)) == lost) return &r_[i];
+  // The first segment marked lost (not SACKed, not retransmitted since), if any. No lost record starts
+  // below the hint, so a recovery's resends in sequence order look at each record about once.
+  const record* first_lost() noexcept {
+    for (std::size_t i = lost_hint_valid_ ? first_ending_after(lost_hint_) : head_; i < head_ + n_; ++i) {
+      if ((r_[i].flags & (lost | sacked)) != lost) continue;
+      lost_hint_ = r_[i].begin, lost_hint_valid_ = true;
+      return &r_[i];
+    }
+    if (n_) lost_hint_ = back().end, lost_hint_valid_ = true;
     return nullptr;
   }
   // RFC 6675's pipe with RACK deciding what is lost: the bytes neither SACKed nor lost (a lost
-  // segment retransmitted is in flight again and counts once).
-  std::uint32_t pipe() const noexcept {
-    std::uint32_t p = 0;
-    for (std::size_t i = head_; i < head_ + n_; ++i)
-      if (!(r_[i].flags & (lost | sacked))) p += r_[i].end - r_[i].begin;
-    return p;
-  }
-  std::size_t sacked_segments() const noexcept {
-    std::size_t k = 0;
-    for (std::size_t i = head_; i < head_ + n_; ++i) k += (r_[i].flags & sacked) != 0;
-    return k;
-  }
+  // segment retransmitted is in flight again and counts once). Lost and SACKed never mark one record
+  // together (SACKing clears lost, marking lost skips SACKed records).
+  std::uint32_t pipe() const noexcept { return bytes_ - sacked_bytes_ - lost_bytes_; }
+  std::size_t sacked_segments() const noexcept { return sacked_n_; }
 
   // RFC 8985 6.2 RACK_sent_after: whether (t1, order1) went out after (t2, order2). The RFC breaks a
   // tie of times by sequence; here by the order of the sends, which is exact: one call sends several
@@ -227,6 +316,44 @@ class rack {
   record& front() noexcept { return r_[head_]; }
   record& back() noexcept { return r_[head_ + n_ - 1]; }
 
+  // A resend (mark_resent's range and the order it gave): the queue detect_loss walks in send order.
+  struct resend {
+    std::uint32_t order, begin, end;
+  };
+  static constexpr std::size_t queue_capacity = chunk_pool::default_chunk / sizeof(resend);
+
+  // The first record whose end lies past `seq` (records are sorted and adjoin: a binary search).
+  std::size_t first_ending_after(std::uint32_t seq) const noexcept {
+    std::size_t lo = head_, hi = head_ + n_;
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (seq_gt(r_[mid].end, seq)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+  template <class Sacked, class F>
+  void sack_if(record& x, Sacked& is_sacked, F& f) noexcept {
+    if (x.flags & sacked || !is_sacked(x.begin) || !is_sacked(x.end - 1)) return;
+    const std::uint32_t len = x.end - x.begin;
+    if (x.flags & lost) lost_bytes_ -= len;
+    sacked_bytes_ += len, ++sacked_n_;
+    x.flags = static_cast<std::uint8_t>((x.flags | sacked) & ~lost);
+    f(x);
+  }
+  void mark_lost(record& x) noexcept {
+    x.flags |= lost;
+    lost_bytes_ += x.end - x.begin;
+    if (lost_hint_valid_ && seq_lt(x.begin, lost_hint_)) lost_hint_ = x.begin;
+  }
+  // `len` bytes of x leave the records (acknowledged).
+  void uncount(const record& x, std::uint32_t len) noexcept {
+    bytes_ -= len;
+    if (x.flags & sacked) sacked_bytes_ -= len;
+    if (x.flags & lost) lost_bytes_ -= len;
+    if (x.flags & sacked && len == x.end - x.begin) --sacked_n_;
+  }
+
   void append(record x) noexcept {
     if (!r_) {
       r_ = reinterpret_cast<record*>(chunk_pool::get(chunk_pool::default_chunk));
@@ -234,16 +361,22 @@ class rack {
       head_ = n_ = 0;
     }
     if (n_ == capacity) {   // full: the newest record takes the segment, with the newer time
-      back().end = x.end;
-      back().xmit = x.xmit;
-      back().order = x.order;
+      record& b = back();
+      if (b.flags & sacked) sacked_bytes_ -= b.end - b.begin, --sacked_n_;
+      if (b.flags & lost) lost_bytes_ -= b.end - b.begin;
+      bytes_ += x.end - b.end;
+      b.end = x.end;
+      b.xmit = x.xmit;
+      b.order = x.order;
       // The new bytes are neither SACKed nor lost: keeping those marks would leave them out of the
       // pipe and out of RACK's loss marking (only the RTO would repair them). Karn's mark stays.
-      back().flags &= retransmitted;
+      b.flags &= retransmitted;
+      slow_ = true;   // a resent record with a new order no resend names, below the cursor: scan all
       return;
     }
     if (head_ + n_ == capacity) compact();
     r_[head_ + n_++] = x;
+    bytes_ += x.end - x.begin;
   }
   void compact() noexcept {
     std::copy(r_ + head_, r_ + head_ + n_, r_);
@@ -251,36 +384,57 @@ class rack {
   }
   // Splits the record holding `seq` so that one starts there (no room: left whole).
   void split_at(std::uint32_t seq) noexcept {
-    for (std::size_t i = head_; i < head_ + n_; ++i) {
-      record& x = r_[i];
-      if (!seq_lt(x.begin, seq) || !seq_lt(seq, x.end)) continue;
-      if (n_ == capacity) return;
-      if (head_ + n_ == capacity) {
-        const std::size_t k = i - head_;
-        compact();
-        i = k;
-      }
-      std::copy_backward(r_ + i, r_ + head_ + n_, r_ + head_ + n_ + 1);
-      ++n_;
-      r_[i].end = seq;
-      r_[i + 1].begin = seq;
-      return;
+    std::size_t i = first_ending_after(seq);
+    if (i == head_ + n_ || !seq_lt(r_[i].begin, seq) || n_ == capacity) return;
+    if (head_ + n_ == capacity) {
+      const std::size_t k = i - head_;
+      compact();
+      i = k;
     }
+    std::copy_backward(r_ + i, r_ + head_ + n_, r_ + head_ + n_ + 1);
+    ++n_;
+    r_[i].end = seq;
+    r_[i + 1].begin = seq;
+    if (r_[i].flags & sacked) ++sacked_n_;
+    rescan_ = true;   // a piece may lie whole under older SACK ranges: sacked_by looks at all once
   }
   void mark_resent(std::uint32_t seq, std::uint32_t end, time_ns now, std::uint32_t order) noexcept {
     split_at(seq);
     split_at(end);
-    for (std::size_t i = head_; i < head_ + n_; ++i) {
+    for (std::size_t i = first_ending_after(seq); i < head_ + n_ && seq_lt(r_[i].begin, end); ++i) {
       record& x = r_[i];
-      if (seq_le(x.end, seq) || !seq_lt(x.begin, end)) continue;
+      if (x.flags & lost) lost_bytes_ -= x.end - x.begin;
       x.xmit = now;
       x.order = order;
       x.flags = static_cast<std::uint8_t>((x.flags | retransmitted) & ~lost);
     }
+    if (slow_) return;
+    if (!q_) {
+      q_ = reinterpret_cast<resend*>(chunk_pool::get(chunk_pool::default_chunk));
+      qh_ = qn_ = 0;
+      if (!q_) return void(slow_ = true);
+    }
+    if (qn_ == queue_capacity) return void(slow_ = true);
+    if (qh_ + qn_ == queue_capacity) {
+      std::copy(q_ + qh_, q_ + qh_ + qn_, q_);
+      qh_ = 0;
+    }
+    q_[qh_ + qn_++] = {order, seq, end};
   }
 
   record* r_ = nullptr;   // a chunk_pool chunk while records exist
   std::size_t head_ = 0, n_ = 0;
+  resend* q_ = nullptr;   // another chunk, from the first resend while records exist
+  std::size_t qh_ = 0, qn_ = 0;
+  // Running counts over the records: every byte, the SACKed ones, the lost ones; SACKed records.
+  std::uint32_t bytes_ = 0, sacked_bytes_ = 0, lost_bytes_ = 0;
+  std::size_t sacked_n_ = 0;
+  std::uint32_t lost_hint_ = 0;   // no record below it is lost (first_lost starts there)
+  std::uint32_t fresh_ = 0;       // every never-resent record below it is SACKed or lost (detect_loss)
+  bool lost_hint_valid_ = false, fresh_valid_ = false;
+  bool rescan_ = false;           // a split since the last full sacked_by
+  bool slow_ = false;             // the scans of every record (a merged record, a full resend queue)
+  bool always_slow_ = false;      // check_every_record()
   // RFC 8985 6.1 variables.
   time_ns xmit_ts_ = 0, rtt_ = 0, min_rtt_ = 0;
   std::uint32_t end_seq_ = 0, fack_ = 0, order_ = 0, sends_ = 0;

@@ -303,14 +303,18 @@ inline void seeded_loss(ti::interop_link& net, stack::interface& ifc, role r, st
       << err;
   expect_delivered(to_linux ? up : down, to_linux ? "us -> Linux" : "Linux -> us");
 
-  const auto& lane = ifc.tcp_counters();
-  if (to_linux) EXPECT_GT(lane.retrans_segs, 0u) << "our RetransSegs";
+  if (to_linux) EXPECT_GT(ifc.tcp_counters().retrans_segs, 0u) << "our RetransSegs";
   else EXPECT_GT(c.theirs->info().tcpi_total_retrans, 0u) << "Linux's tcpi_total_retrans";
 
   // Linux's counters are read in its namespace (TCP_INFO on its socket made there, sysfs by a process
   // run there), ours from our lane.
   std::uint64_t sent = 0, got = 0, lost = 0, other = 0;
   auto read = [&] {
+    // Our lane's counters afresh on every look: tcp_counters() returns a snapshot that only the next
+    // call refreshes, and a reference kept from before this loop froze InSegs at the end of the
+    // exchange, so a segment of Linux's that arrived after it was
+    // never counted and the sums missed by one.
+    const stack::tcp_lane_counters lane = ifc.tcp_counters();
     const loss_drops d = drops();
     lost = d.lost;
     if (to_linux) {
@@ -327,6 +331,7 @@ inline void seeded_loss(ti::interop_link& net, stack::interface& ifc, role r, st
   drive(ifc, [](stack::time_ns) { return false; }, read, std::chrono::milliseconds(3000));
   // One line for the README's figures and for a slow run's why: how the sender recovered.
   const auto theirs = c.theirs->info();
+  const stack::tcp_lane_counters lane = ifc.tcp_counters();
   std::printf("seeded loss %s at %u ppm: sent %llu, received %llu, dropped by the program %llu, elsewhere %llu; "
               "our retrans %llu (RTO %llu, fast %llu, SACK recoveries %llu, loss probes %llu, probe repairs %llu), "
               "Linux's retrans %u\n",

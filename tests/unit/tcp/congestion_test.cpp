@@ -130,31 +130,33 @@ using sends = std::vector<std::vector<std::uint32_t>>;
 // segment by limited transmit, 21 and 22) with 22 in flight; ssthresh = 0.7 x 20 = 14 segments
 // (20,272 bytes), RecoverFS (prior cwnd) 20 segments; ACK k has delivered k - 1 segments since.
 // While the pipe is above ssthresh, PRR lets out ceil(ssthresh x delivered / RecoverFS) less what it
-// sent, in whole segments: the fast retransmit of 1 on ACK 2 (forced: nothing sent yet), then 23, 24,
-// 25 on ACKs 4, 6, 7, and 26, 27, 28 on ACKs 9, 10, 11 (0.7 per ACK); on ACK 13 the pipe is at
-// ssthresh (28 sent, 14 SACKed) and SSRB sends only what the pipe falls below it: nothing. Without
-// PRR cwnd is 14 segments at once: nothing from ACK 3 to 7, until the pipe fell below it, then one
-// per ACK: 6 new segments by ACK 13, bunched at the end.
+// sent, rounded up to whole segments as Linux's packet count does (DIV_ROUND_UP in
+// tcp_cwnd_reduction): the fast retransmit of 1 on ACK 2 (ceil 0.7), then a segment whenever
+// ceil(0.7 x (k - 1)) grows: 23, 24 on ACKs 3, 4, 25, 26 on 6, 7, 27, 28 on 9, 10, 29, 30 on 12, 13.
+// Rounded to the byte instead (before), each segment waited for a whole one to be owed: one ACK later
+// (1, then 23 on ACK 4, 24 and 25 on 6 and 7...). Without PRR cwnd is 14 segments at once: nothing
+// from ACK 3 to 7, until the pipe fell below it, then one per ACK: 6 new segments by ACK 13, bunched
+// at the end.
 TEST(TcpPrr, SegmentsPerAckInACubicRecovery) {
   connection_config c;
   c.prr = true;   // off by default (connection.hpp says why)
   EXPECT_EQ(recovery_sends(c, 14),
-            (sends{{21}, {22}, {1}, {}, {23}, {}, {24}, {25}, {}, {26}, {27}, {28}, {}, {}}));
+            (sends{{21}, {22}, {1}, {23}, {24}, {}, {25}, {26}, {}, {27}, {28}, {}, {29}, {30}}));
   c.prr = false;
   EXPECT_EQ(recovery_sends(c, 14),
             (sends{{21}, {22}, {1}, {}, {}, {}, {}, {}, {23}, {24}, {25}, {26}, {27}, {28}}));
 }
 
 // The same with NewReno: ssthresh = FlightSize / 2 = 11 segments (15,928 bytes). PRR: 1 on ACK 2,
-// then new segments on ACKs 5, 7, 9, 11 and 12 (ssthresh / RecoverFS = 0.55 per ACK), nothing on 13
-// (0.6 of a segment owed). Without: cwnd 11 at once, nothing from ACK 3 to 10 (the pipe, 21 - k at
-// ACK k, above it), then one per ACK.
+// then a new segment whenever ceil(0.55 x (k - 1)) grows: ACKs 3, 5, 7, 9, 11 and 12, nothing on 13.
+// Without: cwnd 11 at once, nothing from ACK 3 to 10 (the pipe, 21 - k at ACK k, above it), then one
+// per ACK.
 TEST(TcpPrr, SegmentsPerAckInANewRenoRecovery) {
   connection_config c;
   c.prr = true;   // off by default (connection.hpp says why)
   c.congestion = congestion_control::newreno;
   EXPECT_EQ(recovery_sends(c, 14),
-            (sends{{21}, {22}, {1}, {}, {}, {23}, {}, {24}, {}, {25}, {}, {26}, {27}, {}}));
+            (sends{{21}, {22}, {1}, {23}, {}, {24}, {}, {25}, {}, {26}, {}, {27}, {28}, {}}));
   c.prr = false;
   EXPECT_EQ(recovery_sends(c, 14),
             (sends{{21}, {22}, {1}, {}, {}, {}, {}, {}, {}, {}, {}, {23}, {24}, {25}}));

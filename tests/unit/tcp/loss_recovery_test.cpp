@@ -233,7 +233,8 @@ using blocks = std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>>
 TEST(TcpDsack, ADuplicateBelowRcvNxtIsTheFirstBlock) {
   const auto on = dsack_script(true, 2, {1}, {});
   EXPECT_EQ(on.acks, (blocks{{{1, 1}}}));
-  EXPECT_EQ(on.b.dsack_sent, 1u);
+  EXPECT_EQ(on.b.dsack_old_sent, 1u);
+  EXPECT_EQ(on.b.dsack_ofo_sent, 0u);
   EXPECT_EQ(on.a.dsack_recv, 1u);
   EXPECT_EQ(on.a.dsack_ofo_recv, 0u);
   const auto off = dsack_script(false, 2, {1}, {});
@@ -249,7 +250,8 @@ TEST(TcpDsack, AnOutOfOrderDuplicateComesFirstThenTheRangeHoldingIt) {
   ASSERT_GE(on.acks.size(), 4u);
   EXPECT_EQ((blocks{on.acks.begin(), on.acks.begin() + 4}),
             (blocks{{{2, 2}}, {{2, 3}}, {{3, 3}, {2, 3}}, {{2, 4}}}));
-  EXPECT_EQ(on.b.dsack_sent, 1u);
+  EXPECT_EQ(on.b.dsack_ofo_sent, 1u);
+  EXPECT_EQ(on.b.dsack_old_sent, 0u);
   EXPECT_EQ(on.a.dsack_ofo_recv, 1u);
   EXPECT_EQ(on.a.dsack_recv, 0u);
   const auto off = dsack_script(false, 4, {3}, {1});
