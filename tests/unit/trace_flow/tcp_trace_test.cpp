@@ -92,12 +92,12 @@ TEST(TraceFlowTcp, TheStacksSynAckAndRstAreRoutesSelectedByTheFilter) {
   EXPECT_EQ(routes,
             "stack " + tag + " frame 1 (lab path)  TCP 10.0.0.2:5001 > 10.0.0.1:40000 [S.] seq 389649663 ack 1001 win 65535 len 0\n"
             "         +ns  hop     queue slot  frame  verdict                  where\n"
-            "           0  tx      0     -     32     tx                       stack/iface/ip_output.cpp ringlab::stack::ip_output::commit\n"
+            "           0  tx      0     -     32     tx                       stack/iface/ip_output.cpp ringlab::stack::ip_output::finish\n"
             "           0  nic_tx  0     -     32     tx                       sim_nic/sim_nic.cpp ringlab::sim::sim_nic::transmit\n"
             "  => tx after 2 hops, 0 ns\n"
             "stack " + tag + " frame 4 (lab path)  TCP 10.0.0.2:5002 > 10.0.0.1:40001 [R.] seq 0 ack 7001 win 0 len 0\n"
             "         +ns  hop     queue slot  frame  verdict                  where\n"
-            "           0  tx      0     -     27     tx                       stack/iface/ip_output.cpp ringlab::stack::ip_output::commit\n"
+            "           0  tx      0     -     27     tx                       stack/iface/ip_output.cpp ringlab::stack::ip_output::finish\n"
             "           0  nic_tx  0     -     27     tx                       sim_nic/sim_nic.cpp ringlab::sim::sim_nic::transmit\n"
             "  => tx after 2 hops, 0 ns\n")
       << r.out;
