@@ -116,7 +116,7 @@ class tcp_lane {
   template <class F>
   auto run(tcp_entry& e, time_ns now, bool events, F&& f) noexcept {
     const before b = snap(e);
-    auto out = [this, &e, now](const auto& r) { emit(e.key, r, now); };   // a repr or a segment_train
+    auto out = [this, &e, now](const auto& r) { this->emit(e.key, r, now); };   // a repr or a segment_train
     if constexpr (std::is_void_v<decltype(f(e.conn, tcp::segment_sink(out)))>) {
       f(e.conn, tcp::segment_sink(out));
       settle(e, b, now, events);
