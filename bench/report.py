@@ -61,7 +61,8 @@ def ns_per_item(b):
 
 RING_TARGETS = [  # (design, baseline, burst, at least this many times the baseline's items/s)
     ("spsc", "boost-spsc", 1, 1.5), ("spsc", "rte-sp-sc", 32, 1.2), ("mpmc-mp-mc", "rte-mp-mc", 32, 1.0),
-    ("batch", "boost-spsc", 1, 1.5), ("batch", "rte-sp-sc", 32, 1.2), ("batch-idle", "rte-sp-sc", 32, 1.2)]
+    ("batch", "boost-spsc", 1, 1.5), ("batch", "rte-sp-sc", 32, 1.2),
+    ("batch-idle", "boost-spsc", 1, 1.5), ("batch-idle", "rte-sp-sc", 32, 1.2)]
 
 
 def ring_rows(quick):

@@ -16,9 +16,9 @@ TARGETS = [("spsc", "boost-spsc", "cross", 1, 1.5), ("spsc", "rte-sp-sc", "cross
            ("batch", "boost-spsc", "cross", 1, 1.5), ("batch", "rte-sp-sc", "cross", 32, 1.2),
            # the control (issue 15.8): batch without its burst prefetches, against the same target
            ("batch-nopf", "rte-sp-sc", "cross", 32, 1.2),
-           # batch with the consumer's idle polls and a deeper read-ahead (issue 15.8)
-           ("batch-idle", "rte-sp-sc", "cross", 32, 1.2)]
-OURS = ("spsc", "batch", "mpmc-sp-sc", "mpmc-mp-mc", "netmap", "umem")
+           # batch with the consumer's idle polls (issue 15.8): one configuration for both targets
+           ("batch-idle", "boost-spsc", "cross", 1, 1.5), ("batch-idle", "rte-sp-sc", "cross", 32, 1.2)]
+OURS = ("spsc", "batch", "batch-idle", "mpmc-sp-sc", "mpmc-mp-mc", "netmap", "umem")
 
 
 def load(path):
@@ -58,6 +58,28 @@ def by_placement(items, rtts):
     return out
 
 
+def warnings(ctx, floor, rtts):
+    """Lines that say when the run's figures are not what they seem: a loaded machine (another process
+    took the cores from the two threads), and a floor (timed once, by its own rows) whose placement is
+    not the one the repetitions ran in (the hypervisor moved the vCPUs)."""
+    out = []
+    load, cpus = ctx.get("load_avg", []), ctx.get("num_cpus") or 0
+    if load and cpus and load[0] >= 0.5 * cpus:
+        out.append(f"**Warning:** load average {load[0]:.1f} on {cpus} CPUs when the run began (the last minute's "
+                   "average: a build that just ended counts, a process still running takes the cores from the producer "
+                   "and consumer threads), so items/s may be low; compare the rows of this run with each other (paired, "
+                   "below), not with another run's.")
+    reps = [t for v in rtts.values() for t in v if t is not None]
+    if floor and reps:
+        floor_place = "near" if statistics.median(floor) < NEAR_NS else "far"
+        other = sum(1 for t in reps if (t < NEAR_NS) != (floor_place == "near"))
+        if other:
+            out.append(f"**Note:** the floor above is {floor_place}, but {other} of {len(reps)} cross-core repetitions "
+                       f"ran {'far' if floor_place == 'near' else 'near'} (their own rtt_ns): the hypervisor moved the "
+                       "vCPUs during the run; \"Targets by placement\" below compares like with like.")
+    return out
+
+
 def cv(v):
     return statistics.stdev(v) / statistics.mean(v) * 100 if len(v) > 1 else 0.0
 
@@ -89,6 +111,7 @@ def main():
                f"load average {', '.join(f'{x:.1f}' for x in ctx.get('load_avg', []))}.")
     if floor:
         out.append(f"Core-to-core cache-line round trip: {statistics.median(floor):.0f} ns (median of {len(floor)}).")
+    out.extend(warnings(ctx, floor, rtts))
     out.append("")
     out.append("### Targets")
     out.append("The range pairs the design's slowest repetition with the baseline's fastest and the other way round; "

@@ -69,6 +69,7 @@ void socket_table::unhash_tcp(tcp_entry& e) noexcept {
   if (!e.hashed) return;
   tcp_flows_.erase(e.key);
   e.hashed = false;
+  if (tcp_memo_ == &e) tcp_memo_ = nullptr;
 }
 
 void socket_table::free_tcp(tcp_entry& e) noexcept {

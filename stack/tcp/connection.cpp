@@ -366,10 +366,12 @@ bool connection::on_ack(const wire::tcp::repr& seg, time_ns now, segment_sink ou
       // Slow start as Linux's tcp_slow_start: every byte acknowledged, up to ssthresh, and the rest to
       // avoidance. RFC 5681's min(N, SMSS) per ACK would grow cwnd by one segment per round trip once
       // the receiver acknowledges a whole burst at once (ours does, as GRO makes Linux's do).
-      // Bytes the peer had SACKed count once, when SACKed, not again here: after an RTO (the
-      // scoreboard cleared, RACK's marks kept) the ACK that fills the hole covers everything the peer
-      // held, and counting it would take cwnd from one segment to ssthresh in one ACK, a line-rate
-      // burst (Linux counts newly delivered packets: tcp_clean_rtx_queue skips SACKed skbs).
+      // Bytes the peer had SACKed do not grow cwnd, here or when SACKed (an ACK that only SACKs grows
+      // nothing: Linux's tcp_may_raise_cwnd wants FLAG_DATA_ACKED while its reordering count is low;
+      // above it Linux grows on SACKs too, which this engine does not): after an RTO (the scoreboard
+      // cleared, RACK's marks kept) the ACK that fills the hole covers everything the peer held, and
+      // counting it would take cwnd from one segment to ssthresh in one ACK, a line-rate burst (Linux
+      // counts newly delivered packets: tcp_clean_rtx_queue skips SACKed skbs).
       const std::uint32_t delivered = acked - std::min(acked, cov.sacked_bytes);
       const std::uint32_t grow = std::min(delivered, ssthresh_ - cwnd_);
       cwnd_ += grow;
@@ -467,6 +469,10 @@ void connection::on_data(const wire::tcp::repr& seg, time_ns now) {
     data = data.subspan(skip);
     seq += skip;
   }
+  // Nothing counts past a FIN kept past a gap (a faulty peer's bytes there): Linux's tcp_ofo_queue
+  // stops at the FIN (tcp_fin), and taken in here they would move RCV.NXT past it, the FIN lost for good.
+  if (fin_ooo_set_ && !data.empty() && seq_gt(seq + static_cast<std::uint32_t>(data.size()), fin_ooo_))
+    data = data.first(seq_lt(seq, fin_ooo_) ? fin_ooo_ - seq : 0);
   const std::size_t offset = seq - rcv_nxt_;
   bool filled_hole = false, placed = true;
   if (!data.empty() && offset == 0 && posted_buf_.size() > posted_n_ && rcv_.readable() == 0 &&

@@ -135,7 +135,13 @@ class rack {
       uncount(front(), una - front().begin);
       front().begin = una;
     }
-    if (n_ == 0) release();
+    if (n_ == 0) return release();
+    // The cursor and the hint are sequence numbers, compared modulo 2^32: once SND.UNA has reached one
+    // it says nothing more (the walk would start at the first record anyway), and kept it would read as
+    // ahead of every record 2^31 bytes later on a flight that never drains (a bulk sender's), and
+    // detect_loss would find no loss until the RTO.
+    if (fresh_valid_ && seq_le(fresh_, una)) fresh_valid_ = false;
+    if (lost_hint_valid_ && seq_le(lost_hint_, una)) lost_hint_valid_ = false;
   }
   // Marks the records the scoreboard covers whole as SACKed: f(record) for each newly SACKed one, in
   // sequence order. This one looks at every record.

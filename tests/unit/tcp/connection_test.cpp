@@ -681,6 +681,32 @@ TEST(TcpConnection, AFinPastAGapIsKeptAndCountsWhenTheGapFills) {
   }
 }
 
+// Bytes past a FIN kept past a gap (a faulty peer's) are not taken: they would move RCV.NXT past the
+// FIN when the gap fills, and the FIN would never count (review, session 9). Linux's tcp_ofo_queue
+// stops at the FIN.
+TEST(TcpConnection, BytesPastAKeptFinDoNotLoseIt) {
+  pair p;
+  const wire::tcp::repr tmpl = established_with_a_byte(p);
+  const std::uint32_t base = p.a.rcv_nxt();
+  const std::vector<std::byte> hello = to_bytes("hello"), world = to_bytes("world"), junk = to_bytes("junk"),
+                               ldjk = to_bytes("ldjk");
+  auto seg = [&](std::uint32_t seq, std::span<const std::byte> data, std::uint8_t flags) {
+    wire::tcp::repr r = tmpl;
+    r.seq = seq, r.payload = data, r.flags = flags;
+    return r;
+  };
+  p.a.on_segment(seg(base + 5, world, flag::fin | flag::ack), p.now, p.sink_a());
+  p.a.on_segment(seg(base + 8, ldjk, flag::ack), p.now, p.sink_a());    // "ld" again, then 2 bytes past the FIN
+  p.a.on_segment(seg(base + 10, junk, flag::ack), p.now, p.sink_a());   // all past the FIN
+  EXPECT_EQ(p.a.current(), state::established);
+  p.a.on_segment(seg(base, hello, flag::ack), p.now, p.sink_a());
+  EXPECT_EQ(p.a.current(), state::close_wait);
+  EXPECT_TRUE(p.a.peer_closed());
+  EXPECT_EQ(p.a.rcv_nxt(), base + 11);
+  EXPECT_EQ(p.log.back().repr().ack, base + 11);
+  EXPECT_EQ(p.drain_a(), to_bytes("helloworld"));
+}
+
 // What the AF_XDP test against Linux checks (tests/netns/tcp_interop, seeded loss): every segment the
 // sender sent was received by the peer or dropped on the wire, none unaccounted. A sends 30 segments
 // and its FIN on the last one; the wire drops some first copies, the one before the last among them,

@@ -135,5 +135,86 @@ TEST(TcpRack, PerAckBookkeepingDecidesWhatAScanOfEveryRecordDecides) {
   }
 }
 
+// The loss cursor and the first-lost hint are sequence numbers compared modulo 2^32. On a flight that
+// never drains (a bulk sender's) SND.UNA moves on and, ~2^31 bytes after a recovery, a cursor left
+// behind read as ahead of every record: detect_loss marked nothing and armed no timer, and a lost
+// segment waited for the RTO (found by review in session 9). Records of 1 MiB make 2 GiB cheap.
+TEST(TcpRack, CursorsDoNotGoStaleOnAFlightThatNeverDrains) {
+  constexpr std::uint32_t smss = 1448;
+  constexpr time_ns ms = 1'000'000;
+  rack fast, slow;
+  slow.check_every_record();
+  sack_scoreboard sb;
+  std::uint32_t una = 0, max = 0;
+  time_ns now = ms;
+  auto both = [&](auto&& call) {
+    seen sf, ss;
+    call(fast, sf);
+    call(slow, ss);
+    EXPECT_EQ(sf.delivered, ss.delivered);
+  };
+  auto deliver = [&](rack& r, seen& s) {
+    return [&r, &s, &now](const rack::record& x) {
+      s.delivered.push_back(x.begin);
+      r.delivered(x, now, !(x.flags & rack::retransmitted));
+    };
+  };
+  auto send = [&](std::uint32_t len) {
+    fast.sent(max, len, now);
+    slow.sent(max, len, now);
+    max += len;
+  };
+  auto sack = [&](std::uint32_t l, std::uint32_t r) {
+    const std::vector<wire::tcp::sack_block> blocks{{l, r}};
+    sb.update(una, max, blocks);
+    both([&](rack& x, seen& s) { x.sacked_by(blocks, [&](std::uint32_t q) { return sb.is_sacked(q); }, deliver(x, s)); });
+  };
+  auto ack = [&](std::uint32_t to) {
+    una = to;
+    sb.drop_below(una);
+    both([&](rack& x, seen& s) { x.acked(una, deliver(x, s)); });
+  };
+  // A recovery: A lost, B SACKed, C in flight; the walk leaves its cursor at C's begin.
+  send(smss), send(smss), send(smss);
+  now += ms;
+  sack(smss, 2 * smss);
+  now += 10 * ms;
+  ASSERT_TRUE(fast.detect_loss(now, 0));
+  ASSERT_TRUE(slow.detect_loss(now, 0));
+  const rack::record* a = fast.first_lost();
+  ASSERT_NE(a, nullptr);
+  ASSERT_EQ(a->begin, 0u);
+  fast.sent(0, smss, now);
+  slow.sent(0, smss, now);
+  EXPECT_EQ(fast.first_lost(), nullptr);   // the hint moves to the end of what was sent
+  now += ms;
+  ack(2 * smss);
+  // 2 GiB and more with data always in flight, and no SACK: nothing calls detect_loss.
+  for (int i = 0; i < 2100; ++i) {
+    const std::uint32_t before = max;
+    send(1u << 20);
+    now += ms;
+    ack(before);
+  }
+  expect_same(fast, slow, 0, 0);
+  // A new loss: L lost, the segment after it SACKed 1 ms later (the last 1 MiB delivered meanwhile:
+  // the flight never drained).
+  const std::uint32_t l = max;
+  send(smss), send(smss), send(smss);
+  now += ms;
+  ack(l);
+  sack(l + smss, l + 2 * smss);
+  now += 10 * ms;
+  EXPECT_TRUE(slow.detect_loss(now, 0));
+  EXPECT_TRUE(fast.detect_loss(now, 0));
+  expect_same(fast, slow, 0, 1);
+  const rack::record* lf = fast.first_lost();
+  const rack::record* ls = slow.first_lost();
+  ASSERT_NE(ls, nullptr);
+  ASSERT_NE(lf, nullptr);
+  EXPECT_EQ(lf->begin, l);
+  EXPECT_EQ(ls->begin, l);
+}
+
 }  // namespace
 }  // namespace ringlab::tcp
