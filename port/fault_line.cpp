@@ -164,7 +164,9 @@ std::optional<port_fault_options> parse_port_faults(std::string_view text, std::
   if (!fields) return std::nullopt;
   std::string_view delay_field, delay_value;   // the first of delay/jitter given: dir=tx refuses it
   for (const auto& [key, val, has_value] : *fields) {
-    if (key == "seed" && has_value) {
+    if (!has_value)   // the fields of a port's spec: the line's and its own (seed, dir)
+      return fail(key, "", "has no value (expected FIELD=VALUE; fields drop, dup, reorder, corrupt, delay, jitter, seed, dir)");
+    if (key == "seed") {
       std::uint64_t x = 0;
       auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), x);
       if (val.empty() || ec != std::errc{} || p != val.data() + val.size())
@@ -172,14 +174,13 @@ std::optional<port_fault_options> parse_port_faults(std::string_view text, std::
       o.seed = x;
       continue;
     }
-    if (key == "dir" && has_value) {
+    if (key == "dir") {
       if (val == "rx") o.tx = false;
       else if (val == "tx") o.rx = false;
       else if (val != "both") return fail(key, val, "is not rx, tx or both");
       continue;
     }
-    if (has_value && key != "drop" && key != "dup" && key != "reorder" && key != "corrupt" && key != "delay" &&
-        key != "jitter")
+    if (key != "drop" && key != "dup" && key != "reorder" && key != "corrupt" && key != "delay" && key != "jitter")
       return fail(key, val, "is not a field (drop, dup, reorder, corrupt, delay, jitter, seed, dir)");
     if ((key == "delay" || key == "jitter") && delay_field.empty()) delay_field = key, delay_value = val;
     if (!rest.empty()) rest += ',';

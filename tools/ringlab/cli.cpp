@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <iomanip>
 #include <sstream>
 #include <stdexcept>
 
@@ -28,7 +29,8 @@ const char* const exit_codes_help =
     "  1  the run failed: a send, receive or write failed (a full disk), frames leaked, --count not\n"
     "     reached, a signal cut the input short, a replayed pcap cut mid-record (after its counters)\n"
     "  2  usage or bad input, nothing was run: an unknown option, a bad value, a stray argument, an\n"
-    "     option that does not apply, an input file that cannot be read, an output that cannot be created\n";
+    "     option that does not apply, an input file that cannot be read, an output that cannot be created,\n"
+    "     a server's port already in use\n";
 
 registration::registration(command c) { table().emplace(c.name, std::move(c)); }
 const std::map<std::string, command, std::less<>>& commands() { return table(); }
@@ -102,7 +104,7 @@ double args::real(std::string_view name, double lo, double hi) const {
   const double x = std::strtod(v.c_str(), &end);
   if (v.empty() || end != v.c_str() + v.size() || !(x >= lo && x <= hi)) {
     std::ostringstream os;
-    os << "--" << name << ": '" << v << "' is not a number in " << lo << ".." << hi;
+    os << std::setprecision(15) << "--" << name << ": '" << v << "' is not a number in " << lo << ".." << hi;   // 1000000, not 1e+06
     throw usage_error{os.str()};
   }
   return x;

@@ -86,7 +86,9 @@ bool tcp_part(std::uint64_t bytes, std::uint64_t seed) {
               static_cast<double>(st.elapsed_ns) / 1e9, r.ok() ? "byte-exact" : ta::failure_text(r).c_str());
   std::printf("    sha256 sent %s\n           back %s (%s)\n", sent.c_str(), back.c_str(),
               sent == back && server_sha == sent ? "match, and the server hashed the same" : "MISMATCH");
-  std::printf("    wire dropped %" PRIu64 " of %" PRIu64 " frames a->b, %" PRIu64 " of %" PRIu64 " b->a\n",
+  std::printf("    wire dropped %" PRIu64 " of %" PRIu64 " frames a->b, %" PRIu64 " of %" PRIu64
+              " b->a (data and ACKs alike: the next ACK covers a lost one, a lost data segment is sent again "
+              "and counts in RetransSegs)\n",
               pair.wire_a_to_b().dropped, pair.wire_a_to_b().in, pair.wire_b_to_a().dropped, pair.wire_b_to_a().in);
   auto nonzero = [](const char* who, const stack::tcp_lane_counters& c) {
     std::printf("    %s nstat:", who);
@@ -323,7 +325,7 @@ int run(int argc, char** argv) {
   // Report.
   std::printf("ringlab demo: %s\n", source.c_str());
   std::printf("  path: pcap -> sim_nic (%u queue%s, RSS, ring '%s'%s) -> user-space stack per queue -> "
-              "bypass::udp::socket -> mcast::receiver (the app mcast-recv runs on kernel sockets)\n",
+              "bypass::udp::socket -> mcast::receiver (the same app as `mcast-recv --backend kernel` over kernel sockets)\n",
               queues, queues == 1 ? "" : "s", a.str("ring").c_str(), a.has("faults") ? ", faults on" : "");
   const std::uint64_t frames = nic->counters().trace_frames;
   std::printf("  %" PRIu64 " frames replayed, %zu groups; seq numbers tell loss / reordering per group\n\n", frames,

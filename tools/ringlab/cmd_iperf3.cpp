@@ -38,7 +38,8 @@ using atcp = asio::ip::tcp;
 
 const std::vector<cli::option> opts = {
     {"port", "N", "TCP port to listen on (iperf3's default 5201)", "5201"},
-    {"bind", "A.B.C.D", "kernel backend: the address to listen on", "0.0.0.0"},
+    {"bind", "A.B.C.D", "kernel backend: the address to listen on (iperf3's -B)", "0.0.0.0"},
+    {"listen", "A.B.C.D", "the same as --bind (the name tcp-echo and http-serve use)"},
     {"once", "", "exit after one test (exit 0 when it completed)"},
     {"json", "", "print one JSON object per test on standard output"},
     {"backend", "NAME", "kernel, afxdp (--iface), dpdk (--vdev), or sim with --self-test", "kernel"},
@@ -123,7 +124,7 @@ struct printer {
 // --backend sim --self-test: iperf3::sim_self_test, the server's line (as on every backend) and the
 // client's view of it; exit 0 when both ends' counts agree.
 int run_sim_self_test(const cli::args& a, std::uint16_t port, const printer& print) {
-  a.refuse({"iface", "vdev", "mac", "addr", "bind", "once", "neighbour", "pin"},
+  a.refuse({"iface", "vdev", "mac", "addr", "bind", "listen", "once", "neighbour", "pin"},
            "--backend sim (two fixed hosts 10.0.0.1 -> 10.0.0.2)");
   iperf3::self_test_options o;
   o.reverse = a.has("reverse");
@@ -194,16 +195,18 @@ int serve(asio::io_context& ctx, Acceptor& acc, Retransmits rtx, bool once, cons
 int run_kernel(const cli::args& a, std::uint16_t port, const printer& print) {
   asio::io_context ctx{1};
   std::error_code ec;
-  const auto addr = asio::ip::make_address_v4(a.str("bind"), ec);
-  if (ec) throw cli::usage_error{"--bind: '" + a.str("bind") + "' is not an IPv4 address"};
+  const char* const opt = a.has("listen") ? "listen" : "bind";
+  const std::string where = a.str(opt);
+  const auto addr = asio::ip::make_address_v4(where, ec);
+  if (ec) throw cli::usage_error{"--" + std::string(opt) + ": '" + where + "' is not an IPv4 address"};
   atcp::acceptor acc(ctx);
   acc.open(atcp::v4());
   acc.set_option(asio::socket_base::reuse_address(true));
   acc.bind(atcp::endpoint(addr, port), ec);
   if (ec)   // a port in use: nothing ran (exit 2), as tcp-echo and http-serve say it
-    throw cli::usage_error{"bind " + a.str("bind") + ":" + std::to_string(port) + ": " + ec.message()};
+    throw cli::usage_error{"bind " + where + ":" + std::to_string(port) + ": " + ec.message()};
   acc.listen();
-  std::fprintf(stderr, "iperf3-server: listening on %s:%u (backend kernel)\n", a.str("bind").c_str(), port);
+  std::fprintf(stderr, "iperf3-server: listening on %s:%u (backend kernel)\n", where.c_str(), port);
   return serve<atcp::acceptor, atcp::socket>(
       ctx, acc, [](atcp::socket& s) { return iperf3::kernel_retransmits(s.native_handle()); }, a.has("once"), print,
       nullptr, cli::run_limits_of(a));
@@ -262,6 +265,9 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, st
   if (!dev) return std::nullopt;
   mcast::bypass_lane lane;
   if (auto ec = mcast::attach_lane(lane, *dev, 0, host, 1, secret)) throw std::system_error(ec, "attach");
+  // The device line tcp-echo and http-serve print (open_real_lane): which device, in which mode.
+  std::fprintf(stderr, "iperf3-server: backend %.*s, device %s, stack %s/%d\n", static_cast<int>(dev->backend().size()),
+               dev->backend().data(), dev->queue(0).caps().name.c_str(), host.addr.to_string().c_str(), host.prefix_len);
   int rc = 0;
   {
     bypass::tcp::acceptor acc(lane.ctx, atcp::endpoint(atcp::v4(), port));
@@ -321,7 +327,8 @@ int run(int argc, char** argv) {
   if (backend != "kernel" && backend != "afxdp" && backend != "dpdk")
     throw cli::usage_error{"--backend: '" + backend + "' is not one of kernel, afxdp, dpdk"};
   if (backend == "kernel") a.refuse({"iface", "vdev", "mac", "addr", "tcp-secret"}, "--backend kernel (bypass backends only)");
-  else a.refuse({"bind"}, "--backend " + backend + " (the stack's address is --addr)");
+  else a.refuse({"bind", "listen"}, "--backend " + backend + " (the stack's address is --addr)");
+  if (a.has("bind") && a.has("listen")) throw cli::usage_error{"--bind and --listen are one option: give one"};
   cli::hold_signals();
   if (backend != "kernel" && lanes > 1) return run_lanes(a, backend, port, lanes, print);
   if (backend != "kernel")

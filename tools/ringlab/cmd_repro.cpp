@@ -474,7 +474,15 @@ int record(const cli::args& a, const std::vector<std::string>& cmd) {
   // Its files would overwrite a directory's own (and go when the command fails): only a new or empty one.
   if (!created && fs::is_directory(dir, ec) && !fs::is_empty(dir, ec))
     throw cli::usage_error{dir.string() + " is not empty and holds no bundle: --out needs a new or empty directory"};
-  fs::create_directories(dir, ec);
+  // The bundle's own directory is made, not its parents (as every other --out: a typo in the path is
+  // refused, not built into a tree).
+  if (created) {
+    fs::path parent = dir.has_filename() ? dir.parent_path() : dir.parent_path().parent_path();   // "a/b/"
+    if (parent.empty()) parent = ".";
+    if (!fs::is_directory(parent, ec))
+      throw cli::usage_error{"--out: cannot create '" + dir.string() + "': no directory '" + parent.string() + "'"};
+  }
+  fs::create_directory(dir, ec);
   if (ec) throw cli::usage_error{"--out: cannot create '" + dir.string() + "': " + ec.message()};
   bundle b;
   b.args = cmd;

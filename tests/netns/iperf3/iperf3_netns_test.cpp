@@ -66,6 +66,10 @@ void run_case(int net, const std::string& backend, const std::vector<std::string
       << srv.err();
   ASSERT_EQ(srv.err().find("falling back"), std::string::npos) << "the device did not open: " << srv.err();
   ASSERT_NE(srv.err().find("(backend " + backend), std::string::npos) << srv.err();
+  if (backend == "afxdp") {   // which device, in which mode, as tcp-echo and http-serve say it
+    EXPECT_NE(srv.err().find("iperf3-server: backend afxdp, device afxdp:" + link.b_name() + "/0 ("), std::string::npos)
+        << srv.err();
+  }
 
   json cj, sj;
   client_against(cli_ns, srv, prefix + "2", port, client_args, cj, sj);

@@ -59,6 +59,11 @@ run_lab fuzz --target fuzz_arpp --runs 10
 [ "$rc" -eq 2 ] || fail "./lab fuzz --target fuzz_arpp: exit $rc, want 2: $err"
 grep -q "unknown target fuzz_arpp; targets: fuzz_arp" <<< "$err" || fail "./lab fuzz --target fuzz_arpp: $err"
 [ ! -e "$dir/called" ] || fail "./lab fuzz --target fuzz_arpp ran $(cat "$dir/called") before refusing it"
+# --list needs the manifests only: it names the targets and builds nothing.
+run_lab fuzz --list
+[ "$rc" -eq 0 ] || fail "./lab fuzz --list: exit $rc: $err"
+[ "$out" = "fuzz_arp" ] || fail "./lab fuzz --list printed '$out', want fuzz_arp"
+[ ! -e "$dir/called" ] || fail "./lab fuzz --list ran $(cat "$dir/called"): it should build nothing"
 rm -rf "$dir/build"
 
 expect_command_help bench 3 bench --help

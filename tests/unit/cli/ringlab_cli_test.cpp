@@ -58,7 +58,8 @@ const char* const exit_codes =
     "  1  the run failed: a send, receive or write failed (a full disk), frames leaked, --count not\n"
     "     reached, a signal cut the input short, a replayed pcap cut mid-record (after its counters)\n"
     "  2  usage or bad input, nothing was run: an unknown option, a bad value, a stray argument, an\n"
-    "     option that does not apply, an input file that cannot be read, an output that cannot be created\n";
+    "     option that does not apply, an input file that cannot be read, an output that cannot be created,\n"
+    "     a server's port already in use\n";
 
 const std::vector<std::string> subcommands = {"demo", "gen-trace", "mcast-recv", "mcast-send", "replay", "rings",
                                               "trace"};

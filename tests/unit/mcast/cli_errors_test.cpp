@@ -63,7 +63,7 @@ TEST(mcast_cli, recv_rejects_bad_values_with_one_line_and_exit_2) {
       {{"mcast-recv", "--group", "239.1.1.1", "--iface", "rlnosuch0"},
        "ringlab mcast-recv: --iface: no interface named 'rlnosuch0' here (ip link lists them)"},
       {{"mcast-recv", "--group", "239.1.1.1", "--timeout", "-1"},
-       "ringlab mcast-recv: --timeout: '-1' is not a number in 0..1e+06"},
+       "ringlab mcast-recv: --timeout: '-1' is not a number in 0..1000000"},
       {{"mcast-recv", "--group", "239.1.1.1", "--count", "many"},
        "ringlab mcast-recv: --count: 'many' is not a whole number in 0..18446744073709551615"},
   };

@@ -444,6 +444,13 @@ TEST(repro, record_refuses_to_overwrite_and_keeps_nothing_of_a_failed_command) {
   EXPECT_EQ(into.err, "ringlab repro: " + other + " is not empty and holds no bundle: --out needs a new or empty directory\n");
   EXPECT_EQ(slurp(other + "/stdout.txt"), "mine\n");
   fs::remove_all(other);
+  // Its parents are not made: a typo in the path is refused (as every other --out), nothing created.
+  const std::string deep = temp("no-such-parent") + "/a/b";
+  const auto nested = record(deep, cmd);
+  EXPECT_EQ(nested.exit_code, 2);
+  EXPECT_EQ(nested.err, "ringlab repro: --out: cannot create '" + deep + "': no directory '" +
+                            fs::path(deep).parent_path().string() + "'\n");
+  EXPECT_FALSE(fs::exists(temp("no-such-parent")));
   const auto forced = run_ringlab({"repro", "record", "--force", "--out", dir, "--", "tcp-echo", "client", "--backend", "sim",
                                    "--bytes", "20k", "--faults", "drop=0.01", "--seed", "2"});
   EXPECT_EQ(forced.exit_code, 0) << forced.err;

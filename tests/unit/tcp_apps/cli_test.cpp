@@ -159,6 +159,14 @@ TEST(iperf3_server_cli, timeout_ends_it_and_stats_print_at_exit) {
                    "iperf3-server: stats at exit\nkernel backend: lane counters are the kernel's (nstat -az)\n"
                    "no open connection (each one's TCP_INFO prints while it lives: --stats=SECONDS)\n"
                    "iperf3-server: ended by timeout\n");
+  // --listen, the other servers' name for the address, is --bind's other name; both at once is refused.
+  r = run({ringlab_binary(), "iperf3-server", "--listen", "127.0.0.1", "--port", port, "--timeout", "0.1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "iperf3-server: listening on 127.0.0.1:" + port + " (backend kernel)\n"
+                   "iperf3-server: ended by timeout\n");
+  r = run({ringlab_binary(), "iperf3-server", "--listen", "127.0.0.1", "--bind", "127.0.0.1", "--port", port});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "ringlab iperf3-server: --bind and --listen are one option: give one\n");
   r = run({ringlab_binary(), "iperf3-server", "--backend", "sim", "--self-test", "--timeout", "5"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "ringlab iperf3-server: --timeout does not apply to --backend sim --self-test (it ends when its test does)\n");
@@ -337,9 +345,9 @@ TEST(http_serve_cli, every_option_is_checked_before_it_listens) {
   expect_usage_errors(
       {"timeout", "10", ringlab_binary(), "http-serve", "--port", port},
       {
-          {{"--timeout", "abc"}, "ringlab http-serve: --timeout: 'abc' is not a number in 0..1e+06\n"},
-          {{"--timeout", "-5"}, "ringlab http-serve: --timeout: '-5' is not a number in 0..1e+06\n"},
-          {{"--timeout", "1e9"}, "ringlab http-serve: --timeout: '1e9' is not a number in 0..1e+06\n"},
+          {{"--timeout", "abc"}, "ringlab http-serve: --timeout: 'abc' is not a number in 0..1000000\n"},
+          {{"--timeout", "-5"}, "ringlab http-serve: --timeout: '-5' is not a number in 0..1000000\n"},
+          {{"--timeout", "1e9"}, "ringlab http-serve: --timeout: '1e9' is not a number in 0..1000000\n"},
           {{"--stats=abc"}, "ringlab http-serve: --stats: 'abc' is not a number in 0..86400\n"},
           {{"--listen", "10.0.0.256"}, "ringlab http-serve: --listen: '10.0.0.256' is not a unicast IPv4 address\n"},
           {{"--body-size", "65M"},
