@@ -123,6 +123,15 @@ void args::refuse(std::initializer_list<std::string_view> names, std::string_vie
     if (has(n)) throw usage_error{"--" + std::string(n) + " does not apply to " + std::string(context)};
 }
 
+void check_parent_dir(std::string_view option, const std::string& path) {
+  const std::filesystem::path p(path);
+  auto dir = p.has_filename() ? p.parent_path() : p.parent_path().parent_path();   // "a/b/": a/b's parent
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw usage_error{"--" + std::string(option) + ": cannot create '" + path + "': no directory '" + dir.string() + "'"};
+}
+
 void check_output(std::string_view option, const std::string& path) {
   const std::string where = "--" + std::string(option) + ": cannot create '" + path + "': ";
   if (path.empty()) throw usage_error{"--" + std::string(option) + " needs a file name"};
@@ -130,11 +139,7 @@ void check_output(std::string_view option, const std::string& path) {
   const auto st = std::filesystem::status(path, ec);
   if (std::filesystem::is_directory(st)) throw usage_error{where + std::strerror(EISDIR)};
   const bool existed = std::filesystem::exists(st);
-  if (!existed) {
-    auto dir = std::filesystem::path(path).parent_path();
-    if (dir.empty()) dir = ".";
-    if (!std::filesystem::is_directory(dir, ec)) throw usage_error{where + "no directory '" + dir.string() + "'"};
-  }
+  if (!existed) check_parent_dir(option, path);
   // A FIFO is opened by its reader's side of the pipe (tshark -i FIFO): opening it here would fail
   // (no reader yet) or block. Its permission bits are the check.
   if (std::filesystem::is_fifo(st)) {

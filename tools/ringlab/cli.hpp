@@ -66,6 +66,9 @@ class args {
 // before any work), and writes it checking every step (a failed write, e.g. a full disk: the run
 // failed, exit 1). Both throw, naming the option, the path and the reason.
 void check_output(std::string_view option, const std::string& path);
+// The directory `path` would be made in exists (a trailing '/' names the directory itself), else a
+// usage_error "--OPTION: cannot create 'PATH': no directory 'DIR'": an output's parents are never made.
+void check_parent_dir(std::string_view option, const std::string& path);
 void write_output(std::string_view option, const std::string& path, std::string_view text);
 // The same written piece by piece (an output too big to hold: trace replay's --save-events). Each
 // failure throws as write_output's does; close() reports a late one.

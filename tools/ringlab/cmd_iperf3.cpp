@@ -265,9 +265,7 @@ std::optional<int> run_bypass(const cli::args& a, const std::string& backend, st
   if (!dev) return std::nullopt;
   mcast::bypass_lane lane;
   if (auto ec = mcast::attach_lane(lane, *dev, 0, host, 1, secret)) throw std::system_error(ec, "attach");
-  // The device line tcp-echo and http-serve print (open_real_lane): which device, in which mode.
-  std::fprintf(stderr, "iperf3-server: backend %.*s, device %s, stack %s/%d\n", static_cast<int>(dev->backend().size()),
-               dev->backend().data(), dev->queue(0).caps().name.c_str(), host.addr.to_string().c_str(), host.prefix_len);
+  cli::print_device_line("iperf3-server", *dev, host);
   int rc = 0;
   {
     bypass::tcp::acceptor acc(lane.ctx, atcp::endpoint(atcp::v4(), port));

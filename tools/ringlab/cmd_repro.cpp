@@ -476,12 +476,7 @@ int record(const cli::args& a, const std::vector<std::string>& cmd) {
     throw cli::usage_error{dir.string() + " is not empty and holds no bundle: --out needs a new or empty directory"};
   // The bundle's own directory is made, not its parents (as every other --out: a typo in the path is
   // refused, not built into a tree).
-  if (created) {
-    fs::path parent = dir.has_filename() ? dir.parent_path() : dir.parent_path().parent_path();   // "a/b/"
-    if (parent.empty()) parent = ".";
-    if (!fs::is_directory(parent, ec))
-      throw cli::usage_error{"--out: cannot create '" + dir.string() + "': no directory '" + parent.string() + "'"};
-  }
+  if (created) cli::check_parent_dir("out", dir.string());
   fs::create_directory(dir, ec);
   if (ec) throw cli::usage_error{"--out: cannot create '" + dir.string() + "': " + ec.message()};
   bundle b;

@@ -147,6 +147,12 @@ inline std::uint64_t size_value(const args& a, std::string_view name, std::uint6
 // "tcp=7007"). nullptr after one log line when the device cannot open: the caller goes on over
 // kernel sockets, unless a device flag (--tap, --faults, --trace) asked for the device (then throws
 // a failure: kernel sockets have no port to decorate).
+// The line every TCP app prints once its bypass device is open: which device, in which mode, the stack.
+inline void print_device_line(const char* tool, bypass::device& dev, const mcast::host_config& host) {
+  std::fprintf(stderr, "%s: backend %.*s, device %s, stack %s/%d\n", tool, static_cast<int>(dev.backend().size()),
+               dev.backend().data(), dev.queue(0).caps().name.c_str(), host.addr.to_string().c_str(), host.prefix_len);
+}
+
 struct real_lane {
   std::shared_ptr<bypass::AsioService> svc;
   bypass::device* dev = nullptr;
@@ -179,9 +185,7 @@ inline std::unique_ptr<real_lane> open_real_lane(const args& a, const std::strin
   }
   if (auto ec = mcast::attach_lane(r->lane, *r->dev, 0, host, seed, secret)) throw std::system_error(ec, "attach");
   r->addr = host.addr;
-  std::fprintf(stderr, "%s: backend %.*s, device %s, stack %s/%d\n", tool, static_cast<int>(r->dev->backend().size()),
-               r->dev->backend().data(), r->dev->queue(0).caps().name.c_str(), host.addr.to_string().c_str(),
-               host.prefix_len);
+  print_device_line(tool, *r->dev, host);
   return r;
 }
 
